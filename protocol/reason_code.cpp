@@ -1,0 +1,1 @@
+#include "protocol/reason_code.hpp"

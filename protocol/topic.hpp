@@ -1,0 +1,35 @@
+#pragma once
+
+// Topic names and filters: validation, shared subscriptions and matching
+// (MQTT 5.0 section 4.7 and 4.8.2). Pure C++17.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace castor::mqtt {
+
+/// A topic name a client may publish to: 1..65535 bytes, valid MQTT UTF-8,
+/// no '+' or '#'.
+bool valid_topic_name(std::string_view name) noexcept;
+
+/// A topic filter as parsed from SUBSCRIBE or UNSUBSCRIBE.
+struct filter_info {
+  bool valid = false;
+  bool shared = false;   ///< a $share/{group}/{filter}
+  bool wildcard = false; ///< contains '+' or '#'
+  std::string_view group;  ///< share group name when shared
+  std::string_view filter; ///< the filter proper (without $share/group/)
+};
+
+/// Validates a filter: not empty, valid UTF-8, '#' only last and alone in
+/// its level, '+' alone in its level; a $share/{group}/{filter} needs a
+/// non-empty group without '+', '#' or '/', and a valid non-empty filter.
+filter_info parse_filter(std::string_view filter) noexcept;
+
+/// True if `topic` (a valid topic name) matches `filter` (a valid non-shared
+/// filter). A filter starting with a wildcard does not match a topic whose
+/// first level begins with '$'.
+bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
+
+} // namespace castor::mqtt

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything Castor needs to build, run and test on Debian 12.
+# Idempotent: when every package is present it returns in well under a second.
+set -euo pipefail
+
+packages=(
+  build-essential cmake g++ pkg-config
+  libcaf-dev libssl-dev libyaml-cpp-dev doctest-dev
+  clang libclang-rt-14-dev
+  mosquitto mosquitto-clients python3-paho-mqtt
+)
+# Node.js may come from another source that bundles npm (and conflicts with
+# Debian's npm package); install Debian's only when there is no npm at all.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian mosquitto package starts a system broker on 1883; Castor's
+  # quick start and tests need that port free.
+  if command -v systemctl >/dev/null 2>&1; then
+    $sudo_cmd systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  fi
+  $sudo_cmd pkill -x mosquitto >/dev/null 2>&1 || true
+fi
+
+# MQTT.js for the interoperability tests, installed into tests/integration.
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ -f "$here/tests/integration/package.json" ] && [ ! -d "$here/tests/integration/node_modules/mqtt" ]; then
+  echo "setup: installing MQTT.js"
+  (cd "$here/tests/integration" && npm install --no-audit --no-fund --silent)
+fi
+exit 0
