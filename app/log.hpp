@@ -1,0 +1,42 @@
+#pragma once
+
+// One line per event on stderr:
+//   2026-11-25T15:51:39.123Z INFO  [session sensor-1] connected from 127.0.0.1
+// Thread safe; filtered by level before the message is formatted.
+
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "app/config.hpp"
+
+namespace castor::log {
+
+void set_level(log_level lvl) noexcept;
+log_level level() noexcept;
+inline bool enabled(log_level lvl) noexcept {
+  return lvl >= level();
+}
+
+/// Writes one line. `context` names what the event concerns ("session
+/// sensor-1", "topic a/b", "listener mqtt"); may be empty.
+void write(log_level lvl, std::string_view context, std::string_view message);
+
+/// Parses "trace", "debug", "info", "warning" (or "warn"), "error".
+bool parse_level(std::string_view text, log_level& out) noexcept;
+std::string_view to_string(log_level lvl) noexcept;
+
+} // namespace castor::log
+
+/// CASTOR_LOG(info, "session " << id, "connected from " << addr);
+#define CASTOR_LOG(lvl, context, message)                                      \
+  do {                                                                         \
+    if (::castor::log::enabled(::castor::log_level::lvl)) {                    \
+      std::ostringstream castor_log_ctx_;                                      \
+      castor_log_ctx_ << context;                                              \
+      std::ostringstream castor_log_msg_;                                      \
+      castor_log_msg_ << message;                                              \
+      ::castor::log::write(::castor::log_level::lvl, castor_log_ctx_.str(),    \
+                           castor_log_msg_.str());                             \
+    }                                                                          \
+  } while (false)
