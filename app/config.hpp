@@ -75,4 +75,12 @@ std::variant<config, config_error> load_config(const std::string& path);
 std::variant<config, config_error> parse_config(const std::string& text,
                                                 const std::string& name);
 
+/// The configuration as YAML with every setting present, in the order of
+/// config/castor.yaml (for logging the effective configuration and tests).
+std::string to_yaml(const config& cfg);
+
+/// The dotted key of every setting the loader knows, in file order; listener
+/// settings appear as "listeners[].port".
+std::vector<std::string> config_keys();
+
 } // namespace castor

@@ -4,6 +4,7 @@
 //   2026-11-25T15:51:39.123Z INFO  [session sensor-1] connected from 127.0.0.1
 // Thread safe; filtered by level before the message is formatted.
 
+#include <chrono>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -25,6 +26,13 @@ void write(log_level lvl, std::string_view context, std::string_view message);
 /// Parses "trace", "debug", "info", "warning" (or "warn"), "error".
 bool parse_level(std::string_view text, log_level& out) noexcept;
 std::string_view to_string(log_level lvl) noexcept;
+
+/// The line write() emits for an event at `time` (UTC), ending in '\n'.
+/// Control characters in context and message (newlines among them) are
+/// escaped as \n, \r, \t or \xNN so that every event stays one line.
+std::string format_line(std::chrono::system_clock::time_point time,
+                        log_level lvl, std::string_view context,
+                        std::string_view message);
 
 } // namespace castor::log
 

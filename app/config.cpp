@@ -1,0 +1,528 @@
+#include "app/config.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <utility>
+
+#include <sys/stat.h>
+
+#include <yaml-cpp/yaml.h>
+
+// The loader is driven by one table per YAML mapping (the top level, a
+// listener, the mqtt section). Each row names a key and knows how to read,
+// check and write its value, so adding a setting is one row:
+//
+//   uint_field("receive_maximum", &mqtt_config::receive_maximum, 1, 65535),
+//
+// Errors are thrown as `failure` from deep inside the readers and caught once
+// in parse_config, which turns them into a config_error.
+
+namespace castor {
+
+std::string config_error::to_string() const {
+  std::string result = file.empty() ? std::string{"<config>"} : file;
+  if (line > 0) {
+    result += ':';
+    result += std::to_string(line);
+  }
+  result += ": ";
+  if (!key.empty()) {
+    result += key;
+    result += ": ";
+  }
+  result += message;
+  return result;
+}
+
+namespace {
+
+/// Thrown by the readers; carries everything but the file name.
+struct failure {
+  int line;
+  std::string key;
+  std::string message;
+};
+
+/// A value in the document together with where it is.
+struct value_ref {
+  const YAML::Node& node;
+  std::string key; ///< dotted path
+  int line;        ///< 1-based
+
+  [[noreturn]] void fail(std::string message) const {
+    throw failure{line, key, std::move(message)};
+  }
+};
+
+/// 1-based line of a node; `fallback` for nodes without a position (a
+/// missing value has its mark on the following line, so nulls use it too).
+int line_of(const YAML::Node& node, int fallback) {
+  if (!node.IsDefined() || node.IsNull())
+    return fallback;
+  auto mark = node.Mark();
+  return mark.is_null() ? fallback : mark.line + 1;
+}
+
+std::string join_key(const std::string& prefix, const std::string& key) {
+  return prefix.empty() ? key : prefix + "." + key;
+}
+
+/// Describes a node that has the wrong type, for "expected X, got Y".
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+  case YAML::NodeType::Null:
+  case YAML::NodeType::Undefined:
+    return "no value";
+  case YAML::NodeType::Sequence:
+    return "a list";
+  case YAML::NodeType::Map:
+    return "a mapping";
+  case YAML::NodeType::Scalar:
+    break;
+  }
+  return "'" + node.Scalar() + "'";
+}
+
+const std::string& scalar_of(const value_ref& v, const char* expected) {
+  if (!v.node.IsScalar())
+    v.fail(std::string{"expected "} + expected + ", got " + describe(v.node));
+  return v.node.Scalar();
+}
+
+uint64_t read_uint(const value_ref& v) {
+  static constexpr const char* expected = "an unsigned integer";
+  const auto& text = scalar_of(v, expected);
+  if (text.empty())
+    v.fail(std::string{"expected "} + expected + ", got ''");
+  uint64_t result = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9')
+      v.fail(std::string{"expected "} + expected + ", got '" + text + "'");
+    auto digit = static_cast<uint64_t>(c - '0');
+    if (result > (std::numeric_limits<uint64_t>::max() - digit) / 10)
+      v.fail("'" + text + "' is too large");
+    result = result * 10 + digit;
+  }
+  return result;
+}
+
+bool read_bool(const value_ref& v) {
+  const auto& text = scalar_of(v, "true or false");
+  if (text == "true" || text == "True" || text == "TRUE")
+    return true;
+  if (text == "false" || text == "False" || text == "FALSE")
+    return false;
+  v.fail("expected true or false, got '" + text + "'");
+}
+
+/// Edit distance, for "did you mean".
+size_t distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// -- the field table ----------------------------------------------------------
+
+/// One setting in a YAML mapping that fills a T.
+template <class T>
+struct field {
+  std::string key;
+  /// Reads and checks the value, stores it in the struct.
+  std::function<void(const value_ref&, T&)> read;
+  /// Writes the value (emitter positioned after the key).
+  std::function<void(YAML::Emitter&, const T&)> write;
+  /// Keys below this one, for nested mappings ("mqtt.x", "listeners[].x").
+  std::function<std::vector<std::string>()> children;
+};
+
+template <class T>
+using table = std::vector<field<T>>;
+
+template <class T>
+std::vector<std::string> keys_of(const table<T>& rows,
+                                 const std::string& prefix) {
+  std::vector<std::string> result;
+  for (const auto& row : rows) {
+    if (row.children) {
+      for (auto& child : row.children())
+        result.push_back(prefix + child);
+    } else {
+      result.push_back(prefix + row.key);
+    }
+  }
+  return result;
+}
+
+/// An unsigned integer in [lo, hi]; with `zero_ok`, 0 is also accepted (it
+/// means "use the default from elsewhere").
+template <class T, class U>
+field<T> uint_field(std::string key, U T::*member, uint64_t lo,
+                    uint64_t hi = std::numeric_limits<U>::max(),
+                    bool zero_ok = false) {
+  static_assert(std::is_unsigned_v<U>);
+  hi = std::min<uint64_t>(hi, std::numeric_limits<U>::max());
+  return {std::move(key),
+          [member, lo, hi, zero_ok](const value_ref& v, T& out) {
+            auto x = read_uint(v);
+            if ((x < lo || x > hi) && !(zero_ok && x == 0)) {
+              std::string range
+                  = std::to_string(lo) + ".." + std::to_string(hi);
+              if (zero_ok)
+                range = "0 or " + range;
+              v.fail(std::to_string(x) + " is out of range (allowed: " + range
+                     + ")");
+            }
+            out.*member = static_cast<U>(x);
+          },
+          [member](YAML::Emitter& e, const T& in) {
+            e << static_cast<unsigned long long>(in.*member);
+          },
+          nullptr};
+}
+
+template <class T>
+field<T> bool_field(std::string key, bool T::*member) {
+  return {std::move(key),
+          [member](const value_ref& v, T& out) { out.*member = read_bool(v); },
+          [member](YAML::Emitter& e, const T& in) { e << in.*member; },
+          nullptr};
+}
+
+/// A string; `check` returns an error message or an empty string.
+template <class T>
+field<T> string_field(std::string key, std::string T::*member,
+                      std::function<std::string(const std::string&)> check
+                      = nullptr) {
+  return {std::move(key),
+          [member, check](const value_ref& v, T& out) {
+            const auto& text = scalar_of(v, "a string");
+            if (check) {
+              if (auto err = check(text); !err.empty())
+                v.fail(err);
+            }
+            out.*member = text;
+          },
+          [member](YAML::Emitter& e, const T& in) { e << in.*member; },
+          nullptr};
+}
+
+template <class E>
+using enum_names = std::vector<std::pair<std::string, E>>;
+
+/// One of a fixed set of names.
+template <class T, class E>
+field<T> enum_field(std::string key, E T::*member, enum_names<E> names) {
+  return {std::move(key),
+          [member, names](const value_ref& v, T& out) {
+            std::string allowed;
+            for (const auto& [name, value] : names)
+              allowed += (allowed.empty() ? "" : ", ") + name;
+            const auto& text = scalar_of(v, ("one of " + allowed).c_str());
+            for (const auto& [name, value] : names) {
+              if (name == text) {
+                out.*member = value;
+                return;
+              }
+            }
+            v.fail("expected one of " + allowed + ", got '" + text + "'");
+          },
+          [member, names](YAML::Emitter& e, const T& in) {
+            for (const auto& [name, value] : names) {
+              if (value == in.*member) {
+                e << name;
+                return;
+              }
+            }
+            e << YAML::Null;
+          },
+          nullptr};
+}
+
+/// Reads a mapping into `out`, row by row; keys not in the table are errors.
+template <class T>
+void read_map(const value_ref& v, const table<T>& rows, T& out) {
+  if (v.node.IsNull())
+    return; // "mqtt:" with nothing below keeps the defaults
+  if (!v.node.IsMap())
+    v.fail("expected a mapping, got " + describe(v.node));
+  std::map<std::string, int> seen;
+  for (auto it = v.node.begin(); it != v.node.end(); ++it) {
+    int key_line = line_of(it->first, v.line);
+    if (!it->first.IsScalar())
+      throw failure{key_line, v.key, "keys must be plain names"};
+    const auto& key = it->first.Scalar();
+    auto path = join_key(v.key, key);
+    if (auto [pos, added] = seen.emplace(key, key_line); !added)
+      throw failure{key_line, path,
+                    "duplicate key (first set on line "
+                        + std::to_string(pos->second) + ")"};
+    auto row = std::find_if(rows.begin(), rows.end(),
+                            [&](const field<T>& f) { return f.key == key; });
+    if (row == rows.end()) {
+      std::string message = "unknown key";
+      const field<T>* best = nullptr;
+      size_t best_distance = std::max<size_t>(2, key.size() / 3) + 1;
+      for (const auto& f : rows) {
+        if (auto d = distance(key, f.key); d < best_distance) {
+          best = &f;
+          best_distance = d;
+        }
+      }
+      if (best != nullptr) {
+        message += "; did you mean '" + best->key + "'?";
+      } else {
+        message += "; valid keys here: ";
+        for (size_t i = 0; i < rows.size(); ++i)
+          message += (i == 0 ? "" : ", ") + rows[i].key;
+      }
+      throw failure{key_line, path, message};
+    }
+    row->read(value_ref{it->second, path, line_of(it->second, key_line)}, out);
+  }
+}
+
+template <class T>
+void write_map(YAML::Emitter& e, const table<T>& rows, const T& in) {
+  e << YAML::BeginMap;
+  for (const auto& row : rows) {
+    e << YAML::Key << row.key << YAML::Value;
+    row.write(e, in);
+  }
+  e << YAML::EndMap;
+}
+
+/// A nested mapping stored in member `member` of T.
+template <class T, class U>
+field<T> section_field(std::string key, U T::*member,
+                       const table<U>& (*rows)()) {
+  auto prefix = key + ".";
+  return {std::move(key),
+          [member, rows](const value_ref& v, T& out) {
+            read_map(v, rows(), out.*member);
+          },
+          [member, rows](YAML::Emitter& e, const T& in) {
+            write_map(e, rows(), in.*member);
+          },
+          [rows, prefix] { return keys_of(rows(), prefix); }};
+}
+
+// -- the tables
+// -----------------------------------------------------------------
+
+constexpr uint64_t min_packet_size = 64;
+constexpr uint64_t max_packet_size = 268435460; // 268,435,455 + 5 header bytes
+
+const table<listener_config>& listener_table() {
+  using l = listener_config;
+  static const table<l> rows{
+      string_field("name", &l::name,
+                   [](const std::string& s) {
+                     return s.empty() ? "must not be empty" : "";
+                   }),
+      string_field("transport", &l::transport,
+                   [](const std::string& s) -> std::string {
+                     if (s == "tcp")
+                       return "";
+                     return "unsupported transport '" + s
+                            + "' (supported: tcp)";
+                   }),
+      string_field("bind", &l::bind,
+                   [](const std::string& s) -> std::string {
+                     if (s.empty())
+                       return "must not be empty (use 0.0.0.0 for every "
+                              "interface)";
+                     if (s.find_first_of(" \t") != std::string::npos)
+                       return "'" + s + "' is not an address";
+                     return "";
+                   }),
+      uint_field("port", &l::port, 1, 65535),
+      uint_field("max_connections", &l::max_connections, 1),
+      uint_field("max_packet_size", &l::max_packet_size, min_packet_size,
+                 max_packet_size, true),
+  };
+  return rows;
+}
+
+const table<mqtt_config>& mqtt_table() {
+  using m = mqtt_config;
+  static const table<m> rows{
+      uint_field("max_packet_size", &m::max_packet_size, min_packet_size,
+                 max_packet_size),
+      uint_field("receive_maximum", &m::receive_maximum, 1, 65535),
+      uint_field("topic_alias_maximum", &m::topic_alias_maximum, 0, 65535),
+      uint_field("max_keep_alive", &m::max_keep_alive, 1, 65535),
+      uint_field("max_session_expiry", &m::max_session_expiry, 0),
+      uint_field("connect_timeout_ms", &m::connect_timeout_ms, 1),
+      uint_field("maximum_qos", &m::maximum_qos, 0, 2),
+      bool_field("retain_available", &m::retain_available),
+      bool_field("wildcard_subscription_available",
+                 &m::wildcard_subscription_available),
+      bool_field("subscription_identifier_available",
+                 &m::subscription_identifier_available),
+      bool_field("shared_subscription_available",
+                 &m::shared_subscription_available),
+      bool_field("allow_empty_client_id", &m::allow_empty_client_id),
+      uint_field("max_queued_messages", &m::max_queued_messages, 1),
+      enum_field("queue_full", &m::queue_full,
+                 enum_names<queue_full_policy>{
+                     {"drop_oldest", queue_full_policy::drop_oldest},
+                     {"drop_newest", queue_full_policy::drop_newest},
+                 }),
+      uint_field("max_outbound_bytes", &m::max_outbound_bytes, 1),
+      uint_field("slow_consumer_timeout_ms", &m::slow_consumer_timeout_ms, 1),
+      enum_field("slow_consumer", &m::slow_consumer,
+                 enum_names<slow_consumer_policy>{
+                     {"disconnect", slow_consumer_policy::disconnect},
+                     {"drop_qos0", slow_consumer_policy::drop_qos0},
+                 }),
+      uint_field("max_subscriptions_per_client",
+                 &m::max_subscriptions_per_client, 1),
+  };
+  return rows;
+}
+
+/// Which line each listener's name and port came from, for duplicate errors.
+int key_line(const YAML::Node& map, const char* key, int fallback) {
+  if (map.IsMap()) {
+    for (auto it = map.begin(); it != map.end(); ++it)
+      if (it->first.IsScalar() && it->first.Scalar() == key)
+        return line_of(it->second, line_of(it->first, fallback));
+  }
+  return fallback;
+}
+
+void read_listeners(const value_ref& v, config& out) {
+  if (v.node.IsNull() || (v.node.IsSequence() && v.node.size() == 0))
+    v.fail("at least one listener is required");
+  if (!v.node.IsSequence())
+    v.fail("expected a list of listeners, got " + describe(v.node));
+  std::vector<listener_config> result;
+  std::vector<int> lines;
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    auto item = v.node[i];
+    auto key = v.key + "[" + std::to_string(i) + "]";
+    int line = line_of(item, v.line);
+    listener_config listener;
+    value_ref ref{item, key, line};
+    if (!item.IsMap())
+      ref.fail("expected a mapping (name, transport, bind, port, ...), got "
+               + describe(item));
+    read_map(ref, listener_table(), listener);
+    for (size_t j = 0; j < result.size(); ++j) {
+      if (result[j].name == listener.name)
+        throw failure{key_line(item, "name", line), key + ".name",
+                      "listener name '" + listener.name
+                          + "' is already used by " + v.key + "["
+                          + std::to_string(j) + "] (line "
+                          + std::to_string(lines[j]) + ")"};
+      if (result[j].port == listener.port)
+        throw failure{key_line(item, "port", line), key + ".port",
+                      "port " + std::to_string(listener.port)
+                          + " is already used by listener '" + result[j].name
+                          + "' (line " + std::to_string(lines[j]) + ")"};
+    }
+    result.push_back(std::move(listener));
+    lines.push_back(line);
+  }
+  out.listeners = std::move(result);
+}
+
+const table<config>& config_table() {
+  static const table<config> rows{
+      enum_field("log_level", &config::log,
+                 enum_names<log_level>{
+                     {"trace", log_level::trace},
+                     {"debug", log_level::debug},
+                     {"info", log_level::info},
+                     {"warning", log_level::warning},
+                     {"error", log_level::error},
+                 }),
+      uint_field("scheduler_threads", &config::scheduler_threads, 0, 1024),
+      field<config>{"listeners", read_listeners,
+                    [](YAML::Emitter& e, const config& in) {
+                      e << YAML::BeginSeq;
+                      for (const auto& l : in.listeners)
+                        write_map(e, listener_table(), l);
+                      e << YAML::EndSeq;
+                    },
+                    [] { return keys_of(listener_table(), "listeners[]."); }},
+      section_field("mqtt", &config::mqtt, mqtt_table),
+  };
+  return rows;
+}
+
+} // namespace
+
+std::variant<config, config_error> parse_config(const std::string& text,
+                                                const std::string& name) {
+  config result;
+  result.source = name;
+  try {
+    auto root = YAML::Load(text);
+    if (!root.IsNull() && !root.IsMap())
+      return config_error{name, line_of(root, 1), "",
+                          "expected a mapping of settings at the top level, "
+                          "got "
+                              + describe(root)};
+    read_map(value_ref{root, "", 1}, config_table(), result);
+  } catch (const failure& f) {
+    return config_error{name, f.line, f.key, f.message};
+  } catch (const YAML::Exception& e) {
+    return config_error{name, e.mark.is_null() ? 0 : e.mark.line + 1, "",
+                        "YAML syntax error: " + e.msg};
+  }
+  return result;
+}
+
+std::variant<config, config_error> load_config(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    return config_error{path, 0, "",
+                        std::string{"cannot read the configuration file: "}
+                            + std::strerror(errno)};
+  if (S_ISDIR(st.st_mode))
+    return config_error{path, 0, "",
+                        "cannot read the configuration file: it is a "
+                        "directory"};
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return config_error{path, 0, "",
+                        std::string{"cannot read the configuration file: "}
+                            + std::strerror(errno)};
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad())
+    return config_error{path, 0, "",
+                        "cannot read the configuration file: read error"};
+  return parse_config(text.str(), path);
+}
+
+std::string to_yaml(const config& cfg) {
+  YAML::Emitter e;
+  write_map(e, config_table(), cfg);
+  return std::string{e.c_str()} + "\n";
+}
+
+std::vector<std::string> config_keys() {
+  return keys_of(config_table(), "");
+}
+
+} // namespace castor
