@@ -1,0 +1,290 @@
+#!/usr/bin/python3
+"""CONNECT / CONNACK, session present, client identifiers, keep alive."""
+
+import socket
+import time
+
+from mqtt_test import *  # noqa: F401,F403
+
+
+@case()
+def v311_connack_bytes(srv):
+    c = do_client_connect(gen_connect("c01-v311", version=4), b"\x20\x02\x00\x00",
+                          srv.port, version=4)
+    c.send(gen_pingreq())
+    expect_packet(c, "pingresp", b"\xd0\x00")
+    c.disconnect()
+
+
+@case()
+def v5_connack_success(srv):
+    c = Conn(srv.port, 5)
+    c.send(gen_connect("c01-v5"))
+    raw = c.recv_raw()
+    check_eq(raw[0], 0x20, "CONNACK first byte")
+    p = decode(raw, 5)  # also checks structure and duplicate properties
+    check_eq(p.session_present, False, "session present")
+    check_eq(p.reason_code, 0, "reason code")
+    props = p.props
+    check(props.get("assigned_client_identifier") is None,
+          "no identifier is assigned to a client that sent one")
+    mq = props.get("maximum_qos")
+    check(mq in (None, 0, 1), "maximum_qos property must be 0 or 1 when present: %r" % mq)
+    for k in ("retain_available", "wildcard_subscription_available",
+              "subscription_identifier_available", "shared_subscription_available"):
+        check(props.get(k) in (None, 0, 1), "%s must be 0 or 1" % k)
+    check(props.get("receive_maximum") != 0, "receive maximum 0 is a protocol error")
+    check(props.get("maximum_packet_size") != 0, "maximum packet size 0 is a protocol error")
+    c.send(gen_pingreq())
+    expect_packet(c, "pingresp", b"\xd0\x00")
+    c.disconnect()
+
+
+@case()
+def v5_connack_reflects_limits(srv):
+    # Castor advertises its configured limits; Mosquitto only those it has.
+    c = connect(srv.port, "c01-limits")
+    props = c.connack.props
+    if IS_CASTOR:
+        check_eq(props.get("receive_maximum", 65535), 256, "receive_maximum")
+        check_eq(props.get("topic_alias_maximum", 0), 64, "topic_alias_maximum")
+        check_eq(props.get("maximum_packet_size"), 1048576, "maximum_packet_size")
+    c.disconnect()
+
+
+@case(overrides={"maximum_qos": 1, "receive_maximum": 20, "max_packet_size": 2000})
+def v5_connack_configured_limits(srv):
+    c = connect(srv.port, "c01-cfg")
+    props = c.connack.props
+    check_eq(props.get("maximum_qos"), 1, "maximum_qos")
+    check_eq(props.get("receive_maximum"), 20, "receive_maximum")
+    check_eq(props.get("maximum_packet_size"), 2000, "maximum_packet_size")
+    c.disconnect()
+
+
+@case()
+def v311_session_present(srv):
+    cid = "c01-sp311"
+    c = do_client_connect(gen_connect(cid, version=4, clean_start=False),
+                          b"\x20\x02\x00\x00", srv.port, version=4)
+    c.disconnect()
+    c = do_client_connect(gen_connect(cid, version=4, clean_start=False),
+                          b"\x20\x02\x01\x00", srv.port, version=4)
+    c.disconnect()
+    # Clean session: session present is 0 and the session is discarded.
+    c = do_client_connect(gen_connect(cid, version=4, clean_start=True),
+                          b"\x20\x02\x00\x00", srv.port, version=4)
+    c.disconnect()
+    c = do_client_connect(gen_connect(cid, version=4, clean_start=False),
+                          b"\x20\x02\x00\x00", srv.port, version=4)
+    c.disconnect()
+
+
+@case()
+def v5_session_present(srv):
+    cid = "c01-sp5"
+    c = connect(srv.port, cid, clean_start=False, session_present=False,
+                properties={"session_expiry_interval": 60})
+    c.disconnect()
+    c = connect(srv.port, cid, clean_start=False, session_present=True,
+                properties={"session_expiry_interval": 60})
+    c.disconnect()
+    c = connect(srv.port, cid, clean_start=True, session_present=False)
+    c.disconnect()
+
+
+@case()
+def v5_session_expiry_zero_not_kept(srv):
+    # Session expiry 0 (the default): the session ends with the connection.
+    cid = "c01-sp5-zero"
+    c = connect(srv.port, cid, clean_start=False, session_present=False)
+    c.disconnect()
+    time.sleep(0.1)
+    c = connect(srv.port, cid, clean_start=False, session_present=False)
+    c.disconnect()
+
+
+@case()
+def v5_empty_client_id_assigned(srv):
+    c1 = connect(srv.port, "")
+    a1 = c1.connack.props.get("assigned_client_identifier")
+    check(a1, "an assigned client identifier is returned: %r" % c1.connack)
+    c2 = connect(srv.port, "")
+    a2 = c2.connack.props.get("assigned_client_identifier")
+    check(a2 and a2 != a1, "identifiers are unique: %r %r" % (a1, a2))
+    # Both stay connected (neither took the other over).
+    c1.ping()
+    c2.ping()
+    c1.disconnect()
+    c2.disconnect()
+
+
+@case()
+def v311_empty_client_id_clean_session(srv):
+    c1 = do_client_connect(gen_connect("", version=4), b"\x20\x02\x00\x00", srv.port, version=4)
+    c2 = do_client_connect(gen_connect("", version=4), b"\x20\x02\x00\x00", srv.port, version=4)
+    c1.ping()
+    c2.ping()
+    c1.disconnect()
+    c2.disconnect()
+
+
+@case()
+def v311_empty_client_id_persistent_rejected(srv):
+    # [MQTT-3.1.3-8]: CONNACK 0x02 (identifier rejected), then close.
+    c = Conn(srv.port, 4)
+    c.send(gen_connect("", version=4, clean_start=False))
+    expect_packet(c, "connack", b"\x20\x02\x00\x02")
+    c.expect_closed()
+
+
+@case(overrides={"allow_empty_client_id": False})
+def v5_empty_client_id_refused_when_configured(srv):
+    c = Conn(srv.port, 5)
+    c.send(gen_connect(""))
+    p = c.recv()
+    # The spec suggests 0x85 (client identifier not valid) but allows any
+    # failure code (3.1.3-8 "MAY"); Mosquitto sends 0x80.
+    check_packet(p, CONNACK)
+    check(p.reason_code >= 0x80, "a failure reason code: %r" % p)
+    if IS_CASTOR:
+        check_eq(p.reason_code, 0x85, "reason code")
+    c.expect_closed()
+
+
+def _read_until_closed(c, timeout=5):
+    data = b""
+    deadline = time.monotonic() + timeout
+    c.sock.settimeout(0.2)
+    while time.monotonic() < deadline:
+        try:
+            chunk = c.sock.recv(4096)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            return data, True
+        if not chunk:
+            return data, True
+        data += chunk
+    return data, False
+
+
+@case()
+def unsupported_protocol_level(srv):
+    for level in (6, 2, 0x55):
+        c = Conn(srv.port, 5)
+        c.send(gen_connect("c01-badlevel", version=level))
+        data, closed = _read_until_closed(c)
+        check(closed, "level %d: connection is closed" % level)
+        # Either the 3.1.1 form (rc 1), the MQTT 5 form (0x84), or nothing.
+        allowed = (b"", b"\x20\x02\x00\x01", b"\x20\x03\x00\x84\x00")
+        if data not in allowed and not (data[:1] == b"\x20" and len(data) > 3 and data[3] == 0x84):
+            raise TestError("level %d: unexpected reply %s" % (level, to_hex(data)))
+
+
+@case()
+def bad_protocol_name(srv):
+    c = Conn(srv.port, 5)
+    c.send(gen_connect("c01-badname", proto_name="MQTX"))
+    data, closed = _read_until_closed(c)
+    check(closed, "connection is closed")
+    if data:
+        p = decode(data[:2 + data[1]], 5) if len(data) >= 2 else None
+        check(p is not None and p.type == CONNACK and p.reason_code >= 0x80,
+              "no successful CONNACK for a bad protocol name: %s" % to_hex(data))
+
+
+# [MQTT-3.1.0-2] a second CONNECT is a protocol error; 4.13.1: the server
+# SHOULD send DISCONNECT 0x82 before closing. Mosquitto closes silently.
+@case(mosquitto_differs="closes without DISCONNECT 0x82")
+def v5_second_connect_is_protocol_error(srv):
+    c = connect(srv.port, "c01-twice")
+    c.send(gen_connect("c01-twice"))
+    c.expect_disconnect(0x82)
+
+
+@case()
+def v311_second_connect_closes(srv):
+    c = connect(srv.port, "c01-twice311", version=4)
+    c.send(gen_connect("c01-twice311", version=4))
+    got = c.expect_closed()
+    check(not any(p.type == CONNACK for p in got), "no second CONNACK: %r" % got)
+
+
+@case()
+def first_packet_not_connect(srv):
+    for first in (gen_pingreq(), gen_publish("a/b", 0, b"x"), gen_subscribe(1, "a/#")):
+        c = Conn(srv.port, 5)
+        c.send(first)
+        data, closed = _read_until_closed(c)
+        check(closed, "connection is closed after %s" % to_hex(first[:1]))
+        check(not data.startswith(b"\xd0") and not data.startswith(b"\x90"),
+              "the packet was not processed: %s" % to_hex(data))
+
+
+@case(overrides={"connect_timeout_ms": 500}, castor_only=True)
+def connect_timeout_silent_client(srv):
+    # Mosquitto has no connect timeout setting (it waits 90 s).
+    c = Conn(srv.port, 5)
+    t0 = time.monotonic()
+    c.expect_closed(timeout=4)
+    dt = time.monotonic() - t0
+    check(dt >= 0.3, "closed too early (%.2f s)" % dt)
+    # A client that connects in time is unaffected.
+    c2 = connect(srv.port, "c01-intime")
+    time.sleep(0.8)
+    c2.ping()
+    c2.disconnect()
+
+
+# [MQTT-3.1.2-22]: closed within 1.5x keep alive. Mosquitto 2.0.11 checks
+# keep alive only every 5 s (src/keepalive.c), so it closes late.
+@case(mosquitto_differs="checks keep alive only every 5 s")
+def keep_alive_expires(srv):
+    # Keep alive 1 s: the server closes after 1.5 s without a packet.
+    for version in (5, 4):
+        c = connect(srv.port, "c01-ka%d" % version, version=version, keepalive=1)
+        t0 = time.monotonic()
+        got = c.expect_closed(timeout=3)
+        dt = time.monotonic() - t0
+        check(dt >= 1.0, "v%d closed too early (%.2f s)" % (version, dt))
+        if version == 5 and got:
+            d = [p for p in got if p.type == DISCONNECT]
+            check(d and d[-1].reason_code == 0x8D, "v5 DISCONNECT 0x8D if any: %r" % got)
+
+
+@case()
+def keep_alive_kept_by_pings(srv):
+    c = connect(srv.port, "c01-kaping", keepalive=1)
+    t_end = time.monotonic() + 3.0
+    while time.monotonic() < t_end:
+        c.ping()
+        time.sleep(0.4)
+    c.ping()
+    c.disconnect()
+
+
+@case(overrides={"max_keep_alive": 10})
+def server_keep_alive(srv):
+    c = connect(srv.port, "c01-ska", keepalive=60)
+    check_eq(c.connack.props.get("server_keep_alive"), 10, "server_keep_alive")
+    c.disconnect()
+
+
+@case()
+def disconnect_closes(srv):
+    for version in (5, 4):
+        c = connect(srv.port, "c01-disc%d" % version, version=version)
+        c.send(gen_disconnect(version=version))
+        c.expect_closed()
+
+
+@case()
+def username_password_accepted(srv):
+    c = connect(srv.port, "c01-user", username="alice", password=b"secret")
+    c.ping()
+    c.disconnect()
+
+
+if __name__ == "__main__":
+    run_cases()
