@@ -1,0 +1,252 @@
+#!/usr/bin/python3
+"""SUBSCRIBE / SUBACK, UNSUBSCRIBE / UNSUBACK, wildcards, subscription ids."""
+
+import socket
+import time
+
+from mqtt_test import *  # noqa: F401,F403
+
+
+@case()
+def v311_suback_bytes(srv):
+    c = connect(srv.port, "c02-v311", version=4)
+    c.send(gen_subscribe(7, [("a/b", 0), ("a/+", 1), ("a/#", 2)], version=4))
+    expect_packet(c, "suback", b"\x90\x05\x00\x07\x00\x01\x02")
+    c.disconnect()
+
+
+@case()
+def v5_suback_codes(srv):
+    c = connect(srv.port, "c02-v5")
+    c.send(gen_subscribe(9, [("a/b", sub_options(0)), ("a/+", sub_options(1)),
+                             ("a/#", sub_options(2))]))
+    p = c.expect(SUBACK, packet_id=9)
+    check_eq(p.reason_codes, [0, 1, 2], "granted QoS")
+    c.disconnect()
+
+
+@case(overrides={"maximum_qos": 1})
+def granted_qos_downgraded_to_server_maximum(srv):
+    for version in (5, 4):
+        c = connect(srv.port, "c02-maxqos%d" % version, version=version)
+        if version == 5:
+            check_eq(c.connack.props.get("maximum_qos"), 1, "maximum_qos in CONNACK")
+        c.subscribe([("q/2", sub_options(2) if version == 5 else 2)], codes=[1], packet_id=3)
+        c.disconnect()
+
+
+INVALID_FILTERS = ["a/#/b", "a+/b", "#/a", "a/b#", "a/+b", ""]
+
+
+# SUBACK 0x8F (topic filter invalid). Mosquitto treats an invalid filter as a
+# malformed packet and closes the connection instead.
+@case(mosquitto_differs="closes the connection instead of SUBACK 0x8F")
+def v5_invalid_filter_suback_0x8f(srv):
+    for i, f in enumerate(INVALID_FILTERS):
+        c = connect(srv.port, "c02-inv%d" % i)
+        c.send(gen_subscribe(2, [("ok/%d" % i, sub_options(1)), (f, sub_options(1))]))
+        p = c.recv()
+        check_packet(p, SUBACK, packet_id=2)
+        check_eq(p.reason_codes, [1, 0x8F], "codes for %r" % f)
+        c.disconnect()
+
+
+@case()
+def v5_invalid_filter_not_subscribed(srv):
+    # Whatever the reaction (SUBACK 0x8F or close), the filter must not match.
+    pub = connect(srv.port, "c02-pub")
+    c = connect(srv.port, "c02-inv")
+    c.send(gen_subscribe(2, [("x/#/y", sub_options(0))]))
+    try:
+        p = c.poll(1.0)
+    except Closed:
+        p = None
+    if p is not None and p.type == DISCONNECT:
+        check(p.reason_code >= 0x80, "an error reason: %r" % p)
+        c.expect_closed()
+    elif p is not None:
+        check_packet(p, SUBACK)
+        check(p.reason_codes[0] >= 0x80, "refused: %r" % p)
+        pub.publish("x/a/y", b"no")
+        c.expect_nothing(0.3)
+    pub.disconnect()
+
+
+@case()
+def v311_invalid_filter_0x80_or_close(srv):
+    c = connect(srv.port, "c02-inv311", version=4)
+    c.send(gen_subscribe(4, [("a/#/b", 1)], version=4))
+    try:
+        p = c.recv()
+    except Closed:
+        return  # closing is allowed [MQTT-4.8.0-1]
+    check_packet(p, SUBACK, packet_id=4)
+    check_eq(p.reason_codes, [0x80], "failure code")
+    c.disconnect()
+
+
+@case()
+def v5_unsubscribe_codes(srv):
+    c = connect(srv.port, "c02-unsub")
+    c.subscribe("u/a", 1)
+    c.send(gen_unsubscribe(5, ["u/a", "u/never"]))
+    p = c.expect(UNSUBACK, packet_id=5)
+    check_eq(p.reason_codes, [0x00, 0x11], "UNSUBACK codes")
+    # Unsubscribing again: no subscription existed.
+    c.send(gen_unsubscribe(6, ["u/a"]))
+    p = c.expect(UNSUBACK, packet_id=6)
+    check_eq(p.reason_codes, [0x11], "UNSUBACK codes")
+    c.disconnect()
+
+
+@case()
+def v311_unsuback_bytes(srv):
+    c = connect(srv.port, "c02-unsub311", version=4)
+    c.subscribe("u/b", 0, packet_id=1)
+    c.send(gen_unsubscribe(0x1234, ["u/b", "u/none"], version=4))
+    expect_packet(c, "unsuback", b"\xb0\x02\x12\x34")
+    c.disconnect()
+
+
+@case()
+def unsubscribe_stops_delivery(srv):
+    for version in (5, 4):
+        sub = connect(srv.port, "c02-us-sub%d" % version, version=version)
+        pub = connect(srv.port, "c02-us-pub%d" % version, version=version)
+        sub.subscribe("stop/me", 0)
+        pub.publish("stop/me", b"1")
+        sub.expect_publish("stop/me", b"1")
+        sub.unsubscribe("stop/me", packet_id=2)
+        pub.publish("stop/me", b"2")
+        pub.ping()
+        sub.expect_nothing(0.3)
+        sub.disconnect()
+        pub.disconnect()
+
+
+@case()
+def wildcard_matching(srv):
+    sub = connect(srv.port, "c02-wild")
+    sub.subscribe(["w/+/c", "w/a/#"], 0)
+    pub = connect(srv.port, "c02-wpub")
+    for t in ("w/a/c", "w/b/c", "w/a", "w/a/x/y", "w/b/d", "w/b/c/d", "w"):
+        pub.publish(t, t.encode())
+    pub.ping()
+    got = []
+    while True:
+        p = sub.poll(0.3)
+        if p is None:
+            break
+        got.append(p.topic)
+    # w/a/c matches both filters: one or two copies are both allowed.
+    check_eq(sorted(set(got)), sorted(["w/a/c", "w/b/c", "w/a", "w/a/x/y"]), "delivered topics")
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
+def dollar_topics_not_matched_by_leading_wildcards(srv):
+    # [MQTT-4.7.2-1]
+    t = "$castortest/x"
+    hash_sub = connect(srv.port, "c02-hash")
+    hash_sub.subscribe(["#", "+/x"], 0)
+    d_sub = connect(srv.port, "c02-dollar")
+    d_sub.subscribe("$castortest/#", 0)
+    pub = connect(srv.port, "c02-dpub")
+    pub.publish(t, b"d")
+    d_sub.expect_publish(t, b"d")
+    hash_sub.expect_nothing(0.3)
+    for c in (hash_sub, d_sub, pub):
+        c.disconnect()
+
+
+@case()
+def subscription_identifier_delivered(srv):
+    sub = connect(srv.port, "c02-sid")
+    check(sub.connack.props.get("subscription_identifier_available", 1) == 1,
+          "subscription identifiers available")
+    sub.subscribe("sid/a", 1, properties={"subscription_identifier": 7})
+    sub.subscribe("sid/#", 0, packet_id=2, properties={"subscription_identifier": 300})
+    plain = connect(srv.port, "c02-sid-plain")
+    plain.subscribe("sid/a", 0)
+    pub = connect(srv.port, "c02-sid-pub")
+    pub.publish("sid/a", b"x")
+    ids = []
+    p = sub.expect_publish("sid/a", b"x", ack=True)
+    ids += p.props.getall("subscription_identifier")
+    p2 = sub.poll(0.3)
+    if p2 is not None:
+        check_eq(p2.topic, "sid/a", "second copy")
+        ids += p2.props.getall("subscription_identifier")
+        sub.ack(p2)
+    check_eq(sorted(ids), [7, 300], "subscription identifiers")
+    p = plain.expect_publish("sid/a", b"x")
+    check_eq(p.props.getall("subscription_identifier"), [], "no identifier without one")
+    pub.publish("sid/b", b"y")
+    p = sub.expect_publish("sid/b", b"y")
+    check_eq(p.props.getall("subscription_identifier"), [300], "identifier of sid/#")
+    for c in (sub, plain, pub):
+        c.disconnect()
+
+
+@case()
+def subscription_identifier_zero_is_protocol_error(srv):
+    c = connect(srv.port, "c02-sid0")
+    c.send(gen_subscribe(1, "z/a", properties=[("subscription_identifier", 0)]))
+    got = c.expect_closed()
+    check(not any(p.type == SUBACK for p in got), "no SUBACK: %r" % got)
+
+
+@case()
+def resubscribe_replaces(srv):
+    # [MQTT-3.8.4-3]: a subscription with the same filter replaces the old one.
+    sub = connect(srv.port, "c02-resub")
+    sub.subscribe("r/a", 0)
+    sub.subscribe("r/a", 1, packet_id=2)
+    pub = connect(srv.port, "c02-resub-pub")
+    pub.publish("r/a", b"m", qos=1)
+    sub.expect_publish("r/a", b"m", qos=1, ack=True)
+    sub.expect_nothing(0.3)
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
+def subscribe_packet_ids_echoed(srv):
+    c = connect(srv.port, "c02-pids")
+    for pid in (1, 0x7FFF, 0xFFFF, 42):
+        c.subscribe("p/%d" % pid, 0, packet_id=pid)
+        c.unsubscribe("p/%d" % pid, packet_id=pid)
+    c.disconnect()
+
+
+@case(overrides={"wildcard_subscription_available": False}, castor_only=True)
+def wildcards_unavailable(srv):
+    c = connect(srv.port, "c02-nowild")
+    check_eq(c.connack.props.get("wildcard_subscription_available"), 0, "advertised")
+    c.send(gen_subscribe(1, [("a/+", 0), ("a/b", 0)]))
+    p = c.expect(SUBACK, packet_id=1)
+    check_eq(p.reason_codes, [0xA2, 0x00], "SUBACK codes")
+    c.disconnect()
+
+
+@case(overrides={"shared_subscription_available": False}, castor_only=True)
+def shared_unavailable(srv):
+    c = connect(srv.port, "c02-noshare")
+    check_eq(c.connack.props.get("shared_subscription_available"), 0, "advertised")
+    c.send(gen_subscribe(1, [("$share/g/a", 0), ("a/b", 0)]))
+    p = c.expect(SUBACK, packet_id=1)
+    check_eq(p.reason_codes, [0x9E, 0x00], "SUBACK codes")
+    c.disconnect()
+
+
+@case(overrides={"subscription_identifier_available": False}, castor_only=True)
+def subscription_ids_unavailable(srv):
+    c = connect(srv.port, "c02-nosid")
+    check_eq(c.connack.props.get("subscription_identifier_available"), 0, "advertised")
+    c.send(gen_subscribe(1, "a/b", properties={"subscription_identifier": 5}))
+    c.expect_disconnect(0xA1)
+
+
+if __name__ == "__main__":
+    run_cases()
