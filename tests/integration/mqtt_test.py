@@ -717,6 +717,7 @@ class Conn:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.eof = False
+        self.pending = []  # decoded packets set aside by recv_matching()
 
     # -- raw I/O ------------------------------------------------------------
     def send(self, data):
@@ -779,11 +780,34 @@ class Conn:
 
     def recv(self, timeout=None, skip_ping=True):
         """Next decoded packet (PINGRESP skipped unless skip_ping=False)."""
+        if self.pending:
+            return self.pending.pop(0)
         while True:
             p = decode(self.recv_raw(timeout), self.version)
             if p.type == PINGRESP and skip_ping:
                 continue
             return p
+
+    def recv_matching(self, pred, timeout=None, stash=lambda p: p.type == PUBLISH):
+        """Next packet for which pred is true; packets for which stash is true
+        are set aside for later recv() calls (a server may interleave a
+        PUBLISH with the acknowledgement being waited for)."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        held = []
+        try:
+            while True:
+                p = decode(self.recv_raw(max(0.01, deadline - time.monotonic())), self.version)
+                if p.type == PINGRESP:
+                    continue
+                if pred(p):
+                    return p
+                if stash(p):
+                    held.append(p)
+                    continue
+                raise TestError("unexpected %r" % p)
+        finally:
+            self.pending.extend(held)
 
     def poll(self, timeout=0.2):
         """Next packet if one arrives within timeout, else None."""
@@ -918,7 +942,8 @@ class Conn:
             self.send(gen_puback(p.packet_id, version=self.version))
         elif p.qos == 2:
             self.send(gen_pubrec(p.packet_id, version=self.version))
-            expect_ack(self, PUBREL, p.packet_id)
+            rel = self.recv_matching(lambda q: q.type == PUBREL and q.packet_id == p.packet_id)
+            check_packet(rel, PUBREL, reason_code=0)
             self.send(gen_pubcomp(p.packet_id, version=self.version))
 
     def disconnect(self, reason_code=0, properties=None):
