@@ -54,7 +54,13 @@ std::string unknown_option(std::string_view name) {
   std::string result = "unknown option '" + std::string{name} + "'";
   const option_spec* best = nullptr;
   size_t best_distance = 4;
+  auto bare = name.substr(std::min(name.find_first_not_of('-'), name.size()));
   for (const auto& spec : options) {
+    // "--port" -> "--mqtt-port": a part of a known name.
+    if (bare.size() >= 3 && spec.name.find(bare) != std::string_view::npos) {
+      best = &spec;
+      break;
+    }
     if (auto d = distance(name, spec.name); d < best_distance) {
       best = &spec;
       best_distance = d;
