@@ -1,0 +1,500 @@
+// Publish/subscribe scenarios: subscribers connect and subscribe first, then
+// the publishers connect; then publishing runs for the duration, paced by
+// the QoS window, the end-to-end credit and an optional rate; then the tail
+// drains and every stream is checked.
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <unistd.h>
+
+#include "net.hpp"
+#include "scenarios.hpp"
+
+namespace castor::bench {
+
+namespace {
+
+constexpr uint8_t role_sub = 1;
+constexpr uint8_t role_pub = 2;
+/// Stop queueing PUBLISHes for a connection past this many unsent bytes.
+constexpr size_t out_cap = 128 * 1024;
+
+enum class phase : uint8_t {
+  connect_subs,
+  connect_pubs,
+  running,
+  draining,
+  done
+};
+
+struct publisher {
+  uint32_t conn = 0;
+  std::string topic;
+  bool ready = false;
+  uint64_t next_seq = 0;  ///< = PUBLISHes sent
+  uint64_t acked = 0;     ///< PUBACK / PUBCOMP received
+  uint32_t inflight = 0;  ///< awaiting PUBACK / PUBCOMP
+  uint64_t delivered = 0; ///< unique deliveries of its messages
+};
+
+struct subscriber {
+  uint32_t conn = 0;
+  std::string filter;
+  bool subscribed = false;
+  sequence_checker checker;
+};
+
+class flow_run : public frame_handler {
+public:
+  explicit flow_run(const options& o) : o_(o), loop_(*this) {}
+
+  run_result run();
+
+  void on_frame(uint32_t index, client& c, const frame& f) override;
+  void on_closed(uint32_t index, client& c, const char* why) override;
+
+private:
+  void set_error(std::string msg) {
+    if (r_.error.empty())
+      r_.error = std::move(msg);
+    phase_ = phase::done;
+  }
+  void build();
+  void open_more(uint32_t first, uint32_t end);
+  void on_connack(uint32_t index, client& c, const frame& f);
+  void on_publish(uint32_t index, client& c, const frame& f);
+  void pump(uint64_t now);
+  void pump_one(uint32_t pi, uint64_t now);
+  void tick(uint64_t now);
+  bool drained() const;
+  void finish();
+
+  const options& o_;
+  event_loop loop_;
+  run_result r_;
+  std::vector<publisher> pubs_;
+  std::vector<subscriber> subs_;
+  std::vector<uint8_t> payload_;
+  uint32_t fanout_ = 1;
+  phase phase_ = phase::connect_subs;
+  uint32_t next_open_ = 0;
+  uint32_t pending_connects_ = 0;
+  uint32_t subscribed_ = 0;
+  uint32_t pubs_ready_ = 0;
+  uint64_t delivered_ = 0;
+  uint64_t t_setup_deadline_ = 0;
+  uint64_t t0_ = 0, t_warm_ = 0, t_end_ = 0, t_drain_deadline_ = 0;
+  bool warm_taken_ = false;
+  uint64_t warm_delivered_ = 0, warm_sent_ = 0;
+  uint64_t warm_at_ = 0;
+  double warm_cpu_ = -1;
+  double rate_per_pub_ = 0;
+  latency_recorder latency_;
+  std::string id_prefix_;
+};
+
+void flow_run::build() {
+  id_prefix_
+      = o_.id_prefix.empty() ? "lg" + std::to_string(getpid()) : o_.id_prefix;
+  uint32_t S = o_.subscribers, P = o_.publishers;
+  loop_.clients().resize(S + P);
+  subs_.resize(S);
+  pubs_.resize(P);
+  for (uint32_t i = 0; i < S; ++i) {
+    subs_[i].conn = i;
+    switch (o_.scenario) {
+    case scenario_kind::fan_out:
+      subs_[i].filter = "bench/fanout";
+      break;
+    case scenario_kind::p2p:
+      subs_[i].filter = "bench/p2p/" + std::to_string(i);
+      break;
+    case scenario_kind::latency:
+      subs_[i].filter = "bench/lat/" + std::to_string(i);
+      break;
+    default:
+      subs_[i].filter = "bench/#";
+    }
+    loop_.clients()[i].role = role_sub;
+    loop_.clients()[i].peer = i;
+  }
+  for (uint32_t i = 0; i < P; ++i) {
+    pubs_[i].conn = S + i;
+    switch (o_.scenario) {
+    case scenario_kind::fan_out:
+      pubs_[i].topic = "bench/fanout";
+      break;
+    case scenario_kind::p2p:
+      pubs_[i].topic = "bench/p2p/" + std::to_string(i);
+      break;
+    case scenario_kind::latency:
+      pubs_[i].topic = "bench/lat/" + std::to_string(i);
+      break;
+    default:
+      pubs_[i].topic = "bench/" + std::to_string(i);
+    }
+    loop_.clients()[S + i].role = role_pub;
+    loop_.clients()[S + i].peer = i;
+  }
+  fanout_ = o_.scenario == scenario_kind::fan_out ? S : 1;
+  payload_.assign(o_.payload, 0);
+  for (size_t i = payload_header; i < payload_.size(); ++i)
+    payload_[i] = static_cast<uint8_t>('a' + i % 26);
+  rate_per_pub_ = o_.rate / P;
+}
+
+void flow_run::open_more(uint32_t first, uint32_t end) {
+  (void)first;
+  while (next_open_ < end && pending_connects_ < o_.connect_concurrency) {
+    uint32_t i = next_open_++;
+    std::string err;
+    if (!loop_.open(i, err)) {
+      set_error("connection " + std::to_string(i) + ": " + err);
+      return;
+    }
+    auto& c = loop_.clients()[i];
+    std::string id = id_prefix_ + (c.role == role_sub ? "s" : "p")
+                     + std::to_string(c.peer);
+    encode_connect(c.out, o_.v5, id, o_.keep_alive_s, 65535);
+    ++pending_connects_;
+  }
+}
+
+void flow_run::on_closed(uint32_t index, client& c, const char* why) {
+  if (phase_ == phase::done)
+    return;
+  set_error(std::string(c.role == role_sub ? "subscriber " : "publisher ")
+            + std::to_string(c.peer) + " lost its connection: " + why);
+}
+
+void flow_run::on_connack(uint32_t index, client& c, const frame& f) {
+  connack_view ca;
+  if (!decode_connack(f, o_.v5, ca) || ca.reason != 0) {
+    set_error("CONNACK refused (reason " + std::to_string(ca.reason) + ")");
+    return;
+  }
+  c.state = conn_state::ready;
+  c.receive_maximum = ca.receive_maximum;
+  --pending_connects_;
+  if (c.role == role_sub) {
+    encode_subscribe(c.out, o_.v5, c.take_packet_id(), subs_[c.peer].filter,
+                     o_.qos);
+    loop_.mark_dirty(index);
+  } else {
+    pubs_[c.peer].ready = true;
+    ++pubs_ready_;
+  }
+}
+
+void flow_run::on_publish(uint32_t index, client& c, const frame& f) {
+  publish_view pv;
+  if (c.role != role_sub || !decode_publish(f, o_.v5, pv)
+      || pv.payload_size < payload_header) {
+    set_error("malformed or unexpected PUBLISH");
+    return;
+  }
+  uint32_t pid = 0;
+  uint64_t seq = 0, ts = 0;
+  std::memcpy(&pid, pv.payload, 4);
+  std::memcpy(&seq, pv.payload + 4, 8);
+  std::memcpy(&ts, pv.payload + 12, 8);
+  if (pid >= pubs_.size()) {
+    set_error("PUBLISH from an unknown publisher id " + std::to_string(pid));
+    return;
+  }
+  auto v = subs_[c.peer].checker.observe(pid, seq);
+  if (v != sequence_checker::verdict::duplicate) {
+    ++pubs_[pid].delivered;
+    ++delivered_;
+  }
+  if (o_.record_latency && phase_ == phase::running)
+    latency_.add(ts, now_ns());
+  if (pv.qos == 1) {
+    encode_ack(c.out, packet_kind::puback, pv.packet_id);
+    loop_.mark_dirty(index);
+  } else if (pv.qos == 2) {
+    encode_ack(c.out, packet_kind::pubrec, pv.packet_id);
+    loop_.mark_dirty(index);
+  }
+}
+
+void flow_run::on_frame(uint32_t index, client& c, const frame& f) {
+  switch (f.kind) {
+  case packet_kind::connack:
+    on_connack(index, c, f);
+    return;
+  case packet_kind::publish:
+    on_publish(index, c, f);
+    return;
+  case packet_kind::suback: {
+    ack_view a;
+    if (c.role != role_sub || !decode_suback(f, o_.v5, a) || a.reason >= 0x80) {
+      set_error("SUBSCRIBE refused (reason " + std::to_string(a.reason) + ")");
+      return;
+    }
+    if (!subs_[c.peer].subscribed) {
+      subs_[c.peer].subscribed = true;
+      ++subscribed_;
+    }
+    return;
+  }
+  case packet_kind::puback:
+  case packet_kind::pubcomp: {
+    ack_view a;
+    if (c.role != role_pub || !decode_ack(f, a)) {
+      set_error("unexpected acknowledgement");
+      return;
+    }
+    auto& p = pubs_[c.peer];
+    if (p.inflight == 0) {
+      set_error("acknowledgement with nothing in flight");
+      return;
+    }
+    --p.inflight;
+    if (a.reason >= 0x80)
+      ++r_.rejected;
+    else
+      ++p.acked;
+    return;
+  }
+  case packet_kind::pubrec: {
+    ack_view a;
+    if (c.role != role_pub || !decode_ack(f, a)) {
+      set_error("unexpected PUBREC");
+      return;
+    }
+    if (a.reason >= 0x80) {
+      ++r_.rejected;
+      --pubs_[c.peer].inflight;
+      return;
+    }
+    encode_ack(c.out, packet_kind::pubrel, a.packet_id);
+    loop_.mark_dirty(index);
+    return;
+  }
+  case packet_kind::pubrel: {
+    ack_view a;
+    if (c.role != role_sub || !decode_ack(f, a)) {
+      set_error("unexpected PUBREL");
+      return;
+    }
+    encode_ack(c.out, packet_kind::pubcomp, a.packet_id);
+    loop_.mark_dirty(index);
+    return;
+  }
+  case packet_kind::pingresp:
+    return;
+  case packet_kind::disconnect:
+    set_error("server sent DISCONNECT (reason "
+              + std::to_string(decode_disconnect(f)) + ")");
+    return;
+  default:
+    set_error("unexpected packet type "
+              + std::to_string(static_cast<int>(f.kind)));
+  }
+}
+
+void flow_run::pump_one(uint32_t pi, uint64_t now) {
+  auto& p = pubs_[pi];
+  auto& c = loop_.clients()[p.conn];
+  if (!p.ready || c.state != conn_state::ready)
+    return;
+  uint32_t window = std::min<uint32_t>(o_.window, c.receive_maximum);
+  uint64_t limit = UINT64_MAX;
+  if (o_.max_messages > 0)
+    limit = o_.max_messages;
+  if (rate_per_pub_ > 0) {
+    double due = static_cast<double>(now - t0_) * 1e-9 * rate_per_pub_
+                 + static_cast<double>(pi) / pubs_.size();
+    limit = std::min(limit, static_cast<uint64_t>(due) + 1);
+  }
+  uint64_t credit = static_cast<uint64_t>(o_.credit) * fanout_;
+  bool queued = false;
+  while (p.next_seq < limit && c.pending_out() < out_cap) {
+    if (o_.qos > 0 && p.inflight >= window)
+      break;
+    if (credit > 0 && p.next_seq * fanout_ >= p.delivered + credit)
+      break;
+    uint32_t id = pi;
+    uint64_t seq = p.next_seq;
+    std::memcpy(payload_.data(), &id, 4);
+    std::memcpy(payload_.data() + 4, &seq, 8);
+    std::memcpy(payload_.data() + 12, &now, 8);
+    encode_publish(c.out, o_.v5, p.topic, o_.qos,
+                   o_.qos > 0 ? c.take_packet_id() : 0, payload_.data(),
+                   payload_.size());
+    ++p.next_seq;
+    if (o_.qos > 0)
+      ++p.inflight;
+    queued = true;
+  }
+  if (queued)
+    loop_.mark_dirty(p.conn);
+}
+
+void flow_run::pump(uint64_t now) {
+  for (uint32_t i = 0; i < pubs_.size(); ++i)
+    pump_one(i, o_.record_latency ? now_ns() : now);
+}
+
+bool flow_run::drained() const {
+  uint64_t expected = 0;
+  for (auto& p : pubs_) {
+    if (p.inflight > 0)
+      return false;
+    expected += (o_.qos == 0 ? p.next_seq : p.acked) * fanout_;
+  }
+  return delivered_ >= expected;
+}
+
+void flow_run::tick(uint64_t now) {
+  switch (phase_) {
+  case phase::connect_subs:
+    if (subscribed_ == subs_.size()) {
+      phase_ = phase::connect_pubs;
+    } else {
+      open_more(0, static_cast<uint32_t>(subs_.size()));
+      break;
+    }
+    [[fallthrough]];
+  case phase::connect_pubs:
+    if (pubs_ready_ == pubs_.size()) {
+      phase_ = phase::running;
+      t0_ = now;
+      t_warm_ = t0_ + static_cast<uint64_t>(o_.warmup_s * 1e9);
+      t_end_ = t0_ + static_cast<uint64_t>(o_.duration_s * 1e9);
+      latency_.start(t_warm_);
+    } else {
+      open_more(0, static_cast<uint32_t>(subs_.size() + pubs_.size()));
+      break;
+    }
+    [[fallthrough]];
+  case phase::running:
+    if (!warm_taken_ && now >= t_warm_) {
+      warm_taken_ = true;
+      warm_at_ = now;
+      warm_delivered_ = delivered_;
+      warm_sent_ = 0;
+      for (auto& p : pubs_)
+        warm_sent_ += p.next_seq;
+      warm_cpu_ = read_cpu_seconds(o_.server_pid);
+    }
+    if (now >= t_end_) {
+      double secs = static_cast<double>(now - warm_at_) * 1e-9;
+      uint64_t sent = 0;
+      for (auto& p : pubs_)
+        sent += p.next_seq;
+      r_.window_s = secs;
+      r_.window_delivered = delivered_ - warm_delivered_;
+      r_.rate = secs > 0 ? r_.window_delivered / secs : 0;
+      r_.publish_rate = secs > 0 ? (sent - warm_sent_) / secs : 0;
+      double cpu = read_cpu_seconds(o_.server_pid);
+      if (cpu >= 0 && warm_cpu_ >= 0) {
+        r_.cpu_s = cpu - warm_cpu_;
+        if (r_.window_delivered > 0)
+          r_.cpu_s_per_million = r_.cpu_s * 1e6 / r_.window_delivered;
+      }
+      phase_ = phase::draining;
+      t_drain_deadline_ = now + static_cast<uint64_t>(o_.drain_timeout_s * 1e9);
+      break;
+    }
+    pump(now);
+    break;
+  case phase::draining:
+    if (drained() || now >= t_drain_deadline_)
+      phase_ = phase::done;
+    break;
+  case phase::done:
+    break;
+  }
+  if (phase_ < phase::running && now >= t_setup_deadline_)
+    set_error("setup did not finish within "
+              + std::to_string(static_cast<int>(o_.setup_timeout_s)) + " s ("
+              + std::to_string(subscribed_) + "/" + std::to_string(subs_.size())
+              + " subscribed, " + std::to_string(pubs_ready_) + "/"
+              + std::to_string(pubs_.size()) + " publishers connected)");
+}
+
+void flow_run::finish() {
+  for (auto& p : pubs_) {
+    r_.sent += p.next_seq;
+    r_.acked += p.acked;
+    r_.expected += (o_.qos == 0 ? p.next_seq : p.acked) * fanout_;
+  }
+  r_.delivered = delivered_;
+  r_.lost = r_.expected > delivered_ ? r_.expected - delivered_ : 0;
+  for (auto& s : subs_) {
+    r_.duplicates += s.checker.duplicates();
+    r_.reordered += s.checker.reordered();
+  }
+  uint64_t unacked = 0;
+  for (auto& p : pubs_)
+    unacked += p.inflight;
+  if (r_.error.empty() && unacked > 0)
+    r_.error = std::to_string(unacked)
+               + " PUBLISHes never acknowledged within the drain timeout";
+  if (r_.error.empty() && r_.rejected > 0)
+    r_.error = std::to_string(r_.rejected) + " PUBLISHes rejected";
+  if (o_.record_latency) {
+    r_.has_latency = true;
+    r_.latency = latency_.summarize();
+  }
+  r_.rss_after_kb = read_rss_kb(o_.server_pid);
+  r_.ok = r_.error.empty() && !(o_.qos >= 1 && r_.lost > 0)
+          && !(o_.qos == 2 && r_.duplicates > 0) && r_.reordered == 0;
+  // Say goodbye politely, then close.
+  for (uint32_t i = 0; i < loop_.clients().size(); ++i) {
+    auto& c = loop_.clients()[i];
+    if (c.state == conn_state::ready) {
+      encode_disconnect(c.out);
+      c.closing = true;
+      loop_.mark_dirty(i);
+    }
+  }
+  loop_.flush_dirty();
+  for (uint32_t i = 0; i < loop_.clients().size(); ++i)
+    loop_.close(i);
+}
+
+run_result flow_run::run() {
+  std::string err;
+  if (!loop_.set_target(o_.host, o_.port, err)) {
+    r_.ok = false;
+    r_.error = err;
+    return r_;
+  }
+  build();
+  r_.rss_before_kb = read_rss_kb(o_.server_pid);
+  uint64_t start = now_ns();
+  t_setup_deadline_ = start + static_cast<uint64_t>(o_.setup_timeout_s * 1e9);
+  // Hard deadline: whatever the broker does, the run ends by then.
+  uint64_t hard = start
+                  + static_cast<uint64_t>((o_.setup_timeout_s + o_.duration_s
+                                           + o_.drain_timeout_s + 5)
+                                          * 1e9);
+  tick(start);
+  loop_.flush_dirty();
+  while (phase_ != phase::done) {
+    int timeout = rate_per_pub_ > 0 && phase_ == phase::running ? 1 : 20;
+    loop_.run_once(timeout);
+    uint64_t now = now_ns();
+    if (now >= hard) {
+      set_error("hard deadline reached");
+      break;
+    }
+    tick(now);
+    loop_.flush_dirty();
+  }
+  finish();
+  return r_;
+}
+
+} // namespace
+
+run_result run_flow(const options& o) {
+  flow_run r(o);
+  return r.run();
+}
+
+} // namespace castor::bench

@@ -1,0 +1,259 @@
+#include "net.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "options.hpp"
+
+namespace castor::bench {
+
+namespace {
+
+constexpr size_t scratch_size = 256 * 1024;
+constexpr int max_events = 1024;
+
+} // namespace
+
+event_loop::event_loop(frame_handler& h)
+    : handler_(h), scratch_(scratch_size),
+      events_(new std::vector<epoll_event>(max_events)) {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+}
+
+event_loop::~event_loop() {
+  for (uint32_t i = 0; i < clients_.size(); ++i)
+    if (clients_[i].fd >= 0)
+      ::close(clients_[i].fd);
+  if (epfd_ >= 0)
+    ::close(epfd_);
+  delete events_;
+}
+
+bool event_loop::set_target(const std::string& host, uint16_t port,
+                            std::string& err) {
+  if (!is_loopback(host)) {
+    err = "refusing non-loopback host " + host;
+    return false;
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  auto port_str = std::to_string(port);
+  int rc = getaddrinfo(host == "localhost" ? "127.0.0.1" : host.c_str(),
+                       port_str.c_str(), &hints, &res);
+  if (rc != 0 || res == nullptr) {
+    err = std::string("cannot resolve ") + host + ": " + gai_strerror(rc);
+    return false;
+  }
+  std::memcpy(&addr_, res->ai_addr, res->ai_addrlen);
+  addr_len_ = res->ai_addrlen;
+  freeaddrinfo(res);
+  // Checked again on the resolved address: only loopback is ever a target.
+  if (addr_.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr_);
+    if ((ntohl(a->sin_addr.s_addr) >> 24) != 127) {
+      err = "resolved address is not loopback";
+      return false;
+    }
+  } else if (addr_.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr_);
+    if (!IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) {
+      err = "resolved address is not loopback";
+      return false;
+    }
+  } else {
+    err = "unsupported address family";
+    return false;
+  }
+  return true;
+}
+
+bool event_loop::open(uint32_t index, std::string& err) {
+  auto& c = clients_[index];
+  int fd = ::socket(addr_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
+  if (fd < 0) {
+    err = std::string("socket: ") + std::strerror(errno);
+    return false;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr_), addr_len_);
+  if (rc != 0 && errno != EINPROGRESS) {
+    err = std::string("connect: ") + std::strerror(errno);
+    ::close(fd);
+    return false;
+  }
+  c.fd = fd;
+  c.state = conn_state::wait_connack;
+  c.want_out = true; // the connect completes when the socket is writable
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT;
+  ev.data.u64 = index;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    err = std::string("epoll_ctl: ") + std::strerror(errno);
+    ::close(fd);
+    c.fd = -1;
+    c.state = conn_state::closed;
+    return false;
+  }
+  ++open_count_;
+  return true;
+}
+
+void event_loop::set_want_out(uint32_t index, bool on) {
+  auto& c = clients_[index];
+  if (c.want_out == on || c.fd < 0)
+    return;
+  c.want_out = on;
+  epoll_event ev{};
+  ev.events = on ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
+  ev.data.u64 = index;
+  epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void event_loop::close(uint32_t index) {
+  auto& c = clients_[index];
+  if (c.fd >= 0) {
+    ::close(c.fd); // also leaves the epoll set
+    c.fd = -1;
+    --open_count_;
+  }
+  c.state = conn_state::closed;
+  c.out.clear();
+  c.out.shrink_to_fit();
+  c.in.clear();
+  c.in.shrink_to_fit();
+  c.out_off = 0;
+}
+
+void event_loop::fail(uint32_t index, const char* why) {
+  auto& c = clients_[index];
+  if (c.state == conn_state::closed)
+    return;
+  bool expected = c.closing;
+  close(index);
+  if (!expected)
+    handler_.on_closed(index, c, why);
+}
+
+bool event_loop::flush(uint32_t index) {
+  auto& c = clients_[index];
+  if (c.fd < 0)
+    return false;
+  while (c.out_off < c.out.size()) {
+    ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off,
+                       MSG_NOSIGNAL);
+    if (n > 0) {
+      c.out_off += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      set_want_out(index, true);
+      return true;
+    }
+    fail(index, n < 0 ? std::strerror(errno) : "write returned 0");
+    return false;
+  }
+  c.out.clear();
+  c.out_off = 0;
+  set_want_out(index, false);
+  if (c.closing) {
+    ::shutdown(c.fd, SHUT_WR);
+  }
+  return true;
+}
+
+void event_loop::flush_dirty() {
+  // flush() may not add to dirty_, but handlers called from it might (on
+  // failure): iterate by index.
+  for (size_t i = 0; i < dirty_.size(); ++i) {
+    uint32_t idx = dirty_[i];
+    clients_[idx].dirty = false;
+    if (clients_[idx].pending_out() > 0)
+      flush(idx);
+  }
+  dirty_.clear();
+}
+
+void event_loop::handle_readable(uint32_t index) {
+  auto& c = clients_[index];
+  ssize_t n = ::read(c.fd, scratch_.data(), scratch_.size());
+  if (n == 0) {
+    fail(index, "connection closed by the server");
+    return;
+  }
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+      return;
+    fail(index, std::strerror(errno));
+    return;
+  }
+  const uint8_t* data = scratch_.data();
+  size_t len = static_cast<size_t>(n);
+  bool buffered = !c.in.empty();
+  if (buffered) {
+    c.in.insert(c.in.end(), data, data + len);
+    data = c.in.data();
+    len = c.in.size();
+  }
+  size_t pos = 0;
+  frame f{};
+  while (pos < len) {
+    long used = next_frame(data + pos, len - pos, f);
+    if (used < 0) {
+      fail(index, "malformed remaining length from the server");
+      return;
+    }
+    if (used == 0)
+      break;
+    pos += static_cast<size_t>(used);
+    handler_.on_frame(index, c, f);
+    if (c.state == conn_state::closed)
+      return;
+  }
+  // `c` may have been relocated? No: clients_ never grows while running.
+  if (buffered) {
+    c.in.erase(c.in.begin(), c.in.begin() + static_cast<long>(pos));
+  } else if (pos < len) {
+    c.in.assign(data + pos, data + len);
+  }
+}
+
+void event_loop::run_once(int timeout_ms) {
+  auto& evs = *events_;
+  int n = epoll_wait(epfd_, evs.data(), max_events, timeout_ms);
+  for (int i = 0; i < n; ++i) {
+    auto index = static_cast<uint32_t>(evs[i].data.u64);
+    auto& c = clients_[index];
+    if (c.fd < 0)
+      continue;
+    uint32_t e = evs[i].events;
+    if (e & EPOLLIN)
+      handle_readable(index);
+    if (c.fd < 0)
+      continue;
+    if (e & EPOLLOUT)
+      flush(index);
+    if (c.fd < 0)
+      continue;
+    if ((e & (EPOLLERR | EPOLLHUP)) && !(e & EPOLLIN)) {
+      int err = 0;
+      socklen_t len = sizeof(err);
+      getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      fail(index, err ? std::strerror(err) : "connection hung up");
+    }
+  }
+  flush_dirty();
+}
+
+} // namespace castor::bench

@@ -1,0 +1,118 @@
+#pragma once
+
+// Non-blocking loopback MQTT connections on one epoll instance: batched
+// writes (everything queued for a connection during one loop turn goes out
+// in one write()), large reads, frames handed to a handler.
+
+#include <cstdint>
+#include <string>
+#include <sys/socket.h>
+#include <vector>
+
+#include "wire.hpp"
+
+struct epoll_event;
+
+namespace castor::bench {
+
+enum class conn_state : uint8_t {
+  idle,         ///< not opened yet
+  wait_connack, ///< socket open, CONNECT queued or sent
+  ready,        ///< CONNACK accepted
+  closed,
+};
+
+/// One MQTT connection. `role` and `peer` belong to the scenario.
+struct client {
+  int fd = -1;
+  conn_state state = conn_state::idle;
+  bool want_out = false; ///< EPOLLOUT registered
+  bool dirty = false;    ///< on the flush list
+  bool closing = false;  ///< close after the queued bytes are written
+  uint8_t role = 0;
+  uint32_t peer = 0;                ///< index of the publisher/subscriber
+  uint16_t receive_maximum = 65535; ///< the server's, from CONNACK
+  uint16_t next_packet_id = 0;
+  byte_buffer out;
+  size_t out_off = 0;
+  byte_buffer in; ///< unparsed tail of earlier reads
+
+  size_t pending_out() const {
+    return out.size() - out_off;
+  }
+  uint16_t take_packet_id() {
+    if (++next_packet_id == 0)
+      next_packet_id = 1;
+    return next_packet_id;
+  }
+};
+
+/// Receives what the event loop reads.
+class frame_handler {
+public:
+  virtual ~frame_handler() = default;
+  virtual void on_frame(uint32_t index, client& c, const frame& f) = 0;
+  /// The connection failed or the server closed it; `why` names the cause.
+  virtual void on_closed(uint32_t index, client& c, const char* why) = 0;
+};
+
+class event_loop {
+public:
+  explicit event_loop(frame_handler& h);
+  ~event_loop();
+  event_loop(const event_loop&) = delete;
+  event_loop& operator=(const event_loop&) = delete;
+
+  /// Resolves the broker address; false (with a message) if it fails.
+  bool set_target(const std::string& host, uint16_t port, std::string& err);
+
+  std::vector<client>& clients() {
+    return clients_;
+  }
+
+  /// Starts a non-blocking connect for clients()[index]; the caller queues
+  /// its CONNECT in `out` (flushed once the socket is writable). False when
+  /// the socket cannot even be created.
+  bool open(uint32_t index, std::string& err);
+
+  /// Puts a client with queued output on the flush list.
+  void mark_dirty(uint32_t index) {
+    auto& c = clients_[index];
+    if (!c.dirty) {
+      c.dirty = true;
+      dirty_.push_back(index);
+    }
+  }
+
+  /// Waits up to `timeout_ms` for events and dispatches them; then writes
+  /// every dirty client's output.
+  void run_once(int timeout_ms);
+
+  /// Writes every dirty client's queued output.
+  void flush_dirty();
+
+  /// Closes the socket now (no DISCONNECT).
+  void close(uint32_t index);
+
+  size_t open_count() const {
+    return open_count_;
+  }
+
+private:
+  void handle_readable(uint32_t index);
+  bool flush(uint32_t index);
+  void set_want_out(uint32_t index, bool on);
+  void fail(uint32_t index, const char* why);
+
+  frame_handler& handler_;
+  int epfd_ = -1;
+  sockaddr_storage addr_{};
+  socklen_t addr_len_ = 0;
+  std::vector<client> clients_;
+  std::vector<uint32_t> dirty_;
+  std::vector<uint8_t> scratch_;
+  std::vector<epoll_event>* events_ = nullptr;
+  size_t open_count_ = 0;
+};
+
+} // namespace castor::bench

@@ -1,0 +1,272 @@
+#include "options.hpp"
+
+#include <arpa/inet.h>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+namespace castor::bench {
+
+const char* to_string(scenario_kind k) {
+  switch (k) {
+  case scenario_kind::connections:
+    return "connections";
+  case scenario_kind::fan_in:
+    return "fan-in";
+  case scenario_kind::fan_out:
+    return "fan-out";
+  case scenario_kind::p2p:
+    return "p2p";
+  case scenario_kind::closed_loop:
+    return "closed-loop";
+  case scenario_kind::latency:
+    return "latency";
+  }
+  return "?";
+}
+
+bool is_loopback(const std::string& host) {
+  if (host == "localhost" || host == "::1")
+    return true;
+  in_addr a4{};
+  if (inet_pton(AF_INET, host.c_str(), &a4) == 1)
+    return (ntohl(a4.s_addr) >> 24) == 127;
+  in6_addr a6{};
+  if (inet_pton(AF_INET6, host.c_str(), &a6) == 1)
+    return IN6_IS_ADDR_LOOPBACK(&a6);
+  return false;
+}
+
+namespace {
+
+const char* usage_text
+    = "usage: castor-loadgen --scenario NAME [options]\n"
+      "scenarios: connections fan-in fan-out p2p closed-loop latency\n"
+      "  --host H               127.0.0.1 | ::1 | localhost (loopback only)\n"
+      "  --port N               broker port (1883)\n"
+      "  --protocol 5|3.1.1     MQTT version (5)\n"
+      "  --qos 0|1|2            publish and subscription QoS\n"
+      "  --publishers N         publishers (fan-in 100, fan-out 1, p2p 1000,\n"
+      "                         closed-loop 100, latency 10)\n"
+      "  --subscribers N        subscribers (fan-out 1000; p2p and latency: =\n"
+      "                         publishers; fan-in: 1)\n"
+      "  --payload BYTES        payload size, >= 20 (64)\n"
+      "  --duration S           publishing time (10)\n"
+      "  --warmup S             start of the time excluded from figures (2)\n"
+      "  --rate R               total msg/s over all publishers (0 = unpaced;\n"
+      "                         latency: 20000)\n"
+      "  --window N             unacknowledged QoS 1/2 PUBLISHes per "
+      "publisher\n"
+      "                         (64; capped by the server's Receive Maximum)\n"
+      "  --credit N             messages per publisher not yet delivered to\n"
+      "                         all its subscribers (64; 0 = unlimited;\n"
+      "                         closed-loop: 1)\n"
+      "  --max-messages N       per publisher (0 = unlimited)\n"
+      "  --drain-timeout S      wait for the tail after publishing (5)\n"
+      "  --connect-concurrency N  CONNECTs awaiting CONNACK at once (100)\n"
+      "  --latency              record latency percentiles (latency: on)\n"
+      "  --count N              connections scenario: connections (1000)\n"
+      "  --conn-offset N        connections scenario: first client index (0)\n"
+      "  --hold S               connections scenario: hold them S seconds\n"
+      "  --hold-stdin           ... or until stdin closes (at most --hold,\n"
+      "                         default 120 s)\n"
+      "  --server-pid PID       read the server's RSS and CPU time from /proc\n"
+      "  --label TEXT           copied into the JSON line\n"
+      "  --id-prefix TEXT       client id prefix (lg<pid>)\n"
+      "  --threads 1            event-loop threads (only 1 supported)\n"
+      "Prints one JSON line and one human line per run; exits 1 on loss or\n"
+      "duplicates the QoS forbids, on reordering, or on any error.\n";
+
+bool parse_num(const char* s, double& out) {
+  char* end = nullptr;
+  out = std::strtod(s, &end);
+  return end != s && *end == '\0';
+}
+
+template <class T>
+bool parse_int(const char* s, T& out, double lo, double hi) {
+  double d = 0;
+  if (!parse_num(s, d) || d < lo || d > hi || d != static_cast<T>(d))
+    return false;
+  out = static_cast<T>(d);
+  return true;
+}
+
+bool parse_scenario(std::string_view s, scenario_kind& out) {
+  for (auto k : {scenario_kind::connections, scenario_kind::fan_in,
+                 scenario_kind::fan_out, scenario_kind::p2p,
+                 scenario_kind::closed_loop, scenario_kind::latency})
+    if (s == to_string(k)) {
+      out = k;
+      return true;
+    }
+  return false;
+}
+
+void apply_defaults(options& o) {
+  switch (o.scenario) {
+  case scenario_kind::connections:
+    break;
+  case scenario_kind::fan_in:
+    o.publishers = 100;
+    o.subscribers = 1;
+    break;
+  case scenario_kind::fan_out:
+    o.publishers = 1;
+    o.subscribers = 1000;
+    o.credit = 32;
+    break;
+  case scenario_kind::p2p:
+    o.publishers = 1000;
+    o.subscribers = 1000;
+    o.qos = 1;
+    o.window = 16;
+    o.credit = 16;
+    break;
+  case scenario_kind::closed_loop:
+    o.publishers = 100;
+    o.subscribers = 1;
+    o.credit = 1;
+    o.window = 1;
+    break;
+  case scenario_kind::latency:
+    o.publishers = 10;
+    o.subscribers = 10;
+    o.rate = 20000;
+    o.credit = 0;
+    o.window = 1000;
+    o.record_latency = true;
+    break;
+  }
+}
+
+} // namespace
+
+std::optional<options> parse_options(int argc, char** argv) {
+  options o;
+  // The scenario first: its defaults are overridden by later options.
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--scenario") == 0
+        && !parse_scenario(argv[i + 1], o.scenario)) {
+      std::fprintf(stderr, "unknown scenario '%s'\n%s", argv[i + 1],
+                   usage_text);
+      return std::nullopt;
+    }
+  apply_defaults(o);
+  bool subs_given = false;
+  bool hold_given = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    auto bad = [&] {
+      std::fprintf(stderr, "bad or missing value for %s\n%s", argv[i],
+                   usage_text);
+      return std::nullopt;
+    };
+    if (a == "--help" || a == "-h") {
+      std::fputs(usage_text, stdout);
+      return std::nullopt;
+    }
+    if (a == "--latency") {
+      o.record_latency = true;
+      continue;
+    }
+    if (a == "--hold-stdin") {
+      o.hold_stdin = true;
+      continue;
+    }
+    if (i + 1 >= argc)
+      return bad();
+    const char* v = argv[++i];
+    --i; // for the message in bad()
+    bool ok = true;
+    if (a == "--scenario")
+      ok = true;
+    else if (a == "--host")
+      o.host = v;
+    else if (a == "--port")
+      ok = parse_int(v, o.port, 1, 65535);
+    else if (a == "--protocol") {
+      std::string_view p = v;
+      ok = p == "5" || p == "3.1.1" || p == "4";
+      o.v5 = p == "5";
+    } else if (a == "--qos")
+      ok = parse_int(v, o.qos, 0, 2);
+    else if (a == "--publishers")
+      ok = parse_int(v, o.publishers, 1, 1e6);
+    else if (a == "--subscribers") {
+      ok = parse_int(v, o.subscribers, 1, 1e6);
+      subs_given = true;
+    } else if (a == "--payload")
+      ok = parse_int(v, o.payload, 20, 1 << 20);
+    else if (a == "--duration")
+      ok = parse_num(v, o.duration_s) && o.duration_s > 0
+           && o.duration_s <= 3600;
+    else if (a == "--warmup")
+      ok = parse_num(v, o.warmup_s) && o.warmup_s >= 0;
+    else if (a == "--rate")
+      ok = parse_num(v, o.rate) && o.rate >= 0;
+    else if (a == "--window")
+      ok = parse_int(v, o.window, 1, 65000);
+    else if (a == "--credit")
+      ok = parse_int(v, o.credit, 0, 1e9);
+    else if (a == "--max-messages")
+      ok = parse_int(v, o.max_messages, 0, 1e15);
+    else if (a == "--drain-timeout")
+      ok = parse_num(v, o.drain_timeout_s) && o.drain_timeout_s >= 0
+           && o.drain_timeout_s <= 600;
+    else if (a == "--connect-concurrency")
+      ok = parse_int(v, o.connect_concurrency, 1, 100000);
+    else if (a == "--count")
+      ok = parse_int(v, o.count, 1, 1e6);
+    else if (a == "--conn-offset")
+      ok = parse_int(v, o.conn_offset, 0, 1e9);
+    else if (a == "--hold") {
+      ok = parse_num(v, o.hold_s) && o.hold_s >= 0 && o.hold_s <= 3600;
+      hold_given = true;
+    } else if (a == "--server-pid")
+      ok = parse_int(v, o.server_pid, 1, 1e9);
+    else if (a == "--label")
+      o.label = v;
+    else if (a == "--id-prefix")
+      o.id_prefix = v;
+    else if (a == "--threads")
+      ok = parse_int(v, o.threads, 1, 1);
+    else {
+      std::fprintf(stderr, "unknown option %s\n%s", argv[i], usage_text);
+      return std::nullopt;
+    }
+    if (!ok)
+      return bad();
+    ++i;
+  }
+  if (!is_loopback(o.host)) {
+    std::fprintf(stderr,
+                 "refusing host '%s': only loopback (127.0.0.0/8, ::1, "
+                 "localhost) is allowed\n",
+                 o.host.c_str());
+    return std::nullopt;
+  }
+  if (!subs_given
+      && (o.scenario == scenario_kind::p2p
+          || o.scenario == scenario_kind::latency))
+    o.subscribers = o.publishers;
+  if ((o.scenario == scenario_kind::p2p || o.scenario == scenario_kind::latency)
+      && o.subscribers != o.publishers) {
+    std::fprintf(stderr, "%s needs as many subscribers as publishers\n",
+                 to_string(o.scenario));
+    return std::nullopt;
+  }
+  if (o.scenario == scenario_kind::fan_in
+      || o.scenario == scenario_kind::closed_loop)
+    o.subscribers = 1;
+  if (o.scenario == scenario_kind::fan_out)
+    o.publishers = 1;
+  if (o.hold_stdin && !hold_given)
+    o.hold_s = 120;
+  if (o.warmup_s >= o.duration_s)
+    o.warmup_s = o.duration_s / 5;
+  return o;
+}
+
+} // namespace castor::bench

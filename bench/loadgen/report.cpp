@@ -1,0 +1,174 @@
+#include "report.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+namespace castor::bench {
+
+namespace {
+
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+class json_line {
+public:
+  json_line& str(const char* k, const std::string& v) {
+    key(k);
+    out_ += '"' + escape(v) + '"';
+    return *this;
+  }
+  json_line& num(const char* k, double v) {
+    key(k);
+    char buf[64];
+    if (!std::isfinite(v))
+      std::snprintf(buf, sizeof(buf), "null");
+    else if (v == std::floor(v) && std::fabs(v) < 1e15)
+      std::snprintf(buf, sizeof(buf), "%.0f", v);
+    else
+      std::snprintf(buf, sizeof(buf), "%.4f", v);
+    out_ += buf;
+    return *this;
+  }
+  /// A figure that may be unknown (negative): null then.
+  json_line& opt(const char* k, double v) {
+    if (v < 0) {
+      key(k);
+      out_ += "null";
+      return *this;
+    }
+    return num(k, v);
+  }
+  json_line& boolean(const char* k, bool v) {
+    key(k);
+    out_ += v ? "true" : "false";
+    return *this;
+  }
+  std::string done() {
+    return out_ + "}";
+  }
+
+private:
+  void key(const char* k) {
+    out_ += first_ ? "" : ",";
+    first_ = false;
+    out_ += '"';
+    out_ += k;
+    out_ += "\":";
+  }
+  std::string out_ = "{";
+  bool first_ = true;
+};
+
+} // namespace
+
+std::string to_json(const options& o, const run_result& r) {
+  json_line j;
+  j.str("scenario", to_string(o.scenario))
+      .str("label", o.label)
+      .str("protocol", o.v5 ? "5" : "3.1.1")
+      .boolean("ok", r.ok)
+      .str("error", r.error);
+  if (o.scenario == scenario_kind::connections) {
+    j.num("count", o.count)
+        .num("conn_offset", o.conn_offset)
+        .num("connections", static_cast<double>(r.connections))
+        .num("connect_s", r.connect_s)
+        .num("connect_rate", r.connect_rate);
+  } else {
+    j.num("qos", o.qos)
+        .num("publishers", o.publishers)
+        .num("subscribers", o.subscribers)
+        .num("payload", o.payload)
+        .num("duration_s", o.duration_s)
+        .num("target_rate", o.rate)
+        .num("window", o.window)
+        .num("credit", o.credit)
+        .num("sent", static_cast<double>(r.sent))
+        .num("acked", static_cast<double>(r.acked))
+        .num("expected", static_cast<double>(r.expected))
+        .num("delivered", static_cast<double>(r.delivered))
+        .num("lost", static_cast<double>(r.lost))
+        .num("duplicates", static_cast<double>(r.duplicates))
+        .num("reordered", static_cast<double>(r.reordered))
+        .num("rejected", static_cast<double>(r.rejected))
+        .num("window_s", r.window_s)
+        .num("rate", r.rate)
+        .num("publish_rate", r.publish_rate);
+    if (r.has_latency)
+      j.num("lat_samples", static_cast<double>(r.latency.samples))
+          .num("lat_p50_us", r.latency.p50_us)
+          .num("lat_p99_us", r.latency.p99_us)
+          .num("lat_p999_us", r.latency.p999_us)
+          .num("lat_max_us", r.latency.max_us)
+          .num("lat_median_p99_per_s_us", r.latency.median_p99_per_s_us)
+          .num("lat_seconds", r.latency.seconds);
+  }
+  j.opt("rss_before_kb", static_cast<double>(r.rss_before_kb))
+      .opt("rss_after_kb", static_cast<double>(r.rss_after_kb))
+      .opt("rss_per_conn_kb", r.rss_per_conn_kb)
+      .opt("cpu_s", r.cpu_s)
+      .opt("cpu_s_per_million", r.cpu_s_per_million);
+  return j.done();
+}
+
+std::string to_human(const options& o, const run_result& r) {
+  char buf[512];
+  std::string head = std::string("# ") + to_string(o.scenario)
+                     + (o.label.empty() ? "" : " [" + o.label + "]");
+  if (o.scenario == scenario_kind::connections) {
+    std::snprintf(buf, sizeof(buf), "%s: %llu connections in %.2f s (%.0f/s)",
+                  head.c_str(), static_cast<unsigned long long>(r.connections),
+                  r.connect_s, r.connect_rate);
+    std::string s = buf;
+    if (r.rss_per_conn_kb >= 0) {
+      std::snprintf(buf, sizeof(buf),
+                    ", server RSS %ld -> %ld kB (%.2f kB/conn)",
+                    r.rss_before_kb, r.rss_after_kb, r.rss_per_conn_kb);
+      s += buf;
+    }
+    if (!r.ok)
+      s += ", FAILED: " + r.error;
+    return s;
+  }
+  std::snprintf(buf, sizeof(buf),
+                "%s qos%u %u->%u: %.0f msg/s delivered (%.0f published/s), "
+                "sent %llu delivered %llu lost %llu dup %llu reordered %llu",
+                head.c_str(), o.qos, o.publishers, o.subscribers, r.rate,
+                r.publish_rate, static_cast<unsigned long long>(r.sent),
+                static_cast<unsigned long long>(r.delivered),
+                static_cast<unsigned long long>(r.lost),
+                static_cast<unsigned long long>(r.duplicates),
+                static_cast<unsigned long long>(r.reordered));
+  std::string s = buf;
+  if (r.has_latency) {
+    std::snprintf(buf, sizeof(buf),
+                  "; latency p50 %.0f us p99 %.0f us p99.9 %.0f us max %.0f "
+                  "us, median per-second p99 %.0f us",
+                  r.latency.p50_us, r.latency.p99_us, r.latency.p999_us,
+                  r.latency.max_us, r.latency.median_p99_per_s_us);
+    s += buf;
+  }
+  if (r.cpu_s_per_million >= 0) {
+    std::snprintf(buf, sizeof(buf), "; server %.2f CPU s per million",
+                  r.cpu_s_per_million);
+    s += buf;
+  }
+  s += r.ok ? "; OK" : "; FAILED" + (r.error.empty() ? "" : ": " + r.error);
+  return s;
+}
+
+} // namespace castor::bench

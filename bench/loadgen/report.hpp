@@ -1,0 +1,49 @@
+#pragma once
+
+// The outcome of one run and its two renderings: one JSON line for scripts,
+// one line for people.
+
+#include <cstdint>
+#include <string>
+
+#include "options.hpp"
+#include "stats.hpp"
+
+namespace castor::bench {
+
+struct run_result {
+  bool ok = true;
+  std::string error; ///< first error, empty if none
+  // message flow
+  uint64_t sent = 0;      ///< PUBLISHes written
+  uint64_t acked = 0;     ///< of which acknowledged (QoS 1/2)
+  uint64_t expected = 0;  ///< deliveries that must arrive
+  uint64_t delivered = 0; ///< unique deliveries received
+  uint64_t lost = 0;
+  uint64_t duplicates = 0;
+  uint64_t reordered = 0;
+  uint64_t rejected = 0; ///< acks with a failure reason code
+  double window_s = 0;   ///< measured (steady-state) window
+  uint64_t window_delivered = 0;
+  double rate = 0;         ///< deliveries/s in the measured window
+  double publish_rate = 0; ///< PUBLISHes/s in the measured window
+  bool has_latency = false;
+  latency_recorder::summary latency;
+  // connections
+  uint64_t connections = 0;
+  double connect_s = 0;
+  double connect_rate = 0;
+  // server
+  long rss_before_kb = -1;
+  long rss_after_kb = -1;
+  double rss_per_conn_kb = -1;
+  double cpu_s = -1;
+  double cpu_s_per_million = -1;
+};
+
+/// One JSON object on one line.
+std::string to_json(const options& o, const run_result& r);
+/// A short line for people.
+std::string to_human(const options& o, const run_result& r);
+
+} // namespace castor::bench

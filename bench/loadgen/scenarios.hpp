@@ -1,0 +1,22 @@
+#pragma once
+
+// The scenarios. run_flow() covers every publish/subscribe scenario (fan-in,
+// fan-out, p2p, closed-loop, latency: they differ only in topology, counts,
+// pacing and QoS); run_connections() holds idle connections.
+
+#include <functional>
+
+#include "options.hpp"
+#include "report.hpp"
+
+namespace castor::bench {
+
+run_result run_flow(const options& o);
+
+/// `on_measured` is called once the figures are known, before the
+/// connections are held (so a caller can read the server meanwhile).
+run_result
+run_connections(const options& o,
+                const std::function<void(const run_result&)>& on_measured);
+
+} // namespace castor::bench
