@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""MQTT 5 properties end to end: application properties, message expiry,
+no local, maximum packet size, receive maximum."""
+
+import time
+
+from mqtt_test import *  # noqa: F401,F403
+
+
+def _pair(srv, tag, topic, qos=1, sub_props=None, version=5, **opts):
+    sub = connect(srv.port, "c09-sub-" + tag, version=version, properties=sub_props)
+    sub.subscribe(topic, qos, **opts)
+    pub = connect(srv.port, "c09-pub-" + tag)
+    return sub, pub
+
+
+@case()
+def application_properties_passed_through(srv):
+    sub, pub = _pair(srv, "app", "p/app")
+    props = [("payload_format_indicator", 1), ("content_type", "application/json"),
+             ("response_topic", "p/app/reply"), ("correlation_data", bytes(range(20))),
+             ("user_property", ("a", "1")), ("user_property", ("b", "2")),
+             ("user_property", ("a", "3")), ("user_property", ("", "empty key"))]
+    for qos in (0, 1, 2):
+        pub.publish("p/app", b'{"x": %d}' % qos, qos=qos, properties=props)
+        p = sub.expect_publish("p/app", b'{"x": %d}' % qos, ack=True, payload_format_indicator=1,
+                               content_type="application/json", response_topic="p/app/reply",
+                               correlation_data=bytes(range(20)))
+        check_eq(p.props.getall("user_property"),
+                 [("a", "1"), ("b", "2"), ("a", "3"), ("", "empty key")],
+                 "user properties, order kept [MQTT-3.3.2-18]")
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
+def properties_dropped_for_v311_subscriber(srv):
+    sub, pub = _pair(srv, "v4", "p/v4", version=4)
+    pub.publish("p/v4", b"plain", qos=1, properties=[("user_property", ("k", "v")),
+                                                     ("content_type", "text/plain")])
+    raw_expected_prefix = gen_publish("p/v4", 1, b"plain", packet_id=1, version=4)
+    p = sub.expect_publish("p/v4", b"plain", qos=1, ack=True)
+    check_eq(len(p.raw), len(raw_expected_prefix), "a 3.1.1 PUBLISH without properties")
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
+def message_expiry_remaining_forwarded(srv):
+    cid = "c09-exp"
+    sub = connect(srv.port, cid, clean_start=False, properties={"session_expiry_interval": 60})
+    sub.subscribe("p/exp", 1)
+    sub.disconnect()
+    pub = connect(srv.port, "c09-exp-pub")
+    pub.publish("p/exp", b"short", qos=1, packet_id=1, properties={"message_expiry_interval": 1})
+    pub.publish("p/exp", b"long", qos=1, packet_id=2, properties={"message_expiry_interval": 60})
+    time.sleep(2.2)
+    sub = connect(srv.port, cid, clean_start=False, session_present=True,
+                  properties={"session_expiry_interval": 60})
+    p = sub.expect_publish("p/exp", b"long", qos=1, ack=True)
+    mei = p.props.get("message_expiry_interval")
+    # [MQTT-3.3.2-6]: the remaining lifetime, about 58 s here.
+    check(mei is not None and 55 <= mei <= 58, "remaining expiry interval: %r" % mei)
+    sub.expect_nothing(0.3, "the expired message")
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
+def message_expiry_live_delivery(srv):
+    sub, pub = _pair(srv, "live", "p/live")
+    pub.publish("p/live", b"x", qos=1, properties={"message_expiry_interval": 30})
+    p = sub.expect_publish("p/live", b"x", ack=True)
+    mei = p.props.get("message_expiry_interval")
+    check(mei is not None and 29 <= mei <= 30, "expiry forwarded: %r" % mei)
+    pub.publish("p/live", b"y", qos=1)
+    p = sub.expect_publish("p/live", b"y", ack=True)
+    check_eq(p.props.get("message_expiry_interval"), None, "no expiry when none was set")
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
+def retained_message_expires(srv):
+    pub = connect(srv.port, "c09-rexp")
+    pub.publish("p/rexp", b"brief", qos=1, retain=True, properties={"message_expiry_interval": 1})
+    pub.publish("p/rkeep", b"kept", qos=1, retain=True, properties={"message_expiry_interval": 100})
+    time.sleep(2.2)
+    sub = connect(srv.port, "c09-rexp-sub")
+    sub.subscribe(["p/rexp", "p/rkeep"], 0)
+    p = sub.expect_publish("p/rkeep", b"kept", retain=True)
+    mei = p.props.get("message_expiry_interval")
+    check(mei is not None and 95 <= mei <= 98, "remaining expiry of a retained message: %r" % mei)
+    sub.expect_nothing(0.3, "an expired retained message")
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
+def no_local(srv):
+    c = connect(srv.port, "c09-nolocal")
+    c.subscribe("p/nl", 1, no_local=True)
+    other = connect(srv.port, "c09-nolocal-other")
+    c.publish("p/nl", b"mine", qos=1)
+    c.expect_nothing(0.3, "own message with no local")
+    other.publish("p/nl", b"theirs", qos=1)
+    c.expect_publish("p/nl", b"theirs", ack=True)
+    c.disconnect()
+    other.disconnect()
+
+
+# [MQTT-3.8.3-4]: no local on a shared subscription is a protocol error.
+# Mosquitto accepts it.
+@case(mosquitto_differs="accepts no local on a shared subscription")
+def no_local_on_shared_subscription_is_protocol_error(srv):
+    c = connect(srv.port, "c09-nlshare")
+    c.send(gen_subscribe(1, [("$share/g/p/x", sub_options(0, no_local=True))]))
+    got = c.expect_closed(timeout=2)
+    check(not any(p.type == SUBACK for p in got), "no SUBACK: %r" % got)
+
+
+@case()
+def client_maximum_packet_size(srv):
+    # [MQTT-3.1.2-25]: a packet larger than the client's maximum is not sent
+    # (it is discarded as if delivered).
+    sub, pub = _pair(srv, "mps", "p/mps", sub_props={"maximum_packet_size": 200})
+    pub.publish("p/mps", b"x" * 500, qos=1, packet_id=1)
+    pub.publish("p/mps", b"small", qos=1, packet_id=2)
+    sub.expect_publish("p/mps", b"small", ack=True)
+    sub.expect_nothing(0.3)
+    # The size limit counts the whole packet: 200 bytes exactly is allowed.
+    payload_len = 200 - len(gen_publish("p/mps", 1, b"", packet_id=1))
+    pub.publish("p/mps", b"y" * payload_len, qos=1, packet_id=3)
+    sub.expect_publish("p/mps", b"y" * payload_len, ack=True)
+    pub.publish("p/mps", b"y" * (payload_len + 1), qos=1, packet_id=4)
+    sub.expect_nothing(0.3, "a 201-byte packet")
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case(overrides={"max_packet_size": 2000})
+def server_maximum_packet_size(srv):
+    c = connect(srv.port, "c09-smps")
+    check_eq(c.connack.props.get("maximum_packet_size"), 2000, "advertised")
+    c.publish("p/smps", b"z" * 1500, qos=1)
+    c.send(gen_publish("p/smps", 1, b"z" * 3000, packet_id=2))
+    # [MQTT-3.2.2-15] / 4.13: DISCONNECT 0x95 (packet too large).
+    c.expect_disconnect(0x95)
+
+
+# [MQTT-3.3.4-7]: never more than the client's receive maximum unacknowledged
+# QoS 1/2 PUBLISH packets. Mosquitto 2.0.11 sends a burst past it after the
+# first PUBACK.
+@case(mosquitto_differs="exceeds the client's receive maximum after a PUBACK")
+def receive_maximum_limits_inflight(srv):
+    sub, pub = _pair(srv, "rm", "p/rm", sub_props={"receive_maximum": 3})
+    for i in range(10):
+        pub.publish("p/rm", b"%d" % i, qos=1, packet_id=i + 1)
+    got = []
+    while True:
+        p = sub.poll(0.5)
+        if p is None:
+            break
+        got.append(p)
+    check_eq([p.payload for p in got], [b"0", b"1", b"2"], "at most 3 unacknowledged")
+    sub.send(gen_puback(got[0].packet_id))
+    p = sub.expect_publish("p/rm", b"3", qos=1)
+    sub.expect_nothing(0.3, "a 4th in-flight message")
+    for q in got[1:] + [p]:
+        sub.send(gen_puback(q.packet_id))
+    for i in range(4, 10):
+        sub.expect_publish("p/rm", b"%d" % i, qos=1, ack=True)
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
+def receive_maximum_counts_qos2(srv):
+    sub, pub = _pair(srv, "rm2", "p/rm2", qos=2, sub_props={"receive_maximum": 2})
+    for i in range(5):
+        pub.publish("p/rm2", b"%d" % i, qos=2, packet_id=i + 1)
+    a = sub.expect_publish("p/rm2", b"0", qos=2)
+    b = sub.expect_publish("p/rm2", b"1", qos=2)
+    sub.expect_nothing(0.4, "a 3rd in-flight QoS 2 message")
+    sub.send(gen_pubrec(a.packet_id))
+    expect_ack(sub, PUBREL, a.packet_id)
+    sub.expect_nothing(0.3, "a message before PUBCOMP")  # still in flight until PUBCOMP
+    sub.send(gen_pubcomp(a.packet_id))
+    sub.expect_publish("p/rm2", b"2", qos=2, ack=True)
+    sub.ack(b)
+    for i in (3, 4):
+        sub.expect_publish("p/rm2", b"%d" % i, qos=2, ack=True)
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
+def receive_maximum_zero_is_protocol_error(srv):
+    c = Conn(srv.port)
+    c.send(gen_connect("c09-rm0", properties={"receive_maximum": 0}))
+    got = c.expect_closed()
+    check(all(p.type != CONNACK or p.reason_code >= 0x80 for p in got),
+          "no successful CONNACK: %r" % got)
+
+
+# [MQTT-3.3.4-9]: more unacknowledged QoS 1/2 PUBLISH than the server's
+# receive maximum -> DISCONNECT 0x93. Mosquitto answers PUBREC 0x97 instead.
+@case(mosquitto_differs="answers PUBREC 0x97 instead of DISCONNECT 0x93")
+def server_receive_maximum_enforced(srv):
+    c = connect(srv.port, "c09-srm")
+    rm = c.connack.props.get("receive_maximum", 65535)
+    if rm > 1000:
+        raise Skip("receive maximum %d too large to exceed here" % rm)
+    for i in range(rm + 1):
+        c.send(gen_publish("p/srm", 2, b"x", packet_id=i + 1))
+    got = c.expect_closed(timeout=3)
+    check(any(p.type == DISCONNECT and p.reason_code == 0x93 for p in got),
+          "DISCONNECT 0x93: %r" % [p for p in got if p.type != PUBREC])
+
+
+if __name__ == "__main__":
+    run_cases()
