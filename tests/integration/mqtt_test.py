@@ -1152,8 +1152,11 @@ def run_cases():
                 print("PASS  %s (%.2fs)" % (name, dt))
             passed += 1
         elif c["mosquitto_differs"] and IS_MOSQUITTO:
+            detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+            if len(detail) > 160:
+                detail = detail[:160] + "..."
             print("XDIFF %s (%.2fs): mosquitto deviates: %s [%s]"
-                  % (name, dt, c["mosquitto_differs"], str(err).splitlines()[0] if str(err) else type(err).__name__))
+                  % (name, dt, c["mosquitto_differs"], detail))
             differs += 1
         else:
             print("FAIL  %s (%.2fs): %s: %s" % (name, dt, type(err).__name__, err))

@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""Topic aliases: client -> server mapping and errors; server -> client
+aliases when the client allows them."""
+
+from mqtt_test import *  # noqa: F401,F403
+
+
+def _alias_max(c):
+    return c.connack.props.get("topic_alias_maximum", 0)
+
+
+@case()
+def client_alias_set_and_used(srv):
+    sub = connect(srv.port, "c10-sub")
+    sub.subscribe("ta/#", 1)
+    pub = connect(srv.port, "c10-pub")
+    check(_alias_max(pub) >= 2, "the server accepts topic aliases: %r" % pub.connack)
+    pub.publish("ta/a", b"1", qos=1, properties={"topic_alias": 1})
+    sub.expect_publish("ta/a", b"1", ack=True)
+    pub.publish("", b"2", qos=1, properties={"topic_alias": 1})
+    p = sub.expect_publish("ta/a", b"2", ack=True)
+    check_eq(p.props.get("topic_alias"), None, "no alias to a client that allows none")
+    # Remap alias 1; alias 2 independent.
+    pub.publish("ta/b", b"3", qos=0, properties={"topic_alias": 1})
+    pub.publish("ta/c", b"4", qos=0, properties={"topic_alias": 2})
+    pub.publish("", b"5", qos=0, properties={"topic_alias": 1})
+    pub.publish("", b"6", qos=0, properties={"topic_alias": 2})
+    # A topic with an alias property that is already mapped to it.
+    pub.publish("ta/c", b"7", qos=0, properties={"topic_alias": 2})
+    for t, m in (("ta/b", b"3"), ("ta/c", b"4"), ("ta/b", b"5"), ("ta/c", b"6"), ("ta/c", b"7")):
+        sub.expect_publish(t, m)
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
+def alias_retained_uses_topic(srv):
+    pub = connect(srv.port, "c10-ret")
+    pub.publish("ta/ret", b"r", qos=1, retain=True, properties={"topic_alias": 1})
+    pub.publish("", b"r2", qos=1, retain=True, properties={"topic_alias": 1})
+    sub = connect(srv.port, "c10-ret-sub")
+    sub.subscribe("ta/ret", 0)
+    sub.expect_publish("ta/ret", b"r2", retain=True)
+    sub.disconnect()
+    pub.disconnect()
+
+
+# [MQTT-3.3.2-8]: alias 0 -> DISCONNECT 0x94 (topic alias invalid). Mosquitto
+# treats it as a malformed packet (0x81).
+@case(mosquitto_differs="DISCONNECT 0x81 instead of 0x94 for alias 0")
+def alias_zero_is_error(srv):
+    c = connect(srv.port, "c10-zero")
+    c.send(gen_publish("ta/z", 0, b"x", properties={"topic_alias": 0}))
+    c.expect_disconnect(0x94)
+
+
+@case()
+def alias_above_maximum_is_error(srv):
+    c = connect(srv.port, "c10-above")
+    mx = _alias_max(c)
+    c.send(gen_publish("ta/z", 0, b"x", properties={"topic_alias": mx + 1}))
+    c.expect_disconnect(0x94)
+
+
+@case(overrides={"topic_alias_maximum": 2})
+def configured_alias_maximum(srv):
+    c = connect(srv.port, "c10-cfg")
+    check_eq(_alias_max(c), 2, "topic_alias_maximum in CONNACK")
+    c.publish("ta/ok", b"x", qos=1, properties={"topic_alias": 2})
+    c.send(gen_publish("ta/z", 0, b"x", properties={"topic_alias": 3}))
+    c.expect_disconnect(0x94)
+
+
+@case(overrides={"topic_alias_maximum": 0})
+def aliases_disabled(srv):
+    c = connect(srv.port, "c10-off")
+    check_eq(_alias_max(c), 0, "topic_alias_maximum absent or 0")
+    c.send(gen_publish("ta/z", 0, b"x", properties={"topic_alias": 1}))
+    c.expect_disconnect(0x94)
+
+
+# 3.3.2.3.4: an empty topic with an alias that has no mapping is a protocol
+# error (0x82).
+@case()
+def unknown_alias_is_protocol_error(srv):
+    c = connect(srv.port, "c10-unknown")
+    c.send(gen_publish("", 0, b"x", properties={"topic_alias": 1}))
+    c.expect_disconnect(0x82)
+
+
+@case()
+def aliases_are_per_connection(srv):
+    c = connect(srv.port, "c10-per")
+    c.publish("ta/per", b"x", qos=1, properties={"topic_alias": 1})
+    c.disconnect()
+    c = connect(srv.port, "c10-per")
+    c.send(gen_publish("", 0, b"x", properties={"topic_alias": 1}))
+    c.expect_disconnect(0x82)
+
+
+@case()
+def empty_topic_without_alias_is_error(srv):
+    c = connect(srv.port, "c10-empty")
+    c.send(gen_publish("", 0, b"x"))
+    got = c.expect_closed()
+    d = [p for p in got if p.type == DISCONNECT]
+    if d:
+        check(d[-1].reason_code in (0x82, 0x90), "DISCONNECT 0x82 or 0x90: %r" % d)
+
+
+@case()
+def server_to_client_aliases(srv):
+    # The server may use aliases up to the client's maximum; every PUBLISH
+    # must resolve to the right topic, and no alias may exceed the maximum.
+    sub = connect(srv.port, "c10-s2c", properties={"topic_alias_maximum": 2})
+    sub.subscribe("sa/#", 1)
+    pub = connect(srv.port, "c10-s2c-pub")
+    seq = ["sa/one", "sa/two", "sa/one", "sa/three", "sa/one", "sa/two", "sa/three", "sa/three"]
+    for i, t in enumerate(seq):
+        pub.publish(t, b"%d" % i, qos=1, packet_id=i + 1)
+    aliases = {}
+    used = 0
+    for i, t in enumerate(seq):
+        p = sub.expect_publish(payload=b"%d" % i, ack=True)
+        a = p.props.get("topic_alias")
+        topic = p.topic
+        if a is not None:
+            used += 1
+            check(1 <= a <= 2, "alias within the client's maximum: %d" % a)
+            if topic:
+                aliases[a] = topic
+            else:
+                check(a in aliases, "alias %d used before it was set" % a)
+                topic = aliases[a]
+        else:
+            check(topic != "", "an empty topic needs an alias")
+        check_eq(topic, t, "topic of message %d" % i)
+    print("      (server used a topic alias in %d of %d messages)" % (used, len(seq)))
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
+def no_server_aliases_without_client_maximum(srv):
+    sub = connect(srv.port, "c10-noalias")
+    sub.subscribe("sn/#", 0)
+    pub = connect(srv.port, "c10-noalias-pub")
+    for i in range(5):
+        pub.publish("sn/same", b"%d" % i)
+    for i in range(5):
+        p = sub.expect_publish("sn/same", b"%d" % i)
+        check_eq(p.props.get("topic_alias"), None, "topic alias [MQTT-3.3.2-9]")
+    sub.disconnect()
+    pub.disconnect()
+
+
+if __name__ == "__main__":
+    run_cases()
