@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""Shared subscriptions ($share/group/filter)."""
+
+import time
+
+from mqtt_test import *  # noqa: F401,F403
+
+
+def _members(srv, group, flt, n, qos=1, tag="m", version=5):
+    out = []
+    for i in range(n):
+        c = connect(srv.port, "c11-%s%d" % (tag, i), version=version)
+        c.subscribe("$share/%s/%s" % (group, flt), qos)
+        out.append(c)
+    return out
+
+
+def _drain(conns, ack=True, idle=0.4):
+    """Reads every connection until all are idle; returns {index: [payload]}."""
+    got = {i: [] for i in range(len(conns))}
+    deadline = time.monotonic() + 10
+    idle_rounds = 0
+    while time.monotonic() < deadline and idle_rounds < 2:
+        any_ = False
+        for i, c in enumerate(conns):
+            while True:
+                p = c.poll(0.05)
+                if p is None:
+                    break
+                any_ = True
+                got[i].append(p.payload)
+                if ack:
+                    c.ack(p)
+        if not any_:
+            idle_rounds += 1
+            time.sleep(idle / 2)
+        else:
+            idle_rounds = 0
+    return got
+
+
+@case()
+def each_message_to_one_member(srv):
+    members = _members(srv, "g", "sh/a", 3)
+    pub = connect(srv.port, "c11-pub")
+    n = 30
+    for i in range(n):
+        pub.publish("sh/a", b"%d" % i, qos=1, packet_id=i + 1)
+    got = _drain(members)
+    all_ = [x for v in got.values() for x in v]
+    check_eq(sorted(all_), sorted(b"%d" % i for i in range(n)), "every message exactly once")
+    counts = [len(v) for v in got.values()]
+    check(all(c > 0 for c in counts), "spread across members: %s" % counts)
+    for c in members + [pub]:
+        c.disconnect()
+
+
+@case()
+def qos0_shared_and_v311_members(srv):
+    members = _members(srv, "g0", "sh/q0", 2, qos=0, tag="q", version=4)
+    pub = connect(srv.port, "c11-q0pub")
+    for i in range(20):
+        pub.publish("sh/q0", b"%d" % i)
+    got = _drain(members)
+    all_ = [x for v in got.values() for x in v]
+    check_eq(sorted(all_), sorted(b"%d" % i for i in range(20)), "every message once")
+    for c in members + [pub]:
+        c.disconnect()
+
+
+@case()
+def groups_are_independent(srv):
+    g1 = _members(srv, "g1", "sh/b", 2, tag="a")
+    g2 = _members(srv, "g2", "sh/b", 2, tag="b")
+    plain = connect(srv.port, "c11-plain")
+    plain.subscribe("sh/b", 1)
+    pub = connect(srv.port, "c11-pub2")
+    n = 10
+    for i in range(n):
+        pub.publish("sh/b", b"%d" % i, qos=1, packet_id=i + 1)
+    want = sorted(b"%d" % i for i in range(n))
+    for grp in (g1, g2):
+        got = _drain(grp)
+        check_eq(sorted(x for v in got.values() for x in v), want, "each group gets every message")
+    got = _drain([plain])
+    check_eq(got[0], [b"%d" % i for i in range(n)], "the plain subscriber gets every message")
+    for c in g1 + g2 + [plain, pub]:
+        c.disconnect()
+
+
+@case()
+def shared_with_wildcard_filter(srv):
+    members = _members(srv, "gw", "shw/+/x", 2, tag="w")
+    pub = connect(srv.port, "c11-wpub")
+    topics = ["shw/a/x", "shw/b/x", "shw/c/y", "shw/d/x"]
+    for i, t in enumerate(topics):
+        pub.publish(t, t.encode(), qos=1, packet_id=i + 1)
+    got = _drain(members)
+    check_eq(sorted(x for v in got.values() for x in v),
+             sorted([b"shw/a/x", b"shw/b/x", b"shw/d/x"]), "matching messages once")
+    for c in members + [pub]:
+        c.disconnect()
+
+
+@case()
+def unsubscribed_member_gets_nothing(srv):
+    members = _members(srv, "gu", "sh/u", 2, tag="u")
+    members[0].unsubscribe("$share/gu/sh/u", packet_id=2)
+    pub = connect(srv.port, "c11-upub")
+    for i in range(6):
+        pub.publish("sh/u", b"%d" % i, qos=1, packet_id=i + 1)
+    got = _drain(members)
+    check_eq(got[0], [], "the member that left")
+    check_eq(got[1], [b"%d" % i for i in range(6)], "the remaining member, in order")
+    for c in members + [pub]:
+        c.disconnect()
+
+
+# 3.3.1.3: retained messages are sent "when a new Non-shared Subscription is
+# made"; a shared subscription gets none (EMQX and HiveMQ behave so).
+# Mosquitto sends them.
+@case(mosquitto_differs="sends retained messages on a new shared subscription")
+def no_retained_on_shared_subscribe(srv):
+    pub = connect(srv.port, "c11-rpub")
+    pub.publish("sh/ret", b"kept", qos=1, retain=True)
+    m = _members(srv, "gr", "sh/ret", 1, tag="r")[0]
+    m.expect_nothing(0.4, "retained message on a shared subscription")
+    m.disconnect()
+    pub.disconnect()
+
+
+# [MQTT-4.8.2-1], [MQTT-4.8.2-2]: a share name of at least one character
+# without wildcards, followed by "/" and a filter. Mosquitto accepts
+# "$share/g" as an ordinary filter.
+@case(mosquitto_differs="accepts $share/g without a filter")
+def invalid_share_names(srv):
+    for i, f in enumerate(["$share/g", "$share//t", "$share/g+/t", "$share/g#/t"]):
+        c = connect(srv.port, "c11-inv%d" % i)
+        c.send(gen_subscribe(1, [(f, sub_options(0))]))
+        try:
+            p = c.recv()
+        except Closed:
+            continue  # treated as malformed: also acceptable
+        if p.type == DISCONNECT:
+            check(p.reason_code >= 0x80, "an error: %r" % p)
+            c.expect_closed()
+            continue
+        check_packet(p, SUBACK, packet_id=1)
+        check(p.reason_codes[0] in (0x8F, 0x9E, 0x80), "filter %r refused: %r" % (f, p))
+        c.disconnect()
+
+
+# 4.8.2: when a member's session ends with QoS 1 messages unacknowledged, the
+# server SHOULD send them to another member. Mosquitto drops them.
+@case(mosquitto_differs="does not redistribute a leaving member's unacknowledged messages")
+def leaving_member_unacked_redistributed(srv):
+    a = connect(srv.port, "c11-leave-a")
+    a.subscribe("$share/gl/sh/l", 1)
+    pub = connect(srv.port, "c11-lpub")
+    for i in range(4):
+        pub.publish("sh/l", b"%d" % i, qos=1, packet_id=i + 1)
+    held = [a.expect_publish("sh/l", qos=1) for _ in range(4)]
+    b = connect(srv.port, "c11-leave-b")
+    b.subscribe("$share/gl/sh/l", 1)
+    a.abort()  # session expiry 0: the session ends with the connection
+    got = _drain([b])
+    check_eq(sorted(got[0]), sorted(p.payload for p in held), "unacknowledged messages moved to b")
+    b.disconnect()
+    pub.disconnect()
+
+
+if __name__ == "__main__":
+    run_cases()
