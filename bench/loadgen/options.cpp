@@ -1,5 +1,6 @@
 #include "options.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstdio>
 #include <cstdlib>
@@ -61,9 +62,11 @@ const char* usage_text
       "                         (64; capped by the server's Receive Maximum)\n"
       "  --credit N             messages per publisher not yet delivered to\n"
       "                         all its subscribers (64; 0 = unlimited;\n"
-      "                         closed-loop: 1)\n"
+      "                         closed-loop: 1; fan-in QoS 1/2: "
+      "800/publishers)\n"
       "  --max-messages N       per publisher (0 = unlimited)\n"
       "  --drain-timeout S      wait for the tail after publishing (5)\n"
+      "  --setup-timeout S      connecting and subscribing (60)\n"
       "  --connect-concurrency N  CONNECTs awaiting CONNACK at once (100)\n"
       "  --latency              record latency percentiles (latency: on)\n"
       "  --count N              connections scenario: connections (1000)\n"
@@ -156,6 +159,8 @@ std::optional<options> parse_options(int argc, char** argv) {
   apply_defaults(o);
   bool subs_given = false;
   bool hold_given = false;
+  bool credit_given = false;
+  bool window_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     auto bad = [&] {
@@ -206,15 +211,20 @@ std::optional<options> parse_options(int argc, char** argv) {
       ok = parse_num(v, o.warmup_s) && o.warmup_s >= 0;
     else if (a == "--rate")
       ok = parse_num(v, o.rate) && o.rate >= 0;
-    else if (a == "--window")
+    else if (a == "--window") {
       ok = parse_int(v, o.window, 1, 65000);
-    else if (a == "--credit")
+      window_given = true;
+    } else if (a == "--credit") {
       ok = parse_int(v, o.credit, 0, 1e9);
-    else if (a == "--max-messages")
+      credit_given = true;
+    } else if (a == "--max-messages")
       ok = parse_int(v, o.max_messages, 0, 1e15);
     else if (a == "--drain-timeout")
       ok = parse_num(v, o.drain_timeout_s) && o.drain_timeout_s >= 0
            && o.drain_timeout_s <= 600;
+    else if (a == "--setup-timeout")
+      ok = parse_num(v, o.setup_timeout_s) && o.setup_timeout_s > 0
+           && o.setup_timeout_s <= 600;
     else if (a == "--connect-concurrency")
       ok = parse_int(v, o.connect_concurrency, 1, 100000);
     else if (a == "--count")
@@ -260,6 +270,15 @@ std::optional<options> parse_options(int argc, char** argv) {
   if (o.scenario == scenario_kind::fan_in
       || o.scenario == scenario_kind::closed_loop)
     o.subscribers = 1;
+  // Acknowledged fan-in: keep what is queued for the one subscriber under
+  // the brokers' per-client queue limits (Castor and Mosquitto: 1,000
+  // messages), so that the figure is a sustained rate, not a burst.
+  if (o.scenario == scenario_kind::fan_in && o.qos > 0) {
+    if (!credit_given)
+      o.credit = std::max<uint32_t>(1, 800 / o.publishers);
+    if (!window_given)
+      o.window = o.credit;
+  }
   if (o.scenario == scenario_kind::fan_out)
     o.publishers = 1;
   if (o.hold_stdin && !hold_given)

@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""Smoke run of castor-loadgen: starts a broker on a free loopback port, runs a
+few seconds of small scenarios against it and fails on loss, duplicates,
+reordering or any error, so that the generator (and the broker's basic
+publish paths) cannot rot unnoticed.
+
+    smoke.py --loadgen build/bench/castor-loadgen --castor build/castor \
+             --config config/castor.yaml
+    smoke.py --loadgen ... --mosquitto /usr/sbin/mosquitto   # by hand
+"""
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+RUNS = [
+    # (name, arguments)
+    ("fan-in QoS 1", ["--scenario", "fan-in", "--qos", "1", "--publishers",
+                      "10", "--duration", "2", "--warmup", "0.5"]),
+    ("fan-out QoS 1", ["--scenario", "fan-out", "--qos", "1",
+                       "--subscribers", "20", "--duration", "2",
+                       "--warmup", "0.5"]),
+    ("fan-in QoS 2", ["--scenario", "fan-in", "--qos", "2", "--publishers",
+                      "5", "--duration", "1", "--warmup", "0.2"]),
+    ("latency QoS 0, MQTT 3.1.1", ["--scenario", "latency", "--publishers",
+                                   "2", "--rate", "2000", "--duration", "1",
+                                   "--warmup", "0.2", "--protocol", "3.1.1"]),
+]
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(proc, port, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--loadgen", required=True)
+    ap.add_argument("--castor", help="castor binary")
+    ap.add_argument("--config", help="castor configuration file")
+    ap.add_argument("--mosquitto", help="run against this mosquitto instead")
+    args = ap.parse_args()
+
+    port = free_port()
+    tmp = tempfile.mkdtemp(prefix="castor-smoke-")
+    log = open(os.path.join(tmp, "server.log"), "w")
+    if args.mosquitto:
+        conf = os.path.join(tmp, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                    "persistence false\nlog_dest stderr\n")
+        cmd = [args.mosquitto, "-c", conf]
+    else:
+        if not args.castor or not args.config:
+            ap.error("--castor and --config are needed (or --mosquitto)")
+        cmd = [args.castor, "--config", args.config, "--mqtt-port", str(port)]
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    failures = 0
+    try:
+        if not wait_listening(server, port, 15):
+            log.flush()
+            print(f"server did not listen on 127.0.0.1:{port}: {cmd}")
+            print(open(log.name).read()[-3000:])
+            return 1
+        for name, extra in RUNS:
+            lg = [args.loadgen, "--port", str(port), "--server-pid",
+                  str(server.pid), "--label", "smoke",
+                  "--drain-timeout", "3", "--setup-timeout", "15"] + extra
+            try:
+                out = subprocess.run(lg, capture_output=True, text=True,
+                                     timeout=40)
+            except subprocess.TimeoutExpired:
+                print(f"FAIL {name}: load generator did not finish in 40 s")
+                failures += 1
+                continue
+            result = None
+            for line in out.stdout.splitlines():
+                if line.startswith("{"):
+                    result = json.loads(line)
+                elif line.startswith("#"):
+                    print(line)
+            ok = (out.returncode == 0 and result is not None
+                  and result["ok"] and result["delivered"] > 0
+                  and result["lost"] == 0 and result["duplicates"] == 0
+                  and result["reordered"] == 0)
+            if not ok:
+                failures += 1
+                print(f"FAIL {name}: exit {out.returncode}\n{out.stdout}"
+                      f"{out.stderr}")
+            else:
+                print(f"ok   {name}: {result['delivered']} delivered")
+            if server.poll() is not None:
+                print(f"server exited with {server.returncode}")
+                failures += 1
+                break
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(5)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        log.close()
+    if failures:
+        print(open(log.name).read()[-3000:])
+    print(f"{len(RUNS) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
