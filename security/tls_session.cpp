@@ -1,0 +1,438 @@
+#include "security/tls_session.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <algorithm>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "security/crypto.hpp"
+
+namespace castor::security {
+
+namespace {
+
+// Encrypted keys are not supported: without this callback OpenSSL would
+// prompt for a pass phrase on the terminal.
+int no_passphrase(char*, int, int, void*) {
+  return 0;
+}
+
+std::string readable(const std::string& path, const char* what) {
+  if (path.empty())
+    return std::string("no ") + what + " configured";
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr)
+    return std::string("cannot read ") + what + " '" + path
+           + "': " + std::strerror(errno);
+  std::fclose(f);
+  return {};
+}
+
+std::string with_detail(std::string msg) {
+  auto detail = openssl_errors();
+  if (!detail.empty())
+    msg += " (" + detail + ")";
+  return msg;
+}
+
+// Loads certificate chain, key and CAs into `ctx`; returns an error or "".
+std::string configure(SSL_CTX* ctx, const tls_options& opts, bool server) {
+  SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1
+      || SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
+    return with_detail("cannot restrict the TLS versions to 1.2 and 1.3");
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  bool has_cert = !opts.cert_chain_file.empty() || !opts.key_file.empty();
+  if (server || has_cert) {
+    if (auto err = readable(opts.cert_chain_file, "certificate chain file");
+        !err.empty())
+      return err;
+    if (auto err = readable(opts.key_file, "private key file"); !err.empty())
+      return err;
+    ERR_clear_error();
+    if (SSL_CTX_use_certificate_chain_file(ctx, opts.cert_chain_file.c_str())
+        != 1)
+      return with_detail("certificate chain file '" + opts.cert_chain_file
+                         + "' holds no usable PEM certificate");
+    EVP_PKEY* key = nullptr;
+    if (BIO* in = BIO_new_file(opts.key_file.c_str(), "rb")) {
+      key = PEM_read_bio_PrivateKey(in, nullptr, no_passphrase, nullptr);
+      BIO_free(in);
+    }
+    if (key == nullptr)
+      return with_detail("private key file '" + opts.key_file
+                         + "' holds no usable unencrypted PEM private key");
+    X509* cert = SSL_CTX_get0_certificate(ctx);
+    bool matches = cert != nullptr && X509_check_private_key(cert, key) == 1;
+    ERR_clear_error();
+    if (!matches) {
+      EVP_PKEY_free(key);
+      return "private key file '" + opts.key_file
+             + "' does not match the certificate in '" + opts.cert_chain_file
+             + "'";
+    }
+    int used = SSL_CTX_use_PrivateKey(ctx, key);
+    EVP_PKEY_free(key);
+    if (used != 1 || SSL_CTX_check_private_key(ctx) != 1)
+      return with_detail("private key file '" + opts.key_file
+                         + "' does not match the certificate in '"
+                         + opts.cert_chain_file + "'");
+  }
+  bool verify_peer
+      = server ? opts.verify != verify_mode::none : !opts.ca_file.empty();
+  if (!opts.ca_file.empty()) {
+    if (auto err = readable(opts.ca_file, "CA file"); !err.empty())
+      return err;
+    ERR_clear_error();
+    if (SSL_CTX_load_verify_locations(ctx, opts.ca_file.c_str(), nullptr) != 1)
+      return with_detail("CA file '" + opts.ca_file
+                         + "' holds no usable PEM certificate");
+    if (server) {
+      STACK_OF(X509_NAME)* names
+          = SSL_load_client_CA_file(opts.ca_file.c_str());
+      if (names == nullptr)
+        return with_detail("CA file '" + opts.ca_file
+                           + "' holds no usable PEM certificate");
+      SSL_CTX_set_client_CA_list(ctx, names);
+    }
+  } else if (server && opts.verify != verify_mode::none) {
+    return "client certificates are requested (verify "
+           + std::string(opts.verify == verify_mode::required ? "required"
+                                                              : "optional")
+           + ") but no CA file is configured";
+  }
+  if (verify_peer) {
+    int mode = SSL_VERIFY_PEER;
+    if (server && opts.verify == verify_mode::required)
+      mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    SSL_CTX_set_verify(ctx, mode, nullptr);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+  return {};
+}
+
+// A string from an ASN1 string, or nothing when it holds an embedded NUL
+// (a classic way to smuggle a different name past a prefix check).
+std::optional<std::string> text_of(const ASN1_STRING* s) {
+  if (s == nullptr)
+    return std::nullopt;
+  unsigned char* utf8 = nullptr;
+  int len = ASN1_STRING_to_UTF8(&utf8, s);
+  if (len < 0)
+    return std::nullopt;
+  std::string out(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
+  OPENSSL_free(utf8);
+  if (out.find('\0') != std::string::npos)
+    return std::nullopt;
+  return out;
+}
+
+peer_identity identity_of(X509* cert) {
+  peer_identity id;
+  if (cert == nullptr)
+    return id;
+  id.present = true;
+  X509_NAME* subject = X509_get_subject_name(cert);
+  if (BIO* mem = BIO_new(BIO_s_mem())) {
+    X509_NAME_print_ex(mem, subject, 0, XN_FLAG_RFC2253);
+    char* data = nullptr;
+    long n = BIO_get_mem_data(mem, &data);
+    if (n > 0)
+      id.subject.assign(data, static_cast<size_t>(n));
+    BIO_free(mem);
+  }
+  int idx = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (idx >= 0)
+    if (auto cn
+        = text_of(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, idx))))
+      id.common_name = std::move(*cn);
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (names != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+      const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
+      switch (gn->type) {
+      case GEN_DNS:
+        if (auto s = text_of(gn->d.dNSName))
+          id.dns_names.push_back(std::move(*s));
+        break;
+      case GEN_EMAIL:
+        if (auto s = text_of(gn->d.rfc822Name))
+          id.emails.push_back(std::move(*s));
+        break;
+      case GEN_URI:
+        if (auto s = text_of(gn->d.uniformResourceIdentifier))
+          id.uris.push_back(std::move(*s));
+        break;
+      default:
+        break;
+      }
+    }
+    GENERAL_NAMES_free(names);
+  }
+  return id;
+}
+
+} // namespace
+
+// -- tls_context --------------------------------------------------------------
+
+std::variant<tls_context, std::string>
+tls_context::build(const tls_options& opts, bool server) {
+  SSL_CTX* raw
+      = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+  if (raw == nullptr)
+    return with_detail("cannot create a TLS context");
+  tls_context ctx;
+  ctx.ctx_.reset(raw, SSL_CTX_free);
+  if (auto err = configure(raw, opts, server); !err.empty())
+    return err;
+  ctx.opts_ = opts;
+  ctx.server_ = server;
+  return ctx;
+}
+
+std::variant<tls_context, std::string>
+tls_context::make_server(const tls_options& opts) {
+  return build(opts, true);
+}
+
+std::variant<tls_context, std::string>
+tls_context::make_client(const tls_options& opts) {
+  return build(opts, false);
+}
+
+// -- tls_session --------------------------------------------------------------
+
+tls_session::tls_session(const tls_context& ctx) : server_(ctx.is_server()) {
+  ssl_ = SSL_new(ctx.native());
+  rbio_ = BIO_new(BIO_s_mem());
+  wbio_ = BIO_new(BIO_s_mem());
+  if (ssl_ == nullptr || rbio_ == nullptr || wbio_ == nullptr) {
+    error_ = with_detail("cannot create a TLS session");
+    BIO_free(rbio_);
+    BIO_free(wbio_);
+    rbio_ = wbio_ = nullptr;
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+    return;
+  }
+  // An empty input BIO means "wait for more", not end of stream.
+  BIO_set_mem_eof_return(rbio_, -1);
+  SSL_set_bio(ssl_, rbio_, wbio_);
+  if (server_) {
+    SSL_set_accept_state(ssl_);
+  } else {
+    SSL_set_connect_state(ssl_);
+    auto& name = ctx.options().server_name;
+    if (!name.empty()) {
+      SSL_set_tlsext_host_name(ssl_, name.c_str());
+      SSL_set1_host(ssl_, name.c_str());
+    }
+  }
+}
+
+tls_session::~tls_session() {
+  if (ssl_ != nullptr)
+    SSL_free(ssl_);
+}
+
+tls_session::tls_session(tls_session&& other) noexcept
+    : ssl_(other.ssl_), rbio_(other.rbio_), wbio_(other.wbio_),
+      handshake_done_(other.handshake_done_), server_(other.server_),
+      pending_plaintext_(std::move(other.pending_plaintext_)),
+      error_(std::move(other.error_)), peer_(std::move(other.peer_)) {
+  other.ssl_ = nullptr;
+  other.rbio_ = other.wbio_ = nullptr;
+}
+
+tls_session& tls_session::operator=(tls_session&& other) noexcept {
+  if (this != &other) {
+    if (ssl_ != nullptr)
+      SSL_free(ssl_);
+    ssl_ = other.ssl_;
+    rbio_ = other.rbio_;
+    wbio_ = other.wbio_;
+    handshake_done_ = other.handshake_done_;
+    server_ = other.server_;
+    pending_plaintext_ = std::move(other.pending_plaintext_);
+    error_ = std::move(other.error_);
+    peer_ = std::move(other.peer_);
+    other.ssl_ = nullptr;
+    other.rbio_ = other.wbio_ = nullptr;
+  }
+  return *this;
+}
+
+void tls_session::fail(int ssl_error, const char* during) {
+  std::string msg = std::string("TLS ") + during + " failed";
+  auto detail = openssl_errors();
+  if (!detail.empty())
+    msg += ": " + detail;
+  else if (ssl_error == SSL_ERROR_SYSCALL)
+    msg += ": unexpected end of the TLS stream";
+  else
+    msg += ": SSL error " + std::to_string(ssl_error);
+  long vr = SSL_get_verify_result(ssl_);
+  if (vr != X509_V_OK)
+    msg += std::string(" (peer certificate: ")
+           + X509_verify_cert_error_string(vr) + ")";
+  error_ = std::move(msg);
+}
+
+std::string tls_session::drain_output() {
+  std::string out;
+  if (wbio_ == nullptr)
+    return out;
+  char* data = nullptr;
+  long n = BIO_get_mem_data(wbio_, &data);
+  if (n > 0) {
+    out.assign(data, static_cast<size_t>(n));
+    (void)BIO_reset(wbio_);
+  }
+  return out;
+}
+
+bool tls_session::push_input(std::string_view bytes) {
+  while (!bytes.empty()) {
+    int chunk = static_cast<int>(
+        std::min<size_t>(bytes.size(), std::numeric_limits<int>::max()));
+    int n = BIO_write(rbio_, bytes.data(), chunk);
+    if (n <= 0) {
+      error_ = with_detail("TLS input buffer write failed");
+      return false;
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+void tls_session::on_handshake_done() {
+  handshake_done_ = true;
+  X509* cert = SSL_get1_peer_certificate(ssl_);
+  peer_ = identity_of(cert);
+  X509_free(cert);
+}
+
+std::string tls_session::start() {
+  if (ssl_ == nullptr || server_ || failed() || handshake_done_)
+    return {};
+  ERR_clear_error();
+  int r = SSL_do_handshake(ssl_);
+  if (r != 1) {
+    int e = SSL_get_error(ssl_, r);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+      fail(e, "handshake");
+  }
+  return drain_output();
+}
+
+tls_result tls_session::feed_ciphertext(std::string_view bytes) {
+  tls_result res;
+  if (ssl_ == nullptr || failed()) {
+    res.error = error_.empty() ? "TLS session unusable" : error_;
+    return res;
+  }
+  ERR_clear_error();
+  if (!push_input(bytes)) {
+    res.error = error_;
+    return res;
+  }
+  if (!handshake_done_) {
+    int r = SSL_do_handshake(ssl_);
+    if (r == 1) {
+      on_handshake_done();
+    } else {
+      int e = SSL_get_error(ssl_, r);
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        fail(e, "handshake");
+        res.ciphertext = drain_output(); // the alert, if any
+        res.error = error_;
+        return res;
+      }
+    }
+  }
+  if (handshake_done_) {
+    if (!pending_plaintext_.empty()) {
+      auto pending = std::move(pending_plaintext_);
+      pending_plaintext_.clear();
+      res.ciphertext += write_plaintext(pending);
+      if (failed()) {
+        res.error = error_;
+        return res;
+      }
+    }
+    char buf[16384];
+    for (;;) {
+      int n = SSL_read(ssl_, buf, sizeof(buf));
+      if (n > 0) {
+        res.plaintext.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      int e = SSL_get_error(ssl_, n);
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        break;
+      if (e == SSL_ERROR_ZERO_RETURN) {
+        res.peer_closed = true;
+        break;
+      }
+      fail(e, "read");
+      res.ciphertext += drain_output();
+      res.error = error_;
+      return res;
+    }
+  }
+  res.ciphertext += drain_output();
+  return res;
+}
+
+std::string tls_session::write_plaintext(std::string_view bytes) {
+  if (ssl_ == nullptr || failed())
+    return {};
+  if (!handshake_done_) {
+    pending_plaintext_.append(bytes.data(), bytes.size());
+    return {};
+  }
+  ERR_clear_error();
+  while (!bytes.empty()) {
+    int chunk = static_cast<int>(std::min<size_t>(bytes.size(), 1 << 20));
+    int n = SSL_write(ssl_, bytes.data(), chunk);
+    if (n <= 0) {
+      fail(SSL_get_error(ssl_, n), "write");
+      return drain_output();
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return drain_output();
+}
+
+std::string tls_session::close() {
+  if (ssl_ == nullptr || failed())
+    return {};
+  if (handshake_done_) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);
+  }
+  return drain_output();
+}
+
+std::string tls_session::protocol_version() const {
+  return ssl_ != nullptr && handshake_done_ ? SSL_get_version(ssl_) : "";
+}
+
+std::string tls_session::cipher() const {
+  if (ssl_ == nullptr || !handshake_done_)
+    return {};
+  const char* name = SSL_get_cipher_name(ssl_);
+  return name != nullptr ? name : "";
+}
+
+} // namespace castor::security

@@ -1,0 +1,164 @@
+#pragma once
+
+// TLS over memory BIOs (OpenSSL 3, TLS 1.2 and 1.3), for a connection actor
+// that owns the socket: feed the bytes read from the socket, send the bytes
+// it returns, and hand the plaintext to the MQTT or WebSocket layer. No I/O
+// happens here.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+// Forward declarations of OpenSSL's opaque types.
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+typedef struct bio_st BIO;
+
+namespace castor::security {
+
+/// Whether the server asks for and checks client certificates.
+enum class verify_mode : uint8_t {
+  none,     ///< no certificate requested
+  optional, ///< requested; a certificate that is sent must verify
+  required, ///< requested; the handshake fails without a valid one
+};
+
+struct tls_options {
+  std::string cert_chain_file; ///< PEM: the certificate, then intermediates
+  std::string key_file;        ///< PEM private key for the certificate
+  std::string ca_file;         ///< PEM CAs for verifying the peer
+  verify_mode verify = verify_mode::none;
+  /// Client side only: the name to check in the server's certificate and
+  /// to send as SNI (empty: no name check).
+  std::string server_name;
+};
+
+/// A configured SSL_CTX, shared by every session of one listener.
+class tls_context {
+public:
+  /// Builds a server context. Errors name the file at fault (never its
+  /// contents).
+  static std::variant<tls_context, std::string>
+  make_server(const tls_options& opts);
+
+  /// Builds a client context (bridges and tests): `ca_file` verifies the
+  /// server; certificate and key are optional.
+  static std::variant<tls_context, std::string>
+  make_client(const tls_options& opts);
+
+  bool is_server() const noexcept {
+    return server_;
+  }
+
+  SSL_CTX* native() const noexcept {
+    return ctx_.get();
+  }
+
+  const tls_options& options() const noexcept {
+    return opts_;
+  }
+
+private:
+  static std::variant<tls_context, std::string> build(const tls_options& opts,
+                                                      bool server);
+
+  tls_context() = default;
+  std::shared_ptr<SSL_CTX> ctx_;
+  tls_options opts_;
+  bool server_ = true;
+};
+
+/// The verified certificate of the peer, for mapping it to a principal.
+struct peer_identity {
+  bool present = false; ///< the peer sent a certificate (and it verified)
+  std::string subject;  ///< one-line RFC 2253 subject
+  std::string common_name;
+  std::vector<std::string> dns_names;
+  std::vector<std::string> emails;
+  std::vector<std::string> uris;
+};
+
+/// What one call produced.
+struct tls_result {
+  std::string plaintext;    ///< application bytes from the peer
+  std::string ciphertext;   ///< bytes to write to the socket
+  std::string error;        ///< non-empty: the session has failed
+  bool peer_closed = false; ///< the peer sent close_notify
+  bool ok() const noexcept {
+    return error.empty();
+  }
+};
+
+/// One TLS connection over memory BIOs.
+class tls_session {
+public:
+  explicit tls_session(const tls_context& ctx);
+  ~tls_session();
+
+  tls_session(const tls_session&) = delete;
+  tls_session& operator=(const tls_session&) = delete;
+  tls_session(tls_session&&) noexcept;
+  tls_session& operator=(tls_session&&) noexcept;
+
+  /// Client side: the first handshake flight (ClientHello). Empty on a
+  /// server.
+  std::string start();
+
+  /// Processes bytes read from the socket: advances the handshake, decrypts
+  /// records and returns plaintext, bytes to send (handshake messages,
+  /// alerts, plaintext queued before the handshake finished) or an error.
+  /// After an error every call returns the same error.
+  tls_result feed_ciphertext(std::string_view bytes);
+
+  /// Encrypts application bytes. Before the handshake has finished they are
+  /// kept and sent once it has (by feed_ciphertext). Returns the bytes to
+  /// send; empty on a failed session (see error()).
+  std::string write_plaintext(std::string_view bytes);
+
+  /// Sends close_notify; returns the bytes to send.
+  std::string close();
+
+  bool handshake_done() const noexcept {
+    return handshake_done_;
+  }
+
+  bool failed() const noexcept {
+    return !error_.empty();
+  }
+
+  const std::string& error() const noexcept {
+    return error_;
+  }
+
+  /// The peer's certificate after the handshake (present == false when the
+  /// peer sent none).
+  const peer_identity& peer() const noexcept {
+    return peer_;
+  }
+
+  /// "TLSv1.3" etc. after the handshake.
+  std::string protocol_version() const;
+
+  /// The negotiated cipher suite after the handshake.
+  std::string cipher() const;
+
+private:
+  void fail(int ssl_error, const char* during);
+  std::string drain_output();
+  void on_handshake_done();
+  bool push_input(std::string_view bytes);
+
+  SSL* ssl_ = nullptr;
+  BIO* rbio_ = nullptr; // owned by ssl_
+  BIO* wbio_ = nullptr; // owned by ssl_
+  bool handshake_done_ = false;
+  bool server_ = true;
+  std::string pending_plaintext_;
+  std::string error_;
+  peer_identity peer_;
+};
+
+} // namespace castor::security
