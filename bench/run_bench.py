@@ -1,0 +1,459 @@
+#!/usr/bin/python3
+"""Castor vs Mosquitto 2.0 on this machine, side by side.
+
+Starts each broker fresh for every scenario run: Castor with its default
+configuration (config/castor.yaml) except the port, and Mosquitto twice, as
+shipped (Nagle on) and with `set_tcp_nodelay true`, both with persistence
+off on 127.0.0.1. Runs every scenario of castor-loadgen against each in turn,
+alternating, for several rounds, and prints one table of medians with the
+ratio Castor / Mosquitto-best (the better of Mosquitto's two configurations
+for that figure).
+
+    bench/run_bench.py                 # 3 rounds, full length
+    bench/run_bench.py --quick         # 1 short round
+    bench/run_bench.py --rounds 5 --json results.json
+
+Only the standard library is used. Every server it starts listens on
+127.0.0.1 only and is killed before the script exits; the whole run stops by
+itself after --max-minutes.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SERVERS = ["castor", "mosquitto", "mosquitto-nodelay"]
+
+# Scenario runs: name -> loadgen arguments (durations are added later).
+FLOWS = {
+    "fan-in-q0": ["--scenario", "fan-in", "--qos", "0"],
+    "fan-in-q1": ["--scenario", "fan-in", "--qos", "1"],
+    "fan-out": ["--scenario", "fan-out", "--qos", "0"],
+    "p2p-q1": ["--scenario", "p2p", "--qos", "1"],
+    "closed-loop": ["--scenario", "closed-loop"],
+    "latency": ["--scenario", "latency"],
+}
+SCENARIOS = ["connections"] + list(FLOWS)
+
+# Table rows: (label, run name, JSON key, higher is better, target)
+# target: (kind, value) where kind is "ratio>=" (vs Mosquitto best),
+# "ratio<=nodelay" (vs Mosquitto nodelay) or "abs<=" (Castor's own figure).
+ROWS = [
+    ("connect rate (conn/s)", "connections", "connect_rate", True, None),
+    ("idle RSS per connection (kB)", "connections", "rss_per_conn_kb", False,
+     ("abs<=", 5.0)),
+    ("fan-in QoS 0 (msg/s)", "fan-in-q0", "rate", True, ("ratio>=", 5.0)),
+    ("fan-in QoS 1 (msg/s)", "fan-in-q1", "rate", True, ("ratio>=", 3.0)),
+    ("fan-out QoS 0 (deliveries/s)", "fan-out", "rate", True,
+     ("ratio>=", 5.0)),
+    ("p2p QoS 1 (msg/s)", "p2p-q1", "rate", True, None),
+    ("closed loop QoS 0 (msg/s)", "closed-loop", "rate", True,
+     ("ratio>=", 1.5)),
+    ("latency p50 (us)", "latency", "lat_p50_us", False, None),
+    ("latency p99 (us)", "latency", "lat_p99_us", False, None),
+    ("latency p99.9 (us)", "latency", "lat_p999_us", False, None),
+    ("latency max (us)", "latency", "lat_max_us", False, None),
+    ("latency median per-second p99 (us)", "latency",
+     "lat_median_p99_per_s_us", False, ("ratio<=nodelay", 1.0)),
+    ("CPU s / M msgs, fan-in QoS 0", "fan-in-q0", "cpu_s_per_million", False,
+     None),
+    ("CPU s / M msgs, fan-in QoS 1", "fan-in-q1", "cpu_s_per_million", False,
+     None),
+    ("CPU s / M msgs, fan-out", "fan-out", "cpu_s_per_million", False, None),
+    ("CPU s / M msgs, p2p QoS 1", "p2p-q1", "cpu_s_per_million", False, None),
+    ("CPU s / M msgs, closed loop", "closed-loop", "cpu_s_per_million", False,
+     None),
+]
+
+started = []  # every server process this script started
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def stop_all(*_):
+    for p in started:
+        stop(p)
+    started.clear()
+
+
+class Server:
+    """One broker instance on a fresh free port."""
+
+    def __init__(self, kind, args, tmp):
+        self.kind = kind
+        self.port = free_port()
+        self.log_path = os.path.join(tmp, f"{kind}-{self.port}.log")
+        self.log = open(self.log_path, "w")
+        if kind == "castor":
+            cmd = [args.castor, "--config", args.config, "--mqtt-port",
+                   str(self.port)]
+        else:
+            conf = os.path.join(tmp, f"{kind}-{self.port}.conf")
+            with open(conf, "w") as f:
+                f.write(f"listener {self.port} 127.0.0.1\n"
+                        "allow_anonymous true\npersistence false\n"
+                        "log_dest stderr\nlog_type error\n"
+                        "log_type warning\n")
+                if kind == "mosquitto-nodelay":
+                    f.write("set_tcp_nodelay true\n")
+            cmd = [args.mosquitto, "-c", conf]
+        self.proc = subprocess.Popen(cmd, stdout=self.log,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        started.append(self.proc)
+
+    def wait_ready(self, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", self.port),
+                                              timeout=0.5):
+                    time.sleep(0.2)  # let it finish starting up
+                    return True
+            except OSError:
+                time.sleep(0.1)
+        return False
+
+    def stop(self):
+        stop(self.proc)
+        if self.proc in started:
+            started.remove(self.proc)
+        self.log.close()
+
+    def tail(self, n=1500):
+        try:
+            with open(self.log_path) as f:
+                return f.read()[-n:]
+        except OSError:
+            return ""
+
+
+def read_rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def parse_output(text):
+    result, human = None, []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            try:
+                result = json.loads(line)
+            except ValueError:
+                pass
+        elif line.startswith("#"):
+            human.append(line)
+    return result, human
+
+
+def run_flow(args, server, name):
+    cmd = [args.loadgen, "--port", str(server.port), "--server-pid",
+           str(server.proc.pid), "--label", server.kind,
+           "--duration", str(args.duration), "--warmup", str(args.warmup)]
+    cmd += FLOWS[name]
+    limit = args.duration + 60 + 15
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True,
+                             timeout=limit, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"load generator timed out ({limit} s)"}
+    result, human = parse_output(out.stdout)
+    for h in human:
+        log("  " + h)
+    if result is None:
+        return {"ok": False,
+                "error": f"no result (exit {out.returncode}): "
+                         + out.stderr[-500:]}
+    return result
+
+
+def run_connections(args, server):
+    """Two load generator slices hold args.connections idle connections
+    together; the server's RSS is read while all are held."""
+    n = args.connections
+    half = n // 2
+    slices = [(0, half), (half, n - half)]
+    rss_before = read_rss_kb(server.proc.pid)
+    procs = []
+    for offset, count in slices:
+        cmd = [args.loadgen, "--scenario", "connections", "--port",
+               str(server.port), "--count", str(count), "--conn-offset",
+               str(offset), "--hold-stdin", "--hold", "120", "--label",
+               server.kind, "--id-prefix", f"idle{os.getpid()}-",
+               "--setup-timeout", "60"]
+        procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    results = []
+    deadline = time.monotonic() + 90
+    try:
+        for p in procs:
+            # Each slice prints its JSON line once all its connections are up
+            # (then it holds them until its stdin closes).
+            line = ""
+            while time.monotonic() < deadline:
+                line = p.stdout.readline()
+                if not line or line.startswith("{"):
+                    break
+            results.append(json.loads(line) if line.startswith("{") else None)
+        time.sleep(0.5)
+        rss_after = read_rss_kb(server.proc.pid)
+    finally:
+        for p in procs:
+            try:
+                p.stdin.close()
+            except OSError:
+                pass
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    if any(r is None for r in results):
+        return {"ok": False, "error": "a connection slice gave no result"}
+    held = sum(r["connections"] for r in results)
+    slowest = max(r["connect_s"] for r in results)
+    res = {
+        "scenario": "connections", "label": server.kind,
+        "ok": all(r["ok"] for r in results) and held == n,
+        "error": "; ".join(r["error"] for r in results if r["error"]),
+        "connections": held,
+        "connect_rate": held / slowest if slowest > 0 else None,
+        "rss_before_kb": rss_before, "rss_after_kb": rss_after,
+        "rss_per_conn_kb": ((rss_after - rss_before) / held
+                            if rss_before and rss_after and held else None),
+    }
+    log(f"  # connections [{server.kind}]: {held} held, "
+        f"{res['connect_rate'] or 0:.0f} conn/s, RSS {rss_before} -> "
+        f"{rss_after} kB ({res['rss_per_conn_kb'] or 0:.2f} kB/conn)")
+    return res
+
+
+def fmt(v):
+    if v is None:
+        return "n/a"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def median_of(runs, key):
+    vals = [r.get(key) for r in runs if r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def table(results, servers):
+    """results[server][run name] -> list of result dicts."""
+    head = ["figure"] + servers + ["Castor/Mosq-best", "target"]
+    rows = []
+    for label, run, key, higher, target in ROWS:
+        cells, meds = [label], {}
+        for s in servers:
+            runs = results.get(s, {}).get(run, [])
+            meds[s] = median_of(runs, key)
+            failed = sum(1 for r in runs if not r.get("ok"))
+            cell = fmt(meds[s])
+            if failed:
+                cell += f" ({failed} failed)"
+            cells.append(cell)
+        mosq = [meds.get(m) for m in ("mosquitto", "mosquitto-nodelay")
+                if meds.get(m) is not None]
+        best = (max(mosq) if higher else min(mosq)) if mosq else None
+        c = meds.get("castor")
+        ratio = c / best if c is not None and best else None
+        cells.append(f"{ratio:.2f}x" if ratio is not None else "n/a")
+        verdict = ""
+        if target:
+            kind, val = target
+            if kind == "ratio>=":
+                verdict = f">= {val}x: " + (
+                    "n/a" if ratio is None else
+                    "met" if ratio >= val else "NOT met")
+            elif kind == "abs<=":
+                verdict = f"<= {val} kB: " + (
+                    "n/a" if c is None else "met" if c <= val else "NOT met")
+            elif kind == "ratio<=nodelay":
+                nd = meds.get("mosquitto-nodelay")
+                verdict = "<= Mosq nodelay: " + (
+                    "n/a" if c is None or nd is None else
+                    "met" if c <= nd else "NOT met")
+            if run == "fan-in-q1" and c is not None:
+                lost = sum(r.get("lost", 0) or 0
+                           for r in results["castor"].get(run, []))
+                verdict += f", lost {lost}"
+        cells.append(verdict)
+        rows.append(cells)
+    widths = [max(len(str(r[i])) for r in rows + [head])
+              for i in range(len(head))]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths))
+             + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(str(c).ljust(w)
+                                       for c, w in zip(r, widths)) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description="Castor vs Mosquitto benchmark (see bench/README.md)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true",
+                    help="1 round, 3 s runs, 4,000 idle connections")
+    ap.add_argument("--duration", type=float, default=10)
+    ap.add_argument("--warmup", type=float, default=2)
+    ap.add_argument("--connections", type=int, default=19000)
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench"))
+    ap.add_argument("--castor")
+    ap.add_argument("--loadgen")
+    ap.add_argument("--config", default=os.path.join(ROOT, "config",
+                                                     "castor.yaml"))
+    ap.add_argument("--mosquitto", default="/usr/sbin/mosquitto")
+    ap.add_argument("--servers", default=",".join(SERVERS),
+                    help="comma-separated subset of " + ",".join(SERVERS))
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
+                    help="comma-separated subset of " + ",".join(SCENARIOS))
+    ap.add_argument("--json", help="write every raw result here")
+    ap.add_argument("--max-minutes", type=float, default=60,
+                    help="stop starting new runs after this long")
+    args = ap.parse_args()
+    if args.quick:
+        if "--rounds" not in sys.argv:
+            args.rounds = 1
+        if "--duration" not in sys.argv:
+            args.duration = 3
+        if "--warmup" not in sys.argv:
+            args.warmup = 1
+        if "--connections" not in sys.argv:
+            args.connections = 4000
+    args.castor = args.castor or os.path.join(args.build_dir, "castor")
+    args.loadgen = args.loadgen or os.path.join(args.build_dir, "bench",
+                                                "castor-loadgen")
+    servers = [s for s in args.servers.split(",") if s]
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    for s in servers:
+        if s not in SERVERS:
+            ap.error(f"unknown server {s}")
+    for s in scenarios:
+        if s not in SCENARIOS:
+            ap.error(f"unknown scenario {s}")
+    if not os.access(args.loadgen, os.X_OK):
+        ap.error(f"no load generator at {args.loadgen} (build the "
+                 "castor-loadgen target)")
+    if "castor" in servers and not os.access(args.castor, os.X_OK):
+        log(f"no castor binary at {args.castor}: Castor skipped")
+        servers.remove("castor")
+
+    hard = raise_nofile()
+    if "connections" in scenarios and args.connections + 500 > hard:
+        args.connections = max(100, hard - 1000)
+        log(f"open files capped at {hard}: {args.connections} idle "
+            "connections")
+    signal.signal(signal.SIGTERM, lambda *a: (stop_all(), sys.exit(1)))
+    signal.signal(signal.SIGINT, lambda *a: (stop_all(), sys.exit(1)))
+
+    tmp = tempfile.mkdtemp(prefix="castor-bench-")
+    results = {s: {} for s in servers}
+    t_start = time.monotonic()
+    stopped_early = False
+    try:
+        for rnd in range(args.rounds):
+            for name in scenarios:
+                # Alternate the order from round to round.
+                k = rnd % len(servers)
+                for kind in servers[k:] + servers[:k]:
+                    if time.monotonic() - t_start > args.max_minutes * 60:
+                        stopped_early = True
+                        break
+                    log(f"round {rnd + 1}/{args.rounds} {name} on {kind}")
+                    srv = Server(kind, args, tmp)
+                    try:
+                        if not srv.wait_ready():
+                            res = {"ok": False,
+                                   "error": "server did not start: "
+                                            + srv.tail(500)}
+                            log("  " + res["error"])
+                        elif name == "connections":
+                            res = run_connections(args, srv)
+                        else:
+                            res = run_flow(args, srv, name)
+                        if srv.proc.poll() is not None:
+                            res["ok"] = False
+                            res["error"] = (res.get("error") or "") + (
+                                f" server exited ({srv.proc.returncode})")
+                    finally:
+                        srv.stop()
+                    if not res.get("ok"):
+                        log(f"  FAILED: {res.get('error')}")
+                    res["round"] = rnd + 1
+                    results[kind].setdefault(name, []).append(res)
+    finally:
+        stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "results": results}, f, indent=1)
+    print(f"\nMedians over {args.rounds} round(s), {args.duration:g} s runs "
+          f"({args.warmup:g} s warm-up excluded), {args.connections} idle "
+          "connections; ratio = Castor / the better Mosquitto configuration "
+          "(for latency, memory and CPU lower is better, so < 1 is good).")
+    if stopped_early:
+        print(f"(stopped early after {args.max_minutes:g} minutes)")
+    print(table(results, servers))
+    failed = sum(1 for s in results.values() for runs in s.values()
+                 for r in runs if not r.get("ok"))
+    if failed:
+        print(f"{failed} run(s) failed or lost messages; see the log above.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
