@@ -488,6 +488,8 @@ std::variant<config, config_error> parse_config(const std::string& text,
   } catch (const YAML::Exception& e) {
     return config_error{name, e.mark.is_null() ? 0 : e.mark.line + 1, "",
                         "YAML syntax error: " + e.msg};
+  } catch (const std::exception& e) {
+    return config_error{name, 0, "", std::string{"cannot parse: "} + e.what()};
   }
   return result;
 }

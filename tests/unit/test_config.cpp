@@ -4,6 +4,7 @@
 #include <fstream>
 #include <string>
 
+#include <dirent.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -137,6 +138,24 @@ TEST_SUITE("config") {
       CHECK_MESSAGE(docs.find("`" + key + "`") != std::string::npos,
                     key << " missing in docs/configuration.md");
     }
+  }
+
+  TEST_CASE("the example files parse") {
+    auto dir = source_dir() + "config/examples";
+    auto handle = ::opendir(dir.c_str());
+    REQUIRE(handle != nullptr);
+    int count = 0;
+    while (auto entry = ::readdir(handle)) {
+      std::string name = entry->d_name;
+      if (name.size() < 5 || name.compare(name.size() - 5, 5, ".yaml") != 0)
+        continue;
+      ++count;
+      auto result = load_config(dir + "/" + name);
+      CHECK_MESSAGE(std::holds_alternative<config>(result),
+                    std::get<config_error>(result).to_string());
+    }
+    ::closedir(handle);
+    CHECK_GE(count, 1);
   }
 
   TEST_CASE("an empty document or empty section gives the defaults") {
