@@ -1,0 +1,182 @@
+// Interoperability with MQTT.js: publish and subscribe at QoS 0/1/2 over TCP
+// with MQTT 5 and 3.1.1, retained messages, and MQTT 5 properties.
+// Prints one line per case and "N passed, N failed"; exits 1 on failure.
+
+import { startServer, broker, isMosquitto } from './castor_server.mjs';
+
+let mqtt;
+try {
+  mqtt = (await import('mqtt')).default;
+} catch (e) {
+  console.log('MQTT.js is not installed: run npm install in tests/integration (scripts/setup.sh does)');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+const TIMEOUT = 5000;
+const cases = [];
+const test = (name, fn) => cases.push({ name, fn });
+
+function withTimeout(promise, ms, what) {
+  let t;
+  return Promise.race([
+    promise,
+    new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`timeout: ${what}`)), ms); }),
+  ]).finally(() => clearTimeout(t));
+}
+
+function assertEq(got, want, what) {
+  const g = JSON.stringify(got);
+  const w = JSON.stringify(want);
+  if (g !== w) throw new Error(`${what}: got ${g}, expected ${w}`);
+}
+
+async function client(url, opts) {
+  // The message handler is attached before the CONNACK: a resumed session's
+  // queued messages may arrive right after it.
+  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: TIMEOUT, ...opts });
+  c.inbox = [];
+  c.waiters = [];
+  c.on('message', (topic, payload, packet) => {
+    const m = { topic, payload: payload.toString(), qos: packet.qos, retain: packet.retain,
+      properties: packet.properties || {} };
+    const w = c.waiters.shift();
+    if (w) w(m); else c.inbox.push(m);
+  });
+  c.next = (what = 'message') => {
+    if (c.inbox.length) return Promise.resolve(c.inbox.shift());
+    return withTimeout(new Promise((res) => c.waiters.push(res)), TIMEOUT, what);
+  };
+  await withTimeout(new Promise((res, rej) => {
+    c.once('connect', res);
+    c.once('error', rej);
+  }), TIMEOUT, 'connect');
+  return c;
+}
+
+for (const version of [5, 4]) {
+  test(`pub_sub_every_qos_v${version}`, async (srv) => {
+    const sub = await client(srv.url, { protocolVersion: version, clientId: `js-sub-${version}` });
+    const pub = await client(srv.url, { protocolVersion: version, clientId: `js-pub-${version}` });
+    try {
+      for (const qos of [0, 1, 2]) {
+        const topic = `js/v${version}/q${qos}`;
+        const granted = await withTimeout(sub.subscribeAsync(topic, { qos }), TIMEOUT, 'suback');
+        assertEq(granted[0].qos, qos, 'granted QoS');
+        for (let i = 0; i < 5; i++) {
+          await withTimeout(pub.publishAsync(topic, `m${i}`, { qos }), TIMEOUT, 'publish');
+        }
+        for (let i = 0; i < 5; i++) {
+          const m = await sub.next();
+          assertEq([m.topic, m.payload, m.qos, m.retain], [topic, `m${i}`, qos, false], `QoS ${qos} message`);
+        }
+      }
+    } finally {
+      await sub.endAsync();
+      await pub.endAsync();
+    }
+  });
+
+  test(`retained_v${version}`, async (srv) => {
+    const topic = `js/ret/v${version}`;
+    const pub = await client(srv.url, { protocolVersion: version });
+    await pub.publishAsync(topic, 'kept', { qos: 1, retain: true });
+    await pub.endAsync();
+    const sub = await client(srv.url, { protocolVersion: version });
+    try {
+      await sub.subscribeAsync(topic, { qos: 1 });
+      const m = await sub.next('retained message');
+      assertEq([m.topic, m.payload, m.retain, m.qos], [topic, 'kept', true, 1], 'retained message');
+    } finally {
+      await sub.endAsync();
+    }
+  });
+}
+
+test('cross_version_qos2', async (srv) => {
+  const sub = await client(srv.url, { protocolVersion: 4 });
+  const pub = await client(srv.url, { protocolVersion: 5 });
+  try {
+    await sub.subscribeAsync('js/cross', { qos: 2 });
+    await pub.publishAsync('js/cross', 'five to four', { qos: 2, properties: { userProperties: { a: 'b' } } });
+    const m = await sub.next();
+    assertEq([m.topic, m.payload, m.qos], ['js/cross', 'five to four', 2], 'message');
+  } finally {
+    await sub.endAsync();
+    await pub.endAsync();
+  }
+});
+
+test('v5_properties', async (srv) => {
+  const sub = await client(srv.url, { protocolVersion: 5 });
+  const pub = await client(srv.url, { protocolVersion: 5 });
+  try {
+    await sub.subscribeAsync('js/props', { qos: 1 });
+    await pub.publishAsync('js/props', '{"v":1}', {
+      qos: 1,
+      properties: {
+        userProperties: { trace: 'xyz', hop: ['1', '2'] },
+        responseTopic: 'js/reply',
+        correlationData: Buffer.from([1, 2, 3]),
+        contentType: 'application/json',
+        payloadFormatIndicator: true,
+      },
+    });
+    const m = await sub.next();
+    const p = m.properties;
+    assertEq(m.payload, '{"v":1}', 'payload');
+    assertEq(p.userProperties, { trace: 'xyz', hop: ['1', '2'] }, 'user properties');
+    assertEq(p.responseTopic, 'js/reply', 'response topic');
+    assertEq([...p.correlationData], [1, 2, 3], 'correlation data');
+    assertEq(p.contentType, 'application/json', 'content type');
+    assertEq(p.payloadFormatIndicator, true, 'payload format indicator');
+  } finally {
+    await sub.endAsync();
+    await pub.endAsync();
+  }
+});
+
+test('persistent_session_v5', async (srv) => {
+  const opts = { protocolVersion: 5, clientId: 'js-persist', clean: false,
+    properties: { sessionExpiryInterval: 60 } };
+  let s = await client(srv.url, opts);
+  await s.subscribeAsync('js/persist', { qos: 1 });
+  await s.endAsync();
+  const pub = await client(srv.url, { protocolVersion: 5 });
+  for (let i = 0; i < 3; i++) await pub.publishAsync('js/persist', `off${i}`, { qos: 1 });
+  await pub.endAsync();
+  s = await client(srv.url, opts);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const m = await s.next('queued message');
+      assertEq([m.topic, m.payload], ['js/persist', `off${i}`], 'queued message');
+    }
+  } finally {
+    await s.endAsync();
+  }
+});
+
+const only = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+console.log(`broker under test: ${isMosquitto ? broker : 'castor (' + process.env.CASTOR_BIN + ')'}`);
+for (const c of cases) {
+  if (only.length && !only.some((o) => c.name.includes(o))) continue;
+  const t0 = Date.now();
+  let srv;
+  try {
+    srv = await startServer();
+    await withTimeout(c.fn(srv), 30000, 'case');
+    if (!srv.alive()) throw new Error('the server exited during the case');
+    console.log(`PASS  ${c.name} (${((Date.now() - t0) / 1000).toFixed(2)}s)`);
+    passed++;
+  } catch (e) {
+    console.log(`FAIL  ${c.name} (${((Date.now() - t0) / 1000).toFixed(2)}s): ${e.message}`);
+    if (srv) console.log(srv.log().split('\n').slice(-20).map((l) => '      ' + l).join('\n'));
+    failed++;
+  } finally {
+    if (srv) await srv.stop();
+  }
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
