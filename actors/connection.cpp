@@ -1,0 +1,346 @@
+#include "actors/connection.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "app/log.hpp"
+
+namespace castor {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+constexpr size_t min_read_size = 1024;
+constexpr size_t max_read_size = 65536;
+constexpr size_t max_cached_topics = 4096;
+
+void set_read_size(connection_broker* self, size_t n) {
+  auto& st = self->state;
+  if (st.read_size == n)
+    return;
+  st.read_size = n;
+  self->configure_read(st.hdl, caf::io::receive_policy::at_most(n));
+}
+
+void schedule_tick(connection_broker* self, std::chrono::milliseconds d) {
+  auto epoch = ++self->state.timer_epoch;
+  self->delayed_send(self, d, tick_atom::value, epoch);
+}
+
+std::string context_of(connection_broker* self) {
+  auto& st = self->state;
+  auto& id = st.ch->session().client_id;
+  if (!id.empty())
+    return "session " + id;
+  return "connection " + st.peer;
+}
+
+void run(connection_broker* self, mqtt::channel_output&& o);
+void finish(connection_broker* self);
+
+void route(connection_broker* self, mqtt::publish&& p) {
+  auto& st = self->state;
+  broker_counters::add(st.ctx->counters->messages_in);
+  auto m = mqtt::make_message(std::move(p), st.ch->session().client_id,
+                              clock_type::now());
+  for (auto& r : st.routes) {
+    if (r.first == m->topic) {
+      r.second.emplace_back(std::move(m));
+      return;
+    }
+  }
+  std::string topic = m->topic;
+  st.routes.emplace_back(std::move(topic),
+                         std::vector<mqtt::message_ptr>{std::move(m)});
+}
+
+void flush_routes(connection_broker* self) {
+  auto& st = self->state;
+  for (auto& [topic, msgs] : st.routes) {
+    if (auto i = st.lookups.find(topic); i != st.lookups.end()) {
+      // Keep per-topic order behind the lookup in progress.
+      for (auto& m : msgs)
+        i->second.emplace_back(std::move(m));
+      continue;
+    }
+    if (auto i = st.topics.find(topic); i != st.topics.end()) {
+      self->send(i->second, publish_atom::value,
+                 publish_batch{std::move(msgs)});
+      continue;
+    }
+    st.lookups.emplace(topic, std::move(msgs));
+    self->request(st.ctx->tree, caf::infinite, lookup_atom::value, topic)
+        .then([=](caf::actor& t) {
+          auto& st = self->state;
+          auto i = st.lookups.find(topic);
+          if (i != st.lookups.end()) {
+            self->send(t, publish_atom::value,
+                       publish_batch{std::move(i->second)});
+            st.lookups.erase(i);
+          }
+          if (st.topics.size() >= max_cached_topics)
+            st.topics.clear();
+          st.topics.emplace(topic, std::move(t));
+        });
+  }
+  st.routes.clear();
+}
+
+void do_close(connection_broker* self) {
+  auto& st = self->state;
+  if (st.closed)
+    return;
+  st.closed = true;
+  // Publishes still waiting for a topic lookup go through the tree, which
+  // answers the lookup first: order is kept, nothing acknowledged is lost.
+  for (auto& [topic, msgs] : st.lookups)
+    for (auto& m : msgs)
+      self->send(st.ctx->tree, publish_atom::value, std::move(m));
+  st.lookups.clear();
+  if (st.session && !st.detach_sent) {
+    st.detach_sent = true;
+    detach_info di;
+    di.publish_will = st.close_info.publish_will;
+    if (st.close_info.session_expiry) {
+      di.has_expiry = true;
+      di.expiry = *st.close_info.session_expiry;
+    }
+    auto& ids = st.ch->inbound_qos2();
+    di.qos2_ids.assign(ids.begin(), ids.end());
+    self->send(st.session, detach_atom::value, std::move(di));
+  }
+  CASTOR_LOG(debug, context_of(self),
+             "closed (" << mqtt::to_string(st.close_info.reason) << ")");
+  self->close(st.hdl);
+  self->quit();
+}
+
+void finish(connection_broker* self) {
+  auto& st = self->state;
+  if (!st.routes.empty())
+    flush_routes(self);
+  if (!st.acks.items.empty()) {
+    if (st.session)
+      self->send(st.session, ack_atom::value, std::move(st.acks));
+    st.acks.items.clear();
+  }
+  if (!st.out.empty() && !st.closed) {
+    broker_counters::add(st.ctx->counters->bytes_out, st.out.size());
+    self->write(st.hdl, st.out.size(), st.out.data());
+    self->flush(st.hdl);
+    st.out.clear();
+    if (st.out.capacity() > max_read_size)
+      std::string{}.swap(st.out);
+  }
+  if (st.closing)
+    do_close(self);
+}
+
+void on_session_opened(connection_broker* self, attach_result& r) {
+  auto& st = self->state;
+  st.session = r.session;
+  std::set<uint16_t> ids(r.qos2_ids.begin(), r.qos2_ids.end());
+  run(self, st.ch->handle_session_opened(r.session_present, ids));
+  if (!st.closing) {
+    CASTOR_LOG(debug, context_of(self),
+               "connected from "
+                   << st.peer
+                   << (r.session_present ? " (session resumed)" : ""));
+    auto ka = st.ch->keep_alive();
+    if (ka > 0)
+      schedule_tick(self, std::chrono::milliseconds(ka * 1500));
+    else
+      ++st.timer_epoch; // cancels the connect timeout
+  }
+  finish(self);
+}
+
+void run(connection_broker* self, mqtt::channel_output&& o) {
+  auto& st = self->state;
+  for (auto& p : o.packets)
+    st.ch->write(p, st.out);
+  for (auto& e : o.effects) {
+    if (auto open = std::get_if<mqtt::effect::open_session>(&e)) {
+      attach_request ar;
+      ar.req = std::move(open->req);
+      ar.connection = caf::actor_cast<caf::actor>(self);
+      self->request(st.ctx->registry, caf::infinite, open_atom::value,
+                    std::move(ar))
+          .then([=](attach_result& r) { on_session_opened(self, r); },
+                [=](caf::error&) {
+                  run(self, self->state.ch->handle_session_refused(
+                                mqtt::reason_code::server_unavailable));
+                  finish(self);
+                });
+    } else if (auto r = std::get_if<mqtt::effect::route>(&e)) {
+      route(self, std::move(r->msg));
+    } else if (auto s = std::get_if<mqtt::effect::subscribe>(&e)) {
+      subscribe_request sr;
+      sr.subs = std::move(s->subs);
+      for (auto c : s->codes)
+        sr.codes.push_back(static_cast<uint8_t>(c));
+      sr.subscription_id = s->subscription_id;
+      auto id = s->packet_id;
+      self->request(st.session, caf::infinite, subscribe_atom::value,
+                    std::move(sr))
+          .then([=](std::vector<uint8_t>& codes) {
+            std::vector<mqtt::reason_code> rcs;
+            for (auto c : codes)
+              rcs.push_back(static_cast<mqtt::reason_code>(c));
+            run(self, self->state.ch->handle_suback(id, std::move(rcs)));
+            finish(self);
+          });
+    } else if (auto u = std::get_if<mqtt::effect::unsubscribe>(&e)) {
+      std::vector<uint8_t> codes;
+      for (auto c : u->codes)
+        codes.push_back(static_cast<uint8_t>(c));
+      auto id = u->packet_id;
+      self->request(st.session, caf::infinite, unsub_atom::value,
+                    std::move(u->filters), std::move(codes))
+          .then([=](std::vector<uint8_t>& codes) {
+            std::vector<mqtt::reason_code> rcs;
+            for (auto c : codes)
+              rcs.push_back(static_cast<mqtt::reason_code>(c));
+            run(self, self->state.ch->handle_unsuback(id, std::move(rcs)));
+            finish(self);
+          });
+    } else if (auto a = std::get_if<mqtt::effect::outbound_ack>(&e)) {
+      st.acks.items.push_back(ack_item{static_cast<uint8_t>(a->kind),
+                                       a->packet_id,
+                                       static_cast<uint8_t>(a->code)});
+    } else if (auto c = std::get_if<mqtt::effect::close>(&e)) {
+      if (!st.closing) {
+        st.closing = true;
+        st.close_info = *c;
+        if (is_error(c->reason))
+          broker_counters::add(st.ctx->counters->protocol_errors);
+      }
+    }
+  }
+}
+
+} // namespace
+
+caf::behavior connection_actor(connection_broker* self,
+                               caf::io::connection_handle hdl,
+                               connection_context_ptr ctx) {
+  auto& st = self->state;
+  st.hdl = hdl;
+  st.ctx = ctx;
+  mqtt::parser_options popts;
+  popts.max_packet_size = ctx->opts.max_packet_size;
+  st.parser = std::make_unique<mqtt::frame_parser>(popts);
+  st.ch = std::make_unique<mqtt::channel>(ctx->opts);
+  st.peer = self->remote_addr(hdl);
+  st.last_rx = clock_type::now();
+  set_read_size(self, min_read_size);
+  schedule_tick(self, std::chrono::milliseconds(ctx->connect_timeout_ms));
+  broker_counters::add(ctx->counters->connections_open);
+  self->attach_functor([ctx](const caf::error&) {
+    ctx->counters->connections_open.fetch_sub(1, std::memory_order_relaxed);
+  });
+  return {
+      [=](caf::io::new_data_msg& msg) {
+        auto& st = self->state;
+        if (st.closing)
+          return;
+        st.last_rx = clock_type::now();
+        broker_counters::add(st.ctx->counters->bytes_in, msg.buf.size());
+        std::string_view in{msg.buf.data(), msg.buf.size()};
+        while (!st.closing) {
+          auto r = st.parser->feed(in);
+          if (r.need_more())
+            break;
+          if (r.failed()) {
+            CASTOR_LOG(info, context_of(self),
+                       "bad packet: " << r.error.cause << " ("
+                                      << mqtt::to_string(r.error.code) << ")");
+            run(self, st.ch->handle_parse_error(r.error));
+            break;
+          }
+          run(self, st.ch->handle_in(std::move(r.pkt)));
+        }
+        // Grow the read buffer for large packets and bursts; give it back
+        // when the connection is quiet again.
+        if (msg.buf.size() >= st.read_size && st.read_size < max_read_size)
+          set_read_size(self, st.read_size * 2);
+        else if (msg.buf.size() < min_read_size / 2
+                 && st.read_size > min_read_size && st.parser->buffered() == 0)
+          set_read_size(self, min_read_size);
+        if (st.parser->buffered() == 0)
+          st.parser->shrink();
+        finish(self);
+      },
+      [=](caf::io::connection_closed_msg&) {
+        auto& st = self->state;
+        if (!st.closing)
+          run(self, st.ch->handle_closed());
+        st.closing = true;
+        finish(self);
+      },
+      [=](out_atom, outbound_batch& batch) {
+        auto& st = self->state;
+        if (st.closing || st.ch->state() != mqtt::channel::phase::connected)
+          return;
+        auto now = clock_type::now();
+        for (auto& o : batch.items) {
+          if (st.ch->write(o, now, st.out)) {
+            if (o.type == mqtt::outbound::kind::publish)
+              broker_counters::add(st.ctx->counters->messages_out);
+          } else {
+            broker_counters::add(st.ctx->counters->dropped_too_large);
+            if (o.packet_id != 0)
+              st.acks.items.push_back(ack_item{0, o.packet_id, 0});
+          }
+        }
+        finish(self);
+      },
+      [=](kick_atom, uint8_t reason, bool publish_will) {
+        auto& st = self->state;
+        CASTOR_LOG(info, context_of(self),
+                   "disconnected by the server (" << mqtt::to_string(
+                       static_cast<mqtt::reason_code>(reason))
+                                                  << ")");
+        run(self, st.ch->handle_kick(static_cast<mqtt::reason_code>(reason),
+                                     publish_will));
+        st.closing = true;
+        st.close_info.publish_will = publish_will;
+        finish(self);
+      },
+      [=](tick_atom, uint64_t epoch) {
+        auto& st = self->state;
+        if (epoch != st.timer_epoch || st.closing)
+          return;
+        using phase = mqtt::channel::phase;
+        auto now = clock_type::now();
+        if (st.ch->state() == phase::awaiting_connect) {
+          CASTOR_LOG(info, context_of(self), "no CONNECT in time");
+          run(self, st.ch->handle_timeout());
+          finish(self);
+          return;
+        }
+        if (st.ch->state() == phase::connecting) {
+          schedule_tick(self,
+                        std::chrono::milliseconds(st.ctx->connect_timeout_ms));
+          return;
+        }
+        auto ka = st.ch->keep_alive();
+        if (ka == 0)
+          return;
+        auto limit = std::chrono::milliseconds(ka * 1500);
+        auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(
+            now - st.last_rx);
+        if (idle >= limit) {
+          broker_counters::add(st.ctx->counters->keep_alive_timeouts);
+          CASTOR_LOG(info, context_of(self), "keep alive timeout");
+          run(self, st.ch->handle_timeout());
+          finish(self);
+          return;
+        }
+        schedule_tick(self, limit - idle);
+      },
+  };
+}
+
+} // namespace castor

@@ -1,0 +1,73 @@
+#pragma once
+
+// One io::broker per MQTT connection, on the middleman's I/O thread: reads
+// into a small buffer (grown for large packets and bursts, shrunk when
+// idle), runs the frame parser and the pure channel, and runs the channel's
+// effects. Its work is kept short: one message per read per topic (a batch
+// of publishes), one message per read with the acknowledgements for the
+// session, one flush per batch. Topic actors are cached by topic name so the
+// topic tree is asked once per name; publishes to a name whose actor is
+// being looked up wait in order.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/io/broker.hpp>
+
+#include "actors/counters.hpp"
+#include "actors/types.hpp"
+#include "protocol/channel.hpp"
+#include "protocol/codec.hpp"
+
+namespace castor {
+
+/// What every connection of a listener shares.
+struct connection_context {
+  caf::actor registry;
+  caf::actor tree;
+  mqtt::channel_options opts;
+  uint32_t connect_timeout_ms = 10000;
+  uint32_t max_outbound_bytes = 1048576;
+  uint32_t slow_consumer_timeout_ms = 30000;
+  bool slow_consumer_disconnect = true;
+  std::string listener;
+  std::shared_ptr<broker_counters> counters;
+};
+
+using connection_context_ptr = std::shared_ptr<const connection_context>;
+
+struct connection_state {
+  caf::io::connection_handle hdl;
+  connection_context_ptr ctx;
+  std::unique_ptr<mqtt::frame_parser> parser;
+  std::unique_ptr<mqtt::channel> ch;
+  caf::actor session;
+  std::string peer;
+  size_t read_size = 0;
+  std::string out; // bytes of this turn
+  /// Routes of this turn, in order, grouped by topic.
+  std::vector<std::pair<std::string, std::vector<mqtt::message_ptr>>> routes;
+  std::unordered_map<std::string, caf::actor> topics;
+  std::unordered_map<std::string, std::vector<mqtt::message_ptr>> lookups;
+  ack_batch acks;
+  std::chrono::steady_clock::time_point last_rx;
+  uint64_t timer_epoch = 0;
+  bool closing = false;
+  bool closed = false;
+  bool detach_sent = false;
+  mqtt::effect::close close_info;
+
+  static inline const char* name = "connection";
+};
+
+using connection_broker = caf::io::stateful_broker<connection_state>;
+
+caf::behavior connection_actor(connection_broker* self,
+                               caf::io::connection_handle hdl,
+                               connection_context_ptr ctx);
+
+} // namespace castor

@@ -1,0 +1,370 @@
+#include "actors/session.hpp"
+
+#include <chrono>
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "app/log.hpp"
+#include "protocol/topic.hpp"
+
+namespace castor {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+caf::strong_actor_ptr ptr_of(const caf::actor& a) {
+  return caf::actor_cast<caf::strong_actor_ptr>(a);
+}
+
+void send_out(session_actor_type* self, std::vector<mqtt::outbound>& out) {
+  auto& st = self->state;
+  if (!out.empty() && st.conn)
+    self->send(st.conn, out_atom::value, outbound_batch{std::move(out)});
+  out.clear();
+}
+
+void publish_will(session_actor_type* self) {
+  auto& st = self->state;
+  st.will_pending = false;
+  if (!st.req.has_will)
+    return;
+  st.req.has_will = false; // at most once per connection
+  mqtt::publish p;
+  auto& w = st.req.will;
+  p.topic = std::move(w.topic);
+  p.payload = std::move(w.payload);
+  p.qos = w.qos;
+  p.retain = w.retain;
+  p.props = std::move(w.props);
+  CASTOR_LOG(debug, "session " << st.client_id,
+             "publishing will on " << p.topic);
+  auto m = mqtt::make_message(std::move(p), st.client_id, clock_type::now());
+  self->send(st.tree, publish_atom::value, std::move(m));
+}
+
+/// Ends the session: the will (if still due), the subscriptions, the actor.
+void end_session(session_actor_type* self) {
+  auto& st = self->state;
+  if (st.ended)
+    return;
+  st.ended = true;
+  if (st.will_pending)
+    publish_will(self);
+  // Messages of shared subscriptions not yet acknowledged go to the other
+  // members of their groups (via the topic).
+  topic_unsubscription u;
+  u.session = caf::actor_cast<caf::actor>(self);
+  for (auto& [filter, sub] : st.st.subscriptions())
+    u.filters.push_back(filter);
+  if (!u.filters.empty())
+    self->send(st.tree, unsub_atom::value, std::move(u));
+  CASTOR_LOG(debug, "session " << st.client_id, "ended");
+  self->quit();
+}
+
+/// Asks the registry whether the session may end (no attach on its way).
+void request_end(session_actor_type* self) {
+  auto& st = self->state;
+  auto gen = st.attaches;
+  self->request(st.registry, caf::infinite, expire_atom::value, st.client_id,
+                gen)
+      .then([=](bool ok) {
+        if (ok && !self->state.conn && self->state.attaches == gen)
+          end_session(self);
+      });
+}
+
+void complete_attach(session_actor_type* self, attach_request&& ar,
+                     caf::response_promise rp) {
+  auto& st = self->state;
+  bool present = !st.fresh;
+  st.fresh = false;
+  st.req = std::move(ar.req);
+  st.conn = std::move(ar.connection);
+  self->monitor(st.conn);
+  std::vector<mqtt::outbound> out;
+  st.st.attach(st.req.receive_maximum, clock_type::now(), out);
+  attach_result res;
+  res.session = caf::actor_cast<caf::actor>(self);
+  res.session_present = present;
+  res.qos2_ids.assign(st.st.inbound_qos2.begin(), st.st.inbound_qos2.end());
+  rp.deliver(std::move(res));
+  send_out(self, out);
+}
+
+/// Discards subscriptions and messages (the old connection's session had
+/// expiry 0 and ended with it).
+void reset_session(session_actor_type* self) {
+  auto& st = self->state;
+  topic_unsubscription u;
+  u.session = caf::actor_cast<caf::actor>(self);
+  for (auto& [filter, sub] : st.st.subscriptions())
+    u.filters.push_back(filter);
+  if (!u.filters.empty())
+    self->send(st.tree, unsub_atom::value, std::move(u));
+  st.st = mqtt::session_state{st.cfg.limits};
+  st.fresh = true;
+}
+
+void takeover_done(session_actor_type* self) {
+  auto& st = self->state;
+  if (st.kicked)
+    self->demonitor(st.kicked);
+  st.kicked = nullptr;
+  if (st.reset_on_takeover) {
+    st.reset_on_takeover = false;
+    if (st.req.has_will)
+      publish_will(self);
+    reset_session(self);
+  }
+  if (st.pending_attach) {
+    auto ar = std::move(*st.pending_attach);
+    st.pending_attach.reset();
+    complete_attach(self, std::move(ar), std::move(st.pending_rp));
+  }
+}
+
+void connection_gone(session_actor_type* self, bool publish_will_flag,
+                     std::optional<uint32_t> expiry) {
+  auto& st = self->state;
+  if (st.conn)
+    self->demonitor(st.conn);
+  st.conn = nullptr;
+  st.st.detach();
+  if (expiry)
+    st.req.session_expiry = *expiry;
+  auto epoch = ++st.epoch;
+  st.will_pending = st.req.has_will && publish_will_flag;
+  auto expiry_s = st.req.session_expiry;
+  if (expiry_s == 0) {
+    request_end(self);
+    return;
+  }
+  if (st.will_pending) {
+    if (st.req.will_delay == 0)
+      publish_will(self);
+    else if (st.req.will_delay < expiry_s)
+      self->delayed_send(self, std::chrono::seconds(st.req.will_delay),
+                         will_atom::value, epoch);
+    // else: the will goes out when the session ends.
+  }
+  if (expiry_s != 0xFFFFFFFFu)
+    self->delayed_send(self, std::chrono::seconds(expiry_s), expire_atom::value,
+                       epoch);
+}
+
+void handle_subscribe(session_actor_type* self, subscribe_request& sr,
+                      caf::response_promise rp) {
+  auto& st = self->state;
+  auto codes = std::move(sr.codes);
+  struct pending {
+    size_t left = 0;
+    std::vector<uint8_t> codes;
+    std::vector<mqtt::delivery> retained;
+  };
+  auto acc = std::make_shared<pending>();
+  acc->codes = std::move(codes);
+  auto finish = [self, acc, rp]() mutable {
+    rp.deliver(std::move(acc->codes));
+    auto& st = self->state;
+    std::vector<mqtt::outbound> out;
+    auto now = clock_type::now();
+    for (auto& d : acc->retained)
+      st.st.enqueue(std::move(d), now, out);
+    send_out(self, out);
+  };
+  std::vector<topic_subscription> requests;
+  for (size_t i = 0; i < sr.subs.size() && i < acc->codes.size(); ++i) {
+    if (acc->codes[i] >= 0x80)
+      continue;
+    auto& sub = sr.subs[i];
+    if (st.st.subscriptions().count(sub.filter) == 0
+        && st.st.subscriptions().size() >= st.cfg.max_subscriptions) {
+      acc->codes[i] = static_cast<uint8_t>(mqtt::reason_code::quota_exceeded);
+      continue;
+    }
+    bool existed = st.st.subscribe(sub, sr.subscription_id);
+    auto info = mqtt::parse_filter(sub.filter);
+    topic_subscription ts;
+    ts.session = caf::actor_cast<caf::actor>(self);
+    ts.client_id = st.client_id;
+    ts.filter = std::string{info.filter};
+    ts.group = std::string{info.group};
+    ts.max_qos = sub.max_qos;
+    ts.no_local = sub.no_local;
+    ts.retain_as_published = sub.retain_as_published;
+    ts.retain_handling = sub.retain_handling;
+    ts.subscription_id = sr.subscription_id;
+    ts.existed = existed;
+    requests.emplace_back(std::move(ts));
+  }
+  if (requests.empty()) {
+    finish();
+    return;
+  }
+  acc->left = requests.size();
+  for (auto& ts : requests) {
+    self->request(st.tree, caf::infinite, subscribe_atom::value, std::move(ts))
+        .then(
+            [acc, finish](retained_batch& b) mutable {
+              for (auto& d : b.items)
+                acc->retained.emplace_back(std::move(d));
+              if (--acc->left == 0)
+                finish();
+            },
+            [acc, finish](caf::error&) mutable {
+              if (--acc->left == 0)
+                finish();
+            });
+  }
+}
+
+} // namespace
+
+caf::behavior session_actor(session_actor_type* self, std::string client_id,
+                            caf::actor registry, caf::actor tree,
+                            session_config cfg) {
+  auto& st = self->state;
+  st.client_id = std::move(client_id);
+  st.registry = std::move(registry);
+  st.tree = std::move(tree);
+  st.cfg = cfg;
+  st.st = mqtt::session_state{cfg.limits};
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (st.kicked && dm.source == st.kicked.address()) {
+      takeover_done(self);
+    } else if (st.conn && dm.source == st.conn.address()) {
+      connection_gone(self, true, std::nullopt);
+    }
+  });
+  return {
+      [=](attach_atom, attach_request& ar) {
+        auto& st = self->state;
+        ++st.attaches;
+        ++st.epoch; // cancels will delay and expiry timers
+        st.will_pending = false;
+        auto rp = self->make_response_promise();
+        if (st.conn) {
+          // Takeover: the old connection gets DISCONNECT 0x8E and goes; the
+          // new one is answered once it has (and its state is back).
+          st.kicked = st.conn;
+          st.conn = nullptr;
+          // A session with expiry 0 ends with its connection.
+          st.reset_on_takeover = st.req.session_expiry == 0;
+          st.st.detach();
+          self->send(
+              st.kicked, kick_atom::value,
+              static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
+              false);
+        }
+        if (st.kicked) {
+          if (st.pending_attach)
+            st.pending_rp.deliver(
+                caf::make_error(caf::sec::request_receiver_down));
+          st.pending_attach = std::move(ar);
+          st.pending_rp = std::move(rp);
+          return;
+        }
+        complete_attach(self, std::move(ar), std::move(rp));
+      },
+      [=](detach_atom, detach_info& di) {
+        auto& st = self->state;
+        auto sender = self->current_sender();
+        if (st.kicked && sender == ptr_of(st.kicked)) {
+          st.st.inbound_qos2.clear();
+          st.st.inbound_qos2.insert(di.qos2_ids.begin(), di.qos2_ids.end());
+          takeover_done(self);
+          return;
+        }
+        if (!st.conn || sender != ptr_of(st.conn))
+          return;
+        st.st.inbound_qos2.clear();
+        st.st.inbound_qos2.insert(di.qos2_ids.begin(), di.qos2_ids.end());
+        std::optional<uint32_t> expiry;
+        if (di.has_expiry)
+          expiry = di.expiry;
+        connection_gone(self, di.publish_will, expiry);
+      },
+      [=](subscribe_atom, subscribe_request& sr) {
+        auto rp = self->make_response_promise();
+        handle_subscribe(self, sr, std::move(rp));
+      },
+      [=](unsub_atom, const std::vector<std::string>& filters,
+          std::vector<uint8_t>& codes) -> std::vector<uint8_t> {
+        auto& st = self->state;
+        topic_unsubscription u;
+        u.session = caf::actor_cast<caf::actor>(self);
+        for (size_t i = 0; i < filters.size() && i < codes.size(); ++i) {
+          if (codes[i] >= 0x80)
+            continue;
+          if (st.st.unsubscribe(filters[i]))
+            u.filters.push_back(filters[i]);
+          else
+            codes[i] = static_cast<uint8_t>(
+                mqtt::reason_code::no_subscription_existed);
+        }
+        if (!u.filters.empty())
+          self->send(st.tree, unsub_atom::value, std::move(u));
+        return std::move(codes);
+      },
+      [=](deliver_atom, delivery_batch& batch) {
+        auto& st = self->state;
+        std::vector<mqtt::outbound> out;
+        auto now = clock_type::now();
+        for (auto& d : batch.items)
+          st.st.enqueue(std::move(d), now, out);
+        send_out(self, out);
+      },
+      [=](ack_atom, const ack_batch& acks) {
+        auto& st = self->state;
+        std::vector<mqtt::outbound> out;
+        auto now = clock_type::now();
+        for (auto& a : acks.items) {
+          switch (static_cast<mqtt::packet_type>(a.kind)) {
+          case mqtt::packet_type::puback:
+            st.st.on_puback(a.packet_id, now, out);
+            break;
+          case mqtt::packet_type::pubrec:
+            st.st.on_pubrec(a.packet_id, a.code >= 0x80, now, out);
+            break;
+          case mqtt::packet_type::pubcomp:
+            st.st.on_pubcomp(a.packet_id, now, out);
+            break;
+          default: // not sent: larger than the client's maximum packet size
+            st.st.on_dropped(a.packet_id, now, out);
+          }
+        }
+        send_out(self, out);
+      },
+      [=](end_atom) {
+        // Replaced by a clean start: the connection (if any) is taken over.
+        auto& st = self->state;
+        if (st.conn) {
+          self->send(
+              st.conn, kick_atom::value,
+              static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
+              false);
+          st.will_pending = st.req.has_will;
+        }
+        if (st.pending_attach)
+          st.pending_rp.deliver(
+              caf::make_error(caf::sec::request_receiver_down));
+        end_session(self);
+      },
+      [=](will_atom, uint64_t epoch) {
+        auto& st = self->state;
+        if (epoch == st.epoch && st.will_pending && !st.conn)
+          publish_will(self);
+      },
+      [=](expire_atom, uint64_t epoch) {
+        auto& st = self->state;
+        if (epoch == st.epoch && !st.conn && !st.kicked)
+          request_end(self);
+      },
+  };
+}
+
+} // namespace castor

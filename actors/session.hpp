@@ -1,0 +1,63 @@
+#pragma once
+
+// One actor per client identifier: holds the session state (subscriptions,
+// in-flight window, queue, inbound QoS 2 identifiers) and the will, outlives
+// its connection until the session expiry interval ends, and hands over to a
+// new connection on takeover.
+//
+//   (attach_atom, attach_request)        -> attach_result (after a takeover,
+//                                           once the old connection is gone)
+//   (detach_atom, detach_info)           from the attached connection
+//   (subscribe_atom, subscribe_request)  -> vector<uint8_t> reason codes
+//   (unsub_atom, filters, codes)         -> vector<uint8_t> reason codes
+//   (deliver_atom, delivery_batch)       from topics
+//   (ack_atom, ack_batch)                from the connection
+//   (end_atom)                           from the registry (clean start)
+//   (will_atom, epoch), (expire_atom, epoch)   timers
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/types.hpp"
+#include "protocol/session_state.hpp"
+
+namespace castor {
+
+struct session_config {
+  mqtt::session_limits limits;
+  uint32_t max_subscriptions = 10000;
+};
+
+struct session_actor_state {
+  std::string client_id;
+  caf::actor registry;
+  caf::actor tree;
+  mqtt::session_state st;
+  session_config cfg;
+  caf::actor conn;           ///< the attached connection, if any
+  mqtt::session_request req; ///< of the last CONNECT
+  bool fresh = true;         ///< never attached before
+  uint64_t attaches = 0;     ///< attach requests received
+  uint64_t epoch = 0;        ///< invalidates older timers
+  bool will_pending = false; ///< the will waits for its delay
+  /// A takeover waiting for the old connection to go.
+  caf::actor kicked;
+  std::optional<attach_request> pending_attach;
+  caf::response_promise pending_rp;
+  bool reset_on_takeover = false;
+  bool ended = false;
+
+  static inline const char* name = "session";
+};
+
+using session_actor_type = caf::stateful_actor<session_actor_state>;
+
+caf::behavior session_actor(session_actor_type* self, std::string client_id,
+                            caf::actor registry, caf::actor tree,
+                            session_config cfg);
+
+} // namespace castor

@@ -1,0 +1,215 @@
+#include "actors/topic.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <caf/all.hpp>
+
+namespace castor {
+
+namespace {
+
+using entry = topic_state::entry;
+
+topic_state::entry make_entry(const topic_subscription& ts) {
+  return entry{ts.filter, ts.max_qos, ts.no_local, ts.retain_as_published,
+               ts.subscription_id};
+}
+
+std::string group_key(const std::string& group, const std::string& filter) {
+  std::string k = group;
+  k.push_back('\0');
+  k += filter;
+  return k;
+}
+
+/// The delivery of `m` to a subscriber with these entries, if any applies.
+bool make_delivery(const mqtt::message_ptr& m, const std::string& client_id,
+                   const std::vector<entry>& entries, mqtt::delivery& out) {
+  bool any = false;
+  uint8_t qos = 0;
+  bool rap = false;
+  out.subscription_ids.clear();
+  for (auto& e : entries) {
+    if (e.no_local && !m->origin.empty() && m->origin == client_id)
+      continue;
+    any = true;
+    qos = std::max(qos, std::min(m->qos, e.max_qos));
+    rap = rap || e.retain_as_published;
+    if (e.subscription_id != 0)
+      out.subscription_ids.push_back(e.subscription_id);
+  }
+  if (!any)
+    return false;
+  out.msg = m;
+  out.qos = qos;
+  out.retain = rap && m->retain;
+  return true;
+}
+
+mqtt::delivery share_delivery(const mqtt::message_ptr& m, const entry& e) {
+  mqtt::delivery d;
+  d.msg = m;
+  d.qos = std::min(m->qos, e.max_qos);
+  d.retain = e.retain_as_published && m->retain;
+  if (e.subscription_id != 0)
+    d.subscription_ids.push_back(e.subscription_id);
+  return d;
+}
+
+void fan_out(topic_actor_type* self,
+             const std::vector<mqtt::message_ptr>& msgs) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  for (auto& m : msgs) {
+    if (m->retain) {
+      if (m->payload.empty())
+        st.retained.reset();
+      else
+        st.retained = m;
+    }
+  }
+  for (auto& [session, sub] : st.subs) {
+    delivery_batch batch;
+    batch.items.reserve(msgs.size());
+    for (auto& m : msgs) {
+      if (mqtt::expired(*m, now))
+        continue;
+      mqtt::delivery d;
+      if (make_delivery(m, sub.client_id, sub.entries, d))
+        batch.items.emplace_back(std::move(d));
+    }
+    if (!batch.items.empty())
+      self->send(session, deliver_atom::value, std::move(batch));
+  }
+  if (st.groups.empty())
+    return;
+  // Shared subscriptions: each message to one member, in turn.
+  std::unordered_map<caf::actor, delivery_batch> shared;
+  for (auto& [key, g] : st.groups) {
+    if (g.members.empty())
+      continue;
+    for (auto& m : msgs) {
+      if (mqtt::expired(*m, now))
+        continue;
+      auto& mb = g.members[g.next++ % g.members.size()];
+      shared[mb.session].items.emplace_back(share_delivery(m, mb.e));
+    }
+  }
+  for (auto& [session, batch] : shared)
+    self->send(session, deliver_atom::value, std::move(batch));
+}
+
+void add_subscription(topic_actor_type* self, const topic_subscription& ts) {
+  auto& st = self->state;
+  if (!ts.group.empty()) {
+    auto& g = st.groups[group_key(ts.group, ts.filter)];
+    for (auto& mb : g.members) {
+      if (mb.session == ts.session) {
+        mb.e = make_entry(ts);
+        return;
+      }
+    }
+    g.members.push_back(
+        topic_state::member{ts.session, ts.client_id, make_entry(ts)});
+    return;
+  }
+  auto& sub = st.subs[ts.session];
+  sub.client_id = ts.client_id;
+  for (auto& e : sub.entries) {
+    if (e.filter == ts.filter) {
+      e = make_entry(ts);
+      return;
+    }
+  }
+  sub.entries.emplace_back(make_entry(ts));
+}
+
+} // namespace
+
+caf::behavior topic_actor(topic_actor_type* self, std::string name) {
+  self->state.name = std::move(name);
+  return {
+      [=](publish_atom, publish_batch& batch) {
+        self->state.published += batch.msgs.size();
+        fan_out(self, batch.msgs);
+      },
+      [=](publish_atom, mqtt::message_ptr& m) {
+        ++self->state.published;
+        fan_out(self, std::vector<mqtt::message_ptr>{std::move(m)});
+      },
+      [=](subscribe_atom, topic_subscription& ts) -> retained_batch {
+        add_subscription(self, ts);
+        retained_batch result;
+        auto& st = self->state;
+        if (!ts.group.empty() || !st.retained)
+          return result;
+        if (ts.retain_handling == 2 || (ts.retain_handling == 1 && ts.existed))
+          return result;
+        if (mqtt::expired(*st.retained, std::chrono::steady_clock::now())) {
+          st.retained.reset();
+          return result;
+        }
+        if (ts.no_local && st.retained->origin == ts.client_id)
+          return result;
+        mqtt::delivery d;
+        d.msg = st.retained;
+        d.qos = std::min(st.retained->qos, ts.max_qos);
+        d.retain = true; // retained messages sent on subscribe keep RETAIN
+        if (ts.subscription_id != 0)
+          d.subscription_ids.push_back(ts.subscription_id);
+        result.items.emplace_back(std::move(d));
+        return result;
+      },
+      [=](attach_atom, topic_subscription& ts) { add_subscription(self, ts); },
+      [=](unsub_atom, const caf::actor& session, const std::string& filter,
+          const std::string& group) {
+        auto& st = self->state;
+        if (!group.empty()) {
+          auto i = st.groups.find(group_key(group, filter));
+          if (i == st.groups.end())
+            return;
+          auto& ms = i->second.members;
+          ms.erase(std::remove_if(ms.begin(), ms.end(),
+                                  [&](const topic_state::member& m) {
+                                    return m.session == session;
+                                  }),
+                   ms.end());
+          if (ms.empty())
+            st.groups.erase(i);
+          return;
+        }
+        auto i = st.subs.find(session);
+        if (i == st.subs.end())
+          return;
+        auto& es = i->second.entries;
+        es.erase(
+            std::remove_if(es.begin(), es.end(),
+                           [&](const entry& e) { return e.filter == filter; }),
+            es.end());
+        if (es.empty())
+          st.subs.erase(i);
+      },
+      [=](redeliver_atom, const std::string& group, const std::string& filter,
+          delivery_batch& batch) {
+        // Messages a leaving share member did not get acknowledged: give them
+        // to the remaining members of its group.
+        auto& st = self->state;
+        auto i = st.groups.find(group_key(group, filter));
+        if (i == st.groups.end() || i->second.members.empty())
+          return;
+        auto& g = i->second;
+        std::unordered_map<caf::actor, delivery_batch> out;
+        for (auto& d : batch.items) {
+          auto& mb = g.members[g.next++ % g.members.size()];
+          auto nd = share_delivery(d.msg, mb.e);
+          nd.qos = std::min(d.qos, mb.e.max_qos);
+          out[mb.session].items.emplace_back(std::move(nd));
+        }
+        for (auto& [session, b] : out)
+          self->send(session, deliver_atom::value, std::move(b));
+      },
+  };
+}
+
+} // namespace castor

@@ -1,0 +1,64 @@
+#pragma once
+
+// One actor per topic path: the retained message and the subscriber set.
+// Each update is fanned out once to every subscriber session, all of them
+// sharing the one immutable message.
+//
+//   (publish_atom, publish_batch)            -> fan out, update retained
+//   (subscribe_atom, topic_subscription)     -> retained_batch (retained to
+//   send) (attach_atom, topic_subscription)        -> register silently
+//   (unsub_atom, actor session, filter, group)
+//   (redeliver_atom, group, filter, delivery_batch) -> other share members
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+
+#include "actors/types.hpp"
+
+namespace castor {
+
+struct topic_state {
+  struct entry {
+    std::string filter;
+    uint8_t max_qos = 0;
+    bool no_local = false;
+    bool retain_as_published = false;
+    uint32_t subscription_id = 0;
+  };
+
+  struct subscriber {
+    std::string client_id;
+    std::vector<entry> entries;
+  };
+
+  struct member {
+    caf::actor session;
+    std::string client_id;
+    entry e;
+  };
+
+  struct share_group {
+    std::vector<member> members;
+    size_t next = 0;
+  };
+
+  std::string name;
+  mqtt::message_ptr retained;
+  std::unordered_map<caf::actor, subscriber> subs;
+  /// Keyed by group name and filter ("group\0filter").
+  std::map<std::string, share_group> groups;
+  uint64_t published = 0;
+
+  static inline const char* name_ = "topic";
+};
+
+using topic_actor_type = caf::stateful_actor<topic_state>;
+
+caf::behavior topic_actor(topic_actor_type* self, std::string name);
+
+} // namespace castor

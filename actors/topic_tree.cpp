@@ -1,0 +1,132 @@
+#include "actors/topic_tree.hpp"
+
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "actors/topic.hpp"
+#include "protocol/topic.hpp"
+
+namespace castor {
+
+namespace {
+
+caf::actor get_or_create(topic_tree_actor* self, const std::string& name) {
+  auto& st = self->state;
+  if (auto found = st.topics.find(name))
+    return *found;
+  auto t = self->spawn<caf::linked>(topic_actor, name);
+  st.topics.insert(name, t);
+  ++st.created;
+  // Wildcard subscriptions made before this topic existed.
+  st.wildcards.for_each_match(name, [&](std::string_view, uint64_t,
+                                        std::vector<topic_subscription>& v) {
+    for (auto& ts : v)
+      self->send(t, attach_atom::value, ts);
+  });
+  return t;
+}
+
+void unsubscribe_one(topic_tree_actor* self, const caf::actor& session,
+                     const std::string& full_filter) {
+  auto info = mqtt::parse_filter(full_filter);
+  if (!info.valid)
+    return;
+  std::string filter{info.filter};
+  std::string group{info.group};
+  auto& st = self->state;
+  if (info.wildcard) {
+    if (auto v = st.wildcards.find(filter, session.id())) {
+      v->erase(std::remove_if(v->begin(), v->end(),
+                              [&](const topic_subscription& ts) {
+                                return ts.group == group;
+                              }),
+               v->end());
+      if (v->empty())
+        st.wildcards.erase(filter, session.id());
+    }
+    st.topics.for_each_match(filter, [&](std::string_view, caf::actor& t) {
+      self->send(t, unsub_atom::value, session, filter, group);
+    });
+    return;
+  }
+  if (auto t = st.topics.find(filter))
+    self->send(*t, unsub_atom::value, session, filter, group);
+}
+
+} // namespace
+
+caf::behavior topic_tree(topic_tree_actor* self) {
+  return {
+      [=](lookup_atom, const std::string& name) -> caf::actor {
+        return get_or_create(self, name);
+      },
+      [=](publish_atom, mqtt::message_ptr& m) {
+        auto t = get_or_create(self, m->topic);
+        self->send(t, publish_atom::value, std::move(m));
+      },
+      [=](subscribe_atom,
+          topic_subscription& ts) -> caf::result<retained_batch> {
+        auto& st = self->state;
+        if (!mqtt::parse_filter(ts.filter).wildcard) {
+          auto t = get_or_create(self, ts.filter);
+          auto rp = self->make_response_promise<retained_batch>();
+          self->request(t, caf::infinite, subscribe_atom::value, std::move(ts))
+              .then(
+                  [=](retained_batch& b) mutable { rp.deliver(std::move(b)); },
+                  [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+          return rp;
+        }
+        // Remember the filter for topics created later.
+        auto key = ts.session.id();
+        auto v = st.wildcards.find(ts.filter, key);
+        if (v == nullptr) {
+          st.wildcards.insert(ts.filter, key, {});
+          v = st.wildcards.find(ts.filter, key);
+        }
+        bool replaced = false;
+        for (auto& x : *v) {
+          if (x.group == ts.group) {
+            x = ts;
+            replaced = true;
+          }
+        }
+        if (!replaced)
+          v->push_back(ts);
+        // And ask every existing matching topic for its retained message.
+        std::vector<caf::actor> targets;
+        st.topics.for_each_match(
+            ts.filter,
+            [&](std::string_view, caf::actor& t) { targets.push_back(t); });
+        if (targets.empty())
+          return retained_batch{};
+        auto rp = self->make_response_promise<retained_batch>();
+        struct pending {
+          size_t left;
+          retained_batch result;
+        };
+        auto acc = std::make_shared<pending>(pending{targets.size(), {}});
+        for (auto& t : targets) {
+          self->request(t, caf::infinite, subscribe_atom::value, ts)
+              .then(
+                  [=](retained_batch& b) mutable {
+                    for (auto& d : b.items)
+                      acc->result.items.emplace_back(std::move(d));
+                    if (--acc->left == 0)
+                      rp.deliver(std::move(acc->result));
+                  },
+                  [=](caf::error&) mutable {
+                    if (--acc->left == 0)
+                      rp.deliver(std::move(acc->result));
+                  });
+        }
+        return rp;
+      },
+      [=](unsub_atom, const topic_unsubscription& u) {
+        for (auto& f : u.filters)
+          unsubscribe_one(self, u.session, f);
+      },
+  };
+}
+
+} // namespace castor

@@ -1,0 +1,38 @@
+#pragma once
+
+// The topic tree: one actor that knows every topic actor (by name) and every
+// wildcard subscription (by filter), so a topic created after a wildcard
+// subscription still reaches its subscribers. Connections ask it once per
+// topic name and then talk to the topic actor directly.
+//
+//   (lookup_atom, name)                     -> actor (created on demand)
+//   (publish_atom, message_ptr)             -> route one message (wills)
+//   (subscribe_atom, topic_subscription)    -> retained_batch
+//   (unsub_atom, topic_unsubscription)
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+
+#include "actors/types.hpp"
+#include "protocol/topic_index.hpp"
+
+namespace castor {
+
+struct topic_tree_state {
+  mqtt::name_index<caf::actor> topics;
+  /// Wildcard subscriptions; key: the session's actor id; one entry per
+  /// share group ("" = not shared).
+  mqtt::filter_index<std::vector<topic_subscription>> wildcards;
+  uint64_t created = 0;
+
+  static inline const char* name = "topic_tree";
+};
+
+using topic_tree_actor = caf::stateful_actor<topic_tree_state>;
+
+caf::behavior topic_tree(topic_tree_actor* self);
+
+} // namespace castor

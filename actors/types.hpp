@@ -1,0 +1,315 @@
+#pragma once
+
+// Every message type that travels between Castor's actors, with inspect()
+// so that each can be serialized (to cross nodes later) and printed, and the
+// one type-id block registering them.
+//
+// MQTT properties and shared messages are inspected in their MQTT 5.0 wire
+// form (an encoded PUBLISH), so the properties table lives in one place: the
+// codec.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/type_id.hpp>
+
+#include "protocol/channel.hpp"
+#include "protocol/packet.hpp"
+#include "protocol/session_state.hpp"
+#include "protocol/session_state_message.hpp"
+
+namespace castor {
+
+// -- atoms --------------------------------------------------------------------
+
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
+using detach_atom = caf::atom_constant<caf::atom("detach")>;
+using kick_atom = caf::atom_constant<caf::atom("kick")>;
+using end_atom = caf::atom_constant<caf::atom("end")>;
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
+using unsub_all_atom = caf::atom_constant<caf::atom("unsuball")>;
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+using will_atom = caf::atom_constant<caf::atom("will")>;
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+using open_atom = caf::atom_constant<caf::atom("open")>;
+using out_atom = caf::atom_constant<caf::atom("out")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+using redeliver_atom = caf::atom_constant<caf::atom("redeliver")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+
+// -- messages -----------------------------------------------------------------
+
+/// Connection -> topic: the messages one read produced for that topic.
+struct publish_batch {
+  std::vector<mqtt::message_ptr> msgs;
+};
+
+/// Topic -> session: messages for one subscriber.
+struct delivery_batch {
+  std::vector<mqtt::delivery> items;
+};
+
+/// Session -> connection: packets to write.
+struct outbound_batch {
+  std::vector<mqtt::outbound> items;
+};
+
+/// One acknowledgement of an outbound message by the client.
+struct ack_item {
+  uint8_t kind = 0; ///< mqtt::packet_type
+  uint16_t packet_id = 0;
+  uint8_t code = 0;
+};
+
+/// Connection -> session: the acknowledgements of one read.
+struct ack_batch {
+  std::vector<ack_item> items;
+};
+
+/// Connection -> registry -> session: attach this connection.
+struct attach_request {
+  mqtt::session_request req;
+  caf::actor connection;
+};
+
+/// Session -> connection: the answer to attach_request.
+struct attach_result {
+  caf::actor session;
+  bool session_present = false;
+  std::vector<uint16_t> qos2_ids;
+};
+
+/// Connection -> session: the connection has gone.
+struct detach_info {
+  bool publish_will = true;
+  bool has_expiry = false; ///< DISCONNECT changed the session expiry
+  uint32_t expiry = 0;
+  std::vector<uint16_t> qos2_ids;
+};
+
+/// Connection -> session: SUBSCRIBE (codes as the channel computed them).
+struct subscribe_request {
+  std::vector<mqtt::subscription> subs;
+  std::vector<uint8_t> codes;
+  uint32_t subscription_id = 0;
+};
+
+/// Session -> topic tree -> topic: one subscription of one session.
+struct topic_subscription {
+  caf::actor session;
+  std::string client_id;
+  std::string filter; ///< without $share/group/
+  std::string group;  ///< share group, empty if not shared
+  uint8_t max_qos = 0;
+  bool no_local = false;
+  bool retain_as_published = false;
+  uint8_t retain_handling = 0;
+  uint32_t subscription_id = 0;
+  bool existed = false; ///< the session had this subscription already
+};
+
+/// Session -> topic tree -> topics: remove subscriptions of one session.
+struct topic_unsubscription {
+  caf::actor session;
+  std::vector<std::string> filters; ///< as subscribed ($share/... included)
+};
+
+/// The retained messages a subscription receives (topic -> session).
+struct retained_batch {
+  std::vector<mqtt::delivery> items;
+};
+
+// -- wire helpers for inspect() ----------------------------------------------
+
+/// The MQTT 5.0 PUBLISH encoding of a message (plus origin and remaining
+/// expiry), and back.
+std::string save_message(const mqtt::message& m);
+mqtt::message_ptr load_message(const std::string& bytes);
+std::string save_properties(const mqtt::properties& p);
+mqtt::properties load_properties(const std::string& bytes);
+
+// -- inspect ------------------------------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, publish_batch& x) {
+  return f(caf::meta::type_name("publish_batch"), x.msgs);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_batch& x) {
+  return f(caf::meta::type_name("delivery_batch"), x.items);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outbound_batch& x) {
+  return f(caf::meta::type_name("outbound_batch"), x.items);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ack_item& x) {
+  return f(caf::meta::type_name("ack_item"), x.kind, x.packet_id, x.code);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ack_batch& x) {
+  return f(caf::meta::type_name("ack_batch"), x.items);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attach_request& x) {
+  return f(caf::meta::type_name("attach_request"), x.req, x.connection);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attach_result& x) {
+  return f(caf::meta::type_name("attach_result"), x.session, x.session_present,
+           x.qos2_ids);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, detach_info& x) {
+  return f(caf::meta::type_name("detach_info"), x.publish_will, x.has_expiry,
+           x.expiry, x.qos2_ids);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subscribe_request& x) {
+  return f(caf::meta::type_name("subscribe_request"), x.subs, x.codes,
+           x.subscription_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, topic_subscription& x) {
+  return f(caf::meta::type_name("topic_subscription"), x.session, x.client_id,
+           x.filter, x.group, x.max_qos, x.no_local, x.retain_as_published,
+           x.retain_handling, x.subscription_id, x.existed);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, topic_unsubscription& x) {
+  return f(caf::meta::type_name("topic_unsubscription"), x.session, x.filters);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retained_batch& x) {
+  return f(caf::meta::type_name("retained_batch"), x.items);
+}
+
+} // namespace castor
+
+namespace castor::mqtt {
+
+/// A shared message is inspected in its wire form; loading creates a new one.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message_ptr& x) {
+  std::string wire;
+  if constexpr (Inspector::reads_state) {
+    if (x)
+      wire = castor::save_message(*x);
+    return f(caf::meta::type_name("message"), wire);
+  } else {
+    return f(caf::meta::type_name("message"), wire,
+             caf::meta::load_callback([&]() -> caf::error {
+               x = castor::load_message(wire);
+               return caf::none;
+             }));
+  }
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, properties& x) {
+  std::string wire;
+  if constexpr (Inspector::reads_state) {
+    wire = castor::save_properties(x);
+    return f(caf::meta::type_name("properties"), wire);
+  } else {
+    return f(caf::meta::type_name("properties"), wire,
+             caf::meta::load_callback([&]() -> caf::error {
+               x = castor::load_properties(wire);
+               return caf::none;
+             }));
+  }
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subscription& x) {
+  return f(caf::meta::type_name("subscription"), x.filter, x.max_qos,
+           x.no_local, x.retain_as_published, x.retain_handling);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, will_message& x) {
+  return f(caf::meta::type_name("will_message"), x.topic, x.payload, x.qos,
+           x.retain, x.props);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_request& x) {
+  std::string user;
+  bool has_user = false;
+  if constexpr (Inspector::reads_state) {
+    has_user = x.username.has_value();
+    if (has_user)
+      user = *x.username;
+    return f(caf::meta::type_name("session_request"), x.client_id,
+             x.assigned_id, x.clean_start, x.version, x.session_expiry,
+             x.has_will, x.will, x.will_delay, x.receive_maximum,
+             x.maximum_packet_size, x.topic_alias_maximum, has_user, user);
+  } else {
+    return f(caf::meta::type_name("session_request"), x.client_id,
+             x.assigned_id, x.clean_start, x.version, x.session_expiry,
+             x.has_will, x.will, x.will_delay, x.receive_maximum,
+             x.maximum_packet_size, x.topic_alias_maximum, has_user, user,
+             caf::meta::load_callback([&]() -> caf::error {
+               if (has_user)
+                 x.username = user;
+               else
+                 x.username.reset();
+               return caf::none;
+             }));
+  }
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery& x) {
+  return f(caf::meta::type_name("delivery"), x.msg, x.qos, x.retain,
+           x.subscription_ids);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outbound& x) {
+  return f(caf::meta::type_name("outbound"), x.type, x.packet_id, x.qos, x.dup,
+           x.retain, x.msg, x.subscription_ids);
+}
+
+} // namespace castor::mqtt
+
+CAF_BEGIN_TYPE_ID_BLOCK(castor, caf::first_custom_type_id)
+
+CAF_ADD_TYPE_ID(castor, (castor::publish_batch))
+CAF_ADD_TYPE_ID(castor, (castor::delivery_batch))
+CAF_ADD_TYPE_ID(castor, (castor::outbound_batch))
+CAF_ADD_TYPE_ID(castor, (castor::ack_batch))
+CAF_ADD_TYPE_ID(castor, (castor::attach_request))
+CAF_ADD_TYPE_ID(castor, (castor::attach_result))
+CAF_ADD_TYPE_ID(castor, (castor::detach_info))
+CAF_ADD_TYPE_ID(castor, (castor::subscribe_request))
+CAF_ADD_TYPE_ID(castor, (castor::topic_subscription))
+CAF_ADD_TYPE_ID(castor, (castor::topic_unsubscription))
+CAF_ADD_TYPE_ID(castor, (castor::retained_batch))
+CAF_ADD_TYPE_ID(castor, (castor::mqtt::message_ptr))
+CAF_ADD_TYPE_ID(castor, (castor::mqtt::session_request))
+CAF_ADD_TYPE_ID(castor, (std::vector<uint8_t>))
+CAF_ADD_TYPE_ID(castor, (std::vector<std::string>))
+
+CAF_END_TYPE_ID_BLOCK(castor)

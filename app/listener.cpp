@@ -1,0 +1,68 @@
+#include "app/listener.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "app/log.hpp"
+
+namespace castor {
+
+caf::behavior listener_actor(listener_broker* self, listener_config cfg,
+                             connection_context_ptr ctx) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.ctx = std::move(ctx);
+  auto res = self->add_tcp_doorman(st.cfg.port, st.cfg.bind.c_str(), true);
+  if (res)
+    st.port = res->second;
+  else
+    st.failure = res.error();
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& conns = self->state.connections;
+    for (auto i = conns.begin(); i != conns.end(); ++i) {
+      if (i->address() == dm.source) {
+        conns.erase(i);
+        break;
+      }
+    }
+  });
+  return {
+      [=](open_atom) -> caf::result<uint16_t> {
+        auto& st = self->state;
+        if (st.failure)
+          return st.failure;
+        return st.port;
+      },
+      [=](const caf::io::new_connection_msg& msg) {
+        auto& st = self->state;
+        if (st.connections.size() >= st.cfg.max_connections) {
+          broker_counters::add(st.ctx->counters->connections_refused);
+          CASTOR_LOG(warning, "listener " << st.cfg.name,
+                     "connection refused: max_connections ("
+                         << st.cfg.max_connections << ") reached");
+          self->close(msg.handle);
+          return;
+        }
+        broker_counters::add(st.ctx->counters->connections_accepted);
+        auto conn = self->fork(connection_actor, msg.handle, st.ctx);
+        self->monitor(conn);
+        st.connections.insert(conn);
+      },
+      [=](const caf::io::acceptor_closed_msg&) {
+        CASTOR_LOG(error, "listener " << self->state.cfg.name,
+                   "acceptor closed");
+      },
+      [=](shutdown_atom) {
+        auto& st = self->state;
+        for (auto& c : st.connections)
+          self->send(
+              c, kick_atom::value,
+              static_cast<uint8_t>(mqtt::reason_code::server_shutting_down),
+              false);
+        st.connections.clear();
+        self->quit();
+      },
+  };
+}
+
+} // namespace castor

@@ -1,0 +1,37 @@
+#pragma once
+
+// A TCP listener: an io::broker with one doorman that forks a connection
+// broker per accepted connection, enforces max_connections, and on shutdown
+// closes every connection it started (an actor system with live brokers
+// would not terminate).
+//
+//   (open_atom)      -> uint16_t port, or an error if it could not listen
+//   (shutdown_atom)  -> kick every connection (server shutting down), quit
+
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+
+#include <caf/io/broker.hpp>
+
+#include "actors/connection.hpp"
+#include "app/config.hpp"
+
+namespace castor {
+
+struct listener_state {
+  listener_config cfg;
+  connection_context_ptr ctx;
+  uint16_t port = 0;
+  caf::error failure;
+  std::unordered_set<caf::actor> connections;
+
+  static inline const char* name = "listener";
+};
+
+using listener_broker = caf::io::stateful_broker<listener_state>;
+
+caf::behavior listener_actor(listener_broker* self, listener_config cfg,
+                             connection_context_ptr ctx);
+
+} // namespace castor

@@ -1,0 +1,75 @@
+#pragma once
+
+// The broker core as one object: the topic tree, the session registry and
+// one listener per configured TCP listener, started and stopped together.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "actors/counters.hpp"
+#include "actors/session.hpp"
+#include "app/config.hpp"
+#include "protocol/channel.hpp"
+
+namespace castor {
+
+/// The channel's options from the configuration (`listener_max_packet_size`
+/// overrides mqtt.max_packet_size when non-zero).
+mqtt::channel_options make_channel_options(const mqtt_config& cfg,
+                                           uint32_t listener_max_packet_size
+                                           = 0);
+
+/// The sessions' limits from the configuration.
+session_config make_session_config(const mqtt_config& cfg);
+
+class server {
+public:
+  struct endpoint {
+    std::string name;
+    std::string bind;
+    uint16_t port;
+  };
+
+  server(caf::actor_system& sys, config cfg);
+  ~server();
+
+  /// Spawns the actors and opens the listeners. Returns an error message if
+  /// a listener cannot listen (everything started is stopped again).
+  std::optional<std::string> start();
+
+  /// Closes the listeners and their connections and ends every actor.
+  void stop();
+
+  const std::vector<endpoint>& endpoints() const noexcept {
+    return endpoints_;
+  }
+
+  const std::shared_ptr<broker_counters>& counters() const noexcept {
+    return counters_;
+  }
+
+  caf::actor registry() const {
+    return registry_;
+  }
+  caf::actor tree() const {
+    return tree_;
+  }
+
+private:
+  caf::actor_system& sys_;
+  config cfg_;
+  std::shared_ptr<broker_counters> counters_;
+  caf::actor tree_;
+  caf::actor registry_;
+  std::vector<caf::actor> listeners_;
+  std::vector<endpoint> endpoints_;
+  bool stopped_ = false;
+};
+
+} // namespace castor

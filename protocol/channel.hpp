@@ -1,0 +1,235 @@
+#pragma once
+
+// The MQTT channel: the per-connection protocol state machine as a value (in
+// the manner of EMQX's emqx_channel). It takes decoded packets from the
+// client and answers with the packets to send back and the effects the
+// connection actor must run (open the session, route a message, forward a
+// subscription, close). No actors, no sockets: unit-testable as is.
+//
+// Handlers live in channel_connect.cpp (CONNECT, DISCONNECT, timers),
+// channel_publish.cpp (PUBLISH and acknowledgements both ways) and
+// channel_subscribe.cpp (SUBSCRIBE, UNSUBSCRIBE).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "protocol/codec.hpp"
+#include "protocol/packet.hpp"
+#include "protocol/session_state.hpp"
+
+namespace castor::mqtt {
+
+/// The server's limits and features as the channel applies them.
+struct channel_options {
+  uint32_t max_packet_size = 1048576;
+  uint16_t receive_maximum = 256;
+  uint16_t topic_alias_maximum = 64;
+  uint16_t max_keep_alive = 65535;
+  uint32_t max_session_expiry = 4294967295u;
+  uint8_t maximum_qos = 2;
+  bool retain_available = true;
+  bool wildcard_subscription_available = true;
+  bool subscription_identifier_available = true;
+  bool shared_subscription_available = true;
+  bool allow_empty_client_id = true;
+};
+
+/// The session-related content of a CONNECT, after validation.
+struct session_request {
+  std::string client_id;
+  bool assigned_id = false;
+  bool clean_start = true;
+  protocol_version version = protocol_version::v5;
+  uint32_t session_expiry = 0; ///< seconds, 0xFFFFFFFF = never
+  bool has_will = false;
+  will_message will;                ///< will delay removed from its properties
+  uint32_t will_delay = 0;          ///< seconds
+  uint16_t receive_maximum = 65535; ///< the client's
+  uint32_t maximum_packet_size = 0; ///< the client's, 0 = none
+  uint16_t topic_alias_maximum = 0; ///< the client's
+  std::optional<std::string> username;
+};
+
+namespace effect {
+
+/// Find or create the session and attach this connection to it; answer with
+/// channel::handle_session_opened or handle_session_refused.
+struct open_session {
+  session_request req;
+};
+
+/// Forward an inbound application message (topic resolved, alias removed).
+struct route {
+  publish msg;
+};
+
+/// Forward subscriptions to the session; answer with handle_suback.
+/// `codes[i]` is an error for a rejected filter (not to be subscribed) or
+/// the granted QoS.
+struct subscribe {
+  uint16_t packet_id = 0;
+  std::vector<subscription> subs;
+  std::vector<reason_code> codes;
+  uint32_t subscription_id = 0; ///< 0 = none
+};
+
+/// Forward unsubscriptions to the session; answer with handle_unsuback.
+struct unsubscribe {
+  uint16_t packet_id = 0;
+  std::vector<std::string> filters;
+  std::vector<reason_code> codes; ///< pre-filled errors, else success
+};
+
+/// The client acknowledged an outbound message (PUBACK, PUBREC, PUBCOMP).
+struct outbound_ack {
+  packet_type kind = packet_type::puback;
+  uint16_t packet_id = 0;
+  reason_code code = reason_code::success;
+};
+
+/// Close the connection once the packets of this output are written, and
+/// detach from the session (if one is open).
+struct close {
+  reason_code reason = reason_code::success;
+  bool publish_will = true;
+  /// A new session expiry interval set by DISCONNECT.
+  std::optional<uint32_t> session_expiry;
+};
+
+} // namespace effect
+
+using channel_effect
+    = std::variant<effect::open_session, effect::route, effect::subscribe,
+                   effect::unsubscribe, effect::outbound_ack, effect::close>;
+
+/// What a handler produced: packets to send (in order) and effects to run
+/// (in order, after the packets are queued for writing).
+struct channel_output {
+  std::vector<packet> packets;
+  std::vector<channel_effect> effects;
+
+  bool closes() const noexcept;
+};
+
+class channel {
+public:
+  enum class phase : uint8_t {
+    awaiting_connect,
+    connecting,
+    connected,
+    closed
+  };
+
+  explicit channel(channel_options opts = {});
+
+  // -- inbound --------------------------------------------------------------
+
+  /// One decoded packet from the client.
+  channel_output handle_in(packet&& p);
+
+  /// The frame parser failed: DISCONNECT (v5) or CONNACK (before CONNECT)
+  /// with its reason code, then close.
+  channel_output handle_parse_error(const parse_error& err);
+
+  /// The keep alive (1.5 times) or the connect timeout passed without a
+  /// packet from the client.
+  channel_output handle_timeout();
+
+  /// The server closes the connection (session taken over 0x8E, shutting
+  /// down 0x8B, administrative action, ...). `publish_will` is decided by the
+  /// caller (the session decides it on takeover).
+  channel_output handle_kick(reason_code reason, bool publish_will);
+
+  /// The peer closed the socket.
+  channel_output handle_closed();
+
+  // -- answers to effects ----------------------------------------------------
+
+  /// The session is open: CONNACK, then whatever arrived meanwhile.
+  channel_output handle_session_opened(bool session_present,
+                                       const std::set<uint16_t>& qos2_ids);
+
+  /// The session could not be opened: CONNACK with `reason` and close.
+  channel_output handle_session_refused(reason_code reason);
+
+  channel_output handle_suback(uint16_t packet_id,
+                               std::vector<reason_code> codes);
+
+  channel_output handle_unsuback(uint16_t packet_id,
+                                 std::vector<reason_code> codes);
+
+  // -- outbound ---------------------------------------------------------------
+
+  /// Appends the encoding of an outbound PUBLISH (topic alias applied,
+  /// remaining expiry set) or PUBREL to `out`. Returns false and appends
+  /// nothing when the packet exceeds the client's maximum packet size (the
+  /// message is then to be treated as delivered).
+  bool write(const outbound& o, steady_time now, std::string& out);
+
+  /// Appends the encoding of a packet for this connection's version.
+  void write(const packet& p, std::string& out) const;
+
+  // -- state ------------------------------------------------------------------
+
+  phase state() const noexcept {
+    return phase_;
+  }
+  protocol_version version() const noexcept {
+    return version_;
+  }
+  const session_request& session() const noexcept {
+    return req_;
+  }
+  /// Keep alive in seconds as agreed at CONNECT (0 = none).
+  uint16_t keep_alive() const noexcept {
+    return keep_alive_;
+  }
+  /// Largest packet the client accepts (0 = no limit).
+  uint32_t client_max_packet_size() const noexcept {
+    return req_.maximum_packet_size;
+  }
+  /// The inbound QoS 2 identifiers awaiting PUBREL (returned to the session
+  /// at detach).
+  const std::set<uint16_t>& inbound_qos2() const noexcept {
+    return qos2_;
+  }
+  const channel_options& options() const noexcept {
+    return opts_;
+  }
+
+private:
+  channel_output on_connect(connect&& c);
+  channel_output on_publish(publish&& p);
+  channel_output on_pubrel(const pubrel& p);
+  channel_output on_subscribe(subscribe&& s);
+  channel_output on_unsubscribe(unsubscribe&& u);
+  channel_output on_disconnect(const disconnect& d);
+  channel_output dispatch(packet&& p);
+
+  /// DISCONNECT with `reason` (v5 only) and close; the will is published.
+  channel_output protocol_close(reason_code reason, std::string why = {});
+  void disconnect_into(channel_output& out, reason_code reason,
+                       bool publish_will, std::string why = {});
+  std::string assign_client_id();
+
+  channel_options opts_;
+  phase phase_ = phase::awaiting_connect;
+  protocol_version version_ = protocol_version::v5;
+  session_request req_;
+  uint16_t keep_alive_ = 0;
+  bool session_open_ = false;
+  bool problem_information_ = true;
+  std::vector<packet> deferred_; // received while the session opens
+  std::set<uint16_t> qos2_;
+  std::unordered_map<uint16_t, std::string> alias_in_;
+  std::unordered_map<std::string, uint16_t> alias_out_;
+  publish scratch_; // reused for outbound encoding
+};
+
+} // namespace castor::mqtt

@@ -1,0 +1,130 @@
+// PUBLISH in both directions, PUBREL from the client, topic aliases.
+
+#include "protocol/channel.hpp"
+
+#include "protocol/topic.hpp"
+
+namespace castor::mqtt {
+
+channel_output channel::on_publish(publish&& p) {
+  if (p.qos > opts_.maximum_qos)
+    return protocol_close(reason_code::qos_not_supported);
+  if (p.retain && !opts_.retain_available)
+    return protocol_close(reason_code::retain_not_supported);
+  if (p.props.topic_alias) {
+    auto alias = *p.props.topic_alias;
+    if (alias == 0 || alias > opts_.topic_alias_maximum)
+      return protocol_close(reason_code::topic_alias_invalid,
+                            "topic alias out of range");
+    if (!p.topic.empty()) {
+      alias_in_[alias] = p.topic;
+    } else {
+      auto i = alias_in_.find(alias);
+      if (i == alias_in_.end())
+        return protocol_close(reason_code::protocol_error,
+                              "unknown topic alias");
+      p.topic = i->second;
+    }
+    p.props.topic_alias.reset();
+  } else if (p.topic.empty()) {
+    return protocol_close(reason_code::protocol_error, "empty topic name");
+  }
+  if (!valid_topic_name(p.topic))
+    return protocol_close(reason_code::topic_name_invalid);
+  channel_output out;
+  if (p.props.payload_format_indicator.value_or(0) == 1
+      && !valid_utf8(p.payload)) {
+    // Not routed; acknowledged with the reason (QoS 0 is dropped).
+    if (p.qos == 1)
+      out.packets.emplace_back(
+          puback{p.packet_id, reason_code::payload_format_invalid, {}});
+    else if (p.qos == 2)
+      out.packets.emplace_back(
+          pubrec{p.packet_id, reason_code::payload_format_invalid, {}});
+    return out;
+  }
+  switch (p.qos) {
+  case 0:
+    out.effects.emplace_back(effect::route{std::move(p)});
+    break;
+  case 1: {
+    auto id = p.packet_id;
+    out.effects.emplace_back(effect::route{std::move(p)});
+    out.packets.emplace_back(puback{id, reason_code::success, {}});
+    break;
+  }
+  default: {
+    auto id = p.packet_id;
+    if (qos2_.count(id) == 0) {
+      if (qos2_.size() >= opts_.receive_maximum)
+        return protocol_close(reason_code::receive_maximum_exceeded);
+      qos2_.insert(id);
+      out.effects.emplace_back(effect::route{std::move(p)});
+    }
+    // A duplicate of a message not yet released is not routed again.
+    out.packets.emplace_back(pubrec{id, reason_code::success, {}});
+  }
+  }
+  return out;
+}
+
+channel_output channel::on_pubrel(const pubrel& p) {
+  channel_output out;
+  pubcomp comp;
+  comp.packet_id = p.packet_id;
+  if (qos2_.erase(p.packet_id) == 0 && version_ == protocol_version::v5)
+    comp.code = reason_code::packet_identifier_not_found;
+  out.packets.emplace_back(std::move(comp));
+  return out;
+}
+
+bool channel::write(const outbound& o, steady_time now, std::string& out) {
+  if (o.type == outbound::kind::pubrel) {
+    pubrel rel;
+    rel.packet_id = o.packet_id;
+    encode(packet{std::move(rel)}, version_, out);
+    return true;
+  }
+  auto& m = *o.msg;
+  if (expired(m, now))
+    return false;
+  // The scratch packet keeps its buffers' capacity between messages.
+  packet pkt{std::move(scratch_)};
+  auto& p = std::get<publish>(pkt);
+  p.dup = o.dup;
+  p.qos = o.qos;
+  p.retain = o.retain;
+  p.packet_id = o.packet_id;
+  p.topic.assign(m.topic);
+  p.payload.assign(m.payload);
+  p.props = m.props;
+  if (m.has_expiry)
+    p.props.message_expiry_interval = remaining_expiry(m, now);
+  p.props.subscription_identifiers = o.subscription_ids;
+  bool new_alias = false;
+  if (version_ == protocol_version::v5 && req_.topic_alias_maximum > 0) {
+    auto i = alias_out_.find(m.topic);
+    if (i != alias_out_.end()) {
+      p.props.topic_alias = i->second;
+      p.topic.clear();
+    } else if (alias_out_.size() < req_.topic_alias_maximum) {
+      auto alias = static_cast<uint16_t>(alias_out_.size() + 1);
+      alias_out_.emplace(m.topic, alias);
+      p.props.topic_alias = alias;
+      new_alias = true;
+    }
+  }
+  auto before = out.size();
+  encode(pkt, version_, out);
+  bool fits = req_.maximum_packet_size == 0
+              || out.size() - before <= req_.maximum_packet_size;
+  if (!fits) {
+    out.resize(before);
+    if (new_alias)
+      alias_out_.erase(m.topic);
+  }
+  scratch_ = std::move(p);
+  return fits;
+}
+
+} // namespace castor::mqtt

@@ -1,0 +1,203 @@
+#include "protocol/session_state.hpp"
+
+#include <algorithm>
+
+namespace castor::mqtt {
+
+message_ptr make_message(publish&& p, std::string origin, steady_time now) {
+  auto m = std::make_shared<message>();
+  m->topic = std::move(p.topic);
+  m->payload = std::move(p.payload);
+  m->qos = p.qos;
+  m->retain = p.retain;
+  if (p.props.message_expiry_interval) {
+    m->has_expiry = true;
+    m->expires_at
+        = now + std::chrono::seconds(*p.props.message_expiry_interval);
+    p.props.message_expiry_interval.reset();
+  }
+  p.props.topic_alias.reset();
+  p.props.subscription_identifiers.clear();
+  m->props = std::move(p.props);
+  m->origin = std::move(origin);
+  return m;
+}
+
+uint32_t remaining_expiry(const message& m, steady_time now) noexcept {
+  if (!m.has_expiry || m.expires_at <= now)
+    return 0;
+  auto left = m.expires_at - now;
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(left);
+  if (secs < left)
+    secs += std::chrono::seconds(1);
+  return static_cast<uint32_t>(secs.count());
+}
+
+session_state::session_state(session_limits limits) : limits_(limits) {
+  // nop
+}
+
+bool session_state::subscribe(const subscription& s, uint32_t id) {
+  auto [i, added]
+      = subs_.insert_or_assign(s.filter, stored_subscription{s, id});
+  return !added;
+}
+
+bool session_state::unsubscribe(const std::string& filter) {
+  return subs_.erase(filter) > 0;
+}
+
+void session_state::attach(uint16_t window, steady_time now,
+                           std::vector<outbound>& out) {
+  connected_ = true;
+  window_ = window == 0 ? 65535 : window;
+  // Retransmit in the order first sent.
+  std::vector<std::pair<uint64_t, uint16_t>> order;
+  order.reserve(inflight_.size());
+  for (auto& [id, e] : inflight_)
+    order.emplace_back(e.seq, id);
+  std::sort(order.begin(), order.end());
+  for (auto& [seq, id] : order) {
+    auto& e = inflight_[id];
+    outbound o;
+    o.packet_id = id;
+    if (e.state == flight::await_pubcomp) {
+      o.type = outbound::kind::pubrel;
+    } else {
+      o.qos = e.d.qos;
+      o.dup = true;
+      o.retain = e.d.retain;
+      o.msg = e.d.msg;
+      o.subscription_ids = e.d.subscription_ids;
+    }
+    out.emplace_back(std::move(o));
+  }
+  pump(now, out);
+}
+
+void session_state::enqueue(delivery d, steady_time now,
+                            std::vector<outbound>& out) {
+  if (!connected_ && d.qos == 0 && !limits_.queue_qos0_offline) {
+    ++counters_.dropped_qos0_offline;
+    return;
+  }
+  // Per-topic order: nothing overtakes queued messages.
+  if (connected_ && queue_.empty() && (d.qos == 0 || window_open())) {
+    send(std::move(d), now, out);
+    return;
+  }
+  if (queue_.size() >= limits_.max_queued) {
+    ++counters_.dropped_queue_full;
+    if (limits_.overflow == overflow_policy::drop_newest
+        || limits_.max_queued == 0)
+      return;
+    queue_.pop_front();
+  }
+  queue_.emplace_back(std::move(d));
+}
+
+void session_state::send(delivery&& d, steady_time now,
+                         std::vector<outbound>& out) {
+  if (expired(*d.msg, now)) {
+    ++counters_.dropped_expired;
+    return;
+  }
+  outbound o;
+  o.qos = d.qos;
+  o.retain = d.retain;
+  o.msg = d.msg;
+  o.subscription_ids = d.subscription_ids;
+  if (d.qos > 0) {
+    auto id = next_packet_id();
+    o.packet_id = id;
+    auto state = d.qos == 1 ? flight::await_puback : flight::await_pubrec;
+    inflight_.emplace(id, inflight_entry{state, seq_++, std::move(d)});
+  }
+  out.emplace_back(std::move(o));
+}
+
+void session_state::pump(steady_time now, std::vector<outbound>& out) {
+  while (connected_ && !queue_.empty()) {
+    auto& front = queue_.front();
+    if (front.qos > 0 && !window_open())
+      return;
+    auto d = std::move(front);
+    queue_.pop_front();
+    send(std::move(d), now, out);
+  }
+}
+
+uint16_t session_state::next_packet_id() {
+  // The window is at most 65535 entries, so a free identifier exists.
+  for (;;) {
+    ++last_id_;
+    if (last_id_ == 0)
+      last_id_ = 1;
+    if (inflight_.count(last_id_) == 0)
+      return last_id_;
+  }
+}
+
+void session_state::complete(uint16_t id, steady_time now,
+                             std::vector<outbound>& out) {
+  inflight_.erase(id);
+  pump(now, out);
+}
+
+void session_state::on_puback(uint16_t id, steady_time now,
+                              std::vector<outbound>& out) {
+  auto i = inflight_.find(id);
+  if (i == inflight_.end() || i->second.state != flight::await_puback)
+    return;
+  complete(id, now, out);
+}
+
+void session_state::on_pubrec(uint16_t id, bool error, steady_time now,
+                              std::vector<outbound>& out) {
+  auto i = inflight_.find(id);
+  if (i == inflight_.end())
+    return;
+  if (error) {
+    complete(id, now, out);
+    return;
+  }
+  if (i->second.state == flight::await_pubrec) {
+    i->second.state = flight::await_pubcomp;
+    i->second.d.msg.reset(); // the payload is no longer needed
+  }
+}
+
+void session_state::on_pubcomp(uint16_t id, steady_time now,
+                               std::vector<outbound>& out) {
+  auto i = inflight_.find(id);
+  if (i == inflight_.end() || i->second.state != flight::await_pubcomp)
+    return;
+  complete(id, now, out);
+}
+
+void session_state::on_dropped(uint16_t id, steady_time now,
+                               std::vector<outbound>& out) {
+  ++counters_.dropped_too_large;
+  if (inflight_.count(id) > 0)
+    complete(id, now, out);
+}
+
+std::vector<delivery> session_state::take_unacknowledged() {
+  std::vector<std::pair<uint64_t, uint16_t>> order;
+  for (auto& [id, e] : inflight_)
+    if (e.state != flight::await_pubcomp)
+      order.emplace_back(e.seq, id);
+  std::sort(order.begin(), order.end());
+  std::vector<delivery> result;
+  for (auto& [seq, id] : order) {
+    result.emplace_back(std::move(inflight_[id].d));
+    inflight_.erase(id);
+  }
+  for (auto& d : queue_)
+    if (d.qos > 0)
+      result.emplace_back(std::move(d));
+  queue_.clear();
+  return result;
+}
+
+} // namespace castor::mqtt

@@ -1,0 +1,167 @@
+#pragma once
+
+// The state of one MQTT session as a movable value, without actors or
+// sockets (in the manner of EMQX's emqx_session_mem): subscriptions with
+// their options and identifiers, the outbound in-flight window keyed by
+// packet identifier with its QoS 1/2 states, a bounded queue of messages
+// waiting for the window or for the client to come back, the inbound QoS 2
+// packet identifiers awaiting PUBREL, and counters of what was dropped.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "protocol/packet.hpp"
+#include "protocol/session_state_message.hpp"
+
+namespace castor::mqtt {
+
+/// A packet the session wants sent to its client.
+struct outbound {
+  enum class kind : uint8_t { publish, pubrel };
+  kind type = kind::publish;
+  uint16_t packet_id = 0; ///< 0 for QoS 0
+  uint8_t qos = 0;
+  bool dup = false;
+  bool retain = false;
+  message_ptr msg; ///< for publish
+  std::vector<uint32_t> subscription_ids;
+};
+
+/// What a full queue does with one more message.
+enum class overflow_policy : uint8_t { drop_oldest, drop_newest };
+
+struct session_limits {
+  /// Messages held in the queue (waiting for the window or offline).
+  uint32_t max_queued = 1000;
+  overflow_policy overflow = overflow_policy::drop_oldest;
+  /// Keep QoS 0 messages for a disconnected client (Mosquitto's
+  /// queue_qos0_messages); off by default.
+  bool queue_qos0_offline = false;
+};
+
+/// What the session dropped and why.
+struct session_counters {
+  uint64_t dropped_queue_full = 0;
+  uint64_t dropped_qos0_offline = 0;
+  uint64_t dropped_expired = 0;
+  uint64_t dropped_too_large = 0;
+};
+
+/// A subscription as the session stores it.
+struct stored_subscription {
+  subscription opts;
+  uint32_t subscription_id = 0; ///< 0 = none
+};
+
+class session_state {
+public:
+  explicit session_state(session_limits limits = {});
+
+  // -- subscriptions ----------------------------------------------------------
+
+  /// Adds or replaces the subscription of `s.filter`. Returns true if a
+  /// subscription of that filter existed before (retain handling 1).
+  bool subscribe(const subscription& s, uint32_t subscription_id);
+
+  /// Removes the subscription of `filter`; false if there was none.
+  bool unsubscribe(const std::string& filter);
+
+  const std::map<std::string, stored_subscription>& subscriptions() const {
+    return subs_;
+  }
+
+  // -- connection -------------------------------------------------------------
+
+  bool connected() const noexcept {
+    return connected_;
+  }
+
+  /// A connection attached; `window` is the client's receive maximum.
+  /// Appends what must be sent first: every in-flight message again (PUBLISH
+  /// with DUP set, or PUBREL for those already received), then queued
+  /// messages while the window allows.
+  void attach(uint16_t window, steady_time now, std::vector<outbound>& out);
+
+  /// The connection went away; messages are queued until the next attach.
+  void detach() noexcept {
+    connected_ = false;
+  }
+
+  // -- outbound flow ----------------------------------------------------------
+
+  /// A message for this session. Appends what can be sent now.
+  void enqueue(delivery d, steady_time now, std::vector<outbound>& out);
+
+  /// The client acknowledged QoS 1 `id` (PUBACK). Appends what the freed
+  /// window lets through. Unknown identifiers are ignored.
+  void on_puback(uint16_t id, steady_time now, std::vector<outbound>& out);
+
+  /// PUBREC for QoS 2 `id`. With an error code the message is complete;
+  /// otherwise it waits for PUBCOMP (the connection sends PUBREL).
+  void on_pubrec(uint16_t id, bool error, steady_time now,
+                 std::vector<outbound>& out);
+
+  /// PUBCOMP for QoS 2 `id`.
+  void on_pubcomp(uint16_t id, steady_time now, std::vector<outbound>& out);
+
+  /// The connection could not send `id` (larger than the client's maximum
+  /// packet size): the message counts as delivered.
+  void on_dropped(uint16_t id, steady_time now, std::vector<outbound>& out);
+
+  /// Removes and returns the QoS 1/2 messages not yet acknowledged (in
+  /// flight whose PUBLISH may be unacknowledged, then queued), e.g. to give
+  /// a shared subscription's messages to another member.
+  std::vector<delivery> take_unacknowledged();
+
+  size_t inflight_count() const noexcept {
+    return inflight_.size();
+  }
+  size_t queued_count() const noexcept {
+    return queue_.size();
+  }
+  const session_counters& counters() const noexcept {
+    return counters_;
+  }
+  const session_limits& limits() const noexcept {
+    return limits_;
+  }
+
+  // -- inbound QoS 2 ----------------------------------------------------------
+
+  /// Packet identifiers of QoS 2 PUBLISH packets received and not yet
+  /// released (exactly once across reconnects).
+  std::set<uint16_t> inbound_qos2;
+
+private:
+  enum class flight : uint8_t { await_puback, await_pubrec, await_pubcomp };
+
+  struct inflight_entry {
+    flight state;
+    uint64_t seq; // send order, for retransmission
+    delivery d;
+  };
+
+  void pump(steady_time now, std::vector<outbound>& out);
+  void send(delivery&& d, steady_time now, std::vector<outbound>& out);
+  void complete(uint16_t id, steady_time now, std::vector<outbound>& out);
+  uint16_t next_packet_id();
+  bool window_open() const noexcept {
+    return inflight_.size() < window_;
+  }
+
+  session_limits limits_;
+  std::map<std::string, stored_subscription> subs_;
+  bool connected_ = false;
+  uint16_t window_ = 65535;
+  uint16_t last_id_ = 0;
+  uint64_t seq_ = 0;
+  std::map<uint16_t, inflight_entry> inflight_;
+  std::deque<delivery> queue_;
+  session_counters counters_;
+};
+
+} // namespace castor::mqtt

@@ -1,0 +1,62 @@
+#pragma once
+
+// The application message that flows from a publisher's connection through
+// topics to subscribers' sessions: one immutable value per PUBLISH, shared by
+// every subscriber (behind a shared pointer), whatever their number.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/packet.hpp"
+
+namespace castor::mqtt {
+
+using steady_time = std::chrono::steady_clock::time_point;
+
+/// A published application message. Never modified once shared.
+struct message {
+  std::string topic;
+  std::string payload;
+  uint8_t qos = 0;
+  bool retain = false;
+  /// The properties forwarded unchanged (payload format indicator, content
+  /// type, response topic, correlation data, user properties). Topic alias,
+  /// subscription identifiers and the message expiry interval are not kept
+  /// here: they are computed per subscriber.
+  properties props;
+  /// Client identifier of the publisher (for no local); empty for messages
+  /// the server itself publishes.
+  std::string origin;
+  /// When the message expires (steady clock); meaningful if has_expiry.
+  bool has_expiry = false;
+  steady_time expires_at{};
+};
+
+using message_ptr = std::shared_ptr<const message>;
+
+/// Builds a shared message from an inbound PUBLISH (topic already resolved
+/// from any alias). `now` anchors the message expiry interval.
+message_ptr make_message(publish&& p, std::string origin, steady_time now);
+
+/// Seconds until `m` expires (rounded up), 0 if it has expired.
+uint32_t remaining_expiry(const message& m, steady_time now) noexcept;
+
+/// True if `m` has an expiry and it has passed.
+inline bool expired(const message& m, steady_time now) noexcept {
+  return m.has_expiry && m.expires_at <= now;
+}
+
+/// One message on its way to one subscriber session: the subscriber's QoS
+/// (already downgraded to the subscription's maximum), the retain flag as the
+/// subscriber sees it and the matching subscription identifiers.
+struct delivery {
+  message_ptr msg;
+  uint8_t qos = 0;
+  bool retain = false;
+  std::vector<uint32_t> subscription_ids;
+};
+
+} // namespace castor::mqtt
