@@ -89,6 +89,8 @@ private:
   uint64_t warm_delivered_ = 0, warm_sent_ = 0;
   uint64_t warm_at_ = 0;
   double warm_cpu_ = -1;
+  double warm_own_cpu_ = 0;
+  event_loop::syscall_counts warm_counts_;
   double rate_per_pub_ = 0;
   latency_recorder latency_;
   std::string id_prefix_;
@@ -379,6 +381,8 @@ void flow_run::tick(uint64_t now) {
       for (auto& p : pubs_)
         warm_sent_ += p.next_seq;
       warm_cpu_ = read_cpu_seconds(o_.server_pid);
+      warm_own_cpu_ = own_cpu_seconds();
+      warm_counts_ = loop_.counts();
     }
     if (now >= t_end_) {
       double secs = static_cast<double>(now - warm_at_) * 1e-9;
@@ -395,6 +399,10 @@ void flow_run::tick(uint64_t now) {
         if (r_.window_delivered > 0)
           r_.cpu_s_per_million = r_.cpu_s * 1e6 / r_.window_delivered;
       }
+      r_.loadgen_cpu_s = own_cpu_seconds() - warm_own_cpu_;
+      r_.reads = loop_.counts().reads - warm_counts_.reads;
+      r_.writes = loop_.counts().writes - warm_counts_.writes;
+      r_.waits = loop_.counts().waits - warm_counts_.waits;
       phase_ = phase::draining;
       t_drain_deadline_ = now + static_cast<uint64_t>(o_.drain_timeout_s * 1e9);
       break;
@@ -478,6 +486,8 @@ run_result flow_run::run() {
   while (phase_ != phase::done) {
     int timeout = rate_per_pub_ > 0 && phase_ == phase::running ? 1 : 20;
     loop_.run_once(timeout);
+    if (o_.coalesce_us > 0 && phase_ >= phase::running)
+      usleep(o_.coalesce_us);
     uint64_t now = now_ns();
     if (now >= hard) {
       set_error("hard deadline reached");

@@ -149,6 +149,7 @@ bool event_loop::flush(uint32_t index) {
   if (c.fd < 0)
     return false;
   while (c.out_off < c.out.size()) {
+    ++counts_.writes;
     ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off,
                        MSG_NOSIGNAL);
     if (n > 0) {
@@ -187,19 +188,23 @@ void event_loop::flush_dirty() {
 
 void event_loop::handle_readable(uint32_t index) {
   auto& c = clients_[index];
+  ++counts_.reads;
   ssize_t n = ::read(c.fd, scratch_.data(), scratch_.size());
   if (n == 0) {
     fail(index, "connection closed by the server");
     return;
   }
   if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+      ++counts_.empty_reads;
       return;
+    }
     fail(index, std::strerror(errno));
     return;
   }
   const uint8_t* data = scratch_.data();
   size_t len = static_cast<size_t>(n);
+  counts_.bytes_read += len;
   bool buffered = !c.in.empty();
   if (buffered) {
     c.in.insert(c.in.end(), data, data + len);
@@ -231,6 +236,7 @@ void event_loop::handle_readable(uint32_t index) {
 
 void event_loop::run_once(int timeout_ms) {
   auto& evs = *events_;
+  ++counts_.waits;
   int n = epoll_wait(epfd_, evs.data(), max_events, timeout_ms);
   for (int i = 0; i < n; ++i) {
     auto index = static_cast<uint32_t>(evs[i].data.u64);

@@ -98,6 +98,14 @@ public:
     return open_count_;
   }
 
+  /// System calls made so far, to show what the generator itself costs.
+  struct syscall_counts {
+    uint64_t reads = 0, writes = 0, waits = 0, empty_reads = 0, bytes_read = 0;
+  };
+  const syscall_counts& counts() const {
+    return counts_;
+  }
+
 private:
   void handle_readable(uint32_t index);
   bool flush(uint32_t index);
@@ -113,6 +121,7 @@ private:
   std::vector<uint8_t> scratch_;
   std::vector<epoll_event>* events_ = nullptr;
   size_t open_count_ = 0;
+  syscall_counts counts_;
 };
 
 } // namespace castor::bench

@@ -66,6 +66,8 @@ const char* usage_text
       "800/publishers)\n"
       "  --max-messages N       per publisher (0 = unlimited)\n"
       "  --drain-timeout S      wait for the tail after publishing (5)\n"
+      "  --coalesce-us N        pause N us after each loop turn while\n"
+      "                         publishing: fewer, larger reads (0)\n"
       "  --setup-timeout S      connecting and subscribing (60)\n"
       "  --connect-concurrency N  CONNECTs awaiting CONNACK at once (100)\n"
       "  --latency              record latency percentiles (latency: on)\n"
@@ -222,6 +224,8 @@ std::optional<options> parse_options(int argc, char** argv) {
     else if (a == "--drain-timeout")
       ok = parse_num(v, o.drain_timeout_s) && o.drain_timeout_s >= 0
            && o.drain_timeout_s <= 600;
+    else if (a == "--coalesce-us")
+      ok = parse_int(v, o.coalesce_us, 0, 100000);
     else if (a == "--setup-timeout")
       ok = parse_num(v, o.setup_timeout_s) && o.setup_timeout_s > 0
            && o.setup_timeout_s <= 600;

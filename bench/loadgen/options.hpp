@@ -45,6 +45,9 @@ struct options {
   double setup_timeout_s = 60;
   uint32_t connect_concurrency = 100; ///< connects awaiting CONNACK at once
   bool record_latency = false;
+  /// Pause this long after each loop turn while publishing, so that reads
+  /// find several messages per socket (fewer system calls per delivery).
+  uint32_t coalesce_us = 0;
   // connections scenario
   uint32_t count = 1000;
   uint32_t conn_offset = 0;

@@ -107,7 +107,11 @@ std::string to_json(const options& o, const run_result& r) {
         .num("rejected", static_cast<double>(r.rejected))
         .num("window_s", r.window_s)
         .num("rate", r.rate)
-        .num("publish_rate", r.publish_rate);
+        .num("publish_rate", r.publish_rate)
+        .opt("loadgen_cpu_s", r.loadgen_cpu_s)
+        .num("loadgen_reads", static_cast<double>(r.reads))
+        .num("loadgen_writes", static_cast<double>(r.writes))
+        .num("loadgen_waits", static_cast<double>(r.waits));
     if (r.has_latency)
       j.num("lat_samples", static_cast<double>(r.latency.samples))
           .num("lat_p50_us", r.latency.p50_us)
@@ -160,6 +164,11 @@ std::string to_human(const options& o, const run_result& r) {
                   "us, median per-second p99 %.0f us",
                   r.latency.p50_us, r.latency.p99_us, r.latency.p999_us,
                   r.latency.max_us, r.latency.median_p99_per_s_us);
+    s += buf;
+  }
+  if (r.loadgen_cpu_s >= 0 && r.window_s > 0) {
+    std::snprintf(buf, sizeof(buf), "; generator %.0f%% of a core",
+                  100 * r.loadgen_cpu_s / r.window_s);
     s += buf;
   }
   if (r.cpu_s_per_million >= 0) {

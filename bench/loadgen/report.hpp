@@ -39,6 +39,9 @@ struct run_result {
   double rss_per_conn_kb = -1;
   double cpu_s = -1;
   double cpu_s_per_million = -1;
+  // the generator itself, over the measured window
+  double loadgen_cpu_s = -1;
+  uint64_t reads = 0, writes = 0, waits = 0;
 };
 
 /// One JSON object on one line.

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <ctime>
 #include <string>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace castor::bench {
@@ -141,6 +142,17 @@ double read_cpu_seconds(int pid) {
     return -1;
   return static_cast<double>(utime + stime)
          / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+} // namespace castor::bench
+
+namespace castor::bench {
+
+double own_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+         + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
 } // namespace castor::bench

@@ -67,5 +67,7 @@ private:
 /// The server's resident set (kB) and utime+stime (s); negative if unknown.
 long read_rss_kb(int pid);
 double read_cpu_seconds(int pid);
+/// This process's user + system CPU time (s).
+double own_cpu_seconds();
 
 } // namespace castor::bench
