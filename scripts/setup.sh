@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake g++ pkg-config
   libcaf-dev libssl-dev libyaml-cpp-dev doctest-dev
-  libwslay-dev libhttp-parser-dev nlohmann-json3-dev
+  libhttp-parser-dev nlohmann-json3-dev
   clang libclang-rt-14-dev
   mosquitto mosquitto-clients python3-paho-mqtt
 )
