@@ -32,6 +32,14 @@ struct parse_error {
 bool property_allowed(property_id id, packet_type in) noexcept;
 bool property_allowed_in_will(property_id id) noexcept;
 
+/// True if the MQTT 5.0 specification lets packet `in` carry reason code
+/// `rc` (spec 2.4); the decoder rejects any other code as malformed.
+bool reason_code_allowed(reason_code rc, packet_type in) noexcept;
+
+/// The specification's name of `rc` in packet `in`: like to_string(rc), but
+/// 0x00 is "Normal disconnection" in DISCONNECT and "Granted QoS 0" in SUBACK.
+std::string_view reason_name(reason_code rc, packet_type in) noexcept;
+
 struct parser_options {
   /// Largest whole packet (fixed header included) accepted; larger frames are
   /// rejected with packet_too_large before their body is buffered.

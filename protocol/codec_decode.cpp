@@ -112,6 +112,11 @@ bool decode_connect(reader& r, connect& c) {
   uint8_t level;
   if (!r.binary(name) || !r.u8(level))
     return false;
+  // MQTT 3.1 ("MQIsdp", level 3) is a protocol level we do not speak: the
+  // client gets CONNACK return code 1. Any other name is not MQTT.
+  if (name == "MQIsdp")
+    return r.fail(reason_code::unsupported_protocol_version,
+                  "unsupported_protocol_level", 5, level);
   if (name != "MQTT")
     return r.fail(reason_code::unsupported_protocol_version,
                   "invalid_protocol_name");

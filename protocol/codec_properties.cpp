@@ -354,6 +354,20 @@ bool property_allowed_in_will(property_id id) noexcept {
   return allowed(id, detail::property_context{packet_type::connect, true});
 }
 
+bool reason_code_allowed(reason_code rc, packet_type in) noexcept {
+  return detail::reason_code_valid_for(in, static_cast<uint8_t>(rc));
+}
+
+std::string_view reason_name(reason_code rc, packet_type in) noexcept {
+  if (rc == reason_code::success) {
+    if (in == packet_type::disconnect)
+      return "Normal disconnection";
+    if (in == packet_type::suback)
+      return "Granted QoS 0";
+  }
+  return to_string(rc);
+}
+
 namespace detail {
 
 bool read_properties(reader& r, properties& props, property_context where) {

@@ -104,7 +104,7 @@ std::vector<error_case> cases() {
       // --------------------------------------------------------------
       {"MQTT 3.1 (MQIsdp, level 3)", std::nullopt, role::server,
        frame(0x10, str("MQIsdp") + hex("03 02 00 3c") + cid),
-       reason_code::unsupported_protocol_version, "invalid_protocol_name"},
+       reason_code::unsupported_protocol_version, "unsupported_protocol_level"},
       {"protocol level 6", std::nullopt, role::server,
        frame(0x10, str("MQTT") + hex("06 02 00 3c") + cid),
        reason_code::unsupported_protocol_version, "unsupported_protocol_level"},

@@ -503,3 +503,40 @@ TEST_CASE("codec: UTF-8 validation as MQTT requires it") {
   CHECK(!valid_utf8("\xc3\x28")); // bad continuation
   CHECK(!valid_utf8("\xff"));
 }
+
+TEST_CASE("codec: reason codes allowed per packet follow spec table 2-6") {
+  using t = packet_type;
+  CHECK(reason_code_allowed(reason_code::success, t::connack));
+  CHECK(reason_code_allowed(reason_code::no_matching_subscribers, t::puback));
+  CHECK(!reason_code_allowed(reason_code::no_matching_subscribers, t::pubrel));
+  CHECK(reason_code_allowed(reason_code::packet_identifier_not_found,
+                            t::pubcomp));
+  CHECK(!reason_code_allowed(reason_code::packet_identifier_not_found,
+                             t::puback));
+  CHECK(reason_code_allowed(reason_code::granted_qos_2, t::suback));
+  CHECK(!reason_code_allowed(reason_code::granted_qos_2, t::unsuback));
+  CHECK(reason_code_allowed(reason_code::no_subscription_existed, t::unsuback));
+  CHECK(reason_code_allowed(reason_code::session_taken_over, t::disconnect));
+  CHECK(!reason_code_allowed(reason_code::session_taken_over, t::connack));
+  CHECK(reason_code_allowed(reason_code::re_authenticate, t::auth));
+  CHECK(!reason_code_allowed(reason_code::unspecified_error, t::auth));
+  CHECK(reason_code_allowed(reason_code::banned, t::connack));
+  CHECK(!reason_code_allowed(reason_code::banned, t::disconnect));
+  CHECK(reason_code_allowed(reason_code::topic_alias_invalid, t::disconnect));
+  CHECK(reason_code_allowed(reason_code::packet_too_large, t::connack));
+  CHECK(!reason_code_allowed(reason_code::success, t::publish));
+  // Every known code is allowed somewhere, no unknown one anywhere.
+  for (int v = 0; v < 256; ++v) {
+    bool somewhere = false;
+    for (int p = 1; p <= 15; ++p)
+      somewhere = somewhere
+                  || reason_code_allowed(static_cast<reason_code>(v),
+                                         static_cast<t>(p));
+    CHECK(somewhere == is_known(static_cast<uint8_t>(v)));
+  }
+  CHECK(reason_name(reason_code::success, t::disconnect)
+        == "Normal disconnection");
+  CHECK(reason_name(reason_code::success, t::suback) == "Granted QoS 0");
+  CHECK(reason_name(reason_code::success, t::puback) == "Success");
+  CHECK(reason_name(reason_code::banned, t::connack) == "Banned");
+}
