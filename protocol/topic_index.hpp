@@ -199,6 +199,18 @@ public:
     return i == n->payload.entries.end() ? nullptr : &i->second;
   }
 
+  /// Calls `f(key, value&)` for every entry stored under exactly `filter`
+  /// (wildcards are not expanded). Returns the number of entries visited.
+  template <class F>
+  size_t for_each_entry(std::string_view filter, F&& f) {
+    auto n = find_node(filter);
+    if (n == nullptr)
+      return 0;
+    for (auto& kvp : n->payload.entries)
+      f(kvp.first, kvp.second);
+    return n->payload.entries.size();
+  }
+
   /// Calls `f(filter, key, value&)` for every entry whose filter matches
   /// `topic`, in no particular order. `filter` stays valid until its last
   /// entry is erased.

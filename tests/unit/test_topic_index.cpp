@@ -164,6 +164,22 @@ TEST_CASE("filter_index: insert, replace, find, erase") {
            match_set{{"a/+", 2}, {"a/#", 1}, {"#", 3}});
 }
 
+TEST_CASE("filter_index: entries of one filter") {
+  filter_index<int> index;
+  index.insert("a/+", 1, 7);
+  index.insert("a/+", 2, 14);
+  index.insert("a/b", 3, 21);
+  index.insert("a/+/c", 4, 28);
+  std::map<uint64_t, int> seen;
+  CHECK_EQ(
+      index.for_each_entry("a/+", [&](uint64_t key, int& v) { seen[key] = v; }),
+      2u);
+  CHECK_EQ(seen, std::map<uint64_t, int>{{1, 7}, {2, 14}});
+  CHECK_EQ(index.for_each_entry("a", [](uint64_t, int&) { FAIL("none"); }), 0u);
+  CHECK_EQ(index.for_each_entry("x/y", [](uint64_t, int&) { FAIL("none"); }),
+           0u);
+}
+
 TEST_CASE("filter_index: replaced values are visible to for_each_match") {
   filter_index<int> index;
   index.insert("x/#", 5, 1);
