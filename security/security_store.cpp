@@ -24,18 +24,6 @@ std::string store_error::to_string() const {
   return out;
 }
 
-std::string_view to_string(auth_decision d) noexcept {
-  switch (d) {
-  case auth_decision::allow:
-    return "allow";
-  case auth_decision::deny:
-    return "deny";
-  case auth_decision::abstain:
-    return "abstain";
-  }
-  return "?";
-}
-
 // -- queries ------------------------------------------------------------------
 
 auth_result security_store::authenticate(std::string_view user,
@@ -44,16 +32,16 @@ auth_result security_store::authenticate(std::string_view user,
     return authenticate_anonymous();
   auto i = principals_.find(user);
   if (i == principals_.end())
-    return auth_result::abstain();
+    return auth_result::abstain("unknown principal");
   if (!verify_password(i->second.hash, password))
-    return auth_result::deny();
-  return {auth_decision::allow, std::string(user), i->second.roles};
+    return auth_result::deny("wrong password");
+  return auth_result::allow(std::string(user), i->second.roles);
 }
 
 auth_result security_store::authenticate_anonymous() const {
   if (!anonymous_allowed_)
-    return auth_result::deny();
-  return {auth_decision::allow, {}, anonymous_roles_};
+    return auth_result::deny("anonymous connections are not allowed");
+  return auth_result::allow({}, anonymous_roles_);
 }
 
 permission_set

@@ -19,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "security/auth.hpp"
 #include "security/password.hpp"
 #include "security/permissions.hpp"
 
@@ -31,28 +32,6 @@ struct store_error {
   std::string key; ///< dotted path, e.g. "principals.admin.password"
   std::string message;
   std::string to_string() const; ///< "file:line: key: message"
-};
-
-/// The outcome of one authentication handler in a chain.
-enum class auth_decision : uint8_t {
-  allow,   ///< accepted: the principal and its roles are set
-  deny,    ///< rejected: the chain stops and the client is refused
-  abstain, ///< no opinion: the next handler decides
-};
-
-std::string_view to_string(auth_decision d) noexcept;
-
-struct auth_result {
-  auth_decision decision = auth_decision::abstain;
-  std::string principal;          ///< empty for anonymous
-  std::vector<std::string> roles; ///< as assigned, not expanded
-
-  static auth_result deny() {
-    return {auth_decision::deny, {}, {}};
-  }
-  static auth_result abstain() {
-    return {auth_decision::abstain, {}, {}};
-  }
 };
 
 /// What SCRAM-SHA-256 needs for one user (RFC 5802 section 3).

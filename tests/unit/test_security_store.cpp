@@ -312,3 +312,33 @@ TEST_CASE("security store: loading from a file and SCRAM keys") {
   CHECK(std::get<store_error>(missing).message.find("cannot read")
         != std::string::npos);
 }
+
+TEST_CASE("authenticator chain: first allow or deny decides") {
+  auto hash = make_password_hash("pw", 1000);
+  auto store = parse_ok("principals:\n  u:\n    password: \"" + hash
+                        + "\"\n    roles: [R]\nroles:\n  R: {}\n");
+  int later_calls = 0;
+  auto later = [&] {
+    ++later_calls;
+    return auth_result::allow("from-later", {});
+  };
+  // Known user, right password: the store decides, later handlers never run.
+  auto r = run_chain({[&] { return store.authenticate("u", "pw"); }, later});
+  CHECK(r.decision == auth_decision::allow);
+  CHECK(r.principal == "u");
+  CHECK(later_calls == 0);
+  // Wrong password: denied, later handlers never run.
+  r = run_chain({[&] { return store.authenticate("u", "nope"); }, later});
+  CHECK(r.decision == auth_decision::deny);
+  CHECK(r.reason == "wrong password");
+  CHECK(later_calls == 0);
+  // Unknown user: the store abstains and the next handler decides.
+  r = run_chain({[&] { return store.authenticate("x", "pw"); }, later});
+  CHECK(r.decision == auth_decision::allow);
+  CHECK(r.principal == "from-later");
+  CHECK(later_calls == 1);
+  // Everybody abstains, or nobody is configured: denied.
+  r = run_chain({[&] { return store.authenticate("x", "pw"); }});
+  CHECK(r.decision == auth_decision::deny);
+  CHECK(run_chain({}).decision == auth_decision::deny);
+}
