@@ -776,7 +776,7 @@ class Conn:
             try:
                 self._fill(deadline)
             except socket.timeout:
-                raise TestError("no packet within %.1f s" % timeout)
+                raise TestError("no packet within %.1f s" % timeout) from None
 
     def recv(self, timeout=None, skip_ping=True):
         """Next decoded packet (PINGRESP skipped unless skip_ping=False)."""
@@ -1160,7 +1160,7 @@ def run_cases():
             differs += 1
         else:
             print("FAIL  %s (%.2fs): %s: %s" % (name, dt, type(err).__name__, err))
-            for line in tb.rstrip().splitlines()[-6:]:
+            for line in tb.rstrip().splitlines()[3:]:
                 print("      " + line)
             if srv is not None:
                 print("      --- server log (tail) ---")
