@@ -248,5 +248,21 @@ def subscription_ids_unavailable(srv):
     c.expect_disconnect(0xA1)
 
 
+@case(overrides={"max_subscriptions_per_client": 3}, castor_only=True)
+def subscription_quota(srv):
+    # Beyond the configured number of subscriptions: 0x97 (quota exceeded)
+    # in MQTT 5, 0x80 in 3.1.1. Replacing an existing one is not an addition.
+    c = connect(srv.port, "c02-quota")
+    c.subscribe(["qa/1", "qa/2", "qa/3"], 0)
+    c.subscribe("qa/4", 0, packet_id=2, codes=[0x97])
+    c.subscribe("qa/1", 1, packet_id=3, codes=[1])
+    c.unsubscribe("qa/2", packet_id=4)
+    c.subscribe("qa/4", 0, packet_id=5, codes=[0])
+    c.disconnect()
+    c = connect(srv.port, "c02-quota4", version=4)
+    c.subscribe(["qb/1", "qb/2", "qb/3", "qb/4"], 0, codes=[0, 0, 0, 0x80])
+    c.disconnect()
+
+
 if __name__ == "__main__":
     run_cases()

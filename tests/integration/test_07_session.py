@@ -286,5 +286,41 @@ def offline_queue_bounded(srv):
     c.disconnect()
 
 
+@case(overrides={"max_queued_messages": 10, "queue_full": "drop_newest"}, castor_only=True)
+def offline_queue_drop_newest(srv):
+    cid = "c07-newest"
+    c = _persistent(srv, cid)
+    c.subscribe("s/newest", 1)
+    c.disconnect()
+    pub = connect(srv.port, "c07-newest-pub")
+    for i in range(30):
+        pub.publish("s/newest", b"%d" % i, qos=1, packet_id=i + 1)
+    pub.disconnect()
+    c = _persistent(srv, cid, session_present=True)
+    got = []
+    while True:
+        p = c.poll(0.5)
+        if p is None:
+            break
+        got.append(int(p.payload))
+        c.ack(p)
+    check_eq(got, list(range(10)), "the oldest ten kept")
+    c.disconnect()
+
+
+@case(overrides={"max_session_expiry": 1}, castor_only=True)
+def server_limits_session_expiry(srv):
+    # [MQTT-3.2.2-?] 3.2.2.3.2: the server's value is returned in CONNACK
+    # when it differs from the client's, and it is the one used.
+    cid = "c07-maxexp"
+    c = _persistent(srv, cid, expiry=3600)
+    check_eq(c.connack.props.get("session_expiry_interval"), 1, "session expiry in CONNACK")
+    c.subscribe("s/maxexp", 1)
+    c.disconnect()
+    time.sleep(2.5)
+    c = _persistent(srv, cid, session_present=False, expiry=3600)
+    c.disconnect()
+
+
 if __name__ == "__main__":
     run_cases()
