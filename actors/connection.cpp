@@ -256,7 +256,7 @@ caf::behavior connection_actor(connection_broker* self,
             CASTOR_LOG(info, context_of(self),
                        "bad packet: " << r.error.cause << " ("
                                       << mqtt::to_string(r.error.code) << ")");
-            run(self, st.ch->handle_parse_error(r.error));
+            run(self, st.ch->handle_parse_error(r.error, st.parser->version()));
             break;
           }
           run(self, st.ch->handle_in(std::move(r.pkt)));

@@ -1,7 +1,9 @@
 #include "actors/session.hpp"
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <tuple>
 
 #include <caf/all.hpp>
 
@@ -60,6 +62,26 @@ void end_session(session_actor_type* self) {
     u.filters.push_back(filter);
   if (!u.filters.empty())
     self->send(st.tree, unsub_atom::value, std::move(u));
+  // After the unsubscription (same path, so in order): messages of shared
+  // subscriptions this session did not acknowledge go to other members.
+  std::map<std::tuple<std::string, std::string, std::string>, delivery_batch>
+      redeliver;
+  for (auto& d : st.st.take_unacknowledged()) {
+    if (!d.from_share || !d.msg)
+      continue;
+    for (auto& [full, sub] : st.st.subscriptions()) {
+      auto info = mqtt::parse_filter(full);
+      if (info.shared && mqtt::topic_matches(info.filter, d.msg->topic)) {
+        redeliver[{d.msg->topic, std::string{info.group},
+                   std::string{info.filter}}]
+            .items.emplace_back(std::move(d));
+        break;
+      }
+    }
+  }
+  for (auto& [key, batch] : redeliver)
+    self->send(st.tree, redeliver_atom::value, std::get<0>(key),
+               std::get<1>(key), std::get<2>(key), std::move(batch));
   CASTOR_LOG(debug, "session " << st.client_id, "ended");
   self->quit();
 }
@@ -115,8 +137,6 @@ void takeover_done(session_actor_type* self) {
   st.kicked = nullptr;
   if (st.reset_on_takeover) {
     st.reset_on_takeover = false;
-    if (st.req.has_will)
-      publish_will(self);
     reset_session(self);
   }
   if (st.pending_attach) {
@@ -254,6 +274,11 @@ caf::behavior session_actor(session_actor_type* self, std::string client_id,
           st.conn = nullptr;
           // A session with expiry 0 ends with its connection.
           st.reset_on_takeover = st.req.session_expiry == 0;
+          // The old connection closes without DISCONNECT: its will goes out
+          // now unless a will delay lets the new connection cancel it.
+          if (st.req.has_will
+              && (st.req.will_delay == 0 || st.reset_on_takeover))
+            publish_will(self);
           st.st.detach();
           self->send(
               st.kicked, kick_atom::value,

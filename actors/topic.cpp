@@ -54,6 +54,7 @@ mqtt::delivery share_delivery(const mqtt::message_ptr& m, const entry& e) {
   d.retain = e.retain_as_published && m->retain;
   if (e.subscription_id != 0)
     d.subscription_ids.push_back(e.subscription_id);
+  d.from_share = true;
   return d;
 }
 

@@ -122,6 +122,12 @@ caf::behavior topic_tree(topic_tree_actor* self) {
         }
         return rp;
       },
+      [=](redeliver_atom, const std::string& topic, std::string& group,
+          std::string& filter, delivery_batch& batch) {
+        if (auto t = self->state.topics.find(topic))
+          self->send(*t, redeliver_atom::value, std::move(group),
+                     std::move(filter), std::move(batch));
+      },
       [=](unsub_atom, const topic_unsubscription& u) {
         for (auto& f : u.filters)
           unsubscribe_one(self, u.session, f);

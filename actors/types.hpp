@@ -283,7 +283,7 @@ typename Inspector::result_type inspect(Inspector& f, session_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery& x) {
   return f(caf::meta::type_name("delivery"), x.msg, x.qos, x.retain,
-           x.subscription_ids);
+           x.subscription_ids, x.from_share);
 }
 
 template <class Inspector>

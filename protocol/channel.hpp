@@ -134,8 +134,11 @@ public:
   channel_output handle_in(packet&& p);
 
   /// The frame parser failed: DISCONNECT (v5) or CONNACK (before CONNECT)
-  /// with its reason code, then close.
-  channel_output handle_parse_error(const parse_error& err);
+  /// with its reason code, then close. `version` is what the parser saw of
+  /// the CONNECT (if anything).
+  channel_output handle_parse_error(const parse_error& err,
+                                    std::optional<protocol_version> version
+                                    = std::nullopt);
 
   /// The keep alive (1.5 times) or the connect timeout passed without a
   /// packet from the client.

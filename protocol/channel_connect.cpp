@@ -287,17 +287,25 @@ channel_output channel::protocol_close(reason_code reason, std::string why) {
   return out;
 }
 
-channel_output channel::handle_parse_error(const parse_error& err) {
+channel_output
+channel::handle_parse_error(const parse_error& err,
+                            std::optional<protocol_version> version) {
   channel_output out;
   if (phase_ == phase::closed)
     return out;
   if (phase_ == phase::awaiting_connect) {
-    // A CONNECT that cannot be accepted: CONNACK with the reason if the
-    // version is known (3.1.1 return code 1 for a protocol level we do not
-    // speak), then close.
-    if (err.code == reason_code::unsupported_protocol_version
-        && err.cause == "unsupported_protocol_level") {
-      version_ = protocol_version::v311;
+    // A CONNECT that cannot be accepted: CONNACK with the reason where the
+    // version is known (the 3.1.1 form, return code 1, for a protocol level
+    // we do not speak), then close.
+    if (err.code == reason_code::unsupported_protocol_version) {
+      if (err.cause == "unsupported_protocol_level") {
+        version_ = protocol_version::v311;
+        connack ack;
+        ack.code = err.code;
+        out.packets.emplace_back(std::move(ack));
+      }
+    } else if (version == protocol_version::v5) {
+      version_ = protocol_version::v5;
       connack ack;
       ack.code = err.code;
       out.packets.emplace_back(std::move(ack));

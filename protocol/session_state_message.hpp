@@ -57,6 +57,9 @@ struct delivery {
   uint8_t qos = 0;
   bool retain = false;
   std::vector<uint32_t> subscription_ids;
+  /// Sent to this session as one member of a shared subscription (goes to
+  /// another member if this session ends before acknowledging it).
+  bool from_share = false;
 };
 
 } // namespace castor::mqtt
