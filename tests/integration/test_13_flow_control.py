@@ -84,15 +84,15 @@ class NB:
 @case(overrides={"slow_consumer_timeout_ms": 1000, "max_outbound_bytes": 262144})
 def stuck_subscriber_does_not_stop_others(srv):
     topic = "fc/stuck"
-    # The stuck subscriber: tiny receive buffer, never reads after SUBACK.
+    # The stuck subscriber never reads after SUBACK. Its kernel buffers fill
+    # up after a few hundred kilobytes; the 24 MB sent are far more.
     stuck = connect(srv.port, "c13-stuck")
-    stuck.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.subscribe(topic, 0)
     fast = connect(srv.port, "c13-fast")
     fast.subscribe(topic, 0)
     pub = connect(srv.port, "c13-pub")
     pub.sock.settimeout(30)
-    n, size = 12000, 1024
+    n, size = 3000, 8192
     payload = b"p" * (size - 8)
     err = []
 
@@ -126,9 +126,65 @@ def stuck_subscriber_does_not_stop_others(srv):
     check(not err, "publisher error: %r" % err)
     check_eq(got, n, "messages at the fast subscriber")
     check(max_gap < 5.0, "longest pause at the fast subscriber %.2f s" % max_gap)
+    if IS_CASTOR:
+        # Policy "disconnect" (the default): the stuck client is dropped once
+        # it has been stuck for slow_consumer_timeout_ms.
+        time.sleep(2.5)
+        check(_drained_to_eof(stuck, 10), "the stuck subscriber was disconnected")
     stuck.abort()
     fast.disconnect()
     pub.disconnect()
+
+
+def _drained_to_eof(conn, timeout):
+    """Reads and discards until the server closes; False if still open."""
+    deadline = time.monotonic() + timeout
+    conn.sock.settimeout(0.2)
+    while time.monotonic() < deadline:
+        try:
+            chunk = conn.sock.recv(1 << 20)
+        except socket.timeout:
+            continue
+        except OSError:
+            return True
+        if not chunk:
+            return True
+    return False
+
+
+@case(overrides={"slow_consumer": "drop_qos0", "slow_consumer_timeout_ms": 500,
+                 "max_outbound_bytes": 65536}, castor_only=True)
+def stuck_subscriber_drop_qos0_policy(srv):
+    # Policy drop_qos0: the stuck client stays connected, loses QoS 0
+    # messages while stuck and receives again once it reads.
+    topic = "fc/drop"
+    stuck = connect(srv.port, "c13-drop-stuck")
+    stuck.subscribe(topic, 0)
+    fast = connect(srv.port, "c13-drop-fast")
+    fast.subscribe(topic, 0)
+    pub = connect(srv.port, "c13-drop-pub")
+    pub.sock.settimeout(30)
+    n = 3000
+    for i in range(n):
+        pub.send(gen_publish(topic, 0, b"%08d" % i + b"d" * 8000))
+    for i in range(n):
+        fast.expect_publish(topic, b"%08d" % i + b"d" * 8000, timeout=10)
+    time.sleep(1.5)
+    pub.publish(topic, b"final", qos=0)
+    fast.expect_publish(topic, b"final")
+    # The stuck client reads again: what it was sent, then the live message.
+    got = 0
+    deadline = time.monotonic() + 20
+    while True:
+        check(time.monotonic() < deadline, "the live message within 20 s (%d read)" % got)
+        p = stuck.expect_publish(topic, timeout=5)
+        if p.payload == b"final":
+            break
+        got += 1
+    check(got < n, "QoS 0 messages were dropped for the stuck client (%d of %d)" % (got, n))
+    print("      stuck subscriber got %d of %d, then the live message" % (got, n))
+    for c in (stuck, fast, pub):
+        c.disconnect()
 
 
 # Mosquitto 2.0.11 acknowledges QoS 1 messages that it then drops when the
