@@ -190,6 +190,18 @@ def subscription_identifier_delivered(srv):
 
 
 @case()
+def subscription_identifier_on_retained_message(srv):
+    pub = connect(srv.port, "c02-sidr-pub")
+    pub.publish("sidr/a", b"kept", qos=1, retain=True)
+    sub = connect(srv.port, "c02-sidr")
+    sub.subscribe("sidr/+", 0, properties={"subscription_identifier": 42})
+    p = sub.expect_publish("sidr/a", b"kept", retain=True)
+    check_eq(p.props.getall("subscription_identifier"), [42], "identifier on a retained message")
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
 def subscription_identifier_zero_is_protocol_error(srv):
     c = connect(srv.port, "c02-sid0")
     c.send(gen_subscribe(1, "z/a", properties=[("subscription_identifier", 0)]))

@@ -138,5 +138,37 @@ def overlapping_subscriptions_max_qos(srv):
     pub.disconnect()
 
 
+@case()
+def no_resend_while_connected(srv):
+    # [MQTT-4.4.0-1]: an unacknowledged PUBLISH is resent only on reconnect
+    # with a session, never while the connection lasts.
+    sub, pub = _pair(srv, "noresend", topic="q1/noresend")
+    pub.publish("q1/noresend", b"once", qos=1)
+    p = sub.expect_publish("q1/noresend", b"once", qos=1)
+    sub.expect_nothing(2.0, "a retransmission on a live connection")
+    sub.send(gen_puback(p.packet_id))
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
+def publisher_dup_resend_acknowledged(srv):
+    # A publisher resending a QoS 1 message with DUP=1 gets a PUBACK again
+    # (QoS 1 is at least once: a second delivery is allowed).
+    sub, pub = _pair(srv, "dup", topic="q1/dup")
+    pub.send(gen_publish("q1/dup", 1, b"d", packet_id=8))
+    pub.send(gen_publish("q1/dup", 1, b"d", packet_id=8, dup=True))
+    expect_ack(pub, PUBACK, 8)
+    expect_ack(pub, PUBACK, 8)
+    p = sub.expect_publish("q1/dup", b"d", qos=1, ack=True)
+    check(p.packet_id, "packet id")
+    extra = sub.poll(0.3)
+    if extra is not None:
+        check_eq((extra.topic, extra.payload), ("q1/dup", b"d"), "the duplicate")
+        sub.ack(extra)
+    sub.disconnect()
+    pub.disconnect()
+
+
 if __name__ == "__main__":
     run_cases()

@@ -286,6 +286,32 @@ def offline_queue_bounded(srv):
     c.disconnect()
 
 
+@case()
+def queued_messages_respect_receive_maximum(srv):
+    # On reconnect the queued messages are sent within the client's receive
+    # maximum [MQTT-3.3.4-7], then the rest as acknowledgements arrive.
+    cid = "c07-rm"
+    c = _persistent(srv, cid)
+    c.subscribe("s/rm", 1)
+    c.disconnect()
+    pub = connect(srv.port, "c07-rm-pub")
+    for i in range(12):
+        pub.publish("s/rm", b"%d" % i, qos=1, packet_id=i + 1)
+    pub.disconnect()
+    c = connect(srv.port, cid, clean_start=False, session_present=True,
+                properties={"session_expiry_interval": 60, "receive_maximum": 4})
+    first = [c.expect_publish("s/rm", qos=1) for _ in range(4)]
+    c.expect_nothing(0.4, "a 5th unacknowledged message")
+    got = [int(p.payload) for p in first]
+    for p in first:
+        c.send(gen_puback(p.packet_id))
+    while len(got) < 12:
+        p = c.expect_publish("s/rm", qos=1, ack=True)
+        got.append(int(p.payload))
+    check_eq(got, list(range(12)), "all queued messages in order")
+    c.disconnect()
+
+
 @case(overrides={"max_queued_messages": 10, "queue_full": "drop_newest"}, castor_only=True)
 def offline_queue_drop_newest(srv):
     cid = "c07-newest"

@@ -102,6 +102,12 @@ CASES = [
      (), 4, False, None),
     ("connect_client_id_bad_utf8", packet(CONNECT, 0, _string(b"MQTT") + b"\x05\x02\x00\x3c\x00" + _string(b"\xc3\x28")),
      (MALFORMED, 0x85), 5, False, None),
+    ("puback_too_short", b"\x40\x01\x00", (MALFORMED,), 5, True, None),
+    ("publish_qos1_without_packet_id", _publish_raw(0x02, _string(b"a/b")), (MALFORMED,), 5, True, None),
+    ("subscription_identifier_5_byte_varint",
+     b"\x82\x0f\x00\x01\x06\x0b\xff\xff\xff\xff\x01" + _string(b"a/b") + b"\x00",
+     (MALFORMED,), 5, True, None),
+    ("auth_without_authentication_method", b"\xf0\x02\x18\x00", (PROTOCOL_ERROR, MALFORMED), 5, True, None),
     ("huge_remaining_length", b"\x30\xff\xff\xff\x7f" + b"\x00" * 100, (TOO_LARGE, MALFORMED), 5, True, None),
 ]
 for i, t in enumerate(BAD_UTF8):
