@@ -145,6 +145,26 @@ def wildcard_matching(srv):
 
 
 @case()
+def empty_levels_match(srv):
+    # 4.7.1: "+" matches an empty level; "sport/#" also matches "sport".
+    sub = connect(srv.port, "c02-empty")
+    sub.subscribe(["e/+/x", "e/+", "f/#"], 0)
+    pub = connect(srv.port, "c02-empty-pub")
+    for t in ("e//x", "e/", "e", "f", "f/", "/e/x"):
+        pub.publish(t, t.encode())
+    pub.ping()
+    got = set()
+    while True:
+        p = sub.poll(0.3)
+        if p is None:
+            break
+        got.add(p.topic)
+    check_eq(sorted(got), sorted(["e//x", "e/", "f", "f/"]), "delivered topics")
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
 def dollar_topics_not_matched_by_leading_wildcards(srv):
     # [MQTT-4.7.2-1]
     t = "$castortest/x"

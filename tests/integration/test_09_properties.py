@@ -206,6 +206,25 @@ def receive_maximum_counts_qos2(srv):
 
 
 @case()
+def request_problem_information_zero(srv):
+    # [MQTT-3.1.2-29]: no reason string or user property on packets other
+    # than PUBLISH, CONNACK and DISCONNECT.
+    c = connect(srv.port, "c09-rpi", properties={"request_problem_information": 0})
+    p = c.subscribe("ok/x", 1)
+    check_eq(p.props, [], "SUBACK properties")
+    c.send(gen_unsubscribe(2, ["never/subscribed"]))  # 0x11: no subscription
+    p = c.expect(UNSUBACK, packet_id=2)
+    check_eq(p.props, [], "UNSUBACK properties")
+    c.send(gen_publish("rpi/nobody", 1, b"x", packet_id=3))  # maybe 0x10
+    p = c.expect(PUBACK, packet_id=3)
+    check_eq(p.props, [], "PUBACK properties")
+    c.send(gen_pubrel(77))  # unknown id: PUBCOMP, maybe 0x92
+    p = c.expect(PUBCOMP, packet_id=77)
+    check_eq(p.props, [], "PUBCOMP properties")
+    c.disconnect()
+
+
+@case()
 def receive_maximum_zero_is_protocol_error(srv):
     c = Conn(srv.port)
     c.send(gen_connect("c09-rm0", properties={"receive_maximum": 0}))

@@ -151,6 +151,38 @@ def server_to_client_aliases(srv):
 
 
 @case()
+def retransmission_after_reconnect_has_topic(srv):
+    # Aliases end with the connection: a PUBLISH resent on a new connection
+    # must carry its topic (or set the alias again) [MQTT-3.3.2-7].
+    cid = "c10-resend"
+    props = {"topic_alias_maximum": 5, "session_expiry_interval": 60}
+    sub = connect(srv.port, cid, clean_start=False, properties=props)
+    sub.subscribe("ra/x", 1)
+    pub = connect(srv.port, "c10-resend-pub")
+    pub.publish("ra/x", b"1", qos=1, packet_id=1)
+    pub.publish("ra/x", b"2", qos=1, packet_id=2)
+    sub.expect_publish(payload=b"1")
+    sub.expect_publish(payload=b"2")
+    sub.abort()  # neither acknowledged
+    sub = connect(srv.port, cid, clean_start=False, session_present=True, properties=props)
+    aliases = {}
+    for want in (b"1", b"2"):
+        p = sub.expect_publish(payload=want, qos=1, dup=True)
+        a = p.props.get("topic_alias")
+        if p.topic:
+            if a is not None:
+                aliases[a] = p.topic
+            topic = p.topic
+        else:
+            check(a in aliases, "alias %r used before it was set on this connection" % a)
+            topic = aliases[a]
+        check_eq(topic, "ra/x", "topic of the retransmission")
+        sub.send(gen_puback(p.packet_id))
+    sub.disconnect()
+    pub.disconnect()
+
+
+@case()
 def no_server_aliases_without_client_maximum(srv):
     sub = connect(srv.port, "c10-noalias")
     sub.subscribe("sn/#", 0)
