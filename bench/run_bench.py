@@ -224,7 +224,7 @@ def run_connections(args, server):
                str(server.port), "--count", str(count), "--conn-offset",
                str(offset), "--hold-stdin", "--hold", "120", "--label",
                server.kind, "--id-prefix", f"idle{os.getpid()}-",
-               "--setup-timeout", "60"]
+               "--setup-timeout", "60", "--connect-concurrency", "50"]
         procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))

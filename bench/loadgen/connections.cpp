@@ -132,17 +132,7 @@ idle_run::run(const std::function<void(const run_result&)>& on_measured) {
     }
   }
   stopping_ = true;
-  for (uint32_t i = 0; i < loop_.clients().size(); ++i) {
-    auto& c = loop_.clients()[i];
-    if (c.state == conn_state::ready) {
-      encode_disconnect(c.out);
-      c.closing = true;
-      loop_.mark_dirty(i);
-    }
-  }
-  loop_.flush_dirty();
-  for (uint32_t i = 0; i < loop_.clients().size(); ++i)
-    loop_.close(i);
+  loop_.disconnect_all(5000);
   r_.ok = r_.error.empty();
   return r_;
 }

@@ -222,6 +222,8 @@ void flow_run::on_publish(uint32_t index, client& c, const frame& f) {
 }
 
 void flow_run::on_frame(uint32_t index, client& c, const frame& f) {
+  if (phase_ == phase::done)
+    return; // finished (or failed): only the goodbyes are left
   switch (f.kind) {
   case packet_kind::connack:
     on_connack(index, c, f);
@@ -452,17 +454,7 @@ void flow_run::finish() {
   r_.ok = r_.error.empty() && !(o_.qos >= 1 && r_.lost > 0)
           && !(o_.qos == 2 && r_.duplicates > 0) && r_.reordered == 0;
   // Say goodbye politely, then close.
-  for (uint32_t i = 0; i < loop_.clients().size(); ++i) {
-    auto& c = loop_.clients()[i];
-    if (c.state == conn_state::ready) {
-      encode_disconnect(c.out);
-      c.closing = true;
-      loop_.mark_dirty(i);
-    }
-  }
-  loop_.flush_dirty();
-  for (uint32_t i = 0; i < loop_.clients().size(); ++i)
-    loop_.close(i);
+  loop_.disconnect_all(5000);
 }
 
 run_result flow_run::run() {

@@ -1,6 +1,7 @@
 #include "net.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <netdb.h>
@@ -85,6 +86,23 @@ bool event_loop::open(uint32_t index, std::string& err) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (addr_.ss_family == AF_INET) {
+    // Spread the connections over 64 loopback source addresses and let the
+    // kernel pick the port at connect() time: with tens of thousands of
+    // connections (and the TIME_WAIT sockets of earlier runs) a single
+    // source address makes every connect() scan the whole ephemeral port
+    // range. All of 127.0.0.0/8 is loopback.
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(0x7F000001u + (source_counter_++ % 64));
+    src.sin_port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0) {
+      err = std::string("bind: ") + std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+  }
   int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr_), addr_len_);
   if (rc != 0 && errno != EINPROGRESS) {
     err = std::string("connect: ") + std::strerror(errno);
@@ -168,9 +186,6 @@ bool event_loop::flush(uint32_t index) {
   c.out.clear();
   c.out_off = 0;
   set_want_out(index, false);
-  if (c.closing) {
-    ::shutdown(c.fd, SHUT_WR);
-  }
   return true;
 }
 
@@ -232,6 +247,26 @@ void event_loop::handle_readable(uint32_t index) {
   } else if (pos < len) {
     c.in.assign(data + pos, data + len);
   }
+}
+
+void event_loop::disconnect_all(int timeout_ms) {
+  for (uint32_t i = 0; i < clients_.size(); ++i) {
+    auto& c = clients_[i];
+    if (c.state == conn_state::ready) {
+      encode_disconnect(c.out);
+      c.closing = true;
+      mark_dirty(i);
+    } else if (c.fd >= 0) {
+      close(i);
+    }
+  }
+  flush_dirty();
+  auto deadline = std::chrono::steady_clock::now()
+                  + std::chrono::milliseconds(timeout_ms);
+  while (open_count_ > 0 && std::chrono::steady_clock::now() < deadline)
+    run_once(20);
+  for (uint32_t i = 0; i < clients_.size(); ++i)
+    close(i);
 }
 
 void event_loop::run_once(int timeout_ms) {

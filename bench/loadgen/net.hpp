@@ -94,6 +94,11 @@ public:
   /// Closes the socket now (no DISCONNECT).
   void close(uint32_t index);
 
+  /// Sends DISCONNECT on every ready connection and waits (at most
+  /// `timeout_ms`) for the server to close them first, so that the
+  /// TIME_WAIT state stays on the server's side; then closes the rest.
+  void disconnect_all(int timeout_ms);
+
   size_t open_count() const {
     return open_count_;
   }
@@ -121,6 +126,7 @@ private:
   std::vector<uint8_t> scratch_;
   std::vector<epoll_event>* events_ = nullptr;
   size_t open_count_ = 0;
+  uint32_t source_counter_ = 0;
   syscall_counts counts_;
 };
 
