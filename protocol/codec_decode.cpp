@@ -104,7 +104,7 @@ bool props(reader& r, properties& p, packet_type t, bool v5) {
 }
 
 bool topic_name_has_wildcard(std::string_view t) {
-  return t.find_first_of("+#") != std::string_view::npos;
+  return detail::has_wildcard(t);
 }
 
 bool decode_connect(reader& r, connect& c) {
@@ -356,18 +356,22 @@ size_t varint_size(size_t n) {
 parse_result decode(uint8_t fixed_header, std::string_view body,
                     std::optional<protocol_version> version,
                     parser_options::role side) {
-  parse_result res;
-  auto fail = [&res](const detail::decode_error& e) {
+  // One result object, returned by name from every path (no moves of the
+  // packet); it starts as the cheapest alternative.
+  parse_result res{parse_result::status::need_more,
+                   packet{std::in_place_type<pingreq>}};
+  auto set_error = [&res](const detail::decode_error& e) {
     res.state = parse_result::status::error;
     res.error.code = e.code;
     res.error.cause = e.cause;
     res.error.limit = e.limit;
     res.error.received = e.received;
-    return std::move(res);
   };
   if (auto e = detail::check_fixed_header(fixed_header, version, side);
-      e.cause != nullptr)
-    return fail(e);
+      e.cause != nullptr) {
+    set_error(e);
+    return res;
+  }
   bool v5 = version.value_or(protocol_version::v5) == protocol_version::v5;
   auto flags = static_cast<uint8_t>(fixed_header & 0x0F);
   reader r{body};
@@ -426,8 +430,10 @@ parse_result decode(uint8_t fixed_header, std::string_view body,
     break;
   }
   }
-  if (!ok)
-    return fail(r.err);
+  if (!ok) {
+    set_error(r.err);
+    return res;
+  }
   res.state = parse_result::status::ok;
   res.size = 1 + varint_size(body.size()) + body.size();
   return res;

@@ -223,6 +223,15 @@ struct string_sink {
   }
 };
 
+/// True if a topic name contains '+' or '#' (one pass; find_first_of with a
+/// two-character set calls memchr once per byte).
+inline bool has_wildcard(std::string_view t) noexcept {
+  for (char c : t)
+    if (c == '+' || c == '#')
+      return true;
+  return false;
+}
+
 // -- properties (codec_properties.cpp) ----------------------------------------
 
 /// Reads a property length and the properties after it into `props`,

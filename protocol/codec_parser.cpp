@@ -19,7 +19,9 @@ constexpr size_t initial_reserve = 64 * 1024;
 frame_parser::frame_parser(parser_options opts) : opts_(std::move(opts)) {}
 
 parse_result frame_parser::feed(std::string_view& in) {
-  parse_result res;
+  auto result = [](parse_result::status st) {
+    return parse_result{st, packet{std::in_place_type<pingreq>}};
+  };
   auto fail = [&](reason_code code, const char* cause, size_t limit = 0,
                   size_t received = 0) {
     failed_ = true;
@@ -27,18 +29,18 @@ parse_result frame_parser::feed(std::string_view& in) {
     error_.cause = cause;
     error_.limit = limit;
     error_.received = received;
-    res.state = parse_result::status::error;
+    auto res = result(parse_result::status::error);
     res.error = error_;
-    return std::move(res);
+    return res;
   };
   if (failed_) {
-    res.state = parse_result::status::error;
+    auto res = result(parse_result::status::error);
     res.error = error_;
     return res;
   }
   while (!have_len_) {
     if (in.empty())
-      return res;
+      return result(parse_result::status::need_more);
     auto b = static_cast<uint8_t>(in.front());
     in.remove_prefix(1);
     if (!have_header_) {
@@ -66,39 +68,41 @@ parse_result frame_parser::feed(std::string_view& in) {
       return fail(reason_code::packet_too_large, "frame_too_large",
                   opts_.max_packet_size, total);
   }
-  std::string_view body;
+  // Decodes a whole body and resets the frame state for the next packet.
+  auto complete = [this](std::string_view body) {
+    auto res = decode(header_, body, opts_.version, opts_.side);
+    if (!opts_.version && (header_ >> 4) == 1) {
+      if (res.ok())
+        opts_.version = std::get<connect>(res.pkt).version;
+      else
+        opts_.version = detail::peek_connect_version(body);
+    }
+    buf_.clear();
+    header_ = 0;
+    remaining_ = 0;
+    multiplier_ = 1;
+    len_bytes_ = 0;
+    have_len_ = false;
+    have_header_ = false;
+    if (res.failed()) {
+      failed_ = true;
+      error_ = res.error;
+    }
+    return res;
+  };
   if (buf_.empty() && in.size() >= remaining_) {
-    body = in.substr(0, remaining_);
+    auto body = in.substr(0, remaining_);
     in.remove_prefix(remaining_);
-  } else {
-    if (buf_.empty())
-      buf_.reserve(std::min<size_t>(remaining_, initial_reserve));
-    auto take = std::min<size_t>(remaining_ - buf_.size(), in.size());
-    buf_.append(in.data(), take);
-    in.remove_prefix(take);
-    if (buf_.size() < remaining_)
-      return res;
-    body = buf_;
+    return complete(body);
   }
-  res = decode(header_, body, opts_.version, opts_.side);
-  if (!opts_.version && (header_ >> 4) == 1) {
-    if (res.ok())
-      opts_.version = std::get<connect>(res.pkt).version;
-    else
-      opts_.version = detail::peek_connect_version(body);
-  }
-  buf_.clear();
-  header_ = 0;
-  remaining_ = 0;
-  multiplier_ = 1;
-  len_bytes_ = 0;
-  have_len_ = false;
-  have_header_ = false;
-  if (res.failed()) {
-    failed_ = true;
-    error_ = res.error;
-  }
-  return res;
+  if (buf_.empty())
+    buf_.reserve(std::min<size_t>(remaining_, initial_reserve));
+  auto take = std::min<size_t>(remaining_ - buf_.size(), in.size());
+  buf_.append(in.data(), take);
+  in.remove_prefix(take);
+  if (buf_.size() < remaining_)
+    return result(parse_result::status::need_more);
+  return complete(buf_);
 }
 
 void frame_parser::shrink() noexcept {

@@ -188,7 +188,7 @@ bool read_one(detail::reader& r, properties& p, property_id id,
     if (!read_utf8_prop(r, p.response_topic))
       return false;
     auto& t = *p.response_topic;
-    if (t.empty() || t.find_first_of("+#") != std::string::npos)
+    if (t.empty() || detail::has_wildcard(t))
       return r.protocol_error("invalid_response_topic");
     return true;
   }
