@@ -359,7 +359,7 @@ parse_result decode(uint8_t fixed_header, std::string_view body,
   // One result object, returned by name from every path (no moves of the
   // packet); it starts as the cheapest alternative.
   parse_result res{parse_result::status::need_more,
-                   packet{std::in_place_type<pingreq>}};
+                   packet{std::in_place_type<pingreq>}, parse_error{}, 0};
   auto set_error = [&res](const detail::decode_error& e) {
     res.state = parse_result::status::error;
     res.error.code = e.code;

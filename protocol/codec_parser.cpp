@@ -20,7 +20,8 @@ frame_parser::frame_parser(parser_options opts) : opts_(std::move(opts)) {}
 
 parse_result frame_parser::feed(std::string_view& in) {
   auto result = [](parse_result::status st) {
-    return parse_result{st, packet{std::in_place_type<pingreq>}};
+    return parse_result{st, packet{std::in_place_type<pingreq>}, parse_error{},
+                        0};
   };
   auto fail = [&](reason_code code, const char* cause, size_t limit = 0,
                   size_t received = 0) {
