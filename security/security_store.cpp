@@ -360,9 +360,10 @@ private:
       auto fkey = join("anonymous", fname);
       if (fname == "allow") {
         auto text = scalar(field.second, fkey);
-        if (text == "true")
+        // The same spellings as the configuration file accepts.
+        if (text == "true" || text == "True" || text == "TRUE")
           store_.anonymous_allowed_ = true;
-        else if (text == "false")
+        else if (text == "false" || text == "False" || text == "FALSE")
           store_.anonymous_allowed_ = false;
         else
           fail(field.second, fkey, "expected true or false");

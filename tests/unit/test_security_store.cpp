@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <unistd.h>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "security/crypto.hpp"
@@ -341,4 +342,43 @@ TEST_CASE("authenticator chain: first allow or deny decides") {
   r = run_chain({[&] { return store.authenticate("x", "pw"); }});
   CHECK(r.decision == auth_decision::deny);
   CHECK(run_chain({}).decision == auth_decision::deny);
+}
+
+TEST_CASE("security store: the example in docs/security.md") {
+  // The documentation's example store loads and behaves as the text says.
+  std::string here = __FILE__;
+  auto root = here.substr(0, here.rfind("tests/unit/"));
+  std::ifstream in{root + "docs/security.md"};
+  REQUIRE(in.good());
+  std::string doc((std::istreambuf_iterator<char>(in)),
+                  std::istreambuf_iterator<char>());
+  auto start = doc.find("```yaml\nprincipals:");
+  REQUIRE(start != std::string::npos);
+  start += 8;
+  auto end = doc.find("```", start);
+  auto store = parse_ok(doc.substr(start, end - start));
+  auto admin = store.authenticate("admin", "admin-example-password");
+  CHECK(admin.decision == auth_decision::allow);
+  CHECK(store.authenticate("sensor-1", "sensor-example-password").decision
+        == auth_decision::allow);
+  CHECK(store.authenticate("sensor-1", "admin-example-password").decision
+        == auth_decision::deny);
+  auto anon = store.authenticate_anonymous();
+  REQUIRE(anon.decision == auth_decision::allow);
+  auto device = *store.roles_of("sensor-1");
+  // Anonymous clients read everything except below the isolated path.
+  CHECK(store.can(anon.roles, permission::read_topic, "weather/today"));
+  CHECK_FALSE(store.can(anon.roles, permission::update_topic, "weather"));
+  CHECK_FALSE(store.can(anon.roles, permission::read_topic, "secret/plans"));
+  // The device publishes below devices, only reads below devices/firmware.
+  CHECK(store.can(device, permission::update_topic, "devices/sensor-1/t"));
+  CHECK(store.can(device, permission::read_topic, "devices/firmware/v2"));
+  CHECK_FALSE(
+      store.can(device, permission::update_topic, "devices/firmware/v2"));
+  // The administrator does everything, but secret is read-only.
+  CHECK(store.can(admin.roles, permission::control_server));
+  CHECK(store.can(admin.roles, permission::modify_topic, "anything/at/all"));
+  CHECK(store.can(admin.roles, permission::read_topic, "secret/plans"));
+  CHECK_FALSE(store.can(admin.roles, permission::update_topic, "secret/plans"));
+  CHECK(store.can(admin.roles, permission::view_session));
 }
