@@ -5,6 +5,8 @@
 
 #include "app/log.hpp"
 
+#include <sys/socket.h>
+
 namespace castor {
 
 namespace {
@@ -55,36 +57,107 @@ void route(connection_broker* self, mqtt::publish&& p) {
                          std::vector<mqtt::message_ptr>{std::move(m)});
 }
 
-void flush_routes(connection_broker* self) {
+void flush_out(connection_broker* self) {
   auto& st = self->state;
+  if (st.out.empty() || st.closed)
+    return;
+  broker_counters::add(st.ctx->counters->bytes_out, st.out.size());
+  st.unsent += st.out.size();
+  self->write(st.hdl, st.out.size(), st.out.data());
+  self->flush(st.hdl);
+  st.out.clear();
+  if (st.out.capacity() > max_read_size)
+    std::string{}.swap(st.out);
+  if (!st.out_paused && st.session && st.unsent > st.ctx->max_outbound_bytes) {
+    // The client does not read fast enough: the session queues meanwhile.
+    st.out_paused = true;
+    self->send(st.session, flow_atom::value,
+               static_cast<uint8_t>(flow_mode::paused));
+    self->delayed_send(self,
+                       std::chrono::milliseconds(
+                         st.ctx->slow_consumer_timeout_ms),
+                       slow_atom::value, ++st.slow_epoch);
+  }
+}
+
+/// Releases the acknowledgements of completed turns, oldest first.
+void release_turns(connection_broker* self) {
+  auto& st = self->state;
+  while (!st.turns.empty() && st.turns.front().pending == 0) {
+    st.out += st.turns.front().acks;
+    st.turns.pop_front();
+    ++st.turns_base;
+  }
+  if (st.reading_halted && st.turns.size() <= st.ctx->max_open_turns / 2) {
+    st.reading_halted = false;
+    self->trigger(st.hdl);
+  }
+}
+
+void turn_done(connection_broker* self, uint64_t seq) {
+  auto& st = self->state;
+  if (st.closed || seq < st.turns_base
+      || seq - st.turns_base >= st.turns.size())
+    return;
+  auto& t = st.turns[seq - st.turns_base];
+  if (t.pending > 0)
+    --t.pending;
+  release_turns(self);
+  flush_out(self);
+}
+
+void send_batch(connection_broker* self, const caf::actor& topic,
+                std::vector<mqtt::message_ptr>&& msgs,
+                std::vector<uint64_t> turns) {
+  self->request(topic, caf::infinite, publish_atom::value,
+                publish_batch{std::move(msgs)})
+    .then(
+      [=]() {
+        for (auto seq : turns)
+          turn_done(self, seq);
+      },
+      [=](caf::error&) {
+        for (auto seq : turns)
+          turn_done(self, seq);
+      });
+}
+
+/// Sends this read's publishes, one batch per topic. Returns how many
+/// batches the turn `seq` waits for.
+uint32_t flush_routes(connection_broker* self, uint64_t seq) {
+  auto& st = self->state;
+  uint32_t pending = 0;
   for (auto& [topic, msgs] : st.routes) {
+    ++pending;
     if (auto i = st.lookups.find(topic); i != st.lookups.end()) {
       // Keep per-topic order behind the lookup in progress.
       for (auto& m : msgs)
-        i->second.emplace_back(std::move(m));
+        i->second.msgs.emplace_back(std::move(m));
+      i->second.turns.push_back(seq);
       continue;
     }
     if (auto i = st.topics.find(topic); i != st.topics.end()) {
-      self->send(i->second, publish_atom::value,
-                 publish_batch{std::move(msgs)});
+      send_batch(self, i->second, std::move(msgs), {seq});
       continue;
     }
-    st.lookups.emplace(topic, std::move(msgs));
+    st.lookups.emplace(topic,
+                       connection_state::lookup{std::move(msgs), {seq}});
     self->request(st.ctx->tree, caf::infinite, lookup_atom::value, topic)
-        .then([=](caf::actor& t) {
-          auto& st = self->state;
-          auto i = st.lookups.find(topic);
-          if (i != st.lookups.end()) {
-            self->send(t, publish_atom::value,
-                       publish_batch{std::move(i->second)});
-            st.lookups.erase(i);
-          }
-          if (st.topics.size() >= max_cached_topics)
-            st.topics.clear();
-          st.topics.emplace(topic, std::move(t));
-        });
+      .then([=](caf::actor& t) {
+        auto& st = self->state;
+        auto i = st.lookups.find(topic);
+        if (i != st.lookups.end()) {
+          send_batch(self, t, std::move(i->second.msgs),
+                     std::move(i->second.turns));
+          st.lookups.erase(i);
+        }
+        if (st.topics.size() >= max_cached_topics)
+          st.topics.clear();
+        st.topics.emplace(topic, std::move(t));
+      });
   }
   st.routes.clear();
+  return pending;
 }
 
 void do_close(connection_broker* self) {
@@ -94,8 +167,8 @@ void do_close(connection_broker* self) {
   st.closed = true;
   // Publishes still waiting for a topic lookup go through the tree, which
   // answers the lookup first: order is kept, nothing acknowledged is lost.
-  for (auto& [topic, msgs] : st.lookups)
-    for (auto& m : msgs)
+  for (auto& [topic, l] : st.lookups)
+    for (auto& m : l.msgs)
       self->send(st.ctx->tree, publish_atom::value, std::move(m));
   st.lookups.clear();
   if (st.session && !st.detach_sent) {
@@ -118,21 +191,27 @@ void do_close(connection_broker* self) {
 
 void finish(connection_broker* self) {
   auto& st = self->state;
-  if (!st.routes.empty())
-    flush_routes(self);
+  uint64_t seq = st.turns_base + st.turns.size();
+  uint32_t pending = st.routes.empty() ? 0 : flush_routes(self, seq);
+  if (pending > 0 || (!st.turns.empty() && !st.acks_now.empty())) {
+    st.turns.push_back(connection_state::turn{pending, std::move(st.acks_now)});
+    st.acks_now.clear();
+    if (!st.reading_halted && st.turns.size() >= st.ctx->max_open_turns
+        && !st.closing) {
+      st.reading_halted = true;
+      self->halt(st.hdl);
+    }
+  } else if (!st.acks_now.empty()) {
+    st.out += st.acks_now;
+    st.acks_now.clear();
+  }
+  release_turns(self);
   if (!st.acks.items.empty()) {
     if (st.session)
       self->send(st.session, ack_atom::value, std::move(st.acks));
     st.acks.items.clear();
   }
-  if (!st.out.empty() && !st.closed) {
-    broker_counters::add(st.ctx->counters->bytes_out, st.out.size());
-    self->write(st.hdl, st.out.size(), st.out.data());
-    self->flush(st.hdl);
-    st.out.clear();
-    if (st.out.capacity() > max_read_size)
-      std::string{}.swap(st.out);
-  }
+  flush_out(self);
   if (st.closing)
     do_close(self);
 }
@@ -158,8 +237,14 @@ void on_session_opened(connection_broker* self, attach_result& r) {
 
 void run(connection_broker* self, mqtt::channel_output&& o) {
   auto& st = self->state;
-  for (auto& p : o.packets)
-    st.ch->write(p, st.out);
+  for (auto& p : o.packets) {
+    auto t = mqtt::type_of(p);
+    // Acknowledgements of inbound messages wait for their turn.
+    if (t == mqtt::packet_type::puback || t == mqtt::packet_type::pubrec)
+      st.ch->write(p, st.acks_now);
+    else
+      st.ch->write(p, st.out);
+  }
   for (auto& e : o.effects) {
     if (auto open = std::get_if<mqtt::effect::open_session>(&e)) {
       attach_request ar;
@@ -235,6 +320,7 @@ caf::behavior connection_actor(connection_broker* self,
   st.peer = self->remote_addr(hdl);
   st.last_rx = clock_type::now();
   set_read_size(self, min_read_size);
+  self->ack_writes(hdl, true);
   schedule_tick(self, std::chrono::milliseconds(ctx->connect_timeout_ms));
   broker_counters::add(ctx->counters->connections_open);
   self->attach_functor([ctx](const caf::error&) {
@@ -268,6 +354,7 @@ caf::behavior connection_actor(connection_broker* self,
         else if (msg.buf.size() < min_read_size / 2
                  && st.read_size > min_read_size && st.parser->buffered() == 0)
           set_read_size(self, min_read_size);
+  self->ack_writes(hdl, true);
         if (st.parser->buffered() == 0)
           st.parser->shrink();
         finish(self);
@@ -296,7 +383,45 @@ caf::behavior connection_actor(connection_broker* self,
         }
         finish(self);
       },
-      [=](kick_atom, uint8_t reason, bool publish_will) {
+      [=](const caf::io::data_transferred_msg& msg) {
+      auto& st = self->state;
+      st.unsent = msg.remaining;
+      if (st.out_paused && st.unsent <= st.ctx->max_outbound_bytes / 2) {
+        st.out_paused = false;
+        ++st.slow_epoch;
+        if (st.session && !st.closing)
+          self->send(st.session, flow_atom::value,
+                     static_cast<uint8_t>(flow_mode::open));
+      }
+    },
+    [=](slow_atom, uint64_t epoch) {
+      auto& st = self->state;
+      if (epoch != st.slow_epoch || !st.out_paused || st.closing)
+        return;
+      auto& c = *st.ctx->counters;
+      broker_counters::add(c.slow_consumer_episodes);
+      CASTOR_LOG(warning, context_of(self),
+                 "slow consumer: " << st.unsent << " bytes unsent for "
+                                   << st.ctx->slow_consumer_timeout_ms
+                                   << " ms"
+                                   << (st.ctx->slow_consumer_disconnect
+                                         ? ", disconnecting"
+                                         : ", dropping its QoS 0 messages"));
+      if (!st.ctx->slow_consumer_disconnect) {
+        if (st.session)
+          self->send(st.session, flow_atom::value,
+                     static_cast<uint8_t>(flow_mode::paused_drop0));
+        return;
+      }
+      broker_counters::add(c.slow_consumer_disconnects);
+      // The peer does not read: a graceful close would wait for it forever.
+      ::shutdown(static_cast<int>(st.hdl.id()), SHUT_RDWR);
+      run(self, st.ch->handle_kick(mqtt::reason_code::quota_exceeded, true));
+      st.closing = true;
+      st.close_info.publish_will = true;
+      finish(self);
+    },
+    [=](kick_atom, uint8_t reason, bool publish_will) {
         auto& st = self->state;
         CASTOR_LOG(info, context_of(self),
                    "disconnected by the server (" << mqtt::to_string(

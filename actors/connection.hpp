@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -34,6 +35,9 @@ struct connection_context {
   uint32_t max_outbound_bytes = 1048576;
   uint32_t slow_consumer_timeout_ms = 30000;
   bool slow_consumer_disconnect = true;
+  /// Reads whose messages topics have not yet taken before the connection
+  /// stops reading.
+  uint32_t max_open_turns = 16;
   std::string listener;
   std::shared_ptr<broker_counters> counters;
 };
@@ -52,7 +56,28 @@ struct connection_state {
   /// Routes of this turn, in order, grouped by topic.
   std::vector<std::pair<std::string, std::vector<mqtt::message_ptr>>> routes;
   std::unordered_map<std::string, caf::actor> topics;
-  std::unordered_map<std::string, std::vector<mqtt::message_ptr>> lookups;
+  /// Publishes waiting for their topic actor, and the turns they belong to.
+  struct lookup {
+    std::vector<mqtt::message_ptr> msgs;
+    std::vector<uint64_t> turns;
+  };
+  std::unordered_map<std::string, lookup> lookups;
+  /// Publisher flow: one turn per read that routed messages. Its PUBACK and
+  /// PUBREC bytes are held until every topic it sent to has taken the
+  /// messages, and released in order; while too many turns are open the
+  /// connection stops reading.
+  struct turn {
+    uint32_t pending = 0;
+    std::string acks;
+  };
+  std::deque<turn> turns;
+  uint64_t turns_base = 0; ///< sequence number of turns.front()
+  std::string acks_now;    ///< PUBACK/PUBREC bytes of the current read
+  bool reading_halted = false;
+  /// Subscriber flow: bytes written but not yet sent to the socket.
+  uint64_t unsent = 0;
+  bool out_paused = false;
+  uint64_t slow_epoch = 0;
   ack_batch acks;
   std::chrono::steady_clock::time_point last_rx;
   uint64_t timer_epoch = 0;

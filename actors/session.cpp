@@ -364,7 +364,17 @@ caf::behavior session_actor(session_actor_type* self, std::string client_id,
         }
         send_out(self, out);
       },
-      [=](end_atom) {
+      [=](flow_atom, uint8_t mode) {
+      auto& st = self->state;
+      if (!st.conn || self->current_sender() != ptr_of(st.conn))
+        return;
+      std::vector<mqtt::outbound> out;
+      auto m = static_cast<flow_mode>(mode);
+      st.st.set_paused(m != flow_mode::open, m == flow_mode::paused_drop0,
+                       clock_type::now(), out);
+      send_out(self, out);
+    },
+    [=](end_atom) {
         // Replaced by a clean start: the connection (if any) is taken over.
         auto& st = self->state;
         if (st.conn) {

@@ -46,6 +46,15 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using redeliver_atom = caf::atom_constant<caf::atom("redeliver")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using flow_atom = caf::atom_constant<caf::atom("flow")>;
+using slow_atom = caf::atom_constant<caf::atom("slow")>;
+
+/// Modes of (flow_atom, uint8_t) from a connection to its session.
+enum class flow_mode : uint8_t {
+  open = 0,         ///< outbound bytes drain: send
+  paused = 1,       ///< not draining: queue
+  paused_drop0 = 2, ///< slow consumer with policy drop_qos0
+};
 
 // -- messages -----------------------------------------------------------------
 

@@ -50,6 +50,8 @@ bool session_state::unsubscribe(const std::string& filter) {
 void session_state::attach(uint16_t window, steady_time now,
                            std::vector<outbound>& out) {
   connected_ = true;
+  paused_ = false;
+  drop_qos0_ = false;
   window_ = window == 0 ? 65535 : window;
   // Retransmit in the order first sent.
   std::vector<std::pair<uint64_t, uint16_t>> order;
@@ -81,8 +83,13 @@ void session_state::enqueue(delivery d, steady_time now,
     ++counters_.dropped_qos0_offline;
     return;
   }
+  if (paused_ && drop_qos0_ && d.qos == 0) {
+    ++counters_.dropped_qos0_slow;
+    return;
+  }
   // Per-topic order: nothing overtakes queued messages.
-  if (connected_ && queue_.empty() && (d.qos == 0 || window_open())) {
+  if (connected_ && !paused_ && queue_.empty()
+      && (d.qos == 0 || window_open())) {
     send(std::move(d), now, out);
     return;
   }
@@ -116,8 +123,23 @@ void session_state::send(delivery&& d, steady_time now,
   out.emplace_back(std::move(o));
 }
 
+void session_state::set_paused(bool paused, bool drop_qos0, steady_time now,
+                               std::vector<outbound>& out) {
+  paused_ = paused;
+  drop_qos0_ = paused && drop_qos0;
+  if (drop_qos0_) {
+    auto before = queue_.size();
+    queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
+                                [](const delivery& d) { return d.qos == 0; }),
+                 queue_.end());
+    counters_.dropped_qos0_slow += before - queue_.size();
+  }
+  if (!paused_)
+    pump(now, out);
+}
+
 void session_state::pump(steady_time now, std::vector<outbound>& out) {
-  while (connected_ && !queue_.empty()) {
+  while (connected_ && !paused_ && !queue_.empty()) {
     auto& front = queue_.front();
     if (front.qos > 0 && !window_open())
       return;

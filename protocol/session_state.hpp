@@ -49,6 +49,7 @@ struct session_counters {
   uint64_t dropped_qos0_offline = 0;
   uint64_t dropped_expired = 0;
   uint64_t dropped_too_large = 0;
+  uint64_t dropped_qos0_slow = 0;
 };
 
 /// A subscription as the session stores it.
@@ -92,6 +93,17 @@ public:
   }
 
   // -- outbound flow ----------------------------------------------------------
+
+  /// The connection's outbound bytes stopped draining (`paused`); messages
+  /// wait in the queue meanwhile. With `drop_qos0` (slow consumer policy)
+  /// QoS 0 messages are dropped instead, queued ones included. Resuming
+  /// appends what can be sent again.
+  void set_paused(bool paused, bool drop_qos0, steady_time now,
+                  std::vector<outbound>& out);
+
+  bool paused() const noexcept {
+    return paused_;
+  }
 
   /// A message for this session. Appends what can be sent now.
   void enqueue(delivery d, steady_time now, std::vector<outbound>& out);
@@ -156,6 +168,8 @@ private:
   session_limits limits_;
   std::map<std::string, stored_subscription> subs_;
   bool connected_ = false;
+  bool paused_ = false;
+  bool drop_qos0_ = false;
   uint16_t window_ = 65535;
   uint16_t last_id_ = 0;
   uint64_t seq_ = 0;
