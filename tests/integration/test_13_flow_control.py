@@ -152,8 +152,8 @@ def _drained_to_eof(conn, timeout):
     return False
 
 
-@case(overrides={"slow_consumer": "drop_qos0", "slow_consumer_timeout_ms": 500,
-                 "max_outbound_bytes": 65536}, castor_only=True)
+@case(overrides={"slow_consumer": "drop_qos0", "slow_consumer_timeout_ms": 500},
+      castor_only=True)
 def stuck_subscriber_drop_qos0_policy(srv):
     # Policy drop_qos0: the stuck client stays connected, loses QoS 0
     # messages while stuck and receives again once it reads.
@@ -165,10 +165,21 @@ def stuck_subscriber_drop_qos0_policy(srv):
     pub = connect(srv.port, "c13-drop-pub")
     pub.sock.settimeout(30)
     n = 3000
-    for i in range(n):
-        pub.send(gen_publish(topic, 0, b"%08d" % i + b"d" * 8000))
+    err = []
+
+    def publish():
+        try:
+            for i in range(n):
+                pub.send(gen_publish(topic, 0, b"%08d" % i + b"d" * 8000))
+        except Exception as e:  # noqa: BLE001
+            err.append(e)
+
+    th = threading.Thread(target=publish, daemon=True)
+    th.start()  # the fast subscriber reads meanwhile
     for i in range(n):
         fast.expect_publish(topic, b"%08d" % i + b"d" * 8000, timeout=10)
+    th.join(10)
+    check(not err, "publisher error: %r" % err)
     time.sleep(1.5)
     pub.publish(topic, b"final", qos=0)
     fast.expect_publish(topic, b"final")
