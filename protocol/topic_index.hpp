@@ -6,8 +6,8 @@
 //
 // Both split their strings at '/' into levels and keep one trie node per
 // distinct prefix of levels, so "a//b", "/a" and "a/" have their empty levels
-// as ordinary nodes. A node's children are hashed by level, so an exact level
-// costs one hash lookup whatever the fan-out.
+// as ordinary nodes. Finding a node's child for an exact level costs a scan
+// of at most 8 children or one hash lookup, whatever the fan-out.
 //
 // filter_index::for_each_match(topic) walks the topic's levels; at each node
 // it follows the child equal to the level and the '+' child, and reports the
@@ -37,7 +37,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -48,32 +47,72 @@ namespace castor::mqtt {
 
 namespace detail {
 
-/// A trie node: `label` is this node's level, `children` are keyed by views
-/// into their own labels (heap nodes never move).
+/// A trie node. `label` is this node's level. Children live in a vector
+/// (each knows its slot, so removal is O(1)); past `index_threshold`
+/// children a hash index from level to child is added, so an exact level costs
+/// a short scan or one hash lookup whatever the fan-out. `payload` is set only
+/// on nodes that end a stored filter or name.
 template <class Payload>
 struct topic_trie_node {
-  using children_map
-      = std::unordered_map<std::string_view, std::unique_ptr<topic_trie_node>>;
+  static constexpr size_t index_threshold = 8;
+
+  using child_index = std::unordered_map<std::string_view, topic_trie_node*>;
 
   std::string label;
   topic_trie_node* parent = nullptr;
-  children_map children;
-  Payload payload;
+  size_t slot = 0; ///< position in parent->children
+  std::vector<std::unique_ptr<topic_trie_node>> children;
+  std::unique_ptr<child_index> index; ///< views into the children's labels
+  std::unique_ptr<Payload> payload;
 
   topic_trie_node* child(std::string_view level) const {
-    auto i = children.find(level);
-    return i == children.end() ? nullptr : i->second.get();
+    if (index) {
+      auto i = index->find(level);
+      return i == index->end() ? nullptr : i->second;
+    }
+    for (auto& c : children)
+      if (c->label == level)
+        return c.get();
+    return nullptr;
   }
 
-  topic_trie_node* add_child(std::string_view level) {
+  /// The child for `level`, created if needed; `created` tells which.
+  topic_trie_node* add_child(std::string_view level, bool& created) {
+    created = false;
     if (auto existing = child(level))
       return existing;
+    created = true;
     auto fresh = std::make_unique<topic_trie_node>();
     fresh->label = std::string{level};
     fresh->parent = this;
+    fresh->slot = children.size();
     auto ptr = fresh.get();
-    children.emplace(std::string_view{ptr->label}, std::move(fresh));
+    children.push_back(std::move(fresh));
+    if (index) {
+      index->emplace(std::string_view{ptr->label}, ptr);
+    } else if (children.size() > index_threshold) {
+      index = std::make_unique<child_index>();
+      index->reserve(children.size() * 2);
+      for (auto& c : children)
+        index->emplace(std::string_view{c->label}, c.get());
+    }
     return ptr;
+  }
+
+  /// Detaches child `c` and returns it.
+  std::unique_ptr<topic_trie_node> remove_child(topic_trie_node* c) {
+    if (index)
+      index->erase(std::string_view{c->label});
+    auto pos = c->slot;
+    auto result = std::move(children[pos]);
+    if (pos + 1 != children.size()) {
+      children[pos] = std::move(children.back());
+      children[pos]->slot = pos;
+    }
+    children.pop_back();
+    if (index && children.size() <= index_threshold / 2)
+      index.reset();
+    return result;
   }
 };
 
@@ -87,35 +126,55 @@ void destroy_trie(std::unique_ptr<Node>& root) {
   while (!pending.empty()) {
     auto n = std::move(pending.back());
     pending.pop_back();
-    for (auto& kvp : n->children)
-      pending.push_back(std::move(kvp.second));
+    n->index.reset();
+    for (auto& c : n->children)
+      pending.push_back(std::move(c));
     n->children.clear();
   }
 }
 
 /// Removes `n` and then each ancestor that became empty (no payload, no
-/// children), stopping at the root.
-template <class Node, class IsEmpty>
-size_t prune_trie(Node* n, IsEmpty is_empty) {
+/// children), stopping at the root. Returns the number of nodes removed.
+template <class Node>
+size_t prune_trie(Node* n) {
   size_t removed = 0;
-  while (n->parent != nullptr && n->children.empty() && is_empty(*n)) {
+  while (n->parent != nullptr && n->children.empty() && !n->payload) {
     auto parent = n->parent;
-    auto i = parent->children.find(std::string_view{n->label});
-    parent->children.erase(i);
+    parent->remove_child(n);
     ++removed;
     n = parent;
   }
   return removed;
 }
 
-/// The level starting at `pos` in `s` and the start of the following level
-/// (`s.size() + 1` after the last one).
-inline std::pair<std::string_view, size_t> level_at(std::string_view s,
-                                                    size_t pos) {
-  auto end = s.find('/', pos);
-  if (end == std::string_view::npos)
-    end = s.size();
-  return {s.substr(pos, end - pos), end + 1};
+/// Walks `path` level by level from `n`, creating missing nodes; adds the
+/// number of new nodes to `count`.
+template <class Node>
+Node* make_path(Node* n, std::string_view path, size_t& count) {
+  for (size_t pos = 0; pos <= path.size();) {
+    auto end = path.find('/', pos);
+    if (end == std::string_view::npos)
+      end = path.size();
+    bool created = false;
+    n = n->add_child(path.substr(pos, end - pos), created);
+    if (created)
+      ++count;
+    pos = end + 1;
+  }
+  return n;
+}
+
+/// Walks `path` level by level from `n`; nullptr if a level is missing.
+template <class Node>
+Node* find_path(Node* n, std::string_view path) {
+  for (size_t pos = 0; n != nullptr && pos <= path.size();) {
+    auto end = path.find('/', pos);
+    if (end == std::string_view::npos)
+      end = path.size();
+    n = n->child(path.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return n;
 }
 
 } // namespace detail
@@ -127,16 +186,14 @@ class filter_index {
 public:
   using key_type = uint64_t;
 
-  filter_index() : root_(std::make_unique<node>()) {}
+  filter_index() = default;
 
   filter_index(const filter_index&) = delete;
   filter_index& operator=(const filter_index&) = delete;
 
   filter_index(filter_index&& other) noexcept
       : root_(std::move(other.root_)), size_(std::exchange(other.size_, 0)),
-        nodes_(std::exchange(other.nodes_, 0)) {
-    other.root_ = nullptr;
-  }
+        nodes_(std::exchange(other.nodes_, 0)) {}
 
   filter_index& operator=(filter_index&& other) noexcept {
     if (this != &other) {
@@ -155,19 +212,15 @@ public:
   /// Stores `value` for (`filter`, `key`), replacing an earlier value.
   /// Returns true if the entry is new.
   bool insert(std::string_view filter, key_type key, Value value) {
-    auto n = ensure_root();
-    for (size_t pos = 0; pos <= filter.size();) {
-      auto [level, next] = detail::level_at(filter, pos);
-      auto before = n->children.size();
-      n = n->add_child(level);
-      pos = next;
-      if (n->parent->children.size() != before)
-        ++nodes_;
+    if (!root_)
+      root_ = std::make_unique<node>();
+    auto n = detail::make_path(root_.get(), filter, nodes_);
+    if (!n->payload) {
+      n->payload = std::make_unique<payload_type>();
+      n->payload->filter = std::string{filter};
     }
-    auto& p = n->payload;
-    if (p.entries.empty())
-      p.filter = std::string{filter};
-    bool added = p.entries.insert_or_assign(key, std::move(value)).second;
+    auto& entries = n->payload->entries;
+    bool added = entries.insert_or_assign(key, std::move(value)).second;
     if (added)
       ++size_;
     return added;
@@ -177,26 +230,24 @@ public:
   /// true if the entry existed.
   bool erase(std::string_view filter, key_type key) {
     auto n = find_node(filter);
-    if (n == nullptr)
-      return false;
-    auto& p = n->payload;
-    if (p.entries.erase(key) == 0)
+    if (n == nullptr || !n->payload || n->payload->entries.erase(key) == 0)
       return false;
     --size_;
-    if (p.entries.empty())
-      std::string{}.swap(p.filter);
-    nodes_ -= detail::prune_trie(
-        n, [](const node& x) { return x.payload.entries.empty(); });
+    if (n->payload->entries.empty()) {
+      n->payload.reset();
+      nodes_ -= detail::prune_trie(n);
+    }
     return true;
   }
 
   /// The value of (`filter`, `key`), or nullptr.
   Value* find(std::string_view filter, key_type key) {
     auto n = find_node(filter);
-    if (n == nullptr)
+    if (n == nullptr || !n->payload)
       return nullptr;
-    auto i = n->payload.entries.find(key);
-    return i == n->payload.entries.end() ? nullptr : &i->second;
+    auto& entries = n->payload->entries;
+    auto i = entries.find(key);
+    return i == entries.end() ? nullptr : &i->second;
   }
 
   /// Calls `f(key, value&)` for every entry stored under exactly `filter`
@@ -204,11 +255,11 @@ public:
   template <class F>
   size_t for_each_entry(std::string_view filter, F&& f) {
     auto n = find_node(filter);
-    if (n == nullptr)
+    if (n == nullptr || !n->payload)
       return 0;
-    for (auto& kvp : n->payload.entries)
+    for (auto& kvp : n->payload->entries)
       f(kvp.first, kvp.second);
-    return n->payload.entries.size();
+    return n->payload->entries.size();
   }
 
   /// Calls `f(filter, key, value&)` for every entry whose filter matches
@@ -221,11 +272,11 @@ public:
     const auto done = topic.size() + 1;
     const bool dollar = topic.front() == '$';
     auto report = [&f](node* n) {
-      if (n == nullptr)
+      if (n == nullptr || !n->payload)
         return;
-      auto& p = n->payload;
-      for (auto& kvp : p.entries)
-        f(std::string_view{p.filter}, kvp.first, kvp.second);
+      std::string_view filter{n->payload->filter};
+      for (auto& kvp : n->payload->entries)
+        f(filter, kvp.first, kvp.second);
     };
     std::vector<std::pair<node*, size_t>> stack;
     stack.emplace_back(root_.get(), 0);
@@ -239,13 +290,16 @@ public:
         report(n->child("#"));
         continue;
       }
-      auto [level, next] = detail::level_at(topic, pos);
+      auto end = topic.find('/', pos);
+      if (end == std::string_view::npos)
+        end = topic.size();
+      auto next = end + 1;
       if (!(dollar && n == root_.get())) {
         report(n->child("#"));
         if (auto plus = n->child("+"))
           stack.emplace_back(plus, next);
       }
-      if (auto exact = n->child(level))
+      if (auto exact = n->child(topic.substr(pos, end - pos)))
         stack.emplace_back(exact, next);
     }
   }
@@ -259,10 +313,11 @@ public:
     while (!stack.empty()) {
       auto n = stack.back();
       stack.pop_back();
-      for (auto& kvp : n->payload.entries)
-        f(std::string_view{n->payload.filter}, kvp.first, kvp.second);
-      for (auto& kvp : n->children)
-        stack.push_back(kvp.second.get());
+      if (n->payload)
+        for (auto& kvp : n->payload->entries)
+          f(std::string_view{n->payload->filter}, kvp.first, kvp.second);
+      for (auto& c : n->children)
+        stack.push_back(c.get());
     }
   }
 
@@ -288,26 +343,14 @@ public:
 
 private:
   struct payload_type {
-    std::string filter; ///< the whole filter while `entries` is not empty
+    std::string filter; ///< the whole filter
     std::unordered_map<key_type, Value> entries;
   };
 
   using node = detail::topic_trie_node<payload_type>;
 
-  node* ensure_root() {
-    if (!root_)
-      root_ = std::make_unique<node>();
-    return root_.get();
-  }
-
   node* find_node(std::string_view filter) const {
-    auto n = root_.get();
-    for (size_t pos = 0; n != nullptr && pos <= filter.size();) {
-      auto [level, next] = detail::level_at(filter, pos);
-      n = n->child(level);
-      pos = next;
-    }
-    return n;
+    return detail::find_path(root_.get(), filter);
   }
 
   std::unique_ptr<node> root_;
@@ -320,16 +363,14 @@ private:
 template <class Value>
 class name_index {
 public:
-  name_index() : root_(std::make_unique<node>()) {}
+  name_index() = default;
 
   name_index(const name_index&) = delete;
   name_index& operator=(const name_index&) = delete;
 
   name_index(name_index&& other) noexcept
       : root_(std::move(other.root_)), size_(std::exchange(other.size_, 0)),
-        nodes_(std::exchange(other.nodes_, 0)) {
-    other.root_ = nullptr;
-  }
+        nodes_(std::exchange(other.nodes_, 0)) {}
 
   name_index& operator=(name_index&& other) noexcept {
     if (this != &other) {
@@ -350,43 +391,32 @@ public:
   bool insert(std::string_view name, Value value) {
     if (!root_)
       root_ = std::make_unique<node>();
-    auto n = root_.get();
-    for (size_t pos = 0; pos <= name.size();) {
-      auto [level, next] = detail::level_at(name, pos);
-      auto before = n->children.size();
-      n = n->add_child(level);
-      pos = next;
-      if (n->parent->children.size() != before)
-        ++nodes_;
+    auto n = detail::make_path(root_.get(), name, nodes_);
+    if (n->payload) {
+      n->payload->value = std::move(value);
+      return false;
     }
-    auto& p = n->payload;
-    bool added = !p.value.has_value();
-    if (added) {
-      p.name = std::string{name};
-      ++size_;
-    }
-    p.value = std::move(value);
-    return added;
+    n->payload.reset(new payload_type{std::string{name}, std::move(value)});
+    ++size_;
+    return true;
   }
 
   /// Removes `name`; frees the nodes nothing else uses. Returns true if it
   /// was present.
   bool erase(std::string_view name) {
     auto n = find_node(name);
-    if (n == nullptr || !n->payload.value)
+    if (n == nullptr || !n->payload)
       return false;
-    n->payload.value.reset();
-    std::string{}.swap(n->payload.name);
+    n->payload.reset();
     --size_;
-    nodes_ -= detail::prune_trie(
-        n, [](const node& x) { return !x.payload.value.has_value(); });
+    nodes_ -= detail::prune_trie(n);
     return true;
   }
 
   /// The value stored for `name`, or nullptr.
   Value* find(std::string_view name) {
     auto n = find_node(name);
-    return n != nullptr && n->payload.value ? &*n->payload.value : nullptr;
+    return n != nullptr && n->payload ? &n->payload->value : nullptr;
   }
 
   /// Calls `f(name, value&)` for every stored name that `filter` matches, in
@@ -398,11 +428,13 @@ public:
     const auto done = filter.size() + 1;
     auto root = root_.get();
     auto report = [&f](node* n) {
-      if (n->payload.value)
-        f(std::string_view{n->payload.name}, *n->payload.value);
+      if (n->payload)
+        f(std::string_view{n->payload->name}, n->payload->value);
     };
-    auto is_dollar = [](const node* n) {
-      return !n->label.empty() && n->label.front() == '$';
+    // The $-rule: wildcards at the root skip names starting with '$'.
+    auto skip = [root](const node* parent, const node* child) {
+      return parent == root && !child->label.empty()
+             && child->label.front() == '$';
     };
     std::vector<std::pair<node*, size_t>> stack;
     std::vector<node*> subtree;
@@ -414,25 +446,29 @@ public:
         report(n);
         continue;
       }
-      auto [level, next] = detail::level_at(filter, pos);
+      auto end = filter.find('/', pos);
+      if (end == std::string_view::npos)
+        end = filter.size();
+      auto level = filter.substr(pos, end - pos);
+      auto next = end + 1;
       if (level == "#") {
         // The parent level ("a/#" matches "a") and everything below.
         if (n != root)
           report(n);
-        for (auto& kvp : n->children)
-          if (n != root || !is_dollar(kvp.second.get()))
-            subtree.push_back(kvp.second.get());
+        for (auto& c : n->children)
+          if (!skip(n, c.get()))
+            subtree.push_back(c.get());
         while (!subtree.empty()) {
           auto s = subtree.back();
           subtree.pop_back();
           report(s);
-          for (auto& kvp : s->children)
-            subtree.push_back(kvp.second.get());
+          for (auto& c : s->children)
+            subtree.push_back(c.get());
         }
       } else if (level == "+") {
-        for (auto& kvp : n->children)
-          if (n != root || !is_dollar(kvp.second.get()))
-            stack.emplace_back(kvp.second.get(), next);
+        for (auto& c : n->children)
+          if (!skip(n, c.get()))
+            stack.emplace_back(c.get(), next);
       } else if (auto exact = n->child(level)) {
         stack.emplace_back(exact, next);
       }
@@ -448,10 +484,10 @@ public:
     while (!stack.empty()) {
       auto n = stack.back();
       stack.pop_back();
-      if (n->payload.value)
-        f(std::string_view{n->payload.name}, *n->payload.value);
-      for (auto& kvp : n->children)
-        stack.push_back(kvp.second.get());
+      if (n->payload)
+        f(std::string_view{n->payload->name}, n->payload->value);
+      for (auto& c : n->children)
+        stack.push_back(c.get());
     }
   }
 
@@ -477,20 +513,14 @@ public:
 
 private:
   struct payload_type {
-    std::string name; ///< the whole name while `value` is set
-    std::optional<Value> value;
+    std::string name; ///< the whole name
+    Value value;
   };
 
   using node = detail::topic_trie_node<payload_type>;
 
   node* find_node(std::string_view name) const {
-    auto n = root_.get();
-    for (size_t pos = 0; n != nullptr && pos <= name.size();) {
-      auto [level, next] = detail::level_at(name, pos);
-      n = n->child(level);
-      pos = next;
-    }
-    return n;
+    return detail::find_path(root_.get(), name);
   }
 
   std::unique_ptr<node> root_;

@@ -431,3 +431,75 @@ TEST_CASE("tens of thousands of entries") {
       "dev/42/s/7", [&](std::string_view, uint64_t key, int&) { ++keys[key]; });
   CHECK_EQ(keys, std::map<uint64_t, int>{{42, 1}, {1000, 1}, {1001, 1}});
 }
+
+TEST_CASE("randomized: wide nodes grow and shrink their child index") {
+  // Up to 30 children per node, so nodes cross the size at which a hash
+  // index over the children is built and dropped again while entries go.
+  std::mt19937 rng{42};
+  auto level = [&] {
+    return std::to_string(std::uniform_int_distribution<int>(0, 29)(rng));
+  };
+  std::vector<std::string> names;
+  std::vector<std::string> filters;
+  for (int i = 0; i < 120; ++i) {
+    names.push_back(level() + "/" + level());
+    switch (i % 4) {
+    case 0:
+      filters.push_back(level() + "/" + level());
+      break;
+    case 1:
+      filters.push_back("+/" + level());
+      break;
+    case 2:
+      filters.push_back(level() + "/+");
+      break;
+    default:
+      filters.push_back(level() + "/#");
+    }
+  }
+  filter_index<int> findex;
+  name_index<std::string> nindex;
+  std::set<std::string> stored_names;
+  match_set stored_filters;
+  for (auto& f : filters)
+    if (stored_filters.emplace(f, 1).second)
+      findex.insert(f, 1, 7);
+  for (auto& n : names)
+    if (stored_names.insert(n).second)
+      nindex.insert(n, n);
+  std::shuffle(names.begin(), names.end(), rng);
+  std::shuffle(filters.begin(), filters.end(), rng);
+  auto verify = [&] {
+    for (int a = 0; a < 30; a += 3) {
+      for (int b = 0; b < 30; b += 7) {
+        auto topic = std::to_string(a) + "/" + std::to_string(b);
+        match_set expected;
+        for (auto& e : stored_filters)
+          if (topic_matches(e.first, topic))
+            expected.insert(e);
+        CHECK_EQ(filter_matches(findex, topic), expected);
+        CHECK_EQ(nindex.find(topic) != nullptr, stored_names.count(topic) > 0);
+      }
+      for (auto f : {std::to_string(a) + "/+", "+/" + std::to_string(a),
+                     std::to_string(a) + "/#"}) {
+        std::set<std::string> expected;
+        for (auto& n : stored_names)
+          if (topic_matches(f, n))
+            expected.insert(n);
+        CHECK_EQ(name_matches(nindex, f), expected);
+      }
+    }
+  };
+  verify();
+  for (size_t i = 0; i < names.size(); ++i) {
+    CHECK_EQ(nindex.erase(names[i]), stored_names.erase(names[i]) > 0);
+    CHECK_EQ(findex.erase(filters[i], 1),
+             stored_filters.erase({filters[i], 1}) > 0);
+    if (i % 10 == 0)
+      verify();
+  }
+  CHECK(findex.empty());
+  CHECK(nindex.empty());
+  CHECK_EQ(findex.node_count(), 0u);
+  CHECK_EQ(nindex.node_count(), 0u);
+}
