@@ -13,7 +13,8 @@ namespace castor::mqtt {
 /// no '+' or '#'.
 bool valid_topic_name(std::string_view name) noexcept;
 
-/// A topic filter as parsed from SUBSCRIBE or UNSUBSCRIBE.
+/// A topic filter as parsed from SUBSCRIBE or UNSUBSCRIBE. `group` and
+/// `filter` are views into the string given to parse_filter.
 struct filter_info {
   bool valid = false;
   bool shared = false;   ///< a $share/{group}/{filter}
