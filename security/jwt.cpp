@@ -100,7 +100,7 @@ std::variant<jwt_verifier, std::string> jwt_verifier::make(jwt_options opts) {
   return v;
 }
 
-bool jwt_verifier::looks_like_jwt(std::string_view text) noexcept {
+bool jwt_verifier::looks_like_jwt(std::string_view text) {
   size_t dots = 0;
   for (char c : text) {
     if (c == '.') {
@@ -112,7 +112,15 @@ bool jwt_verifier::looks_like_jwt(std::string_view text) noexcept {
     if (!ok)
       return false;
   }
-  return dots == 2 && text.size() >= 5 && text.front() != '.';
+  if (dots != 2)
+    return false;
+  // A password such as "my.pass.word" has the shape too: only a header
+  // that decodes to a JSON object naming an algorithm makes it a token.
+  auto header = base64url_decode(text.substr(0, text.find('.')));
+  if (!header || header->empty() || header->front() != '{')
+    return false;
+  auto j = parse_object(*header);
+  return j && j->contains("alg");
 }
 
 jwt_result jwt_verifier::verify(std::string_view token, int64_t now) const {

@@ -62,8 +62,9 @@ public:
   /// subject with its roles.
   auth_result authenticate(std::string_view password, int64_t now) const;
 
-  /// True if `text` has the shape header.payload.signature in base64url.
-  static bool looks_like_jwt(std::string_view text) noexcept;
+  /// True if `text` has the shape header.payload.signature in base64url
+  /// and its header is a JSON object with "alg".
+  static bool looks_like_jwt(std::string_view text);
 
 private:
   jwt_verifier() = default;

@@ -139,6 +139,12 @@ TEST_CASE("jwt: HS256 claims to principal and roles") {
   CHECK(v.authenticate(token, 5000).decision == auth_decision::deny);
   CHECK(v.authenticate(token, 5000).reason == "token has expired");
   CHECK(v.authenticate("hunter2", 1500).decision == auth_decision::abstain);
+  // Passwords that merely have three dotted parts are not tokens.
+  CHECK(v.authenticate("my.pass.word", 1500).decision
+        == auth_decision::abstain);
+  CHECK(v.authenticate(base64url_encode("{}") + ".e30.x", 1500).decision
+        == auth_decision::abstain);
+  CHECK(jwt_verifier::looks_like_jwt(token));
   CHECK(v.authenticate("", 1500).decision == auth_decision::abstain);
 }
 
