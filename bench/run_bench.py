@@ -400,6 +400,10 @@ def main():
     signal.signal(signal.SIGINT, lambda *a: (stop_all(), sys.exit(1)))
 
     tmp = tempfile.mkdtemp(prefix="castor-bench-")
+    # Run a private copy of the generator: a rebuild during the run must not
+    # pull the binary away under it.
+    shutil.copy2(args.loadgen, os.path.join(tmp, "castor-loadgen"))
+    args.loadgen = os.path.join(tmp, "castor-loadgen")
     results = {s: {} for s in servers}
     t_start = time.monotonic()
     stopped_early = False

@@ -36,6 +36,10 @@ struct publisher {
   uint64_t acked = 0;     ///< PUBACK / PUBCOMP received
   uint32_t inflight = 0;  ///< awaiting PUBACK / PUBCOMP
   uint64_t delivered = 0; ///< unique deliveries of its messages
+  /// Deliveries given up on (see pump_one): they count as credit returned.
+  uint64_t written_off = 0;
+  uint64_t blocked_since = 0; ///< when the credit ran out; 0 = not blocked
+  uint64_t delivered_at_block = 0;
 };
 
 struct subscriber {
@@ -69,6 +73,7 @@ private:
   void tick(uint64_t now);
   bool drained() const;
   void finish();
+  void describe_loss();
 
   const options& o_;
   event_loop loop_;
@@ -318,8 +323,23 @@ void flow_run::pump_one(uint32_t pi, uint64_t now) {
   while (p.next_seq < limit && c.pending_out() < out_cap) {
     if (o_.qos > 0 && p.inflight >= window)
       break;
-    if (credit > 0 && p.next_seq * fanout_ >= p.delivered + credit)
-      break;
+    if (credit > 0
+        && p.next_seq * fanout_ >= p.delivered + p.written_off + credit) {
+      // A broker that drops messages would stall this publisher for good:
+      // after a second without any delivery, give the outstanding ones up
+      // (they are counted as lost at the end if they never arrive).
+      if (p.blocked_since == 0 || p.delivered != p.delivered_at_block) {
+        p.blocked_since = now;
+        p.delivered_at_block = p.delivered;
+        break;
+      }
+      if (now - p.blocked_since < 1000000000ull)
+        break;
+      p.written_off = p.next_seq * fanout_ - p.delivered;
+      p.blocked_since = 0;
+      ++r_.credit_write_offs;
+    }
+    p.blocked_since = 0;
     uint32_t id = pi;
     uint64_t seq = p.next_seq;
     std::memcpy(payload_.data(), &id, 4);
@@ -426,6 +446,35 @@ void flow_run::tick(uint64_t now) {
               + std::to_string(pubs_.size()) + " publishers connected)");
 }
 
+/// Names the first publisher/subscriber stream that misses messages, so that
+/// a loss can be told from a tail that never came (first_missing near the
+/// end) or an early gap (first_missing near 0).
+void flow_run::describe_loss() {
+  uint32_t streams = 0;
+  std::string first;
+  for (uint32_t si = 0; si < subs_.size(); ++si)
+    for (uint32_t pi = 0; pi < pubs_.size(); ++pi) {
+      if (o_.scenario == scenario_kind::p2p
+          || o_.scenario == scenario_kind::latency)
+        if (pi != si)
+          continue;
+      auto& p = pubs_[pi];
+      uint64_t should = o_.qos == 0 ? p.next_seq : p.acked;
+      auto inf = subs_[si].checker.info(pi);
+      uint64_t got = inf.expected - inf.missing;
+      if (got >= should)
+        continue;
+      if (streams++ == 0)
+        first = "publisher " + std::to_string(pi) + " -> subscriber "
+                + std::to_string(si) + ": " + std::to_string(should)
+                + " to deliver, " + std::to_string(got)
+                + " delivered, next expected " + std::to_string(inf.expected)
+                + ", lowest missing " + std::to_string(inf.first_missing);
+    }
+  r_.error = std::to_string(r_.lost) + " lost over " + std::to_string(streams)
+             + " streams; first: " + first;
+}
+
 void flow_run::finish() {
   for (auto& p : pubs_) {
     r_.sent += p.next_seq;
@@ -446,6 +495,8 @@ void flow_run::finish() {
                + " PUBLISHes never acknowledged within the drain timeout";
   if (r_.error.empty() && r_.rejected > 0)
     r_.error = std::to_string(r_.rejected) + " PUBLISHes rejected";
+  if (r_.error.empty() && r_.lost > 0)
+    describe_loss();
   if (o_.record_latency) {
     r_.has_latency = true;
     r_.latency = latency_.summarize();

@@ -105,6 +105,7 @@ std::string to_json(const options& o, const run_result& r) {
         .num("duplicates", static_cast<double>(r.duplicates))
         .num("reordered", static_cast<double>(r.reordered))
         .num("rejected", static_cast<double>(r.rejected))
+        .num("credit_write_offs", static_cast<double>(r.credit_write_offs))
         .num("window_s", r.window_s)
         .num("rate", r.rate)
         .num("publish_rate", r.publish_rate)

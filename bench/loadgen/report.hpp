@@ -22,8 +22,9 @@ struct run_result {
   uint64_t lost = 0;
   uint64_t duplicates = 0;
   uint64_t reordered = 0;
-  uint64_t rejected = 0; ///< acks with a failure reason code
-  double window_s = 0;   ///< measured (steady-state) window
+  uint64_t rejected = 0;          ///< acks with a failure reason code
+  uint64_t credit_write_offs = 0; ///< publishers unblocked after a stall
+  double window_s = 0;            ///< measured (steady-state) window
   uint64_t window_delivered = 0;
   double rate = 0;         ///< deliveries/s in the measured window
   double publish_rate = 0; ///< PUBLISHes/s in the measured window

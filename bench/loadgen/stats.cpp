@@ -47,6 +47,19 @@ sequence_checker::verdict sequence_checker::observe(uint32_t publisher,
   return verdict::duplicate;
 }
 
+sequence_checker::stream_info sequence_checker::info(uint32_t publisher) const {
+  stream_info out;
+  auto i = streams_.find(publisher);
+  if (i == streams_.end())
+    return out;
+  out.expected = i->second.expected;
+  out.missing = i->second.missing.size();
+  out.first_missing = out.expected;
+  for (auto k : i->second.missing)
+    out.first_missing = std::min(out.first_missing, k);
+  return out;
+}
+
 void latency_recorder::add(uint64_t sent_ns, uint64_t received_ns) {
   if (sent_ns < t0_)
     return;

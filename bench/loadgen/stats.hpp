@@ -26,6 +26,14 @@ public:
 
   verdict observe(uint32_t publisher, uint64_t seq);
 
+  /// For diagnostics: the next sequence number expected from `publisher`,
+  /// how many below it are missing, and the lowest missing one (or the
+  /// expected one when none is).
+  struct stream_info {
+    uint64_t expected = 0, missing = 0, first_missing = 0;
+  };
+  stream_info info(uint32_t publisher) const;
+
   uint64_t duplicates() const {
     return duplicates_;
   }
