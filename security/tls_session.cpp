@@ -185,6 +185,35 @@ peer_identity identity_of(X509* cert) {
 
 } // namespace
 
+std::optional<std::string> principal_from(const peer_identity& peer,
+                                          cert_principal source) {
+  if (!peer.present)
+    return std::nullopt;
+  auto first =
+      [](const std::vector<std::string>& names) -> std::optional<std::string> {
+    if (names.empty() || names.front().empty())
+      return std::nullopt;
+    return names.front();
+  };
+  switch (source) {
+  case cert_principal::common_name:
+    if (peer.common_name.empty())
+      return std::nullopt;
+    return peer.common_name;
+  case cert_principal::subject:
+    if (peer.subject.empty())
+      return std::nullopt;
+    return peer.subject;
+  case cert_principal::dns:
+    return first(peer.dns_names);
+  case cert_principal::email:
+    return first(peer.emails);
+  case cert_principal::uri:
+    return first(peer.uris);
+  }
+  return std::nullopt;
+}
+
 // -- tls_context --------------------------------------------------------------
 
 std::variant<tls_context, std::string>

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -80,6 +81,21 @@ struct peer_identity {
   std::vector<std::string> emails;
   std::vector<std::string> uris;
 };
+
+/// Which certificate field names the principal of a client that presents a
+/// certificate (as EMQX's peer_cert_as_username).
+enum class cert_principal : uint8_t {
+  common_name, ///< the subject's CN
+  subject,     ///< the whole subject, RFC 2253
+  dns,         ///< the first DNS subject alternative name
+  email,       ///< the first email subject alternative name
+  uri,         ///< the first URI subject alternative name
+};
+
+/// The principal name `source` gives for `peer`; nothing when the peer sent
+/// no certificate or the field is absent or empty.
+std::optional<std::string> principal_from(const peer_identity& peer,
+                                          cert_principal source);
 
 /// What one call produced.
 struct tls_result {

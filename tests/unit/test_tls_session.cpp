@@ -294,6 +294,19 @@ TEST_CASE("tls: a client certificate gives the peer identity") {
   CHECK(id.dns_names == std::vector<std::string>{"sensor-1.example.com"});
   CHECK(id.emails == std::vector<std::string>{"ops@example.com"});
   CHECK(id.uris == std::vector<std::string>{"spiffe://castor/sensor-1"});
+  // Principal mapping.
+  CHECK(principal_from(id, cert_principal::common_name)
+        == std::optional<std::string>("sensor-1"));
+  CHECK(principal_from(id, cert_principal::dns)
+        == std::optional<std::string>("sensor-1.example.com"));
+  CHECK(principal_from(id, cert_principal::email)
+        == std::optional<std::string>("ops@example.com"));
+  CHECK(principal_from(id, cert_principal::uri)
+        == std::optional<std::string>("spiffe://castor/sensor-1"));
+  CHECK(principal_from(id, cert_principal::subject) == id.subject);
+  // The server certificate has no email name; no certificate gives nothing.
+  CHECK_FALSE(principal_from(client.peer(), cert_principal::email));
+  CHECK_FALSE(principal_from(peer_identity{}, cert_principal::common_name));
 }
 
 TEST_CASE("tls: optional client certificates") {
