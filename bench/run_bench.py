@@ -195,6 +195,9 @@ def run_flow(args, server, name):
            str(server.proc.pid), "--label", server.kind,
            "--duration", str(args.duration), "--warmup", str(args.warmup)]
     cmd += FLOWS[name]
+    if args.coalesce_us and name in ("fan-in-q0", "fan-in-q1", "fan-out",
+                                     "p2p-q1"):
+        cmd += ["--coalesce-us", str(args.coalesce_us)]
     limit = args.duration + 60 + 15
     try:
         out = subprocess.run(cmd, capture_output=True, text=True,
@@ -360,6 +363,9 @@ def main():
                     help="comma-separated subset of " + ",".join(SERVERS))
     ap.add_argument("--scenarios", default=",".join(SCENARIOS),
                     help="comma-separated subset of " + ",".join(SCENARIOS))
+    ap.add_argument("--coalesce-us", type=int, default=0,
+                    help="generator pause per loop turn in the throughput "
+                         "scenarios (fewer, larger reads; see README)")
     ap.add_argument("--json", help="write every raw result here")
     ap.add_argument("--max-minutes", type=float, default=60,
                     help="stop starting new runs after this long")
