@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -239,6 +240,11 @@ def run_connections(args, server):
             # (then it holds them until its stdin closes).
             line = ""
             while time.monotonic() < deadline:
+                ready, _, _ = select.select([p.stdout], [], [],
+                                            max(0.1, deadline
+                                                - time.monotonic()))
+                if not ready:
+                    continue
                 line = p.stdout.readline()
                 if not line or line.startswith("{"):
                     break
