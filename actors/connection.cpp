@@ -71,12 +71,13 @@ void flush_out(connection_broker* self) {
   if (!st.out_paused && st.session && st.unsent > st.ctx->max_outbound_bytes) {
     // The client does not read fast enough: the session queues meanwhile.
     st.out_paused = true;
+    CASTOR_LOG(debug, context_of(self),
+               "outbound paused: " << st.unsent << " bytes unsent");
     self->send(st.session, flow_atom::value,
                static_cast<uint8_t>(flow_mode::paused));
-    self->delayed_send(self,
-                       std::chrono::milliseconds(
-                         st.ctx->slow_consumer_timeout_ms),
-                       slow_atom::value, ++st.slow_epoch);
+    self->delayed_send(
+        self, std::chrono::milliseconds(st.ctx->slow_consumer_timeout_ms),
+        slow_atom::value, ++st.slow_epoch);
   }
 }
 
@@ -90,6 +91,7 @@ void release_turns(connection_broker* self) {
   }
   if (st.reading_halted && st.turns.size() <= st.ctx->max_open_turns / 2) {
     st.reading_halted = false;
+    CASTOR_LOG(trace, context_of(self), "reading resumed");
     self->trigger(st.hdl);
   }
 }
@@ -111,15 +113,15 @@ void send_batch(connection_broker* self, const caf::actor& topic,
                 std::vector<uint64_t> turns) {
   self->request(topic, caf::infinite, publish_atom::value,
                 publish_batch{std::move(msgs)})
-    .then(
-      [=]() {
-        for (auto seq : turns)
-          turn_done(self, seq);
-      },
-      [=](caf::error&) {
-        for (auto seq : turns)
-          turn_done(self, seq);
-      });
+      .then(
+          [=](bool) {
+            for (auto seq : turns)
+              turn_done(self, seq);
+          },
+          [=](caf::error&) {
+            for (auto seq : turns)
+              turn_done(self, seq);
+          });
 }
 
 /// Sends this read's publishes, one batch per topic. Returns how many
@@ -140,21 +142,20 @@ uint32_t flush_routes(connection_broker* self, uint64_t seq) {
       send_batch(self, i->second, std::move(msgs), {seq});
       continue;
     }
-    st.lookups.emplace(topic,
-                       connection_state::lookup{std::move(msgs), {seq}});
+    st.lookups.emplace(topic, connection_state::lookup{std::move(msgs), {seq}});
     self->request(st.ctx->tree, caf::infinite, lookup_atom::value, topic)
-      .then([=](caf::actor& t) {
-        auto& st = self->state;
-        auto i = st.lookups.find(topic);
-        if (i != st.lookups.end()) {
-          send_batch(self, t, std::move(i->second.msgs),
-                     std::move(i->second.turns));
-          st.lookups.erase(i);
-        }
-        if (st.topics.size() >= max_cached_topics)
-          st.topics.clear();
-        st.topics.emplace(topic, std::move(t));
-      });
+        .then([=](caf::actor& t) {
+          auto& st = self->state;
+          auto i = st.lookups.find(topic);
+          if (i != st.lookups.end()) {
+            send_batch(self, t, std::move(i->second.msgs),
+                       std::move(i->second.turns));
+            st.lookups.erase(i);
+          }
+          if (st.topics.size() >= max_cached_topics)
+            st.topics.clear();
+          st.topics.emplace(topic, std::move(t));
+        });
   }
   st.routes.clear();
   return pending;
@@ -199,6 +200,8 @@ void finish(connection_broker* self) {
     if (!st.reading_halted && st.turns.size() >= st.ctx->max_open_turns
         && !st.closing) {
       st.reading_halted = true;
+      CASTOR_LOG(trace, context_of(self),
+                 "reading paused: " << st.turns.size() << " reads open");
       self->halt(st.hdl);
     }
   } else if (!st.acks_now.empty()) {
@@ -354,7 +357,7 @@ caf::behavior connection_actor(connection_broker* self,
         else if (msg.buf.size() < min_read_size / 2
                  && st.read_size > min_read_size && st.parser->buffered() == 0)
           set_read_size(self, min_read_size);
-  self->ack_writes(hdl, true);
+        self->ack_writes(hdl, true);
         if (st.parser->buffered() == 0)
           st.parser->shrink();
         finish(self);
@@ -384,44 +387,49 @@ caf::behavior connection_actor(connection_broker* self,
         finish(self);
       },
       [=](const caf::io::data_transferred_msg& msg) {
-      auto& st = self->state;
-      st.unsent = msg.remaining;
-      if (st.out_paused && st.unsent <= st.ctx->max_outbound_bytes / 2) {
-        st.out_paused = false;
-        ++st.slow_epoch;
-        if (st.session && !st.closing)
-          self->send(st.session, flow_atom::value,
-                     static_cast<uint8_t>(flow_mode::open));
-      }
-    },
-    [=](slow_atom, uint64_t epoch) {
-      auto& st = self->state;
-      if (epoch != st.slow_epoch || !st.out_paused || st.closing)
-        return;
-      auto& c = *st.ctx->counters;
-      broker_counters::add(c.slow_consumer_episodes);
-      CASTOR_LOG(warning, context_of(self),
-                 "slow consumer: " << st.unsent << " bytes unsent for "
-                                   << st.ctx->slow_consumer_timeout_ms
-                                   << " ms"
-                                   << (st.ctx->slow_consumer_disconnect
-                                         ? ", disconnecting"
-                                         : ", dropping its QoS 0 messages"));
-      if (!st.ctx->slow_consumer_disconnect) {
-        if (st.session)
-          self->send(st.session, flow_atom::value,
-                     static_cast<uint8_t>(flow_mode::paused_drop0));
-        return;
-      }
-      broker_counters::add(c.slow_consumer_disconnects);
-      // The peer does not read: a graceful close would wait for it forever.
-      ::shutdown(static_cast<int>(st.hdl.id()), SHUT_RDWR);
-      run(self, st.ch->handle_kick(mqtt::reason_code::quota_exceeded, true));
-      st.closing = true;
-      st.close_info.publish_will = true;
-      finish(self);
-    },
-    [=](kick_atom, uint8_t reason, bool publish_will) {
+        auto& st = self->state;
+        st.unsent = msg.remaining;
+        if (st.out_paused && st.unsent <= st.ctx->max_outbound_bytes / 2) {
+          st.out_paused = false;
+          ++st.slow_epoch;
+          CASTOR_LOG(debug, context_of(self),
+                     "outbound resumed: " << st.unsent << " bytes unsent");
+          if (st.session && !st.closing)
+            self->send(st.session, flow_atom::value,
+                       static_cast<uint8_t>(flow_mode::open));
+        }
+      },
+      [=](slow_atom, uint64_t epoch) {
+        auto& st = self->state;
+        CASTOR_LOG(trace, context_of(self),
+                   "slow check " << epoch << "/" << st.slow_epoch << " paused "
+                                 << st.out_paused << " unsent " << st.unsent);
+        if (epoch != st.slow_epoch || !st.out_paused || st.closing)
+          return;
+        auto& c = *st.ctx->counters;
+        broker_counters::add(c.slow_consumer_episodes);
+        CASTOR_LOG(warning, context_of(self),
+                   "slow consumer: "
+                       << st.unsent << " bytes unsent for "
+                       << st.ctx->slow_consumer_timeout_ms << " ms"
+                       << (st.ctx->slow_consumer_disconnect
+                               ? ", disconnecting"
+                               : ", dropping its QoS 0 messages"));
+        if (!st.ctx->slow_consumer_disconnect) {
+          if (st.session)
+            self->send(st.session, flow_atom::value,
+                       static_cast<uint8_t>(flow_mode::paused_drop0));
+          return;
+        }
+        broker_counters::add(c.slow_consumer_disconnects);
+        // The peer does not read: a graceful close would wait for it forever.
+        ::shutdown(static_cast<int>(st.hdl.id()), SHUT_RDWR);
+        run(self, st.ch->handle_kick(mqtt::reason_code::quota_exceeded, true));
+        st.closing = true;
+        st.close_info.publish_will = true;
+        finish(self);
+      },
+      [=](kick_atom, uint8_t reason, bool publish_will) {
         auto& st = self->state;
         CASTOR_LOG(info, context_of(self),
                    "disconnected by the server (" << mqtt::to_string(

@@ -20,11 +20,24 @@ caf::strong_actor_ptr ptr_of(const caf::actor& a) {
   return caf::actor_cast<caf::strong_actor_ptr>(a);
 }
 
+/// Gives topics back the credit held while the session was congested.
+void pay_owed(session_actor_type* self) {
+  auto& st = self->state;
+  if (st.owed.empty() || st.st.congested())
+    return;
+  CASTOR_LOG(trace, "session " << st.client_id,
+             "credit paid to " << st.owed.size() << " topics");
+  for (auto& [topic, n] : st.owed)
+    self->send(topic, credit_atom::value, n);
+  st.owed.clear();
+}
+
 void send_out(session_actor_type* self, std::vector<mqtt::outbound>& out) {
   auto& st = self->state;
   if (!out.empty() && st.conn)
     self->send(st.conn, out_atom::value, outbound_batch{std::move(out)});
   out.clear();
+  pay_owed(self);
 }
 
 void publish_will(session_actor_type* self) {
@@ -153,6 +166,7 @@ void connection_gone(session_actor_type* self, bool publish_will_flag,
     self->demonitor(st.conn);
   st.conn = nullptr;
   st.st.detach();
+  pay_owed(self);
   if (expiry)
     st.req.session_expiry = *expiry;
   auto epoch = ++st.epoch;
@@ -342,6 +356,16 @@ caf::behavior session_actor(session_actor_type* self, std::string client_id,
         for (auto& d : batch.items)
           st.st.enqueue(std::move(d), now, out);
         send_out(self, out);
+        // Credit back to the topic unless congested (then it waits).
+        auto topic = caf::actor_cast<caf::actor>(self->current_sender());
+        if (!topic)
+          return;
+        if (st.st.congested()) {
+          CASTOR_LOG(trace, "session " << st.client_id,
+                     "congested: " << st.st.queued_count() << " queued");
+          ++st.owed[topic];
+        } else
+          self->send(topic, credit_atom::value, uint32_t{1});
       },
       [=](ack_atom, const ack_batch& acks) {
         auto& st = self->state;
@@ -365,16 +389,18 @@ caf::behavior session_actor(session_actor_type* self, std::string client_id,
         send_out(self, out);
       },
       [=](flow_atom, uint8_t mode) {
-      auto& st = self->state;
-      if (!st.conn || self->current_sender() != ptr_of(st.conn))
-        return;
-      std::vector<mqtt::outbound> out;
-      auto m = static_cast<flow_mode>(mode);
-      st.st.set_paused(m != flow_mode::open, m == flow_mode::paused_drop0,
-                       clock_type::now(), out);
-      send_out(self, out);
-    },
-    [=](end_atom) {
+        auto& st = self->state;
+        if (!st.conn || self->current_sender() != ptr_of(st.conn))
+          return;
+        std::vector<mqtt::outbound> out;
+        auto m = static_cast<flow_mode>(mode);
+        CASTOR_LOG(trace, "session " << st.client_id,
+                   "flow " << static_cast<int>(mode));
+        st.st.set_paused(m != flow_mode::open, m == flow_mode::paused_drop0,
+                         clock_type::now(), out);
+        send_out(self, out);
+      },
+      [=](end_atom) {
         // Replaced by a clean start: the connection (if any) is taken over.
         auto& st = self->state;
         if (st.conn) {

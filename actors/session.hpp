@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
@@ -49,6 +50,8 @@ struct session_actor_state {
   std::optional<attach_request> pending_attach;
   caf::response_promise pending_rp;
   bool reset_on_takeover = false;
+  /// Credit owed to topics while congested (delivery batches taken).
+  std::unordered_map<caf::actor, uint32_t> owed;
   bool ended = false;
 
   static inline const char* name = "session";

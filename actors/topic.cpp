@@ -5,6 +5,8 @@
 
 #include <caf/all.hpp>
 
+#include "app/log.hpp"
+
 namespace castor {
 
 namespace {
@@ -58,6 +60,42 @@ mqtt::delivery share_delivery(const mqtt::message_ptr& m, const entry& e) {
   return d;
 }
 
+void take_credit(topic_actor_type* self, const caf::actor& session) {
+  auto& st = self->state;
+  if (++st.outstanding[session] == max_outstanding_batches) {
+    ++st.blocked;
+    CASTOR_LOG(trace, "topic " << st.name, "blocked by " << session.id());
+  }
+}
+
+void forget_session(topic_actor_type* self, const caf::actor& session) {
+  auto& st = self->state;
+  auto i = st.outstanding.find(session);
+  CASTOR_LOG(trace, "topic " << st.name,
+             "forget " << session.id() << " known "
+                       << (i != st.outstanding.end()));
+  if (i == st.outstanding.end())
+    return;
+  if (i->second >= max_outstanding_batches)
+    --st.blocked;
+  st.outstanding.erase(i);
+}
+
+void fan_out(topic_actor_type* self,
+             const std::vector<mqtt::message_ptr>& msgs);
+
+/// Fans out stashed publishes while no session blocks.
+void drain_stash(topic_actor_type* self) {
+  auto& st = self->state;
+  while (st.blocked == 0 && !st.stash.empty()) {
+    auto s = std::move(st.stash.front());
+    st.stash.pop_front();
+    fan_out(self, s.msgs);
+    if (s.reply)
+      s.rp.deliver(true);
+  }
+}
+
 void fan_out(topic_actor_type* self,
              const std::vector<mqtt::message_ptr>& msgs) {
   auto& st = self->state;
@@ -80,8 +118,10 @@ void fan_out(topic_actor_type* self,
       if (make_delivery(m, sub.client_id, sub.entries, d))
         batch.items.emplace_back(std::move(d));
     }
-    if (!batch.items.empty())
+    if (!batch.items.empty()) {
+      take_credit(self, session);
       self->send(session, deliver_atom::value, std::move(batch));
+    }
   }
   if (st.groups.empty())
     return;
@@ -97,8 +137,10 @@ void fan_out(topic_actor_type* self,
       shared[mb.session].items.emplace_back(share_delivery(m, mb.e));
     }
   }
-  for (auto& [session, batch] : shared)
+  for (auto& [session, batch] : shared) {
+    take_credit(self, session);
     self->send(session, deliver_atom::value, std::move(batch));
+  }
 }
 
 void add_subscription(topic_actor_type* self, const topic_subscription& ts) {
@@ -131,13 +173,46 @@ void add_subscription(topic_actor_type* self, const topic_subscription& ts) {
 caf::behavior topic_actor(topic_actor_type* self, std::string name) {
   self->state.name = std::move(name);
   return {
-      [=](publish_atom, publish_batch& batch) {
-        self->state.published += batch.msgs.size();
+      [=](publish_atom, publish_batch& batch) -> caf::result<bool> {
+        auto& st = self->state;
+        st.published += batch.msgs.size();
+        if (st.blocked > 0 || !st.stash.empty()) {
+          auto rp = self->make_response_promise();
+          st.stash.push_back(
+              topic_state::stashed{std::move(batch.msgs), rp, true});
+          return rp;
+        }
         fan_out(self, batch.msgs);
+        return true;
       },
       [=](publish_atom, mqtt::message_ptr& m) {
-        ++self->state.published;
-        fan_out(self, std::vector<mqtt::message_ptr>{std::move(m)});
+        auto& st = self->state;
+        ++st.published;
+        std::vector<mqtt::message_ptr> msgs{std::move(m)};
+        if (st.blocked > 0 || !st.stash.empty()) {
+          st.stash.push_back(topic_state::stashed{std::move(msgs), {}, false});
+          return;
+        }
+        fan_out(self, msgs);
+      },
+      [=](credit_atom, uint32_t n) {
+        auto& st = self->state;
+        auto session = caf::actor_cast<caf::actor>(self->current_sender());
+        auto i = st.outstanding.find(session);
+        CASTOR_LOG(trace, "topic " << st.name,
+                   "credit " << n << " from " << session.id() << " known "
+                             << (i != st.outstanding.end()) << " blocked "
+                             << st.blocked << " stash " << st.stash.size());
+        if (i == st.outstanding.end())
+          return;
+        auto before = i->second;
+        i->second = n >= before ? 0 : before - n;
+        if (before >= max_outstanding_batches
+            && i->second < max_outstanding_batches) {
+          --st.blocked;
+          CASTOR_LOG(trace, "topic " << st.name, "unblocked");
+        }
+        drain_stash(self);
       },
       [=](subscribe_atom, topic_subscription& ts) -> retained_batch {
         add_subscription(self, ts);
@@ -178,6 +253,13 @@ caf::behavior topic_actor(topic_actor_type* self, std::string name) {
                    ms.end());
           if (ms.empty())
             st.groups.erase(i);
+          bool member = false;
+          for (auto& [key, g] : st.groups)
+            for (auto& m : g.members)
+              member = member || m.session == session;
+          if (st.subs.count(session) == 0 && !member)
+            forget_session(self, session);
+          drain_stash(self);
           return;
         }
         auto i = st.subs.find(session);
@@ -188,8 +270,16 @@ caf::behavior topic_actor(topic_actor_type* self, std::string name) {
             std::remove_if(es.begin(), es.end(),
                            [&](const entry& e) { return e.filter == filter; }),
             es.end());
-        if (es.empty())
+        if (es.empty()) {
           st.subs.erase(i);
+          bool member = false;
+          for (auto& [key, g] : st.groups)
+            for (auto& m : g.members)
+              member = member || m.session == session;
+          if (!member)
+            forget_session(self, session);
+          drain_stash(self);
+        }
       },
       [=](redeliver_atom, const std::string& group, const std::string& filter,
           delivery_batch& batch) {
@@ -207,8 +297,10 @@ caf::behavior topic_actor(topic_actor_type* self, std::string name) {
           nd.qos = std::min(d.qos, mb.e.max_qos);
           out[mb.session].items.emplace_back(std::move(nd));
         }
-        for (auto& [session, b] : out)
+        for (auto& [session, b] : out) {
+          take_credit(self, session);
           self->send(session, deliver_atom::value, std::move(b));
+        }
       },
   };
 }

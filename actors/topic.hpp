@@ -9,13 +9,22 @@
 //   send) (attach_atom, topic_subscription)        -> register silently
 //   (unsub_atom, actor session, filter, group)
 //   (redeliver_atom, group, filter, delivery_batch) -> other share members
+//   (credit_atom, n)                         from a session: n batches taken
+//
+// Flow control: every delivery batch to a session takes one unit of credit;
+// the session gives it back once the messages are on their way (not while it
+// is congested). While some session has max_outstanding_batches in flight,
+// publishes wait in the stash and their connections get no answer, so they
+// hold PUBACKs and eventually stop reading.
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "actors/types.hpp"
@@ -47,8 +56,21 @@ struct topic_state {
     size_t next = 0;
   };
 
+  /// Publishes waiting for credit, in arrival order; `rp` answers the
+  /// publisher's connection once they are fanned out.
+  struct stashed {
+    std::vector<mqtt::message_ptr> msgs;
+    caf::response_promise rp;
+    bool reply = false;
+  };
+
   std::string name;
   mqtt::message_ptr retained;
+  /// Delivery batches each session has not yet given credit for; a session
+  /// at max_outstanding blocks the topic (its publishers wait).
+  std::unordered_map<caf::actor, uint32_t> outstanding;
+  size_t blocked = 0;
+  std::deque<stashed> stash;
   std::unordered_map<caf::actor, subscriber> subs;
   /// Keyed by group name and filter ("group\0filter").
   std::map<std::string, share_group> groups;
@@ -58,6 +80,9 @@ struct topic_state {
 };
 
 using topic_actor_type = caf::stateful_actor<topic_state>;
+
+/// Delivery batches in flight per subscriber session before a topic waits.
+inline constexpr uint32_t max_outstanding_batches = 8;
 
 caf::behavior topic_actor(topic_actor_type* self, std::string name);
 

@@ -47,6 +47,7 @@ using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using redeliver_atom = caf::atom_constant<caf::atom("redeliver")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using flow_atom = caf::atom_constant<caf::atom("flow")>;
+using credit_atom = caf::atom_constant<caf::atom("credit")>;
 using slow_atom = caf::atom_constant<caf::atom("slow")>;
 
 /// Modes of (flow_atom, uint8_t) from a connection to its session.

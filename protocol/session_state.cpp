@@ -77,14 +77,30 @@ void session_state::attach(uint16_t window, steady_time now,
   pump(now, out);
 }
 
+void session_state::detach() {
+  connected_ = false;
+  paused_ = false;
+  drop_qos0_ = false;
+  while (queue_.size() > limits_.max_queued) {
+    ++counters_.dropped_queue_full;
+    if (limits_.overflow == overflow_policy::drop_newest)
+      queue_.pop_back();
+    else
+      queue_.pop_front();
+  }
+  if (!limits_.queue_qos0_offline) {
+    auto before = queue_.size();
+    queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
+                                [](const delivery& d) { return d.qos == 0; }),
+                 queue_.end());
+    counters_.dropped_qos0_offline += before - queue_.size();
+  }
+}
+
 void session_state::enqueue(delivery d, steady_time now,
                             std::vector<outbound>& out) {
   if (!connected_ && d.qos == 0 && !limits_.queue_qos0_offline) {
     ++counters_.dropped_qos0_offline;
-    return;
-  }
-  if (paused_ && drop_qos0_ && d.qos == 0) {
-    ++counters_.dropped_qos0_slow;
     return;
   }
   // Per-topic order: nothing overtakes queued messages.
@@ -93,7 +109,7 @@ void session_state::enqueue(delivery d, steady_time now,
     send(std::move(d), now, out);
     return;
   }
-  if (queue_.size() >= limits_.max_queued) {
+  if (!connected_ && queue_.size() >= limits_.max_queued) {
     ++counters_.dropped_queue_full;
     if (limits_.overflow == overflow_policy::drop_newest
         || limits_.max_queued == 0)
@@ -101,6 +117,27 @@ void session_state::enqueue(delivery d, steady_time now,
     queue_.pop_front();
   }
   queue_.emplace_back(std::move(d));
+  if (paused_ && drop_qos0_)
+    trim_slow();
+}
+
+void session_state::trim_slow() {
+  // A slow consumer under the drop_qos0 policy: the queue keeps its bound by
+  // dropping the oldest QoS 0 messages first.
+  while (queue_.size() > limits_.max_queued) {
+    auto i = std::find_if(queue_.begin(), queue_.end(),
+                          [](const delivery& x) { return x.qos == 0; });
+    if (i != queue_.end()) {
+      queue_.erase(i);
+      ++counters_.dropped_qos0_slow;
+    } else {
+      ++counters_.dropped_queue_full;
+      if (limits_.overflow == overflow_policy::drop_newest)
+        queue_.pop_back();
+      else
+        queue_.pop_front();
+    }
+  }
 }
 
 void session_state::send(delivery&& d, steady_time now,
@@ -127,13 +164,8 @@ void session_state::set_paused(bool paused, bool drop_qos0, steady_time now,
                                std::vector<outbound>& out) {
   paused_ = paused;
   drop_qos0_ = paused && drop_qos0;
-  if (drop_qos0_) {
-    auto before = queue_.size();
-    queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
-                                [](const delivery& d) { return d.qos == 0; }),
-                 queue_.end());
-    counters_.dropped_qos0_slow += before - queue_.size();
-  }
+  if (drop_qos0_)
+    trim_slow();
   if (!paused_)
     pump(now, out);
 }

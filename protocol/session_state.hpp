@@ -35,8 +35,12 @@ struct outbound {
 enum class overflow_policy : uint8_t { drop_oldest, drop_newest };
 
 struct session_limits {
-  /// Messages held in the queue (waiting for the window or offline).
+  /// Messages held in the queue of a disconnected session (a connected
+  /// session's queue is bounded by the credit it gives topics instead).
   uint32_t max_queued = 1000;
+  /// A connected session with this many queued messages is congested: it
+  /// stops giving topics credit, which slows their publishers.
+  uint32_t congestion_threshold = 64;
   overflow_policy overflow = overflow_policy::drop_oldest;
   /// Keep QoS 0 messages for a disconnected client (Mosquitto's
   /// queue_qos0_messages); off by default.
@@ -87,16 +91,22 @@ public:
   /// messages while the window allows.
   void attach(uint16_t window, steady_time now, std::vector<outbound>& out);
 
-  /// The connection went away; messages are queued until the next attach.
-  void detach() noexcept {
-    connected_ = false;
+  /// The connection went away; messages are queued until the next attach
+  /// (the queue is cut to its bound, counted).
+  void detach();
+
+  /// Connected with a backlog: topics should get no more credit.
+  bool congested() const noexcept {
+    return connected_ && !drop_qos0_
+           && queue_.size() >= limits_.congestion_threshold;
   }
 
   // -- outbound flow ----------------------------------------------------------
 
   /// The connection's outbound bytes stopped draining (`paused`); messages
   /// wait in the queue meanwhile. With `drop_qos0` (slow consumer policy)
-  /// QoS 0 messages are dropped instead, queued ones included. Resuming
+  /// the session no longer counts as congested and its queue keeps the
+  /// max_queued bound by dropping its oldest QoS 0 messages first. Resuming
   /// appends what can be sent again.
   void set_paused(bool paused, bool drop_qos0, steady_time now,
                   std::vector<outbound>& out);
@@ -158,6 +168,7 @@ private:
   };
 
   void pump(steady_time now, std::vector<outbound>& out);
+  void trim_slow();
   void send(delivery&& d, steady_time now, std::vector<outbound>& out);
   void complete(uint16_t id, steady_time now, std::vector<outbound>& out);
   uint16_t next_packet_id();
