@@ -215,7 +215,9 @@ void flow_run::on_publish(uint32_t index, client& c, const frame& f) {
     ++pubs_[pid].delivered;
     ++delivered_;
   }
-  if (o_.record_latency && phase_ == phase::running)
+  // Every message sent in the measured window, also those that arrive
+  // after it closed.
+  if (o_.record_latency && phase_ >= phase::running && ts < t_end_)
     latency_.add(ts, now_ns());
   if (pv.qos == 1) {
     encode_ack(c.out, packet_kind::puback, pv.packet_id);
@@ -240,6 +242,11 @@ void flow_run::on_frame(uint32_t index, client& c, const frame& f) {
     ack_view a;
     if (c.role != role_sub || !decode_suback(f, o_.v5, a) || a.reason >= 0x80) {
       set_error("SUBSCRIBE refused (reason " + std::to_string(a.reason) + ")");
+      return;
+    }
+    if (a.reason < o_.qos) {
+      set_error("SUBSCRIBE granted QoS " + std::to_string(a.reason) + ", not "
+                + std::to_string(o_.qos));
       return;
     }
     if (!subs_[c.peer].subscribed) {
