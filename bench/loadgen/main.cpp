@@ -3,6 +3,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <string_view>
 #include <sys/resource.h>
 
 #include "options.hpp"
@@ -28,7 +29,13 @@ void raise_nofile() {
 
 } // namespace
 
+namespace castor::bench {
+int run_self_test();
+} // namespace castor::bench
+
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--self-test")
+    return run_self_test();
   auto parsed = parse_options(argc, argv);
   if (!parsed)
     return 2;

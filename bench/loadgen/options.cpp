@@ -80,6 +80,7 @@ const char* usage_text
       "  --label TEXT           copied into the JSON line\n"
       "  --id-prefix TEXT       client id prefix (lg<pid>)\n"
       "  --threads 1            event-loop threads (only 1 supported)\n"
+      "  --self-test            check the generator's codec and checks, exit\n"
       "Prints one JSON line and one human line per run; exits 1 on loss or\n"
       "duplicates the QoS forbids, on reordering, or on any error.\n";
 
