@@ -1,0 +1,222 @@
+// session_state: the in-flight window, the bounded queue, retransmission on
+// resume, message expiry, flow pauses and the slow consumer policy.
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+
+#include "protocol/session_state.hpp"
+
+using namespace castor::mqtt;
+
+namespace {
+
+steady_time t0 = std::chrono::steady_clock::now();
+
+delivery make(const std::string& payload, uint8_t qos,
+              std::optional<uint32_t> expiry = std::nullopt) {
+  publish p;
+  p.topic = "a/b";
+  p.payload = payload;
+  p.qos = qos;
+  if (expiry)
+    p.props.message_expiry_interval = *expiry;
+  delivery d;
+  d.msg = make_message(std::move(p), "origin", t0);
+  d.qos = qos;
+  return d;
+}
+
+std::vector<std::string> payloads(const std::vector<outbound>& out) {
+  std::vector<std::string> result;
+  for (auto& o : out)
+    result.push_back(o.msg ? o.msg->payload : "PUBREL");
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("subscribe reports whether the filter existed") {
+  session_state s;
+  subscription sub;
+  sub.filter = "a/+";
+  CHECK_FALSE(s.subscribe(sub, 0));
+  CHECK(s.subscribe(sub, 7));
+  CHECK(s.subscriptions().at("a/+").subscription_id == 7);
+  CHECK(s.unsubscribe("a/+"));
+  CHECK_FALSE(s.unsubscribe("a/+"));
+}
+
+TEST_CASE("the in-flight window follows the client's receive maximum") {
+  session_state s;
+  std::vector<outbound> out;
+  s.attach(2, t0, out);
+  CHECK(out.empty());
+  for (auto p : {"1", "2", "3", "4"})
+    s.enqueue(make(p, 1), t0, out);
+  REQUIRE(out.size() == 2);
+  CHECK(payloads(out) == std::vector<std::string>{"1", "2"});
+  CHECK(out[0].packet_id != out[1].packet_id);
+  CHECK(s.inflight_count() == 2);
+  CHECK(s.queued_count() == 2);
+  auto first = out[0].packet_id;
+  out.clear();
+  s.on_puback(first, t0, out);
+  CHECK(payloads(out) == std::vector<std::string>{"3"});
+  // A QoS 0 message does not overtake queued ones.
+  out.clear();
+  s.enqueue(make("q0", 0), t0, out);
+  CHECK(out.empty());
+  CHECK(s.queued_count() == 2);
+}
+
+TEST_CASE("QoS 2 completes with PUBCOMP, an error PUBREC ends it early") {
+  session_state s;
+  std::vector<outbound> out;
+  s.attach(10, t0, out);
+  s.enqueue(make("x", 2), t0, out);
+  s.enqueue(make("y", 2), t0, out);
+  REQUIRE(out.size() == 2);
+  auto x = out[0].packet_id;
+  auto y = out[1].packet_id;
+  out.clear();
+  s.on_pubrec(x, false, t0, out);
+  CHECK(s.inflight_count() == 2);
+  s.on_puback(x, t0, out); // wrong kind: ignored
+  CHECK(s.inflight_count() == 2);
+  s.on_pubcomp(x, t0, out);
+  CHECK(s.inflight_count() == 1);
+  s.on_pubrec(y, true, t0, out);
+  CHECK(s.inflight_count() == 0);
+}
+
+TEST_CASE("resume retransmits in-flight messages with DUP, then PUBREL") {
+  session_state s;
+  std::vector<outbound> out;
+  s.attach(10, t0, out);
+  s.enqueue(make("one", 1), t0, out);
+  s.enqueue(make("two", 2), t0, out);
+  s.enqueue(make("three", 2), t0, out);
+  REQUIRE(out.size() == 3);
+  auto two = out[1].packet_id;
+  out.clear();
+  s.on_pubrec(two, false, t0, out);
+  s.detach();
+  s.enqueue(make("later", 1), t0, out);
+  CHECK(out.empty());
+  s.attach(10, t0, out);
+  REQUIRE(out.size() == 4);
+  CHECK(out[0].dup);
+  CHECK(out[0].msg->payload == "one");
+  CHECK(out[1].type == outbound::kind::pubrel);
+  CHECK(out[1].packet_id == two);
+  CHECK(out[2].dup);
+  CHECK(out[2].msg->payload == "three");
+  CHECK_FALSE(out[3].dup);
+  CHECK(out[3].msg->payload == "later");
+}
+
+TEST_CASE("offline: QoS 0 is dropped, the queue is bounded and counted") {
+  session_limits lim;
+  lim.max_queued = 2;
+  SUBCASE("drop oldest") {
+    session_state s{lim};
+    std::vector<outbound> out;
+    s.enqueue(make("q0", 0), t0, out);
+    CHECK(s.counters().dropped_qos0_offline == 1);
+    for (auto p : {"1", "2", "3"})
+      s.enqueue(make(p, 1), t0, out);
+    CHECK(s.counters().dropped_queue_full == 1);
+    s.attach(10, t0, out);
+    CHECK(payloads(out) == std::vector<std::string>{"2", "3"});
+  }
+  SUBCASE("drop newest") {
+    lim.overflow = overflow_policy::drop_newest;
+    session_state s{lim};
+    std::vector<outbound> out;
+    for (auto p : {"1", "2", "3"})
+      s.enqueue(make(p, 1), t0, out);
+    s.attach(10, t0, out);
+    CHECK(payloads(out) == std::vector<std::string>{"1", "2"});
+  }
+}
+
+TEST_CASE("expired messages are not delivered; the rest carry their expiry") {
+  session_state s;
+  std::vector<outbound> out;
+  s.enqueue(make("short", 1, 1), t0, out);
+  s.enqueue(make("long", 1, 100), t0, out);
+  s.attach(10, t0 + std::chrono::seconds(5), out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].msg->payload == "long");
+  CHECK(s.counters().dropped_expired == 1);
+  CHECK(remaining_expiry(*out[0].msg, t0 + std::chrono::seconds(5)) == 95);
+  CHECK(remaining_expiry(*out[0].msg, t0 + std::chrono::milliseconds(5500))
+        == 95);
+}
+
+TEST_CASE("a paused connection queues; the session becomes congested") {
+  session_limits lim;
+  lim.congestion_threshold = 3;
+  session_state s{lim};
+  std::vector<outbound> out;
+  s.attach(100, t0, out);
+  s.set_paused(true, false, t0, out);
+  for (auto p : {"1", "2", "3"})
+    s.enqueue(make(p, 0), t0, out);
+  CHECK(out.empty());
+  CHECK(s.congested());
+  s.set_paused(false, false, t0, out);
+  CHECK(payloads(out) == std::vector<std::string>{"1", "2", "3"});
+  CHECK_FALSE(s.congested());
+}
+
+TEST_CASE("slow consumer with drop_qos0 keeps the bound, QoS 0 first") {
+  session_limits lim;
+  lim.max_queued = 2;
+  lim.congestion_threshold = 1;
+  session_state s{lim};
+  std::vector<outbound> out;
+  s.attach(100, t0, out);
+  s.set_paused(true, true, t0, out);
+  s.enqueue(make("a", 0), t0, out);
+  s.enqueue(make("b", 1), t0, out);
+  s.enqueue(make("c", 0), t0, out);
+  CHECK_FALSE(s.congested());
+  CHECK(s.queued_count() == 2);
+  CHECK(s.counters().dropped_qos0_slow == 1);
+  s.set_paused(false, false, t0, out);
+  CHECK(payloads(out) == std::vector<std::string>{"b", "c"});
+}
+
+TEST_CASE("packet identifiers skip those in flight and never use 0") {
+  session_state s;
+  std::vector<outbound> out;
+  s.attach(65535, t0, out);
+  for (int i = 0; i < 70000 && s.inflight_count() < 65535; ++i)
+    s.enqueue(make("x", 1), t0, out);
+  CHECK(s.inflight_count() == 65535);
+  for (auto& o : out)
+    CHECK(o.packet_id != 0);
+  auto id = out[100].packet_id;
+  std::vector<outbound> more;
+  s.on_puback(id, t0, more);
+  s.enqueue(make("y", 1), t0, more);
+  REQUIRE(more.size() == 1);
+  CHECK(more[0].packet_id == id);
+}
+
+TEST_CASE("take_unacknowledged returns in-flight then queued QoS 1/2") {
+  session_state s;
+  std::vector<outbound> out;
+  s.attach(1, t0, out);
+  s.enqueue(make("1", 1), t0, out);
+  s.enqueue(make("2", 1), t0, out);
+  s.enqueue(make("q0", 0), t0, out);
+  auto taken = s.take_unacknowledged();
+  REQUIRE(taken.size() == 2);
+  CHECK(taken[0].msg->payload == "1");
+  CHECK(taken[1].msg->payload == "2");
+  CHECK(s.inflight_count() == 0);
+  CHECK(s.queued_count() == 0);
+}
