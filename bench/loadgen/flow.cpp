@@ -326,12 +326,24 @@ void flow_run::pump_one(uint32_t pi, uint64_t now) {
     limit = std::min(limit, static_cast<uint64_t>(due) + 1);
   }
   uint64_t credit = static_cast<uint64_t>(o_.credit) * fanout_;
+  // Refill in batches: a publisher that has stopped starts again only when
+  // half of its credit (and of its QoS window) is free, so that one write()
+  // carries several PUBLISHes rather than one per returned credit. Not when
+  // pacing by rate, nor with a credit or window of 1 (closed loop).
+  bool batch = rate_per_pub_ == 0;
   bool queued = false;
   while (p.next_seq < limit && c.pending_out() < out_cap) {
-    if (o_.qos > 0 && p.inflight >= window)
+    if (o_.qos > 0
+        && (p.inflight >= window
+            || (batch && !queued && window > 1 && p.inflight * 2 > window)))
       break;
+    uint64_t settled = p.delivered + p.written_off;
+    uint64_t sent = p.next_seq * fanout_;
+    uint64_t outstanding = sent > settled ? sent - settled : 0;
     if (credit > 0
-        && p.next_seq * fanout_ >= p.delivered + p.written_off + credit) {
+        && (outstanding >= credit
+            || (batch && !queued && credit > fanout_
+                && outstanding * 2 > credit))) {
       // A broker that drops messages would stall this publisher for good:
       // after a second without any delivery, give the outstanding ones up
       // (they are counted as lost at the end if they never arrive).
@@ -342,7 +354,7 @@ void flow_run::pump_one(uint32_t pi, uint64_t now) {
       }
       if (now - p.blocked_since < 1000000000ull)
         break;
-      p.written_off = p.next_seq * fanout_ - p.delivered;
+      p.written_off = sent - p.delivered;
       p.blocked_since = 0;
       ++r_.credit_write_offs;
     }
