@@ -431,10 +431,14 @@ caf::behavior connection_actor(connection_broker* self,
       },
       [=](kick_atom, uint8_t reason, bool publish_will) {
         auto& st = self->state;
-        CASTOR_LOG(info, context_of(self),
-                   "disconnected by the server (" << mqtt::to_string(
-                       static_cast<mqtt::reason_code>(reason))
-                                                  << ")");
+        if (reason
+            == static_cast<uint8_t>(mqtt::reason_code::server_shutting_down))
+          CASTOR_LOG(debug, context_of(self), "disconnected: server shutdown");
+        else
+          CASTOR_LOG(info, context_of(self),
+                     "disconnected by the server (" << mqtt::to_string(
+                         static_cast<mqtt::reason_code>(reason))
+                                                    << ")");
         run(self, st.ch->handle_kick(static_cast<mqtt::reason_code>(reason),
                                      publish_will));
         st.closing = true;

@@ -232,7 +232,6 @@ private:
   std::set<uint16_t> qos2_;
   std::unordered_map<uint16_t, std::string> alias_in_;
   std::unordered_map<std::string, uint16_t> alias_out_;
-  publish scratch_; // reused for outbound encoding
 };
 
 } // namespace castor::mqtt

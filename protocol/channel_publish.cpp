@@ -88,8 +88,9 @@ bool channel::write(const outbound& o, steady_time now, std::string& out) {
   auto& m = *o.msg;
   if (expired(m, now))
     return false;
-  // The scratch packet keeps its buffers' capacity between messages.
-  packet pkt{std::move(scratch_)};
+  // One scratch packet per thread (all connections share the I/O thread)
+  // keeps its buffers' capacity between messages.
+  thread_local packet pkt{publish{}};
   auto& p = std::get<publish>(pkt);
   p.dup = o.dup;
   p.qos = o.qos;
@@ -123,7 +124,8 @@ bool channel::write(const outbound& o, steady_time now, std::string& out) {
     if (new_alias)
       alias_out_.erase(m.topic);
   }
-  scratch_ = std::move(p);
+  if (p.payload.capacity() > 65536)
+    std::string{}.swap(p.payload);
   return fits;
 }
 
