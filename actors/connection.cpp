@@ -91,6 +91,7 @@ void release_turns(connection_broker* self) {
   }
   if (st.reading_halted && st.turns.size() <= st.ctx->max_open_turns / 2) {
     st.reading_halted = false;
+    st.last_rx = std::chrono::steady_clock::now();
     CASTOR_LOG(trace, context_of(self), "reading resumed");
     self->trigger(st.hdl);
   }
@@ -466,6 +467,12 @@ caf::behavior connection_actor(connection_broker* self,
         if (ka == 0)
           return;
         auto limit = std::chrono::milliseconds(ka * 1500);
+        if (st.reading_halted) {
+          // Not reading is our doing (flow control), not the client's silence.
+          st.last_rx = now;
+          schedule_tick(self, limit);
+          return;
+        }
         auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(
             now - st.last_rx);
         if (idle >= limit) {
