@@ -86,6 +86,7 @@ void release_turns(connection_broker* self) {
   auto& st = self->state;
   while (!st.turns.empty() && st.turns.front().pending == 0) {
     st.out += st.turns.front().acks;
+    st.qos1_held -= st.turns.front().qos1;
     st.turns.pop_front();
     ++st.turns_base;
   }
@@ -196,7 +197,10 @@ void finish(connection_broker* self) {
   uint64_t seq = st.turns_base + st.turns.size();
   uint32_t pending = st.routes.empty() ? 0 : flush_routes(self, seq);
   if (pending > 0 || (!st.turns.empty() && !st.acks_now.empty())) {
-    st.turns.push_back(connection_state::turn{pending, std::move(st.acks_now)});
+    st.turns.push_back(
+        connection_state::turn{pending, std::move(st.acks_now), st.qos1_now});
+    st.qos1_held += st.qos1_now;
+    st.qos1_now = 0;
     st.acks_now.clear();
     if (!st.reading_halted && st.turns.size() >= st.ctx->max_open_turns
         && !st.closing) {
@@ -207,6 +211,7 @@ void finish(connection_broker* self) {
     }
   } else if (!st.acks_now.empty()) {
     st.out += st.acks_now;
+    st.qos1_now = 0;
     st.acks_now.clear();
   }
   release_turns(self);
@@ -244,10 +249,13 @@ void run(connection_broker* self, mqtt::channel_output&& o) {
   for (auto& p : o.packets) {
     auto t = mqtt::type_of(p);
     // Acknowledgements of inbound messages wait for their turn.
-    if (t == mqtt::packet_type::puback || t == mqtt::packet_type::pubrec)
+    if (t == mqtt::packet_type::puback || t == mqtt::packet_type::pubrec) {
       st.ch->write(p, st.acks_now);
-    else
+      if (t == mqtt::packet_type::puback)
+        ++st.qos1_now;
+    } else {
       st.ch->write(p, st.out);
+    }
   }
   for (auto& e : o.effects) {
     if (auto open = std::get_if<mqtt::effect::open_session>(&e)) {
@@ -350,6 +358,13 @@ caf::behavior connection_actor(connection_broker* self,
             break;
           }
           run(self, st.ch->handle_in(std::move(r.pkt)));
+          // QoS 1 and 2 publishes not yet acknowledged (PUBACK held or
+          // PUBREL missing) may not exceed our receive maximum.
+          if (!st.closing
+              && st.qos1_held + st.qos1_now + st.ch->inbound_qos2().size()
+                     > st.ctx->opts.receive_maximum)
+            run(self, st.ch->handle_kick(
+                          mqtt::reason_code::receive_maximum_exceeded, true));
         }
         // Grow the read buffer for large packets and bursts; give it back
         // when the connection is quiet again.

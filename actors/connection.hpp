@@ -69,10 +69,13 @@ struct connection_state {
   struct turn {
     uint32_t pending = 0;
     std::string acks;
+    uint32_t qos1 = 0; ///< PUBACKs among the acks
   };
   std::deque<turn> turns;
   uint64_t turns_base = 0; ///< sequence number of turns.front()
   std::string acks_now;    ///< PUBACK/PUBREC bytes of the current read
+  uint32_t qos1_now = 0;   ///< PUBACKs in acks_now
+  uint32_t qos1_held = 0;  ///< PUBACKs held in turns (receive maximum)
   bool reading_halted = false;
   /// Subscriber flow: bytes written but not yet sent to the socket.
   uint64_t unsent = 0;
