@@ -37,14 +37,14 @@ std::string format_line(std::chrono::system_clock::time_point time,
 } // namespace castor::log
 
 /// CASTOR_LOG(info, "session " << id, "connected from " << addr);
-#define CASTOR_LOG(lvl, context, message)                                      \
-  do {                                                                         \
-    if (::castor::log::enabled(::castor::log_level::lvl)) {                    \
-      std::ostringstream castor_log_ctx_;                                      \
-      castor_log_ctx_ << context;                                              \
-      std::ostringstream castor_log_msg_;                                      \
-      castor_log_msg_ << message;                                              \
-      ::castor::log::write(::castor::log_level::lvl, castor_log_ctx_.str(),    \
-                           castor_log_msg_.str());                             \
-    }                                                                          \
+#define CASTOR_LOG(lvl, context, message)                                   \
+  do {                                                                      \
+    if (::castor::log::enabled(::castor::log_level::lvl)) {                 \
+      std::ostringstream castor_log_ctx_;                                   \
+      castor_log_ctx_ << context;                                           \
+      std::ostringstream castor_log_msg_;                                   \
+      castor_log_msg_ << message;                                           \
+      ::castor::log::write(::castor::log_level::lvl, castor_log_ctx_.str(), \
+                           castor_log_msg_.str());                          \
+    }                                                                       \
   } while (false)

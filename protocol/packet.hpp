@@ -146,7 +146,7 @@ struct publish {
   bool dup = false;
   uint8_t qos = 0;
   bool retain = false;
-  std::string topic; ///< may be empty in v5 when a topic alias is set
+  std::string topic;      ///< may be empty in v5 when a topic alias is set
   uint16_t packet_id = 0; ///< only for QoS 1 and 2
   properties props;
   std::string payload;
@@ -232,10 +232,9 @@ struct auth {
   bool operator==(const auth&) const;
 };
 
-using packet
-  = std::variant<connect, connack, publish, puback, pubrec, pubrel, pubcomp,
-                 subscribe, suback, unsubscribe, unsuback, pingreq, pingresp,
-                 disconnect, auth>;
+using packet = std::variant<connect, connack, publish, puback, pubrec, pubrel,
+                            pubcomp, subscribe, suback, unsubscribe, unsuback,
+                            pingreq, pingresp, disconnect, auth>;
 
 /// The packet type of a packet value.
 packet_type type_of(const packet& p) noexcept;

@@ -17,8 +17,8 @@ bool valid_topic_name(std::string_view name) noexcept;
 /// `filter` are views into the string given to parse_filter.
 struct filter_info {
   bool valid = false;
-  bool shared = false;   ///< a $share/{group}/{filter}
-  bool wildcard = false; ///< contains '+' or '#'
+  bool shared = false;     ///< a $share/{group}/{filter}
+  bool wildcard = false;   ///< contains '+' or '#'
   std::string_view group;  ///< share group name when shared
   std::string_view filter; ///< the filter proper (without $share/group/)
 };
