@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
-cmake -S . -B build -DCASTOR_TESTS=OFF >/dev/null
+cmake -S . -B build -DCASTOR_SANITIZE=OFF -DCASTOR_FUZZ=OFF >/dev/null
 cmake --build build -j"$(nproc)" --target castor
 exec build/castor --config config/castor.yaml "$@"

@@ -9,7 +9,7 @@ build="${BUILD_DIR:-build}"
 # Sanitizer settings for -DCASTOR_SANITIZE=ON builds (ignored otherwise).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/sanitizers/ubsan.supp}"
-cmake -S . -B "$build" "$@" >/dev/null
+cmake -S . -B "$build" -DCASTOR_TESTS=ON -DCASTOR_SANITIZE=OFF -DCASTOR_FUZZ=OFF "$@" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 cd "$build"
 ctest --output-on-failure -j"$(nproc)" ${CTEST_ARGS:-}
