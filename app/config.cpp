@@ -224,6 +224,37 @@ field<T> string_field(std::string key, std::string T::*member,
           nullptr};
 }
 
+/// A list of non-empty strings without spaces (names).
+template <class T>
+field<T> name_list_field(std::string key, std::vector<std::string> T::*member) {
+  return {std::move(key),
+          [member](const value_ref& v, T& out) {
+            std::vector<std::string> result;
+            if (!v.node.IsNull()) {
+              if (!v.node.IsSequence())
+                v.fail("expected a list of names, got " + describe(v.node));
+              for (size_t i = 0; i < v.node.size(); ++i) {
+                auto item = v.node[i];
+                value_ref ref{item, v.key + "[" + std::to_string(i) + "]",
+                              line_of(item, v.line)};
+                const auto& text = scalar_of(ref, "a name");
+                if (text.empty()
+                    || text.find_first_of(" \t") != std::string::npos)
+                  ref.fail("'" + text + "' is not a name");
+                result.push_back(text);
+              }
+            }
+            out.*member = std::move(result);
+          },
+          [member](YAML::Emitter& e, const T& in) {
+            e << YAML::Flow << YAML::BeginSeq;
+            for (const auto& name : in.*member)
+              e << name;
+            e << YAML::EndSeq;
+          },
+          nullptr};
+}
+
 template <class E>
 using enum_names = std::vector<std::pair<std::string, E>>;
 
@@ -399,6 +430,42 @@ const table<mqtt_config>& mqtt_table() {
   return rows;
 }
 
+const table<jwt_config>& jwt_table() {
+  using j = jwt_config;
+  static const table<j> rows{
+      string_field("hs256_secret_file", &j::hs256_secret_file),
+      string_field("rs256_public_key_file", &j::rs256_public_key_file),
+      string_field("roles_claim", &j::roles_claim,
+                   [](const std::string& s) {
+                     return s.empty() ? "must not be empty" : "";
+                   }),
+      string_field("issuer", &j::issuer),
+      string_field("audience", &j::audience),
+      uint_field("leeway_seconds", &j::leeway_seconds, 0, 86400),
+  };
+  return rows;
+}
+
+const table<security_config>& security_table() {
+  using s = security_config;
+  static const table<s> rows{
+      string_field("store_file", &s::store_file),
+      enum_field("anonymous", &s::anonymous,
+                 enum_names<anonymous_policy>{
+                     {"allow", anonymous_policy::allow},
+                     {"deny", anonymous_policy::deny},
+                     {"store", anonymous_policy::store},
+                 }),
+      name_list_field("anonymous_roles", &s::anonymous_roles),
+      section_field("jwt", &s::jwt, jwt_table),
+      uint_field("failed_login_threshold", &s::failed_login_threshold, 1),
+      uint_field("failed_login_delay_ms", &s::failed_login_delay_ms, 0, 60000),
+      uint_field("failed_login_max_delay_ms", &s::failed_login_max_delay_ms, 0,
+                 600000),
+  };
+  return rows;
+}
+
 /// Which line each listener's name and port came from, for duplicate errors.
 int key_line(const YAML::Node& map, const char* key, int fallback) {
   if (map.IsMap()) {
@@ -465,6 +532,7 @@ const table<config>& config_table() {
                     },
                     [] { return keys_of(listener_table(), "listeners[]."); }},
       section_field("mqtt", &config::mqtt, mqtt_table),
+      section_field("security", &config::security, security_table),
   };
   return rows;
 }

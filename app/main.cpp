@@ -6,16 +6,24 @@
 #include <cstdio>
 #include <iostream>
 #include <pthread.h>
+#include <stdexcept>
+#include <string>
 #include <sys/resource.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actors/authenticator.hpp"
+#include "actors/authenticator_types.hpp"
 #include "actors/types.hpp"
 #include "app/cli.hpp"
 #include "app/config.hpp"
 #include "app/log.hpp"
 #include "app/server.hpp"
+#include "security/password.hpp"
+#include "security/security_store.hpp"
 
 namespace {
 
@@ -25,6 +33,113 @@ void raise_open_files_limit() {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+constexpr const char* passwd_usage
+    = "usage: castor passwd [--iterations N] [--password-stdin]\n"
+      "Reads a password from the terminal (asked twice, not echoed) or one "
+      "line\n"
+      "from standard input, and prints its hash for the security store's\n"
+      "principals.<name>.password.\n";
+
+/// Reads one line from standard input; false at end of input with nothing
+/// read. A trailing "\r" is dropped.
+bool read_line(std::string& line) {
+  line.clear();
+  if (!std::getline(std::cin, line) && line.empty())
+    return false;
+  if (!line.empty() && line.back() == '\r')
+    line.pop_back();
+  return true;
+}
+
+/// Reads a line from the terminal with echo off, after printing `prompt`.
+bool read_hidden(const char* prompt, std::string& line) {
+  std::cerr << prompt << std::flush;
+  termios old_attrs;
+  bool restore = tcgetattr(STDIN_FILENO, &old_attrs) == 0;
+  if (restore) {
+    auto attrs = old_attrs;
+    attrs.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &attrs);
+  }
+  auto ok = read_line(line);
+  if (restore)
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old_attrs);
+  std::cerr << '\n';
+  return ok;
+}
+
+/// `castor passwd`: prints a PBKDF2 hash line for the security store.
+int run_passwd(const std::vector<std::string>& args) {
+  uint32_t iterations = castor::security::default_pbkdf2_iterations;
+  bool from_stdin = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto& arg = args[i];
+    std::string value;
+    bool has_value = false;
+    if (arg == "--iterations" && i + 1 < args.size()) {
+      value = args[++i];
+      has_value = true;
+    } else if (arg.rfind("--iterations=", 0) == 0) {
+      value = arg.substr(13);
+      has_value = true;
+    }
+    if (has_value) {
+      auto bad = [&] {
+        std::cerr << "castor passwd: --iterations needs a number from "
+                  << castor::security::min_pbkdf2_iterations << " to "
+                  << castor::security::max_pbkdf2_iterations << '\n';
+        return 2;
+      };
+      if (value.empty() || value.size() > 9
+          || value.find_first_not_of("0123456789") != std::string::npos)
+        return bad();
+      auto n = std::stoul(value);
+      if (n < castor::security::min_pbkdf2_iterations
+          || n > castor::security::max_pbkdf2_iterations)
+        return bad();
+      iterations = static_cast<uint32_t>(n);
+    } else if (arg == "--password-stdin") {
+      from_stdin = true;
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << passwd_usage;
+      return 0;
+    } else {
+      std::cerr << "castor passwd: unknown or incomplete option '" << arg
+                << "'\n"
+                << passwd_usage;
+      return 2;
+    }
+  }
+  std::string password;
+  if (!from_stdin && isatty(STDIN_FILENO)) {
+    std::string again;
+    if (!read_hidden("Password: ", password)
+        || !read_hidden("Password again: ", again)) {
+      std::cerr << "castor passwd: no password given\n";
+      return 2;
+    }
+    if (password != again) {
+      std::cerr << "castor passwd: the passwords differ\n";
+      return 2;
+    }
+  } else if (!read_line(password)) {
+    std::cerr << "castor passwd: no password on standard input\n";
+    return 2;
+  }
+  if (password.empty()) {
+    std::cerr << "castor passwd: the password is empty\n";
+    return 2;
+  }
+  try {
+    std::cout << castor::security::make_password_hash(password, iterations)
+              << '\n';
+  } catch (const std::exception& e) {
+    std::cerr << "castor passwd: " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
 }
 
 } // namespace
@@ -44,6 +159,8 @@ int main(int argc, char** argv) {
     std::cout << "castor " << castor::castor_version << '\n';
     return 0;
   }
+  if (opts.subcommand == "passwd")
+    return run_passwd(opts.subcommand_args);
   if (!opts.subcommand.empty()) {
     std::cerr << "castor: unknown command '" << opts.subcommand << "'\n";
     return 2;
@@ -55,6 +172,18 @@ int main(int argc, char** argv) {
   }
   auto cfg = std::get<castor::config>(std::move(loaded));
   castor::log::set_level(cfg.log);
+  // The security store and JWT keys are read and checked before anything
+  // starts; a bad file stops the server with its file, line and key.
+  auto security = castor::load_auth_settings(cfg.security);
+  if (auto err = std::get_if<std::string>(&security)) {
+    std::cerr << *err << '\n';
+    return 2;
+  }
+  if (auto& sec = std::get<castor::auth_settings>(security); sec.store)
+    CASTOR_LOG(info, "security",
+               "store " << cfg.security.store_file << ": "
+                        << sec.store->principals().size() << " principals, "
+                        << sec.store->roles().size() << " roles");
   raise_open_files_limit();
   // Every thread started from here on inherits the blocked signals; the
   // main thread waits for them.
@@ -69,6 +198,7 @@ int main(int argc, char** argv) {
     caf::actor_system_config caf_cfg;
     caf_cfg.load<caf::io::middleman>();
     caf_cfg.add_message_types<caf::id_block::castor>();
+    caf_cfg.add_message_types<caf::id_block::castor_auth>();
     if (cfg.scheduler_threads > 0)
       caf_cfg.set("scheduler.max-threads", size_t{cfg.scheduler_threads});
     caf_cfg.set("scheduler.policy", caf::atom("sharing"));

@@ -361,7 +361,7 @@ listeners:
     CHECK_EQ(err.line, 1);
     CHECK_EQ(err.key, "colour");
     CHECK_EQ(err.message, "unknown key; valid keys here: log_level, "
-                          "scheduler_threads, listeners, mqtt");
+                          "scheduler_threads, listeners, mqtt, security");
     err = parse_err("listeners:\n  - name: a\n    prot: 1\n");
     CHECK_EQ(err.line, 3);
     CHECK_EQ(err.key, "listeners[0].prot");
