@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang and runs each for SECONDS (default
-# 60) on a seed corpus made by the unit tests' round trips.
+# 50) on a seed corpus made by the unit tests' round trips.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-seconds="${1:-60}"
+seconds="${1:-50}"
 if ! command -v clang++ >/dev/null 2>&1; then
   echo "fuzz: clang++ not found, skipped"
   exit 0
@@ -11,8 +11,9 @@ fi
 build="${BUILD_DIR:-build-fuzz}"
 CXX=clang++ cmake -S . -B "$build" -DCASTOR_FUZZ=ON -DCASTOR_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_frame_parser fuzz_topic_filter
-for target in fuzz_frame_parser fuzz_topic_filter; do
+cmake --build "$build" -j"$(nproc)" --target fuzz_frame_parser fuzz_topic_filter \
+  fuzz_websocket
+for target in fuzz_frame_parser fuzz_topic_filter fuzz_websocket; do
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
   cp -n tests/fuzz/seeds/"$target"/* "$corpus"/ 2>/dev/null || true
