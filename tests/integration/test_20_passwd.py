@@ -95,6 +95,48 @@ def malformed_invocations_fail_with_a_message():
         assert needle in r.stderr, (args, r.stderr)
 
 
+def run_on_tty(answers):
+    """Runs passwd on a pseudo-terminal, typing `answers` when asked."""
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(BIN, [BIN, "passwd", "--iterations", "1000"])
+    seen = b""
+    typed = 0
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if not r:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if typed < len(answers) and seen.count(b"Password") > typed:
+            os.write(fd, answers[typed] + b"\n")
+            typed += 1
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), seen
+
+
+@case
+def terminal_asks_twice_without_echo():
+    code, seen = run_on_tty([b"tty-secret-1", b"tty-secret-1"])
+    assert code == 0, (code, seen)
+    assert b"tty-secret-1" not in seen, "the password is not echoed"
+    line = [l for l in seen.decode().split() if l.startswith("pbkdf2-sha256$")]
+    assert len(line) == 1, seen
+    assert verifies(line[0], "tty-secret-1")
+    code, seen = run_on_tty([b"one-password", b"another-one"])
+    assert code != 0 and b"differ" in seen, (code, seen)
+    assert b"pbkdf2" not in seen
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
