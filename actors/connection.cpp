@@ -465,6 +465,7 @@ caf::behavior connection_actor(connection_broker* self,
         auto& st = self->state;
         if (epoch != st.timer_epoch || st.closing)
           return;
+        st.turns.release_if_empty();
         using phase = mqtt::channel::phase;
         auto now = clock_type::now();
         if (st.ch->state() == phase::awaiting_connect) {

@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -23,6 +22,7 @@
 #include "actors/types.hpp"
 #include "protocol/channel.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/session_state_queue.hpp"
 
 namespace castor {
 
@@ -71,7 +71,7 @@ struct connection_state {
     std::string acks;
     uint32_t qos1 = 0; ///< PUBACKs among the acks
   };
-  std::deque<turn> turns;
+  mqtt::lazy_deque<turn> turns;
   uint64_t turns_base = 0; ///< sequence number of turns.front()
   std::string acks_now;    ///< PUBACK/PUBREC bytes of the current read
   uint32_t qos1_now = 0;   ///< PUBACKs in acks_now

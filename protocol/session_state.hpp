@@ -16,6 +16,7 @@
 
 #include "protocol/packet.hpp"
 #include "protocol/session_state_message.hpp"
+#include "protocol/session_state_queue.hpp"
 
 namespace castor::mqtt {
 
@@ -185,7 +186,7 @@ private:
   uint16_t last_id_ = 0;
   uint64_t seq_ = 0;
   std::map<uint16_t, inflight_entry> inflight_;
-  std::deque<delivery> queue_;
+  lazy_deque<delivery> queue_;
   session_counters counters_;
 };
 
