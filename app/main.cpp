@@ -55,17 +55,19 @@ bool read_line(std::string& line) {
 
 /// Reads a line from the terminal with echo off, after printing `prompt`.
 bool read_hidden(const char* prompt, std::string& line) {
-  std::cerr << prompt << std::flush;
+  // Echo goes off before the prompt appears, so that nothing typed after
+  // the prompt is shown; TCSANOW keeps input that is already typed.
   termios old_attrs;
   bool restore = tcgetattr(STDIN_FILENO, &old_attrs) == 0;
   if (restore) {
     auto attrs = old_attrs;
     attrs.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &attrs);
+    tcsetattr(STDIN_FILENO, TCSANOW, &attrs);
   }
+  std::cerr << prompt << std::flush;
   auto ok = read_line(line);
   if (restore)
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old_attrs);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old_attrs);
   std::cerr << '\n';
   return ok;
 }

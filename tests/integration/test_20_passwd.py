@@ -119,6 +119,8 @@ def run_on_tty(answers):
         if typed < len(answers) and seen.count(b"Password") > typed:
             os.write(fd, answers[typed] + b"\n")
             typed += 1
+    if time.time() >= deadline:
+        os.kill(pid, 9)
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(status), seen
