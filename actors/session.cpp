@@ -59,12 +59,11 @@ void publish_will(session_actor_type* self) {
   self->send(st.tree, publish_atom::value, std::move(m));
 }
 
-/// Ends the session: the will (if still due), the subscriptions, the actor.
-void end_session(session_actor_type* self) {
+/// Releases what the session holds: the will (if still due), the
+/// subscriptions, and its unacknowledged shared-subscription messages (which
+/// go to other members of their groups).
+void release_session(session_actor_type* self) {
   auto& st = self->state;
-  if (st.ended)
-    return;
-  st.ended = true;
   if (st.will_pending)
     publish_will(self);
   // Messages of shared subscriptions not yet acknowledged go to the other
@@ -95,6 +94,16 @@ void end_session(session_actor_type* self) {
   for (auto& [key, batch] : redeliver)
     self->send(st.tree, redeliver_atom::value, std::get<0>(key),
                std::get<1>(key), std::get<2>(key), std::move(batch));
+  st.will_pending = false;
+}
+
+/// Ends the session: releases what it holds and stops the actor.
+void end_session(session_actor_type* self) {
+  auto& st = self->state;
+  if (st.ended)
+    return;
+  st.ended = true;
+  release_session(self);
   CASTOR_LOG(debug, "session " << st.client_id, "ended");
   self->quit();
 }
@@ -277,6 +286,15 @@ caf::behavior session_actor(session_actor_type* self, std::string client_id,
   return {
       [=](attach_atom, attach_request& ar) {
         auto& st = self->state;
+        if (!st.conn && !st.kicked && !st.fresh && st.req.session_expiry == 0) {
+          // The previous connection had session expiry 0 (3.1.1: clean
+          // session) and is gone: its session ended with it, even though
+          // this actor has not yet heard back from the registry. The new
+          // connection gets a new session.
+          release_session(self);
+          st.st = mqtt::session_state{st.cfg.limits};
+          st.fresh = true;
+        }
         ++st.attaches;
         ++st.epoch; // cancels will delay and expiry timers
         st.will_pending = false;

@@ -286,5 +286,24 @@ def username_password_accepted(srv):
     c.disconnect()
 
 
+@case()
+def v311_clean_session_not_resumed_right_after_disconnect(srv):
+    # A clean session ends with its network connection [MQTT-3.1.2-6]: a
+    # CONNECT with clean session 0 that follows at once must not find it,
+    # however quickly it arrives after the DISCONNECT.
+    cid = "c01-race311"
+    for _ in range(30):
+        c = do_client_connect(gen_connect(cid, version=4, clean_start=True),
+                              b"\x20\x02\x00\x00", srv.port, version=4)
+        c.subscribe("race/x", 1)
+        c.disconnect()
+        c = do_client_connect(gen_connect(cid, version=4, clean_start=False),
+                              b"\x20\x02\x00\x00", srv.port, version=4)
+        c.disconnect()
+        c = do_client_connect(gen_connect(cid, version=4, clean_start=True),
+                              b"\x20\x02\x00\x00", srv.port, version=4)
+        c.disconnect()
+
+
 if __name__ == "__main__":
     run_cases()
