@@ -30,19 +30,19 @@ enum class slow_consumer_policy : uint8_t { disconnect, drop_qos0 };
 enum class queue_full_policy : uint8_t { drop_oldest, drop_newest };
 
 struct mqtt_config {
-  uint32_t max_packet_size = 1048576;    ///< bytes, whole packet
-  uint16_t receive_maximum = 256;        ///< inbound QoS 1/2 window per client
-  uint16_t topic_alias_maximum = 64;     ///< aliases a client may set
-  uint16_t max_keep_alive = 65535;       ///< seconds; larger requests reduced
+  uint32_t max_packet_size = 1048576; ///< bytes, whole packet
+  uint16_t receive_maximum = 256;     ///< inbound QoS 1/2 window per client
+  uint16_t topic_alias_maximum = 64;  ///< aliases a client may set
+  uint16_t max_keep_alive = 65535;    ///< seconds; larger requests reduced
   uint32_t max_session_expiry = 4294967295u; ///< seconds
-  uint32_t connect_timeout_ms = 10000;   ///< CONNECT must arrive by then
+  uint32_t connect_timeout_ms = 10000;       ///< CONNECT must arrive by then
   uint8_t maximum_qos = 2;
   bool retain_available = true;
   bool wildcard_subscription_available = true;
   bool subscription_identifier_available = true;
   bool shared_subscription_available = true;
-  bool allow_empty_client_id = true;     ///< assign an identifier
-  uint32_t max_queued_messages = 1000;   ///< per session (offline + pending)
+  bool allow_empty_client_id = true;   ///< assign an identifier
+  uint32_t max_queued_messages = 1000; ///< per session (offline + pending)
   queue_full_policy queue_full = queue_full_policy::drop_oldest;
   uint32_t max_outbound_bytes = 1048576; ///< per connection, before pausing
   uint32_t slow_consumer_timeout_ms = 30000;
@@ -90,14 +90,14 @@ struct config {
   mqtt_config mqtt;
   security_config security;
   log_level log = log_level::info;
-  uint32_t scheduler_threads = 0; ///< 0 = CAF's default
-  std::string source; ///< the file it was read from, for messages
+  uint32_t scheduler_threads = 0; ///< 0 = cores - 1, at least 1
+  std::string source;             ///< the file it was read from, for messages
 };
 
 /// A configuration error names the file, the line and the key.
 struct config_error {
   std::string file;
-  int line = 0; ///< 1-based; 0 when unknown
+  int line = 0;    ///< 1-based; 0 when unknown
   std::string key; ///< dotted path, e.g. "mqtt.max_packet_size"
   std::string message;
   std::string to_string() const; ///< "file:line: key: message"

@@ -10,6 +10,7 @@
 #include <string>
 #include <sys/resource.h>
 #include <termios.h>
+#include <thread>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -201,8 +202,15 @@ int main(int argc, char** argv) {
     caf_cfg.load<caf::io::middleman>();
     caf_cfg.add_message_types<caf::id_block::castor>();
     caf_cfg.add_message_types<caf::id_block::castor_auth>();
-    if (cfg.scheduler_threads > 0)
-      caf_cfg.set("scheduler.max-threads", size_t{cfg.scheduler_threads});
+    // All connections run on CAF's one I/O (middleman) thread; by default
+    // the scheduler gets the other cores, at least one. Fewer workers mean
+    // fewer wake-ups and context switches per hop (docs/performance.md).
+    size_t workers = cfg.scheduler_threads;
+    if (workers == 0) {
+      auto cores = std::thread::hardware_concurrency();
+      workers = cores > 1 ? cores - 1 : 1;
+    }
+    caf_cfg.set("scheduler.max-threads", workers);
     caf_cfg.set("scheduler.policy", caf::atom("sharing"));
     caf::actor_system sys{caf_cfg};
     castor::server srv{sys, cfg};
