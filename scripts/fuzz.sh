@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang and runs each for SECONDS (default
-# 50) on a seed corpus made by the unit tests' round trips.
+# 60) on a seed corpus made by the unit tests' round trips.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-seconds="${1:-50}"
+seconds="${1:-60}"
 if ! command -v clang++ >/dev/null 2>&1; then
   echo "fuzz: clang++ not found, skipped"
   exit 0
