@@ -13,6 +13,8 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
+using rearm_read_atom = caf::atom_constant<caf::atom("rdrearm")>;
+
 constexpr size_t min_read_size = 1024;
 constexpr size_t max_read_size = 65536;
 constexpr size_t max_cached_topics = 4096;
@@ -95,6 +97,12 @@ void release_turns(connection_broker* self) {
     st.last_rx = std::chrono::steady_clock::now();
     CASTOR_LOG(trace, context_of(self), "reading resumed");
     self->trigger(st.hdl);
+    // CAF 0.17 applies halt() at the end of the multiplexer's current round;
+    // a trigger() in the same round finds the stream still registered, does
+    // nothing, and the pending halt then stops reading for good. Triggering
+    // again a moment later (a no-op when reading is on) closes that gap.
+    self->delayed_send(self, std::chrono::milliseconds(5),
+                       rearm_read_atom::value);
   }
 }
 
@@ -460,6 +468,11 @@ caf::behavior connection_actor(connection_broker* self,
         st.closing = true;
         st.close_info.publish_will = publish_will;
         finish(self);
+      },
+      [=](rearm_read_atom) {
+        auto& st = self->state;
+        if (!st.reading_halted && !st.closed)
+          self->trigger(st.hdl);
       },
       [=](tick_atom, uint64_t epoch) {
         auto& st = self->state;
