@@ -20,6 +20,16 @@ caf::strong_actor_ptr ptr_of(const caf::actor& a) {
   return caf::actor_cast<caf::strong_actor_ptr>(a);
 }
 
+/// True if some subscription of the session matches `topic`.
+bool still_subscribed(const mqtt::session_state& st, const std::string& topic) {
+  for (auto& [full, sub] : st.subscriptions()) {
+    auto info = mqtt::parse_filter(full);
+    if (info.valid && mqtt::topic_matches(info.filter, topic))
+      return true;
+  }
+  return false;
+}
+
 /// Gives topics back the credit held while the session was congested.
 void pay_owed(session_actor_type* self) {
   auto& st = self->state;
@@ -363,16 +373,24 @@ caf::behavior session_actor(session_actor_type* self, std::string client_id,
             codes[i] = static_cast<uint8_t>(
                 mqtt::reason_code::no_subscription_existed);
         }
-        if (!u.filters.empty())
+        if (!u.filters.empty()) {
           self->send(st.tree, unsub_atom::value, std::move(u));
+          // No new messages for these filters once UNSUBACK is sent
+          // [MQTT-3.10.4-2], even those topics send before they hear of it.
+          st.recheck_until = clock_type::now() + std::chrono::seconds(2);
+        }
         return std::move(codes);
       },
       [=](deliver_atom, delivery_batch& batch) {
         auto& st = self->state;
         std::vector<mqtt::outbound> out;
         auto now = clock_type::now();
-        for (auto& d : batch.items)
+        for (auto& d : batch.items) {
+          if (now < st.recheck_until && d.msg
+              && !still_subscribed(st.st, d.msg->topic))
+            continue;
           st.st.enqueue(std::move(d), now, out);
+        }
         send_out(self, out);
         // Credit back to the topic unless congested (then it waits).
         auto topic = caf::actor_cast<caf::actor>(self->current_sender());

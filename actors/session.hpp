@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+
 // One actor per client identifier: holds the session state (subscriptions,
 // in-flight window, queue, inbound QoS 2 identifiers) and the will, outlives
 // its connection until the session expiry interval ends, and hands over to a
@@ -53,6 +55,9 @@ struct session_actor_state {
   /// Credit owed to topics while congested (delivery batches taken).
   std::unordered_map<caf::actor, uint32_t> owed;
   bool ended = false;
+  /// Until then, deliveries are checked against the current subscriptions:
+  /// topics may still send for a filter the client has just unsubscribed.
+  std::chrono::steady_clock::time_point recheck_until;
 
   static inline const char* name = "session";
 };
