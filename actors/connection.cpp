@@ -99,10 +99,13 @@ void release_turns(connection_broker* self) {
     self->trigger(st.hdl);
     // CAF 0.17 applies halt() at the end of the multiplexer's current round;
     // a trigger() in the same round finds the stream still registered, does
-    // nothing, and the pending halt then stops reading for good. Triggering
-    // again a moment later (a no-op when reading is on) closes that gap.
+    // nothing, and the pending halt then stops reading for good. So trigger
+    // again later (a no-op while reading is on) until data arrives or the
+    // backoff runs out; the last retry is seconds after the halt, long past
+    // any round.
+    st.rx_since_resume = false;
     self->delayed_send(self, std::chrono::milliseconds(5),
-                       rearm_read_atom::value);
+                       rearm_read_atom::value, ++st.rearm_epoch, uint32_t{5});
   }
 }
 
@@ -352,6 +355,7 @@ caf::behavior connection_actor(connection_broker* self,
         if (st.closing)
           return;
         st.last_rx = clock_type::now();
+        st.rx_since_resume = true;
         broker_counters::add(st.ctx->counters->bytes_in, msg.buf.size());
         std::string_view in{msg.buf.data(), msg.buf.size()};
         while (!st.closing) {
@@ -469,10 +473,15 @@ caf::behavior connection_actor(connection_broker* self,
         st.close_info.publish_will = publish_will;
         finish(self);
       },
-      [=](rearm_read_atom) {
+      [=](rearm_read_atom, uint64_t epoch, uint32_t delay_ms) {
         auto& st = self->state;
-        if (!st.reading_halted && !st.closed)
-          self->trigger(st.hdl);
+        if (epoch != st.rearm_epoch || st.reading_halted || st.closed
+            || st.rx_since_resume)
+          return;
+        self->trigger(st.hdl);
+        if (delay_ms < 2560)
+          self->delayed_send(self, std::chrono::milliseconds(delay_ms * 2),
+                             rearm_read_atom::value, epoch, delay_ms * 2);
       },
       [=](tick_atom, uint64_t epoch) {
         auto& st = self->state;

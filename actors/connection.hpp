@@ -77,6 +77,9 @@ struct connection_state {
   uint32_t qos1_now = 0;   ///< PUBACKs in acks_now
   uint32_t qos1_held = 0;  ///< PUBACKs held in turns (receive maximum)
   bool reading_halted = false;
+  /// Data arrived since reading was last resumed (ends the re-triggers).
+  bool rx_since_resume = true;
+  uint64_t rearm_epoch = 0;
   /// Subscriber flow: bytes written but not yet sent to the socket.
   uint64_t unsent = 0;
   bool out_paused = false;
