@@ -159,19 +159,10 @@ def stuck_subscriber_drop_qos0_policy(srv):
     # Policy drop_qos0: the stuck client stays connected, loses QoS 0
     # messages while stuck and receives again once it reads.
     #
-    # Known bug, skipped unless CASTOR_TEST_KNOWN_BUGS=1: in about one run of
-    # four (more under AddressSanitizer) the publisher's connection logs
-    # "reading resumed" after flow control halted its reads, and then never
-    # reads again, so the fast subscriber stalls. The trace points at halting
-    # a CAF 0.17 scribe from inside its own read callback (halt() while the
-    # stream is in its consecutive-read loop) and resuming it with trigger():
-    # CAF applies the halt at the end of the multiplexer's round, and a
-    # trigger() in the same round is a no-op. actors/connection.cpp now
-    # triggers again 5 ms after a resume; that has not yet been shown to
-    # remove the stall, so the case stays opt-in until it has.
-    if os.environ.get("CASTOR_TEST_KNOWN_BUGS") != "1":
-        raise Skip("known bug: publisher reads not resumed after a halt; "
-                   "set CASTOR_TEST_KNOWN_BUGS=1 to run")
+    # This also covers resuming a publisher's reads after flow control halted
+    # them: CAF 0.17 applies a halt at the end of the multiplexer's round and
+    # drops a trigger in that round, which once left the publisher unread
+    # for good (actors/connection.cpp re-triggers with backoff since).
     topic = "fc/drop"
     stuck = connect(srv.port, "c13-drop-stuck")
     stuck.subscribe(topic, 0)
