@@ -53,11 +53,12 @@ void send_out(session_actor_type* self, std::vector<mqtt::outbound>& out) {
 void publish_will(session_actor_type* self) {
   auto& st = self->state;
   st.will_pending = false;
-  if (!st.req.has_will)
+  if (!st.req.has_will())
     return;
-  st.req.has_will = false; // at most once per connection
+  // At most once per connection.
+  auto will = std::move(st.req.will);
   mqtt::publish p;
-  auto& w = st.req.will;
+  auto& w = *will;
   p.topic = std::move(w.topic);
   p.payload = std::move(w.payload);
   p.qos = w.qos;
@@ -135,11 +136,15 @@ void complete_attach(session_actor_type* self, attach_request&& ar,
   auto& st = self->state;
   bool present = !st.fresh;
   st.fresh = false;
-  st.req = std::move(ar.req);
+  st.req.will.reset();
+  if (ar.req.has_will)
+    st.req.will = std::make_unique<mqtt::will_message>(std::move(ar.req.will));
+  st.req.will_delay = ar.req.will_delay;
+  st.req.session_expiry = ar.req.session_expiry;
   st.conn = std::move(ar.connection);
   self->monitor(st.conn);
   std::vector<mqtt::outbound> out;
-  st.st.attach(st.req.receive_maximum, clock_type::now(), out);
+  st.st.attach(ar.req.receive_maximum, clock_type::now(), out);
   attach_result res;
   res.session = caf::actor_cast<caf::actor>(self);
   res.session_present = present;
@@ -189,7 +194,7 @@ void connection_gone(session_actor_type* self, bool publish_will_flag,
   if (expiry)
     st.req.session_expiry = *expiry;
   auto epoch = ++st.epoch;
-  st.will_pending = st.req.has_will && publish_will_flag;
+  st.will_pending = st.req.has_will() && publish_will_flag;
   auto expiry_s = st.req.session_expiry;
   if (expiry_s == 0) {
     request_end(self);
@@ -318,7 +323,7 @@ caf::behavior session_actor(session_actor_type* self, std::string client_id,
           st.reset_on_takeover = st.req.session_expiry == 0;
           // The old connection closes without DISCONNECT: its will goes out
           // now unless a will delay lets the new connection cancel it.
-          if (st.req.has_will
+          if (st.req.has_will()
               && (st.req.will_delay == 0 || st.reset_on_takeover))
             publish_will(self);
           st.st.detach();
@@ -331,7 +336,7 @@ caf::behavior session_actor(session_actor_type* self, std::string client_id,
           if (st.pending_attach)
             st.pending_rp.deliver(
                 caf::make_error(caf::sec::request_receiver_down));
-          st.pending_attach = std::move(ar);
+          st.pending_attach = std::make_unique<attach_request>(std::move(ar));
           st.pending_rp = std::move(rp);
           return;
         }
@@ -444,7 +449,7 @@ caf::behavior session_actor(session_actor_type* self, std::string client_id,
               st.conn, kick_atom::value,
               static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
               false);
-          st.will_pending = st.req.has_will;
+          st.will_pending = st.req.has_will();
         }
         if (st.pending_attach)
           st.pending_rp.deliver(

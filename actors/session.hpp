@@ -18,6 +18,7 @@
 //   (will_atom, epoch), (expire_atom, epoch)   timers
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -42,14 +43,23 @@ struct session_actor_state {
   mqtt::session_state st;
   session_config cfg;
   caf::actor conn;           ///< the attached connection, if any
-  mqtt::session_request req; ///< of the last CONNECT
+  /// What the session keeps of the last CONNECT (the whole request is
+  /// large and most clients have no will).
+  struct connect_info {
+    std::unique_ptr<mqtt::will_message> will; ///< null: none (or sent)
+    uint32_t will_delay = 0;                  ///< seconds
+    uint32_t session_expiry = 0;              ///< seconds
+    bool has_will() const noexcept {
+      return will != nullptr;
+    }
+  } req;
   bool fresh = true;         ///< never attached before
   uint64_t attaches = 0;     ///< attach requests received
   uint64_t epoch = 0;        ///< invalidates older timers
   bool will_pending = false; ///< the will waits for its delay
   /// A takeover waiting for the old connection to go.
   caf::actor kicked;
-  std::optional<attach_request> pending_attach;
+  std::unique_ptr<attach_request> pending_attach;
   caf::response_promise pending_rp;
   bool reset_on_takeover = false;
   /// Credit owed to topics while congested (delivery batches taken).
