@@ -15,7 +15,7 @@ using clock_type = std::chrono::steady_clock;
 
 using rearm_read_atom = caf::atom_constant<caf::atom("rdrearm")>;
 
-constexpr size_t min_read_size = 1024;
+constexpr size_t min_read_size = 256;
 constexpr size_t max_read_size = 65536;
 constexpr size_t max_cached_topics = 4096;
 
