@@ -313,6 +313,35 @@ void authenticated(connection_broker* self, mqtt::effect::open_session&& open,
   open_registry(self, std::move(open.req));
 }
 
+/// Reports how a SCRAM exchange ended to the chain's slow-down.
+void record_scram(connection_broker* self, bool failed) {
+  auto& st = self->state;
+  if (st.ctx->auth)
+    self->send(st.ctx->auth, auth_record_atom::value, st.peer, failed);
+}
+
+void start_scram(connection_broker* self, mqtt::effect::open_session&& open) {
+  auto& st = self->state;
+  auto store = st.ctx->store;
+  st.scram = std::make_unique<security::scram_server>(
+      [store](std::string_view user) {
+        return store->scram_credentials_of(user);
+      });
+  auto step = st.scram->step(open.creds.auth_data);
+  open.creds.auth_data.clear();
+  if (step.status != security::scram_step::continue_auth) {
+    record_scram(self, true);
+    refuse_connect(self, mqtt::reason_code::not_authorized,
+                   "SCRAM-SHA-256: " + step.reason);
+    return;
+  }
+  st.pending_open
+      = std::make_unique<mqtt::effect::open_session>(std::move(open));
+  run(self, st.ch->handle_auth_continue(std::move(step.message)));
+  // The client has the connect timeout to answer.
+  schedule_tick(self, std::chrono::milliseconds(st.ctx->connect_timeout_ms));
+}
+
 void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
   auto& st = self->state;
   auto& creds = open.creds;
@@ -324,21 +353,27 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
                          + " is not supported");
       return;
     }
-    auto store = st.ctx->store;
-    st.scram = std::make_unique<security::scram_server>(
-        [store](std::string_view user) {
-          return store->scram_credentials_of(user);
-        });
-    auto step = st.scram->step(creds.auth_data);
-    creds.auth_data.clear();
-    if (step.status != security::scram_step::continue_auth) {
-      refuse_connect(self, mqtt::reason_code::not_authorized,
-                     "SCRAM-SHA-256: " + step.reason);
-      return;
-    }
-    st.pending_open
-        = std::make_unique<mqtt::effect::open_session>(std::move(open));
-    run(self, st.ch->handle_auth_continue(std::move(step.message)));
+    // The chain slows down addresses with failed logins; a SCRAM attempt
+    // waits for it like any other.
+    auto pending
+        = std::make_shared<mqtt::effect::open_session>(std::move(open));
+    self->request(st.ctx->auth, std::chrono::seconds(30),
+                  auth_gate_atom::value, st.peer)
+        .then(
+            [=](bool) {
+              if (self->state.closing)
+                return;
+              start_scram(self, std::move(*pending));
+              finish(self);
+            },
+            [=](caf::error& err) {
+              if (self->state.closing)
+                return;
+              refuse_connect(self, mqtt::reason_code::server_unavailable,
+                             "authentication failed: "
+                                 + self->system().render(err));
+              finish(self);
+            });
     return;
   }
   if (!st.ctx->auth_required) {
@@ -394,6 +429,7 @@ void continue_auth(connection_broker* self, const std::string& data) {
   auto step = st.scram->step(data);
   switch (step.status) {
   case security::scram_step::success: {
+    record_scram(self, false);
     auto user = st.scram->user();
     auto roles = st.ctx->store->roles_of(user).value_or(
         std::vector<std::string>{});
@@ -404,6 +440,7 @@ void continue_auth(connection_broker* self, const std::string& data) {
     return;
   }
   case security::scram_step::failure:
+    record_scram(self, true);
     refuse_connect(self, mqtt::reason_code::not_authorized,
                    "SCRAM-SHA-256: " + step.reason);
     return;
@@ -417,27 +454,42 @@ void continue_auth(connection_broker* self, const std::string& data) {
 // -- access control ------------------------------------------------------------
 
 /// A publish the client may send only to an existing topic (UPDATE_TOPIC
-/// without MODIFY_TOPIC): asks the tree, which does not create it.
+/// without MODIFY_TOPIC): asks the tree, which does not create it. Later
+/// publishes to the same topic wait behind the question, in order.
 void route_if_exists(connection_broker* self, mqtt::publish&& p) {
   auto& st = self->state;
+  if (auto w = st.exists_checks.find(p.topic); w != st.exists_checks.end()) {
+    st.exists_waiting += p.qos > 0 ? 1 : 0;
+    w->second.emplace_back(std::move(p));
+    return;
+  }
   if (st.topics.count(p.topic) > 0) {
     run(self, st.ch->handle_publish_checked(std::move(p), true));
     return;
   }
-  auto msg = std::make_shared<mqtt::publish>(std::move(p));
-  self->request(st.ctx->tree, caf::infinite, lookup_atom::value, msg->topic,
-                false)
+  std::string topic = p.topic;
+  st.exists_waiting += p.qos > 0 ? 1 : 0;
+  st.exists_checks[topic].emplace_back(std::move(p));
+  self->request(st.ctx->tree, caf::infinite, lookup_atom::value, topic, false)
       .then([=](caf::actor& t) {
         auto& st = self->state;
+        auto i = st.exists_checks.find(topic);
+        if (i == st.exists_checks.end())
+          return;
+        auto msgs = std::move(i->second);
+        st.exists_checks.erase(i);
+        for (auto& m : msgs)
+          st.exists_waiting -= m.qos > 0 ? 1 : 0;
         if (st.closing)
           return;
         bool exists = static_cast<bool>(t);
         if (exists) {
           if (st.topics.size() >= max_cached_topics)
             st.topics.clear();
-          st.topics.emplace(msg->topic, std::move(t));
+          st.topics.emplace(topic, std::move(t));
         }
-        run(self, st.ch->handle_publish_checked(std::move(*msg), exists));
+        for (auto& m : msgs)
+          run(self, st.ch->handle_publish_checked(std::move(m), exists));
         finish(self);
       });
 }
@@ -560,6 +612,7 @@ caf::behavior connection_actor(connection_broker* self,
           // PUBREL missing) may not exceed our receive maximum.
           if (!st.closing
               && st.qos1_held + st.qos1_now + st.ch->inbound_qos2().size()
+                         + st.exists_waiting
                      > st.ctx->opts.receive_maximum)
             run(self, st.ch->handle_kick(
                           mqtt::reason_code::receive_maximum_exceeded, true));
@@ -678,6 +731,13 @@ caf::behavior connection_actor(connection_broker* self,
           return;
         }
         if (st.ch->state() == phase::connecting) {
+          if (st.scram) {
+            // Enhanced authentication waits for the client: not forever.
+            CASTOR_LOG(info, context_of(self), "no AUTH in time");
+            run(self, st.ch->handle_timeout());
+            finish(self);
+            return;
+          }
           schedule_tick(self,
                         std::chrono::milliseconds(st.ctx->connect_timeout_ms));
           return;

@@ -72,6 +72,11 @@ struct connection_state {
   /// for it.
   std::unique_ptr<security::scram_server> scram;
   std::unique_ptr<mqtt::effect::open_session> pending_open;
+  /// Publishes that may go only to an existing topic, waiting (in order,
+  /// by topic) for the tree to say whether it exists, and how many of them
+  /// are QoS 1 or 2 (they count against our receive maximum).
+  std::unordered_map<std::string, std::vector<mqtt::publish>> exists_checks;
+  uint32_t exists_waiting = 0;
   size_t read_size = 0;
   std::string out; // bytes of this turn
   /// Routes of this turn, in order, grouped by topic.

@@ -66,8 +66,8 @@ anonymous:
 class AuthServer(Server):
     """A Castor with the test store, JWT (HS256) and a short slow-down."""
 
-    def __init__(self, log_level="info", threshold=3, delay_ms=500):
-        super().__init__(log_level=log_level)
+    def __init__(self, log_level="info", threshold=3, delay_ms=500, overrides=None):
+        super().__init__(overrides=overrides, log_level=log_level)
         store = os.path.join(self.dir, "store.yaml")
         with open(store, "w") as f:
             f.write(STORE % {u: hash_of(u) for u in PASSWORDS})
@@ -282,6 +282,30 @@ def scram_success_failure_and_unknown_method(srv):
     c.expect_closed()
 
 
+@with_server(threshold=2, delay_ms=700)
+def scram_failures_slowed_down_too(srv):
+    times = []
+    for _ in range(3):
+        t0 = time.monotonic()
+        scram_login(srv, "alice", "wrong", expect_rc=0x87).close()
+        times.append(time.monotonic() - t0)
+    check(times[0] < 0.4 and times[1] < 0.4, "first two answered at once: %r" % times)
+    check(times[2] >= 0.6, "the third waits for the delay: %r" % times)
+    # Password logins from the address share the count.
+    t0 = time.monotonic()
+    c, p = connack_of(srv, username="alice", password="wrong")
+    check(time.monotonic() - t0 >= 0.6, "a password login waits as well")
+
+
+@with_server(overrides={"connect_timeout_ms": 600})
+def scram_client_that_never_answers_is_closed(srv):
+    c, _nonce, _bare = scram_start(srv, "alice")
+    c.expect(AUTH, reason_code=0x18)
+    t0 = time.monotonic()
+    c.expect_closed(timeout=3)
+    check(time.monotonic() - t0 < 2.0, "closed after the connect timeout")
+
+
 # -- publish ----------------------------------------------------------------------
 
 @with_server()
@@ -335,6 +359,26 @@ def creating_a_topic_needs_modify_topic(srv):
         c.publish("ops/existing", b"upd%d" % qos, qos=qos, packet_id=30 + qos if qos else None)
         watch.expect_publish("ops/existing", b"upd%d" % qos, ack=True)
     c.disconnect()
+
+
+@with_server()
+def publishes_waiting_for_the_topic_keep_their_order(srv):
+    admin = login(srv, "admin")
+    admin.publish("ops/ordered", b"made", qos=1)
+    watch = login(srv, "admin")
+    watch.subscribe("ops/ordered", 1)
+    c = login(srv, "ops")
+    # One burst: the first asks whether the topic exists, the others wait
+    # behind it; QoS 0 and 1 mixed.
+    burst = b"".join(gen_publish("ops/ordered", i % 2, b"m%02d" % i,
+                                 packet_id=(i + 1) if i % 2 else None)
+                     for i in range(30))
+    c.send(burst)
+    for i in range(30):
+        watch.expect_publish("ops/ordered", b"m%02d" % i, ack=True)
+    acks = [c.recv() for _ in range(15)]
+    check_eq(sorted(p.packet_id for p in acks), list(range(2, 31, 2)), "PUBACKs")
+    check(all(p.reason_code == 0 for p in acks), "all accepted: %r" % acks)
 
 
 @with_server()
