@@ -35,12 +35,7 @@ std::string join(const std::string& prefix, std::string_view level) {
 topic_access::topic_access(std::shared_ptr<const security_store> store,
                            std::vector<std::string> roles)
     : store_(std::move(store)), roles_(std::move(roles)) {
-  for (auto& [name, role] : store_->roles())
-    for (auto& [path, perms] : role.paths) {
-      auto* n = &paths_;
-      for (auto level : split_levels(path))
-        n = &n->children[std::string{level}];
-    }
+  // nop
 }
 
 permission_set topic_access::on(std::string_view topic) const {
@@ -89,6 +84,14 @@ bool topic_access::may_subscribe(std::string_view filter) const {
   // is an assigned path (isolated paths only take permissions away), so it
   // is enough to try the names that follow the assigned paths as far as the
   // filter allows, with a fresh level wherever a wildcard leaves them.
+  std::call_once(paths_built_, [this] {
+    for (auto& [name, role] : store_->roles())
+      for (auto& [path, perms] : role.paths) {
+        auto* n = &paths_;
+        for (auto level : split_levels(path))
+          n = &n->children[std::string{level}];
+      }
+  });
   auto levels = split_levels(filter);
   return any_match(&paths_, levels, 0, std::string{});
 }

@@ -59,7 +59,9 @@ private:
   /// Every path that a role assigns permissions to, as a tree of levels:
   /// the only places where a path's permissions can differ from its
   /// parent's (besides isolated paths, which only take permissions away).
-  trie_node paths_;
+  /// Built on the first wildcard subscription.
+  mutable trie_node paths_;
+  mutable std::once_flag paths_built_;
   mutable std::mutex mtx_;
   mutable std::unordered_map<std::string, permission_set> cache_;
 };
