@@ -266,6 +266,29 @@ caf::behavior auth_chain(caf::stateful_actor<auth_chain_state>* self,
         ask(self, 0, std::move(shared), rp);
         return rp;
       },
+      [=](auth_gate_atom, const std::string& address) {
+        auto rp = self->make_response_promise();
+        auto wait = self->state.delay_for(address, self->clock().now());
+        if (wait <= caf::actor_clock::duration_type::zero()) {
+          rp.deliver(true);
+          return rp;
+        }
+        auto id = self->state.next_pending++;
+        self->state.gates.emplace(id, rp);
+        self->delayed_send(self, wait, auth_gate_atom::value, id);
+        return rp;
+      },
+      [=](auth_gate_atom, uint64_t id) {
+        auto i = self->state.gates.find(id);
+        if (i == self->state.gates.end())
+          return;
+        auto rp = std::move(i->second);
+        self->state.gates.erase(i);
+        rp.deliver(true);
+      },
+      [=](auth_record_atom, const std::string& address, bool failed) {
+        self->state.record(address, failed, self->clock().now());
+      },
       [=](auth_resume_atom, uint64_t id) {
         auto i = self->state.pending.find(id);
         if (i == self->state.pending.end())

@@ -104,6 +104,8 @@ struct auth_chain_state {
                                caf::response_promise>>
       pending;
   uint64_t next_pending = 0;
+  /// Delayed gates (auth_gate_atom), by id.
+  std::map<uint64_t, caf::response_promise> gates;
   static inline const char* name = "castor.auth_chain";
 
   /// The delay before an attempt from `address` is decided.

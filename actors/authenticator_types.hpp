@@ -22,6 +22,14 @@ using authenticate_atom = caf::atom_constant<caf::atom("authn")>;
 /// Starts a delayed attempt inside the chain (slow-down of failed logins).
 using auth_resume_atom = caf::atom_constant<caf::atom("authresume")>;
 
+/// For an exchange the chain does not run itself (SCRAM-SHA-256 over AUTH):
+/// (auth_gate_atom, address) is answered with `true` once the address's
+/// slow-down delay has passed ...
+using auth_gate_atom = caf::atom_constant<caf::atom("authgate")>;
+
+/// ... and (auth_record_atom, address, failed) counts how it ended.
+using auth_record_atom = caf::atom_constant<caf::atom("authrecord")>;
+
 /// A connecting client's credentials. The password is never logged.
 struct authenticate_request {
   std::string client_id;

@@ -23,6 +23,8 @@
 #include "protocol/channel.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/session_state_queue.hpp"
+#include "security/scram.hpp"
+#include "security/security_store.hpp"
 
 namespace castor {
 
@@ -40,6 +42,14 @@ struct connection_context {
   uint32_t max_open_turns = 16;
   std::string listener;
   std::shared_ptr<broker_counters> counters;
+  /// The authenticator chain (actors/authenticator.hpp).
+  caf::actor auth;
+  /// False when every client is let in with all rights (no store, no JWT,
+  /// anonymous clients allowed): CONNECT then skips the chain.
+  bool auth_required = false;
+  /// The security store, for access control and SCRAM; null = none, and
+  /// then an authenticated client may do everything.
+  std::shared_ptr<const security::security_store> store;
 };
 
 using connection_context_ptr = std::shared_ptr<const connection_context>;
@@ -51,6 +61,22 @@ struct connection_state {
   std::unique_ptr<mqtt::channel> ch;
   caf::actor session;
   std::string peer;
+  /// The principal a client certificate names (TLS transports), or "".
+  std::string tls_identity;
+  /// After authentication: the principal (empty = anonymous), its roles
+  /// and the rights they give (null = everything).
+  std::string principal;
+  std::vector<std::string> roles;
+  mqtt::access_ptr access;
+  /// MQTT 5 enhanced authentication in progress, and the CONNECT waiting
+  /// for it.
+  std::unique_ptr<security::scram_server> scram;
+  std::unique_ptr<mqtt::effect::open_session> pending_open;
+  /// Publishes that may go only to an existing topic, waiting (in order,
+  /// by topic) for the tree to say whether it exists, and how many of them
+  /// are QoS 1 or 2 (they count against our receive maximum).
+  std::unordered_map<std::string, std::vector<mqtt::publish>> exists_checks;
+  uint32_t exists_waiting = 0;
   size_t read_size = 0;
   std::string out; // bytes of this turn
   /// Routes of this turn, in order, grouped by topic.

@@ -256,6 +256,7 @@ void handle_subscribe(session_actor_type* self, subscribe_request& sr,
     ts.retain_handling = sub.retain_handling;
     ts.subscription_id = sr.subscription_id;
     ts.existed = existed;
+    ts.access = sr.access;
     requests.emplace_back(std::move(ts));
   }
   if (requests.empty()) {

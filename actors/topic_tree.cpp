@@ -22,7 +22,8 @@ caf::actor get_or_create(topic_tree_actor* self, const std::string& name) {
   st.wildcards.for_each_match(name, [&](std::string_view, uint64_t,
                                         std::vector<topic_subscription>& v) {
     for (auto& ts : v)
-      self->send(t, attach_atom::value, ts);
+      if (ts.access.may_read(name))
+        self->send(t, attach_atom::value, ts);
   });
   return t;
 }
@@ -61,6 +62,13 @@ caf::behavior topic_tree(topic_tree_actor* self) {
       [=](lookup_atom, const std::string& name) -> caf::actor {
         return get_or_create(self, name);
       },
+      [=](lookup_atom, const std::string& name, bool create) -> caf::actor {
+        if (create)
+          return get_or_create(self, name);
+        if (auto found = self->state.topics.find(name))
+          return *found;
+        return caf::actor{};
+      },
       [=](publish_atom, mqtt::message_ptr& m) {
         auto t = get_or_create(self, m->topic);
         self->send(t, publish_atom::value, std::move(m));
@@ -97,7 +105,11 @@ caf::behavior topic_tree(topic_tree_actor* self) {
         std::vector<caf::actor> targets;
         st.topics.for_each_match(
             ts.filter,
-            [&](std::string_view, caf::actor& t) { targets.push_back(t); });
+            [&](std::string_view name, caf::actor& t) {
+              // A wildcard reaches only the topics the client may read.
+              if (ts.access.may_read(name))
+                targets.push_back(t);
+            });
         if (targets.empty())
           return retained_batch{};
         auto rp = self->make_response_promise<retained_batch>();

@@ -107,11 +107,22 @@ struct detach_info {
   std::vector<uint16_t> qos2_ids;
 };
 
+/// The access rights of a client (null = everything allowed), passed along
+/// with its subscriptions so that the topic tree binds a wildcard only to
+/// the topics the client may read. Local to this node: not serialized.
+struct access_ref {
+  mqtt::access_ptr ptr;
+  bool may_read(std::string_view topic) const {
+    return ptr == nullptr || ptr->may_read(topic);
+  }
+};
+
 /// Connection -> session: SUBSCRIBE (codes as the channel computed them).
 struct subscribe_request {
   std::vector<mqtt::subscription> subs;
   std::vector<uint8_t> codes;
   uint32_t subscription_id = 0;
+  access_ref access;
 };
 
 /// Session -> topic tree -> topic: one subscription of one session.
@@ -126,6 +137,7 @@ struct topic_subscription {
   uint8_t retain_handling = 0;
   uint32_t subscription_id = 0;
   bool existed = false; ///< the session had this subscription already
+  access_ref access;    ///< who may read what
 };
 
 /// Session -> topic tree -> topics: remove subscriptions of one session.
@@ -193,16 +205,21 @@ typename Inspector::result_type inspect(Inspector& f, detach_info& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, access_ref&) {
+  return f(caf::meta::type_name("access_ref"));
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscribe_request& x) {
   return f(caf::meta::type_name("subscribe_request"), x.subs, x.codes,
-           x.subscription_id);
+           x.subscription_id, x.access);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, topic_subscription& x) {
   return f(caf::meta::type_name("topic_subscription"), x.session, x.client_id,
            x.filter, x.group, x.max_qos, x.no_local, x.retain_as_published,
-           x.retain_handling, x.subscription_id, x.existed);
+           x.retain_handling, x.subscription_id, x.existed, x.access);
 }
 
 template <class Inspector>

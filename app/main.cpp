@@ -213,7 +213,8 @@ int main(int argc, char** argv) {
     caf_cfg.set("scheduler.max-threads", workers);
     caf_cfg.set("scheduler.policy", caf::atom("sharing"));
     caf::actor_system sys{caf_cfg};
-    castor::server srv{sys, cfg};
+    castor::server srv{sys, cfg,
+                       std::get<castor::auth_settings>(std::move(security))};
     if (auto err = srv.start()) {
       CASTOR_LOG(error, "server", *err);
       exit_code = 1;

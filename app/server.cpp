@@ -39,8 +39,8 @@ session_config make_session_config(const mqtt_config& c) {
   return s;
 }
 
-server::server(caf::actor_system& sys, config cfg)
-    : sys_(sys), cfg_(std::move(cfg)),
+server::server(caf::actor_system& sys, config cfg, auth_settings auth)
+    : sys_(sys), cfg_(std::move(cfg)), auth_(std::move(auth)),
       counters_(std::make_shared<broker_counters>()) {
   // nop
 }
@@ -53,6 +53,12 @@ std::optional<std::string> server::start() {
   tree_ = sys_.spawn(topic_tree);
   registry_
       = sys_.spawn(session_registry, tree_, make_session_config(cfg_.mqtt));
+  // Without a store, tokens or a refusal of anonymous clients everybody is
+  // let in: connections then skip the authenticator chain.
+  bool auth_required = auth_.store || auth_.jwt
+                       || auth_.anonymous != anonymous_policy::allow;
+  if (auth_required)
+    auth_chain_ = spawn_authenticators(sys_, auth_);
   caf::scoped_actor self{sys_};
   for (auto& l : cfg_.listeners) {
     if (l.transport != "tcp") {
@@ -71,6 +77,9 @@ std::optional<std::string> server::start() {
         = cfg_.mqtt.slow_consumer == slow_consumer_policy::disconnect;
     ctx->listener = l.name;
     ctx->counters = counters_;
+    ctx->auth = auth_chain_;
+    ctx->auth_required = auth_required;
+    ctx->store = auth_.store;
     auto lst = sys_.middleman().spawn_broker(listener_actor, l,
                                              connection_context_ptr{ctx});
     listeners_.push_back(lst);
@@ -101,6 +110,8 @@ void server::stop() {
     caf::anon_send(l, shutdown_atom::value);
   listeners_.clear();
   caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
+  if (auth_chain_)
+    caf::anon_send_exit(auth_chain_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(tree_, caf::exit_reason::user_shutdown);
 }
 

@@ -12,6 +12,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "actors/authenticator.hpp"
 #include "actors/counters.hpp"
 #include "actors/session.hpp"
 #include "app/config.hpp"
@@ -36,7 +37,9 @@ public:
     uint16_t port;
   };
 
-  server(caf::actor_system& sys, config cfg);
+  /// `auth` comes from load_auth_settings(cfg.security); the default lets
+  /// every client in with all rights.
+  server(caf::actor_system& sys, config cfg, auth_settings auth = {});
   ~server();
 
   /// Spawns the actors and opens the listeners. Returns an error message if
@@ -64,6 +67,8 @@ public:
 private:
   caf::actor_system& sys_;
   config cfg_;
+  auth_settings auth_;
+  caf::actor auth_chain_;
   std::shared_ptr<broker_counters> counters_;
   caf::actor tree_;
   caf::actor registry_;

@@ -12,9 +12,11 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -56,16 +58,71 @@ struct session_request {
   std::optional<std::string> username;
 };
 
+/// What the channel asks before it lets a publish through.
+enum class publish_check : uint8_t {
+  allow,          ///< may publish, creating the topic if need be
+  deny,           ///< may not publish to this topic
+  allow_existing, ///< may publish if the topic exists, may not create it
+};
+
+/// The access rights of the client on this connection, as the channel and
+/// the topic tree ask them. Implementations are immutable and thread-safe
+/// (security/topic_access.hpp); a null pointer means everything is allowed.
+class access_policy {
+public:
+  virtual ~access_policy() = default;
+  /// May the client publish to the topic name `topic`?
+  virtual publish_check check_publish(std::string_view topic) const = 0;
+  /// May the client subscribe to `filter` (without "$share/group/")?
+  virtual bool may_subscribe(std::string_view filter) const = 0;
+  /// May messages of the topic name `topic` be delivered to the client?
+  virtual bool may_read(std::string_view topic) const = 0;
+};
+
+using access_ptr = std::shared_ptr<const access_policy>;
+
+/// Credentials of a CONNECT. Kept apart from session_request, which travels
+/// to the session: nothing here may be logged or leave the connection.
+struct credentials {
+  bool has_username = false;
+  std::string username;
+  bool has_password = false;
+  std::string password;
+  std::string auth_method; ///< MQTT 5 enhanced authentication, or ""
+  std::string auth_data;   ///< its first data (binary)
+};
+
 namespace effect {
 
 /// Find or create the session and attach this connection to it; answer with
 /// channel::handle_session_opened or handle_session_refused.
 struct open_session {
   session_request req;
+  credentials creds;
+};
+
+/// MQTT 5 enhanced authentication: the client's next AUTH data for the
+/// exchange started at CONNECT; answer with handle_auth_continue,
+/// handle_session_opened (after set_auth_success) or handle_session_refused.
+struct auth_data {
+  std::string data;
+};
+
+/// A PUBLISH was refused for lack of permission (already acknowledged as
+/// the protocol version requires); for counting and the log.
+struct publish_refused {
+  std::string topic;
+  uint8_t qos = 0;
 };
 
 /// Forward an inbound application message (topic resolved, alias removed).
 struct route {
+  publish msg;
+};
+
+/// A PUBLISH the client may send only to a topic that exists: find out and
+/// answer with channel::handle_publish_checked. Not acknowledged yet.
+struct route_if_exists {
   publish msg;
 };
 
@@ -106,7 +163,9 @@ struct close {
 
 using channel_effect
     = std::variant<effect::open_session, effect::route, effect::subscribe,
-                   effect::unsubscribe, effect::outbound_ack, effect::close>;
+                   effect::unsubscribe, effect::outbound_ack, effect::close,
+                   effect::auth_data, effect::route_if_exists,
+                   effect::publish_refused>;
 
 /// What a handler produced: packets to send (in order) and effects to run
 /// (in order, after the packets are queued for writing).
@@ -167,6 +226,27 @@ public:
   channel_output handle_unsuback(uint16_t packet_id,
                                  std::vector<reason_code> codes);
 
+  /// Enhanced authentication goes on: AUTH 0x18 with `data`.
+  channel_output handle_auth_continue(std::string data);
+
+  /// Enhanced authentication succeeded: the CONNACK that
+  /// handle_session_opened sends carries the method and `data`.
+  void set_auth_success(std::string data);
+
+  /// The answer to effect::route_if_exists: routed and acknowledged when
+  /// `exists`, else refused as a publish without permission.
+  channel_output handle_publish_checked(publish&& p, bool exists);
+
+  // -- access control ----------------------------------------------------------
+
+  /// The client's rights, set once it is authenticated (null = all).
+  void set_access(access_ptr a) {
+    access_ = std::move(a);
+  }
+  const access_ptr& access() const noexcept {
+    return access_;
+  }
+
   // -- outbound ---------------------------------------------------------------
 
   /// Appends the encoding of an outbound PUBLISH (topic alias applied,
@@ -213,6 +293,9 @@ private:
   channel_output on_subscribe(subscribe&& s);
   channel_output on_unsubscribe(unsubscribe&& u);
   channel_output on_disconnect(const disconnect& d);
+  channel_output on_auth(auth&& a);
+  channel_output accept_publish(publish&& p);
+  channel_output refuse_publish(publish&& p);
   channel_output dispatch(packet&& p);
 
   /// DISCONNECT with `reason` (v5 only) and close; the will is published.
@@ -228,6 +311,10 @@ private:
   uint16_t keep_alive_ = 0;
   bool session_open_ = false;
   bool problem_information_ = true;
+  access_ptr access_;
+  std::string auth_method_;  ///< enhanced authentication in use, or ""
+  bool authenticating_ = false; ///< AUTH exchange before CONNACK
+  std::optional<std::string> auth_success_data_;
   std::vector<packet> deferred_; // received while the session opens
   std::set<uint16_t> qos2_;
   std::unordered_map<uint16_t, std::string> alias_in_;

@@ -38,6 +38,8 @@ channel_output channel::handle_in(packet&& p) {
   case phase::connecting:
     if (std::holds_alternative<connect>(p))
       return protocol_close(reason_code::protocol_error, "second CONNECT");
+    if (auto a = std::get_if<auth>(&p))
+      return on_auth(std::move(*a));
     deferred_.emplace_back(std::move(p));
     return {};
   case phase::connected:
@@ -92,9 +94,13 @@ channel_output channel::dispatch(packet&& p) {
   case packet_type::connect:
     return protocol_close(reason_code::protocol_error, "second CONNECT");
   case packet_type::auth:
-    // No enhanced authentication was negotiated at CONNECT.
-    return protocol_close(reason_code::protocol_error,
-                          "AUTH without authentication method");
+    if (auth_method_.empty())
+      return protocol_close(reason_code::protocol_error,
+                            "AUTH without authentication method");
+    // Re-authentication (AUTH 0x19) is not offered: the spec lets the
+    // server close the connection instead.
+    return protocol_close(reason_code::implementation_specific_error,
+                          "re-authentication is not supported");
   default:
     return protocol_close(reason_code::protocol_error,
                           "packet not allowed from a client");
@@ -136,8 +142,21 @@ channel_output channel::on_connect(connect&& c) {
     phase_ = phase::closed;
     return refuse(rc);
   };
-  if (c.props.authentication_method)
-    return fail(reason_code::bad_authentication_method);
+  credentials creds;
+  if (c.props.authentication_method) {
+    // MQTT 5 enhanced authentication: the connection runs the exchange
+    // (effect::auth_data) before it opens the session.
+    creds.auth_method = *c.props.authentication_method;
+    creds.auth_data = c.props.authentication_data.value_or(std::string{});
+  }
+  if (c.username) {
+    creds.has_username = true;
+    creds.username = *c.username;
+  }
+  if (c.password) {
+    creds.has_password = true;
+    creds.password = std::move(*c.password);
+  }
   if (v5 && c.props.receive_maximum && *c.props.receive_maximum == 0)
     return fail(reason_code::protocol_error);
   if (v5 && c.props.maximum_packet_size && *c.props.maximum_packet_size == 0)
@@ -187,9 +206,51 @@ channel_output channel::on_connect(connect&& c) {
   }
   req_ = std::move(req);
   phase_ = phase::connecting;
+  auth_method_ = creds.auth_method;
+  authenticating_ = !auth_method_.empty();
   channel_output out;
-  out.effects.emplace_back(effect::open_session{req_});
+  out.effects.emplace_back(effect::open_session{req_, std::move(creds)});
   return out;
+}
+
+channel_output channel::on_auth(auth&& a) {
+  if (!authenticating_)
+    return protocol_close(reason_code::protocol_error,
+                          "AUTH without authentication method");
+  if (a.code != reason_code::continue_authentication
+      || a.props.authentication_method.value_or(std::string{})
+             != auth_method_) {
+    // [MQTT-4.12.0-5]: the same method throughout.
+    phase_ = phase::closed;
+    channel_output out;
+    connack ack;
+    ack.code = reason_code::protocol_error;
+    out.packets.emplace_back(std::move(ack));
+    out.effects.emplace_back(
+        effect::close{reason_code::protocol_error, false, std::nullopt});
+    return out;
+  }
+  channel_output out;
+  out.effects.emplace_back(effect::auth_data{
+      a.props.authentication_data.value_or(std::string{})});
+  return out;
+}
+
+channel_output channel::handle_auth_continue(std::string data) {
+  channel_output out;
+  if (phase_ != phase::connecting || !authenticating_)
+    return out;
+  auth a;
+  a.code = reason_code::continue_authentication;
+  a.props.authentication_method = auth_method_;
+  a.props.authentication_data = std::move(data);
+  out.packets.emplace_back(std::move(a));
+  return out;
+}
+
+void channel::set_auth_success(std::string data) {
+  authenticating_ = false;
+  auth_success_data_ = std::move(data);
 }
 
 channel_output
@@ -226,6 +287,12 @@ channel::handle_session_opened(bool session_present,
       p.session_expiry_interval = req_.session_expiry;
     if (opts_.max_keep_alive < 65535)
       p.server_keep_alive = keep_alive_;
+    if (!auth_method_.empty()) {
+      p.authentication_method = auth_method_;
+      if (auth_success_data_)
+        p.authentication_data = std::move(*auth_success_data_);
+      auth_success_data_.reset();
+    }
   }
   out.packets.emplace_back(std::move(ack));
   auto pending = std::move(deferred_);

@@ -43,6 +43,50 @@ channel_output channel::on_publish(publish&& p) {
           pubrec{p.packet_id, reason_code::payload_format_invalid, {}});
     return out;
   }
+  if (access_) {
+    switch (access_->check_publish(p.topic)) {
+    case publish_check::allow:
+      break;
+    case publish_check::deny:
+      return refuse_publish(std::move(p));
+    case publish_check::allow_existing:
+      if (p.qos == 2 && qos2_.count(p.packet_id) > 0) {
+        // A duplicate of a message already accepted.
+        out.packets.emplace_back(pubrec{p.packet_id, reason_code::success, {}});
+        return out;
+      }
+      out.effects.emplace_back(effect::route_if_exists{std::move(p)});
+      return out;
+    }
+  }
+  return accept_publish(std::move(p));
+}
+
+channel_output channel::refuse_publish(publish&& p) {
+  // MQTT 5: 0x87 in PUBACK or PUBREC (which ends a QoS 2 exchange). MQTT
+  // 3.1.1 has no way to say it: the message is acknowledged and dropped,
+  // as Mosquitto does.
+  channel_output out;
+  auto code = version_ == protocol_version::v5 ? reason_code::not_authorized
+                                               : reason_code::success;
+  if (p.qos == 1)
+    out.packets.emplace_back(puback{p.packet_id, code, {}});
+  else if (p.qos == 2)
+    out.packets.emplace_back(pubrec{p.packet_id, code, {}});
+  out.effects.emplace_back(effect::publish_refused{std::move(p.topic), p.qos});
+  return out;
+}
+
+channel_output channel::handle_publish_checked(publish&& p, bool exists) {
+  if (phase_ != phase::connected)
+    return {};
+  if (!exists)
+    return refuse_publish(std::move(p));
+  return accept_publish(std::move(p));
+}
+
+channel_output channel::accept_publish(publish&& p) {
+  channel_output out;
   switch (p.qos) {
   case 0:
     out.effects.emplace_back(effect::route{std::move(p)});

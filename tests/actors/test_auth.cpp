@@ -284,6 +284,45 @@ CAF_TEST(repeated failures from one address are answered later) {
   }
 }
 
+CAF_TEST(exchanges outside the chain pass its gate and count) {
+  auth_chain_limits limits;
+  limits.threshold = 1;
+  limits.delay = std::chrono::milliseconds{100};
+  limits.max_delay = std::chrono::milliseconds{100};
+  auto chain = real_chain(anonymous_policy::deny, {}, limits);
+  auto gate_open = [&] {
+    if (!has_reply())
+      return false;
+    bool got = false;
+    self->receive([&](bool b) { got = b; });
+    return got;
+  };
+  // No failure yet: the gate opens at once.
+  self->send(chain, auth_gate_atom::value, std::string{"10.0.0.7"});
+  drain();
+  CAF_CHECK(gate_open());
+  // A failed exchange from the address: the next one waits 100 ms ...
+  self->send(chain, auth_record_atom::value, std::string{"10.0.0.7"}, true);
+  drain();
+  self->send(chain, auth_gate_atom::value, std::string{"10.0.0.7"});
+  drain();
+  CAF_CHECK(!has_reply());
+  advance_time(std::chrono::milliseconds{100});
+  drain();
+  CAF_CHECK(gate_open());
+  // ... and so does a password login from it.
+  ask(chain, make_req("alice", "right-password", "10.0.0.7"));
+  drain();
+  CAF_CHECK(!has_reply());
+  advance_time(std::chrono::milliseconds{100});
+  drain();
+  CAF_CHECK(reply().decision == auth_decision::allow);
+  // That success cleared the address.
+  self->send(chain, auth_gate_atom::value, std::string{"10.0.0.7"});
+  drain();
+  CAF_CHECK(gate_open());
+}
+
 CAF_TEST(the failure map is bounded and forgets) {
   auth_chain_state st;
   st.threshold = 1;

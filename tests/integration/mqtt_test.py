@@ -115,8 +115,13 @@ class Server:
     on them (see require()).
     """
 
-    def __init__(self, overrides=None, start_timeout=10.0):
+    def __init__(self, overrides=None, start_timeout=10.0, extra_config="",
+                 log_level="info"):
         self.overrides = dict(overrides or {})
+        # Castor only: YAML appended to the generated configuration (other
+        # top-level sections such as security:), and the log level.
+        self.extra_config = extra_config
+        self.log_level = log_level
         self.start_timeout = start_timeout
         self.proc = None
         self.port = None
@@ -137,6 +142,8 @@ class Server:
                 lines.append("  %s: %s" % (k, _yaml_scalar(v)))
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
+            if self.extra_config:
+                f.write(self.extra_config.rstrip("\n") + "\n")
         return path
 
     def _write_mosquitto_config(self, port):
@@ -173,7 +180,7 @@ class Server:
             else:
                 conf = self._write_castor_config(port)
                 cmd = [castor_bin(), "--config", conf, "--mqtt-port", str(port),
-                       "--log-level", "info"]
+                       "--log-level", self.log_level]
             self.logf = open(self.log_path, "ab")
             self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, cwd=self.dir,

@@ -1,0 +1,144 @@
+// The topic tree binds a wildcard subscription only to the topics its
+// client may read (existing ones with their retained messages, and ones
+// created later), and looks topics up without creating them.
+
+#define CAF_SUITE castor_access
+
+#include "caf/test/dsl.hpp"
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "caf/all.hpp"
+
+#include "actors/topic_tree.hpp"
+#include "actors/types.hpp"
+
+using namespace caf;
+using namespace castor;
+
+namespace {
+
+/// Reads topics starting with "ok/" only.
+struct ok_only : mqtt::access_policy {
+  mqtt::publish_check check_publish(std::string_view) const override {
+    return mqtt::publish_check::allow;
+  }
+  bool may_subscribe(std::string_view) const override {
+    return true;
+  }
+  bool may_read(std::string_view topic) const override {
+    return topic.substr(0, 3) == "ok/";
+  }
+};
+
+using seen_ptr = std::shared_ptr<std::vector<std::string>>;
+
+/// A session stand-in: records the topics delivered and gives credit back.
+behavior recording_session(event_based_actor* self, seen_ptr seen) {
+  return {
+      [=](deliver_atom, delivery_batch& b) {
+        for (auto& d : b.items)
+          seen->push_back(d.msg->topic);
+        auto topic = actor_cast<actor>(self->current_sender());
+        self->send(topic, credit_atom::value,
+                   static_cast<uint32_t>(b.items.size()));
+      },
+  };
+}
+
+mqtt::message_ptr retained(std::string topic) {
+  mqtt::publish p;
+  p.topic = std::move(topic);
+  p.payload = "v";
+  p.retain = true;
+  return mqtt::make_message(std::move(p), "pub",
+                            std::chrono::steady_clock::now());
+}
+
+struct fixture : test_coordinator_fixture<> {
+  actor tree;
+
+  fixture() {
+    tree = sys.spawn(topic_tree);
+    run();
+  }
+
+  ~fixture() {
+    anon_send_exit(tree, exit_reason::user_shutdown);
+    run();
+  }
+
+  actor lookup(const std::string& name, bool create) {
+    self->send(tree, lookup_atom::value, name, create);
+    run();
+    actor got;
+    self->receive([&](actor& a) { got = std::move(a); });
+    return got;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(access_tests, fixture)
+
+CAF_TEST(a lookup without create finds only existing topics) {
+  CAF_CHECK(!lookup("a/b", false));
+  auto made = lookup("a/b", true);
+  CAF_REQUIRE(made);
+  CAF_CHECK_EQUAL(lookup("a/b", false), made);
+}
+
+CAF_TEST(wildcards reach only readable topics) {
+  for (auto t : {"ok/1", "no/1"}) {
+    self->send(tree, publish_atom::value, retained(t));
+    run();
+  }
+  auto seen = std::make_shared<std::vector<std::string>>();
+  auto session = sys.spawn(recording_session, seen);
+  topic_subscription ts;
+  ts.session = session;
+  ts.client_id = "c";
+  ts.filter = "+/#";
+  ts.max_qos = 0;
+  ts.access.ptr = std::make_shared<ok_only>();
+  self->send(tree, subscribe_atom::value, ts);
+  run();
+  retained_batch got;
+  self->receive([&](retained_batch& b) { got = std::move(b); });
+  CAF_REQUIRE_EQUAL(got.items.size(), 1u);
+  CAF_CHECK_EQUAL(got.items[0].msg->topic, "ok/1");
+  // Existing and new topics: only readable ones deliver.
+  for (auto t : {"ok/1", "no/1", "ok/2", "no/2"}) {
+    auto m = retained(t);
+    const_cast<mqtt::message&>(*m).retain = false;
+    self->send(tree, publish_atom::value, m);
+    run();
+  }
+  std::multiset<std::string> topics(seen->begin(), seen->end());
+  CAF_CHECK_EQUAL(topics.size(), 2u);
+  CAF_CHECK_EQUAL(topics.count("ok/1"), 1u);
+  CAF_CHECK_EQUAL(topics.count("ok/2"), 1u);
+  anon_send_exit(session, exit_reason::user_shutdown);
+}
+
+CAF_TEST(without access everything is reachable) {
+  self->send(tree, publish_atom::value, retained("no/3"));
+  run();
+  auto seen = std::make_shared<std::vector<std::string>>();
+  auto session = sys.spawn(recording_session, seen);
+  topic_subscription ts;
+  ts.session = session;
+  ts.client_id = "c";
+  ts.filter = "#";
+  self->send(tree, subscribe_atom::value, ts);
+  run();
+  retained_batch got;
+  self->receive([&](retained_batch& b) { got = std::move(b); });
+  CAF_CHECK_EQUAL(got.items.size(), 1u);
+  anon_send_exit(session, exit_reason::user_shutdown);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,478 @@
+#!/usr/bin/python3
+"""Authentication and access control: the security store, JWT bearer tokens,
+SCRAM-SHA-256 over AUTH, the failed-login slow-down, and every path
+permission an MQTT operation needs (docs/security.md, "Enforcement").
+
+The store is written at test time with hashes from `castor passwd`."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import time
+
+from mqtt_test import *  # noqa: F401,F403
+
+PASSWORDS = {
+    "alice": "alice-Pw-7f3a9",    # DEVICE
+    "ops": "ops-Pw-c81d2",        # OPERATOR
+    "reader": "reader-Pw-05be4",  # READER
+    "admin": "admin-Pw-e9a61",    # WRITER: may do everything
+}
+JWT_SECRET = b"jwt-secret-for-the-castor-auth-test-0123456789"
+
+_HASHES = {}
+
+
+def hash_of(user):
+    if user not in _HASHES:
+        r = subprocess.run([castor_bin(), "passwd", "--iterations", "1000"],
+                           input=(PASSWORDS[user] + "\n").encode(),
+                           capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        _HASHES[user] = r.stdout.decode().strip()
+    return _HASHES[user]
+
+
+STORE = """
+principals:
+  alice: {password: "%(alice)s", roles: [DEVICE]}
+  ops: {password: "%(ops)s", roles: [OPERATOR]}
+  reader: {password: "%(reader)s", roles: [READER]}
+  admin: {password: "%(admin)s", roles: [WRITER]}
+roles:
+  DEVICE:
+    paths:
+      dev: [SELECT_TOPIC, READ_TOPIC, UPDATE_TOPIC, MODIFY_TOPIC]
+      dev/ro: [SELECT_TOPIC, READ_TOPIC]
+  OPERATOR:
+    paths:
+      ops: [SELECT_TOPIC, READ_TOPIC, UPDATE_TOPIC]
+  READER:
+    paths:
+      data: [SELECT_TOPIC, READ_TOPIC]
+  WRITER:
+    default_path: [SELECT_TOPIC, READ_TOPIC, UPDATE_TOPIC, MODIFY_TOPIC]
+    paths:
+      data/secret: [SELECT_TOPIC, READ_TOPIC, UPDATE_TOPIC, MODIFY_TOPIC]
+isolated_paths: [data/secret]
+anonymous:
+  allow: false
+"""
+
+
+class AuthServer(Server):
+    """A Castor with the test store, JWT (HS256) and a short slow-down."""
+
+    def __init__(self, log_level="info", threshold=3, delay_ms=500, overrides=None):
+        super().__init__(overrides=overrides, log_level=log_level)
+        store = os.path.join(self.dir, "store.yaml")
+        with open(store, "w") as f:
+            f.write(STORE % {u: hash_of(u) for u in PASSWORDS})
+        secret = os.path.join(self.dir, "jwt.secret")
+        with open(secret, "wb") as f:
+            f.write(JWT_SECRET)
+        self.extra_config = "\n".join([
+            "security:",
+            "  store_file: %s" % store,
+            "  anonymous: store",
+            "  jwt:",
+            "    hs256_secret_file: %s" % secret,
+            "  failed_login_threshold: %d" % threshold,
+            "  failed_login_delay_ms: %d" % delay_ms,
+        ])
+
+
+def with_server(**kw):
+    """Runs the case against its own AuthServer."""
+    def deco(fn):
+        def run():
+            srv = AuthServer(**kw)
+            try:
+                srv.start()
+                fn(srv)
+                if not srv.alive():
+                    raise TestError("the server exited during the case")
+            except BaseException:
+                print("      --- server log (tail) ---")
+                for line in srv.log_tail(25).splitlines():
+                    print("      " + line)
+                raise
+            finally:
+                srv.cleanup()
+        run.__name__ = fn.__name__
+        return case(name=fn.__name__, server=False, castor_only=True)(run)
+    return deco
+
+
+def login(srv, user, version=5, cid=None, **kw):
+    return connect(srv.port, cid or unique("c40-" + user), version=version,
+                   username=user, password=PASSWORDS[user], **kw)
+
+
+def connack_of(srv, version=5, **kw):
+    """Sends a CONNECT and returns the CONNACK (or raises Closed)."""
+    c = Conn(srv.port, version=version)
+    c.send(gen_connect(unique("c40"), version=version, **kw))
+    p = c.recv()
+    check_packet(p, CONNACK)
+    return c, p
+
+
+# -- authentication ------------------------------------------------------------
+
+@with_server()
+def anonymous_refused_when_the_store_says_so(srv):
+    c, p = connack_of(srv, version=5)
+    check_eq(p.reason_code, 0x87, "v5 CONNACK for an anonymous client")
+    c.expect_closed()
+    c, p = connack_of(srv, version=4)
+    check_eq(p.reason_code, 5, "3.1.1 return code (not authorized)")
+    c.expect_closed()
+
+
+@with_server()
+def bad_password_and_unknown_user_refused(srv):
+    for version, code in ((5, 0x86), (4, 4)):
+        c, p = connack_of(srv, version=version, username="alice", password="wrong")
+        check_eq(p.reason_code, code, "wrong password, v%d" % version)
+        c.expect_closed()
+        c, p = connack_of(srv, version=version, username="nobody", password="x")
+        check_eq(p.reason_code, code, "unknown user, v%d" % version)
+        c.expect_closed()
+    for version in (5, 4):
+        login(srv, "alice", version=version).disconnect()
+
+
+def jwt(claims, secret=JWT_SECRET):
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=")
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    sig = hmac.new(secret, head + b"." + body, hashlib.sha256).digest()
+    return (head + b"." + body + b"." + b64(sig)).decode()
+
+
+@with_server()
+def jwt_valid_expired_and_forged(srv):
+    now = int(time.time())
+    good = jwt({"sub": "device-9", "exp": now + 300, "roles": ["DEVICE"]})
+    c = connect(srv.port, unique("c40-jwt"), username="token", password=good)
+    # The token's roles apply: DEVICE may publish below dev, not elsewhere.
+    c.publish("dev/jwt", b"x", qos=1)
+    c.send(gen_publish("other/jwt", 1, b"x", packet_id=2))
+    expect_ack(c, PUBACK, 2, 0x87)
+    c.disconnect()
+    expired = jwt({"sub": "device-9", "exp": now - 60, "roles": ["DEVICE"]})
+    for version, code in ((5, 0x87), (4, 5)):
+        c, p = connack_of(srv, version=version, username="token", password=expired)
+        check_eq(p.reason_code, code, "expired token, v%d" % version)
+        c.expect_closed()
+    forged = jwt({"sub": "device-9", "exp": now + 300}, secret=b"x" * 40)
+    c, p = connack_of(srv, username="token", password=forged)
+    check_eq(p.reason_code, 0x87, "token with a wrong signature")
+
+
+@with_server(threshold=2, delay_ms=700)
+def failed_logins_slowed_down(srv):
+    times = []
+    for _ in range(3):
+        t0 = time.monotonic()
+        c, p = connack_of(srv, username="alice", password="wrong")
+        times.append(time.monotonic() - t0)
+        check_eq(p.reason_code, 0x86, "wrong password")
+        c.close()
+    check(times[0] < 0.4 and times[1] < 0.4, "first two answered at once: %r" % times)
+    check(times[2] >= 0.6, "the third is answered after the delay: %r" % times)
+    # A success clears the address (after its own delay).
+    login(srv, "alice").disconnect()
+    t0 = time.monotonic()
+    c, p = connack_of(srv, username="alice", password="wrong")
+    check(time.monotonic() - t0 < 0.4, "count cleared by the success")
+
+
+@with_server(log_level="trace")
+def passwords_never_logged(srv):
+    connack_of(srv, username="alice", password="Hunter2-wrong-pw")[0].close()
+    login(srv, "alice", version=4).disconnect()
+    login(srv, "admin").disconnect()
+    token = jwt({"sub": "s", "exp": int(time.time()) + 300, "roles": []})
+    connect(srv.port, unique("c40"), username="t", password=token).disconnect()
+    scram_login(srv, "ops", PASSWORDS["ops"]).disconnect()
+    time.sleep(0.3)
+    log = srv.log()
+    check("refused" in log, "the refusal is logged")
+    check("DEBUG" in log, "the log is at a level below info")
+    for secret in ["Hunter2-wrong-pw", token, token.split(".")[2]] + list(PASSWORDS.values()):
+        check(secret not in log, "a secret appears in the log: %s" % secret[:8])
+
+
+# -- SCRAM-SHA-256 ----------------------------------------------------------------
+
+def gen_auth(data, code=0x18, method="SCRAM-SHA-256"):
+    props = pack_properties([("authentication_method", method),
+                             ("authentication_data", data)])
+    return packet(AUTH, 0, bytes([code]) + props)
+
+
+def scram_start(srv, user, cid=None):
+    nonce = base64.b64encode(os.urandom(18)).decode()
+    first_bare = "n=%s,r=%s" % (user, nonce)
+    c = Conn(srv.port)
+    c.send(gen_connect(cid or unique("c40-scram"), properties=[
+        ("authentication_method", "SCRAM-SHA-256"),
+        ("authentication_data", "n,," + first_bare)]))
+    return c, nonce, first_bare
+
+
+def scram_login(srv, user, password, expect_rc=0):
+    c, nonce, first_bare = scram_start(srv, user)
+    p = c.recv()
+    check_packet(p, AUTH, reason_code=0x18)
+    check_eq(p.props.get("authentication_method"), "SCRAM-SHA-256", "method")
+    server_first = p.props.get("authentication_data").decode()
+    attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
+    check(attrs["r"].startswith(nonce), "server nonce extends ours")
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(),
+                                 base64.b64decode(attrs["s"]), int(attrs["i"]), 32)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    without_proof = "c=biws,r=" + attrs["r"]
+    auth_message = ",".join([first_bare, server_first, without_proof]).encode()
+    signature = hmac.new(stored_key, auth_message, hashlib.sha256).digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, signature))
+    c.send(gen_auth(without_proof + ",p=" + base64.b64encode(proof).decode()))
+    p = c.recv()
+    check_packet(p, CONNACK)
+    check_eq(p.reason_code, expect_rc, "CONNACK after SCRAM")
+    if expect_rc == 0:
+        server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+        want = "v=" + base64.b64encode(
+            hmac.new(server_key, auth_message, hashlib.sha256).digest()).decode()
+        check_eq(p.props.get("authentication_data"), want.encode(),
+                 "server-final proves the server knows the key")
+        check_eq(p.props.get("authentication_method"), "SCRAM-SHA-256", "method")
+    return c
+
+
+@with_server()
+def scram_success_failure_and_unknown_method(srv):
+    c = scram_login(srv, "alice", PASSWORDS["alice"])
+    # The store's roles apply to a SCRAM login.
+    c.publish("dev/scram", b"x", qos=1)
+    c.send(gen_publish("other/scram", 1, b"x", packet_id=3))
+    expect_ack(c, PUBACK, 3, 0x87)
+    c.disconnect()
+    c = scram_login(srv, "alice", "not-her-password", expect_rc=0x87)
+    c.expect_closed()
+    c = scram_login(srv, "nobody", "whatever", expect_rc=0x87)
+    c.expect_closed()
+    c = Conn(srv.port)
+    c.send(gen_connect(unique("c40"), properties=[("authentication_method", "PLAIN"),
+                                                  ("authentication_data", b"x")]))
+    c.expect(CONNACK, reason_code=0x8C)
+    c.expect_closed()
+    # AUTH with another method mid-exchange is a protocol error.
+    c, _nonce, _bare = scram_start(srv, "alice")
+    c.expect(AUTH, reason_code=0x18)
+    c.send(gen_auth("c=biws,r=x,p=AAAA", method="OTHER"))
+    c.expect(CONNACK, reason_code=0x82)
+    c.expect_closed()
+
+
+@with_server(threshold=2, delay_ms=700)
+def scram_failures_slowed_down_too(srv):
+    times = []
+    for _ in range(3):
+        t0 = time.monotonic()
+        scram_login(srv, "alice", "wrong", expect_rc=0x87).close()
+        times.append(time.monotonic() - t0)
+    check(times[0] < 0.4 and times[1] < 0.4, "first two answered at once: %r" % times)
+    check(times[2] >= 0.6, "the third waits for the delay: %r" % times)
+    # Password logins from the address share the count.
+    t0 = time.monotonic()
+    c, p = connack_of(srv, username="alice", password="wrong")
+    check(time.monotonic() - t0 >= 0.6, "a password login waits as well")
+
+
+@with_server(overrides={"connect_timeout_ms": 600})
+def scram_client_that_never_answers_is_closed(srv):
+    c, _nonce, _bare = scram_start(srv, "alice")
+    c.expect(AUTH, reason_code=0x18)
+    t0 = time.monotonic()
+    c.expect_closed(timeout=3)
+    check(time.monotonic() - t0 < 2.0, "closed after the connect timeout")
+
+
+# -- publish ----------------------------------------------------------------------
+
+@with_server()
+def publish_needs_update_topic(srv):
+    watch = login(srv, "admin")
+    watch.subscribe("#", 0)
+    c = login(srv, "alice")
+    for qos in (0, 1, 2):
+        c.publish("dev/ok", b"q%d" % qos, qos=qos, packet_id=10 + qos if qos else None)
+        watch.expect_publish("dev/ok", b"q%d" % qos)
+    # Refused: no permission at all, and read-only dev/ro.
+    c.publish("other/x", b"dropped0", qos=0)
+    c.send(gen_publish("other/x", 1, b"refused1", packet_id=21))
+    expect_ack(c, PUBACK, 21, 0x87)
+    c.send(gen_publish("dev/ro/x", 2, b"refused2", packet_id=22))
+    expect_ack(c, PUBREC, 22, 0x87)
+    # The QoS 2 exchange ended with the PUBREC: a PUBREL finds nothing.
+    c.send(gen_pubrel(22))
+    expect_ack(c, PUBCOMP, 22, 0x92)
+    c.ping()
+    watch.expect_nothing(0.3, "refused message")
+    c.disconnect()
+    # MQTT 3.1.1 cannot say no: acknowledged and dropped.
+    c = login(srv, "alice", version=4)
+    c.publish("other/y", b"v311-1", qos=1, packet_id=5)
+    c.publish("other/y", b"v311-2", qos=2, packet_id=6)
+    c.publish("dev/v311", b"v311-ok", qos=1, packet_id=7)
+    watch.expect_publish("dev/v311", b"v311-ok")
+    watch.expect_nothing(0.3, "refused message")
+    c.disconnect()
+
+
+@with_server()
+def creating_a_topic_needs_modify_topic(srv):
+    watch = login(srv, "admin")
+    watch.subscribe("ops/#", 1)
+    c = login(srv, "ops")
+    # ops has UPDATE_TOPIC but not MODIFY_TOPIC below ops.
+    c.send(gen_publish("ops/new", 1, b"create", packet_id=1))
+    expect_ack(c, PUBACK, 1, 0x87)
+    c.send(gen_publish("ops/new2", 2, b"create", packet_id=2))
+    expect_ack(c, PUBREC, 2, 0x87)
+    c.publish("ops/new3", b"create0", qos=0)
+    c.ping()
+    watch.expect_nothing(0.3, "message that would have created a topic")
+    # Once the topic exists (created by someone who may), updating it works.
+    admin = login(srv, "admin")
+    admin.publish("ops/existing", b"made", qos=1)
+    watch.expect_publish("ops/existing", b"made", ack=True)
+    for qos in (0, 1, 2):
+        c.publish("ops/existing", b"upd%d" % qos, qos=qos, packet_id=30 + qos if qos else None)
+        watch.expect_publish("ops/existing", b"upd%d" % qos, ack=True)
+    c.disconnect()
+
+
+@with_server()
+def publishes_waiting_for_the_topic_keep_their_order(srv):
+    admin = login(srv, "admin")
+    admin.publish("ops/ordered", b"made", qos=1)
+    watch = login(srv, "admin")
+    watch.subscribe("ops/ordered", 1)
+    c = login(srv, "ops")
+    # One burst: the first asks whether the topic exists, the others wait
+    # behind it; QoS 0 and 1 mixed.
+    burst = b"".join(gen_publish("ops/ordered", i % 2, b"m%02d" % i,
+                                 packet_id=(i + 1) if i % 2 else None)
+                     for i in range(30))
+    c.send(burst)
+    for i in range(30):
+        watch.expect_publish("ops/ordered", b"m%02d" % i, ack=True)
+    acks = [c.recv() for _ in range(15)]
+    check_eq(sorted(p.packet_id for p in acks), list(range(2, 31, 2)), "PUBACKs")
+    check(all(p.reason_code == 0 for p in acks), "all accepted: %r" % acks)
+
+
+@with_server()
+def will_topic_checked_at_connect(srv):
+    c = Conn(srv.port)
+    c.send(gen_connect(unique("c40-will"), username="alice", password=PASSWORDS["alice"],
+                       will_topic="other/will", will_payload=b"w"))
+    c.expect(CONNACK, reason_code=0x87)
+    c.expect_closed()
+    watch = login(srv, "admin")
+    watch.subscribe("dev/will", 0)
+    c = login(srv, "alice", will_topic="dev/will", will_payload=b"bye")
+    c.abort()
+    watch.expect_publish("dev/will", b"bye")
+
+
+# -- subscribe ----------------------------------------------------------------------
+
+@with_server()
+def subscribe_needs_select_and_read(srv):
+    c = login(srv, "alice")
+    c.subscribe(["dev/a", "other/x", "dev/ro/x", "dev/#", "other/#", "+/ro/#"], 1,
+                codes=[1, 0x87, 1, 1, 0x87, 1])
+    c.disconnect()
+    c = login(srv, "alice", version=4)
+    c.subscribe(["dev/a", "other/x"], 1, codes=[1, 0x80])
+    c.disconnect()
+    c = login(srv, "reader")
+    # "+" matches "data" itself, which the reader may read; "other/+" and
+    # everything below the isolated data/secret match nothing readable.
+    c.subscribe(["#", "data/secret/#", "data/+/x", "+", "other/+", "$SYS/#",
+                 "+/secret/x"], 0, codes=[0, 0x87, 0, 0, 0x87, 0x87, 0x87])
+    c.disconnect()
+
+
+@with_server()
+def wildcard_delivers_only_readable_topics(srv):
+    admin = login(srv, "admin")
+    for t in ("data/a", "data/secret/b", "other/c"):
+        admin.publish(t, b"retained " + t.encode(), qos=1, retain=True)
+    r = login(srv, "reader")
+    r.subscribe("#", 1, codes=[1])
+    p = r.expect_publish("data/a", b"retained data/a", retain=True, ack=True)
+    r.expect_nothing(0.3, "retained message of a topic the reader may not read")
+    # Topics that exist, and topics created after the subscription.
+    for t in ("data/a", "data/secret/b", "other/c", "data/new", "data/secret/new", "zzz"):
+        admin.publish(t, b"live " + t.encode(), qos=1)
+    got = []
+    while True:
+        p = r.poll(0.4)
+        if p is None:
+            break
+        r.ack(p)
+        got.append(p.topic)
+    check_eq(sorted(got), ["data/a", "data/new"], "topics delivered to the reader")
+    # A shared wildcard subscription obeys it too.
+    r2 = login(srv, "reader")
+    r2.subscribe("$share/g/data/#", 0, codes=[0])
+    admin.publish("data/secret/c", b"s", qos=1)
+    admin.publish("data/b", b"ok", qos=1)
+    r2.expect_publish("data/b", b"ok")
+    r2.expect_nothing(0.3, "a secret message")
+
+
+# -- real clients ---------------------------------------------------------------------
+
+@with_server()
+def mosquitto_clients_with_user_and_password(srv):
+    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(srv.port),
+                            "-u", "alice", "-P", PASSWORDS["alice"], "-t", "dev/#",
+                            "-C", "1", "-W", "5", "-V", "mqttv5"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    pub = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(srv.port),
+                          "-u", "alice", "-P", PASSWORDS["alice"], "-t", "dev/m",
+                          "-m", "hello", "-q", "1"], capture_output=True, timeout=10)
+    check_eq(pub.returncode, 0, "mosquitto_pub exit status (%r)" % pub.stderr)
+    out, err = sub.communicate(timeout=10)
+    check_eq(out.strip(), b"hello", "mosquitto_sub received")
+    bad = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(srv.port),
+                          "-u", "alice", "-P", "wrong", "-t", "dev/m", "-m", "x"],
+                         capture_output=True, timeout=10)
+    check(bad.returncode != 0, "a wrong password fails mosquitto_pub")
+
+
+@case(castor_only=True)
+def default_config_lets_everyone_in(srv):
+    # No security section: user names and passwords are not checked.
+    c = connect(srv.port, unique("c40"), username="whoever", password="anything")
+    c.subscribe("#", 1)
+    c.publish("any/topic", b"x", qos=1)
+    c.expect_publish("any/topic", b"x")
+    c.disconnect()
+
+
+if __name__ == "__main__":
+    run_cases()
