@@ -30,8 +30,19 @@ void set_read_size(connection_broker* self, size_t n) {
 }
 
 void schedule_tick(connection_broker* self, std::chrono::milliseconds d) {
+  self->state.tick_due = clock_type::now() + d;
   auto epoch = ++self->state.timer_epoch;
   self->delayed_send(self, d, tick_atom::value, epoch);
+}
+
+/// A tick within `d`: the pending one if it comes earlier (its handler
+/// schedules the next), so that a connection does not hold two timer
+/// messages (each a few hundred bytes) while its connect timeout runs out.
+void ensure_tick(connection_broker* self, std::chrono::milliseconds d) {
+  auto& st = self->state;
+  if (st.tick_due > clock_type::now() && st.tick_due <= clock_type::now() + d)
+    return;
+  schedule_tick(self, d);
 }
 
 std::string context_of(connection_broker* self) {
@@ -252,10 +263,10 @@ void on_session_opened(connection_broker* self, attach_result& r) {
                    << st.peer
                    << (r.session_present ? " (session resumed)" : ""));
     auto ka = st.ch->keep_alive();
+    // The pending connect timeout tick finds the connection connected and
+    // goes on with keep alive (or stops when there is none).
     if (ka > 0)
-      schedule_tick(self, std::chrono::milliseconds(ka * 1500));
-    else
-      ++st.timer_epoch; // cancels the connect timeout
+      ensure_tick(self, std::chrono::milliseconds(ka * 1500));
   }
   finish(self);
 }
@@ -303,10 +314,10 @@ void authenticated(connection_broker* self, mqtt::effect::open_session&& open,
   // A will the client may not publish is refused at CONNECT (0x87), as
   // Mosquitto does.
   if (open.req.has_will && st.access
-      && st.access->check_publish(open.req.will.topic)
+      && st.access->check_publish(open.req.will->topic)
              == mqtt::publish_check::deny) {
     refuse_connect(self, mqtt::reason_code::not_authorized,
-                   "will topic " + open.req.will.topic + " not authorized");
+                   "will topic " + open.req.will->topic + " not authorized");
     return;
   }
   CASTOR_LOG(debug, context_of(self),

@@ -113,6 +113,7 @@ struct connection_state {
   ack_batch acks;
   std::chrono::steady_clock::time_point last_rx;
   uint64_t timer_epoch = 0;
+  std::chrono::steady_clock::time_point tick_due; ///< of the pending tick
   bool closing = false;
   bool closed = false;
   bool detach_sent = false;

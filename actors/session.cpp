@@ -59,11 +59,12 @@ void publish_will(session_actor_type* self) {
   auto will = std::move(st.req.will);
   mqtt::publish p;
   auto& w = *will;
-  p.topic = std::move(w.topic);
-  p.payload = std::move(w.payload);
+  // The will is shared with the connection's channel: copy it.
+  p.topic = w.topic;
+  p.payload = w.payload;
   p.qos = w.qos;
   p.retain = w.retain;
-  p.props = std::move(w.props);
+  p.props = w.props;
   CASTOR_LOG(debug, "session " << st.client_id,
              "publishing will on " << p.topic);
   auto m = mqtt::make_message(std::move(p), st.client_id, clock_type::now());
@@ -138,7 +139,7 @@ void complete_attach(session_actor_type* self, attach_request&& ar,
   st.fresh = false;
   st.req.will.reset();
   if (ar.req.has_will)
-    st.req.will = std::make_unique<mqtt::will_message>(std::move(ar.req.will));
+    st.req.will = std::move(ar.req.will);
   st.req.will_delay = ar.req.will_delay;
   st.req.session_expiry = ar.req.session_expiry;
   st.conn = std::move(ar.connection);

@@ -46,7 +46,7 @@ struct session_actor_state {
   /// What the session keeps of the last CONNECT (the whole request is
   /// large and most clients have no will).
   struct connect_info {
-    std::unique_ptr<mqtt::will_message> will; ///< null: none (or sent)
+    std::shared_ptr<const mqtt::will_message> will; ///< null: none (or sent)
     uint32_t will_delay = 0;                  ///< seconds
     uint32_t session_expiry = 0;              ///< seconds
     bool has_will() const noexcept {

@@ -284,24 +284,31 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_request& x) {
   std::string user;
   bool has_user = false;
+  mqtt::will_message will;
   if constexpr (Inspector::reads_state) {
     has_user = x.username.has_value();
     if (has_user)
       user = *x.username;
+    if (x.will)
+      will = *x.will;
     return f(caf::meta::type_name("session_request"), x.client_id,
              x.assigned_id, x.clean_start, x.version, x.session_expiry,
-             x.has_will, x.will, x.will_delay, x.receive_maximum,
+             x.has_will, will, x.will_delay, x.receive_maximum,
              x.maximum_packet_size, x.topic_alias_maximum, has_user, user);
   } else {
     return f(caf::meta::type_name("session_request"), x.client_id,
              x.assigned_id, x.clean_start, x.version, x.session_expiry,
-             x.has_will, x.will, x.will_delay, x.receive_maximum,
+             x.has_will, will, x.will_delay, x.receive_maximum,
              x.maximum_packet_size, x.topic_alias_maximum, has_user, user,
              caf::meta::load_callback([&]() -> caf::error {
                if (has_user)
                  x.username = user;
                else
                  x.username.reset();
+               if (x.has_will)
+                 x.will = std::make_shared<mqtt::will_message>(std::move(will));
+               else
+                 x.will.reset();
                return caf::none;
              }));
   }

@@ -50,7 +50,10 @@ struct session_request {
   protocol_version version = protocol_version::v5;
   uint32_t session_expiry = 0; ///< seconds, 0xFFFFFFFF = never
   bool has_will = false;
-  will_message will;                ///< will delay removed from its properties
+  /// Non-null iff has_will; the will delay is removed from its properties.
+  /// Shared and on the heap: most clients have none, and the request is
+  /// kept by the channel and the session.
+  std::shared_ptr<const will_message> will;
   uint32_t will_delay = 0;          ///< seconds
   uint16_t receive_maximum = 65535; ///< the client's
   uint32_t maximum_packet_size = 0; ///< the client's, 0 = none

@@ -202,7 +202,7 @@ channel_output channel::on_connect(connect&& c) {
     req.has_will = true;
     req.will_delay = w.props.will_delay_interval.value_or(0);
     w.props.will_delay_interval.reset();
-    req.will = std::move(w);
+    req.will = std::make_shared<will_message>(std::move(w));
   }
   req_ = std::move(req);
   phase_ = phase::connecting;

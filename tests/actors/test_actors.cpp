@@ -274,8 +274,10 @@ CAF_TEST(will delay and session expiry) {
   auto c = sys.spawn(fake_connection, j);
   auto req = make_request("w", false, 10);
   req.has_will = true;
-  req.will.topic = "will/w";
-  req.will.payload = "gone";
+  auto will = std::make_shared<mqtt::will_message>();
+  will->topic = "will/w";
+  will->payload = "gone";
+  req.will = will;
   req.will_delay = 5;
   open(c, req);
   drain();
@@ -308,7 +310,9 @@ CAF_TEST(reconnecting within the will delay cancels the will) {
   auto c = sys.spawn(fake_connection, j);
   auto req = make_request("w2", false, 100);
   req.has_will = true;
-  req.will.topic = "will/w2";
+  auto will = std::make_shared<mqtt::will_message>();
+  will->topic = "will/w2";
+  req.will = will;
   req.will_delay = 5;
   open(c, req);
   drain();
