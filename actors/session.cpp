@@ -31,7 +31,8 @@ bool still_subscribed(const mqtt::session_state& st, const std::string& topic) {
 }
 
 /// Gives topics back the credit held while the session was congested.
-void pay_owed(session_actor_type* self) {
+template <class Self>
+void pay_owed(Self* self) {
   auto& st = self->state;
   if (st.owed.empty() || st.st.congested())
     return;
@@ -42,7 +43,8 @@ void pay_owed(session_actor_type* self) {
   st.owed.clear();
 }
 
-void send_out(session_actor_type* self, std::vector<mqtt::outbound>& out) {
+template <class Self>
+void send_out(Self* self, std::vector<mqtt::outbound>& out) {
   auto& st = self->state;
   if (!out.empty() && st.conn)
     self->send(st.conn, out_atom::value, outbound_batch{std::move(out)});
@@ -50,7 +52,8 @@ void send_out(session_actor_type* self, std::vector<mqtt::outbound>& out) {
   pay_owed(self);
 }
 
-void publish_will(session_actor_type* self) {
+template <class Self>
+void publish_will(Self* self) {
   auto& st = self->state;
   st.will_pending = false;
   if (!st.req.has_will())
@@ -74,7 +77,8 @@ void publish_will(session_actor_type* self) {
 /// Releases what the session holds: the will (if still due), the
 /// subscriptions, and its unacknowledged shared-subscription messages (which
 /// go to other members of their groups).
-void release_session(session_actor_type* self) {
+template <class Self>
+void release_session(Self* self) {
   auto& st = self->state;
   if (st.will_pending)
     publish_will(self);
@@ -110,7 +114,8 @@ void release_session(session_actor_type* self) {
 }
 
 /// Ends the session: releases what it holds and stops the actor.
-void end_session(session_actor_type* self) {
+template <class Self>
+void end_session(Self* self) {
   auto& st = self->state;
   if (st.ended)
     return;
@@ -121,7 +126,8 @@ void end_session(session_actor_type* self) {
 }
 
 /// Asks the registry whether the session may end (no attach on its way).
-void request_end(session_actor_type* self) {
+template <class Self>
+void request_end(Self* self) {
   auto& st = self->state;
   auto gen = st.attaches;
   self->request(st.registry, caf::infinite, expire_atom::value, st.client_id,
@@ -132,7 +138,8 @@ void request_end(session_actor_type* self) {
       });
 }
 
-void complete_attach(session_actor_type* self, attach_request&& ar,
+template <class Self>
+void complete_attach(Self* self, attach_request&& ar,
                      caf::response_promise rp) {
   auto& st = self->state;
   bool present = !st.fresh;
@@ -156,7 +163,8 @@ void complete_attach(session_actor_type* self, attach_request&& ar,
 
 /// Discards subscriptions and messages (the old connection's session had
 /// expiry 0 and ended with it).
-void reset_session(session_actor_type* self) {
+template <class Self>
+void reset_session(Self* self) {
   auto& st = self->state;
   topic_unsubscription u;
   u.session = caf::actor_cast<caf::actor>(self);
@@ -168,7 +176,8 @@ void reset_session(session_actor_type* self) {
   st.fresh = true;
 }
 
-void takeover_done(session_actor_type* self) {
+template <class Self>
+void takeover_done(Self* self) {
   auto& st = self->state;
   if (st.kicked)
     self->demonitor(st.kicked);
@@ -184,7 +193,8 @@ void takeover_done(session_actor_type* self) {
   }
 }
 
-void connection_gone(session_actor_type* self, bool publish_will_flag,
+template <class Self>
+void connection_gone(Self* self, bool publish_will_flag,
                      std::optional<uint32_t> expiry) {
   auto& st = self->state;
   if (st.conn)
@@ -214,7 +224,8 @@ void connection_gone(session_actor_type* self, bool publish_will_flag,
                        epoch);
 }
 
-void handle_subscribe(session_actor_type* self, subscribe_request& sr,
+template <class Self>
+void handle_subscribe(Self* self, subscribe_request& sr,
                       caf::response_promise rp) {
   auto& st = self->state;
   auto codes = std::move(sr.codes);
@@ -283,7 +294,8 @@ void handle_subscribe(session_actor_type* self, subscribe_request& sr,
 
 } // namespace
 
-caf::behavior session_actor(session_actor_type* self, std::string client_id,
+template <class Self>
+caf::behavior session_actor_impl(Self* self, std::string client_id,
                             caf::actor registry, caf::actor tree,
                             session_config cfg) {
   auto& st = self->state;
@@ -469,6 +481,20 @@ caf::behavior session_actor(session_actor_type* self, std::string client_id,
           request_end(self);
       },
   };
+}
+
+caf::behavior session_actor(session_actor_type* self, std::string client_id,
+                            caf::actor registry, caf::actor tree,
+                            session_config cfg) {
+  return session_actor_impl(self, std::move(client_id), std::move(registry),
+                            std::move(tree), cfg);
+}
+
+caf::behavior session_broker(session_broker_type* self, std::string client_id,
+                             caf::actor registry, caf::actor tree,
+                             session_config cfg) {
+  return session_actor_impl(self, std::move(client_id), std::move(registry),
+                            std::move(tree), cfg);
 }
 
 } // namespace castor

@@ -23,6 +23,8 @@
 #include <string>
 #include <unordered_map>
 
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -34,6 +36,8 @@ namespace castor {
 struct session_config {
   mqtt::session_limits limits;
   uint32_t max_subscriptions = 10000;
+  /// Spawn sessions on the I/O thread (as brokers without sockets).
+  bool on_io_thread = false;
 };
 
 struct session_actor_state {
@@ -72,10 +76,17 @@ struct session_actor_state {
   static inline const char* name = "session";
 };
 
+/// A session on the scheduler's workers.
 using session_actor_type = caf::stateful_actor<session_actor_state>;
+/// The same session on the I/O thread, beside the connections
+/// (`actors_on_io_thread`): messages between them need no thread hand-off.
+using session_broker_type = caf::io::stateful_broker<session_actor_state>;
 
 caf::behavior session_actor(session_actor_type* self, std::string client_id,
                             caf::actor registry, caf::actor tree,
                             session_config cfg);
+caf::behavior session_broker(session_broker_type* self, std::string client_id,
+                             caf::actor registry, caf::actor tree,
+                             session_config cfg);
 
 } // namespace castor

@@ -1,5 +1,6 @@
 #include "actors/session_registry.hpp"
 
+#include <caf/io/all.hpp>
 #include <caf/all.hpp>
 
 #include "app/log.hpp"
@@ -37,9 +38,16 @@ caf::behavior session_registry(session_registry_actor* self, caf::actor tree,
           e.session = nullptr;
         }
         if (!e.session) {
-          e.session = self->spawn<caf::linked>(
-              session_actor, ar.req.client_id,
-              caf::actor_cast<caf::actor>(self), st.tree, st.cfg);
+          if (st.cfg.on_io_thread) {
+            e.session = self->home_system().middleman().spawn_broker(
+                session_broker, ar.req.client_id,
+                caf::actor_cast<caf::actor>(self), st.tree, st.cfg);
+            self->link_to(e.session);
+          } else {
+            e.session = self->spawn<caf::linked>(
+                session_actor, ar.req.client_id,
+                caf::actor_cast<caf::actor>(self), st.tree, st.cfg);
+          }
           e.attaches = 0;
         }
         ++e.attaches;

@@ -60,7 +60,8 @@ mqtt::delivery share_delivery(const mqtt::message_ptr& m, const entry& e) {
   return d;
 }
 
-void take_credit(topic_actor_type* self, const caf::actor& session) {
+template <class Self>
+void take_credit(Self* self, const caf::actor& session) {
   auto& st = self->state;
   if (++st.outstanding[session] == max_outstanding_batches) {
     ++st.blocked;
@@ -68,7 +69,8 @@ void take_credit(topic_actor_type* self, const caf::actor& session) {
   }
 }
 
-void forget_session(topic_actor_type* self, const caf::actor& session) {
+template <class Self>
+void forget_session(Self* self, const caf::actor& session) {
   auto& st = self->state;
   auto i = st.outstanding.find(session);
   CASTOR_LOG(trace, "topic " << st.name,
@@ -81,11 +83,13 @@ void forget_session(topic_actor_type* self, const caf::actor& session) {
   st.outstanding.erase(i);
 }
 
-void fan_out(topic_actor_type* self,
+template <class Self>
+void fan_out(Self* self,
              const std::vector<mqtt::message_ptr>& msgs);
 
 /// Fans out stashed publishes while no session blocks.
-void drain_stash(topic_actor_type* self) {
+template <class Self>
+void drain_stash(Self* self) {
   auto& st = self->state;
   while (st.blocked == 0 && !st.stash.empty()) {
     auto s = std::move(st.stash.front());
@@ -96,7 +100,8 @@ void drain_stash(topic_actor_type* self) {
   }
 }
 
-void fan_out(topic_actor_type* self,
+template <class Self>
+void fan_out(Self* self,
              const std::vector<mqtt::message_ptr>& msgs) {
   auto& st = self->state;
   auto now = std::chrono::steady_clock::now();
@@ -143,7 +148,8 @@ void fan_out(topic_actor_type* self,
   }
 }
 
-void add_subscription(topic_actor_type* self, const topic_subscription& ts) {
+template <class Self>
+void add_subscription(Self* self, const topic_subscription& ts) {
   auto& st = self->state;
   if (!ts.group.empty()) {
     auto& g = st.groups[group_key(ts.group, ts.filter)];
@@ -170,7 +176,8 @@ void add_subscription(topic_actor_type* self, const topic_subscription& ts) {
 
 } // namespace
 
-caf::behavior topic_actor(topic_actor_type* self, std::string name) {
+template <class Self>
+caf::behavior topic_actor_impl(Self* self, std::string name) {
   self->state.name = std::move(name);
   return {
       [=](publish_atom, publish_batch& batch) -> caf::result<bool> {
@@ -303,6 +310,14 @@ caf::behavior topic_actor(topic_actor_type* self, std::string name) {
         }
       },
   };
+}
+
+caf::behavior topic_actor(topic_actor_type* self, std::string name) {
+  return topic_actor_impl(self, std::move(name));
+}
+
+caf::behavior topic_broker(topic_broker_type* self, std::string name) {
+  return topic_actor_impl(self, std::move(name));
 }
 
 } // namespace castor

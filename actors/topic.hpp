@@ -24,6 +24,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -79,11 +81,15 @@ struct topic_state {
   static inline const char* name_ = "topic";
 };
 
+/// A topic on the scheduler's workers.
 using topic_actor_type = caf::stateful_actor<topic_state>;
+/// The same topic on the I/O thread (`actors_on_io_thread`).
+using topic_broker_type = caf::io::stateful_broker<topic_state>;
 
 /// Delivery batches in flight per subscriber session before a topic waits.
 inline constexpr uint32_t max_outstanding_batches = 8;
 
 caf::behavior topic_actor(topic_actor_type* self, std::string name);
+caf::behavior topic_broker(topic_broker_type* self, std::string name);
 
 } // namespace castor

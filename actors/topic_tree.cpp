@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include <caf/io/all.hpp>
 #include <caf/all.hpp>
 
 #include "actors/topic.hpp"
@@ -15,7 +16,13 @@ caf::actor get_or_create(topic_tree_actor* self, const std::string& name) {
   auto& st = self->state;
   if (auto found = st.topics.find(name))
     return *found;
-  auto t = self->spawn<caf::linked>(topic_actor, name);
+  caf::actor t;
+  if (st.topics_on_io_thread) {
+    t = self->home_system().middleman().spawn_broker(topic_broker, name);
+    self->link_to(t);
+  } else {
+    t = self->spawn<caf::linked>(topic_actor, name);
+  }
   st.topics.insert(name, t);
   ++st.created;
   // Wildcard subscriptions made before this topic existed.
@@ -56,6 +63,11 @@ void unsubscribe_one(topic_tree_actor* self, const caf::actor& session,
 }
 
 } // namespace
+
+caf::behavior topic_tree_on(topic_tree_actor* self, bool io_thread) {
+  self->state.topics_on_io_thread = io_thread;
+  return topic_tree(self);
+}
 
 caf::behavior topic_tree(topic_tree_actor* self) {
   return {

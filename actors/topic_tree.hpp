@@ -27,6 +27,8 @@ struct topic_tree_state {
   /// share group ("" = not shared).
   mqtt::filter_index<std::vector<topic_subscription>> wildcards;
   uint64_t created = 0;
+  /// Spawn topics on the I/O thread (as brokers without sockets).
+  bool topics_on_io_thread = false;
 
   static inline const char* name = "topic_tree";
 };
@@ -34,5 +36,7 @@ struct topic_tree_state {
 using topic_tree_actor = caf::stateful_actor<topic_tree_state>;
 
 caf::behavior topic_tree(topic_tree_actor* self);
+/// A topic tree whose topics run on the I/O thread when `io_thread`.
+caf::behavior topic_tree_on(topic_tree_actor* self, bool io_thread);
 
 } // namespace castor

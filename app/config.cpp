@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include <sys/stat.h>
@@ -512,6 +513,7 @@ void read_listeners(const value_ref& v, config& out) {
   out.listeners = std::move(result);
 }
 
+
 const table<config>& config_table() {
   static const table<config> rows{
       enum_field("log_level", &config::log,
@@ -523,6 +525,12 @@ const table<config>& config_table() {
                      {"error", log_level::error},
                  }),
       uint_field("scheduler_threads", &config::scheduler_threads, 0, 1024),
+      enum_field("actor_placement", &config::placement,
+                 enum_names<actor_placement>{
+                     {"auto", actor_placement::automatic},
+                     {"io_thread", actor_placement::io_thread},
+                     {"workers", actor_placement::workers},
+                 }),
       field<config>{"listeners", read_listeners,
                     [](YAML::Emitter& e, const config& in) {
                       e << YAML::BeginSeq;
@@ -593,6 +601,17 @@ std::string to_yaml(const config& cfg) {
 
 std::vector<std::string> config_keys() {
   return keys_of(config_table(), "");
+}
+
+bool config::actors_on_io_thread() const {
+  switch (placement) {
+    case actor_placement::io_thread:
+      return true;
+    case actor_placement::workers:
+      return false;
+    default:
+      return std::thread::hardware_concurrency() <= 2;
+  }
 }
 
 } // namespace castor

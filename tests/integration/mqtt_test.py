@@ -133,8 +133,13 @@ class Server:
     # -- configuration -----------------------------------------------------
     def _write_castor_config(self, port):
         path = os.path.join(self.dir, "castor.yaml")
-        lines = ["log_level: info",
-                 "listeners:",
+        lines = ["log_level: info"]
+        # CASTOR_TEST_PLACEMENT=workers|io_thread runs sessions and topics
+        # where the test suite asks (the default is the machine's).
+        if os.environ.get("CASTOR_TEST_PLACEMENT"):
+            lines.append("actor_placement: %s"
+                         % os.environ["CASTOR_TEST_PLACEMENT"])
+        lines += ["listeners:",
                  "  - {name: mqtt, transport: tcp, bind: 127.0.0.1, port: %d}" % port]
         if self.overrides:
             lines.append("mqtt:")
