@@ -7,7 +7,8 @@
 
 namespace castor {
 
-caf::behavior session_registry(session_registry_actor* self, caf::actor tree,
+template <class Self>
+caf::behavior session_registry_impl(Self* self, caf::actor tree,
                                session_config cfg) {
   self->state.tree = std::move(tree);
   self->state.cfg = cfg;
@@ -44,7 +45,7 @@ caf::behavior session_registry(session_registry_actor* self, caf::actor tree,
                 caf::actor_cast<caf::actor>(self), st.tree, st.cfg);
             self->link_to(e.session);
           } else {
-            e.session = self->spawn<caf::linked>(
+            e.session = self->template spawn<caf::linked>(
                 session_actor, ar.req.client_id,
                 caf::actor_cast<caf::actor>(self), st.tree, st.cfg);
           }
@@ -68,6 +69,16 @@ caf::behavior session_registry(session_registry_actor* self, caf::actor tree,
       },
       [=](stats_atom) -> uint64_t { return self->state.sessions.size(); },
   };
+}
+
+caf::behavior session_registry(session_registry_actor* self, caf::actor tree,
+                               session_config cfg) {
+  return session_registry_impl(self, std::move(tree), cfg);
+}
+
+caf::behavior session_registry_broker(session_registry_broker_type* self,
+                                      caf::actor tree, session_config cfg) {
+  return session_registry_impl(self, std::move(tree), cfg);
 }
 
 } // namespace castor

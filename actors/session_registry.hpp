@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 
+#include <caf/io/broker.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "actors/session.hpp"
@@ -34,7 +35,14 @@ struct session_registry_state {
 
 using session_registry_actor = caf::stateful_actor<session_registry_state>;
 
+/// The registry on the I/O thread (`actor_placement`), beside the
+/// connections that ask it and the sessions it spawns.
+using session_registry_broker_type
+    = caf::io::stateful_broker<session_registry_state>;
+
 caf::behavior session_registry(session_registry_actor* self, caf::actor tree,
                                session_config cfg);
+caf::behavior session_registry_broker(session_registry_broker_type* self,
+                                      caf::actor tree, session_config cfg);
 
 } // namespace castor

@@ -12,7 +12,8 @@ namespace castor {
 
 namespace {
 
-caf::actor get_or_create(topic_tree_actor* self, const std::string& name) {
+template <class Self>
+caf::actor get_or_create(Self* self, const std::string& name) {
   auto& st = self->state;
   if (auto found = st.topics.find(name))
     return *found;
@@ -21,7 +22,7 @@ caf::actor get_or_create(topic_tree_actor* self, const std::string& name) {
     t = self->home_system().middleman().spawn_broker(topic_broker, name);
     self->link_to(t);
   } else {
-    t = self->spawn<caf::linked>(topic_actor, name);
+    t = self->template spawn<caf::linked>(topic_actor, name);
   }
   st.topics.insert(name, t);
   ++st.created;
@@ -35,7 +36,8 @@ caf::actor get_or_create(topic_tree_actor* self, const std::string& name) {
   return t;
 }
 
-void unsubscribe_one(topic_tree_actor* self, const caf::actor& session,
+template <class Self>
+void unsubscribe_one(Self* self, const caf::actor& session,
                      const std::string& full_filter) {
   auto info = mqtt::parse_filter(full_filter);
   if (!info.valid)
@@ -64,12 +66,8 @@ void unsubscribe_one(topic_tree_actor* self, const caf::actor& session,
 
 } // namespace
 
-caf::behavior topic_tree_on(topic_tree_actor* self, bool io_thread) {
-  self->state.topics_on_io_thread = io_thread;
-  return topic_tree(self);
-}
-
-caf::behavior topic_tree(topic_tree_actor* self) {
+template <class Self>
+caf::behavior topic_tree_impl(Self* self) {
   return {
       [=](lookup_atom, const std::string& name) -> caf::actor {
         return get_or_create(self, name);
@@ -90,7 +88,7 @@ caf::behavior topic_tree(topic_tree_actor* self) {
         auto& st = self->state;
         if (!mqtt::parse_filter(ts.filter).wildcard) {
           auto t = get_or_create(self, ts.filter);
-          auto rp = self->make_response_promise<retained_batch>();
+          auto rp = self->template make_response_promise<retained_batch>();
           self->request(t, caf::infinite, subscribe_atom::value, std::move(ts))
               .then(
                   [=](retained_batch& b) mutable { rp.deliver(std::move(b)); },
@@ -124,7 +122,7 @@ caf::behavior topic_tree(topic_tree_actor* self) {
             });
         if (targets.empty())
           return retained_batch{};
-        auto rp = self->make_response_promise<retained_batch>();
+        auto rp = self->template make_response_promise<retained_batch>();
         struct pending {
           size_t left;
           retained_batch result;
@@ -157,6 +155,15 @@ caf::behavior topic_tree(topic_tree_actor* self) {
           unsubscribe_one(self, u.session, f);
       },
   };
+}
+
+caf::behavior topic_tree(topic_tree_actor* self) {
+  return topic_tree_impl(self);
+}
+
+caf::behavior topic_tree_broker(topic_tree_broker_type* self) {
+  self->state.topics_on_io_thread = true;
+  return topic_tree_impl(self);
 }
 
 } // namespace castor

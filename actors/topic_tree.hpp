@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/io/broker.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "actors/types.hpp"
@@ -35,8 +36,10 @@ struct topic_tree_state {
 
 using topic_tree_actor = caf::stateful_actor<topic_tree_state>;
 
+/// The tree and its topics on the I/O thread (`actor_placement`).
+using topic_tree_broker_type = caf::io::stateful_broker<topic_tree_state>;
+
 caf::behavior topic_tree(topic_tree_actor* self);
-/// A topic tree whose topics run on the I/O thread when `io_thread`.
-caf::behavior topic_tree_on(topic_tree_actor* self, bool io_thread);
+caf::behavior topic_tree_broker(topic_tree_broker_type* self);
 
 } // namespace castor

@@ -53,10 +53,16 @@ std::optional<std::string> server::start() {
   // Sessions and topics on the I/O thread exchange messages with the
   // connections without waking another thread (docs/performance.md).
   bool io = cfg_.actors_on_io_thread();
-  tree_ = sys_.spawn(topic_tree_on, io);
   auto scfg = make_session_config(cfg_.mqtt);
   scfg.on_io_thread = io;
-  registry_ = sys_.spawn(session_registry, tree_, scfg);
+  if (io) {
+    tree_ = sys_.middleman().spawn_broker(topic_tree_broker);
+    registry_ = sys_.middleman().spawn_broker(session_registry_broker, tree_,
+                                              scfg);
+  } else {
+    tree_ = sys_.spawn(topic_tree);
+    registry_ = sys_.spawn(session_registry, tree_, scfg);
+  }
   // Without a store, tokens or a refusal of anonymous clients everybody is
   // let in: connections then skip the authenticator chain.
   bool auth_required = auth_.store || auth_.jwt
