@@ -111,6 +111,29 @@ store_authenticator(caf::event_based_actor* self,
 }
 
 caf::behavior
+certificate_authenticator(caf::event_based_actor* self,
+                          std::shared_ptr<const security::security_store> store) {
+  return {
+      [store](authenticate_atom, const authenticate_request& req) {
+        if (req.tls_identity.empty())
+          return to_reply(auth_result::abstain("no client certificate"),
+                          not_authorized, "certificate");
+        // The TLS handshake verified the certificate: its principal needs no
+        // password. Without a store there are no roles to look up.
+        if (!store)
+          return to_reply(auth_result::allow(req.tls_identity, {}),
+                          not_authorized, "certificate");
+        if (auto roles = store->roles_of(req.tls_identity))
+          return to_reply(auth_result::allow(req.tls_identity, *roles),
+                          not_authorized, "certificate");
+        return to_reply(
+            auth_result::abstain("certificate principal not in the store"),
+            not_authorized, "certificate");
+      },
+  };
+}
+
+caf::behavior
 jwt_authenticator(caf::event_based_actor* self,
                   std::shared_ptr<const security::jwt_verifier> jwt,
                   wall_clock_fn now) {
@@ -303,6 +326,9 @@ caf::behavior auth_chain(caf::stateful_actor<auth_chain_state>* self,
 caf::actor spawn_authenticators(caf::actor_system& sys,
                                 const auth_settings& settings) {
   std::vector<caf::actor> handlers;
+  // A verified client certificate decides first (mutual TLS listeners with
+  // principal_from); clients without one go on to the other handlers.
+  handlers.push_back(sys.spawn(certificate_authenticator, settings.store));
   if (settings.store)
     handlers.push_back(sys.spawn(store_authenticator, settings.store));
   if (settings.jwt)

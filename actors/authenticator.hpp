@@ -73,6 +73,14 @@ caf::behavior
 store_authenticator(caf::event_based_actor* self,
                     std::shared_ptr<const security::security_store> store);
 
+/// Allows a client whose verified certificate named a principal
+/// (`tls_identity`): with the store's roles for it, or with no roles when
+/// there is no store; abstains without a certificate principal or when the
+/// store does not know it.
+caf::behavior
+certificate_authenticator(caf::event_based_actor* self,
+                          std::shared_ptr<const security::security_store> store);
+
 /// Checks a password that is shaped like a JWT; abstains for any other.
 caf::behavior
 jwt_authenticator(caf::event_based_actor* self,

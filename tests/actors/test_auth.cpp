@@ -228,6 +228,42 @@ CAF_TEST(store then jwt then anonymous) {
   CAF_CHECK_EQUAL(r.handler, "anonymous");
 }
 
+CAF_TEST(a verified client certificate names the principal) {
+  auto store = make_store();
+  auto chain = chain_of({sys.spawn(certificate_authenticator, store),
+                         sys.spawn(store_authenticator, store),
+                         sys.spawn(anonymous_authenticator,
+                                   anonymous_policy::deny,
+                                   std::vector<std::string>{}, store)});
+  // The certificate's principal is in the store: allowed with its roles,
+  // without a password.
+  auto req = make_req("", "", "10.0.0.5");
+  req.tls_identity = "alice";
+  auto r = decide(chain, req);
+  CAF_CHECK(r.decision == auth_decision::allow);
+  CAF_CHECK_EQUAL(r.principal, "alice");
+  CAF_CHECK_EQUAL(r.roles, (std::vector<std::string>{"DEVICE"}));
+  CAF_CHECK_EQUAL(r.handler, "certificate");
+  // Unknown to the store: the other handlers decide (here: refused as
+  // anonymous).
+  req.tls_identity = "mallory";
+  r = decide(chain, req);
+  CAF_CHECK(r.decision == auth_decision::deny);
+  CAF_CHECK_EQUAL(r.handler, "anonymous");
+  // No certificate: the store checks the password as usual.
+  r = decide(chain, make_req("alice", "right-password", "10.0.0.6"));
+  CAF_CHECK(r.decision == auth_decision::allow);
+  CAF_CHECK_EQUAL(r.handler, "store");
+  // Without a store the certificate's principal is let in with no roles
+  // (and then, as every client without a store, may do everything).
+  auto bare = chain_of({sys.spawn(certificate_authenticator,
+                                  std::shared_ptr<const security::security_store>{})});
+  req.tls_identity = "device-7";
+  r = decide(bare, req);
+  CAF_CHECK(r.decision == auth_decision::allow);
+  CAF_CHECK_EQUAL(r.principal, "device-7");
+}
+
 CAF_TEST(anonymous clients refused by policy) {
   auto chain = real_chain(anonymous_policy::deny, {});
   auto r = decide(chain, make_req("", ""));
