@@ -137,19 +137,83 @@ void turn_done(connection_broker* self, uint64_t seq) {
   flush_out(self);
 }
 
-void send_batch(connection_broker* self, const caf::actor& topic,
+using batch_ptr = connection_state::batch_ptr;
+
+/// Remembers `t` for `name` and watches it: topics retire when idle.
+void cache_topic(connection_broker* self, const std::string& name,
+                 const caf::actor& t) {
+  auto& st = self->state;
+  if (st.topics.count(name) > 0)
+    return;
+  if (st.topics.size() >= max_cached_topics) {
+    // Forget the topics nothing is on its way to.
+    for (auto i = st.topics.begin(); i != st.topics.end();) {
+      if (i->second.in_flight.empty()) {
+        self->demonitor(i->second.actor);
+        i = st.topics.erase(i);
+      } else {
+        ++i;
+      }
+    }
+  }
+  self->monitor(t);
+  st.topics.emplace(name, connection_state::cached_topic{t, {}});
+}
+
+/// The topic `t` has gone (retired while idle): its unanswered batches go
+/// through the tree, which makes a new topic for the name, in their order;
+/// later publishes look the name up again.
+void topic_gone(connection_broker* self, const caf::actor_addr& t) {
+  auto& st = self->state;
+  for (auto i = st.topics.begin(); i != st.topics.end();) {
+    if (i->second.actor.address() != t) {
+      ++i;
+      continue;
+    }
+    for (auto& b : i->second.in_flight) {
+      if (b->done)
+        continue;
+      b->done = true;
+      CASTOR_LOG(debug, context_of(self),
+                 "topic " << i->first << " retired: resending "
+                          << b->msgs.size() << " messages through the tree");
+      for (auto& m : b->msgs)
+        self->send(st.ctx->tree, publish_atom::value, m);
+      for (auto seq : b->turns)
+        turn_done(self, seq);
+    }
+    i = st.topics.erase(i);
+  }
+}
+
+void send_batch(connection_broker* self, const std::string& name,
                 std::vector<mqtt::message_ptr>&& msgs,
                 std::vector<uint64_t> turns) {
+  auto& st = self->state;
+  auto& ct = st.topics.at(name);
+  auto b = std::make_shared<connection_state::batch_in_flight>(
+      connection_state::batch_in_flight{msgs, std::move(turns), false});
+  ct.in_flight.push_back(b);
+  auto topic = ct.actor;
   self->request(topic, caf::infinite, publish_atom::value,
                 publish_batch{std::move(msgs)})
       .then(
           [=](bool) {
-            for (auto seq : turns)
+            if (b->done)
+              return;
+            b->done = true;
+            auto& st = self->state;
+            if (auto i = st.topics.find(name); i != st.topics.end()) {
+              auto& v = i->second.in_flight;
+              v.erase(std::find(v.begin(), v.end(), b));
+            }
+            for (auto seq : b->turns)
               turn_done(self, seq);
           },
           [=](caf::error&) {
-            for (auto seq : turns)
-              turn_done(self, seq);
+            // A request to an actor that has gone fails (a broker on the
+            // I/O thread never answers: the monitor tells us instead).
+            topic_gone(self, topic.address());
           });
 }
 
@@ -167,23 +231,21 @@ uint32_t flush_routes(connection_broker* self, uint64_t seq) {
       i->second.turns.push_back(seq);
       continue;
     }
-    if (auto i = st.topics.find(topic); i != st.topics.end()) {
-      send_batch(self, i->second, std::move(msgs), {seq});
+    if (st.topics.count(topic) > 0) {
+      send_batch(self, topic, std::move(msgs), {seq});
       continue;
     }
     st.lookups.emplace(topic, connection_state::lookup{std::move(msgs), {seq}});
     self->request(st.ctx->tree, caf::infinite, lookup_atom::value, topic)
         .then([=](caf::actor& t) {
           auto& st = self->state;
+          cache_topic(self, topic, t);
           auto i = st.lookups.find(topic);
           if (i != st.lookups.end()) {
-            send_batch(self, t, std::move(i->second.msgs),
+            send_batch(self, topic, std::move(i->second.msgs),
                        std::move(i->second.turns));
             st.lookups.erase(i);
           }
-          if (st.topics.size() >= max_cached_topics)
-            st.topics.clear();
-          st.topics.emplace(topic, std::move(t));
         });
   }
   st.routes.clear();
@@ -497,11 +559,8 @@ void route_if_exists(connection_broker* self, mqtt::publish&& p) {
         if (st.closing)
           return;
         bool exists = static_cast<bool>(t);
-        if (exists) {
-          if (st.topics.size() >= max_cached_topics)
-            st.topics.clear();
-          st.topics.emplace(topic, std::move(t));
-        }
+        if (exists)
+          cache_topic(self, topic, t);
         for (auto& m : msgs)
           run(self, st.ch->handle_publish_checked(std::move(m), exists));
         finish(self);
@@ -602,6 +661,9 @@ caf::behavior connection_actor(connection_broker* self,
   self->attach_functor([ctx](const caf::error&) {
     ctx->counters->connections_open.fetch_sub(1, std::memory_order_relaxed);
   });
+  // Only topics are monitored: one has retired.
+  self->set_down_handler(
+      [=](caf::down_msg& dm) { topic_gone(self, dm.source); });
   return {
       [=](caf::io::new_data_msg& msg) {
         auto& st = self->state;

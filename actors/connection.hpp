@@ -81,7 +81,21 @@ struct connection_state {
   std::string out; // bytes of this turn
   /// Routes of this turn, in order, grouped by topic.
   std::vector<std::pair<std::string, std::vector<mqtt::message_ptr>>> routes;
-  std::unordered_map<std::string, caf::actor> topics;
+  /// A batch on its way to a topic: the turns waiting for it, and its
+  /// messages in case the topic retires before taking it.
+  struct batch_in_flight {
+    std::vector<mqtt::message_ptr> msgs;
+    std::vector<uint64_t> turns;
+    bool done = false;
+  };
+  using batch_ptr = std::shared_ptr<batch_in_flight>;
+  /// A topic actor this connection publishes to (monitored: idle topics
+  /// retire), with its batches not yet answered, oldest first.
+  struct cached_topic {
+    caf::actor actor;
+    std::vector<batch_ptr> in_flight;
+  };
+  std::unordered_map<std::string, cached_topic> topics;
   /// Publishes waiting for their topic actor, and the turns they belong to.
   struct lookup {
     std::vector<mqtt::message_ptr> msgs;

@@ -87,6 +87,17 @@ template <class Self>
 void fan_out(Self* self,
              const std::vector<mqtt::message_ptr>& msgs);
 
+/// Starts the idle timer if the topic holds nothing worth keeping.
+template <class Self>
+void arm_gc(Self* self) {
+  auto& st = self->state;
+  if (st.idle_ms == 0 || st.gc_armed || !st.collectable())
+    return;
+  st.gc_armed = true;
+  self->delayed_send(self, std::chrono::milliseconds(st.idle_ms),
+                     gc_check_atom::value, st.published);
+}
+
 /// Fans out stashed publishes while no session blocks.
 template <class Self>
 void drain_stash(Self* self) {
@@ -105,14 +116,19 @@ void fan_out(Self* self,
              const std::vector<mqtt::message_ptr>& msgs) {
   auto& st = self->state;
   auto now = std::chrono::steady_clock::now();
+  bool dropped_retained = false;
   for (auto& m : msgs) {
     if (m->retain) {
-      if (m->payload.empty())
+      if (m->payload.empty()) {
+        dropped_retained = dropped_retained || st.retained != nullptr;
         st.retained.reset();
-      else
+      } else {
         st.retained = m;
+      }
     }
   }
+  if (dropped_retained && !st.retained)
+    arm_gc(self);
   for (auto& [session, sub] : st.subs) {
     delivery_batch batch;
     batch.items.reserve(msgs.size());
@@ -267,6 +283,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
           if (st.subs.count(session) == 0 && !member)
             forget_session(self, session);
           drain_stash(self);
+          arm_gc(self);
           return;
         }
         auto i = st.subs.find(session);
@@ -286,7 +303,38 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
           if (!member)
             forget_session(self, session);
           drain_stash(self);
+          arm_gc(self);
         }
+      },
+      [=](gc_config_atom, uint32_t idle_ms) {
+        auto& st = self->state;
+        st.tree = caf::actor_cast<caf::actor>(self->current_sender());
+        st.idle_ms = idle_ms;
+        arm_gc(self);
+      },
+      [=](gc_check_atom, uint64_t mark) {
+        auto& st = self->state;
+        st.gc_armed = false;
+        if (!st.collectable() || !st.tree)
+          return;
+        if (st.published != mark) {
+          arm_gc(self); // used meanwhile: wait another period
+          return;
+        }
+        st.published_at_ask = st.published;
+        self->send(st.tree, retire_atom::value, st.name);
+      },
+      [=](retire_atom) -> bool {
+        // The tree no longer hands this topic out while it waits for the
+        // answer; anything sent before reached us first.
+        auto& st = self->state;
+        if (!st.collectable() || st.published != st.published_at_ask) {
+          arm_gc(self);
+          return false;
+        }
+        CASTOR_LOG(debug, "topic " << st.name, "retiring (idle)");
+        self->quit();
+        return true;
       },
       [=](redeliver_atom, const std::string& group, const std::string& filter,
           delivery_batch& batch) {

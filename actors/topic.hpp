@@ -10,6 +10,8 @@
 //   (unsub_atom, actor session, filter, group)
 //   (redeliver_atom, group, filter, delivery_batch) -> other share members
 //   (credit_atom, n)                         from a session: n batches taken
+//   (gc_config_atom, idle_ms)                from the tree: collect when idle
+//   (retire_atom) -> bool                    from the tree: quit if still idle
 //
 // Flow control: every delivery batch to a session takes one unit of credit;
 // the session gives it back once the messages are on their way (not while it
@@ -77,6 +79,18 @@ struct topic_state {
   /// Keyed by group name and filter ("group\0filter").
   std::map<std::string, share_group> groups;
   uint64_t published = 0;
+  /// Idle collection (set by the tree; 0 = never): a topic with no
+  /// subscribers, no retained message and nothing waiting asks the tree to
+  /// retire it after this long without a publish.
+  uint32_t idle_ms = 0;
+  caf::actor tree;
+  bool gc_armed = false;
+  uint64_t published_at_ask = 0;
+
+  bool collectable() const noexcept {
+    return subs.empty() && groups.empty() && !retained && stash.empty()
+           && outstanding.empty();
+  }
 
   static inline const char* name_ = "topic";
 };

@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include "actors/topic.hpp"
+#include "app/log.hpp"
 #include "protocol/topic.hpp"
 
 namespace castor {
@@ -26,6 +27,8 @@ caf::actor get_or_create(Self* self, const std::string& name) {
   }
   st.topics.insert(name, t);
   ++st.created;
+  if (st.topic_idle_ms > 0)
+    self->send(t, gc_config_atom::value, st.topic_idle_ms);
   // Wildcard subscriptions made before this topic existed.
   st.wildcards.for_each_match(name, [&](std::string_view, uint64_t,
                                         std::vector<topic_subscription>& v) {
@@ -34,6 +37,40 @@ caf::actor get_or_create(Self* self, const std::string& name) {
         self->send(t, attach_atom::value, ts);
   });
   return t;
+}
+
+/// Runs `f` once the topic of `name` has decided whether to retire, or now
+/// if it is not deciding. Returns true if `f` waits.
+template <class Self>
+bool after_retire(Self* self, const std::string& name,
+                  std::function<void()> f) {
+  auto& st = self->state;
+  auto i = st.retiring.find(name);
+  if (i == st.retiring.end())
+    return false;
+  i->second.emplace_back(std::move(f));
+  return true;
+}
+
+template <class Self>
+void finish_retire(Self* self, const std::string& name, const caf::actor& t,
+                   bool retired) {
+  auto& st = self->state;
+  if (retired) {
+    auto found = st.topics.find(name);
+    if (found && *found == t) {
+      st.topics.erase(name);
+      ++st.collected;
+      CASTOR_LOG(debug, "topic tree", "topic " << name << " retired (idle)");
+    }
+  }
+  auto i = st.retiring.find(name);
+  if (i == st.retiring.end())
+    return;
+  auto waiting = std::move(i->second);
+  st.retiring.erase(i);
+  for (auto& f : waiting)
+    f();
 }
 
 template <class Self>
@@ -69,24 +106,84 @@ void unsubscribe_one(Self* self, const caf::actor& session,
 template <class Self>
 caf::behavior topic_tree_impl(Self* self) {
   return {
-      [=](lookup_atom, const std::string& name) -> caf::actor {
+      [=](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
+        if (self->state.retiring.count(name) > 0) {
+          auto rp = self->template make_response_promise<caf::actor>();
+          after_retire(self, name, [=]() mutable {
+            rp.deliver(get_or_create(self, name));
+          });
+          return rp;
+        }
         return get_or_create(self, name);
       },
-      [=](lookup_atom, const std::string& name, bool create) -> caf::actor {
-        if (create)
-          return get_or_create(self, name);
-        if (auto found = self->state.topics.find(name))
-          return *found;
-        return caf::actor{};
+      [=](lookup_atom, const std::string& name,
+          bool create) -> caf::result<caf::actor> {
+        auto find = [=] {
+          if (create)
+            return get_or_create(self, name);
+          if (auto found = self->state.topics.find(name))
+            return *found;
+          return caf::actor{};
+        };
+        if (self->state.retiring.count(name) > 0) {
+          auto rp = self->template make_response_promise<caf::actor>();
+          after_retire(self, name,
+                       [=]() mutable { rp.deliver(find()); });
+          return rp;
+        }
+        return find();
       },
       [=](publish_atom, mqtt::message_ptr& m) {
-        auto t = get_or_create(self, m->topic);
-        self->send(t, publish_atom::value, std::move(m));
+        auto name = m->topic;
+        auto send = [=](mqtt::message_ptr msg) {
+          auto t = get_or_create(self, msg->topic);
+          self->send(t, publish_atom::value, std::move(msg));
+        };
+        if (!after_retire(self, name, [=] { send(m); }))
+          send(std::move(m));
+      },
+      [=](retire_atom, const std::string& name) {
+        // An idle topic asks to be retired. Until it answers, requests for
+        // its name wait here, so that nothing the tree sends can reach it
+        // after it has gone.
+        auto& st = self->state;
+        auto t = caf::actor_cast<caf::actor>(self->current_sender());
+        auto found = st.topics.find(name);
+        if (!t || !found || *found != t || st.retiring.count(name) > 0)
+          return;
+        st.retiring[name];
+        self->request(t, caf::infinite, retire_atom::value)
+            .then([=](bool retired) { finish_retire(self, name, t, retired); },
+                  [=](caf::error& err) {
+                    CASTOR_LOG(debug, "topic tree", "retire error " << caf::to_string(err));
+                    finish_retire(self, name, t, true);
+                  });
+      },
+      [=](gc_config_atom, uint32_t idle_ms) {
+        self->state.topic_idle_ms = idle_ms;
+      },
+      [=](stats_atom) -> uint64_t {
+        return self->state.created - self->state.collected;
       },
       [=](subscribe_atom,
           topic_subscription& ts) -> caf::result<retained_batch> {
         auto& st = self->state;
         if (!mqtt::parse_filter(ts.filter).wildcard) {
+          if (st.retiring.count(ts.filter) > 0) {
+            auto rp = self->template make_response_promise<retained_batch>();
+            auto name = ts.filter;
+            after_retire(self, name, [=]() mutable {
+              auto t = get_or_create(self, ts.filter);
+              self->request(t, caf::infinite, subscribe_atom::value, ts)
+                  .then([=](retained_batch& b) mutable {
+                          rp.deliver(std::move(b));
+                        },
+                        [=](caf::error& err) mutable {
+                          rp.deliver(std::move(err));
+                        });
+            });
+            return rp;
+          }
           auto t = get_or_create(self, ts.filter);
           auto rp = self->template make_response_promise<retained_batch>();
           self->request(t, caf::infinite, subscribe_atom::value, std::move(ts))

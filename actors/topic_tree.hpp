@@ -12,6 +12,9 @@
 
 #include <cstdint>
 #include <string>
+#include <functional>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/io/broker.hpp>
@@ -28,6 +31,13 @@ struct topic_tree_state {
   /// share group ("" = not shared).
   mqtt::filter_index<std::vector<topic_subscription>> wildcards;
   uint64_t created = 0;
+  uint64_t collected = 0; ///< topics retired when idle
+  /// Topics are retired after this long unused (0 = never).
+  uint32_t topic_idle_ms = 0;
+  /// Names whose topic is deciding whether to retire, with what waits for
+  /// the answer (lookups, publishes and subscriptions to that name).
+  std::unordered_map<std::string, std::vector<std::function<void()>>>
+      retiring;
   /// Spawn topics on the I/O thread (as brokers without sockets).
   bool topics_on_io_thread = false;
 

@@ -49,6 +49,12 @@ using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using flow_atom = caf::atom_constant<caf::atom("flow")>;
 using credit_atom = caf::atom_constant<caf::atom("credit")>;
 using slow_atom = caf::atom_constant<caf::atom("slow")>;
+/// Tree -> topic: collect yourself after this long without use.
+using gc_config_atom = caf::atom_constant<caf::atom("gcconf")>;
+/// Topic -> itself: is it still idle?
+using gc_check_atom = caf::atom_constant<caf::atom("gccheck")>;
+/// Topic -> tree: I am idle; tree -> topic: retire now if still idle.
+using retire_atom = caf::atom_constant<caf::atom("retire")>;
 
 /// Modes of (flow_atom, uint8_t) from a connection to its session.
 enum class flow_mode : uint8_t {

@@ -427,6 +427,7 @@ const table<mqtt_config>& mqtt_table() {
                  }),
       uint_field("max_subscriptions_per_client",
                  &m::max_subscriptions_per_client, 1),
+      uint_field("topic_idle_timeout_ms", &m::topic_idle_timeout_ms, 0),
   };
   return rows;
 }

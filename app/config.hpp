@@ -48,6 +48,10 @@ struct mqtt_config {
   uint32_t slow_consumer_timeout_ms = 30000;
   slow_consumer_policy slow_consumer = slow_consumer_policy::disconnect;
   uint32_t max_subscriptions_per_client = 10000;
+  /// A topic with no subscribers, no retained message and no publish for
+  /// this long is retired (its actor ends; the name comes back on next
+  /// use). 0 = topics live as long as the server.
+  uint32_t topic_idle_timeout_ms = 60000;
 };
 
 /// Who may connect without credentials (no user name).

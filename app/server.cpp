@@ -63,6 +63,9 @@ std::optional<std::string> server::start() {
     tree_ = sys_.spawn(topic_tree);
     registry_ = sys_.spawn(session_registry, tree_, scfg);
   }
+  if (cfg_.mqtt.topic_idle_timeout_ms > 0)
+    caf::anon_send(tree_, gc_config_atom::value,
+                   cfg_.mqtt.topic_idle_timeout_ms);
   // Without a store, tokens or a refusal of anonymous clients everybody is
   // let in: connections then skip the authenticator chain.
   bool auth_required = auth_.store || auth_.jwt

@@ -76,6 +76,7 @@ config all_changed() {
   m.slow_consumer_timeout_ms = 1234;
   m.slow_consumer = slow_consumer_policy::drop_qos0;
   m.max_subscriptions_per_client = 42;
+  m.topic_idle_timeout_ms = 0;
   return cfg;
 }
 
