@@ -23,6 +23,7 @@
 #include "protocol/channel.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/session_state_queue.hpp"
+#include "security/transport.hpp"
 
 namespace castor {
 
@@ -40,6 +41,11 @@ struct connection_context {
   uint32_t max_open_turns = 16;
   std::string listener;
   std::shared_ptr<broker_counters> counters;
+  /// The listener's layers below MQTT (TLS, WebSocket); null for plain TCP.
+  std::shared_ptr<const security::transport_options> transport;
+  /// Which field of a verified client certificate becomes tls_identity.
+  security::cert_principal principal_from
+      = security::cert_principal::common_name;
 };
 
 using connection_context_ptr = std::shared_ptr<const connection_context>;
@@ -51,6 +57,15 @@ struct connection_state {
   std::unique_ptr<mqtt::channel> ch;
   caf::actor session;
   std::string peer;
+  /// TLS and WebSocket below MQTT; null on plain TCP (bytes go straight
+  /// between the socket and the parser).
+  std::unique_ptr<security::transport> transport;
+  security::transport_input transport_in; // reused for every read
+  std::string wire;                       // socket bytes of a flush, reused
+  /// The principal named by the client's verified certificate (mutual TLS;
+  /// the listener's tls.principal_from field); empty without one.
+  std::string tls_identity;
+  bool transport_up = false; ///< every layer of the transport is up
   size_t read_size = 0;
   std::string out; // bytes of this turn
   /// Routes of this turn, in order, grouped by topic.
