@@ -10,6 +10,7 @@
 
 #include <openssl/ssl.h>
 
+#include "app/server.hpp"
 #include "security/transport.hpp"
 #include "test_pki.hpp"
 
@@ -580,4 +581,57 @@ TEST_CASE("transport: a TLS listener without a context refuses") {
   auto c = feed(t, "x");
   CHECK(c.closed);
   CHECK_FALSE(c.error.empty());
+}
+
+TEST_CASE("transport: a listener's options from its configuration") {
+  using castor::listener_config;
+  using castor::make_transport_options;
+  using options_ptr = std::shared_ptr<const transport_options>;
+  listener_config l;
+  l.name = "plain";
+  auto r = make_transport_options(l, 1000);
+  REQUIRE(std::holds_alternative<options_ptr>(r));
+  CHECK(std::get<options_ptr>(r) == nullptr); // tcp: no layers
+
+  l.name = "web";
+  l.transport = "ws";
+  r = make_transport_options(l, 1000);
+  REQUIRE(std::holds_alternative<options_ptr>(r));
+  auto o = std::get<options_ptr>(r);
+  REQUIRE(o != nullptr);
+  CHECK(o->kind == transport_kind::ws);
+  CHECK(o->tls == nullptr);
+  CHECK(o->handshake.path == "/mqtt");
+  CHECK(o->websocket.max_message_size == 1000 + 1024);
+  l.websocket.path = "/x";
+  l.websocket.max_frame_size = 500;
+  o = std::get<options_ptr>(make_transport_options(l, 1000));
+  CHECK(o->handshake.path == "/x");
+  CHECK(o->websocket.max_message_size == 500);
+
+  auto& p = test_pki();
+  l.name = "secure";
+  l.transport = "wss";
+  l.tls.cert_file = p.path("server.pem");
+  l.tls.key_file = p.path("server.key");
+  l.tls.ca_file = p.path("ca.pem");
+  l.tls.verify_client = castor::tls_verify_client::required;
+  r = make_transport_options(l, 1000);
+  REQUIRE(std::holds_alternative<options_ptr>(r));
+  o = std::get<options_ptr>(r);
+  CHECK(o->kind == transport_kind::wss);
+  REQUIRE(o->tls != nullptr);
+  CHECK(o->tls->options().verify == verify_mode::required);
+
+  // Bad files: the error names the listener and the file.
+  l.tls.key_file = p.path("client.key");
+  r = make_transport_options(l, 1000);
+  REQUIRE(std::holds_alternative<std::string>(r));
+  auto err = std::get<std::string>(r);
+  CHECK(err.rfind("listener secure: TLS: ", 0) == 0);
+  CHECK(err.find(p.path("client.key")) != std::string::npos);
+  l.tls.key_file = p.path("server.key");
+  l.tls.cert_file = p.path("missing.pem");
+  err = std::get<std::string>(make_transport_options(l, 1000));
+  CHECK(err.find(p.path("missing.pem")) != std::string::npos);
 }
