@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -19,10 +20,13 @@ using namespace castor::security;
 
 namespace {
 
-void check(bool condition) {
-  if (!condition)
+void check_at(bool condition, int line) {
+  if (!condition) {
+    std::fprintf(stderr, "fuzz_transport: check on line %d failed\n", line);
     std::abort();
+  }
 }
+#define check(condition) check_at((condition), __LINE__)
 
 const char upgrade[] = "GET /mqtt HTTP/1.1\r\n"
                        "Host: 127.0.0.1\r\n"
@@ -64,7 +68,7 @@ run_result run(const transport_options& opts, std::string_view input,
   check(r.data.empty() || r.established);
   // Writing works until the transport closed, and never before the upgrade.
   std::string out;
-  t.write("\xc0\x00", out);
+  t.write(std::string_view{"\xc0\x00", 2}, out);
   check(r.closed || !r.established ? out.empty() : out.size() == 4);
   auto bye = t.close();
   check(t.closed());
