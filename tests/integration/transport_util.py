@@ -22,6 +22,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 from mqtt_test import Closed, Conn, Server, TestError, free_port, DEFAULT_TIMEOUT
 
@@ -110,15 +111,14 @@ class TransportServer(Server):
     listener `mqtt` (self.port), which is opened last so that the others
     are up once it accepts connections."""
 
-    def __init__(self, listeners, overrides=None, log_level="info"):
+    def __init__(self, listeners, overrides=None):
         super().__init__(overrides)
         self.listener_specs = listeners
         self.ports = {}
-        self.log_level = log_level
 
     def _write_castor_config(self, port):
         path = os.path.join(self.dir, "castor.yaml")
-        lines = ["log_level: %s" % self.log_level, "listeners:"]
+        lines = ["log_level: info", "listeners:"]
         used = {port}
         for spec in self.listener_specs:
             p = free_port()
@@ -138,11 +138,6 @@ class TransportServer(Server):
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
         return path
-
-    def start(self):
-        Server.start(self)
-        # The tcp listener comes last; wait for its log line as well.
-        return self
 
 
 def run_castor_config(text, timeout=10):
@@ -328,7 +323,6 @@ class WSConn(Conn):
     def _fill(self, deadline):
         if self.eof:
             raise Closed("WebSocket closed (code %s)" % self.close_code)
-        import time
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise socket.timeout()
@@ -349,7 +343,6 @@ class WSConn(Conn):
     def wait_closed(self, timeout=DEFAULT_TIMEOUT):
         """Reads until the server closes; returns the close code (None when
         the socket closed without a close frame)."""
-        import time
         deadline = time.monotonic() + timeout
         while not self.eof:
             try:
@@ -364,7 +357,6 @@ class WSConn(Conn):
 def socket_closed(sock, timeout=DEFAULT_TIMEOUT):
     """True once the peer has closed `sock` (reads until EOF; data before it
     is returned as the second value)."""
-    import time
     deadline = time.monotonic() + timeout
     got = b""
     while time.monotonic() < deadline:
