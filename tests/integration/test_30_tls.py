@@ -51,7 +51,7 @@ def sub_then_pub(port, topic, payload, sub_cert=None, pub_cert=None, tls_version
     return (sub.returncode, out.decode(), err.decode()), pub
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def mosquitto_clients_over_tls_1_2_and_1_3():
     with TransportServer([tls_listener()]) as srv:
         port = srv.ports["mqtts"]
@@ -63,7 +63,7 @@ def mosquitto_clients_over_tls_1_2_and_1_3():
             check_eq(out.strip(), "hello " + version, "payload over " + version)
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def mosquitto_clients_with_client_certificates_and_refused_without():
     with TransportServer([tls_listener(verify_client="required")]) as srv:
         port = srv.ports["mqtts"]
@@ -95,7 +95,7 @@ def paho_client(port, cid, version=None, cert=None):
     return c, got
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def paho_over_tls_1_2_and_1_3_with_and_without_client_certificate():
     with TransportServer([tls_listener(verify_client="optional")]) as srv:
         port = srv.ports["mqtts"]
@@ -119,7 +119,7 @@ def paho_over_tls_1_2_and_1_3_with_and_without_client_certificate():
                     c.loop_stop()
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def raw_client_over_tls_large_packets_and_will():
     with TransportServer([tls_listener(verify_client="optional")]) as srv:
         port = srv.ports["mqtts"]
@@ -151,7 +151,7 @@ def check_bystander(srv, b, n):
     check(srv.alive(), "server alive")
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def faults_close_only_their_own_connection():
     with TransportServer([tls_listener(verify_client="required")]) as srv:
         port = srv.ports["mqtts"]
@@ -215,7 +215,7 @@ def faults_close_only_their_own_connection():
         check(key_line not in log and "PRIVATE KEY" not in log, "no key material in the log")
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def the_connect_timeout_covers_an_unfinished_handshake():
     with TransportServer([tls_listener()], overrides={"connect_timeout_ms": 600}) as srv:
         port = srv.ports["mqtts"]
@@ -235,7 +235,7 @@ def the_connect_timeout_covers_an_unfinished_handshake():
         check(closed, "a TLS connection without CONNECT stayed open")
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def listener_limits_apply_per_listener():
     lst = tls_listener()
     lst["max_connections"] = 2
@@ -260,7 +260,7 @@ def listener_limits_apply_per_listener():
         b.ping()
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def bad_certificate_files_stop_startup_naming_listener_and_file():
     p = pki()
     base = ("listeners:\n  - name: secure\n    transport: tls\n    port: %d\n"

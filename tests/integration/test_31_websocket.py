@@ -29,7 +29,7 @@ def wss_listener(name="wss", **websocket):
     return l
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def publish_and_subscribe_over_ws_with_each_subprotocol():
     with TransportServer([ws_listener()]) as srv:
         port = srv.ports["ws"]
@@ -52,7 +52,7 @@ def publish_and_subscribe_over_ws_with_each_subprotocol():
         check_eq(status, 400, "status for subprotocol chat")
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def packets_split_across_frames_and_several_in_one_frame():
     with TransportServer([ws_listener()]) as srv:
         port = srv.ports["ws"]
@@ -87,7 +87,7 @@ def packets_split_across_frames_and_several_in_one_frame():
         c.expect_publish(topic="split/t", payload=big)
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def a_close_frame_is_answered_and_the_will_is_published():
     with TransportServer([ws_listener()]) as srv:
         port = srv.ports["ws"]
@@ -132,7 +132,7 @@ def check_bystanders(srv, subs, n):
     check(srv.alive(), "server alive")
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def faults_close_only_their_own_connection():
     with TransportServer([ws_listener(max_frame_size=1024)]) as srv:
         port = srv.ports["ws"]
@@ -180,7 +180,7 @@ def faults_close_only_their_own_connection():
         check("transport error from 127.0.0.1" in srv.log(), "logged with the peer address")
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def the_connect_timeout_covers_a_missing_upgrade():
     with TransportServer([ws_listener()], overrides={"connect_timeout_ms": 600}) as srv:
         port = srv.ports["ws"]
@@ -195,7 +195,7 @@ def the_connect_timeout_covers_a_missing_upgrade():
         check("WebSocket upgrade not finished in time" in srv.log(), "logged why")
 
 
-@case(server=False)
+@case(server=False, castor_only=True)
 def wss_over_tls_1_2_and_1_3_and_a_custom_path():
     with TransportServer([wss_listener(path="/broker/mqtt")]) as srv:
         port = srv.ports["wss"]
