@@ -75,14 +75,30 @@ void route(connection_broker* self, mqtt::publish&& p) {
                          std::vector<mqtt::message_ptr>{std::move(m)});
 }
 
+/// Writes socket bytes (flow control counts these).
+void send_bytes(connection_broker* self, std::string_view bytes) {
+  auto& st = self->state;
+  if (bytes.empty())
+    return;
+  broker_counters::add(st.ctx->counters->bytes_out, bytes.size());
+  st.unsent += bytes.size();
+  self->write(st.hdl, bytes.size(), bytes.data());
+  self->flush(st.hdl);
+}
+
 void flush_out(connection_broker* self) {
   auto& st = self->state;
   if (st.out.empty() || st.closed)
     return;
-  broker_counters::add(st.ctx->counters->bytes_out, st.out.size());
-  st.unsent += st.out.size();
-  self->write(st.hdl, st.out.size(), st.out.data());
-  self->flush(st.hdl);
+  if (!st.transport) {
+    send_bytes(self, st.out);
+  } else {
+    st.wire.clear();
+    st.transport->write(st.out, st.wire);
+    send_bytes(self, st.wire);
+    if (st.wire.capacity() > max_read_size)
+      std::string{}.swap(st.wire);
+  }
   st.out.clear();
   if (st.out.capacity() > max_read_size)
     std::string{}.swap(st.out);
@@ -252,10 +268,54 @@ uint32_t flush_routes(connection_broker* self, uint64_t seq) {
   return pending;
 }
 
+/// Runs bytes read from the socket through the transport: writes what it
+/// answers (handshake records, HTTP, pongs, close frames) and leaves the
+/// MQTT bytes in st.transport_in.data. Returns true when the transport has
+/// finished (the connection must close).
+bool transport_read(connection_broker* self, std::string_view bytes) {
+  auto& st = self->state;
+  auto& r = st.transport_in;
+  st.transport->read(bytes, r);
+  send_bytes(self, r.to_send);
+  if (!st.transport_up && st.transport->established()) {
+    st.transport_up = true;
+    auto peer = st.transport->peer();
+    if (peer != nullptr && peer->present) {
+      if (auto name = security::principal_from(*peer, st.ctx->principal_from))
+        st.tls_identity = std::move(*name);
+    }
+    CASTOR_LOG(debug, context_of(self),
+               security::to_string(st.transport->kind())
+                   << " established with " << st.peer
+                   << (st.transport->tls_description().empty() ? "" : " (")
+                   << st.transport->tls_description()
+                   << (st.transport->tls_description().empty() ? "" : ")")
+                   << (peer != nullptr && peer->present
+                           ? ", client certificate " + peer->subject
+                           : std::string{}));
+  }
+  if (!r.closed)
+    return false;
+  if (!r.error.empty()) {
+    CASTOR_LOG(info, context_of(self),
+               security::to_string(st.transport->kind())
+                   << " transport error from " << st.peer << ": " << r.error);
+  } else {
+    CASTOR_LOG(debug, context_of(self),
+               security::to_string(st.transport->kind())
+                   << " closed by " << st.peer);
+  }
+  return true;
+}
+
 void do_close(connection_broker* self) {
   auto& st = self->state;
   if (st.closed)
     return;
+  // WebSocket close frame and TLS close_notify, unless the transport has
+  // already finished.
+  if (st.transport)
+    send_bytes(self, st.transport->close());
   st.closed = true;
   // Publishes still waiting for a topic lookup go through the tree, which
   // answers the lookup first: order is kept, nothing acknowledged is lost.
@@ -653,6 +713,8 @@ caf::behavior connection_actor(connection_broker* self,
   st.parser = std::make_unique<mqtt::frame_parser>(popts);
   st.ch = std::make_unique<mqtt::channel>(ctx->opts);
   st.peer = self->remote_addr(hdl);
+  if (ctx->transport)
+    st.transport = std::make_unique<security::transport>(*ctx->transport);
   st.last_rx = clock_type::now();
   set_read_size(self, min_read_size);
   self->ack_writes(hdl, true);
@@ -673,6 +735,12 @@ caf::behavior connection_actor(connection_broker* self,
         st.rx_since_resume = true;
         broker_counters::add(st.ctx->counters->bytes_in, msg.buf.size());
         std::string_view in{msg.buf.data(), msg.buf.size()};
+        // Plain TCP: the parser reads the socket's buffer itself.
+        bool transport_done = false;
+        if (st.transport) {
+          transport_done = transport_read(self, in);
+          in = st.transport_in.data;
+        }
         while (!st.closing) {
           auto r = st.parser->feed(in);
           if (r.need_more())
@@ -704,10 +772,22 @@ caf::behavior connection_actor(connection_broker* self,
         self->ack_writes(hdl, true);
         if (st.parser->buffered() == 0)
           st.parser->shrink();
+        if (st.transport) {
+          if (st.transport_in.data.capacity() > max_read_size)
+            std::string{}.swap(st.transport_in.data);
+          if (transport_done && !st.closing) {
+            // The peer broke the transport or closed it (WebSocket close,
+            // TLS close_notify): like a lost connection for MQTT.
+            run(self, st.ch->handle_closed());
+            st.closing = true;
+          }
+        }
         finish(self);
       },
       [=](caf::io::connection_closed_msg&) {
         auto& st = self->state;
+        if (st.transport)
+          st.transport->close(); // nothing can be sent any more
         if (!st.closing)
           run(self, st.ch->handle_closed());
         st.closing = true;
@@ -807,7 +887,11 @@ caf::behavior connection_actor(connection_broker* self,
         using phase = mqtt::channel::phase;
         auto now = clock_type::now();
         if (st.ch->state() == phase::awaiting_connect) {
-          CASTOR_LOG(info, context_of(self), "no CONNECT in time");
+          if (st.transport && !st.transport->established())
+            CASTOR_LOG(info, context_of(self),
+                       st.transport->pending_stage() << " not finished in time");
+          else
+            CASTOR_LOG(info, context_of(self), "no CONNECT in time");
           run(self, st.ch->handle_timeout());
           finish(self);
           return;

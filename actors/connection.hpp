@@ -25,6 +25,7 @@
 #include "protocol/session_state_queue.hpp"
 #include "security/scram.hpp"
 #include "security/security_store.hpp"
+#include "security/transport.hpp"
 
 namespace castor {
 
@@ -50,6 +51,11 @@ struct connection_context {
   /// The security store, for access control and SCRAM; null = none, and
   /// then an authenticated client may do everything.
   std::shared_ptr<const security::security_store> store;
+  /// The listener's layers below MQTT (TLS, WebSocket); null for plain TCP.
+  std::shared_ptr<const security::transport_options> transport;
+  /// Which field of a verified client certificate becomes tls_identity.
+  security::cert_principal principal_from
+      = security::cert_principal::common_name;
 };
 
 using connection_context_ptr = std::shared_ptr<const connection_context>;
@@ -61,7 +67,8 @@ struct connection_state {
   std::unique_ptr<mqtt::channel> ch;
   caf::actor session;
   std::string peer;
-  /// The principal a client certificate names (TLS transports), or "".
+  /// The principal named by the client's verified certificate (mutual TLS;
+  /// the listener's tls.principal_from field); empty without one.
   std::string tls_identity;
   /// After authentication: the principal (empty = anonymous), its roles
   /// and the rights they give (null = everything).
@@ -77,6 +84,12 @@ struct connection_state {
   /// are QoS 1 or 2 (they count against our receive maximum).
   std::unordered_map<std::string, std::vector<mqtt::publish>> exists_checks;
   uint32_t exists_waiting = 0;
+  /// TLS and WebSocket below MQTT; null on plain TCP (bytes go straight
+  /// between the socket and the parser).
+  std::unique_ptr<security::transport> transport;
+  security::transport_input transport_in; // reused for every read
+  std::string wire;                       // socket bytes of a flush, reused
+  bool transport_up = false; ///< every layer of the transport is up
   size_t read_size = 0;
   std::string out; // bytes of this turn
   /// Routes of this turn, in order, grouped by topic.

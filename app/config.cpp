@@ -362,6 +362,48 @@ field<T> section_field(std::string key, U T::*member,
 constexpr uint64_t min_packet_size = 64;
 constexpr uint64_t max_packet_size = 268435460; // 268,435,455 + 5 header bytes
 
+const table<listener_tls_config>& listener_tls_table() {
+  using t = listener_tls_config;
+  static const table<t> rows{
+      string_field("cert_file", &t::cert_file),
+      string_field("key_file", &t::key_file),
+      string_field("ca_file", &t::ca_file),
+      enum_field("verify_client", &t::verify_client,
+                 enum_names<tls_verify_client>{
+                     {"none", tls_verify_client::none},
+                     {"optional", tls_verify_client::optional},
+                     {"required", tls_verify_client::required},
+                 }),
+      enum_field("principal_from", &t::principal_from,
+                 enum_names<tls_principal_from>{
+                     {"cn", tls_principal_from::cn},
+                     {"subject", tls_principal_from::subject},
+                     {"dns", tls_principal_from::dns},
+                     {"email", tls_principal_from::email},
+                     {"uri", tls_principal_from::uri},
+                 }),
+  };
+  return rows;
+}
+
+const table<listener_websocket_config>& listener_websocket_table() {
+  using w = listener_websocket_config;
+  static const table<w> rows{
+      string_field("path", &w::path,
+                   [](const std::string& s) -> std::string {
+                     if (s.empty() || s[0] != '/')
+                       return "must start with '/'";
+                     if (s.find_first_of(" \t?#") != std::string::npos)
+                       return "'" + s
+                              + "' is not a request path (no spaces, ? or #)";
+                     return "";
+                   }),
+      uint_field("max_frame_size", &w::max_frame_size, min_packet_size,
+                 max_packet_size, true),
+  };
+  return rows;
+}
+
 const table<listener_config>& listener_table() {
   using l = listener_config;
   static const table<l> rows{
@@ -371,10 +413,10 @@ const table<listener_config>& listener_table() {
                    }),
       string_field("transport", &l::transport,
                    [](const std::string& s) -> std::string {
-                     if (s == "tcp")
+                     if (s == "tcp" || s == "tls" || s == "ws" || s == "wss")
                        return "";
                      return "unsupported transport '" + s
-                            + "' (supported: tcp)";
+                            + "' (supported: tcp, tls, ws, wss)";
                    }),
       string_field("bind", &l::bind,
                    [](const std::string& s) -> std::string {
@@ -389,6 +431,8 @@ const table<listener_config>& listener_table() {
       uint_field("max_connections", &l::max_connections, 1),
       uint_field("max_packet_size", &l::max_packet_size, min_packet_size,
                  max_packet_size, true),
+      section_field("tls", &l::tls, listener_tls_table),
+      section_field("websocket", &l::websocket, listener_websocket_table),
   };
   return rows;
 }
@@ -478,6 +522,59 @@ int key_line(const YAML::Node& map, const char* key, int fallback) {
   return fallback;
 }
 
+/// Line of `outer.inner` in a listener mapping (or of `outer`, or of the
+/// listener).
+int nested_line(const YAML::Node& map, const char* outer, const char* inner,
+                int fallback) {
+  if (!map.IsMap())
+    return fallback;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    if (!it->first.IsScalar() || it->first.Scalar() != outer)
+      continue;
+    int line = line_of(it->first, fallback);
+    return it->second.IsMap() ? key_line(it->second, inner, line) : line;
+  }
+  return fallback;
+}
+
+/// Settings that only make sense together.
+void check_listener(const YAML::Node& item, const std::string& key, int line,
+                    const listener_config& l) {
+  bool tls = l.transport == "tls" || l.transport == "wss";
+  const auto& t = l.tls;
+  if (tls) {
+    if (t.cert_file.empty())
+      throw failure{nested_line(item, "tls", "cert_file", line),
+                    key + ".tls.cert_file",
+                    "required for transport " + l.transport
+                        + " (PEM certificate chain)"};
+    if (t.key_file.empty())
+      throw failure{nested_line(item, "tls", "key_file", line),
+                    key + ".tls.key_file",
+                    "required for transport " + l.transport
+                        + " (PEM private key)"};
+    if (t.verify_client != tls_verify_client::none && t.ca_file.empty())
+      throw failure{nested_line(item, "tls", "ca_file", line),
+                    key + ".tls.ca_file",
+                    "required when verify_client is not none (the CAs that "
+                    "client certificates must chain to)"};
+    return;
+  }
+  // TLS settings on a listener without TLS would suggest a protection that
+  // is not there.
+  const char* set = !t.cert_file.empty() ? "cert_file"
+                    : !t.key_file.empty() ? "key_file"
+                    : !t.ca_file.empty()  ? "ca_file"
+                    : t.verify_client != tls_verify_client::none
+                        ? "verify_client"
+                        : nullptr;
+  if (set != nullptr)
+    throw failure{nested_line(item, "tls", set, line),
+                  key + ".tls." + set,
+                  "set, but transport " + l.transport
+                      + " has no TLS (use transport tls or wss)"};
+}
+
 void read_listeners(const value_ref& v, config& out) {
   if (v.node.IsNull() || (v.node.IsSequence() && v.node.size() == 0))
     v.fail("at least one listener is required");
@@ -495,6 +592,7 @@ void read_listeners(const value_ref& v, config& out) {
       ref.fail("expected a mapping (name, transport, bind, port, ...), got "
                + describe(item));
     read_map(ref, listener_table(), listener);
+    check_listener(item, key, line, listener);
     for (size_t j = 0; j < result.size(); ++j) {
       if (result[j].name == listener.name)
         throw failure{key_line(item, "name", line), key + ".name",

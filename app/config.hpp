@@ -13,14 +13,44 @@ namespace castor {
 
 enum class log_level : uint8_t { trace, debug, info, warning, error };
 
+/// Whether a TLS listener asks for client certificates (mutual TLS).
+enum class tls_verify_client : uint8_t {
+  none,     ///< not requested
+  optional, ///< requested; one that is sent must verify against ca_file
+  required, ///< the handshake fails without a valid one
+};
+
+/// Which field of a client certificate names the principal.
+enum class tls_principal_from : uint8_t { cn, subject, dns, email, uri };
+
+/// TLS of a listener with transport tls or wss.
+struct listener_tls_config {
+  std::string cert_file; ///< PEM: the server certificate, then intermediates
+  std::string key_file;  ///< PEM: its unencrypted private key
+  std::string ca_file;   ///< PEM: CAs that client certificates must chain to
+  tls_verify_client verify_client = tls_verify_client::none;
+  tls_principal_from principal_from = tls_principal_from::cn;
+};
+
+/// WebSocket of a listener with transport ws or wss.
+struct listener_websocket_config {
+  std::string path = "/mqtt"; ///< the request path that upgrades
+  /// Largest WebSocket message (one frame, or the fragments of one message)
+  /// a client may send, in bytes; 0 = the listener's max packet size plus
+  /// 1024.
+  uint32_t max_frame_size = 0;
+};
+
 struct listener_config {
   std::string name = "mqtt";
-  std::string transport = "tcp"; ///< tcp (tls, ws, wss later)
+  std::string transport = "tcp"; ///< tcp, tls, ws or wss
   std::string bind = "127.0.0.1";
   uint16_t port = 1883;
   uint32_t max_connections = 100000;
   /// 0 = use mqtt.max_packet_size.
   uint32_t max_packet_size = 0;
+  listener_tls_config tls;             ///< used by tls and wss
+  listener_websocket_config websocket; ///< used by ws and wss
 };
 
 /// What happens to a subscriber whose outbound bytes stop draining.

@@ -221,7 +221,8 @@ int main(int argc, char** argv) {
     } else {
       for (auto& ep : srv.endpoints())
         CASTOR_LOG(info, "listener " << ep.name,
-                   "listening on " << ep.bind << ":" << ep.port);
+                   "listening on " << ep.bind << ":" << ep.port << " ("
+                                   << ep.transport << ")");
       int sig = 0;
       sigwait(&sigs, &sig);
       CASTOR_LOG(info, "server", "shutting down (signal " << sig << ")");

@@ -29,6 +29,66 @@ mqtt::channel_options make_channel_options(const mqtt_config& c,
   return o;
 }
 
+std::variant<std::shared_ptr<const security::transport_options>, std::string>
+make_transport_options(const listener_config& l,
+                       uint32_t effective_max_packet_size) {
+  using namespace security;
+  auto kind = transport_kind_of(l.transport);
+  if (!kind)
+    return "listener " + l.name + ": unsupported transport '" + l.transport
+           + "'";
+  if (*kind == transport_kind::tcp)
+    return std::shared_ptr<const transport_options>{};
+  auto o = std::make_shared<transport_options>();
+  o->kind = *kind;
+  if (uses_tls(*kind)) {
+    tls_options t;
+    t.cert_chain_file = l.tls.cert_file;
+    t.key_file = l.tls.key_file;
+    t.ca_file = l.tls.ca_file;
+    switch (l.tls.verify_client) {
+    case tls_verify_client::none:
+      t.verify = verify_mode::none;
+      break;
+    case tls_verify_client::optional:
+      t.verify = verify_mode::optional;
+      break;
+    case tls_verify_client::required:
+      t.verify = verify_mode::required;
+      break;
+    }
+    auto ctx = tls_context::make_server(t);
+    if (auto err = std::get_if<std::string>(&ctx))
+      return "listener " + l.name + ": TLS: " + *err;
+    o->tls = std::make_shared<const tls_context>(
+        std::get<tls_context>(std::move(ctx)));
+  }
+  if (uses_websocket(*kind)) {
+    o->handshake.path = l.websocket.path;
+    o->websocket.max_message_size
+        = l.websocket.max_frame_size != 0
+              ? l.websocket.max_frame_size
+              : uint64_t{effective_max_packet_size} + 1024;
+  }
+  return std::shared_ptr<const transport_options>{std::move(o)};
+}
+
+security::cert_principal to_cert_principal(tls_principal_from p) {
+  switch (p) {
+  case tls_principal_from::cn:
+    break;
+  case tls_principal_from::subject:
+    return security::cert_principal::subject;
+  case tls_principal_from::dns:
+    return security::cert_principal::dns;
+  case tls_principal_from::email:
+    return security::cert_principal::email;
+  case tls_principal_from::uri:
+    return security::cert_principal::uri;
+  }
+  return security::cert_principal::common_name;
+}
+
 session_config make_session_config(const mqtt_config& c) {
   session_config s;
   s.limits.max_queued = c.max_queued_messages;
@@ -50,6 +110,18 @@ server::~server() {
 }
 
 std::optional<std::string> server::start() {
+  // TLS contexts (certificates, keys, CAs) are loaded and checked before
+  // anything starts; one per listener, shared by its connections.
+  std::vector<std::shared_ptr<const security::transport_options>> transports;
+  for (auto& l : cfg_.listeners) {
+    auto opts = make_channel_options(cfg_.mqtt, l.max_packet_size);
+    auto t = make_transport_options(l, opts.max_packet_size);
+    if (auto err = std::get_if<std::string>(&t))
+      return *err;
+    transports.push_back(
+        std::get<std::shared_ptr<const security::transport_options>>(
+            std::move(t)));
+  }
   // Sessions and topics on the I/O thread exchange messages with the
   // connections without waking another thread (docs/performance.md).
   bool io = cfg_.actors_on_io_thread();
@@ -73,16 +145,14 @@ std::optional<std::string> server::start() {
   if (auth_required)
     auth_chain_ = spawn_authenticators(sys_, auth_);
   caf::scoped_actor self{sys_};
-  for (auto& l : cfg_.listeners) {
-    if (l.transport != "tcp") {
-      CASTOR_LOG(warning, "listener " << l.name,
-                 "transport " << l.transport << " is not supported yet");
-      continue;
-    }
+  for (size_t i = 0; i < cfg_.listeners.size(); ++i) {
+    auto& l = cfg_.listeners[i];
     auto ctx = std::make_shared<connection_context>();
     ctx->registry = registry_;
     ctx->tree = tree_;
     ctx->opts = make_channel_options(cfg_.mqtt, l.max_packet_size);
+    ctx->transport = transports[i];
+    ctx->principal_from = to_cert_principal(l.tls.principal_from);
     ctx->connect_timeout_ms = cfg_.mqtt.connect_timeout_ms;
     ctx->max_outbound_bytes = cfg_.mqtt.max_outbound_bytes;
     ctx->slow_consumer_timeout_ms = cfg_.mqtt.slow_consumer_timeout_ms;
@@ -100,7 +170,8 @@ std::optional<std::string> server::start() {
     self->request(lst, std::chrono::seconds(10), open_atom::value)
         .receive(
             [&](uint16_t port) {
-              endpoints_.push_back(endpoint{l.name, l.bind, port});
+              endpoints_.push_back(
+                  endpoint{l.name, l.bind, port, l.transport});
             },
             [&](caf::error& err) {
               failure = "listener " + l.name + ": cannot listen on " + l.bind

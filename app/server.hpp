@@ -1,12 +1,14 @@
 #pragma once
 
 // The broker core as one object: the topic tree, the session registry and
-// one listener per configured TCP listener, started and stopped together.
+// one listener per configured listener (tcp, tls, ws, wss), started and
+// stopped together.
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -17,6 +19,7 @@
 #include "actors/session.hpp"
 #include "app/config.hpp"
 #include "protocol/channel.hpp"
+#include "security/transport.hpp"
 
 namespace castor {
 
@@ -25,6 +28,14 @@ namespace castor {
 mqtt::channel_options make_channel_options(const mqtt_config& cfg,
                                            uint32_t listener_max_packet_size
                                            = 0);
+
+/// The transport layers of a listener: null for tcp; for tls and wss its
+/// TLS context, built from the certificate, key and CA files (an error
+/// names the listener and the file); for ws and wss the WebSocket settings
+/// (`effective_max_packet_size` gives the default frame size limit).
+std::variant<std::shared_ptr<const security::transport_options>, std::string>
+make_transport_options(const listener_config& l,
+                       uint32_t effective_max_packet_size);
 
 /// The sessions' limits from the configuration.
 session_config make_session_config(const mqtt_config& cfg);
@@ -35,6 +46,7 @@ public:
     std::string name;
     std::string bind;
     uint16_t port;
+    std::string transport;
   };
 
   /// `auth` comes from load_auth_settings(cfg.security); the default lets

@@ -12,8 +12,8 @@ build="${BUILD_DIR:-build-fuzz}"
 CXX=clang++ cmake -S . -B "$build" -DCASTOR_FUZZ=ON -DCASTOR_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" --target fuzz_frame_parser fuzz_topic_filter \
-  fuzz_websocket
-for target in fuzz_frame_parser fuzz_topic_filter fuzz_websocket; do
+  fuzz_websocket fuzz_transport
+for target in fuzz_frame_parser fuzz_topic_filter fuzz_websocket fuzz_transport; do
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
   cp -n tests/fuzz/seeds/"$target"/* "$corpus"/ 2>/dev/null || true

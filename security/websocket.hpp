@@ -48,7 +48,8 @@ struct ws_handshake_result {
   std::string reason;      ///< why a request was rejected (for the log)
   std::string subprotocol; ///< the subprotocol agreed ("" for none)
   std::string remainder;   ///< bytes after the request (first frames)
-  std::string path;        ///< the request path
+  std::string path; ///< the request path (query string removed; empty when
+                    ///< the request was refused before its head ended)
 };
 
 /// Incremental parser of one upgrade request.

@@ -145,6 +145,9 @@ struct ws_handshake::impl {
     r.http_status = status;
     r.response = response(status, phrase, extra_headers, reason);
     r.reason = std::move(reason);
+    // The path is known for certain only once the head is complete.
+    if (headers_done)
+      r.path = std::string(std::string_view{url}.substr(0, url.find('?')));
     return r;
   }
 

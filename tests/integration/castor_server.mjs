@@ -32,10 +32,15 @@ function tryConnect(port) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export async function startServer({ timeoutMs = 10000 } = {}) {
+// `listeners`: extra Castor listeners, objects of listener settings without
+// a port (each gets a free one, returned in `ports` by name); they come
+// before the tcp listener, which is opened last, so all are up once it
+// accepts connections. `mqtt`: mqtt settings.
+export async function startServer({ timeoutMs = 10000, listeners = [], mqtt = {} } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'castor-integ-js-'));
   const logPath = path.join(dir, 'server.log');
   const port = await freePort();
+  const ports = {};
   let cmd;
   let args;
   if (isMosquitto) {
@@ -49,9 +54,19 @@ export async function startServer({ timeoutMs = 10000 } = {}) {
     const bin = process.env.CASTOR_BIN;
     if (!bin) throw new Error('CASTOR_BIN is not set (or set CASTOR_TEST_BROKER=mosquitto)');
     const conf = path.join(dir, 'castor.yaml');
-    fs.writeFileSync(conf, [
-      'log_level: info', 'listeners:',
-      `  - {name: mqtt, transport: tcp, bind: 127.0.0.1, port: ${port}}`, ''].join('\n'));
+    const lines = ['log_level: info', 'listeners:'];
+    for (const l of listeners) {
+      let p = await freePort();
+      while (p === port || Object.values(ports).includes(p)) p = await freePort();
+      ports[l.name] = p;
+      lines.push('  - ' + JSON.stringify({ bind: '127.0.0.1', ...l, port: p }));
+    }
+    lines.push(`  - {name: mqtt, transport: tcp, bind: 127.0.0.1, port: ${port}}`);
+    if (Object.keys(mqtt).length) {
+      lines.push('mqtt:');
+      for (const [k, v] of Object.entries(mqtt)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
+    }
+    fs.writeFileSync(conf, lines.join('\n') + '\n');
     cmd = bin;
     args = ['--config', conf, '--mqtt-port', String(port), '--log-level', 'info'];
   }
@@ -65,6 +80,7 @@ export async function startServer({ timeoutMs = 10000 } = {}) {
     if (await tryConnect(port)) {
       return {
         port,
+        ports,
         url: `mqtt://127.0.0.1:${port}`,
         alive: () => exited === null,
         log: readLog,

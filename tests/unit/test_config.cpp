@@ -56,6 +56,14 @@ config all_changed() {
   listener_config second;
   second.name = "other";
   second.port = 11884;
+  second.transport = "wss";
+  second.tls.cert_file = "/etc/castor/server.pem";
+  second.tls.key_file = "/etc/castor/server.key";
+  second.tls.ca_file = "/etc/castor/ca.pem";
+  second.tls.verify_client = tls_verify_client::required;
+  second.tls.principal_from = tls_principal_from::uri;
+  second.websocket.path = "/ws/mqtt";
+  second.websocket.max_frame_size = 65536;
   cfg.listeners.push_back(second);
   auto& m = cfg.mqtt;
   m.max_packet_size = 65536;
@@ -183,6 +191,12 @@ TEST_SUITE("config") {
     CHECK_EQ(cfg.listeners.size(), 2u);
     CHECK_EQ(cfg.listeners[1].name, "other");
     CHECK_EQ(cfg.listeners[1].port, 11884);
+    CHECK_EQ(cfg.listeners[1].transport, "wss");
+    CHECK_EQ(cfg.listeners[1].tls.key_file, "/etc/castor/server.key");
+    CHECK(cfg.listeners[1].tls.verify_client == tls_verify_client::required);
+    CHECK(cfg.listeners[1].tls.principal_from == tls_principal_from::uri);
+    CHECK_EQ(cfg.listeners[1].websocket.path, "/ws/mqtt");
+    CHECK_EQ(cfg.listeners[1].websocket.max_frame_size, 65536u);
     CHECK_EQ(cfg.mqtt.topic_alias_maximum, 0);
     CHECK_FALSE(cfg.mqtt.retain_available);
     CHECK(cfg.mqtt.queue_full == queue_full_policy::drop_newest);
@@ -346,7 +360,8 @@ listeners:
     CHECK_NE(err.message.find("disconnect, drop_qos0"), std::string::npos);
     err = parse_err("listeners:\n  - transport: quic\n");
     CHECK_EQ(err.key, "listeners[0].transport");
-    CHECK_EQ(err.message, "unsupported transport 'quic' (supported: tcp)");
+    CHECK_EQ(err.message,
+             "unsupported transport 'quic' (supported: tcp, tls, ws, wss)");
     for (auto [name, level] : {std::pair{"trace", log_level::trace},
                                {"debug", log_level::debug},
                                {"info", log_level::info},
@@ -415,6 +430,108 @@ listeners:
     CHECK_EQ(cfg.listeners[1].bind, "0.0.0.0");
     CHECK_EQ(cfg.listeners[1].transport, "tcp");
     CHECK_EQ(cfg.listeners[1].max_connections, 100000u);
+  }
+
+  TEST_CASE("listener transports and their TLS and WebSocket settings") {
+    auto cfg = parse_ok(R"(listeners:
+  - name: plain
+    port: 1883
+  - name: secure
+    transport: tls
+    port: 8883
+    tls: {cert_file: s.pem, key_file: s.key}
+  - name: web
+    transport: ws
+    port: 8080
+  - name: websecure
+    transport: wss
+    port: 8084
+    tls:
+      cert_file: s.pem
+      key_file: s.key
+      ca_file: ca.pem
+      verify_client: optional
+      principal_from: email
+    websocket: {path: /mqtt/v1, max_frame_size: 4096}
+)");
+    REQUIRE_EQ(cfg.listeners.size(), 4u);
+    CHECK_EQ(cfg.listeners[1].transport, "tls");
+    CHECK_EQ(cfg.listeners[1].tls.cert_file, "s.pem");
+    CHECK(cfg.listeners[1].tls.verify_client == tls_verify_client::none);
+    CHECK(cfg.listeners[1].tls.principal_from == tls_principal_from::cn);
+    CHECK_EQ(cfg.listeners[2].websocket.path, "/mqtt");
+    CHECK_EQ(cfg.listeners[2].websocket.max_frame_size, 0u);
+    CHECK(cfg.listeners[3].tls.verify_client == tls_verify_client::optional);
+    CHECK(cfg.listeners[3].tls.principal_from == tls_principal_from::email);
+    CHECK_EQ(cfg.listeners[3].websocket.path, "/mqtt/v1");
+    CHECK_EQ(cfg.listeners[3].websocket.max_frame_size, 4096u);
+
+    // TLS needs a certificate and its key.
+    auto err = parse_err(R"(listeners:
+  - name: secure
+    transport: tls
+    port: 8883
+)");
+    CHECK_EQ(err.key, "listeners[0].tls.cert_file");
+    CHECK_EQ(err.line, 2);
+    CHECK_EQ(err.message, "required for transport tls (PEM certificate chain)");
+    err = parse_err(R"(listeners:
+  - name: secure
+    transport: wss
+    port: 8883
+    tls:
+      cert_file: s.pem
+)");
+    CHECK_EQ(err.key, "listeners[0].tls.key_file");
+    CHECK_EQ(err.line, 5);
+    // Client certificates need the CAs to check them against.
+    err = parse_err(R"(listeners:
+  - name: secure
+    transport: tls
+    port: 8883
+    tls:
+      cert_file: s.pem
+      key_file: s.key
+      verify_client: required
+)");
+    CHECK_EQ(err.key, "listeners[0].tls.ca_file");
+    CHECK_EQ(err.line, 5);
+    // TLS files on a listener without TLS are a mistake, not a no-op.
+    err = parse_err(R"(listeners:
+  - name: plain
+    port: 1883
+    tls:
+      cert_file: s.pem
+)");
+    CHECK_EQ(err.key, "listeners[0].tls.cert_file");
+    CHECK_EQ(err.line, 5);
+    CHECK_EQ(err.message,
+             "set, but transport tcp has no TLS (use transport tls or wss)");
+    err = parse_err(R"(listeners:
+  - name: web
+    transport: ws
+    tls: {verify_client: required}
+)");
+    CHECK_EQ(err.key, "listeners[0].tls.verify_client");
+    // Enumerations and paths.
+    err = parse_err("listeners:\n  - tls: {verify_client: always}\n");
+    CHECK_EQ(err.key, "listeners[0].tls.verify_client");
+    CHECK_EQ(err.message,
+             "expected one of none, optional, required, got 'always'");
+    err = parse_err("listeners:\n  - tls: {principal_from: ip}\n");
+    CHECK_EQ(err.key, "listeners[0].tls.principal_from");
+    CHECK_NE(err.message.find("cn, subject, dns, email, uri"),
+             std::string::npos);
+    err = parse_err("listeners:\n  - websocket:\n      path: mqtt\n");
+    CHECK_EQ(err.key, "listeners[0].websocket.path");
+    CHECK_EQ(err.line, 3);
+    CHECK_EQ(err.message, "must start with '/'");
+    err = parse_err("listeners:\n  - websocket: {path: \"/a?b\"}\n");
+    CHECK_EQ(err.key, "listeners[0].websocket.path");
+    err = parse_err("listeners:\n  - websocket: {max_frame_size: 10}\n");
+    CHECK_EQ(err.key, "listeners[0].websocket.max_frame_size");
+    err = parse_err("listeners:\n  - websocket: {max_fram_size: 100}\n");
+    CHECK_EQ(err.message, "unknown key; did you mean 'max_frame_size'?");
   }
 
   TEST_CASE("YAML syntax errors carry the line") {
