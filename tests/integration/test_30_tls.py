@@ -282,5 +282,55 @@ def bad_certificate_files_stop_startup_naming_listener_and_file():
     check("castor.yaml:5: listeners[0].tls.ca_file" in out, out)
 
 
+class CertAuthServer(TransportServer):
+    """A TLS listener with client certificates and a security store that
+    knows the client certificate's CN (device-1) but refuses anonymous
+    clients."""
+
+    def __init__(self, listeners):
+        super().__init__(listeners)
+        r = subprocess.run([castor_bin(), "passwd", "--iterations", "1000"],
+                           input=b"unused-Pw-1\n", capture_output=True, timeout=60)
+        check(r.returncode == 0, "castor passwd failed")
+        self.store = os.path.join(self.dir, "store.yaml")
+        with open(self.store, "w") as f:
+            f.write("principals:\n"
+                    "  device-1: {password: \"%s\", roles: [DEVICE]}\n"
+                    "roles:\n"
+                    "  DEVICE:\n"
+                    "    paths:\n"
+                    "      dev: [SELECT_TOPIC, READ_TOPIC, UPDATE_TOPIC, MODIFY_TOPIC]\n"
+                    "anonymous:\n"
+                    "  allow: false\n" % r.stdout.decode().strip())
+
+    def _write_castor_config(self, port):
+        path = TransportServer._write_castor_config(self, port)
+        with open(path, "a") as f:
+            f.write("security:\n  store_file: %s\n  anonymous: store\n" % self.store)
+        return path
+
+
+@case(server=False, castor_only=True)
+def client_certificate_names_the_principal_and_its_rights():
+    p = pki()
+    with CertAuthServer([tls_listener(verify_client="optional",
+                                      principal_from="cn")]) as srv:
+        port = srv.ports["mqtts"]
+        # The certificate's CN is a principal of the store: no password, and
+        # the rights of its roles.
+        c = TLSConn(port, ctx=client_context(cert=p["client.pem"], key=p["client.key"]))
+        c.connect("c30-cert")
+        c.publish("dev/x", b"1", qos=1)
+        c.send(gen_publish("other/x", 1, b"2", packet_id=2))
+        expect_ack(c, PUBACK, 2, 0x87)
+        c.disconnect()
+        # Without a certificate the client is anonymous, and refused.
+        c = TLSConn(port, ctx=client_context())
+        c.send(gen_connect("c30-nocert"))
+        check_packet(c.recv(), CONNACK, reason_code=0x87)
+        # On the plain listener too.
+        c = connect(srv.port, "c30-plain", rc=0x87)
+
+
 if __name__ == "__main__":
     run_cases()
