@@ -533,7 +533,13 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
           [=](auth_reply& reply) {
             if (self->state.closing)
               return;
-            if (reply.decision == security::auth_decision::allow) {
+            if (reply.decision == security::auth_decision::allow
+                && reply.principal.empty()
+                && self->state.ctx->require_principal) {
+              refuse_connect(self, mqtt::reason_code::not_authorized,
+                             "listener " + self->state.ctx->listener
+                                 + " requires authentication");
+            } else if (reply.decision == security::auth_decision::allow) {
               authenticated(self, std::move(*pending),
                             std::move(reply.principal), std::move(reply.roles));
             } else {

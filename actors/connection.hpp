@@ -48,6 +48,8 @@ struct connection_context {
   /// False when every client is let in with all rights (no store, no JWT,
   /// anonymous clients allowed): CONNECT then skips the chain.
   bool auth_required = false;
+  /// The listener refuses anonymous clients (listener require_auth).
+  bool require_principal = false;
   /// The security store, for access control and SCRAM; null = none, and
   /// then an authenticated client may do everything.
   std::shared_ptr<const security::security_store> store;

@@ -49,6 +49,9 @@ struct listener_config {
   uint32_t max_connections = 100000;
   /// 0 = use mqtt.max_packet_size.
   uint32_t max_packet_size = 0;
+  /// Refuse clients that authenticate as nobody (anonymous) on this
+  /// listener, whatever security.anonymous says (CONNACK 0x87).
+  bool require_auth = false;
   listener_tls_config tls;             ///< used by tls and wss
   listener_websocket_config websocket; ///< used by ws and wss
 };

@@ -142,7 +142,10 @@ std::optional<std::string> server::start() {
   // let in: connections then skip the authenticator chain.
   bool auth_required = auth_.store || auth_.jwt
                        || auth_.anonymous != anonymous_policy::allow;
-  if (auth_required)
+  bool any_requires_auth = false;
+  for (auto& l : cfg_.listeners)
+    any_requires_auth = any_requires_auth || l.require_auth;
+  if (auth_required || any_requires_auth)
     auth_chain_ = spawn_authenticators(sys_, auth_);
   caf::scoped_actor self{sys_};
   for (size_t i = 0; i < cfg_.listeners.size(); ++i) {
@@ -161,7 +164,8 @@ std::optional<std::string> server::start() {
     ctx->listener = l.name;
     ctx->counters = counters_;
     ctx->auth = auth_chain_;
-    ctx->auth_required = auth_required;
+    ctx->auth_required = auth_required || l.require_auth;
+    ctx->require_principal = l.require_auth;
     ctx->store = auth_.store;
     auto lst = sys_.middleman().spawn_broker(listener_actor, l,
                                              connection_context_ptr{ctx});

@@ -332,5 +332,28 @@ def client_certificate_names_the_principal_and_its_rights():
         c = connect(srv.port, "c30-plain", rc=0x87)
 
 
+@case(server=False, castor_only=True)
+def a_listener_can_require_authentication():
+    p = pki()
+    listener = tls_listener(verify_client="optional", principal_from="cn")
+    listener["require_auth"] = True
+    with TransportServer([listener]) as srv:
+        port = srv.ports["mqtts"]
+        # No store: a client certificate's principal is enough.
+        c = TLSConn(port, ctx=client_context(cert=p["client.pem"], key=p["client.key"]))
+        c.connect("c30-req-cert")
+        c.publish("any/topic", b"1", qos=1)
+        c.disconnect()
+        # Anonymous on this listener: refused (3.1.1: return code 5).
+        c = TLSConn(port, ctx=client_context())
+        c.send(gen_connect("c30-req-anon"))
+        check_packet(c.recv(), CONNACK, reason_code=0x87)
+        c = TLSConn(port, version=4, ctx=client_context())
+        c.send(gen_connect("c30-req-anon4", version=4))
+        check_packet(c.recv(), CONNACK, reason_code=5)
+        # The plain listener next to it still lets anonymous clients in.
+        connect(srv.port, "c30-req-plain").disconnect()
+
+
 if __name__ == "__main__":
     run_cases()
