@@ -627,7 +627,6 @@ const table<config>& config_table() {
       uint_field("scheduler_threads", &config::scheduler_threads, 0, 1024),
       enum_field("actor_placement", &config::placement,
                  enum_names<actor_placement>{
-                     {"auto", actor_placement::automatic},
                      {"io_thread", actor_placement::io_thread},
                      {"workers", actor_placement::workers},
                  }),
@@ -703,15 +702,5 @@ std::vector<std::string> config_keys() {
   return keys_of(config_table(), "");
 }
 
-bool config::actors_on_io_thread() const {
-  switch (placement) {
-    case actor_placement::io_thread:
-      return true;
-    case actor_placement::workers:
-      return false;
-    default:
-      return std::thread::hardware_concurrency() <= 2;
-  }
-}
 
 } // namespace castor

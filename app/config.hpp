@@ -122,7 +122,7 @@ struct security_config {
   uint32_t failed_login_max_delay_ms = 10000;
 };
 
-enum class actor_placement : uint8_t { automatic, io_thread, workers };
+enum class actor_placement : uint8_t { io_thread, workers };
 
 struct config {
   std::vector<listener_config> listeners{listener_config{}};
@@ -130,12 +130,12 @@ struct config {
   security_config security;
   log_level log = log_level::info;
   uint32_t scheduler_threads = 0; ///< 0 = cores - 1, at least 1
-  /// Where sessions and topics run: on the I/O thread beside the
-  /// connections, or on the scheduler's workers; auto = the I/O thread on
-  /// machines with at most two cores.
-  actor_placement placement = actor_placement::automatic;
-  /// The placement `placement` resolves to on this machine.
-  bool actors_on_io_thread() const;
+  /// Where sessions and topics run: on the scheduler's workers, or on the
+  /// I/O thread beside the connections (no thread hand-off per message).
+  actor_placement placement = actor_placement::workers;
+  bool actors_on_io_thread() const {
+    return placement == actor_placement::io_thread;
+  }
   std::string source;             ///< the file it was read from, for messages
 };
 

@@ -135,7 +135,7 @@ class Server:
         path = os.path.join(self.dir, "castor.yaml")
         lines = ["log_level: info"]
         # CASTOR_TEST_PLACEMENT=workers|io_thread runs sessions and topics
-        # where the test suite asks (the default is the machine's).
+        # where the test suite asks (default: the configuration's default).
         if os.environ.get("CASTOR_TEST_PLACEMENT"):
             lines.append("actor_placement: %s"
                          % os.environ["CASTOR_TEST_PLACEMENT"])

@@ -47,7 +47,7 @@ config all_changed() {
   config cfg;
   cfg.log = log_level::debug;
   cfg.scheduler_threads = 3;
-  cfg.placement = actor_placement::workers;
+  cfg.placement = actor_placement::io_thread;
   cfg.listeners[0].name = "plain";
   cfg.listeners[0].bind = "0.0.0.0";
   cfg.listeners[0].port = 11883;
@@ -202,7 +202,7 @@ TEST_SUITE("config") {
     CHECK(cfg.mqtt.queue_full == queue_full_policy::drop_newest);
     CHECK(cfg.mqtt.slow_consumer == slow_consumer_policy::drop_qos0);
     CHECK(cfg.log == log_level::debug);
-    CHECK(cfg.placement == actor_placement::workers);
+    CHECK(cfg.placement == actor_placement::io_thread);
     // Each change on its own, so that no field is read into another one.
     auto single = [](const std::string& section, const std::string& line) {
       return parse_ok(section + ":\n  " + line + "\n");
@@ -597,7 +597,7 @@ TEST_CASE("actor placement") {
   CHECK(parse_ok("actor_placement: io_thread\n").actors_on_io_thread());
   CHECK_FALSE(parse_ok("actor_placement: workers\n").actors_on_io_thread());
   CHECK(parse_ok("log_level: info\n").placement
-        == actor_placement::automatic);
+        == actor_placement::workers);
   auto err = parse_err("log_level: info\nactor_placement: threads\n");
   CHECK_EQ(err.line, 2);
   CHECK_EQ(err.key, "actor_placement");
