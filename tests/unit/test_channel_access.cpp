@@ -112,7 +112,8 @@ TEST_CASE("CONNECT hands the credentials to the connection, not the session") {
   CHECK(out.closes());
   SUBCASE("no user name, no password") {
     channel ch2;
-    auto open2 = find_effect<effect::open_session>(ch2.handle_in(make_connect()));
+    auto out2 = ch2.handle_in(make_connect());
+    auto open2 = find_effect<effect::open_session>(out2);
     REQUIRE(open2 != nullptr);
     CHECK_FALSE(open2->creds.has_username);
     CHECK_FALSE(open2->creds.has_password);
