@@ -9,6 +9,7 @@ packages=(
   libhttp-parser-dev nlohmann-json3-dev
   clang libclang-rt-14-dev
   mosquitto mosquitto-clients python3-paho-mqtt
+  openssl
 )
 # Node.js may come from another source that bundles npm (and conflicts with
 # Debian's npm package); install Debian's only when there is no npm at all.
