@@ -3,7 +3,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/authenticator_types.hpp"
+#include "actors/connection_detail.hpp"
 #include "app/log.hpp"
 #include "security/topic_access.hpp"
 
@@ -11,9 +11,8 @@
 
 namespace castor {
 
-namespace {
+namespace connection_detail {
 
-using clock_type = std::chrono::steady_clock;
 
 using rearm_read_atom = caf::atom_constant<caf::atom("rdrearm")>;
 
@@ -53,10 +52,6 @@ std::string context_of(connection_broker* self) {
   return "connection " + st.peer;
 }
 
-void run(connection_broker* self, mqtt::channel_output&& o);
-void finish(connection_broker* self);
-void start_session(connection_broker* self, mqtt::effect::open_session&& open);
-void continue_auth(connection_broker* self, const std::string& data);
 void route_if_exists(connection_broker* self, mqtt::publish&& p);
 
 void route(connection_broker* self, mqtt::publish&& p) {
@@ -374,230 +369,6 @@ void finish(connection_broker* self) {
     do_close(self);
 }
 
-void on_session_opened(connection_broker* self, attach_result& r) {
-  auto& st = self->state;
-  st.session = r.session;
-  std::set<uint16_t> ids(r.qos2_ids.begin(), r.qos2_ids.end());
-  run(self, st.ch->handle_session_opened(r.session_present, ids));
-  if (!st.closing) {
-    CASTOR_LOG(debug, context_of(self),
-               "connected from "
-                   << st.peer
-                   << (r.session_present ? " (session resumed)" : ""));
-    auto ka = st.ch->keep_alive();
-    // The pending connect timeout tick finds the connection connected and
-    // goes on with keep alive (or stops when there is none).
-    if (ka > 0)
-      ensure_tick(self, std::chrono::milliseconds(ka * 1500));
-  }
-  finish(self);
-}
-
-// -- authentication -------------------------------------------------------------
-
-void open_registry(connection_broker* self, mqtt::session_request&& req) {
-  auto& st = self->state;
-  attach_request ar;
-  ar.req = std::move(req);
-  ar.connection = caf::actor_cast<caf::actor>(self);
-  self->request(st.ctx->registry, caf::infinite, open_atom::value,
-                std::move(ar))
-      .then([=](attach_result& r) { on_session_opened(self, r); },
-            [=](caf::error&) {
-              run(self, self->state.ch->handle_session_refused(
-                            mqtt::reason_code::server_unavailable));
-              finish(self);
-            });
-}
-
-void refuse_connect(connection_broker* self, mqtt::reason_code rc,
-                    const std::string& why) {
-  auto& st = self->state;
-  broker_counters::add(st.ctx->counters->auth_failures);
-  CASTOR_LOG(info, context_of(self),
-             "connection from " << st.peer << " refused ("
-                                << mqtt::to_string(rc) << "): " << why);
-  st.scram.reset();
-  st.pending_open.reset();
-  run(self, st.ch->handle_session_refused(rc));
-}
-
-/// The client is who it says: keep its principal and rights, check its
-/// will, then open the session.
-void authenticated(connection_broker* self, mqtt::effect::open_session&& open,
-                   std::string principal, std::vector<std::string> roles) {
-  auto& st = self->state;
-  st.principal = std::move(principal);
-  st.roles = std::move(roles);
-  if (st.ctx->store)
-    st.access = std::make_shared<security::topic_access>(st.ctx->store,
-                                                         st.roles);
-  st.ch->set_access(st.access);
-  // A will the client may not publish is refused at CONNECT (0x87), as
-  // Mosquitto does.
-  if (open.req.has_will && st.access
-      && st.access->check_publish(open.req.will->topic)
-             == mqtt::publish_check::deny) {
-    refuse_connect(self, mqtt::reason_code::not_authorized,
-                   "will topic " + open.req.will->topic + " not authorized");
-    return;
-  }
-  CASTOR_LOG(debug, context_of(self),
-             "authenticated as "
-                 << (st.principal.empty() ? std::string{"(anonymous)"}
-                                          : st.principal));
-  open_registry(self, std::move(open.req));
-}
-
-/// Reports how a SCRAM exchange ended to the chain's slow-down.
-void record_scram(connection_broker* self, bool failed) {
-  auto& st = self->state;
-  if (st.ctx->auth)
-    self->send(st.ctx->auth, auth_record_atom::value, st.peer, failed);
-}
-
-void start_scram(connection_broker* self, mqtt::effect::open_session&& open) {
-  auto& st = self->state;
-  auto store = st.ctx->store;
-  st.scram = std::make_unique<security::scram_server>(
-      [store](std::string_view user) {
-        return store->scram_credentials_of(user);
-      });
-  auto step = st.scram->step(open.creds.auth_data);
-  open.creds.auth_data.clear();
-  if (step.status != security::scram_step::continue_auth) {
-    record_scram(self, true);
-    refuse_connect(self, mqtt::reason_code::not_authorized,
-                   "SCRAM-SHA-256: " + step.reason);
-    return;
-  }
-  st.pending_open
-      = std::make_unique<mqtt::effect::open_session>(std::move(open));
-  run(self, st.ch->handle_auth_continue(std::move(step.message)));
-  // The client has the connect timeout to answer.
-  schedule_tick(self, std::chrono::milliseconds(st.ctx->connect_timeout_ms));
-}
-
-void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
-  auto& st = self->state;
-  auto& creds = open.creds;
-  if (!creds.auth_method.empty()) {
-    // MQTT 5 enhanced authentication; SCRAM-SHA-256 against the store.
-    if (creds.auth_method != "SCRAM-SHA-256" || !st.ctx->store) {
-      refuse_connect(self, mqtt::reason_code::bad_authentication_method,
-                     "authentication method " + creds.auth_method
-                         + " is not supported");
-      return;
-    }
-    // The chain slows down addresses with failed logins; a SCRAM attempt
-    // waits for it like any other.
-    auto pending
-        = std::make_shared<mqtt::effect::open_session>(std::move(open));
-    self->request(st.ctx->auth, std::chrono::seconds(30),
-                  auth_gate_atom::value, st.peer)
-        .then(
-            [=](bool) {
-              if (self->state.closing)
-                return;
-              start_scram(self, std::move(*pending));
-              finish(self);
-            },
-            [=](caf::error& err) {
-              if (self->state.closing)
-                return;
-              refuse_connect(self, mqtt::reason_code::server_unavailable,
-                             "authentication failed: "
-                                 + self->system().render(err));
-              finish(self);
-            });
-    return;
-  }
-  if (!st.ctx->auth_required) {
-    // No store, no tokens, anonymous clients allowed: everyone is in.
-    open_registry(self, std::move(open.req));
-    return;
-  }
-  authenticate_request ar;
-  ar.client_id = open.req.client_id;
-  ar.has_username = creds.has_username;
-  ar.username = creds.username;
-  ar.has_password = creds.has_password;
-  ar.password = std::move(creds.password);
-  ar.peer_address = st.peer;
-  ar.tls_identity = st.tls_identity;
-  auto pending = std::make_shared<mqtt::effect::open_session>(std::move(open));
-  pending->creds.password.clear();
-  self->request(st.ctx->auth, std::chrono::seconds(30),
-                authenticate_atom::value, std::move(ar))
-      .then(
-          [=](auth_reply& reply) {
-            if (self->state.closing)
-              return;
-            if (reply.decision == security::auth_decision::allow
-                && reply.principal.empty()
-                && self->state.ctx->require_principal) {
-              refuse_connect(self, mqtt::reason_code::not_authorized,
-                             "listener " + self->state.ctx->listener
-                                 + " requires authentication");
-            } else if (reply.decision == security::auth_decision::allow) {
-              authenticated(self, std::move(*pending),
-                            std::move(reply.principal), std::move(reply.roles));
-            } else {
-              auto rc = reply.reason_code != 0
-                            ? static_cast<mqtt::reason_code>(reply.reason_code)
-                            : mqtt::reason_code::not_authorized;
-              refuse_connect(self, rc, reply.reason + " (" + reply.handler
-                                           + ")");
-            }
-            finish(self);
-          },
-          [=](caf::error& err) {
-            if (self->state.closing)
-              return;
-            refuse_connect(self, mqtt::reason_code::server_unavailable,
-                           "authentication failed: "
-                               + self->system().render(err));
-            finish(self);
-          });
-}
-
-void continue_auth(connection_broker* self, const std::string& data) {
-  auto& st = self->state;
-  if (!st.scram || !st.pending_open) {
-    refuse_connect(self, mqtt::reason_code::protocol_error,
-                   "AUTH out of turn");
-    return;
-  }
-  auto step = st.scram->step(data);
-  switch (step.status) {
-  case security::scram_step::success: {
-    record_scram(self, false);
-    auto user = st.scram->user();
-    auto roles = st.ctx->store->roles_of(user).value_or(
-        std::vector<std::string>{});
-    auto open = std::move(st.pending_open);
-    st.scram.reset();
-    st.ch->set_auth_success(std::move(step.message));
-    authenticated(self, std::move(*open), std::move(user), std::move(roles));
-    return;
-  }
-  case security::scram_step::failure:
-    record_scram(self, true);
-    refuse_connect(self, mqtt::reason_code::not_authorized,
-                   "SCRAM-SHA-256: " + step.reason);
-    return;
-  case security::scram_step::continue_auth:
-    refuse_connect(self, mqtt::reason_code::protocol_error,
-                   "SCRAM-SHA-256: unexpected step");
-    return;
-  }
-}
-
-// -- access control ------------------------------------------------------------
-
-/// A publish the client may send only to an existing topic (UPDATE_TOPIC
-/// without MODIFY_TOPIC): asks the tree, which does not create it. Later
-/// publishes to the same topic wait behind the question, in order.
 void route_if_exists(connection_broker* self, mqtt::publish&& p) {
   auto& st = self->state;
   if (auto w = st.exists_checks.find(p.topic); w != st.exists_checks.end()) {
@@ -706,7 +477,9 @@ void run(connection_broker* self, mqtt::channel_output&& o) {
   }
 }
 
-} // namespace
+} // namespace connection_detail
+
+using namespace connection_detail;
 
 caf::behavior connection_actor(connection_broker* self,
                                caf::io::connection_handle hdl,
