@@ -10,6 +10,7 @@
 // being looked up wait in order.
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -67,7 +68,15 @@ struct connection_state {
   connection_context_ptr ctx;
   std::unique_ptr<mqtt::frame_parser> parser;
   std::unique_ptr<mqtt::channel> ch;
+  /// The session actor; null while the session has none (clean start with
+  /// expiry 0 and no subscription yet: the registry holds this connection,
+  /// `direct`) and before the session is open.
   caf::actor session;
+  bool direct = false;
+  /// Asking the registry for a session actor (first SUBSCRIBE); requests
+  /// for the session wait in `deferred`, in order.
+  bool promoting = false;
+  std::vector<std::function<void()>> deferred;
   std::string peer;
   /// The principal named by the client's verified certificate (mutual TLS;
   /// the listener's tls.principal_from field); empty without one.

@@ -16,6 +16,7 @@ namespace castor::connection_detail {
 void on_session_opened(connection_broker* self, attach_result& r) {
   auto& st = self->state;
   st.session = r.session;
+  st.direct = !r.session;
   std::set<uint16_t> ids(r.qos2_ids.begin(), r.qos2_ids.end());
   run(self, st.ch->handle_session_opened(r.session_present, ids));
   if (!st.closing) {

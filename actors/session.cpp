@@ -60,17 +60,9 @@ void publish_will(Self* self) {
     return;
   // At most once per connection.
   auto will = std::move(st.req.will);
-  mqtt::publish p;
-  auto& w = *will;
-  // The will is shared with the connection's channel: copy it.
-  p.topic = w.topic;
-  p.payload = w.payload;
-  p.qos = w.qos;
-  p.retain = w.retain;
-  p.props = w.props;
   CASTOR_LOG(debug, "session " << st.client_id,
-             "publishing will on " << p.topic);
-  auto m = mqtt::make_message(std::move(p), st.client_id, clock_type::now());
+             "publishing will on " << will->topic);
+  auto m = make_will_message(*will, st.client_id);
   self->send(st.tree, publish_atom::value, std::move(m));
 }
 

@@ -7,6 +7,26 @@
 
 namespace castor {
 
+namespace {
+
+/// Spawns the session actor of `client_id`, linked to the registry.
+template <class Self>
+caf::actor spawn_session(Self* self, const std::string& client_id) {
+  auto& st = self->state;
+  if (st.cfg.on_io_thread) {
+    auto s = self->home_system().middleman().spawn_broker(
+        session_broker, client_id, caf::actor_cast<caf::actor>(self), st.tree,
+        st.cfg);
+    self->link_to(s);
+    return s;
+  }
+  return self->template spawn<caf::linked>(session_actor, client_id,
+                                           caf::actor_cast<caf::actor>(self),
+                                           st.tree, st.cfg);
+}
+
+} // namespace
+
 template <class Self>
 caf::behavior session_registry_impl(Self* self, caf::actor tree,
                                session_config cfg) {
@@ -33,26 +53,62 @@ caf::behavior session_registry_impl(Self* self, caf::actor tree,
   return {
       [=](open_atom, attach_request& ar) {
         auto& st = self->state;
+        auto rp = self->make_response_promise();
         auto& e = st.sessions[ar.req.client_id];
-        if (e.session && ar.req.clean_start) {
-          self->send(e.session, end_atom::value);
+        if (e.session && (ar.req.clean_start || e.direct)) {
+          // A clean start replaces the session; a session without an actor
+          // had expiry 0 and ends with its connection, which is taken over.
+          if (e.direct)
+            self->send(
+                e.session, kick_atom::value,
+                static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
+                true);
+          else
+            self->send(e.session, end_atom::value);
           e.session = nullptr;
+          e.direct = false;
+        }
+        if (!e.session && ar.req.clean_start && ar.req.session_expiry == 0) {
+          // Nothing to keep beyond the connection: no session actor until
+          // the client subscribes (promote_atom).
+          e.session = ar.connection;
+          e.direct = true;
+          e.attaches = 0;
+          rp.deliver(attach_result{});
+          return;
         }
         if (!e.session) {
-          if (st.cfg.on_io_thread) {
-            e.session = self->home_system().middleman().spawn_broker(
-                session_broker, ar.req.client_id,
-                caf::actor_cast<caf::actor>(self), st.tree, st.cfg);
-            self->link_to(e.session);
-          } else {
-            e.session = self->template spawn<caf::linked>(
-                session_actor, ar.req.client_id,
-                caf::actor_cast<caf::actor>(self), st.tree, st.cfg);
-          }
+          e.session = spawn_session(self, ar.req.client_id);
           e.attaches = 0;
         }
         ++e.attaches;
-        return self->delegate(e.session, attach_atom::value, std::move(ar));
+        rp.delegate(e.session, attach_atom::value, std::move(ar));
+      },
+      [=](promote_atom, attach_request& ar) {
+        // A connection without a session actor needs one (it subscribes).
+        auto& st = self->state;
+        auto rp = self->make_response_promise();
+        auto i = st.sessions.find(ar.req.client_id);
+        if (i == st.sessions.end() || !i->second.direct
+            || i->second.session != ar.connection) {
+          // Taken over meanwhile: the connection is being kicked.
+          rp.deliver(caf::make_error(caf::sec::request_receiver_down));
+          return;
+        }
+        auto& e = i->second;
+        e.session = spawn_session(self, ar.req.client_id);
+        e.direct = false;
+        e.attaches = 1;
+        rp.delegate(e.session, attach_atom::value, std::move(ar));
+      },
+      [=](detach_atom, const std::string& id) {
+        // A connection without a session actor has closed.
+        auto& m = self->state.sessions;
+        auto i = m.find(id);
+        if (i != m.end() && i->second.direct
+            && caf::actor_cast<caf::strong_actor_ptr>(i->second.session)
+                   == self->current_sender())
+          m.erase(i);
       },
       [=](expire_atom, const std::string& id, uint64_t attaches) -> bool {
         auto& m = self->state.sessions;

@@ -6,7 +6,15 @@
 // session; a session that wants to expire asks first, so an attach already
 // on its way is never lost.
 //
+// A clean start with session expiry 0 gets no session actor: the session
+// ends with its connection, so until the client subscribes there is nothing
+// a separate actor would keep (most publish-only clients). The registry then
+// holds the connection itself (`direct`); a takeover kicks it, and its first
+// SUBSCRIBE promotes it to a session actor.
+//
 //   (open_atom, attach_request)             -> attach_result (from the session)
+//   (promote_atom, attach_request)          -> attach_result (from the session)
+//   (detach_atom, client_id)                from a connection without session
 //   (expire_atom, client_id, attaches)      -> bool (may the session end?)
 
 #include <cstdint>
@@ -23,8 +31,9 @@ namespace castor {
 
 struct session_registry_state {
   struct entry {
-    caf::actor session;
+    caf::actor session; ///< or the connection, if `direct`
     uint64_t attaches = 0;
+    bool direct = false;
   };
   std::unordered_map<std::string, entry> sessions;
   caf::actor tree;

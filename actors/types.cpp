@@ -6,6 +6,18 @@
 
 namespace castor {
 
+mqtt::message_ptr make_will_message(const mqtt::will_message& w,
+                                    const std::string& client_id) {
+  mqtt::publish p;
+  p.topic = w.topic;
+  p.payload = w.payload;
+  p.qos = w.qos;
+  p.retain = w.retain;
+  p.props = w.props;
+  return mqtt::make_message(std::move(p), client_id,
+                            std::chrono::steady_clock::now());
+}
+
 namespace {
 
 // A little-endian length-prefixed field appended after the PUBLISH bytes.

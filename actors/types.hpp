@@ -41,6 +41,7 @@ using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using will_atom = caf::atom_constant<caf::atom("will")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using open_atom = caf::atom_constant<caf::atom("open")>;
+using promote_atom = caf::atom_constant<caf::atom("promote")>;
 using out_atom = caf::atom_constant<caf::atom("out")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
@@ -104,6 +105,10 @@ struct attach_result {
   bool session_present = false;
   std::vector<uint16_t> qos2_ids;
 };
+
+/// The message a will becomes when it is published, from `client_id`.
+mqtt::message_ptr make_will_message(const mqtt::will_message& w,
+                                    const std::string& client_id);
 
 /// Connection -> session: the connection has gone.
 struct detach_info {
