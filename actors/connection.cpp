@@ -1,5 +1,7 @@
 #include "actors/connection.hpp"
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -70,21 +72,43 @@ void route(connection_broker* self, mqtt::publish&& p) {
                          std::vector<mqtt::message_ptr>{std::move(m)});
 }
 
-/// Writes socket bytes (flow control counts these).
+/// Writes socket bytes (flow control counts those that wait in CAF's
+/// buffer). While that buffer is empty they go straight to the socket: one
+/// send() instead of CAF's epoll registration, write event, send() and
+/// deregistration. What the socket does not take waits in CAF's buffer,
+/// behind which every later byte queues.
 void send_bytes(connection_broker* self, std::string_view bytes) {
   auto& st = self->state;
   if (bytes.empty())
     return;
   broker_counters::add(st.ctx->counters->bytes_out, bytes.size());
+  if (st.unsent == 0) {
+    auto n = ::send(static_cast<int>(st.hdl.id()), bytes.data(), bytes.size(),
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      if (static_cast<size_t>(n) == bytes.size())
+        return;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    // Otherwise (would block, or failed): CAF's write reports a failure.
+  }
   st.unsent += bytes.size();
   self->write(st.hdl, bytes.size(), bytes.data());
   self->flush(st.hdl);
 }
 
-void flush_out(connection_broker* self) {
+void flush_out(connection_broker* self, bool now) {
   auto& st = self->state;
   if (st.out.empty() || st.closed)
     return;
+  if (!now && !st.closing && !self->mailbox().empty()) {
+    // More messages wait (a burst of deliveries): write once after them.
+    if (!st.flush_pending) {
+      st.flush_pending = true;
+      self->send(self, flush_atom::value);
+    }
+    return;
+  }
   if (!st.transport) {
     send_bytes(self, st.out);
   } else {
@@ -145,7 +169,7 @@ void turn_done(connection_broker* self, uint64_t seq) {
   if (t.pending > 0)
     --t.pending;
   release_turns(self);
-  flush_out(self);
+  flush_out(self, false);
 }
 
 using batch_ptr = connection_state::batch_ptr;
@@ -168,7 +192,7 @@ void cache_topic(connection_broker* self, const std::string& name,
     }
   }
   self->monitor(t);
-  st.topics.emplace(name, connection_state::cached_topic{t, {}});
+  st.topics.emplace(name, connection_state::cached_topic{t, {}, 0, {}});
 }
 
 /// The topic `t` has gone (retired while idle): its unanswered batches go
@@ -197,11 +221,33 @@ void topic_gone(connection_broker* self, const caf::actor_addr& t) {
   }
 }
 
-void send_batch(connection_broker* self, const std::string& name,
+/// QoS 0 batches pushed to a topic between two requests to it.
+constexpr uint32_t max_pushed_batches = 8;
+
+/// Sends a batch to a cached topic. A QoS 0 batch goes without asking for an
+/// answer (`may_push`, returns false) while the topic is known to be alive
+/// and not holding back this connection's batches (no request to it
+/// unanswered); every max_pushed_batches-th batch asks again, so a blocked
+/// topic still stops this connection's reading. Otherwise the answer ends
+/// the batch's turns (returns true).
+bool send_batch(connection_broker* self, const std::string& name,
                 std::vector<mqtt::message_ptr>&& msgs,
-                std::vector<uint64_t> turns) {
+                std::vector<uint64_t> turns, bool may_push = false) {
   auto& st = self->state;
   auto& ct = st.topics.at(name);
+  auto now = clock_type::now();
+  if (may_push && ct.in_flight.empty() && ct.pushed < max_pushed_batches
+      && ct.confirmed != clock_type::time_point{}
+      && (st.ctx->topic_idle_ms == 0
+          || now - ct.confirmed
+                 < std::chrono::milliseconds(st.ctx->topic_idle_ms / 2))
+      && std::all_of(msgs.begin(), msgs.end(),
+                     [](const mqtt::message_ptr& m) { return m->qos == 0; })) {
+    ++ct.pushed;
+    self->send(ct.actor, push_atom::value, publish_batch{std::move(msgs)});
+    return false;
+  }
+  ct.pushed = 0;
   auto b = std::make_shared<connection_state::batch_in_flight>(
       connection_state::batch_in_flight{msgs, std::move(turns), false});
   ct.in_flight.push_back(b);
@@ -217,6 +263,8 @@ void send_batch(connection_broker* self, const std::string& name,
             if (auto i = st.topics.find(name); i != st.topics.end()) {
               auto& v = i->second.in_flight;
               v.erase(std::find(v.begin(), v.end(), b));
+              if (i->second.actor == topic)
+                i->second.confirmed = now;
             }
             for (auto seq : b->turns)
               turn_done(self, seq);
@@ -226,10 +274,9 @@ void send_batch(connection_broker* self, const std::string& name,
             // I/O thread never answers: the monitor tells us instead).
             topic_gone(self, topic.address());
           });
+  return true;
 }
 
-/// Sends this read's publishes, one batch per topic. Returns how many
-/// batches the turn `seq` waits for.
 uint32_t flush_routes(connection_broker* self, uint64_t seq) {
   auto& st = self->state;
   uint32_t pending = 0;
@@ -243,7 +290,8 @@ uint32_t flush_routes(connection_broker* self, uint64_t seq) {
       continue;
     }
     if (st.topics.count(topic) > 0) {
-      send_batch(self, topic, std::move(msgs), {seq});
+      if (!send_batch(self, topic, std::move(msgs), {seq}, true))
+        --pending; // pushed: nothing to wait for
       continue;
     }
     st.lookups.emplace(topic, connection_state::lookup{std::move(msgs), {seq}});
@@ -431,7 +479,7 @@ void finish(connection_broker* self) {
       self->send(st.session, ack_atom::value, std::move(st.acks));
     st.acks.items.clear();
   }
-  flush_out(self);
+  flush_out(self, false);
   if (st.closing)
     do_close(self);
 }
@@ -715,6 +763,10 @@ caf::behavior connection_actor(connection_broker* self,
         st.closing = true;
         st.close_info.publish_will = true;
         finish(self);
+      },
+      [=](flush_atom) {
+        self->state.flush_pending = false;
+        flush_out(self, true);
       },
       [=](kick_atom, uint8_t reason, bool publish_will) {
         auto& st = self->state;

@@ -42,6 +42,8 @@ struct connection_context {
   /// Reads whose messages topics have not yet taken before the connection
   /// stops reading.
   uint32_t max_open_turns = 16;
+  /// Topics retire after this long without a publish (0 = never).
+  uint32_t topic_idle_ms = 0;
   std::string listener;
   std::shared_ptr<broker_counters> counters;
   /// The authenticator chain (actors/authenticator.hpp).
@@ -103,6 +105,7 @@ struct connection_state {
   bool transport_up = false; ///< every layer of the transport is up
   size_t read_size = 0;
   std::string out; // bytes of this turn
+  bool flush_pending = false; ///< a flush_atom to self is on its way
   /// Routes of this turn, in order, grouped by topic.
   std::vector<std::pair<std::string, std::vector<mqtt::message_ptr>>> routes;
   /// A batch on its way to a topic: the turns waiting for it, and its
@@ -118,6 +121,11 @@ struct connection_state {
   struct cached_topic {
     caf::actor actor;
     std::vector<batch_ptr> in_flight;
+    /// QoS 0 batches pushed without an answer since the last request.
+    uint32_t pushed = 0;
+    /// When the last answered request was sent: the topic was alive then
+    /// and cannot retire for a whole idle period after it.
+    std::chrono::steady_clock::time_point confirmed{};
   };
   std::unordered_map<std::string, cached_topic> topics;
   /// Publishes waiting for their topic actor, and the turns they belong to.

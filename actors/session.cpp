@@ -16,6 +16,10 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
+/// Delivery batches a session takes from a topic before it gives the
+/// credit back: half the topic's window, so the topic never waits for it.
+constexpr uint32_t credit_batch = max_outstanding_batches / 2;
+
 caf::strong_actor_ptr ptr_of(const caf::actor& a) {
   return caf::actor_cast<caf::strong_actor_ptr>(a);
 }
@@ -34,8 +38,9 @@ bool still_subscribed(const mqtt::session_state& st, const std::string& topic) {
 template <class Self>
 void pay_owed(Self* self) {
   auto& st = self->state;
-  if (st.owed.empty() || st.st.congested())
+  if (!st.credit_held || st.st.congested())
     return;
+  st.credit_held = false;
   CASTOR_LOG(trace, "session " << st.client_id,
              "credit paid to " << st.owed.size() << " topics");
   for (auto& [topic, n] : st.owed)
@@ -403,16 +408,22 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
           st.st.enqueue(std::move(d), now, out);
         }
         send_out(self, out);
-        // Credit back to the topic unless congested (then it waits).
+        // Credit back to the topic, several batches at a time (fewer
+        // messages, and the topic keeps sending meanwhile), unless
+        // congested: then the topic waits for it.
         auto topic = caf::actor_cast<caf::actor>(self->current_sender());
         if (!topic)
           return;
+        auto& n = st.owed[topic];
+        ++n;
         if (st.st.congested()) {
+          st.credit_held = true;
           CASTOR_LOG(trace, "session " << st.client_id,
                      "congested: " << st.st.queued_count() << " queued");
-          ++st.owed[topic];
-        } else
-          self->send(topic, credit_atom::value, uint32_t{1});
+        } else if (n >= credit_batch) {
+          self->send(topic, credit_atom::value, n);
+          st.owed.erase(topic);
+        }
       },
       [=](ack_atom, const ack_batch& acks) {
         auto& st = self->state;

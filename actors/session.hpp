@@ -28,6 +28,7 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/topic.hpp"
 #include "actors/types.hpp"
 #include "protocol/session_state.hpp"
 
@@ -66,8 +67,10 @@ struct session_actor_state {
   std::unique_ptr<attach_request> pending_attach;
   caf::response_promise pending_rp;
   bool reset_on_takeover = false;
-  /// Credit owed to topics while congested (delivery batches taken).
+  /// Credit owed to topics (delivery batches taken): paid in batches of
+  /// credit_batch, and all at once when the session stops being congested.
   std::unordered_map<caf::actor, uint32_t> owed;
+  bool credit_held = false; ///< congested: pay all of `owed` once it ends
   bool ended = false;
   /// Until then, deliveries are checked against the current subscriptions:
   /// topics may still send for a filter the client has just unsubscribed.

@@ -208,6 +208,17 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
         fan_out(self, batch.msgs);
         return true;
       },
+      [=](push_atom, publish_batch& batch) {
+        // QoS 0 from a connection that does not wait for an answer.
+        auto& st = self->state;
+        st.published += batch.msgs.size();
+        if (st.blocked > 0 || !st.stash.empty()) {
+          st.stash.push_back(
+              topic_state::stashed{std::move(batch.msgs), {}, false});
+          return;
+        }
+        fan_out(self, batch.msgs);
+      },
       [=](publish_atom, mqtt::message_ptr& m) {
         auto& st = self->state;
         ++st.published;

@@ -5,6 +5,7 @@
 // sharing the one immutable message.
 //
 //   (publish_atom, publish_batch)            -> fan out, update retained
+//   (push_atom, publish_batch)               the same, unanswered (QoS 0)
 //   (subscribe_atom, topic_subscription)     -> retained_batch (retained to
 //   send) (attach_atom, topic_subscription)        -> register silently
 //   (unsub_atom, actor session, filter, group)

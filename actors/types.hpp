@@ -33,6 +33,8 @@ using kick_atom = caf::atom_constant<caf::atom("kick")>;
 using end_atom = caf::atom_constant<caf::atom("end")>;
 using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
+/// A publish batch sent without asking for an answer (QoS 0).
+using push_atom = caf::atom_constant<caf::atom("push")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
 using unsub_all_atom = caf::atom_constant<caf::atom("unsuball")>;
@@ -44,6 +46,7 @@ using open_atom = caf::atom_constant<caf::atom("open")>;
 using promote_atom = caf::atom_constant<caf::atom("promote")>;
 using out_atom = caf::atom_constant<caf::atom("out")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using redeliver_atom = caf::atom_constant<caf::atom("redeliver")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;

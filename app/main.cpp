@@ -212,6 +212,11 @@ int main(int argc, char** argv) {
     }
     caf_cfg.set("scheduler.max-threads", workers);
     caf_cfg.set("scheduler.policy", caf::atom("sharing"));
+    // One read per socket per multiplexer round: CAF's default (50) reads
+    // until the socket is empty, which costs a second recv() returning
+    // EAGAIN for every small packet; epoll reports a socket with more to
+    // read again in the next round (docs/performance.md).
+    caf_cfg.set("middleman.max-consecutive-reads", size_t{1});
     caf::actor_system sys{caf_cfg};
     castor::server srv{sys, cfg,
                        std::get<castor::auth_settings>(std::move(security))};

@@ -159,6 +159,7 @@ std::optional<std::string> server::start() {
     ctx->connect_timeout_ms = cfg_.mqtt.connect_timeout_ms;
     ctx->max_outbound_bytes = cfg_.mqtt.max_outbound_bytes;
     ctx->slow_consumer_timeout_ms = cfg_.mqtt.slow_consumer_timeout_ms;
+    ctx->topic_idle_ms = cfg_.mqtt.topic_idle_timeout_ms;
     ctx->slow_consumer_disconnect
         = cfg_.mqtt.slow_consumer == slow_consumer_policy::disconnect;
     ctx->listener = l.name;
