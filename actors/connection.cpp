@@ -33,7 +33,8 @@ void set_read_size(connection_broker* self, size_t n) {
 void schedule_tick(connection_broker* self, std::chrono::milliseconds d) {
   self->state.tick_due = clock_type::now() + d;
   auto epoch = ++self->state.timer_epoch;
-  self->delayed_send(self, d, tick_atom::value, epoch);
+  self->send(self->state.ctx->timers, schedule_atom::value,
+             static_cast<uint32_t>(d.count()), epoch);
 }
 
 /// A tick within `d`: the pending one if it comes earlier (its handler

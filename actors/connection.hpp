@@ -34,6 +34,8 @@ namespace castor {
 struct connection_context {
   caf::actor registry;
   caf::actor tree;
+  /// Connect timeouts and keep alive (actors/timer_wheel.hpp).
+  caf::actor timers;
   mqtt::channel_options opts;
   uint32_t connect_timeout_ms = 10000;
   uint32_t max_outbound_bytes = 1048576;

@@ -47,6 +47,7 @@ using promote_atom = caf::atom_constant<caf::atom("promote")>;
 using out_atom = caf::atom_constant<caf::atom("out")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using schedule_atom = caf::atom_constant<caf::atom("schedule")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using redeliver_atom = caf::atom_constant<caf::atom("redeliver")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;

@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actors/timer_wheel.hpp"
 #include "actors/session_registry.hpp"
 #include "actors/topic_tree.hpp"
 #include "app/listener.hpp"
@@ -127,14 +128,17 @@ std::optional<std::string> server::start() {
   bool io = cfg_.actors_on_io_thread();
   auto scfg = make_session_config(cfg_.mqtt);
   scfg.on_io_thread = io;
-  if (io) {
+  if (io)
     tree_ = sys_.middleman().spawn_broker(topic_tree_broker);
-    registry_ = sys_.middleman().spawn_broker(session_registry_broker, tree_,
-                                              scfg);
-  } else {
+  else
     tree_ = sys_.spawn(topic_tree);
-    registry_ = sys_.spawn(session_registry, tree_, scfg);
-  }
+  // The registry is bookkeeping for every CONNECT: beside the connections
+  // in either placement, so that opening a session without an actor of its
+  // own wakes no other thread. It spawns sessions where `scfg` says.
+  registry_ = sys_.middleman().spawn_broker(session_registry_broker, tree_,
+                                            scfg);
+  timers_ = sys_.middleman().spawn_broker(timer_wheel,
+                                          std::chrono::milliseconds{50});
   if (cfg_.mqtt.topic_idle_timeout_ms > 0)
     caf::anon_send(tree_, gc_config_atom::value,
                    cfg_.mqtt.topic_idle_timeout_ms);
@@ -153,6 +157,7 @@ std::optional<std::string> server::start() {
     auto ctx = std::make_shared<connection_context>();
     ctx->registry = registry_;
     ctx->tree = tree_;
+    ctx->timers = timers_;
     ctx->opts = make_channel_options(cfg_.mqtt, l.max_packet_size);
     ctx->transport = transports[i];
     ctx->principal_from = to_cert_principal(l.tls.principal_from);
@@ -202,6 +207,7 @@ void server::stop() {
   if (auth_chain_)
     caf::anon_send_exit(auth_chain_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(tree_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(timers_, caf::exit_reason::user_shutdown);
 }
 
 } // namespace castor

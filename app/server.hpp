@@ -84,6 +84,7 @@ private:
   std::shared_ptr<broker_counters> counters_;
   caf::actor tree_;
   caf::actor registry_;
+  caf::actor timers_;
   std::vector<caf::actor> listeners_;
   std::vector<endpoint> endpoints_;
   bool stopped_ = false;
