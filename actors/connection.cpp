@@ -278,6 +278,8 @@ bool send_batch(connection_broker* self, const std::string& name,
   return true;
 }
 
+/// Sends this read's publishes, one batch per topic. Returns how many
+/// answers the turn `seq` waits for (pushed batches need none).
 uint32_t flush_routes(connection_broker* self, uint64_t seq) {
   auto& st = self->state;
   uint32_t pending = 0;
