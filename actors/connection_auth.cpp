@@ -1,7 +1,8 @@
-// Opening a connection's session: authentication (the authenticator chain,
+// A connection's session: authentication (the authenticator chain,
 // SCRAM-SHA-256 through AUTH), the access rights of the principal, the will
-// check, and the session registry. Part of the connection actor
-// (actors/connection.cpp).
+// check, opening it at the session registry, asking for a session actor
+// when the session has none yet, and the detach at close. Part of the
+// connection actor (actors/connection.cpp).
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -31,6 +32,85 @@ void on_session_opened(connection_broker* self, attach_result& r) {
       ensure_tick(self, std::chrono::milliseconds(ka * 1500));
   }
   finish(self);
+}
+
+// -- session actor ------------------------------------------------------------
+
+/// Tells the session (or, without one, the registry) that the connection
+/// has gone, and stops the actor.
+void detach_and_quit(connection_broker* self) {
+  auto& st = self->state;
+  if (st.session && !st.detach_sent) {
+    st.detach_sent = true;
+    detach_info di;
+    di.publish_will = st.close_info.publish_will;
+    if (st.close_info.session_expiry) {
+      di.has_expiry = true;
+      di.expiry = *st.close_info.session_expiry;
+    }
+    auto& ids = st.ch->inbound_qos2();
+    di.qos2_ids.assign(ids.begin(), ids.end());
+    self->send(st.session, detach_atom::value, std::move(di));
+  } else if (st.direct && !st.detach_sent) {
+    // Session expiry 0: the session ends now, and with it the will's delay.
+    st.detach_sent = true;
+    auto& req = st.ch->session();
+    if (st.close_info.publish_will && req.will) {
+      CASTOR_LOG(debug, context_of(self),
+                 "publishing will on " << req.will->topic);
+      self->send(st.ctx->tree, publish_atom::value,
+                 make_will_message(*req.will, req.client_id));
+    }
+    self->send(st.ctx->registry, detach_atom::value, req.client_id);
+  }
+  self->quit();
+}
+
+/// Runs `f` once the connection has a session actor, asking the registry
+/// for one if it has none yet.
+void with_session(connection_broker* self, std::function<void()> f) {
+  auto& st = self->state;
+  if (st.session) {
+    f();
+    return;
+  }
+  st.deferred.emplace_back(std::move(f));
+  if (st.promoting || !st.direct)
+    return;
+  st.promoting = true;
+  attach_request ar;
+  ar.req = st.ch->session();
+  ar.connection = caf::actor_cast<caf::actor>(self);
+  self->request(st.ctx->registry, caf::infinite, promote_atom::value,
+                std::move(ar))
+      .then(
+          [=](attach_result& r) {
+            auto& st = self->state;
+            st.promoting = false;
+            st.direct = false;
+            st.session = r.session;
+            CASTOR_LOG(debug, context_of(self), "session actor started");
+            if (st.closed) {
+              st.deferred.clear();
+              detach_and_quit(self);
+              return;
+            }
+            if (st.out_paused)
+              self->send(st.session, flow_atom::value,
+                         static_cast<uint8_t>(flow_mode::paused));
+            auto fs = std::move(st.deferred);
+            st.deferred.clear();
+            for (auto& g : fs)
+              g();
+          },
+          [=](caf::error&) {
+            // Taken over meanwhile: the kick is on its way (or here).
+            auto& st = self->state;
+            st.promoting = false;
+            st.deferred.clear();
+            if (st.closed)
+              detach_and_quit(self);
+          });
 }
 
 // -- authentication -------------------------------------------------------------

@@ -5,6 +5,7 @@
 // (authentication and opening the session). Not for other actors.
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "actors/connection.hpp"
@@ -30,6 +31,14 @@ void finish(connection_broker* self);
 
 /// CONNECT accepted by the channel: authenticate, then open the session.
 void start_session(connection_broker* self, mqtt::effect::open_session&& open);
+
+/// Tells the session (or, without one, the registry) that the connection
+/// has gone, and stops the actor.
+void detach_and_quit(connection_broker* self);
+
+/// Runs `f` once the connection has a session actor, asking the registry
+/// for one if it has none yet.
+void with_session(connection_broker* self, std::function<void()> f);
 
 /// The client's next AUTH packet of an enhanced authentication.
 void continue_auth(connection_broker* self, const std::string& data);
