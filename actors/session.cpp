@@ -414,15 +414,15 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         auto topic = caf::actor_cast<caf::actor>(self->current_sender());
         if (!topic)
           return;
-        auto& n = st.owed[topic];
-        ++n;
+        auto owed = st.owed.try_emplace(topic, 0).first;
+        auto n = ++owed->second;
         if (st.st.congested()) {
           st.credit_held = true;
           CASTOR_LOG(trace, "session " << st.client_id,
                      "congested: " << st.st.queued_count() << " queued");
         } else if (n >= credit_batch) {
           self->send(topic, credit_atom::value, n);
-          st.owed.erase(topic);
+          st.owed.erase(owed);
         }
       },
       [=](ack_atom, const ack_batch& acks) {

@@ -164,6 +164,23 @@ void fan_out(Self* self,
   }
 }
 
+/// Fans `msgs` out now, or stashes them while a session blocks the topic;
+/// `rp` (if any) is answered once they are fanned out.
+template <class Self>
+void take_publishes(Self* self, std::vector<mqtt::message_ptr>&& msgs,
+                    caf::response_promise* rp) {
+  auto& st = self->state;
+  st.published += msgs.size();
+  if (st.blocked > 0 || !st.stash.empty()) {
+    st.stash.push_back(topic_state::stashed{
+        std::move(msgs), rp ? *rp : caf::response_promise{}, rp != nullptr});
+    return;
+  }
+  fan_out(self, msgs);
+  if (rp)
+    rp->deliver(true);
+}
+
 template <class Self>
 void add_subscription(Self* self, const topic_subscription& ts) {
   auto& st = self->state;
@@ -197,37 +214,17 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
   self->state.name = std::move(name);
   return {
       [=](publish_atom, publish_batch& batch) -> caf::result<bool> {
-        auto& st = self->state;
-        st.published += batch.msgs.size();
-        if (st.blocked > 0 || !st.stash.empty()) {
-          auto rp = self->make_response_promise();
-          st.stash.push_back(
-              topic_state::stashed{std::move(batch.msgs), rp, true});
-          return rp;
-        }
-        fan_out(self, batch.msgs);
-        return true;
+        auto rp = self->make_response_promise();
+        take_publishes(self, std::move(batch.msgs), &rp);
+        return rp;
       },
       [=](push_atom, publish_batch& batch) {
         // QoS 0 from a connection that does not wait for an answer.
-        auto& st = self->state;
-        st.published += batch.msgs.size();
-        if (st.blocked > 0 || !st.stash.empty()) {
-          st.stash.push_back(
-              topic_state::stashed{std::move(batch.msgs), {}, false});
-          return;
-        }
-        fan_out(self, batch.msgs);
+        take_publishes(self, std::move(batch.msgs), nullptr);
       },
       [=](publish_atom, mqtt::message_ptr& m) {
-        auto& st = self->state;
-        ++st.published;
-        std::vector<mqtt::message_ptr> msgs{std::move(m)};
-        if (st.blocked > 0 || !st.stash.empty()) {
-          st.stash.push_back(topic_state::stashed{std::move(msgs), {}, false});
-          return;
-        }
-        fan_out(self, msgs);
+        take_publishes(self, std::vector<mqtt::message_ptr>{std::move(m)},
+                       nullptr);
       },
       [=](credit_atom, uint32_t n) {
         auto& st = self->state;
