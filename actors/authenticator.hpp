@@ -27,7 +27,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/authenticator_types.hpp"
-#include "app/config.hpp"
+#include "security/settings.hpp"
 #include "security/jwt.hpp"
 #include "security/permissions.hpp"
 #include "security/security_store.hpp"

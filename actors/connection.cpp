@@ -6,7 +6,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/connection_detail.hpp"
-#include "app/log.hpp"
+#include "log/log.hpp"
 #include "security/topic_access.hpp"
 
 #include <sys/socket.h>

@@ -9,7 +9,7 @@
 
 #include "actors/authenticator_types.hpp"
 #include "actors/connection_detail.hpp"
-#include "app/log.hpp"
+#include "log/log.hpp"
 #include "security/topic_access.hpp"
 
 namespace castor::connection_detail {

@@ -7,7 +7,7 @@
 
 #include <caf/all.hpp>
 
-#include "app/log.hpp"
+#include "log/log.hpp"
 #include "protocol/topic.hpp"
 
 namespace castor {

@@ -3,7 +3,7 @@
 #include <caf/io/all.hpp>
 #include <caf/all.hpp>
 
-#include "app/log.hpp"
+#include "log/log.hpp"
 
 namespace castor {
 

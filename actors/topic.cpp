@@ -5,7 +5,7 @@
 
 #include <caf/all.hpp>
 
-#include "app/log.hpp"
+#include "log/log.hpp"
 
 namespace castor {
 

@@ -6,7 +6,7 @@
 #include <caf/all.hpp>
 
 #include "actors/topic.hpp"
-#include "app/log.hpp"
+#include "log/log.hpp"
 #include "protocol/topic.hpp"
 
 namespace castor {

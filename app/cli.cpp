@@ -4,7 +4,7 @@
 
 #include <sys/stat.h>
 
-#include "app/log.hpp"
+#include "log/log.hpp"
 
 namespace castor {
 

@@ -3,7 +3,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "app/log.hpp"
+#include "log/log.hpp"
 
 namespace castor {
 

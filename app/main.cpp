@@ -21,7 +21,7 @@
 #include "actors/types.hpp"
 #include "app/cli.hpp"
 #include "app/config.hpp"
-#include "app/log.hpp"
+#include "log/log.hpp"
 #include "app/server.hpp"
 #include "security/password.hpp"
 #include "security/security_store.hpp"

@@ -9,7 +9,7 @@
 #include "actors/session_registry.hpp"
 #include "actors/topic_tree.hpp"
 #include "app/listener.hpp"
-#include "app/log.hpp"
+#include "log/log.hpp"
 
 namespace castor {
 

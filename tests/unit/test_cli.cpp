@@ -13,7 +13,7 @@
 
 #include "app/cli.hpp"
 #include "app/config.hpp"
-#include "app/log.hpp"
+#include "log/log.hpp"
 
 using namespace castor;
 

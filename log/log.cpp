@@ -1,4 +1,4 @@
-#include "app/log.hpp"
+#include "log/log.hpp"
 
 #include <atomic>
 #include <cerrno>

@@ -9,7 +9,13 @@
 #include <string>
 #include <string_view>
 
-#include "app/config.hpp"
+#include <cstdint>
+
+namespace castor {
+
+enum class log_level : uint8_t { trace, debug, info, warning, error };
+
+} // namespace castor
 
 namespace castor::log {
 
