@@ -18,6 +18,20 @@ namespace connection_detail {
 
 using rearm_read_atom = caf::atom_constant<caf::atom("rdrearm")>;
 
+/// Re-triggers of reading after a resume (CAF's lost trigger, below), at
+/// 50 ms doubling to 3.2 s.
+constexpr uint64_t max_rearm_steps = 6;
+
+std::chrono::milliseconds rearm_delay(uint64_t step) {
+  return std::chrono::milliseconds(50) * (uint64_t{1} << step);
+}
+
+void set_timer(connection_broker* self, std::chrono::milliseconds delay,
+               caf::atom_value reply, uint64_t epoch) {
+  self->send(self->state.ctx->timers, schedule_atom::value, reply, epoch,
+             static_cast<uint64_t>(delay.count()));
+}
+
 constexpr size_t min_read_size = 256;
 constexpr size_t max_read_size = 65536;
 constexpr size_t max_cached_topics = 4096;
@@ -63,14 +77,15 @@ void route(connection_broker* self, mqtt::publish&& p) {
   auto m = mqtt::make_message(std::move(p), st.ch->session().client_id,
                               clock_type::now());
   for (auto& r : st.routes) {
-    if (r.first == m->topic) {
-      r.second.emplace_back(std::move(m));
+    if (r.topic == m->topic && r.mark == st.read_mark) {
+      r.msgs.emplace_back(std::move(m));
       return;
     }
   }
   std::string topic = m->topic;
-  st.routes.emplace_back(std::move(topic),
-                         std::vector<mqtt::message_ptr>{std::move(m)});
+  st.routes.push_back(connection_state::route_group{
+      std::move(topic), std::vector<mqtt::message_ptr>{std::move(m)},
+      st.read_mark});
 }
 
 /// Writes socket bytes (flow control counts those that wait in CAF's
@@ -80,7 +95,7 @@ void route(connection_broker* self, mqtt::publish&& p) {
 /// behind which every later byte queues.
 void send_bytes(connection_broker* self, std::string_view bytes) {
   auto& st = self->state;
-  if (bytes.empty())
+  if (bytes.empty() || st.socket_gone)
     return;
   broker_counters::add(st.ctx->counters->bytes_out, bytes.size());
   if (st.unsent == 0) {
@@ -129,10 +144,37 @@ void flush_out(connection_broker* self, bool now) {
                "outbound paused: " << st.unsent << " bytes unsent");
     self->send(st.session, flow_atom::value,
                static_cast<uint8_t>(flow_mode::paused));
-    self->delayed_send(
-        self, std::chrono::milliseconds(st.ctx->slow_consumer_timeout_ms),
-        slow_atom::value, ++st.slow_epoch);
+    set_timer(self, std::chrono::milliseconds(st.ctx->slow_consumer_timeout_ms),
+              slow_atom::value, ++st.slow_epoch);
   }
+}
+
+void stop_reading(connection_broker* self, read_stop why) {
+  auto& st = self->state;
+  if (st.read_stops == 0 && !st.closed)
+    self->halt(st.hdl);
+  st.read_stops |= why;
+}
+
+void resume_reading(connection_broker* self, read_stop why) {
+  auto& st = self->state;
+  if ((st.read_stops & why) == 0)
+    return;
+  st.read_stops &= static_cast<uint8_t>(~why);
+  if (st.read_stops != 0 || st.closed)
+    return;
+  st.last_rx = std::chrono::steady_clock::now();
+  CASTOR_LOG(trace, context_of(self), "reading resumed");
+  self->trigger(st.hdl);
+  // CAF 0.17 applies halt() at the end of the multiplexer's current round;
+  // a trigger() in the same round finds the stream still registered, does
+  // nothing, and the pending halt then stops reading for good. So trigger
+  // again later (a no-op while reading is on) until data arrives or the
+  // backoff runs out; the last retry is seconds after the halt, long past
+  // any round.
+  st.rx_since_resume = false;
+  set_timer(self, rearm_delay(0), rearm_read_atom::value,
+            (++st.rearm_epoch) << 4);
 }
 
 /// Releases the acknowledgements of completed turns, oldest first.
@@ -144,21 +186,9 @@ void release_turns(connection_broker* self) {
     st.turns.pop_front();
     ++st.turns_base;
   }
-  if (st.reading_halted && st.turns.size() <= st.ctx->max_open_turns / 2) {
-    st.reading_halted = false;
-    st.last_rx = std::chrono::steady_clock::now();
-    CASTOR_LOG(trace, context_of(self), "reading resumed");
-    self->trigger(st.hdl);
-    // CAF 0.17 applies halt() at the end of the multiplexer's current round;
-    // a trigger() in the same round finds the stream still registered, does
-    // nothing, and the pending halt then stops reading for good. So trigger
-    // again later (a no-op while reading is on) until data arrives or the
-    // backoff runs out; the last retry is seconds after the halt, long past
-    // any round.
-    st.rx_since_resume = false;
-    self->delayed_send(self, std::chrono::milliseconds(5),
-                       rearm_read_atom::value, ++st.rearm_epoch, uint32_t{5});
-  }
+  if ((st.read_stops & stop_turns) != 0
+      && st.turns.size() <= st.ctx->max_open_turns / 2)
+    resume_reading(self, stop_turns);
 }
 
 void turn_done(connection_broker* self, uint64_t seq) {
@@ -278,37 +308,47 @@ bool send_batch(connection_broker* self, const std::string& name,
   return true;
 }
 
+bool dispatch(connection_broker* self, const std::string& topic,
+              std::vector<mqtt::message_ptr>&& msgs, uint64_t seq) {
+  auto& st = self->state;
+  if (auto i = st.lookups.find(topic); i != st.lookups.end()) {
+    // Keep per-topic order behind the lookup in progress.
+    for (auto& m : msgs)
+      i->second.msgs.emplace_back(std::move(m));
+    i->second.turns.push_back(seq);
+    return true;
+  }
+  if (st.topics.count(topic) > 0)
+    return send_batch(self, topic, std::move(msgs), {seq}, true);
+  st.lookups.emplace(topic, connection_state::lookup{std::move(msgs), {seq}});
+  self->request(st.ctx->tree, caf::infinite, lookup_atom::value, topic)
+      .then([=](caf::actor& t) {
+        auto& st = self->state;
+        cache_topic(self, topic, t);
+        auto i = st.lookups.find(topic);
+        if (i != st.lookups.end()) {
+          send_batch(self, topic, std::move(i->second.msgs),
+                     std::move(i->second.turns));
+          st.lookups.erase(i);
+        }
+        try_start_change(self);
+      });
+  return true;
+}
+
 /// Sends this read's publishes, one batch per topic. Returns how many
-/// answers the turn `seq` waits for (pushed batches need none).
+/// answers the turn `seq` waits for (pushed batches need none; held ones
+/// count until they are sent).
 uint32_t flush_routes(connection_broker* self, uint64_t seq) {
   auto& st = self->state;
   uint32_t pending = 0;
-  for (auto& [topic, msgs] : st.routes) {
+  bool gate_busy = !st.ctx->gate->idle() || (st.order && !st.order->held.empty());
+  for (auto& r : st.routes) {
     ++pending;
-    if (auto i = st.lookups.find(topic); i != st.lookups.end()) {
-      // Keep per-topic order behind the lookup in progress.
-      for (auto& m : msgs)
-        i->second.msgs.emplace_back(std::move(m));
-      i->second.turns.push_back(seq);
+    if (gate_busy && hold_if_needed(self, r, seq))
       continue;
-    }
-    if (st.topics.count(topic) > 0) {
-      if (!send_batch(self, topic, std::move(msgs), {seq}, true))
-        --pending; // pushed: nothing to wait for
-      continue;
-    }
-    st.lookups.emplace(topic, connection_state::lookup{std::move(msgs), {seq}});
-    self->request(st.ctx->tree, caf::infinite, lookup_atom::value, topic)
-        .then([=](caf::actor& t) {
-          auto& st = self->state;
-          cache_topic(self, topic, t);
-          auto i = st.lookups.find(topic);
-          if (i != st.lookups.end()) {
-            send_batch(self, topic, std::move(i->second.msgs),
-                       std::move(i->second.turns));
-            st.lookups.erase(i);
-          }
-        });
+    if (!dispatch(self, r.topic, std::move(r.msgs), seq))
+      --pending;
   }
   st.routes.clear();
   return pending;
@@ -372,9 +412,29 @@ void do_close(connection_broker* self) {
   CASTOR_LOG(debug, context_of(self),
              "closed (" << mqtt::to_string(st.close_info.reason) << ")");
   self->close(st.hdl);
+  // A change not yet answered no longer holds other connections' publishes:
+  // the client that asked for it has gone without its SUBACK or UNSUBACK.
+  if (st.order) {
+    if (st.order->current)
+      st.ctx->gate->end(st.order->current->seq);
+    st.order->current.reset();
+    st.order->input.clear();
+    st.order->peer_closed = false;
+  }
+  maybe_quit(self);
+}
+
+void maybe_quit(connection_broker* self) {
+  auto& st = self->state;
   // A session actor on its way gets the detach (and decides on the will).
-  if (!st.promoting)
-    detach_and_quit(self);
+  if (st.promoting)
+    return;
+  send_detach(self);
+  // Publishes held behind other connections' subscription changes still go
+  // to their topics in order; the actor ends once they have.
+  if (st.order && !st.order->held.empty())
+    return;
+  self->quit();
 }
 
 void finish(connection_broker* self) {
@@ -387,12 +447,11 @@ void finish(connection_broker* self) {
     st.qos1_held += st.qos1_now;
     st.qos1_now = 0;
     st.acks_now.clear();
-    if (!st.reading_halted && st.turns.size() >= st.ctx->max_open_turns
-        && !st.closing) {
-      st.reading_halted = true;
+    if ((st.read_stops & stop_turns) == 0
+        && st.turns.size() >= st.ctx->max_open_turns && !st.closing) {
       CASTOR_LOG(trace, context_of(self),
                  "reading paused: " << st.turns.size() << " reads open");
-      self->halt(st.hdl);
+      stop_reading(self, stop_turns);
     }
   } else if (!st.acks_now.empty()) {
     st.out += st.acks_now;
@@ -408,13 +467,15 @@ void finish(connection_broker* self) {
   flush_out(self, false);
   if (st.closing)
     do_close(self);
+  else
+    try_start_change(self);
 }
 
 void route_if_exists(connection_broker* self, mqtt::publish&& p) {
   auto& st = self->state;
   if (auto w = st.exists_checks.find(p.topic); w != st.exists_checks.end()) {
     st.exists_waiting += p.qos > 0 ? 1 : 0;
-    w->second.emplace_back(std::move(p));
+    w->second.emplace_back(std::move(p), st.read_mark);
     return;
   }
   if (st.topics.count(p.topic) > 0) {
@@ -423,7 +484,7 @@ void route_if_exists(connection_broker* self, mqtt::publish&& p) {
   }
   std::string topic = p.topic;
   st.exists_waiting += p.qos > 0 ? 1 : 0;
-  st.exists_checks[topic].emplace_back(std::move(p));
+  st.exists_checks[topic].emplace_back(std::move(p), st.read_mark);
   self->request(st.ctx->tree, caf::infinite, lookup_atom::value, topic, false)
       .then([=](caf::actor& t) {
         auto& st = self->state;
@@ -433,14 +494,17 @@ void route_if_exists(connection_broker* self, mqtt::publish&& p) {
         auto msgs = std::move(i->second);
         st.exists_checks.erase(i);
         for (auto& m : msgs)
-          st.exists_waiting -= m.qos > 0 ? 1 : 0;
+          st.exists_waiting -= m.first.qos > 0 ? 1 : 0;
         if (st.closing)
           return;
         bool exists = static_cast<bool>(t);
         if (exists)
           cache_topic(self, topic, t);
-        for (auto& m : msgs)
+        for (auto& [m, mark] : msgs) {
+          // In order behind the changes read before it, not after.
+          st.read_mark = mark;
           run(self, st.ch->handle_publish_checked(std::move(m), exists));
+        }
         finish(self);
       });
 }
@@ -473,53 +537,18 @@ void run(connection_broker* self, mqtt::channel_output&& o) {
                  "publish to " << pr->topic << " (QoS " << int{pr->qos}
                                << ") refused: not authorized");
     } else if (auto s = std::get_if<mqtt::effect::subscribe>(&e)) {
-      subscribe_request sr;
-      sr.subs = std::move(s->subs);
-      for (auto c : s->codes)
-        sr.codes.push_back(static_cast<uint8_t>(c));
-      sr.subscription_id = s->subscription_id;
-      sr.access.ptr = st.access;
-      auto id = s->packet_id;
-      with_session(self, [self, id, sr = std::move(sr)]() mutable {
-        self->request(self->state.session, caf::infinite,
-                      subscribe_atom::value, std::move(sr))
-            .then([=](std::vector<uint8_t>& codes) {
-              std::vector<mqtt::reason_code> rcs;
-              for (auto c : codes)
-                rcs.push_back(static_cast<mqtt::reason_code>(c));
-              run(self, self->state.ch->handle_suback(id, std::move(rcs)));
-              finish(self);
-            });
-      });
+      begin_subscribe(self, std::move(*s));
     } else if (auto u = std::get_if<mqtt::effect::unsubscribe>(&e)) {
-      std::vector<uint8_t> codes;
-      for (auto c : u->codes)
-        codes.push_back(static_cast<uint8_t>(c));
-      auto id = u->packet_id;
-      auto answer = [self, id](std::vector<uint8_t>& codes) {
-        std::vector<mqtt::reason_code> rcs;
-        for (auto c : codes)
-          rcs.push_back(static_cast<mqtt::reason_code>(c));
-        run(self, self->state.ch->handle_unsuback(id, std::move(rcs)));
-      };
       if (!st.session && !st.promoting) {
         // No session actor, so no subscriptions.
+        std::vector<mqtt::reason_code> codes = u->codes;
         for (auto& c : codes)
-          if (c < 0x80)
-            c = static_cast<uint8_t>(
-                mqtt::reason_code::no_subscription_existed);
-        answer(codes);
+          if (!mqtt::is_error(c))
+            c = mqtt::reason_code::no_subscription_existed;
+        run(self, st.ch->handle_unsuback(u->packet_id, std::move(codes)));
         continue;
       }
-      with_session(self, [self, answer, codes = std::move(codes),
-                          filters = std::move(u->filters)]() mutable {
-        self->request(self->state.session, caf::infinite, unsub_atom::value,
-                      std::move(filters), std::move(codes))
-            .then([=](std::vector<uint8_t>& codes) {
-              answer(codes);
-              finish(self);
-            });
-      });
+      begin_unsubscribe(self, std::move(*u));
     } else if (auto a = std::get_if<mqtt::effect::outbound_ack>(&e)) {
       st.acks.items.push_back(ack_item{static_cast<uint8_t>(a->kind),
                                        a->packet_id,
@@ -578,27 +607,7 @@ caf::behavior connection_actor(connection_broker* self,
           transport_done = transport_read(self, in);
           in = st.transport_in.data;
         }
-        while (!st.closing) {
-          auto r = st.parser->feed(in);
-          if (r.need_more())
-            break;
-          if (r.failed()) {
-            CASTOR_LOG(info, context_of(self),
-                       "bad packet: " << r.error.cause << " ("
-                                      << mqtt::to_string(r.error.code) << ")");
-            run(self, st.ch->handle_parse_error(r.error, st.parser->version()));
-            break;
-          }
-          run(self, st.ch->handle_in(std::move(r.pkt)));
-          // QoS 1 and 2 publishes not yet acknowledged (PUBACK held or
-          // PUBREL missing) may not exceed our receive maximum.
-          if (!st.closing
-              && st.qos1_held + st.qos1_now + st.ch->inbound_qos2().size()
-                         + st.exists_waiting
-                     > st.ctx->opts.receive_maximum)
-            run(self, st.ch->handle_kick(
-                          mqtt::reason_code::receive_maximum_exceeded, true));
-        }
+        consume_input(self, in);
         // Grow the read buffer for large packets and bursts; give it back
         // when the connection is quiet again.
         if (msg.buf.size() >= st.read_size && st.read_size < max_read_size)
@@ -614,22 +623,35 @@ caf::behavior connection_actor(connection_broker* self,
             std::string{}.swap(st.transport_in.data);
           if (transport_done && !st.closing) {
             // The peer broke the transport or closed it (WebSocket close,
-            // TLS close_notify): like a lost connection for MQTT.
-            run(self, st.ch->handle_closed());
-            st.closing = true;
+            // TLS close_notify): like a lost connection for MQTT, once
+            // what it sent before has been handled.
+            if (change_pending(self)) {
+              st.order->peer_closed = true;
+            } else {
+              run(self, st.ch->handle_closed());
+              st.closing = true;
+            }
           }
         }
         finish(self);
       },
       [=](caf::io::connection_closed_msg&) {
         auto& st = self->state;
+        st.socket_gone = true;
         if (st.transport)
           st.transport->close(); // nothing can be sent any more
+        if (!st.closing && change_pending(self)) {
+          // What the client sent before it closed takes effect first.
+          st.order->peer_closed = true;
+          return;
+        }
         if (!st.closing)
           run(self, st.ch->handle_closed());
         st.closing = true;
         finish(self);
       },
+      [=](gate_open_atom, uint64_t) { release_held(self); },
+      [=](change_timeout_atom, uint64_t seq) { change_timed_out(self, seq); },
       [=](out_atom, outbound_batch& batch) {
         auto& st = self->state;
         if (st.closing || st.ch->state() != mqtt::channel::phase::connected)
@@ -710,15 +732,17 @@ caf::behavior connection_actor(connection_broker* self,
         st.close_info.publish_will = publish_will;
         finish(self);
       },
-      [=](rearm_read_atom, uint64_t epoch, uint32_t delay_ms) {
+      [=](rearm_read_atom, uint64_t epoch_and_step) {
+        // The low four bits count the retries.
         auto& st = self->state;
-        if (epoch != st.rearm_epoch || st.reading_halted || st.closed
-            || st.rx_since_resume)
+        auto step = epoch_and_step & 0xF;
+        if ((epoch_and_step >> 4) != st.rearm_epoch || st.read_stops != 0
+            || st.closed || st.rx_since_resume)
           return;
         self->trigger(st.hdl);
-        if (delay_ms < 2560)
-          self->delayed_send(self, std::chrono::milliseconds(delay_ms * 2),
-                             rearm_read_atom::value, epoch, delay_ms * 2);
+        if (step < max_rearm_steps)
+          set_timer(self, rearm_delay(step + 1), rearm_read_atom::value,
+                    epoch_and_step + 1);
       },
       [=](tick_atom, uint64_t epoch) {
         auto& st = self->state;
@@ -745,6 +769,11 @@ caf::behavior connection_actor(connection_broker* self,
             finish(self);
             return;
           }
+          if (st.auth_asked != clock_type::time_point{}
+              && now - st.auth_asked >= auth_timeout) {
+            auth_unavailable(self, caf::make_error(caf::sec::request_timeout));
+            return;
+          }
           schedule_tick(self,
                         std::chrono::milliseconds(st.ctx->connect_timeout_ms));
           return;
@@ -753,7 +782,7 @@ caf::behavior connection_actor(connection_broker* self,
         if (ka == 0)
           return;
         auto limit = std::chrono::milliseconds(ka * 1500);
-        if (st.reading_halted) {
+        if (st.read_stops != 0) {
           // Not reading is our doing (flow control), not the client's silence.
           st.last_rx = now;
           schedule_tick(self, limit);

@@ -12,7 +12,9 @@
 #include <chrono>
 #include <functional>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,6 +22,7 @@
 #include <caf/io/broker.hpp>
 
 #include "actors/counters.hpp"
+#include "actors/subscription_gate.hpp"
 #include "actors/types.hpp"
 #include "protocol/channel.hpp"
 #include "protocol/codec.hpp"
@@ -36,6 +39,9 @@ struct connection_context {
   caf::actor tree;
   /// Connect timeouts and keep alive (actors/timer_wheel.hpp).
   caf::actor timers;
+  /// Subscription changes in progress, shared by every connection of the
+  /// server (actors/subscription_gate.hpp).
+  std::shared_ptr<subscription_gate> gate;
   mqtt::channel_options opts;
   uint32_t connect_timeout_ms = 10000;
   uint32_t max_outbound_bytes = 1048576;
@@ -67,6 +73,46 @@ struct connection_context {
 
 using connection_context_ptr = std::shared_ptr<const connection_context>;
 
+/// How a connection keeps the order in which it read packets while a
+/// SUBSCRIBE or UNSUBSCRIBE takes effect (actors/subscription_gate.hpp).
+/// Allocated while in use.
+struct connection_ordering {
+  /// The SUBSCRIBE or UNSUBSCRIBE being carried out. The connection handles
+  /// no further packet until the session has answered it: what it reads
+  /// meanwhile waits in `input`.
+  struct change {
+    subscription_gate::seq_type seq = 0;
+    /// Sends it to the session; runs once the publishes read before it
+    /// have reached their topics (no lookup, exists check or held batch
+    /// left).
+    std::function<void()> start;
+    bool started = false;
+    /// Answers the client with failure codes (the session did not answer
+    /// in time); set once it is sent.
+    std::function<void()> fail;
+  };
+  std::optional<change> current;
+  /// Packets and then MQTT bytes read after the change, handled once it is
+  /// done (or, while the session opens, once it is open).
+  std::vector<mqtt::packet> packets;
+  std::string input;
+  /// The peer closed the connection after those bytes.
+  bool peer_closed = false;
+  /// Publish batches held behind other connections' changes, in read
+  /// order (once one is held, every later one is too).
+  struct held_batch {
+    std::string topic;
+    std::vector<mqtt::message_ptr> msgs;
+    uint64_t turn = 0;
+    subscription_gate::seq_type mark = 0;
+  };
+  std::deque<held_batch> held;
+  bool unused() const noexcept {
+    return !current && packets.empty() && input.empty() && held.empty()
+           && !peer_closed;
+  }
+};
+
 struct connection_state {
   caf::io::connection_handle hdl;
   connection_context_ptr ctx;
@@ -97,7 +143,10 @@ struct connection_state {
   /// Publishes that may go only to an existing topic, waiting (in order,
   /// by topic) for the tree to say whether it exists, and how many of them
   /// are QoS 1 or 2 (they count against our receive maximum).
-  std::unordered_map<std::string, std::vector<mqtt::publish>> exists_checks;
+  std::unordered_map<std::string,
+                     std::vector<std::pair<mqtt::publish,
+                                           subscription_gate::seq_type>>>
+      exists_checks;
   uint32_t exists_waiting = 0;
   /// TLS and WebSocket below MQTT; null on plain TCP (bytes go straight
   /// between the socket and the parser).
@@ -108,8 +157,18 @@ struct connection_state {
   size_t read_size = 0;
   std::string out; // bytes of this turn
   bool flush_pending = false; ///< a flush_atom to self is on its way
-  /// Routes of this turn, in order, grouped by topic.
-  std::vector<std::pair<std::string, std::vector<mqtt::message_ptr>>> routes;
+  /// Routes of this turn, in order, grouped by topic (and by the gate's
+  /// mark when they were read).
+  struct route_group {
+    std::string topic;
+    std::vector<mqtt::message_ptr> msgs;
+    subscription_gate::seq_type mark = 0;
+  };
+  std::vector<route_group> routes;
+  /// The gate's mark when the packet being handled was read.
+  subscription_gate::seq_type read_mark = 0;
+  /// Packet order around SUBSCRIBE and UNSUBSCRIBE; null while not needed.
+  std::unique_ptr<connection_ordering> order;
   /// A batch on its way to a topic: the turns waiting for it, and its
   /// messages in case the topic retires before taking it.
   struct batch_in_flight {
@@ -150,7 +209,9 @@ struct connection_state {
   std::string acks_now;    ///< PUBACK/PUBREC bytes of the current read
   uint32_t qos1_now = 0;   ///< PUBACKs in acks_now
   uint32_t qos1_held = 0;  ///< PUBACKs held in turns (receive maximum)
-  bool reading_halted = false;
+  /// Why the connection does not read its socket (read_stop bits); 0 =
+  /// reading.
+  uint8_t read_stops = 0;
   /// Data arrived since reading was last resumed (ends the re-triggers).
   bool rx_since_resume = true;
   uint64_t rearm_epoch = 0;
@@ -160,10 +221,16 @@ struct connection_state {
   uint64_t slow_epoch = 0;
   ack_batch acks;
   std::chrono::steady_clock::time_point last_rx;
+  /// When the authenticator chain was asked (its answer is awaited until
+  /// auth_timeout after it, checked by the tick: no CAF request timeout on
+  /// the I/O thread, actors/timer_wheel.hpp).
+  std::chrono::steady_clock::time_point auth_asked;
   uint64_t timer_epoch = 0;
   std::chrono::steady_clock::time_point tick_due; ///< of the pending tick
   bool closing = false;
   bool closed = false;
+  /// CAF has closed the socket: nothing may be written to its descriptor.
+  bool socket_gone = false;
   bool detach_sent = false;
   mqtt::effect::close close_info;
 

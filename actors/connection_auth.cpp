@@ -30,15 +30,21 @@ void on_session_opened(connection_broker* self, attach_result& r) {
     // goes on with keep alive (or stops when there is none).
     if (ka > 0)
       ensure_tick(self, std::chrono::milliseconds(ka * 1500));
+    // What the client sent while the session opened, then what was read
+    // after it.
+    auto deferred = st.ch->take_deferred();
+    if (!deferred.empty()) {
+      auto& kept = ordering_of(self).packets;
+      kept.insert(kept.begin(), std::make_move_iterator(deferred.begin()),
+                  std::make_move_iterator(deferred.end()));
+    }
   }
-  finish(self);
+  continue_input(self);
 }
 
 // -- session actor ------------------------------------------------------------
 
-/// Tells the session (or, without one, the registry) that the connection
-/// has gone, and stops the actor.
-void detach_and_quit(connection_broker* self) {
+void send_detach(connection_broker* self) {
   auto& st = self->state;
   if (st.session && !st.detach_sent) {
     st.detach_sent = true;
@@ -63,7 +69,6 @@ void detach_and_quit(connection_broker* self) {
     }
     self->send(st.ctx->registry, detach_atom::value, req.client_id);
   }
-  self->quit();
 }
 
 /// Runs `f` once the connection has a session actor, asking the registry
@@ -92,7 +97,7 @@ void with_session(connection_broker* self, std::function<void()> f) {
             CASTOR_LOG(debug, context_of(self), "session actor started");
             if (st.closed) {
               st.deferred.clear();
-              detach_and_quit(self);
+              maybe_quit(self);
               return;
             }
             if (st.out_paused)
@@ -109,7 +114,7 @@ void with_session(connection_broker* self, std::function<void()> f) {
             st.promoting = false;
             st.deferred.clear();
             if (st.closed)
-              detach_and_quit(self);
+              maybe_quit(self);
           });
 }
 
@@ -142,9 +147,9 @@ void refuse_connect(connection_broker* self, mqtt::reason_code rc,
   run(self, st.ch->handle_session_refused(rc));
 }
 
-/// The authenticator chain did not answer: refuse as unavailable.
 void auth_unavailable(connection_broker* self, const caf::error& err) {
-  if (self->state.closing)
+  if (self->state.closing
+      || self->state.ch->state() != mqtt::channel::phase::connecting)
     return;
   refuse_connect(self, mqtt::reason_code::server_unavailable,
                  "authentication failed: " + self->system().render(err));
@@ -222,8 +227,8 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
     // waits for it like any other.
     auto pending
         = std::make_shared<mqtt::effect::open_session>(std::move(open));
-    self->request(st.ctx->auth, std::chrono::seconds(30),
-                  auth_gate_atom::value, st.peer)
+    st.auth_asked = clock_type::now();
+    self->request(st.ctx->auth, caf::infinite, auth_gate_atom::value, st.peer)
         .then(
             [=](bool) {
               if (self->state.closing)
@@ -249,8 +254,9 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
   ar.tls_identity = st.tls_identity;
   auto pending = std::make_shared<mqtt::effect::open_session>(std::move(open));
   pending->creds.password.clear();
-  self->request(st.ctx->auth, std::chrono::seconds(30),
-                authenticate_atom::value, std::move(ar))
+  st.auth_asked = clock_type::now();
+  self->request(st.ctx->auth, caf::infinite, authenticate_atom::value,
+                std::move(ar))
       .then(
           [=](auth_reply& reply) {
             if (self->state.closing)

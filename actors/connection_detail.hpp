@@ -8,6 +8,8 @@
 #include <functional>
 #include <string>
 
+#include <caf/atom.hpp>
+
 #include "actors/connection.hpp"
 
 namespace castor::connection_detail {
@@ -33,8 +35,13 @@ void finish(connection_broker* self);
 void start_session(connection_broker* self, mqtt::effect::open_session&& open);
 
 /// Tells the session (or, without one, the registry) that the connection
-/// has gone, and stops the actor.
-void detach_and_quit(connection_broker* self);
+/// has gone (once).
+void send_detach(connection_broker* self);
+
+/// After the close: detaches and stops the actor unless a session actor is
+/// on its way or publishes still wait for other connections' subscription
+/// changes (then it is called again when they have gone).
+void maybe_quit(connection_broker* self);
 
 /// Runs `f` once the connection has a session actor, asking the registry
 /// for one if it has none yet.
@@ -42,5 +49,93 @@ void with_session(connection_broker* self, std::function<void()> f);
 
 /// The client's next AUTH packet of an enhanced authentication.
 void continue_auth(connection_broker* self, const std::string& data);
+
+// -- reading and publish turns (connection.cpp) --------------------------------
+
+/// Why a connection does not read its socket (connection_state::read_stops).
+enum read_stop : uint8_t {
+  /// Too many reads whose messages topics have not yet taken.
+  stop_turns = 1,
+  /// A SUBSCRIBE or UNSUBSCRIBE is taking effect.
+  stop_change = 2,
+  /// Many packets wait for the session to open.
+  stop_opening = 4,
+};
+
+/// Stops reading the socket for `why`.
+void stop_reading(connection_broker* self, read_stop why);
+
+/// Ends the stop `why`; reads again when no other stop remains.
+void resume_reading(connection_broker* self, read_stop why);
+
+/// Sends one topic's batch of the turn `seq` on its way (cached topic,
+/// behind a lookup in progress, or after a new lookup). Returns true if the
+/// turn waits for an answer.
+bool dispatch(connection_broker* self, const std::string& topic,
+              std::vector<mqtt::message_ptr>&& msgs, uint64_t seq);
+
+/// A topic has taken a batch of the turn `seq`.
+void turn_done(connection_broker* self, uint64_t seq);
+
+// -- packet order around SUBSCRIBE and UNSUBSCRIBE (connection_order.cpp) -----
+
+/// Bounds the wait for the session's answer to a SUBSCRIBE or UNSUBSCRIBE.
+constexpr auto change_timeout = std::chrono::seconds(60);
+
+/// Bounds the wait for the authenticator chain.
+constexpr auto auth_timeout = std::chrono::seconds(30);
+
+/// (change_timeout_atom, seq): the change `seq` was not answered in time.
+using change_timeout_atom = caf::atom_constant<caf::atom("chgtimeout")>;
+
+/// (reply, epoch) to this connection after `delay`, from the timer wheel:
+/// never CAF's clock on the I/O thread (actors/timer_wheel.hpp).
+void set_timer(connection_broker* self, std::chrono::milliseconds delay,
+               caf::atom_value reply, uint64_t epoch);
+
+/// The change `seq` was not answered in time: it fails.
+void change_timed_out(connection_broker* self, uint64_t seq);
+
+/// The authenticator chain did not answer in time.
+void auth_unavailable(connection_broker* self, const caf::error& err);
+
+/// The connection's ordering state, allocated on first use.
+connection_ordering& ordering_of(connection_broker* self);
+
+/// Frees the ordering state once nothing uses it.
+void release_ordering(connection_broker* self);
+
+/// True while a SUBSCRIBE or UNSUBSCRIBE of this connection takes effect.
+bool change_pending(connection_broker* self);
+
+/// A SUBSCRIBE (UNSUBSCRIBE) read now: registered with the gate at once,
+/// sent to the session once the publishes read before it have gone.
+void begin_subscribe(connection_broker* self, mqtt::effect::subscribe&& s);
+void begin_unsubscribe(connection_broker* self, mqtt::effect::unsubscribe&& u);
+
+/// Sends the pending change to the session if nothing read before it is
+/// still on its way to a topic.
+void try_start_change(connection_broker* self);
+
+/// True while the connection handles no further packet: a SUBSCRIBE or
+/// UNSUBSCRIBE takes effect, or many packets wait for the session to open.
+bool input_stopped(connection_broker* self);
+
+/// Runs the packets in `in` through the channel until the input stops;
+/// keeps what follows for continue_input.
+void consume_input(connection_broker* self, std::string_view in);
+
+/// Handles the packets and bytes kept while the input was stopped (after a
+/// change, or once the session is open), then reads again.
+void continue_input(connection_broker* self);
+
+/// Holds a batch that must wait for another connection's subscription
+/// change (or behind batches already held). Returns false if it may go now.
+bool hold_if_needed(connection_broker* self, connection_state::route_group& r,
+                    uint64_t seq);
+
+/// A change this connection waited for has ended: sends the held batches
+/// that may go now, in order.
+void release_held(connection_broker* self);
 
 } // namespace castor::connection_detail

@@ -7,6 +7,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/timers.hpp"
 #include "log/log.hpp"
 #include "protocol/topic.hpp"
 
@@ -20,18 +21,16 @@ using clock_type = std::chrono::steady_clock;
 /// credit back: half the topic's window, so the topic never waits for it.
 constexpr uint32_t credit_batch = max_outstanding_batches / 2;
 
-caf::strong_actor_ptr ptr_of(const caf::actor& a) {
-  return caf::actor_cast<caf::strong_actor_ptr>(a);
+/// The timer wheel when the session runs on the I/O thread, else null (CAF's
+/// clock is used).
+template <class Self>
+const caf::actor& io_timers(Self* self) {
+  static const caf::actor none;
+  return self->state.cfg.on_io_thread ? self->state.cfg.timers : none;
 }
 
-/// True if some subscription of the session matches `topic`.
-bool still_subscribed(const mqtt::session_state& st, const std::string& topic) {
-  for (auto& [full, sub] : st.subscriptions()) {
-    auto info = mqtt::parse_filter(full);
-    if (info.valid && mqtt::topic_matches(info.filter, topic))
-      return true;
-  }
-  return false;
+caf::strong_actor_ptr ptr_of(const caf::actor& a) {
+  return caf::actor_cast<caf::strong_actor_ptr>(a);
 }
 
 /// Gives topics back the credit held while the session was congested.
@@ -86,7 +85,7 @@ void release_session(Self* self) {
   for (auto& [filter, sub] : st.st.subscriptions())
     u.filters.push_back(filter);
   if (!u.filters.empty())
-    self->send(st.tree, unsub_atom::value, std::move(u));
+    unsubscribe_at_tree(self, std::move(u), [] {});
   // After the unsubscription (same path, so in order): messages of shared
   // subscriptions this session did not acknowledge go to other members.
   std::map<std::tuple<std::string, std::string, std::string>, delivery_batch>
@@ -168,7 +167,7 @@ void reset_session(Self* self) {
   for (auto& [filter, sub] : st.st.subscriptions())
     u.filters.push_back(filter);
   if (!u.filters.empty())
-    self->send(st.tree, unsub_atom::value, std::move(u));
+    unsubscribe_at_tree(self, std::move(u), [] {});
   st.st = mqtt::session_state{st.cfg.limits};
   st.fresh = true;
 }
@@ -212,13 +211,58 @@ void connection_gone(Self* self, bool publish_will_flag,
     if (st.req.will_delay == 0)
       publish_will(self);
     else if (st.req.will_delay < expiry_s)
-      self->delayed_send(self, std::chrono::seconds(st.req.will_delay),
-                         will_atom::value, epoch);
+      send_later(self, io_timers(self),
+                 std::chrono::seconds(st.req.will_delay), will_atom::value,
+                 epoch);
     // else: the will goes out when the session ends.
   }
   if (expiry_s != 0xFFFFFFFFu)
-    self->delayed_send(self, std::chrono::seconds(expiry_s), expire_atom::value,
-                       epoch);
+    send_later(self, io_timers(self), std::chrono::seconds(expiry_s),
+               expire_atom::value, epoch);
+}
+
+/// Passes a topic's delivery batch on to the client (or the queue) and
+/// pays the topic's credit.
+template <class Self>
+void take_delivery(Self* self, const caf::actor& topic, delivery_batch& batch) {
+  auto& st = self->state;
+  if (st.subscribing > 0) {
+    if (!st.held)
+      st.held = std::make_unique<
+          std::vector<std::pair<caf::actor, delivery_batch>>>();
+    st.held->emplace_back(topic, std::move(batch));
+    return;
+  }
+  std::vector<mqtt::outbound> out;
+  auto now = clock_type::now();
+  for (auto& d : batch.items)
+    st.st.enqueue(std::move(d), now, out);
+  send_out(self, out);
+  // Credit back to the topic, several batches at a time (fewer
+  // messages, and the topic keeps sending meanwhile), unless
+  // congested: then the topic waits for it.
+  if (!topic)
+    return;
+  auto owed = st.owed.try_emplace(topic, 0).first;
+  auto n = ++owed->second;
+  if (st.st.congested()) {
+    st.credit_held = true;
+    CASTOR_LOG(trace, "session " << st.client_id,
+               "congested: " << st.st.queued_count() << " queued");
+  } else if (n >= credit_batch) {
+    self->send(topic, credit_atom::value, n);
+    st.owed.erase(owed);
+  }
+}
+
+/// Tells the tree to forget subscriptions; `done` runs once every topic
+/// concerned has.
+template <class Self, class F>
+void unsubscribe_at_tree(Self* self, topic_unsubscription&& u, F done) {
+  auto& st = self->state;
+  self->request(st.tree, caf::infinite, unsub_atom::value, std::move(u))
+      .then([done](bool) mutable { done(); },
+            [done](caf::error&) mutable { done(); });
 }
 
 template <class Self>
@@ -233,6 +277,7 @@ void handle_subscribe(Self* self, subscribe_request& sr,
   };
   auto acc = std::make_shared<pending>();
   acc->codes = std::move(codes);
+  ++st.subscribing;
   auto finish = [self, acc, rp]() mutable {
     rp.deliver(std::move(acc->codes));
     auto& st = self->state;
@@ -241,6 +286,12 @@ void handle_subscribe(Self* self, subscribe_request& sr,
     for (auto& d : acc->retained)
       st.st.enqueue(std::move(d), now, out);
     send_out(self, out);
+    if (--st.subscribing == 0 && st.held) {
+      // What topics sent meanwhile, after the retained messages.
+      auto held = std::move(st.held);
+      for (auto& [topic, batch] : *held)
+        take_delivery(self, topic, batch);
+    }
   };
   std::vector<topic_subscription> requests;
   for (size_t i = 0; i < sr.subs.size() && i < acc->codes.size(); ++i) {
@@ -376,7 +427,7 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         handle_subscribe(self, sr, std::move(rp));
       },
       [=](unsub_atom, const std::vector<std::string>& filters,
-          std::vector<uint8_t>& codes) -> std::vector<uint8_t> {
+          std::vector<uint8_t>& codes) -> caf::result<std::vector<uint8_t>> {
         auto& st = self->state;
         topic_unsubscription u;
         u.session = caf::actor_cast<caf::actor>(self);
@@ -389,41 +440,21 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
             codes[i] = static_cast<uint8_t>(
                 mqtt::reason_code::no_subscription_existed);
         }
-        if (!u.filters.empty()) {
-          self->send(st.tree, unsub_atom::value, std::move(u));
-          // No new messages for these filters once UNSUBACK is sent
-          // [MQTT-3.10.4-2], even those topics send before they hear of it.
-          st.recheck_until = clock_type::now() + std::chrono::seconds(2);
-        }
-        return std::move(codes);
+        if (u.filters.empty())
+          return std::move(codes);
+        // No new messages for these filters once UNSUBACK is sent
+        // [MQTT-3.10.4-2]: answered once every topic has forgotten them
+        // (what they sent before is already in this mailbox).
+        auto rp = self->template make_response_promise<std::vector<uint8_t>>();
+        unsubscribe_at_tree(self, std::move(u),
+                            [rp, codes = std::move(codes)]() mutable {
+                              rp.deliver(std::move(codes));
+                            });
+        return rp;
       },
       [=](deliver_atom, delivery_batch& batch) {
-        auto& st = self->state;
-        std::vector<mqtt::outbound> out;
-        auto now = clock_type::now();
-        for (auto& d : batch.items) {
-          if (now < st.recheck_until && d.msg
-              && !still_subscribed(st.st, d.msg->topic))
-            continue;
-          st.st.enqueue(std::move(d), now, out);
-        }
-        send_out(self, out);
-        // Credit back to the topic, several batches at a time (fewer
-        // messages, and the topic keeps sending meanwhile), unless
-        // congested: then the topic waits for it.
-        auto topic = caf::actor_cast<caf::actor>(self->current_sender());
-        if (!topic)
-          return;
-        auto owed = st.owed.try_emplace(topic, 0).first;
-        auto n = ++owed->second;
-        if (st.st.congested()) {
-          st.credit_held = true;
-          CASTOR_LOG(trace, "session " << st.client_id,
-                     "congested: " << st.st.queued_count() << " queued");
-        } else if (n >= credit_batch) {
-          self->send(topic, credit_atom::value, n);
-          st.owed.erase(owed);
-        }
+        take_delivery(self, caf::actor_cast<caf::actor>(self->current_sender()),
+                      batch);
       },
       [=](ack_atom, const ack_batch& acks) {
         auto& st = self->state;

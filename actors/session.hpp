@@ -10,8 +10,10 @@
 //   (attach_atom, attach_request)        -> attach_result (after a takeover,
 //                                           once the old connection is gone)
 //   (detach_atom, detach_info)           from the attached connection
-//   (subscribe_atom, subscribe_request)  -> vector<uint8_t> reason codes
-//   (unsub_atom, filters, codes)         -> vector<uint8_t> reason codes
+//   (subscribe_atom, subscribe_request)  -> vector<uint8_t> reason codes, once
+//                                           every matching topic has it
+//   (unsub_atom, filters, codes)         -> vector<uint8_t> reason codes, once
+//                                           every matching topic has it
 //   (deliver_atom, delivery_batch)       from topics
 //   (ack_atom, ack_batch)                from the connection
 //   (end_atom)                           from the registry (clean start)
@@ -39,6 +41,9 @@ struct session_config {
   uint32_t max_subscriptions = 10000;
   /// Spawn sessions on the I/O thread (as brokers without sockets).
   bool on_io_thread = false;
+  /// The timer wheel, used by sessions on the I/O thread instead of CAF's
+  /// clock (actors/timers.hpp).
+  caf::actor timers;
 };
 
 struct session_actor_state {
@@ -72,9 +77,12 @@ struct session_actor_state {
   std::unordered_map<caf::actor, uint32_t> owed;
   bool credit_held = false; ///< congested: pay all of `owed` once it ends
   bool ended = false;
-  /// Until then, deliveries are checked against the current subscriptions:
-  /// topics may still send for a filter the client has just unsubscribed.
-  std::chrono::steady_clock::time_point recheck_until;
+  /// SUBSCRIBE requests whose topics have not all answered. Meanwhile
+  /// deliveries wait in `held` (null while none do), so that the client
+  /// gets the retained messages of a new subscription before anything
+  /// published after them.
+  uint32_t subscribing = 0;
+  std::unique_ptr<std::vector<std::pair<caf::actor, delivery_batch>>> held;
 
   static inline const char* name = "session";
 };

@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/timers.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -94,8 +95,8 @@ void arm_gc(Self* self) {
   if (st.idle_ms == 0 || st.gc_armed || !st.collectable())
     return;
   st.gc_armed = true;
-  self->delayed_send(self, std::chrono::milliseconds(st.idle_ms),
-                     gc_check_atom::value, st.published);
+  send_later(self, st.timers, std::chrono::milliseconds(st.idle_ms),
+             gc_check_atom::value, st.published);
 }
 
 /// Fans out stashed publishes while no session blocks.
@@ -270,12 +271,12 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
       },
       [=](attach_atom, topic_subscription& ts) { add_subscription(self, ts); },
       [=](unsub_atom, const caf::actor& session, const std::string& filter,
-          const std::string& group) {
+          const std::string& group) -> bool {
         auto& st = self->state;
         if (!group.empty()) {
           auto i = st.groups.find(group_key(group, filter));
           if (i == st.groups.end())
-            return;
+            return true;
           auto& ms = i->second.members;
           ms.erase(std::remove_if(ms.begin(), ms.end(),
                                   [&](const topic_state::member& m) {
@@ -292,11 +293,11 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
             forget_session(self, session);
           drain_stash(self);
           arm_gc(self);
-          return;
+          return true;
         }
         auto i = st.subs.find(session);
         if (i == st.subs.end())
-          return;
+          return true;
         auto& es = i->second.entries;
         es.erase(
             std::remove_if(es.begin(), es.end(),
@@ -313,6 +314,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
           drain_stash(self);
           arm_gc(self);
         }
+        return true;
       },
       [=](gc_config_atom, uint32_t idle_ms) {
         auto& st = self->state;
@@ -372,7 +374,9 @@ caf::behavior topic_actor(topic_actor_type* self, std::string name) {
   return topic_actor_impl(self, std::move(name));
 }
 
-caf::behavior topic_broker(topic_broker_type* self, std::string name) {
+caf::behavior topic_broker(topic_broker_type* self, std::string name,
+                           caf::actor timers) {
+  self->state.timers = std::move(timers);
   return topic_actor_impl(self, std::move(name));
 }
 

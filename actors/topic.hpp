@@ -85,6 +85,9 @@ struct topic_state {
   /// retire it after this long without a publish.
   uint32_t idle_ms = 0;
   caf::actor tree;
+  /// The timer wheel when the topic runs on the I/O thread (else CAF's
+  /// clock is used, actors/timers.hpp).
+  caf::actor timers;
   bool gc_armed = false;
   uint64_t published_at_ask = 0;
 
@@ -105,6 +108,7 @@ using topic_broker_type = caf::io::stateful_broker<topic_state>;
 inline constexpr uint32_t max_outstanding_batches = 8;
 
 caf::behavior topic_actor(topic_actor_type* self, std::string name);
-caf::behavior topic_broker(topic_broker_type* self, std::string name);
+caf::behavior topic_broker(topic_broker_type* self, std::string name,
+                           caf::actor timers);
 
 } // namespace castor

@@ -20,7 +20,8 @@ caf::actor get_or_create(Self* self, const std::string& name) {
     return *found;
   caf::actor t;
   if (st.topics_on_io_thread) {
-    t = self->home_system().middleman().spawn_broker(topic_broker, name);
+    t = self->home_system().middleman().spawn_broker(topic_broker, name,
+                                                             st.timers);
     self->link_to(t);
   } else {
     t = self->template spawn<caf::linked>(topic_actor, name);
@@ -73,9 +74,42 @@ void finish_retire(Self* self, const std::string& name, const caf::actor& t,
     f();
 }
 
+/// Counts the answers of the topics an unsubscription concerns.
+struct unsub_pending {
+  size_t left = 1; ///< one for the handler itself, released at its end
+  caf::response_promise rp;
+  void done() {
+    if (--left == 0)
+      rp.deliver(true);
+  }
+};
+
+/// Tells the topic `name` (once it has decided whether to retire) to forget
+/// the session's subscription to `filter` in `group`.
+template <class Self>
+void unsubscribe_at(Self* self, const std::string& name,
+                    const caf::actor& session, const std::string& filter,
+                    const std::string& group,
+                    const std::shared_ptr<unsub_pending>& acc) {
+  ++acc->left;
+  auto ask = [=] {
+    auto found = self->state.topics.find(name);
+    if (!found) {
+      acc->done(); // retired: it had no subscriber
+      return;
+    }
+    self->request(*found, caf::infinite, unsub_atom::value, session,
+                  filter, group)
+        .then([=](bool) { acc->done(); }, [=](caf::error&) { acc->done(); });
+  };
+  if (!after_retire(self, name, ask))
+    ask();
+}
+
 template <class Self>
 void unsubscribe_one(Self* self, const caf::actor& session,
-                     const std::string& full_filter) {
+                     const std::string& full_filter,
+                     const std::shared_ptr<unsub_pending>& acc) {
   auto info = mqtt::parse_filter(full_filter);
   if (!info.valid)
     return;
@@ -92,13 +126,15 @@ void unsubscribe_one(Self* self, const caf::actor& session,
       if (v->empty())
         st.wildcards.erase(filter, session.id());
     }
-    st.topics.for_each_match(filter, [&](std::string_view, caf::actor& t) {
-      self->send(t, unsub_atom::value, session, filter, group);
+    std::vector<std::string> names;
+    st.topics.for_each_match(filter, [&](std::string_view name, caf::actor&) {
+      names.emplace_back(name);
     });
+    for (auto& name : names)
+      unsubscribe_at(self, name, session, filter, group, acc);
     return;
   }
-  if (auto t = st.topics.find(filter))
-    self->send(*t, unsub_atom::value, session, filter, group);
+  unsubscribe_at(self, filter, session, filter, group, acc);
 }
 
 } // namespace
@@ -247,9 +283,15 @@ caf::behavior topic_tree_impl(Self* self) {
           self->send(*t, redeliver_atom::value, std::move(group),
                      std::move(filter), std::move(batch));
       },
-      [=](unsub_atom, const topic_unsubscription& u) {
+      [=](unsub_atom, const topic_unsubscription& u) -> caf::result<bool> {
+        // Answered once every topic concerned has forgotten the session's
+        // subscriptions.
+        auto acc = std::make_shared<unsub_pending>();
+        acc->rp = self->make_response_promise();
         for (auto& f : u.filters)
-          unsubscribe_one(self, u.session, f);
+          unsubscribe_one(self, u.session, f, acc);
+        acc->done();
+        return acc->rp;
       },
   };
 }
@@ -258,8 +300,10 @@ caf::behavior topic_tree(topic_tree_actor* self) {
   return topic_tree_impl(self);
 }
 
-caf::behavior topic_tree_broker(topic_tree_broker_type* self) {
+caf::behavior topic_tree_broker(topic_tree_broker_type* self,
+                                caf::actor timers) {
   self->state.topics_on_io_thread = true;
+  self->state.timers = std::move(timers);
   return topic_tree_impl(self);
 }
 

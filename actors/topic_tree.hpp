@@ -38,8 +38,10 @@ struct topic_tree_state {
   /// the answer (lookups, publishes and subscriptions to that name).
   std::unordered_map<std::string, std::vector<std::function<void()>>>
       retiring;
-  /// Spawn topics on the I/O thread (as brokers without sockets).
+  /// Spawn topics on the I/O thread (as brokers without sockets), with the
+  /// timer wheel for their timers.
   bool topics_on_io_thread = false;
+  caf::actor timers;
 
   static inline const char* name = "topic_tree";
 };
@@ -50,6 +52,7 @@ using topic_tree_actor = caf::stateful_actor<topic_tree_state>;
 using topic_tree_broker_type = caf::io::stateful_broker<topic_tree_state>;
 
 caf::behavior topic_tree(topic_tree_actor* self);
-caf::behavior topic_tree_broker(topic_tree_broker_type* self);
+caf::behavior topic_tree_broker(topic_tree_broker_type* self,
+                                caf::actor timers);
 
 } // namespace castor

@@ -58,6 +58,9 @@ using slow_atom = caf::atom_constant<caf::atom("slow")>;
 using gc_config_atom = caf::atom_constant<caf::atom("gcconf")>;
 /// Topic -> itself: is it still idle?
 using gc_check_atom = caf::atom_constant<caf::atom("gccheck")>;
+/// Subscription gate -> connection: a subscription change it waited for
+/// has ended (actors/subscription_gate.hpp).
+using gate_open_atom = caf::atom_constant<caf::atom("gateopen")>;
 /// Topic -> tree: I am idle; tree -> topic: retire now if still idle.
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
 

@@ -126,10 +126,14 @@ std::optional<std::string> server::start() {
   // Sessions and topics on the I/O thread exchange messages with the
   // connections without waking another thread (docs/performance.md).
   bool io = cfg_.actors_on_io_thread();
+  // Timers of everything on the I/O thread (actors/timer_wheel.hpp).
+  timers_ = sys_.middleman().spawn_broker(timer_wheel,
+                                          std::chrono::milliseconds{50});
   auto scfg = make_session_config(cfg_.mqtt);
   scfg.on_io_thread = io;
+  scfg.timers = timers_;
   if (io)
-    tree_ = sys_.middleman().spawn_broker(topic_tree_broker);
+    tree_ = sys_.middleman().spawn_broker(topic_tree_broker, timers_);
   else
     tree_ = sys_.spawn(topic_tree);
   // The registry is bookkeeping for every CONNECT: beside the connections
@@ -137,8 +141,6 @@ std::optional<std::string> server::start() {
   // own wakes no other thread. It spawns sessions where `scfg` says.
   registry_ = sys_.middleman().spawn_broker(session_registry_broker, tree_,
                                             scfg);
-  timers_ = sys_.middleman().spawn_broker(timer_wheel,
-                                          std::chrono::milliseconds{50});
   if (cfg_.mqtt.topic_idle_timeout_ms > 0)
     caf::anon_send(tree_, gc_config_atom::value,
                    cfg_.mqtt.topic_idle_timeout_ms);
@@ -152,12 +154,16 @@ std::optional<std::string> server::start() {
   if (auth_required || any_requires_auth)
     auth_chain_ = spawn_authenticators(sys_, auth_);
   caf::scoped_actor self{sys_};
+  // One gate for every listener's connections: they all run on the I/O
+  // thread, and a subscription is in force for every publish read after it.
+  auto gate = std::make_shared<subscription_gate>();
   for (size_t i = 0; i < cfg_.listeners.size(); ++i) {
     auto& l = cfg_.listeners[i];
     auto ctx = std::make_shared<connection_context>();
     ctx->registry = registry_;
     ctx->tree = tree_;
     ctx->timers = timers_;
+    ctx->gate = gate;
     ctx->opts = make_channel_options(cfg_.mqtt, l.max_packet_size);
     ctx->transport = transports[i];
     ctx->principal_from = to_cert_principal(l.tls.principal_from);

@@ -216,9 +216,20 @@ public:
 
   // -- answers to effects ----------------------------------------------------
 
-  /// The session is open: CONNACK, then whatever arrived meanwhile.
+  /// The session is open: CONNACK. What arrived meanwhile is then
+  /// take_deferred()'s, to be handled with handle_in in order (the caller
+  /// may stop behind a SUBSCRIBE, as it does with packets it reads).
   channel_output handle_session_opened(bool session_present,
                                        const std::set<uint16_t>& qos2_ids);
+
+  /// The packets that arrived while the session opened (AUTH aside), in
+  /// order; empty afterwards.
+  std::vector<packet> take_deferred();
+
+  /// How many packets wait for the session to open.
+  size_t deferred_count() const noexcept {
+    return deferred_.size();
+  }
 
   /// The session could not be opened: CONNACK with `reason` and close.
   channel_output handle_session_refused(reason_code reason);

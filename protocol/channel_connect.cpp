@@ -295,18 +295,13 @@ channel::handle_session_opened(bool session_present,
     }
   }
   out.packets.emplace_back(std::move(ack));
-  auto pending = std::move(deferred_);
-  deferred_.clear();
-  for (auto& p : pending) {
-    if (phase_ != phase::connected)
-      break;
-    auto more = dispatch(std::move(p));
-    for (auto& x : more.packets)
-      out.packets.emplace_back(std::move(x));
-    for (auto& x : more.effects)
-      out.effects.emplace_back(std::move(x));
-  }
   return out;
+}
+
+std::vector<packet> channel::take_deferred() {
+  auto pending = std::move(deferred_);
+  deferred_ = std::vector<packet>{};
+  return pending;
 }
 
 channel_output channel::handle_session_refused(reason_code reason) {

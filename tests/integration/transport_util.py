@@ -118,7 +118,10 @@ class TransportServer(Server):
 
     def _write_castor_config(self, port):
         path = os.path.join(self.dir, "castor.yaml")
-        lines = ["log_level: info", "listeners:"]
+        lines = ["log_level: info"]
+        if os.environ.get("CASTOR_TEST_PLACEMENT"):
+            lines.append("actor_placement: %s" % os.environ["CASTOR_TEST_PLACEMENT"])
+        lines.append("listeners:")
         used = {port}
         for spec in self.listener_specs:
             p = free_port()

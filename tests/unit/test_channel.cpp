@@ -108,10 +108,23 @@ TEST_CASE("packets received before the session opens wait for CONNACK") {
   ch.handle_in(v5_connect("c"));
   auto out = ch.handle_in(pingreq{});
   CHECK(out.packets.empty());
+  out = ch.handle_in(make_publish("a/b", 1, 7));
+  CHECK(out.packets.empty());
+  CHECK(out.effects.empty());
+  CHECK(ch.deferred_count() == 2);
   out = ch.handle_session_opened(false, {});
-  REQUIRE(out.packets.size() == 2);
+  REQUIRE(out.packets.size() == 1);
   CHECK(std::holds_alternative<connack>(out.packets[0]));
-  CHECK(std::holds_alternative<pingresp>(out.packets[1]));
+  // The caller handles them in order once CONNACK is out.
+  auto deferred = ch.take_deferred();
+  CHECK(ch.deferred_count() == 0);
+  REQUIRE(deferred.size() == 2);
+  out = ch.handle_in(std::move(deferred[0]));
+  REQUIRE(out.packets.size() == 1);
+  CHECK(std::holds_alternative<pingresp>(out.packets[0]));
+  out = ch.handle_in(std::move(deferred[1]));
+  CHECK(find_effect<effect::route>(out) != nullptr);
+  CHECK(find_packet<puback>(out)->packet_id == 7);
 }
 
 TEST_CASE("a lower server maximum keep alive is announced") {
