@@ -334,6 +334,57 @@ def takeover_moves_inflight_messages(srv):
     _no_missing_8e(missing_8e)
 
 
+# The retransmissions count against the new connection's receive maximum:
+# the server may not have more QoS 1/2 PUBLISHes unacknowledged than the
+# client allows [MQTT-3.3.4-9], and the send quota starts afresh with each
+# network connection (4.9). A client that took over with receive maximum 2
+# gets the five messages in flight to the old connection two at a time, in
+# their order, with DUP, each once (the PUBREC'd one as PUBREL).
+# Mosquitto 2.0.11 resends every in-flight message at once.
+@case(mosquitto_differs="resends all in-flight messages on reconnect, beyond the client's "
+      "receive maximum")
+def takeover_resends_within_receive_maximum(srv):
+    cid = "c07-tkrm"
+    t = "s/tkrm"
+    old = _persistent(srv, cid)
+    old.subscribe(t, 2)
+    pub = connect(srv.port, "c07-tkrm-pub")
+    qos = [1, 2, 1, 2, 1]
+    for i, q in enumerate(qos):
+        pub.publish(t, b"m%d" % i, qos=q, packet_id=i + 1)
+    first = [old.expect_publish(t, b"m%d" % i, qos=q) for i, q in enumerate(qos)]
+    old.send(gen_pubrec(first[1].packet_id))
+    expect_ack(old, PUBREL, first[1].packet_id)
+    new = connect(srv.port, cid, clean_start=False, session_present=True,
+                  properties={"session_expiry_interval": 60, "receive_maximum": 2})
+    old.expect_closed()
+    outstanding, got, released = [], [], []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        p = new.poll(0.5)
+        if p is None:
+            if not outstanding:
+                break
+            new.ack(outstanding.pop(0))  # frees one place
+            continue
+        if p.type == PUBREL:
+            released.append(p.packet_id)
+            new.send(gen_pubcomp(p.packet_id))
+            continue
+        check_packet(p, PUBLISH, topic=t, dup=True)
+        got.append(p.payload)
+        outstanding.append(p)
+        check(len(outstanding) <= 2, "%d PUBLISHes unacknowledged, receive maximum 2: %r"
+              % (len(outstanding), [x.payload for x in outstanding]))
+    check_eq(released, [first[1].packet_id], "PUBREL")
+    check_eq(got, [b"m0", b"m2", b"m3", b"m4"], "retransmitted PUBLISHes")
+    pub.publish(t, b"live", qos=1, packet_id=9)
+    new.expect_publish(t, b"live", qos=1, dup=False, ack=True)
+    new.expect_nothing(0.3)
+    new.disconnect()
+    pub.disconnect()
+
+
 # Takeover while messages flow: the old connection acknowledges what it
 # gets (three behind) until it is taken over; every message published
 # reaches the client (acknowledged by the old connection or delivered to
