@@ -272,8 +272,8 @@ def server_keep_alive(srv):
 
 
 def _silent_until_closed(c, timeout):
-    """Seconds until the server closes c (c sends nothing meanwhile), and
-    the packets it sent before closing."""
+    """Waits (sending nothing) until the server closes c; returns when that
+    was seen and the packets the server sent before closing."""
     got = c.expect_closed(timeout=timeout)
     return time.monotonic(), got
 
@@ -321,10 +321,15 @@ def keep_alive_enforced_at_one_and_a_half(srv):
 def keep_alive_tolerates_up_to_one_and_a_half(srv):
     k = 2
     conns = [connect(srv.port, "c01-kalate%d" % v, version=v, keepalive=k) for v in (5, 4)]
+    last = time.monotonic()
     for _ in range(3):
-        time.sleep(1.2 * k)   # later than K, well before 1.5 x K
+        # Later than K after the last packet, well before 1.5 x K.
+        time.sleep(max(0.0, last + 1.15 * k - time.monotonic()))
+        last = time.monotonic()
         for c in conns:
-            c.ping()
+            c.send(gen_pingreq())
+        for c in conns:
+            check_packet(c.recv(skip_ping=False), PINGRESP)
     for c in conns:
         c.disconnect()
 

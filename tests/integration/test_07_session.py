@@ -269,10 +269,11 @@ def _no_missing_8e(missing_8e):
 # 4.4 and 4.6: on takeover the session moves to the new connection with what
 # is in flight to the subscriber: each unacknowledged PUBLISH is sent again
 # with DUP=1 and its original packet id, a PUBLISH already answered with
-# PUBREC is followed by PUBREL instead [MQTT-4.4.0-1], in the order they were
-# first sent [MQTT-4.6.0-1]; then the messages that waited for the window
-# (receive maximum 5 on the old connection), then new ones. Every QoS 2
-# message reaches the application once: the one PUBREC'd is not sent again.
+# PUBREC is followed by PUBREL instead [MQTT-4.4.0-1], the PUBLISHes in the
+# order they were first sent [MQTT-4.6.0-1]; then the messages that waited
+# for the window (receive maximum 5 on the old connection), then new ones.
+# Every QoS 2 message reaches the application once: the one PUBREC'd is not
+# sent again.
 @case(mosquitto_differs="closes the old connection without DISCONNECT 0x8E")
 def takeover_moves_inflight_messages(srv):
     missing_8e = []
@@ -307,10 +308,10 @@ def takeover_moves_inflight_messages(srv):
         while len(got) < len(first) - 1 or rel is None:
             p = new.recv()
             if p.type == PUBREL:
+                # Where it comes among the PUBLISHes is not specified (4.6
+                # orders PUBLISHes among themselves, PUBRELs likewise).
                 check(rel is None, "a second PUBREL %r" % p)
                 rel = p
-                # 4.6: PUBREL m1 comes after m0 (sent first) and before m2.
-                check_eq([x.payload for x in got], [b"m0"], "PUBLISHes before the PUBREL")
                 continue
             check_packet(p, PUBLISH, dup=True, topic=t)
             got.append(p)
