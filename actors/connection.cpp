@@ -411,6 +411,12 @@ void do_close(connection_broker* self) {
   st.lookups.clear();
   CASTOR_LOG(debug, context_of(self),
              "closed (" << mqtt::to_string(st.close_info.reason) << ")");
+  // At shutdown, a client that has not taken the bytes already sent to it
+  // (some still wait in CAF's buffer) is cut off: a graceful close would
+  // wait for it to read, and the process's exit with it, for ever.
+  if (st.unsent > 0
+      && st.close_info.reason == mqtt::reason_code::server_shutting_down)
+    ::shutdown(static_cast<int>(st.hdl.id()), SHUT_RDWR);
   self->close(st.hdl);
   // A change not yet answered no longer holds other connections' publishes:
   // the client that asked for it has gone without its SUBACK or UNSUBACK.

@@ -172,6 +172,25 @@ void reset_session(Self* self) {
   st.fresh = true;
 }
 
+/// Takeover: the attached connection gets DISCONNECT 0x8E and goes; the
+/// first waiting attach is answered once it has (and its state is back).
+template <class Self>
+void kick_attached(Self* self) {
+  auto& st = self->state;
+  st.kicked = st.conn;
+  st.conn = nullptr;
+  // A session with expiry 0 ends with its connection.
+  st.reset_on_takeover = st.req.session_expiry == 0;
+  // The old connection closes without DISCONNECT: its will goes out now
+  // unless a will delay lets the new connection cancel it.
+  if (st.req.has_will() && (st.req.will_delay == 0 || st.reset_on_takeover))
+    publish_will(self);
+  st.st.detach();
+  self->send(st.kicked, kick_atom::value,
+             static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
+             false);
+}
+
 template <class Self>
 void takeover_done(Self* self) {
   auto& st = self->state;
@@ -182,11 +201,41 @@ void takeover_done(Self* self) {
     st.reset_on_takeover = false;
     reset_session(self);
   }
-  if (st.pending_attach) {
-    auto ar = std::move(*st.pending_attach);
-    st.pending_attach.reset();
-    complete_attach(self, std::move(ar), std::move(st.pending_rp));
+  if (!st.waiting.empty()) {
+    auto w = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    complete_attach(self, std::move(w.ar), std::move(w.rp));
   }
+  // A CONNECT that came meanwhile takes over from the one just attached.
+  if (!st.waiting.empty())
+    kick_attached(self);
+  else
+    st.waiting.release_if_empty();
+}
+
+/// Attaches a connection, taking the session over from the attached one
+/// (answered once that has gone).
+template <class Self>
+void start_attach(Self* self, attach_request&& ar, caf::response_promise rp) {
+  auto& st = self->state;
+  if (!st.conn && !st.kicked && !st.fresh && st.req.session_expiry == 0) {
+    // The previous connection had session expiry 0 (3.1.1: clean
+    // session) and is gone: its session ended with it, even though
+    // this actor has not yet heard back from the registry. The new
+    // connection gets a new session.
+    release_session(self);
+    st.st = mqtt::session_state{st.cfg.limits};
+    st.fresh = true;
+  }
+  ++st.epoch; // cancels will delay and expiry timers
+  st.will_pending = false;
+  if (st.conn) {
+    kick_attached(self);
+    st.waiting.emplace_back(
+        session_actor_state::waiting_attach{std::move(ar), std::move(rp)});
+    return;
+  }
+  complete_attach(self, std::move(ar), std::move(rp));
 }
 
 template <class Self>
@@ -363,46 +412,16 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
   return {
       [=](attach_atom, attach_request& ar) {
         auto& st = self->state;
-        if (!st.conn && !st.kicked && !st.fresh && st.req.session_expiry == 0) {
-          // The previous connection had session expiry 0 (3.1.1: clean
-          // session) and is gone: its session ended with it, even though
-          // this actor has not yet heard back from the registry. The new
-          // connection gets a new session.
-          release_session(self);
-          st.st = mqtt::session_state{st.cfg.limits};
-          st.fresh = true;
-        }
         ++st.attaches;
-        ++st.epoch; // cancels will delay and expiry timers
-        st.will_pending = false;
         auto rp = self->make_response_promise();
-        if (st.conn) {
-          // Takeover: the old connection gets DISCONNECT 0x8E and goes; the
-          // new one is answered once it has (and its state is back).
-          st.kicked = st.conn;
-          st.conn = nullptr;
-          // A session with expiry 0 ends with its connection.
-          st.reset_on_takeover = st.req.session_expiry == 0;
-          // The old connection closes without DISCONNECT: its will goes out
-          // now unless a will delay lets the new connection cancel it.
-          if (st.req.has_will()
-              && (st.req.will_delay == 0 || st.reset_on_takeover))
-            publish_will(self);
-          st.st.detach();
-          self->send(
-              st.kicked, kick_atom::value,
-              static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
-              false);
-        }
         if (st.kicked) {
-          if (st.pending_attach)
-            st.pending_rp.deliver(
-                caf::make_error(caf::sec::request_receiver_down));
-          st.pending_attach = std::make_unique<attach_request>(std::move(ar));
-          st.pending_rp = std::move(rp);
+          // A takeover is under way: this one waits for its turn, then
+          // takes over from the connection attached before it.
+          st.waiting.emplace_back(
+              session_actor_state::waiting_attach{std::move(ar), std::move(rp)});
           return;
         }
-        complete_attach(self, std::move(ar), std::move(rp));
+        start_attach(self, std::move(ar), std::move(rp));
       },
       [=](detach_atom, detach_info& di) {
         auto& st = self->state;
@@ -499,9 +518,19 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
               false);
           st.will_pending = st.req.has_will();
         }
-        if (st.pending_attach)
-          st.pending_rp.deliver(
-              caf::make_error(caf::sec::request_receiver_down));
+        // Connections waiting to take over connect, then the clean start
+        // takes over from them: with no session actor, like a session that
+        // ends with its connection (they publish their own wills).
+        for (auto& w : st.waiting) {
+          attach_result res;
+          res.session_present = !st.fresh;
+          w.rp.deliver(std::move(res));
+          self->send(
+              w.ar.connection, kick_atom::value,
+              static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
+              true);
+        }
+        st.waiting.clear();
         end_session(self);
       },
       [=](will_atom, uint64_t epoch) {

@@ -69,8 +69,14 @@ struct session_actor_state {
   bool will_pending = false; ///< the will waits for its delay
   /// A takeover waiting for the old connection to go.
   caf::actor kicked;
-  std::unique_ptr<attach_request> pending_attach;
-  caf::response_promise pending_rp;
+  /// Attaches waiting for it, in the order they came: the first completes
+  /// when the kicked connection has gone, each later one then takes over
+  /// from the one before it (CONNECTs of one client id run one at a time).
+  struct waiting_attach {
+    attach_request ar;
+    caf::response_promise rp;
+  };
+  mqtt::lazy_deque<waiting_attach> waiting;
   bool reset_on_takeover = false;
   /// Credit owed to topics (delivery batches taken): paid in batches of
   /// credit_batch, and all at once when the session stops being congested.

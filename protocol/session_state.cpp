@@ -53,32 +53,58 @@ void session_state::attach(uint16_t window, steady_time now,
   paused_ = false;
   drop_qos0_ = false;
   window_ = window == 0 ? 65535 : window;
-  // Retransmit in the order first sent.
+  // Retransmit in the order first sent. PUBLISHes count against the new
+  // connection's receive maximum [MQTT-3.3.4-9]; those beyond it wait.
   std::vector<std::pair<uint64_t, uint16_t>> order;
   order.reserve(inflight_.size());
   for (auto& [id, e] : inflight_)
     order.emplace_back(e.seq, id);
   std::sort(order.begin(), order.end());
+  resend_.clear();
+  size_t sent = 0;
   for (auto& [seq, id] : order) {
     auto& e = inflight_[id];
-    outbound o;
-    o.packet_id = id;
     if (e.state == flight::await_pubcomp) {
+      outbound o;
       o.type = outbound::kind::pubrel;
+      o.packet_id = id;
+      out.emplace_back(std::move(o));
+    } else if (sent >= window_) {
+      resend_.push_back(id);
+      continue;
     } else {
-      o.qos = e.d.qos;
-      o.dup = true;
-      o.retain = e.d.retain;
-      o.msg = e.d.msg;
-      o.subscription_ids = e.d.subscription_ids;
+      resend(id, e, out);
     }
-    out.emplace_back(std::move(o));
+    ++sent;
   }
   pump(now, out);
 }
 
+void session_state::resend(uint16_t id, const inflight_entry& e,
+                           std::vector<outbound>& out) {
+  outbound o;
+  o.packet_id = id;
+  o.qos = e.d.qos;
+  o.dup = true;
+  o.retain = e.d.retain;
+  o.msg = e.d.msg;
+  o.subscription_ids = e.d.subscription_ids;
+  out.emplace_back(std::move(o));
+}
+
+void session_state::drop_resend(uint16_t id) {
+  for (auto i = resend_.begin(); i != resend_.end(); ++i) {
+    if (*i == id) {
+      resend_.erase(i);
+      break;
+    }
+  }
+  resend_.release_if_empty();
+}
+
 void session_state::detach() {
   connected_ = false;
+  resend_.clear(); // all in flight goes again at the next attach
   paused_ = false;
   drop_qos0_ = false;
   while (queue_.size() > limits_.max_queued) {
@@ -103,8 +129,8 @@ void session_state::enqueue(delivery d, steady_time now,
     ++counters_.dropped_qos0_offline;
     return;
   }
-  // Per-topic order: nothing overtakes queued messages.
-  if (connected_ && !paused_ && queue_.empty()
+  // Per-topic order: nothing overtakes queued messages or retransmissions.
+  if (connected_ && !paused_ && queue_.empty() && resend_.empty()
       && (d.qos == 0 || window_open())) {
     send(std::move(d), now, out);
     return;
@@ -171,6 +197,14 @@ void session_state::set_paused(bool paused, bool drop_qos0, steady_time now,
 }
 
 void session_state::pump(steady_time now, std::vector<outbound>& out) {
+  while (connected_ && !paused_ && !resend_.empty() && window_open()) {
+    auto id = resend_.front();
+    resend_.pop_front();
+    resend(id, inflight_.at(id), out);
+  }
+  if (!resend_.empty())
+    return;
+  resend_.release_if_empty();
   while (connected_ && !paused_ && !queue_.empty()) {
     auto& front = queue_.front();
     if (front.qos > 0 && !window_open())
@@ -194,6 +228,7 @@ uint16_t session_state::next_packet_id() {
 
 void session_state::complete(uint16_t id, steady_time now,
                              std::vector<outbound>& out) {
+  drop_resend(id);
   inflight_.erase(id);
   pump(now, out);
 }
@@ -216,6 +251,7 @@ void session_state::on_pubrec(uint16_t id, bool error, steady_time now,
     return;
   }
   if (i->second.state == flight::await_pubrec) {
+    drop_resend(id); // received after all: PUBREL follows, not the PUBLISH
     i->second.state = flight::await_pubcomp;
     i->second.d.msg.reset(); // the payload is no longer needed
   }
@@ -242,6 +278,7 @@ std::vector<delivery> session_state::take_unacknowledged() {
     if (e.state != flight::await_pubcomp)
       order.emplace_back(e.seq, id);
   std::sort(order.begin(), order.end());
+  resend_.clear();
   std::vector<delivery> result;
   for (auto& [seq, id] : order) {
     result.emplace_back(std::move(inflight_[id].d));

@@ -88,8 +88,9 @@ public:
 
   /// A connection attached; `window` is the client's receive maximum.
   /// Appends what must be sent first: every in-flight message again (PUBLISH
-  /// with DUP set, or PUBREL for those already received), then queued
-  /// messages while the window allows.
+  /// with DUP set, or PUBREL for those already received) in the order first
+  /// sent, then queued messages, while the window allows: retransmissions
+  /// beyond it follow as acknowledgements free it, before anything queued.
   void attach(uint16_t window, steady_time now, std::vector<outbound>& out);
 
   /// The connection went away; messages are queued until the next attach
@@ -169,12 +170,16 @@ private:
   };
 
   void pump(steady_time now, std::vector<outbound>& out);
+  void resend(uint16_t id, const inflight_entry& e, std::vector<outbound>& out);
+  void drop_resend(uint16_t id);
   void trim_slow();
   void send(delivery&& d, steady_time now, std::vector<outbound>& out);
   void complete(uint16_t id, steady_time now, std::vector<outbound>& out);
   uint16_t next_packet_id();
+  /// In flight on this connection (retransmissions still to send are not)
+  /// below the client's receive maximum.
   bool window_open() const noexcept {
-    return inflight_.size() < window_;
+    return inflight_.size() - resend_.size() < window_;
   }
 
   session_limits limits_;
@@ -186,6 +191,9 @@ private:
   uint16_t last_id_ = 0;
   uint64_t seq_ = 0;
   std::map<uint16_t, inflight_entry> inflight_;
+  /// In-flight messages to send again (DUP) once the window lets them, in
+  /// the order first sent.
+  lazy_deque<uint16_t> resend_;
   lazy_deque<delivery> queue_;
   session_counters counters_;
 };

@@ -271,6 +271,120 @@ def server_keep_alive(srv):
     c.disconnect()
 
 
+def _silent_until_closed(c, timeout):
+    """Waits (sending nothing) until the server closes c; returns when that
+    was seen and the packets the server sent before closing."""
+    got = c.expect_closed(timeout=timeout)
+    return time.monotonic(), got
+
+
+def _check_keep_alive_close(version, got):
+    # 3.1.2.10: the server closes the connection; in MQTT 5 it may send
+    # DISCONNECT 0x8D (keep alive timeout) first.
+    if version == 5:
+        d = [p for p in got if p.type == DISCONNECT]
+        check(not d or d[-1].reason_code == 0x8D, "DISCONNECT 0x8D if any: %r" % got)
+    else:
+        check(not got, "3.1.1: closed without a packet: %r" % got)
+
+
+# [MQTT-3.1.2-22] (3.1.1: [MQTT-3.1.2-24]): a client that sends nothing for
+# one and a half times its keep alive is disconnected; the limit is 1.5 x K,
+# not K. The client pings once after CONNECT, then falls silent: the
+# server's clock starts when the PINGREQ arrives at the latest, so the
+# close may not come before 1.5 x K after it was sent. Mosquitto 2.0.11
+# checks keep alive only every 5 s (src/keepalive.c): it closes late.
+@case(mosquitto_differs="checks keep alive only every 5 s", timeout=60)
+def keep_alive_enforced_at_one_and_a_half(srv):
+    k = 2
+    for version in (5, 4):
+        c = connect(srv.port, "c01-ka15-%d" % version, version=version, keepalive=k)
+        if version == 5:
+            check(c.connack.props.get("server_keep_alive") in (None, k),
+                  "server keep alive: %r" % c.connack)
+        time.sleep(0.6)
+        t0 = time.monotonic()
+        c.ping()
+        t1, got = _silent_until_closed(c, 1.5 * k + 6)
+        dt = t1 - t0
+        print("      v%d: closed %.2f s after the last PINGREQ (keep alive %d s)"
+              % (version, dt, k))
+        check(dt >= 1.5 * k - 0.1, "v%d closed after %.2f s, before 1.5 x %d s" % (version, dt, k))
+        check(dt <= 1.5 * k + 2.5, "v%d closed only after %.2f s (1.5 x %d s)" % (version, dt, k))
+        _check_keep_alive_close(version, got)
+
+
+# The other side of the same rule: a client whose packets are more than K
+# but less than 1.5 x K apart stays connected (a server enforcing K itself
+# would close it).
+@case(timeout=60)
+def keep_alive_tolerates_up_to_one_and_a_half(srv):
+    k = 2
+    conns = [connect(srv.port, "c01-kalate%d" % v, version=v, keepalive=k) for v in (5, 4)]
+    last = time.monotonic()
+    for _ in range(3):
+        # Later than K after the last packet, well before 1.5 x K.
+        time.sleep(max(0.0, last + 1.15 * k - time.monotonic()))
+        last = time.monotonic()
+        for c in conns:
+            c.send(gen_pingreq())
+        for c in conns:
+            check_packet(c.recv(skip_ping=False), PINGRESP)
+    for c in conns:
+        c.disconnect()
+
+
+# 3.1.2.10: keep alive 0 turns the mechanism off; the server never closes
+# the connection for silence. A bug would show quickly: a client with keep
+# alive 1 beside it is closed after 1.5 s (the timers run), and the
+# connections stay idle for well over twice that; Castor's connect timeout
+# (the other timer a connection has) is set short as well. In MQTT 5 the
+# server may impose a keep alive only by sending Server Keep Alive, which it
+# does not here (no max_keep_alive).
+@case(overrides={"connect_timeout_ms": 300}, timeout=60)
+def keep_alive_zero_never_times_out(srv):
+    idle = [connect(srv.port, "c01-ka0-%d" % v, version=v, keepalive=0) for v in (5, 4)]
+    ska = idle[0].connack.props.get("server_keep_alive")
+    if IS_CASTOR:
+        check_eq(ska, None, "Server Keep Alive in CONNACK")
+    else:  # Mosquitto announces 65535: allowed, and far beyond this case
+        check(ska in (None, 0) or ska > 60, "Server Keep Alive %r" % ska)
+    t0 = time.monotonic()
+    control = connect(srv.port, "c01-ka0-control", keepalive=1)
+    control.expect_closed(timeout=8)
+    check(time.monotonic() - t0 >= 1.4, "the keep alive 1 client closed early")
+    # Idle for 4.5 s in all, three times the control's limit.
+    time.sleep(max(0.0, t0 + 4.5 - time.monotonic()))
+    for c in idle:
+        check(not c.is_closed(0.05), "keep alive 0 client v%d was closed" % c.version)
+        c.ping()
+        c.disconnect()
+
+
+# 3.1.2.10 and 3.2.2.3.14: a server keep alive shorter than the client's
+# request is sent in CONNACK as Server Keep Alive, and the client must use
+# it [MQTT-3.1.2-21]; so must the server: a client silent for 1.5 x the
+# Server Keep Alive is disconnected. The same applies to a client that asked
+# for keep alive 0 (the server may impose one). Castor only: Mosquitto 2.0.11
+# refuses a max_keepalive below 10 (the server_keep_alive case above covers
+# its CONNACK) and checks keep alive only every 5 s.
+@case(overrides={"max_keep_alive": 2}, castor_only=True, timeout=60)
+def server_keep_alive_enforced(srv):
+    for asked in (60, 0):
+        c = connect(srv.port, "c01-skae-%d" % asked, keepalive=asked)
+        check_eq(c.connack.props.get("server_keep_alive"), 2,
+                 "Server Keep Alive for a request of %d s" % asked)
+        time.sleep(0.6)
+        t0 = time.monotonic()
+        c.ping()  # then silence
+        t1, got = _silent_until_closed(c, 3 + 6)
+        dt = t1 - t0
+        print("      asked %d s: closed %.2f s after the last PINGREQ" % (asked, dt))
+        check(dt >= 3 - 0.1, "closed after %.2f s, before 1.5 x 2 s" % dt)
+        check(dt <= 3 + 2.5, "closed only after %.2f s (1.5 x 2 s)" % dt)
+        _check_keep_alive_close(5, got)
+
+
 @case()
 def disconnect_closes(srv):
     for version in (5, 4):

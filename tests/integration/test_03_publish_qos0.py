@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """QoS 0 publish: end to end across protocol versions, payloads, order."""
 
+import time
+
 from mqtt_test import *  # noqa: F401,F403
 
 
@@ -107,6 +109,71 @@ def fan_out_to_many_subscribers(srv):
         c.expect_publish("q0/fan/x", b"all")
         c.disconnect()
     pub.disconnect()
+
+
+# QoS 0 fan-in over 10,000 distinct topics: two publishers (MQTT 5 and
+# 3.1.1) each publish to 5,000 topics of their own, twice over, as fast as
+# the server takes it; one wildcard subscriber reads meanwhile. Nothing is
+# lost (the subscriber keeps up, so nothing justifies dropping a message),
+# nothing is duplicated, and per topic the two messages keep their order
+# [MQTT-4.6.0-5 (3.1.1: 4.6)]. Every topic is new to the server, so each
+# publish creates one (and a connection's cache of topic actors overflows).
+@case(timeout=150)
+def fan_in_ten_thousand_topics(srv):
+    import threading
+    per_pub, rounds = 5000, 2
+    sub = connect(srv.port, "c03-fanin-sub")
+    sub.subscribe("fanin/#", 0)
+    pubs = [connect(srv.port, "c03-fanin-pub%d" % i, version=v) for i, v in enumerate((5, 4))]
+    errors = []
+
+    def publish(k, c):
+        try:
+            c.sock.settimeout(60)
+            for r in range(rounds):
+                batch = b"".join(gen_publish("fanin/%d/%d" % (k, i), 0, b"%d" % r,
+                                             version=c.version) for i in range(per_pub))
+                c.send(batch)
+            c.ping()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=publish, args=(k, c), daemon=True)
+               for k, c in enumerate(pubs)]
+    for th in threads:
+        th.start()
+    total = len(pubs) * per_pub * rounds
+    seen = {}
+    n = dups = disorder = 0
+    deadline = t0 + 90
+    while n < total and time.monotonic() < deadline:
+        p = sub.poll(5)
+        if p is None:
+            break
+        check_packet(p, PUBLISH, qos=0)
+        r = int(p.payload)
+        last = seen.get(p.topic)
+        if last is not None and r <= last:
+            if r == last:
+                dups += 1
+            else:
+                disorder += 1
+        seen[p.topic] = r if last is None else max(last, r)
+        n += 1
+    for th in threads:
+        th.join(10)
+    dt = time.monotonic() - t0
+    print("      %d of %d messages on %d topics in %.1f s" % (n, total, len(seen), dt))
+    check(not errors, "publisher errors: %r" % errors)
+    check_eq(len(seen), len(pubs) * per_pub, "topics heard of")
+    check_eq(dups, 0, "duplicates")
+    check_eq(disorder, 0, "messages out of order on their topic")
+    check_eq(n, total, "messages received")
+    check(all(r == rounds - 1 for r in seen.values()), "the last round on every topic")
+    sub.expect_nothing(0.5, "a message more")
+    for c in pubs + [sub]:
+        c.disconnect()
 
 
 @case()

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """QoS 2 publish: PUBREC/PUBREL/PUBCOMP both ways, exactly once, downgrade."""
 
+import time
+
 from mqtt_test import *  # noqa: F401,F403
 
 
@@ -150,6 +152,119 @@ def mixed_qos_fan_out(srv):
         c.disconnect()
     pub.disconnect()
 
+
+def _deliveries(conn, quiet=0.5, limit=10.0):
+    """Every PUBLISH until conn is quiet for `quiet` s, acknowledged."""
+    got = []
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        p = conn.poll(quiet)
+        if p is None:
+            break
+        check_packet(p, PUBLISH)
+        got.append(p)
+        conn.ack(p)
+    return got
+
+
+def _persistent_pub(srv, cid, version, session_present):
+    if version == 5:
+        return connect(srv.port, cid, clean_start=False, session_present=session_present,
+                       properties={"session_expiry_interval": 60})
+    return connect(srv.port, cid, version=4, clean_start=False,
+                   session_present=session_present)
+
+
+# 4.3.3 and 4.4: a publisher whose connection broke after PUBREC, before it
+# sent PUBREL, reconnects to its session and resends the PUBLISH with DUP=1
+# and the same packet id [MQTT-4.4.0-1] (its PUBREC may have been lost). The
+# server keeps the packet id of an inbound QoS 2 message in the session
+# until PUBREL: it answers PUBREC again and must not deliver the message a
+# second time [MQTT-4.3.3-10 (3.1.1: 4.3.3, method B)]. The subscribers,
+# one at QoS 2 and one at QoS 1 (each copy is a separate PUBLISH there),
+# get exactly one copy each. Three times: after one reconnect, after two,
+# and after a reconnect that takes over the old connection (still open:
+# the server closes it, [MQTT-3.1.4-3]) instead of following its loss.
+@case()
+def publisher_dup_resend_after_reconnect_delivered_once(srv):
+    for v in (5, 4):
+        t = "q2/redup%d" % v
+        s2 = connect(srv.port, "c05-redup-s2-%d" % v)
+        s2.subscribe(t, 2)
+        s1 = connect(srv.port, "c05-redup-s1-%d" % v, version=4)
+        s1.subscribe(t, 1)
+        cid = "c05-redup-pub%d" % v
+        pub = _persistent_pub(srv, cid, v, None)
+        for reconnects, takeover in ((1, False), (2, False), (1, True)):
+            body = b"once-%d%s" % (reconnects, b"t" if takeover else b"")
+            pub.send(gen_publish(t, 2, body, packet_id=21, version=v))
+            expect_ack(pub, PUBREC, 21, (0x00, 0x10))
+            for _ in range(reconnects):
+                old = pub
+                if not takeover:
+                    old.abort()  # no PUBREL
+                pub = _persistent_pub(srv, cid, v, True)
+                if takeover:
+                    old.expect_closed()
+                pub.send(gen_publish(t, 2, body, packet_id=21, dup=True, version=v))
+                expect_ack(pub, PUBREC, 21, (0x00, 0x10))
+            pub.send(gen_pubrel(21, version=v))
+            expect_ack(pub, PUBCOMP, 21)
+            for sub, qos in ((s2, 2), (s1, 1)):
+                got = _deliveries(sub)
+                check_eq([(p.payload, p.qos) for p in got], [(body, qos)],
+                         "deliveries at the QoS %d subscriber (v%d, %d reconnects)"
+                         % (qos, v, reconnects))
+        # The id is free again: a new message with it is a new message.
+        pub.publish(t, b"next", qos=2, packet_id=21)
+        check_eq([p.payload for p in _deliveries(s2)], [b"next"], "the next message")
+        for c in (pub, s1, s2):
+            c.disconnect()
+
+
+def _resend_same_connection(srv, v, resends):
+    t = "q2/samedup%d" % v
+    s2 = connect(srv.port, "c05-samedup-s2-%d" % v)
+    s2.subscribe(t, 2)
+    s1 = connect(srv.port, "c05-samedup-s1-%d" % v, version=4)
+    s1.subscribe(t, 1)
+    pub = connect(srv.port, "c05-samedup-pub%d" % v, version=v)
+    pub.send(gen_publish(t, 2, b"one", packet_id=9, version=v))
+    expect_ack(pub, PUBREC, 9, (0x00, 0x10))
+    for i in range(resends):
+        pub.send(gen_publish(t, 2, b"one", packet_id=9, dup=True, version=v))
+        try:
+            expect_ack(pub, PUBREC, 9, (0x00, 0x10))
+        except Closed:
+            raise TestError("closed at resend %d instead of PUBREC" % (i + 1))
+    pub.send(gen_pubrel(9, version=v))
+    expect_ack(pub, PUBCOMP, 9)
+    for sub, qos in ((s2, 2), (s1, 1)):
+        check_eq([(p.payload, p.qos) for p in _deliveries(sub)], [(b"one", qos)],
+                 "deliveries at the QoS %d subscriber (v%d)" % (qos, v))
+    for c in (pub, s1, s2):
+        c.disconnect()
+
+
+# The same on one connection: until PUBREL the receiver answers any PUBLISH
+# with the same packet id with PUBREC and does not deliver it again
+# [MQTT-4.3.3-10]; a QoS 1 subscriber sees one copy, a QoS 2 one too. MQTT 5
+# forbids resending other than on reconnect [MQTT-4.4.0-1], so the v5
+# publisher resends once (as a client might that took its connection for
+# lost).
+@case()
+def publisher_dup_resend_same_connection_delivered_once(srv):
+    _resend_same_connection(srv, 5, 1)
+
+
+# MQTT 3.1.1 (4.4) lets a client resend on the same connection: three
+# resends, each answered with PUBREC, one delivery [MQTT-4.3.3-9 in 3.1.1].
+# Mosquitto 2.0.11 answers the first resend but closes the connection as a
+# protocol error at the second.
+@case(mosquitto_differs="closes the connection at the second resend of an unreleased "
+                        "QoS 2 PUBLISH instead of answering PUBREC")
+def v311_publisher_dup_resends_same_connection_delivered_once(srv):
+    _resend_same_connection(srv, 4, 3)
 
 if __name__ == "__main__":
     run_cases()

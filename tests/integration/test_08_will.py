@@ -51,6 +51,74 @@ def will_on_keep_alive_timeout(srv):
     w.disconnect()
 
 
+# 3.1.2.5: the will is published when the server closes the connection
+# without having received DISCONNECT 0x00 from the client; that includes
+# Castor's slow consumer disconnect (a client that stopped reading for
+# slow_consumer_timeout_ms while messages for it pile up). The subscriber
+# has a small socket receive buffer and stops reading after SUBACK while a
+# publisher floods its topic; its will arrives once, at QoS 1 as asked, and
+# the connection is closed. MQTT 5 and 3.1.1; a persistent session too.
+# Castor only: Mosquitto has no slow consumer disconnect.
+@case(overrides={"slow_consumer_timeout_ms": 300, "max_outbound_bytes": 65536},
+      castor_only=True, timeout=90)
+def will_on_slow_consumer_disconnect(srv):
+    import socket
+    import threading
+    for n, (v, clean) in enumerate(((5, True), (4, True), (5, False)), 1):
+        tag = "%d%s" % (v, "c" if clean else "p")
+        wt = "will/slow" + tag
+        flood = "sc/flood" + tag
+        w = _watch(srv, wt)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", srv.port))
+        slow = Conn.__new__(Conn)  # a Conn over the prepared socket
+        slow.version, slow.timeout, slow.sock = v, DEFAULT_TIMEOUT, s
+        slow.buf, slow.eof, slow.pending = bytearray(), False, []
+        props = None if clean or v != 5 else {"session_expiry_interval": 60}
+        slow.connect("c08-slow" + tag, clean_start=clean, will_topic=wt,
+                     will_payload=b"slow " + tag.encode(), will_qos=1, properties=props)
+        slow.subscribe(flood, 0)
+        # From here on the subscriber reads nothing.
+        pub = connect(srv.port, "c08-slow-pub" + tag)
+        pub.sock.settimeout(1)
+        stop = threading.Event()
+
+        def publish():
+            body = b"f" * 8192
+            try:
+                while not stop.is_set():
+                    pub.send(gen_publish(flood, 0, body))
+            except OSError:
+                pass  # held back by flow control until the slow one is gone
+
+        th = threading.Thread(target=publish, daemon=True)
+        th.start()
+        try:
+            w.expect_publish(wt, b"slow " + tag.encode(), qos=1, ack=True, timeout=20)
+        finally:
+            stop.set()
+            th.join(5)
+        w.expect_nothing(0.5, "a second will")
+        # The slow subscriber's connection was closed (whatever it had not
+        # read is lost with it).
+        s.settimeout(0.5)
+        closed = False
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not closed:
+            try:
+                closed = s.recv(1 << 20) == b""
+            except socket.timeout:
+                continue
+            except OSError:
+                closed = True
+        check(closed, "v%s: the slow subscriber's connection was closed" % tag)
+        check_eq(srv.log().count("slow consumer:"), n, "slow consumer disconnects in the log")
+        s.close()
+        w.disconnect()
+        pub.disconnect()
+
+
 @case()
 def no_will_on_normal_disconnect(srv):
     for v in (5, 4):

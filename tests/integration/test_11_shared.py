@@ -169,5 +169,65 @@ def leaving_member_unacked_redistributed(srv):
     pub.disconnect()
 
 
+
+# 4.8.2: a member of a share group whose connection breaks with messages of
+# the group unacknowledged may keep them for its return; "if the Client's
+# Session terminates before the Client reconnects, the Server SHOULD send
+# the Application Message to another Client that is subscribed to the same
+# Shared Subscription". Member a (session expiry 2 s, receive maximum 2)
+# holds two unacknowledged messages and has more waiting behind its window
+# when it disconnects; more are published while it is offline. When its
+# session has expired, every message a did not acknowledge has reached b,
+# none twice; a's session is gone.
+@case(timeout=60, mosquitto_differs="keeps shared-subscription messages of an expired "
+      "session's member instead of giving them to the other members (a SHOULD of 4.8.2)")
+def expired_member_unacked_redistributed(srv):
+    t = "sh/exp"
+    a = connect(srv.port, "c11-exp-a", clean_start=True, properties={
+        "session_expiry_interval": 2, "receive_maximum": 2})
+    a.subscribe("$share/gexp/" + t, 1)
+    b = connect(srv.port, "c11-exp-b")
+    b.subscribe("$share/gexp/" + t, 1)
+    pub = connect(srv.port, "c11-exp-pub")
+    n = 12
+    for i in range(n // 2):
+        pub.publish(t, b"%d" % i, qos=1, packet_id=i + 1)
+    got_b = []
+    last_at = None
+    # b acknowledges what it gets; a reads its window and acknowledges
+    # nothing.
+    held_a = []
+    deadline = time.monotonic() + 5
+    while len(held_a) < 2 and time.monotonic() < deadline:
+        p = a.poll(0.1)
+        if p is not None:
+            held_a.append(p.payload)
+    check_eq(len(held_a), 2, "messages in flight to a (receive maximum 2)")
+    a.disconnect()  # DISCONNECT 0x00: the session stays for 2 s
+    t_gone = time.monotonic()
+    for i in range(n // 2, n):
+        pub.publish(t, b"%d" % i, qos=1, packet_id=i + 1)
+    # Until well after the expiry b collects what it gets.
+    while time.monotonic() < t_gone + 2 + 4:
+        p = b.poll(0.2)
+        if p is not None:
+            check_packet(p, PUBLISH, topic=t, qos=1)
+            got_b.append(p.payload)
+            last_at = time.monotonic() - t_gone
+            b.ack(p)
+            if sorted(got_b) == sorted(b"%d" % i for i in range(n)):
+                break
+    print("      a held %s; b got %d messages, the last %.2f s after a left"
+          % (held_a, len(got_b), last_at))
+    check_eq(sorted(got_b), sorted(b"%d" % i for i in range(n)),
+             "every message reached b (a acknowledged none)")
+    check_eq(len(got_b), len(set(got_b)), "no message twice at b")
+    b.expect_nothing(0.3)
+    a = connect(srv.port, "c11-exp-a", clean_start=False, session_present=False,
+                properties={"session_expiry_interval": 2})
+    a.expect_nothing(0.3, "a message for the expired session")
+    for c in (a, b, pub):
+        c.disconnect()
+
 if __name__ == "__main__":
     run_cases()

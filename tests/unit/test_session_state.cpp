@@ -116,6 +116,62 @@ TEST_CASE("resume retransmits in-flight messages with DUP, then PUBREL") {
   CHECK(out[3].msg->payload == "later");
 }
 
+TEST_CASE("resume within a smaller receive maximum resends the rest later") {
+  session_state s;
+  std::vector<outbound> out;
+  s.attach(10, t0, out);
+  for (auto p : {"a", "b", "c", "d"})
+    s.enqueue(make(p, 1), t0, out);
+  s.enqueue(make("e", 2), t0, out);
+  REQUIRE(out.size() == 5);
+  auto b = out[1].packet_id;
+  auto e = out[4].packet_id;
+  out.clear();
+  s.on_pubrec(e, false, t0, out);
+  s.detach();
+  s.enqueue(make("later", 1), t0, out);
+  // Receive maximum 2: two PUBLISHes again, and the PUBREL (which sends
+  // no PUBLISH, but waits for PUBCOMP within the window).
+  s.attach(2, t0, out);
+  CHECK(payloads(out) == std::vector<std::string>{"a", "b", "PUBREL"});
+  CHECK(out[0].dup);
+  CHECK(out[1].dup);
+  auto a = out[0].packet_id;
+  out.clear();
+  // Nothing queued overtakes the retransmissions, not even QoS 0.
+  s.enqueue(make("q0", 0), t0, out);
+  CHECK(out.empty());
+  s.on_puback(a, t0, out);
+  CHECK(out.empty()); // still two in flight (b, e)
+  s.on_pubcomp(e, t0, out);
+  REQUIRE(payloads(out) == std::vector<std::string>{"c"});
+  CHECK(out[0].dup);
+  auto c = out[0].packet_id;
+  out.clear();
+  s.on_puback(b, t0, out);
+  REQUIRE(payloads(out) == std::vector<std::string>{"d"});
+  CHECK(out[0].dup);
+  out.clear();
+  s.on_puback(c, t0, out);
+  REQUIRE(payloads(out) == std::vector<std::string>{"later", "q0"});
+  CHECK_FALSE(out[0].dup);
+  auto later = out[0].packet_id;
+  // Again with receive maximum 1: d goes; "later", acknowledged before its
+  // turn (the client had it from the earlier connection), is not sent
+  // again.
+  out.clear();
+  s.detach();
+  s.attach(1, t0, out);
+  REQUIRE(payloads(out) == std::vector<std::string>{"d"});
+  auto d = out[0].packet_id;
+  out.clear();
+  s.on_puback(later, t0, out);
+  CHECK(out.empty());
+  s.on_puback(d, t0, out);
+  CHECK(out.empty());
+  CHECK(s.inflight_count() == 0);
+}
+
 TEST_CASE("offline: QoS 0 is dropped, the queue is bounded and counted") {
   session_limits lim;
   lim.max_queued = 2;
