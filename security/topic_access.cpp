@@ -40,7 +40,7 @@ topic_access::topic_access(std::shared_ptr<const security_store> store,
 }
 
 std::shared_ptr<topic_access::basis> topic_access::current() const {
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::shared_lock<std::shared_mutex> guard{mtx_};
   return basis_;
 }
 
@@ -53,7 +53,7 @@ std::shared_ptr<const security_store> topic_access::store() const {
 }
 
 uint64_t topic_access::generation() const {
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::shared_lock<std::shared_mutex> guard{mtx_};
   return generation_;
 }
 
@@ -62,7 +62,7 @@ void topic_access::update(std::shared_ptr<const security_store> store,
   auto next = std::make_shared<basis>();
   next->store = std::move(store);
   next->roles = std::move(roles);
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::unique_lock<std::shared_mutex> guard{mtx_};
   basis_ = std::move(next);
   ++generation_;
   cache_.clear();
@@ -72,13 +72,13 @@ permission_set topic_access::on(std::string_view topic) const {
   std::string key{topic};
   std::shared_ptr<basis> b;
   {
-    std::lock_guard<std::mutex> guard{mtx_};
+    std::shared_lock<std::shared_mutex> guard{mtx_};
     if (auto i = cache_.find(key); i != cache_.end())
       return i->second;
     b = basis_;
   }
   auto perms = b->store->permissions(b->roles, topic);
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::unique_lock<std::shared_mutex> guard{mtx_};
   if (b != basis_)
     return perms; // updated meanwhile: not for the cache
   if (cache_.size() >= max_cached)

@@ -7,8 +7,9 @@
 // the topic tree, and every check asks it at the time of the check: when
 // `update` swaps the store or the roles (a reload, an API that changes a
 // principal's roles) the next publish, subscribe and delivery see the new
-// rights. Thread-safe; the checks on the message path cost one lock of an
-// uncontended mutex and a hash lookup in a small cache.
+// rights. Thread-safe; a check on the message path costs a shared lock
+// (readers do not block each other: the sessions of one principal on
+// several scheduler threads) and a hash lookup in a cache.
 //
 //   publish to a topic name     UPDATE_TOPIC (and MODIFY_TOPIC to create it)
 //   subscribe to a filter       SELECT_TOPIC and READ_TOPIC on at least one
@@ -19,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -85,7 +87,7 @@ private:
 
   std::shared_ptr<basis> current() const;
 
-  mutable std::mutex mtx_;
+  mutable std::shared_mutex mtx_;
   std::shared_ptr<basis> basis_;
   uint64_t generation_ = 0;
   mutable std::unordered_map<std::string, permission_set> cache_;
