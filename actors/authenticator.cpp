@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
-#include <caf/actor_system.hpp>
-#include <caf/response_promise.hpp>
+#include <caf/all.hpp>
 
 namespace castor {
 
@@ -16,6 +16,16 @@ using security::auth_result;
 
 constexpr uint8_t bad_credentials = 0x86; // bad user name or password
 constexpr uint8_t not_authorized = 0x87;
+constexpr uint8_t server_unavailable = 0x88;
+constexpr uint8_t server_busy = 0x89;
+constexpr uint8_t connection_rate_exceeded = 0x9F;
+
+/// Adds one to an authentication counter, if there are counters.
+void count(const std::shared_ptr<broker_counters>& c,
+           std::atomic<uint64_t> auth_counters::*which) {
+  if (c)
+    broker_counters::add(c->auth.*which);
+}
 
 auth_reply to_reply(auth_result r, uint8_t deny_code, const char* handler) {
   auth_reply result;
@@ -54,8 +64,21 @@ load_auth_settings(const security_config& cfg) {
     auto loaded = security::load_security_store(cfg.store_file);
     if (auto err = std::get_if<security::store_error>(&loaded))
       return err->to_string();
-    result.store = std::make_shared<const security::security_store>(
-        std::get<security::security_store>(std::move(loaded)));
+    auto store = std::get<security::security_store>(std::move(loaded));
+    if (!cfg.stand_in_secret_file.empty()) {
+      std::string secret;
+      std::string why;
+      if (!read_file(cfg.stand_in_secret_file, secret, why))
+        return cfg.stand_in_secret_file
+               + ": security.stand_in_secret_file: " + why;
+      if (secret.size() < 16)
+        return cfg.stand_in_secret_file
+               + ": security.stand_in_secret_file: the secret must have at "
+                 "least 16 bytes";
+      store.set_stand_in_secret(secret);
+    }
+    result.store
+        = std::make_shared<const security::security_store>(std::move(store));
     for (const auto& role : cfg.anonymous_roles)
       if (result.store->roles().count(role) == 0)
         return "security.anonymous_roles: role '" + role
@@ -88,24 +111,74 @@ load_auth_settings(const security_config& cfg) {
   }
   result.anonymous = cfg.anonymous;
   result.anonymous_roles = cfg.anonymous_roles;
-  result.failed_login_threshold = cfg.failed_login_threshold;
-  result.failed_login_delay
-      = std::chrono::milliseconds{cfg.failed_login_delay_ms};
-  result.failed_login_max_delay
-      = std::chrono::milliseconds{cfg.failed_login_max_delay_ms};
+  auto& t = result.throttle;
+  t.user_threshold = cfg.failed_login_threshold;
+  t.address_threshold = cfg.failed_login_address_threshold;
+  t.delay = std::chrono::milliseconds{cfg.failed_login_delay_ms};
+  t.max_delay = std::chrono::milliseconds{cfg.failed_login_max_delay_ms};
+  t.address_rate = cfg.failed_login_rate_per_minute;
+  result.hash_threads = cfg.hash_threads;
+  result.hash_threads_priority = cfg.hash_threads_priority;
+  result.hash_queue_limit = cfg.hash_queue_limit;
+  result.foreign_session = cfg.foreign_session;
   return result;
 }
 
 caf::behavior
-store_authenticator(caf::event_based_actor* self,
-                    std::shared_ptr<const security::security_store> store) {
+store_authenticator(caf::stateful_actor<store_auth_state>* self,
+                    store_auth_options opts) {
+  auto store = opts.store;
+  auto pool = opts.pool;
+  auto counters = opts.counters;
+  bool defer_tokens = opts.defer_tokens;
   return {
-      [store](authenticate_atom, const authenticate_request& req) {
+      [=](authenticate_atom,
+          authenticate_request& req) -> caf::result<auth_reply> {
         if (!req.has_username || req.username.empty())
           return to_reply(auth_result::abstain("no user name"), bad_credentials,
                           "store");
-        return to_reply(store->authenticate(req.username, req.password),
-                        bad_credentials, "store");
+        if (defer_tokens
+            && security::jwt_verifier::looks_like_jwt(req.password))
+          return to_reply(auth_result::abstain("a bearer token"),
+                          bad_credentials, "store");
+        if (!pool) {
+          count(counters, &auth_counters::hashes);
+          return to_reply(store->authenticate(req.username, req.password),
+                          bad_credentials, "store");
+        }
+        auto& st = self->state;
+        auto id = st.next_id++;
+        auto me = self->address();
+        auto job = [store, counters, me, id, user = std::move(req.username),
+                    password = std::move(req.password)]() mutable {
+          auto r = store->authenticate(user, password);
+          password.assign(password.size(), '\0');
+          count(counters, &auth_counters::hashes);
+          if (auto dst = caf::actor_cast<caf::actor>(me))
+            caf::anon_send(dst, auth_hashed_atom::value, id,
+                           to_reply(std::move(r), bad_credentials, "store"));
+        };
+        if (!pool->submit(req.peer_address, std::move(job))) {
+          count(counters, &auth_counters::refused_busy);
+          auth_reply busy;
+          busy.decision = security::auth_decision::deny;
+          busy.reason = "server busy: too many logins wait for a hashing "
+                        "thread";
+          busy.reason_code = server_busy;
+          busy.handler = "store";
+          return busy;
+        }
+        auto rp = self->make_response_promise();
+        st.hashing.emplace(id, rp);
+        return caf::delegated<auth_reply>{};
+      },
+      [=](auth_hashed_atom, uint64_t id, auth_reply& reply) {
+        auto& hashing = self->state.hashing;
+        auto i = hashing.find(id);
+        if (i == hashing.end())
+          return;
+        i->second.deliver(std::move(reply));
+        hashing.erase(i);
       },
   };
 }
@@ -175,87 +248,111 @@ anonymous_authenticator(caf::event_based_actor* self, anonymous_policy policy,
   };
 }
 
-caf::actor_clock::duration_type
-auth_chain_state::delay_for(const std::string& address,
-                            caf::actor_clock::time_point now) {
-  auto i = failures.find(address);
-  if (i == failures.end())
-    return caf::actor_clock::duration_type::zero();
-  if (now - i->second.last >= forget_after) {
-    failures.erase(i);
-    return caf::actor_clock::duration_type::zero();
-  }
-  if (i->second.failures < threshold)
-    return caf::actor_clock::duration_type::zero();
-  auto result = delay;
-  for (auto n = threshold; n < i->second.failures && result < max_delay; ++n)
-    result *= 2;
-  return std::min(result, max_delay);
-}
-
-void auth_chain_state::record(const std::string& address, bool failed,
-                              caf::actor_clock::time_point now) {
-  if (!failed) {
-    failures.erase(address);
-    return;
-  }
-  auto i = failures.find(address);
-  if (i == failures.end()) {
-    if (failures.size() >= max_tracked && !failures.empty()) {
-      auto oldest = std::min_element(failures.begin(), failures.end(),
-                                     [](const auto& a, const auto& b) {
-                                       return a.second.last < b.second.last;
-                                     });
-      failures.erase(oldest);
-    }
-    i = failures.emplace(address, failed_login{}).first;
-  }
-  ++i->second.failures;
-  i->second.last = now;
-}
-
 namespace {
 
 using chain_ptr = caf::stateful_actor<auth_chain_state>*;
+using security::login_throttle;
 
-void finish(chain_ptr self, const authenticate_request& req,
-            caf::response_promise rp, auth_reply reply) {
-  self->state.record(req.peer_address, reply.decision != auth_decision::allow,
-                     self->clock().now());
+/// The throttle's user key of a request: its user name, unless it has none
+/// or presents a bearer token (many devices may share one dummy name).
+std::string user_key(const auth_chain_state& st,
+                     const authenticate_request& req) {
+  if (!req.has_username || req.username.empty())
+    return {};
+  if (st.jwt_enabled && security::jwt_verifier::looks_like_jwt(req.password))
+    return {};
+  return req.username;
+}
+
+/// Ends attempt `id` in the throttle and forgets it.
+void settle(chain_ptr self, uint64_t id, login_throttle::outcome how) {
+  auto& st = self->state;
+  auto i = st.attempts.find(id);
+  if (i == st.attempts.end())
+    return;
+  st.throttle->end(i->second.address, i->second.user, how,
+                   self->clock().now());
+  st.attempts.erase(i);
+  if (how == login_throttle::outcome::success)
+    count(st.counters, &auth_counters::accepted);
+  else if (how == login_throttle::outcome::failure)
+    count(st.counters, &auth_counters::refused);
+}
+
+/// How a reply counts for the slow-down.
+login_throttle::outcome outcome_of(const auth_reply& reply) {
+  if (reply.decision == auth_decision::allow)
+    return login_throttle::outcome::success;
+  if (reply.reason_code == server_busy)
+    return login_throttle::outcome::neutral; // nothing was checked
+  return login_throttle::outcome::failure;
+}
+
+void finish(chain_ptr self, uint64_t id, auth_reply reply,
+            login_throttle::outcome how) {
+  auto& st = self->state;
+  auto i = st.attempts.find(id);
+  if (i == st.attempts.end())
+    return;
+  auto rp = std::move(i->second.rp);
+  settle(self, id, how);
   rp.deliver(std::move(reply));
 }
 
-void ask(chain_ptr self, size_t index,
-         std::shared_ptr<const authenticate_request> req,
-         caf::response_promise rp) {
-  auto& handlers = self->state.handlers;
+void finish(chain_ptr self, uint64_t id, auth_reply reply) {
+  auto how = outcome_of(reply);
+  finish(self, id, std::move(reply), how);
+}
+
+void ask(chain_ptr self, uint64_t id, size_t index) {
+  auto& st = self->state;
+  auto i = st.attempts.find(id);
+  if (i == st.attempts.end())
+    return;
+  auto req = i->second.req;
+  auto& handlers = st.handlers;
   if (index >= handlers.size()) {
     auth_reply reply;
     reply.decision = auth_decision::deny;
     reply.reason = "no authentication handler accepted the client";
     reply.reason_code = req->has_username ? bad_credentials : not_authorized;
     reply.handler = "chain";
-    finish(self, *req, std::move(rp), std::move(reply));
+    finish(self, id, std::move(reply));
     return;
   }
   self->request(handlers[index], std::chrono::seconds{10},
                 authenticate_atom::value, *req)
       .then(
-          [=](auth_reply& reply) mutable {
+          [=](auth_reply& reply) {
             if (reply.decision == auth_decision::abstain)
-              ask(self, index + 1, req, std::move(rp));
+              ask(self, id, index + 1);
             else
-              finish(self, *req, std::move(rp), std::move(reply));
+              finish(self, id, std::move(reply));
           },
-          [=](caf::error& err) mutable {
+          [=](caf::error& err) {
             auth_reply reply;
             reply.decision = auth_decision::deny;
             reply.reason = "authentication handler failed: "
                            + self->system().render(err);
-            reply.reason_code = not_authorized;
+            reply.reason_code = server_unavailable;
             reply.handler = "chain";
-            finish(self, *req, std::move(rp), std::move(reply));
+            // Nothing was decided about the credentials.
+            finish(self, id, std::move(reply),
+                   login_throttle::outcome::neutral);
           });
+}
+
+/// A gate's attempt may go on: the exchange runs in the connection, which
+/// records how it ended (or the timer does).
+void open_gate(chain_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto i = st.attempts.find(id);
+  if (i == st.attempts.end() || i->second.open)
+    return;
+  i->second.open = true;
+  auto rp = std::move(i->second.rp);
+  self->delayed_send(self, st.gate_timeout, auth_expire_atom::value, id);
+  rp.deliver(uint8_t{0}, id);
 }
 
 } // namespace
@@ -265,72 +362,127 @@ caf::behavior auth_chain(caf::stateful_actor<auth_chain_state>* self,
                          auth_chain_limits limits) {
   auto& st = self->state;
   st.handlers = std::move(handlers);
-  st.threshold = limits.threshold;
-  st.delay = limits.delay;
-  st.max_delay = limits.max_delay;
-  st.forget_after = limits.forget_after;
-  st.max_tracked = limits.max_tracked;
+  st.throttle = std::make_unique<login_throttle>(limits.throttle);
+  st.jwt_enabled = limits.jwt_enabled;
+  st.gate_timeout = limits.gate_timeout;
+  st.counters = limits.counters;
   for (auto& h : st.handlers)
     self->link_to(h);
+  // Starts an attempt: refused at once, or registered (and waiting if the
+  // slow-down says so). Returns its id, 0 if refused.
+  auto begin = [=](std::string address, std::string user,
+                   std::shared_ptr<const authenticate_request> req,
+                   caf::response_promise rp, bool gate,
+                   bool& waits) -> uint64_t {
+    auto& st = self->state;
+    auto adm = st.throttle->begin(address, user, self->clock().now());
+    waits = false;
+    if (adm.kind == login_throttle::admission::refuse) {
+      count(st.counters, &auth_counters::refused_rate);
+      return 0;
+    }
+    auto id = st.next_id++;
+    auth_chain_state::attempt a;
+    a.address = std::move(address);
+    a.user = std::move(user);
+    a.req = std::move(req);
+    a.rp = std::move(rp);
+    a.gate = gate;
+    st.attempts.emplace(id, std::move(a));
+    if (adm.kind == login_throttle::admission::wait) {
+      // Answered later; the client waits for its CONNACK meanwhile.
+      count(st.counters, &auth_counters::delayed);
+      waits = true;
+      if (gate)
+        self->delayed_send(self, adm.delay, auth_gate_atom::value, id);
+      else
+        self->delayed_send(self, adm.delay, auth_resume_atom::value, id);
+    }
+    return id;
+  };
   return {
       [=](authenticate_atom, authenticate_request& req) {
         auto rp = self->make_response_promise();
         auto shared
             = std::make_shared<const authenticate_request>(std::move(req));
-        auto wait
-            = self->state.delay_for(shared->peer_address, self->clock().now());
-        if (wait > caf::actor_clock::duration_type::zero()) {
-          // Answered later; the client waits for its CONNACK meanwhile.
-          auto id = self->state.next_pending++;
-          self->state.pending.emplace(id, std::make_pair(shared, rp));
-          self->delayed_send(self, wait, auth_resume_atom::value, id);
+        auto user = user_key(self->state, *shared);
+        bool waits = false;
+        auto id = begin(shared->peer_address, std::move(user), shared, rp,
+                        false, waits);
+        if (id == 0) {
+          auth_reply reply;
+          reply.decision = auth_decision::deny;
+          reply.reason = "too many failed logins from the address";
+          reply.reason_code = connection_rate_exceeded;
+          reply.handler = "chain";
+          rp.deliver(std::move(reply));
           return rp;
         }
-        ask(self, 0, std::move(shared), rp);
+        if (!waits)
+          ask(self, id, 0);
         return rp;
       },
-      [=](auth_gate_atom, const std::string& address) {
+      [=](auth_resume_atom, uint64_t id) { ask(self, id, 0); },
+      [=](auth_gate_atom, std::string& address, std::string& user) {
         auto rp = self->make_response_promise();
-        auto wait = self->state.delay_for(address, self->clock().now());
-        if (wait <= caf::actor_clock::duration_type::zero()) {
-          rp.deliver(true);
-          return rp;
-        }
-        auto id = self->state.next_pending++;
-        self->state.gates.emplace(id, rp);
-        self->delayed_send(self, wait, auth_gate_atom::value, id);
+        bool waits = false;
+        auto id = begin(std::move(address), std::move(user), nullptr, rp, true,
+                        waits);
+        if (id == 0)
+          rp.deliver(connection_rate_exceeded, uint64_t{0});
+        else if (!waits)
+          open_gate(self, id);
         return rp;
       },
-      [=](auth_gate_atom, uint64_t id) {
-        auto i = self->state.gates.find(id);
-        if (i == self->state.gates.end())
+      [=](auth_gate_atom, uint64_t id) { open_gate(self, id); },
+      [=](auth_record_atom, uint64_t id, bool failed) {
+        auto i = self->state.attempts.find(id);
+        if (i == self->state.attempts.end() || !i->second.gate)
           return;
-        auto rp = std::move(i->second);
-        self->state.gates.erase(i);
-        rp.deliver(true);
+        settle(self, id,
+               failed ? login_throttle::outcome::failure
+                      : login_throttle::outcome::success);
       },
-      [=](auth_record_atom, const std::string& address, bool failed) {
-        self->state.record(address, failed, self->clock().now());
-      },
-      [=](auth_resume_atom, uint64_t id) {
-        auto i = self->state.pending.find(id);
-        if (i == self->state.pending.end())
-          return;
-        auto [req, rp] = std::move(i->second);
-        self->state.pending.erase(i);
-        ask(self, 0, std::move(req), std::move(rp));
+      [=](auth_expire_atom, uint64_t id) {
+        auto i = self->state.attempts.find(id);
+        if (i != self->state.attempts.end() && i->second.gate)
+          settle(self, id, login_throttle::outcome::failure);
       },
   };
 }
 
 caf::actor spawn_authenticators(caf::actor_system& sys,
-                                const auth_settings& settings) {
+                                const auth_settings& settings,
+                                std::shared_ptr<broker_counters> counters) {
   std::vector<caf::actor> handlers;
   // A verified client certificate decides first (mutual TLS listeners with
   // principal_from); clients without one go on to the other handlers.
   handlers.push_back(sys.spawn(certificate_authenticator, settings.store));
-  if (settings.store)
-    handlers.push_back(sys.spawn(store_authenticator, settings.store));
+  if (settings.store) {
+    security::hash_pool::options po;
+    po.threads = settings.hash_threads != 0
+                     ? settings.hash_threads
+                     : security::hash_pool::default_threads(
+                         std::thread::hardware_concurrency());
+    po.max_waiting = settings.hash_queue_limit;
+    switch (settings.hash_threads_priority) {
+    case hash_priority::idle:
+      po.prio = security::hash_pool::priority::idle;
+      break;
+    case hash_priority::low:
+      po.prio = security::hash_pool::priority::low;
+      break;
+    case hash_priority::normal:
+      po.prio = security::hash_pool::priority::normal;
+      break;
+    }
+    store_auth_options so;
+    so.store = settings.store;
+    so.pool = std::make_shared<security::hash_pool>(po);
+    so.defer_tokens = settings.jwt != nullptr;
+    so.counters = counters;
+    handlers.push_back(sys.spawn(store_authenticator, std::move(so)));
+  }
   if (settings.jwt)
     handlers.push_back(sys.spawn(jwt_authenticator, settings.jwt, [] {
       return static_cast<int64_t>(
@@ -341,11 +493,9 @@ caf::actor spawn_authenticators(caf::actor_system& sys,
   handlers.push_back(sys.spawn(anonymous_authenticator, settings.anonymous,
                                settings.anonymous_roles, settings.store));
   auth_chain_limits limits;
-  limits.threshold = settings.failed_login_threshold;
-  limits.delay = settings.failed_login_delay;
-  limits.max_delay = settings.failed_login_max_delay;
-  limits.forget_after = settings.forget_after;
-  limits.max_tracked = settings.max_tracked_addresses;
+  limits.throttle = settings.throttle;
+  limits.jwt_enabled = settings.jwt != nullptr;
+  limits.counters = std::move(counters);
   return sys.spawn(auth_chain, std::move(handlers), limits);
 }
 

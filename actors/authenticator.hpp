@@ -2,11 +2,13 @@
 
 // Authentication as a chain of actors. Each authenticator answers an
 // `authenticate_request` with ALLOW (principal and roles), DENY or ABSTAIN;
-// the chain actor asks them in order (security store, JWT bearer token in
-// the password, anonymous policy), stops at the first ALLOW or DENY and
-// refuses a client that nobody accepts. Repeated failed logins from one
-// address are answered ever later (a per-address delay that doubles, kept
-// in a bounded map).
+// the chain actor asks them in order (client certificate, security store,
+// JWT bearer token in the password, anonymous policy), stops at the first
+// ALLOW or DENY and refuses a client that nobody accepts. Password guessing
+// is slowed down per address and per user name, counting attempts in
+// progress (security/login_throttle.hpp), and the store's password hashing
+// runs on threads of its own (security/hash_pool.hpp), never on the
+// threads that carry messages.
 
 #include <chrono>
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -27,8 +30,11 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/authenticator_types.hpp"
-#include "security/settings.hpp"
+#include "actors/counters.hpp"
+#include "security/hash_pool.hpp"
 #include "security/jwt.hpp"
+#include "security/login_throttle.hpp"
+#include "security/settings.hpp"
 #include "security/permissions.hpp"
 #include "security/security_store.hpp"
 
@@ -43,13 +49,15 @@ struct auth_settings {
   std::shared_ptr<const security::jwt_verifier> jwt;
   anonymous_policy anonymous = anonymous_policy::allow;
   std::vector<std::string> anonymous_roles;
-  uint32_t failed_login_threshold = 3;
-  std::chrono::milliseconds failed_login_delay{500};
-  std::chrono::milliseconds failed_login_max_delay{10000};
-  /// Addresses remembered at once; the least recently failed is forgotten.
-  size_t max_tracked_addresses = 10000;
-  /// A failure older than this no longer counts.
-  std::chrono::milliseconds forget_after{std::chrono::minutes{10}};
+  /// The slow-down of failed logins (security.failed_login_*).
+  security::throttle_limits throttle;
+  /// Threads hashing passwords (0 = by the number of cores), their
+  /// priority, and how many logins may wait for them.
+  uint32_t hash_threads = 0;
+  hash_priority hash_threads_priority = hash_priority::idle;
+  uint32_t hash_queue_limit = 256;
+  /// A CONNECT for a session of another principal.
+  foreign_session_policy foreign_session = foreign_session_policy::refuse;
 
   /// True if `roles` may do `p` (on `path` for path permissions). Without a
   /// store, always true.
@@ -59,19 +67,42 @@ struct auth_settings {
   }
 };
 
-/// Reads the files named by the `security:` section (store, JWT keys) and
-/// checks the settings. Errors name the file, line and key, never a secret.
+/// Reads the files named by the `security:` section (store, JWT keys, the
+/// stand-in secret) and checks the settings. Errors name the file, line
+/// and key, never a secret.
 std::variant<auth_settings, std::string>
 load_auth_settings(const security_config& cfg);
 
 /// Seconds since the epoch, for token expiry; replaceable in tests.
 using wall_clock_fn = std::function<int64_t()>;
 
+/// What the store authenticator works with.
+struct store_auth_options {
+  std::shared_ptr<const security::security_store> store;
+  /// Where passwords are hashed; null = in the actor itself (tests).
+  std::shared_ptr<security::hash_pool> pool;
+  /// A JWT handler follows: a password shaped like a token is left to it
+  /// (abstain at once, nothing hashed).
+  bool defer_tokens = false;
+  /// May be null.
+  std::shared_ptr<broker_counters> counters;
+};
+
+struct store_auth_state {
+  /// Logins whose passwords are being hashed, by id.
+  std::unordered_map<uint64_t, caf::response_promise> hashing;
+  uint64_t next_id = 0;
+  static inline const char* name = "castor.store_authenticator";
+};
+
 /// Checks user name and password against the store; abstains without a
-/// user name or for users it does not know.
+/// user name or for users it does not know (after hashing the password
+/// against the stand-in, so that the answer takes as long as for a known
+/// user). The hash runs on the pool; when too many logins wait for it the
+/// answer is DENY with reason code 0x89 (server busy) at once.
 caf::behavior
-store_authenticator(caf::event_based_actor* self,
-                    std::shared_ptr<const security::security_store> store);
+store_authenticator(caf::stateful_actor<store_auth_state>* self,
+                    store_auth_options opts);
 
 /// Allows a client whose verified certificate named a principal
 /// (`tls_identity`): with the store's roles for it, or with no roles when
@@ -93,56 +124,58 @@ anonymous_authenticator(caf::event_based_actor* self, anonymous_policy policy,
                         std::vector<std::string> roles,
                         std::shared_ptr<const security::security_store> store);
 
-/// The per-address failure count of the chain.
-struct failed_login {
-  uint32_t failures = 0;
-  caf::actor_clock::time_point last;
+/// Options of the chain.
+struct auth_chain_limits {
+  security::throttle_limits throttle;
+  /// JWT bearer tokens are accepted: a password shaped like one is not
+  /// counted under its user name (devices often share a dummy name).
+  bool jwt_enabled = false;
+  /// A SCRAM exchange that passed the gate and was never recorded counts
+  /// as failed after this long.
+  std::chrono::milliseconds gate_timeout{std::chrono::seconds{60}};
+  /// May be null.
+  std::shared_ptr<broker_counters> counters;
 };
 
 struct auth_chain_state {
   std::vector<caf::actor> handlers;
-  uint32_t threshold = 3;
-  caf::actor_clock::duration_type delay;
-  caf::actor_clock::duration_type max_delay;
-  caf::actor_clock::duration_type forget_after;
-  size_t max_tracked = 10000;
-  std::map<std::string, failed_login> failures;
-  /// Delayed attempts, by id.
-  std::map<uint64_t, std::pair<std::shared_ptr<const authenticate_request>,
-                               caf::response_promise>>
-      pending;
-  uint64_t next_pending = 0;
-  /// Delayed gates (auth_gate_atom), by id.
-  std::map<uint64_t, caf::response_promise> gates;
+  std::unique_ptr<security::login_throttle> throttle;
+  bool jwt_enabled = false;
+  caf::actor_clock::duration_type gate_timeout;
+  std::shared_ptr<broker_counters> counters;
+  /// Attempts in progress (waiting for the slow-down, asking handlers, or
+  /// SCRAM exchanges between gate and record), by id.
+  struct attempt {
+    std::string address;
+    std::string user; ///< the throttle's user key ("" = none)
+    std::shared_ptr<const authenticate_request> req; ///< null for a gate
+    caf::response_promise rp;
+    bool gate = false;
+    bool open = false; ///< a gate that has been passed
+  };
+  std::map<uint64_t, attempt> attempts;
+  uint64_t next_id = 1;
   static inline const char* name = "castor.auth_chain";
-
-  /// The delay before an attempt from `address` is decided.
-  caf::actor_clock::duration_type delay_for(const std::string& address,
-                                       caf::actor_clock::time_point now);
-  /// Counts a decision; a success clears the address.
-  void record(const std::string& address, bool failed,
-              caf::actor_clock::time_point now);
-};
-
-/// Parameters of the chain's slow-down.
-struct auth_chain_limits {
-  uint32_t threshold = 3;
-  std::chrono::milliseconds delay{500};
-  std::chrono::milliseconds max_delay{10000};
-  std::chrono::milliseconds forget_after{std::chrono::minutes{10}};
-  size_t max_tracked = 10000;
 };
 
 /// Asks `handlers` in order; replies with an `auth_reply` whose decision is
 /// allow or deny (never abstain). A handler that fails or does not answer
-/// within 10 s counts as a denial.
+/// within 10 s gives a denial with 0x88 (server unavailable), which the
+/// slow-down does not count.
+///
+///   (authenticate_atom, authenticate_request) -> auth_reply
+///   (auth_gate_atom, address, user)           -> (uint8_t code, uint64_t id)
+///   (auth_record_atom, id, bool failed)       ends a gate's attempt
 caf::behavior auth_chain(caf::stateful_actor<auth_chain_state>* self,
                          std::vector<caf::actor> handlers,
                          auth_chain_limits limits);
 
-/// Spawns the store, JWT and anonymous authenticators that `settings`
-/// enable and the chain over them; returns the chain.
+/// Spawns the certificate, store, JWT and anonymous authenticators that
+/// `settings` enable, the store's hashing threads, and the chain over them;
+/// returns the chain. `counters` may be null.
 caf::actor spawn_authenticators(caf::actor_system& sys,
-                                const auth_settings& settings);
+                                const auth_settings& settings,
+                                std::shared_ptr<broker_counters> counters
+                                = nullptr);
 
 } // namespace castor

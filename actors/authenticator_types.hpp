@@ -23,12 +23,21 @@ using authenticate_atom = caf::atom_constant<caf::atom("authn")>;
 using auth_resume_atom = caf::atom_constant<caf::atom("authresume")>;
 
 /// For an exchange the chain does not run itself (SCRAM-SHA-256 over AUTH):
-/// (auth_gate_atom, address) is answered with `true` once the address's
-/// slow-down delay has passed ...
+/// (auth_gate_atom, address, user) is answered with (code, id) once the
+/// slow-down delay of the address and the user name has passed: code 0
+/// and the attempt's id, or at once a refusal's CONNACK reason code (0x9F:
+/// the address is over its failed-login rate) ...
 using auth_gate_atom = caf::atom_constant<caf::atom("authgate")>;
 
-/// ... and (auth_record_atom, address, failed) counts how it ended.
+/// ... and (auth_record_atom, id, failed) counts how it ended.
 using auth_record_atom = caf::atom_constant<caf::atom("authrecord")>;
+
+/// A gate's attempt that was never recorded ends as a failure (chain timer).
+using auth_expire_atom = caf::atom_constant<caf::atom("authexpire")>;
+
+/// A password hash has been computed (hashing thread -> store
+/// authenticator).
+using auth_hashed_atom = caf::atom_constant<caf::atom("authhashed")>;
 
 /// A connecting client's credentials. The password is never logged.
 struct authenticate_request {

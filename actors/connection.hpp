@@ -27,6 +27,7 @@
 #include "protocol/channel.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/session_state_queue.hpp"
+#include "security/rights_registry.hpp"
 #include "security/scram.hpp"
 #include "security/security_store.hpp"
 #include "security/transport.hpp"
@@ -64,6 +65,9 @@ struct connection_context {
   /// The security store, for access control and SCRAM; null = none, and
   /// then an authenticated client may do everything.
   std::shared_ptr<const security::security_store> store;
+  /// One shared rights object per principal (with a store): what the
+  /// connections, sessions and subscriptions of a principal check.
+  std::shared_ptr<security::rights_registry> rights;
   /// The listener's layers below MQTT (TLS, WebSocket); null for plain TCP.
   std::shared_ptr<const security::transport_options> transport;
   /// Which field of a verified client certificate becomes tls_identity.
@@ -140,6 +144,9 @@ struct connection_state {
   /// for it.
   std::unique_ptr<security::scram_server> scram;
   std::unique_ptr<mqtt::effect::open_session> pending_open;
+  /// The chain's id of a SCRAM exchange in progress (0 = none): how it
+  /// ends is recorded for the slow-down.
+  uint64_t auth_ticket = 0;
   /// Publishes that may go only to an existing topic, waiting (in order,
   /// by topic) for the tree to say whether it exists, and how many of them
   /// are QoS 1 or 2 (they count against our receive maximum).

@@ -14,8 +14,18 @@
 
 namespace castor::connection_detail {
 
+void refuse_connect(connection_broker* self, mqtt::reason_code rc,
+                    const std::string& why);
+
 void on_session_opened(connection_broker* self, attach_result& r) {
   auto& st = self->state;
+  if (r.refused != 0) {
+    refuse_connect(self, static_cast<mqtt::reason_code>(r.refused),
+                   "client id " + st.ch->session().client_id
+                       + " has a session of another principal");
+    finish(self);
+    return;
+  }
   st.session = r.session;
   st.direct = !r.session;
   std::set<uint16_t> ids(r.qos2_ids.begin(), r.qos2_ids.end());
@@ -42,10 +52,21 @@ void on_session_opened(connection_broker* self, attach_result& r) {
   continue_input(self);
 }
 
+/// Reports how a SCRAM exchange that passed the chain's gate ended, for
+/// the slow-down (once).
+void record_scram(connection_broker* self, bool failed) {
+  auto& st = self->state;
+  if (st.auth_ticket == 0 || !st.ctx->auth)
+    return;
+  self->send(st.ctx->auth, auth_record_atom::value, st.auth_ticket, failed);
+  st.auth_ticket = 0;
+}
+
 // -- session actor ------------------------------------------------------------
 
 void send_detach(connection_broker* self) {
   auto& st = self->state;
+  record_scram(self, true); // an exchange left unfinished counts as failed
   if (st.session && !st.detach_sent) {
     st.detach_sent = true;
     detach_info di;
@@ -86,6 +107,8 @@ void with_session(connection_broker* self, std::function<void()> f) {
   attach_request ar;
   ar.req = st.ch->session();
   ar.connection = caf::actor_cast<caf::actor>(self);
+  ar.principal = st.principal;
+  ar.access = st.access;
   self->request(st.ctx->registry, caf::infinite, promote_atom::value,
                 std::move(ar))
       .then(
@@ -125,6 +148,8 @@ void open_registry(connection_broker* self, mqtt::session_request&& req) {
   attach_request ar;
   ar.req = std::move(req);
   ar.connection = caf::actor_cast<caf::actor>(self);
+  ar.principal = st.principal;
+  ar.access = st.access;
   self->request(st.ctx->registry, caf::infinite, open_atom::value,
                 std::move(ar))
       .then([=](attach_result& r) { on_session_opened(self, r); },
@@ -163,7 +188,11 @@ void authenticated(connection_broker* self, mqtt::effect::open_session&& open,
   auto& st = self->state;
   st.principal = std::move(principal);
   st.roles = std::move(roles);
-  if (st.ctx->store)
+  // The principal's one rights object, shared with its other connections,
+  // its session and its subscriptions: a change of its roles reaches all.
+  if (st.ctx->rights)
+    st.access = st.ctx->rights->rights_of(st.principal, st.roles);
+  else if (st.ctx->store)
     st.access = std::make_shared<security::topic_access>(st.ctx->store,
                                                          st.roles);
   st.ch->set_access(st.access);
@@ -183,33 +212,65 @@ void authenticated(connection_broker* self, mqtt::effect::open_session&& open,
   open_registry(self, std::move(open.req));
 }
 
-/// Reports how a SCRAM exchange ended to the chain's slow-down.
-void record_scram(connection_broker* self, bool failed) {
+/// Sends the server-first message of a SCRAM exchange that passed the
+/// chain's gate; the client has the connect timeout to answer.
+void continue_scram(connection_broker* self, std::string server_first) {
   auto& st = self->state;
-  if (st.ctx->auth)
-    self->send(st.ctx->auth, auth_record_atom::value, st.peer, failed);
+  run(self, st.ch->handle_auth_continue(std::move(server_first)));
+  schedule_tick(self, std::chrono::milliseconds(st.ctx->connect_timeout_ms));
 }
 
+/// MQTT 5 enhanced authentication with SCRAM-SHA-256 against the store.
+/// The client-first message names the user; the chain's gate then holds
+/// the exchange back as the slow-down of that user name and the address
+/// says (or refuses it), and the server-first message goes out after it.
+/// An unknown user gets stand-in parameters and fails at the proof.
 void start_scram(connection_broker* self, mqtt::effect::open_session&& open) {
   auto& st = self->state;
   auto store = st.ctx->store;
-  st.scram = std::make_unique<security::scram_server>(
-      [store](std::string_view user) {
-        return store->scram_credentials_of(user);
-      });
-  auto step = st.scram->step(open.creds.auth_data);
+  // Kept aside until the gate opens: an AUTH before the server-first
+  // message is out of turn.
+  auto scram = std::make_shared<std::unique_ptr<security::scram_server>>(
+      std::make_unique<security::scram_server>(
+          [store](std::string_view user)
+              -> std::optional<security::scram_credentials> {
+            return store->scram_credentials_for(user);
+          }));
+  auto step = (*scram)->step(open.creds.auth_data);
   open.creds.auth_data.clear();
   if (step.status != security::scram_step::continue_auth) {
-    record_scram(self, true);
+    // Malformed or unsupported: no password was tried.
     refuse_connect(self, mqtt::reason_code::not_authorized,
                    "SCRAM-SHA-256: " + step.reason);
     return;
   }
-  st.pending_open
-      = std::make_unique<mqtt::effect::open_session>(std::move(open));
-  run(self, st.ch->handle_auth_continue(std::move(step.message)));
-  // The client has the connect timeout to answer.
-  schedule_tick(self, std::chrono::milliseconds(st.ctx->connect_timeout_ms));
+  auto pending = std::make_shared<mqtt::effect::open_session>(std::move(open));
+  auto server_first = std::make_shared<std::string>(std::move(step.message));
+  st.auth_asked = clock_type::now();
+  self->request(st.ctx->auth, caf::infinite, auth_gate_atom::value, st.peer,
+                (*scram)->user())
+      .then(
+          [=](uint8_t code, uint64_t ticket) {
+            auto& st = self->state;
+            if (st.closing || st.closed) {
+              if (ticket != 0)
+                self->send(st.ctx->auth, auth_record_atom::value, ticket,
+                           true);
+              return;
+            }
+            if (code != 0) {
+              refuse_connect(self, static_cast<mqtt::reason_code>(code),
+                             "too many failed logins from " + st.peer);
+            } else {
+              st.auth_ticket = ticket;
+              st.scram = std::move(*scram);
+              st.pending_open = std::make_unique<mqtt::effect::open_session>(
+                  std::move(*pending));
+              continue_scram(self, std::move(*server_first));
+            }
+            finish(self);
+          },
+          [=](caf::error& err) { auth_unavailable(self, err); });
 }
 
 void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
@@ -223,20 +284,7 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
                          + " is not supported");
       return;
     }
-    // The chain slows down addresses with failed logins; a SCRAM attempt
-    // waits for it like any other.
-    auto pending
-        = std::make_shared<mqtt::effect::open_session>(std::move(open));
-    st.auth_asked = clock_type::now();
-    self->request(st.ctx->auth, caf::infinite, auth_gate_atom::value, st.peer)
-        .then(
-            [=](bool) {
-              if (self->state.closing)
-                return;
-              start_scram(self, std::move(*pending));
-              finish(self);
-            },
-            [=](caf::error& err) { auth_unavailable(self, err); });
+    start_scram(self, std::move(open));
     return;
   }
   if (!st.ctx->auth_required) {

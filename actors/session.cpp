@@ -1,5 +1,6 @@
 #include "actors/session.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -31,6 +32,31 @@ const caf::actor& io_timers(Self* self) {
 
 caf::strong_actor_ptr ptr_of(const caf::actor& a) {
   return caf::actor_cast<caf::strong_actor_ptr>(a);
+}
+
+/// Drops the deliveries whose topics the session's principal may not read
+/// now. Subscriptions were checked when they were made; this catches rights
+/// taken away since (a change of roles or of the store). Asks once per run
+/// of one topic (a batch from a topic actor is one run).
+void drop_unreadable(const session_actor_state& st, delivery_batch& batch) {
+  if (st.access == nullptr)
+    return;
+  std::string last; // a copy: remove_if moves the items it keeps
+  bool readable = true;
+  bool first = true;
+  auto& items = batch.items;
+  items.erase(std::remove_if(items.begin(), items.end(),
+                             [&](const mqtt::delivery& d) {
+                               if (!d.msg)
+                                 return false;
+                               if (first || d.msg->topic != last) {
+                                 first = false;
+                                 last = d.msg->topic;
+                                 readable = st.access->may_read(last);
+                               }
+                               return !readable;
+                             }),
+              items.end());
 }
 
 /// Gives topics back the credit held while the session was congested.
@@ -146,6 +172,7 @@ void complete_attach(Self* self, attach_request&& ar,
   st.req.will_delay = ar.req.will_delay;
   st.req.session_expiry = ar.req.session_expiry;
   st.conn = std::move(ar.connection);
+  st.access = std::move(ar.access);
   self->monitor(st.conn);
   std::vector<mqtt::outbound> out;
   st.st.attach(ar.req.receive_maximum, clock_type::now(), out);
@@ -282,6 +309,8 @@ void take_delivery(Self* self, const caf::actor& topic, delivery_batch& batch) {
     st.held->emplace_back(topic, std::move(batch));
     return;
   }
+  // Checked against the rights of the session's principal as they are now.
+  drop_unreadable(st, batch);
   std::vector<mqtt::outbound> out;
   auto now = clock_type::now();
   for (auto& d : batch.items)

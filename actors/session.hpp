@@ -53,6 +53,10 @@ struct session_actor_state {
   mqtt::session_state st;
   session_config cfg;
   caf::actor conn;           ///< the attached connection, if any
+  /// The rights of the session's principal as they are now (shared with
+  /// its connections; null = everything allowed): deliveries are checked
+  /// against them, so a change of roles reaches existing subscriptions.
+  mqtt::access_ptr access;
   /// What the session keeps of the last CONNECT (the whole request is
   /// large and most clients have no will).
   struct connect_info {

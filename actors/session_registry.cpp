@@ -27,11 +27,49 @@ caf::actor spawn_session(Self* self, const std::string& client_id) {
 
 } // namespace
 
+/// The attach request comes from another principal than the one whose
+/// session `e` is: refused (true, answered), or the old session ended so
+/// that a clean one starts (false).
+template <class Self>
+bool refuse_foreign(Self* self, session_registry_state::entry& e,
+                    const attach_request& ar, caf::response_promise& rp) {
+  auto& st = self->state;
+  if (!e.session || e.principal == ar.principal)
+    return false;
+  auto& counters = st.opts.counters;
+  if (st.opts.foreign_session == foreign_session_policy::refuse) {
+    if (counters)
+      broker_counters::add(counters->auth.foreign_session_refused);
+    CASTOR_LOG(info, "session " << ar.req.client_id,
+               "refused: the session belongs to another principal");
+    attach_result refused;
+    refused.refused
+        = static_cast<uint8_t>(mqtt::reason_code::not_authorized);
+    rp.deliver(std::move(refused));
+    return true;
+  }
+  if (counters)
+    broker_counters::add(counters->auth.foreign_session_replaced);
+  CASTOR_LOG(info, "session " << ar.req.client_id,
+             "ended for a connection of another principal");
+  if (e.direct)
+    self->send(e.session, kick_atom::value,
+               static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
+               true);
+  else
+    self->send(e.session, end_atom::value);
+  e.session = nullptr;
+  e.direct = false;
+  return false;
+}
+
 template <class Self>
 caf::behavior session_registry_impl(Self* self, caf::actor tree,
-                               session_config cfg) {
+                                    session_config cfg,
+                                    registry_options opts) {
   self->state.tree = std::move(tree);
   self->state.cfg = cfg;
+  self->state.opts = std::move(opts);
   // Sessions are linked: they end with the registry. A session that fails
   // is forgotten.
   self->set_exit_handler([=](caf::exit_msg& em) {
@@ -55,6 +93,9 @@ caf::behavior session_registry_impl(Self* self, caf::actor tree,
         auto& st = self->state;
         auto rp = self->make_response_promise();
         auto& e = st.sessions[ar.req.client_id];
+        if (refuse_foreign(self, e, ar, rp))
+          return;
+        e.principal = ar.principal;
         if (e.session && (ar.req.clean_start || e.direct)) {
           // A clean start replaces the session; a session without an actor
           // had expiry 0 and ends with its connection, which is taken over.
@@ -128,13 +169,14 @@ caf::behavior session_registry_impl(Self* self, caf::actor tree,
 }
 
 caf::behavior session_registry(session_registry_actor* self, caf::actor tree,
-                               session_config cfg) {
-  return session_registry_impl(self, std::move(tree), cfg);
+                               session_config cfg, registry_options opts) {
+  return session_registry_impl(self, std::move(tree), cfg, std::move(opts));
 }
 
 caf::behavior session_registry_broker(session_registry_broker_type* self,
-                                      caf::actor tree, session_config cfg) {
-  return session_registry_impl(self, std::move(tree), cfg);
+                                      caf::actor tree, session_config cfg,
+                                      registry_options opts) {
+  return session_registry_impl(self, std::move(tree), cfg, std::move(opts));
 }
 
 } // namespace castor

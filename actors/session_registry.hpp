@@ -12,32 +12,51 @@
 // holds the connection itself (`direct`); a takeover kicks it, and its first
 // SUBSCRIBE promotes it to a session actor.
 //
+// A session belongs to the principal that made it (the attach request's
+// principal, "" for anonymous clients). A CONNECT of another principal
+// for the same client identifier neither takes the session over nor
+// resumes it: it is refused with CONNACK 0x87 (`attach_result::refused`),
+// or, with `foreign_session_policy::replace`, the old session ends (its
+// connection is kicked with 0x8E) and the newcomer starts a clean one.
+//
 //   (open_atom, attach_request)             -> attach_result (from the session)
 //   (promote_atom, attach_request)          -> attach_result (from the session)
 //   (detach_atom, client_id)                from a connection without session
 //   (expire_atom, client_id, attaches)      -> bool (may the session end?)
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
 #include <caf/io/broker.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/counters.hpp"
 #include "actors/session.hpp"
 #include "actors/types.hpp"
+#include "security/settings.hpp"
 
 namespace castor {
+
+/// What the registry does beyond bookkeeping.
+struct registry_options {
+  foreign_session_policy foreign_session = foreign_session_policy::refuse;
+  /// May be null.
+  std::shared_ptr<broker_counters> counters;
+};
 
 struct session_registry_state {
   struct entry {
     caf::actor session; ///< or the connection, if `direct`
     uint64_t attaches = 0;
     bool direct = false;
+    std::string principal; ///< who made the session ("" = anonymous)
   };
   std::unordered_map<std::string, entry> sessions;
   caf::actor tree;
   session_config cfg;
+  registry_options opts;
 
   static inline const char* name = "session_registry";
 };
@@ -50,8 +69,9 @@ using session_registry_broker_type
     = caf::io::stateful_broker<session_registry_state>;
 
 caf::behavior session_registry(session_registry_actor* self, caf::actor tree,
-                               session_config cfg);
+                               session_config cfg, registry_options opts);
 caf::behavior session_registry_broker(session_registry_broker_type* self,
-                                      caf::actor tree, session_config cfg);
+                                      caf::actor tree, session_config cfg,
+                                      registry_options opts);
 
 } // namespace castor

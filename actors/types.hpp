@@ -104,6 +104,12 @@ struct ack_batch {
 struct attach_request {
   mqtt::session_request req;
   caf::actor connection;
+  /// Who the client authenticated as ("" = anonymous): a session belongs
+  /// to the principal that made it.
+  std::string principal{};
+  /// That principal's rights (null = everything allowed), which the
+  /// session checks its deliveries against. Local: not serialized.
+  mqtt::access_ptr access{};
 };
 
 /// Session -> connection: the answer to attach_request.
@@ -111,6 +117,9 @@ struct attach_result {
   caf::actor session;
   bool session_present = false;
   std::vector<uint16_t> qos2_ids;
+  /// Not 0: the registry refused the attach with this CONNACK reason code
+  /// (the client id's session belongs to another principal).
+  uint8_t refused = 0;
 };
 
 /// The message a will becomes when it is published, from `client_id`.
@@ -207,13 +216,14 @@ typename Inspector::result_type inspect(Inspector& f, ack_batch& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, attach_request& x) {
-  return f(caf::meta::type_name("attach_request"), x.req, x.connection);
+  return f(caf::meta::type_name("attach_request"), x.req, x.connection,
+           x.principal);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, attach_result& x) {
   return f(caf::meta::type_name("attach_result"), x.session, x.session_present,
-           x.qos2_ids);
+           x.qos2_ids, x.refused);
 }
 
 template <class Inspector>

@@ -506,9 +506,27 @@ const table<security_config>& security_table() {
       name_list_field("anonymous_roles", &s::anonymous_roles),
       section_field("jwt", &s::jwt, jwt_table),
       uint_field("failed_login_threshold", &s::failed_login_threshold, 1),
+      uint_field("failed_login_address_threshold",
+                 &s::failed_login_address_threshold, 1),
       uint_field("failed_login_delay_ms", &s::failed_login_delay_ms, 0, 60000),
       uint_field("failed_login_max_delay_ms", &s::failed_login_max_delay_ms, 0,
                  600000),
+      uint_field("failed_login_rate_per_minute",
+                 &s::failed_login_rate_per_minute, 0, 1000000),
+      uint_field("hash_threads", &s::hash_threads, 0, 64),
+      enum_field("hash_threads_priority", &s::hash_threads_priority,
+                 enum_names<hash_priority>{
+                     {"idle", hash_priority::idle},
+                     {"low", hash_priority::low},
+                     {"normal", hash_priority::normal},
+                 }),
+      uint_field("hash_queue_limit", &s::hash_queue_limit, 1, 1000000),
+      string_field("stand_in_secret_file", &s::stand_in_secret_file),
+      enum_field("foreign_session", &s::foreign_session,
+                 enum_names<foreign_session_policy>{
+                     {"refuse", foreign_session_policy::refuse},
+                     {"replace", foreign_session_policy::replace},
+                 }),
   };
   return rows;
 }

@@ -139,8 +139,11 @@ std::optional<std::string> server::start() {
   // The registry is bookkeeping for every CONNECT: beside the connections
   // in either placement, so that opening a session without an actor of its
   // own wakes no other thread. It spawns sessions where `scfg` says.
+  registry_options ropts;
+  ropts.foreign_session = auth_.foreign_session;
+  ropts.counters = counters_;
   registry_ = sys_.middleman().spawn_broker(session_registry_broker, tree_,
-                                            scfg);
+                                            scfg, std::move(ropts));
   if (cfg_.mqtt.topic_idle_timeout_ms > 0)
     caf::anon_send(tree_, gc_config_atom::value,
                    cfg_.mqtt.topic_idle_timeout_ms);
@@ -152,7 +155,12 @@ std::optional<std::string> server::start() {
   for (auto& l : cfg_.listeners)
     any_requires_auth = any_requires_auth || l.require_auth;
   if (auth_required || any_requires_auth)
-    auth_chain_ = spawn_authenticators(sys_, auth_);
+    auth_chain_ = spawn_authenticators(sys_, auth_, counters_);
+  // One rights object per principal, shared by its connections, sessions
+  // and subscriptions (security/rights_registry.hpp).
+  std::shared_ptr<security::rights_registry> rights;
+  if (auth_.store)
+    rights = std::make_shared<security::rights_registry>(auth_.store);
   caf::scoped_actor self{sys_};
   // One gate for every listener's connections: they all run on the I/O
   // thread, and a subscription is in force for every publish read after it.
@@ -179,6 +187,7 @@ std::optional<std::string> server::start() {
     ctx->auth_required = auth_required || l.require_auth;
     ctx->require_principal = l.require_auth;
     ctx->store = auth_.store;
+    ctx->rights = rights;
     auto lst = sys_.middleman().spawn_broker(listener_actor, l,
                                              connection_context_ptr{ctx});
     listeners_.push_back(lst);

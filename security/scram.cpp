@@ -136,13 +136,19 @@ scram_step scram_server::client_first(std::string_view msg) {
     return fail("other-error", "malformed client nonce");
   user_ = std::move(*user);
   auto creds = lookup_ ? lookup_(user_) : std::nullopt;
-  known_user_ = creds.has_value();
-  if (known_user_) {
+  if (creds) {
     creds_ = std::move(*creds);
   } else {
+    // Nobody to ask for stand-ins (security_store::scram_credentials_for
+    // gives better ones): made up here, with the default iteration count.
+    auto salted = hmac_sha256(fake_salt_key(), "salted:" + user_);
     creds_.salt = hmac_sha256(fake_salt_key(), user_).substr(0, 16);
-    creds_.iterations = 4096;
+    creds_.iterations = default_pbkdf2_iterations;
+    creds_.stored_key = sha256(hmac_sha256(salted, "Client Key"));
+    creds_.server_key = hmac_sha256(salted, "Server Key");
+    creds_.stand_in = true;
   }
+  known_user_ = !creds_.stand_in;
   nonce_ = std::string(*nonce) + server_nonce_;
   server_first_ = "r=" + nonce_ + ",s=" + base64_encode(creds_.salt)
                   + ",i=" + std::to_string(creds_.iterations);
@@ -168,17 +174,21 @@ scram_step scram_server::client_final(std::string_view msg) {
                 "channel binding data differs from the gs2 header");
   if (*nonce != nonce_)
     return fail("other-error", "nonce does not match");
-  if (!known_user_)
-    return fail("invalid-proof", "unknown user");
+  // The same work for an unknown user (stand-in keys) as for a known one:
+  // the answer takes as long either way.
   std::string auth_message = client_first_bare_ + "," + server_first_ + ","
                              + std::string(without_proof);
   auto client_signature = hmac_sha256(creds_.stored_key, auth_message);
   if (proof->size() != client_signature.size())
-    return fail("invalid-proof", "proof has the wrong length");
+    return fail("invalid-proof", known_user_ ? "proof has the wrong length"
+                                             : "unknown user");
   std::string client_key(proof->size(), '\0');
   for (size_t i = 0; i < client_key.size(); ++i)
     client_key[i] = static_cast<char>((*proof)[i] ^ client_signature[i]);
-  if (!constant_time_equal(sha256(client_key), creds_.stored_key))
+  bool verified = constant_time_equal(sha256(client_key), creds_.stored_key);
+  if (!known_user_)
+    return fail("invalid-proof", "unknown user");
+  if (!verified)
     return fail("invalid-proof", "wrong password");
   state_ = state::succeeded;
   auto server_signature = hmac_sha256(creds_.server_key, auth_message);

@@ -21,7 +21,8 @@
 
 namespace castor::security {
 
-/// Finds the SCRAM keys of a user (security_store::scram_credentials_of).
+/// Finds the SCRAM keys of a user (security_store::scram_credentials_for,
+/// which gives stand-ins for unknown users; nothing = made up here).
 using scram_lookup
     = std::function<std::optional<scram_credentials>(std::string_view user)>;
 

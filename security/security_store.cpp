@@ -24,6 +24,10 @@ std::string store_error::to_string() const {
   return out;
 }
 
+security_store::security_store() {
+  make_stand_ins();
+}
+
 // -- queries ------------------------------------------------------------------
 
 auth_result security_store::authenticate(std::string_view user,
@@ -31,8 +35,11 @@ auth_result security_store::authenticate(std::string_view user,
   if (user.empty())
     return authenticate_anonymous();
   auto i = principals_.find(user);
-  if (i == principals_.end())
+  if (i == principals_.end()) {
+    // As long as a known user's wrong password takes.
+    verify_password(stand_in_hash_, password);
     return auth_result::abstain("unknown principal");
+  }
   if (!verify_password(i->second.hash, password))
     return auth_result::deny("wrong password");
   return auth_result::allow(std::string(user), i->second.roles);
@@ -123,6 +130,59 @@ security_store::scram_credentials_of(std::string_view user) const {
   return out;
 }
 
+scram_credentials
+security_store::scram_credentials_for(std::string_view user) const {
+  if (auto known = scram_credentials_of(user))
+    return std::move(*known);
+  // Stable per name, unguessable without the key, and shaped like a real
+  // entry: same salt length, the iteration count most principals have.
+  std::string name{user};
+  scram_credentials out;
+  out.salt = hmac_sha256(stand_in_key_, "salt:" + name).substr(0, 16);
+  out.iterations = stand_in_hash_.iterations;
+  auto salted = hmac_sha256(stand_in_key_, "salted:" + name);
+  out.stored_key = sha256(hmac_sha256(salted, "Client Key"));
+  out.server_key = hmac_sha256(salted, "Server Key");
+  out.stand_in = true;
+  return out;
+}
+
+void security_store::set_stand_in_secret(std::string_view secret) {
+  stand_in_key_ = hmac_sha256(secret, "castor stand-in key");
+  stand_in_secret_set_ = true;
+  make_stand_ins();
+}
+
+void security_store::make_stand_ins() {
+  if (!stand_in_secret_set_) {
+    std::string all = "castor stand-in key";
+    for (auto& [name, p] : principals_) {
+      all += p.hash.salt;
+      all += p.hash.hash;
+    }
+    stand_in_key_ = sha256(all);
+  }
+  // The most common (iterations, length) among the principals; the larger
+  // on a tie, so that an unknown name never answers faster than most.
+  std::map<std::pair<uint32_t, size_t>, size_t> seen;
+  for (auto& [name, p] : principals_)
+    ++seen[{p.hash.iterations, p.hash.hash.size()}];
+  std::pair<uint32_t, size_t> pick{default_pbkdf2_iterations, 32};
+  size_t best = 0;
+  for (auto& [params, n] : seen) {
+    if (n >= best) {
+      best = n;
+      pick = params;
+    }
+  }
+  stand_in_hash_.iterations = pick.first;
+  stand_in_hash_.salt = hmac_sha256(stand_in_key_, "hash salt").substr(0, 16);
+  auto h = hmac_sha256(stand_in_key_, "hash");
+  while (h.size() < pick.second)
+    h += hmac_sha256(stand_in_key_, h);
+  stand_in_hash_.hash = h.substr(0, pick.second);
+}
+
 // -- loading ------------------------------------------------------------------
 
 namespace {
@@ -138,8 +198,10 @@ public:
   explicit store_loader(std::string name) : name_(std::move(name)) {}
 
   security_store load(const YAML::Node& root) {
-    if (!root || root.IsNull())
+    if (!root || root.IsNull()) {
+      store_.make_stand_ins();
       return std::move(store_);
+    }
     if (!root.IsMap())
       fail(root, "", "the store must be a mapping");
     for (auto kv : root) {
@@ -159,6 +221,7 @@ public:
     }
     check_references();
     compute_closures();
+    store_.make_stand_ins();
     return std::move(store_);
   }
 

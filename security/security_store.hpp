@@ -40,6 +40,9 @@ struct scram_credentials {
   uint32_t iterations = 0;
   std::string stored_key; ///< H(HMAC(SaltedPassword, "Client Key"))
   std::string server_key; ///< HMAC(SaltedPassword, "Server Key")
+  /// Made up for a user the store does not know (see
+  /// security_store::scram_credentials_for): no proof verifies against it.
+  bool stand_in = false;
 };
 
 class security_store {
@@ -58,13 +61,29 @@ public:
     std::vector<std::string> closure;
   };
 
-  security_store() = default;
+  /// An empty store (refuses anonymous clients).
+  security_store();
 
   /// Checks a user name and password. An unknown user abstains, so that a
   /// later handler in the chain may know it; a known user with a wrong
   /// password is denied. An empty user name follows the anonymous policy.
+  /// An unknown user's password is hashed as well, against the stand-in
+  /// hash, so that the answer takes as long as for a known user: the time
+  /// does not tell which names exist.
   auth_result authenticate(std::string_view user,
                            std::string_view password) const;
+
+  /// What a password of an unknown user is hashed against: the iteration
+  /// count and hash length most principals of the store use (100,000 and
+  /// 32 bytes without principals), a salt and hash that match no password.
+  const password_hash& stand_in_hash() const noexcept {
+    return stand_in_hash_;
+  }
+
+  /// Derives the stand-ins (stand_in_hash, SCRAM parameters of unknown
+  /// users) from `secret` instead of from the store's own hashes, so that
+  /// they stay the same when principals are added or removed.
+  void set_stand_in_secret(std::string_view secret);
 
   /// The decision for a connection without credentials.
   auth_result authenticate_anonymous() const;
@@ -90,6 +109,13 @@ public:
   std::optional<scram_credentials>
   scram_credentials_of(std::string_view user) const;
 
+  /// The same, or for a user without SCRAM keys plausible stand-ins
+  /// (`stand_in` set): the stand-in hash's iteration count, a salt derived
+  /// from the name with the stand-in secret (the same for the same name
+  /// every time) and keys that no proof matches. A client cannot tell an
+  /// unknown name from a known one by the server-first message.
+  scram_credentials scram_credentials_for(std::string_view user) const;
+
   bool is_isolated(std::string_view path) const {
     return isolated_.count(path) > 0;
   }
@@ -109,11 +135,20 @@ private:
   permission_set role_path_permissions(const role_entry& role,
                                        std::string_view path) const;
 
+  /// Makes stand_in_hash_ from stand_in_key_ and the principals' hashes.
+  void make_stand_ins();
+
   std::map<std::string, principal_entry, std::less<>> principals_;
   std::map<std::string, role_entry, std::less<>> roles_;
   std::set<std::string, std::less<>> isolated_;
   bool anonymous_allowed_ = false;
   std::vector<std::string> anonymous_roles_;
+  /// Key for the stand-ins: by default a digest of every principal's hash
+  /// (secret, and stable while the store is), else from
+  /// set_stand_in_secret.
+  std::string stand_in_key_;
+  bool stand_in_secret_set_ = false;
+  password_hash stand_in_hash_;
 };
 
 /// Reads a store from a YAML file. Unknown keys, unknown permissions or

@@ -28,6 +28,20 @@ struct jwt_config {
   uint32_t leeway_seconds = 0;       ///< clock skew allowed for exp and nbf
 };
 
+/// What a CONNECT may do with a client identifier whose session (live or
+/// offline) belongs to another principal.
+enum class foreign_session_policy : uint8_t {
+  refuse,  ///< CONNACK 0x87 (3.1.1: 5); the session stays as it is
+  replace, ///< the old session ends; the newcomer starts a clean one
+};
+
+/// How the password hashing threads compete for the CPU.
+enum class hash_priority : uint8_t {
+  idle,   ///< only CPU time the message path leaves (Linux SCHED_IDLE)
+  low,    ///< nice +10
+  normal, ///< as the message path
+};
+
 struct security_config {
   /// The security store (docs/security.md); empty = none, and then every
   /// client that is let in may do everything.
@@ -37,12 +51,30 @@ struct security_config {
   /// store; without a store they grant full access).
   std::vector<std::string> anonymous_roles;
   jwt_config jwt;
-  /// Failed logins from one address before each next attempt is delayed.
+  /// Failed logins (and logins in progress) for one user name before each
+  /// next attempt for it is delayed.
   uint32_t failed_login_threshold = 3;
+  /// The same for one address, whatever the user names.
+  uint32_t failed_login_address_threshold = 10;
   /// Delay after the threshold; doubles with each further failure.
   uint32_t failed_login_delay_ms = 500;
   /// Longest delay.
   uint32_t failed_login_max_delay_ms = 10000;
+  /// Failed (or undecided) logins one address may have per minute; beyond,
+  /// logins from it are refused at once (0x9F). 0 = no limit.
+  uint32_t failed_login_rate_per_minute = 60;
+  /// Threads that hash passwords; 0 = a quarter of the cores, at least one.
+  uint32_t hash_threads = 0;
+  /// Their priority against the message path.
+  hash_priority hash_threads_priority = hash_priority::idle;
+  /// Logins that may wait for a hashing thread; beyond, refused at once
+  /// (0x89 server busy).
+  uint32_t hash_queue_limit = 256;
+  /// A file whose contents derive the stand-ins for unknown users (SCRAM
+  /// salts); empty = derived from the store's own hashes.
+  std::string stand_in_secret_file;
+  /// A CONNECT for a session of another principal.
+  foreign_session_policy foreign_session = foreign_session_policy::refuse;
 };
 
 } // namespace castor

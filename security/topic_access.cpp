@@ -34,19 +34,53 @@ std::string join(const std::string& prefix, std::string_view level) {
 
 topic_access::topic_access(std::shared_ptr<const security_store> store,
                            std::vector<std::string> roles)
-    : store_(std::move(store)), roles_(std::move(roles)) {
-  // nop
+    : basis_(std::make_shared<basis>()) {
+  basis_->store = std::move(store);
+  basis_->roles = std::move(roles);
+}
+
+std::shared_ptr<topic_access::basis> topic_access::current() const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  return basis_;
+}
+
+std::vector<std::string> topic_access::roles() const {
+  return current()->roles;
+}
+
+std::shared_ptr<const security_store> topic_access::store() const {
+  return current()->store;
+}
+
+uint64_t topic_access::generation() const {
+  std::shared_lock<std::shared_mutex> guard{mtx_};
+  return generation_;
+}
+
+void topic_access::update(std::shared_ptr<const security_store> store,
+                          std::vector<std::string> roles) {
+  auto next = std::make_shared<basis>();
+  next->store = std::move(store);
+  next->roles = std::move(roles);
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  basis_ = std::move(next);
+  ++generation_;
+  cache_.clear();
 }
 
 permission_set topic_access::on(std::string_view topic) const {
   std::string key{topic};
+  std::shared_ptr<basis> b;
   {
-    std::lock_guard<std::mutex> guard{mtx_};
+    std::shared_lock<std::shared_mutex> guard{mtx_};
     if (auto i = cache_.find(key); i != cache_.end())
       return i->second;
+    b = basis_;
   }
-  auto perms = store_->permissions(roles_, topic);
-  std::lock_guard<std::mutex> guard{mtx_};
+  auto perms = b->store->permissions(b->roles, topic);
+  std::unique_lock<std::shared_mutex> guard{mtx_};
+  if (b != basis_)
+    return perms; // updated meanwhile: not for the cache
   if (cache_.size() >= max_cached)
     cache_.clear();
   cache_.emplace(std::move(key), perms);
@@ -66,8 +100,8 @@ bool topic_access::may_read(std::string_view topic) const {
   return on(topic).contains(permission::read_topic);
 }
 
-bool topic_access::selectable(const std::string& topic) const {
-  auto perms = store_->permissions(roles_, topic);
+bool topic_access::basis::selectable(const std::string& topic) const {
+  auto perms = store->permissions(roles, topic);
   return perms.contains(permission::select_topic)
          && perms.contains(permission::read_topic);
 }
@@ -84,19 +118,20 @@ bool topic_access::may_subscribe(std::string_view filter) const {
   // is an assigned path (isolated paths only take permissions away), so it
   // is enough to try the names that follow the assigned paths as far as the
   // filter allows, with a fresh level wherever a wildcard leaves them.
-  std::call_once(paths_built_, [this] {
-    for (auto& [name, role] : store_->roles())
+  auto b = current();
+  std::call_once(b->paths_built, [&b] {
+    for (auto& [name, role] : b->store->roles())
       for (auto& [path, perms] : role.paths) {
-        auto* n = &paths_;
+        auto* n = &b->paths;
         for (auto level : split_levels(path))
           n = &n->children[std::string{level}];
       }
   });
   auto levels = split_levels(filter);
-  return any_match(&paths_, levels, 0, std::string{});
+  return b->any_match(&b->paths, levels, 0, std::string{});
 }
 
-bool topic_access::any_match(const trie_node* n,
+bool topic_access::basis::any_match(const trie_node* n,
                              const std::vector<std::string_view>& f, size_t i,
                              const std::string& prefix) const {
   if (i == f.size())
@@ -132,7 +167,7 @@ bool topic_access::any_match(const trie_node* n,
   return any_match(next, f, i + 1, join(prefix, level));
 }
 
-bool topic_access::any_below(const trie_node* n,
+bool topic_access::basis::any_below(const trie_node* n,
                              const std::string& prefix) const {
   if (selectable(prefix) || selectable(join(prefix, fresh_level)))
     return true;

@@ -1,18 +1,26 @@
 #pragma once
 
-// The access rights of one authenticated client, answered from the security
-// store's path permissions for the client's roles (docs/security.md,
-// "Enforcement"). Immutable after construction apart from a small cache, and
-// safe to share between the connection and the topic tree.
+// The access rights of one principal, answered from the security store's
+// path permissions for the principal's roles (docs/security.md,
+// "Enforcement"). One object per principal (security/rights_registry.hpp)
+// is shared by all its connections, its sessions and their subscriptions in
+// the topic tree, and every check asks it at the time of the check: when
+// `update` swaps the store or the roles (a reload, an API that changes a
+// principal's roles) the next publish, subscribe and delivery see the new
+// rights. Thread-safe; a check on the message path costs a shared lock
+// (readers do not block each other: the sessions of one principal on
+// several scheduler threads) and a hash lookup in a cache.
 //
 //   publish to a topic name     UPDATE_TOPIC (and MODIFY_TOPIC to create it)
 //   subscribe to a filter       SELECT_TOPIC and READ_TOPIC on at least one
 //                               topic name the filter matches
 //   receive a topic's messages  READ_TOPIC on that topic name
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,8 +35,9 @@ namespace castor::security {
 class topic_access final : public mqtt::access_policy {
 public:
   /// Topic names whose permissions are remembered at once; the cache is
-  /// emptied when it is full.
-  static constexpr size_t max_cached = 1024;
+  /// emptied when it is full. One cache serves all the connections and the
+  /// session of a principal (all anonymous devices, for instance).
+  static constexpr size_t max_cached = 8192;
 
   topic_access(std::shared_ptr<const security_store> store,
                std::vector<std::string> roles);
@@ -40,29 +49,47 @@ public:
   /// The path permissions on a topic name (cached).
   permission_set on(std::string_view topic) const;
 
-  const std::vector<std::string>& roles() const noexcept {
-    return roles_;
-  }
+  /// The roles as they are now.
+  std::vector<std::string> roles() const;
+
+  /// The store as it is now.
+  std::shared_ptr<const security_store> store() const;
+
+  /// Replaces the store and the roles; every check from now on uses them.
+  void update(std::shared_ptr<const security_store> store,
+              std::vector<std::string> roles);
+
+  /// Counts the updates (0 before the first).
+  uint64_t generation() const;
 
 private:
   struct trie_node {
     std::map<std::string, trie_node, std::less<>> children;
   };
 
-  bool any_match(const trie_node* n, const std::vector<std::string_view>& f,
-                 size_t i, const std::string& prefix) const;
-  bool any_below(const trie_node* n, const std::string& prefix) const;
-  bool selectable(const std::string& topic) const;
+  /// What the rights are computed from; immutable once made (apart from
+  /// the path tree, built once on the first wildcard subscription).
+  struct basis {
+    std::shared_ptr<const security_store> store;
+    std::vector<std::string> roles;
+    /// Every path that a role assigns permissions to, as a tree of levels:
+    /// the only places where a path's permissions can differ from its
+    /// parent's (besides isolated paths, which only take permissions
+    /// away).
+    trie_node paths;
+    std::once_flag paths_built;
 
-  std::shared_ptr<const security_store> store_;
-  std::vector<std::string> roles_;
-  /// Every path that a role assigns permissions to, as a tree of levels:
-  /// the only places where a path's permissions can differ from its
-  /// parent's (besides isolated paths, which only take permissions away).
-  /// Built on the first wildcard subscription.
-  mutable trie_node paths_;
-  mutable std::once_flag paths_built_;
-  mutable std::mutex mtx_;
+    bool any_match(const trie_node* n, const std::vector<std::string_view>& f,
+                   size_t i, const std::string& prefix) const;
+    bool any_below(const trie_node* n, const std::string& prefix) const;
+    bool selectable(const std::string& topic) const;
+  };
+
+  std::shared_ptr<basis> current() const;
+
+  mutable std::shared_mutex mtx_;
+  std::shared_ptr<basis> basis_;
+  uint64_t generation_ = 0;
   mutable std::unordered_map<std::string, permission_set> cache_;
 };
 

@@ -109,7 +109,8 @@ struct fixture : test_coordinator_fixture<> {
 
   fixture() {
     tree = sys.spawn(fake_tree, tree_log);
-    registry = sys.spawn(session_registry, tree, session_config{});
+    registry = sys.spawn(session_registry, tree, session_config{},
+                         registry_options{});
     run();
   }
 

@@ -1,6 +1,8 @@
 // Deterministic tests of the authenticator chain on CAF's test coordinator:
 // the order in which handlers are asked, the real store / JWT / anonymous
-// handlers, and the slow-down of repeated failed logins from one address.
+// handlers, and the slow-down of password guessing (per address and user
+// name, attempts in progress counted, a rate beyond which an address is
+// refused at once). The store hashes inline here (no hash pool threads).
 
 #define CAF_SUITE castor_auth
 
@@ -122,12 +124,16 @@ struct fixture : test_coordinator_fixture<> {
   actor real_chain(anonymous_policy anon, std::vector<std::string> roles,
                    auth_chain_limits limits = {}) {
     auto store = make_store();
+    store_auth_options so;
+    so.store = store;
+    so.defer_tokens = true; // a JWT handler follows
     std::vector<actor> handlers{
-        sys.spawn(store_authenticator, store),
+        sys.spawn(store_authenticator, so),
         sys.spawn(jwt_authenticator, make_jwt(),
                   wall_clock_fn{[] { return fixed_now; }}),
         sys.spawn(anonymous_authenticator, anon, std::move(roles), store),
     };
+    limits.jwt_enabled = true;
     return chain_of(std::move(handlers), limits);
   }
 
@@ -231,7 +237,9 @@ CAF_TEST(store then jwt then anonymous) {
 CAF_TEST(a verified client certificate names the principal) {
   auto store = make_store();
   auto chain = chain_of({sys.spawn(certificate_authenticator, store),
-                         sys.spawn(store_authenticator, store),
+                         sys.spawn(store_authenticator,
+                                   store_auth_options{store, nullptr, false,
+                                                      nullptr}),
                          sys.spawn(anonymous_authenticator,
                                    anonymous_policy::deny,
                                    std::vector<std::string>{}, store)});
@@ -277,24 +285,34 @@ CAF_TEST(anonymous clients refused by policy) {
   CAF_CHECK_EQUAL(r.handler, "anonymous");
 }
 
-CAF_TEST(repeated failures from one address are answered later) {
+/// Limits for the slow-down tests: 100 ms after two failures per user
+/// name, doubling up to 300 ms; a large address threshold and no rate
+/// unless a test sets them.
+auth_chain_limits slow_limits() {
   auth_chain_limits limits;
-  limits.threshold = 2;
-  limits.delay = std::chrono::milliseconds{100};
-  limits.max_delay = std::chrono::milliseconds{300};
-  auto chain = real_chain(anonymous_policy::deny, {}, limits);
+  limits.throttle.user_threshold = 2;
+  limits.throttle.address_threshold = 100;
+  limits.throttle.delay = std::chrono::milliseconds{100};
+  limits.throttle.max_delay = std::chrono::milliseconds{300};
+  limits.throttle.address_rate = 0;
+  return limits;
+}
+
+CAF_TEST(repeated failures of a user name are answered later) {
+  auto chain = real_chain(anonymous_policy::deny, {}, slow_limits());
   // Two failures are answered at once.
   CAF_CHECK(decide(chain, make_req("alice", "x")).decision
             == auth_decision::deny);
   CAF_CHECK(decide(chain, make_req("alice", "x")).decision
             == auth_decision::deny);
-  // The third waits 100 ms, even with the right password.
-  ask(chain, make_req("alice", "right-password"));
+  // The third waits 100 ms, even with the right password, and from
+  // another address too: the user name is counted wherever it comes from.
+  ask(chain, make_req("alice", "right-password", "10.9.9.9"));
   drain();
   CAF_CHECK(!has_reply());
-  // Another address is not slowed down.
-  auto other = decide(chain, make_req("alice", "right-password", "10.9.9.9"));
-  CAF_CHECK(other.decision == auth_decision::allow);
+  // Another user name from the first address is not slowed down.
+  auto other = decide(chain, make_req("carol", "pw"));
+  CAF_CHECK(other.decision == auth_decision::deny);
   advance_time(std::chrono::milliseconds{99});
   drain();
   CAF_CHECK(!has_reply());
@@ -302,7 +320,7 @@ CAF_TEST(repeated failures from one address are answered later) {
   drain();
   auto r = reply();
   CAF_CHECK(r.decision == auth_decision::allow);
-  // The success cleared the count: the next failures start over.
+  // The success cleared alice's count: the next failures start over.
   CAF_CHECK(decide(chain, make_req("alice", "x")).decision
             == auth_decision::deny);
   CAF_CHECK(decide(chain, make_req("alice", "x")).decision
@@ -320,67 +338,131 @@ CAF_TEST(repeated failures from one address are answered later) {
   }
 }
 
-CAF_TEST(exchanges outside the chain pass its gate and count) {
-  auth_chain_limits limits;
-  limits.threshold = 1;
-  limits.delay = std::chrono::milliseconds{100};
-  limits.max_delay = std::chrono::milliseconds{100};
-  auto chain = real_chain(anonymous_policy::deny, {}, limits);
-  auto gate_open = [&] {
-    if (!has_reply())
-      return false;
-    bool got = false;
-    self->receive([&](bool b) { got = b; });
-    return got;
+CAF_TEST(guesses sent side by side count while in progress) {
+  auto chain = real_chain(anonymous_policy::deny, {}, slow_limits());
+  // Five guesses at once: the first two go on, the third waits 100 ms, the
+  // fourth 200 ms, the fifth 300 ms (decided at their start, not after).
+  for (int i = 0; i < 5; ++i)
+    ask(chain, make_req("alice", "guess"));
+  drain();
+  auto answered = [&] {
+    size_t n = 0;
+    while (has_reply()) {
+      CAF_CHECK(reply().decision == auth_decision::deny);
+      ++n;
+    }
+    return n;
   };
-  // No failure yet: the gate opens at once.
-  self->send(chain, auth_gate_atom::value, std::string{"10.0.0.7"});
-  drain();
-  CAF_CHECK(gate_open());
-  // A failed exchange from the address: the next one waits 100 ms ...
-  self->send(chain, auth_record_atom::value, std::string{"10.0.0.7"}, true);
-  drain();
-  self->send(chain, auth_gate_atom::value, std::string{"10.0.0.7"});
-  drain();
-  CAF_CHECK(!has_reply());
+  CAF_CHECK_EQUAL(answered(), 2u);
   advance_time(std::chrono::milliseconds{100});
   drain();
-  CAF_CHECK(gate_open());
-  // ... and so does a password login from it.
+  CAF_CHECK_EQUAL(answered(), 1u);
+  advance_time(std::chrono::milliseconds{100});
+  drain();
+  CAF_CHECK_EQUAL(answered(), 1u);
+  advance_time(std::chrono::milliseconds{100});
+  drain();
+  CAF_CHECK_EQUAL(answered(), 1u);
+}
+
+CAF_TEST(a success of another user name does not clear a count) {
+  auto chain = real_chain(anonymous_policy::allow, {"READER"}, slow_limits());
+  CAF_CHECK(decide(chain, make_req("alice", "x")).decision
+            == auth_decision::deny);
+  CAF_CHECK(decide(chain, make_req("alice", "x")).decision
+            == auth_decision::deny);
+  // A success from the same address (an anonymous client here).
+  CAF_CHECK(decide(chain, make_req("", "")).decision == auth_decision::allow);
+  ask(chain, make_req("alice", "x"));
+  drain();
+  CAF_CHECK(!has_reply()); // still slowed down
+  advance_time(std::chrono::milliseconds{100});
+  drain();
+  CAF_CHECK(reply().decision == auth_decision::deny);
+}
+
+CAF_TEST(an address over its rate is refused at once) {
+  auto limits = slow_limits();
+  limits.throttle.user_threshold = 100;
+  limits.throttle.address_rate = 3;
+  auto counters = std::make_shared<broker_counters>();
+  limits.counters = counters;
+  auto chain = real_chain(anonymous_policy::deny, {}, limits);
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK_EQUAL(decide(chain, make_req("u" + std::to_string(i), "x"))
+                        .reason_code,
+                    0x86);
+  auto r = decide(chain, make_req("u9", "x"));
+  CAF_CHECK(r.decision == auth_decision::deny);
+  CAF_CHECK_EQUAL(r.reason_code, 0x9F); // connection rate exceeded
+  CAF_CHECK_EQUAL(r.handler, "chain");
+  CAF_CHECK_EQUAL(counters->auth.refused_rate.load(), 1u);
+  CAF_CHECK_EQUAL(counters->auth.refused.load(), 3u);
+  // Other addresses are not affected.
+  CAF_CHECK_EQUAL(decide(chain, make_req("alice", "right-password", "10.7.7.7"))
+                      .reason_code,
+                  0);
+  CAF_CHECK_EQUAL(counters->auth.accepted.load(), 1u);
+}
+
+CAF_TEST(too many logins waiting for a hash are refused as busy) {
+  auto store = make_store();
+  security::hash_pool::options po;
+  po.threads = 1;
+  po.max_waiting = 0; // nothing may wait: every submit is refused
+  auto counters = std::make_shared<broker_counters>();
+  store_auth_options so{store, std::make_shared<security::hash_pool>(po), false,
+                        counters};
+  auto limits = slow_limits();
+  auto chain = chain_of({sys.spawn(store_authenticator, so)}, limits);
+  auto r = decide(chain, make_req("alice", "right-password"));
+  CAF_CHECK(r.decision == auth_decision::deny);
+  CAF_CHECK_EQUAL(r.reason_code, 0x89); // server busy
+  CAF_CHECK_EQUAL(counters->auth.refused_busy.load(), 1u);
+  // Not a failure: busy answers do not slow the user name down.
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK_EQUAL(decide(chain, make_req("alice", "x")).reason_code, 0x89);
+}
+
+CAF_TEST(exchanges outside the chain pass its gate and count) {
+  auto limits = slow_limits();
+  limits.throttle.user_threshold = 1;
+  auto chain = real_chain(anonymous_policy::deny, {}, limits);
+  auto gate = [&](const std::string& user) -> std::pair<uint8_t, uint64_t> {
+    self->send(chain, auth_gate_atom::value, std::string{"10.0.0.7"}, user);
+    drain();
+    if (!has_reply())
+      return {0xFF, 0};
+    std::pair<uint8_t, uint64_t> got;
+    self->receive([&](uint8_t code, uint64_t id) { got = {code, id}; });
+    return got;
+  };
+  // No failure yet: the gate opens at once with an id.
+  auto g = gate("alice");
+  CAF_CHECK_EQUAL(g.first, 0);
+  CAF_REQUIRE(g.second != 0);
+  // The exchange failed: the next one for alice waits 100 ms ...
+  self->send(chain, auth_record_atom::value, g.second, true);
+  drain();
+  CAF_CHECK_EQUAL(gate("alice").first, 0xFF);
+  advance_time(std::chrono::milliseconds{100});
+  drain();
+  uint64_t id = 0;
+  self->receive([&](uint8_t code, uint64_t x) {
+    CAF_CHECK_EQUAL(code, 0);
+    id = x;
+  });
+  // ... and so does a password login for alice while that one runs.
   ask(chain, make_req("alice", "right-password", "10.0.0.7"));
   drain();
   CAF_CHECK(!has_reply());
-  advance_time(std::chrono::milliseconds{100});
+  advance_time(std::chrono::milliseconds{200});
   drain();
   CAF_CHECK(reply().decision == auth_decision::allow);
-  // That success cleared the address.
-  self->send(chain, auth_gate_atom::value, std::string{"10.0.0.7"});
+  // An exchange never recorded counts as failed after the gate timeout.
+  advance_time(std::chrono::seconds{60});
   drain();
-  CAF_CHECK(gate_open());
-}
-
-CAF_TEST(the failure map is bounded and forgets) {
-  auth_chain_state st;
-  st.threshold = 1;
-  st.delay = std::chrono::milliseconds{50};
-  st.max_delay = std::chrono::milliseconds{1000};
-  st.forget_after = std::chrono::seconds{60};
-  st.max_tracked = 2;
-  caf::actor_clock::time_point t0{};
-  st.record("a", true, t0);
-  st.record("b", true, t0 + std::chrono::seconds{1});
-  st.record("c", true, t0 + std::chrono::seconds{2});
-  CAF_CHECK_EQUAL(st.failures.size(), 2u);
-  CAF_CHECK_EQUAL(st.failures.count("a"), 0u); // least recent dropped
-  auto now = t0 + std::chrono::seconds{3};
-  CAF_CHECK(st.delay_for("b", now) == std::chrono::milliseconds{50});
-  CAF_CHECK(st.delay_for("a", now) == caf::actor_clock::duration_type::zero());
-  // A minute after the last failure the address is forgotten.
-  CAF_CHECK(st.delay_for("c", t0 + std::chrono::seconds{62})
-            == caf::actor_clock::duration_type::zero());
-  CAF_CHECK_EQUAL(st.failures.count("c"), 0u);
-  st.record("b", false, now);
-  CAF_CHECK_EQUAL(st.failures.count("b"), 0u);
+  CAF_CHECK_EQUAL(gate("alice").first, 0xFF);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

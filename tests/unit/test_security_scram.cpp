@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+
 #include <string>
 
 #include "security/crypto.hpp"
@@ -156,7 +158,8 @@ TEST_CASE("scram: a client written from the RFC, right and wrong passwords") {
     scram_server b{lookup, "N"};
     auto first = a.step("n,,n=mallory,r=xyz");
     CHECK(first.status == scram_step::continue_auth);
-    CHECK(first.message.find(",i=4096") != std::string::npos);
+    // Without stand-ins from a store: the default iteration count.
+    CHECK(first.message.find(",i=100000") != std::string::npos);
     // The stand-in salt is stable for a name.
     CHECK(b.step("n,,n=mallory,r=xyz").message == first.message);
     scram_client client{"mallory", "guess", "xyz", {}, {}, {}};
@@ -225,4 +228,55 @@ TEST_CASE("scram: malformed and unsupported client messages") {
         == "proof has the wrong length");
   CHECK(final_after("n,,n=u,r=a", "c=biws,r=aS,p=!!").status
         == scram_step::failure);
+}
+
+TEST_CASE("scram: a store answers unknown users like known ones") {
+  auto hash = make_password_hash("correct horse", "sixteen-byte-slt", 20000);
+  auto loaded = parse_security_store(
+      "principals:\n  alice: {password: \"" + hash + "\", roles: []}\n"
+          "  bob: {password: \"" + make_password_hash("x", 20000)
+          + "\", roles: []}\n",
+      "store.yaml");
+  REQUIRE(std::holds_alternative<security_store>(loaded));
+  auto store = std::get<security_store>(std::move(loaded));
+  auto lookup = [&](std::string_view user) -> std::optional<scram_credentials> {
+    return store.scram_credentials_for(user);
+  };
+  auto first_of = [&](const std::string& user) {
+    scram_server s{lookup, "N"};
+    return s.step("n,,n=" + user + ",r=xyz").message;
+  };
+  auto attrs = [](const std::string& msg) {
+    std::map<char, std::string> out;
+    size_t start = 0;
+    while (start < msg.size()) {
+      auto comma = msg.find(',', start);
+      auto field = msg.substr(start, comma - start);
+      out[field[0]] = field.substr(2);
+      if (comma == std::string::npos)
+        break;
+      start = comma + 1;
+    }
+    return out;
+  };
+  auto known = attrs(first_of("alice"));
+  auto unknown = attrs(first_of("mallory"));
+  CHECK(known['i'] == "20000");
+  CHECK(unknown['i'] == known['i']); // the store's iteration count
+  CHECK(base64_decode(unknown['s'])->size() == 16);
+  CHECK(first_of("mallory") == first_of("mallory")); // stable per name
+  CHECK(attrs(first_of("trudy"))['s'] != unknown['s']);
+  // Another stand-in secret, other salts; the known user's stays.
+  auto salt_before = unknown['s'];
+  store.set_stand_in_secret("a secret of more than sixteen bytes");
+  CHECK(attrs(first_of("mallory"))['s'] != salt_before);
+  CHECK(attrs(first_of("alice"))['s'] == known['s']);
+  // The proof of an unknown user fails like a wrong password.
+  scram_server server{lookup};
+  scram_client client{"mallory", "guess", "abc", {}, {}, {}};
+  auto s1 = server.step(client.first());
+  REQUIRE(s1.status == scram_step::continue_auth);
+  auto s2 = server.step(client.final_message(s1.message));
+  CHECK(s2.status == scram_step::failure);
+  CHECK(s2.message == "e=invalid-proof");
 }

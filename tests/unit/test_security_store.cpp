@@ -382,3 +382,34 @@ TEST_CASE("security store: the example in docs/security.md") {
   CHECK_FALSE(store.can(admin.roles, permission::update_topic, "secret/plans"));
   CHECK(store.can(admin.roles, permission::view_session));
 }
+
+TEST_CASE("security store: unknown users are hashed like known ones") {
+  auto a = make_password_hash("pw-a", 1500);
+  auto b = make_password_hash("pw-b", 1500);
+  auto c = make_password_hash("pw-c", 3000);
+  auto store = parse_ok("principals:\n"
+                        "  a: {password: \"" + a + "\", roles: []}\n"
+                        "  b: {password: \"" + b + "\", roles: []}\n"
+                        "  c: {password: \"" + c + "\", roles: []}\n");
+  // The stand-in takes the iteration count most principals have.
+  CHECK(store.stand_in_hash().iterations == 1500);
+  CHECK(store.stand_in_hash().hash.size() == 32);
+  CHECK(store.stand_in_hash().salt.size() == 16);
+  CHECK(store.authenticate("nobody", "pw-a").decision
+        == auth_decision::abstain);
+  CHECK(store.authenticate("a", "pw-a").decision == auth_decision::allow);
+  // No principals: the default parameters.
+  auto empty = parse_ok("roles: {}\n");
+  CHECK(empty.stand_in_hash().iterations == default_pbkdf2_iterations);
+  security_store blank;
+  CHECK(blank.stand_in_hash().iterations == default_pbkdf2_iterations);
+  // SCRAM stand-ins: shaped like the real entries.
+  auto known = store.scram_credentials_for("a");
+  auto unknown = store.scram_credentials_for("nobody");
+  CHECK_FALSE(known.stand_in);
+  CHECK(unknown.stand_in);
+  CHECK(unknown.iterations == 1500);
+  CHECK(unknown.salt.size() == known.salt.size());
+  CHECK(unknown.stored_key.size() == known.stored_key.size());
+  CHECK(store.scram_credentials_for("nobody").salt == unknown.salt);
+}

@@ -1,0 +1,89 @@
+#include "security/rights_registry.hpp"
+
+namespace castor::security {
+
+rights_registry::rights_registry(std::shared_ptr<const security_store> store)
+    : store_(std::move(store)) {
+  // nop
+}
+
+std::shared_ptr<topic_access>
+rights_registry::rights_of(const std::string& principal,
+                           const std::vector<std::string>& roles) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& slot = by_principal_[principal];
+  if (auto held = slot.lock()) {
+    if (held->roles() != roles)
+      held->update(held->store(), roles);
+    return held;
+  }
+  auto made = std::make_shared<topic_access>(store_, roles);
+  slot = made;
+  if (by_principal_.size() >= prune_at_)
+    prune_locked();
+  return made;
+}
+
+std::shared_ptr<topic_access>
+rights_registry::find(const std::string& principal) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = by_principal_.find(principal);
+  return i == by_principal_.end() ? nullptr : i->second.lock();
+}
+
+bool rights_registry::set_roles(const std::string& principal,
+                                std::vector<std::string> roles) {
+  auto held = find(principal);
+  if (!held)
+    return false;
+  held->update(held->store(), std::move(roles));
+  return true;
+}
+
+void rights_registry::replace_store(std::shared_ptr<const security_store> store,
+                                    reroles_fn reroles) {
+  std::vector<std::pair<std::string, std::shared_ptr<topic_access>>> held;
+  std::shared_ptr<const security_store> old;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    old = store_;
+    store_ = store;
+    for (auto& [name, weak] : by_principal_)
+      if (auto p = weak.lock())
+        held.emplace_back(name, std::move(p));
+  }
+  for (auto& [name, rights] : held) {
+    auto roles = rights->roles();
+    std::optional<std::vector<std::string>> next;
+    if (reroles) {
+      next = reroles(name, roles);
+    } else if (auto known = store->roles_of(name)) {
+      next = std::move(known);
+    } else if (old && !name.empty() && old->roles_of(name)) {
+      next = std::vector<std::string>{}; // removed from the store
+    }
+    rights->update(store, next ? std::move(*next) : std::move(roles));
+  }
+}
+
+size_t rights_registry::size() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  size_t n = 0;
+  for (auto& [name, weak] : by_principal_)
+    if (!weak.expired())
+      ++n;
+  return n;
+}
+
+void rights_registry::prune_locked() {
+  for (auto i = by_principal_.begin(); i != by_principal_.end();) {
+    if (i->second.expired())
+      i = by_principal_.erase(i);
+    else
+      ++i;
+  }
+  // Prune again when the map has doubled since.
+  prune_at_ = std::max<size_t>(64, by_principal_.size() * 2);
+}
+
+} // namespace castor::security
