@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actors/broker_exit.hpp"
 #include "actors/timer_wheel.hpp"
 #include "actors/session_registry.hpp"
 #include "actors/topic_tree.hpp"
@@ -128,10 +129,12 @@ std::optional<std::string> server::start() {
   bool io = cfg_.actors_on_io_thread();
   auto scfg = make_session_config(cfg_.mqtt);
   scfg.on_io_thread = io;
-  if (io)
+  if (io) {
     tree_ = sys_.middleman().spawn_broker(topic_tree_broker);
-  else
+    drain_mailbox_on_exit(tree_);
+  } else {
     tree_ = sys_.spawn(topic_tree);
+  }
   // The registry is bookkeeping for every CONNECT: beside the connections
   // in either placement, so that opening a session without an actor of its
   // own wakes no other thread. It spawns sessions where `scfg` says.
@@ -139,6 +142,8 @@ std::optional<std::string> server::start() {
                                             scfg);
   timers_ = sys_.middleman().spawn_broker(timer_wheel,
                                           std::chrono::milliseconds{50});
+  drain_mailbox_on_exit(registry_);
+  drain_mailbox_on_exit(timers_);
   if (cfg_.mqtt.topic_idle_timeout_ms > 0)
     caf::anon_send(tree_, gc_config_atom::value,
                    cfg_.mqtt.topic_idle_timeout_ms);
@@ -175,6 +180,7 @@ std::optional<std::string> server::start() {
     ctx->store = auth_.store;
     auto lst = sys_.middleman().spawn_broker(listener_actor, l,
                                              connection_context_ptr{ctx});
+    drain_mailbox_on_exit(lst);
     listeners_.push_back(lst);
     std::optional<std::string> failure;
     self->request(lst, std::chrono::seconds(10), open_atom::value)
