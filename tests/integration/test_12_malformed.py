@@ -131,7 +131,9 @@ CASES = [
     ("connect_reserved_flag", gen_connect("c12-x", connect_flags=0x03), MALFORMED, 5, False),
     # 3.1.2.6: "If the Will QoS is 3 (0x03) ... it is a Malformed Packet."
     ("connect_will_qos3", gen_connect("c12-x", connect_flags=0x1e), MALFORMED, 5, False),
-    # 3.1.2.5/3.1.2.7: will QoS or retain without the will flag.
+    # [MQTT-3.1.2-13]: no will retain without the will flag. No code is named
+    # for this one; the connect flags byte is checked as a whole, like its
+    # reserved bit (3.1.2.3: Malformed Packet).
     ("connect_will_retain_without_will", gen_connect("c12-x", connect_flags=0x22),
      MALFORMED, 5, False),
     ("connect_password_without_username_v311",
