@@ -3,6 +3,7 @@
 #include <caf/io/all.hpp>
 #include <caf/all.hpp>
 
+#include "actors/broker_exit.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -17,6 +18,7 @@ caf::actor spawn_session(Self* self, const std::string& client_id) {
     auto s = self->home_system().middleman().spawn_broker(
         session_broker, client_id, caf::actor_cast<caf::actor>(self), st.tree,
         st.cfg);
+    drain_mailbox_on_exit(s);
     self->link_to(s);
     return s;
   }

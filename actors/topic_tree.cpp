@@ -5,6 +5,7 @@
 #include <caf/io/all.hpp>
 #include <caf/all.hpp>
 
+#include "actors/broker_exit.hpp"
 #include "actors/topic.hpp"
 #include "log/log.hpp"
 #include "protocol/topic.hpp"
@@ -21,7 +22,8 @@ caf::actor get_or_create(Self* self, const std::string& name) {
   caf::actor t;
   if (st.topics_on_io_thread) {
     t = self->home_system().middleman().spawn_broker(topic_broker, name,
-                                                             st.timers);
+                                                     st.timers);
+    drain_mailbox_on_exit(t);
     self->link_to(t);
   } else {
     t = self->template spawn<caf::linked>(topic_actor, name);

@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actors/broker_exit.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -45,6 +46,7 @@ caf::behavior listener_actor(listener_broker* self, listener_config cfg,
         }
         broker_counters::add(st.ctx->counters->connections_accepted);
         auto conn = self->fork(connection_actor, msg.handle, st.ctx);
+        drain_mailbox_on_exit(conn);
         self->monitor(conn);
         st.connections.insert(conn);
       },

@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actors/broker_exit.hpp"
 #include "actors/timer_wheel.hpp"
 #include "actors/session_registry.hpp"
 #include "actors/topic_tree.hpp"
@@ -132,10 +133,13 @@ std::optional<std::string> server::start() {
   auto scfg = make_session_config(cfg_.mqtt);
   scfg.on_io_thread = io;
   scfg.timers = timers_;
-  if (io)
+  drain_mailbox_on_exit(timers_);
+  if (io) {
     tree_ = sys_.middleman().spawn_broker(topic_tree_broker, timers_);
-  else
+    drain_mailbox_on_exit(tree_);
+  } else {
     tree_ = sys_.spawn(topic_tree);
+  }
   // The registry is bookkeeping for every CONNECT: beside the connections
   // in either placement, so that opening a session without an actor of its
   // own wakes no other thread. It spawns sessions where `scfg` says.
@@ -144,6 +148,7 @@ std::optional<std::string> server::start() {
   ropts.counters = counters_;
   registry_ = sys_.middleman().spawn_broker(session_registry_broker, tree_,
                                             scfg, std::move(ropts));
+  drain_mailbox_on_exit(registry_);
   if (cfg_.mqtt.topic_idle_timeout_ms > 0)
     caf::anon_send(tree_, gc_config_atom::value,
                    cfg_.mqtt.topic_idle_timeout_ms);
@@ -190,6 +195,7 @@ std::optional<std::string> server::start() {
     ctx->rights = rights;
     auto lst = sys_.middleman().spawn_broker(listener_actor, l,
                                              connection_context_ptr{ctx});
+    drain_mailbox_on_exit(lst);
     listeners_.push_back(lst);
     std::optional<std::string> failure;
     self->request(lst, std::chrono::seconds(10), open_atom::value)

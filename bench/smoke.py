@@ -113,14 +113,27 @@ def main():
                 failures += 1
                 break
     finally:
+        # The server must exit with status 0 within 10 s of SIGTERM and
+        # print no sanitizer report (a crash or hang is a failure too).
         if server.poll() is None:
             server.terminate()
             try:
-                server.wait(5)
+                server.wait(10)
+                if server.returncode != 0:
+                    print(f"server exited with {server.returncode} after SIGTERM")
+                    failures += 1
             except subprocess.TimeoutExpired:
+                print("server did not exit within 10 s after SIGTERM")
                 server.kill()
                 server.wait()
+                failures += 1
         log.close()
+        with open(log.name, errors="replace") as f:
+            reports = [line for line in f if "ERROR: AddressSanitizer" in line
+                       or "ERROR: LeakSanitizer" in line or "runtime error:" in line]
+        if reports:
+            print("sanitizer report in the server's output:\n" + "".join(reports[:10]))
+            failures += 1
     if failures:
         print(open(log.name).read()[-3000:])
     print(f"{len(RUNS) - failures} passed, {failures} failed")

@@ -16,6 +16,7 @@ its own freshly started server, one line is printed per case and the last
 line is "N passed, N failed"; the exit status is non-zero on any failure.
 """
 
+import atexit
 import os
 import select
 import shutil
@@ -44,7 +45,8 @@ DEFAULT_TIMEOUT = 5.0
 def castor_bin():
     b = os.environ.get("CASTOR_BIN")
     if b:
-        return b
+        # The broker runs in its own directory: a relative path would not do.
+        return os.path.abspath(b)
     src = os.environ.get("CASTOR_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
     for d in ("build", "build-integ"):
         p = os.path.join(src, d, "app", "castor")
@@ -55,6 +57,88 @@ def castor_bin():
             return p
     raise RuntimeError("CASTOR_BIN is not set and no castor binary was found; "
                        "set CASTOR_BIN or CASTOR_TEST_BROKER=mosquitto")
+
+
+# ---------------------------------------------------------------------------
+# The broker process: sanitizer settings, reports, exit status
+# ---------------------------------------------------------------------------
+
+# How long a broker may take to exit after SIGTERM before the case fails
+# as a hang at shutdown (a sanitizer build needs longer than a plain one).
+STOP_TIMEOUT = float(os.environ.get("CASTOR_TEST_STOP_TIMEOUT", "10"))
+
+# Lines by which AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer
+# announce a finding (UBSan's "runtime error:" also when it continues).
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "LeakSanitizer has encountered a fatal error",
+                     "AddressSanitizer:DEADLYSIGNAL", "ERROR: UndefinedBehaviorSanitizer",
+                     "UndefinedBehaviorSanitizer:DEADLYSIGNAL", "runtime error:",
+                     "WARNING: ThreadSanitizer", "SUMMARY: AddressSanitizer",
+                     "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def sanitizer_reports(text):
+    """The lines of `text` that belong to a sanitizer report (empty when
+    there is none)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return [line for line in text.splitlines() if any(m in line for m in SANITIZER_MARKERS)]
+
+
+def _with_defaults(options, defaults):
+    """options: a sanitizer option string (a:b=1:c=2); adds each default
+    whose key is not set yet (explicit settings win)."""
+    have = {o.split("=", 1)[0] for o in options.split(":") if o}
+    extra = ["%s=%s" % (k, v) for k, v in defaults if k not in have]
+    return ":".join([o for o in options.split(":") if o] + extra)
+
+
+def broker_env():
+    """The environment for a castor process started by the tests. In a
+    sanitizer build (-DCASTOR_SANITIZE=ON) every report must reach the log and
+    end the process with a non-zero status: leaks are checked at exit, UBSan
+    stops at its first report (with a stack), reports go to stderr; the
+    project's UBSan suppressions apply. Settings already in the environment
+    (scripts/test.sh sets them) are kept; these fill in what is missing.
+    Ignored by a build without sanitizers."""
+    env = dict(os.environ)
+    src = os.environ.get("CASTOR_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
+    env["ASAN_OPTIONS"] = _with_defaults(env.get("ASAN_OPTIONS", ""), [
+        ("detect_leaks", "1"), ("exitcode", "1"), ("log_path", "stderr")])
+    ubsan = [("print_stacktrace", "1"), ("halt_on_error", "1"), ("log_path", "stderr")]
+    supp = os.path.join(src, "tests", "sanitizers", "ubsan.supp")
+    if os.path.exists(supp):
+        ubsan.append(("suppressions", supp))
+    env["UBSAN_OPTIONS"] = _with_defaults(env.get("UBSAN_OPTIONS", ""), ubsan)
+    return env
+
+
+def run_castor(args, input=None, timeout=60, status=0):
+    """Runs `castor ARGS` to its end (a command such as passwd, or a server
+    that must not start); returns the CompletedProcess. Fails on a sanitizer
+    report, a death by signal, a run longer than timeout, and an exit status
+    other than `status` (None: any non-zero status, for commands that are
+    expected to fail)."""
+    try:
+        r = subprocess.run([castor_bin()] + list(args), input=input, capture_output=True,
+                           timeout=timeout, env=broker_env())
+    except subprocess.TimeoutExpired as e:
+        raise TestError("castor %s did not exit within %d s: %r"
+                        % (" ".join(args[:1]), timeout, e.stderr))
+    what = "castor " + " ".join(args[:1])
+    reports = sanitizer_reports(r.stdout + r.stderr)
+    if reports:
+        raise TestError("%s: sanitizer report:\n%s\n%s"
+                        % (what, "\n".join(reports[:10]), r.stderr.decode("utf-8", "replace")[-3000:]))
+    if r.returncode < 0:
+        raise TestError("%s: killed by signal %d" % (what, -r.returncode))
+    if status is None:
+        if r.returncode == 0:
+            raise TestError("%s: exit status 0, expected a failure" % what)
+    elif r.returncode != status:
+        raise TestError("%s: exit status %d, expected %d (%r)"
+                        % (what, r.returncode, status, r.stderr[-500:]))
+    return r
 
 
 class Skip(Exception):
@@ -129,6 +213,10 @@ class Server:
         self.log_path = os.path.join(self.dir, "server.log")
         self.unmapped = set()
         self.kind = BROKER
+        self.logf = None
+        self.stopped = False
+        self.exit_expected = None
+        self.problems = []
 
     # -- configuration -----------------------------------------------------
     def _write_castor_config(self, port):
@@ -189,7 +277,9 @@ class Server:
             self.logf = open(self.log_path, "ab")
             self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, cwd=self.dir,
-                                         start_new_session=True)
+                                         start_new_session=True, env=broker_env())
+            if self not in _STARTED:
+                _STARTED.append(self)
             self.port = port
             deadline = time.monotonic() + self.start_timeout
             while time.monotonic() < deadline:
@@ -203,36 +293,82 @@ class Server:
                     time.sleep(0.02)
             if self.proc.poll() is None:
                 last_err = "did not accept connections within %.0f s" % self.start_timeout
-                self._kill()
+                self.stop()
                 break
-            last_err = "exited with status %s" % self.proc.returncode
+            last_err = "exited with status %s" % _status(self.proc.returncode)
+            self.logf.close()
+            if sanitizer_reports(self.log()):
+                break
             # maybe the port was taken in between: retry with another one
+        self.expect_exit("failed to start")
         raise RuntimeError("%s failed to start: %s\n--- server log ---\n%s"
                            % (self.kind, last_err, self.log_tail()))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def _kill(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                self.proc.terminate()
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        try:
-            self.logf.close()
-        except Exception:
-            pass
+    def expect_exit(self, why="the case ends the server on purpose"):
+        """Declares that this server will exit (or be killed) during the case,
+        so that an exit before stop() and its status are not failures. A
+        sanitizer report in its log still is."""
+        self.exit_expected = why
+
+    def kill(self, sig=signal.SIGKILL):
+        """Kills the server on purpose (default SIGKILL) and waits for it."""
+        self.expect_exit("killed with signal %d by the case" % sig)
+        if self.alive():
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout=STOP_TIMEOUT)
 
     def stop(self):
-        self._kill()
+        """Stops the server with SIGTERM and records what is wrong with it
+        in self.problems: it exited before (a crash during the case), it did
+        not exit within STOP_TIMEOUT seconds (a hang at shutdown; it is then
+        killed), its exit status is not 0, or its log has a sanitizer report.
+        Idempotent; raises nothing (run_cases() turns problems into a
+        failure)."""
+        if self.proc is None or self.stopped:
+            return self.problems
+        self.stopped = True
+        status_before = self.proc.poll()
+        if status_before is not None:
+            if not self.exit_expected:
+                self.problems.append("the server exited during the case (status %s)"
+                                     % _status(status_before))
+        else:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.problems.append("the server did not exit within %.0f s after SIGTERM "
+                                     "(hang at shutdown); killed" % STOP_TIMEOUT)
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                self.proc.wait(timeout=10)
+            else:
+                if self.proc.returncode != 0 and not self.exit_expected:
+                    self.problems.append("exit status %s after SIGTERM, expected 0"
+                                         % _status(self.proc.returncode))
+        try:
+            self.logf.close()
+        except Exception:  # noqa: BLE001
+            pass
+        reports = sanitizer_reports(self.log())
+        if reports:
+            self.problems.append("sanitizer report in the server's output:\n  "
+                                 + "\n  ".join(reports[:12]))
+        return self.problems
 
     def cleanup(self):
-        self._kill()
+        """stop(); the directory (configuration, log) is removed once the
+        case's result is known (run_cases), or at exit."""
+        self.stop()
+        if self not in _STARTED:
+            self.remove_dir()
+
+    def remove_dir(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def log(self):
@@ -251,6 +387,41 @@ class Server:
     def __exit__(self, *exc):
         self.cleanup()
         return False
+
+
+# Every server started by this process, until run_cases() has checked it.
+_STARTED = []
+
+
+def _status(code):
+    return "killed by signal %d" % -code if code is not None and code < 0 else str(code)
+
+
+def finish_servers():
+    """Stops every server started since the last call; returns them (their
+    .problems say whether one crashed, hung at shutdown, exited non-zero or
+    reported a sanitizer finding). The caller removes their directories."""
+    out = []
+    while _STARTED:
+        srv = _STARTED.pop(0)
+        srv.stop()
+        out.append(srv)
+    return out
+
+
+def _finish_at_exit():
+    bad = False
+    for srv in finish_servers():
+        for p in srv.problems:
+            print("%s problem (outside a case): %s" % (srv.kind, p))
+            bad = True
+        srv.remove_dir()
+    if bad:
+        sys.stdout.flush()
+        os._exit(1)
+
+
+atexit.register(_finish_at_exit)
 
 
 # ---------------------------------------------------------------------------
@@ -719,6 +890,20 @@ def describe(raw, version=5):
 # Connections
 # ---------------------------------------------------------------------------
 
+# Packets that may be in flight when the server closes a connection.
+IN_FLIGHT = (PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP)
+
+# Packet identifier of the marker subscription (until_marker); cases use
+# small identifiers.
+MARKER_PACKET_ID = 0xFFF7
+# Payloads of the markers sent so far: every connection ignores them.
+_MARKERS = set()
+
+
+def _is_marker(p):
+    return p.type == PUBLISH and p.payload in _MARKERS
+
+
 class Conn:
     """A client connection with a receive buffer and bounded reads."""
 
@@ -791,12 +976,15 @@ class Conn:
                 raise TestError("no packet within %.1f s" % timeout) from None
 
     def recv(self, timeout=None, skip_ping=True):
-        """Next decoded packet (PINGRESP skipped unless skip_ping=False)."""
+        """Next decoded packet (PINGRESP skipped unless skip_ping=False; copies
+        of a marker of until_marker() are skipped too)."""
         if self.pending:
             return self.pending.pop(0)
         while True:
             p = decode(self.recv_raw(timeout), self.version)
             if p.type == PINGRESP and skip_ping:
+                continue
+            if _is_marker(p):
                 continue
             return p
 
@@ -810,7 +998,7 @@ class Conn:
         try:
             while True:
                 p = decode(self.recv_raw(max(0.01, deadline - time.monotonic())), self.version)
-                if p.type == PINGRESP:
+                if p.type == PINGRESP or _is_marker(p):
                     continue
                 if pred(p):
                     return p
@@ -830,7 +1018,84 @@ class Conn:
                 raise
             return None
 
-    def expect_nothing(self, duration=0.5, what="packet"):
+    # -- absence -----------------------------------------------------------
+    def until_marker(self, via=None, topic=None, timeout=None):
+        """A marker round trip: `via` (default: this connection) publishes a
+        marker (QoS 0, a payload unique to this call) that this connection
+        receives; returns the packets that reached this connection before
+        the marker.
+
+        The marker proves that routing has caught up: every publish that
+        `via` sent before it has been read and handed on by the server, so a
+        message that should not reach this connection would have had its
+        chance. `topic`: a topic this connection is subscribed to already,
+        so that the marker takes the same path as the message that must not
+        come (messages are ordered per topic and subscriber: that message
+        would arrive first); by default the connection subscribes to a fresh
+        marker topic for the round trip and unsubscribes again.
+
+        Copies of the marker (overlapping subscriptions, other connections
+        subscribed to `#`) are ignored by every recv() later on."""
+        via = via or self
+        timeout = self.timeout if timeout is None else timeout
+        payload = b"marker " + unique("m").encode()
+        _MARKERS.add(payload)
+        got = []
+        own = topic is None
+        if own:
+            topic = unique("marker")
+            self.send(gen_subscribe(MARKER_PACKET_ID, topic, qos=0, version=self.version))
+            ack = self._collect_until(lambda p: p.type == SUBACK
+                                      and p.packet_id == MARKER_PACKET_ID, got, timeout,
+                                      "SUBACK of the marker subscription")
+            if ack.reason_codes != [0]:
+                raise TestError("marker subscription refused: %r" % ack)
+        via.send(gen_publish(topic, 0, payload, version=via.version))
+        self._collect_until(lambda p: p.type == PUBLISH and p.payload == payload, got,
+                            timeout, "marker publish on %s" % topic)
+        if own:
+            self.send(gen_unsubscribe(MARKER_PACKET_ID, topic, version=self.version))
+            self._collect_until(lambda p: p.type == UNSUBACK and p.packet_id == MARKER_PACKET_ID,
+                                got, timeout, "UNSUBACK of the marker subscription")
+        return got
+
+    def _collect_until(self, pred, got, timeout, what):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                if self.pending:
+                    p = self.pending.pop(0)
+                else:
+                    p = decode(self.recv_raw(max(0.01, left)), self.version)
+            except Closed:
+                raise Closed("connection closed while waiting for the %s (received %r)"
+                             % (what, got))
+            except ProtocolError:
+                raise
+            except TestError:
+                raise TestError("no %s within %.1f s (received %r)" % (what, timeout, got))
+            if pred(p):
+                return p
+            if p.type == PINGRESP or (p.type == PUBLISH and p.payload in _MARKERS):
+                continue
+            got.append(p)
+
+    def expect_nothing(self, what="packet", via=None, topic=None, linger=0.1):
+        """Asserts that no packet (`what` names the one feared) reaches this
+        connection: a marker round trip (until_marker(via, topic)) must come
+        back with nothing before it, and nothing may follow within `linger`
+        seconds (for messages on other topics, which are not ordered with
+        the marker)."""
+        got = self.until_marker(via, topic)
+        if got:
+            raise TestError("expected no %s, got %r" % (what, got[0]))
+        self.expect_quiet(linger, what)
+
+    def expect_quiet(self, duration, what="packet"):
+        """Nothing arrives within `duration` seconds. Only for absences that
+        are about time (no retransmission while connected, a will before its
+        delay); an absence that depends on routing uses expect_nothing()."""
         p = self.poll(duration)
         if p is not None:
             raise TestError("expected no %s, got %r" % (what, p))
@@ -865,6 +1130,12 @@ class Conn:
         the close. Any other packet before the DISCONNECT is ignored only if it
         is a PUBLISH/ack already in flight."""
         got = self.expect_closed(timeout)
+        others = [p for p in got if p.type not in IN_FLIGHT + (DISCONNECT,)]
+        if others:
+            raise TestError("expected the connection to be closed%s, got %r"
+                            % (" with DISCONNECT 0x%02x" % reason_code
+                               if reason_code is not None and self.version == 5 else "",
+                               others))
         if self.version == 5 and reason_code is not None:
             discs = [p for p in got if p.type == DISCONNECT]
             if not discs:
@@ -1056,6 +1327,31 @@ def connect(port, client_id="", version=5, **kw):
     return c
 
 
+def receive_topics(conn, want, via, may_repeat=(), ack=True, topic=None):
+    """Receives one PUBLISH for each topic in `want` (in any order: order is
+    kept per topic only), then proves with a marker round trip from `via`
+    (on `topic`, see Conn.until_marker) that nothing else comes: returns the
+    topics received. Topics in `may_repeat` may come twice (overlapping
+    subscriptions)."""
+    got = []
+    while set(got) != set(want):
+        p = conn.expect_publish()
+        check(p.topic in want, "unexpected PUBLISH on %r (%r)" % (p.topic, p))
+        check(p.topic not in got or p.topic in may_repeat, "a second copy of %r" % p.topic)
+        got.append(p.topic)
+        if ack:
+            conn.ack(p)
+    for p in conn.until_marker(via=via, topic=topic) + [conn.poll(0.1)]:
+        if p is None:
+            continue
+        check(p.type == PUBLISH and p.topic in may_repeat and got.count(p.topic) < 2,
+              "unexpected %r after %s" % (p, got))
+        got.append(p.topic)
+        if ack:
+            conn.ack(p)
+    return got
+
+
 def wait_until(pred, timeout=5.0, interval=0.02):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -1082,23 +1378,61 @@ def check_eq(got, want, what="value"):
 _CASES = []
 
 
-def case(name=None, overrides=None, castor_only=False, mosquitto_differs=None, server=True,
-         timeout=40):
+def case(name=None, overrides=None, castor_only=False, server=True, timeout=40):
     """Registers a test case.
 
     overrides: mqtt settings for this case's server.
     castor_only: skipped when the broker under test is Mosquitto.
-    mosquitto_differs: a reason string; Mosquitto is known to deviate from the
-        MQTT 5.0 specification here, so a failure against Mosquitto is
-        reported as an expected difference (the assertion stays the spec's).
     server: when false, the case gets no server (it starts its own).
+
+    Every server a case starts (Server, or a subclass) is checked when the
+    case ends: the case fails if the server crashed during it, does not exit
+    within STOP_TIMEOUT after SIGTERM, exits with a status other than 0, or
+    printed a sanitizer report. A case that ends its server on purpose says
+    so with srv.expect_exit() or srv.kill().
+
+    Where Mosquitto 2.0.11 deviates from the specification, the case is
+    listed in mosquitto_differences.txt; a failure against Mosquitto is then
+    reported as XDIFF, a pass as XPASS (the list is out of date).
     """
     def deco(fn):
         _CASES.append(dict(fn=fn, name=name or fn.__name__, overrides=overrides,
-                           castor_only=castor_only, mosquitto_differs=mosquitto_differs,
-                           server=server, timeout=timeout))
+                           castor_only=castor_only, server=server, timeout=timeout))
         return fn
     return deco
+
+
+DIFFERENCES_FILE = os.path.join(HERE, "mosquitto_differences.txt")
+
+
+def mosquitto_differences(path=DIFFERENCES_FILE):
+    """{"file::case": (clause, what Mosquitto does)} from the differences
+    file: one case a line, `file::case | spec clause | what Mosquitto does`;
+    lines starting with `#` are comments. `file` is the test file's name without .py."""
+    out = {}
+    try:
+        f = open(path, encoding="utf-8")
+    except OSError:
+        return out
+    with f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = [x.strip() for x in line.split("|")]
+            if len(parts) != 3 or "::" not in parts[0] or not all(parts):
+                raise RuntimeError("%s:%d: expected `file::case | clause | what mosquitto "
+                                   "does`, got %r" % (path, n, line))
+            if parts[0] in out:
+                raise RuntimeError("%s:%d: %s listed twice" % (path, n, parts[0]))
+            out[parts[0]] = (parts[1], parts[2])
+    return out
+
+
+def _test_file():
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None) or sys.argv[0]
+    return os.path.splitext(os.path.basename(path))[0]
 
 
 class CaseTimeout(Exception):
@@ -1109,16 +1443,28 @@ def _alarm(_sig, _frm):
     raise CaseTimeout("case exceeded its time limit")
 
 
+def _server_failure(servers):
+    """A TestError naming every problem of the servers, or None."""
+    lines = []
+    for srv in servers:
+        for p in srv.problems:
+            lines.append("%s on port %s: %s" % (srv.kind, srv.port, p))
+    return TestError("\n".join(lines)) if lines else None
+
+
 def run_cases():
     """Runs the registered cases (those whose name contains argv[1], if
     given) and exits with 0 only if none failed."""
     only = sys.argv[1:] or None
-    passed = failed = skipped = differs = 0
+    passed = failed = skipped = differs = xpassed = 0
     failures = []
     t_all = time.monotonic()
     signal.signal(signal.SIGALRM, _alarm)
+    listed = mosquitto_differences() if IS_MOSQUITTO else {}
+    tfile = _test_file()
     print("broker under test: %s" % (BROKER if IS_MOSQUITTO else "castor (%s)" % os.environ.get("CASTOR_BIN", "?")))
     sys.stdout.flush()
+    finish_servers()  # none should be running yet
     for c in _CASES:
         name = c["name"]
         if only and not any(o in name for o in only):
@@ -1127,9 +1473,10 @@ def run_cases():
             print("SKIP  %s (castor only)" % name)
             skipped += 1
             continue
-        srv = None
+        diff = listed.get("%s::%s" % (tfile, name))
         t0 = time.monotonic()
         err = None
+        skip = None
         tb = ""
         try:
             signal.alarm(c["timeout"])
@@ -1137,18 +1484,10 @@ def run_cases():
                 srv = Server(c["overrides"])
                 srv.start()
                 c["fn"](srv)
-                if not srv.alive():
-                    raise TestError("the server exited during the case (status %s)"
-                                    % srv.proc.returncode)
             else:
                 c["fn"]()
         except Skip as e:
-            signal.alarm(0)
-            print("SKIP  %s (%s)" % (name, e))
-            skipped += 1
-            if srv:
-                srv.cleanup()
-            continue
+            skip = e
         except BaseException as e:  # noqa: BLE001
             if isinstance(e, KeyboardInterrupt):
                 raise
@@ -1156,34 +1495,49 @@ def run_cases():
             tb = traceback.format_exc()
         finally:
             signal.alarm(0)
+        servers = finish_servers()
+        server_err = _server_failure(servers)
         dt = time.monotonic() - t0
-        if err is None:
-            if c["mosquitto_differs"] and IS_MOSQUITTO:
-                print("PASS  %s (%.2fs) [expected to differ on mosquitto, but passed]" % (name, dt))
+        if server_err is not None:
+            # A broker that crashed, hung or reported a sanitizer finding
+            # fails the case whatever the case itself found.
+            if err is None:
+                err, tb = server_err, ""
+            else:
+                err = TestError("%s: %s\n%s" % (type(err).__name__, err, server_err))
+            diff = None
+        if skip is not None and err is None:
+            print("SKIP  %s (%s)" % (name, skip))
+            skipped += 1
+        elif err is None:
+            if diff:
+                print("XPASS %s (%.2fs): listed in %s, but Mosquitto now agrees"
+                      % (name, dt, os.path.basename(DIFFERENCES_FILE)))
+                xpassed += 1
             else:
                 print("PASS  %s (%.2fs)" % (name, dt))
             passed += 1
-        elif c["mosquitto_differs"] and IS_MOSQUITTO:
+        elif diff:
             detail = str(err).splitlines()[0] if str(err) else type(err).__name__
             if len(detail) > 160:
                 detail = detail[:160] + "..."
-            print("XDIFF %s (%.2fs): mosquitto deviates: %s [%s]"
-                  % (name, dt, c["mosquitto_differs"], detail))
+            print("XDIFF %s (%.2fs): %s: mosquitto %s [%s]" % (name, dt, diff[0], diff[1], detail))
             differs += 1
         else:
             print("FAIL  %s (%.2fs): %s: %s" % (name, dt, type(err).__name__, err))
             for line in tb.rstrip().splitlines()[3:]:
                 print("      " + line)
-            if srv is not None:
-                print("      --- server log (tail) ---")
+            for srv in servers:
+                print("      --- %s log, port %s (tail) ---" % (srv.kind, srv.port))
                 for line in srv.log_tail(25).splitlines():
                     print("      " + line)
             failed += 1
             failures.append(name)
-        if srv is not None:
-            srv.cleanup()
+        for srv in servers:
+            srv.remove_dir()
         sys.stdout.flush()
-    print("%d skipped, %d expected mosquitto differences, %.1f s" % (skipped, differs, time.monotonic() - t_all))
+    print("%d skipped, %d expected mosquitto differences, %d listed differences passed, %.1f s"
+          % (skipped, differs, xpassed, time.monotonic() - t_all))
     if failures:
         print("failed: " + ", ".join(failures))
     print("%d passed, %d failed" % (passed, failed))

@@ -40,7 +40,7 @@ def clean_start_discards_session(srv):
     c = connect(srv.port, cid, clean_start=True, session_present=False, properties=EXP)
     pub = connect(srv.port, "c07-clean-pub")
     pub.publish("s/clean", b"gone", qos=1)
-    c.expect_nothing(0.3, "message for a discarded subscription")
+    c.expect_nothing("message for a discarded subscription", via=pub)
     c.disconnect()
     pub.disconnect()
 
@@ -64,7 +64,7 @@ def offline_messages_delivered_on_reconnect(srv):
         # the subscription's QoS 1) may come anywhere.
         check_eq([x for x in got if x != b"q2"], [b"m%d" % i for i in range(5)], "QoS 1 messages")
         check(b"q2" in got, "the QoS 2 message: %r" % got)
-        c.expect_nothing(0.3)
+        c.expect_nothing("a 7th queued message", topic=t)
         c.disconnect()
 
 
@@ -84,7 +84,7 @@ def inflight_qos1_retransmitted_with_dup(srv):
         p2 = c.expect_publish(t, b"unacked", qos=1, dup=True)
         check_eq(p2.packet_id, p.packet_id, "packet id of the retransmission")
         c.send(gen_puback(p2.packet_id, version=v))
-        c.expect_nothing(0.3)
+        c.expect_nothing("a second retransmission", via=pub, topic=t)
         c.disconnect()
         pub.disconnect()
 
@@ -104,7 +104,7 @@ def inflight_qos2_pubrel_resent(srv):
     # The server resends the PUBREL, not the PUBLISH.
     expect_ack(c, PUBREL, p.packet_id)
     c.send(gen_pubcomp(p.packet_id))
-    c.expect_nothing(0.3)
+    c.expect_nothing("a packet after PUBCOMP", via=pub, topic="s/rel")
     c.disconnect()
     pub.disconnect()
 
@@ -122,7 +122,7 @@ def inflight_qos2_unreceived_pubrec_resends_publish(srv):
     p2 = c.expect_publish("s/rec", b"two", qos=2, dup=True)
     check_eq(p2.packet_id, p.packet_id, "packet id")
     c.ack(p2)
-    c.expect_nothing(0.3)
+    c.expect_nothing("a packet after PUBCOMP", via=pub, topic="s/rec")
     c.disconnect()
     pub.disconnect()
 
@@ -140,7 +140,7 @@ def publisher_qos2_state_survives_reconnect(srv):
     pub.send(gen_pubrel(33))
     expect_ack(pub, PUBCOMP, 33)
     sub.expect_publish("s/p2", b"once", qos=2, ack=True)
-    sub.expect_nothing(0.3, "duplicate delivery")
+    sub.expect_nothing("duplicate delivery", via=pub, topic="s/p2")
     sub.disconnect()
     pub.disconnect()
 
@@ -158,7 +158,7 @@ def session_expiry_honoured(srv):
     c = _persistent(srv, cid, session_present=False, expiry=1)
     pub = connect(srv.port, "c07-exp-pub")
     pub.publish("s/exp", b"x", qos=1)
-    c.expect_nothing(0.3, "message for an expired session's subscription")
+    c.expect_nothing("message for an expired session's subscription", via=pub)
     c.disconnect()
     pub.disconnect()
 
@@ -187,10 +187,7 @@ def session_expiry_set_at_disconnect_after_zero_is_error(srv):
     cid = "c07-zero"
     c = connect(srv.port, cid, clean_start=False)
     c.send(gen_disconnect(0, {"session_expiry_interval": 30}))
-    got = c.expect_closed()
-    discs = [p for p in got if p.type == DISCONNECT]
-    if discs:
-        check_eq(discs[-1].reason_code, 0x82, "DISCONNECT reason")
+    c.expect_disconnect(0x82)
     time.sleep(0.2)
     c = _persistent(srv, cid, session_present=False)
     c.disconnect()
@@ -206,7 +203,7 @@ def expired_session_drops_queued_messages(srv):
     pub.publish("s/drop", b"lost", qos=1)
     time.sleep(2.5)
     c = _persistent(srv, cid, session_present=False)
-    c.expect_nothing(0.3)
+    c.expect_nothing("a queued message of the expired session")
     c.disconnect()
     pub.disconnect()
 
@@ -227,7 +224,7 @@ def takeover_v5(srv):
 
 # [MQTT-3.1.4-3]: the existing connection gets DISCONNECT 0x8E (session
 # taken over) and is closed. Mosquitto 2.0.11 closes it without DISCONNECT.
-@case(mosquitto_differs="closes the old connection without DISCONNECT 0x8E")
+@case()
 def takeover_v5_reason_session_taken_over(srv):
     cid = "c07-take8e"
     old = _persistent(srv, cid)
@@ -595,7 +592,7 @@ def takeover_with_clean_start(srv):
     old.expect_closed()
     pub = connect(srv.port, "c07-takec-pub")
     pub.publish("s/takec", b"x", qos=1)
-    new.expect_nothing(0.3, "message for the discarded subscription")
+    new.expect_nothing("message for the discarded subscription", via=pub)
     new.disconnect()
     pub.disconnect()
 
@@ -611,11 +608,10 @@ def offline_queue_bounded(srv):
         pub.publish("s/bound", b"%d" % i, qos=1, packet_id=(i % 1000) + 1)
     pub.disconnect()
     c = _persistent(srv, cid, session_present=True)
+    # Every queued message comes before a marker on the same topic.
     got = []
-    while True:
-        p = c.poll(0.5)
-        if p is None:
-            break
+    for p in c.until_marker(topic="s/bound"):
+        check_packet(p, PUBLISH, topic="s/bound")
         got.append(int(p.payload))
         c.ack(p)
     check(1 <= len(got) <= 10, "between 1 and 10 queued messages delivered: %s" % got)
@@ -641,7 +637,9 @@ def queued_messages_respect_receive_maximum(srv):
     c = connect(srv.port, cid, clean_start=False, session_present=True,
                 properties={"session_expiry_interval": 60, "receive_maximum": 4})
     first = [c.expect_publish("s/rm", qos=1) for _ in range(4)]
-    c.expect_nothing(0.4, "a 5th unacknowledged message")
+    # All twelve are queued already; a 5th would follow the 4th at once. (No
+    # marker: a server may hold QoS 0 back too while the quota is 0, 4.9.)
+    c.expect_quiet(0.4, "a 5th unacknowledged message")
     got = [int(p.payload) for p in first]
     for p in first:
         c.send(gen_puback(p.packet_id))
@@ -664,10 +662,8 @@ def offline_queue_drop_newest(srv):
     pub.disconnect()
     c = _persistent(srv, cid, session_present=True)
     got = []
-    while True:
-        p = c.poll(0.5)
-        if p is None:
-            break
+    for p in c.until_marker(topic="s/newest"):
+        check_packet(p, PUBLISH, topic="s/newest")
         got.append(int(p.payload))
         c.ack(p)
     check_eq(got, list(range(10)), "the oldest ten kept")

@@ -61,7 +61,7 @@ def message_expiry_remaining_forwarded(srv):
     mei = p.props.get("message_expiry_interval")
     # [MQTT-3.3.2-6]: the remaining lifetime, about 58 s here.
     check(mei is not None and 55 <= mei <= 58, "remaining expiry interval: %r" % mei)
-    sub.expect_nothing(0.3, "the expired message")
+    sub.expect_nothing("the expired message", topic="p/exp")
     sub.disconnect()
     pub.disconnect()
 
@@ -91,7 +91,7 @@ def retained_message_expires(srv):
     p = sub.expect_publish("p/rkeep", b"kept", retain=True)
     mei = p.props.get("message_expiry_interval")
     check(mei is not None and 95 <= mei <= 98, "remaining expiry of a retained message: %r" % mei)
-    sub.expect_nothing(0.3, "an expired retained message")
+    sub.expect_nothing("an expired retained message", via=pub, topic="p/rexp")
     sub.disconnect()
     pub.disconnect()
 
@@ -101,8 +101,10 @@ def no_local(srv):
     c = connect(srv.port, "c09-nolocal")
     c.subscribe("p/nl", 1, no_local=True)
     other = connect(srv.port, "c09-nolocal-other")
+    other.subscribe("p/nl", 1, no_local=True)
     c.publish("p/nl", b"mine", qos=1)
-    c.expect_nothing(0.3, "own message with no local")
+    other.expect_publish("p/nl", b"mine", ack=True)  # the topic has fanned it out
+    c.expect_nothing("own message with no local", via=other, topic="p/nl")
     other.publish("p/nl", b"theirs", qos=1)
     c.expect_publish("p/nl", b"theirs", ack=True)
     c.disconnect()
@@ -111,7 +113,7 @@ def no_local(srv):
 
 # [MQTT-3.8.3-4]: no local on a shared subscription is a protocol error.
 # Mosquitto accepts it.
-@case(mosquitto_differs="accepts no local on a shared subscription")
+@case()
 def no_local_on_shared_subscription_is_protocol_error(srv):
     c = connect(srv.port, "c09-nlshare")
     c.send(gen_subscribe(1, [("$share/g/p/x", sub_options(0, no_local=True))]))
@@ -127,14 +129,14 @@ def client_maximum_packet_size(srv):
     pub.publish("p/mps", b"x" * 500, qos=1, packet_id=1)
     pub.publish("p/mps", b"small", qos=1, packet_id=2)
     sub.expect_publish("p/mps", b"small", ack=True)
-    sub.expect_nothing(0.3)
+    sub.expect_nothing("the packet over the client's maximum", via=pub, topic="p/mps")
     sub.disconnect()
     pub.disconnect()
 
 
 # The limit counts the whole packet: 200 bytes exactly is allowed, 201 not.
 # Mosquitto 2.0.11 sends a packet one byte over the client's maximum.
-@case(mosquitto_differs="sends a packet one byte over the client's maximum packet size")
+@case()
 def client_maximum_packet_size_boundary(srv):
     sub, pub = _pair(srv, "mpsb", "p/mps", sub_props={"maximum_packet_size": 200})
     payload_len = 200 - len(gen_publish("p/mps", 1, b"", packet_id=1))
@@ -144,7 +146,7 @@ def client_maximum_packet_size_boundary(srv):
     pub.publish("p/mps", b"y" * payload_len, qos=1, packet_id=3)
     sub.expect_publish("p/mps", b"y" * payload_len, ack=True)
     pub.publish("p/mps", b"y" * (payload_len + 1), qos=1, packet_id=4)
-    sub.expect_nothing(0.3, "a 201-byte packet")
+    sub.expect_nothing("a 201-byte packet", via=pub, topic="p/mps")
     sub.disconnect()
     pub.disconnect()
 
@@ -162,21 +164,19 @@ def server_maximum_packet_size(srv):
 # [MQTT-3.3.4-7]: never more than the client's receive maximum unacknowledged
 # QoS 1/2 PUBLISH packets. Mosquitto 2.0.11 sends a burst past it after the
 # first PUBACK.
-@case(mosquitto_differs="exceeds the client's receive maximum after a PUBACK")
+@case()
 def receive_maximum_limits_inflight(srv):
     sub, pub = _pair(srv, "rm", "p/rm", sub_props={"receive_maximum": 3})
     for i in range(10):
         pub.publish("p/rm", b"%d" % i, qos=1, packet_id=i + 1)
-    got = []
-    while True:
-        p = sub.poll(0.5)
-        if p is None:
-            break
-        got.append(p)
-    check_eq([p.payload for p in got], [b"0", b"1", b"2"], "at most 3 unacknowledged")
+    # The publisher has its PUBACKs: all ten wait for the subscriber, and
+    # a 4th would follow the 3rd at once. (No marker: while the quota is 0 a
+    # server may hold QoS 0 back too, 4.9.)
+    got = [sub.expect_publish("p/rm", b"%d" % i, qos=1) for i in range(3)]
+    sub.expect_quiet(0.4, "a 4th unacknowledged message")
     sub.send(gen_puback(got[0].packet_id))
     p = sub.expect_publish("p/rm", b"3", qos=1)
-    sub.expect_nothing(0.3, "a 4th in-flight message")
+    sub.expect_quiet(0.3, "a 4th in-flight message")
     for q in got[1:] + [p]:
         sub.send(gen_puback(q.packet_id))
     for i in range(4, 10):
@@ -192,10 +192,10 @@ def receive_maximum_counts_qos2(srv):
         pub.publish("p/rm2", b"%d" % i, qos=2, packet_id=i + 1)
     a = sub.expect_publish("p/rm2", b"0", qos=2)
     b = sub.expect_publish("p/rm2", b"1", qos=2)
-    sub.expect_nothing(0.4, "a 3rd in-flight QoS 2 message")
+    sub.expect_quiet(0.4, "a 3rd in-flight QoS 2 message")  # queued already, see above
     sub.send(gen_pubrec(a.packet_id))
     expect_ack(sub, PUBREL, a.packet_id)
-    sub.expect_nothing(0.3, "a message before PUBCOMP")  # still in flight until PUBCOMP
+    sub.expect_quiet(0.3, "a message before PUBCOMP")  # still in flight until PUBCOMP
     sub.send(gen_pubcomp(a.packet_id))
     sub.expect_publish("p/rm2", b"2", qos=2, ack=True)
     sub.ack(b)
@@ -226,16 +226,17 @@ def request_problem_information_zero(srv):
 
 @case()
 def receive_maximum_zero_is_protocol_error(srv):
+    # 3.1.2.11.3: "It is a Protocol Error to include the Receive Maximum
+    # value of 0": CONNACK 0x82, then the close.
     c = Conn(srv.port)
     c.send(gen_connect("c09-rm0", properties={"receive_maximum": 0}))
-    got = c.expect_closed()
-    check(all(p.type != CONNACK or p.reason_code >= 0x80 for p in got),
-          "no successful CONNACK: %r" % got)
+    c.expect(CONNACK, reason_code=0x82)
+    c.expect_closed()
 
 
 # [MQTT-3.3.4-9]: more unacknowledged QoS 1/2 PUBLISH than the server's
 # receive maximum -> DISCONNECT 0x93. Mosquitto answers PUBREC 0x97 instead.
-@case(mosquitto_differs="answers PUBREC 0x97 instead of DISCONNECT 0x93")
+@case()
 def server_receive_maximum_enforced(srv):
     c = connect(srv.port, "c09-srm")
     rm = c.connack.props.get("receive_maximum", 65535)

@@ -42,7 +42,7 @@ def idle_topic_retired_and_used_again():
         sub.expect_publish("life/a", b"2", qos=1, ack=True)
         for i in range(3, 13):
             sub.expect_publish("life/a", b"%d" % i, qos=0)
-        sub.expect_nothing(0.2)
+        sub.expect_nothing("a message twice", via=pub, topic="life/a")
         pub.disconnect()
         sub.disconnect()
     finally:

@@ -4,29 +4,15 @@
 import base64
 import hashlib
 import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import traceback
 
-BIN = os.environ.get("CASTOR_BIN")
-if not BIN:
-    here = os.path.dirname(os.path.abspath(__file__))
-    BIN = os.path.join(here, "..", "..", "build", "castor")
-
-CASES = []
+from mqtt_test import *  # noqa: F401,F403
 
 
-def case(fn):
-    CASES.append(fn)
-    return fn
-
-
-def passwd(args, stdin):
-    return subprocess.run([BIN, "passwd"] + args, input=stdin,
-                          capture_output=True, timeout=60)
+def passwd(args, stdin, status=0):
+    """`castor passwd ARGS` with stdin; status: the exit status expected
+    (None: any failure). A sanitizer report or a signal fails the case."""
+    return run_castor(["passwd"] + args, input=stdin, status=status)
 
 
 def parse(line):
@@ -44,10 +30,9 @@ def verifies(line, password):
     return again == digest
 
 
-@case
+@case(server=False, castor_only=True)
 def piped_password_hashes_and_verifies():
     r = passwd(["--iterations", "1000"], b"s3cret-pass\n")
-    assert r.returncode == 0, r.stderr
     lines = r.stdout.decode().splitlines()
     assert len(lines) == 1, lines
     iterations, salt, digest = parse(lines[0])
@@ -58,27 +43,25 @@ def piped_password_hashes_and_verifies():
     assert b"s3cret" not in r.stdout + r.stderr, "the password is never printed"
 
 
-@case
+@case(server=False, castor_only=True)
 def password_stdin_reads_one_line_and_default_iterations():
     r = passwd(["--password-stdin"], b"first line\r\nsecond line\n")
-    assert r.returncode == 0, r.stderr
     line = r.stdout.decode().strip()
     assert parse(line)[0] == 100000, line
     assert verifies(line, "first line"), "only the first line, without CR LF"
 
 
-@case
+@case(server=False, castor_only=True)
 def two_runs_use_different_salts():
     a = passwd(["--iterations=1000"], b"same\n")
     b = passwd(["--iterations=1000"], b"same\n")
-    assert a.returncode == 0 and b.returncode == 0
     la, lb = a.stdout.decode().strip(), b.stdout.decode().strip()
     assert la != lb
     assert parse(la)[1] != parse(lb)[1], "salts differ"
     assert verifies(la, "same") and verifies(lb, "same")
 
 
-@case
+@case(server=False, castor_only=True)
 def malformed_invocations_fail_with_a_message():
     for args, stdin, needle in [
         (["--bogus"], b"x\n", b"--bogus"),
@@ -89,8 +72,7 @@ def malformed_invocations_fail_with_a_message():
         ([], b"", b"no password"),
         ([], b"\n", b"empty"),
     ]:
-        r = passwd(args, stdin)
-        assert r.returncode != 0, (args, r.returncode)
+        r = passwd(args, stdin, status=None)  # each one is expected to fail
         assert r.stdout == b"", (args, r.stdout)
         assert needle in r.stderr, (args, r.stderr)
 
@@ -101,7 +83,7 @@ def run_on_tty(answers):
     import select
     pid, fd = pty.fork()
     if pid == 0:
-        os.execv(BIN, [BIN, "passwd", "--iterations", "1000"])
+        os.execve(castor_bin(), [castor_bin(), "passwd", "--iterations", "1000"], broker_env())
     seen = b""
     typed = 0
     deadline = time.time() + 30
@@ -123,10 +105,14 @@ def run_on_tty(answers):
         os.kill(pid, 9)
     _, status = os.waitpid(pid, 0)
     os.close(fd)
-    return os.waitstatus_to_exitcode(status), seen
+    code = os.waitstatus_to_exitcode(status)
+    check(code >= 0, "castor passwd killed by signal %d: %r" % (-code, seen))
+    reports = sanitizer_reports(seen)
+    check(not reports, "sanitizer report from castor passwd: %s" % reports)
+    return code, seen
 
 
-@case
+@case(server=False, castor_only=True)
 def terminal_asks_twice_without_echo():
     code, seen = run_on_tty([b"tty-secret-1", b"tty-secret-1"])
     assert code == 0, (code, seen)
@@ -139,86 +125,65 @@ def terminal_asks_twice_without_echo():
     assert b"pbkdf2" not in seen
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_with_store(store_text):
-    """Starts castor with a security store; returns (process, port, dir)."""
-    d = tempfile.mkdtemp(prefix="castor-passwd-")
-    store = os.path.join(d, "security.yaml")
-    with open(store, "w") as f:
-        f.write(store_text)
-    cfg = os.path.join(d, "castor.yaml")
-    with open(cfg, "w") as f:
-        f.write("security:\n  store_file: %s\n  anonymous: store\n" % store)
-    port = free_port()
-    p = subprocess.Popen([BIN, "--config", cfg, "--mqtt-port", str(port)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    return p, port, store
-
-
 def store_with(hash_line):
     return ("principals:\n  alice:\n    password: \"%s\"\n"
             "    roles: [READER]\nroles:\n  READER:\n"
-            "    default_path: [SELECT_TOPIC, READ_TOPIC]\n" % hash_line)
+            "    default_path: [SELECT_TOPIC, READ_TOPIC]\n"
+            "anonymous:\n  allow: false\n" % hash_line)
 
 
-@case
-def the_hash_loads_in_a_security_store_at_startup():
+def server_with_store(store_text):
+    """A Castor whose security store is store_text (anonymous clients are
+    refused)."""
+    srv = Server()
+    store = os.path.join(srv.dir, "security.yaml")
+    with open(store, "w") as f:
+        f.write(store_text)
+    srv.extra_config = "security:\n  store_file: %s\n  anonymous: store\n" % store
+    return srv, store
+
+
+@case(server=False, castor_only=True)
+def a_hash_logs_in_and_a_wrong_password_does_not():
+    # The line `castor passwd` prints goes into a security store as it is;
+    # the server loads it, lets alice in with her password and only with it.
     r = passwd(["--iterations", "1000"], b"alice-password\n")
-    assert r.returncode == 0, r.stderr
-    p, port, _ = start_with_store(store_with(r.stdout.decode().strip()))
-    try:
-        deadline = time.time() + 10
-        up = False
-        while time.time() < deadline and p.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                up = True
-                break
-            except OSError:
-                time.sleep(0.1)
-        assert up, "server with the store did not start: %r" % (
-            p.stderr.read() if p.poll() is not None else b"still starting")
-    finally:
-        if p.poll() is None:
-            p.terminate()
-        p.wait(10)
+    srv, _store = server_with_store(store_with(r.stdout.decode().strip()))
+    srv.start()
+    for version, refused in ((5, 0x86), (4, 4)):
+        c = connect(srv.port, "c20-alice%d" % version, version=version,
+                    username="alice", password="alice-password")
+        # The store's role applies: alice may read (subscribe) ...
+        c.subscribe("any/topic", 1, codes=[1])
+        c.disconnect()
+        for user, pw in (("alice", "alice-passworD"), ("alice", ""), ("bob", "alice-password")):
+            c = Conn(srv.port, version)
+            c.send(gen_connect("c20-bad%d" % version, version=version, username=user,
+                               password=pw))
+            p = c.expect(CONNACK)
+            check_eq(p.reason_code, refused, "CONNACK for %s/%r, v%d" % (user, pw, version))
+            c.expect_closed()
+        # Anonymous: refused by the store.
+        c = Conn(srv.port, version)
+        c.send(gen_connect("c20-anon%d" % version, version=version))
+        check_eq(c.expect(CONNACK).reason_code, 0x87 if version == 5 else 5,
+                 "CONNACK for an anonymous client, v%d" % version)
+        c.expect_closed()
 
 
-@case
+@case(server=False, castor_only=True)
 def a_bad_store_stops_startup_naming_file_line_and_key():
     r = passwd(["--iterations", "1000"], b"alice-password\n")
     broken = r.stdout.decode().strip().replace("pbkdf2-sha256$", "pbkdf2-sha1$")
-    p, _, store = start_with_store(store_with(broken))
-    try:
-        out, err = p.communicate(timeout=20)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    assert p.returncode == 2, (p.returncode, err)
-    text = err.decode()
-    assert store + ":3: principals.alice.password" in text, text
-    assert "alice-password" not in text
-
-
-def main():
-    passed = failed = 0
-    for fn in CASES:
-        try:
-            fn()
-            print("PASS  %s" % fn.__name__)
-            passed += 1
-        except Exception:
-            print("FAIL  %s" % fn.__name__)
-            traceback.print_exc()
-            failed += 1
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    srv, store = server_with_store(store_with(broken))
+    cfg = os.path.join(srv.dir, "castor.yaml")
+    srv._write_castor_config(free_port())
+    # The server must refuse to start: exit status 2 is expected.
+    r = run_castor(["--config", cfg], timeout=20, status=2)
+    text = r.stderr.decode()
+    check(store + ":3: principals.alice.password" in text, text)
+    check("alice-password" not in text, "the password is not printed")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cases()

@@ -164,19 +164,29 @@ for (const c of cases) {
   if (only.length && !only.some((o) => c.name.includes(o))) continue;
   const t0 = Date.now();
   let srv;
+  let error = null;
   try {
     srv = await startServer();
     await withTimeout(c.fn(srv), 30000, 'case');
-    if (!srv.alive()) throw new Error('the server exited during the case');
-    console.log(`PASS  ${c.name} (${((Date.now() - t0) / 1000).toFixed(2)}s)`);
-    passed++;
   } catch (e) {
-    console.log(`FAIL  ${c.name} (${((Date.now() - t0) / 1000).toFixed(2)}s): ${e.message}`);
+    error = e.message;
+  }
+  if (srv) {
+    // The server must not crash, hang at shutdown, exit non-zero or print
+    // a sanitizer report (castor_server.mjs).
+    const problems = await srv.stop();
+    if (problems.length) error = [error, ...problems].filter((x) => x !== null).join('\n      ');
+  }
+  const dt = ((Date.now() - t0) / 1000).toFixed(2);
+  if (error === null) {
+    console.log(`PASS  ${c.name} (${dt}s)`);
+    passed++;
+  } else {
+    console.log(`FAIL  ${c.name} (${dt}s): ${error}`);
     if (srv) console.log(srv.log().split('\n').slice(-20).map((l) => '      ' + l).join('\n'));
     failed++;
-  } finally {
-    if (srv) await srv.stop();
   }
+  if (srv) srv.remove();
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <iterator>
 
 #include "protocol/channel.hpp"
 #include "protocol/codec.hpp"
@@ -233,6 +234,62 @@ TEST_CASE("SUBSCRIBE: invalid filters, QoS downgrade, shared no local") {
   shared.subscriptions.push_back(subscription{"$share/g/a", 1, true, false, 0});
   out = ch.handle_in(std::move(shared));
   CHECK(find_packet<disconnect>(out)->code == reason_code::protocol_error);
+}
+
+TEST_CASE("SUBSCRIBE: shared subscription names and availability") {
+  // [MQTT-4.8.2-1], [MQTT-4.8.2-2]: $share/ then a share name of at least
+  // one character without '/', '+' or '#', then '/' and a topic filter.
+  // Anything else is not a valid filter: 0x8F (Topic Filter invalid), also
+  // where shared subscriptions are not supported; a valid shared filter
+  // there gets 0x9E (Shared Subscriptions not supported).
+  const char* invalid[] = {"$share/g",    "$share//t",  "$share/g+/t",
+                           "$share/g#/t", "$share/g/",  "$share/+/t",
+                           "$share/#/t",  "$share/g/a/#/b"};
+  auto subscribe_all = [&](channel& ch) {
+    subscribe s;
+    s.packet_id = 7;
+    for (auto f : invalid)
+      s.subscriptions.push_back(subscription{f, 1, false, false, 0});
+    s.subscriptions.push_back(subscription{"$share/g/a/#", 1, false, false, 0});
+    s.subscriptions.push_back(subscription{"$share", 1, false, false, 0});
+    auto out = ch.handle_in(std::move(s));
+    auto eff = find_effect<effect::subscribe>(out);
+    REQUIRE(eff != nullptr);
+    REQUIRE(eff->codes.size() == std::size(invalid) + 2);
+    return eff->codes;
+  };
+  SUBCASE("available") {
+    auto ch = open_channel();
+    auto codes = subscribe_all(ch);
+    for (size_t i = 0; i < std::size(invalid); ++i) {
+      CAPTURE(invalid[i]);
+      CHECK(codes[i] == reason_code::topic_filter_invalid);
+    }
+    CHECK(codes[std::size(invalid)] == reason_code::granted_qos_1);
+    // "$share" without a '/' is an ordinary filter.
+    CHECK(codes[std::size(invalid) + 1] == reason_code::granted_qos_1);
+    auto out = ch.handle_suback(7, codes);
+    auto ack = find_packet<suback>(out);
+    REQUIRE(ack != nullptr);
+    auto bytes = encode(*ack, protocol_version::v5);
+    CHECK(static_cast<uint8_t>(bytes[5]) == 0x8F);
+  }
+  SUBCASE("not available") {
+    channel_options opts;
+    opts.shared_subscription_available = false;
+    auto ch = open_channel(opts);
+    auto codes = subscribe_all(ch);
+    for (size_t i = 0; i < std::size(invalid); ++i) {
+      CAPTURE(invalid[i]);
+      CHECK(codes[i] == reason_code::topic_filter_invalid);
+    }
+    CHECK(codes[std::size(invalid)]
+          == reason_code::shared_subscriptions_not_supported);
+    CHECK(codes[std::size(invalid) + 1] == reason_code::granted_qos_1);
+    auto out = ch.handle_suback(7, codes);
+    auto bytes = encode(*find_packet<suback>(out), protocol_version::v5);
+    CHECK(static_cast<uint8_t>(bytes[5 + std::size(invalid)]) == 0x9E);
+  }
 }
 
 TEST_CASE("DISCONNECT: the will and the session expiry") {
