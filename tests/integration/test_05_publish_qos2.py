@@ -262,8 +262,7 @@ def publisher_dup_resend_same_connection_delivered_once(srv):
 # resends, each answered with PUBREC, one delivery [MQTT-4.3.3-9 in 3.1.1].
 # Mosquitto 2.0.11 answers the first resend but closes the connection as a
 # protocol error at the second.
-@case(mosquitto_differs="closes the connection at the second resend of an unreleased "
-                        "QoS 2 PUBLISH instead of answering PUBREC")
+@case()
 def v311_publisher_dup_resends_same_connection_delivered_once(srv):
     _resend_same_connection(srv, 4, 3)
 

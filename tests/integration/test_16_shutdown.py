@@ -17,6 +17,7 @@ EXIT_LIMIT = 5.0
 
 def _stop(srv, sig=signal.SIGTERM):
     """Sends sig; returns (exit status, seconds until the process exited)."""
+    srv.expect_exit("the case stops the server with a signal and checks its exit")
     t0 = time.monotonic()
     srv.proc.send_signal(sig)
     try:

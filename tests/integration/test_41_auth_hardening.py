@@ -220,10 +220,16 @@ def foreign_session_replace_starts_clean(srv):
     other.publish("data/private/queued", b"queued for the admin", qos=1)
     # The reader gets a clean session: nothing of the admin's.
     reader = login(srv, "reader", cid=cid, session_present=False, **kw)
-    reader.expect_nothing(0.5, "a message of the admin's session")
+    # Markers on a topic the reader may read, from the writer.
+    marker = "data/public/" + unique("marker")
+    reader.subscribe(marker, qos=0)
+    writer = login(srv, "writer")
+    reader.expect_nothing("a message of the admin's session", via=writer, topic=marker)
     other.publish("data/private/live", b"live for the admin", qos=1)
     other.publish("data/public/live", b"public", qos=1)
-    reader.expect_nothing(0.5, "a message of the admin's subscriptions")
+    reader.expect_nothing("a message of the admin's subscriptions", via=writer,
+                          topic=marker)
+    writer.disconnect()
     # A live session of another principal is ended too (DISCONNECT 0x8E).
     admin = login(srv, "admin", cid=cid, session_present=False, **kw)
     reader.expect_disconnect(0x8E)
