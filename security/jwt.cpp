@@ -45,6 +45,15 @@ std::optional<int64_t> numeric_date(const json& j) {
   return std::nullopt;
 }
 
+// a + b, held at the int64 bounds instead of overflowing (a date near the
+// end of the range plus the leeway).
+int64_t saturating_add(int64_t a, int64_t b) {
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum))
+    return b > 0 ? INT64_MAX : INT64_MIN;
+  return sum;
+}
+
 std::string read_file(const std::string& path, std::string& err) {
   std::ifstream in{path, std::ios::binary};
   if (!in) {
@@ -187,7 +196,7 @@ jwt_result jwt_verifier::verify(std::string_view token, int64_t now) const {
     auto t = numeric_date(*exp);
     if (!t)
       return std::string("token exp is not a number");
-    if (now >= *t + opts_.leeway_seconds)
+    if (now >= saturating_add(*t, opts_.leeway_seconds))
       return std::string("token has expired");
     out.expires_at = *t;
   } else if (opts_.require_exp) {
@@ -197,7 +206,7 @@ jwt_result jwt_verifier::verify(std::string_view token, int64_t now) const {
     auto t = numeric_date(*nbf);
     if (!t)
       return std::string("token nbf is not a number");
-    if (now + opts_.leeway_seconds < *t)
+    if (saturating_add(now, opts_.leeway_seconds) < *t)
       return std::string("token is not valid yet");
   }
   if (!opts_.issuer.empty()) {
