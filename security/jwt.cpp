@@ -26,16 +26,18 @@ std::optional<json> parse_object(std::string_view text) {
   return j;
 }
 
-// A NumericDate (RFC 7519 section 2): a JSON number, possibly fractional.
+// A NumericDate (RFC 7519 section 2): a JSON number, possibly fractional;
+// nothing outside the int64 range. (is_number_integer() is also true for an
+// unsigned number, so that case comes first.)
 std::optional<int64_t> numeric_date(const json& j) {
-  if (j.is_number_integer())
-    return j.get<int64_t>();
   if (j.is_number_unsigned()) {
     auto v = j.get<uint64_t>();
     if (v > static_cast<uint64_t>(INT64_MAX))
       return std::nullopt;
     return static_cast<int64_t>(v);
   }
+  if (j.is_number_integer())
+    return j.get<int64_t>();
   if (j.is_number_float()) {
     double d = j.get<double>();
     if (!(d > -9.2e18 && d < 9.2e18))
