@@ -344,8 +344,14 @@ void channel::disconnect_into(channel_output& out, reason_code reason,
   if (version_ == protocol_version::v5 && phase_ == phase::connected) {
     disconnect d;
     d.code = reason;
-    if (!why.empty() && problem_information_)
+    if (!why.empty() && problem_information_) {
       d.props.reason_string = std::move(why);
+      // Not if it makes the packet larger than the client accepts
+      // [MQTT-3.14.2-3].
+      if (req_.maximum_packet_size != 0
+          && encode(packet{d}, version_).size() > req_.maximum_packet_size)
+        d.props.reason_string.reset();
+    }
     out.packets.emplace_back(std::move(d));
   }
   phase_ = phase::closed;

@@ -43,6 +43,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "fuzz_check.hpp"
@@ -390,6 +391,26 @@ struct harness {
     }
     FUZZ_CHECK(view.empty());
     FUZZ_CHECK(encode(r.pkt, ch.version()) == bytes);
+    // A reason string or user property may not make a packet larger than
+    // the client's maximum packet size (MQTT 5.0 3.1.2.6 and the packets'
+    // property sections).
+    auto max = ch.client_max_packet_size();
+    if (max != 0 && bytes.size() > max) {
+      const properties* props = std::visit(
+          [](auto& x) -> const properties* {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, pingreq>
+                          || std::is_same_v<T, pingresp>)
+              return nullptr;
+            else
+              return &x.props;
+          },
+          r.pkt);
+      if (props != nullptr) {
+        FUZZ_CHECK(!props->reason_string);
+        FUZZ_CHECK(props->user_properties.empty());
+      }
+    }
     if (ch.version() == protocol_version::v5)
       FUZZ_CHECK(r.pkt == p);
     // Before the CONNACK only AUTH; the CONNACK once.
