@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets (tests/fuzz/fuzz_*.cpp) with clang and runs
 # each for SECONDS (default 60) on its committed seed corpus
 # (tests/fuzz/seeds/<target>/) plus what earlier runs added in the build
-# directory. Further arguments name the targets to run (default: all).
+# directory, with tests/fuzz/<target>.dict when there is one. Further
+# arguments name the targets to run (default: all).
 #
 # Any crash, AddressSanitizer or UndefinedBehaviorSanitizer report, leak,
 # out-of-memory or timeout fails the run: every target still runs, then the
@@ -36,7 +37,9 @@ cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 # Sanitizer reports end the process with an error (UBSan recovers by
 # default; the targets are also built with -fno-sanitize-recover).
 export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=0:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+# A smaller quarantine than ASan's 256 MB keeps the targets' memory modest
+# (freed memory still waits there to catch uses after free).
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:quarantine_size_mb=64${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 
 failed=()
 for target in "${targets[@]}"; do
@@ -47,16 +50,25 @@ for target in "${targets[@]}"; do
   if [ -d "tests/fuzz/seeds/$target" ]; then
     cp -n tests/fuzz/seeds/"$target"/* "$corpus"/ 2>/dev/null || true
   fi
+  dict=()
+  if [ -f "tests/fuzz/$target.dict" ]; then
+    dict=(-dict="tests/fuzz/$target.dict")
+  fi
   echo "fuzz: $target for ${seconds}s"
   status=0
   "$build/tests/$target" -max_total_time="$seconds" -rss_limit_mb=1024 \
     -malloc_limit_mb=256 -max_len=4096 -timeout=10 -print_final_stats=1 \
-    -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 || status=$?
+    "${dict[@]}" -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 \
+    || status=$?
   # A report without a failed exit would still be a finding.
   if [ "$status" -ne 0 ] \
     || grep -q -E "runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|ERROR: libFuzzer" "$log"; then
     echo "fuzz: $target FAILED (exit status $status); log: $log"
-    sed -n '/^==[0-9]*==ERROR\|runtime error:/,/^SUMMARY/p' "$log" | head -n 60 || true
+    # The report: from the first error line, at most 40 lines.
+    grep -n -m1 -E "check failed|runtime error:|==ERROR|ERROR: libFuzzer|^fuzz_" \
+      "$log" | cut -d: -f1 | while read -r first; do
+      tail -n "+$first" "$log" | head -n 40
+    done || true
     grep -E "Test unit written to|^(MS|Base64):" "$log" | sed 's/^/fuzz:   /' || true
     failed+=("$target")
   else
