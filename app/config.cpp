@@ -207,6 +207,19 @@ field<T> bool_field(std::string key, bool T::*member) {
           nullptr};
 }
 
+/// Writes a string value so that it reads back the same. yaml-cpp writes
+/// most strings plain, a control character too, and a plain "a\r" before a
+/// line break reads back as "a": double quotes (with escapes) then.
+void write_string(YAML::Emitter& e, const std::string& s) {
+  bool control = std::any_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7F;
+  });
+  if (control)
+    e << YAML::DoubleQuoted;
+  e << s;
+}
+
 /// A string; `check` returns an error message or an empty string.
 template <class T>
 field<T> string_field(std::string key, std::string T::*member,
@@ -221,7 +234,9 @@ field<T> string_field(std::string key, std::string T::*member,
             }
             out.*member = text;
           },
-          [member](YAML::Emitter& e, const T& in) { e << in.*member; },
+          [member](YAML::Emitter& e, const T& in) {
+            write_string(e, in.*member);
+          },
           nullptr};
 }
 
@@ -250,7 +265,7 @@ field<T> name_list_field(std::string key, std::vector<std::string> T::*member) {
           [member](YAML::Emitter& e, const T& in) {
             e << YAML::Flow << YAML::BeginSeq;
             for (const auto& name : in.*member)
-              e << name;
+              write_string(e, name);
             e << YAML::EndSeq;
           },
           nullptr};

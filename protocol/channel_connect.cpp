@@ -332,11 +332,21 @@ void channel::disconnect_into(channel_output& out, reason_code reason,
                               bool publish_will, std::string why) {
   if (phase_ == phase::closed)
     return;
+  // Only a DISCONNECT reason code goes out (a client would take any other
+  // for a malformed packet).
+  if (!reason_code_allowed(reason, packet_type::disconnect))
+    reason = reason_code::unspecified_error;
   if (version_ == protocol_version::v5 && phase_ == phase::connected) {
     disconnect d;
     d.code = reason;
-    if (!why.empty() && problem_information_)
+    if (!why.empty() && problem_information_) {
       d.props.reason_string = std::move(why);
+      // Not if it makes the packet larger than the client accepts
+      // [MQTT-3.14.2-3].
+      if (req_.maximum_packet_size != 0
+          && encode(packet{d}, version_).size() > req_.maximum_packet_size)
+        d.props.reason_string.reset();
+    }
     out.packets.emplace_back(std::move(d));
   }
   phase_ = phase::closed;
@@ -376,7 +386,14 @@ channel::handle_parse_error(const parse_error& err,
     out.effects.emplace_back(effect::close{err.code, false, std::nullopt});
     return out;
   }
-  disconnect_into(out, err.code, true, err.cause);
+  // A CONNECT after the first is a protocol error [MQTT-3.1.0-2], whatever
+  // is wrong with it: its own reason codes (0x84 unsupported protocol
+  // version, 0x85 client identifier not valid, ...) exist only in CONNACK
+  // and may not appear in DISCONNECT.
+  auto reason = err.code;
+  if (!reason_code_allowed(reason, packet_type::disconnect))
+    reason = reason_code::protocol_error;
+  disconnect_into(out, reason, true, err.cause);
   return out;
 }
 

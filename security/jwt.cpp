@@ -26,16 +26,18 @@ std::optional<json> parse_object(std::string_view text) {
   return j;
 }
 
-// A NumericDate (RFC 7519 section 2): a JSON number, possibly fractional.
+// A NumericDate (RFC 7519 section 2): a JSON number, possibly fractional;
+// nothing outside the int64 range. (is_number_integer() is also true for an
+// unsigned number, so that case comes first.)
 std::optional<int64_t> numeric_date(const json& j) {
-  if (j.is_number_integer())
-    return j.get<int64_t>();
   if (j.is_number_unsigned()) {
     auto v = j.get<uint64_t>();
     if (v > static_cast<uint64_t>(INT64_MAX))
       return std::nullopt;
     return static_cast<int64_t>(v);
   }
+  if (j.is_number_integer())
+    return j.get<int64_t>();
   if (j.is_number_float()) {
     double d = j.get<double>();
     if (!(d > -9.2e18 && d < 9.2e18))
@@ -43,6 +45,15 @@ std::optional<int64_t> numeric_date(const json& j) {
     return static_cast<int64_t>(d);
   }
   return std::nullopt;
+}
+
+// a + b, held at the int64 bounds instead of overflowing (a date near the
+// end of the range plus the leeway).
+int64_t saturating_add(int64_t a, int64_t b) {
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum))
+    return b > 0 ? INT64_MAX : INT64_MIN;
+  return sum;
 }
 
 std::string read_file(const std::string& path, std::string& err) {
@@ -187,7 +198,7 @@ jwt_result jwt_verifier::verify(std::string_view token, int64_t now) const {
     auto t = numeric_date(*exp);
     if (!t)
       return std::string("token exp is not a number");
-    if (now >= *t + opts_.leeway_seconds)
+    if (now >= saturating_add(*t, opts_.leeway_seconds))
       return std::string("token has expired");
     out.expires_at = *t;
   } else if (opts_.require_exp) {
@@ -197,7 +208,7 @@ jwt_result jwt_verifier::verify(std::string_view token, int64_t now) const {
     auto t = numeric_date(*nbf);
     if (!t)
       return std::string("token nbf is not a number");
-    if (now + opts_.leeway_seconds < *t)
+    if (saturating_add(now, opts_.leeway_seconds) < *t)
       return std::string("token is not valid yet");
   }
   if (!opts_.issuer.empty()) {

@@ -335,6 +335,57 @@ TEST_CASE("a parse error closes with its reason code") {
   CHECK(ch.handle_in(pingreq{}).packets.empty()); // closed for good
 }
 
+TEST_CASE("the reason string is left out of a DISCONNECT too large for the "
+          "client") {
+  parse_error err;
+  err.code = reason_code::protocol_error;
+  err.cause = "packet_identifier_zero";
+  for (uint32_t max : {0u, 64u, 20u}) {
+    channel ch;
+    auto c = v5_connect("c");
+    if (max != 0)
+      c.props.maximum_packet_size = max;
+    ch.handle_in(std::move(c));
+    ch.handle_session_opened(false, {});
+    auto out = ch.handle_parse_error(err);
+    auto d = find_packet<disconnect>(out);
+    REQUIRE(d != nullptr);
+    CHECK(d->code == reason_code::protocol_error);
+    CHECK(d->props.reason_string.has_value() == (max != 20));
+    std::string bytes;
+    ch.write(out.packets[0], bytes);
+    if (max != 0)
+      CHECK(bytes.size() <= max);
+  }
+}
+
+TEST_CASE("a malformed second CONNECT is a protocol error in DISCONNECT") {
+  // The parser names a bad protocol name 0x84, a code CONNACK alone may
+  // carry; after the first CONNECT the DISCONNECT says 0x82.
+  auto ch = open_channel();
+  parse_error err;
+  err.code = reason_code::unsupported_protocol_version;
+  err.cause = "invalid_protocol_name";
+  auto out = ch.handle_parse_error(err, protocol_version::v5);
+  auto d = find_packet<disconnect>(out);
+  REQUIRE(d != nullptr);
+  CHECK(d->code == reason_code::protocol_error);
+  CHECK(find_effect<effect::close>(out)->reason == reason_code::protocol_error);
+  // What is written parses as a client's parser reads it.
+  std::string bytes;
+  ch.write(out.packets[0], bytes);
+  parser_options popts;
+  popts.side = parser_options::role::client;
+  popts.version = protocol_version::v5;
+  frame_parser client{popts};
+  std::string_view in = bytes;
+  CHECK(client.feed(in).ok());
+  // A kick with a code DISCONNECT cannot carry goes out as 0x80.
+  auto other = open_channel();
+  out = other.handle_kick(reason_code::bad_user_name_or_password, false);
+  CHECK(find_packet<disconnect>(out)->code == reason_code::unspecified_error);
+}
+
 TEST_CASE("outbound: aliases for the client, oversized packets skipped") {
   channel ch;
   auto c = v5_connect("c");

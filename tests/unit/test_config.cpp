@@ -137,6 +137,25 @@ TEST_SUITE("config") {
     CHECK(cfg.log == log_level::info);
   }
 
+  TEST_CASE("to_yaml writes strings with control characters so they read back") {
+    // A plain "a\r" before a line break used to read back as "a", and a
+    // lone "\r" as no value at all.
+    auto cfg = parse_ok("security:\n"
+                        "  jwt:\n"
+                        "    roles_claim: \"\\r\"\n"
+                        "    issuer: \"a\\r\"\n"
+                        "    audience: \"tab\\there\\x7f\"\n"
+                        "listeners:\n"
+                        "  - name: \"n\\r\"\n");
+    CHECK_EQ(cfg.security.jwt.roles_claim, "\r");
+    auto again = parse_ok(to_yaml(cfg));
+    CHECK_EQ(again.security.jwt.roles_claim, "\r");
+    CHECK_EQ(again.security.jwt.issuer, "a\r");
+    CHECK_EQ(again.security.jwt.audience, "tab\there\x7f");
+    CHECK_EQ(again.listeners[0].name, "n\r");
+    CHECK_EQ(to_yaml(again), to_yaml(cfg));
+  }
+
   TEST_CASE("the default file and the reference document every setting") {
     auto root = YAML::LoadFile(source_dir() + "config/castor.yaml");
     auto docs = read_text(source_dir() + "docs/configuration.md");

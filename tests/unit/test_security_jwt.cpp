@@ -221,8 +221,32 @@ TEST_CASE("jwt: malformed, tampered and unacceptable tokens") {
   CHECK(
       error_of(v.verify(make_hs256_token(R"({"sub":"","exp":10})", secret), 5))
       == "token has no sub");
-  // Issuer and audience.
+  // Dates at the end of the range, with a leeway: no overflow.
   o.require_exp = true;
+  o.leeway_seconds = 30;
+  auto lenient = make_verifier(o);
+  CHECK(std::holds_alternative<jwt_claims>(lenient.verify(
+      make_hs256_token(R"({"sub":"u","exp":9223372036854775807})", secret),
+      5)));
+  auto far = make_hs256_token(
+      R"({"sub":"u","exp":9223372036854775807,"nbf":9223372036854775807})",
+      secret);
+  CHECK(error_of(lenient.verify(far, 5)) == "token is not valid yet");
+  CHECK(std::holds_alternative<jwt_claims>(
+      lenient.verify(far, 9223372036854775807 - 10)));
+  // Beyond int64: not a date (was read as a negative number, "expired").
+  CHECK(error_of(lenient.verify(
+            make_hs256_token(R"({"sub":"u","exp":9223372036854775808})",
+                             secret),
+            5))
+        == "token exp is not a number");
+  CHECK(error_of(lenient.verify(
+            make_hs256_token(
+                R"({"sub":"u","exp":10,"nbf":18446744073709551615})", secret),
+            5))
+        == "token nbf is not a number");
+  o.leeway_seconds = 0;
+  // Issuer and audience.
   o.issuer = "https://idp.example";
   o.audience = "castor";
   auto strict = make_verifier(o);
