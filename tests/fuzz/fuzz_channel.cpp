@@ -887,6 +887,10 @@ struct harness {
     if (how & 0x10)
       ids = {1, 2};
     take(ch.handle_session_opened((how & 0x08) != 0, ids));
+    // What arrived while the session opened, handled in order after
+    // CONNACK (connection_auth.cpp: on_session_opened).
+    for (auto& p : ch.take_deferred())
+      take(ch.handle_in(std::move(p)));
     if (ch.state() == channel::phase::connected) {
       std::vector<outbound> out;
       sess.attach(ch.session().receive_maximum, now, out);
