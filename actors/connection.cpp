@@ -71,11 +71,29 @@ std::string context_of(connection_broker* self) {
 
 void route_if_exists(connection_broker* self, mqtt::publish&& p);
 
+/// What messages read count against max_inbound_bytes.
+uint64_t inbound_size(const std::vector<mqtt::message_ptr>& msgs) {
+  uint64_t n = 0;
+  for (auto& m : msgs)
+    n += mqtt::footprint(*m);
+  return n;
+}
+
+/// Topics have taken `n` inbound bytes: reads again below half the bound.
+void inbound_taken(connection_broker* self, uint64_t n) {
+  auto& st = self->state;
+  st.inbound_bytes -= std::min(n, st.inbound_bytes);
+  if ((st.read_stops & stop_bytes) != 0
+      && st.inbound_bytes <= st.ctx->max_inbound_bytes / 2)
+    resume_reading(self, stop_bytes);
+}
+
 void route(connection_broker* self, mqtt::publish&& p) {
   auto& st = self->state;
   broker_counters::add(st.ctx->counters->messages_in);
   auto m = mqtt::make_message(std::move(p), st.ch->session().client_id,
                               clock_type::now());
+  st.inbound_bytes += mqtt::footprint(*m);
   for (auto& r : st.routes) {
     if (r.topic == m->topic && r.mark == st.read_mark) {
       r.msgs.emplace_back(std::move(m));
@@ -113,6 +131,19 @@ void send_bytes(connection_broker* self, std::string_view bytes) {
   self->flush(st.hdl);
 }
 
+/// Tells the session how much of what it handed over has been written,
+/// once that is a good part of its allowance and the socket drains
+/// (session_limits::max_unwritten_bytes): it hands no more beyond it.
+void return_written(connection_broker* self) {
+  auto& st = self->state;
+  auto allowance = st.ctx->max_outbound_bytes;
+  if (st.out_credit < allowance / 4 || !st.session || st.closing
+      || st.unsent + st.out.size() > allowance / 2)
+    return;
+  self->send(st.session, written_atom::value, st.out_credit);
+  st.out_credit = 0;
+}
+
 void flush_out(connection_broker* self, bool now) {
   auto& st = self->state;
   if (st.out.empty() || st.closed)
@@ -137,6 +168,7 @@ void flush_out(connection_broker* self, bool now) {
   st.out.clear();
   if (st.out.capacity() > max_read_size)
     std::string{}.swap(st.out);
+  return_written(self);
   if (!st.out_paused && st.session && st.unsent > st.ctx->max_outbound_bytes) {
     // The client does not read fast enough: the session queues meanwhile.
     st.out_paused = true;
@@ -189,6 +221,9 @@ void release_turns(connection_broker* self) {
   if ((st.read_stops & stop_turns) != 0
       && st.turns.size() <= st.ctx->max_open_turns / 2)
     resume_reading(self, stop_turns);
+  if ((st.read_stops & stop_window) != 0
+      && unacknowledged_inbound(self) <= st.ctx->opts.receive_maximum / 2)
+    resume_reading(self, stop_window);
 }
 
 void turn_done(connection_broker* self, uint64_t seq) {
@@ -216,6 +251,7 @@ void cache_topic(connection_broker* self, const std::string& name,
     for (auto i = st.topics.begin(); i != st.topics.end();) {
       if (i->second.in_flight.empty()) {
         self->demonitor(i->second.actor);
+        inbound_taken(self, i->second.pushed_bytes);
         i = st.topics.erase(i);
       } else {
         ++i;
@@ -223,7 +259,7 @@ void cache_topic(connection_broker* self, const std::string& name,
     }
   }
   self->monitor(t);
-  st.topics.emplace(name, connection_state::cached_topic{t, {}, 0, {}});
+  st.topics.emplace(name, connection_state::cached_topic{t, {}, 0, 0, {}});
 }
 
 /// The topic `t` has gone (retired while idle): its unanswered batches go
@@ -245,15 +281,19 @@ void topic_gone(connection_broker* self, const caf::actor_addr& t) {
                           << b->msgs.size() << " messages through the tree");
       for (auto& m : b->msgs)
         self->send(st.ctx->tree, publish_atom::value, m);
+      inbound_taken(self, b->bytes);
       for (auto seq : b->turns)
         turn_done(self, seq);
     }
+    inbound_taken(self, i->second.pushed_bytes);
     i = st.topics.erase(i);
   }
 }
 
-/// QoS 0 batches pushed to a topic between two requests to it.
+/// QoS 0 batches pushed to a topic between two requests to it, and their
+/// bytes at most.
 constexpr uint32_t max_pushed_batches = 8;
+constexpr uint64_t max_pushed_bytes = 65536;
 
 /// Sends a batch to a cached topic. A QoS 0 batch goes without asking for an
 /// answer (`may_push`, returns false) while the topic is known to be alive
@@ -267,7 +307,9 @@ bool send_batch(connection_broker* self, const std::string& name,
   auto& st = self->state;
   auto& ct = st.topics.at(name);
   auto now = clock_type::now();
+  auto bytes = inbound_size(msgs);
   if (may_push && ct.in_flight.empty() && ct.pushed < max_pushed_batches
+      && ct.pushed_bytes + bytes <= max_pushed_bytes
       && ct.confirmed != clock_type::time_point{}
       && (st.ctx->topic_idle_ms == 0
           || now - ct.confirmed
@@ -275,12 +317,16 @@ bool send_batch(connection_broker* self, const std::string& name,
       && std::all_of(msgs.begin(), msgs.end(),
                      [](const mqtt::message_ptr& m) { return m->qos == 0; })) {
     ++ct.pushed;
+    ct.pushed_bytes += static_cast<uint32_t>(bytes);
     self->send(ct.actor, push_atom::value, publish_batch{std::move(msgs)});
     return false;
   }
+  // Its answer also tells that the batches pushed before it were taken.
+  bytes += ct.pushed_bytes;
   ct.pushed = 0;
+  ct.pushed_bytes = 0;
   auto b = std::make_shared<connection_state::batch_in_flight>(
-      connection_state::batch_in_flight{msgs, std::move(turns), false});
+      connection_state::batch_in_flight{msgs, std::move(turns), false, bytes});
   ct.in_flight.push_back(b);
   auto topic = ct.actor;
   self->request(topic, caf::infinite, publish_atom::value,
@@ -297,6 +343,7 @@ bool send_batch(connection_broker* self, const std::string& name,
               if (i->second.actor == topic)
                 i->second.confirmed = now;
             }
+            inbound_taken(self, b->bytes);
             for (auto seq : b->turns)
               turn_done(self, seq);
           },
@@ -334,6 +381,19 @@ bool dispatch(connection_broker* self, const std::string& topic,
         try_start_change(self);
       });
   return true;
+}
+
+/// Asks every topic that has taken pushed batches without an answer since
+/// whether it has (an empty request: answered once everything before it is
+/// taken), so that their bytes count no longer.
+void confirm_pushes(connection_broker* self) {
+  auto& st = self->state;
+  std::vector<std::string> names;
+  for (auto& [name, ct] : st.topics)
+    if (ct.pushed_bytes > 0 && ct.in_flight.empty())
+      names.push_back(name);
+  for (auto& name : names)
+    send_batch(self, name, {}, {});
 }
 
 /// Sends this read's publishes, one batch per topic. Returns how many
@@ -443,6 +503,13 @@ void maybe_quit(connection_broker* self) {
   self->quit();
 }
 
+uint32_t unacknowledged_inbound(connection_broker* self) {
+  auto& st = self->state;
+  return st.qos1_held + st.qos1_now
+         + static_cast<uint32_t>(st.ch->inbound_qos2().size())
+         + st.exists_waiting;
+}
+
 void finish(connection_broker* self) {
   auto& st = self->state;
   uint64_t seq = st.turns_base + st.turns.size();
@@ -465,6 +532,13 @@ void finish(connection_broker* self) {
     st.acks_now.clear();
   }
   release_turns(self);
+  if ((st.read_stops & stop_bytes) == 0 && !st.closing
+      && st.inbound_bytes >= st.ctx->max_inbound_bytes) {
+    CASTOR_LOG(trace, context_of(self),
+               "reading paused: " << st.inbound_bytes << " bytes not taken");
+    stop_reading(self, stop_bytes);
+    confirm_pushes(self);
+  }
   if (!st.acks.items.empty()) {
     if (st.session)
       self->send(st.session, ack_atom::value, std::move(st.acks));
@@ -664,6 +738,7 @@ caf::behavior connection_actor(connection_broker* self,
           return;
         auto now = clock_type::now();
         for (auto& o : batch.items) {
+          st.out_credit += mqtt::wire_size(o);
           if (st.ch->write(o, now, st.out)) {
             if (o.type == mqtt::outbound::kind::publish)
               broker_counters::add(st.ctx->counters->messages_out);
@@ -678,6 +753,7 @@ caf::behavior connection_actor(connection_broker* self,
       [=](const caf::io::data_transferred_msg& msg) {
         auto& st = self->state;
         st.unsent = msg.remaining;
+        return_written(self);
         if (st.out_paused && st.unsent <= st.ctx->max_outbound_bytes / 2) {
           st.out_paused = false;
           ++st.slow_epoch;

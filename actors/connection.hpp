@@ -51,6 +51,8 @@ struct connection_context {
   /// Reads whose messages topics have not yet taken before the connection
   /// stops reading.
   uint32_t max_open_turns = 16;
+  /// Bytes of such messages before it stops reading (mqtt.max_inbound_bytes).
+  uint32_t max_inbound_bytes = 262144;
   /// Topics retire after this long without a publish (0 = never).
   uint32_t topic_idle_ms = 0;
   std::string listener;
@@ -182,6 +184,9 @@ struct connection_state {
     std::vector<mqtt::message_ptr> msgs;
     std::vector<uint64_t> turns;
     bool done = false;
+    /// inbound bytes its answer releases: its own and those of the batches
+    /// pushed to the topic before it.
+    uint64_t bytes = 0;
   };
   using batch_ptr = std::shared_ptr<batch_in_flight>;
   /// A topic actor this connection publishes to (monitored: idle topics
@@ -189,8 +194,10 @@ struct connection_state {
   struct cached_topic {
     caf::actor actor;
     std::vector<batch_ptr> in_flight;
-    /// QoS 0 batches pushed without an answer since the last request.
+    /// QoS 0 batches pushed without an answer since the last request, and
+    /// their inbound bytes.
     uint32_t pushed = 0;
+    uint32_t pushed_bytes = 0;
     /// When the last answered request was sent: the topic was alive then
     /// and cannot retire for a whole idle period after it.
     std::chrono::steady_clock::time_point confirmed{};
@@ -216,6 +223,8 @@ struct connection_state {
   std::string acks_now;    ///< PUBACK/PUBREC bytes of the current read
   uint32_t qos1_now = 0;   ///< PUBACKs in acks_now
   uint32_t qos1_held = 0;  ///< PUBACKs held in turns (receive maximum)
+  /// Bytes (inbound_size) of messages read that topics have not yet taken.
+  uint64_t inbound_bytes = 0;
   /// Why the connection does not read its socket (read_stop bits); 0 =
   /// reading.
   uint8_t read_stops = 0;
@@ -224,6 +233,9 @@ struct connection_state {
   uint64_t rearm_epoch = 0;
   /// Subscriber flow: bytes written but not yet sent to the socket.
   uint64_t unsent = 0;
+  /// wire_size of what the session handed us and we have not yet reported
+  /// written (returned once the socket drains, in batches).
+  uint64_t out_credit = 0;
   bool out_paused = false;
   uint64_t slow_epoch = 0;
   ack_batch acks;

@@ -60,7 +60,16 @@ enum read_stop : uint8_t {
   stop_change = 2,
   /// Many packets wait for the session to open.
   stop_opening = 4,
+  /// Too many bytes of messages read that topics have not yet taken.
+  stop_bytes = 8,
+  /// A 3.1.1 client has the receive maximum of QoS 1/2 publishes
+  /// unacknowledged (an MQTT 5 client is disconnected instead).
+  stop_window = 16,
 };
+
+/// QoS 1 and 2 publishes of the client not yet acknowledged (PUBACK held,
+/// PUBREL missing, or waiting for a topic to be found).
+uint32_t unacknowledged_inbound(connection_broker* self);
 
 /// Stops reading the socket for `why`.
 void stop_reading(connection_broker* self, read_stop why);

@@ -85,13 +85,15 @@ void handle_packet(connection_broker* self, mqtt::packet&& pkt) {
   st.read_mark = st.ctx->gate->mark();
   run(self, st.ch->handle_in(std::move(pkt)));
   // QoS 1 and 2 publishes not yet acknowledged (PUBACK held or PUBREL
-  // missing) may not exceed our receive maximum.
-  if (!st.closing
-      && st.qos1_held + st.qos1_now + st.ch->inbound_qos2().size()
-                 + st.exists_waiting
-             > st.ctx->opts.receive_maximum)
-    run(self, st.ch->handle_kick(mqtt::reason_code::receive_maximum_exceeded,
-                                 true));
+  // missing) may not exceed our receive maximum. An MQTT 5 client was told
+  // it; a 3.1.1 client was not, and is slowed down instead.
+  if (!st.closing && unacknowledged_inbound(self) > st.ctx->opts.receive_maximum) {
+    if (st.ch->version() == mqtt::protocol_version::v5)
+      run(self,
+          st.ch->handle_kick(mqtt::reason_code::receive_maximum_exceeded, true));
+    else
+      stop_reading(self, stop_window);
+  }
 }
 
 /// Runs decoded packets through the channel until the input stops; keeps

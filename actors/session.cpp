@@ -68,8 +68,8 @@ void pay_owed(Self* self) {
   st.credit_held = false;
   CASTOR_LOG(trace, "session " << st.client_id,
              "credit paid to " << st.owed.size() << " topics");
-  for (auto& [topic, n] : st.owed)
-    self->send(topic, credit_atom::value, n);
+  for (auto& [topic, c] : st.owed)
+    self->send(topic, credit_atom::value, c.batches, c.bytes);
   st.owed.clear();
 }
 
@@ -309,6 +309,10 @@ void take_delivery(Self* self, const caf::actor& topic, delivery_batch& batch) {
     st.held->emplace_back(topic, std::move(batch));
     return;
   }
+  uint64_t bytes = 0; // as the topic counted them
+  for (auto& d : batch.items)
+    if (d.msg)
+      bytes += mqtt::footprint(*d.msg);
   // Checked against the rights of the session's principal as they are now.
   drop_unreadable(st, batch);
   std::vector<mqtt::outbound> out;
@@ -321,15 +325,18 @@ void take_delivery(Self* self, const caf::actor& topic, delivery_batch& batch) {
   // congested: then the topic waits for it.
   if (!topic)
     return;
-  auto owed = st.owed.try_emplace(topic, 0).first;
-  auto n = ++owed->second;
+  auto& c = st.owed[topic];
+  ++c.batches;
+  c.bytes += bytes;
   if (st.st.congested()) {
     st.credit_held = true;
     CASTOR_LOG(trace, "session " << st.client_id,
                "congested: " << st.st.queued_count() << " queued");
-  } else if (n >= credit_batch) {
-    self->send(topic, credit_atom::value, n);
-    st.owed.erase(owed);
+  } else if (c.batches >= credit_batch
+             || c.bytes >= max_outstanding_bytes / 2) {
+    // Half the topic's window (batches or bytes): it never waits for it.
+    self->send(topic, credit_atom::value, c.batches, c.bytes);
+    st.owed.erase(topic);
   }
 }
 
@@ -523,6 +530,14 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
             st.st.on_dropped(a.packet_id, now, out);
           }
         }
+        send_out(self, out);
+      },
+      [=](written_atom, uint64_t bytes) {
+        auto& st = self->state;
+        if (!st.conn || self->current_sender() != ptr_of(st.conn))
+          return;
+        std::vector<mqtt::outbound> out;
+        st.st.on_written(bytes, clock_type::now(), out);
         send_out(self, out);
       },
       [=](flow_atom, uint8_t mode) {

@@ -84,7 +84,11 @@ struct session_actor_state {
   bool reset_on_takeover = false;
   /// Credit owed to topics (delivery batches taken): paid in batches of
   /// credit_batch, and all at once when the session stops being congested.
-  std::unordered_map<caf::actor, uint32_t> owed;
+  struct owed_credit {
+    uint32_t batches = 0;
+    uint64_t bytes = 0;
+  };
+  std::unordered_map<caf::actor, owed_credit> owed;
   bool credit_held = false; ///< congested: pay all of `owed` once it ends
   bool ended = false;
   /// SUBSCRIBE requests whose topics have not all answered. Meanwhile

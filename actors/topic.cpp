@@ -61,13 +61,27 @@ mqtt::delivery share_delivery(const mqtt::message_ptr& m, const entry& e) {
   return d;
 }
 
+uint64_t footprint_of(const delivery_batch& b) {
+  uint64_t n = 0;
+  for (auto& d : b.items)
+    if (d.msg)
+      n += mqtt::footprint(*d.msg);
+  return n;
+}
+
+/// Sends `batch` to `session`, taking a unit of its credit.
 template <class Self>
-void take_credit(Self* self, const caf::actor& session) {
+void deliver(Self* self, const caf::actor& session, delivery_batch&& batch) {
   auto& st = self->state;
-  if (++st.outstanding[session] == max_outstanding_batches) {
+  auto& c = st.outstanding[session];
+  bool was = c.exhausted();
+  ++c.batches;
+  c.bytes += footprint_of(batch);
+  if (!was && c.exhausted()) {
     ++st.blocked;
     CASTOR_LOG(trace, "topic " << st.name, "blocked by " << session.id());
   }
+  self->send(session, deliver_atom::value, std::move(batch));
 }
 
 template <class Self>
@@ -79,7 +93,7 @@ void forget_session(Self* self, const caf::actor& session) {
                        << (i != st.outstanding.end()));
   if (i == st.outstanding.end())
     return;
-  if (i->second >= max_outstanding_batches)
+  if (i->second.exhausted())
     --st.blocked;
   st.outstanding.erase(i);
 }
@@ -140,10 +154,8 @@ void fan_out(Self* self,
       if (make_delivery(m, sub.client_id, sub.entries, d))
         batch.items.emplace_back(std::move(d));
     }
-    if (!batch.items.empty()) {
-      take_credit(self, session);
-      self->send(session, deliver_atom::value, std::move(batch));
-    }
+    if (!batch.items.empty())
+      deliver(self, session, std::move(batch));
   }
   if (st.groups.empty())
     return;
@@ -159,10 +171,8 @@ void fan_out(Self* self,
       shared[mb.session].items.emplace_back(share_delivery(m, mb.e));
     }
   }
-  for (auto& [session, batch] : shared) {
-    take_credit(self, session);
-    self->send(session, deliver_atom::value, std::move(batch));
-  }
+  for (auto& [session, batch] : shared)
+    deliver(self, session, std::move(batch));
 }
 
 /// Fans `msgs` out now, or stashes them while a session blocks the topic;
@@ -227,7 +237,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
         take_publishes(self, std::vector<mqtt::message_ptr>{std::move(m)},
                        nullptr);
       },
-      [=](credit_atom, uint32_t n) {
+      [=](credit_atom, uint32_t n, uint64_t bytes) {
         auto& st = self->state;
         auto session = caf::actor_cast<caf::actor>(self->current_sender());
         auto i = st.outstanding.find(session);
@@ -237,10 +247,11 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
                              << st.blocked << " stash " << st.stash.size());
         if (i == st.outstanding.end())
           return;
-        auto before = i->second;
-        i->second = n >= before ? 0 : before - n;
-        if (before >= max_outstanding_batches
-            && i->second < max_outstanding_batches) {
+        auto& c = i->second;
+        bool was = c.exhausted();
+        c.batches -= std::min(n, c.batches);
+        c.bytes -= std::min(bytes, c.bytes);
+        if (was && !c.exhausted()) {
           --st.blocked;
           CASTOR_LOG(trace, "topic " << st.name, "unblocked");
         }
@@ -362,10 +373,8 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
           nd.qos = std::min(d.qos, mb.e.max_qos);
           out[mb.session].items.emplace_back(std::move(nd));
         }
-        for (auto& [session, b] : out) {
-          take_credit(self, session);
-          self->send(session, deliver_atom::value, std::move(b));
-        }
+        for (auto& [session, b] : out)
+          deliver(self, session, std::move(b));
       },
   };
 }

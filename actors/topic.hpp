@@ -10,7 +10,7 @@
 //   send) (attach_atom, topic_subscription)        -> register silently
 //   (unsub_atom, actor session, filter, group)
 //   (redeliver_atom, group, filter, delivery_batch) -> other share members
-//   (credit_atom, n)                         from a session: n batches taken
+//   (credit_atom, n, bytes)                  from a session: n batches taken
 //   (gc_config_atom, idle_ms)                from the tree: collect when idle
 //   (retire_atom) -> bool                    from the tree: quit if still idle
 //
@@ -73,7 +73,12 @@ struct topic_state {
   mqtt::message_ptr retained;
   /// Delivery batches each session has not yet given credit for; a session
   /// at max_outstanding blocks the topic (its publishers wait).
-  std::unordered_map<caf::actor, uint32_t> outstanding;
+  struct credit {
+    uint32_t batches = 0;
+    uint64_t bytes = 0; ///< mqtt::footprint of their messages
+    bool exhausted() const noexcept;
+  };
+  std::unordered_map<caf::actor, credit> outstanding;
   size_t blocked = 0;
   std::deque<stashed> stash;
   std::unordered_map<caf::actor, subscriber> subs;
@@ -106,6 +111,12 @@ using topic_broker_type = caf::io::stateful_broker<topic_state>;
 
 /// Delivery batches in flight per subscriber session before a topic waits.
 inline constexpr uint32_t max_outstanding_batches = 8;
+/// ... or bytes of their messages (mqtt::footprint).
+inline constexpr uint64_t max_outstanding_bytes = 65536;
+
+inline bool topic_state::credit::exhausted() const noexcept {
+  return batches >= max_outstanding_batches || bytes >= max_outstanding_bytes;
+}
 
 caf::behavior topic_actor(topic_actor_type* self, std::string name);
 caf::behavior topic_broker(topic_broker_type* self, std::string name,

@@ -53,6 +53,9 @@ using redeliver_atom = caf::atom_constant<caf::atom("redeliver")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using flow_atom = caf::atom_constant<caf::atom("flow")>;
 using credit_atom = caf::atom_constant<caf::atom("credit")>;
+/// Connection -> session: (written_atom, bytes) of what the session handed
+/// it have been written (session_limits::max_unwritten_bytes).
+using written_atom = caf::atom_constant<caf::atom("written")>;
 using slow_atom = caf::atom_constant<caf::atom("slow")>;
 /// Tree -> topic: collect yourself after this long without use.
 using gc_config_atom = caf::atom_constant<caf::atom("gcconf")>;

@@ -479,6 +479,7 @@ const table<mqtt_config>& mqtt_table() {
                      {"drop_newest", queue_full_policy::drop_newest},
                  }),
       uint_field("max_outbound_bytes", &m::max_outbound_bytes, 1),
+      uint_field("max_inbound_bytes", &m::max_inbound_bytes, 1),
       uint_field("slow_consumer_timeout_ms", &m::slow_consumer_timeout_ms, 1),
       enum_field("slow_consumer", &m::slow_consumer,
                  enum_names<slow_consumer_policy>{
@@ -658,6 +659,8 @@ const table<config>& config_table() {
                      {"error", log_level::error},
                  }),
       uint_field("scheduler_threads", &config::scheduler_threads, 0, 1024),
+      uint_field("memory_trim_interval_ms", &config::memory_trim_interval_ms,
+                 0),
       enum_field("actor_placement", &config::placement,
                  enum_names<actor_placement>{
                      {"io_thread", actor_placement::io_thread},

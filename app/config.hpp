@@ -79,6 +79,9 @@ struct mqtt_config {
   uint32_t max_queued_messages = 1000; ///< per session (offline + pending)
   queue_full_policy queue_full = queue_full_policy::drop_oldest;
   uint32_t max_outbound_bytes = 1048576; ///< per connection, before pausing
+  /// Bytes of PUBLISH messages a connection has read that their topics have
+  /// not yet taken; beyond them it stops reading until they have.
+  uint32_t max_inbound_bytes = 262144;
   uint32_t slow_consumer_timeout_ms = 30000;
   slow_consumer_policy slow_consumer = slow_consumer_policy::disconnect;
   uint32_t max_subscriptions_per_client = 10000;
@@ -96,6 +99,9 @@ struct config {
   security_config security;
   log_level log = log_level::info;
   uint32_t scheduler_threads = 0; ///< 0 = cores - 1, at least 1
+  /// How often free heap memory is given back to the system (when more
+  /// than a few MB are free); 0 = never.
+  uint32_t memory_trim_interval_ms = 2000;
   /// Where sessions and topics run: on the scheduler's workers, or on the
   /// I/O thread beside the connections (no thread hand-off per message).
   actor_placement placement = actor_placement::workers;

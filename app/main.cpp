@@ -3,6 +3,7 @@
 // SIGINT shut the server down cleanly.
 
 #include <csignal>
+#include <malloc.h>
 #include <cstdio>
 #include <iostream>
 #include <pthread.h>
@@ -147,6 +148,43 @@ int run_passwd(const std::vector<std::string>& args) {
 
 } // namespace
 
+namespace {
+
+/// Gives free heap memory back to the system when more than a few MB are
+/// free: glibc keeps what a load burst took (the arenas of several threads,
+/// fragmented), so the RSS would stay at its peak after the load has gone.
+void trim_memory() {
+  constexpr size_t threshold = 8u << 20;
+  auto info = mallinfo2();
+  if (info.fordblks < threshold)
+    return;
+  malloc_trim(0);
+  CASTOR_LOG(debug, "server",
+             "gave back free heap memory (" << (info.fordblks >> 20)
+                                            << " MB free)");
+}
+
+/// Waits for one of `sigs` and returns it; meanwhile trims the heap every
+/// `trim_ms` (0 = never).
+int wait_for_signal(const sigset_t& sigs, uint32_t trim_ms) {
+  for (;;) {
+    if (trim_ms == 0) {
+      int sig = 0;
+      sigwait(&sigs, &sig);
+      return sig;
+    }
+    timespec ts;
+    ts.tv_sec = trim_ms / 1000;
+    ts.tv_nsec = static_cast<long>(trim_ms % 1000) * 1000000L;
+    int sig = sigtimedwait(&sigs, nullptr, &ts);
+    if (sig > 0)
+      return sig;
+    trim_memory();
+  }
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
   auto parsed = castor::parse_cli(argc, argv);
   if (auto err = std::get_if<std::string>(&parsed)) {
@@ -228,8 +266,7 @@ int main(int argc, char** argv) {
         CASTOR_LOG(info, "listener " << ep.name,
                    "listening on " << ep.bind << ":" << ep.port << " ("
                                    << ep.transport << ")");
-      int sig = 0;
-      sigwait(&sigs, &sig);
+      int sig = wait_for_signal(sigs, cfg.memory_trim_interval_ms);
       CASTOR_LOG(info, "server", "shutting down (signal " << sig << ")");
     }
     srv.stop();

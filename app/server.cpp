@@ -98,6 +98,9 @@ session_config make_session_config(const mqtt_config& c) {
                           ? mqtt::overflow_policy::drop_newest
                           : mqtt::overflow_policy::drop_oldest;
   s.max_subscriptions = c.max_subscriptions_per_client;
+  // What a session hands its connection beyond the bytes the connection
+  // has written: as much as the connection buffers before it pauses.
+  s.limits.max_unwritten_bytes = c.max_outbound_bytes;
   return s;
 }
 
@@ -182,6 +185,7 @@ std::optional<std::string> server::start() {
     ctx->principal_from = to_cert_principal(l.tls.principal_from);
     ctx->connect_timeout_ms = cfg_.mqtt.connect_timeout_ms;
     ctx->max_outbound_bytes = cfg_.mqtt.max_outbound_bytes;
+    ctx->max_inbound_bytes = cfg_.mqtt.max_inbound_bytes;
     ctx->slow_consumer_timeout_ms = cfg_.mqtt.slow_consumer_timeout_ms;
     ctx->topic_idle_ms = cfg_.mqtt.topic_idle_timeout_ms;
     ctx->slow_consumer_disconnect

@@ -52,6 +52,7 @@ void session_state::attach(uint16_t window, steady_time now,
   connected_ = true;
   paused_ = false;
   drop_qos0_ = false;
+  unwritten_ = 0;
   window_ = window == 0 ? 65535 : window;
   // Retransmit in the order first sent. PUBLISHes count against the new
   // connection's receive maximum [MQTT-3.3.4-9]; those beyond it wait.
@@ -68,6 +69,7 @@ void session_state::attach(uint16_t window, steady_time now,
       outbound o;
       o.type = outbound::kind::pubrel;
       o.packet_id = id;
+      handed(o);
       out.emplace_back(std::move(o));
     } else if (sent >= window_) {
       resend_.push_back(id);
@@ -89,6 +91,7 @@ void session_state::resend(uint16_t id, const inflight_entry& e,
   o.retain = e.d.retain;
   o.msg = e.d.msg;
   o.subscription_ids = e.d.subscription_ids;
+  handed(o);
   out.emplace_back(std::move(o));
 }
 
@@ -183,6 +186,7 @@ void session_state::send(delivery&& d, steady_time now,
     auto state = d.qos == 1 ? flight::await_puback : flight::await_pubrec;
     inflight_.emplace(id, inflight_entry{state, seq_++, std::move(d)});
   }
+  handed(o);
   out.emplace_back(std::move(o));
 }
 
@@ -196,8 +200,15 @@ void session_state::set_paused(bool paused, bool drop_qos0, steady_time now,
     pump(now, out);
 }
 
+void session_state::on_written(uint64_t bytes, steady_time now,
+                               std::vector<outbound>& out) {
+  unwritten_ -= std::min(bytes, unwritten_);
+  pump(now, out);
+}
+
 void session_state::pump(steady_time now, std::vector<outbound>& out) {
-  while (connected_ && !paused_ && !resend_.empty() && window_open()) {
+  while (connected_ && !paused_ && writable() && !resend_.empty()
+         && window_open()) {
     auto id = resend_.front();
     resend_.pop_front();
     resend(id, inflight_.at(id), out);
@@ -205,7 +216,7 @@ void session_state::pump(steady_time now, std::vector<outbound>& out) {
   if (!resend_.empty())
     return;
   resend_.release_if_empty();
-  while (connected_ && !paused_ && !queue_.empty()) {
+  while (connected_ && !paused_ && writable() && !queue_.empty()) {
     auto& front = queue_.front();
     if (front.qos > 0 && !window_open())
       return;

@@ -46,7 +46,19 @@ struct session_limits {
   /// Keep QoS 0 messages for a disconnected client (Mosquitto's
   /// queue_qos0_messages); off by default.
   bool queue_qos0_offline = false;
+  /// Bytes (wire_size) handed to the connection that it has not yet
+  /// reported written to its socket (on_written); beyond them messages
+  /// wait in the queue. 0 = no limit.
+  uint64_t max_unwritten_bytes = 0;
 };
+
+/// About the bytes an outbound packet takes on the wire (the session's and
+/// the connection's common measure for max_unwritten_bytes).
+inline uint64_t wire_size(const outbound& o) noexcept {
+  if (o.type == outbound::kind::pubrel || !o.msg)
+    return 4;
+  return o.msg->topic.size() + o.msg->payload.size() + 16;
+}
 
 /// What the session dropped and why.
 struct session_counters {
@@ -117,6 +129,15 @@ public:
     return paused_;
   }
 
+  /// The connection has written `bytes` (wire_size) of what it was handed.
+  /// Appends what can be sent again.
+  void on_written(uint64_t bytes, steady_time now, std::vector<outbound>& out);
+
+  /// Bytes handed to the connection and not yet reported written.
+  uint64_t unwritten() const noexcept {
+    return unwritten_;
+  }
+
   /// A message for this session. Appends what can be sent now.
   void enqueue(delivery d, steady_time now, std::vector<outbound>& out);
 
@@ -181,6 +202,14 @@ private:
   bool window_open() const noexcept {
     return inflight_.size() - resend_.size() < window_;
   }
+  /// The connection may be handed more (max_unwritten_bytes).
+  bool writable() const noexcept {
+    return limits_.max_unwritten_bytes == 0
+           || unwritten_ < limits_.max_unwritten_bytes;
+  }
+  void handed(const outbound& o) noexcept {
+    unwritten_ += wire_size(o);
+  }
 
   session_limits limits_;
   std::map<std::string, stored_subscription> subs_;
@@ -189,6 +218,7 @@ private:
   bool drop_qos0_ = false;
   uint16_t window_ = 65535;
   uint16_t last_id_ = 0;
+  uint64_t unwritten_ = 0;
   uint64_t seq_ = 0;
   std::map<uint16_t, inflight_entry> inflight_;
   /// In-flight messages to send again (DUP) once the window lets them, in

@@ -37,6 +37,12 @@ struct message {
 
 using message_ptr = std::shared_ptr<const message>;
 
+/// About the memory a message takes while it waits in the server (topic,
+/// payload and the object around them): what flow control counts.
+inline uint64_t footprint(const message& m) noexcept {
+  return m.topic.size() + m.payload.size() + 64;
+}
+
 /// Builds a shared message from an inbound PUBLISH (topic already resolved
 /// from any alias). `now` anchors the message expiry interval.
 message_ptr make_message(publish&& p, std::string origin, steady_time now);
