@@ -44,11 +44,18 @@ FLOWS = {
     "p2p-q1": ["--scenario", "p2p", "--qos", "1"],
     "closed-loop": ["--scenario", "closed-loop"],
     "latency": ["--scenario", "latency"],
+    # Unpaced publishers into one slow subscriber (bench/README.md).
+    "overload-q1": ["--scenario", "overload", "--qos", "1"],
+    "overload-q0": ["--scenario", "overload", "--qos", "0"],
 }
+# Extra seconds the load generator may need after publishing (its drain).
+DRAIN_S = {"overload-q1": 35, "overload-q0": 35}
 SCENARIOS = ["connections"] + list(FLOWS)
 
 # Table rows: (label, run name, JSON key, higher is better, target)
-# target: (kind, value) where kind is "ratio>=" (vs Mosquitto best),
+# higher is better: True, False, or None for figures where neither is (the
+# ratio column stays empty).
+# target: (kind, value[, unit]) where kind is "ratio>=" (vs Mosquitto best),
 # "ratio<=nodelay" (vs Mosquitto nodelay) or "abs<=" (Castor's own figure).
 ROWS = [
     ("connect rate (conn/s)", "connections", "connect_rate", True, None),
@@ -74,6 +81,41 @@ ROWS = [
     ("CPU s / M msgs, fan-out", "fan-out", "cpu_s_per_million", False, None),
     ("CPU s / M msgs, p2p QoS 1", "p2p-q1", "cpu_s_per_million", False, None),
     ("CPU s / M msgs, closed loop", "closed-loop", "cpu_s_per_million", False,
+     None),
+    # Overload: no pacing by the generator; the subscriber reads 2,000 msg/s.
+    ("overload QoS 1: publishers' rate (PUBACK/s)", "overload-q1", "pub_rate",
+     None, None),
+    ("overload QoS 1: subscriber's rate (msg/s)", "overload-q1", "sub_rate",
+     True, None),
+    ("overload QoS 1: publishers / subscriber rate", "overload-q1",
+     "pub_over_sub", None, None),
+    ("overload QoS 1: acknowledged (msgs)", "overload-q1", "acked", None,
+     None),
+    ("overload QoS 1: received by the subscriber", "overload-q1", "delivered",
+     None, None),
+    ("overload QoS 1: acknowledged but lost", "overload-q1", "acked_lost",
+     False, ("abs<=", 0, "")),
+    ("overload QoS 1: duplicates", "overload-q1", "duplicates", False, None),
+    ("overload QoS 1: server peak RSS (MB)", "overload-q1", "rss_peak_mb",
+     False, None),
+    ("overload QoS 1: server RSS after drain (MB)", "overload-q1",
+     "rss_after_mb", False, None),
+    ("overload QoS 1: seconds published", "overload-q1", "published_s", None,
+     None),
+    ("overload QoS 0: publishers' rate (PUBLISH/s)", "overload-q0",
+     "pub_rate", None, None),
+    ("overload QoS 0: subscriber's rate (msg/s)", "overload-q0", "sub_rate",
+     True, None),
+    ("overload QoS 0: sent (msgs)", "overload-q0", "sent", None, None),
+    ("overload QoS 0: delivered (msgs)", "overload-q0", "delivered", None,
+     None),
+    ("overload QoS 0: delivered of sent (%)", "overload-q0", "delivered_pct",
+     True, None),
+    ("overload QoS 0: server peak RSS (MB)", "overload-q0", "rss_peak_mb",
+     False, None),
+    ("overload QoS 0: server RSS after drain (MB)", "overload-q0",
+     "rss_after_mb", False, None),
+    ("overload QoS 0: seconds published", "overload-q0", "published_s", None,
      None),
 ]
 
@@ -199,7 +241,7 @@ def run_flow(args, server, name):
     if args.coalesce_us and name in ("fan-in-q0", "fan-in-q1", "fan-out",
                                      "p2p-q1"):
         cmd += ["--coalesce-us", str(args.coalesce_us)]
-    limit = args.duration + 60 + 15
+    limit = args.duration + 60 + 15 + DRAIN_S.get(name, 0)
     try:
         out = subprocess.run(cmd, capture_output=True, text=True,
                              timeout=limit, stdin=subprocess.DEVNULL)
@@ -212,6 +254,12 @@ def run_flow(args, server, name):
         return {"ok": False,
                 "error": f"no result (exit {out.returncode}): "
                          + out.stderr[-500:]}
+    # Derived figures for the table.
+    for k in ("rss_peak_kb", "rss_after_kb"):
+        if result.get(k) is not None:
+            result[k[:-3] + "_mb"] = result[k] / 1024
+    if result.get("pub_rate") is not None and result.get("sub_rate"):
+        result["pub_over_sub"] = result["pub_rate"] / result["sub_rate"]
     return result
 
 
@@ -286,7 +334,7 @@ def run_connections(args, server):
 def fmt(v):
     if v is None:
         return "n/a"
-    if abs(v) >= 100:
+    if abs(v) >= 100 or v == int(v):
         return f"{v:,.0f}"
     if abs(v) >= 10:
         return f"{v:.1f}"
@@ -317,16 +365,20 @@ def table(results, servers):
         best = (max(mosq) if higher else min(mosq)) if mosq else None
         c = meds.get("castor")
         ratio = c / best if c is not None and best else None
-        cells.append(f"{ratio:.2f}x" if ratio is not None else "n/a")
+        if higher is None:
+            cells.append("")
+        else:
+            cells.append(f"{ratio:.2f}x" if ratio is not None else "n/a")
         verdict = ""
         if target:
-            kind, val = target
+            kind, val = target[0], target[1]
+            unit = target[2] if len(target) > 2 else " kB"
             if kind == "ratio>=":
                 verdict = f">= {val}x: " + (
                     "n/a" if ratio is None else
                     "met" if ratio >= val else "NOT met")
             elif kind == "abs<=":
-                verdict = f"<= {val} kB: " + (
+                verdict = f"<= {val}{unit}: " + (
                     "n/a" if c is None else "met" if c <= val else "NOT met")
             elif kind == "ratio<=nodelay":
                 nd = meds.get("mosquitto-nodelay")
@@ -460,7 +512,9 @@ def main():
     print(f"\nMedians over {args.rounds} round(s), {args.duration:g} s runs "
           f"({args.warmup:g} s warm-up excluded), {args.connections} idle "
           "connections; ratio = Castor / the better Mosquitto configuration "
-          "(for latency, memory and CPU lower is better, so < 1 is good).")
+          "(for latency, memory and CPU lower is better, so < 1 is good). "
+          "Overload rows: unpaced publishers, one subscriber reading "
+          "2,000 msg/s, counts over the whole run and its drain.")
     if stopped_early:
         print(f"(stopped early after {args.max_minutes:g} minutes)")
     print(table(results, servers))

@@ -1,9 +1,14 @@
 #include "net.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <cstdio>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <unordered_map>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -86,6 +91,9 @@ bool event_loop::open(uint32_t index, std::string& err) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  // Before connect(): the window scale is agreed in the handshake.
+  if (c.rcvbuf > 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &c.rcvbuf, sizeof(c.rcvbuf));
   if (addr_.ss_family == AF_INET) {
     // Spread the connections over 64 loopback source addresses and let the
     // kernel pick the port at connect() time: with tens of thousands of
@@ -112,8 +120,9 @@ bool event_loop::open(uint32_t index, std::string& err) {
   c.fd = fd;
   c.state = conn_state::wait_connack;
   c.want_out = true; // the connect completes when the socket is writable
+  c.in_paused = c.read_budget == 0;
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT;
+  ev.events = (c.in_paused ? 0u : EPOLLIN) | EPOLLOUT;
   ev.data.u64 = index;
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     err = std::string("epoll_ctl: ") + std::strerror(errno);
@@ -126,15 +135,32 @@ bool event_loop::open(uint32_t index, std::string& err) {
   return true;
 }
 
+void event_loop::set_events(uint32_t index) {
+  auto& c = clients_[index];
+  epoll_event ev{};
+  ev.events = (c.in_paused ? 0u : EPOLLIN) | (c.want_out ? EPOLLOUT : 0u);
+  ev.data.u64 = index;
+  epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
 void event_loop::set_want_out(uint32_t index, bool on) {
   auto& c = clients_[index];
   if (c.want_out == on || c.fd < 0)
     return;
   c.want_out = on;
-  epoll_event ev{};
-  ev.events = on ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
-  ev.data.u64 = index;
-  epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
+  set_events(index);
+}
+
+void event_loop::set_read_budget(uint32_t index, size_t bytes) {
+  auto& c = clients_[index];
+  c.read_budget = bytes;
+  bool pause = bytes == 0;
+  if (c.in_paused == pause || c.fd < 0) {
+    c.in_paused = pause;
+    return;
+  }
+  c.in_paused = pause;
+  set_events(index);
 }
 
 void event_loop::close(uint32_t index) {
@@ -203,8 +229,11 @@ void event_loop::flush_dirty() {
 
 void event_loop::handle_readable(uint32_t index) {
   auto& c = clients_[index];
+  if (c.read_budget == 0)
+    return;
   ++counts_.reads;
-  ssize_t n = ::read(c.fd, scratch_.data(), scratch_.size());
+  ssize_t n
+      = ::read(c.fd, scratch_.data(), std::min(scratch_.size(), c.read_budget));
   if (n == 0) {
     fail(index, "connection closed by the server");
     return;
@@ -216,6 +245,13 @@ void event_loop::handle_readable(uint32_t index) {
     }
     fail(index, std::strerror(errno));
     return;
+  }
+  if (c.read_budget != SIZE_MAX) {
+    c.read_budget -= static_cast<size_t>(n);
+    if (c.read_budget == 0 && !c.in_paused) {
+      c.in_paused = true;
+      set_events(index);
+    }
   }
   const uint8_t* data = scratch_.data();
   size_t len = static_cast<size_t>(n);
@@ -267,6 +303,74 @@ void event_loop::disconnect_all(int timeout_ms) {
     run_once(20);
   for (uint32_t i = 0; i < clients_.size(); ++i)
     close(i);
+}
+
+namespace {
+
+/// An address as /proc/net/tcp{,6} prints it: the raw (network order)
+/// words in hex as host integers, then the port.
+std::string proc_net_address(const sockaddr_storage& a) {
+  char buf[64];
+  if (a.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(&a);
+    std::snprintf(buf, sizeof(buf), "%08X:%04X", in->sin_addr.s_addr,
+                  ntohs(in->sin_port));
+  } else {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&a);
+    uint32_t w[4];
+    std::memcpy(w, &in6->sin6_addr, sizeof(w));
+    std::snprintf(buf, sizeof(buf), "%08X%08X%08X%08X:%04X", w[0], w[1], w[2],
+                  w[3], ntohs(in6->sin6_port));
+  }
+  return buf;
+}
+
+} // namespace
+
+std::vector<long>
+event_loop::unread_by_server(const std::vector<uint32_t>& indices) {
+  std::vector<long> out(indices.size(), -1);
+  std::vector<long> ours(indices.size(), 0); // our unacknowledged bytes
+  // The server's socket has our peer address as its local one and ours as
+  // its remote one.
+  std::unordered_map<std::string, size_t> wanted;
+  for (size_t k = 0; k < indices.size(); ++k) {
+    auto& c = clients_[indices[k]];
+    if (c.fd < 0)
+      continue;
+    sockaddr_storage mine{}, peer{};
+    socklen_t l1 = sizeof(mine), l2 = sizeof(peer);
+    if (getsockname(c.fd, reinterpret_cast<sockaddr*>(&mine), &l1) != 0
+        || getpeername(c.fd, reinterpret_cast<sockaddr*>(&peer), &l2) != 0)
+      continue;
+    int outq = 0;
+    if (ioctl(c.fd, SIOCOUTQ, &outq) != 0)
+      continue;
+    ours[k] = outq;
+    wanted.emplace(proc_net_address(peer) + " " + proc_net_address(mine), k);
+  }
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    FILE* f = std::fopen(table, "r");
+    if (!f)
+      continue;
+    char line[512];
+    while (!wanted.empty() && std::fgets(line, sizeof(line), f)) {
+      char local[64], remote[64];
+      unsigned st = 0;
+      unsigned long txq = 0, rxq = 0;
+      if (std::sscanf(line, " %*[0-9]: %63s %63s %x %lx:%lx", local, remote,
+                      &st, &txq, &rxq)
+          != 5)
+        continue;
+      auto it = wanted.find(std::string(local) + " " + remote);
+      if (it == wanted.end())
+        continue;
+      out[it->second] = ours[it->second] + static_cast<long>(rxq);
+      wanted.erase(it);
+    }
+    std::fclose(f);
+  }
+  return out; // -1 where the server's side was not found
 }
 
 void event_loop::run_once(int timeout_ms) {

@@ -4,6 +4,7 @@
 // writes (everything queued for a connection during one loop turn goes out
 // in one write()), large reads, frames handed to a handler.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <sys/socket.h>
@@ -26,13 +27,19 @@ enum class conn_state : uint8_t {
 struct client {
   int fd = -1;
   conn_state state = conn_state::idle;
-  bool want_out = false; ///< EPOLLOUT registered
-  bool dirty = false;    ///< on the flush list
-  bool closing = false;  ///< close after the queued bytes are written
+  bool want_out = false;  ///< EPOLLOUT registered
+  bool dirty = false;     ///< on the flush list
+  bool closing = false;   ///< close after the queued bytes are written
+  bool in_paused = false; ///< EPOLLIN dropped: its read budget is spent
   uint8_t role = 0;
   uint32_t peer = 0;                ///< index of the publisher/subscriber
   uint16_t receive_maximum = 65535; ///< the server's, from CONNACK
   uint16_t next_packet_id = 0;
+  /// SO_RCVBUF set before connect(); 0 = the kernel's default.
+  int rcvbuf = 0;
+  /// Bytes the loop may read from this socket before the scenario grants
+  /// more (set_read_budget); SIZE_MAX = unlimited.
+  size_t read_budget = SIZE_MAX;
   byte_buffer out;
   size_t out_off = 0;
   byte_buffer in; ///< unparsed tail of earlier reads
@@ -69,6 +76,9 @@ public:
   std::vector<client>& clients() {
     return clients_;
   }
+  const std::vector<client>& clients() const {
+    return clients_;
+  }
 
   /// Starts a non-blocking connect for clients()[index]; the caller queues
   /// its CONNECT in `out` (flushed once the socket is writable). False when
@@ -84,6 +94,11 @@ public:
     }
   }
 
+  /// Lets the loop read up to `bytes` more from clients()[index] (SIZE_MAX:
+  /// no limit). While the budget is spent the socket is not polled for
+  /// input, so the server's writes back up into the kernel's buffers.
+  void set_read_budget(uint32_t index, size_t bytes);
+
   /// Waits up to `timeout_ms` for events and dispatches them; then writes
   /// every dirty client's output.
   void run_once(int timeout_ms);
@@ -98,6 +113,13 @@ public:
   /// `timeout_ms`) for the server to close them first, so that the
   /// TIME_WAIT state stays on the server's side; then closes the rest.
   void disconnect_all(int timeout_ms);
+
+  /// For each of `indices`: bytes written to that socket which the server
+  /// has not read yet, i.e. still in this side's send queue (SIOCOUTQ) or
+  /// in the server's receive queue (its socket's rx_queue in
+  /// /proc/net/tcp and tcp6, same host). -1 where unknown (closed socket,
+  /// server socket not found).
+  std::vector<long> unread_by_server(const std::vector<uint32_t>& indices);
 
   size_t open_count() const {
     return open_count_;
@@ -115,6 +137,7 @@ private:
   void handle_readable(uint32_t index);
   bool flush(uint32_t index);
   void set_want_out(uint32_t index, bool on);
+  void set_events(uint32_t index);
   void fail(uint32_t index, const char* why);
 
   frame_handler& handler_;

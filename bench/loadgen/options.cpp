@@ -23,6 +23,8 @@ const char* to_string(scenario_kind k) {
     return "closed-loop";
   case scenario_kind::latency:
     return "latency";
+  case scenario_kind::overload:
+    return "overload";
   }
   return "?";
 }
@@ -43,7 +45,8 @@ namespace {
 
 const char* usage_text
     = "usage: castor-loadgen --scenario NAME [options]\n"
-      "scenarios: connections fan-in fan-out p2p closed-loop latency\n"
+      "scenarios: connections fan-in fan-out p2p closed-loop latency "
+      "overload\n"
       "  --host H               127.0.0.1 | ::1 | localhost (loopback only)\n"
       "  --port N               broker port (1883)\n"
       "  --protocol 5|3.1.1     MQTT version (5)\n"
@@ -71,6 +74,21 @@ const char* usage_text
       "  --setup-timeout S      connecting and subscribing (60)\n"
       "  --connect-concurrency N  CONNECTs awaiting CONNACK at once (100)\n"
       "  --latency              record latency percentiles (latency: on)\n"
+      "  --topics N             overload: publisher i publishes to\n"
+      "                         bench/over/<i % N> (1)\n"
+      "  --sub-rate R           overload: the subscriber reads R msg/s\n"
+      "                         (paced in bytes: R x one delivery's size;\n"
+      "                         2000); full speed once publishing stops\n"
+      "  --sub-rcvbuf BYTES     overload: the subscriber's SO_RCVBUF (4096;\n"
+      "                         0 = the kernel's default)\n"
+      "  --sub-receive-maximum N  overload: the subscriber's Receive Maximum\n"
+      "                         (10)\n"
+      "  --quiet S              overload: the drain ends after S s without a\n"
+      "                         delivery or PUBACK, or as soon as every\n"
+      "                         acknowledged (QoS 0: written) message has\n"
+      "                         arrived (5)\n"
+      "  --max-server-rss-mb N  overload: stop publishing early once the\n"
+      "                         server's RSS passes N MiB (1024; 0 = never)\n"
       "  --count N              connections scenario: connections (1000)\n"
       "  --conn-offset N        connections scenario: first client index (0)\n"
       "  --hold S               connections scenario: hold them S seconds\n"
@@ -100,9 +118,10 @@ bool parse_int(const char* s, T& out, double lo, double hi) {
 }
 
 bool parse_scenario(std::string_view s, scenario_kind& out) {
-  for (auto k : {scenario_kind::connections, scenario_kind::fan_in,
-                 scenario_kind::fan_out, scenario_kind::p2p,
-                 scenario_kind::closed_loop, scenario_kind::latency})
+  for (auto k :
+       {scenario_kind::connections, scenario_kind::fan_in,
+        scenario_kind::fan_out, scenario_kind::p2p, scenario_kind::closed_loop,
+        scenario_kind::latency, scenario_kind::overload})
     if (s == to_string(k)) {
       out = k;
       return true;
@@ -143,6 +162,16 @@ void apply_defaults(options& o) {
     o.credit = 0;
     o.window = 1000;
     o.record_latency = true;
+    break;
+  case scenario_kind::overload:
+    // No window and no credit of the generator's own: a publisher is held
+    // back only by its socket and by the server's Receive Maximum.
+    o.publishers = 100;
+    o.subscribers = 1;
+    o.qos = 1;
+    o.credit = 0;
+    o.window = 65000;
+    o.drain_timeout_s = 30;
     break;
   }
 }
@@ -247,6 +276,18 @@ std::optional<options> parse_options(int argc, char** argv) {
       o.id_prefix = v;
     else if (a == "--threads")
       ok = parse_int(v, o.threads, 1, 1);
+    else if (a == "--topics")
+      ok = parse_int(v, o.topics, 1, 1e6);
+    else if (a == "--sub-rate")
+      ok = parse_num(v, o.sub_rate) && o.sub_rate > 0 && o.sub_rate <= 1e8;
+    else if (a == "--sub-rcvbuf")
+      ok = parse_int(v, o.sub_rcvbuf, 0, 1 << 30);
+    else if (a == "--sub-receive-maximum")
+      ok = parse_int(v, o.sub_receive_maximum, 1, 65535);
+    else if (a == "--max-server-rss-mb")
+      ok = parse_int(v, o.max_server_rss_mb, 0, 1 << 24);
+    else if (a == "--quiet")
+      ok = parse_num(v, o.quiet_s) && o.quiet_s > 0 && o.quiet_s <= 600;
     else {
       std::fprintf(stderr, "unknown option %s\n%s", argv[i], usage_text);
       return std::nullopt;
@@ -273,8 +314,14 @@ std::optional<options> parse_options(int argc, char** argv) {
     return std::nullopt;
   }
   if (o.scenario == scenario_kind::fan_in
-      || o.scenario == scenario_kind::closed_loop)
+      || o.scenario == scenario_kind::closed_loop
+      || o.scenario == scenario_kind::overload)
     o.subscribers = 1;
+  if (o.scenario == scenario_kind::overload && (credit_given || window_given)) {
+    std::fprintf(stderr, "overload publishers have no window or credit of "
+                         "their own (--window, --credit)\n");
+    return std::nullopt;
+  }
   // Acknowledged fan-in: keep what is queued for the one subscriber under
   // the brokers' per-client queue limits (Castor and Mosquitto: 1,000
   // messages), so that the figure is a sustained rate, not a burst.

@@ -16,6 +16,7 @@ enum class scenario_kind : uint8_t {
   p2p,         ///< P pairs, publisher i -> subscriber i
   closed_loop, ///< fan-in with exactly one message in flight per publisher
   latency,     ///< fixed total rate over pairs, latency percentiles
+  overload,    ///< unpaced publishers -> one slow subscriber
 };
 
 const char* to_string(scenario_kind k);
@@ -57,6 +58,16 @@ struct options {
   uint32_t threads = 1;
   uint16_t keep_alive_s = 600;
   std::string id_prefix; ///< client id prefix; default "lg<pid>"
+  // overload scenario
+  uint32_t topics = 1;    ///< publisher i publishes to bench/over/<i % topics>
+  double sub_rate = 2000; ///< the slow subscriber's pace, messages/s
+  int sub_rcvbuf = 4096;  ///< its SO_RCVBUF, bytes (0 = kernel default)
+  uint16_t sub_receive_maximum = 10; ///< its Receive Maximum (MQTT 5)
+  double quiet_s = 5; ///< drain ends after this long without a delivery
+  /// Publishing stops early once the server's RSS passes this (MiB; 0 =
+  /// never): a broker that buffers the flood must not exhaust a shared
+  /// machine.
+  uint32_t max_server_rss_mb = 1024;
 };
 
 /// Parses argv; on error or --help prints to stderr and returns nothing.

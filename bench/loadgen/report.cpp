@@ -82,7 +82,54 @@ std::string to_json(const options& o, const run_result& r) {
       .str("protocol", o.v5 ? "5" : "3.1.1")
       .boolean("ok", r.ok)
       .str("error", r.error);
-  if (o.scenario == scenario_kind::connections) {
+  if (!r.note.empty())
+    j.str("note", r.note);
+  if (o.scenario == scenario_kind::overload) {
+    j.num("qos", o.qos)
+        .num("publishers", o.publishers)
+        .num("topics", o.topics)
+        .num("payload", o.payload)
+        .num("duration_s", o.duration_s)
+        .num("sub_target_rate", o.sub_rate)
+        .num("sub_rcvbuf", o.sub_rcvbuf)
+        .num("sub_receive_maximum", o.sub_receive_maximum)
+        .num("server_receive_maximum", r.server_receive_maximum)
+        .num("written", static_cast<double>(r.written))
+        .num("sent", static_cast<double>(r.sent))
+        .num("unread_at_end", static_cast<double>(r.written - r.sent))
+        .num("unread_unknown", r.unread_unknown)
+        .num("acked", static_cast<double>(r.acked))
+        .num("rejected", static_cast<double>(r.rejected))
+        .num("unacked", static_cast<double>(r.unacked))
+        .num("expected", static_cast<double>(r.expected))
+        .num("delivered", static_cast<double>(r.delivered))
+        .num("lost", static_cast<double>(r.lost))
+        .num("acked_lost", static_cast<double>(r.acked_lost))
+        .num("delivered_unacked", static_cast<double>(r.delivered_unacked))
+        .num("delivered_pct", r.expected > 0
+                                  ? 100.0 * static_cast<double>(r.delivered)
+                                        / static_cast<double>(r.expected)
+                                  : 0)
+        .num("duplicates", static_cast<double>(r.duplicates))
+        .num("reordered", static_cast<double>(r.reordered))
+        .num("acks_out_of_order", static_cast<double>(r.acks_out_of_order))
+        .num("window_s", r.window_s)
+        .num("rate", r.rate)
+        .num("sub_rate", r.rate)
+        .num("pub_rate", o.qos > 0 ? r.ack_rate : r.publish_rate)
+        .num("ack_rate", r.ack_rate)
+        .num("publish_rate", r.publish_rate)
+        .num("published_s", r.published_s)
+        .num("drain_s", r.drain_s)
+        .boolean("drain_timed_out", r.drain_timed_out)
+        .boolean("rss_limit_hit", r.rss_limit_hit)
+        .opt("rss_peak_kb", static_cast<double>(r.rss_peak_kb))
+        .num("rss_samples", r.rss_samples)
+        .opt("loadgen_cpu_s", r.loadgen_cpu_s)
+        .num("loadgen_reads", static_cast<double>(r.reads))
+        .num("loadgen_writes", static_cast<double>(r.writes))
+        .num("loadgen_waits", static_cast<double>(r.waits));
+  } else if (o.scenario == scenario_kind::connections) {
     j.num("count", o.count)
         .num("conn_offset", o.conn_offset)
         .num("connections", static_cast<double>(r.connections))
@@ -131,7 +178,7 @@ std::string to_json(const options& o, const run_result& r) {
 }
 
 std::string to_human(const options& o, const run_result& r) {
-  char buf[512];
+  char buf[1024];
   std::string head = std::string("# ") + to_string(o.scenario)
                      + (o.label.empty() ? "" : " [" + o.label + "]");
   if (o.scenario == scenario_kind::connections) {
@@ -147,6 +194,50 @@ std::string to_human(const options& o, const run_result& r) {
     }
     if (!r.ok)
       s += ", FAILED: " + r.error;
+    return s;
+  }
+  if (o.scenario == scenario_kind::overload) {
+    // Publishers' achieved rate (QoS 1: PUBACKs/s; QoS 0: PUBLISHes
+    // written/s) beside the subscriber's: equal when the broker slowed the
+    // publishers down to the subscriber's pace.
+    std::snprintf(
+        buf, sizeof(buf),
+        "%s qos%u %u->1 (subscriber paced at %.0f msg/s): publishers "
+        "%.0f %s, subscriber %.0f msg/s; written %llu read by the server "
+        "%llu acked %llu delivered %llu (%.1f%%) acked-but-lost %llu dup "
+        "%llu reordered %llu; drain %.1f s%s",
+        head.c_str(), o.qos, o.publishers, o.sub_rate,
+        o.qos > 0 ? r.ack_rate : r.publish_rate,
+        o.qos > 0 ? "PUBACK/s" : "PUBLISH/s", r.rate,
+        static_cast<unsigned long long>(r.written),
+        static_cast<unsigned long long>(r.sent),
+        static_cast<unsigned long long>(r.acked),
+        static_cast<unsigned long long>(r.delivered),
+        r.expected > 0 ? 100.0 * static_cast<double>(r.delivered)
+                             / static_cast<double>(r.expected)
+                       : 0.0,
+        static_cast<unsigned long long>(r.acked_lost),
+        static_cast<unsigned long long>(r.duplicates),
+        static_cast<unsigned long long>(r.reordered), r.drain_s,
+        r.drain_timed_out ? " (timed out)" : "");
+    std::string s = buf;
+    if (r.rss_peak_kb >= 0) {
+      std::snprintf(buf, sizeof(buf),
+                    "; server RSS %ld kB before, peak %ld kB, %ld kB after "
+                    "the drain",
+                    r.rss_before_kb, r.rss_peak_kb, r.rss_after_kb);
+      s += buf;
+    }
+    if (r.rss_limit_hit) {
+      std::snprintf(buf, sizeof(buf),
+                    "; publishing stopped after %.1f s: server RSS passed "
+                    "%u MiB",
+                    r.published_s, o.max_server_rss_mb);
+      s += buf;
+    }
+    if (!r.note.empty())
+      s += "; " + r.note;
+    s += r.ok ? "; OK" : "; FAILED" + (r.error.empty() ? "" : ": " + r.error);
     return s;
   }
   std::snprintf(buf, sizeof(buf),

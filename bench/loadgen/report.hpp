@@ -14,8 +14,9 @@ namespace castor::bench {
 struct run_result {
   bool ok = true;
   std::string error; ///< first error, empty if none
+  std::string note;  ///< worth knowing, not a failure (QoS 0 loss)
   // message flow
-  uint64_t sent = 0;      ///< PUBLISHes written
+  uint64_t sent = 0;      ///< PUBLISHes written (overload: read by the server)
   uint64_t acked = 0;     ///< of which acknowledged (QoS 1/2)
   uint64_t expected = 0;  ///< deliveries that must arrive
   uint64_t delivered = 0; ///< unique deliveries received
@@ -28,6 +29,23 @@ struct run_result {
   uint64_t window_delivered = 0;
   double rate = 0;         ///< deliveries/s in the measured window
   double publish_rate = 0; ///< PUBLISHes/s in the measured window
+  // overload
+  uint64_t written = 0; ///< PUBLISHes written to the sockets in full
+  uint32_t unread_unknown = 0;
+  uint32_t server_receive_maximum
+      = 0; ///< from the publishers' CONNACK ///< sockets whose server side was
+           ///< not found
+  uint64_t acked_lost = 0;        ///< acknowledged, never delivered
+  uint64_t delivered_unacked = 0; ///< delivered, never acknowledged
+  uint64_t unacked = 0;           ///< written, never answered
+  uint64_t acks_out_of_order = 0;
+  double ack_rate = 0;    ///< PUBACKs/s in the measured window
+  double published_s = 0; ///< how long the publishers ran
+  double drain_s = 0;     ///< from the end of publishing to the last check
+  bool drain_timed_out = false;
+  bool rss_limit_hit = false; ///< publishing stopped early (server RSS)
+  long rss_peak_kb = -1;      ///< highest server VmRSS sampled (every 100 ms)
+  uint32_t rss_samples = 0;
   bool has_latency = false;
   latency_recorder::summary latency;
   // connections

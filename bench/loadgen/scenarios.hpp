@@ -2,7 +2,8 @@
 
 // The scenarios. run_flow() covers every publish/subscribe scenario (fan-in,
 // fan-out, p2p, closed-loop, latency: they differ only in topology, counts,
-// pacing and QoS); run_connections() holds idle connections.
+// pacing and QoS); run_overload() floods one slow subscriber with unpaced
+// publishers; run_connections() holds idle connections.
 
 #include <functional>
 
@@ -12,6 +13,9 @@
 namespace castor::bench {
 
 run_result run_flow(const options& o);
+
+/// Unpaced publishers into one slow subscriber (overload.cpp).
+run_result run_overload(const options& o);
 
 /// `on_measured` is called once the figures are known, before the
 /// connections are held (so a caller can read the server meanwhile).

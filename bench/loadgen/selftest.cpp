@@ -4,7 +4,9 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <string>
+#include <unistd.h>
 
 #include "options.hpp"
 #include "stats.hpp"
@@ -118,6 +120,125 @@ void test_sequence_checker() {
   expect(c.duplicates() == 2 && c.reordered() == 1, "totals");
 }
 
+void test_sequence_gaps() {
+  using v = sequence_checker::verdict;
+  sequence_checker c;
+  // 0..9 arrive, 10..999 are lost, 1000 arrives; then 500 late, which
+  // splits the gap; then the ends of both halves.
+  for (uint64_t s = 0; s < 10; ++s)
+    c.observe(7, s);
+  expect(c.observe(7, 1000) == v::gap, "wide gap");
+  auto inf = c.info(7);
+  expect(inf.expected == 1001 && inf.missing == 990 && inf.first_missing == 10,
+         "a wide gap is counted message by message");
+  expect(c.observe(7, 500) == v::late, "late arrival inside a wide gap");
+  expect(c.observe(7, 10) == v::late && c.observe(7, 999) == v::late,
+         "late arrivals at both ends of a gap");
+  expect(c.observe(7, 500) == v::duplicate, "a late arrival repeated");
+  auto g = c.gaps(7);
+  expect(g.size() == 2 && g[0].first == 11 && g[0].second == 500
+             && g[1].first == 501 && g[1].second == 999,
+         "the gap is split around late arrivals");
+  expect(c.info(7).missing == 987 && c.info(7).first_missing == 11,
+         "missing count after late arrivals");
+  expect(c.seen(7, 0) && c.seen(7, 10) && c.seen(7, 500) && c.seen(7, 999)
+             && c.seen(7, 1000),
+         "seen: arrived messages");
+  expect(!c.seen(7, 11) && !c.seen(7, 499) && !c.seen(7, 501) && !c.seen(7, 998)
+             && !c.seen(7, 1001) && !c.seen(8, 0),
+         "seen: missing, future and unknown messages");
+  // Ten million lost in one gap cost one entry, not ten million.
+  sequence_checker big;
+  big.observe(1, 10000000);
+  expect(big.info(1).missing == 10000000 && big.gaps(1).size() == 1,
+         "a huge gap is one range");
+}
+
+void test_ack_ledger() {
+  // Publisher 3 sent 0..9. The broker acknowledged 0..7 (6 with a failure
+  // reason: not in the ledger) and delivered 0..3, 5, 8 and 9 (8 and 9
+  // never acknowledged: in flight at the end).
+  ack_ledger l;
+  l.resize(4);
+  for (uint64_t s : {0, 1, 2, 3, 4, 5, 7})
+    l.acknowledge(3, s);
+  sequence_checker c;
+  for (uint64_t s : {0, 1, 2, 3, 5, 8, 9})
+    c.observe(3, s);
+  auto t = l.compare(3, c);
+  expect(t.acked == 7, "ledger: acknowledged count");
+  expect(t.acked_lost == 2 && t.first_lost == 4,
+         "ledger: acknowledged but never delivered (4 and 7)");
+  expect(t.delivered_unacked == 2, "ledger: delivered but not acknowledged");
+  expect(l.acknowledged(3, 7) && !l.acknowledged(3, 6)
+             && !l.acknowledged(3, 100) && !l.acknowledged(9, 0),
+         "ledger: lookups");
+  // Acknowledged messages beyond everything delivered are lost too, and a
+  // publisher the subscriber never heard from loses all of them.
+  l.acknowledge(3, 20);
+  l.acknowledge(1, 0);
+  l.acknowledge(1, 1);
+  expect(l.compare(3, c).acked_lost == 3, "ledger: lost tail");
+  auto t1 = l.compare(1, c);
+  expect(t1.acked == 2 && t1.acked_lost == 2 && t1.first_lost == 0,
+         "ledger: silent publisher");
+  auto t2 = l.compare(2, c);
+  expect(t2.acked == 0 && t2.acked_lost == 0 && t2.delivered_unacked == 0,
+         "ledger: idle publisher");
+  // Nothing lost: every acknowledged message arrived, some more than once.
+  ack_ledger ok;
+  sequence_checker d;
+  for (uint64_t s = 0; s < 100; ++s) {
+    ok.acknowledge(0, s);
+    d.observe(0, s);
+  }
+  d.observe(0, 50);
+  auto t3 = ok.compare(0, d);
+  expect(t3.acked == 100 && t3.acked_lost == 0 && t3.delivered_unacked == 0
+             && d.duplicates() == 1,
+         "ledger: a duplicate is not a loss");
+}
+
+void test_pacer() {
+  byte_pacer p;
+  const uint64_t s = 1000000000ull;
+  p.start(s, 1000, 300); // 1,000 bytes/s, bursts of 300
+  expect(p.available(s) == 0, "pacer starts empty");
+  expect(p.available(s + s / 10) == 100, "pacer refills with time");
+  p.consume(60);
+  expect(p.available(s + s / 10) == 40, "pacer consumes");
+  expect(p.available(s + 10 * s) == 300, "pacer caps bursts");
+  p.consume(300);
+  expect(p.available(s + 10 * s) == 0, "pacer empty after a burst");
+  expect(p.available(s + 10 * s + s / 2) == 300,
+         "pacer refills after a burst (capped)");
+  expect(written_in_full(10, 0, 80) == 10, "written: nothing pending");
+  expect(written_in_full(10, 80, 80) == 9, "written: one frame pending");
+  expect(written_in_full(10, 81, 80) == 8, "written: a frame in part");
+  expect(written_in_full(1, 800, 80) == 0, "written: never negative");
+}
+
+void test_overload_options() {
+  const char* a1[] = {"lg", "--scenario", "overload"};
+  auto o = parse_options(3, const_cast<char**>(a1));
+  expect(o && o->qos == 1 && o->publishers == 100 && o->subscribers == 1
+             && o->credit == 0 && o->sub_receive_maximum == 10
+             && o->sub_rcvbuf == 4096 && o->topics == 1,
+         "overload defaults");
+  const char* a2[] = {"lg", "--scenario", "overload", "--window", "8"};
+  // The refusal prints the usage: not here.
+  std::fflush(stderr);
+  int saved = dup(2);
+  int null = ::open("/dev/null", O_WRONLY);
+  dup2(null, 2);
+  auto o2 = parse_options(5, const_cast<char**>(a2));
+  std::fflush(stderr);
+  dup2(saved, 2);
+  ::close(null);
+  ::close(saved);
+  expect(!o2, "overload publishers take no window");
+}
+
 void test_latency() {
   latency_recorder r;
   r.start(1000000000ull);
@@ -156,6 +277,10 @@ int run_self_test() {
   test_connack();
   test_connect_bytes();
   test_sequence_checker();
+  test_sequence_gaps();
+  test_ack_ledger();
+  test_pacer();
+  test_overload_options();
   test_latency();
   test_loopback_only();
   std::printf("self-test: %d checks, %d passed, %d failed\n", checks,

@@ -17,14 +17,6 @@ uint64_t now_ns() {
          + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-namespace {
-
-/// Gaps wider than this are not remembered one by one: a late arrival from
-/// them then counts as a duplicate (it can only happen after massive loss).
-constexpr size_t max_missing = 1 << 20;
-
-} // namespace
-
 sequence_checker::verdict sequence_checker::observe(uint32_t publisher,
                                                     uint64_t seq) {
   auto& s = streams_[publisher];
@@ -33,18 +25,50 @@ sequence_checker::verdict sequence_checker::observe(uint32_t publisher,
     return verdict::in_order;
   }
   if (seq > s.expected) {
-    for (uint64_t k = s.expected; k < seq && s.missing.size() < max_missing;
-         ++k)
-      s.missing.insert(k);
+    s.missing.emplace(s.expected, seq);
+    s.missing_count += seq - s.expected;
     s.expected = seq + 1;
     return verdict::gap;
   }
-  if (s.missing.erase(seq) > 0) {
-    ++reordered_;
-    return verdict::late;
+  // Below the expected one: a late arrival if it falls in a gap.
+  auto it = s.missing.upper_bound(seq);
+  if (it != s.missing.begin()) {
+    --it;
+    uint64_t lo = it->first, hi = it->second;
+    if (seq < hi) {
+      s.missing.erase(it);
+      if (lo < seq)
+        s.missing.emplace(lo, seq);
+      if (seq + 1 < hi)
+        s.missing.emplace(seq + 1, hi);
+      --s.missing_count;
+      ++reordered_;
+      return verdict::late;
+    }
   }
   ++duplicates_;
   return verdict::duplicate;
+}
+
+bool sequence_checker::seen(uint32_t publisher, uint64_t seq) const {
+  auto i = streams_.find(publisher);
+  if (i == streams_.end() || seq >= i->second.expected)
+    return false;
+  auto& m = i->second.missing;
+  auto it = m.upper_bound(seq);
+  if (it == m.begin())
+    return true;
+  --it;
+  return seq >= it->second;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>>
+sequence_checker::gaps(uint32_t publisher) const {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  auto i = streams_.find(publisher);
+  if (i != streams_.end())
+    out.assign(i->second.missing.begin(), i->second.missing.end());
+  return out;
 }
 
 sequence_checker::stream_info sequence_checker::info(uint32_t publisher) const {
@@ -53,11 +77,69 @@ sequence_checker::stream_info sequence_checker::info(uint32_t publisher) const {
   if (i == streams_.end())
     return out;
   out.expected = i->second.expected;
-  out.missing = i->second.missing.size();
-  out.first_missing = out.expected;
-  for (auto k : i->second.missing)
-    out.first_missing = std::min(out.first_missing, k);
+  out.missing = i->second.missing_count;
+  out.first_missing = i->second.missing.empty()
+                          ? out.expected
+                          : i->second.missing.begin()->first;
   return out;
+}
+
+void ack_ledger::acknowledge(uint32_t publisher, uint64_t seq) {
+  if (publisher >= acked_.size())
+    acked_.resize(publisher + 1);
+  auto& v = acked_[publisher];
+  if (seq >= v.size())
+    v.resize(std::max<uint64_t>(seq + 1, v.size() * 2));
+  v[seq] = true;
+}
+
+bool ack_ledger::acknowledged(uint32_t publisher, uint64_t seq) const {
+  return publisher < acked_.size() && seq < acked_[publisher].size()
+         && acked_[publisher][seq];
+}
+
+ack_ledger::tally ack_ledger::compare(uint32_t publisher,
+                                      const sequence_checker& c) const {
+  tally t;
+  static const std::vector<bool> none;
+  const auto& acked = publisher < acked_.size() ? acked_[publisher] : none;
+  auto gaps = c.gaps(publisher);
+  uint64_t expected = c.info(publisher).expected;
+  uint64_t end = std::max<uint64_t>(acked.size(), expected);
+  size_t g = 0; // the first gap that does not end at or before seq
+  for (uint64_t seq = 0; seq < end; ++seq) {
+    while (g < gaps.size() && gaps[g].second <= seq)
+      ++g;
+    bool got = seq < expected && !(g < gaps.size() && gaps[g].first <= seq);
+    bool ack = seq < acked.size() && acked[seq];
+    if (ack) {
+      ++t.acked;
+      if (!got) {
+        ++t.acked_lost;
+        t.first_lost = std::min(t.first_lost, seq);
+      }
+    } else if (got) {
+      ++t.delivered_unacked;
+    }
+  }
+  return t;
+}
+
+size_t byte_pacer::available(uint64_t now) {
+  if (now > last_) {
+    tokens_ += static_cast<double>(now - last_) * 1e-9 * rate_;
+    last_ = now;
+  }
+  if (tokens_ > burst_)
+    tokens_ = burst_;
+  return tokens_ >= 1 ? static_cast<size_t>(tokens_) : 0;
+}
+
+uint64_t written_in_full(uint64_t queued, size_t pending, size_t frame_size) {
+  if (frame_size == 0)
+    return queued;
+  uint64_t unsent = (pending + frame_size - 1) / frame_size;
+  return queued > unsent ? queued - unsent : 0;
 }
 
 void latency_recorder::add(uint64_t sent_ns, uint64_t received_ns) {
