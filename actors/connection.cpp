@@ -169,8 +169,11 @@ void flush_out(connection_broker* self, bool now) {
   if (st.out.capacity() > max_read_size)
     std::string{}.swap(st.out);
   return_written(self);
-  if (!st.out_paused && st.session && st.unsent > st.ctx->max_outbound_bytes) {
-    // The client does not read fast enough: the session queues meanwhile.
+  if (!st.out_paused && st.session
+      && st.unsent > st.ctx->max_outbound_bytes / 2) {
+    // The client does not read fast enough: the session queues meanwhile
+    // (it has already stopped at its allowance of unwritten bytes, which
+    // the socket's backlog now holds), and the slow-consumer clock runs.
     st.out_paused = true;
     CASTOR_LOG(debug, context_of(self),
                "outbound paused: " << st.unsent << " bytes unsent");
@@ -754,7 +757,7 @@ caf::behavior connection_actor(connection_broker* self,
         auto& st = self->state;
         st.unsent = msg.remaining;
         return_written(self);
-        if (st.out_paused && st.unsent <= st.ctx->max_outbound_bytes / 2) {
+        if (st.out_paused && st.unsent <= st.ctx->max_outbound_bytes / 4) {
           st.out_paused = false;
           ++st.slow_epoch;
           CASTOR_LOG(debug, context_of(self),

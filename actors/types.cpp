@@ -64,7 +64,7 @@ std::string save_message(const mqtt::message& m) {
   p.retain = m.retain;
   p.topic = m.topic;
   p.packet_id = m.qos > 0 ? 1 : 0;
-  p.props = m.props;
+  p.props = mqtt::props_of(m);
   if (m.has_expiry)
     p.props.message_expiry_interval = mqtt::remaining_expiry(m, now);
   p.payload = m.payload;

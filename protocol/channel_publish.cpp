@@ -142,7 +142,7 @@ bool channel::write(const outbound& o, steady_time now, std::string& out) {
   p.packet_id = o.packet_id;
   p.topic.assign(m.topic);
   p.payload.assign(m.payload);
-  p.props = m.props;
+  p.props = props_of(m);
   if (m.has_expiry)
     p.props.message_expiry_interval = remaining_expiry(m, now);
   p.props.subscription_identifiers = o.subscription_ids;

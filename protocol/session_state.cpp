@@ -18,9 +18,15 @@ message_ptr make_message(publish&& p, std::string origin, steady_time now) {
   }
   p.props.topic_alias.reset();
   p.props.subscription_identifiers.clear();
-  m->props = std::move(p.props);
+  if (!p.props.empty())
+    m->props = std::make_shared<const properties>(std::move(p.props));
   m->origin = std::move(origin);
   return m;
+}
+
+const properties& props_of(const message& m) noexcept {
+  static const properties none;
+  return m.props ? *m.props : none;
 }
 
 uint32_t remaining_expiry(const message& m, steady_time now) noexcept {
@@ -107,6 +113,7 @@ void session_state::drop_resend(uint16_t id) {
 
 void session_state::detach() {
   connected_ = false;
+  unwritten_ = 0;
   resend_.clear(); // all in flight goes again at the next attach
   paused_ = false;
   drop_qos0_ = false;
@@ -134,7 +141,7 @@ void session_state::enqueue(delivery d, steady_time now,
   }
   // Per-topic order: nothing overtakes queued messages or retransmissions.
   if (connected_ && !paused_ && queue_.empty() && resend_.empty()
-      && (d.qos == 0 || window_open())) {
+      && writable() && (d.qos == 0 || window_open())) {
     send(std::move(d), now, out);
     return;
   }

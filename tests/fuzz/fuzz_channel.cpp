@@ -667,8 +667,9 @@ struct harness {
       FUZZ_CHECK(p->props.subscription_identifiers == o.subscription_ids);
       FUZZ_CHECK(p->props.message_expiry_interval.has_value()
                  == o.msg->has_expiry);
-      FUZZ_CHECK(p->props.content_type == o.msg->props.content_type);
-      FUZZ_CHECK(p->props.correlation_data == o.msg->props.correlation_data);
+      FUZZ_CHECK(p->props.content_type == props_of(*o.msg).content_type);
+      FUZZ_CHECK(p->props.correlation_data
+                 == props_of(*o.msg).correlation_data);
     } else {
       FUZZ_CHECK(p->props.empty());
     }

@@ -276,3 +276,37 @@ TEST_CASE("take_unacknowledged returns in-flight then queued QoS 1/2") {
   CHECK(s.inflight_count() == 0);
   CHECK(s.queued_count() == 0);
 }
+
+TEST_CASE("the connection is handed at most max_unwritten_bytes until it "
+          "reports them written") {
+  session_limits limits;
+  limits.max_unwritten_bytes = 1000;
+  session_state s{limits};
+  std::vector<outbound> out;
+  s.attach(10, t0, out);
+  std::string payload(100, 'x');
+  for (int i = 0; i < 50; ++i)
+    s.enqueue(make(payload, i % 2), t0, out);
+  // wire_size is 3 + 100 + 16 = 119 bytes: 9 fit below 1000, the 9th
+  // crosses it.
+  CHECK(out.size() == 9);
+  CHECK(s.unwritten() == 9 * 119);
+  CHECK(s.queued_count() == 41);
+  CHECK(s.congested() == false); // below the congestion threshold of 64
+  uint64_t handed = 0;
+  for (auto& o : out)
+    handed += wire_size(o);
+  CHECK(handed == s.unwritten());
+  out.clear();
+  s.on_written(handed, t0, out);
+  CHECK(out.size() == 9);
+  CHECK(s.queued_count() == 32);
+  // QoS 1 messages also wait for the receive maximum (10): 5 + 5 of the
+  // 18 sent so far are QoS 1.
+  out.clear();
+  s.on_written(2000, t0, out);
+  CHECK(s.unwritten() <= 1000 + 119);
+  // A new connection starts with nothing unwritten.
+  s.detach();
+  CHECK(s.unwritten() == 0);
+}
