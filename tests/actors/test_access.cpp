@@ -43,8 +43,11 @@ behavior recording_session(event_based_actor* self, seen_ptr seen) {
         for (auto& d : b.items)
           seen->push_back(d.msg->topic);
         auto topic = actor_cast<actor>(self->current_sender());
+        uint64_t bytes = 0;
+        for (auto& d : b.items)
+          bytes += mqtt::footprint(*d.msg);
         self->send(topic, credit_atom::value,
-                   static_cast<uint32_t>(b.items.size()));
+                   static_cast<uint32_t>(b.items.size()), bytes);
       },
   };
 }

@@ -34,13 +34,21 @@ struct journal {
 
 using journal_ptr = std::shared_ptr<journal>;
 
+/// The bytes a topic counts for a batch (mqtt::footprint).
+uint64_t bytes_of(const delivery_batch& b) {
+  uint64_t n = 0;
+  for (auto& d : b.items)
+    n += mqtt::footprint(*d.msg);
+  return n;
+}
+
 /// A session stand-in: records deliveries and gives credit back.
 behavior fake_session(event_based_actor* self, journal_ptr j) {
   return {
       [=](deliver_atom, delivery_batch& b) {
         j->deliveries.push_back(b);
         auto topic = actor_cast<actor>(self->current_sender());
-        self->send(topic, credit_atom::value, uint32_t{1});
+        self->send(topic, credit_atom::value, uint32_t{1}, bytes_of(b));
       },
   };
 }
@@ -234,7 +242,8 @@ CAF_TEST(a subscriber without credit holds back the topic) {
   run();
   CAF_CHECK_EQUAL(*answers, static_cast<int>(max_outstanding_batches));
   // Credit arrives: the stashed batch goes out and is answered.
-  send_as(silent, topic, credit_atom::value, uint32_t{1});
+  send_as(silent, topic, credit_atom::value, uint32_t{1},
+          mqtt::footprint(*make_msg("f", "x", 0)));
   run();
   CAF_CHECK_EQUAL(*answers, static_cast<int>(max_outstanding_batches) + 1);
 }
