@@ -398,7 +398,8 @@ listeners:
     CHECK_EQ(err.line, 1);
     CHECK_EQ(err.key, "colour");
     CHECK_EQ(err.message, "unknown key; valid keys here: log_level, "
-                          "scheduler_threads, actor_placement, listeners, mqtt, security");
+                          "scheduler_threads, memory_trim_interval_ms, "
+                          "actor_placement, listeners, mqtt, security");
     err = parse_err("listeners:\n  - name: a\n    prot: 1\n");
     CHECK_EQ(err.line, 3);
     CHECK_EQ(err.key, "listeners[0].prot");
