@@ -11,6 +11,11 @@ namespace castor {
 
 namespace {
 
+/// How long the chain waits for one handler: the store's waits for a
+/// hashing thread behind the logins queued before it (a burst of a hundred
+/// takes seconds), but less than the connection's 30 s (connection_detail.hpp).
+constexpr auto handler_timeout = std::chrono::seconds{25};
+
 using security::auth_decision;
 using security::auth_result;
 
@@ -320,7 +325,7 @@ void ask(chain_ptr self, uint64_t id, size_t index) {
     finish(self, id, std::move(reply));
     return;
   }
-  self->request(handlers[index], std::chrono::seconds{10},
+  self->request(handlers[index], handler_timeout,
                 authenticate_atom::value, *req)
       .then(
           [=](auth_reply& reply) {

@@ -160,7 +160,7 @@ struct auth_chain_state {
 
 /// Asks `handlers` in order; replies with an `auth_reply` whose decision is
 /// allow or deny (never abstain). A handler that fails or does not answer
-/// within 10 s gives a denial with 0x88 (server unavailable), which the
+/// within 25 s gives a denial with 0x88 (server unavailable), which the
 /// slow-down does not count.
 ///
 ///   (authenticate_atom, authenticate_request) -> auth_reply

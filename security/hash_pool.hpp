@@ -40,7 +40,7 @@ public:
   struct options {
     size_t threads = 1;
     size_t max_waiting = 256;
-    priority prio = priority::idle;
+    priority prio = priority::low;
   };
 
   /// Hashing threads for a machine with `cores` cores when none are

@@ -66,7 +66,7 @@ struct security_config {
   /// Threads that hash passwords; 0 = a quarter of the cores, at least one.
   uint32_t hash_threads = 0;
   /// Their priority against the message path.
-  hash_priority hash_threads_priority = hash_priority::idle;
+  hash_priority hash_threads_priority = hash_priority::low;
   /// Logins that may wait for a hashing thread; beyond, refused at once
   /// (0x89 server busy).
   uint32_t hash_queue_limit = 256;

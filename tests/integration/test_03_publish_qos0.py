@@ -130,6 +130,9 @@ def fan_in_ten_thousand_topics(srv):
     def publish(k, c):
         try:
             c.sock.settimeout(60)
+            # The PINGRESP follows 10,000 publishes to new topics, each
+            # created on the way: a slow (sanitizer) build takes seconds.
+            c.timeout = 60
             for r in range(rounds):
                 batch = b"".join(gen_publish("fanin/%d/%d" % (k, i), 0, b"%d" % r,
                                              version=c.version) for i in range(per_pub))
