@@ -96,24 +96,11 @@ void publish_will(Self* self) {
   self->send(st.tree, publish_atom::value, std::move(m));
 }
 
-/// Releases what the session holds: the will (if still due), the
-/// subscriptions, and its unacknowledged shared-subscription messages (which
-/// go to other members of their groups).
+/// Gives the shared-subscription messages this session did not get
+/// acknowledged to the other members of their groups (via the topic).
 template <class Self>
-void release_session(Self* self) {
+void redistribute_shared(Self* self) {
   auto& st = self->state;
-  if (st.will_pending)
-    publish_will(self);
-  // Messages of shared subscriptions not yet acknowledged go to the other
-  // members of their groups (via the topic).
-  topic_unsubscription u;
-  u.session = caf::actor_cast<caf::actor>(self);
-  for (auto& [filter, sub] : st.st.subscriptions())
-    u.filters.push_back(filter);
-  if (!u.filters.empty())
-    unsubscribe_at_tree(self, std::move(u), [] {});
-  // After the unsubscription (same path, so in order): messages of shared
-  // subscriptions this session did not acknowledge go to other members.
   std::map<std::tuple<std::string, std::string, std::string>, delivery_batch>
       redeliver;
   for (auto& d : st.st.take_unacknowledged()) {
@@ -132,19 +119,48 @@ void release_session(Self* self) {
   for (auto& [key, batch] : redeliver)
     self->send(st.tree, redeliver_atom::value, std::get<0>(key),
                std::get<1>(key), std::get<2>(key), std::move(batch));
-  st.will_pending = false;
 }
 
-/// Ends the session: releases what it holds and stops the actor.
+/// Releases what the session holds: the will (if still due), the
+/// subscriptions, and its unacknowledged shared-subscription messages (which
+/// go to other members of their groups); `done` runs once the topics have
+/// forgotten the subscriptions. What topics sent before that is in this
+/// mailbox by then and goes to the other members too, if `done` hands it on.
+template <class Self, class F>
+void release_session(Self* self, F done) {
+  auto& st = self->state;
+  if (st.will_pending)
+    publish_will(self);
+  st.will_pending = false;
+  topic_unsubscription u;
+  u.session = caf::actor_cast<caf::actor>(self);
+  for (auto& [filter, sub] : st.st.subscriptions())
+    u.filters.push_back(filter);
+  bool any = !u.filters.empty();
+  if (any)
+    unsubscribe_at_tree(self, std::move(u), std::move(done));
+  // After the unsubscription (same path, so in order): messages of shared
+  // subscriptions this session did not acknowledge go to other members.
+  redistribute_shared(self);
+  if (!any)
+    done();
+}
+
+/// Ends the session: releases what it holds and stops the actor once the
+/// topics have forgotten it (shared messages that arrive meanwhile go to
+/// the other members of their groups, not with this actor).
 template <class Self>
 void end_session(Self* self) {
   auto& st = self->state;
   if (st.ended)
     return;
   st.ended = true;
-  release_session(self);
-  CASTOR_LOG(debug, "session " << st.client_id, "ended");
-  self->quit();
+  st.st.end_pending();
+  release_session(self, [self] {
+    redistribute_shared(self);
+    CASTOR_LOG(debug, "session " << self->state.client_id, "ended");
+    self->quit();
+  });
 }
 
 /// Asks the registry whether the session may end (no attach on its way).
@@ -250,7 +266,7 @@ void start_attach(Self* self, attach_request&& ar, caf::response_promise rp) {
     // session) and is gone: its session ended with it, even though
     // this actor has not yet heard back from the registry. The new
     // connection gets a new session.
-    release_session(self);
+    release_session(self, [] {});
     st.st = mqtt::session_state{st.cfg.limits};
     st.fresh = true;
   }
@@ -272,10 +288,12 @@ void connection_gone(Self* self, bool publish_will_flag,
   if (st.conn)
     self->demonitor(st.conn);
   st.conn = nullptr;
-  st.st.detach();
-  pay_owed(self);
   if (expiry)
     st.req.session_expiry = *expiry;
+  if (st.req.session_expiry == 0)
+    st.st.end_pending(); // ends with its connection (unless one attaches)
+  st.st.detach();
+  pay_owed(self);
   auto epoch = ++st.epoch;
   st.will_pending = st.req.has_will() && publish_will_flag;
   auto expiry_s = st.req.session_expiry;

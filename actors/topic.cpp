@@ -102,6 +102,20 @@ template <class Self>
 void fan_out(Self* self,
              const std::vector<mqtt::message_ptr>& msgs);
 
+/// The next member of a share group to get a message: in turn, passing over
+/// members whose credit is used up (a member that stopped reading holds
+/// nobody up), unless all of them are.
+inline topic_state::member& next_member(topic_state& st,
+                                        topic_state::share_group& g) {
+  for (size_t k = 0; k < g.members.size(); ++k) {
+    auto& mb = g.members[g.next++ % g.members.size()];
+    auto c = st.outstanding.find(mb.session);
+    if (c == st.outstanding.end() || !c->second.exhausted())
+      return mb;
+  }
+  return g.members[g.next++ % g.members.size()];
+}
+
 /// Starts the idle timer if the topic holds nothing worth keeping.
 template <class Self>
 void arm_gc(Self* self) {
@@ -113,11 +127,36 @@ void arm_gc(Self* self) {
              gc_check_atom::value, st.published);
 }
 
+/// Whether a session without credit holds the topic's publishes back: a
+/// plain subscriber does; a share group only when none of its members has
+/// credit left (the others take the messages meanwhile).
+inline bool held_back(const topic_state& st) {
+  if (st.blocked == 0)
+    return false;
+  auto exhausted = [&](const caf::actor& session) {
+    auto c = st.outstanding.find(session);
+    return c != st.outstanding.end() && c->second.exhausted();
+  };
+  for (auto& [session, c] : st.outstanding)
+    if (c.exhausted() && st.subs.count(session) > 0)
+      return true;
+  for (auto& [key, g] : st.groups) {
+    if (g.members.empty())
+      continue;
+    bool all = true;
+    for (auto& mb : g.members)
+      all = all && exhausted(mb.session);
+    if (all)
+      return true;
+  }
+  return false;
+}
+
 /// Fans out stashed publishes while no session blocks.
 template <class Self>
 void drain_stash(Self* self) {
   auto& st = self->state;
-  while (st.blocked == 0 && !st.stash.empty()) {
+  while (!st.stash.empty() && !held_back(st)) {
     auto s = std::move(st.stash.front());
     st.stash.pop_front();
     fan_out(self, s.msgs);
@@ -167,7 +206,7 @@ void fan_out(Self* self,
     for (auto& m : msgs) {
       if (mqtt::expired(*m, now))
         continue;
-      auto& mb = g.members[g.next++ % g.members.size()];
+      auto& mb = next_member(st, g);
       shared[mb.session].items.emplace_back(share_delivery(m, mb.e));
     }
   }
@@ -182,7 +221,7 @@ void take_publishes(Self* self, std::vector<mqtt::message_ptr>&& msgs,
                     caf::response_promise* rp) {
   auto& st = self->state;
   st.published += msgs.size();
-  if (st.blocked > 0 || !st.stash.empty()) {
+  if (!st.stash.empty() || held_back(st)) {
     st.stash.push_back(topic_state::stashed{
         std::move(msgs), rp ? *rp : caf::response_promise{}, rp != nullptr});
     return;
@@ -368,7 +407,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
         auto& g = i->second;
         std::unordered_map<caf::actor, delivery_batch> out;
         for (auto& d : batch.items) {
-          auto& mb = g.members[g.next++ % g.members.size()];
+          auto& mb = next_member(st, g);
           auto nd = share_delivery(d.msg, mb.e);
           nd.qos = std::min(d.qos, mb.e.max_qos);
           out[mb.session].items.emplace_back(std::move(nd));

@@ -117,6 +117,15 @@ void session_state::detach() {
   resend_.clear(); // all in flight goes again at the next attach
   paused_ = false;
   drop_qos0_ = false;
+  if (ending_) {
+    // Nobody reads this queue again: shared messages go to other members.
+    queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
+                                [](const delivery& d) {
+                                  return !d.from_share || d.qos == 0;
+                                }),
+                 queue_.end());
+    return;
+  }
   while (queue_.size() > limits_.max_queued) {
     ++counters_.dropped_queue_full;
     if (limits_.overflow == overflow_policy::drop_newest)
@@ -135,6 +144,11 @@ void session_state::detach() {
 
 void session_state::enqueue(delivery d, steady_time now,
                             std::vector<outbound>& out) {
+  if (ending_ && !connected_) {
+    if (d.from_share && d.qos > 0)
+      queue_.emplace_back(std::move(d));
+    return;
+  }
   if (!connected_ && d.qos == 0 && !limits_.queue_qos0_offline) {
     ++counters_.dropped_qos0_offline;
     return;

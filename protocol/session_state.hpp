@@ -109,6 +109,14 @@ public:
   /// (the queue is cut to its bound, counted).
   void detach();
 
+  /// The session ends once its subscriptions are gone (expiry 0): from now
+  /// on the queue keeps every shared-subscription message, whatever its
+  /// bound (they go to other members of their groups, see
+  /// take_unacknowledged), and takes no other message (nobody will read it).
+  void end_pending() noexcept {
+    ending_ = true;
+  }
+
   /// Connected with a backlog: topics should get no more credit.
   bool congested() const noexcept {
     return connected_ && !drop_qos0_
@@ -216,6 +224,7 @@ private:
   bool connected_ = false;
   bool paused_ = false;
   bool drop_qos0_ = false;
+  bool ending_ = false;
   uint16_t window_ = 65535;
   uint16_t last_id_ = 0;
   uint64_t unwritten_ = 0;

@@ -200,7 +200,7 @@ class Server:
     """
 
     def __init__(self, overrides=None, start_timeout=10.0, extra_config="",
-                 log_level="info"):
+                 log_level=os.environ.get("CASTOR_TEST_LOG_LEVEL", "info")):
         self.overrides = dict(overrides or {})
         # Castor only: YAML appended to the generated configuration (other
         # top-level sections such as security:), and the log level.

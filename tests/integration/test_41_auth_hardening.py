@@ -289,7 +289,11 @@ def unknown_user_takes_as_long_as_a_wrong_password(srv):
               " unknown user %.1f ms; median of the pairs' differences %.1f ms"
               % (attempt + 1, mk * 1000, mu * 1000, paired * 1000))
         check(mk > 0.005, "the known user's password was hashed (%.1f ms)" % (mk * 1000))
-        if abs(mk - mu) < 0.003 and abs(paired) < 0.003:
+        # Within 3 ms, or a tenth of the hash time where hashing is slow (a
+        # sanitizer build takes 100-170 ms): the leak this guards against
+        # answered unknown users at once (0.3 ms against 36 ms).
+        bound = max(0.003, 0.1 * mk)
+        if abs(mk - mu) < bound and abs(paired) < bound:
             return
         failures.append("round %d: medians %.1f and %.1f ms, pairs differ by %.1f ms"
                         % (attempt + 1, mk * 1000, mu * 1000, paired * 1000))
