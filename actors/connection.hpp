@@ -138,7 +138,8 @@ struct connection_state {
   /// the listener's tls.principal_from field); empty without one.
   std::string tls_identity;
   /// After authentication: the principal (empty = anonymous), its roles
-  /// and the rights they give (null = everything).
+  /// and the rights they give (allow_everything() without a security
+  /// store; null before authentication, which allows nothing).
   std::string principal;
   std::vector<std::string> roles;
   mqtt::access_ptr access;

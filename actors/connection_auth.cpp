@@ -195,6 +195,8 @@ void authenticated(connection_broker* self, mqtt::effect::open_session&& open,
   else if (st.ctx->store)
     st.access = std::make_shared<security::topic_access>(st.ctx->store,
                                                          st.roles);
+  else
+    st.access = allow_everything(); // no security store configured
   st.ch->set_access(st.access);
   // A will the client may not publish is refused at CONNECT (0x87), as
   // Mosquitto does.
@@ -288,7 +290,9 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
     return;
   }
   if (!st.ctx->auth_required) {
-    // No store, no tokens, anonymous clients allowed: everyone is in.
+    // No store, no tokens, anonymous clients allowed: everyone is in, and
+    // may do everything (the channel checks nothing: no policy there).
+    st.access = allow_everything();
     open_registry(self, std::move(open.req));
     return;
   }

@@ -138,6 +138,8 @@ void begin_subscribe(connection_broker* self, mqtt::effect::subscribe&& s) {
   for (auto c : s.codes)
     sr.codes.push_back(static_cast<uint8_t>(c));
   sr.subscription_id = s.subscription_id;
+  sr.access.principal = st.principal;
+  sr.access.roles = st.roles;
   sr.access.ptr = st.access;
   auto filters = filters_of(sr.subs.size(), s.codes, [&](size_t i) {
     return std::string_view{sr.subs[i].filter};

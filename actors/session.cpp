@@ -39,8 +39,10 @@ caf::strong_actor_ptr ptr_of(const caf::actor& a) {
 /// taken away since (a change of roles or of the store). Asks once per run
 /// of one topic (a batch from a topic actor is one run).
 void drop_unreadable(const session_actor_state& st, delivery_batch& batch) {
-  if (st.access == nullptr)
+  if (st.access == nullptr) { // no policy: nothing may be read
+    batch.items.clear();
     return;
+  }
   std::string last; // a copy: remove_if moves the items it keeps
   bool readable = true;
   bool first = true;

@@ -54,7 +54,7 @@ struct session_actor_state {
   session_config cfg;
   caf::actor conn;           ///< the attached connection, if any
   /// The rights of the session's principal as they are now (shared with
-  /// its connections; null = everything allowed): deliveries are checked
+  /// its connections; null = nothing may be read): deliveries are checked
   /// against them, so a change of roles reaches existing subscriptions.
   mqtt::access_ptr access;
   /// What the session keeps of the last CONNECT (the whole request is

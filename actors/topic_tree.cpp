@@ -33,7 +33,7 @@ caf::actor get_or_create(Self* self, const std::string& name) {
   if (st.topic_idle_ms > 0)
     self->send(t, gc_config_atom::value, st.topic_idle_ms);
   // Wildcard subscriptions made before this topic existed.
-  st.wildcards.for_each_match(name, [&](std::string_view, uint64_t,
+  st.wildcards.for_each_match(name, [&](std::string_view, const caf::actor_addr&,
                                         std::vector<topic_subscription>& v) {
     for (auto& ts : v)
       if (ts.access.may_read(name))
@@ -119,14 +119,14 @@ void unsubscribe_one(Self* self, const caf::actor& session,
   std::string group{info.group};
   auto& st = self->state;
   if (info.wildcard) {
-    if (auto v = st.wildcards.find(filter, session.id())) {
+    if (auto v = st.wildcards.find(filter, session.address())) {
       v->erase(std::remove_if(v->begin(), v->end(),
                               [&](const topic_subscription& ts) {
                                 return ts.group == group;
                               }),
                v->end());
       if (v->empty())
-        st.wildcards.erase(filter, session.id());
+        st.wildcards.erase(filter, session.address());
     }
     std::vector<std::string> names;
     st.topics.for_each_match(filter, [&](std::string_view name, caf::actor&) {
@@ -231,7 +231,7 @@ caf::behavior topic_tree_impl(Self* self) {
           return rp;
         }
         // Remember the filter for topics created later.
-        auto key = ts.session.id();
+        auto key = ts.session.address();
         auto v = st.wildcards.find(ts.filter, key);
         if (v == nullptr) {
           st.wildcards.insert(ts.filter, key, {});

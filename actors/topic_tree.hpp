@@ -27,9 +27,11 @@ namespace castor {
 
 struct topic_tree_state {
   mqtt::name_index<caf::actor> topics;
-  /// Wildcard subscriptions; key: the session's actor id; one entry per
+  /// Wildcard subscriptions; key: the session's actor address (node and
+  /// id: unique in a node group, where actor ids are not); one entry per
   /// share group ("" = not shared).
-  mqtt::filter_index<std::vector<topic_subscription>> wildcards;
+  mqtt::filter_index<std::vector<topic_subscription>, caf::actor_addr>
+      wildcards;
   uint64_t created = 0;
   uint64_t collected = 0; ///< topics retired when idle
   /// Topics are retired after this long unused (0 = never).

@@ -6,6 +6,28 @@
 
 namespace castor {
 
+namespace {
+
+class allow_all final : public mqtt::access_policy {
+public:
+  mqtt::publish_check check_publish(std::string_view) const override {
+    return mqtt::publish_check::allow;
+  }
+  bool may_subscribe(std::string_view) const override {
+    return true;
+  }
+  bool may_read(std::string_view) const override {
+    return true;
+  }
+};
+
+} // namespace
+
+mqtt::access_ptr allow_everything() {
+  static const mqtt::access_ptr policy = std::make_shared<const allow_all>();
+  return policy;
+}
+
 mqtt::message_ptr make_will_message(const mqtt::will_message& w,
                                     const std::string& client_id) {
   mqtt::publish p;

@@ -110,7 +110,7 @@ struct attach_request {
   /// Who the client authenticated as ("" = anonymous): a session belongs
   /// to the principal that made it.
   std::string principal{};
-  /// That principal's rights (null = everything allowed), which the
+  /// That principal's rights (null = nothing may be read), which the
   /// session checks its deliveries against. Local: not serialized.
   mqtt::access_ptr access{};
 };
@@ -137,15 +137,31 @@ struct detach_info {
   std::vector<uint16_t> qos2_ids;
 };
 
-/// The access rights of a client (null = everything allowed), passed along
-/// with its subscriptions so that the topic tree binds a wildcard only to
-/// the topics the client may read. Local to this node: not serialized.
+/// The access rights of a subscriber, passed along with its subscriptions
+/// so that the topic tree binds a wildcard only to the topics the client
+/// may read. As data: the principal and its roles, what its rights are
+/// computed from, travel with the subscription (inspect() serialises them);
+/// the policy object that answers the checks (the principal's one rights
+/// object, security/rights_registry.hpp) is local to this node. A reference
+/// without a policy allows nothing: one that crossed a node or came back
+/// from storage reads nothing until its receiver looks the principal up in
+/// its own registry (`resolved`).
 struct access_ref {
-  mqtt::access_ptr ptr;
+  std::string principal;
+  std::vector<std::string> roles;
+  mqtt::access_ptr ptr; ///< local: not serialised
+
+  bool resolved() const noexcept {
+    return ptr != nullptr;
+  }
   bool may_read(std::string_view topic) const {
-    return ptr == nullptr || ptr->may_read(topic);
+    return ptr != nullptr && ptr->may_read(topic);
   }
 };
+
+/// The policy of a server without a security store: everything allowed
+/// (one shared object). A null policy allows nothing.
+mqtt::access_ptr allow_everything();
 
 /// Connection -> session: SUBSCRIBE (codes as the channel computed them).
 struct subscribe_request {
@@ -236,8 +252,8 @@ typename Inspector::result_type inspect(Inspector& f, detach_info& x) {
 }
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, access_ref&) {
-  return f(caf::meta::type_name("access_ref"));
+typename Inspector::result_type inspect(Inspector& f, access_ref& x) {
+  return f(caf::meta::type_name("access_ref"), x.principal, x.roles);
 }
 
 template <class Inspector>

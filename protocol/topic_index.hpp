@@ -179,12 +179,13 @@ Node* find_path(Node* n, std::string_view path) {
 
 } // namespace detail
 
-/// Subscription filters with a key (subscriber id) and a value per entry;
-/// answers "which stored filters match this topic name?".
-template <class Value>
+/// Subscription filters with a key (subscriber id: anything hashable, such
+/// as an actor address, unique across nodes) and a value per entry; answers
+/// "which stored filters match this topic name?".
+template <class Value, class Key = uint64_t>
 class filter_index {
 public:
-  using key_type = uint64_t;
+  using key_type = Key;
 
   filter_index() = default;
 

@@ -127,7 +127,7 @@ CAF_TEST(wildcards reach only readable topics) {
   anon_send_exit(session, exit_reason::user_shutdown);
 }
 
-CAF_TEST(without access everything is reachable) {
+CAF_TEST(without a policy nothing is reachable) {
   self->send(tree, publish_atom::value, retained("no/3"));
   run();
   auto seen = std::make_shared<std::vector<std::string>>();
@@ -136,12 +136,71 @@ CAF_TEST(without access everything is reachable) {
   ts.session = session;
   ts.client_id = "c";
   ts.filter = "#";
+  ts.access.principal = "reader"; // as if it came from another node
+  self->send(tree, subscribe_atom::value, ts);
+  run();
+  retained_batch got;
+  self->receive([&](retained_batch& b) { got = std::move(b); });
+  CAF_CHECK_EQUAL(got.items.size(), 0u);
+  auto m = retained("no/4");
+  const_cast<mqtt::message&>(*m).retain = false;
+  self->send(tree, publish_atom::value, m);
+  run();
+  CAF_CHECK_EQUAL(seen->size(), 0u);
+  anon_send_exit(session, exit_reason::user_shutdown);
+}
+
+CAF_TEST(without a security store everything is reachable) {
+  self->send(tree, publish_atom::value, retained("no/3"));
+  run();
+  auto seen = std::make_shared<std::vector<std::string>>();
+  auto session = sys.spawn(recording_session, seen);
+  topic_subscription ts;
+  ts.session = session;
+  ts.client_id = "c";
+  ts.filter = "#";
+  ts.access.ptr = allow_everything();
   self->send(tree, subscribe_atom::value, ts);
   run();
   retained_batch got;
   self->receive([&](retained_batch& b) { got = std::move(b); });
   CAF_CHECK_EQUAL(got.items.size(), 1u);
   anon_send_exit(session, exit_reason::user_shutdown);
+}
+
+CAF_TEST(rights travel as data and come back allowing nothing) {
+  topic_subscription ts;
+  ts.client_id = "c";
+  ts.filter = "data/#";
+  ts.access.principal = "reader";
+  ts.access.roles = {"readers", "devices"};
+  ts.access.ptr = allow_everything();
+  std::vector<char> buf;
+  binary_serializer sink{sys, buf};
+  CAF_REQUIRE_EQUAL(sink(ts), none);
+  topic_subscription back;
+  binary_deserializer source{sys, buf};
+  CAF_REQUIRE_EQUAL(source(back), none);
+  CAF_CHECK_EQUAL(back.filter, "data/#");
+  CAF_CHECK_EQUAL(back.access.principal, "reader");
+  CAF_CHECK_EQUAL(back.access.roles,
+                  (std::vector<std::string>{"readers", "devices"}));
+  // The policy object stays on its node: the copy reads nothing until the
+  // receiver resolves the principal in its own registry.
+  CAF_CHECK(!back.access.resolved());
+  CAF_CHECK(!back.access.may_read("data/x"));
+  CAF_CHECK(ts.access.may_read("data/x"));
+  // A subscribe request carries them the same way.
+  subscribe_request sr;
+  sr.access = ts.access;
+  buf.clear();
+  binary_serializer sink2{sys, buf};
+  CAF_REQUIRE_EQUAL(sink2(sr), none);
+  subscribe_request sr_back;
+  binary_deserializer source2{sys, buf};
+  CAF_REQUIRE_EQUAL(source2(sr_back), none);
+  CAF_CHECK_EQUAL(sr_back.access.principal, "reader");
+  CAF_CHECK(!sr_back.access.may_read("data/x"));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

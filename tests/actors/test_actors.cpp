@@ -97,6 +97,7 @@ topic_subscription make_sub(actor session, std::string client_id,
   ts.client_id = std::move(client_id);
   ts.filter = std::move(filter);
   ts.max_qos = qos;
+  ts.access.ptr = allow_everything();
   return ts;
 }
 
@@ -138,8 +139,9 @@ struct fixture : test_coordinator_fixture<> {
 
   /// Opens a session for `conn` as a connection does.
   void open(const actor& conn, mqtt::session_request req) {
-    send_as(conn, registry, open_atom::value,
-            attach_request{std::move(req), conn});
+    attach_request ar{std::move(req), conn};
+    ar.access = allow_everything();
+    send_as(conn, registry, open_atom::value, std::move(ar));
   }
 
   /// Subscribes at a topic as the tree does and returns the retained
