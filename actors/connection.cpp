@@ -17,6 +17,9 @@ namespace connection_detail {
 
 
 using rearm_read_atom = caf::atom_constant<caf::atom("rdrearm")>;
+/// The multiplexer has begun a round after the one that switched reading
+/// on (connection_state::read_armed).
+using round_atom = caf::atom_constant<caf::atom("rdround")>;
 
 /// Re-triggers of reading after a resume (CAF's lost trigger, below), at
 /// 50 ms doubling to 3.2 s.
@@ -184,10 +187,47 @@ void flush_out(connection_broker* self, bool now) {
   }
 }
 
+/// Switches reading on. CAF 0.17 takes the stream's reference to its
+/// scribe at once but registers the socket with epoll only at the end of
+/// the multiplexer's round; a halt or close in the same round cancels the
+/// registration, and the reference is never given back: the scribe, its
+/// buffers and the socket leak, and later triggers do nothing. So the
+/// connection notes that reading is armed until a callback posted to the
+/// multiplexer, which runs in its next round, says the round is over.
+void arm_read(connection_broker* self) {
+  auto& st = self->state;
+  self->trigger(st.hdl);
+  if (st.read_armed)
+    return;
+  st.read_armed = true;
+  auto me = caf::actor_cast<caf::actor>(self);
+  self->backend().post([me] { caf::anon_send(me, round_atom::value); });
+}
+
+/// The round that armed reading is over: the halt or close it held back.
+void round_over(connection_broker* self) {
+  auto& st = self->state;
+  st.read_armed = false;
+  if (st.halt_deferred) {
+    st.halt_deferred = false;
+    if (st.read_stops != 0 && !st.closed)
+      self->halt(st.hdl);
+  }
+  if (st.close_deferred) {
+    st.close_deferred = false;
+    self->close(st.hdl);
+    maybe_quit(self);
+  }
+}
+
 void stop_reading(connection_broker* self, read_stop why) {
   auto& st = self->state;
-  if (st.read_stops == 0 && !st.closed)
-    self->halt(st.hdl);
+  if (st.read_stops == 0 && !st.closed) {
+    if (st.read_armed)
+      st.halt_deferred = true;
+    else
+      self->halt(st.hdl);
+  }
   st.read_stops |= why;
 }
 
@@ -200,7 +240,8 @@ void resume_reading(connection_broker* self, read_stop why) {
     return;
   st.last_rx = std::chrono::steady_clock::now();
   CASTOR_LOG(trace, context_of(self), "reading resumed");
-  self->trigger(st.hdl);
+  st.halt_deferred = false;
+  arm_read(self);
   // CAF 0.17 applies halt() at the end of the multiplexer's current round;
   // a trigger() in the same round finds the stream still registered, does
   // nothing, and the pending halt then stops reading for good. So trigger
@@ -480,7 +521,10 @@ void do_close(connection_broker* self) {
   if (st.unsent > 0
       && st.close_info.reason == mqtt::reason_code::server_shutting_down)
     ::shutdown(static_cast<int>(st.hdl.id()), SHUT_RDWR);
-  self->close(st.hdl);
+  if (st.read_armed)
+    st.close_deferred = true; // round_over() closes
+  else
+    self->close(st.hdl);
   // A change not yet answered no longer holds other connections' publishes:
   // the client that asked for it has gone without its SUBACK or UNSUBACK.
   if (st.order) {
@@ -502,6 +546,9 @@ void maybe_quit(connection_broker* self) {
   // Publishes held behind other connections' subscription changes still go
   // to their topics in order; the actor ends once they have.
   if (st.order && !st.order->held.empty())
+    return;
+  // Ending closes the socket: not in the round that armed reading.
+  if (st.close_deferred)
     return;
   self->quit();
 }
@@ -817,6 +864,7 @@ caf::behavior connection_actor(connection_broker* self,
         st.close_info.publish_will = publish_will;
         finish(self);
       },
+      [=](round_atom) { round_over(self); },
       [=](rearm_read_atom, uint64_t epoch_and_step) {
         // The low four bits count the retries.
         auto& st = self->state;
@@ -824,7 +872,7 @@ caf::behavior connection_actor(connection_broker* self,
         if ((epoch_and_step >> 4) != st.rearm_epoch || st.read_stops != 0
             || st.closed || st.rx_since_resume)
           return;
-        self->trigger(st.hdl);
+        arm_read(self);
         if (step < max_rearm_steps)
           set_timer(self, rearm_delay(step + 1), rearm_read_atom::value,
                     epoch_and_step + 1);

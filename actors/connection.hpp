@@ -231,6 +231,13 @@ struct connection_state {
   uint8_t read_stops = 0;
   /// Data arrived since reading was last resumed (ends the re-triggers).
   bool rx_since_resume = true;
+  /// Reading was switched on in the multiplexer's current round (CAF 0.17
+  /// applies it at the round's end): a halt or close now would cancel it
+  /// and leave the socket's stream holding itself (socket and buffers
+  /// never freed), so they wait for the next round (round_atom).
+  bool read_armed = false;
+  bool halt_deferred = false;
+  bool close_deferred = false;
   uint64_t rearm_epoch = 0;
   /// Subscriber flow: bytes written but not yet sent to the socket.
   uint64_t unsent = 0;

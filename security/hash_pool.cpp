@@ -11,23 +11,30 @@
 
 namespace castor::security {
 
-hash_pool::hash_pool(options opts) : opts_(opts) {
-  threads_.reserve(opts_.threads);
-  for (size_t i = 0; i < opts_.threads; ++i)
-    threads_.emplace_back([this] { run(); });
+hash_pool::hash_pool(options opts) : core_(std::make_shared<core>()) {
+  core_->opts = opts;
+  threads_.reserve(opts.threads);
+  for (size_t i = 0; i < opts.threads; ++i)
+    threads_.emplace_back([c = core_] { run(c); });
 }
 
 hash_pool::~hash_pool() {
   {
-    std::lock_guard<std::mutex> guard{mtx_};
-    stopping_ = true;
-    queues_.clear();
-    turns_.clear();
-    waiting_ = 0;
+    std::lock_guard<std::mutex> guard{core_->mtx};
+    core_->stopping = true;
+    core_->queues.clear();
+    core_->turns.clear();
+    core_->waiting = 0;
   }
-  cv_.notify_all();
-  for (auto& t : threads_)
-    t.join();
+  core_->cv.notify_all();
+  for (auto& t : threads_) {
+    // A job on this very thread released the pool: it cannot wait for
+    // itself; it ends on its own once the job returns.
+    if (t.get_id() == std::this_thread::get_id())
+      t.detach();
+    else
+      t.join();
+  }
 }
 
 bool hash_pool::submit(const std::string& key, std::function<void()> job) {
@@ -36,22 +43,22 @@ bool hash_pool::submit(const std::string& key, std::function<void()> job) {
     return true;
   }
   {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (stopping_ || waiting_ >= opts_.max_waiting)
+    std::lock_guard<std::mutex> guard{core_->mtx};
+    if (core_->stopping || core_->waiting >= core_->opts.max_waiting)
       return false;
-    auto& q = queues_[key];
+    auto& q = core_->queues[key];
     if (q.empty())
-      turns_.push_back(key);
+      core_->turns.push_back(key);
     q.push_back(std::move(job));
-    ++waiting_;
+    ++core_->waiting;
   }
-  cv_.notify_one();
+  core_->cv.notify_one();
   return true;
 }
 
 size_t hash_pool::waiting() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return waiting_;
+  std::lock_guard<std::mutex> guard{core_->mtx};
+  return core_->waiting;
 }
 
 size_t hash_pool::default_threads(size_t cores) {
@@ -88,25 +95,25 @@ void lower_priority(hash_pool::priority prio) {
 
 } // namespace
 
-void hash_pool::run() {
-  lower_priority(opts_.prio);
-  std::unique_lock<std::mutex> lock{mtx_};
+void hash_pool::run(const std::shared_ptr<core>& c) {
+  lower_priority(c->opts.prio);
+  std::unique_lock<std::mutex> lock{c->mtx};
   for (;;) {
-    cv_.wait(lock, [this] { return stopping_ || !turns_.empty(); });
-    if (stopping_)
+    c->cv.wait(lock, [&] { return c->stopping || !c->turns.empty(); });
+    if (c->stopping)
       return;
     // The key whose turn it is gives one job and goes to the back of the
     // line if it has more.
-    auto key = std::move(turns_.front());
-    turns_.pop_front();
-    auto i = queues_.find(key);
+    auto key = std::move(c->turns.front());
+    c->turns.pop_front();
+    auto i = c->queues.find(key);
     auto job = std::move(i->second.front());
     i->second.pop_front();
     if (i->second.empty())
-      queues_.erase(i);
+      c->queues.erase(i);
     else
-      turns_.push_back(std::move(key));
-    --waiting_;
+      c->turns.push_back(std::move(key));
+    --c->waiting;
     lock.unlock();
     job();
     job = nullptr; // release what it holds before taking the lock again

@@ -20,6 +20,7 @@
 #include <deque>
 #include <functional>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -68,16 +69,24 @@ public:
   }
 
 private:
-  void run();
+  /// What the threads share. Each thread holds it too: the last owner of
+  /// the pool may be a job on one of its own threads (the job's actor
+  /// reference ends the actor that held the pool), and that thread then
+  /// goes on with the state after the pool has gone.
+  struct core {
+    options opts;
+    mutable std::mutex mtx;
+    std::condition_variable cv;
+    /// Waiting jobs per key, and the keys that have some, in turn order.
+    std::unordered_map<std::string, std::deque<std::function<void()>>> queues;
+    std::list<std::string> turns;
+    size_t waiting = 0;
+    bool stopping = false;
+  };
 
-  options opts_;
-  mutable std::mutex mtx_;
-  std::condition_variable cv_;
-  /// Waiting jobs per key, and the keys that have some, in turn order.
-  std::unordered_map<std::string, std::deque<std::function<void()>>> queues_;
-  std::list<std::string> turns_;
-  size_t waiting_ = 0;
-  bool stopping_ = false;
+  static void run(const std::shared_ptr<core>& c);
+
+  std::shared_ptr<core> core_;
   std::vector<std::thread> threads_;
 };
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -89,4 +90,47 @@ TEST_CASE("hash pool: without threads jobs run in submit") {
   CHECK(ran);
   CHECK(hash_pool::default_threads(2) == 1);
   CHECK(hash_pool::default_threads(16) == 4);
+}
+
+namespace {
+
+/// Sets a flag when it goes (the last reference to the pool goes with it).
+struct on_release {
+  std::atomic<bool>* flag = nullptr;
+  ~on_release() {
+    flag->store(true);
+  }
+};
+
+} // namespace
+
+TEST_CASE("hash pool: a job may hold the pool's last reference") {
+  // The authenticator's job holds its actor, which holds the pool: when the
+  // actor has ended meanwhile, the pool goes on its own thread, which must
+  // not wait for itself (std::terminate: "Resource deadlock avoided").
+  std::atomic<bool> released{false};
+  std::atomic<bool> ran{false};
+  {
+    hash_pool::options opts;
+    opts.threads = 1;
+    auto pool = std::make_shared<hash_pool>(opts);
+    auto gate = std::make_shared<std::mutex>();
+    gate->lock();
+    auto mark = std::make_shared<on_release>();
+    mark->flag = &released;
+    CHECK(pool->submit("a", [gate, &ran, p = pool, mark]() mutable {
+      std::lock_guard<std::mutex> guard{*gate};
+      ran = true;
+    }));
+    mark.reset();
+    pool.reset(); // the job holds the last reference now
+    gate->unlock();
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (!released && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  CHECK(ran);
+  CHECK(released);
+  // The detached thread ends on its own.
+  std::this_thread::sleep_for(std::chrono::milliseconds{20});
 }
