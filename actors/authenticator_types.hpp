@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <caf/atom.hpp>
+#include <caf/detail/stringification_inspector.hpp>
 #include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/type_id.hpp>
@@ -39,7 +41,8 @@ using auth_expire_atom = caf::atom_constant<caf::atom("authexpire")>;
 /// authenticator).
 using auth_hashed_atom = caf::atom_constant<caf::atom("authhashed")>;
 
-/// A connecting client's credentials. The password is never logged.
+/// A connecting client's credentials. The password travels (serialised)
+/// but is never printed: to_string() shows "<hidden>" in its place.
 struct authenticate_request {
   std::string client_id;
   bool has_username = false;
@@ -65,9 +68,18 @@ struct auth_reply {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, authenticate_request& x) {
-  return f(caf::meta::type_name("authenticate_request"), x.client_id,
-           x.has_username, x.username, x.has_password, x.password,
-           x.peer_address, x.tls_identity);
+  if constexpr (std::is_same_v<Inspector,
+                               caf::detail::stringification_inspector>) {
+    // Logs and traces print messages with this inspector.
+    std::string hidden = x.has_password ? "<hidden>" : "";
+    return f(caf::meta::type_name("authenticate_request"), x.client_id,
+             x.has_username, x.username, x.has_password, hidden,
+             x.peer_address, x.tls_identity);
+  } else {
+    return f(caf::meta::type_name("authenticate_request"), x.client_id,
+             x.has_username, x.username, x.has_password, x.password,
+             x.peer_address, x.tls_identity);
+  }
 }
 
 template <class Inspector>

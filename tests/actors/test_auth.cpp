@@ -465,4 +465,26 @@ CAF_TEST(exchanges outside the chain pass its gate and count) {
   CAF_CHECK_EQUAL(gate("alice").first, 0xFF);
 }
 
+CAF_TEST(a request prints without its password and travels with it) {
+  authenticate_request req;
+  req.client_id = "c1";
+  req.has_username = true;
+  req.username = "alice";
+  req.has_password = true;
+  req.password = "s3cret-pass";
+  // Logs and traces print messages with to_string.
+  auto text = deep_to_string(make_message(authenticate_atom::value, req));
+  CAF_CHECK(text.find("alice") != std::string::npos);
+  CAF_CHECK(text.find("s3cret-pass") == std::string::npos);
+  CAF_CHECK(text.find("<hidden>") != std::string::npos);
+  std::vector<char> buf;
+  binary_serializer sink{sys, buf};
+  CAF_REQUIRE_EQUAL(sink(req), none);
+  authenticate_request back;
+  binary_deserializer source{sys, buf};
+  CAF_REQUIRE_EQUAL(source(back), none);
+  CAF_CHECK_EQUAL(back.password, "s3cret-pass");
+  CAF_CHECK_EQUAL(back.username, "alice");
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
