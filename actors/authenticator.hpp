@@ -166,6 +166,12 @@ struct auth_chain_state {
 ///   (authenticate_atom, authenticate_request) -> auth_reply
 ///   (auth_gate_atom, address, user)           -> (uint8_t code, uint64_t id)
 ///   (auth_record_atom, id, bool failed)       ends a gate's attempt
+///   (auth_resume_atom, id)                    from itself: ask the handlers
+///                                             after the slow-down
+///   (auth_gate_atom, id)                      from itself: open a gate after
+///                                             the slow-down
+///   (auth_expire_atom, id)                    from itself: a gate not
+///                                             recorded in time counts as failed
 caf::behavior auth_chain(caf::stateful_actor<auth_chain_state>* self,
                          std::vector<caf::actor> handlers,
                          auth_chain_limits limits);

@@ -8,6 +8,24 @@
 // session, one flush per batch. Topic actors are cached by topic name so the
 // topic tree is asked once per name; publishes to a name whose actor is
 // being looked up wait in order.
+//
+//   new_data_msg                         bytes from the socket: parse, run
+//   connection_closed_msg                the socket has closed
+//   data_transferred_msg                 bytes written: written_atom to the
+//                                           session, resume its flow
+//   (out_atom, outbound_batch)           from the session: write to the client
+//   (kick_atom, uint8_t reason, bool publish_will)   close (takeover,
+//                                           shutdown)
+//   (gate_open_atom, seq)                a subscription change it waited for
+//                                           has ended
+//   (change_timeout_atom, seq)           timer: change `seq` not answered
+//   (slow_atom, epoch)                   timer: slow-consumer check
+//   (tick_atom, epoch)                   timer: connect timeout, keep alive
+//   (rearm_read_atom, epoch_and_step)    timer: trigger reading again
+//   (round_atom)                         the multiplexer round that armed
+//                                           reading is over
+//   (flush_atom)                         from itself: write what is pending
+//   down_msg                             a monitored topic has retired
 
 #include <chrono>
 #include <functional>

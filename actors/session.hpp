@@ -9,15 +9,22 @@
 //
 //   (attach_atom, attach_request)        -> attach_result (after a takeover,
 //                                           once the old connection is gone)
-//   (detach_atom, detach_info)           from the attached connection
+//   (detach_atom, detach_info)           from the attached (or kicked)
+//                                           connection
 //   (subscribe_atom, subscribe_request)  -> vector<uint8_t> reason codes, once
 //                                           every matching topic has it
 //   (unsub_atom, filters, codes)         -> vector<uint8_t> reason codes, once
 //                                           every matching topic has it
 //   (deliver_atom, delivery_batch)       from topics
 //   (ack_atom, ack_batch)                from the connection
+//   (written_atom, bytes)                from the attached connection: bytes
+//                                           written to the socket
+//   (flow_atom, uint8_t flow_mode)       from the attached connection:
+//                                           pause / resume delivery
 //   (end_atom)                           from the registry (clean start)
 //   (will_atom, epoch), (expire_atom, epoch)   timers
+//   down_msg                             the attached or kicked connection
+//                                           has gone
 
 #include <cstdint>
 #include <memory>

@@ -19,10 +19,15 @@
 // or, with `foreign_session_policy::replace`, the old session ends (its
 // connection is kicked with 0x8E) and the newcomer starts a clean one.
 //
-//   (open_atom, attach_request)             -> attach_result (from the session)
+//   (open_atom, attach_request)             -> attach_result (from the session;
+//                                              at once if refused or without
+//                                              session actor)
 //   (promote_atom, attach_request)          -> attach_result (from the session)
 //   (detach_atom, client_id)                from a connection without session
 //   (expire_atom, client_id, attaches)      -> bool (may the session end?)
+//   (stats_atom)                            -> uint64_t sessions registered
+//   exit_msg                                from the tree or user_shutdown:
+//                                              quit; a failed session: forget it
 
 #include <cstdint>
 #include <memory>

@@ -21,6 +21,8 @@
 //       ignores ticks of an older epoch, as it would a delayed message's.
 //   (schedule_atom, atom_value reply, uint64_t epoch, uint64_t delay_ms):
 //       the same, answered with (reply, epoch).
+//   (wake_atom, int64_t slot) from the wake-up thread (on the scheduler:
+//       a delayed message to itself): sends what is due, arms the next slot.
 //
 // The wheel holds the actors by weak reference: one that has gone is
 // skipped when its time comes.

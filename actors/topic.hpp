@@ -4,14 +4,20 @@
 // Each update is fanned out once to every subscriber session, all of them
 // sharing the one immutable message.
 //
-//   (publish_atom, publish_batch)            -> fan out, update retained
+//   (publish_atom, publish_batch)            -> bool once fanned out (update
+//                                               retained)
 //   (push_atom, publish_batch)               the same, unanswered (QoS 0)
+//   (publish_atom, message_ptr)              the same for one message,
+//                                               unanswered (from the tree)
 //   (subscribe_atom, topic_subscription)     -> retained_batch (retained to
-//   send) (attach_atom, topic_subscription)        -> register silently
-//   (unsub_atom, actor session, filter, group)
+//                                               send)
+//   (attach_atom, topic_subscription)        register silently (from the tree)
+//   (unsub_atom, actor session, filter, group) -> bool once forgotten
 //   (redeliver_atom, group, filter, delivery_batch) -> other share members
 //   (credit_atom, n, bytes)                  from a session: n batches taken
 //   (gc_config_atom, idle_ms)                from the tree: collect when idle
+//   (gc_check_atom, mark)                    idle timer: ask the tree to
+//                                               retire it if still unused
 //   (retire_atom) -> bool                    from the tree: quit if still idle
 //
 // Flow control: every delivery batch to a session takes one unit of credit;

@@ -6,9 +6,18 @@
 // topic name and then talk to the topic actor directly.
 //
 //   (lookup_atom, name)                     -> actor (created on demand)
-//   (publish_atom, message_ptr)             -> route one message (wills)
+//   (lookup_atom, name, bool create)        -> actor (null if absent and not
+//                                              create)
+//   (publish_atom, message_ptr)             route one message (wills),
+//                                              unanswered
 //   (subscribe_atom, topic_subscription)    -> retained_batch
-//   (unsub_atom, topic_unsubscription)
+//   (unsub_atom, topic_unsubscription)      -> bool once every topic concerned
+//                                              has forgotten it
+//   (redeliver_atom, topic, group, filter, delivery_batch) to that topic
+//   (retire_atom, name)                     from an idle topic: ask it
+//                                              (retire_atom), forget it if so
+//   (gc_config_atom, idle_ms)               idle time for the topics it makes
+//   (stats_atom)                            -> uint64_t topics alive
 
 #include <cstdint>
 #include <string>

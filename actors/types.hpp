@@ -2,7 +2,8 @@
 
 // Every message type that travels between Castor's actors, with inspect()
 // so that each can be serialized (to cross nodes later) and printed, and the
-// one type-id block registering them.
+// type-id block `castor` registering them (the authenticator chain's
+// messages have their own block, actors/authenticator_types.hpp).
 //
 // MQTT properties and shared messages are inspected in their MQTT 5.0 wire
 // form (an encoded PUBLISH), so the properties table lives in one place: the

@@ -7,6 +7,10 @@
 //
 //   (open_atom)      -> uint16_t port, or an error if it could not listen
 //   (shutdown_atom)  -> kick every connection (server shutting down), quit
+//   new_connection_msg  -> fork a connection broker (monitored), or close
+//                          the socket at max_connections (counted, logged)
+//   acceptor_closed_msg -> logged
+//   down_msg            -> a connection has ended: forgotten
 
 #include <cstdint>
 #include <string>
