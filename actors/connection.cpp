@@ -37,7 +37,6 @@ void set_timer(connection_broker* self, std::chrono::milliseconds delay,
 
 constexpr size_t min_read_size = 256;
 constexpr size_t max_read_size = 65536;
-constexpr size_t max_cached_topics = 4096;
 
 void set_read_size(connection_broker* self, size_t n) {
   auto& st = self->state;
@@ -70,43 +69,6 @@ std::string context_of(connection_broker* self) {
   if (!id.empty())
     return "session " + id;
   return "connection " + st.peer;
-}
-
-void route_if_exists(connection_broker* self, mqtt::publish&& p);
-
-/// What messages read count against max_inbound_bytes.
-uint64_t inbound_size(const std::vector<mqtt::message_ptr>& msgs) {
-  uint64_t n = 0;
-  for (auto& m : msgs)
-    n += mqtt::footprint(*m);
-  return n;
-}
-
-/// Topics have taken `n` inbound bytes: reads again below half the bound.
-void inbound_taken(connection_broker* self, uint64_t n) {
-  auto& st = self->state;
-  st.inbound_bytes -= std::min(n, st.inbound_bytes);
-  if ((st.read_stops & stop_bytes) != 0
-      && st.inbound_bytes <= st.ctx->max_inbound_bytes / 2)
-    resume_reading(self, stop_bytes);
-}
-
-void route(connection_broker* self, mqtt::publish&& p) {
-  auto& st = self->state;
-  broker_counters::add(st.ctx->counters->messages_in);
-  auto m = mqtt::make_message(std::move(p), st.ch->session().client_id,
-                              clock_type::now());
-  st.inbound_bytes += mqtt::footprint(*m);
-  for (auto& r : st.routes) {
-    if (r.topic == m->topic && r.mark == st.read_mark) {
-      r.msgs.emplace_back(std::move(m));
-      return;
-    }
-  }
-  std::string topic = m->topic;
-  st.routes.push_back(connection_state::route_group{
-      std::move(topic), std::vector<mqtt::message_ptr>{std::move(m)},
-      st.read_mark});
 }
 
 /// Writes socket bytes (flow control counts those that wait in CAF's
@@ -282,182 +244,6 @@ void turn_done(connection_broker* self, uint64_t seq) {
   flush_out(self, false);
 }
 
-using batch_ptr = connection_state::batch_ptr;
-
-/// Remembers `t` for `name` and watches it: topics retire when idle.
-void cache_topic(connection_broker* self, const std::string& name,
-                 const caf::actor& t) {
-  auto& st = self->state;
-  if (st.topics.count(name) > 0)
-    return;
-  if (st.topics.size() >= max_cached_topics) {
-    // Forget the topics nothing is on its way to.
-    for (auto i = st.topics.begin(); i != st.topics.end();) {
-      if (i->second.in_flight.empty()) {
-        self->demonitor(i->second.actor);
-        inbound_taken(self, i->second.pushed_bytes);
-        i = st.topics.erase(i);
-      } else {
-        ++i;
-      }
-    }
-  }
-  self->monitor(t);
-  st.topics.emplace(name, connection_state::cached_topic{t, {}, 0, 0, {}});
-}
-
-/// The topic `t` has gone (retired while idle): its unanswered batches go
-/// through the tree, which makes a new topic for the name, in their order;
-/// later publishes look the name up again.
-void topic_gone(connection_broker* self, const caf::actor_addr& t) {
-  auto& st = self->state;
-  for (auto i = st.topics.begin(); i != st.topics.end();) {
-    if (i->second.actor.address() != t) {
-      ++i;
-      continue;
-    }
-    for (auto& b : i->second.in_flight) {
-      if (b->done)
-        continue;
-      b->done = true;
-      CASTOR_LOG(debug, context_of(self),
-                 "topic " << i->first << " retired: resending "
-                          << b->msgs.size() << " messages through the tree");
-      for (auto& m : b->msgs)
-        self->send(st.ctx->tree, publish_atom::value, m);
-      inbound_taken(self, b->bytes);
-      for (auto seq : b->turns)
-        turn_done(self, seq);
-    }
-    inbound_taken(self, i->second.pushed_bytes);
-    i = st.topics.erase(i);
-  }
-}
-
-/// QoS 0 batches pushed to a topic between two requests to it, and their
-/// bytes at most.
-constexpr uint32_t max_pushed_batches = 8;
-constexpr uint64_t max_pushed_bytes = 65536;
-
-/// Sends a batch to a cached topic. A QoS 0 batch goes without asking for an
-/// answer (`may_push`, returns false) while the topic is known to be alive
-/// and not holding back this connection's batches (no request to it
-/// unanswered); every max_pushed_batches-th batch asks again, so a blocked
-/// topic still stops this connection's reading. Otherwise the answer ends
-/// the batch's turns (returns true).
-bool send_batch(connection_broker* self, const std::string& name,
-                std::vector<mqtt::message_ptr>&& msgs,
-                std::vector<uint64_t> turns, bool may_push = false) {
-  auto& st = self->state;
-  auto& ct = st.topics.at(name);
-  auto now = clock_type::now();
-  auto bytes = inbound_size(msgs);
-  if (may_push && ct.in_flight.empty() && ct.pushed < max_pushed_batches
-      && ct.pushed_bytes + bytes <= max_pushed_bytes
-      && ct.confirmed != clock_type::time_point{}
-      && (st.ctx->topic_idle_ms == 0
-          || now - ct.confirmed
-                 < std::chrono::milliseconds(st.ctx->topic_idle_ms / 2))
-      && std::all_of(msgs.begin(), msgs.end(),
-                     [](const mqtt::message_ptr& m) { return m->qos == 0; })) {
-    ++ct.pushed;
-    ct.pushed_bytes += static_cast<uint32_t>(bytes);
-    self->send(ct.actor, push_atom::value, publish_batch{std::move(msgs)});
-    return false;
-  }
-  // Its answer also tells that the batches pushed before it were taken.
-  bytes += ct.pushed_bytes;
-  ct.pushed = 0;
-  ct.pushed_bytes = 0;
-  auto b = std::make_shared<connection_state::batch_in_flight>(
-      connection_state::batch_in_flight{msgs, std::move(turns), false, bytes});
-  ct.in_flight.push_back(b);
-  auto topic = ct.actor;
-  self->request(topic, caf::infinite, publish_atom::value,
-                publish_batch{std::move(msgs)})
-      .then(
-          [=](bool) {
-            if (b->done)
-              return;
-            b->done = true;
-            auto& st = self->state;
-            if (auto i = st.topics.find(name); i != st.topics.end()) {
-              auto& v = i->second.in_flight;
-              v.erase(std::find(v.begin(), v.end(), b));
-              if (i->second.actor == topic)
-                i->second.confirmed = now;
-            }
-            inbound_taken(self, b->bytes);
-            for (auto seq : b->turns)
-              turn_done(self, seq);
-          },
-          [=](caf::error&) {
-            // A request to an actor that has gone fails (a broker on the
-            // I/O thread never answers: the monitor tells us instead).
-            topic_gone(self, topic.address());
-          });
-  return true;
-}
-
-bool dispatch(connection_broker* self, const std::string& topic,
-              std::vector<mqtt::message_ptr>&& msgs, uint64_t seq) {
-  auto& st = self->state;
-  if (auto i = st.lookups.find(topic); i != st.lookups.end()) {
-    // Keep per-topic order behind the lookup in progress.
-    for (auto& m : msgs)
-      i->second.msgs.emplace_back(std::move(m));
-    i->second.turns.push_back(seq);
-    return true;
-  }
-  if (st.topics.count(topic) > 0)
-    return send_batch(self, topic, std::move(msgs), {seq}, true);
-  st.lookups.emplace(topic, connection_state::lookup{std::move(msgs), {seq}});
-  self->request(st.ctx->tree, caf::infinite, lookup_atom::value, topic)
-      .then([=](caf::actor& t) {
-        auto& st = self->state;
-        cache_topic(self, topic, t);
-        auto i = st.lookups.find(topic);
-        if (i != st.lookups.end()) {
-          send_batch(self, topic, std::move(i->second.msgs),
-                     std::move(i->second.turns));
-          st.lookups.erase(i);
-        }
-        try_start_change(self);
-      });
-  return true;
-}
-
-/// Asks every topic that has taken pushed batches without an answer since
-/// whether it has (an empty request: answered once everything before it is
-/// taken), so that their bytes count no longer.
-void confirm_pushes(connection_broker* self) {
-  auto& st = self->state;
-  std::vector<std::string> names;
-  for (auto& [name, ct] : st.topics)
-    if (ct.pushed_bytes > 0 && ct.in_flight.empty())
-      names.push_back(name);
-  for (auto& name : names)
-    send_batch(self, name, {}, {});
-}
-
-/// Sends this read's publishes, one batch per topic. Returns how many
-/// answers the turn `seq` waits for (pushed batches need none; held ones
-/// count until they are sent).
-uint32_t flush_routes(connection_broker* self, uint64_t seq) {
-  auto& st = self->state;
-  uint32_t pending = 0;
-  bool gate_busy = !st.ctx->gate->idle() || (st.order && !st.order->held.empty());
-  for (auto& r : st.routes) {
-    ++pending;
-    if (gate_busy && hold_if_needed(self, r, seq))
-      continue;
-    if (!dispatch(self, r.topic, std::move(r.msgs), seq))
-      --pending;
-  }
-  st.routes.clear();
-  return pending;
-}
-
 /// Runs bytes read from the socket through the transport: writes what it
 /// answers (handshake records, HTTP, pongs, close frames) and leaves the
 /// MQTT bytes in st.transport_in.data. Returns true when the transport has
@@ -599,44 +385,6 @@ void finish(connection_broker* self) {
     do_close(self);
   else
     try_start_change(self);
-}
-
-void route_if_exists(connection_broker* self, mqtt::publish&& p) {
-  auto& st = self->state;
-  if (auto w = st.exists_checks.find(p.topic); w != st.exists_checks.end()) {
-    st.exists_waiting += p.qos > 0 ? 1 : 0;
-    w->second.emplace_back(std::move(p), st.read_mark);
-    return;
-  }
-  if (st.topics.count(p.topic) > 0) {
-    run(self, st.ch->handle_publish_checked(std::move(p), true));
-    return;
-  }
-  std::string topic = p.topic;
-  st.exists_waiting += p.qos > 0 ? 1 : 0;
-  st.exists_checks[topic].emplace_back(std::move(p), st.read_mark);
-  self->request(st.ctx->tree, caf::infinite, lookup_atom::value, topic, false)
-      .then([=](caf::actor& t) {
-        auto& st = self->state;
-        auto i = st.exists_checks.find(topic);
-        if (i == st.exists_checks.end())
-          return;
-        auto msgs = std::move(i->second);
-        st.exists_checks.erase(i);
-        for (auto& m : msgs)
-          st.exists_waiting -= m.first.qos > 0 ? 1 : 0;
-        if (st.closing)
-          return;
-        bool exists = static_cast<bool>(t);
-        if (exists)
-          cache_topic(self, topic, t);
-        for (auto& [m, mark] : msgs) {
-          // In order behind the changes read before it, not after.
-          st.read_mark = mark;
-          run(self, st.ch->handle_publish_checked(std::move(m), exists));
-        }
-        finish(self);
-      });
 }
 
 void run(connection_broker* self, mqtt::channel_output&& o) {

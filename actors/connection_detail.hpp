@@ -86,6 +86,26 @@ bool dispatch(connection_broker* self, const std::string& topic,
 /// A topic has taken a batch of the turn `seq`.
 void turn_done(connection_broker* self, uint64_t seq);
 
+// -- publishes on their way to topics (connection_route.cpp) ------------------
+
+/// Adds a PUBLISH read now to the current read's batch for its topic.
+void route(connection_broker* self, mqtt::publish&& p);
+
+/// A PUBLISH the client may send only to a topic that exists: asks the
+/// tree (unless the topic is cached) and hands the answer to the channel,
+/// in order behind the changes read before it.
+void route_if_exists(connection_broker* self, mqtt::publish&& p);
+
+/// Sends the current read's batches; returns how many wait for an answer.
+uint32_t flush_routes(connection_broker* self, uint64_t seq);
+
+/// Asks the topics that took pushed batches without an answer to confirm
+/// them, so that their bytes count no longer.
+void confirm_pushes(connection_broker* self);
+
+/// A cached topic has retired: its unanswered batches go through the tree.
+void topic_gone(connection_broker* self, const caf::actor_addr& t);
+
 // -- packet order around SUBSCRIBE and UNSUBSCRIBE (connection_order.cpp) -----
 
 /// Bounds the wait for the session's answer to a SUBSCRIBE or UNSUBSCRIBE.
