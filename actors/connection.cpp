@@ -156,19 +156,35 @@ void flush_out(connection_broker* self, bool now) {
 /// buffers and the socket leak, and later triggers do nothing. So the
 /// connection notes that reading is armed until a callback posted to the
 /// multiplexer, which runs in its next round, says the round is over.
+void post_round_check(connection_broker* self);
+
 void arm_read(connection_broker* self) {
   auto& st = self->state;
   self->trigger(st.hdl);
+  ++st.arm_seq;
   if (st.read_armed)
     return;
   st.read_armed = true;
-  auto me = caf::actor_cast<caf::actor>(self);
-  self->backend().post([me] { caf::anon_send(me, round_atom::value); });
+  post_round_check(self);
 }
 
-/// The round that armed reading is over: the halt or close it held back.
-void round_over(connection_broker* self) {
+/// Asks the multiplexer to tell this connection when its next round has
+/// begun, with the count of triggers so far.
+void post_round_check(connection_broker* self) {
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto seq = self->state.arm_seq;
+  self->backend().post([me, seq] { caf::anon_send(me, round_atom::value, seq); });
+}
+
+/// A round after the trigger number `seq` has begun: unless reading was
+/// armed again since (possibly in the round now running), the halt or
+/// close held back goes ahead.
+void round_over(connection_broker* self, uint64_t seq) {
   auto& st = self->state;
+  if (seq != st.arm_seq) {
+    post_round_check(self);
+    return;
+  }
   st.read_armed = false;
   if (st.halt_deferred) {
     st.halt_deferred = false;
@@ -612,7 +628,7 @@ caf::behavior connection_actor(connection_broker* self,
         st.close_info.publish_will = publish_will;
         finish(self);
       },
-      [=](round_atom) { round_over(self); },
+      [=](round_atom, uint64_t seq) { round_over(self, seq); },
       [=](rearm_read_atom, uint64_t epoch_and_step) {
         // The low four bits count the retries.
         auto& st = self->state;

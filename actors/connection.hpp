@@ -22,8 +22,8 @@
 //   (slow_atom, epoch)                   timer: slow-consumer check
 //   (tick_atom, epoch)                   timer: connect timeout, keep alive
 //   (rearm_read_atom, epoch_and_step)    timer: trigger reading again
-//   (round_atom)                         the multiplexer round that armed
-//                                           reading is over
+//   (round_atom, seq)                    a round after trigger `seq` has
+//                                           begun: held-back halt or close
 //   (flush_atom)                         from itself: write what is pending
 //   down_msg                             a monitored topic has retired
 
@@ -254,6 +254,7 @@ struct connection_state {
   /// and leave the socket's stream holding itself (socket and buffers
   /// never freed), so they wait for the next round (round_atom).
   bool read_armed = false;
+  uint64_t arm_seq = 0; ///< triggers so far (round_atom carries the count)
   bool halt_deferred = false;
   bool close_deferred = false;
   uint64_t rearm_epoch = 0;
