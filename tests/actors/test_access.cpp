@@ -74,6 +74,36 @@ struct fixture : test_coordinator_fixture<> {
     run();
   }
 
+  /// What a session subscribed to "#" with `access` gets: the retained
+  /// message of "no/3" (in its retained batch) and a live one on "no/4".
+  struct reach {
+    size_t retained = 0;
+    size_t live = 0;
+  };
+
+  reach reach_with(access_ref access) {
+    self->send(tree, publish_atom::value, retained("no/3"));
+    run();
+    auto seen = std::make_shared<std::vector<std::string>>();
+    auto session = sys.spawn(recording_session, seen);
+    topic_subscription ts;
+    ts.session = session;
+    ts.client_id = "c";
+    ts.filter = "#";
+    ts.access = std::move(access);
+    self->send(tree, subscribe_atom::value, ts);
+    run();
+    reach got;
+    self->receive([&](retained_batch& b) { got.retained = b.items.size(); });
+    auto m = retained("no/4");
+    const_cast<mqtt::message&>(*m).retain = false;
+    self->send(tree, publish_atom::value, m);
+    run();
+    got.live = seen->size();
+    anon_send_exit(session, exit_reason::user_shutdown);
+    return got;
+  }
+
   actor lookup(const std::string& name, bool create) {
     self->send(tree, lookup_atom::value, name, create);
     run();
@@ -128,44 +158,19 @@ CAF_TEST(wildcards reach only readable topics) {
 }
 
 CAF_TEST(without a policy nothing is reachable) {
-  self->send(tree, publish_atom::value, retained("no/3"));
-  run();
-  auto seen = std::make_shared<std::vector<std::string>>();
-  auto session = sys.spawn(recording_session, seen);
-  topic_subscription ts;
-  ts.session = session;
-  ts.client_id = "c";
-  ts.filter = "#";
-  ts.access.principal = "reader"; // as if it came from another node
-  self->send(tree, subscribe_atom::value, ts);
-  run();
-  retained_batch got;
-  self->receive([&](retained_batch& b) { got = std::move(b); });
-  CAF_CHECK_EQUAL(got.items.size(), 0u);
-  auto m = retained("no/4");
-  const_cast<mqtt::message&>(*m).retain = false;
-  self->send(tree, publish_atom::value, m);
-  run();
-  CAF_CHECK_EQUAL(seen->size(), 0u);
-  anon_send_exit(session, exit_reason::user_shutdown);
+  access_ref access;
+  access.principal = "reader"; // as if it came from another node
+  auto got = reach_with(access);
+  CAF_CHECK_EQUAL(got.retained, 0u);
+  CAF_CHECK_EQUAL(got.live, 0u);
 }
 
 CAF_TEST(without a security store everything is reachable) {
-  self->send(tree, publish_atom::value, retained("no/3"));
-  run();
-  auto seen = std::make_shared<std::vector<std::string>>();
-  auto session = sys.spawn(recording_session, seen);
-  topic_subscription ts;
-  ts.session = session;
-  ts.client_id = "c";
-  ts.filter = "#";
-  ts.access.ptr = allow_everything();
-  self->send(tree, subscribe_atom::value, ts);
-  run();
-  retained_batch got;
-  self->receive([&](retained_batch& b) { got = std::move(b); });
-  CAF_CHECK_EQUAL(got.items.size(), 1u);
-  anon_send_exit(session, exit_reason::user_shutdown);
+  access_ref access;
+  access.ptr = allow_everything();
+  auto got = reach_with(access);
+  CAF_CHECK_EQUAL(got.retained, 1u);
+  CAF_CHECK_EQUAL(got.live, 1u);
 }
 
 CAF_TEST(rights travel as data and come back allowing nothing) {
