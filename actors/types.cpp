@@ -19,6 +19,9 @@ public:
   bool may_read(std::string_view) const override {
     return true;
   }
+  bool reads_everything() const noexcept override {
+    return true;
+  }
 };
 
 } // namespace

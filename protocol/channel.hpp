@@ -80,6 +80,10 @@ public:
   virtual bool may_subscribe(std::string_view filter) const = 0;
   /// May messages of the topic name `topic` be delivered to the client?
   virtual bool may_read(std::string_view topic) const = 0;
+  /// True if may_read() is true for every topic (no per-message check).
+  virtual bool reads_everything() const noexcept {
+    return false;
+  }
 };
 
 using access_ptr = std::shared_ptr<const access_policy>;
