@@ -7,14 +7,19 @@
 
 #include <caf/all.hpp>
 
+#include "actors/iface/implement.hpp"
+#include "actors/iface/timeouts.hpp"
+
 namespace castor {
 
 namespace {
 
 /// How long the chain waits for one handler: the store's waits for a
 /// hashing thread behind the logins queued before it (a burst of a hundred
-/// takes seconds), but less than the connection's 30 s (connection_detail.hpp).
-constexpr auto handler_timeout = std::chrono::seconds{25};
+/// takes seconds), but less than the connection waits for the chain
+/// (actors/iface/timeouts.hpp).
+constexpr auto handler_timeout = auth_handler_timeout;
+static_assert(auth_handler_timeout < auth_timeout);
 
 using security::auth_decision;
 using security::auth_result;
@@ -129,14 +134,13 @@ load_auth_settings(const security_config& cfg) {
   return result;
 }
 
-caf::behavior
-store_authenticator(caf::stateful_actor<store_auth_state>* self,
-                    store_auth_options opts) {
+caf::behavior store_authenticator(caf::stateful_actor<store_auth_state>* self,
+                                  store_auth_options opts) {
   auto store = opts.store;
   auto pool = opts.pool;
   auto counters = opts.counters;
   bool defer_tokens = opts.defer_tokens;
-  return {
+  return implement<store_authenticator_interface>(
       [=](authenticate_atom,
           authenticate_request& req) -> caf::result<auth_reply> {
         if (!req.has_username || req.username.empty())
@@ -184,14 +188,13 @@ store_authenticator(caf::stateful_actor<store_auth_state>* self,
           return;
         i->second.deliver(std::move(reply));
         hashing.erase(i);
-      },
-  };
+      });
 }
 
-caf::behavior
-certificate_authenticator(caf::event_based_actor* self,
-                          std::shared_ptr<const security::security_store> store) {
-  return {
+caf::behavior certificate_authenticator(
+    caf::event_based_actor* self,
+    std::shared_ptr<const security::security_store> store) {
+  return implement<authenticator_interface>(
       [store](authenticate_atom, const authenticate_request& req) {
         if (req.tls_identity.empty())
           return to_reply(auth_result::abstain("no client certificate"),
@@ -207,30 +210,28 @@ certificate_authenticator(caf::event_based_actor* self,
         return to_reply(
             auth_result::abstain("certificate principal not in the store"),
             not_authorized, "certificate");
-      },
-  };
+      });
 }
 
 caf::behavior
 jwt_authenticator(caf::event_based_actor* self,
                   std::shared_ptr<const security::jwt_verifier> jwt,
                   wall_clock_fn now) {
-  return {
+  return implement<authenticator_interface>(
       [jwt, now](authenticate_atom, const authenticate_request& req) {
         if (!req.has_password)
           return to_reply(auth_result::abstain("no password"), not_authorized,
                           "jwt");
         return to_reply(jwt->authenticate(req.password, now()), not_authorized,
                         "jwt");
-      },
-  };
+      });
 }
 
 caf::behavior
 anonymous_authenticator(caf::event_based_actor* self, anonymous_policy policy,
                         std::vector<std::string> roles,
                         std::shared_ptr<const security::security_store> store) {
-  return {
+  return implement<authenticator_interface>(
       [=](authenticate_atom, const authenticate_request& req) {
         if (req.has_username && !req.username.empty())
           return to_reply(auth_result::abstain("has a user name"),
@@ -249,8 +250,7 @@ anonymous_authenticator(caf::event_based_actor* self, anonymous_policy policy,
         }
         return to_reply(auth_result::deny("anonymous clients are refused"),
                         not_authorized, "anonymous");
-      },
-  };
+      });
 }
 
 namespace {
@@ -275,8 +275,7 @@ void settle(chain_ptr self, uint64_t id, login_throttle::outcome how) {
   auto i = st.attempts.find(id);
   if (i == st.attempts.end())
     return;
-  st.throttle->end(i->second.address, i->second.user, how,
-                   self->clock().now());
+  st.throttle->end(i->second.address, i->second.user, how, self->clock().now());
   st.attempts.erase(i);
   if (how == login_throttle::outcome::success)
     count(st.counters, &auth_counters::accepted);
@@ -325,8 +324,8 @@ void ask(chain_ptr self, uint64_t id, size_t index) {
     finish(self, id, std::move(reply));
     return;
   }
-  self->request(handlers[index], handler_timeout,
-                authenticate_atom::value, *req)
+  self->request(handlers[index], handler_timeout, authenticate_atom::value,
+                *req)
       .then(
           [=](auth_reply& reply) {
             if (reply.decision == auth_decision::abstain)
@@ -363,7 +362,7 @@ void open_gate(chain_ptr self, uint64_t id) {
 } // namespace
 
 caf::behavior auth_chain(caf::stateful_actor<auth_chain_state>* self,
-                         std::vector<caf::actor> handlers,
+                         std::vector<authenticator_interface> handlers,
                          auth_chain_limits limits) {
   auto& st = self->state;
   st.handlers = std::move(handlers);
@@ -375,10 +374,10 @@ caf::behavior auth_chain(caf::stateful_actor<auth_chain_state>* self,
     self->link_to(h);
   // Starts an attempt: refused at once, or registered (and waiting if the
   // slow-down says so). Returns its id, 0 if refused.
-  auto begin = [=](std::string address, std::string user,
-                   std::shared_ptr<const authenticate_request> req,
-                   caf::response_promise rp, bool gate,
-                   bool& waits) -> uint64_t {
+  auto begin
+      = [=](std::string address, std::string user,
+            std::shared_ptr<const authenticate_request> req,
+            caf::response_promise rp, bool gate, bool& waits) -> uint64_t {
     auto& st = self->state;
     auto adm = st.throttle->begin(address, user, self->clock().now());
     waits = false;
@@ -405,8 +404,9 @@ caf::behavior auth_chain(caf::stateful_actor<auth_chain_state>* self,
     }
     return id;
   };
-  return {
-      [=](authenticate_atom, authenticate_request& req) {
+  return implement<auth_chain_interface>(
+      [=](authenticate_atom,
+          authenticate_request& req) -> caf::result<auth_reply> {
         auto rp = self->make_response_promise();
         auto shared
             = std::make_shared<const authenticate_request>(std::move(req));
@@ -428,7 +428,8 @@ caf::behavior auth_chain(caf::stateful_actor<auth_chain_state>* self,
         return rp;
       },
       [=](auth_resume_atom, uint64_t id) { ask(self, id, 0); },
-      [=](auth_gate_atom, std::string& address, std::string& user) {
+      [=](auth_gate_atom, std::string& address,
+          std::string& user) -> caf::result<uint8_t, uint64_t> {
         auto rp = self->make_response_promise();
         bool waits = false;
         auto id = begin(std::move(address), std::move(user), nullptr, rp, true,
@@ -452,17 +453,19 @@ caf::behavior auth_chain(caf::stateful_actor<auth_chain_state>* self,
         auto i = self->state.attempts.find(id);
         if (i != self->state.attempts.end() && i->second.gate)
           settle(self, id, login_throttle::outcome::failure);
-      },
-  };
+      });
 }
 
-caf::actor spawn_authenticators(caf::actor_system& sys,
-                                const auth_settings& settings,
-                                std::shared_ptr<broker_counters> counters) {
-  std::vector<caf::actor> handlers;
+auth_chain_interface
+spawn_authenticators(caf::actor_system& sys, const auth_settings& settings,
+                     std::shared_ptr<broker_counters> counters) {
+  std::vector<authenticator_interface> handlers;
+  auto add = [&](caf::actor a) {
+    handlers.push_back(caf::actor_cast<authenticator_interface>(std::move(a)));
+  };
   // A verified client certificate decides first (mutual TLS listeners with
   // principal_from); clients without one go on to the other handlers.
-  handlers.push_back(sys.spawn(certificate_authenticator, settings.store));
+  add(sys.spawn(certificate_authenticator, settings.store));
   if (settings.store) {
     security::hash_pool::options po;
     po.threads = settings.hash_threads != 0
@@ -486,22 +489,23 @@ caf::actor spawn_authenticators(caf::actor_system& sys,
     so.pool = std::make_shared<security::hash_pool>(po);
     so.defer_tokens = settings.jwt != nullptr;
     so.counters = counters;
-    handlers.push_back(sys.spawn(store_authenticator, std::move(so)));
+    add(sys.spawn(store_authenticator, std::move(so)));
   }
   if (settings.jwt)
-    handlers.push_back(sys.spawn(jwt_authenticator, settings.jwt, [] {
+    add(sys.spawn(jwt_authenticator, settings.jwt, [] {
       return static_cast<int64_t>(
           std::chrono::duration_cast<std::chrono::seconds>(
               std::chrono::system_clock::now().time_since_epoch())
               .count());
     }));
-  handlers.push_back(sys.spawn(anonymous_authenticator, settings.anonymous,
-                               settings.anonymous_roles, settings.store));
+  add(sys.spawn(anonymous_authenticator, settings.anonymous,
+                settings.anonymous_roles, settings.store));
   auth_chain_limits limits;
   limits.throttle = settings.throttle;
   limits.jwt_enabled = settings.jwt != nullptr;
   limits.counters = std::move(counters);
-  return sys.spawn(auth_chain, std::move(handlers), limits);
+  return caf::actor_cast<auth_chain_interface>(
+      sys.spawn(auth_chain, std::move(handlers), limits));
 }
 
 } // namespace castor

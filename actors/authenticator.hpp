@@ -30,6 +30,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/authenticator_types.hpp"
+#include "actors/iface/authenticator.hpp"
 #include "actors/counters.hpp"
 #include "security/hash_pool.hpp"
 #include "security/jwt.hpp"
@@ -100,17 +101,16 @@ struct store_auth_state {
 /// against the stand-in, so that the answer takes as long as for a known
 /// user). The hash runs on the pool; when too many logins wait for it the
 /// answer is DENY with reason code 0x89 (server busy) at once.
-caf::behavior
-store_authenticator(caf::stateful_actor<store_auth_state>* self,
-                    store_auth_options opts);
+caf::behavior store_authenticator(caf::stateful_actor<store_auth_state>* self,
+                                  store_auth_options opts);
 
 /// Allows a client whose verified certificate named a principal
 /// (`tls_identity`): with the store's roles for it, or with no roles when
 /// there is no store; abstains without a certificate principal or when the
 /// store does not know it.
-caf::behavior
-certificate_authenticator(caf::event_based_actor* self,
-                          std::shared_ptr<const security::security_store> store);
+caf::behavior certificate_authenticator(
+    caf::event_based_actor* self,
+    std::shared_ptr<const security::security_store> store);
 
 /// Checks a password that is shaped like a JWT; abstains for any other.
 caf::behavior
@@ -138,7 +138,7 @@ struct auth_chain_limits {
 };
 
 struct auth_chain_state {
-  std::vector<caf::actor> handlers;
+  std::vector<authenticator_interface> handlers;
   std::unique_ptr<security::login_throttle> throttle;
   bool jwt_enabled = false;
   caf::actor_clock::duration_type gate_timeout;
@@ -160,28 +160,18 @@ struct auth_chain_state {
 
 /// Asks `handlers` in order; replies with an `auth_reply` whose decision is
 /// allow or deny (never abstain). A handler that fails or does not answer
-/// within 25 s gives a denial with 0x88 (server unavailable), which the
-/// slow-down does not count.
-///
-///   (authenticate_atom, authenticate_request) -> auth_reply
-///   (auth_gate_atom, address, user)           -> (uint8_t code, uint64_t id)
-///   (auth_record_atom, id, bool failed)       ends a gate's attempt
-///   (auth_resume_atom, id)                    from itself: ask the handlers
-///                                             after the slow-down
-///   (auth_gate_atom, id)                      from itself: open a gate after
-///                                             the slow-down
-///   (auth_expire_atom, id)                    from itself: a gate not
-///                                             recorded in time counts as failed
+/// within auth_handler_timeout gives a denial with 0x88 (server
+/// unavailable), which the slow-down does not count. What it handles:
+/// auth_chain_interface (actors/iface/authenticator.hpp).
 caf::behavior auth_chain(caf::stateful_actor<auth_chain_state>* self,
-                         std::vector<caf::actor> handlers,
+                         std::vector<authenticator_interface> handlers,
                          auth_chain_limits limits);
 
 /// Spawns the certificate, store, JWT and anonymous authenticators that
 /// `settings` enable, the store's hashing threads, and the chain over them;
 /// returns the chain. `counters` may be null.
-caf::actor spawn_authenticators(caf::actor_system& sys,
-                                const auth_settings& settings,
-                                std::shared_ptr<broker_counters> counters
-                                = nullptr);
+auth_chain_interface
+spawn_authenticators(caf::actor_system& sys, const auth_settings& settings,
+                     std::shared_ptr<broker_counters> counters = nullptr);
 
 } // namespace castor

@@ -15,7 +15,6 @@ namespace castor {
 
 namespace connection_detail {
 
-
 using rearm_read_atom = caf::atom_constant<caf::atom("rdrearm")>;
 /// The multiplexer has begun a round after the one that switched reading
 /// on (connection_state::read_armed).
@@ -61,6 +60,30 @@ void ensure_tick(connection_broker* self, std::chrono::milliseconds d) {
   if (st.tick_due > clock_type::now() && st.tick_due <= clock_type::now() + d)
     return;
   schedule_tick(self, d);
+}
+
+void end_connection(connection_broker* self, mqtt::reason_code rc,
+                    bool publish_will) {
+  auto& st = self->state;
+  run(self, st.ch->handle_kick(rc, publish_will));
+  st.closing = true;
+  st.close_info.publish_will = publish_will;
+  finish(self);
+}
+
+void request_failed(connection_broker* self, const char* what,
+                    const caf::error& err) {
+  auto& st = self->state;
+  if (st.closing || st.closed)
+    return;
+  if (err == caf::sec::request_timeout)
+    CASTOR_LOG(warning, context_of(self),
+               what << " did not answer in time: disconnecting (server busy)");
+  else
+    CASTOR_LOG(warning, context_of(self),
+               what << " failed (" << self->system().render(err)
+                    << "): disconnecting (server busy)");
+  end_connection(self, mqtt::reason_code::server_busy, true);
 }
 
 std::string context_of(connection_broker* self) {
@@ -142,8 +165,7 @@ void flush_out(connection_broker* self, bool now) {
     st.out_paused = true;
     CASTOR_LOG(debug, context_of(self),
                "outbound paused: " << st.unsent << " bytes unsent");
-    self->send(st.session, flow_atom::value,
-               static_cast<uint8_t>(flow_mode::paused));
+    self->send(st.session, flow_atom::value, flow_mode::paused);
     set_timer(self, std::chrono::milliseconds(st.ctx->slow_consumer_timeout_ms),
               slow_atom::value, ++st.slow_epoch);
   }
@@ -173,7 +195,8 @@ void arm_read(connection_broker* self) {
 void post_round_check(connection_broker* self) {
   auto me = caf::actor_cast<caf::actor>(self);
   auto seq = self->state.arm_seq;
-  self->backend().post([me, seq] { caf::anon_send(me, round_atom::value, seq); });
+  self->backend().post(
+      [me, seq] { caf::anon_send(me, round_atom::value, seq); });
 }
 
 /// A round after the trigger number `seq` has begun: unless reading was
@@ -574,8 +597,7 @@ caf::behavior connection_actor(connection_broker* self,
           CASTOR_LOG(debug, context_of(self),
                      "outbound resumed: " << st.unsent << " bytes unsent");
           if (st.session && !st.closing)
-            self->send(st.session, flow_atom::value,
-                       static_cast<uint8_t>(flow_mode::open));
+            self->send(st.session, flow_atom::value, flow_mode::open);
         }
       },
       [=](slow_atom, uint64_t epoch) {
@@ -596,8 +618,7 @@ caf::behavior connection_actor(connection_broker* self,
                                : ", dropping its QoS 0 messages"));
         if (!st.ctx->slow_consumer_disconnect) {
           if (st.session)
-            self->send(st.session, flow_atom::value,
-                       static_cast<uint8_t>(flow_mode::paused_drop0));
+            self->send(st.session, flow_atom::value, flow_mode::paused_drop0);
           return;
         }
         broker_counters::add(c.slow_consumer_disconnects);
@@ -613,7 +634,6 @@ caf::behavior connection_actor(connection_broker* self,
         flush_out(self, true);
       },
       [=](kick_atom, uint8_t reason, bool publish_will) {
-        auto& st = self->state;
         if (reason
             == static_cast<uint8_t>(mqtt::reason_code::server_shutting_down))
           CASTOR_LOG(debug, context_of(self), "disconnected: server shutdown");
@@ -622,11 +642,8 @@ caf::behavior connection_actor(connection_broker* self,
                      "disconnected by the server (" << mqtt::to_string(
                          static_cast<mqtt::reason_code>(reason))
                                                     << ")");
-        run(self, st.ch->handle_kick(static_cast<mqtt::reason_code>(reason),
-                                     publish_will));
-        st.closing = true;
-        st.close_info.publish_will = publish_will;
-        finish(self);
+        end_connection(self, static_cast<mqtt::reason_code>(reason),
+                       publish_will);
       },
       [=](round_atom, uint64_t seq) { round_over(self, seq); },
       [=](rearm_read_atom, uint64_t epoch_and_step) {
@@ -651,7 +668,8 @@ caf::behavior connection_actor(connection_broker* self,
         if (st.ch->state() == phase::awaiting_connect) {
           if (st.transport && !st.transport->established())
             CASTOR_LOG(info, context_of(self),
-                       st.transport->pending_stage() << " not finished in time");
+                       st.transport->pending_stage()
+                           << " not finished in time");
           else
             CASTOR_LOG(info, context_of(self), "no CONNECT in time");
           run(self, st.ch->handle_timeout());
@@ -675,9 +693,14 @@ caf::behavior connection_actor(connection_broker* self,
                         std::chrono::milliseconds(st.ctx->connect_timeout_ms));
           return;
         }
-        auto ka = st.ch->keep_alive();
-        if (ka == 0)
+        if (publish_waits_expired(self, now))
           return;
+        auto ka = st.ch->keep_alive();
+        if (ka == 0) {
+          if (publishes_in_flight(st))
+            schedule_tick(self, publish_wait_limit(*st.ctx));
+          return;
+        }
         auto limit = std::chrono::milliseconds(ka * 1500);
         if (st.read_stops != 0) {
           // Not reading is our doing (flow control), not the client's silence.

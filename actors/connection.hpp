@@ -40,6 +40,10 @@
 #include <caf/io/broker.hpp>
 
 #include "actors/counters.hpp"
+#include "actors/iface/authenticator.hpp"
+#include "actors/iface/registry.hpp"
+#include "actors/iface/session.hpp"
+#include "actors/iface/topic_tree.hpp"
 #include "actors/subscription_gate.hpp"
 #include "actors/types.hpp"
 #include "protocol/channel.hpp"
@@ -54,8 +58,8 @@ namespace castor {
 
 /// What every connection of a listener shares.
 struct connection_context {
-  caf::actor registry;
-  caf::actor tree;
+  registry_interface registry;
+  topic_tree_interface tree;
   /// Connect timeouts and keep alive (actors/timer_wheel.hpp).
   caf::actor timers;
   /// Subscription changes in progress, shared by every connection of the
@@ -76,7 +80,7 @@ struct connection_context {
   std::string listener;
   std::shared_ptr<broker_counters> counters;
   /// The authenticator chain (actors/authenticator.hpp).
-  caf::actor auth;
+  auth_chain_interface auth;
   /// False when every client is let in with all rights (no store, no JWT,
   /// anonymous clients allowed): CONNECT then skips the chain.
   bool auth_required = false;
@@ -145,7 +149,7 @@ struct connection_state {
   /// The session actor; null while the session has none (clean start with
   /// expiry 0 and no subscription yet: the registry holds this connection,
   /// `direct`) and before the session is open.
-  caf::actor session;
+  session_interface session;
   bool direct = false;
   /// Asking the registry for a session actor (first SUBSCRIBE); requests
   /// for the session wait in `deferred`, in order.
@@ -171,9 +175,9 @@ struct connection_state {
   /// Publishes that may go only to an existing topic, waiting (in order,
   /// by topic) for the tree to say whether it exists, and how many of them
   /// are QoS 1 or 2 (they count against our receive maximum).
-  std::unordered_map<std::string,
-                     std::vector<std::pair<mqtt::publish,
-                                           subscription_gate::seq_type>>>
+  std::unordered_map<
+      std::string,
+      std::vector<std::pair<mqtt::publish, subscription_gate::seq_type>>>
       exists_checks;
   uint32_t exists_waiting = 0;
   /// TLS and WebSocket below MQTT; null on plain TCP (bytes go straight
@@ -183,7 +187,7 @@ struct connection_state {
   std::string wire;                       // socket bytes of a flush, reused
   bool transport_up = false; ///< every layer of the transport is up
   size_t read_size = 0;
-  std::string out; // bytes of this turn
+  std::string out;            // bytes of this turn
   bool flush_pending = false; ///< a flush_atom to self is on its way
   /// Routes of this turn, in order, grouped by topic (and by the gate's
   /// mark when they were read).
@@ -203,15 +207,20 @@ struct connection_state {
     std::vector<mqtt::message_ptr> msgs;
     std::vector<uint64_t> turns;
     bool done = false;
+    /// When it was sent: a topic that has not taken it within
+    /// publish_wait_limit() counts as stuck (actors/iface/timeouts.hpp).
+    std::chrono::steady_clock::time_point sent;
     /// inbound bytes its answer releases: its own and those of the batches
     /// pushed to the topic before it.
     uint64_t bytes = 0;
   };
   using batch_ptr = std::shared_ptr<batch_in_flight>;
+  /// Batches sent to topics and not yet answered (over every topic).
+  uint32_t batches_in_flight = 0;
   /// A topic actor this connection publishes to (monitored: idle topics
   /// retire), with its batches not yet answered, oldest first.
   struct cached_topic {
-    caf::actor actor;
+    topic_interface actor;
     std::vector<batch_ptr> in_flight;
     /// QoS 0 batches pushed without an answer since the last request, and
     /// their inbound bytes.

@@ -26,7 +26,7 @@ void on_session_opened(connection_broker* self, attach_result& r) {
     finish(self);
     return;
   }
-  st.session = r.session;
+  st.session = caf::actor_cast<session_interface>(r.session);
   st.direct = !r.session;
   std::set<uint16_t> ids(r.qos2_ids.begin(), r.qos2_ids.end());
   run(self, st.ch->handle_session_opened(r.session_present, ids));
@@ -109,14 +109,14 @@ void with_session(connection_broker* self, std::function<void()> f) {
   ar.connection = caf::actor_cast<caf::actor>(self);
   ar.principal = st.principal;
   ar.access = st.access;
-  self->request(st.ctx->registry, caf::infinite, promote_atom::value,
+  self->request(st.ctx->registry, registry_request_timeout, promote_atom::value,
                 std::move(ar))
       .then(
           [=](attach_result& r) {
             auto& st = self->state;
             st.promoting = false;
             st.direct = false;
-            st.session = r.session;
+            st.session = caf::actor_cast<session_interface>(r.session);
             CASTOR_LOG(debug, context_of(self), "session actor started");
             if (st.closed) {
               st.deferred.clear();
@@ -124,24 +124,29 @@ void with_session(connection_broker* self, std::function<void()> f) {
               return;
             }
             if (st.out_paused)
-              self->send(st.session, flow_atom::value,
-                         static_cast<uint8_t>(flow_mode::paused));
+              self->send(st.session, flow_atom::value, flow_mode::paused);
             auto fs = std::move(st.deferred);
             st.deferred.clear();
             for (auto& g : fs)
               g();
           },
-          [=](caf::error&) {
-            // Taken over meanwhile: the kick is on its way (or here).
+          [=](caf::error& err) {
             auto& st = self->state;
             st.promoting = false;
             st.deferred.clear();
-            if (st.closed)
+            if (st.closed) {
               maybe_quit(self);
+              return;
+            }
+            // Otherwise taken over meanwhile: the kick is on its way (or
+            // here).
+            if (err == caf::sec::request_timeout && !st.closing)
+              request_failed(self, "the session registry", err);
           });
 }
 
-// -- authentication -------------------------------------------------------------
+// -- authentication
+// -------------------------------------------------------------
 
 void open_registry(connection_broker* self, mqtt::session_request&& req) {
   auto& st = self->state;
@@ -150,7 +155,7 @@ void open_registry(connection_broker* self, mqtt::session_request&& req) {
   ar.connection = caf::actor_cast<caf::actor>(self);
   ar.principal = st.principal;
   ar.access = st.access;
-  self->request(st.ctx->registry, caf::infinite, open_atom::value,
+  self->request(st.ctx->registry, registry_request_timeout, open_atom::value,
                 std::move(ar))
       .then([=](attach_result& r) { on_session_opened(self, r); },
             [=](caf::error&) {
@@ -193,8 +198,8 @@ void authenticated(connection_broker* self, mqtt::effect::open_session&& open,
   if (st.ctx->rights)
     st.access = st.ctx->rights->rights_of(st.principal, st.roles);
   else if (st.ctx->store)
-    st.access = std::make_shared<security::topic_access>(st.ctx->store,
-                                                         st.roles);
+    st.access
+        = std::make_shared<security::topic_access>(st.ctx->store, st.roles);
   else
     st.access = allow_everything(); // no security store configured
   st.ch->set_access(st.access);
@@ -249,15 +254,14 @@ void start_scram(connection_broker* self, mqtt::effect::open_session&& open) {
   auto pending = std::make_shared<mqtt::effect::open_session>(std::move(open));
   auto server_first = std::make_shared<std::string>(std::move(step.message));
   st.auth_asked = clock_type::now();
-  self->request(st.ctx->auth, caf::infinite, auth_gate_atom::value, st.peer,
+  self->request(st.ctx->auth, auth_timeout, auth_gate_atom::value, st.peer,
                 (*scram)->user())
       .then(
           [=](uint8_t code, uint64_t ticket) {
             auto& st = self->state;
             if (st.closing || st.closed) {
               if (ticket != 0)
-                self->send(st.ctx->auth, auth_record_atom::value, ticket,
-                           true);
+                self->send(st.ctx->auth, auth_record_atom::value, ticket, true);
               return;
             }
             if (code != 0) {
@@ -307,7 +311,7 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
   auto pending = std::make_shared<mqtt::effect::open_session>(std::move(open));
   pending->creds.password.clear();
   st.auth_asked = clock_type::now();
-  self->request(st.ctx->auth, caf::infinite, authenticate_atom::value,
+  self->request(st.ctx->auth, auth_timeout, authenticate_atom::value,
                 std::move(ar))
       .then(
           [=](auth_reply& reply) {
@@ -326,8 +330,8 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
               auto rc = reply.reason_code != 0
                             ? static_cast<mqtt::reason_code>(reply.reason_code)
                             : mqtt::reason_code::not_authorized;
-              refuse_connect(self, rc, reply.reason + " (" + reply.handler
-                                           + ")");
+              refuse_connect(self, rc,
+                             reply.reason + " (" + reply.handler + ")");
             }
             finish(self);
           },
@@ -337,8 +341,7 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
 void continue_auth(connection_broker* self, const std::string& data) {
   auto& st = self->state;
   if (!st.scram || !st.pending_open) {
-    refuse_connect(self, mqtt::reason_code::protocol_error,
-                   "AUTH out of turn");
+    refuse_connect(self, mqtt::reason_code::protocol_error, "AUTH out of turn");
     return;
   }
   auto step = st.scram->step(data);
@@ -346,8 +349,8 @@ void continue_auth(connection_broker* self, const std::string& data) {
   case security::scram_step::success: {
     record_scram(self, false);
     auto user = st.scram->user();
-    auto roles = st.ctx->store->roles_of(user).value_or(
-        std::vector<std::string>{});
+    auto roles
+        = st.ctx->store->roles_of(user).value_or(std::vector<std::string>{});
     auto open = std::move(st.pending_open);
     st.scram.reset();
     st.ch->set_auth_success(std::move(step.message));
@@ -366,7 +369,8 @@ void continue_auth(connection_broker* self, const std::string& data) {
   }
 }
 
-// -- access control ------------------------------------------------------------
+// -- access control
+// ------------------------------------------------------------
 
 /// A publish the client may send only to an existing topic (UPDATE_TOPIC
 /// without MODIFY_TOPIC): asks the tree, which does not create it. Later

@@ -11,6 +11,7 @@
 #include <caf/atom.hpp>
 
 #include "actors/connection.hpp"
+#include "actors/iface/timeouts.hpp"
 
 namespace castor::connection_detail {
 
@@ -50,7 +51,8 @@ void with_session(connection_broker* self, std::function<void()> f);
 /// The client's next AUTH packet of an enhanced authentication.
 void continue_auth(connection_broker* self, const std::string& data);
 
-// -- reading and publish turns (connection.cpp) --------------------------------
+// -- reading and publish turns (connection.cpp)
+// --------------------------------
 
 /// Why a connection does not read its socket (connection_state::read_stops).
 enum read_stop : uint8_t {
@@ -106,13 +108,33 @@ void confirm_pushes(connection_broker* self);
 /// A cached topic has retired: its unanswered batches go through the tree.
 void topic_gone(connection_broker* self, const caf::actor_addr& t);
 
+inline bool publishes_in_flight(const connection_state& st) {
+  return st.batches_in_flight > 0;
+}
+
+/// How long a batch of publishes may wait for its topic: the slow-consumer
+/// timeout (a slow subscriber may hold a topic back that long) and then
+/// publish_timeout (actors/iface/timeouts.hpp).
+std::chrono::milliseconds publish_wait_limit(const connection_context& ctx);
+
+/// Ends the connection with DISCONNECT 0x89 (server busy) if a topic has
+/// held a batch longer than publish_wait_limit(); returns true if it did.
+bool publish_waits_expired(connection_broker* self,
+                           std::chrono::steady_clock::time_point now);
+
+/// A request of this connection failed (`what` did not answer in time, or
+/// has gone): the connection ends with DISCONNECT 0x89 (server busy); the
+/// client resends its unacknowledged QoS 1 and 2 messages when it
+/// reconnects.
+void request_failed(connection_broker* self, const char* what,
+                    const caf::error& err);
+
+/// Ends the connection from the server's side with `rc` (DISCONNECT in
+/// MQTT 5), publishing the will if `publish_will`.
+void end_connection(connection_broker* self, mqtt::reason_code rc,
+                    bool publish_will);
+
 // -- packet order around SUBSCRIBE and UNSUBSCRIBE (connection_order.cpp) -----
-
-/// Bounds the wait for the session's answer to a SUBSCRIBE or UNSUBSCRIBE.
-constexpr auto change_timeout = std::chrono::seconds(60);
-
-/// Bounds the wait for the authenticator chain.
-constexpr auto auth_timeout = std::chrono::seconds(30);
 
 /// (change_timeout_atom, seq): the change `seq` was not answered in time.
 using change_timeout_atom = caf::atom_constant<caf::atom("chgtimeout")>;

@@ -60,8 +60,8 @@ void begin_change(connection_broker* self, std::vector<std::string> filters,
 /// answer, lets the publishes held behind the change go, and handles what
 /// was read after it.
 template <class Answer>
-void complete_change(connection_broker* self,
-                     subscription_gate::seq_type seq, Answer&& answer) {
+void complete_change(connection_broker* self, subscription_gate::seq_type seq,
+                     Answer&& answer) {
   auto& st = self->state;
   if (!st.order || !st.order->current || st.order->current->seq != seq)
     return; // abandoned: the connection has closed
@@ -87,10 +87,11 @@ void handle_packet(connection_broker* self, mqtt::packet&& pkt) {
   // QoS 1 and 2 publishes not yet acknowledged (PUBACK held or PUBREL
   // missing) may not exceed our receive maximum. An MQTT 5 client was told
   // it; a 3.1.1 client was not, and is slowed down instead.
-  if (!st.closing && unacknowledged_inbound(self) > st.ctx->opts.receive_maximum) {
+  if (!st.closing
+      && unacknowledged_inbound(self) > st.ctx->opts.receive_maximum) {
     if (st.ch->version() == mqtt::protocol_version::v5)
-      run(self,
-          st.ch->handle_kick(mqtt::reason_code::receive_maximum_exceeded, true));
+      run(self, st.ch->handle_kick(mqtt::reason_code::receive_maximum_exceeded,
+                                   true));
     else
       stop_reading(self, stop_window);
   }
@@ -156,7 +157,7 @@ void begin_subscribe(connection_broker* self, mqtt::effect::subscribe&& s) {
       };
       self->state.order->current->fail = fail;
       set_timer(self, change_timeout, change_timeout_atom::value, seq);
-      self->request(self->state.session, caf::infinite, subscribe_atom::value,
+      self->request(self->state.session, change_timeout, subscribe_atom::value,
                     std::move(sr))
           .then(
               [=](std::vector<uint8_t>& codes) {
@@ -173,8 +174,7 @@ void begin_subscribe(connection_broker* self, mqtt::effect::subscribe&& s) {
   });
 }
 
-void begin_unsubscribe(connection_broker* self,
-                       mqtt::effect::unsubscribe&& u) {
+void begin_unsubscribe(connection_broker* self, mqtt::effect::unsubscribe&& u) {
   std::vector<uint8_t> codes;
   for (auto c : u.codes)
     codes.push_back(static_cast<uint8_t>(c));
@@ -182,36 +182,38 @@ void begin_unsubscribe(connection_broker* self,
     return std::string_view{u.filters[i]};
   });
   auto id = u.packet_id;
-  begin_change(self, std::move(filters),
-               [self, id, codes = std::move(codes),
-                all = std::move(u.filters)]() mutable {
-    auto seq = self->state.order->current->seq;
-    with_session(self, [self, id, seq, codes = std::move(codes),
-                        all = std::move(all)]() mutable {
-      auto n = codes.size();
-      auto fail = [self, id, n] {
-        std::vector<mqtt::reason_code> codes(
-            n, mqtt::reason_code::unspecified_error);
-        run(self, self->state.ch->handle_unsuback(id, std::move(codes)));
-      };
-      self->state.order->current->fail = fail;
-      set_timer(self, change_timeout, change_timeout_atom::value, seq);
-      self->request(self->state.session, caf::infinite, unsub_atom::value,
-                    std::move(all), std::move(codes))
-          .then(
-              [=](std::vector<uint8_t>& codes) {
-                complete_change(self, seq, [&] {
-                  run(self,
-                      self->state.ch->handle_unsuback(id, to_codes(codes)));
-                });
-              },
-              [=](caf::error& err) {
-                CASTOR_LOG(warning, context_of(self),
-                           "UNSUBSCRIBE failed: " << self->system().render(err));
-                complete_change(self, seq, fail);
-              });
-    });
-  });
+  begin_change(
+      self, std::move(filters),
+      [self, id, codes = std::move(codes),
+       all = std::move(u.filters)]() mutable {
+        auto seq = self->state.order->current->seq;
+        with_session(self, [self, id, seq, codes = std::move(codes),
+                            all = std::move(all)]() mutable {
+          auto n = codes.size();
+          auto fail = [self, id, n] {
+            std::vector<mqtt::reason_code> codes(
+                n, mqtt::reason_code::unspecified_error);
+            run(self, self->state.ch->handle_unsuback(id, std::move(codes)));
+          };
+          self->state.order->current->fail = fail;
+          set_timer(self, change_timeout, change_timeout_atom::value, seq);
+          self->request(self->state.session, change_timeout, unsub_atom::value,
+                        std::move(all), std::move(codes))
+              .then(
+                  [=](std::vector<uint8_t>& codes) {
+                    complete_change(self, seq, [&] {
+                      run(self,
+                          self->state.ch->handle_unsuback(id, to_codes(codes)));
+                    });
+                  },
+                  [=](caf::error& err) {
+                    CASTOR_LOG(
+                        warning, context_of(self),
+                        "UNSUBSCRIBE failed: " << self->system().render(err));
+                    complete_change(self, seq, fail);
+                  });
+        });
+      });
 }
 
 void change_timed_out(connection_broker* self, uint64_t seq) {

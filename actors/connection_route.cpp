@@ -54,7 +54,7 @@ using batch_ptr = connection_state::batch_ptr;
 
 /// Remembers `t` for `name` and watches it: topics retire when idle.
 void cache_topic(connection_broker* self, const std::string& name,
-                 const caf::actor& t) {
+                 const topic_interface& t) {
   auto& st = self->state;
   if (st.topics.count(name) > 0)
     return;
@@ -62,7 +62,7 @@ void cache_topic(connection_broker* self, const std::string& name,
     // Forget the topics nothing is on its way to.
     for (auto i = st.topics.begin(); i != st.topics.end();) {
       if (i->second.in_flight.empty()) {
-        self->demonitor(i->second.actor);
+        self->demonitor(i->second.actor.address());
         inbound_taken(self, i->second.pushed_bytes);
         i = st.topics.erase(i);
       } else {
@@ -88,6 +88,7 @@ void topic_gone(connection_broker* self, const caf::actor_addr& t) {
       if (b->done)
         continue;
       b->done = true;
+      --st.batches_in_flight;
       CASTOR_LOG(debug, context_of(self),
                  "topic " << i->first << " retired: resending "
                           << b->msgs.size() << " messages through the tree");
@@ -100,6 +101,33 @@ void topic_gone(connection_broker* self, const caf::actor_addr& t) {
     inbound_taken(self, i->second.pushed_bytes);
     i = st.topics.erase(i);
   }
+}
+
+std::chrono::milliseconds publish_wait_limit(const connection_context& ctx) {
+  return std::chrono::milliseconds(ctx.slow_consumer_timeout_ms)
+         + std::chrono::duration_cast<std::chrono::milliseconds>(
+             publish_timeout);
+}
+
+bool publish_waits_expired(connection_broker* self,
+                           clock_type::time_point now) {
+  auto& st = self->state;
+  if (!publishes_in_flight(st) || st.closing)
+    return false;
+  auto limit = publish_wait_limit(*st.ctx);
+  for (auto& [name, ct] : st.topics) {
+    for (auto& b : ct.in_flight) {
+      if (b->done || now - b->sent <= limit)
+        continue;
+      CASTOR_LOG(warning, context_of(self),
+                 "topic " << name << " has not taken a batch of publishes in "
+                          << limit.count() << " ms");
+      request_failed(self, "a topic",
+                     caf::make_error(caf::sec::request_timeout));
+      return true;
+    }
+  }
+  return false;
 }
 
 /// QoS 0 batches pushed to a topic between two requests to it, and their
@@ -138,9 +166,15 @@ bool send_batch(connection_broker* self, const std::string& name,
   ct.pushed = 0;
   ct.pushed_bytes = 0;
   auto b = std::make_shared<connection_state::batch_in_flight>(
-      connection_state::batch_in_flight{msgs, std::move(turns), false, bytes});
+      connection_state::batch_in_flight{msgs, std::move(turns), false, now,
+                                        bytes});
+  if (!publishes_in_flight(st))
+    ensure_tick(self, publish_wait_limit(*st.ctx));
   ct.in_flight.push_back(b);
+  ++st.batches_in_flight;
   auto topic = ct.actor;
+  // Bounded by publish_waits_expired(), not by a CAF timeout (two messages
+  // to CAF's clock thread per batch).
   self->request(topic, caf::infinite, publish_atom::value,
                 publish_batch{std::move(msgs)})
       .then(
@@ -149,6 +183,7 @@ bool send_batch(connection_broker* self, const std::string& name,
               return;
             b->done = true;
             auto& st = self->state;
+            --st.batches_in_flight;
             if (auto i = st.topics.find(name); i != st.topics.end()) {
               auto& v = i->second.in_flight;
               v.erase(std::find(v.begin(), v.end(), b));
@@ -180,18 +215,22 @@ bool dispatch(connection_broker* self, const std::string& topic,
   if (st.topics.count(topic) > 0)
     return send_batch(self, topic, std::move(msgs), {seq}, true);
   st.lookups.emplace(topic, connection_state::lookup{std::move(msgs), {seq}});
-  self->request(st.ctx->tree, caf::infinite, lookup_atom::value, topic)
-      .then([=](caf::actor& t) {
-        auto& st = self->state;
-        cache_topic(self, topic, t);
-        auto i = st.lookups.find(topic);
-        if (i != st.lookups.end()) {
-          send_batch(self, topic, std::move(i->second.msgs),
-                     std::move(i->second.turns));
-          st.lookups.erase(i);
-        }
-        try_start_change(self);
-      });
+  self->request(st.ctx->tree, lookup_timeout, lookup_atom::value, topic)
+      .then(
+          [=](topic_interface& t) {
+            auto& st = self->state;
+            cache_topic(self, topic, t);
+            auto i = st.lookups.find(topic);
+            if (i != st.lookups.end()) {
+              send_batch(self, topic, std::move(i->second.msgs),
+                         std::move(i->second.turns));
+              st.lookups.erase(i);
+            }
+            try_start_change(self);
+          },
+          [=](caf::error& err) {
+            request_failed(self, "the topic tree", err);
+          });
   return true;
 }
 
@@ -214,7 +253,8 @@ void confirm_pushes(connection_broker* self) {
 uint32_t flush_routes(connection_broker* self, uint64_t seq) {
   auto& st = self->state;
   uint32_t pending = 0;
-  bool gate_busy = !st.ctx->gate->idle() || (st.order && !st.order->held.empty());
+  bool gate_busy
+      = !st.ctx->gate->idle() || (st.order && !st.order->held.empty());
   for (auto& r : st.routes) {
     ++pending;
     if (gate_busy && hold_if_needed(self, r, seq))
@@ -240,8 +280,8 @@ void route_if_exists(connection_broker* self, mqtt::publish&& p) {
   std::string topic = p.topic;
   st.exists_waiting += p.qos > 0 ? 1 : 0;
   st.exists_checks[topic].emplace_back(std::move(p), st.read_mark);
-  self->request(st.ctx->tree, caf::infinite, lookup_atom::value, topic, false)
-      .then([=](caf::actor& t) {
+  self->request(st.ctx->tree, lookup_timeout, lookup_atom::value, topic, false)
+      .then([=](topic_interface& t) {
         auto& st = self->state;
         auto i = st.exists_checks.find(topic);
         if (i == st.exists_checks.end())

@@ -8,6 +8,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/iface/implement.hpp"
+#include "actors/iface/timeouts.hpp"
 #include "actors/timers.hpp"
 #include "log/log.hpp"
 #include "protocol/topic.hpp"
@@ -73,7 +75,8 @@ void pay_owed(Self* self) {
   CASTOR_LOG(trace, "session " << st.client_id,
              "credit paid to " << st.owed.size() << " topics");
   for (auto& [topic, c] : st.owed)
-    self->send(topic, credit_atom::value, c.batches, c.bytes);
+    send_as<topic_interface>(self, topic, credit_atom::value, c.batches,
+                             c.bytes);
   st.owed.clear();
 }
 
@@ -172,12 +175,20 @@ template <class Self>
 void request_end(Self* self) {
   auto& st = self->state;
   auto gen = st.attaches;
-  self->request(st.registry, caf::infinite, expire_atom::value, st.client_id,
-                gen)
-      .then([=](bool ok) {
-        if (ok && !self->state.conn && self->state.attaches == gen)
-          end_session(self);
-      });
+  self->request(st.registry, expire_request_timeout, expire_atom::value,
+                st.client_id, gen)
+      .then(
+          [=](bool ok) {
+            if (ok && !self->state.conn && self->state.attaches == gen)
+              end_session(self);
+          },
+          [=](caf::error& err) {
+            // No answer in time: stay, and ask again. Any other error means
+            // the registry has gone (shutdown), which ends this session too.
+            if (err == caf::sec::request_timeout && !self->state.conn
+                && self->state.attaches == gen)
+              request_end(self);
+          });
 }
 
 template <class Self>
@@ -309,9 +320,8 @@ void connection_gone(Self* self, bool publish_will_flag,
     if (st.req.will_delay == 0)
       publish_will(self);
     else if (st.req.will_delay < expiry_s)
-      send_later(self, io_timers(self),
-                 std::chrono::seconds(st.req.will_delay), will_atom::value,
-                 epoch);
+      send_later(self, io_timers(self), std::chrono::seconds(st.req.will_delay),
+                 will_atom::value, epoch);
     // else: the will goes out when the session ends.
   }
   if (expiry_s != 0xFFFFFFFFu)
@@ -357,7 +367,8 @@ void take_delivery(Self* self, const caf::actor& topic, delivery_batch& batch) {
   } else if (c.batches >= credit_batch
              || c.bytes >= max_outstanding_bytes / 2) {
     // Half the topic's window (batches or bytes): it never waits for it.
-    self->send(topic, credit_atom::value, c.batches, c.bytes);
+    send_as<topic_interface>(self, topic, credit_atom::value, c.batches,
+                             c.bytes);
     st.owed.erase(topic);
   }
 }
@@ -367,7 +378,7 @@ void take_delivery(Self* self, const caf::actor& topic, delivery_batch& batch) {
 template <class Self, class F>
 void unsubscribe_at_tree(Self* self, topic_unsubscription&& u, F done) {
   auto& st = self->state;
-  self->request(st.tree, caf::infinite, unsub_atom::value, std::move(u))
+  self->request(st.tree, tree_request_timeout, unsub_atom::value, std::move(u))
       .then([done](bool) mutable { done(); },
             [done](caf::error&) mutable { done(); });
 }
@@ -432,7 +443,8 @@ void handle_subscribe(Self* self, subscribe_request& sr,
   }
   acc->left = requests.size();
   for (auto& ts : requests) {
-    self->request(st.tree, caf::infinite, subscribe_atom::value, std::move(ts))
+    self->request(st.tree, tree_request_timeout, subscribe_atom::value,
+                  std::move(ts))
         .then(
             [acc, finish](retained_batch& b) mutable {
               for (auto& d : b.items)
@@ -451,8 +463,9 @@ void handle_subscribe(Self* self, subscribe_request& sr,
 
 template <class Self>
 caf::behavior session_actor_impl(Self* self, std::string client_id,
-                            caf::actor registry, caf::actor tree,
-                            session_config cfg) {
+                                 registry_interface registry,
+                                 topic_tree_interface tree,
+                                 session_config cfg) {
   auto& st = self->state;
   st.client_id = std::move(client_id);
   st.registry = std::move(registry);
@@ -467,19 +480,20 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
       connection_gone(self, true, std::nullopt);
     }
   });
-  return {
-      [=](attach_atom, attach_request& ar) {
+  return implement<session_interface>(
+      [=](attach_atom, attach_request& ar) -> caf::result<attach_result> {
         auto& st = self->state;
         ++st.attaches;
         auto rp = self->make_response_promise();
         if (st.kicked) {
           // A takeover is under way: this one waits for its turn, then
           // takes over from the connection attached before it.
-          st.waiting.emplace_back(
-              session_actor_state::waiting_attach{std::move(ar), std::move(rp)});
-          return;
+          st.waiting.emplace_back(session_actor_state::waiting_attach{
+              std::move(ar), std::move(rp)});
+          return caf::delegated<attach_result>{};
         }
         start_attach(self, std::move(ar), std::move(rp));
+        return caf::delegated<attach_result>{};
       },
       [=](detach_atom, detach_info& di) {
         auto& st = self->state;
@@ -499,9 +513,11 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
           expiry = di.expiry;
         connection_gone(self, di.publish_will, expiry);
       },
-      [=](subscribe_atom, subscribe_request& sr) {
+      [=](subscribe_atom,
+          subscribe_request& sr) -> caf::result<std::vector<uint8_t>> {
         auto rp = self->make_response_promise();
         handle_subscribe(self, sr, std::move(rp));
+        return caf::delegated<std::vector<uint8_t>>{};
       },
       [=](unsub_atom, const std::vector<std::string>& filters,
           std::vector<uint8_t>& codes) -> caf::result<std::vector<uint8_t>> {
@@ -562,12 +578,12 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         st.st.on_written(bytes, clock_type::now(), out);
         send_out(self, out);
       },
-      [=](flow_atom, uint8_t mode) {
+      [=](flow_atom, flow_mode mode) {
         auto& st = self->state;
         if (!st.conn || self->current_sender() != ptr_of(st.conn))
           return;
         std::vector<mqtt::outbound> out;
-        auto m = static_cast<flow_mode>(mode);
+        auto m = mode;
         CASTOR_LOG(trace, "session " << st.client_id,
                    "flow " << static_cast<int>(mode));
         st.st.set_paused(m != flow_mode::open, m == flow_mode::paused_drop0,
@@ -608,20 +624,19 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         auto& st = self->state;
         if (epoch == st.epoch && !st.conn && !st.kicked)
           request_end(self);
-      },
-  };
+      });
 }
 
 caf::behavior session_actor(session_actor_type* self, std::string client_id,
-                            caf::actor registry, caf::actor tree,
-                            session_config cfg) {
+                            registry_interface registry,
+                            topic_tree_interface tree, session_config cfg) {
   return session_actor_impl(self, std::move(client_id), std::move(registry),
                             std::move(tree), cfg);
 }
 
 caf::behavior session_broker(session_broker_type* self, std::string client_id,
-                             caf::actor registry, caf::actor tree,
-                             session_config cfg) {
+                             registry_interface registry,
+                             topic_tree_interface tree, session_config cfg) {
   return session_actor_impl(self, std::move(client_id), std::move(registry),
                             std::move(tree), cfg);
 }

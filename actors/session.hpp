@@ -1,31 +1,13 @@
 #pragma once
 
-#include <chrono>
-
 // One actor per client identifier: holds the session state (subscriptions,
 // in-flight window, queue, inbound QoS 2 identifiers) and the will, outlives
 // its connection until the session expiry interval ends, and hands over to a
-// new connection on takeover.
-//
-//   (attach_atom, attach_request)        -> attach_result (after a takeover,
-//                                           once the old connection is gone)
-//   (detach_atom, detach_info)           from the attached (or kicked)
-//                                           connection
-//   (subscribe_atom, subscribe_request)  -> vector<uint8_t> reason codes, once
-//                                           every matching topic has it
-//   (unsub_atom, filters, codes)         -> vector<uint8_t> reason codes, once
-//                                           every matching topic has it
-//   (deliver_atom, delivery_batch)       from topics
-//   (ack_atom, ack_batch)                from the connection
-//   (written_atom, bytes)                from the attached connection: bytes
-//                                           written to the socket
-//   (flow_atom, uint8_t flow_mode)       from the attached connection:
-//                                           pause / resume delivery
-//   (end_atom)                           from the registry (clean start)
-//   (will_atom, epoch), (expire_atom, epoch)   timers
-//   down_msg                             the attached or kicked connection
-//                                           has gone
+// new connection on takeover. What it handles: session_interface
+// (actors/iface/session.hpp); besides, a down_msg when the attached or
+// kicked connection has gone.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -37,6 +19,9 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/iface/registry.hpp"
+#include "actors/iface/session.hpp"
+#include "actors/iface/topic_tree.hpp"
 #include "actors/topic.hpp"
 #include "actors/types.hpp"
 #include "protocol/session_state.hpp"
@@ -55,11 +40,11 @@ struct session_config {
 
 struct session_actor_state {
   std::string client_id;
-  caf::actor registry;
-  caf::actor tree;
+  registry_interface registry;
+  topic_tree_interface tree;
   mqtt::session_state st;
   session_config cfg;
-  caf::actor conn;           ///< the attached connection, if any
+  caf::actor conn; ///< the attached connection, if any
   /// The rights of the session's principal as they are now (shared with
   /// its connections; null = nothing may be read): deliveries are checked
   /// against them, so a change of roles reaches existing subscriptions.
@@ -68,8 +53,8 @@ struct session_actor_state {
   /// large and most clients have no will).
   struct connect_info {
     std::shared_ptr<const mqtt::will_message> will; ///< null: none (or sent)
-    uint32_t will_delay = 0;                  ///< seconds
-    uint32_t session_expiry = 0;              ///< seconds
+    uint32_t will_delay = 0;                        ///< seconds
+    uint32_t session_expiry = 0;                    ///< seconds
     bool has_will() const noexcept {
       return will != nullptr;
     }
@@ -115,10 +100,10 @@ using session_actor_type = caf::stateful_actor<session_actor_state>;
 using session_broker_type = caf::io::stateful_broker<session_actor_state>;
 
 caf::behavior session_actor(session_actor_type* self, std::string client_id,
-                            caf::actor registry, caf::actor tree,
-                            session_config cfg);
+                            registry_interface registry,
+                            topic_tree_interface tree, session_config cfg);
 caf::behavior session_broker(session_broker_type* self, std::string client_id,
-                             caf::actor registry, caf::actor tree,
-                             session_config cfg);
+                             registry_interface registry,
+                             topic_tree_interface tree, session_config cfg);
 
 } // namespace castor

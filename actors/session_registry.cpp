@@ -4,6 +4,7 @@
 #include <caf/all.hpp>
 
 #include "actors/broker_exit.hpp"
+#include "actors/iface/implement.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -12,19 +13,33 @@ namespace {
 
 /// Spawns the session actor of `client_id`, linked to the registry.
 template <class Self>
-caf::actor spawn_session(Self* self, const std::string& client_id) {
+session_interface spawn_session(Self* self, const std::string& client_id) {
   auto& st = self->state;
+  auto me = caf::actor_cast<registry_interface>(self);
   if (st.cfg.on_io_thread) {
     auto s = self->home_system().middleman().spawn_broker(
-        session_broker, client_id, caf::actor_cast<caf::actor>(self), st.tree,
-        st.cfg);
+        session_broker, client_id, me, st.tree, st.cfg);
     drain_mailbox_on_exit(s);
     self->link_to(s);
-    return s;
+    return caf::actor_cast<session_interface>(std::move(s));
   }
-  return self->template spawn<caf::linked>(session_actor, client_id,
-                                           caf::actor_cast<caf::actor>(self),
-                                           st.tree, st.cfg);
+  return caf::actor_cast<session_interface>(self->template spawn<caf::linked>(
+      session_actor, client_id, me, st.tree, st.cfg));
+}
+
+/// Ends what holds the session of `e` now: the session actor (a clean start
+/// replaces it), or the connection that keeps it itself (taken over).
+template <class Self>
+void end_holder(Self* self, session_registry_state::entry& e) {
+  if (e.connection)
+    self->send(e.connection, kick_atom::value,
+               static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
+               true);
+  else if (e.session)
+    send_as<session_interface>(self, caf::actor_cast<caf::actor>(e.session),
+                               end_atom::value);
+  e.session = nullptr;
+  e.connection = nullptr;
 }
 
 } // namespace
@@ -36,7 +51,7 @@ template <class Self>
 bool refuse_foreign(Self* self, session_registry_state::entry& e,
                     const attach_request& ar, caf::response_promise& rp) {
   auto& st = self->state;
-  if (!e.session || e.principal == ar.principal)
+  if (!e.held() || e.principal == ar.principal)
     return false;
   auto& counters = st.opts.counters;
   if (st.opts.foreign_session == foreign_session_policy::refuse) {
@@ -45,8 +60,7 @@ bool refuse_foreign(Self* self, session_registry_state::entry& e,
     CASTOR_LOG(info, "session " << ar.req.client_id,
                "refused: the session belongs to another principal");
     attach_result refused;
-    refused.refused
-        = static_cast<uint8_t>(mqtt::reason_code::not_authorized);
+    refused.refused = static_cast<uint8_t>(mqtt::reason_code::not_authorized);
     rp.deliver(std::move(refused));
     return true;
   }
@@ -54,21 +68,13 @@ bool refuse_foreign(Self* self, session_registry_state::entry& e,
     broker_counters::add(counters->auth.foreign_session_replaced);
   CASTOR_LOG(info, "session " << ar.req.client_id,
              "ended for a connection of another principal");
-  if (e.direct)
-    self->send(e.session, kick_atom::value,
-               static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
-               true);
-  else
-    self->send(e.session, end_atom::value);
-  e.session = nullptr;
-  e.direct = false;
+  end_holder(self, e);
   return false;
 }
 
 template <class Self>
-caf::behavior session_registry_impl(Self* self, caf::actor tree,
-                                    session_config cfg,
-                                    registry_options opts) {
+caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
+                                    session_config cfg, registry_options opts) {
   self->state.tree = std::move(tree);
   self->state.cfg = cfg;
   self->state.opts = std::move(opts);
@@ -90,35 +96,26 @@ caf::behavior session_registry_impl(Self* self, caf::actor tree,
       }
     }
   });
-  return {
-      [=](open_atom, attach_request& ar) {
+  return implement<registry_interface>(
+      [=](open_atom, attach_request& ar) -> caf::result<attach_result> {
         auto& st = self->state;
         auto rp = self->make_response_promise();
         auto& e = st.sessions[ar.req.client_id];
         if (refuse_foreign(self, e, ar, rp))
-          return;
+          return caf::delegated<attach_result>{};
         e.principal = ar.principal;
-        if (e.session && (ar.req.clean_start || e.direct)) {
+        if (ar.req.clean_start || e.connection) {
           // A clean start replaces the session; a session without an actor
           // had expiry 0 and ends with its connection, which is taken over.
-          if (e.direct)
-            self->send(
-                e.session, kick_atom::value,
-                static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
-                true);
-          else
-            self->send(e.session, end_atom::value);
-          e.session = nullptr;
-          e.direct = false;
+          end_holder(self, e);
         }
         if (!e.session && ar.req.clean_start && ar.req.session_expiry == 0) {
           // Nothing to keep beyond the connection: no session actor until
           // the client subscribes (promote_atom).
-          e.session = ar.connection;
-          e.direct = true;
+          e.connection = ar.connection;
           e.attaches = 0;
           rp.deliver(attach_result{});
-          return;
+          return caf::delegated<attach_result>{};
         }
         if (!e.session) {
           e.session = spawn_session(self, ar.req.client_id);
@@ -126,30 +123,32 @@ caf::behavior session_registry_impl(Self* self, caf::actor tree,
         }
         ++e.attaches;
         rp.delegate(e.session, attach_atom::value, std::move(ar));
+        return caf::delegated<attach_result>{};
       },
-      [=](promote_atom, attach_request& ar) {
+      [=](promote_atom, attach_request& ar) -> caf::result<attach_result> {
         // A connection without a session actor needs one (it subscribes).
         auto& st = self->state;
         auto rp = self->make_response_promise();
         auto i = st.sessions.find(ar.req.client_id);
-        if (i == st.sessions.end() || !i->second.direct
-            || i->second.session != ar.connection) {
+        if (i == st.sessions.end() || !i->second.connection
+            || i->second.connection != ar.connection) {
           // Taken over meanwhile: the connection is being kicked.
           rp.deliver(caf::make_error(caf::sec::request_receiver_down));
-          return;
+          return caf::delegated<attach_result>{};
         }
         auto& e = i->second;
         e.session = spawn_session(self, ar.req.client_id);
-        e.direct = false;
+        e.connection = nullptr;
         e.attaches = 1;
         rp.delegate(e.session, attach_atom::value, std::move(ar));
+        return caf::delegated<attach_result>{};
       },
       [=](detach_atom, const std::string& id) {
         // A connection without a session actor has closed.
         auto& m = self->state.sessions;
         auto i = m.find(id);
-        if (i != m.end() && i->second.direct
-            && caf::actor_cast<caf::strong_actor_ptr>(i->second.session)
+        if (i != m.end() && i->second.connection
+            && caf::actor_cast<caf::strong_actor_ptr>(i->second.connection)
                    == self->current_sender())
           m.erase(i);
       },
@@ -157,7 +156,7 @@ caf::behavior session_registry_impl(Self* self, caf::actor tree,
         auto& m = self->state.sessions;
         auto i = m.find(id);
         auto sender = self->current_sender();
-        if (i == m.end()
+        if (i == m.end() || !i->second.session
             || caf::actor_cast<caf::strong_actor_ptr>(i->second.session)
                    != sender)
           return true; // not registered (replaced): it may end
@@ -166,17 +165,18 @@ caf::behavior session_registry_impl(Self* self, caf::actor tree,
         m.erase(i);
         return true;
       },
-      [=](stats_atom) -> uint64_t { return self->state.sessions.size(); },
-  };
+      [=](stats_atom) -> uint64_t { return self->state.sessions.size(); });
 }
 
-caf::behavior session_registry(session_registry_actor* self, caf::actor tree,
-                               session_config cfg, registry_options opts) {
+caf::behavior session_registry(session_registry_actor* self,
+                               topic_tree_interface tree, session_config cfg,
+                               registry_options opts) {
   return session_registry_impl(self, std::move(tree), cfg, std::move(opts));
 }
 
 caf::behavior session_registry_broker(session_registry_broker_type* self,
-                                      caf::actor tree, session_config cfg,
+                                      topic_tree_interface tree,
+                                      session_config cfg,
                                       registry_options opts) {
   return session_registry_impl(self, std::move(tree), cfg, std::move(opts));
 }

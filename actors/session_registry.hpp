@@ -9,8 +9,8 @@
 // A clean start with session expiry 0 gets no session actor: the session
 // ends with its connection, so until the client subscribes there is nothing
 // a separate actor would keep (most publish-only clients). The registry then
-// holds the connection itself (`direct`); a takeover kicks it, and its first
-// SUBSCRIBE promotes it to a session actor.
+// holds the connection itself (`entry::connection`); a takeover kicks it, and
+// its first SUBSCRIBE promotes it to a session actor.
 //
 // A session belongs to the principal that made it (the attach request's
 // principal, "" for anonymous clients). A CONNECT of another principal
@@ -19,15 +19,9 @@
 // or, with `foreign_session_policy::replace`, the old session ends (its
 // connection is kicked with 0x8E) and the newcomer starts a clean one.
 //
-//   (open_atom, attach_request)             -> attach_result (from the session;
-//                                              at once if refused or without
-//                                              session actor)
-//   (promote_atom, attach_request)          -> attach_result (from the session)
-//   (detach_atom, client_id)                from a connection without session
-//   (expire_atom, client_id, attaches)      -> bool (may the session end?)
-//   (stats_atom)                            -> uint64_t sessions registered
-//   exit_msg                                from the tree or user_shutdown:
-//                                              quit; a failed session: forget it
+// What it handles: registry_interface (actors/iface/registry.hpp); besides,
+// exit_msg from the tree or user_shutdown (quit) and from a session that
+// failed (forget it).
 
 #include <cstdint>
 #include <memory>
@@ -38,6 +32,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/counters.hpp"
+#include "actors/iface/registry.hpp"
 #include "actors/session.hpp"
 #include "actors/types.hpp"
 #include "security/settings.hpp"
@@ -53,13 +48,18 @@ struct registry_options {
 
 struct session_registry_state {
   struct entry {
-    caf::actor session; ///< or the connection, if `direct`
+    session_interface session;
+    /// Instead of a session actor: the connection that keeps its session
+    /// itself (clean start, expiry 0, nothing subscribed yet).
+    caf::actor connection;
     uint64_t attaches = 0;
-    bool direct = false;
     std::string principal; ///< who made the session ("" = anonymous)
+    bool held() const noexcept {
+      return session || connection;
+    }
   };
   std::unordered_map<std::string, entry> sessions;
-  caf::actor tree;
+  topic_tree_interface tree;
   session_config cfg;
   registry_options opts;
 
@@ -73,10 +73,12 @@ using session_registry_actor = caf::stateful_actor<session_registry_state>;
 using session_registry_broker_type
     = caf::io::stateful_broker<session_registry_state>;
 
-caf::behavior session_registry(session_registry_actor* self, caf::actor tree,
-                               session_config cfg, registry_options opts);
+caf::behavior session_registry(session_registry_actor* self,
+                               topic_tree_interface tree, session_config cfg,
+                               registry_options opts);
 caf::behavior session_registry_broker(session_registry_broker_type* self,
-                                      caf::actor tree, session_config cfg,
+                                      topic_tree_interface tree,
+                                      session_config cfg,
                                       registry_options opts);
 
 } // namespace castor

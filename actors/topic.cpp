@@ -5,6 +5,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/iface/implement.hpp"
+#include "actors/iface/session.hpp"
 #include "actors/timers.hpp"
 #include "log/log.hpp"
 
@@ -81,7 +83,8 @@ void deliver(Self* self, const caf::actor& session, delivery_batch&& batch) {
     ++st.blocked;
     CASTOR_LOG(trace, "topic " << st.name, "blocked by " << session.id());
   }
-  self->send(session, deliver_atom::value, std::move(batch));
+  send_as<session_interface>(self, session, deliver_atom::value,
+                             std::move(batch));
 }
 
 template <class Self>
@@ -99,8 +102,7 @@ void forget_session(Self* self, const caf::actor& session) {
 }
 
 template <class Self>
-void fan_out(Self* self,
-             const std::vector<mqtt::message_ptr>& msgs);
+void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs);
 
 /// The next member of a share group to get a message: in turn, passing over
 /// members whose credit is used up (a member that stopped reading holds
@@ -166,8 +168,7 @@ void drain_stash(Self* self) {
 }
 
 template <class Self>
-void fan_out(Self* self,
-             const std::vector<mqtt::message_ptr>& msgs) {
+void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
   auto& st = self->state;
   auto now = std::chrono::steady_clock::now();
   bool dropped_retained = false;
@@ -262,7 +263,7 @@ void add_subscription(Self* self, const topic_subscription& ts) {
 template <class Self>
 caf::behavior topic_actor_impl(Self* self, std::string name) {
   self->state.name = std::move(name);
-  return {
+  return implement<topic_interface>(
       [=](publish_atom, publish_batch& batch) -> caf::result<bool> {
         auto rp = self->make_response_promise();
         take_publishes(self, std::move(batch.msgs), &rp);
@@ -368,7 +369,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
       },
       [=](gc_config_atom, uint32_t idle_ms) {
         auto& st = self->state;
-        st.tree = caf::actor_cast<caf::actor>(self->current_sender());
+        st.tree = caf::actor_cast<topic_tree_interface>(self->current_sender());
         st.idle_ms = idle_ms;
         arm_gc(self);
       },
@@ -414,8 +415,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
         }
         for (auto& [session, b] : out)
           deliver(self, session, std::move(b));
-      },
-  };
+      });
 }
 
 caf::behavior topic_actor(topic_actor_type* self, std::string name) {

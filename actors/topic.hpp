@@ -2,23 +2,8 @@
 
 // One actor per topic path: the retained message and the subscriber set.
 // Each update is fanned out once to every subscriber session, all of them
-// sharing the one immutable message.
-//
-//   (publish_atom, publish_batch)            -> bool once fanned out (update
-//                                               retained)
-//   (push_atom, publish_batch)               the same, unanswered (QoS 0)
-//   (publish_atom, message_ptr)              the same for one message,
-//                                               unanswered (from the tree)
-//   (subscribe_atom, topic_subscription)     -> retained_batch (retained to
-//                                               send)
-//   (attach_atom, topic_subscription)        register silently (from the tree)
-//   (unsub_atom, actor session, filter, group) -> bool once forgotten
-//   (redeliver_atom, group, filter, delivery_batch) -> other share members
-//   (credit_atom, n, bytes)                  from a session: n batches taken
-//   (gc_config_atom, idle_ms)                from the tree: collect when idle
-//   (gc_check_atom, mark)                    idle timer: ask the tree to
-//                                               retire it if still unused
-//   (retire_atom) -> bool                    from the tree: quit if still idle
+// sharing the one immutable message. What it handles: topic_interface
+// (actors/iface/topic.hpp).
 //
 // Flow control: every delivery batch to a session takes one unit of credit;
 // the session gives it back once the messages are on their way (not while it
@@ -38,6 +23,8 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/iface/topic.hpp"
+#include "actors/iface/topic_tree.hpp"
 #include "actors/types.hpp"
 
 namespace castor {
@@ -95,7 +82,7 @@ struct topic_state {
   /// subscribers, no retained message and nothing waiting asks the tree to
   /// retire it after this long without a publish.
   uint32_t idle_ms = 0;
-  caf::actor tree;
+  topic_tree_interface tree;
   /// The timer wheel when the topic runs on the I/O thread (else CAF's
   /// clock is used, actors/timers.hpp).
   caf::actor timers;

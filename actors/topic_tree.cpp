@@ -6,6 +6,8 @@
 #include <caf/all.hpp>
 
 #include "actors/broker_exit.hpp"
+#include "actors/iface/implement.hpp"
+#include "actors/iface/timeouts.hpp"
 #include "actors/topic.hpp"
 #include "log/log.hpp"
 #include "protocol/topic.hpp"
@@ -15,30 +17,32 @@ namespace castor {
 namespace {
 
 template <class Self>
-caf::actor get_or_create(Self* self, const std::string& name) {
+topic_interface get_or_create(Self* self, const std::string& name) {
   auto& st = self->state;
   if (auto found = st.topics.find(name))
     return *found;
-  caf::actor t;
+  caf::actor spawned;
   if (st.topics_on_io_thread) {
-    t = self->home_system().middleman().spawn_broker(topic_broker, name,
-                                                     st.timers);
-    drain_mailbox_on_exit(t);
-    self->link_to(t);
+    spawned = self->home_system().middleman().spawn_broker(topic_broker, name,
+                                                           st.timers);
+    drain_mailbox_on_exit(spawned);
+    self->link_to(spawned);
   } else {
-    t = self->template spawn<caf::linked>(topic_actor, name);
+    spawned = self->template spawn<caf::linked>(topic_actor, name);
   }
+  auto t = caf::actor_cast<topic_interface>(std::move(spawned));
   st.topics.insert(name, t);
   ++st.created;
   if (st.topic_idle_ms > 0)
     self->send(t, gc_config_atom::value, st.topic_idle_ms);
   // Wildcard subscriptions made before this topic existed.
-  st.wildcards.for_each_match(name, [&](std::string_view, const caf::actor_addr&,
-                                        std::vector<topic_subscription>& v) {
-    for (auto& ts : v)
-      if (ts.access.may_read(name))
-        self->send(t, attach_atom::value, ts);
-  });
+  st.wildcards.for_each_match(name,
+                              [&](std::string_view, const caf::actor_addr&,
+                                  std::vector<topic_subscription>& v) {
+                                for (auto& ts : v)
+                                  if (ts.access.may_read(name))
+                                    self->send(t, attach_atom::value, ts);
+                              });
   return t;
 }
 
@@ -56,8 +60,8 @@ bool after_retire(Self* self, const std::string& name,
 }
 
 template <class Self>
-void finish_retire(Self* self, const std::string& name, const caf::actor& t,
-                   bool retired) {
+void finish_retire(Self* self, const std::string& name,
+                   const topic_interface& t, bool retired) {
   auto& st = self->state;
   if (retired) {
     auto found = st.topics.find(name);
@@ -100,7 +104,7 @@ void unsubscribe_at(Self* self, const std::string& name,
       acc->done(); // retired: it had no subscriber
       return;
     }
-    self->request(*found, caf::infinite, unsub_atom::value, session,
+    self->request(*found, topic_request_timeout, unsub_atom::value, session,
                   filter, group)
         .then([=](bool) { acc->done(); }, [=](caf::error&) { acc->done(); });
   };
@@ -129,9 +133,10 @@ void unsubscribe_one(Self* self, const caf::actor& session,
         st.wildcards.erase(filter, session.address());
     }
     std::vector<std::string> names;
-    st.topics.for_each_match(filter, [&](std::string_view name, caf::actor&) {
-      names.emplace_back(name);
-    });
+    st.topics.for_each_match(filter,
+                             [&](std::string_view name, topic_interface&) {
+                               names.emplace_back(name);
+                             });
     for (auto& name : names)
       unsubscribe_at(self, name, session, filter, group, acc);
     return;
@@ -143,10 +148,11 @@ void unsubscribe_one(Self* self, const caf::actor& session,
 
 template <class Self>
 caf::behavior topic_tree_impl(Self* self) {
-  return {
-      [=](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
+  return implement<topic_tree_interface>(
+      [=](lookup_atom,
+          const std::string& name) -> caf::result<topic_interface> {
         if (self->state.retiring.count(name) > 0) {
-          auto rp = self->template make_response_promise<caf::actor>();
+          auto rp = self->template make_response_promise<topic_interface>();
           after_retire(self, name, [=]() mutable {
             rp.deliver(get_or_create(self, name));
           });
@@ -155,18 +161,17 @@ caf::behavior topic_tree_impl(Self* self) {
         return get_or_create(self, name);
       },
       [=](lookup_atom, const std::string& name,
-          bool create) -> caf::result<caf::actor> {
+          bool create) -> caf::result<topic_interface> {
         auto find = [=] {
           if (create)
             return get_or_create(self, name);
           if (auto found = self->state.topics.find(name))
             return *found;
-          return caf::actor{};
+          return topic_interface{};
         };
         if (self->state.retiring.count(name) > 0) {
-          auto rp = self->template make_response_promise<caf::actor>();
-          after_retire(self, name,
-                       [=]() mutable { rp.deliver(find()); });
+          auto rp = self->template make_response_promise<topic_interface>();
+          after_retire(self, name, [=]() mutable { rp.deliver(find()); });
           return rp;
         }
         return find();
@@ -185,15 +190,16 @@ caf::behavior topic_tree_impl(Self* self) {
         // its name wait here, so that nothing the tree sends can reach it
         // after it has gone.
         auto& st = self->state;
-        auto t = caf::actor_cast<caf::actor>(self->current_sender());
+        auto t = caf::actor_cast<topic_interface>(self->current_sender());
         auto found = st.topics.find(name);
         if (!t || !found || *found != t || st.retiring.count(name) > 0)
           return;
         st.retiring[name];
-        self->request(t, caf::infinite, retire_atom::value)
+        self->request(t, topic_request_timeout, retire_atom::value)
             .then([=](bool retired) { finish_retire(self, name, t, retired); },
                   [=](caf::error& err) {
-                    CASTOR_LOG(debug, "topic tree", "retire error " << caf::to_string(err));
+                    CASTOR_LOG(debug, "topic tree",
+                               "retire error " << caf::to_string(err));
                     finish_retire(self, name, t, true);
                   });
       },
@@ -212,19 +218,21 @@ caf::behavior topic_tree_impl(Self* self) {
             auto name = ts.filter;
             after_retire(self, name, [=]() mutable {
               auto t = get_or_create(self, ts.filter);
-              self->request(t, caf::infinite, subscribe_atom::value, ts)
-                  .then([=](retained_batch& b) mutable {
-                          rp.deliver(std::move(b));
-                        },
-                        [=](caf::error& err) mutable {
-                          rp.deliver(std::move(err));
-                        });
+              self->request(t, topic_request_timeout, subscribe_atom::value, ts)
+                  .then(
+                      [=](retained_batch& b) mutable {
+                        rp.deliver(std::move(b));
+                      },
+                      [=](caf::error& err) mutable {
+                        rp.deliver(std::move(err));
+                      });
             });
             return rp;
           }
           auto t = get_or_create(self, ts.filter);
           auto rp = self->template make_response_promise<retained_batch>();
-          self->request(t, caf::infinite, subscribe_atom::value, std::move(ts))
+          self->request(t, topic_request_timeout, subscribe_atom::value,
+                        std::move(ts))
               .then(
                   [=](retained_batch& b) mutable { rp.deliver(std::move(b)); },
                   [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
@@ -247,10 +255,9 @@ caf::behavior topic_tree_impl(Self* self) {
         if (!replaced)
           v->push_back(ts);
         // And ask every existing matching topic for its retained message.
-        std::vector<caf::actor> targets;
+        std::vector<topic_interface> targets;
         st.topics.for_each_match(
-            ts.filter,
-            [&](std::string_view name, caf::actor& t) {
+            ts.filter, [&](std::string_view name, topic_interface& t) {
               // A wildcard reaches only the topics the client may read.
               if (ts.access.may_read(name))
                 targets.push_back(t);
@@ -264,7 +271,7 @@ caf::behavior topic_tree_impl(Self* self) {
         };
         auto acc = std::make_shared<pending>(pending{targets.size(), {}});
         for (auto& t : targets) {
-          self->request(t, caf::infinite, subscribe_atom::value, ts)
+          self->request(t, topic_request_timeout, subscribe_atom::value, ts)
               .then(
                   [=](retained_batch& b) mutable {
                     for (auto& d : b.items)
@@ -294,8 +301,7 @@ caf::behavior topic_tree_impl(Self* self) {
           unsubscribe_one(self, u.session, f, acc);
         acc->done();
         return acc->rp;
-      },
-  };
+      });
 }
 
 caf::behavior topic_tree(topic_tree_actor* self) {

@@ -3,24 +3,10 @@
 // The topic tree: one actor that knows every topic actor (by name) and every
 // wildcard subscription (by filter), so a topic created after a wildcard
 // subscription still reaches its subscribers. Connections ask it once per
-// topic name and then talk to the topic actor directly.
-//
-//   (lookup_atom, name)                     -> actor (created on demand)
-//   (lookup_atom, name, bool create)        -> actor (null if absent and not
-//                                              create)
-//   (publish_atom, message_ptr)             route one message (wills),
-//                                              unanswered
-//   (subscribe_atom, topic_subscription)    -> retained_batch
-//   (unsub_atom, topic_unsubscription)      -> bool once every topic concerned
-//                                              has forgotten it
-//   (redeliver_atom, topic, group, filter, delivery_batch) to that topic
-//   (retire_atom, name)                     from an idle topic: ask it
-//                                              (retire_atom), forget it if so
-//   (gc_config_atom, idle_ms)               idle time for the topics it makes
-//   (stats_atom)                            -> uint64_t topics alive
+// topic name and then talk to the topic actor directly. What it handles:
+// topic_tree_interface (actors/iface/topic_tree.hpp).
 
 #include <cstdint>
-#include <string>
 #include <functional>
 #include <string>
 #include <unordered_map>
@@ -29,13 +15,14 @@
 #include <caf/io/broker.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/iface/topic_tree.hpp"
 #include "actors/types.hpp"
 #include "protocol/topic_index.hpp"
 
 namespace castor {
 
 struct topic_tree_state {
-  mqtt::name_index<caf::actor> topics;
+  mqtt::name_index<topic_interface> topics;
   /// Wildcard subscriptions; key: the session's actor address (node and
   /// id: unique in a node group, where actor ids are not); one entry per
   /// share group ("" = not shared).
@@ -47,8 +34,7 @@ struct topic_tree_state {
   uint32_t topic_idle_ms = 0;
   /// Names whose topic is deciding whether to retire, with what waits for
   /// the answer (lookups, publishes and subscriptions to that name).
-  std::unordered_map<std::string, std::vector<std::function<void()>>>
-      retiring;
+  std::unordered_map<std::string, std::vector<std::function<void()>>> retiring;
   /// Spawn topics on the I/O thread (as brokers without sockets), with the
   /// timer wheel for their timers.
   bool topics_on_io_thread = false;

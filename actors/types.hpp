@@ -393,5 +393,6 @@ CAF_ADD_TYPE_ID(castor, (castor::mqtt::message_ptr))
 CAF_ADD_TYPE_ID(castor, (castor::mqtt::session_request))
 CAF_ADD_TYPE_ID(castor, (std::vector<uint8_t>))
 CAF_ADD_TYPE_ID(castor, (std::vector<std::string>))
+CAF_ADD_TYPE_ID(castor, (castor::flow_mode))
 
 CAF_END_TYPE_ID_BLOCK(castor)

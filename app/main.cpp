@@ -240,6 +240,7 @@ int main(int argc, char** argv) {
     caf_cfg.load<caf::io::middleman>();
     caf_cfg.add_message_types<caf::id_block::castor>();
     caf_cfg.add_message_types<caf::id_block::castor_auth>();
+    caf_cfg.add_message_types<caf::id_block::castor_handles>();
     // All connections run on CAF's one I/O (middleman) thread; by default
     // the scheduler gets the other cores, at least one. Fewer workers mean
     // fewer wake-ups and context switches per hop (docs/performance.md).

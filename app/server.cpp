@@ -138,10 +138,11 @@ std::optional<std::string> server::start() {
   scfg.timers = timers_;
   drain_mailbox_on_exit(timers_);
   if (io) {
-    tree_ = sys_.middleman().spawn_broker(topic_tree_broker, timers_);
-    drain_mailbox_on_exit(tree_);
+    auto tree = sys_.middleman().spawn_broker(topic_tree_broker, timers_);
+    drain_mailbox_on_exit(tree);
+    tree_ = caf::actor_cast<topic_tree_interface>(std::move(tree));
   } else {
-    tree_ = sys_.spawn(topic_tree);
+    tree_ = caf::actor_cast<topic_tree_interface>(sys_.spawn(topic_tree));
   }
   // The registry is bookkeeping for every CONNECT: beside the connections
   // in either placement, so that opening a session without an actor of its
@@ -149,16 +150,17 @@ std::optional<std::string> server::start() {
   registry_options ropts;
   ropts.foreign_session = auth_.foreign_session;
   ropts.counters = counters_;
-  registry_ = sys_.middleman().spawn_broker(session_registry_broker, tree_,
-                                            scfg, std::move(ropts));
-  drain_mailbox_on_exit(registry_);
+  auto registry = sys_.middleman().spawn_broker(session_registry_broker, tree_,
+                                                scfg, std::move(ropts));
+  drain_mailbox_on_exit(registry);
+  registry_ = caf::actor_cast<registry_interface>(std::move(registry));
   if (cfg_.mqtt.topic_idle_timeout_ms > 0)
     caf::anon_send(tree_, gc_config_atom::value,
                    cfg_.mqtt.topic_idle_timeout_ms);
   // Without a store, tokens or a refusal of anonymous clients everybody is
   // let in: connections then skip the authenticator chain.
-  bool auth_required = auth_.store || auth_.jwt
-                       || auth_.anonymous != anonymous_policy::allow;
+  bool auth_required
+      = auth_.store || auth_.jwt || auth_.anonymous != anonymous_policy::allow;
   bool any_requires_auth = false;
   for (auto& l : cfg_.listeners)
     any_requires_auth = any_requires_auth || l.require_auth;
@@ -205,8 +207,7 @@ std::optional<std::string> server::start() {
     self->request(lst, std::chrono::seconds(10), open_atom::value)
         .receive(
             [&](uint16_t port) {
-              endpoints_.push_back(
-                  endpoint{l.name, l.bind, port, l.transport});
+              endpoints_.push_back(endpoint{l.name, l.bind, port, l.transport});
             },
             [&](caf::error& err) {
               failure = "listener " + l.name + ": cannot listen on " + l.bind

@@ -16,6 +16,8 @@
 
 #include "actors/authenticator.hpp"
 #include "actors/counters.hpp"
+#include "actors/iface/registry.hpp"
+#include "actors/iface/topic_tree.hpp"
 #include "actors/session.hpp"
 #include "app/config.hpp"
 #include "protocol/channel.hpp"
@@ -69,10 +71,10 @@ public:
     return counters_;
   }
 
-  caf::actor registry() const {
+  registry_interface registry() const {
     return registry_;
   }
-  caf::actor tree() const {
+  topic_tree_interface tree() const {
     return tree_;
   }
 
@@ -80,10 +82,10 @@ private:
   caf::actor_system& sys_;
   config cfg_;
   auth_settings auth_;
-  caf::actor auth_chain_;
+  auth_chain_interface auth_chain_;
   std::shared_ptr<broker_counters> counters_;
-  caf::actor tree_;
-  caf::actor registry_;
+  topic_tree_interface tree_;
+  registry_interface registry_;
   caf::actor timers_;
   std::vector<caf::actor> listeners_;
   std::vector<endpoint> endpoints_;

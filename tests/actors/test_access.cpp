@@ -104,11 +104,11 @@ struct fixture : test_coordinator_fixture<> {
     return got;
   }
 
-  actor lookup(const std::string& name, bool create) {
+  topic_interface lookup(const std::string& name, bool create) {
     self->send(tree, lookup_atom::value, name, create);
     run();
-    actor got;
-    self->receive([&](actor& a) { got = std::move(a); });
+    topic_interface got;
+    self->receive([&](topic_interface& a) { got = std::move(a); });
     return got;
   }
 };

@@ -118,8 +118,9 @@ struct fixture : test_coordinator_fixture<> {
 
   fixture() {
     tree = sys.spawn(fake_tree, tree_log);
-    registry = sys.spawn(session_registry, tree, session_config{},
-                         registry_options{});
+    registry
+        = sys.spawn(session_registry, actor_cast<topic_tree_interface>(tree),
+                    session_config{}, registry_options{});
     run();
   }
 

@@ -112,7 +112,10 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   actor chain_of(std::vector<actor> handlers, auth_chain_limits limits = {}) {
-    auto chain = sys.spawn(auth_chain, std::move(handlers), limits);
+    std::vector<authenticator_interface> typed;
+    for (auto& h : handlers)
+      typed.push_back(actor_cast<authenticator_interface>(h));
+    auto chain = sys.spawn(auth_chain, std::move(typed), limits);
     to_stop.push_back(chain);
     return chain;
   }
@@ -236,13 +239,12 @@ CAF_TEST(store then jwt then anonymous) {
 
 CAF_TEST(a verified client certificate names the principal) {
   auto store = make_store();
-  auto chain = chain_of({sys.spawn(certificate_authenticator, store),
-                         sys.spawn(store_authenticator,
-                                   store_auth_options{store, nullptr, false,
-                                                      nullptr}),
-                         sys.spawn(anonymous_authenticator,
-                                   anonymous_policy::deny,
-                                   std::vector<std::string>{}, store)});
+  auto chain
+      = chain_of({sys.spawn(certificate_authenticator, store),
+                  sys.spawn(store_authenticator,
+                            store_auth_options{store, nullptr, false, nullptr}),
+                  sys.spawn(anonymous_authenticator, anonymous_policy::deny,
+                            std::vector<std::string>{}, store)});
   // The certificate's principal is in the store: allowed with its roles,
   // without a password.
   auto req = make_req("", "", "10.0.0.5");
@@ -264,8 +266,9 @@ CAF_TEST(a verified client certificate names the principal) {
   CAF_CHECK_EQUAL(r.handler, "store");
   // Without a store the certificate's principal is let in with no roles
   // (and then, as every client without a store, may do everything).
-  auto bare = chain_of({sys.spawn(certificate_authenticator,
-                                  std::shared_ptr<const security::security_store>{})});
+  auto bare = chain_of(
+      {sys.spawn(certificate_authenticator,
+                 std::shared_ptr<const security::security_store>{})});
   req.tls_identity = "device-7";
   r = decide(bare, req);
   CAF_CHECK(r.decision == auth_decision::allow);
@@ -389,9 +392,9 @@ CAF_TEST(an address over its rate is refused at once) {
   limits.counters = counters;
   auto chain = real_chain(anonymous_policy::deny, {}, limits);
   for (int i = 0; i < 3; ++i)
-    CAF_CHECK_EQUAL(decide(chain, make_req("u" + std::to_string(i), "x"))
-                        .reason_code,
-                    0x86);
+    CAF_CHECK_EQUAL(
+        decide(chain, make_req("u" + std::to_string(i), "x")).reason_code,
+        0x86);
   auto r = decide(chain, make_req("u9", "x"));
   CAF_CHECK(r.decision == auth_decision::deny);
   CAF_CHECK_EQUAL(r.reason_code, 0x9F); // connection rate exceeded

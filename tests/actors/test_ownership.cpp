@@ -115,7 +115,8 @@ struct fixture : test_coordinator_fixture<> {
     registry_options opts;
     opts.foreign_session = policy;
     opts.counters = counters;
-    auto r = sys.spawn(session_registry, tree, session_config{}, opts);
+    auto r = sys.spawn(session_registry, actor_cast<topic_tree_interface>(tree),
+                       session_config{}, opts);
     run();
     return r;
   }

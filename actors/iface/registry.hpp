@@ -1,0 +1,29 @@
+#pragma once
+
+// The interface of the session registry (actors/session_registry.hpp), as a
+// CAF typed actor. docs/architecture.md lists it (tools/interfaces.py).
+
+#include <cstdint>
+#include <string>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/types.hpp"
+
+namespace castor {
+
+using registry_interface = caf::typed_actor<
+    // A CONNECT: the session to attach to (answered by the session, or at
+    // once when refused or when the connection keeps the session itself).
+    caf::replies_to<open_atom, attach_request>::with<attach_result>,
+    // A connection that kept its session itself subscribes: a session actor.
+    caf::replies_to<promote_atom, attach_request>::with<attach_result>,
+    // A connection that kept its session itself has gone (client id).
+    caf::reacts_to<detach_atom, std::string>,
+    // May the session end (client id, attaches it has seen)?
+    caf::replies_to<expire_atom, std::string, uint64_t>::with<bool>,
+    // Sessions registered.
+    caf::replies_to<stats_atom>::with<uint64_t>>;
+
+} // namespace castor

@@ -1,0 +1,43 @@
+#pragma once
+
+// The interface of a session actor (actors/session.hpp), as a CAF typed
+// actor. docs/architecture.md lists it (tools/interfaces.py).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/types.hpp"
+
+namespace castor {
+
+using session_interface = caf::typed_actor<
+    // From the registry: a connection takes the session (after a takeover,
+    // once the old connection has gone).
+    caf::replies_to<attach_atom, attach_request>::with<attach_result>,
+    // From the attached (or kicked) connection: it has gone.
+    caf::reacts_to<detach_atom, detach_info>,
+    // A SUBSCRIBE; its reason codes once every matching topic has it.
+    caf::replies_to<subscribe_atom,
+                    subscribe_request>::with<std::vector<uint8_t>>,
+    // An UNSUBSCRIBE (filters, codes so far); its reason codes once every
+    // matching topic has forgotten them.
+    caf::replies_to<unsub_atom, std::vector<std::string>,
+                    std::vector<uint8_t>>::with<std::vector<uint8_t>>,
+    // From topics: messages for this session.
+    caf::reacts_to<deliver_atom, delivery_batch>,
+    // From the connection: the client's acknowledgements.
+    caf::reacts_to<ack_atom, ack_batch>,
+    // From the connection: bytes of what the session handed it written.
+    caf::reacts_to<written_atom, uint64_t>,
+    // From the connection: pause or resume deliveries.
+    caf::reacts_to<flow_atom, flow_mode>,
+    // From the registry: a clean start replaced the session.
+    caf::reacts_to<end_atom>,
+    // Its own timers (with the epoch they were set in): will delay, expiry.
+    caf::reacts_to<will_atom, uint64_t>, caf::reacts_to<expire_atom, uint64_t>>;
+
+} // namespace castor

@@ -1,0 +1,54 @@
+#pragma once
+
+// The interface of a topic actor (actors/topic.hpp): what it handles, as a
+// CAF typed actor, so that a message it does not handle fails to compile,
+// at the sender and in the topic's behavior. docs/architecture.md lists it
+// (tools/interfaces.py generates that list from this file).
+
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/type_id.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/types.hpp"
+
+namespace castor {
+
+using topic_interface = caf::typed_actor<
+    // A connection's publishes of one read, QoS 1 and 2 among them: true
+    // once fanned out (and the retained message updated).
+    caf::replies_to<publish_atom, publish_batch>::with<bool>,
+    // The same for QoS 0 only, unanswered.
+    caf::reacts_to<push_atom, publish_batch>,
+    // One message from the tree (a will), unanswered.
+    caf::reacts_to<publish_atom, mqtt::message_ptr>,
+    // From the tree: a session's subscription; the retained messages to send.
+    caf::replies_to<subscribe_atom, topic_subscription>::with<retained_batch>,
+    // From the tree: the same without retained messages (a wildcard
+    // subscription reaching a topic created later).
+    caf::reacts_to<attach_atom, topic_subscription>,
+    // From the tree: forget (session, filter, share group); true once done.
+    caf::replies_to<unsub_atom, caf::actor, std::string,
+                    std::string>::with<bool>,
+    // Share group, filter, messages a leaving member did not acknowledge.
+    caf::reacts_to<redeliver_atom, std::string, std::string, delivery_batch>,
+    // From a session: credit for n delivery batches and their bytes.
+    caf::reacts_to<credit_atom, uint32_t, uint64_t>,
+    // From the tree: retire after this many ms unused (0 = never).
+    caf::reacts_to<gc_config_atom, uint32_t>,
+    // Its own idle timer (with the publish count when it was set).
+    caf::reacts_to<gc_check_atom, uint64_t>,
+    // From the tree: quit if still unused; true if it did.
+    caf::replies_to<retire_atom>::with<bool>>;
+
+} // namespace castor
+
+// Actor handles that travel in messages (the tree answers lookups with one).
+CAF_BEGIN_TYPE_ID_BLOCK(castor_handles, caf::first_custom_type_id + 300)
+
+CAF_ADD_TYPE_ID(castor_handles, (castor::topic_interface))
+
+CAF_END_TYPE_ID_BLOCK(castor_handles)

@@ -1,0 +1,38 @@
+#pragma once
+
+// The interface of the topic tree (actors/topic_tree.hpp), as a CAF typed
+// actor. docs/architecture.md lists it (tools/interfaces.py).
+
+#include <cstdint>
+#include <string>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/iface/topic.hpp"
+#include "actors/types.hpp"
+
+namespace castor {
+
+using topic_tree_interface = caf::typed_actor<
+    // The topic of a name, created on demand.
+    caf::replies_to<lookup_atom, std::string>::with<topic_interface>,
+    // The same, created only if the flag says so (else a null handle).
+    caf::replies_to<lookup_atom, std::string, bool>::with<topic_interface>,
+    // One message to route (a will), unanswered.
+    caf::reacts_to<publish_atom, mqtt::message_ptr>,
+    // A session's subscription (a filter); the retained messages to send.
+    caf::replies_to<subscribe_atom, topic_subscription>::with<retained_batch>,
+    // Forget a session's filters; true once every topic concerned has.
+    caf::replies_to<unsub_atom, topic_unsubscription>::with<bool>,
+    // Topic, share group, filter, messages a leaving member left.
+    caf::reacts_to<redeliver_atom, std::string, std::string, std::string,
+                   delivery_batch>,
+    // From an idle topic (by name): ask it to retire, forget it if so.
+    caf::reacts_to<retire_atom, std::string>,
+    // The idle time after which the topics it makes retire (ms, 0 = never).
+    caf::reacts_to<gc_config_atom, uint32_t>,
+    // Topics alive.
+    caf::replies_to<stats_atom>::with<uint64_t>>;
+
+} // namespace castor
