@@ -24,11 +24,12 @@ static_assert(auth_handler_timeout < auth_timeout);
 using security::auth_decision;
 using security::auth_result;
 
-constexpr uint8_t bad_credentials = 0x86; // bad user name or password
-constexpr uint8_t not_authorized = 0x87;
-constexpr uint8_t server_unavailable = 0x88;
-constexpr uint8_t server_busy = 0x89;
-constexpr uint8_t connection_rate_exceeded = 0x9F;
+constexpr auto bad_credentials = mqtt::reason_code::bad_user_name_or_password;
+constexpr auto not_authorized = mqtt::reason_code::not_authorized;
+constexpr auto server_unavailable = mqtt::reason_code::server_unavailable;
+constexpr auto server_busy = mqtt::reason_code::server_busy;
+constexpr auto connection_rate_exceeded
+    = mqtt::reason_code::connection_rate_exceeded;
 
 /// Adds one to an authentication counter, if there are counters.
 void count(const std::shared_ptr<broker_counters>& c,
@@ -37,13 +38,16 @@ void count(const std::shared_ptr<broker_counters>& c,
     broker_counters::add(c->auth.*which);
 }
 
-auth_reply to_reply(auth_result r, uint8_t deny_code, const char* handler) {
+auth_reply to_reply(auth_result r, mqtt::reason_code deny_code,
+                    const char* handler) {
   auth_reply result;
   result.decision = r.decision;
   result.principal = std::move(r.principal);
   result.roles = std::move(r.roles);
   result.reason = std::move(r.reason);
-  result.reason_code = r.decision == auth_decision::deny ? deny_code : 0;
+  result.reason_code = r.decision == auth_decision::deny
+                           ? deny_code
+                           : mqtt::reason_code::success;
   result.handler = handler;
   return result;
 }
@@ -356,7 +360,7 @@ void open_gate(chain_ptr self, uint64_t id) {
   i->second.open = true;
   auto rp = std::move(i->second.rp);
   self->delayed_send(self, st.gate_timeout, auth_expire_atom::value, id);
-  rp.deliver(uint8_t{0}, id);
+  rp.deliver(mqtt::reason_code::success, id);
 }
 
 } // namespace
@@ -429,7 +433,7 @@ caf::behavior auth_chain(caf::stateful_actor<auth_chain_state>* self,
       },
       [=](auth_resume_atom, uint64_t id) { ask(self, id, 0); },
       [=](auth_gate_atom, std::string& address,
-          std::string& user) -> caf::result<uint8_t, uint64_t> {
+          std::string& user) -> caf::result<mqtt::reason_code, uint64_t> {
         auto rp = self->make_response_promise();
         bool waits = false;
         auto id = begin(std::move(address), std::move(user), nullptr, rp, true,

@@ -14,6 +14,7 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/type_id.hpp>
 
+#include "protocol/reason_code.hpp"
 #include "security/auth.hpp"
 
 namespace castor {
@@ -54,14 +55,14 @@ struct authenticate_request {
 };
 
 /// The decision. `reason_code` is the CONNACK reason code a connection
-/// sends (0x00 success, 0x86 bad user name or password, 0x87 not
-/// authorized); `reason` is for the log and never quotes a secret.
+/// sends (success, 0x86 bad user name or password, 0x87 not authorized,
+/// ...); `reason` is for the log and never quotes a secret.
 struct auth_reply {
   security::auth_decision decision = security::auth_decision::abstain;
   std::string principal;          ///< empty for anonymous clients
   std::vector<std::string> roles; ///< as assigned, not expanded
   std::string reason;
-  uint8_t reason_code = 0;
+  mqtt::reason_code reason_code = mqtt::reason_code::success;
   /// Which handler decided ("store", "jwt", "anonymous", "chain").
   std::string handler;
 };
@@ -73,8 +74,8 @@ typename Inspector::result_type inspect(Inspector& f, authenticate_request& x) {
     // Logs and traces print messages with this inspector.
     std::string hidden = x.has_password ? "<hidden>" : "";
     return f(caf::meta::type_name("authenticate_request"), x.client_id,
-             x.has_username, x.username, x.has_password, hidden,
-             x.peer_address, x.tls_identity);
+             x.has_username, x.username, x.has_password, hidden, x.peer_address,
+             x.tls_identity);
   } else {
     return f(caf::meta::type_name("authenticate_request"), x.client_id,
              x.has_username, x.username, x.has_password, x.password,

@@ -39,10 +39,10 @@ constexpr size_t max_read_size = 65536;
 
 void set_read_size(connection_broker* self, size_t n) {
   auto& st = self->state;
-  if (st.read_size == n)
+  if (st.net.read_size == n)
     return;
-  st.read_size = n;
-  self->configure_read(st.hdl, caf::io::receive_policy::at_most(n));
+  st.net.read_size = n;
+  self->configure_read(st.net.hdl, caf::io::receive_policy::at_most(n));
 }
 
 void schedule_tick(connection_broker* self, std::chrono::milliseconds d) {
@@ -65,10 +65,10 @@ void ensure_tick(connection_broker* self, std::chrono::milliseconds d) {
 void end_connection(connection_broker* self, mqtt::reason_code rc,
                     bool publish_will) {
   auto& st = self->state;
-  run(self, st.ch->handle_kick(rc, publish_will));
+  apply_output(self, st.channel->handle_kick(rc, publish_will));
   st.closing = true;
   st.close_info.publish_will = publish_will;
-  finish(self);
+  end_step(self);
 }
 
 void request_failed(connection_broker* self, const char* what,
@@ -88,10 +88,10 @@ void request_failed(connection_broker* self, const char* what,
 
 std::string context_of(connection_broker* self) {
   auto& st = self->state;
-  auto& id = st.ch->session().client_id;
+  auto& id = st.channel->session().client_id;
   if (!id.empty())
     return "session " + id;
-  return "connection " + st.peer;
+  return "connection " + st.net.peer;
 }
 
 /// Writes socket bytes (flow control counts those that wait in CAF's
@@ -101,12 +101,12 @@ std::string context_of(connection_broker* self) {
 /// behind which every later byte queues.
 void send_bytes(connection_broker* self, std::string_view bytes) {
   auto& st = self->state;
-  if (bytes.empty() || st.socket_gone)
+  if (bytes.empty() || st.net.socket_gone)
     return;
   broker_counters::add(st.ctx->counters->bytes_out, bytes.size());
-  if (st.unsent == 0) {
-    auto n = ::send(static_cast<int>(st.hdl.id()), bytes.data(), bytes.size(),
-                    MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (st.writing.unsent == 0) {
+    auto n = ::send(static_cast<int>(st.net.hdl.id()), bytes.data(),
+                    bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       if (static_cast<size_t>(n) == bytes.size())
         return;
@@ -114,9 +114,9 @@ void send_bytes(connection_broker* self, std::string_view bytes) {
     }
     // Otherwise (would block, or failed): CAF's write reports a failure.
   }
-  st.unsent += bytes.size();
-  self->write(st.hdl, bytes.size(), bytes.data());
-  self->flush(st.hdl);
+  st.writing.unsent += bytes.size();
+  self->write(st.net.hdl, bytes.size(), bytes.data());
+  self->flush(st.net.hdl);
 }
 
 /// Tells the session how much of what it handed over has been written,
@@ -125,49 +125,49 @@ void send_bytes(connection_broker* self, std::string_view bytes) {
 void return_written(connection_broker* self) {
   auto& st = self->state;
   auto allowance = st.ctx->max_outbound_bytes;
-  if (st.out_credit < allowance / 4 || !st.session || st.closing
-      || st.unsent + st.out.size() > allowance / 2)
+  if (st.writing.credit < allowance / 4 || !st.attachment.session || st.closing
+      || st.writing.unsent + st.writing.out.size() > allowance / 2)
     return;
-  self->send(st.session, written_atom::value, st.out_credit);
-  st.out_credit = 0;
+  self->send(st.attachment.session, written_atom::value, st.writing.credit);
+  st.writing.credit = 0;
 }
 
 void flush_out(connection_broker* self, bool now) {
   auto& st = self->state;
-  if (st.out.empty() || st.closed)
+  if (st.writing.out.empty() || st.closed)
     return;
   if (!now && !st.closing && !self->mailbox().empty()) {
     // More messages wait (a burst of deliveries): write once after them.
-    if (!st.flush_pending) {
-      st.flush_pending = true;
+    if (!st.writing.flush_pending) {
+      st.writing.flush_pending = true;
       self->send(self, flush_atom::value);
     }
     return;
   }
-  if (!st.transport) {
-    send_bytes(self, st.out);
+  if (!st.net.transport) {
+    send_bytes(self, st.writing.out);
   } else {
-    st.wire.clear();
-    st.transport->write(st.out, st.wire);
-    send_bytes(self, st.wire);
-    if (st.wire.capacity() > max_read_size)
-      std::string{}.swap(st.wire);
+    st.net.wire.clear();
+    st.net.transport->write(st.writing.out, st.net.wire);
+    send_bytes(self, st.net.wire);
+    if (st.net.wire.capacity() > max_read_size)
+      std::string{}.swap(st.net.wire);
   }
-  st.out.clear();
-  if (st.out.capacity() > max_read_size)
-    std::string{}.swap(st.out);
+  st.writing.out.clear();
+  if (st.writing.out.capacity() > max_read_size)
+    std::string{}.swap(st.writing.out);
   return_written(self);
-  if (!st.out_paused && st.session
-      && st.unsent > st.ctx->max_outbound_bytes / 2) {
+  if (!st.writing.paused && st.attachment.session
+      && st.writing.unsent > st.ctx->max_outbound_bytes / 2) {
     // The client does not read fast enough: the session queues meanwhile
     // (it has already stopped at its allowance of unwritten bytes, which
     // the socket's backlog now holds), and the slow-consumer clock runs.
-    st.out_paused = true;
+    st.writing.paused = true;
     CASTOR_LOG(debug, context_of(self),
-               "outbound paused: " << st.unsent << " bytes unsent");
-    self->send(st.session, flow_atom::value, flow_mode::paused);
+               "outbound paused: " << st.writing.unsent << " bytes unsent");
+    self->send(st.attachment.session, flow_atom::value, flow_mode::paused);
     set_timer(self, std::chrono::milliseconds(st.ctx->slow_consumer_timeout_ms),
-              slow_atom::value, ++st.slow_epoch);
+              slow_atom::value, ++st.writing.slow_epoch);
   }
 }
 
@@ -182,11 +182,11 @@ void post_round_check(connection_broker* self);
 
 void arm_read(connection_broker* self) {
   auto& st = self->state;
-  self->trigger(st.hdl);
-  ++st.arm_seq;
-  if (st.read_armed)
+  self->trigger(st.net.hdl);
+  ++st.reading.arm_seq;
+  if (st.reading.armed)
     return;
-  st.read_armed = true;
+  st.reading.armed = true;
   post_round_check(self);
 }
 
@@ -194,7 +194,7 @@ void arm_read(connection_broker* self) {
 /// begun, with the count of triggers so far.
 void post_round_check(connection_broker* self) {
   auto me = caf::actor_cast<caf::actor>(self);
-  auto seq = self->state.arm_seq;
+  auto seq = self->state.reading.arm_seq;
   self->backend().post(
       [me, seq] { caf::anon_send(me, round_atom::value, seq); });
 }
@@ -204,44 +204,44 @@ void post_round_check(connection_broker* self) {
 /// close held back goes ahead.
 void round_over(connection_broker* self, uint64_t seq) {
   auto& st = self->state;
-  if (seq != st.arm_seq) {
+  if (seq != st.reading.arm_seq) {
     post_round_check(self);
     return;
   }
-  st.read_armed = false;
-  if (st.halt_deferred) {
-    st.halt_deferred = false;
-    if (st.read_stops != 0 && !st.closed)
-      self->halt(st.hdl);
+  st.reading.armed = false;
+  if (st.reading.halt_deferred) {
+    st.reading.halt_deferred = false;
+    if (st.reading.stops != 0 && !st.closed)
+      self->halt(st.net.hdl);
   }
-  if (st.close_deferred) {
-    st.close_deferred = false;
-    self->close(st.hdl);
+  if (st.reading.close_deferred) {
+    st.reading.close_deferred = false;
+    self->close(st.net.hdl);
     maybe_quit(self);
   }
 }
 
 void stop_reading(connection_broker* self, read_stop why) {
   auto& st = self->state;
-  if (st.read_stops == 0 && !st.closed) {
-    if (st.read_armed)
-      st.halt_deferred = true;
+  if (st.reading.stops == 0 && !st.closed) {
+    if (st.reading.armed)
+      st.reading.halt_deferred = true;
     else
-      self->halt(st.hdl);
+      self->halt(st.net.hdl);
   }
-  st.read_stops |= why;
+  st.reading.stops |= why;
 }
 
 void resume_reading(connection_broker* self, read_stop why) {
   auto& st = self->state;
-  if ((st.read_stops & why) == 0)
+  if (!st.reading.stopped_for(why))
     return;
-  st.read_stops &= static_cast<uint8_t>(~why);
-  if (st.read_stops != 0 || st.closed)
+  st.reading.stops &= static_cast<uint8_t>(~why);
+  if (st.reading.stops != 0 || st.closed)
     return;
-  st.last_rx = std::chrono::steady_clock::now();
+  st.reading.last_rx = std::chrono::steady_clock::now();
   CASTOR_LOG(trace, context_of(self), "reading resumed");
-  st.halt_deferred = false;
+  st.reading.halt_deferred = false;
   arm_read(self);
   // CAF 0.17 applies halt() at the end of the multiplexer's current round;
   // a trigger() in the same round finds the stream still registered, does
@@ -249,62 +249,57 @@ void resume_reading(connection_broker* self, read_stop why) {
   // again later (a no-op while reading is on) until data arrives or the
   // backoff runs out; the last retry is seconds after the halt, long past
   // any round.
-  st.rx_since_resume = false;
+  st.reading.rx_since_resume = false;
   set_timer(self, rearm_delay(0), rearm_read_atom::value,
-            (++st.rearm_epoch) << 4);
+            (++st.reading.rearm_epoch) << 4);
 }
 
-/// Releases the acknowledgements of completed turns, oldest first.
-void release_turns(connection_broker* self) {
+/// Releases the acknowledgements of pending reads whose publishes every
+/// topic has taken, oldest first.
+void release_pending_reads(connection_broker* self) {
   auto& st = self->state;
-  while (!st.turns.empty() && st.turns.front().pending == 0) {
-    st.out += st.turns.front().acks;
-    st.qos1_held -= st.turns.front().qos1;
-    st.turns.pop_front();
-    ++st.turns_base;
-  }
-  if ((st.read_stops & stop_turns) != 0
-      && st.turns.size() <= st.ctx->max_open_turns / 2)
-    resume_reading(self, stop_turns);
-  if ((st.read_stops & stop_window) != 0
+  st.reading.release_taken(st.writing.out);
+  if (st.reading.stopped_for(stop_pending_reads)
+      && st.reading.pending.size() <= st.ctx->max_pending_reads / 2)
+    resume_reading(self, stop_pending_reads);
+  if (st.reading.stopped_for(stop_window)
       && unacknowledged_inbound(self) <= st.ctx->opts.receive_maximum / 2)
     resume_reading(self, stop_window);
 }
 
-void turn_done(connection_broker* self, uint64_t seq) {
+void read_batch_taken(connection_broker* self, uint64_t seq) {
   auto& st = self->state;
-  if (st.closed || seq < st.turns_base
-      || seq - st.turns_base >= st.turns.size())
+  auto* r = st.reading.pending_read_at(seq);
+  if (st.closed || r == nullptr)
     return;
-  auto& t = st.turns[seq - st.turns_base];
-  if (t.pending > 0)
-    --t.pending;
-  release_turns(self);
+  if (r->topics_left > 0)
+    --r->topics_left;
+  release_pending_reads(self);
   flush_out(self, false);
 }
 
 /// Runs bytes read from the socket through the transport: writes what it
 /// answers (handshake records, HTTP, pongs, close frames) and leaves the
-/// MQTT bytes in st.transport_in.data. Returns true when the transport has
+/// MQTT bytes in st.net.transport_in.data. Returns true when the transport has
 /// finished (the connection must close).
 bool transport_read(connection_broker* self, std::string_view bytes) {
   auto& st = self->state;
-  auto& r = st.transport_in;
-  st.transport->read(bytes, r);
+  auto& r = st.net.transport_in;
+  st.net.transport->read(bytes, r);
   send_bytes(self, r.to_send);
-  if (!st.transport_up && st.transport->established()) {
-    st.transport_up = true;
-    auto peer = st.transport->peer();
+  if (!st.net.transport_up && st.net.transport->established()) {
+    st.net.transport_up = true;
+    auto peer = st.net.transport->peer();
     if (peer != nullptr && peer->present) {
       if (auto name = security::principal_from(*peer, st.ctx->principal_from))
-        st.tls_identity = std::move(*name);
+        st.net.tls_identity = std::move(*name);
     }
     CASTOR_LOG(debug, context_of(self),
-               security::to_string(st.transport->kind())
-                   << " established with " << st.peer
-                   << (st.transport->tls_description().empty() ? "" : " (")
-                   << st.transport->tls_description()
-                   << (st.transport->tls_description().empty() ? "" : ")")
+               security::to_string(st.net.transport->kind())
+                   << " established with " << st.net.peer
+                   << (st.net.transport->tls_description().empty() ? "" : " (")
+                   << st.net.transport->tls_description()
+                   << (st.net.transport->tls_description().empty() ? "" : ")")
                    << (peer != nullptr && peer->present
                            ? ", client certificate " + peer->subject
                            : std::string{}));
@@ -313,12 +308,13 @@ bool transport_read(connection_broker* self, std::string_view bytes) {
     return false;
   if (!r.error.empty()) {
     CASTOR_LOG(info, context_of(self),
-               security::to_string(st.transport->kind())
-                   << " transport error from " << st.peer << ": " << r.error);
+               security::to_string(st.net.transport->kind())
+                   << " transport error from " << st.net.peer << ": "
+                   << r.error);
   } else {
     CASTOR_LOG(debug, context_of(self),
-               security::to_string(st.transport->kind())
-                   << " closed by " << st.peer);
+               security::to_string(st.net.transport->kind())
+                   << " closed by " << st.net.peer);
   }
   return true;
 }
@@ -329,27 +325,27 @@ void do_close(connection_broker* self) {
     return;
   // WebSocket close frame and TLS close_notify, unless the transport has
   // already finished.
-  if (st.transport)
-    send_bytes(self, st.transport->close());
+  if (st.net.transport)
+    send_bytes(self, st.net.transport->close());
   st.closed = true;
   // Publishes still waiting for a topic lookup go through the tree, which
   // answers the lookup first: order is kept, nothing acknowledged is lost.
-  for (auto& [topic, l] : st.lookups)
+  for (auto& [topic, l] : st.routing.lookups)
     for (auto& m : l.msgs)
       self->send(st.ctx->tree, publish_atom::value, std::move(m));
-  st.lookups.clear();
+  st.routing.lookups.clear();
   CASTOR_LOG(debug, context_of(self),
              "closed (" << mqtt::to_string(st.close_info.reason) << ")");
   // At shutdown, a client that has not taken the bytes already sent to it
   // (some still wait in CAF's buffer) is cut off: a graceful close would
   // wait for it to read, and the process's exit with it, for ever.
-  if (st.unsent > 0
+  if (st.writing.unsent > 0
       && st.close_info.reason == mqtt::reason_code::server_shutting_down)
-    ::shutdown(static_cast<int>(st.hdl.id()), SHUT_RDWR);
-  if (st.read_armed)
-    st.close_deferred = true; // round_over() closes
+    ::shutdown(static_cast<int>(st.net.hdl.id()), SHUT_RDWR);
+  if (st.reading.armed)
+    st.reading.close_deferred = true; // round_over() closes
   else
-    self->close(st.hdl);
+    self->close(st.net.hdl);
   // A change not yet answered no longer holds other connections' publishes:
   // the client that asked for it has gone without its SUBACK or UNSUBACK.
   if (st.order) {
@@ -365,7 +361,7 @@ void do_close(connection_broker* self) {
 void maybe_quit(connection_broker* self) {
   auto& st = self->state;
   // A session actor on its way gets the detach (and decides on the will).
-  if (st.promoting)
+  if (st.attachment.promoting)
     return;
   send_detach(self);
   // Publishes held behind other connections' subscription changes still go
@@ -373,51 +369,56 @@ void maybe_quit(connection_broker* self) {
   if (st.order && !st.order->held.empty())
     return;
   // Ending closes the socket: not in the round that armed reading.
-  if (st.close_deferred)
+  if (st.reading.close_deferred)
     return;
   self->quit();
 }
 
 uint32_t unacknowledged_inbound(connection_broker* self) {
   auto& st = self->state;
-  return st.qos1_held + st.qos1_now
-         + static_cast<uint32_t>(st.ch->inbound_qos2().size())
-         + st.exists_waiting;
+  return st.reading.held_qos1 + st.reading.acks_qos1
+         + static_cast<uint32_t>(st.channel->inbound_qos2().size())
+         + st.routing.exists_waiting;
 }
 
-void finish(connection_broker* self) {
+void end_step(connection_broker* self) {
   auto& st = self->state;
-  uint64_t seq = st.turns_base + st.turns.size();
-  uint32_t pending = st.routes.empty() ? 0 : flush_routes(self, seq);
-  if (pending > 0 || (!st.turns.empty() && !st.acks_now.empty())) {
-    st.turns.push_back(
-        connection_state::turn{pending, std::move(st.acks_now), st.qos1_now});
-    st.qos1_held += st.qos1_now;
-    st.qos1_now = 0;
-    st.acks_now.clear();
-    if ((st.read_stops & stop_turns) == 0
-        && st.turns.size() >= st.ctx->max_open_turns && !st.closing) {
+  uint64_t seq = st.reading.next_read();
+  uint32_t pending = st.routing.routes.empty() ? 0 : flush_routes(self, seq);
+  if (pending > 0
+      || (!st.reading.pending.empty() && !st.reading.acks.empty())) {
+    st.reading.pending.push_back(connection_reading::pending_read{
+        pending, std::move(st.reading.acks), st.reading.acks_qos1});
+    st.reading.held_qos1 += st.reading.acks_qos1;
+    st.reading.acks_qos1 = 0;
+    st.reading.acks.clear();
+    if (!st.reading.stopped_for(stop_pending_reads)
+        && st.reading.pending.size() >= st.ctx->max_pending_reads
+        && !st.closing) {
       CASTOR_LOG(trace, context_of(self),
-                 "reading paused: " << st.turns.size() << " reads open");
-      stop_reading(self, stop_turns);
+                 "reading paused: " << st.reading.pending.size()
+                                    << " reads open");
+      stop_reading(self, stop_pending_reads);
     }
-  } else if (!st.acks_now.empty()) {
-    st.out += st.acks_now;
-    st.qos1_now = 0;
-    st.acks_now.clear();
+  } else if (!st.reading.acks.empty()) {
+    st.writing.out += st.reading.acks;
+    st.reading.acks_qos1 = 0;
+    st.reading.acks.clear();
   }
-  release_turns(self);
-  if ((st.read_stops & stop_bytes) == 0 && !st.closing
-      && st.inbound_bytes >= st.ctx->max_inbound_bytes) {
+  release_pending_reads(self);
+  if (!st.reading.stopped_for(stop_bytes) && !st.closing
+      && st.reading.inbound_bytes >= st.ctx->max_inbound_bytes) {
     CASTOR_LOG(trace, context_of(self),
-               "reading paused: " << st.inbound_bytes << " bytes not taken");
+               "reading paused: " << st.reading.inbound_bytes
+                                  << " bytes not taken");
     stop_reading(self, stop_bytes);
     confirm_pushes(self);
   }
-  if (!st.acks.items.empty()) {
-    if (st.session)
-      self->send(st.session, ack_atom::value, std::move(st.acks));
-    st.acks.items.clear();
+  if (!st.attachment.client_acks.items.empty()) {
+    if (st.attachment.session)
+      self->send(st.attachment.session, ack_atom::value,
+                 std::move(st.attachment.client_acks));
+    st.attachment.client_acks.items.clear();
   }
   flush_out(self, false);
   if (st.closing)
@@ -426,17 +427,32 @@ void finish(connection_broker* self) {
     try_start_change(self);
 }
 
-void run(connection_broker* self, mqtt::channel_output&& o) {
+namespace {
+
+ack_kind ack_kind_of(mqtt::packet_type t) {
+  switch (t) {
+  case mqtt::packet_type::pubrec:
+    return ack_kind::pubrec;
+  case mqtt::packet_type::pubcomp:
+    return ack_kind::pubcomp;
+  default:
+    return ack_kind::puback;
+  }
+}
+
+} // namespace
+
+void apply_output(connection_broker* self, mqtt::channel_output&& o) {
   auto& st = self->state;
   for (auto& p : o.packets) {
     auto t = mqtt::type_of(p);
-    // Acknowledgements of inbound messages wait for their turn.
+    // Acknowledgements of inbound messages wait for their topics.
     if (t == mqtt::packet_type::puback || t == mqtt::packet_type::pubrec) {
-      st.ch->write(p, st.acks_now);
+      st.channel->write(p, st.reading.acks);
       if (t == mqtt::packet_type::puback)
-        ++st.qos1_now;
+        ++st.reading.acks_qos1;
     } else {
-      st.ch->write(p, st.out);
+      st.channel->write(p, st.writing.out);
     }
   }
   for (auto& e : o.effects) {
@@ -456,20 +472,20 @@ void run(connection_broker* self, mqtt::channel_output&& o) {
     } else if (auto s = std::get_if<mqtt::effect::subscribe>(&e)) {
       begin_subscribe(self, std::move(*s));
     } else if (auto u = std::get_if<mqtt::effect::unsubscribe>(&e)) {
-      if (!st.session && !st.promoting) {
+      if (!st.attachment.session && !st.attachment.promoting) {
         // No session actor, so no subscriptions.
         std::vector<mqtt::reason_code> codes = u->codes;
         for (auto& c : codes)
           if (!mqtt::is_error(c))
             c = mqtt::reason_code::no_subscription_existed;
-        run(self, st.ch->handle_unsuback(u->packet_id, std::move(codes)));
+        apply_output(
+            self, st.channel->handle_unsuback(u->packet_id, std::move(codes)));
         continue;
       }
       begin_unsubscribe(self, std::move(*u));
     } else if (auto a = std::get_if<mqtt::effect::outbound_ack>(&e)) {
-      st.acks.items.push_back(ack_item{static_cast<uint8_t>(a->kind),
-                                       a->packet_id,
-                                       static_cast<uint8_t>(a->code)});
+      st.attachment.client_acks.items.push_back(
+          ack_item{ack_kind_of(a->kind), a->packet_id, a->code});
     } else if (auto c = std::get_if<mqtt::effect::close>(&e)) {
       if (!st.closing) {
         st.closing = true;
@@ -489,16 +505,16 @@ caf::behavior connection_actor(connection_broker* self,
                                caf::io::connection_handle hdl,
                                connection_context_ptr ctx) {
   auto& st = self->state;
-  st.hdl = hdl;
+  st.net.hdl = hdl;
   st.ctx = ctx;
   mqtt::parser_options popts;
   popts.max_packet_size = ctx->opts.max_packet_size;
-  st.parser = std::make_unique<mqtt::frame_parser>(popts);
-  st.ch = std::make_unique<mqtt::channel>(ctx->opts);
-  st.peer = self->remote_addr(hdl);
+  st.reading.parser = std::make_unique<mqtt::frame_parser>(popts);
+  st.channel = std::make_unique<mqtt::channel>(ctx->opts);
+  st.net.peer = self->remote_addr(hdl);
   if (ctx->transport)
-    st.transport = std::make_unique<security::transport>(*ctx->transport);
-  st.last_rx = clock_type::now();
+    st.net.transport = std::make_unique<security::transport>(*ctx->transport);
+  st.reading.last_rx = clock_type::now();
   set_read_size(self, min_read_size);
   self->ack_writes(hdl, true);
   schedule_tick(self, std::chrono::milliseconds(ctx->connect_timeout_ms));
@@ -514,30 +530,32 @@ caf::behavior connection_actor(connection_broker* self,
         auto& st = self->state;
         if (st.closing)
           return;
-        st.last_rx = clock_type::now();
-        st.rx_since_resume = true;
+        st.reading.last_rx = clock_type::now();
+        st.reading.rx_since_resume = true;
         broker_counters::add(st.ctx->counters->bytes_in, msg.buf.size());
         std::string_view in{msg.buf.data(), msg.buf.size()};
         // Plain TCP: the parser reads the socket's buffer itself.
         bool transport_done = false;
-        if (st.transport) {
+        if (st.net.transport) {
           transport_done = transport_read(self, in);
-          in = st.transport_in.data;
+          in = st.net.transport_in.data;
         }
         consume_input(self, in);
         // Grow the read buffer for large packets and bursts; give it back
         // when the connection is quiet again.
-        if (msg.buf.size() >= st.read_size && st.read_size < max_read_size)
-          set_read_size(self, st.read_size * 2);
+        if (msg.buf.size() >= st.net.read_size
+            && st.net.read_size < max_read_size)
+          set_read_size(self, st.net.read_size * 2);
         else if (msg.buf.size() < min_read_size / 2
-                 && st.read_size > min_read_size && st.parser->buffered() == 0)
+                 && st.net.read_size > min_read_size
+                 && st.reading.parser->buffered() == 0)
           set_read_size(self, min_read_size);
         self->ack_writes(hdl, true);
-        if (st.parser->buffered() == 0)
-          st.parser->shrink();
-        if (st.transport) {
-          if (st.transport_in.data.capacity() > max_read_size)
-            std::string{}.swap(st.transport_in.data);
+        if (st.reading.parser->buffered() == 0)
+          st.reading.parser->shrink();
+        if (st.net.transport) {
+          if (st.net.transport_in.data.capacity() > max_read_size)
+            std::string{}.swap(st.net.transport_in.data);
           if (transport_done && !st.closing) {
             // The peer broke the transport or closed it (WebSocket close,
             // TLS close_notify): like a lost connection for MQTT, once
@@ -545,113 +563,119 @@ caf::behavior connection_actor(connection_broker* self,
             if (change_pending(self)) {
               st.order->peer_closed = true;
             } else {
-              run(self, st.ch->handle_closed());
+              apply_output(self, st.channel->handle_closed());
               st.closing = true;
             }
           }
         }
-        finish(self);
+        end_step(self);
       },
       [=](caf::io::connection_closed_msg&) {
         auto& st = self->state;
-        st.socket_gone = true;
-        if (st.transport)
-          st.transport->close(); // nothing can be sent any more
+        st.net.socket_gone = true;
+        if (st.net.transport)
+          st.net.transport->close(); // nothing can be sent any more
         if (!st.closing && change_pending(self)) {
           // What the client sent before it closed takes effect first.
           st.order->peer_closed = true;
           return;
         }
         if (!st.closing)
-          run(self, st.ch->handle_closed());
+          apply_output(self, st.channel->handle_closed());
         st.closing = true;
-        finish(self);
+        end_step(self);
       },
       [=](gate_open_atom, uint64_t) { release_held(self); },
       [=](change_timeout_atom, uint64_t seq) { change_timed_out(self, seq); },
       [=](out_atom, outbound_batch& batch) {
         auto& st = self->state;
-        if (st.closing || st.ch->state() != mqtt::channel::phase::connected)
+        if (st.closing
+            || st.channel->state() != mqtt::channel::phase::connected)
           return;
         auto now = clock_type::now();
         for (auto& o : batch.items) {
-          st.out_credit += mqtt::wire_size(o);
-          if (st.ch->write(o, now, st.out)) {
+          st.writing.credit += mqtt::wire_size(o);
+          if (st.channel->write(o, now, st.writing.out)) {
             if (o.type == mqtt::outbound::kind::publish)
               broker_counters::add(st.ctx->counters->messages_out);
           } else {
             broker_counters::add(st.ctx->counters->dropped_too_large);
             if (o.packet_id != 0)
-              st.acks.items.push_back(ack_item{0, o.packet_id, 0});
+              st.attachment.client_acks.items.push_back(
+                  ack_item{ack_kind::dropped, o.packet_id,
+                           mqtt::reason_code::packet_too_large});
           }
         }
-        finish(self);
+        end_step(self);
       },
       [=](const caf::io::data_transferred_msg& msg) {
         auto& st = self->state;
-        st.unsent = msg.remaining;
+        st.writing.unsent = msg.remaining;
         return_written(self);
-        if (st.out_paused && st.unsent <= st.ctx->max_outbound_bytes / 4) {
-          st.out_paused = false;
-          ++st.slow_epoch;
+        if (st.writing.paused
+            && st.writing.unsent <= st.ctx->max_outbound_bytes / 4) {
+          st.writing.paused = false;
+          ++st.writing.slow_epoch;
           CASTOR_LOG(debug, context_of(self),
-                     "outbound resumed: " << st.unsent << " bytes unsent");
-          if (st.session && !st.closing)
-            self->send(st.session, flow_atom::value, flow_mode::open);
+                     "outbound resumed: " << st.writing.unsent
+                                          << " bytes unsent");
+          if (st.attachment.session && !st.closing)
+            self->send(st.attachment.session, flow_atom::value,
+                       flow_mode::open);
         }
       },
       [=](slow_atom, uint64_t epoch) {
         auto& st = self->state;
         CASTOR_LOG(trace, context_of(self),
-                   "slow check " << epoch << "/" << st.slow_epoch << " paused "
-                                 << st.out_paused << " unsent " << st.unsent);
-        if (epoch != st.slow_epoch || !st.out_paused || st.closing)
+                   "slow check " << epoch << "/" << st.writing.slow_epoch
+                                 << " paused " << st.writing.paused
+                                 << " unsent " << st.writing.unsent);
+        if (epoch != st.writing.slow_epoch || !st.writing.paused || st.closing)
           return;
         auto& c = *st.ctx->counters;
         broker_counters::add(c.slow_consumer_episodes);
         CASTOR_LOG(warning, context_of(self),
                    "slow consumer: "
-                       << st.unsent << " bytes unsent for "
+                       << st.writing.unsent << " bytes unsent for "
                        << st.ctx->slow_consumer_timeout_ms << " ms"
                        << (st.ctx->slow_consumer_disconnect
                                ? ", disconnecting"
                                : ", dropping its QoS 0 messages"));
         if (!st.ctx->slow_consumer_disconnect) {
-          if (st.session)
-            self->send(st.session, flow_atom::value, flow_mode::paused_drop0);
+          if (st.attachment.session)
+            self->send(st.attachment.session, flow_atom::value,
+                       flow_mode::paused_drop0);
           return;
         }
         broker_counters::add(c.slow_consumer_disconnects);
         // The peer does not read: a graceful close would wait for it forever.
-        ::shutdown(static_cast<int>(st.hdl.id()), SHUT_RDWR);
-        run(self, st.ch->handle_kick(mqtt::reason_code::quota_exceeded, true));
+        ::shutdown(static_cast<int>(st.net.hdl.id()), SHUT_RDWR);
+        apply_output(self, st.channel->handle_kick(
+                               mqtt::reason_code::quota_exceeded, true));
         st.closing = true;
         st.close_info.publish_will = true;
-        finish(self);
+        end_step(self);
       },
       [=](flush_atom) {
-        self->state.flush_pending = false;
+        self->state.writing.flush_pending = false;
         flush_out(self, true);
       },
-      [=](kick_atom, uint8_t reason, bool publish_will) {
-        if (reason
-            == static_cast<uint8_t>(mqtt::reason_code::server_shutting_down))
+      [=](kick_atom, mqtt::reason_code reason, bool publish_will) {
+        if (reason == mqtt::reason_code::server_shutting_down)
           CASTOR_LOG(debug, context_of(self), "disconnected: server shutdown");
         else
           CASTOR_LOG(info, context_of(self),
-                     "disconnected by the server (" << mqtt::to_string(
-                         static_cast<mqtt::reason_code>(reason))
+                     "disconnected by the server (" << mqtt::to_string(reason)
                                                     << ")");
-        end_connection(self, static_cast<mqtt::reason_code>(reason),
-                       publish_will);
+        end_connection(self, reason, publish_will);
       },
       [=](round_atom, uint64_t seq) { round_over(self, seq); },
       [=](rearm_read_atom, uint64_t epoch_and_step) {
         // The low four bits count the retries.
         auto& st = self->state;
         auto step = epoch_and_step & 0xF;
-        if ((epoch_and_step >> 4) != st.rearm_epoch || st.read_stops != 0
-            || st.closed || st.rx_since_resume)
+        if ((epoch_and_step >> 4) != st.reading.rearm_epoch
+            || st.reading.stops != 0 || st.closed || st.reading.rx_since_resume)
           return;
         arm_read(self);
         if (step < max_rearm_steps)
@@ -662,30 +686,30 @@ caf::behavior connection_actor(connection_broker* self,
         auto& st = self->state;
         if (epoch != st.timer_epoch || st.closing)
           return;
-        st.turns.release_if_empty();
+        st.reading.pending.release_if_empty();
         using phase = mqtt::channel::phase;
         auto now = clock_type::now();
-        if (st.ch->state() == phase::awaiting_connect) {
-          if (st.transport && !st.transport->established())
+        if (st.channel->state() == phase::awaiting_connect) {
+          if (st.net.transport && !st.net.transport->established())
             CASTOR_LOG(info, context_of(self),
-                       st.transport->pending_stage()
+                       st.net.transport->pending_stage()
                            << " not finished in time");
           else
             CASTOR_LOG(info, context_of(self), "no CONNECT in time");
-          run(self, st.ch->handle_timeout());
-          finish(self);
+          apply_output(self, st.channel->handle_timeout());
+          end_step(self);
           return;
         }
-        if (st.ch->state() == phase::connecting) {
-          if (st.scram) {
+        if (st.channel->state() == phase::connecting) {
+          if (st.attachment.scram) {
             // Enhanced authentication waits for the client: not forever.
             CASTOR_LOG(info, context_of(self), "no AUTH in time");
-            run(self, st.ch->handle_timeout());
-            finish(self);
+            apply_output(self, st.channel->handle_timeout());
+            end_step(self);
             return;
           }
-          if (st.auth_asked != clock_type::time_point{}
-              && now - st.auth_asked >= auth_timeout) {
+          if (st.attachment.auth_asked != clock_type::time_point{}
+              && now - st.attachment.auth_asked >= auth_timeout) {
             auth_unavailable(self, caf::make_error(caf::sec::request_timeout));
             return;
           }
@@ -695,26 +719,26 @@ caf::behavior connection_actor(connection_broker* self,
         }
         if (publish_waits_expired(self, now))
           return;
-        auto ka = st.ch->keep_alive();
+        auto ka = st.channel->keep_alive();
         if (ka == 0) {
-          if (publishes_in_flight(st))
+          if (st.routing.publishes_in_flight())
             schedule_tick(self, publish_wait_limit(*st.ctx));
           return;
         }
         auto limit = std::chrono::milliseconds(ka * 1500);
-        if (st.read_stops != 0) {
+        if (st.reading.stops != 0) {
           // Not reading is our doing (flow control), not the client's silence.
-          st.last_rx = now;
+          st.reading.last_rx = now;
           schedule_tick(self, limit);
           return;
         }
         auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(
-            now - st.last_rx);
+            now - st.reading.last_rx);
         if (idle >= limit) {
           broker_counters::add(st.ctx->counters->keep_alive_timeouts);
           CASTOR_LOG(info, context_of(self), "keep alive timeout");
-          run(self, st.ch->handle_timeout());
-          finish(self);
+          apply_output(self, st.channel->handle_timeout());
+          end_step(self);
           return;
         }
         schedule_tick(self, limit - idle);

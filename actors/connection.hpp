@@ -14,7 +14,7 @@
 //   data_transferred_msg                 bytes written: written_atom to the
 //                                           session, resume its flow
 //   (out_atom, outbound_batch)           from the session: write to the client
-//   (kick_atom, uint8_t reason, bool publish_will)   close (takeover,
+//   (kick_atom, reason_code, bool publish_will)   close (takeover,
 //                                           shutdown)
 //   (gate_open_atom, seq)                a subscription change it waited for
 //                                           has ended
@@ -70,9 +70,9 @@ struct connection_context {
   uint32_t max_outbound_bytes = 1048576;
   uint32_t slow_consumer_timeout_ms = 30000;
   bool slow_consumer_disconnect = true;
-  /// Reads whose messages topics have not yet taken before the connection
-  /// stops reading.
-  uint32_t max_open_turns = 16;
+  /// Pending reads (whose messages topics have not yet taken) before the
+  /// connection stops reading.
+  uint32_t max_pending_reads = 16;
   /// Bytes of such messages before it stops reading (mqtt.max_inbound_bytes).
   uint32_t max_inbound_bytes = 262144;
   /// Topics retire after this long without a publish (0 = never).
@@ -131,7 +131,7 @@ struct connection_ordering {
   struct held_batch {
     std::string topic;
     std::vector<mqtt::message_ptr> msgs;
-    uint64_t turn = 0;
+    uint64_t read = 0; ///< the pending read it belongs to
     subscription_gate::seq_type mark = 0;
   };
   std::deque<held_batch> held;
@@ -141,55 +141,89 @@ struct connection_ordering {
   }
 };
 
-struct connection_state {
+/// The socket and the layers below MQTT (transport concern).
+struct connection_net {
   caf::io::connection_handle hdl;
-  connection_context_ptr ctx;
-  std::unique_ptr<mqtt::frame_parser> parser;
-  std::unique_ptr<mqtt::channel> ch;
-  /// The session actor; null while the session has none (clean start with
-  /// expiry 0 and no subscription yet: the registry holds this connection,
-  /// `direct`) and before the session is open.
-  session_interface session;
-  bool direct = false;
-  /// Asking the registry for a session actor (first SUBSCRIBE); requests
-  /// for the session wait in `deferred`, in order.
-  bool promoting = false;
-  std::vector<std::function<void()>> deferred;
   std::string peer;
   /// The principal named by the client's verified certificate (mutual TLS;
   /// the listener's tls.principal_from field); empty without one.
   std::string tls_identity;
-  /// After authentication: the principal (empty = anonymous), its roles
-  /// and the rights they give (allow_everything() without a security
-  /// store; null before authentication, which allows nothing).
-  std::string principal;
-  std::vector<std::string> roles;
-  mqtt::access_ptr access;
-  /// MQTT 5 enhanced authentication in progress, and the CONNECT waiting
-  /// for it.
-  std::unique_ptr<security::scram_server> scram;
-  std::unique_ptr<mqtt::effect::open_session> pending_open;
-  /// The chain's id of a SCRAM exchange in progress (0 = none): how it
-  /// ends is recorded for the slow-down.
-  uint64_t auth_ticket = 0;
-  /// Publishes that may go only to an existing topic, waiting (in order,
-  /// by topic) for the tree to say whether it exists, and how many of them
-  /// are QoS 1 or 2 (they count against our receive maximum).
-  std::unordered_map<
-      std::string,
-      std::vector<std::pair<mqtt::publish, subscription_gate::seq_type>>>
-      exists_checks;
-  uint32_t exists_waiting = 0;
   /// TLS and WebSocket below MQTT; null on plain TCP (bytes go straight
   /// between the socket and the parser).
   std::unique_ptr<security::transport> transport;
   security::transport_input transport_in; // reused for every read
   std::string wire;                       // socket bytes of a flush, reused
   bool transport_up = false; ///< every layer of the transport is up
+  /// The size of CAF's read buffer for this socket.
   size_t read_size = 0;
-  std::string out;            // bytes of this turn
-  bool flush_pending = false; ///< a flush_atom to self is on its way
-  /// Routes of this turn, in order, grouped by topic (and by the gate's
+  /// CAF has closed the socket: nothing may be written to its descriptor.
+  bool socket_gone = false;
+};
+
+/// Reads and inbound flow control: a read whose publishes went to topics
+/// is a pending read; its PUBACK and PUBREC bytes are held until every
+/// topic it sent to has taken the messages, and released in read order.
+/// While too many reads are pending, too many inbound bytes are not taken
+/// or the client's receive maximum is used up, the connection stops
+/// reading its socket.
+struct connection_reading {
+  std::unique_ptr<mqtt::frame_parser> parser;
+  struct pending_read {
+    uint32_t topics_left = 0; ///< topic batches not yet taken
+    std::string acks;         ///< PUBACK and PUBREC bytes held back
+    uint32_t qos1 = 0;        ///< PUBACKs among the acks
+  };
+  mqtt::lazy_deque<pending_read> pending;
+  uint64_t first_pending = 0; ///< sequence number of pending.front()
+  std::string acks;           ///< PUBACK/PUBREC bytes of the current read
+  uint32_t acks_qos1 = 0;     ///< PUBACKs in acks
+  uint32_t held_qos1 = 0;     ///< PUBACKs held in pending (receive maximum)
+  /// Bytes (inbound_size) of messages read that topics have not yet taken.
+  uint64_t inbound_bytes = 0;
+  /// Why the connection does not read its socket (read_stop bits); 0 =
+  /// reading.
+  uint8_t stops = 0;
+  /// Data arrived since reading was last resumed (ends the re-triggers).
+  bool rx_since_resume = true;
+  /// Reading was switched on in the multiplexer's current round (CAF 0.17
+  /// applies it at the round's end): a halt or close now would cancel it
+  /// and leave the socket's stream holding itself (socket and buffers
+  /// never freed), so they wait for the next round (round_atom).
+  bool armed = false;
+  uint64_t arm_seq = 0; ///< triggers so far (round_atom carries the count)
+  bool halt_deferred = false;
+  bool close_deferred = false;
+  uint64_t rearm_epoch = 0;
+  std::chrono::steady_clock::time_point last_rx;
+
+  /// The sequence number the next pending read gets.
+  uint64_t next_read() const noexcept {
+    return first_pending + pending.size();
+  }
+  /// Pending read `seq`; null once it has been released.
+  pending_read* pending_read_at(uint64_t seq) noexcept {
+    if (seq < first_pending || seq - first_pending >= pending.size())
+      return nullptr;
+    return &pending[seq - first_pending];
+  }
+  /// Releases the leading pending reads whose publishes every topic has
+  /// taken: their acknowledgement bytes go to `out`, in read order.
+  void release_taken(std::string& out) {
+    while (!pending.empty() && pending.front().topics_left == 0) {
+      out += pending.front().acks;
+      held_qos1 -= pending.front().qos1;
+      pending.pop_front();
+      ++first_pending;
+    }
+  }
+  bool stopped_for(uint8_t why) const noexcept {
+    return (stops & why) != 0;
+  }
+};
+
+/// Publishes on their way to topics (actors/connection_route.cpp).
+struct connection_routing {
+  /// Routes of this read, in order, grouped by topic (and by the gate's
   /// mark when they were read).
   struct route_group {
     std::string topic;
@@ -199,13 +233,11 @@ struct connection_state {
   std::vector<route_group> routes;
   /// The gate's mark when the packet being handled was read.
   subscription_gate::seq_type read_mark = 0;
-  /// Packet order around SUBSCRIBE and UNSUBSCRIBE; null while not needed.
-  std::unique_ptr<connection_ordering> order;
-  /// A batch on its way to a topic: the turns waiting for it, and its
-  /// messages in case the topic retires before taking it.
+  /// A batch on its way to a topic: the pending reads waiting for it, and
+  /// its messages in case the topic retires before taking it.
   struct batch_in_flight {
     std::vector<mqtt::message_ptr> msgs;
-    std::vector<uint64_t> turns;
+    std::vector<uint64_t> reads;
     bool done = false;
     /// When it was sent: a topic that has not taken it within
     /// publish_wait_limit() counts as stuck (actors/iface/timeouts.hpp).
@@ -231,62 +263,88 @@ struct connection_state {
     std::chrono::steady_clock::time_point confirmed{};
   };
   std::unordered_map<std::string, cached_topic> topics;
-  /// Publishes waiting for their topic actor, and the turns they belong to.
+  /// Publishes waiting for their topic actor, and the reads they belong to.
   struct lookup {
     std::vector<mqtt::message_ptr> msgs;
-    std::vector<uint64_t> turns;
+    std::vector<uint64_t> reads;
   };
   std::unordered_map<std::string, lookup> lookups;
-  /// Publisher flow: one turn per read that routed messages. Its PUBACK and
-  /// PUBREC bytes are held until every topic it sent to has taken the
-  /// messages, and released in order; while too many turns are open the
-  /// connection stops reading.
-  struct turn {
-    uint32_t pending = 0;
-    std::string acks;
-    uint32_t qos1 = 0; ///< PUBACKs among the acks
-  };
-  mqtt::lazy_deque<turn> turns;
-  uint64_t turns_base = 0; ///< sequence number of turns.front()
-  std::string acks_now;    ///< PUBACK/PUBREC bytes of the current read
-  uint32_t qos1_now = 0;   ///< PUBACKs in acks_now
-  uint32_t qos1_held = 0;  ///< PUBACKs held in turns (receive maximum)
-  /// Bytes (inbound_size) of messages read that topics have not yet taken.
-  uint64_t inbound_bytes = 0;
-  /// Why the connection does not read its socket (read_stop bits); 0 =
-  /// reading.
-  uint8_t read_stops = 0;
-  /// Data arrived since reading was last resumed (ends the re-triggers).
-  bool rx_since_resume = true;
-  /// Reading was switched on in the multiplexer's current round (CAF 0.17
-  /// applies it at the round's end): a halt or close now would cancel it
-  /// and leave the socket's stream holding itself (socket and buffers
-  /// never freed), so they wait for the next round (round_atom).
-  bool read_armed = false;
-  uint64_t arm_seq = 0; ///< triggers so far (round_atom carries the count)
-  bool halt_deferred = false;
-  bool close_deferred = false;
-  uint64_t rearm_epoch = 0;
-  /// Subscriber flow: bytes written but not yet sent to the socket.
-  uint64_t unsent = 0;
-  /// wire_size of what the session handed us and we have not yet reported
-  /// written (returned once the socket drains, in batches).
-  uint64_t out_credit = 0;
-  bool out_paused = false;
-  uint64_t slow_epoch = 0;
-  ack_batch acks;
-  std::chrono::steady_clock::time_point last_rx;
+  /// Publishes that may go only to an existing topic, waiting (in order,
+  /// by topic) for the tree to say whether it exists, and how many of them
+  /// are QoS 1 or 2 (they count against our receive maximum).
+  std::unordered_map<
+      std::string,
+      std::vector<std::pair<mqtt::publish, subscription_gate::seq_type>>>
+      exists_checks;
+  uint32_t exists_waiting = 0;
+
+  bool publishes_in_flight() const noexcept {
+    return batches_in_flight > 0;
+  }
+};
+
+/// Who the client is and the session it is attached to (authentication and
+/// session attachment, actors/connection_auth.cpp).
+struct connection_attachment {
+  /// The session actor; null before the session is open and while the
+  /// session has none (clean start with expiry 0 and no subscription yet:
+  /// the registry holds this connection itself, `registry_holds`).
+  session_interface session;
+  bool registry_holds = false;
+  /// Asking the registry for a session actor (first SUBSCRIBE); requests
+  /// for the session wait in `waiting`, in order.
+  bool promoting = false;
+  std::vector<std::function<void()>> waiting;
+  /// After authentication: the principal (empty = anonymous), its roles
+  /// and the rights they give (allow_everything() without a security
+  /// store; null before authentication, which allows nothing).
+  std::string principal;
+  std::vector<std::string> roles;
+  mqtt::access_ptr access;
+  /// MQTT 5 enhanced authentication in progress, and the CONNECT waiting
+  /// for it.
+  std::unique_ptr<security::scram_server> scram;
+  std::unique_ptr<mqtt::effect::open_session> pending_open;
+  /// The chain's id of a SCRAM exchange in progress (0 = none): how it
+  /// ends is recorded for the slow-down.
+  uint64_t auth_ticket = 0;
   /// When the authenticator chain was asked (its answer is awaited until
   /// auth_timeout after it, checked by the tick: no CAF request timeout on
   /// the I/O thread, actors/timer_wheel.hpp).
   std::chrono::steady_clock::time_point auth_asked;
+  /// The client's acknowledgements of this read, for the session.
+  ack_batch client_acks;
+  bool detach_sent = false;
+};
+
+/// Writes and outbound flow control: bytes for the client, and how far
+/// the socket is behind.
+struct connection_writing {
+  std::string out;            ///< bytes of this step, not yet flushed
+  bool flush_pending = false; ///< a flush_atom to self is on its way
+  /// Bytes written but not yet sent to the socket.
+  uint64_t unsent = 0;
+  /// wire_size of what the session handed us and we have not yet reported
+  /// written (returned once the socket drains, in batches).
+  uint64_t credit = 0;
+  bool paused = false; ///< the session was told to hold its messages
+  uint64_t slow_epoch = 0;
+};
+
+struct connection_state {
+  connection_context_ptr ctx;
+  std::unique_ptr<mqtt::channel> channel;
+  connection_net net;
+  connection_reading reading;
+  connection_routing routing;
+  connection_attachment attachment;
+  connection_writing writing;
+  /// Packet order around SUBSCRIBE and UNSUBSCRIBE; null while not needed.
+  std::unique_ptr<connection_ordering> order;
   uint64_t timer_epoch = 0;
   std::chrono::steady_clock::time_point tick_due; ///< of the pending tick
   bool closing = false;
   bool closed = false;
-  /// CAF has closed the socket: nothing may be written to its descriptor.
-  bool socket_gone = false;
-  bool detach_sent = false;
   mqtt::effect::close close_info;
 
   static inline const char* name = "connection";

@@ -19,30 +19,30 @@ void refuse_connect(connection_broker* self, mqtt::reason_code rc,
 
 void on_session_opened(connection_broker* self, attach_result& r) {
   auto& st = self->state;
-  if (r.refused != 0) {
-    refuse_connect(self, static_cast<mqtt::reason_code>(r.refused),
-                   "client id " + st.ch->session().client_id
+  if (r.refused != mqtt::reason_code::success) {
+    refuse_connect(self, r.refused,
+                   "client id " + st.channel->session().client_id
                        + " has a session of another principal");
-    finish(self);
+    end_step(self);
     return;
   }
-  st.session = caf::actor_cast<session_interface>(r.session);
-  st.direct = !r.session;
+  st.attachment.session = caf::actor_cast<session_interface>(r.session);
+  st.attachment.registry_holds = !r.session;
   std::set<uint16_t> ids(r.qos2_ids.begin(), r.qos2_ids.end());
-  run(self, st.ch->handle_session_opened(r.session_present, ids));
+  apply_output(self, st.channel->handle_session_opened(r.session_present, ids));
   if (!st.closing) {
     CASTOR_LOG(debug, context_of(self),
                "connected from "
-                   << st.peer
+                   << st.net.peer
                    << (r.session_present ? " (session resumed)" : ""));
-    auto ka = st.ch->keep_alive();
+    auto ka = st.channel->keep_alive();
     // The pending connect timeout tick finds the connection connected and
     // goes on with keep alive (or stops when there is none).
     if (ka > 0)
       ensure_tick(self, std::chrono::milliseconds(ka * 1500));
     // What the client sent while the session opened, then what was read
     // after it.
-    auto deferred = st.ch->take_deferred();
+    auto deferred = st.channel->take_deferred();
     if (!deferred.empty()) {
       auto& kept = ordering_of(self).packets;
       kept.insert(kept.begin(), std::make_move_iterator(deferred.begin()),
@@ -56,10 +56,11 @@ void on_session_opened(connection_broker* self, attach_result& r) {
 /// the slow-down (once).
 void record_scram(connection_broker* self, bool failed) {
   auto& st = self->state;
-  if (st.auth_ticket == 0 || !st.ctx->auth)
+  if (st.attachment.auth_ticket == 0 || !st.ctx->auth)
     return;
-  self->send(st.ctx->auth, auth_record_atom::value, st.auth_ticket, failed);
-  st.auth_ticket = 0;
+  self->send(st.ctx->auth, auth_record_atom::value, st.attachment.auth_ticket,
+             failed);
+  st.attachment.auth_ticket = 0;
 }
 
 // -- session actor ------------------------------------------------------------
@@ -67,21 +68,21 @@ void record_scram(connection_broker* self, bool failed) {
 void send_detach(connection_broker* self) {
   auto& st = self->state;
   record_scram(self, true); // an exchange left unfinished counts as failed
-  if (st.session && !st.detach_sent) {
-    st.detach_sent = true;
+  if (st.attachment.session && !st.attachment.detach_sent) {
+    st.attachment.detach_sent = true;
     detach_info di;
     di.publish_will = st.close_info.publish_will;
     if (st.close_info.session_expiry) {
       di.has_expiry = true;
       di.expiry = *st.close_info.session_expiry;
     }
-    auto& ids = st.ch->inbound_qos2();
+    auto& ids = st.channel->inbound_qos2();
     di.qos2_ids.assign(ids.begin(), ids.end());
-    self->send(st.session, detach_atom::value, std::move(di));
-  } else if (st.direct && !st.detach_sent) {
+    self->send(st.attachment.session, detach_atom::value, std::move(di));
+  } else if (st.attachment.registry_holds && !st.attachment.detach_sent) {
     // Session expiry 0: the session ends now, and with it the will's delay.
-    st.detach_sent = true;
-    auto& req = st.ch->session();
+    st.attachment.detach_sent = true;
+    auto& req = st.channel->session();
     if (st.close_info.publish_will && req.will) {
       CASTOR_LOG(debug, context_of(self),
                  "publishing will on " << req.will->topic);
@@ -96,44 +97,46 @@ void send_detach(connection_broker* self) {
 /// for one if it has none yet.
 void with_session(connection_broker* self, std::function<void()> f) {
   auto& st = self->state;
-  if (st.session) {
+  if (st.attachment.session) {
     f();
     return;
   }
-  st.deferred.emplace_back(std::move(f));
-  if (st.promoting || !st.direct)
+  st.attachment.waiting.emplace_back(std::move(f));
+  if (st.attachment.promoting || !st.attachment.registry_holds)
     return;
-  st.promoting = true;
+  st.attachment.promoting = true;
   attach_request ar;
-  ar.req = st.ch->session();
+  ar.req = st.channel->session();
   ar.connection = caf::actor_cast<caf::actor>(self);
-  ar.principal = st.principal;
-  ar.access = st.access;
+  ar.principal = st.attachment.principal;
+  ar.access = st.attachment.access;
   self->request(st.ctx->registry, registry_request_timeout, promote_atom::value,
                 std::move(ar))
       .then(
           [=](attach_result& r) {
             auto& st = self->state;
-            st.promoting = false;
-            st.direct = false;
-            st.session = caf::actor_cast<session_interface>(r.session);
+            st.attachment.promoting = false;
+            st.attachment.registry_holds = false;
+            st.attachment.session
+                = caf::actor_cast<session_interface>(r.session);
             CASTOR_LOG(debug, context_of(self), "session actor started");
             if (st.closed) {
-              st.deferred.clear();
+              st.attachment.waiting.clear();
               maybe_quit(self);
               return;
             }
-            if (st.out_paused)
-              self->send(st.session, flow_atom::value, flow_mode::paused);
-            auto fs = std::move(st.deferred);
-            st.deferred.clear();
+            if (st.writing.paused)
+              self->send(st.attachment.session, flow_atom::value,
+                         flow_mode::paused);
+            auto fs = std::move(st.attachment.waiting);
+            st.attachment.waiting.clear();
             for (auto& g : fs)
               g();
           },
           [=](caf::error& err) {
             auto& st = self->state;
-            st.promoting = false;
-            st.deferred.clear();
+            st.attachment.promoting = false;
+            st.attachment.waiting.clear();
             if (st.closed) {
               maybe_quit(self);
               return;
@@ -153,15 +156,15 @@ void open_registry(connection_broker* self, mqtt::session_request&& req) {
   attach_request ar;
   ar.req = std::move(req);
   ar.connection = caf::actor_cast<caf::actor>(self);
-  ar.principal = st.principal;
-  ar.access = st.access;
+  ar.principal = st.attachment.principal;
+  ar.access = st.attachment.access;
   self->request(st.ctx->registry, registry_request_timeout, open_atom::value,
                 std::move(ar))
       .then([=](attach_result& r) { on_session_opened(self, r); },
             [=](caf::error&) {
-              run(self, self->state.ch->handle_session_refused(
-                            mqtt::reason_code::server_unavailable));
-              finish(self);
+              apply_output(self, self->state.channel->handle_session_refused(
+                                     mqtt::reason_code::server_unavailable));
+              end_step(self);
             });
 }
 
@@ -170,20 +173,20 @@ void refuse_connect(connection_broker* self, mqtt::reason_code rc,
   auto& st = self->state;
   broker_counters::add(st.ctx->counters->auth_failures);
   CASTOR_LOG(info, context_of(self),
-             "connection from " << st.peer << " refused ("
+             "connection from " << st.net.peer << " refused ("
                                 << mqtt::to_string(rc) << "): " << why);
-  st.scram.reset();
-  st.pending_open.reset();
-  run(self, st.ch->handle_session_refused(rc));
+  st.attachment.scram.reset();
+  st.attachment.pending_open.reset();
+  apply_output(self, st.channel->handle_session_refused(rc));
 }
 
 void auth_unavailable(connection_broker* self, const caf::error& err) {
   if (self->state.closing
-      || self->state.ch->state() != mqtt::channel::phase::connecting)
+      || self->state.channel->state() != mqtt::channel::phase::connecting)
     return;
   refuse_connect(self, mqtt::reason_code::server_unavailable,
                  "authentication failed: " + self->system().render(err));
-  finish(self);
+  end_step(self);
 }
 
 /// The client is who it says: keep its principal and rights, check its
@@ -191,31 +194,32 @@ void auth_unavailable(connection_broker* self, const caf::error& err) {
 void authenticated(connection_broker* self, mqtt::effect::open_session&& open,
                    std::string principal, std::vector<std::string> roles) {
   auto& st = self->state;
-  st.principal = std::move(principal);
-  st.roles = std::move(roles);
+  st.attachment.principal = std::move(principal);
+  st.attachment.roles = std::move(roles);
   // The principal's one rights object, shared with its other connections,
   // its session and its subscriptions: a change of its roles reaches all.
   if (st.ctx->rights)
-    st.access = st.ctx->rights->rights_of(st.principal, st.roles);
+    st.attachment.access = st.ctx->rights->rights_of(st.attachment.principal,
+                                                     st.attachment.roles);
   else if (st.ctx->store)
-    st.access
-        = std::make_shared<security::topic_access>(st.ctx->store, st.roles);
+    st.attachment.access = std::make_shared<security::topic_access>(
+        st.ctx->store, st.attachment.roles);
   else
-    st.access = allow_everything(); // no security store configured
-  st.ch->set_access(st.access);
+    st.attachment.access = allow_everything(); // no security store configured
+  st.channel->set_access(st.attachment.access);
   // A will the client may not publish is refused at CONNECT (0x87), as
   // Mosquitto does.
-  if (open.req.has_will && st.access
-      && st.access->check_publish(open.req.will->topic)
+  if (open.req.has_will && st.attachment.access
+      && st.attachment.access->check_publish(open.req.will->topic)
              == mqtt::publish_check::deny) {
     refuse_connect(self, mqtt::reason_code::not_authorized,
                    "will topic " + open.req.will->topic + " not authorized");
     return;
   }
   CASTOR_LOG(debug, context_of(self),
-             "authenticated as "
-                 << (st.principal.empty() ? std::string{"(anonymous)"}
-                                          : st.principal));
+             "authenticated as " << (st.attachment.principal.empty()
+                                         ? std::string{"(anonymous)"}
+                                         : st.attachment.principal));
   open_registry(self, std::move(open.req));
 }
 
@@ -223,7 +227,7 @@ void authenticated(connection_broker* self, mqtt::effect::open_session&& open,
 /// chain's gate; the client has the connect timeout to answer.
 void continue_scram(connection_broker* self, std::string server_first) {
   auto& st = self->state;
-  run(self, st.ch->handle_auth_continue(std::move(server_first)));
+  apply_output(self, st.channel->handle_auth_continue(std::move(server_first)));
   schedule_tick(self, std::chrono::milliseconds(st.ctx->connect_timeout_ms));
 }
 
@@ -253,28 +257,29 @@ void start_scram(connection_broker* self, mqtt::effect::open_session&& open) {
   }
   auto pending = std::make_shared<mqtt::effect::open_session>(std::move(open));
   auto server_first = std::make_shared<std::string>(std::move(step.message));
-  st.auth_asked = clock_type::now();
-  self->request(st.ctx->auth, auth_timeout, auth_gate_atom::value, st.peer,
+  st.attachment.auth_asked = clock_type::now();
+  self->request(st.ctx->auth, auth_timeout, auth_gate_atom::value, st.net.peer,
                 (*scram)->user())
       .then(
-          [=](uint8_t code, uint64_t ticket) {
+          [=](mqtt::reason_code code, uint64_t ticket) {
             auto& st = self->state;
             if (st.closing || st.closed) {
               if (ticket != 0)
                 self->send(st.ctx->auth, auth_record_atom::value, ticket, true);
               return;
             }
-            if (code != 0) {
-              refuse_connect(self, static_cast<mqtt::reason_code>(code),
-                             "too many failed logins from " + st.peer);
+            if (code != mqtt::reason_code::success) {
+              refuse_connect(self, code,
+                             "too many failed logins from " + st.net.peer);
             } else {
-              st.auth_ticket = ticket;
-              st.scram = std::move(*scram);
-              st.pending_open = std::make_unique<mqtt::effect::open_session>(
-                  std::move(*pending));
+              st.attachment.auth_ticket = ticket;
+              st.attachment.scram = std::move(*scram);
+              st.attachment.pending_open
+                  = std::make_unique<mqtt::effect::open_session>(
+                      std::move(*pending));
               continue_scram(self, std::move(*server_first));
             }
-            finish(self);
+            end_step(self);
           },
           [=](caf::error& err) { auth_unavailable(self, err); });
 }
@@ -296,7 +301,7 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
   if (!st.ctx->auth_required) {
     // No store, no tokens, anonymous clients allowed: everyone is in, and
     // may do everything (the channel checks nothing: no policy there).
-    st.access = allow_everything();
+    st.attachment.access = allow_everything();
     open_registry(self, std::move(open.req));
     return;
   }
@@ -306,11 +311,11 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
   ar.username = creds.username;
   ar.has_password = creds.has_password;
   ar.password = std::move(creds.password);
-  ar.peer_address = st.peer;
-  ar.tls_identity = st.tls_identity;
+  ar.peer_address = st.net.peer;
+  ar.tls_identity = st.net.tls_identity;
   auto pending = std::make_shared<mqtt::effect::open_session>(std::move(open));
   pending->creds.password.clear();
-  st.auth_asked = clock_type::now();
+  st.attachment.auth_asked = clock_type::now();
   self->request(st.ctx->auth, auth_timeout, authenticate_atom::value,
                 std::move(ar))
       .then(
@@ -327,33 +332,33 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
               authenticated(self, std::move(*pending),
                             std::move(reply.principal), std::move(reply.roles));
             } else {
-              auto rc = reply.reason_code != 0
-                            ? static_cast<mqtt::reason_code>(reply.reason_code)
+              auto rc = reply.reason_code != mqtt::reason_code::success
+                            ? reply.reason_code
                             : mqtt::reason_code::not_authorized;
               refuse_connect(self, rc,
                              reply.reason + " (" + reply.handler + ")");
             }
-            finish(self);
+            end_step(self);
           },
           [=](caf::error& err) { auth_unavailable(self, err); });
 }
 
 void continue_auth(connection_broker* self, const std::string& data) {
   auto& st = self->state;
-  if (!st.scram || !st.pending_open) {
+  if (!st.attachment.scram || !st.attachment.pending_open) {
     refuse_connect(self, mqtt::reason_code::protocol_error, "AUTH out of turn");
     return;
   }
-  auto step = st.scram->step(data);
+  auto step = st.attachment.scram->step(data);
   switch (step.status) {
   case security::scram_step::success: {
     record_scram(self, false);
-    auto user = st.scram->user();
+    auto user = st.attachment.scram->user();
     auto roles
         = st.ctx->store->roles_of(user).value_or(std::vector<std::string>{});
-    auto open = std::move(st.pending_open);
-    st.scram.reset();
-    st.ch->set_auth_success(std::move(step.message));
+    auto open = std::move(st.attachment.pending_open);
+    st.attachment.scram.reset();
+    st.channel->set_auth_success(std::move(step.message));
     authenticated(self, std::move(*open), std::move(user), std::move(roles));
     return;
   }

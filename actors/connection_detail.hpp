@@ -1,7 +1,7 @@
 #pragma once
 
 // Functions shared by the files of the connection actor: connection.cpp
-// (reading, writing, publish turns, the behavior) and connection_auth.cpp
+// (reading, writing, pending reads, the behavior) and connection_auth.cpp
 // (authentication and opening the session). Not for other actors.
 
 #include <chrono>
@@ -26,11 +26,15 @@ void schedule_tick(connection_broker* self, std::chrono::milliseconds d);
 /// A tick within `d`, reusing the pending one if it comes earlier.
 void ensure_tick(connection_broker* self, std::chrono::milliseconds d);
 
-/// Runs the channel's packets and effects.
-void run(connection_broker* self, mqtt::channel_output&& o);
+/// Applies what the channel produced: writes its packets (PUBACK and PUBREC
+/// held with their read) and carries out its effects.
+void apply_output(connection_broker* self, mqtt::channel_output&& o);
 
-/// Ends a turn: sends routes and acknowledgements, flushes, closes if due.
-void finish(connection_broker* self);
+/// Ends a step (a read, an answer, a timer: whatever produced channel
+/// output): sends this read's publishes to their topics and the client's
+/// acknowledgements to the session, holds or releases PUBACKs, flushes,
+/// closes if due.
+void end_step(connection_broker* self);
 
 /// CONNECT accepted by the channel: authenticate, then open the session.
 void start_session(connection_broker* self, mqtt::effect::open_session&& open);
@@ -51,13 +55,13 @@ void with_session(connection_broker* self, std::function<void()> f);
 /// The client's next AUTH packet of an enhanced authentication.
 void continue_auth(connection_broker* self, const std::string& data);
 
-// -- reading and publish turns (connection.cpp)
+// -- reading and pending reads (connection.cpp)
 // --------------------------------
 
-/// Why a connection does not read its socket (connection_state::read_stops).
+/// Why a connection does not read its socket (connection_reading::stops).
 enum read_stop : uint8_t {
   /// Too many reads whose messages topics have not yet taken.
-  stop_turns = 1,
+  stop_pending_reads = 1,
   /// A SUBSCRIBE or UNSUBSCRIBE is taking effect.
   stop_change = 2,
   /// Many packets wait for the session to open.
@@ -79,14 +83,14 @@ void stop_reading(connection_broker* self, read_stop why);
 /// Ends the stop `why`; reads again when no other stop remains.
 void resume_reading(connection_broker* self, read_stop why);
 
-/// Sends one topic's batch of the turn `seq` on its way (cached topic,
+/// Sends one topic's batch of the pending read `seq` on its way (cached topic,
 /// behind a lookup in progress, or after a new lookup). Returns true if the
-/// turn waits for an answer.
+/// read waits for an answer.
 bool dispatch(connection_broker* self, const std::string& topic,
               std::vector<mqtt::message_ptr>&& msgs, uint64_t seq);
 
-/// A topic has taken a batch of the turn `seq`.
-void turn_done(connection_broker* self, uint64_t seq);
+/// A topic has taken a batch of the pending read `seq`.
+void read_batch_taken(connection_broker* self, uint64_t seq);
 
 // -- publishes on their way to topics (connection_route.cpp) ------------------
 
@@ -107,10 +111,6 @@ void confirm_pushes(connection_broker* self);
 
 /// A cached topic has retired: its unanswered batches go through the tree.
 void topic_gone(connection_broker* self, const caf::actor_addr& t);
-
-inline bool publishes_in_flight(const connection_state& st) {
-  return st.batches_in_flight > 0;
-}
 
 /// How long a batch of publishes may wait for its topic: the slow-consumer
 /// timeout (a slow subscriber may hold a topic back that long) and then
@@ -182,7 +182,7 @@ void continue_input(connection_broker* self);
 
 /// Holds a batch that must wait for another connection's subscription
 /// change (or behind batches already held). Returns false if it may go now.
-bool hold_if_needed(connection_broker* self, connection_state::route_group& r,
+bool hold_if_needed(connection_broker* self, connection_routing::route_group& r,
                     uint64_t seq);
 
 /// A change this connection waited for has ended: sends the held batches

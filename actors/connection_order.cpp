@@ -39,14 +39,6 @@ std::vector<std::string> filters_of(size_t n, const Codes& codes,
   return out;
 }
 
-std::vector<mqtt::reason_code> to_codes(const std::vector<uint8_t>& codes) {
-  std::vector<mqtt::reason_code> out;
-  out.reserve(codes.size());
-  for (auto c : codes)
-    out.push_back(static_cast<mqtt::reason_code>(c));
-  return out;
-}
-
 /// Registers a change read now; its input stops behind it.
 void begin_change(connection_broker* self, std::vector<std::string> filters,
                   std::function<void()> start) {
@@ -82,16 +74,17 @@ constexpr size_t max_kept_input = 65536;
 /// Runs one packet through the channel.
 void handle_packet(connection_broker* self, mqtt::packet&& pkt) {
   auto& st = self->state;
-  st.read_mark = st.ctx->gate->mark();
-  run(self, st.ch->handle_in(std::move(pkt)));
+  st.routing.read_mark = st.ctx->gate->mark();
+  apply_output(self, st.channel->handle_in(std::move(pkt)));
   // QoS 1 and 2 publishes not yet acknowledged (PUBACK held or PUBREL
   // missing) may not exceed our receive maximum. An MQTT 5 client was told
   // it; a 3.1.1 client was not, and is slowed down instead.
   if (!st.closing
       && unacknowledged_inbound(self) > st.ctx->opts.receive_maximum) {
-    if (st.ch->version() == mqtt::protocol_version::v5)
-      run(self, st.ch->handle_kick(mqtt::reason_code::receive_maximum_exceeded,
-                                   true));
+    if (st.channel->version() == mqtt::protocol_version::v5)
+      apply_output(self,
+                   st.channel->handle_kick(
+                       mqtt::reason_code::receive_maximum_exceeded, true));
     else
       stop_reading(self, stop_window);
   }
@@ -136,12 +129,11 @@ void begin_subscribe(connection_broker* self, mqtt::effect::subscribe&& s) {
   auto& st = self->state;
   subscribe_request sr;
   sr.subs = std::move(s.subs);
-  for (auto c : s.codes)
-    sr.codes.push_back(static_cast<uint8_t>(c));
+  sr.codes = s.codes;
   sr.subscription_id = s.subscription_id;
-  sr.access.principal = st.principal;
-  sr.access.roles = st.roles;
-  sr.access.ptr = st.access;
+  sr.access.principal = st.attachment.principal;
+  sr.access.roles = st.attachment.roles;
+  sr.access.ptr = st.attachment.access;
   auto filters = filters_of(sr.subs.size(), s.codes, [&](size_t i) {
     return std::string_view{sr.subs[i].filter};
   });
@@ -153,16 +145,18 @@ void begin_subscribe(connection_broker* self, mqtt::effect::subscribe&& s) {
       auto fail = [self, id, n] {
         std::vector<mqtt::reason_code> codes(
             n, mqtt::reason_code::unspecified_error);
-        run(self, self->state.ch->handle_suback(id, std::move(codes)));
+        apply_output(self,
+                     self->state.channel->handle_suback(id, std::move(codes)));
       };
       self->state.order->current->fail = fail;
       set_timer(self, change_timeout, change_timeout_atom::value, seq);
-      self->request(self->state.session, change_timeout, subscribe_atom::value,
-                    std::move(sr))
+      self->request(self->state.attachment.session, change_timeout,
+                    subscribe_atom::value, std::move(sr))
           .then(
-              [=](std::vector<uint8_t>& codes) {
+              [=](subscribe_codes& codes) {
                 complete_change(self, seq, [&] {
-                  run(self, self->state.ch->handle_suback(id, to_codes(codes)));
+                  apply_output(self, self->state.channel->handle_suback(
+                                         id, std::move(codes)));
                 });
               },
               [=](caf::error& err) {
@@ -175,9 +169,7 @@ void begin_subscribe(connection_broker* self, mqtt::effect::subscribe&& s) {
 }
 
 void begin_unsubscribe(connection_broker* self, mqtt::effect::unsubscribe&& u) {
-  std::vector<uint8_t> codes;
-  for (auto c : u.codes)
-    codes.push_back(static_cast<uint8_t>(c));
+  auto codes = u.codes;
   auto filters = filters_of(u.filters.size(), u.codes, [&](size_t i) {
     return std::string_view{u.filters[i]};
   });
@@ -193,17 +185,18 @@ void begin_unsubscribe(connection_broker* self, mqtt::effect::unsubscribe&& u) {
           auto fail = [self, id, n] {
             std::vector<mqtt::reason_code> codes(
                 n, mqtt::reason_code::unspecified_error);
-            run(self, self->state.ch->handle_unsuback(id, std::move(codes)));
+            apply_output(self, self->state.channel->handle_unsuback(
+                                   id, std::move(codes)));
           };
           self->state.order->current->fail = fail;
           set_timer(self, change_timeout, change_timeout_atom::value, seq);
-          self->request(self->state.session, change_timeout, unsub_atom::value,
-                        std::move(all), std::move(codes))
+          self->request(self->state.attachment.session, change_timeout,
+                        unsub_atom::value, std::move(all), std::move(codes))
               .then(
-                  [=](std::vector<uint8_t>& codes) {
+                  [=](subscribe_codes& codes) {
                     complete_change(self, seq, [&] {
-                      run(self,
-                          self->state.ch->handle_unsuback(id, to_codes(codes)));
+                      apply_output(self, self->state.channel->handle_unsuback(
+                                             id, std::move(codes)));
                     });
                   },
                   [=](caf::error& err) {
@@ -234,7 +227,7 @@ void try_start_change(connection_broker* self) {
       || st.closed)
     return;
   // Publishes read before the change reach their topics first.
-  if (!st.lookups.empty() || !st.exists_checks.empty()
+  if (!st.routing.lookups.empty() || !st.routing.exists_checks.empty()
       || !st.order->held.empty())
     return;
   st.order->current->started = true;
@@ -245,8 +238,8 @@ void try_start_change(connection_broker* self) {
 bool input_stopped(connection_broker* self) {
   auto& st = self->state;
   return change_pending(self)
-         || (st.ch->state() == mqtt::channel::phase::connecting
-             && st.ch->deferred_count() >= max_deferred_packets);
+         || (st.channel->state() == mqtt::channel::phase::connecting
+             && st.channel->deferred_count() >= max_deferred_packets);
 }
 
 void consume_input(connection_broker* self, std::string_view in) {
@@ -262,14 +255,15 @@ void consume_input(connection_broker* self, std::string_view in) {
         stop_reading(self, change_pending(self) ? stop_change : stop_opening);
       return;
     }
-    auto r = st.parser->feed(in);
+    auto r = st.reading.parser->feed(in);
     if (r.need_more())
       break;
     if (r.failed()) {
       CASTOR_LOG(info, context_of(self),
                  "bad packet: " << r.error.cause << " ("
                                 << mqtt::to_string(r.error.code) << ")");
-      run(self, st.ch->handle_parse_error(r.error, st.parser->version()));
+      apply_output(self, st.channel->handle_parse_error(
+                             r.error, st.reading.parser->version()));
       break;
     }
     handle_packet(self, std::move(r.pkt));
@@ -292,11 +286,11 @@ void continue_input(connection_broker* self) {
     if (!input_stopped(self) && st.order->peer_closed) {
       st.order->peer_closed = false;
       if (!st.closing)
-        run(self, st.ch->handle_closed());
+        apply_output(self, st.channel->handle_closed());
       st.closing = true;
     }
   }
-  finish(self);
+  end_step(self);
   if (!input_stopped(self)) {
     resume_reading(self, stop_change);
     resume_reading(self, stop_opening);
@@ -304,7 +298,7 @@ void continue_input(connection_broker* self) {
   }
 }
 
-bool hold_if_needed(connection_broker* self, connection_state::route_group& r,
+bool hold_if_needed(connection_broker* self, connection_routing::route_group& r,
                     uint64_t seq) {
   auto& st = self->state;
   if (!st.order || st.order->held.empty()) {
@@ -334,8 +328,8 @@ void release_held(connection_broker* self) {
     }
     auto b = std::move(h);
     held.pop_front();
-    if (!dispatch(self, b.topic, std::move(b.msgs), b.turn))
-      turn_done(self, b.turn);
+    if (!dispatch(self, b.topic, std::move(b.msgs), b.read))
+      read_batch_taken(self, b.read);
   }
   try_start_change(self);
   release_ordering(self);

@@ -26,52 +26,53 @@ uint64_t inbound_size(const std::vector<mqtt::message_ptr>& msgs) {
 /// Topics have taken `n` inbound bytes: reads again below half the bound.
 void inbound_taken(connection_broker* self, uint64_t n) {
   auto& st = self->state;
-  st.inbound_bytes -= std::min(n, st.inbound_bytes);
-  if ((st.read_stops & stop_bytes) != 0
-      && st.inbound_bytes <= st.ctx->max_inbound_bytes / 2)
+  st.reading.inbound_bytes -= std::min(n, st.reading.inbound_bytes);
+  if (st.reading.stopped_for(stop_bytes)
+      && st.reading.inbound_bytes <= st.ctx->max_inbound_bytes / 2)
     resume_reading(self, stop_bytes);
 }
 
 void route(connection_broker* self, mqtt::publish&& p) {
   auto& st = self->state;
   broker_counters::add(st.ctx->counters->messages_in);
-  auto m = mqtt::make_message(std::move(p), st.ch->session().client_id,
+  auto m = mqtt::make_message(std::move(p), st.channel->session().client_id,
                               clock_type::now());
-  st.inbound_bytes += mqtt::footprint(*m);
-  for (auto& r : st.routes) {
-    if (r.topic == m->topic && r.mark == st.read_mark) {
+  st.reading.inbound_bytes += mqtt::footprint(*m);
+  for (auto& r : st.routing.routes) {
+    if (r.topic == m->topic && r.mark == st.routing.read_mark) {
       r.msgs.emplace_back(std::move(m));
       return;
     }
   }
   std::string topic = m->topic;
-  st.routes.push_back(connection_state::route_group{
+  st.routing.routes.push_back(connection_routing::route_group{
       std::move(topic), std::vector<mqtt::message_ptr>{std::move(m)},
-      st.read_mark});
+      st.routing.read_mark});
 }
 
-using batch_ptr = connection_state::batch_ptr;
+using batch_ptr = connection_routing::batch_ptr;
 
 /// Remembers `t` for `name` and watches it: topics retire when idle.
 void cache_topic(connection_broker* self, const std::string& name,
                  const topic_interface& t) {
   auto& st = self->state;
-  if (st.topics.count(name) > 0)
+  if (st.routing.topics.count(name) > 0)
     return;
-  if (st.topics.size() >= max_cached_topics) {
+  if (st.routing.topics.size() >= max_cached_topics) {
     // Forget the topics nothing is on its way to.
-    for (auto i = st.topics.begin(); i != st.topics.end();) {
+    for (auto i = st.routing.topics.begin(); i != st.routing.topics.end();) {
       if (i->second.in_flight.empty()) {
         self->demonitor(i->second.actor.address());
         inbound_taken(self, i->second.pushed_bytes);
-        i = st.topics.erase(i);
+        i = st.routing.topics.erase(i);
       } else {
         ++i;
       }
     }
   }
   self->monitor(t);
-  st.topics.emplace(name, connection_state::cached_topic{t, {}, 0, 0, {}});
+  st.routing.topics.emplace(name,
+                            connection_routing::cached_topic{t, {}, 0, 0, {}});
 }
 
 /// The topic `t` has gone (retired while idle): its unanswered batches go
@@ -79,7 +80,7 @@ void cache_topic(connection_broker* self, const std::string& name,
 /// later publishes look the name up again.
 void topic_gone(connection_broker* self, const caf::actor_addr& t) {
   auto& st = self->state;
-  for (auto i = st.topics.begin(); i != st.topics.end();) {
+  for (auto i = st.routing.topics.begin(); i != st.routing.topics.end();) {
     if (i->second.actor.address() != t) {
       ++i;
       continue;
@@ -88,18 +89,18 @@ void topic_gone(connection_broker* self, const caf::actor_addr& t) {
       if (b->done)
         continue;
       b->done = true;
-      --st.batches_in_flight;
+      --st.routing.batches_in_flight;
       CASTOR_LOG(debug, context_of(self),
                  "topic " << i->first << " retired: resending "
                           << b->msgs.size() << " messages through the tree");
       for (auto& m : b->msgs)
         self->send(st.ctx->tree, publish_atom::value, m);
       inbound_taken(self, b->bytes);
-      for (auto seq : b->turns)
-        turn_done(self, seq);
+      for (auto seq : b->reads)
+        read_batch_taken(self, seq);
     }
     inbound_taken(self, i->second.pushed_bytes);
-    i = st.topics.erase(i);
+    i = st.routing.topics.erase(i);
   }
 }
 
@@ -112,10 +113,10 @@ std::chrono::milliseconds publish_wait_limit(const connection_context& ctx) {
 bool publish_waits_expired(connection_broker* self,
                            clock_type::time_point now) {
   auto& st = self->state;
-  if (!publishes_in_flight(st) || st.closing)
+  if (!st.routing.publishes_in_flight() || st.closing)
     return false;
   auto limit = publish_wait_limit(*st.ctx);
-  for (auto& [name, ct] : st.topics) {
+  for (auto& [name, ct] : st.routing.topics) {
     for (auto& b : ct.in_flight) {
       if (b->done || now - b->sent <= limit)
         continue;
@@ -140,12 +141,12 @@ constexpr uint64_t max_pushed_bytes = 65536;
 /// and not holding back this connection's batches (no request to it
 /// unanswered); every max_pushed_batches-th batch asks again, so a blocked
 /// topic still stops this connection's reading. Otherwise the answer ends
-/// the batch's turns (returns true).
+/// the batch's pending reads (returns true).
 bool send_batch(connection_broker* self, const std::string& name,
                 std::vector<mqtt::message_ptr>&& msgs,
-                std::vector<uint64_t> turns, bool may_push = false) {
+                std::vector<uint64_t> reads, bool may_push = false) {
   auto& st = self->state;
-  auto& ct = st.topics.at(name);
+  auto& ct = st.routing.topics.at(name);
   auto now = clock_type::now();
   auto bytes = inbound_size(msgs);
   if (may_push && ct.in_flight.empty() && ct.pushed < max_pushed_batches
@@ -165,13 +166,13 @@ bool send_batch(connection_broker* self, const std::string& name,
   bytes += ct.pushed_bytes;
   ct.pushed = 0;
   ct.pushed_bytes = 0;
-  auto b = std::make_shared<connection_state::batch_in_flight>(
-      connection_state::batch_in_flight{msgs, std::move(turns), false, now,
-                                        bytes});
-  if (!publishes_in_flight(st))
+  auto b = std::make_shared<connection_routing::batch_in_flight>(
+      connection_routing::batch_in_flight{msgs, std::move(reads), false, now,
+                                          bytes});
+  if (!st.routing.publishes_in_flight())
     ensure_tick(self, publish_wait_limit(*st.ctx));
   ct.in_flight.push_back(b);
-  ++st.batches_in_flight;
+  ++st.routing.batches_in_flight;
   auto topic = ct.actor;
   // Bounded by publish_waits_expired(), not by a CAF timeout (two messages
   // to CAF's clock thread per batch).
@@ -183,16 +184,17 @@ bool send_batch(connection_broker* self, const std::string& name,
               return;
             b->done = true;
             auto& st = self->state;
-            --st.batches_in_flight;
-            if (auto i = st.topics.find(name); i != st.topics.end()) {
+            --st.routing.batches_in_flight;
+            if (auto i = st.routing.topics.find(name);
+                i != st.routing.topics.end()) {
               auto& v = i->second.in_flight;
               v.erase(std::find(v.begin(), v.end(), b));
               if (i->second.actor == topic)
                 i->second.confirmed = now;
             }
             inbound_taken(self, b->bytes);
-            for (auto seq : b->turns)
-              turn_done(self, seq);
+            for (auto seq : b->reads)
+              read_batch_taken(self, seq);
           },
           [=](caf::error&) {
             // A request to an actor that has gone fails (a broker on the
@@ -205,26 +207,27 @@ bool send_batch(connection_broker* self, const std::string& name,
 bool dispatch(connection_broker* self, const std::string& topic,
               std::vector<mqtt::message_ptr>&& msgs, uint64_t seq) {
   auto& st = self->state;
-  if (auto i = st.lookups.find(topic); i != st.lookups.end()) {
+  if (auto i = st.routing.lookups.find(topic); i != st.routing.lookups.end()) {
     // Keep per-topic order behind the lookup in progress.
     for (auto& m : msgs)
       i->second.msgs.emplace_back(std::move(m));
-    i->second.turns.push_back(seq);
+    i->second.reads.push_back(seq);
     return true;
   }
-  if (st.topics.count(topic) > 0)
+  if (st.routing.topics.count(topic) > 0)
     return send_batch(self, topic, std::move(msgs), {seq}, true);
-  st.lookups.emplace(topic, connection_state::lookup{std::move(msgs), {seq}});
+  st.routing.lookups.emplace(
+      topic, connection_routing::lookup{std::move(msgs), {seq}});
   self->request(st.ctx->tree, lookup_timeout, lookup_atom::value, topic)
       .then(
           [=](topic_interface& t) {
             auto& st = self->state;
             cache_topic(self, topic, t);
-            auto i = st.lookups.find(topic);
-            if (i != st.lookups.end()) {
+            auto i = st.routing.lookups.find(topic);
+            if (i != st.routing.lookups.end()) {
               send_batch(self, topic, std::move(i->second.msgs),
-                         std::move(i->second.turns));
-              st.lookups.erase(i);
+                         std::move(i->second.reads));
+              st.routing.lookups.erase(i);
             }
             try_start_change(self);
           },
@@ -240,7 +243,7 @@ bool dispatch(connection_broker* self, const std::string& topic,
 void confirm_pushes(connection_broker* self) {
   auto& st = self->state;
   std::vector<std::string> names;
-  for (auto& [name, ct] : st.topics)
+  for (auto& [name, ct] : st.routing.topics)
     if (ct.pushed_bytes > 0 && ct.in_flight.empty())
       names.push_back(name);
   for (auto& name : names)
@@ -248,48 +251,50 @@ void confirm_pushes(connection_broker* self) {
 }
 
 /// Sends this read's publishes, one batch per topic. Returns how many
-/// answers the turn `seq` waits for (pushed batches need none; held ones
-/// count until they are sent).
+/// answers the pending read `seq` waits for (pushed batches need none; held
+/// ones count until they are sent).
 uint32_t flush_routes(connection_broker* self, uint64_t seq) {
   auto& st = self->state;
   uint32_t pending = 0;
   bool gate_busy
       = !st.ctx->gate->idle() || (st.order && !st.order->held.empty());
-  for (auto& r : st.routes) {
+  for (auto& r : st.routing.routes) {
     ++pending;
     if (gate_busy && hold_if_needed(self, r, seq))
       continue;
     if (!dispatch(self, r.topic, std::move(r.msgs), seq))
       --pending;
   }
-  st.routes.clear();
+  st.routing.routes.clear();
   return pending;
 }
 
 void route_if_exists(connection_broker* self, mqtt::publish&& p) {
   auto& st = self->state;
-  if (auto w = st.exists_checks.find(p.topic); w != st.exists_checks.end()) {
-    st.exists_waiting += p.qos > 0 ? 1 : 0;
-    w->second.emplace_back(std::move(p), st.read_mark);
+  if (auto w = st.routing.exists_checks.find(p.topic);
+      w != st.routing.exists_checks.end()) {
+    st.routing.exists_waiting += p.qos > 0 ? 1 : 0;
+    w->second.emplace_back(std::move(p), st.routing.read_mark);
     return;
   }
-  if (st.topics.count(p.topic) > 0) {
-    run(self, st.ch->handle_publish_checked(std::move(p), true));
+  if (st.routing.topics.count(p.topic) > 0) {
+    apply_output(self, st.channel->handle_publish_checked(std::move(p), true));
     return;
   }
   std::string topic = p.topic;
-  st.exists_waiting += p.qos > 0 ? 1 : 0;
-  st.exists_checks[topic].emplace_back(std::move(p), st.read_mark);
+  st.routing.exists_waiting += p.qos > 0 ? 1 : 0;
+  st.routing.exists_checks[topic].emplace_back(std::move(p),
+                                               st.routing.read_mark);
   self->request(st.ctx->tree, lookup_timeout, lookup_atom::value, topic, false)
       .then([=](topic_interface& t) {
         auto& st = self->state;
-        auto i = st.exists_checks.find(topic);
-        if (i == st.exists_checks.end())
+        auto i = st.routing.exists_checks.find(topic);
+        if (i == st.routing.exists_checks.end())
           return;
         auto msgs = std::move(i->second);
-        st.exists_checks.erase(i);
+        st.routing.exists_checks.erase(i);
         for (auto& m : msgs)
-          st.exists_waiting -= m.first.qos > 0 ? 1 : 0;
+          st.routing.exists_waiting -= m.first.qos > 0 ? 1 : 0;
         if (st.closing)
           return;
         bool exists = static_cast<bool>(t);
@@ -297,10 +302,11 @@ void route_if_exists(connection_broker* self, mqtt::publish&& p) {
           cache_topic(self, topic, t);
         for (auto& [m, mark] : msgs) {
           // In order behind the changes read before it, not after.
-          st.read_mark = mark;
-          run(self, st.ch->handle_publish_checked(std::move(m), exists));
+          st.routing.read_mark = mark;
+          apply_output(
+              self, st.channel->handle_publish_checked(std::move(m), exists));
         }
-        finish(self);
+        end_step(self);
       });
 }
 

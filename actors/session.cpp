@@ -69,7 +69,7 @@ void drop_unreadable(const session_actor_state& st, delivery_batch& batch) {
 template <class Self>
 void pay_owed(Self* self) {
   auto& st = self->state;
-  if (!st.credit_held || st.st.congested())
+  if (!st.credit_held || st.mqtt_state.congested())
     return;
   st.credit_held = false;
   CASTOR_LOG(trace, "session " << st.client_id,
@@ -110,10 +110,10 @@ void redistribute_shared(Self* self) {
   auto& st = self->state;
   std::map<std::tuple<std::string, std::string, std::string>, delivery_batch>
       redeliver;
-  for (auto& d : st.st.take_unacknowledged()) {
+  for (auto& d : st.mqtt_state.take_unacknowledged()) {
     if (!d.from_share || !d.msg)
       continue;
-    for (auto& [full, sub] : st.st.subscriptions()) {
+    for (auto& [full, sub] : st.mqtt_state.subscriptions()) {
       auto info = mqtt::parse_filter(full);
       if (info.shared && mqtt::topic_matches(info.filter, d.msg->topic)) {
         redeliver[{d.msg->topic, std::string{info.group},
@@ -141,7 +141,7 @@ void release_session(Self* self, F done) {
   st.will_pending = false;
   topic_unsubscription u;
   u.session = caf::actor_cast<caf::actor>(self);
-  for (auto& [filter, sub] : st.st.subscriptions())
+  for (auto& [filter, sub] : st.mqtt_state.subscriptions())
     u.filters.push_back(filter);
   bool any = !u.filters.empty();
   if (any)
@@ -162,7 +162,7 @@ void end_session(Self* self) {
   if (st.ended)
     return;
   st.ended = true;
-  st.st.end_pending();
+  st.mqtt_state.end_pending();
   release_session(self, [self] {
     redistribute_shared(self);
     CASTOR_LOG(debug, "session " << self->state.client_id, "ended");
@@ -206,11 +206,12 @@ void complete_attach(Self* self, attach_request&& ar,
   st.access = std::move(ar.access);
   self->monitor(st.conn);
   std::vector<mqtt::outbound> out;
-  st.st.attach(ar.req.receive_maximum, clock_type::now(), out);
+  st.mqtt_state.attach(ar.req.receive_maximum, clock_type::now(), out);
   attach_result res;
   res.session = caf::actor_cast<caf::actor>(self);
   res.session_present = present;
-  res.qos2_ids.assign(st.st.inbound_qos2.begin(), st.st.inbound_qos2.end());
+  res.qos2_ids.assign(st.mqtt_state.inbound_qos2.begin(),
+                      st.mqtt_state.inbound_qos2.end());
   rp.deliver(std::move(res));
   send_out(self, out);
 }
@@ -222,11 +223,11 @@ void reset_session(Self* self) {
   auto& st = self->state;
   topic_unsubscription u;
   u.session = caf::actor_cast<caf::actor>(self);
-  for (auto& [filter, sub] : st.st.subscriptions())
+  for (auto& [filter, sub] : st.mqtt_state.subscriptions())
     u.filters.push_back(filter);
   if (!u.filters.empty())
     unsubscribe_at_tree(self, std::move(u), [] {});
-  st.st = mqtt::session_state{st.cfg.limits};
+  st.mqtt_state = mqtt::session_state{st.cfg.limits};
   st.fresh = true;
 }
 
@@ -243,9 +244,8 @@ void kick_attached(Self* self) {
   // unless a will delay lets the new connection cancel it.
   if (st.req.has_will() && (st.req.will_delay == 0 || st.reset_on_takeover))
     publish_will(self);
-  st.st.detach();
-  self->send(st.kicked, kick_atom::value,
-             static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
+  st.mqtt_state.detach();
+  self->send(st.kicked, kick_atom::value, mqtt::reason_code::session_taken_over,
              false);
 }
 
@@ -282,7 +282,7 @@ void start_attach(Self* self, attach_request&& ar, caf::response_promise rp) {
     // this actor has not yet heard back from the registry. The new
     // connection gets a new session.
     release_session(self, [] {});
-    st.st = mqtt::session_state{st.cfg.limits};
+    st.mqtt_state = mqtt::session_state{st.cfg.limits};
     st.fresh = true;
   }
   ++st.epoch; // cancels will delay and expiry timers
@@ -306,8 +306,9 @@ void connection_gone(Self* self, bool publish_will_flag,
   if (expiry)
     st.req.session_expiry = *expiry;
   if (st.req.session_expiry == 0)
-    st.st.end_pending(); // ends with its connection (unless one attaches)
-  st.st.detach();
+    st.mqtt_state
+        .end_pending(); // ends with its connection (unless one attaches)
+  st.mqtt_state.detach();
   pay_owed(self);
   auto epoch = ++st.epoch;
   st.will_pending = st.req.has_will() && publish_will_flag;
@@ -350,7 +351,7 @@ void take_delivery(Self* self, const caf::actor& topic, delivery_batch& batch) {
   std::vector<mqtt::outbound> out;
   auto now = clock_type::now();
   for (auto& d : batch.items)
-    st.st.enqueue(std::move(d), now, out);
+    st.mqtt_state.enqueue(std::move(d), now, out);
   send_out(self, out);
   // Credit back to the topic, several batches at a time (fewer
   // messages, and the topic keeps sending meanwhile), unless
@@ -360,10 +361,10 @@ void take_delivery(Self* self, const caf::actor& topic, delivery_batch& batch) {
   auto& c = st.owed[topic];
   ++c.batches;
   c.bytes += bytes;
-  if (st.st.congested()) {
+  if (st.mqtt_state.congested()) {
     st.credit_held = true;
     CASTOR_LOG(trace, "session " << st.client_id,
-               "congested: " << st.st.queued_count() << " queued");
+               "congested: " << st.mqtt_state.queued_count() << " queued");
   } else if (c.batches >= credit_batch
              || c.bytes >= max_outstanding_bytes / 2) {
     // Half the topic's window (batches or bytes): it never waits for it.
@@ -390,7 +391,7 @@ void handle_subscribe(Self* self, subscribe_request& sr,
   auto codes = std::move(sr.codes);
   struct pending {
     size_t left = 0;
-    std::vector<uint8_t> codes;
+    std::vector<mqtt::reason_code> codes;
     std::vector<mqtt::delivery> retained;
   };
   auto acc = std::make_shared<pending>();
@@ -402,7 +403,7 @@ void handle_subscribe(Self* self, subscribe_request& sr,
     std::vector<mqtt::outbound> out;
     auto now = clock_type::now();
     for (auto& d : acc->retained)
-      st.st.enqueue(std::move(d), now, out);
+      st.mqtt_state.enqueue(std::move(d), now, out);
     send_out(self, out);
     if (--st.subscribing == 0 && st.held) {
       // What topics sent meanwhile, after the retained messages.
@@ -413,15 +414,15 @@ void handle_subscribe(Self* self, subscribe_request& sr,
   };
   std::vector<topic_subscription> requests;
   for (size_t i = 0; i < sr.subs.size() && i < acc->codes.size(); ++i) {
-    if (acc->codes[i] >= 0x80)
+    if (mqtt::is_error(acc->codes[i]))
       continue;
     auto& sub = sr.subs[i];
-    if (st.st.subscriptions().count(sub.filter) == 0
-        && st.st.subscriptions().size() >= st.cfg.max_subscriptions) {
-      acc->codes[i] = static_cast<uint8_t>(mqtt::reason_code::quota_exceeded);
+    if (st.mqtt_state.subscriptions().count(sub.filter) == 0
+        && st.mqtt_state.subscriptions().size() >= st.cfg.max_subscriptions) {
+      acc->codes[i] = mqtt::reason_code::quota_exceeded;
       continue;
     }
-    bool existed = st.st.subscribe(sub, sr.subscription_id);
+    bool existed = st.mqtt_state.subscribe(sub, sr.subscription_id);
     auto info = mqtt::parse_filter(sub.filter);
     topic_subscription ts;
     ts.session = caf::actor_cast<caf::actor>(self);
@@ -471,7 +472,7 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
   st.registry = std::move(registry);
   st.tree = std::move(tree);
   st.cfg = cfg;
-  st.st = mqtt::session_state{cfg.limits};
+  st.mqtt_state = mqtt::session_state{cfg.limits};
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     if (st.kicked && dm.source == st.kicked.address()) {
@@ -499,46 +500,47 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         auto& st = self->state;
         auto sender = self->current_sender();
         if (st.kicked && sender == ptr_of(st.kicked)) {
-          st.st.inbound_qos2.clear();
-          st.st.inbound_qos2.insert(di.qos2_ids.begin(), di.qos2_ids.end());
+          st.mqtt_state.inbound_qos2.clear();
+          st.mqtt_state.inbound_qos2.insert(di.qos2_ids.begin(),
+                                            di.qos2_ids.end());
           takeover_done(self);
           return;
         }
         if (!st.conn || sender != ptr_of(st.conn))
           return;
-        st.st.inbound_qos2.clear();
-        st.st.inbound_qos2.insert(di.qos2_ids.begin(), di.qos2_ids.end());
+        st.mqtt_state.inbound_qos2.clear();
+        st.mqtt_state.inbound_qos2.insert(di.qos2_ids.begin(),
+                                          di.qos2_ids.end());
         std::optional<uint32_t> expiry;
         if (di.has_expiry)
           expiry = di.expiry;
         connection_gone(self, di.publish_will, expiry);
       },
       [=](subscribe_atom,
-          subscribe_request& sr) -> caf::result<std::vector<uint8_t>> {
+          subscribe_request& sr) -> caf::result<subscribe_codes> {
         auto rp = self->make_response_promise();
         handle_subscribe(self, sr, std::move(rp));
-        return caf::delegated<std::vector<uint8_t>>{};
+        return caf::delegated<subscribe_codes>{};
       },
       [=](unsub_atom, const std::vector<std::string>& filters,
-          std::vector<uint8_t>& codes) -> caf::result<std::vector<uint8_t>> {
+          subscribe_codes& codes) -> caf::result<subscribe_codes> {
         auto& st = self->state;
         topic_unsubscription u;
         u.session = caf::actor_cast<caf::actor>(self);
         for (size_t i = 0; i < filters.size() && i < codes.size(); ++i) {
-          if (codes[i] >= 0x80)
+          if (mqtt::is_error(codes[i]))
             continue;
-          if (st.st.unsubscribe(filters[i]))
+          if (st.mqtt_state.unsubscribe(filters[i]))
             u.filters.push_back(filters[i]);
           else
-            codes[i] = static_cast<uint8_t>(
-                mqtt::reason_code::no_subscription_existed);
+            codes[i] = mqtt::reason_code::no_subscription_existed;
         }
         if (u.filters.empty())
           return std::move(codes);
         // No new messages for these filters once UNSUBACK is sent
         // [MQTT-3.10.4-2]: answered once every topic has forgotten them
         // (what they sent before is already in this mailbox).
-        auto rp = self->template make_response_promise<std::vector<uint8_t>>();
+        auto rp = self->template make_response_promise<subscribe_codes>();
         unsubscribe_at_tree(self, std::move(u),
                             [rp, codes = std::move(codes)]() mutable {
                               rp.deliver(std::move(codes));
@@ -554,18 +556,20 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         std::vector<mqtt::outbound> out;
         auto now = clock_type::now();
         for (auto& a : acks.items) {
-          switch (static_cast<mqtt::packet_type>(a.kind)) {
-          case mqtt::packet_type::puback:
-            st.st.on_puback(a.packet_id, now, out);
+          switch (a.kind) {
+          case ack_kind::puback:
+            st.mqtt_state.on_puback(a.packet_id, now, out);
             break;
-          case mqtt::packet_type::pubrec:
-            st.st.on_pubrec(a.packet_id, a.code >= 0x80, now, out);
+          case ack_kind::pubrec:
+            st.mqtt_state.on_pubrec(a.packet_id, mqtt::is_error(a.code), now,
+                                    out);
             break;
-          case mqtt::packet_type::pubcomp:
-            st.st.on_pubcomp(a.packet_id, now, out);
+          case ack_kind::pubcomp:
+            st.mqtt_state.on_pubcomp(a.packet_id, now, out);
             break;
-          default: // not sent: larger than the client's maximum packet size
-            st.st.on_dropped(a.packet_id, now, out);
+          case ack_kind::dropped:
+            st.mqtt_state.on_dropped(a.packet_id, now, out);
+            break;
           }
         }
         send_out(self, out);
@@ -575,7 +579,7 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         if (!st.conn || self->current_sender() != ptr_of(st.conn))
           return;
         std::vector<mqtt::outbound> out;
-        st.st.on_written(bytes, clock_type::now(), out);
+        st.mqtt_state.on_written(bytes, clock_type::now(), out);
         send_out(self, out);
       },
       [=](flow_atom, flow_mode mode) {
@@ -586,18 +590,17 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         auto m = mode;
         CASTOR_LOG(trace, "session " << st.client_id,
                    "flow " << static_cast<int>(mode));
-        st.st.set_paused(m != flow_mode::open, m == flow_mode::paused_drop0,
-                         clock_type::now(), out);
+        st.mqtt_state.set_paused(m != flow_mode::open,
+                                 m == flow_mode::paused_drop0,
+                                 clock_type::now(), out);
         send_out(self, out);
       },
       [=](end_atom) {
         // Replaced by a clean start: the connection (if any) is taken over.
         auto& st = self->state;
         if (st.conn) {
-          self->send(
-              st.conn, kick_atom::value,
-              static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
-              false);
+          self->send(st.conn, kick_atom::value,
+                     mqtt::reason_code::session_taken_over, false);
           st.will_pending = st.req.has_will();
         }
         // Connections waiting to take over connect, then the clean start
@@ -607,10 +610,8 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
           attach_result res;
           res.session_present = !st.fresh;
           w.rp.deliver(std::move(res));
-          self->send(
-              w.ar.connection, kick_atom::value,
-              static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
-              true);
+          self->send(w.ar.connection, kick_atom::value,
+                     mqtt::reason_code::session_taken_over, true);
         }
         st.waiting.clear();
         end_session(self);

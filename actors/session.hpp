@@ -42,7 +42,8 @@ struct session_actor_state {
   std::string client_id;
   registry_interface registry;
   topic_tree_interface tree;
-  mqtt::session_state st;
+  mqtt::session_state
+      mqtt_state; ///< subscriptions, queue, inflight (protocol/)
   session_config cfg;
   caf::actor conn; ///< the attached connection, if any
   /// The rights of the session's principal as they are now (shared with

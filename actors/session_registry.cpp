@@ -33,8 +33,7 @@ template <class Self>
 void end_holder(Self* self, session_registry_state::entry& e) {
   if (e.connection)
     self->send(e.connection, kick_atom::value,
-               static_cast<uint8_t>(mqtt::reason_code::session_taken_over),
-               true);
+               mqtt::reason_code::session_taken_over, true);
   else if (e.session)
     send_as<session_interface>(self, caf::actor_cast<caf::actor>(e.session),
                                end_atom::value);
@@ -60,7 +59,7 @@ bool refuse_foreign(Self* self, session_registry_state::entry& e,
     CASTOR_LOG(info, "session " << ar.req.client_id,
                "refused: the session belongs to another principal");
     attach_result refused;
-    refused.refused = static_cast<uint8_t>(mqtt::reason_code::not_authorized);
+    refused.refused = mqtt::reason_code::not_authorized;
     rp.deliver(std::move(refused));
     return true;
   }

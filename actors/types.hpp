@@ -92,11 +92,19 @@ struct outbound_batch {
   std::vector<mqtt::outbound> items;
 };
 
+/// What became of an outbound QoS 1 or 2 message.
+enum class ack_kind : uint8_t {
+  dropped, ///< not sent: larger than the client's maximum packet size
+  puback,  ///< QoS 1 acknowledged
+  pubrec,  ///< QoS 2 received (`code` says whether the client took it)
+  pubcomp, ///< QoS 2 complete
+};
+
 /// One acknowledgement of an outbound message by the client.
 struct ack_item {
-  uint8_t kind = 0; ///< mqtt::packet_type
+  ack_kind kind = ack_kind::dropped;
   uint16_t packet_id = 0;
-  uint8_t code = 0;
+  mqtt::reason_code code = mqtt::reason_code::success;
 };
 
 /// Connection -> session: the acknowledgements of one read.
@@ -121,9 +129,9 @@ struct attach_result {
   caf::actor session;
   bool session_present = false;
   std::vector<uint16_t> qos2_ids;
-  /// Not 0: the registry refused the attach with this CONNACK reason code
-  /// (the client id's session belongs to another principal).
-  uint8_t refused = 0;
+  /// Not success: the registry refused the attach with this CONNACK
+  /// reason code (the client id's session belongs to another principal).
+  mqtt::reason_code refused = mqtt::reason_code::success;
 };
 
 /// The message a will becomes when it is published, from `client_id`.
@@ -164,10 +172,13 @@ struct access_ref {
 /// (one shared object). A null policy allows nothing.
 mqtt::access_ptr allow_everything();
 
+/// Reason codes of a SUBACK or UNSUBACK, one per filter.
+using subscribe_codes = std::vector<mqtt::reason_code>;
+
 /// Connection -> session: SUBSCRIBE (codes as the channel computed them).
 struct subscribe_request {
   std::vector<mqtt::subscription> subs;
-  std::vector<uint8_t> codes;
+  subscribe_codes codes;
   uint32_t subscription_id = 0;
   access_ref access;
 };
@@ -394,5 +405,7 @@ CAF_ADD_TYPE_ID(castor, (castor::mqtt::session_request))
 CAF_ADD_TYPE_ID(castor, (std::vector<uint8_t>))
 CAF_ADD_TYPE_ID(castor, (std::vector<std::string>))
 CAF_ADD_TYPE_ID(castor, (castor::flow_mode))
+CAF_ADD_TYPE_ID(castor, (castor::mqtt::reason_code))
+CAF_ADD_TYPE_ID(castor, (castor::subscribe_codes))
 
 CAF_END_TYPE_ID_BLOCK(castor)

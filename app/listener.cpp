@@ -57,10 +57,8 @@ caf::behavior listener_actor(listener_broker* self, listener_config cfg,
       [=](shutdown_atom) {
         auto& st = self->state;
         for (auto& c : st.connections)
-          self->send(
-              c, kick_atom::value,
-              static_cast<uint8_t>(mqtt::reason_code::server_shutting_down),
-              false);
+          self->send(c, kick_atom::value,
+                     mqtt::reason_code::server_shutting_down, false);
         st.connections.clear();
         self->quit();
       },

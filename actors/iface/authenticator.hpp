@@ -29,10 +29,10 @@ using store_authenticator_interface = authenticator_interface::extend<
 /// The chain: allow or deny (never abstain), with the slow-down of failed
 /// logins.
 using auth_chain_interface = authenticator_interface::extend<
-    // A SCRAM exchange (address, user name): (0, attempt id) once the
-    // slow-down has passed, or at once a refusal's CONNACK reason code.
-    caf::replies_to<auth_gate_atom, std::string, std::string>::with<uint8_t,
-                                                                    uint64_t>,
+    // A SCRAM exchange (address, user name): (success, attempt id) once
+    // the slow-down has passed, or at once a refusal's CONNACK reason code.
+    caf::replies_to<auth_gate_atom, std::string,
+                    std::string>::with<mqtt::reason_code, uint64_t>,
     // How a SCRAM exchange ended (attempt id, failed).
     caf::reacts_to<auth_record_atom, uint64_t, bool>,
     // Its own timers (by attempt id): ask the handlers after the slow-down,

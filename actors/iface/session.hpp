@@ -21,12 +21,11 @@ using session_interface = caf::typed_actor<
     // From the attached (or kicked) connection: it has gone.
     caf::reacts_to<detach_atom, detach_info>,
     // A SUBSCRIBE; its reason codes once every matching topic has it.
-    caf::replies_to<subscribe_atom,
-                    subscribe_request>::with<std::vector<uint8_t>>,
+    caf::replies_to<subscribe_atom, subscribe_request>::with<subscribe_codes>,
     // An UNSUBSCRIBE (filters, codes so far); its reason codes once every
     // matching topic has forgotten them.
     caf::replies_to<unsub_atom, std::vector<std::string>,
-                    std::vector<uint8_t>>::with<std::vector<uint8_t>>,
+                    subscribe_codes>::with<subscribe_codes>,
     // From topics: messages for this session.
     caf::reacts_to<deliver_atom, delivery_batch>,
     // From the connection: the client's acknowledgements.

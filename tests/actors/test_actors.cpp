@@ -58,8 +58,8 @@ behavior fake_session(event_based_actor* self, journal_ptr j) {
 behavior fake_connection(event_based_actor* self, journal_ptr j) {
   return {
       [=](attach_result& r) { j->attached.push_back(r); },
-      [=](kick_atom, uint8_t reason, bool) {
-        j->kicks.push_back(reason);
+      [=](kick_atom, mqtt::reason_code reason, bool) {
+        j->kicks.push_back(static_cast<uint8_t>(reason));
         auto session = actor_cast<actor>(self->current_sender());
         self->send(session, detach_atom::value,
                    detach_info{false, false, 0, {}});
@@ -264,7 +264,9 @@ CAF_TEST(takeover kicks the old connection and resumes the session) {
   open(c2, make_request("dev", false, 60));
   expect((open_atom, attach_request), from(c2).to(registry));
   expect((attach_atom, attach_request), from(c2).to(session));
-  expect((kick_atom, uint8_t, bool), from(session).to(c1).with(_, 0x8E, false));
+  expect((kick_atom, mqtt::reason_code, bool),
+         from(session).to(c1).with(_, mqtt::reason_code::session_taken_over,
+                                   false));
   expect((detach_atom, detach_info), from(c1).to(session));
   expect((attach_result), from(session).to(c2));
   CAF_REQUIRE_EQUAL(j2->attached.size(), 1u);

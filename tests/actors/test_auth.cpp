@@ -38,7 +38,9 @@ behavior fixed_handler(event_based_actor*, std::string name,
         auth_reply r;
         r.decision = decision;
         r.principal = decision == auth_decision::allow ? name : "";
-        r.reason_code = decision == auth_decision::deny ? 0x86 : 0;
+        r.reason_code = decision == auth_decision::deny
+                            ? mqtt::reason_code::bad_user_name_or_password
+                            : mqtt::reason_code::success;
         r.handler = name;
         return r;
       },
@@ -191,7 +193,7 @@ CAF_TEST(a chain where every handler abstains refuses) {
   auto r = decide(chain, make_req("u", "p"));
   CAF_CHECK(r.decision == auth_decision::deny);
   CAF_CHECK_EQUAL(r.handler, "chain");
-  CAF_CHECK_EQUAL(r.reason_code, 0x86);
+  CAF_CHECK(r.reason_code == mqtt::reason_code::bad_user_name_or_password);
   CAF_CHECK_EQUAL(*log, (std::vector<std::string>{"a", "b"}));
   auto empty = chain_of({});
   CAF_CHECK(decide(empty, make_req("", "")).decision == auth_decision::deny);
@@ -209,7 +211,7 @@ CAF_TEST(store then jwt then anonymous) {
   r = decide(chain, make_req("alice", "wrong"));
   CAF_CHECK(r.decision == auth_decision::deny);
   CAF_CHECK_EQUAL(r.handler, "store");
-  CAF_CHECK_EQUAL(r.reason_code, 0x86);
+  CAF_CHECK(r.reason_code == mqtt::reason_code::bad_user_name_or_password);
   // Unknown user with a valid token: the JWT handler allows.
   auto token = security::make_hs256_token(
       R"({"sub":"bob","roles":["READER"],"exp":1700000100})", jwt_secret);
@@ -224,7 +226,7 @@ CAF_TEST(store then jwt then anonymous) {
   r = decide(chain, make_req("bob", expired, "10.0.0.2"));
   CAF_CHECK(r.decision == auth_decision::deny);
   CAF_CHECK_EQUAL(r.handler, "jwt");
-  CAF_CHECK_EQUAL(r.reason_code, 0x87);
+  CAF_CHECK(r.reason_code == mqtt::reason_code::not_authorized);
   // Unknown user, plain password: everybody abstains, refused.
   r = decide(chain, make_req("carol", "pw", "10.0.0.3"));
   CAF_CHECK(r.decision == auth_decision::deny);
@@ -280,7 +282,7 @@ CAF_TEST(anonymous clients refused by policy) {
   auto r = decide(chain, make_req("", ""));
   CAF_CHECK(r.decision == auth_decision::deny);
   CAF_CHECK_EQUAL(r.handler, "anonymous");
-  CAF_CHECK_EQUAL(r.reason_code, 0x87);
+  CAF_CHECK(r.reason_code == mqtt::reason_code::not_authorized);
   // The store's own anonymous section (absent: refuse).
   auto by_store = real_chain(anonymous_policy::store, {});
   r = decide(by_store, make_req("", "", "10.0.0.9"));
@@ -392,19 +394,18 @@ CAF_TEST(an address over its rate is refused at once) {
   limits.counters = counters;
   auto chain = real_chain(anonymous_policy::deny, {}, limits);
   for (int i = 0; i < 3; ++i)
-    CAF_CHECK_EQUAL(
-        decide(chain, make_req("u" + std::to_string(i), "x")).reason_code,
-        0x86);
+    CAF_CHECK(decide(chain, make_req("u" + std::to_string(i), "x")).reason_code
+              == mqtt::reason_code::bad_user_name_or_password);
   auto r = decide(chain, make_req("u9", "x"));
   CAF_CHECK(r.decision == auth_decision::deny);
-  CAF_CHECK_EQUAL(r.reason_code, 0x9F); // connection rate exceeded
+  CAF_CHECK(r.reason_code == mqtt::reason_code::connection_rate_exceeded);
   CAF_CHECK_EQUAL(r.handler, "chain");
   CAF_CHECK_EQUAL(counters->auth.refused_rate.load(), 1u);
   CAF_CHECK_EQUAL(counters->auth.refused.load(), 3u);
   // Other addresses are not affected.
-  CAF_CHECK_EQUAL(decide(chain, make_req("alice", "right-password", "10.7.7.7"))
-                      .reason_code,
-                  0);
+  CAF_CHECK(
+      decide(chain, make_req("alice", "right-password", "10.7.7.7")).reason_code
+      == mqtt::reason_code::success);
   CAF_CHECK_EQUAL(counters->auth.accepted.load(), 1u);
 }
 
@@ -420,11 +421,12 @@ CAF_TEST(too many logins waiting for a hash are refused as busy) {
   auto chain = chain_of({sys.spawn(store_authenticator, so)}, limits);
   auto r = decide(chain, make_req("alice", "right-password"));
   CAF_CHECK(r.decision == auth_decision::deny);
-  CAF_CHECK_EQUAL(r.reason_code, 0x89); // server busy
+  CAF_CHECK(r.reason_code == mqtt::reason_code::server_busy);
   CAF_CHECK_EQUAL(counters->auth.refused_busy.load(), 1u);
   // Not a failure: busy answers do not slow the user name down.
   for (int i = 0; i < 3; ++i)
-    CAF_CHECK_EQUAL(decide(chain, make_req("alice", "x")).reason_code, 0x89);
+    CAF_CHECK(decide(chain, make_req("alice", "x")).reason_code
+              == mqtt::reason_code::server_busy);
 }
 
 CAF_TEST(exchanges outside the chain pass its gate and count) {
@@ -437,7 +439,9 @@ CAF_TEST(exchanges outside the chain pass its gate and count) {
     if (!has_reply())
       return {0xFF, 0};
     std::pair<uint8_t, uint64_t> got;
-    self->receive([&](uint8_t code, uint64_t id) { got = {code, id}; });
+    self->receive([&](mqtt::reason_code code, uint64_t id) {
+      got = {static_cast<uint8_t>(code), id};
+    });
     return got;
   };
   // No failure yet: the gate opens at once with an id.
@@ -451,8 +455,8 @@ CAF_TEST(exchanges outside the chain pass its gate and count) {
   advance_time(std::chrono::milliseconds{100});
   drain();
   uint64_t id = 0;
-  self->receive([&](uint8_t code, uint64_t x) {
-    CAF_CHECK_EQUAL(code, 0);
+  self->receive([&](mqtt::reason_code code, uint64_t x) {
+    CAF_CHECK(code == mqtt::reason_code::success);
     id = x;
   });
   // ... and so does a password login for alice while that one runs.

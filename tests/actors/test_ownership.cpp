@@ -37,8 +37,8 @@ using seen_ptr = std::shared_ptr<seen>;
 behavior recording_connection(event_based_actor* self, seen_ptr s) {
   return {
       [=](attach_result& r) { s->attached.push_back(r); },
-      [=](kick_atom, uint8_t reason, bool) {
-        s->kicks.push_back(reason);
+      [=](kick_atom, mqtt::reason_code reason, bool) {
+        s->kicks.push_back(static_cast<uint8_t>(reason));
         auto session = actor_cast<actor>(self->current_sender());
         self->send(session, detach_atom::value,
                    detach_info{false, false, 0, {}});
@@ -153,26 +153,26 @@ CAF_TEST(another principal can neither resume nor take over a session) {
   // Live: the reader is refused, the admin keeps its connection.
   auto [r1, r] = open(registry, session_req("dev", false, 60), "reader");
   CAF_REQUIRE_EQUAL(r->attached.size(), 1u);
-  CAF_CHECK_EQUAL(r->attached[0].refused, 0x87);
+  CAF_CHECK(r->attached[0].refused == mqtt::reason_code::not_authorized);
   CAF_CHECK(!r->attached[0].session);
   CAF_CHECK(a->kicks.empty());
   // Not with a clean start either.
   auto [r2, rc] = open(registry, session_req("dev", true, 0), "reader");
-  CAF_CHECK_EQUAL(rc->attached.at(0).refused, 0x87);
+  CAF_CHECK(rc->attached.at(0).refused == mqtt::reason_code::not_authorized);
   CAF_CHECK(a->kicks.empty());
   // Offline: still the admin's.
   send_as(admin, session, detach_atom::value, detach_info{false, false, 0, {}});
   drain();
   auto [r3, ro] = open(registry, session_req("dev", false, 60), "reader");
-  CAF_CHECK_EQUAL(ro->attached.at(0).refused, 0x87);
+  CAF_CHECK(ro->attached.at(0).refused == mqtt::reason_code::not_authorized);
   // Anonymous clients are a principal of their own ("").
   auto [r4, an] = open(registry, session_req("dev", false, 60), "");
-  CAF_CHECK_EQUAL(an->attached.at(0).refused, 0x87);
+  CAF_CHECK(an->attached.at(0).refused == mqtt::reason_code::not_authorized);
   CAF_CHECK_EQUAL(counters->auth.foreign_session_refused.load(), 4u);
   // The admin resumes it.
   auto [admin2, a2] = open(registry, session_req("dev", false, 60), "admin");
   CAF_REQUIRE_EQUAL(a2->attached.size(), 1u);
-  CAF_CHECK_EQUAL(a2->attached[0].refused, 0);
+  CAF_CHECK(a2->attached[0].refused == mqtt::reason_code::success);
   CAF_CHECK(a2->attached[0].session_present);
   CAF_CHECK_EQUAL(a2->attached[0].session, session);
 }
@@ -182,7 +182,7 @@ CAF_TEST(a session without an actor belongs to its principal too) {
   auto [admin, a] = open(registry, session_req("direct", true, 0), "admin");
   CAF_REQUIRE_EQUAL(a->attached.size(), 1u);
   auto [reader, r] = open(registry, session_req("direct", true, 0), "reader");
-  CAF_CHECK_EQUAL(r->attached.at(0).refused, 0x87);
+  CAF_CHECK(r->attached.at(0).refused == mqtt::reason_code::not_authorized);
   CAF_CHECK(a->kicks.empty());
 }
 
@@ -192,7 +192,7 @@ CAF_TEST(replace ends the session of the other principal and starts clean) {
   auto session = a->attached.at(0).session;
   auto [reader, r] = open(reg, session_req("dev", false, 60), "reader");
   CAF_REQUIRE_EQUAL(r->attached.size(), 1u);
-  CAF_CHECK_EQUAL(r->attached[0].refused, 0);
+  CAF_CHECK(r->attached[0].refused == mqtt::reason_code::success);
   CAF_CHECK(!r->attached[0].session_present);
   CAF_CHECK_NOT_EQUAL(r->attached[0].session, session);
   CAF_CHECK_EQUAL(a->kicks, (std::vector<uint8_t>{0x8E}));
