@@ -36,33 +36,14 @@ caf::strong_actor_ptr ptr_of(const caf::actor& a) {
   return caf::actor_cast<caf::strong_actor_ptr>(a);
 }
 
-/// Drops the deliveries whose topics the session's principal may not read
-/// now. Subscriptions were checked when they were made; this catches rights
-/// taken away since (a change of roles or of the store). Asks once per run
-/// of one topic (a batch from a topic actor is one run).
-void drop_unreadable(const session_actor_state& st, delivery_batch& batch) {
-  if (st.access == nullptr) { // no policy: nothing may be read
-    batch.items.clear();
-    return;
-  }
-  if (st.access->reads_everything())
-    return;
-  std::string last; // a copy: remove_if moves the items it keeps
-  bool readable = true;
-  bool first = true;
-  auto& items = batch.items;
-  items.erase(std::remove_if(items.begin(), items.end(),
-                             [&](const mqtt::delivery& d) {
-                               if (!d.msg)
-                                 return false;
-                               if (first || d.msg->topic != last) {
-                                 first = false;
-                                 last = d.msg->topic;
-                                 readable = st.access->may_read(last);
-                               }
-                               return !readable;
-                             }),
-              items.end());
+/// Whether the session's principal may read `topic` now. Subscriptions
+/// were checked when they were made; this catches rights taken away since
+/// (a change of roles or of the store). Asked once per batch: a batch comes
+/// from one topic actor, so all its updates have one topic.
+bool may_read_now(const session_actor_state& st, const std::string& topic) {
+  if (st.access == nullptr) // no policy: nothing may be read
+    return false;
+  return st.access->reads_everything() || st.access->may_read(topic);
 }
 
 /// Gives topics back the credit held while the session was congested.
@@ -108,7 +89,7 @@ void publish_will(Self* self) {
 template <class Self>
 void redistribute_shared(Self* self) {
   auto& st = self->state;
-  std::map<std::tuple<std::string, std::string, std::string>, delivery_batch>
+  std::map<std::tuple<std::string, std::string, std::string>, share_redelivery>
       redeliver;
   for (auto& d : st.mqtt_state.take_unacknowledged()) {
     if (!d.from_share || !d.msg)
@@ -118,7 +99,7 @@ void redistribute_shared(Self* self) {
       if (info.shared && mqtt::topic_matches(info.filter, d.msg->topic)) {
         redeliver[{d.msg->topic, std::string{info.group},
                    std::string{info.filter}}]
-            .items.emplace_back(std::move(d));
+            .items.push_back(update{d.seq, value_type::binary, d.msg});
         break;
       }
     }
@@ -330,28 +311,42 @@ void connection_gone(Self* self, bool publish_will_flag,
                expire_atom::value, epoch);
 }
 
-/// Passes a topic's delivery batch on to the client (or the queue) and
-/// pays the topic's credit.
+/// Passes a topic's updates on to the client (or the queue), as the MQTT
+/// rules of the subscriptions they came through say, and pays the topic's
+/// credit.
 template <class Self>
-void take_delivery(Self* self, const caf::actor& topic, delivery_batch& batch) {
+void take_updates(Self* self, const caf::actor& topic, update_batch& batch) {
   auto& st = self->state;
   if (st.subscribing > 0) {
     if (!st.held)
       st.held = std::make_unique<
-          std::vector<std::pair<caf::actor, delivery_batch>>>();
+          std::vector<std::pair<caf::actor, update_batch>>>();
     st.held->emplace_back(topic, std::move(batch));
     return;
   }
   uint64_t bytes = 0; // as the topic counted them
-  for (auto& d : batch.items)
-    if (d.msg)
-      bytes += mqtt::footprint(*d.msg);
-  // Checked against the rights of the session's principal as they are now.
-  drop_unreadable(st, batch);
   std::vector<mqtt::outbound> out;
-  auto now = clock_type::now();
-  for (auto& d : batch.items)
-    st.mqtt_state.enqueue(std::move(d), now, out);
+  if (batch.items && !batch.items->empty() && batch.options) {
+    auto& items = *batch.items;
+    for (auto& u : items)
+      bytes += u.footprint();
+    // Checked against the rights of the session's principal as they are now.
+    if (may_read_now(st, items.front().msg->topic)) {
+      auto now = clock_type::now();
+      auto& opts = *batch.options;
+      for (auto& u : items) {
+        if (batch.shared) {
+          if (!opts.empty())
+            st.mqtt_state.enqueue(mqtt::share_delivery(u, opts.front()), now,
+                                  out);
+          continue;
+        }
+        mqtt::delivery d;
+        if (mqtt::deliver_through(u, st.client_id, opts, d))
+          st.mqtt_state.enqueue(std::move(d), now, out);
+      }
+    }
+  }
   send_out(self, out);
   // Credit back to the topic, several batches at a time (fewer
   // messages, and the topic keeps sending meanwhile), unless
@@ -409,10 +404,17 @@ void handle_subscribe(Self* self, subscribe_request& sr,
       // What topics sent meanwhile, after the retained messages.
       auto held = std::move(st.held);
       for (auto& [topic, batch] : *held)
-        take_delivery(self, topic, batch);
+        take_updates(self, topic, batch);
     }
   };
-  std::vector<topic_subscription> requests;
+  // Each subscription to the tree, with what decides which current values
+  // (retained messages) it sends.
+  struct request {
+    topic_subscription ts;
+    mqtt::subscription sub;
+    bool existed = false;
+  };
+  std::vector<request> requests;
   for (size_t i = 0; i < sr.subs.size() && i < acc->codes.size(); ++i) {
     if (mqtt::is_error(acc->codes[i]))
       continue;
@@ -426,30 +428,32 @@ void handle_subscribe(Self* self, subscribe_request& sr,
     auto info = mqtt::parse_filter(sub.filter);
     topic_subscription ts;
     ts.session = caf::actor_cast<caf::actor>(self);
-    ts.client_id = st.client_id;
     ts.filter = std::string{info.filter};
     ts.group = std::string{info.group};
-    ts.max_qos = sub.max_qos;
-    ts.no_local = sub.no_local;
-    ts.retain_as_published = sub.retain_as_published;
-    ts.retain_handling = sub.retain_handling;
-    ts.subscription_id = sr.subscription_id;
-    ts.existed = existed;
+    ts.options = mqtt::delivery_options{
+        sub.max_qos, sub.no_local, sub.retain_as_published, sr.subscription_id};
     ts.access = sr.access;
-    requests.emplace_back(std::move(ts));
+    requests.push_back(request{std::move(ts), sub, existed});
   }
   if (requests.empty()) {
     finish();
     return;
   }
   acc->left = requests.size();
-  for (auto& ts : requests) {
+  for (auto& r : requests) {
+    bool shared = !r.ts.group.empty();
+    auto id = r.ts.options.subscription_id;
     self->request(st.tree, tree_request_timeout, subscribe_atom::value,
-                  std::move(ts))
+                  std::move(r.ts))
         .then(
-            [acc, finish](retained_batch& b) mutable {
-              for (auto& d : b.items)
-                acc->retained.emplace_back(std::move(d));
+            [self, acc, finish, sub = std::move(r.sub), existed = r.existed,
+             shared, id](retained_batch& b) mutable {
+              for (auto& u : b.items) {
+                mqtt::delivery d;
+                if (mqtt::retained_delivery(u, self->state.client_id, sub, id,
+                                            existed, shared, d))
+                  acc->retained.emplace_back(std::move(d));
+              }
               if (--acc->left == 0)
                 finish();
             },
@@ -547,9 +551,9 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
                             });
         return rp;
       },
-      [=](deliver_atom, delivery_batch& batch) {
-        take_delivery(self, caf::actor_cast<caf::actor>(self->current_sender()),
-                      batch);
+      [=](deliver_atom, update_batch& batch) {
+        take_updates(self, caf::actor_cast<caf::actor>(self->current_sender()),
+                     batch);
       },
       [=](ack_atom, const ack_batch& acks) {
         auto& st = self->state;

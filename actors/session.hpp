@@ -89,7 +89,7 @@ struct session_actor_state {
   /// gets the retained messages of a new subscription before anything
   /// published after them.
   uint32_t subscribing = 0;
-  std::unique_ptr<std::vector<std::pair<caf::actor, delivery_batch>>> held;
+  std::unique_ptr<std::vector<std::pair<caf::actor, update_batch>>> held;
 
   static inline const char* name = "session";
 };

@@ -16,9 +16,8 @@ namespace {
 
 using entry = topic_state::entry;
 
-topic_state::entry make_entry(const topic_subscription& ts) {
-  return entry{ts.filter, ts.max_qos, ts.no_local, ts.retain_as_published,
-               ts.subscription_id};
+entry make_entry(const topic_subscription& ts) {
+  return entry{ts.filter, ts.options};
 }
 
 std::string group_key(const std::string& group, const std::string& filter) {
@@ -28,57 +27,32 @@ std::string group_key(const std::string& group, const std::string& filter) {
   return k;
 }
 
-/// The delivery of `m` to a subscriber with these entries, if any applies.
-bool make_delivery(const mqtt::message_ptr& m, const std::string& client_id,
-                   const std::vector<entry>& entries, mqtt::delivery& out) {
-  bool any = false;
-  uint8_t qos = 0;
-  bool rap = false;
-  out.subscription_ids.clear();
-  for (auto& e : entries) {
-    if (e.no_local && !m->origin.empty() && m->origin == client_id)
-      continue;
-    any = true;
-    qos = std::max(qos, std::min(m->qos, e.max_qos));
-    rap = rap || e.retain_as_published;
-    if (e.subscription_id != 0)
-      out.subscription_ids.push_back(e.subscription_id);
-  }
-  if (!any)
-    return false;
-  out.msg = m;
-  out.qos = qos;
-  out.retain = rap && m->retain;
-  return true;
+/// The options of `entries`, shared by every batch to their subscriber.
+mqtt::options_list options_of(const std::vector<entry>& entries) {
+  auto v = std::make_shared<std::vector<mqtt::delivery_options>>();
+  v->reserve(entries.size());
+  for (auto& e : entries)
+    v->push_back(e.options);
+  return v;
 }
 
-mqtt::delivery share_delivery(const mqtt::message_ptr& m, const entry& e) {
-  mqtt::delivery d;
-  d.msg = m;
-  d.qos = std::min(m->qos, e.max_qos);
-  d.retain = e.retain_as_published && m->retain;
-  if (e.subscription_id != 0)
-    d.subscription_ids.push_back(e.subscription_id);
-  d.from_share = true;
-  return d;
-}
-
-uint64_t footprint_of(const delivery_batch& b) {
+uint64_t footprint_of(const std::vector<update>& us) {
   uint64_t n = 0;
-  for (auto& d : b.items)
-    if (d.msg)
-      n += mqtt::footprint(*d.msg);
+  for (auto& u : us)
+    n += u.footprint();
   return n;
 }
 
-/// Sends `batch` to `session`, taking a unit of its credit.
+/// Sends `batch` (of `bytes`, footprint_of its items) to `session`, taking
+/// a unit of its credit.
 template <class Self>
-void deliver(Self* self, const caf::actor& session, delivery_batch&& batch) {
+void deliver(Self* self, const caf::actor& session, update_batch&& batch,
+             uint64_t bytes) {
   auto& st = self->state;
   auto& c = st.outstanding[session];
   bool was = c.exhausted();
   ++c.batches;
-  c.bytes += footprint_of(batch);
+  c.bytes += bytes;
   if (!was && c.exhausted()) {
     ++st.blocked;
     CASTOR_LOG(trace, "topic " << st.name, "blocked by " << session.id());
@@ -167,52 +141,58 @@ void drain_stash(Self* self) {
   }
 }
 
+/// Sends updates to share group `g`: each to one member, in turn.
+template <class Self>
+void share_out(Self* self, topic_state::share_group& g,
+               const std::vector<update>& ups) {
+  auto& st = self->state;
+  std::unordered_map<topic_state::member*, std::vector<update>> per;
+  for (auto& u : ups)
+    per[&next_member(st, g)].push_back(u);
+  for (auto& [mb, items] : per) {
+    auto bytes = footprint_of(items);
+    deliver(self, mb->session,
+            update_batch{
+                std::make_shared<const std::vector<update>>(std::move(items)),
+                mb->options, true},
+            bytes);
+  }
+}
+
+/// Numbers the publishes as updates, keeps the current value, and sends
+/// every subscriber the updates that have not expired: plain subscribers
+/// share one list, each share group's members take turns.
 template <class Self>
 void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
   auto& st = self->state;
   auto now = std::chrono::steady_clock::now();
-  bool dropped_retained = false;
+  bool cleared = false;
+  std::vector<update> ups;
+  ups.reserve(msgs.size());
   for (auto& m : msgs) {
-    if (m->retain) {
-      if (m->payload.empty()) {
-        dropped_retained = dropped_retained || st.retained != nullptr;
-        st.retained.reset();
-      } else {
-        st.retained = m;
-      }
+    update u{++st.seq, value_type::binary, m};
+    if (u.clears_value()) {
+      cleared = cleared || static_cast<bool>(st.current);
+      st.current = update{};
+    } else if (u.keeps_value()) {
+      st.current = u;
     }
+    if (!u.expired(now))
+      ups.emplace_back(std::move(u));
   }
-  if (dropped_retained && !st.retained)
+  if (cleared && !st.current)
     arm_gc(self);
-  for (auto& [session, sub] : st.subs) {
-    delivery_batch batch;
-    batch.items.reserve(msgs.size());
-    for (auto& m : msgs) {
-      if (mqtt::expired(*m, now))
-        continue;
-      mqtt::delivery d;
-      if (make_delivery(m, sub.client_id, sub.entries, d))
-        batch.items.emplace_back(std::move(d));
-    }
-    if (!batch.items.empty())
-      deliver(self, session, std::move(batch));
-  }
-  if (st.groups.empty())
+  if (ups.empty())
     return;
-  // Shared subscriptions: each message to one member, in turn.
-  std::unordered_map<caf::actor, delivery_batch> shared;
-  for (auto& [key, g] : st.groups) {
-    if (g.members.empty())
-      continue;
-    for (auto& m : msgs) {
-      if (mqtt::expired(*m, now))
-        continue;
-      auto& mb = next_member(st, g);
-      shared[mb.session].items.emplace_back(share_delivery(m, mb.e));
-    }
-  }
-  for (auto& [session, batch] : shared)
-    deliver(self, session, std::move(batch));
+  for (auto& [key, g] : st.groups)
+    if (!g.members.empty())
+      share_out(self, g, ups);
+  if (st.subs.empty())
+    return;
+  auto bytes = footprint_of(ups);
+  auto items = std::make_shared<const std::vector<update>>(std::move(ups));
+  for (auto& [session, sub] : st.subs)
+    deliver(self, session, update_batch{items, sub.options, false}, bytes);
 }
 
 /// Fans `msgs` out now, or stashes them while a session blocks the topic;
@@ -240,22 +220,26 @@ void add_subscription(Self* self, const topic_subscription& ts) {
     for (auto& mb : g.members) {
       if (mb.session == ts.session) {
         mb.e = make_entry(ts);
+        mb.options
+            = std::make_shared<const std::vector<mqtt::delivery_options>>(
+                1, ts.options);
         return;
       }
     }
-    g.members.push_back(
-        topic_state::member{ts.session, ts.client_id, make_entry(ts)});
+    g.members.push_back(topic_state::member{
+        ts.session, make_entry(ts),
+        std::make_shared<const std::vector<mqtt::delivery_options>>(
+            1, ts.options)});
     return;
   }
   auto& sub = st.subs[ts.session];
-  sub.client_id = ts.client_id;
-  for (auto& e : sub.entries) {
-    if (e.filter == ts.filter) {
-      e = make_entry(ts);
-      return;
-    }
-  }
-  sub.entries.emplace_back(make_entry(ts));
+  auto e = std::find_if(sub.entries.begin(), sub.entries.end(),
+                        [&](const entry& x) { return x.filter == ts.filter; });
+  if (e != sub.entries.end())
+    *e = make_entry(ts);
+  else
+    sub.entries.emplace_back(make_entry(ts));
+  sub.options = options_of(sub.entries);
 }
 
 } // namespace
@@ -301,23 +285,13 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
         add_subscription(self, ts);
         retained_batch result;
         auto& st = self->state;
-        if (!ts.group.empty() || !st.retained)
+        if (!st.current)
           return result;
-        if (ts.retain_handling == 2 || (ts.retain_handling == 1 && ts.existed))
-          return result;
-        if (mqtt::expired(*st.retained, std::chrono::steady_clock::now())) {
-          st.retained.reset();
+        if (st.current.expired(std::chrono::steady_clock::now())) {
+          st.current = update{};
           return result;
         }
-        if (ts.no_local && st.retained->origin == ts.client_id)
-          return result;
-        mqtt::delivery d;
-        d.msg = st.retained;
-        d.qos = std::min(st.retained->qos, ts.max_qos);
-        d.retain = true; // retained messages sent on subscribe keep RETAIN
-        if (ts.subscription_id != 0)
-          d.subscription_ids.push_back(ts.subscription_id);
-        result.items.emplace_back(std::move(d));
+        result.items.push_back(st.current);
         return result;
       },
       [=](attach_atom, topic_subscription& ts) { add_subscription(self, ts); },
@@ -398,23 +372,14 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
         return true;
       },
       [=](redeliver_atom, const std::string& group, const std::string& filter,
-          delivery_batch& batch) {
-        // Messages a leaving share member did not get acknowledged: give them
+          share_redelivery& batch) {
+        // Updates a leaving share member did not get acknowledged: give them
         // to the remaining members of its group.
         auto& st = self->state;
         auto i = st.groups.find(group_key(group, filter));
         if (i == st.groups.end() || i->second.members.empty())
           return;
-        auto& g = i->second;
-        std::unordered_map<caf::actor, delivery_batch> out;
-        for (auto& d : batch.items) {
-          auto& mb = next_member(st, g);
-          auto nd = share_delivery(d.msg, mb.e);
-          nd.qos = std::min(d.qos, mb.e.max_qos);
-          out[mb.session].items.emplace_back(std::move(nd));
-        }
-        for (auto& [session, b] : out)
-          deliver(self, session, std::move(b));
+        share_out(self, i->second, batch.items);
       });
 }
 

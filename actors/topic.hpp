@@ -1,9 +1,12 @@
 #pragma once
 
-// One actor per topic path: the retained message and the subscriber set.
-// Each update is fanned out once to every subscriber session, all of them
-// sharing the one immutable message. What it handles: topic_interface
-// (actors/iface/topic.hpp).
+// One actor per topic path: the current value (the retained message) and
+// the subscriber set. The topic speaks in updates (protocol/update.hpp):
+// each publish becomes one numbered update, fanned out once to every
+// subscriber session, all of them sharing the one immutable list; the
+// MQTT delivery rules (QoS downgrade, no local, retain as published,
+// subscription identifiers) are the session's (protocol/mqtt_subscriber.hpp).
+// What it handles: topic_interface (actors/iface/topic.hpp).
 //
 // Flow control: every delivery batch to a session takes one unit of credit;
 // the session gives it back once the messages are on their way (not while it
@@ -30,23 +33,24 @@
 namespace castor {
 
 struct topic_state {
+  /// One subscription of a subscriber session: its filter, and what its
+  /// protocol asks of each update (kept unread, handed back with them).
   struct entry {
     std::string filter;
-    uint8_t max_qos = 0;
-    bool no_local = false;
-    bool retain_as_published = false;
-    uint32_t subscription_id = 0;
+    mqtt::delivery_options options;
   };
 
   struct subscriber {
-    std::string client_id;
     std::vector<entry> entries;
+    /// The entries' options, shared by every batch to this subscriber
+    /// (rebuilt when they change).
+    mqtt::options_list options;
   };
 
   struct member {
     caf::actor session;
-    std::string client_id;
     entry e;
+    mqtt::options_list options; ///< e.options alone
   };
 
   struct share_group {
@@ -63,7 +67,10 @@ struct topic_state {
   };
 
   std::string name;
-  mqtt::message_ptr retained;
+  /// The current value (MQTT: the retained message); empty if none.
+  update current;
+  /// The sequence number of the last update fanned out.
+  uint64_t seq = 0;
   /// Delivery batches each session has not yet given credit for; a session
   /// at max_outstanding blocks the topic (its publishers wait).
   struct credit {
@@ -90,7 +97,7 @@ struct topic_state {
   uint64_t published_at_ask = 0;
 
   bool collectable() const noexcept {
-    return subs.empty() && groups.empty() && !retained && stash.empty()
+    return subs.empty() && groups.empty() && !current && stash.empty()
            && outstanding.empty();
   }
 

@@ -287,7 +287,7 @@ caf::behavior topic_tree_impl(Self* self) {
         return rp;
       },
       [=](redeliver_atom, const std::string& topic, std::string& group,
-          std::string& filter, delivery_batch& batch) {
+          std::string& filter, share_redelivery& batch) {
         if (auto t = self->state.topics.find(topic))
           self->send(*t, redeliver_atom::value, std::move(group),
                      std::move(filter), std::move(batch));

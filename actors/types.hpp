@@ -20,9 +20,11 @@
 #include <caf/type_id.hpp>
 
 #include "protocol/channel.hpp"
+#include "protocol/mqtt_subscriber.hpp"
 #include "protocol/packet.hpp"
 #include "protocol/session_state.hpp"
 #include "protocol/session_state_message.hpp"
+#include "protocol/update.hpp"
 
 namespace castor {
 
@@ -82,9 +84,22 @@ struct publish_batch {
   std::vector<mqtt::message_ptr> msgs;
 };
 
-/// Topic -> session: messages for one subscriber.
-struct delivery_batch {
-  std::vector<mqtt::delivery> items;
+/// Topic -> session: updates for one subscriber session, with the options
+/// of its subscriptions to the topic, which the session's MQTT adapter
+/// applies (protocol/mqtt_subscriber.hpp). `items` is shared by every
+/// plain subscriber of one fan-out.
+struct update_batch {
+  update_list items;
+  mqtt::options_list options;
+  /// To this session as one member of a share group (`options` holds that
+  /// subscription's only).
+  bool shared = false;
+};
+
+/// Session -> tree -> topic: updates a leaving member of a share group did
+/// not get acknowledged, for the other members.
+struct share_redelivery {
+  std::vector<update> items;
 };
 
 /// Session -> connection: packets to write.
@@ -186,16 +201,12 @@ struct subscribe_request {
 /// Session -> topic tree -> topic: one subscription of one session.
 struct topic_subscription {
   caf::actor session;
-  std::string client_id;
   std::string filter; ///< without $share/group/
   std::string group;  ///< share group, empty if not shared
-  uint8_t max_qos = 0;
-  bool no_local = false;
-  bool retain_as_published = false;
-  uint8_t retain_handling = 0;
-  uint32_t subscription_id = 0;
-  bool existed = false; ///< the session had this subscription already
-  access_ref access;    ///< who may read what
+  /// What the subscriber's protocol asks of each update; the topic keeps
+  /// it and hands it back with the updates, unread.
+  mqtt::delivery_options options;
+  access_ref access; ///< who may read what
 };
 
 /// Session -> topic tree -> topics: remove subscriptions of one session.
@@ -204,9 +215,10 @@ struct topic_unsubscription {
   std::vector<std::string> filters; ///< as subscribed ($share/... included)
 };
 
-/// The retained messages a subscription receives (topic -> session).
+/// The current values (retained messages) of the topics a subscription
+/// reaches (topic -> tree -> session).
 struct retained_batch {
-  std::vector<mqtt::delivery> items;
+  std::vector<update> items;
 };
 
 // -- wire helpers for inspect() ----------------------------------------------
@@ -226,8 +238,38 @@ typename Inspector::result_type inspect(Inspector& f, publish_batch& x) {
 }
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, delivery_batch& x) {
-  return f(caf::meta::type_name("delivery_batch"), x.items);
+typename Inspector::result_type inspect(Inspector& f, update& x) {
+  return f(caf::meta::type_name("update"), x.seq, x.type, x.msg);
+}
+
+/// The shared lists travel as values (copies: only when crossing nodes).
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, update_batch& x) {
+  std::vector<update> items;
+  std::vector<mqtt::delivery_options> options;
+  if constexpr (Inspector::reads_state) {
+    if (x.items)
+      items = *x.items;
+    if (x.options)
+      options = *x.options;
+    return f(caf::meta::type_name("update_batch"), items, options, x.shared);
+  } else {
+    return f(
+        caf::meta::type_name("update_batch"), items, options, x.shared,
+        caf::meta::load_callback([&]() -> caf::error {
+          x.items
+              = std::make_shared<const std::vector<update>>(std::move(items));
+          x.options
+              = std::make_shared<const std::vector<mqtt::delivery_options>>(
+                  std::move(options));
+          return caf::none;
+        }));
+  }
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, share_redelivery& x) {
+  return f(caf::meta::type_name("share_redelivery"), x.items);
 }
 
 template <class Inspector>
@@ -276,9 +318,8 @@ typename Inspector::result_type inspect(Inspector& f, subscribe_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, topic_subscription& x) {
-  return f(caf::meta::type_name("topic_subscription"), x.session, x.client_id,
-           x.filter, x.group, x.max_qos, x.no_local, x.retain_as_published,
-           x.retain_handling, x.subscription_id, x.existed, x.access);
+  return f(caf::meta::type_name("topic_subscription"), x.session, x.filter,
+           x.group, x.options, x.access);
 }
 
 template <class Inspector>
@@ -325,6 +366,12 @@ typename Inspector::result_type inspect(Inspector& f, properties& x) {
                return caf::none;
              }));
   }
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_options& x) {
+  return f(caf::meta::type_name("delivery_options"), x.max_qos, x.no_local,
+           x.retain_as_published, x.subscription_id);
 }
 
 template <class Inspector>
@@ -375,7 +422,7 @@ typename Inspector::result_type inspect(Inspector& f, session_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery& x) {
-  return f(caf::meta::type_name("delivery"), x.msg, x.qos, x.retain,
+  return f(caf::meta::type_name("delivery"), x.msg, x.seq, x.qos, x.retain,
            x.subscription_ids, x.from_share);
 }
 
@@ -390,7 +437,7 @@ typename Inspector::result_type inspect(Inspector& f, outbound& x) {
 CAF_BEGIN_TYPE_ID_BLOCK(castor, caf::first_custom_type_id)
 
 CAF_ADD_TYPE_ID(castor, (castor::publish_batch))
-CAF_ADD_TYPE_ID(castor, (castor::delivery_batch))
+CAF_ADD_TYPE_ID(castor, (castor::update_batch))
 CAF_ADD_TYPE_ID(castor, (castor::outbound_batch))
 CAF_ADD_TYPE_ID(castor, (castor::ack_batch))
 CAF_ADD_TYPE_ID(castor, (castor::attach_request))
@@ -400,6 +447,7 @@ CAF_ADD_TYPE_ID(castor, (castor::subscribe_request))
 CAF_ADD_TYPE_ID(castor, (castor::topic_subscription))
 CAF_ADD_TYPE_ID(castor, (castor::topic_unsubscription))
 CAF_ADD_TYPE_ID(castor, (castor::retained_batch))
+CAF_ADD_TYPE_ID(castor, (castor::share_redelivery))
 CAF_ADD_TYPE_ID(castor, (castor::mqtt::message_ptr))
 CAF_ADD_TYPE_ID(castor, (castor::mqtt::session_request))
 CAF_ADD_TYPE_ID(castor, (std::vector<uint8_t>))

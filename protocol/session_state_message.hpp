@@ -65,6 +65,8 @@ inline bool expired(const message& m, steady_time now) noexcept {
 /// subscriber sees it and the matching subscription identifiers.
 struct delivery {
   message_ptr msg;
+  /// The topic's sequence number of the update (0: not numbered).
+  uint64_t seq = 0;
   uint8_t qos = 0;
   bool retain = false;
   std::vector<uint32_t> subscription_ids;

@@ -27,7 +27,7 @@ using session_interface = caf::typed_actor<
     caf::replies_to<unsub_atom, std::vector<std::string>,
                     subscribe_codes>::with<subscribe_codes>,
     // From topics: messages for this session.
-    caf::reacts_to<deliver_atom, delivery_batch>,
+    caf::reacts_to<deliver_atom, update_batch>,
     // From the connection: the client's acknowledgements.
     caf::reacts_to<ack_atom, ack_batch>,
     // From the connection: bytes of what the session handed it written.

@@ -25,7 +25,8 @@ using topic_interface = caf::typed_actor<
     caf::reacts_to<push_atom, publish_batch>,
     // One message from the tree (a will), unanswered.
     caf::reacts_to<publish_atom, mqtt::message_ptr>,
-    // From the tree: a session's subscription; the retained messages to send.
+    // From the tree: a session's subscription; the current value (retained
+    // message), if any, for the session to send as its protocol says.
     caf::replies_to<subscribe_atom, topic_subscription>::with<retained_batch>,
     // From the tree: the same without retained messages (a wildcard
     // subscription reaching a topic created later).
@@ -33,8 +34,8 @@ using topic_interface = caf::typed_actor<
     // From the tree: forget (session, filter, share group); true once done.
     caf::replies_to<unsub_atom, caf::actor, std::string,
                     std::string>::with<bool>,
-    // Share group, filter, messages a leaving member did not acknowledge.
-    caf::reacts_to<redeliver_atom, std::string, std::string, delivery_batch>,
+    // Share group, filter, updates a leaving member did not acknowledge.
+    caf::reacts_to<redeliver_atom, std::string, std::string, share_redelivery>,
     // From a session: credit for n delivery batches and their bytes.
     caf::reacts_to<credit_atom, uint32_t, uint64_t>,
     // From the tree: retire after this many ms unused (0 = never).

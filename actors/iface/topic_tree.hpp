@@ -27,7 +27,7 @@ using topic_tree_interface = caf::typed_actor<
     caf::replies_to<unsub_atom, topic_unsubscription>::with<bool>,
     // Topic, share group, filter, messages a leaving member left.
     caf::reacts_to<redeliver_atom, std::string, std::string, std::string,
-                   delivery_batch>,
+                   share_redelivery>,
     // From an idle topic (by name): ask it to retire, forget it if so.
     caf::reacts_to<retire_atom, std::string>,
     // The idle time after which the topics it makes retire (ms, 0 = never).

@@ -39,15 +39,14 @@ using seen_ptr = std::shared_ptr<std::vector<std::string>>;
 /// A session stand-in: records the topics delivered and gives credit back.
 behavior recording_session(event_based_actor* self, seen_ptr seen) {
   return {
-      [=](deliver_atom, delivery_batch& b) {
-        for (auto& d : b.items)
-          seen->push_back(d.msg->topic);
+      [=](deliver_atom, update_batch& b) {
+        for (auto& u : *b.items)
+          seen->push_back(u.msg->topic);
         auto topic = actor_cast<actor>(self->current_sender());
         uint64_t bytes = 0;
-        for (auto& d : b.items)
-          bytes += mqtt::footprint(*d.msg);
-        self->send(topic, credit_atom::value,
-                   static_cast<uint32_t>(b.items.size()), bytes);
+        for (auto& u : *b.items)
+          bytes += u.footprint();
+        self->send(topic, credit_atom::value, uint32_t{1}, bytes);
       },
   };
 }
@@ -88,7 +87,6 @@ struct fixture : test_coordinator_fixture<> {
     auto session = sys.spawn(recording_session, seen);
     topic_subscription ts;
     ts.session = session;
-    ts.client_id = "c";
     ts.filter = "#";
     ts.access = std::move(access);
     self->send(tree, subscribe_atom::value, ts);
@@ -133,9 +131,7 @@ CAF_TEST(wildcards reach only readable topics) {
   auto session = sys.spawn(recording_session, seen);
   topic_subscription ts;
   ts.session = session;
-  ts.client_id = "c";
   ts.filter = "+/#";
-  ts.max_qos = 0;
   ts.access.ptr = std::make_shared<ok_only>();
   self->send(tree, subscribe_atom::value, ts);
   run();
@@ -175,7 +171,6 @@ CAF_TEST(without a security store everything is reachable) {
 
 CAF_TEST(rights travel as data and come back allowing nothing) {
   topic_subscription ts;
-  ts.client_id = "c";
   ts.filter = "data/#";
   ts.access.principal = "reader";
   ts.access.roles = {"readers", "devices"};
@@ -206,6 +201,40 @@ CAF_TEST(rights travel as data and come back allowing nothing) {
   CAF_REQUIRE_EQUAL(source2(sr_back), none);
   CAF_CHECK_EQUAL(sr_back.access.principal, "reader");
   CAF_CHECK(!sr_back.access.may_read("data/x"));
+}
+
+CAF_TEST(updates and their delivery options travel as data) {
+  mqtt::publish p;
+  p.topic = "data/x";
+  p.payload = "42";
+  p.qos = 1;
+  p.retain = true;
+  update_batch b;
+  b.items = std::make_shared<const std::vector<update>>(
+      1, update{17, value_type::binary,
+                mqtt::make_message(std::move(p), "pub",
+                                   std::chrono::steady_clock::now())});
+  b.options = std::make_shared<const std::vector<mqtt::delivery_options>>(
+      1, mqtt::delivery_options{1, true, true, 9});
+  b.shared = true;
+  std::vector<char> buf;
+  binary_serializer sink{sys, buf};
+  CAF_REQUIRE_EQUAL(sink(b), none);
+  update_batch back;
+  binary_deserializer source{sys, buf};
+  CAF_REQUIRE_EQUAL(source(back), none);
+  CAF_REQUIRE(back.items && back.options);
+  CAF_REQUIRE_EQUAL(back.items->size(), 1u);
+  auto& u = back.items->at(0);
+  CAF_CHECK_EQUAL(u.seq, 17u);
+  CAF_CHECK(u.type == value_type::binary);
+  CAF_CHECK_EQUAL(u.value(), "42");
+  CAF_CHECK_EQUAL(u.publisher(), "pub");
+  CAF_CHECK(u.keeps_value());
+  CAF_CHECK_EQUAL(u.msg->qos, 1);
+  CAF_REQUIRE_EQUAL(back.options->size(), 1u);
+  CAF_CHECK(back.options->at(0) == (mqtt::delivery_options{1, true, true, 9}));
+  CAF_CHECK(back.shared);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -24,7 +24,7 @@ namespace {
 
 /// What a fake connection or session saw.
 struct journal {
-  std::vector<delivery_batch> deliveries;
+  std::vector<update_batch> deliveries;
   std::vector<attach_result> attached;
   std::vector<uint8_t> kicks;
   std::vector<outbound_batch> outbound;
@@ -35,17 +35,17 @@ struct journal {
 using journal_ptr = std::shared_ptr<journal>;
 
 /// The bytes a topic counts for a batch (mqtt::footprint).
-uint64_t bytes_of(const delivery_batch& b) {
+uint64_t bytes_of(const update_batch& b) {
   uint64_t n = 0;
-  for (auto& d : b.items)
-    n += mqtt::footprint(*d.msg);
+  for (auto& u : *b.items)
+    n += u.footprint();
   return n;
 }
 
 /// A session stand-in: records deliveries and gives credit back.
 behavior fake_session(event_based_actor* self, journal_ptr j) {
   return {
-      [=](deliver_atom, delivery_batch& b) {
+      [=](deliver_atom, update_batch& b) {
         j->deliveries.push_back(b);
         auto topic = actor_cast<actor>(self->current_sender());
         self->send(topic, credit_atom::value, uint32_t{1}, bytes_of(b));
@@ -90,13 +90,11 @@ mqtt::message_ptr make_msg(std::string topic, std::string payload, uint8_t qos,
                             std::chrono::steady_clock::now());
 }
 
-topic_subscription make_sub(actor session, std::string client_id,
-                            std::string filter, uint8_t qos) {
+topic_subscription make_sub(actor session, std::string filter, uint8_t qos) {
   topic_subscription ts;
   ts.session = std::move(session);
-  ts.client_id = std::move(client_id);
   ts.filter = std::move(filter);
-  ts.max_qos = qos;
+  ts.options.max_qos = qos;
   ts.access.ptr = allow_everything();
   return ts;
 }
@@ -168,7 +166,7 @@ struct fixture : test_coordinator_fixture<> {
 
 CAF_TEST_FIXTURE_SCOPE(broker_actor_tests, fixture)
 
-CAF_TEST(fan out shares one message and applies each subscription) {
+CAF_TEST(fan out numbers the update and shares one list with every subscriber) {
   auto topic = sys.spawn(topic_actor, std::string{"a/b"});
   auto j1 = std::make_shared<journal>();
   auto j2 = std::make_shared<journal>();
@@ -176,27 +174,49 @@ CAF_TEST(fan out shares one message and applies each subscription) {
   auto s1 = sys.spawn(fake_session, j1);
   auto s2 = sys.spawn(fake_session, j2);
   auto s3 = sys.spawn(fake_session, j3);
-  self->send(topic, attach_atom::value, make_sub(s1, "one", "a/b", 2));
-  self->send(topic, attach_atom::value, make_sub(s2, "two", "a/+", 0));
-  auto nl = make_sub(s3, "pub", "a/#", 1);
-  nl.no_local = true; // the publisher's own subscription
+  self->send(topic, attach_atom::value, make_sub(s1, "a/b", 2));
+  self->send(topic, attach_atom::value, make_sub(s2, "a/+", 0));
+  auto nl = make_sub(s3, "a/#", 1);
+  nl.options.no_local = true; // the publisher's own subscription
   self->send(topic, attach_atom::value, nl);
   run();
-  self->send(topic, publish_atom::value,
-             publish_batch{{make_msg("a/b", "v1", 1)}});
+  self->send(
+      topic, publish_atom::value,
+      publish_batch{{make_msg("a/b", "v1", 1), make_msg("a/b", "v2", 2)}});
   expect((publish_atom, publish_batch), from(self).to(topic));
-  expect((deliver_atom, delivery_batch), from(topic).to(s1));
-  expect((deliver_atom, delivery_batch), from(topic).to(s2));
-  disallow((deliver_atom, delivery_batch), from(topic).to(s3));
   run();
   CAF_REQUIRE_EQUAL(j1->deliveries.size(), 1u);
   CAF_REQUIRE_EQUAL(j2->deliveries.size(), 1u);
-  CAF_CHECK(j3->deliveries.empty());
-  auto& d1 = j1->deliveries[0].items.at(0);
-  auto& d2 = j2->deliveries[0].items.at(0);
-  CAF_CHECK_EQUAL(d1.msg.get(), d2.msg.get()); // one buffer for all
-  CAF_CHECK_EQUAL(d1.qos, 1);
-  CAF_CHECK_EQUAL(d2.qos, 0); // downgraded to the subscription's maximum
+  CAF_REQUIRE_EQUAL(j3->deliveries.size(), 1u);
+  auto& b1 = j1->deliveries[0];
+  auto& b2 = j2->deliveries[0];
+  auto& b3 = j3->deliveries[0];
+  // One list of updates for all, numbered from 1 in publish order.
+  CAF_CHECK_EQUAL(b1.items.get(), b2.items.get());
+  CAF_CHECK_EQUAL(b1.items.get(), b3.items.get());
+  CAF_REQUIRE_EQUAL(b1.items->size(), 2u);
+  CAF_CHECK_EQUAL(b1.items->at(0).seq, 1u);
+  CAF_CHECK_EQUAL(b1.items->at(1).seq, 2u);
+  CAF_CHECK_EQUAL(b1.items->at(1).value(), "v2");
+  CAF_CHECK(!b1.shared);
+  // Each with the options its subscriptions asked for, which the session's
+  // MQTT adapter applies.
+  CAF_REQUIRE_EQUAL(b2.options->size(), 1u);
+  CAF_CHECK_EQUAL(b2.options->at(0).max_qos, 0);
+  auto& u = b1.items->at(0);
+  mqtt::delivery d;
+  CAF_REQUIRE(mqtt::deliver_through(u, "one", *b1.options, d));
+  CAF_CHECK_EQUAL(d.qos, 1);
+  CAF_CHECK_EQUAL(d.seq, 1u);
+  CAF_REQUIRE(mqtt::deliver_through(u, "two", *b2.options, d));
+  CAF_CHECK_EQUAL(d.qos, 0); // downgraded to the subscription's maximum
+  CAF_CHECK(!mqtt::deliver_through(u, "pub", *b3.options, d)); // no local
+  // A second publish continues the numbering.
+  self->send(topic, publish_atom::value,
+             publish_batch{{make_msg("a/b", "v3", 0)}});
+  run();
+  CAF_REQUIRE_EQUAL(j1->deliveries.size(), 2u);
+  CAF_CHECK_EQUAL(j1->deliveries[1].items->at(0).seq, 3u);
 }
 
 CAF_TEST(retained message on subscribe and its deletion) {
@@ -207,17 +227,18 @@ CAF_TEST(retained message on subscribe and its deletion) {
   run();
   auto j = std::make_shared<journal>();
   auto s = sys.spawn(fake_session, j);
-  auto got = subscribe(topic, make_sub(s, "c", "r", 2));
+  auto got = subscribe(topic, make_sub(s, "r", 2));
   CAF_REQUIRE_EQUAL(got.items.size(), 1u);
-  CAF_CHECK(got.items[0].retain);
-  CAF_CHECK_EQUAL(got.items[0].msg->payload, "kept");
+  CAF_CHECK(got.items[0].keeps_value());
+  CAF_CHECK_EQUAL(got.items[0].value(), "kept");
+  CAF_CHECK_EQUAL(got.items[0].seq, 1u);
   auto del = make_msg("r", "", 0);
   const_cast<mqtt::message&>(*del).retain = true;
   self->send(topic, publish_atom::value, publish_batch{{del}});
   run();
   auto j2 = std::make_shared<journal>();
   auto s2 = sys.spawn(fake_session, j2);
-  got = subscribe(topic, make_sub(s2, "d", "r", 2));
+  got = subscribe(topic, make_sub(s2, "r", 2));
   CAF_CHECK(got.items.empty());
 }
 
@@ -225,9 +246,9 @@ CAF_TEST(a subscriber without credit holds back the topic) {
   auto topic = sys.spawn(topic_actor, std::string{"f"});
   // A session that never gives credit.
   auto silent = sys.spawn([](event_based_actor*) -> behavior {
-    return {[](deliver_atom, delivery_batch&) {}};
+    return {[](deliver_atom, update_batch&) {}};
   });
-  self->send(topic, attach_atom::value, make_sub(silent, "s", "f", 0));
+  self->send(topic, attach_atom::value, make_sub(silent, "f", 0));
   run();
   // A publisher's connection: counts the answers to its batches.
   auto answers = std::make_shared<int>(0);

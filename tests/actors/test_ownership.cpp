@@ -206,10 +206,11 @@ CAF_TEST(deliveries follow the rights of the principal as they are now) {
   auto [conn, c] = open(registry, session_req("s", false, 60), "admin", rights);
   auto session = c->attached.at(0).session;
   auto deliver = [&](std::string topic) {
-    delivery_batch b;
-    mqtt::delivery d;
-    d.msg = make_message_on(std::move(topic));
-    b.items.push_back(std::move(d));
+    update_batch b;
+    b.items = std::make_shared<const std::vector<update>>(
+        1, update{1, value_type::binary, make_message_on(std::move(topic))});
+    b.options = std::make_shared<const std::vector<mqtt::delivery_options>>(
+        1, mqtt::delivery_options{});
     self->send(session, deliver_atom::value, std::move(b));
     drain();
   };

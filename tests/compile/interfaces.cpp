@@ -22,12 +22,12 @@ caf::behavior probe(caf::event_based_actor* self, topic_interface topic,
   self->send(topic, gc_config_atom::value, uint32_t{0});
 #endif
 #ifdef PROBE_SEND_AS
-  // A session takes delivery batches, not publish batches.
+  // A session takes update batches, not publish batches.
   send_as<session_interface>(self, session, deliver_atom::value,
                              publish_batch{});
 #else
   send_as<session_interface>(self, session, deliver_atom::value,
-                             delivery_batch{});
+                             update_batch{});
 #endif
   return implement<authenticator_interface>(
 #ifdef PROBE_ANSWER
