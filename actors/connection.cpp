@@ -501,6 +501,236 @@ void apply_output(connection_broker* self, mqtt::channel_output&& o) {
 
 using namespace connection_detail;
 
+namespace {
+
+/// Bytes from the socket: through the transport, the parser and the
+/// channel; the read buffer grows for bursts and shrinks when quiet.
+void on_data(connection_broker* self, caf::io::new_data_msg& msg) {
+  auto& st = self->state;
+  if (st.closing)
+    return;
+  st.reading.last_rx = clock_type::now();
+  st.reading.rx_since_resume = true;
+  broker_counters::add(st.ctx->counters->bytes_in, msg.buf.size());
+  std::string_view in{msg.buf.data(), msg.buf.size()};
+  // Plain TCP: the parser reads the socket's buffer itself.
+  bool transport_done = false;
+  if (st.net.transport) {
+    transport_done = transport_read(self, in);
+    in = st.net.transport_in.data;
+  }
+  consume_input(self, in);
+  // Grow the read buffer for large packets and bursts; give it back
+  // when the connection is quiet again.
+  if (msg.buf.size() >= st.net.read_size && st.net.read_size < max_read_size)
+    set_read_size(self, st.net.read_size * 2);
+  else if (msg.buf.size() < min_read_size / 2
+           && st.net.read_size > min_read_size
+           && st.reading.parser->buffered() == 0)
+    set_read_size(self, min_read_size);
+  self->ack_writes(st.net.hdl, true);
+  if (st.reading.parser->buffered() == 0)
+    st.reading.parser->shrink();
+  if (st.net.transport) {
+    if (st.net.transport_in.data.capacity() > max_read_size)
+      std::string{}.swap(st.net.transport_in.data);
+    if (transport_done && !st.closing) {
+      // The peer broke the transport or closed it (WebSocket close,
+      // TLS close_notify): like a lost connection for MQTT, once
+      // what it sent before has been handled.
+      if (change_pending(self)) {
+        st.order->peer_closed = true;
+      } else {
+        apply_output(self, st.channel->handle_closed());
+        st.closing = true;
+      }
+    }
+  }
+  end_step(self);
+}
+
+/// The socket has closed: what the client sent before takes effect first.
+void on_socket_closed(connection_broker* self) {
+  auto& st = self->state;
+  st.net.socket_gone = true;
+  if (st.net.transport)
+    st.net.transport->close(); // nothing can be sent any more
+  if (!st.closing && change_pending(self)) {
+    // What the client sent before it closed takes effect first.
+    st.order->peer_closed = true;
+    return;
+  }
+  if (!st.closing)
+    apply_output(self, st.channel->handle_closed());
+  st.closing = true;
+  end_step(self);
+}
+
+/// Packets from the session, encoded for the client; a packet larger than
+/// the client takes counts as delivered (the session hears of it).
+void write_outbound(connection_broker* self, outbound_batch& batch) {
+  auto& st = self->state;
+  if (st.closing || st.channel->state() != mqtt::channel::phase::connected)
+    return;
+  auto now = clock_type::now();
+  for (auto& o : batch.items) {
+    st.writing.credit += mqtt::wire_size(o);
+    if (st.channel->write(o, now, st.writing.out)) {
+      if (o.type == mqtt::outbound::kind::publish)
+        broker_counters::add(st.ctx->counters->messages_out);
+    } else {
+      broker_counters::add(st.ctx->counters->dropped_too_large);
+      if (o.packet_id != 0)
+        st.attachment.client_acks.items.push_back(
+            ack_item{ack_kind::dropped, o.packet_id,
+                     mqtt::reason_code::packet_too_large});
+    }
+  }
+  end_step(self);
+}
+
+/// Bytes written to the socket: credit back to the session, and the
+/// session resumes once the socket has drained enough.
+void on_written(connection_broker* self,
+                const caf::io::data_transferred_msg& msg) {
+  auto& st = self->state;
+  st.writing.unsent = msg.remaining;
+  return_written(self);
+  if (st.writing.paused
+      && st.writing.unsent <= st.ctx->max_outbound_bytes / 4) {
+    st.writing.paused = false;
+    ++st.writing.slow_epoch;
+    CASTOR_LOG(debug, context_of(self),
+               "outbound resumed: " << st.writing.unsent << " bytes unsent");
+    if (st.attachment.session && !st.closing)
+      self->send(st.attachment.session, flow_atom::value, flow_mode::open);
+  }
+}
+
+/// The socket has not drained within the slow-consumer timeout: drop the
+/// session's QoS 0 messages or disconnect, as configured.
+void slow_check(connection_broker* self, uint64_t epoch) {
+  auto& st = self->state;
+  CASTOR_LOG(trace, context_of(self),
+             "slow check " << epoch << "/" << st.writing.slow_epoch
+                           << " paused " << st.writing.paused << " unsent "
+                           << st.writing.unsent);
+  if (epoch != st.writing.slow_epoch || !st.writing.paused || st.closing)
+    return;
+  auto& c = *st.ctx->counters;
+  broker_counters::add(c.slow_consumer_episodes);
+  CASTOR_LOG(warning, context_of(self),
+             "slow consumer: " << st.writing.unsent << " bytes unsent for "
+                               << st.ctx->slow_consumer_timeout_ms << " ms"
+                               << (st.ctx->slow_consumer_disconnect
+                                       ? ", disconnecting"
+                                       : ", dropping its QoS 0 messages"));
+  if (!st.ctx->slow_consumer_disconnect) {
+    if (st.attachment.session)
+      self->send(st.attachment.session, flow_atom::value,
+                 flow_mode::paused_drop0);
+    return;
+  }
+  broker_counters::add(c.slow_consumer_disconnects);
+  // The peer does not read: a graceful close would wait for it forever.
+  ::shutdown(static_cast<int>(st.net.hdl.id()), SHUT_RDWR);
+  apply_output(
+      self, st.channel->handle_kick(mqtt::reason_code::quota_exceeded, true));
+  st.closing = true;
+  st.close_info.publish_will = true;
+  end_step(self);
+}
+
+/// The server closes the connection (takeover, shutdown).
+void on_kick(connection_broker* self, mqtt::reason_code reason,
+             bool publish_will) {
+  if (reason == mqtt::reason_code::server_shutting_down)
+    CASTOR_LOG(debug, context_of(self), "disconnected: server shutdown");
+  else
+    CASTOR_LOG(info, context_of(self),
+               "disconnected by the server (" << mqtt::to_string(reason)
+                                              << ")");
+  end_connection(self, reason, publish_will);
+}
+
+/// Triggers reading again until data arrives (see resume_reading).
+void rearm_read(connection_broker* self, uint64_t epoch_and_step) {
+  // The low four bits count the retries.
+  auto& st = self->state;
+  auto step = epoch_and_step & 0xF;
+  if ((epoch_and_step >> 4) != st.reading.rearm_epoch || st.reading.stops != 0
+      || st.closed || st.reading.rx_since_resume)
+    return;
+  arm_read(self);
+  if (step < max_rearm_steps)
+    set_timer(self, rearm_delay(step + 1), rearm_read_atom::value,
+              epoch_and_step + 1);
+}
+
+/// The connection's tick: connect and authentication deadlines, stuck
+/// publishes, keep alive.
+void on_tick(connection_broker* self, uint64_t epoch) {
+  auto& st = self->state;
+  if (epoch != st.timer_epoch || st.closing)
+    return;
+  st.reading.pending.release_if_empty();
+  using phase = mqtt::channel::phase;
+  auto now = clock_type::now();
+  if (st.channel->state() == phase::awaiting_connect) {
+    if (st.net.transport && !st.net.transport->established())
+      CASTOR_LOG(info, context_of(self),
+                 st.net.transport->pending_stage() << " not finished in time");
+    else
+      CASTOR_LOG(info, context_of(self), "no CONNECT in time");
+    apply_output(self, st.channel->handle_timeout());
+    end_step(self);
+    return;
+  }
+  if (st.channel->state() == phase::connecting) {
+    if (st.attachment.scram) {
+      // Enhanced authentication waits for the client: not forever.
+      CASTOR_LOG(info, context_of(self), "no AUTH in time");
+      apply_output(self, st.channel->handle_timeout());
+      end_step(self);
+      return;
+    }
+    if (st.attachment.auth_asked != clock_type::time_point{}
+        && now - st.attachment.auth_asked >= auth_timeout) {
+      auth_unavailable(self, caf::make_error(caf::sec::request_timeout));
+      return;
+    }
+    schedule_tick(self, std::chrono::milliseconds(st.ctx->connect_timeout_ms));
+    return;
+  }
+  if (publish_waits_expired(self, now))
+    return;
+  auto ka = st.channel->keep_alive();
+  if (ka == 0) {
+    if (st.routing.publishes_in_flight())
+      schedule_tick(self, publish_wait_limit(*st.ctx));
+    return;
+  }
+  auto limit = std::chrono::milliseconds(ka * 1500);
+  if (st.reading.stops != 0) {
+    // Not reading is our doing (flow control), not the client's silence.
+    st.reading.last_rx = now;
+    schedule_tick(self, limit);
+    return;
+  }
+  auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(
+      now - st.reading.last_rx);
+  if (idle >= limit) {
+    broker_counters::add(st.ctx->counters->keep_alive_timeouts);
+    CASTOR_LOG(info, context_of(self), "keep alive timeout");
+    apply_output(self, st.channel->handle_timeout());
+    end_step(self);
+    return;
+  }
+  schedule_tick(self, limit - idle);
+}
+
+} // namespace
+
 caf::behavior connection_actor(connection_broker* self,
                                caf::io::connection_handle hdl,
                                connection_context_ptr ctx) {
@@ -516,7 +746,7 @@ caf::behavior connection_actor(connection_broker* self,
     st.net.transport = std::make_unique<security::transport>(*ctx->transport);
   st.reading.last_rx = clock_type::now();
   set_read_size(self, min_read_size);
-  self->ack_writes(hdl, true);
+  self->ack_writes(st.net.hdl, true);
   schedule_tick(self, std::chrono::milliseconds(ctx->connect_timeout_ms));
   broker_counters::add(ctx->counters->connections_open);
   self->attach_functor([ctx](const caf::error&) {
@@ -526,223 +756,25 @@ caf::behavior connection_actor(connection_broker* self,
   self->set_down_handler(
       [=](caf::down_msg& dm) { topic_gone(self, dm.source); });
   return {
-      [=](caf::io::new_data_msg& msg) {
-        auto& st = self->state;
-        if (st.closing)
-          return;
-        st.reading.last_rx = clock_type::now();
-        st.reading.rx_since_resume = true;
-        broker_counters::add(st.ctx->counters->bytes_in, msg.buf.size());
-        std::string_view in{msg.buf.data(), msg.buf.size()};
-        // Plain TCP: the parser reads the socket's buffer itself.
-        bool transport_done = false;
-        if (st.net.transport) {
-          transport_done = transport_read(self, in);
-          in = st.net.transport_in.data;
-        }
-        consume_input(self, in);
-        // Grow the read buffer for large packets and bursts; give it back
-        // when the connection is quiet again.
-        if (msg.buf.size() >= st.net.read_size
-            && st.net.read_size < max_read_size)
-          set_read_size(self, st.net.read_size * 2);
-        else if (msg.buf.size() < min_read_size / 2
-                 && st.net.read_size > min_read_size
-                 && st.reading.parser->buffered() == 0)
-          set_read_size(self, min_read_size);
-        self->ack_writes(hdl, true);
-        if (st.reading.parser->buffered() == 0)
-          st.reading.parser->shrink();
-        if (st.net.transport) {
-          if (st.net.transport_in.data.capacity() > max_read_size)
-            std::string{}.swap(st.net.transport_in.data);
-          if (transport_done && !st.closing) {
-            // The peer broke the transport or closed it (WebSocket close,
-            // TLS close_notify): like a lost connection for MQTT, once
-            // what it sent before has been handled.
-            if (change_pending(self)) {
-              st.order->peer_closed = true;
-            } else {
-              apply_output(self, st.channel->handle_closed());
-              st.closing = true;
-            }
-          }
-        }
-        end_step(self);
-      },
-      [=](caf::io::connection_closed_msg&) {
-        auto& st = self->state;
-        st.net.socket_gone = true;
-        if (st.net.transport)
-          st.net.transport->close(); // nothing can be sent any more
-        if (!st.closing && change_pending(self)) {
-          // What the client sent before it closed takes effect first.
-          st.order->peer_closed = true;
-          return;
-        }
-        if (!st.closing)
-          apply_output(self, st.channel->handle_closed());
-        st.closing = true;
-        end_step(self);
-      },
+      [=](caf::io::new_data_msg& msg) { on_data(self, msg); },
+      [=](caf::io::connection_closed_msg&) { on_socket_closed(self); },
       [=](gate_open_atom, uint64_t) { release_held(self); },
       [=](change_timeout_atom, uint64_t seq) { change_timed_out(self, seq); },
-      [=](out_atom, outbound_batch& batch) {
-        auto& st = self->state;
-        if (st.closing
-            || st.channel->state() != mqtt::channel::phase::connected)
-          return;
-        auto now = clock_type::now();
-        for (auto& o : batch.items) {
-          st.writing.credit += mqtt::wire_size(o);
-          if (st.channel->write(o, now, st.writing.out)) {
-            if (o.type == mqtt::outbound::kind::publish)
-              broker_counters::add(st.ctx->counters->messages_out);
-          } else {
-            broker_counters::add(st.ctx->counters->dropped_too_large);
-            if (o.packet_id != 0)
-              st.attachment.client_acks.items.push_back(
-                  ack_item{ack_kind::dropped, o.packet_id,
-                           mqtt::reason_code::packet_too_large});
-          }
-        }
-        end_step(self);
-      },
-      [=](const caf::io::data_transferred_msg& msg) {
-        auto& st = self->state;
-        st.writing.unsent = msg.remaining;
-        return_written(self);
-        if (st.writing.paused
-            && st.writing.unsent <= st.ctx->max_outbound_bytes / 4) {
-          st.writing.paused = false;
-          ++st.writing.slow_epoch;
-          CASTOR_LOG(debug, context_of(self),
-                     "outbound resumed: " << st.writing.unsent
-                                          << " bytes unsent");
-          if (st.attachment.session && !st.closing)
-            self->send(st.attachment.session, flow_atom::value,
-                       flow_mode::open);
-        }
-      },
-      [=](slow_atom, uint64_t epoch) {
-        auto& st = self->state;
-        CASTOR_LOG(trace, context_of(self),
-                   "slow check " << epoch << "/" << st.writing.slow_epoch
-                                 << " paused " << st.writing.paused
-                                 << " unsent " << st.writing.unsent);
-        if (epoch != st.writing.slow_epoch || !st.writing.paused || st.closing)
-          return;
-        auto& c = *st.ctx->counters;
-        broker_counters::add(c.slow_consumer_episodes);
-        CASTOR_LOG(warning, context_of(self),
-                   "slow consumer: "
-                       << st.writing.unsent << " bytes unsent for "
-                       << st.ctx->slow_consumer_timeout_ms << " ms"
-                       << (st.ctx->slow_consumer_disconnect
-                               ? ", disconnecting"
-                               : ", dropping its QoS 0 messages"));
-        if (!st.ctx->slow_consumer_disconnect) {
-          if (st.attachment.session)
-            self->send(st.attachment.session, flow_atom::value,
-                       flow_mode::paused_drop0);
-          return;
-        }
-        broker_counters::add(c.slow_consumer_disconnects);
-        // The peer does not read: a graceful close would wait for it forever.
-        ::shutdown(static_cast<int>(st.net.hdl.id()), SHUT_RDWR);
-        apply_output(self, st.channel->handle_kick(
-                               mqtt::reason_code::quota_exceeded, true));
-        st.closing = true;
-        st.close_info.publish_will = true;
-        end_step(self);
-      },
+      [=](out_atom, outbound_batch& batch) { write_outbound(self, batch); },
+      [=](const caf::io::data_transferred_msg& msg) { on_written(self, msg); },
+      [=](slow_atom, uint64_t epoch) { slow_check(self, epoch); },
       [=](flush_atom) {
         self->state.writing.flush_pending = false;
         flush_out(self, true);
       },
       [=](kick_atom, mqtt::reason_code reason, bool publish_will) {
-        if (reason == mqtt::reason_code::server_shutting_down)
-          CASTOR_LOG(debug, context_of(self), "disconnected: server shutdown");
-        else
-          CASTOR_LOG(info, context_of(self),
-                     "disconnected by the server (" << mqtt::to_string(reason)
-                                                    << ")");
-        end_connection(self, reason, publish_will);
+        on_kick(self, reason, publish_will);
       },
       [=](round_atom, uint64_t seq) { round_over(self, seq); },
       [=](rearm_read_atom, uint64_t epoch_and_step) {
-        // The low four bits count the retries.
-        auto& st = self->state;
-        auto step = epoch_and_step & 0xF;
-        if ((epoch_and_step >> 4) != st.reading.rearm_epoch
-            || st.reading.stops != 0 || st.closed || st.reading.rx_since_resume)
-          return;
-        arm_read(self);
-        if (step < max_rearm_steps)
-          set_timer(self, rearm_delay(step + 1), rearm_read_atom::value,
-                    epoch_and_step + 1);
+        rearm_read(self, epoch_and_step);
       },
-      [=](tick_atom, uint64_t epoch) {
-        auto& st = self->state;
-        if (epoch != st.timer_epoch || st.closing)
-          return;
-        st.reading.pending.release_if_empty();
-        using phase = mqtt::channel::phase;
-        auto now = clock_type::now();
-        if (st.channel->state() == phase::awaiting_connect) {
-          if (st.net.transport && !st.net.transport->established())
-            CASTOR_LOG(info, context_of(self),
-                       st.net.transport->pending_stage()
-                           << " not finished in time");
-          else
-            CASTOR_LOG(info, context_of(self), "no CONNECT in time");
-          apply_output(self, st.channel->handle_timeout());
-          end_step(self);
-          return;
-        }
-        if (st.channel->state() == phase::connecting) {
-          if (st.attachment.scram) {
-            // Enhanced authentication waits for the client: not forever.
-            CASTOR_LOG(info, context_of(self), "no AUTH in time");
-            apply_output(self, st.channel->handle_timeout());
-            end_step(self);
-            return;
-          }
-          if (st.attachment.auth_asked != clock_type::time_point{}
-              && now - st.attachment.auth_asked >= auth_timeout) {
-            auth_unavailable(self, caf::make_error(caf::sec::request_timeout));
-            return;
-          }
-          schedule_tick(self,
-                        std::chrono::milliseconds(st.ctx->connect_timeout_ms));
-          return;
-        }
-        if (publish_waits_expired(self, now))
-          return;
-        auto ka = st.channel->keep_alive();
-        if (ka == 0) {
-          if (st.routing.publishes_in_flight())
-            schedule_tick(self, publish_wait_limit(*st.ctx));
-          return;
-        }
-        auto limit = std::chrono::milliseconds(ka * 1500);
-        if (st.reading.stops != 0) {
-          // Not reading is our doing (flow control), not the client's silence.
-          st.reading.last_rx = now;
-          schedule_tick(self, limit);
-          return;
-        }
-        auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(
-            now - st.reading.last_rx);
-        if (idle >= limit) {
-          broker_counters::add(st.ctx->counters->keep_alive_timeouts);
-          CASTOR_LOG(info, context_of(self), "keep alive timeout");
-          apply_output(self, st.channel->handle_timeout());
-          end_step(self);
-          return;
-        }
-        schedule_tick(self, limit - idle);
-      },
+      [=](tick_atom, uint64_t epoch) { on_tick(self, epoch); },
   };
 }
 
