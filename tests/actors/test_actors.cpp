@@ -15,6 +15,7 @@
 #include "actors/session.hpp"
 #include "actors/session_registry.hpp"
 #include "actors/topic.hpp"
+#include "actors/iface/timeouts.hpp"
 #include "actors/types.hpp"
 
 using namespace caf;
@@ -303,6 +304,43 @@ CAF_TEST(takeover kicks the old connection and resumes the session) {
   CAF_CHECK(!j3->attached[0].session_present);
   CAF_CHECK_NOT_EQUAL(j3->attached[0].session, session);
   CAF_CHECK_EQUAL(j2->kicks.size(), 1u);
+}
+
+CAF_TEST(a subscription the tree does not answer completes at its timeout) {
+  // A tree that takes the subscription and never answers (stuck, or on a
+  // node that has gone).
+  auto silent = sys.spawn([](event_based_actor*) -> behavior {
+    return {
+        [](subscribe_atom, topic_subscription&) -> result<retained_batch> {
+          return delegated<retained_batch>{};
+        },
+    };
+  });
+  auto session
+      = sys.spawn(session_actor, std::string{"s"}, registry_interface{},
+                  actor_cast<topic_tree_interface>(silent), session_config{});
+  subscribe_request sr;
+  mqtt::subscription sub;
+  sub.filter = "a/b";
+  sub.max_qos = 1;
+  sr.subs.push_back(sub);
+  sr.codes.push_back(mqtt::reason_code::granted_qos_1);
+  sr.access.ptr = allow_everything();
+  self->send(session, subscribe_atom::value, std::move(sr));
+  drain();
+  CAF_CHECK(self->mailbox().empty());
+  advance_time(tree_request_timeout - std::chrono::seconds(1));
+  drain();
+  CAF_CHECK(self->mailbox().empty());
+  // Then SUBACK's codes, without the retained messages it never got.
+  advance_time(std::chrono::seconds(1));
+  drain();
+  CAF_REQUIRE(!self->mailbox().empty());
+  subscribe_codes got;
+  self->receive([&](subscribe_codes& c) { got = std::move(c); });
+  CAF_CHECK(got == subscribe_codes{mqtt::reason_code::granted_qos_1});
+  anon_send_exit(session, exit_reason::user_shutdown);
+  anon_send_exit(silent, exit_reason::user_shutdown);
 }
 
 CAF_TEST(will delay and session expiry) {

@@ -8,6 +8,7 @@
 
 // Before the test DSL, which defines a function-like macro `allow`.
 #include "actors/authenticator.hpp"
+#include "actors/iface/timeouts.hpp"
 #include "security/jwt.hpp"
 #include "security/password.hpp"
 #include "security/security_store.hpp"
@@ -470,6 +471,31 @@ CAF_TEST(exchanges outside the chain pass its gate and count) {
   advance_time(std::chrono::seconds{60});
   drain();
   CAF_CHECK_EQUAL(gate("alice").first, 0xFF);
+}
+
+CAF_TEST(an authenticator that does not answer in time denies as unavailable) {
+  // A handler that takes the request and never answers.
+  auto silent = sys.spawn([](event_based_actor*) -> behavior {
+    return {
+        [](authenticate_atom, authenticate_request&) -> result<auth_reply> {
+          return delegated<auth_reply>{};
+        },
+    };
+  });
+  to_stop.push_back(silent);
+  auto chain = chain_of({silent});
+  ask(chain, make_req("alice", "right-password"));
+  drain();
+  CAF_CHECK(!has_reply());
+  advance_time(auth_handler_timeout - std::chrono::seconds(1));
+  drain();
+  CAF_CHECK(!has_reply());
+  advance_time(std::chrono::seconds(1));
+  drain();
+  auto r = reply();
+  CAF_CHECK(r.decision == auth_decision::deny);
+  CAF_CHECK(r.reason_code == mqtt::reason_code::server_unavailable);
+  CAF_CHECK_EQUAL(r.handler, "chain");
 }
 
 CAF_TEST(a request prints without its password and travels with it) {
