@@ -409,12 +409,12 @@ void handle_subscribe(Self* self, subscribe_request& sr,
   };
   // Each subscription to the tree, with what decides which current values
   // (retained messages) it sends.
-  struct request {
+  struct tree_request {
     topic_subscription ts;
     mqtt::subscription sub;
     bool existed = false;
   };
-  std::vector<request> requests;
+  std::vector<tree_request> requests;
   for (size_t i = 0; i < sr.subs.size() && i < acc->codes.size(); ++i) {
     if (mqtt::is_error(acc->codes[i]))
       continue;
@@ -433,7 +433,7 @@ void handle_subscribe(Self* self, subscribe_request& sr,
     ts.options = mqtt::delivery_options{
         sub.max_qos, sub.no_local, sub.retain_as_published, sr.subscription_id};
     ts.access = sr.access;
-    requests.push_back(request{std::move(ts), sub, existed});
+    requests.push_back(tree_request{std::move(ts), sub, existed});
   }
   if (requests.empty()) {
     finish();
