@@ -8,7 +8,7 @@ packages=(
   libcaf-dev libssl-dev libyaml-cpp-dev doctest-dev
   libhttp-parser-dev nlohmann-json3-dev
   clang libclang-rt-14-dev
-  mosquitto mosquitto-clients python3-paho-mqtt
+  mosquitto mosquitto-clients python3-paho-mqtt python3-jsonpatch
   openssl
 )
 # Node.js may come from another source that bundles npm (and conflicts with
