@@ -9,8 +9,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// -- tokens
-// --------------------------------------------------------------------
+// -- tokens -------------------------------------------------------------------
 
 struct token {
   enum class kind : uint8_t { word, number, period, less, open, close, end };
@@ -127,8 +126,7 @@ std::string period_text(milliseconds p) {
   return std::to_string(ms) + "ms";
 }
 
-// -- removal policies
-// ----------------------------------------------------------
+// -- removal policies ---------------------------------------------------------
 
 using node = removal_policy::node;
 
@@ -364,8 +362,7 @@ void node_text(const node& n, std::string& out, bool in_all) {
     out += ')';
 }
 
-// -- specification properties
-// --------------------------------------------------
+// -- specification properties -------------------------------------------------
 
 constexpr std::string_view prop_dont_retain_value = "DONT_RETAIN_VALUE";
 constexpr std::string_view prop_publish_values_only = "PUBLISH_VALUES_ONLY";
@@ -451,6 +448,15 @@ parse_removal_policy(std::string_view text) {
   if (auto e = std::get_if<expression_error>(&ts))
     return *e;
   return policy_parser{std::get<std::vector<token>>(std::move(ts))}.parse();
+}
+
+std::optional<std::chrono::milliseconds> parse_period(std::string_view text) {
+  auto ts = tokenize(text);
+  auto toks = std::get_if<std::vector<token>>(&ts);
+  if (toks == nullptr || toks->size() != 2
+      || toks->front().what != token::kind::period)
+    return std::nullopt;
+  return toks->front().period;
 }
 
 std::string range_expression::to_string() const {

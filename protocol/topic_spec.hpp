@@ -53,8 +53,7 @@ struct expression_error {
   std::string message;
 };
 
-// -- removal policies
-// ----------------------------------------------------------
+// -- removal policies ---------------------------------------------------------
 
 /// One condition of a removal policy.
 struct removal_condition {
@@ -102,8 +101,10 @@ struct removal_policy {
 std::variant<removal_policy, expression_error>
 parse_removal_policy(std::string_view text);
 
-// -- ranges
-// --------------------------------------------------------------------
+/// A period: a whole number directly followed by ms, s, m, h or d (`10m`).
+std::optional<std::chrono::milliseconds> parse_period(std::string_view text);
+
+// -- ranges -------------------------------------------------------------------
 
 /// Which events of a time series are kept (or sent to a new subscriber):
 /// the last `limit` events, those of the last `last`, or both, whichever
@@ -126,8 +127,7 @@ struct range_expression {
 std::variant<range_expression, expression_error>
 parse_range(std::string_view text);
 
-// -- specifications
-// ------------------------------------------------------------
+// -- specifications -----------------------------------------------------------
 
 struct topic_specification {
   topic_type type = topic_type::binary;

@@ -1,0 +1,375 @@
+#include "protocol/api_request.hpp"
+
+#include <algorithm>
+
+#include "protocol/topic.hpp"
+
+namespace castor::api {
+
+namespace {
+
+using json = nlohmann::json;
+
+error invalid(std::string message) {
+  return error{"INVALID_REQUEST", std::move(message)};
+}
+
+/// Reads the fields of one request object, refusing unknown ones.
+class reader {
+public:
+  explicit reader(const json& j) : j_(j) {}
+
+  /// The first problem found, if any.
+  std::optional<error> problem;
+
+  bool has(const char* key) const {
+    return j_.contains(key);
+  }
+
+  std::string string(const char* key, bool required = true) {
+    seen(key);
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null()) {
+      if (required)
+        fail(std::string{"missing '"} + key + "'");
+      return {};
+    }
+    if (!it->is_string()) {
+      fail(std::string{"'"} + key + "' must be a string");
+      return {};
+    }
+    return it->get<std::string>();
+  }
+
+  /// A topic path (a valid MQTT topic name outside `$castor/`).
+  std::string path(const char* key = "path") {
+    auto p = string(key);
+    if (problem)
+      return p;
+    if (!mqtt::valid_topic_name(p))
+      fail("'" + p + "' is not a valid topic path");
+    else if (p.rfind("$castor/", 0) == 0)
+      fail("topics under $castor/ are the server's");
+    return p;
+  }
+
+  /// An MQTT topic filter (not a shared one).
+  std::string selector() {
+    auto s = string("selector");
+    if (problem)
+      return s;
+    auto info = mqtt::parse_filter(s);
+    if (!info.valid || info.shared)
+      fail("'" + s + "' is not a valid topic filter");
+    return s;
+  }
+
+  std::optional<bool> boolean(const char* key) {
+    seen(key);
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null())
+      return std::nullopt;
+    if (!it->is_boolean()) {
+      fail(std::string{"'"} + key + "' must be true or false");
+      return std::nullopt;
+    }
+    return it->get<bool>();
+  }
+
+  std::optional<uint64_t> unsigned_number(const char* key, uint64_t min,
+                                          uint64_t max) {
+    seen(key);
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null())
+      return std::nullopt;
+    if (!it->is_number_unsigned() || it->get<uint64_t>() < min
+        || it->get<uint64_t>() > max) {
+      fail(std::string{"'"} + key + "' must be a whole number from "
+           + std::to_string(min) + " to " + std::to_string(max));
+      return std::nullopt;
+    }
+    return it->get<uint64_t>();
+  }
+
+  /// Any JSON value (required).
+  json any(const char* key) {
+    seen(key);
+    auto it = j_.find(key);
+    if (it == j_.end()) {
+      fail(std::string{"missing '"} + key + "'");
+      return {};
+    }
+    return *it;
+  }
+
+  const json* object(const char* key) {
+    seen(key);
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null())
+      return nullptr;
+    if (!it->is_object()) {
+      fail(std::string{"'"} + key + "' must be an object");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  std::optional<update_constraint> constraint() {
+    seen("constraint");
+    auto it = j_.find("constraint");
+    if (it == j_.end() || it->is_null())
+      return std::nullopt;
+    auto c = parse_constraint(*it);
+    if (auto e = std::get_if<std::string>(&c)) {
+      if (!problem)
+        problem = error{"INVALID_CONSTRAINT", *e};
+      return std::nullopt;
+    }
+    return std::get<update_constraint>(std::move(c));
+  }
+
+  /// A specification: `type` and `properties` of `j` (an object).
+  std::optional<topic_specification> specification(const json& j) {
+    if (!j.contains("type") || !j["type"].is_string()) {
+      fail("a specification needs 'type' (a string)");
+      return std::nullopt;
+    }
+    std::map<std::string, std::string> props;
+    if (j.contains("properties")) {
+      auto& p = j["properties"];
+      if (!p.is_object()) {
+        fail("'properties' must be an object of strings");
+        return std::nullopt;
+      }
+      for (auto it = p.begin(); it != p.end(); ++it) {
+        if (!it->is_string()) {
+          fail("property '" + it.key() + "' must be a string");
+          return std::nullopt;
+        }
+        props[it.key()] = it->get<std::string>();
+      }
+    }
+    for (auto it = j.begin(); it != j.end(); ++it)
+      if (it.key() != "type" && it.key() != "properties") {
+        fail("unknown field '" + it.key() + "' in a specification");
+        return std::nullopt;
+      }
+    auto s = make_specification(j["type"].get<std::string>(), props);
+    if (auto e = std::get_if<specification_error>(&s)) {
+      if (!problem)
+        problem = error{"INVALID_SPECIFICATION",
+                        e->property.empty() ? e->message
+                                            : e->property + ": " + e->message};
+      return std::nullopt;
+    }
+    return std::get<topic_specification>(std::move(s));
+  }
+
+  /// Refuses fields no reader asked for.
+  void finish() {
+    if (problem)
+      return;
+    for (auto it = j_.begin(); it != j_.end(); ++it)
+      if (std::find(seen_.begin(), seen_.end(), it.key()) == seen_.end()) {
+        fail("unknown field '" + it.key() + "'");
+        return;
+      }
+  }
+
+  void fail(std::string message) {
+    if (!problem)
+      problem = invalid(std::move(message));
+  }
+
+private:
+  void seen(const char* key) {
+    seen_.emplace_back(key);
+  }
+
+  const json& j_;
+  std::vector<std::string> seen_;
+};
+
+/// A range query's `from` and `to` objects (one key each).
+void read_range(reader& r, const json* from, const json* to, range_query& q) {
+  auto period
+      = [&](const json& v,
+            const char* what) -> std::optional<std::chrono::milliseconds> {
+    auto p = v.is_string() ? parse_period(v.get<std::string>()) : std::nullopt;
+    if (!p)
+      r.fail(std::string{"'"} + what + "' takes a period such as \"10s\"");
+    return p;
+  };
+  auto number
+      = [&](const json& v, const char* what) -> std::optional<uint64_t> {
+    if (!v.is_number_unsigned()) {
+      r.fail(std::string{"'"} + what + "' takes a whole number");
+      return std::nullopt;
+    }
+    return v.get<uint64_t>();
+  };
+  auto time = [&](const json& v, const char* what) -> std::optional<int64_t> {
+    if (!v.is_number_integer()) {
+      r.fail(std::string{"'"} + what + "' takes milliseconds since the epoch");
+      return std::nullopt;
+    }
+    return v.get<int64_t>();
+  };
+  if (from != nullptr) {
+    if (from->size() != 1) {
+      r.fail("'from' takes one of seq, time, last, last_for");
+      return;
+    }
+    auto k = from->begin().key();
+    auto& v = from->begin().value();
+    if (k == "seq")
+      q.from_seq = number(v, "seq");
+    else if (k == "time")
+      q.from_time = time(v, "time");
+    else if (k == "last")
+      q.from_last = number(v, "last");
+    else if (k == "last_for")
+      q.from_last_for = period(v, "last_for");
+    else
+      r.fail("'from' takes one of seq, time, last, last_for, not '" + k + "'");
+  }
+  if (to != nullptr) {
+    if (to->size() != 1) {
+      r.fail("'to' takes one of seq, time, next, next_for");
+      return;
+    }
+    auto k = to->begin().key();
+    auto& v = to->begin().value();
+    if (k == "seq")
+      q.to_seq = number(v, "seq");
+    else if (k == "time")
+      q.to_time = time(v, "time");
+    else if (k == "next")
+      q.next = number(v, "next");
+    else if (k == "next_for")
+      q.next_for = period(v, "next_for");
+    else
+      r.fail("'to' takes one of seq, time, next, next_for, not '" + k + "'");
+  }
+}
+
+} // namespace
+
+const std::vector<std::string_view>& operations() {
+  static const std::vector<std::string_view> ops{
+      "topics/add",      "topics/remove",    "topics/fetch",
+      "topics/update",   "topics/patch",     "timeseries/append",
+      "timeseries/edit", "timeseries/range", "locks/acquire",
+      "locks/release"};
+  return ops;
+}
+
+std::variant<request, error> parse_request(std::string_view operation,
+                                           std::string_view payload) {
+  auto& ops = operations();
+  if (std::find(ops.begin(), ops.end(), operation) == ops.end())
+    return error{"UNKNOWN_OPERATION",
+                 "no operation '" + std::string{operation} + "'"};
+  auto j = json::parse(payload.begin(), payload.end(), nullptr, false);
+  if (j.is_discarded())
+    return invalid("the payload is not JSON");
+  if (!j.is_object())
+    return invalid("the payload must be a JSON object");
+  reader r{j};
+  request out;
+  if (operation == "topics/add") {
+    add_topic a;
+    a.path = r.path();
+    auto spec = json::object();
+    r.string("type");
+    if (r.has("type"))
+      spec["type"] = j["type"];
+    if (auto p = r.object("properties"))
+      spec["properties"] = *p;
+    if (!r.problem)
+      if (auto s = r.specification(spec))
+        a.spec = std::move(*s);
+    out = std::move(a);
+  } else if (operation == "topics/remove") {
+    out = remove_topics{r.selector()};
+  } else if (operation == "topics/fetch") {
+    fetch_topics f;
+    f.selector = r.selector();
+    if (auto v = r.boolean("values"))
+      f.values = *v;
+    if (auto l = r.unsigned_number("limit", 1, 10000))
+      f.limit = static_cast<size_t>(*l);
+    out = std::move(f);
+  } else if (operation == "topics/update") {
+    update_topic u;
+    u.path = r.path();
+    u.value = r.any("value");
+    u.constraint = r.constraint();
+    if (auto s = r.object("specification"))
+      u.spec = r.specification(*s);
+    out = std::move(u);
+  } else if (operation == "topics/patch") {
+    patch_topic p;
+    p.path = r.path();
+    p.patch = r.any("patch");
+    if (!r.problem && !p.patch.is_array())
+      r.fail("'patch' must be a list of JSON Patch operations");
+    p.constraint = r.constraint();
+    out = std::move(p);
+  } else if (operation == "timeseries/append") {
+    out = append_event{r.path(), r.any("value")};
+  } else if (operation == "timeseries/edit") {
+    edit_event e;
+    e.path = r.path();
+    auto o = r.unsigned_number("original", 0, UINT64_MAX);
+    if (!o && !r.problem)
+      r.fail("missing 'original'");
+    e.original = o.value_or(0);
+    e.value = r.any("value");
+    out = std::move(e);
+  } else if (operation == "timeseries/range") {
+    query_range q;
+    q.path = r.path();
+    auto view = r.string("view", false);
+    if (view == "edits")
+      q.query.what = range_query::view::edits;
+    else if (!view.empty() && view != "values")
+      r.fail("'view' is values or edits");
+    auto from = r.object("from");
+    auto to = r.object("to");
+    if (!r.problem)
+      read_range(r, from, to, q.query);
+    if (auto l = r.unsigned_number("limit", 1, 100000))
+      q.query.limit = static_cast<size_t>(*l);
+    out = std::move(q);
+  } else if (operation == "locks/acquire" || operation == "locks/release") {
+    auto name = r.string("name");
+    if (!r.problem && name.empty())
+      r.fail("'name' must not be empty");
+    if (operation == "locks/acquire")
+      out = acquire_lock{name};
+    else
+      out = release_lock{name};
+  }
+  r.finish();
+  if (r.problem)
+    return *r.problem;
+  return out;
+}
+
+std::string ok_answer(nlohmann::json fields) {
+  json out = json::object();
+  out["ok"] = true;
+  for (auto it = fields.begin(); it != fields.end(); ++it)
+    if (it.key() != "ok")
+      out[it.key()] = it.value();
+  return out.dump();
+}
+
+std::string error_answer(const error& e) {
+  json out
+      = {{"ok", false}, {"error", {{"code", e.code}, {"message", e.message}}}};
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+} // namespace castor::api

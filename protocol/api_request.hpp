@@ -1,0 +1,98 @@
+#pragma once
+
+// The requests of the topic API over MQTT 5 (`$castor/api/<operation>`,
+// JSON payloads) read into checked values, and the JSON answers. Pure
+// C++17: the session runs the operations; this is where a malformed
+// request becomes a clear error answer, never a harmed session.
+//
+// Error codes are stable names (docs/platform.md): INVALID_REQUEST (not
+// JSON, a missing or mistyped field), UNKNOWN_OPERATION, and those of the
+// operations themselves (PERMISSION_DENIED, INVALID_SPECIFICATION, ...).
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "protocol/constraint.hpp"
+#include "protocol/time_series.hpp"
+#include "protocol/topic_spec.hpp"
+
+namespace castor::api {
+
+/// The prefix of request topics.
+inline constexpr std::string_view request_prefix = "$castor/api/";
+
+struct add_topic {
+  std::string path;
+  topic_specification spec;
+};
+struct remove_topics {
+  std::string selector;
+};
+struct fetch_topics {
+  std::string selector;
+  bool values = true;
+  size_t limit = 1000; ///< at most this many topics in one answer
+};
+struct update_topic {
+  std::string path;
+  nlohmann::json value;
+  std::optional<update_constraint> constraint;
+  /// Add the topic with this specification if it does not exist.
+  std::optional<topic_specification> spec;
+};
+struct patch_topic {
+  std::string path;
+  nlohmann::json patch; ///< an RFC 6902 operation list
+  std::optional<update_constraint> constraint;
+};
+struct append_event {
+  std::string path;
+  nlohmann::json value;
+};
+struct edit_event {
+  std::string path;
+  uint64_t original = 0;
+  nlohmann::json value;
+};
+struct query_range {
+  std::string path;
+  range_query query;
+};
+struct acquire_lock {
+  std::string name;
+};
+struct release_lock {
+  std::string name;
+};
+
+using request
+    = std::variant<add_topic, remove_topics, fetch_topics, update_topic,
+                   patch_topic, append_event, edit_event, query_range,
+                   acquire_lock, release_lock>;
+
+struct error {
+  std::string code; ///< a stable name
+  std::string message;
+};
+
+/// The operation names, as they follow the prefix.
+const std::vector<std::string_view>& operations();
+
+/// Reads a request: `operation` is what follows `$castor/api/`.
+std::variant<request, error> parse_request(std::string_view operation,
+                                           std::string_view payload);
+
+/// `{"ok": true, ...fields}`.
+std::string ok_answer(nlohmann::json fields = nlohmann::json::object());
+/// `{"ok": false, "error": {"code": ..., "message": ...}}`.
+std::string error_answer(const error& e);
+
+} // namespace castor::api

@@ -1,0 +1,171 @@
+// Requests of the topic API (protocol/api_request.hpp): every operation read
+// from its JSON, malformed requests refused with stable codes and a message
+// naming the field, and the answers' shape.
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "protocol/api_request.hpp"
+
+using namespace castor;
+using namespace castor::api;
+using json = nlohmann::json;
+
+namespace {
+
+template <class T>
+T parsed(std::string_view op, const char* payload) {
+  auto r = parse_request(op, payload);
+  if (auto e = std::get_if<error>(&r))
+    FAIL(op << " " << payload << ": " << e->code << " " << e->message);
+  auto& req = std::get<request>(r);
+  REQUIRE(std::holds_alternative<T>(req));
+  return std::get<T>(req);
+}
+
+error refused(std::string_view op, std::string_view payload) {
+  auto r = parse_request(op, payload);
+  REQUIRE(std::holds_alternative<error>(r));
+  return std::get<error>(r);
+}
+
+} // namespace
+
+TEST_CASE("api: topics/add, remove, fetch") {
+  auto a = parsed<add_topic>("topics/add",
+                             R"({"path": "plant/line1", "type": "json",
+          "properties": {"CONFLATION": "always"}})");
+  CHECK(a.path == "plant/line1");
+  CHECK(a.spec.type == topic_type::json);
+  CHECK(a.spec.conflation == conflation_mode::always);
+  CHECK(parsed<add_topic>("topics/add", R"({"path": "x", "type": "int64"})")
+            .spec.type
+        == topic_type::int64);
+  CHECK(parsed<remove_topics>("topics/remove", R"({"selector": "plant/#"})")
+            .selector
+        == "plant/#");
+  auto f = parsed<fetch_topics>("topics/fetch", R"({"selector": "+/line1"})");
+  CHECK(f.values);
+  CHECK(f.limit == 1000);
+  f = parsed<fetch_topics>("topics/fetch",
+                           R"({"selector": "#", "values": false, "limit": 5})");
+  CHECK_FALSE(f.values);
+  CHECK(f.limit == 5);
+}
+
+TEST_CASE("api: topics/update and patch") {
+  auto u = parsed<update_topic>(
+      "topics/update",
+      R"({"path": "p", "value": {"t": 1}, "constraint": {"no_topic": true},
+          "specification": {"type": "json"}})");
+  CHECK(u.value == json{{"t", 1}});
+  REQUIRE(u.constraint);
+  CHECK(u.constraint->what == update_constraint::kind::no_topic);
+  REQUIRE(u.spec);
+  CHECK(u.spec->type == topic_type::json);
+  auto p = parsed<patch_topic>(
+      "topics/patch",
+      R"({"path": "p", "patch": [{"op": "replace", "path": "/t", "value": 2}]})");
+  CHECK(p.patch.size() == 1);
+  CHECK_FALSE(p.constraint);
+}
+
+TEST_CASE("api: time series and locks") {
+  CHECK(parsed<append_event>("timeseries/append",
+                             R"({"path": "ts", "value": 2.5})")
+            .value
+        == 2.5);
+  auto e = parsed<edit_event>("timeseries/edit",
+                              R"({"path": "ts", "original": 7, "value": 3})");
+  CHECK(e.original == 7);
+  auto q = parsed<query_range>(
+      "timeseries/range",
+      R"({"path": "ts", "view": "edits", "from": {"last_for": "10m"},
+          "to": {"next": 5}, "limit": 3})");
+  CHECK(q.query.what == range_query::view::edits);
+  CHECK(q.query.from_last_for == std::chrono::minutes(10));
+  CHECK(q.query.next == 5u);
+  CHECK(q.query.limit == 3u);
+  auto all = parsed<query_range>("timeseries/range", R"({"path": "ts"})");
+  CHECK(all.query.what == range_query::view::values);
+  CHECK_FALSE(all.query.from_seq);
+  CHECK(parsed<acquire_lock>("locks/acquire", R"({"name": "L"})").name == "L");
+  CHECK(parsed<release_lock>("locks/release", R"({"name": "L"})").name == "L");
+}
+
+TEST_CASE("api: malformed requests get stable codes naming the field") {
+  CHECK(refused("topics/explode", "{}").code == "UNKNOWN_OPERATION");
+  CHECK(refused("", "{}").code == "UNKNOWN_OPERATION");
+  auto e = refused("topics/add", "{not json");
+  CHECK(e.code == "INVALID_REQUEST");
+  CHECK(e.message == "the payload is not JSON");
+  CHECK(refused("topics/add", "[1]").message
+        == "the payload must be a JSON object");
+  CHECK(refused("topics/add", R"({"type": "json"})").message
+        == "missing 'path'");
+  CHECK(refused("topics/add", R"({"path": 5, "type": "json"})").message
+        == "'path' must be a string");
+  CHECK(refused("topics/add", R"({"path": "a/+", "type": "json"})").message
+        == "'a/+' is not a valid topic path");
+  CHECK(
+      refused("topics/add", R"({"path": "$castor/x", "type": "json"})").message
+      == "topics under $castor/ are the server's");
+  e = refused("topics/add", R"({"path": "a", "type": "jsn"})");
+  CHECK(e.code == "INVALID_SPECIFICATION");
+  CHECK(e.message.find("unknown type 'jsn'") != std::string::npos);
+  e = refused("topics/add",
+              R"({"path": "a", "type": "json", "properties": {"OWNER": 1}})");
+  CHECK(e.message == "property 'OWNER' must be a string");
+  e = refused("topics/add", R"({"path": "a", "type": "json",
+                                 "properties": {"REMOVAL": "when never"}})");
+  CHECK(e.code == "INVALID_SPECIFICATION");
+  CHECK(e.message.rfind("REMOVAL: ", 0) == 0);
+  CHECK(
+      refused("topics/add", R"({"path": "a", "type": "json", "x": 1})").message
+      == "unknown field 'x'");
+  CHECK(refused("topics/fetch", R"({"selector": "$share/g/a"})").message
+        == "'$share/g/a' is not a valid topic filter");
+  CHECK(refused("topics/fetch", R"({"selector": "#", "limit": 0})").message
+        == "'limit' must be a whole number from 1 to 10000");
+  CHECK(refused("topics/fetch", R"({"selector": "#", "values": "yes"})").message
+        == "'values' must be true or false");
+  CHECK(refused("topics/update", R"({"path": "p"})").message
+        == "missing 'value'");
+  e = refused("topics/update",
+              R"({"path": "p", "value": 1, "constraint": {"when": 1}})");
+  CHECK(e.code == "INVALID_CONSTRAINT");
+  CHECK(refused("topics/patch", R"({"path": "p", "patch": {}})").message
+        == "'patch' must be a list of JSON Patch operations");
+  CHECK(refused("timeseries/edit", R"({"path": "p", "value": 1})").message
+        == "missing 'original'");
+  CHECK(refused("timeseries/range", R"({"path": "p", "view": "all"})").message
+        == "'view' is values or edits");
+  CHECK(refused("timeseries/range",
+                R"({"path": "p", "from": {"last_for": "10"}})")
+            .message
+        == "'last_for' takes a period such as \"10s\"");
+  CHECK(refused("timeseries/range",
+                R"({"path": "p", "from": {"seq": 1, "time": 2}})")
+            .message
+        == "'from' takes one of seq, time, last, last_for");
+  CHECK(refused("timeseries/range", R"({"path": "p", "to": {"until": 1}})")
+            .message
+        == "'to' takes one of seq, time, next, next_for, not 'until'");
+  CHECK(refused("locks/acquire", R"({"name": ""})").message
+        == "'name' must not be empty");
+}
+
+TEST_CASE("api: answers") {
+  CHECK(json::parse(ok_answer()) == json{{"ok", true}});
+  CHECK(json::parse(ok_answer({{"removed", 3}, {"ok", false}}))
+        == json{{"ok", true}, {"removed", 3}});
+  auto e = json::parse(error_answer({"PERMISSION_DENIED", "no MODIFY_TOPIC"}));
+  CHECK(e
+        == json{
+            {"ok", false},
+            {"error",
+             {{"code", "PERMISSION_DENIED"}, {"message", "no MODIFY_TOPIC"}}}});
+  // A message with bytes that are not UTF-8 still makes valid JSON.
+  CHECK_NOTHROW(json::parse(error_answer({"X", "bad \xff byte"})));
+}
