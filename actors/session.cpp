@@ -324,12 +324,9 @@ void take_updates(Self* self, const caf::actor& topic, update_batch& batch) {
     st.held->emplace_back(topic, std::move(batch));
     return;
   }
-  uint64_t bytes = 0; // as the topic counted them
   std::vector<mqtt::outbound> out;
   if (batch.items && !batch.items->empty() && batch.options) {
     auto& items = *batch.items;
-    for (auto& u : items)
-      bytes += u.footprint();
     // Checked against the rights of the session's principal as they are now.
     if (may_read_now(st, items.front().msg->topic)) {
       auto now = clock_type::now();
@@ -355,7 +352,7 @@ void take_updates(Self* self, const caf::actor& topic, update_batch& batch) {
     return;
   auto& c = st.owed[topic];
   ++c.batches;
-  c.bytes += bytes;
+  c.bytes += batch.bytes; // as the topic counted them
   if (st.mqtt_state.congested()) {
     st.credit_held = true;
     CASTOR_LOG(trace, "session " << st.client_id,

@@ -43,16 +43,15 @@ uint64_t footprint_of(const std::vector<update>& us) {
   return n;
 }
 
-/// Sends `batch` (of `bytes`, footprint_of its items) to `session`, taking
-/// a unit of its credit.
+/// Sends `batch` to `session`, taking a unit of its credit and
+/// `batch.bytes` (footprint_of its items).
 template <class Self>
-void deliver(Self* self, const caf::actor& session, update_batch&& batch,
-             uint64_t bytes) {
+void deliver(Self* self, const caf::actor& session, update_batch&& batch) {
   auto& st = self->state;
   auto& c = st.outstanding[session];
   bool was = c.exhausted();
   ++c.batches;
-  c.bytes += bytes;
+  c.bytes += batch.bytes;
   if (!was && c.exhausted()) {
     ++st.blocked;
     CASTOR_LOG(trace, "topic " << st.name, "blocked by " << session.id());
@@ -154,8 +153,7 @@ void share_out(Self* self, topic_state::share_group& g,
     deliver(self, mb->session,
             update_batch{
                 std::make_shared<const std::vector<update>>(std::move(items)),
-                mb->options, true},
-            bytes);
+                mb->options, true, bytes});
   }
 }
 
@@ -192,7 +190,7 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
   auto bytes = footprint_of(ups);
   auto items = std::make_shared<const std::vector<update>>(std::move(ups));
   for (auto& [session, sub] : st.subs)
-    deliver(self, session, update_batch{items, sub.options, false}, bytes);
+    deliver(self, session, update_batch{items, sub.options, false, bytes});
 }
 
 /// Fans `msgs` out now, or stashes them while a session blocks the topic;

@@ -94,6 +94,9 @@ struct update_batch {
   /// To this session as one member of a share group (`options` holds that
   /// subscription's only).
   bool shared = false;
+  /// What the topic counted for the batch's credit (the items' footprint,
+  /// computed once per fan-out): the session gives back the same.
+  uint64_t bytes = 0;
 };
 
 /// Session -> tree -> topic: updates a leaving member of a share group did
@@ -252,10 +255,11 @@ typename Inspector::result_type inspect(Inspector& f, update_batch& x) {
       items = *x.items;
     if (x.options)
       options = *x.options;
-    return f(caf::meta::type_name("update_batch"), items, options, x.shared);
+    return f(caf::meta::type_name("update_batch"), items, options, x.shared,
+             x.bytes);
   } else {
     return f(
-        caf::meta::type_name("update_batch"), items, options, x.shared,
+        caf::meta::type_name("update_batch"), items, options, x.shared, x.bytes,
         caf::meta::load_callback([&]() -> caf::error {
           x.items
               = std::make_shared<const std::vector<update>>(std::move(items));

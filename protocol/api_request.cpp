@@ -190,67 +190,64 @@ private:
   std::vector<std::string> seen_;
 };
 
-/// A range query's `from` and `to` objects (one key each).
-void read_range(reader& r, const json* from, const json* to, range_query& q) {
-  auto period
-      = [&](const json& v,
-            const char* what) -> std::optional<std::chrono::milliseconds> {
-    auto p = v.is_string() ? parse_period(v.get<std::string>()) : std::nullopt;
-    if (!p)
-      r.fail(std::string{"'"} + what + "' takes a period such as \"10s\"");
-    return p;
-  };
-  auto number
-      = [&](const json& v, const char* what) -> std::optional<uint64_t> {
+/// One end of a range query (`from` or `to`): an object with one key, a
+/// sequence number, a time, a count or a period.
+struct range_end {
+  const char* name;  ///< "from" or "to"
+  const char* count; ///< "last" or "next"
+  const char* span;  ///< "last_for" or "next_for"
+  std::optional<uint64_t>& seq;
+  std::optional<int64_t>& time;
+  std::optional<uint64_t>& counted;
+  std::optional<std::chrono::milliseconds>& period;
+};
+
+void read_range_end(reader& r, const json* j, const range_end& e) {
+  if (j == nullptr)
+    return;
+  auto expected = std::string{"'"} + e.name + "' takes one of seq, time, "
+                  + e.count + ", " + e.span;
+  if (j->size() != 1) {
+    r.fail(expected);
+    return;
+  }
+  auto& k = j->begin().key();
+  auto& v = j->begin().value();
+  auto whole = [&]() -> std::optional<uint64_t> {
     if (!v.is_number_unsigned()) {
-      r.fail(std::string{"'"} + what + "' takes a whole number");
+      r.fail("'" + k + "' takes a whole number");
       return std::nullopt;
     }
     return v.get<uint64_t>();
   };
-  auto time = [&](const json& v, const char* what) -> std::optional<int64_t> {
-    if (!v.is_number_integer()) {
-      r.fail(std::string{"'"} + what + "' takes milliseconds since the epoch");
-      return std::nullopt;
-    }
-    return v.get<int64_t>();
-  };
-  if (from != nullptr) {
-    if (from->size() != 1) {
-      r.fail("'from' takes one of seq, time, last, last_for");
-      return;
-    }
-    auto k = from->begin().key();
-    auto& v = from->begin().value();
-    if (k == "seq")
-      q.from_seq = number(v, "seq");
-    else if (k == "time")
-      q.from_time = time(v, "time");
-    else if (k == "last")
-      q.from_last = number(v, "last");
-    else if (k == "last_for")
-      q.from_last_for = period(v, "last_for");
+  if (k == "seq") {
+    e.seq = whole();
+  } else if (k == e.count) {
+    e.counted = whole();
+  } else if (k == "time") {
+    if (v.is_number_integer())
+      e.time = v.get<int64_t>();
     else
-      r.fail("'from' takes one of seq, time, last, last_for, not '" + k + "'");
+      r.fail("'time' takes milliseconds since the epoch");
+  } else if (k == e.span) {
+    e.period
+        = v.is_string() ? parse_period(v.get<std::string>()) : std::nullopt;
+    if (!e.period)
+      r.fail("'" + k + "' takes a period such as \"10s\"");
+  } else {
+    r.fail(expected + ", not '" + k + "'");
   }
-  if (to != nullptr) {
-    if (to->size() != 1) {
-      r.fail("'to' takes one of seq, time, next, next_for");
-      return;
-    }
-    auto k = to->begin().key();
-    auto& v = to->begin().value();
-    if (k == "seq")
-      q.to_seq = number(v, "seq");
-    else if (k == "time")
-      q.to_time = time(v, "time");
-    else if (k == "next")
-      q.next = number(v, "next");
-    else if (k == "next_for")
-      q.next_for = period(v, "next_for");
-    else
-      r.fail("'to' takes one of seq, time, next, next_for, not '" + k + "'");
-  }
+}
+
+/// A range query's `from` and `to` objects.
+void read_range(reader& r, const json* from, const json* to, range_query& q) {
+  read_range_end(r, from,
+                 {"from", "last", "last_for", q.from_seq, q.from_time,
+                  q.from_last, q.from_last_for});
+  if (!r.problem)
+    read_range_end(
+        r, to,
+        {"to", "next", "next_for", q.to_seq, q.to_time, q.next, q.next_for});
 }
 
 } // namespace

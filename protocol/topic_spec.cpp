@@ -191,44 +191,36 @@ private:
     return true;
   }
 
-  /// or-expression
-  bool expr(node& out) {
+  /// Operands joined by `joiner` into one `op` node (a single operand
+  /// stands alone).
+  bool joined(node& out, std::string_view joiner, node::op op,
+              bool (policy_parser::*operand)(node&)) {
     node first;
-    if (!term(first))
+    if (!(this->*operand)(first))
       return false;
-    if (!(peek().what == token::kind::word && peek().text == "or")) {
+    if (!(peek().what == token::kind::word && peek().text == joiner)) {
       out = std::move(first);
       return true;
     }
-    out = node{node::op::any, {}, {}};
+    out = node{op, {}, {}};
     out.parts.push_back(std::move(first));
-    while (word("or")) {
+    while (word(joiner)) {
       node next;
-      if (!term(next))
+      if (!(this->*operand)(next))
         return false;
       out.parts.push_back(std::move(next));
     }
     return true;
   }
 
+  /// or-expression
+  bool expr(node& out) {
+    return joined(out, "or", node::op::any, &policy_parser::term);
+  }
+
   /// and-expression
   bool term(node& out) {
-    node first;
-    if (!factor(first))
-      return false;
-    if (!(peek().what == token::kind::word && peek().text == "and")) {
-      out = std::move(first);
-      return true;
-    }
-    out = node{node::op::all, {}, {}};
-    out.parts.push_back(std::move(first));
-    while (word("and")) {
-      node next;
-      if (!factor(next))
-        return false;
-      out.parts.push_back(std::move(next));
-    }
-    return true;
+    return joined(out, "and", node::op::all, &policy_parser::factor);
   }
 
   bool factor(node& out) {

@@ -217,6 +217,7 @@ CAF_TEST(updates and their delivery options travel as data) {
   b.options = std::make_shared<const std::vector<mqtt::delivery_options>>(
       1, mqtt::delivery_options{1, true, true, 9});
   b.shared = true;
+  b.bytes = 321;
   std::vector<char> buf;
   binary_serializer sink{sys, buf};
   CAF_REQUIRE_EQUAL(sink(b), none);
@@ -235,6 +236,7 @@ CAF_TEST(updates and their delivery options travel as data) {
   CAF_REQUIRE_EQUAL(back.options->size(), 1u);
   CAF_CHECK(back.options->at(0) == (mqtt::delivery_options{1, true, true, 9}));
   CAF_CHECK(back.shared);
+  CAF_CHECK_EQUAL(back.bytes, 321u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

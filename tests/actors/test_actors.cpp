@@ -200,6 +200,9 @@ CAF_TEST(fan out numbers the update and shares one list with every subscriber) {
   CAF_CHECK_EQUAL(b1.items->at(1).seq, 2u);
   CAF_CHECK_EQUAL(b1.items->at(1).value(), "v2");
   CAF_CHECK(!b1.shared);
+  // The credit it takes, counted once for every subscriber.
+  CAF_CHECK_EQUAL(b1.bytes, bytes_of(b1));
+  CAF_CHECK_EQUAL(b3.bytes, b1.bytes);
   // Each with the options its subscriptions asked for, which the session's
   // MQTT adapter applies.
   CAF_REQUIRE_EQUAL(b2.options->size(), 1u);
