@@ -510,7 +510,11 @@ void on_data(connection_broker* self, caf::io::new_data_msg& msg) {
   if (st.closing)
     return;
   st.reading.last_rx = clock_type::now();
-  st.reading.rx_since_resume = true;
+  // In the round that triggered reading, a halt from earlier in the same
+  // round may still be pending (CAF applies it at the round's end and then
+  // reads no more): only data after that round proves reading is on.
+  if (!st.reading.armed)
+    st.reading.rx_since_resume = true;
   broker_counters::add(st.ctx->counters->bytes_in, msg.buf.size());
   std::string_view in{msg.buf.data(), msg.buf.size()};
   // Plain TCP: the parser reads the socket's buffer itself.

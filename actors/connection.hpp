@@ -183,7 +183,9 @@ struct connection_reading {
   /// Why the connection does not read its socket (read_stop bits); 0 =
   /// reading.
   uint8_t stops = 0;
-  /// Data arrived since reading was last resumed (ends the re-triggers).
+  /// Data arrived in a round after the one that last resumed reading (ends
+  /// the re-triggers). Data read in the resuming round proves nothing: a
+  /// halt issued earlier in that round still applies at its end.
   bool rx_since_resume = true;
   /// Reading was switched on in the multiplexer's current round (CAF 0.17
   /// applies it at the round's end): a halt or close now would cancel it
