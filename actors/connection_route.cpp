@@ -141,7 +141,9 @@ constexpr uint64_t max_pushed_bytes = 65536;
 /// and not holding back this connection's batches (no request to it
 /// unanswered); every max_pushed_batches-th batch asks again, so a blocked
 /// topic still stops this connection's reading. Otherwise the answer ends
-/// the batch's pending reads (returns true).
+/// the batch's pending reads (returns true). Nothing is pushed while reading
+/// is stopped for inbound bytes: only answers resume it (confirm_pushes()
+/// asked for those pushed before the stop; CAF may deliver reads after it).
 bool send_batch(connection_broker* self, const std::string& name,
                 std::vector<mqtt::message_ptr>&& msgs,
                 std::vector<uint64_t> reads, bool may_push = false) {
@@ -149,7 +151,8 @@ bool send_batch(connection_broker* self, const std::string& name,
   auto& ct = st.routing.topics.at(name);
   auto now = clock_type::now();
   auto bytes = inbound_size(msgs);
-  if (may_push && ct.in_flight.empty() && ct.pushed < max_pushed_batches
+  if (may_push && !st.reading.stopped_for(stop_bytes) && ct.in_flight.empty()
+      && ct.pushed < max_pushed_batches
       && ct.pushed_bytes + bytes <= max_pushed_bytes
       && ct.confirmed != clock_type::time_point{}
       && (st.ctx->topic_idle_ms == 0

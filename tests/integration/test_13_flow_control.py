@@ -297,5 +297,49 @@ def qos1_fan_in_slow_subscriber_loses_nothing(srv):
         c.sock.close()
 
 
+# Reading stops and resumes over and over (a small inbound bound, bursts to
+# many topics), and every time the client's next packet is read: a PINGRESP
+# answers the PINGREQ sent right behind each burst. Reading resumes only
+# when topics confirm they took the bytes read; bytes that reached a topic
+# unconfirmed after the stop (CAF still delivers a read or two) would keep
+# the connection stopped for good, and the PINGRESP would never come.
+@case(overrides={"max_inbound_bytes": 2048}, castor_only=True, timeout=120)
+def reading_resumes_after_every_stop(srv):
+    sub = connect(srv.port, "c13-resume-sub")
+    sub.subscribe("resume/#", 0)
+    pubs = [connect(srv.port, "c13-resume-pub%d" % i, version=v)
+            for i, v in enumerate((5, 4))]
+    errors = []
+    rounds, topics = 150, 40
+
+    def publish(k, c):
+        try:
+            for r in range(rounds):
+                c.send(b"".join(gen_publish("resume/%d/%d" % (k, (r * 7 + i) % 400), 0,
+                                            b"x" * 64, version=c.version)
+                                for i in range(topics)))
+                c.ping()  # PINGRESP within the connection's timeout
+        except Exception as e:  # noqa: BLE001
+            errors.append("publisher %d, round %d: %s" % (k, r, e))
+
+    threads = [threading.Thread(target=publish, args=(k, c), daemon=True)
+               for k, c in enumerate(pubs)]
+    for th in threads:
+        th.start()
+    n = 0
+    total = len(pubs) * rounds * topics
+    while n < total:
+        p = sub.poll(10)
+        if p is None:
+            break
+        n += 1
+    for th in threads:
+        th.join(30)
+    check(not errors, "a publisher's packets were not read: %s" % errors)
+    check_eq(n, total, "messages received")
+    for c in pubs + [sub]:
+        c.disconnect()
+
+
 if __name__ == "__main__":
     run_cases()
