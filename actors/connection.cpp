@@ -465,10 +465,15 @@ void apply_output(connection_broker* self, mqtt::channel_output&& o) {
     } else if (auto r = std::get_if<mqtt::effect::route_if_exists>(&e)) {
       route_if_exists(self, std::move(r->msg));
     } else if (auto pr = std::get_if<mqtt::effect::publish_refused>(&e)) {
-      broker_counters::add(st.ctx->counters->publishes_refused);
+      bool unconverted
+          = pr->reason == mqtt::reason_code::payload_format_invalid;
+      broker_counters::add(unconverted
+                               ? st.ctx->counters->publishes_unconverted
+                               : st.ctx->counters->publishes_refused);
       CASTOR_LOG(debug, context_of(self),
                  "publish to " << pr->topic << " (QoS " << int{pr->qos}
-                               << ") refused: not authorized");
+                               << ") refused: "
+                               << (unconverted ? pr->why : "not authorized"));
     } else if (auto s = std::get_if<mqtt::effect::subscribe>(&e)) {
       begin_subscribe(self, std::move(*s));
     } else if (auto u = std::get_if<mqtt::effect::unsubscribe>(&e)) {

@@ -50,6 +50,9 @@ struct broker_counters {
   /// PUBLISHes refused for lack of permission (every QoS; QoS 0 ones are
   /// dropped silently, so this is where they show).
   std::atomic<uint64_t> publishes_refused{0};
+  /// PUBLISHes to explicit topics whose payload does not convert to the
+  /// topic's type (0x99; QoS 0 ones dropped).
+  std::atomic<uint64_t> publishes_unconverted{0};
   /// Authentication outcomes, in detail.
   auth_counters auth;
 

@@ -648,6 +648,112 @@ void read_listeners(const value_ref& v, config& out) {
 }
 
 
+/// One rule of topics.mapping: filter, type and properties (a mapping of
+/// property names to scalars, as the topic API takes them).
+mapping_rule read_mapping_rule(const YAML::Node& item, const std::string& key,
+                               int line) {
+  value_ref ref{item, key, line};
+  if (!item.IsMap())
+    ref.fail("expected a mapping (filter, type, properties), got "
+             + describe(item));
+  std::string filter, type;
+  std::map<std::string, std::string> props;
+  std::map<std::string, int> prop_lines;
+  for (auto it = item.begin(); it != item.end(); ++it) {
+    int at = line_of(it->first, line);
+    auto name = it->first.IsScalar() ? it->first.Scalar() : std::string{};
+    YAML::Node node = it->second; // the iterator's value is a temporary
+    value_ref v{node, key + "." + name, line_of(node, at)};
+    if (name == "filter") {
+      filter = scalar_of(v, "a topic filter");
+    } else if (name == "type") {
+      type = scalar_of(v, "a topic type");
+    } else if (name == "properties") {
+      if (v.node.IsNull())
+        continue;
+      if (!v.node.IsMap())
+        v.fail("expected a mapping of property names to values, got "
+               + describe(v.node));
+      for (auto p = v.node.begin(); p != v.node.end(); ++p) {
+        int pline = line_of(p->first, v.line);
+        auto pname = p->first.IsScalar() ? p->first.Scalar() : std::string{};
+        YAML::Node pnode = p->second;
+        value_ref pv{pnode, v.key + "." + pname, line_of(pnode, pline)};
+        props[pname] = scalar_of(pv, "a property value");
+        prop_lines[pname] = pline;
+      }
+    } else {
+      throw failure{at, key + "." + name,
+                    "unknown key; valid keys here: filter, type, properties"};
+    }
+  }
+  if (filter.empty())
+    throw failure{line, key + ".filter", "required (the topics it maps)"};
+  if (type.empty())
+    throw failure{line, key + ".type",
+                  "required (json, string, int64, double or binary)"};
+  // The filter, and a type no rule may have, before the properties.
+  if (auto t = parse_topic_type(type)) {
+    if (auto err = check_mapping_rule(filter, *t))
+      throw failure{key_line(item, err->field.c_str(), line),
+                    key + "." + err->field, err->message};
+  }
+  auto spec = make_specification(type, props);
+  if (auto err = std::get_if<specification_error>(&spec)) {
+    if (err->property.empty())
+      throw failure{key_line(item, "type", line), key + ".type", err->message};
+    auto pl = prop_lines.find(err->property);
+    throw failure{pl != prop_lines.end() ? pl->second
+                                         : key_line(item, "properties", line),
+                  key + ".properties." + err->property, err->message};
+  }
+  return mapping_rule{filter, std::get<topic_specification>(std::move(spec))};
+}
+
+void read_mapping(const value_ref& v, topics_config& out) {
+  out.mapping.clear();
+  if (v.node.IsNull())
+    return;
+  if (!v.node.IsSequence())
+    v.fail("expected a list of rules (filter, type, properties), got "
+           + describe(v.node));
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    auto item = v.node[i];
+    out.mapping.push_back(read_mapping_rule(
+        item, v.key + "[" + std::to_string(i) + "]", line_of(item, v.line)));
+  }
+}
+
+void write_mapping(YAML::Emitter& e, const topics_config& in) {
+  e << YAML::BeginSeq;
+  for (const auto& r : in.mapping) {
+    e << YAML::BeginMap << YAML::Key << "filter" << YAML::Value;
+    write_string(e, r.filter);
+    e << YAML::Key << "type" << YAML::Value
+      << std::string{to_string(r.spec.type)};
+    auto props = r.spec.properties();
+    if (!props.empty()) {
+      e << YAML::Key << "properties" << YAML::Value << YAML::BeginMap;
+      for (auto& [name, value] : props) {
+        e << YAML::Key << name << YAML::Value;
+        write_string(e, value);
+      }
+      e << YAML::EndMap;
+    }
+    e << YAML::EndMap;
+  }
+  e << YAML::EndSeq;
+}
+
+const table<topics_config>& topics_table() {
+  // The rules' own keys (filter, type, properties) are documented with
+  // the mapping; the default file has no rule to show them in.
+  static const table<topics_config> rows{
+      field<topics_config>{"mapping", read_mapping, write_mapping, nullptr},
+  };
+  return rows;
+}
+
 const table<config>& config_table() {
   static const table<config> rows{
       enum_field("log_level", &config::log,
@@ -675,6 +781,7 @@ const table<config>& config_table() {
                     },
                     [] { return keys_of(listener_table(), "listeners[]."); }},
       section_field("mqtt", &config::mqtt, mqtt_table),
+      section_field("topics", &config::topics, topics_table),
       section_field("security", &config::security, security_table),
   };
   return rows;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "log/log.hpp"
+#include "protocol/topic_mapping.hpp"
 #include "security/settings.hpp"
 
 namespace castor {
@@ -93,9 +94,17 @@ struct mqtt_config {
 
 enum class actor_placement : uint8_t { io_thread, workers };
 
+/// Topics (docs/platform.md).
+struct topics_config {
+  /// The payload mapping: rules in order; the first whose filter matches a
+  /// topic makes it an explicit topic of the rule's type and properties.
+  std::vector<mapping_rule> mapping;
+};
+
 struct config {
   std::vector<listener_config> listeners{listener_config{}};
   mqtt_config mqtt;
+  topics_config topics;
   security_config security;
   log_level log = log_level::info;
   uint32_t scheduler_threads = 0; ///< 0 = cores - 1, at least 1

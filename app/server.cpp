@@ -175,6 +175,10 @@ std::optional<std::string> server::start() {
   // One gate for every listener's connections: they all run on the I/O
   // thread, and a subscription is in force for every publish read after it.
   auto gate = std::make_shared<subscription_gate>();
+  // The payload mapping, shared by every connection; none without rules.
+  mapping_ptr mapping;
+  if (!cfg_.topics.mapping.empty())
+    mapping = std::make_shared<const topic_mapping>(cfg_.topics.mapping);
   for (size_t i = 0; i < cfg_.listeners.size(); ++i) {
     auto& l = cfg_.listeners[i];
     auto ctx = std::make_shared<connection_context>();
@@ -183,6 +187,7 @@ std::optional<std::string> server::start() {
     ctx->timers = timers_;
     ctx->gate = gate;
     ctx->opts = make_channel_options(cfg_.mqtt, l.max_packet_size);
+    ctx->opts.mapping = mapping;
     ctx->transport = transports[i];
     ctx->principal_from = to_cert_principal(l.tls.principal_from);
     ctx->connect_timeout_ms = cfg_.mqtt.connect_timeout_ms;

@@ -24,6 +24,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/packet.hpp"
 #include "protocol/session_state.hpp"
+#include "protocol/topic_mapping.hpp"
 
 namespace castor::mqtt {
 
@@ -40,6 +41,9 @@ struct channel_options {
   bool subscription_identifier_available = true;
   bool shared_subscription_available = true;
   bool allow_empty_client_id = true;
+  /// The payload mapping (explicit topics); null or empty: every topic is
+  /// implicit and takes any payload.
+  castor::mapping_ptr mapping;
 };
 
 /// The session-related content of a CONNECT, after validation.
@@ -120,6 +124,10 @@ struct auth_data {
 struct publish_refused {
   std::string topic;
   uint8_t qos = 0;
+  /// not_authorized, or payload_format_invalid (the payload does not
+  /// convert to its explicit topic's type).
+  reason_code reason = reason_code::not_authorized;
+  std::string why; ///< for the log: what did not convert
 };
 
 /// Forward an inbound application message (topic resolved, alias removed).
@@ -313,7 +321,12 @@ private:
   channel_output on_disconnect(const disconnect& d);
   channel_output on_auth(auth&& a);
   channel_output accept_publish(publish&& p);
-  channel_output refuse_publish(publish&& p);
+  /// Acknowledges a publish that is not routed: MQTT 5 with `code` in
+  /// PUBACK or PUBREC (a QoS 0 one is dropped); MQTT 3.1.1 cannot say why,
+  /// and acknowledges it as success.
+  channel_output refuse_publish(publish&& p,
+                                reason_code code = reason_code::not_authorized,
+                                std::string why = {});
   channel_output dispatch(packet&& p);
 
   /// DISCONNECT with `reason` (v5 only) and close; the will is published.

@@ -62,18 +62,19 @@ channel_output channel::on_publish(publish&& p) {
   return accept_publish(std::move(p));
 }
 
-channel_output channel::refuse_publish(publish&& p) {
-  // MQTT 5: 0x87 in PUBACK or PUBREC (which ends a QoS 2 exchange). MQTT
-  // 3.1.1 has no way to say it: the message is acknowledged and dropped,
-  // as Mosquitto does.
+channel_output channel::refuse_publish(publish&& p, reason_code code,
+                                       std::string why) {
+  // MQTT 5: the code (0x87, 0x99) in PUBACK or PUBREC (which ends a QoS 2
+  // exchange). MQTT 3.1.1 has no way to say it: the message is acknowledged
+  // and dropped, as Mosquitto does.
   channel_output out;
-  auto code = version_ == protocol_version::v5 ? reason_code::not_authorized
-                                               : reason_code::success;
+  auto ack = version_ == protocol_version::v5 ? code : reason_code::success;
   if (p.qos == 1)
-    out.packets.emplace_back(puback{p.packet_id, code, {}});
+    out.packets.emplace_back(puback{p.packet_id, ack, {}});
   else if (p.qos == 2)
-    out.packets.emplace_back(pubrec{p.packet_id, code, {}});
-  out.effects.emplace_back(effect::publish_refused{std::move(p.topic), p.qos});
+    out.packets.emplace_back(pubrec{p.packet_id, ack, {}});
+  out.effects.emplace_back(
+      effect::publish_refused{std::move(p.topic), p.qos, code, std::move(why)});
   return out;
 }
 
@@ -86,6 +87,14 @@ channel_output channel::handle_publish_checked(publish&& p, bool exists) {
 }
 
 channel_output channel::accept_publish(publish&& p) {
+  // An explicit topic takes only what converts to its type.
+  if (opts_.mapping) {
+    if (auto spec = opts_.mapping->find(p.topic)) {
+      if (auto why = map_publish(*spec, p))
+        return refuse_publish(std::move(p), reason_code::payload_format_invalid,
+                              std::move(*why));
+    }
+  }
   channel_output out;
   switch (p.qos) {
   case 0:

@@ -399,7 +399,7 @@ listeners:
     CHECK_EQ(err.key, "colour");
     CHECK_EQ(err.message, "unknown key; valid keys here: log_level, "
                           "scheduler_threads, memory_trim_interval_ms, "
-                          "actor_placement, listeners, mqtt, security");
+                          "actor_placement, listeners, mqtt, topics, security");
     err = parse_err("listeners:\n  - name: a\n    prot: 1\n");
     CHECK_EQ(err.line, 3);
     CHECK_EQ(err.key, "listeners[0].prot");
@@ -621,4 +621,55 @@ TEST_CASE("actor placement") {
   auto err = parse_err("log_level: info\nactor_placement: threads\n");
   CHECK_EQ(err.line, 2);
   CHECK_EQ(err.key, "actor_placement");
+}
+
+TEST_CASE("topics.mapping rules: read, checked with file line and key, "
+          "written back") {
+  auto cfg = parse_ok("topics:\n"
+                      "  mapping:\n"
+                      "    - filter: sensors/+/temp\n"
+                      "      type: double\n"
+                      "    - filter: 'devices/#'\n"
+                      "      type: json\n"
+                      "      properties:\n"
+                      "        PUBLISH_VALUES_ONLY: true\n"
+                      "        CONFLATION: always\n");
+  REQUIRE_EQ(cfg.topics.mapping.size(), 2u);
+  CHECK_EQ(cfg.topics.mapping[0].filter, "sensors/+/temp");
+  CHECK(cfg.topics.mapping[0].spec.type == topic_type::double_);
+  CHECK(cfg.topics.mapping[1].spec.type == topic_type::json);
+  CHECK(cfg.topics.mapping[1].spec.publish_values_only);
+  CHECK(cfg.topics.mapping[1].spec.conflation == conflation_mode::always);
+  auto again = parse_ok(to_yaml(cfg));
+  CHECK_EQ(to_yaml(again), to_yaml(cfg));
+  REQUIRE_EQ(again.topics.mapping.size(), 2u);
+  CHECK(again.topics.mapping[1].spec == cfg.topics.mapping[1].spec);
+  CHECK(parse_ok("topics:\n  mapping: []\n").topics.mapping.empty());
+
+  auto err = parse_err("topics:\n  mapping:\n    - filter: a/#/b\n"
+                       "      type: json\n");
+  CHECK_EQ(err.line, 3);
+  CHECK_EQ(err.key, "topics.mapping[0].filter");
+  err = parse_err("topics:\n  mapping:\n    - filter: a\n      type: json\n"
+                  "    - filter: b\n      type: jsn\n");
+  CHECK_EQ(err.line, 6);
+  CHECK_EQ(err.key, "topics.mapping[1].type");
+  err = parse_err("topics:\n  mapping:\n    - filter: a\n      type: json\n"
+                  "      properties:\n        CONFLATION: sometimes\n");
+  CHECK_EQ(err.line, 6);
+  CHECK_EQ(err.key, "topics.mapping[0].properties.CONFLATION");
+  err = parse_err("topics:\n  mapping:\n    - filter: a\n"
+                  "      type: time_series\n");
+  CHECK_EQ(err.key, "topics.mapping[0].type");
+  err = parse_err("topics:\n  mapping:\n    - filter: $share/g/a\n"
+                  "      type: json\n");
+  CHECK_EQ(err.key, "topics.mapping[0].filter");
+  err = parse_err("topics:\n  mapping:\n    - type: json\n");
+  CHECK_EQ(err.key, "topics.mapping[0].filter");
+  err = parse_err("topics:\n  mapping:\n    - filter: a\n      type: json\n"
+                  "      kind: x\n");
+  CHECK_EQ(err.line, 5);
+  CHECK_EQ(err.key, "topics.mapping[0].kind");
+  err = parse_err("topics:\n  mapping: sensors\n");
+  CHECK_EQ(err.key, "topics.mapping");
 }
