@@ -72,7 +72,9 @@ export function brokerEnv() {
 // a port (each gets a free one, returned in `ports` by name); they come
 // before the tcp listener, which is opened last, so all are up once it
 // accepts connections. `mqtt`: mqtt settings.
-export async function startServer({ timeoutMs = 10000, listeners = [], mqtt = {} } = {}) {
+// extraConfig: YAML appended to Castor's configuration (other top-level
+// sections, such as topics:).
+export async function startServer({ timeoutMs = 10000, listeners = [], mqtt = {}, extraConfig = '' } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'castor-integ-js-'));
   const logPath = path.join(dir, 'server.log');
   const port = await freePort();
@@ -102,6 +104,7 @@ export async function startServer({ timeoutMs = 10000, listeners = [], mqtt = {}
       lines.push('mqtt:');
       for (const [k, v] of Object.entries(mqtt)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
     }
+    if (extraConfig) lines.push(extraConfig);
     fs.writeFileSync(conf, lines.join('\n') + '\n');
     cmd = path.resolve(bin); // the broker runs in its own directory
     args = ['--config', conf, '--mqtt-port', String(port), '--log-level', 'info'];
