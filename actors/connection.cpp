@@ -474,6 +474,8 @@ void apply_output(connection_broker* self, mqtt::channel_output&& o) {
                  "publish to " << pr->topic << " (QoS " << int{pr->qos}
                                << ") refused: "
                                << (unconverted ? pr->why : "not authorized"));
+    } else if (auto a = std::get_if<mqtt::effect::api_request>(&e)) {
+      run_api_request(self, std::move(*a));
     } else if (auto s = std::get_if<mqtt::effect::subscribe>(&e)) {
       begin_subscribe(self, std::move(*s));
     } else if (auto u = std::get_if<mqtt::effect::unsubscribe>(&e)) {

@@ -92,6 +92,16 @@ bool dispatch(connection_broker* self, const std::string& topic,
 /// A topic has taken a batch of the pending read `seq`.
 void read_batch_taken(connection_broker* self, uint64_t seq);
 
+// -- platform API requests (connection_api.cpp) ---------------------------------
+
+/// Writes st.writing.out to the socket (once a burst of messages waiting
+/// in the mailbox is handled, unless `now`).
+void flush_out(connection_broker* self, bool now);
+
+/// Runs a request of the platform API in an actor of its own and writes
+/// its answer to this connection's client (nobody else gets it).
+void run_api_request(connection_broker* self, mqtt::effect::api_request&& r);
+
 // -- publishes on their way to topics (connection_route.cpp) ------------------
 
 /// Adds a PUBLISH read now to the current read's batch for its topic.

@@ -53,6 +53,10 @@ struct broker_counters {
   /// PUBLISHes to explicit topics whose payload does not convert to the
   /// topic's type (0x99; QoS 0 ones dropped).
   std::atomic<uint64_t> publishes_unconverted{0};
+  /// Platform API requests answered, and those dropped for want of a
+  /// response topic.
+  std::atomic<uint64_t> api_requests{0};
+  std::atomic<uint64_t> api_dropped{0};
   /// Authentication outcomes, in detail.
   auth_counters auth;
 

@@ -175,8 +175,10 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
     } else if (u.keeps_value()) {
       st.current = u;
     }
-    if (!u.expired(now))
+    if (!u.expired(now)) {
+      st.last = u.msg;
       ups.emplace_back(std::move(u));
+    }
   }
   if (cleared && !st.current)
     arm_gc(self);
@@ -356,6 +358,12 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
         }
         st.published_at_ask = st.published;
         self->send(st.tree, retire_atom::value, st.name);
+      },
+      [=](fetch_atom) -> mqtt::message_ptr {
+        auto& st = self->state;
+        if (st.last && mqtt::expired(*st.last, std::chrono::steady_clock::now()))
+          st.last.reset();
+        return st.last;
       },
       [=](retire_atom) -> bool {
         // The tree no longer hands this topic out while it waits for the

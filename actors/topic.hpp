@@ -69,6 +69,9 @@ struct topic_state {
   std::string name;
   /// The current value (MQTT: the retained message); empty if none.
   update current;
+  /// The last update, retained or not: what the platform API fetches
+  /// (docs/platform.md). Forgotten when the topic retires.
+  mqtt::message_ptr last;
   /// The sequence number of the last update fanned out.
   uint64_t seq = 0;
   /// Delivery batches each session has not yet given credit for; a session

@@ -1,9 +1,10 @@
 #include "actors/topic_tree.hpp"
 
+#include <algorithm>
 #include <memory>
 
-#include <caf/io/all.hpp>
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 
 #include "actors/broker_exit.hpp"
 #include "actors/iface/implement.hpp"
@@ -208,6 +209,24 @@ caf::behavior topic_tree_impl(Self* self) {
       },
       [=](stats_atom) -> uint64_t {
         return self->state.created - self->state.collected;
+      },
+      [=](fetch_atom, const std::string& filter,
+          uint64_t limit) -> topic_listing {
+        std::vector<std::pair<std::string_view, topic_interface>> found;
+        self->state.topics.for_each_match(
+            filter, [&](std::string_view name, topic_interface& t) {
+              found.emplace_back(name, t);
+            });
+        std::sort(found.begin(), found.end(),
+                  [](auto& a, auto& b) { return a.first < b.first; });
+        topic_listing out;
+        out.more = found.size() > limit;
+        found.resize(std::min<uint64_t>(found.size(), limit));
+        for (auto& [name, t] : found) {
+          out.names.emplace_back(name);
+          out.topics.push_back(t);
+        }
+        return out;
       },
       [=](subscribe_atom,
           topic_subscription& ts) -> caf::result<retained_batch> {

@@ -69,6 +69,10 @@ using gc_check_atom = caf::atom_constant<caf::atom("gccheck")>;
 using gate_open_atom = caf::atom_constant<caf::atom("gateopen")>;
 /// Topic -> tree: I am idle; tree -> topic: retire now if still idle.
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
+/// A topic's value, or the topics a filter matches (the platform API).
+using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+/// Connection -> API request actor: run it, answer the JSON.
+using api_atom = caf::atom_constant<caf::atom("api")>;
 
 /// Modes of (flow_atom, uint8_t) from a connection to its session.
 enum class flow_mode : uint8_t {

@@ -130,6 +130,16 @@ struct publish_refused {
   std::string why; ///< for the log: what did not convert
 };
 
+/// A request of the platform API: an MQTT 5 PUBLISH to
+/// `$castor/api/<operation>` with a response topic (already acknowledged).
+/// The answer goes to this connection's client only (channel::api_answer).
+struct api_request {
+  std::string operation; ///< what follows `$castor/api/`
+  std::string payload;
+  std::string response_topic;
+  std::optional<std::string> correlation_data;
+};
+
 /// Forward an inbound application message (topic resolved, alias removed).
 struct route {
   publish msg;
@@ -180,7 +190,7 @@ using channel_effect
     = std::variant<effect::open_session, effect::route, effect::subscribe,
                    effect::unsubscribe, effect::outbound_ack, effect::close,
                    effect::auth_data, effect::route_if_exists,
-                   effect::publish_refused>;
+                   effect::publish_refused, effect::api_request>;
 
 /// What a handler produced: packets to send (in order) and effects to run
 /// (in order, after the packets are queued for writing).
@@ -284,6 +294,14 @@ public:
   /// Appends the encoding of a packet for this connection's version.
   void write(const packet& p, std::string& out) const;
 
+  /// The answer to an effect::api_request: a QoS 0 PUBLISH of the JSON
+  /// `answer` to the request's response topic, with its correlation data,
+  /// content type application/json and payload format indicator 1. False
+  /// (nothing appended) when it would exceed the client's maximum packet
+  /// size.
+  bool write_api_answer(const effect::api_request& r, std::string answer,
+                        std::string& out) const;
+
   // -- state ------------------------------------------------------------------
 
   phase state() const noexcept {
@@ -321,6 +339,8 @@ private:
   channel_output on_disconnect(const disconnect& d);
   channel_output on_auth(auth&& a);
   channel_output accept_publish(publish&& p);
+  /// A publish to `$castor/`: an API request, or refused.
+  channel_output api_publish(publish&& p);
   /// Acknowledges a publish that is not routed: MQTT 5 with `code` in
   /// PUBACK or PUBREC (a QoS 0 one is dropped); MQTT 3.1.1 cannot say why,
   /// and acknowledges it as success.

@@ -43,6 +43,10 @@ channel_output channel::on_publish(publish&& p) {
           pubrec{p.packet_id, reason_code::payload_format_invalid, {}});
     return out;
   }
+  // `$castor/` is the server's: requests of the platform API go to it
+  // (MQTT 5, with a response topic); nothing is published into it.
+  if (reserved_topic(p.topic))
+    return api_publish(std::move(p));
   if (access_) {
     switch (access_->check_publish(p.topic)) {
     case publish_check::allow:
@@ -60,6 +64,50 @@ channel_output channel::on_publish(publish&& p) {
     }
   }
   return accept_publish(std::move(p));
+}
+
+channel_output channel::api_publish(publish&& p) {
+  constexpr std::string_view prefix = "$castor/api/";
+  if (version_ != protocol_version::v5
+      || p.topic.compare(0, prefix.size(), prefix) != 0)
+    return refuse_publish(std::move(p));
+  channel_output out;
+  if (p.qos == 1)
+    out.packets.emplace_back(puback{p.packet_id, reason_code::success, {}});
+  else if (p.qos == 2) {
+    out.packets.emplace_back(pubrec{p.packet_id, reason_code::success, {}});
+    if (qos2_.count(p.packet_id) > 0)
+      return out; // a duplicate of a request already taken
+    if (qos2_.size() >= opts_.receive_maximum)
+      return protocol_close(reason_code::receive_maximum_exceeded);
+    qos2_.insert(p.packet_id);
+  }
+  effect::api_request r;
+  r.operation = p.topic.substr(prefix.size());
+  r.payload = std::move(p.payload);
+  // Without a response topic there is nobody to answer: the connection
+  // drops it and counts it (operation "" tells it so).
+  if (p.props.response_topic)
+    r.response_topic = std::move(*p.props.response_topic);
+  r.correlation_data = std::move(p.props.correlation_data);
+  out.effects.emplace_back(std::move(r));
+  return out;
+}
+
+bool channel::write_api_answer(const effect::api_request& r,
+                               std::string answer, std::string& out) const {
+  publish p;
+  p.topic = r.response_topic;
+  p.payload = std::move(answer);
+  p.props.correlation_data = r.correlation_data;
+  p.props.content_type = "application/json";
+  p.props.payload_format_indicator = 1;
+  std::string bytes;
+  write(packet{std::move(p)}, bytes);
+  if (req_.maximum_packet_size != 0 && bytes.size() > req_.maximum_packet_size)
+    return false;
+  out += bytes;
+  return true;
 }
 
 channel_output channel::refuse_publish(publish&& p, reason_code code,

@@ -33,4 +33,12 @@ filter_info parse_filter(std::string_view filter) noexcept;
 /// first level begins with '$'.
 bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
 
+/// True for `$castor` and the names and filters below it: the server's own
+/// (the platform API), never published into or subscribed to by clients.
+inline bool reserved_topic(std::string_view name) noexcept {
+  constexpr std::string_view root = "$castor";
+  return name.compare(0, root.size(), root) == 0
+         && (name.size() == root.size() || name[root.size()] == '/');
+}
+
 } // namespace castor::mqtt

@@ -68,4 +68,8 @@ inline constexpr std::chrono::seconds auth_timeout{30};
 /// 0x88 (server unavailable).
 inline constexpr std::chrono::seconds auth_handler_timeout{25};
 
+/// Connection -> API request actor: the request asks the tree and topics
+/// (above). When it expires the client gets the error answer UNAVAILABLE.
+inline constexpr std::chrono::seconds api_timeout{60};
+
 } // namespace castor

@@ -43,7 +43,21 @@ using topic_interface = caf::typed_actor<
     // Its own idle timer (with the publish count when it was set).
     caf::reacts_to<gc_check_atom, uint64_t>,
     // From the tree: quit if still unused; true if it did.
-    caf::replies_to<retire_atom>::with<bool>>;
+    caf::replies_to<retire_atom>::with<bool>,
+    // Its last update (the platform API's fetch); null if none.
+    caf::replies_to<fetch_atom>::with<mqtt::message_ptr>>;
+
+/// The topics a filter matches, in name order (the platform API's fetch).
+struct topic_listing {
+  std::vector<std::string> names;
+  std::vector<topic_interface> topics;
+  bool more = false; ///< more matched than were asked for
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, topic_listing& x) {
+  return f(caf::meta::type_name("topic_listing"), x.names, x.topics, x.more);
+}
 
 } // namespace castor
 
@@ -51,5 +65,6 @@ using topic_interface = caf::typed_actor<
 CAF_BEGIN_TYPE_ID_BLOCK(castor_handles, caf::first_custom_type_id + 300)
 
 CAF_ADD_TYPE_ID(castor_handles, (castor::topic_interface))
+CAF_ADD_TYPE_ID(castor_handles, (castor::topic_listing))
 
 CAF_END_TYPE_ID_BLOCK(castor_handles)

@@ -33,6 +33,8 @@ using topic_tree_interface = caf::typed_actor<
     // The idle time after which the topics it makes retire (ms, 0 = never).
     caf::reacts_to<gc_config_atom, uint32_t>,
     // Topics alive.
-    caf::replies_to<stats_atom>::with<uint64_t>>;
+    caf::replies_to<stats_atom>::with<uint64_t>,
+    // The topics a filter matches, in name order, at most this many.
+    caf::replies_to<fetch_atom, std::string, uint64_t>::with<topic_listing>>;
 
 } // namespace castor

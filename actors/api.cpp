@@ -1,0 +1,166 @@
+#include "actors/api.hpp"
+
+#include <memory>
+#include <variant>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "actors/iface/implement.hpp"
+#include "actors/iface/timeouts.hpp"
+#include "protocol/api_request.hpp"
+#include "protocol/value.hpp"
+#include "security/crypto.hpp"
+
+namespace castor {
+
+namespace {
+
+/// A value as the API answers it: JSON as JSON, text as a string, numbers
+/// as numbers, bytes as base64. The type is the explicit topic's, or the
+/// one inferred from the publish (implicit topics).
+std::pair<topic_type, nlohmann::json>
+api_value(const std::string& name, const mqtt::message& m,
+          const mapping_ptr& mapping) {
+  const auto& props = mqtt::props_of(m);
+  const topic_specification* spec = mapping ? mapping->find(name) : nullptr;
+  typed_value v;
+  if (spec != nullptr) {
+    auto converted = convert_payload(spec->type, m.payload);
+    if (auto ok = std::get_if<typed_value>(&converted))
+      v = std::move(*ok);
+    else
+      v = infer_value(m.payload, {}, false); // published before a rule
+  } else {
+    v = infer_value(m.payload, props.content_type.value_or(""),
+                    props.payload_format_indicator.value_or(0) == 1);
+  }
+  switch (v.type) {
+  case topic_type::json:
+    return {v.type, std::move(v.json)};
+  case topic_type::string:
+    return {v.type, v.bytes};
+  case topic_type::int64:
+    return {v.type, v.int64};
+  case topic_type::double_:
+    return {v.type, v.number};
+  default:
+    return {topic_type::binary, security::base64_encode(v.bytes)};
+  }
+}
+
+/// What a fetch gathers: one slot per topic, in name order.
+struct fetch_gather {
+  api::fetch_topics request;
+  std::vector<std::string> names;
+  std::vector<mqtt::message_ptr> values;
+  size_t pending = 0;
+  bool more = false;
+  caf::typed_response_promise<std::string> rp;
+};
+
+void answer_fetch(const std::shared_ptr<fetch_gather>& g,
+                  const mapping_ptr& mapping) {
+  auto topics = nlohmann::json::array();
+  for (size_t i = 0; i < g->names.size(); ++i) {
+    if (!g->values[i])
+      continue; // no value (yet), or gone meanwhile
+    auto [type, value] = api_value(g->names[i], *g->values[i], mapping);
+    nlohmann::json t{{"path", g->names[i]},
+                     {"type", std::string{to_string(type)}}};
+    if (g->request.values)
+      t["value"] = std::move(value);
+    topics.push_back(std::move(t));
+  }
+  g->rp.deliver(api::ok_answer({{"topics", std::move(topics)}, {"more", g->more}}));
+}
+
+template <class Self>
+void run_fetch(Self* self, const api_context& ctx, api::fetch_topics f,
+               caf::typed_response_promise<std::string> rp) {
+  auto g = std::make_shared<fetch_gather>();
+  g->request = std::move(f);
+  g->rp = rp;
+  auto selector = g->request.selector;
+  self->request(ctx.tree, tree_request_timeout, fetch_atom::value, selector,
+                max_fetch_scan)
+      .then(
+          [=](topic_listing& l) {
+            // SELECT_TOPIC and READ_TOPIC on each topic (a literal filter
+            // asks both), then the limit.
+            std::vector<topic_interface> topics;
+            g->more = l.more;
+            for (size_t i = 0; i < l.names.size(); ++i) {
+              if (ctx.access
+                  && !(ctx.access->may_subscribe(l.names[i])
+                       && ctx.access->may_read(l.names[i])))
+                continue;
+              if (g->names.size() == g->request.limit) {
+                g->more = true;
+                break;
+              }
+              g->names.push_back(std::move(l.names[i]));
+              topics.push_back(l.topics[i]);
+            }
+            g->values.resize(g->names.size());
+            g->pending = topics.size();
+            if (g->pending == 0) {
+              answer_fetch(g, ctx.mapping);
+              self->quit();
+              return;
+            }
+            for (size_t i = 0; i < topics.size(); ++i) {
+              auto done = [=] {
+                if (--g->pending == 0) {
+                  answer_fetch(g, ctx.mapping);
+                  self->quit();
+                }
+              };
+              self->request(topics[i], topic_request_timeout, fetch_atom::value)
+                  .then(
+                      [=](mqtt::message_ptr& m) {
+                        g->values[i] = std::move(m);
+                        done();
+                      },
+                      [=](caf::error&) { done(); }); // retired meanwhile
+            }
+          },
+          [=](caf::error&) {
+            g->rp.deliver(api::error_answer(
+                {"UNAVAILABLE", "the topic tree did not answer in time"}));
+            self->quit();
+          });
+}
+
+caf::behavior api_request_actor(caf::event_based_actor* self,
+                                api_context ctx) {
+  return implement<api_interface>(
+      [=](api_atom, std::string& operation,
+          std::string& payload) -> caf::result<std::string> {
+        auto parsed = api::parse_request(operation, payload);
+        if (auto err = std::get_if<api::error>(&parsed)) {
+          self->quit();
+          return api::error_answer(*err);
+        }
+        auto& req = std::get<api::request>(parsed);
+        if (auto f = std::get_if<api::fetch_topics>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_fetch(self, ctx, std::move(*f), rp);
+          return rp;
+        }
+        self->quit();
+        return api::error_answer(
+            {"NOT_IMPLEMENTED", "operation '" + operation
+                                    + "' is not served by this version "
+                                      "(docs/platform.md lists what is)"});
+      });
+}
+
+} // namespace
+
+api_interface spawn_api_request(caf::actor_system& sys, api_context ctx) {
+  return caf::actor_cast<api_interface>(
+      sys.spawn(api_request_actor, std::move(ctx)));
+}
+
+} // namespace castor

@@ -1,0 +1,33 @@
+#pragma once
+
+// Requests of the platform API (docs/platform.md, `$castor/api/`): each is
+// run by a short-lived actor of its own, spawned by the connection that
+// read it, so a request that waits for many topics holds up no connection,
+// topic or the tree. The actor reads the request (protocol/api_request.hpp),
+// checks the caller's rights, asks the tree and the topics, answers the
+// JSON and ends. What it handles: api_interface (actors/iface/api.hpp).
+
+#include <caf/fwd.hpp>
+
+#include "actors/iface/api.hpp"
+#include "actors/iface/topic_tree.hpp"
+#include "protocol/channel.hpp"
+#include "protocol/topic_mapping.hpp"
+
+namespace castor {
+
+/// What a request runs with: the tree, the caller's rights (null: all) and
+/// the payload mapping (explicit topics' types).
+struct api_context {
+  topic_tree_interface tree;
+  mqtt::access_ptr access;
+  mapping_ptr mapping;
+};
+
+/// Most topic names the tree lists for one fetch before the caller's
+/// rights and the limit are applied.
+inline constexpr uint64_t max_fetch_scan = 100000;
+
+api_interface spawn_api_request(caf::actor_system& sys, api_context ctx);
+
+} // namespace castor

@@ -1,0 +1,70 @@
+// Requests of the platform API (`$castor/api/`, docs/platform.md) read by
+// this connection: each runs in an API request actor (actors/api.hpp) and
+// its answer is written to this connection's client alone, as a QoS 0
+// PUBLISH to the request's response topic. Part of the connection actor
+// (connection.cpp); declarations in connection_detail.hpp.
+
+#include <memory>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/api.hpp"
+#include "actors/connection_detail.hpp"
+#include "actors/iface/timeouts.hpp"
+#include "log/log.hpp"
+#include "protocol/api_request.hpp"
+
+namespace castor::connection_detail {
+
+namespace {
+
+void write_answer(connection_broker* self,
+                  const mqtt::effect::api_request& r, std::string answer) {
+  auto& st = self->state;
+  if (st.closed || st.closing)
+    return; // the client has gone: nobody to answer
+  if (!st.channel->write_api_answer(r, std::move(answer), st.writing.out)) {
+    CASTOR_LOG(debug, context_of(self),
+               "API answer to " << r.operation
+                                << " exceeds the client's maximum packet size");
+    st.channel->write_api_answer(
+        r,
+        api::error_answer({"ANSWER_TOO_LARGE",
+                           "the answer exceeds the client's maximum packet "
+                           "size; ask for less (limit)"}),
+        st.writing.out);
+  }
+  flush_out(self, false);
+}
+
+} // namespace
+
+void run_api_request(connection_broker* self, mqtt::effect::api_request&& r) {
+  auto& st = self->state;
+  if (r.response_topic.empty()) {
+    broker_counters::add(st.ctx->counters->api_dropped);
+    CASTOR_LOG(debug, context_of(self),
+               "API request " << r.operation
+                              << " without a response topic: dropped");
+    return;
+  }
+  broker_counters::add(st.ctx->counters->api_requests);
+  auto worker = spawn_api_request(
+      self->system(), api_context{st.ctx->tree, st.channel->access(),
+                                  st.channel->options().mapping});
+  auto req = std::make_shared<mqtt::effect::api_request>(std::move(r));
+  self->request(worker, api_timeout, api_atom::value, req->operation,
+                std::move(req->payload))
+      .then([=](std::string& answer) { write_answer(self, *req, answer); },
+            [=](caf::error&) {
+              write_answer(
+                  self, *req,
+                  api::error_answer(
+                      {"UNAVAILABLE", "the request was not answered within "
+                                          + std::to_string(api_timeout.count())
+                                          + " s"}));
+            });
+}
+
+} // namespace castor::connection_detail
