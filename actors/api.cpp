@@ -49,30 +49,60 @@ api_value(const std::string& name, const mqtt::message& m,
   }
 }
 
-/// What a fetch gathers: one slot per topic, in name order.
+/// What a fetch gathers: the topics the caller may see, in name order,
+/// asked for their values a window at a time until `limit` of them have
+/// one (topics without a value are left out).
 struct fetch_gather {
   api::fetch_topics request;
   std::vector<std::string> names;
-  std::vector<mqtt::message_ptr> values;
-  size_t pending = 0;
-  bool more = false;
+  std::vector<topic_interface> topics;
+  size_t next = 0;        ///< the first candidate not yet asked
+  bool tree_more = false; ///< the tree listed max_fetch_scan and stopped
+  nlohmann::json found = nlohmann::json::array();
   caf::typed_response_promise<std::string> rp;
 };
 
-void answer_fetch(const std::shared_ptr<fetch_gather>& g,
-                  const mapping_ptr& mapping) {
-  auto topics = nlohmann::json::array();
-  for (size_t i = 0; i < g->names.size(); ++i) {
-    if (!g->values[i])
-      continue; // no value (yet), or gone meanwhile
-    auto [type, value] = api_value(g->names[i], *g->values[i], mapping);
-    nlohmann::json t{{"path", g->names[i]},
-                     {"type", std::string{to_string(type)}}};
-    if (g->request.values)
-      t["value"] = std::move(value);
-    topics.push_back(std::move(t));
+template <class Self>
+void fetch_window(Self* self, const api_context& ctx,
+                  const std::shared_ptr<fetch_gather>& g) {
+  auto need = g->request.limit - g->found.size();
+  auto first = g->next;
+  auto last = std::min(g->names.size(), first + need);
+  if (need == 0 || first == last) {
+    bool more = g->next < g->names.size() || g->tree_more;
+    g->rp.deliver(
+        api::ok_answer({{"topics", std::move(g->found)}, {"more", more}}));
+    self->quit();
+    return;
   }
-  g->rp.deliver(api::ok_answer({{"topics", std::move(topics)}, {"more", g->more}}));
+  g->next = last;
+  auto values = std::make_shared<std::vector<mqtt::message_ptr>>(last - first);
+  auto pending = std::make_shared<size_t>(last - first);
+  auto done = [=] {
+    if (--*pending > 0)
+      return;
+    for (size_t k = 0; k < values->size(); ++k) {
+      auto& m = (*values)[k];
+      if (!m)
+        continue; // no value (yet), or retired meanwhile
+      const auto& name = g->names[first + k];
+      auto [type, value] = api_value(name, *m, ctx.mapping);
+      nlohmann::json t{{"path", name}, {"type", std::string{to_string(type)}}};
+      if (g->request.values)
+        t["value"] = std::move(value);
+      g->found.push_back(std::move(t));
+    }
+    fetch_window(self, ctx, g);
+  };
+  for (size_t i = first; i < last; ++i) {
+    self->request(g->topics[i], topic_request_timeout, fetch_atom::value)
+        .then(
+            [=](mqtt::message_ptr& m) {
+              (*values)[i - first] = std::move(m);
+              done();
+            },
+            [=](caf::error&) { done(); });
+  }
 }
 
 template <class Self>
@@ -87,43 +117,17 @@ void run_fetch(Self* self, const api_context& ctx, api::fetch_topics f,
       .then(
           [=](topic_listing& l) {
             // SELECT_TOPIC and READ_TOPIC on each topic (a literal filter
-            // asks both), then the limit.
-            std::vector<topic_interface> topics;
-            g->more = l.more;
+            // asks both).
+            g->tree_more = l.more;
             for (size_t i = 0; i < l.names.size(); ++i) {
               if (ctx.access
                   && !(ctx.access->may_subscribe(l.names[i])
                        && ctx.access->may_read(l.names[i])))
                 continue;
-              if (g->names.size() == g->request.limit) {
-                g->more = true;
-                break;
-              }
               g->names.push_back(std::move(l.names[i]));
-              topics.push_back(l.topics[i]);
+              g->topics.push_back(l.topics[i]);
             }
-            g->values.resize(g->names.size());
-            g->pending = topics.size();
-            if (g->pending == 0) {
-              answer_fetch(g, ctx.mapping);
-              self->quit();
-              return;
-            }
-            for (size_t i = 0; i < topics.size(); ++i) {
-              auto done = [=] {
-                if (--g->pending == 0) {
-                  answer_fetch(g, ctx.mapping);
-                  self->quit();
-                }
-              };
-              self->request(topics[i], topic_request_timeout, fetch_atom::value)
-                  .then(
-                      [=](mqtt::message_ptr& m) {
-                        g->values[i] = std::move(m);
-                        done();
-                      },
-                      [=](caf::error&) { done(); }); // retired meanwhile
-            }
+            fetch_window(self, ctx, g);
           },
           [=](caf::error&) {
             g->rp.deliver(api::error_answer(

@@ -1,0 +1,208 @@
+#!/usr/bin/python3
+"""The platform API over MQTT 5 (docs/platform.md): requests are PUBLISHes
+to `$castor/api/<operation>` with a response topic and correlation data;
+the JSON answer goes to the requesting connection alone. `$castor/` is the
+server's: nobody publishes into it or subscribes to it."""
+
+import base64
+import json
+
+from mqtt_test import *  # noqa: F401,F403
+
+MAPPING = """
+topics:
+  mapping:
+    - {filter: "api/int/#", type: int64}
+    - {filter: "api/num/#", type: double}
+"""
+
+
+def request(c, operation, body, response_topic=None, correlation=None, qos=1):
+    """Sends a request and returns the answer PUBLISH (other packets of the
+    connection are kept for later)."""
+    response_topic = response_topic or unique("reply")
+    correlation = correlation if correlation is not None else unique("corr").encode()
+    props = {"response_topic": response_topic, "correlation_data": correlation}
+    payload = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    c.publish("$castor/api/" + operation, payload, qos=qos, packet_id=11,
+              properties=props, ack=False)
+    # The answer may come before the request's acknowledgement is complete
+    # (after PUBREC, before PUBCOMP): both are waited for, in any order.
+    p = None
+    acked = qos == 0
+    while p is None or not acked:
+        q = c.recv()
+        if q.type == PUBLISH and q.topic == response_topic:
+            check(p is None, "a second answer: %r" % q)
+            p = q
+        elif q.type == PUBACK and qos == 1:
+            check_packet(q, PUBACK, packet_id=11, reason_code=0)
+            acked = True
+        elif q.type == PUBREC and qos == 2:
+            check_packet(q, PUBREC, packet_id=11, reason_code=0)
+            c.send(gen_pubrel(11))
+        elif q.type == PUBCOMP and qos == 2:
+            acked = True
+        else:
+            raise TestError("unexpected %r while waiting for an answer" % q)
+    check_eq(p.props.get("correlation_data"), correlation, "correlation data")
+    check_eq(p.props.get("content_type"), "application/json", "content type")
+    check_eq(p.props.get("payload_format_indicator"), 1, "payload format indicator")
+    check_eq(p.qos, 0, "answer QoS")
+    return json.loads(p.payload)
+
+
+def ok(answer):
+    check(answer.get("ok") is True, "expected an ok answer, got %r" % answer)
+    return answer
+
+
+def error_code(answer):
+    check(answer.get("ok") is False, "expected an error answer, got %r" % answer)
+    return answer["error"]["code"]
+
+
+@case(castor_only=True, server=False)
+def fetch_answers_values_of_every_kind_in_path_order():
+    srv = Server(extra_config=MAPPING)
+    srv.start()
+    try:
+        pub = connect(srv.port, "c21-pub")
+        pub.publish("api/j", b'{"a": [1, "x"]}', qos=1,
+                    properties={"content_type": "application/json"})
+        pub.publish("api/pfi", b"[true]", qos=1, properties={"payload_format_indicator": 1})
+        pub.publish("api/text", b'{"not": "hinted"}', qos=1)
+        pub.publish("api/bin", b"\xff\x00\x01", qos=1)
+        pub.publish("api/int/a", b"-17", qos=1)
+        pub.publish("api/num/a", b"2.5e1", qos=1)
+        pub.publish("api/text", b"second", qos=0)  # the last update is the value
+        pub.publish("other/x", b"elsewhere", qos=1)
+        c = connect(srv.port, "c21-req")
+        # A subscriber with nothing published yet: its topic has no value.
+        c.subscribe("api/empty", 0)
+        a = ok(request(c, "topics/fetch", {"selector": "api/#"}))
+        check_eq(a["more"], False, "more")
+        got = [(t["path"], t["type"], t["value"]) for t in a["topics"]]
+        check_eq(got, [("api/bin", "binary", base64.b64encode(b"\xff\x00\x01").decode()),
+                       ("api/int/a", "int64", -17),
+                       ("api/j", "json", {"a": [1, "x"]}),
+                       ("api/num/a", "double", 25.0),
+                       ("api/pfi", "json", [True]),
+                       ("api/text", "string", "second")], "fetched topics")
+        a = ok(request(c, "topics/fetch", {"selector": "api/+", "values": False, "limit": 2}))
+        check_eq(a["topics"], [{"path": "api/bin", "type": "binary"},
+                               {"path": "api/j", "type": "json"}], "without values, limited")
+        check_eq(a["more"], True, "more")
+        a = ok(request(c, "topics/fetch", {"selector": "api/j"}))
+        check_eq([t["path"] for t in a["topics"]], ["api/j"], "one topic by name")
+        a = ok(request(c, "topics/fetch", {"selector": "none/#"}))
+        check_eq((a["topics"], a["more"]), ([], False), "nothing matches")
+        c.disconnect()
+        pub.disconnect()
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True)
+def the_answer_reaches_the_requester_alone(srv):
+    reply = unique("reply/shared")
+    other = connect(srv.port, "c21-other")
+    other.subscribe(reply, 0)
+    other.subscribe("#", 0)
+    c = connect(srv.port, "c21-asker")
+    c.subscribe(reply, 0)
+    ok(request(c, "topics/fetch", {"selector": "#"}, response_topic=reply, qos=0))
+    # Without subscribing to the response topic, too (QoS 2 request).
+    c2 = connect(srv.port, "c21-asker2")
+    ok(request(c2, "topics/fetch", {"selector": "#"}, response_topic=reply, qos=2))
+    other.expect_nothing("an answer meant for another client", via=c)
+    for x in (other, c, c2):
+        x.disconnect()
+
+
+@case(castor_only=True)
+def bad_requests_get_clear_errors_and_harm_nothing(srv):
+    c = connect(srv.port, "c21-bad")
+    check_eq(error_code(request(c, "topics/nope", {})), "UNKNOWN_OPERATION", "unknown")
+    check_eq(error_code(request(c, "topics/fetch", b"{not json")), "INVALID_REQUEST",
+             "malformed JSON")
+    check_eq(error_code(request(c, "topics/fetch", {"selector": "a/#/b"})),
+             "INVALID_REQUEST", "bad selector")
+    check_eq(error_code(request(c, "topics/fetch", {"selector": "#", "bogus": 1})),
+             "INVALID_REQUEST", "unknown field")
+    check_eq(error_code(request(c, "topics/add", {"path": "x", "type": "json"})),
+             "NOT_IMPLEMENTED", "an operation not served yet")
+    # Without a response topic: dropped (acknowledged, nothing answered).
+    c.subscribe("probe/#", 0)
+    c.publish("$castor/api/topics/fetch", b'{"selector": "#"}', qos=1, packet_id=3)
+    c.expect_nothing("an answer without a response topic", via=c, topic="probe/x")
+    ok(request(c, "topics/fetch", {"selector": "#"}))
+    c.disconnect()
+
+
+@case(castor_only=True)
+def castor_topics_are_the_servers(srv):
+    c = connect(srv.port, "c21-rules")
+    c.subscribe("$castor/#", 0, codes=[0x87])
+    c.subscribe("$share/g/$castor/api/x", 0, packet_id=2, codes=[0x87])
+    c.subscribe("$castor", 0, packet_id=3, codes=[0x87])
+    # Publishing into $castor/ other than a request: refused.
+    c.publish("$castor/other", b"x", qos=1, packet_id=4, ack=False)
+    expect_ack(c, PUBACK, 4, 0x87)
+    # MQTT 3.1.1 has no response topic: a request is acknowledged and
+    # dropped (3.1.1 cannot say why).
+    old = connect(srv.port, "c21-v311", version=4)
+    old.subscribe("#", 0)
+    old.publish("$castor/api/topics/fetch", b'{"selector": "#"}', qos=1, packet_id=5,
+                ack=False)
+    expect_ack(old, PUBACK, 5, 0)
+    old.expect_nothing("an answer to a 3.1.1 client", via=old, topic="v311/probe")
+    c.disconnect()
+    old.disconnect()
+
+
+STORE = """
+principals:
+  reader: {password: "%(reader)s", roles: [READER]}
+  writer: {password: "%(writer)s", roles: [WRITER]}
+roles:
+  READER:
+    paths:
+      public: [SELECT_TOPIC, READ_TOPIC]
+      public/hidden: [SELECT_TOPIC]
+  WRITER:
+    default_path: [SELECT_TOPIC, READ_TOPIC, UPDATE_TOPIC, MODIFY_TOPIC]
+"""
+
+PASSWORDS = {"reader": "reader-Pw-21", "writer": "writer-Pw-21"}
+
+
+@case(castor_only=True, server=False)
+def fetch_shows_only_what_the_caller_may_select_and_read():
+    srv = Server()
+    store = os.path.join(srv.dir, "store.yaml")
+    hashes = {u: run_castor(["passwd", "--iterations", "1000"],
+                            input=(p + "\n").encode()).stdout.decode().strip()
+              for u, p in PASSWORDS.items()}
+    with open(store, "w") as f:
+        f.write(STORE % hashes)
+    srv.extra_config = "security:\n  store_file: %s\n  anonymous: deny\n" % store
+    srv.start()
+    try:
+        w = connect(srv.port, "c21-w", username="writer", password=PASSWORDS["writer"])
+        for t in ("public/a", "public/hidden/b", "private/c"):
+            w.publish(t, b"v", qos=1)
+        r = connect(srv.port, "c21-r", username="reader", password=PASSWORDS["reader"])
+        a = ok(request(r, "topics/fetch", {"selector": "#"}))
+        check_eq([t["path"] for t in a["topics"]], ["public/a"], "what the reader sees")
+        a = ok(request(w, "topics/fetch", {"selector": "#"}))
+        check_eq([t["path"] for t in a["topics"]],
+                 ["private/c", "public/a", "public/hidden/b"], "what the writer sees")
+        r.disconnect()
+        w.disconnect()
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    run_cases()
