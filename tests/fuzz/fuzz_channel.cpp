@@ -56,6 +56,17 @@ channel_options options_from(input& in) {
   o.max_keep_alive = (b & 0x10) ? 10 : 65535;
   o.max_session_expiry = (b & 0x20) ? 100 : 4294967295u;
   o.max_packet_size = (b & 0x40) ? 128 : 1048576;
+  if (a & 0x80) {
+    // The payload mapping: explicit topics among the fuzzer's names.
+    auto spec = [](const char* type) {
+      return std::get<castor::topic_specification>(
+          castor::make_specification(type, {}));
+    };
+    o.mapping = std::make_shared<const castor::topic_mapping>(
+        std::vector<castor::mapping_rule>{{"sensors/+/temp", spec("int64")},
+                                          {"a/#", spec("json")},
+                                          {"x/y", spec("string")}});
+  }
   return o;
 }
 

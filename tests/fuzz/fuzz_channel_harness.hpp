@@ -5,6 +5,8 @@
 // checks every packet and effect (tests/fuzz/fuzz_channel.cpp says what).
 
 #include "fuzz_channel_packets.hpp"
+#include "protocol/topic.hpp"
+#include "protocol/value.hpp"
 
 namespace fuzz_channel {
 
@@ -215,6 +217,15 @@ struct harness {
         pending.push_back(waiting{e});
       } else if (auto r = std::get_if<effect::route>(&e)) {
         check_route(r->msg, false, live);
+        // An explicit topic's publish converted, in its type's MQTT form.
+        if (auto spec = opts.mapping ? opts.mapping->find(r->msg.topic)
+                                     : nullptr) {
+          FUZZ_CHECK(std::holds_alternative<castor::typed_value>(
+              castor::convert_payload(spec->type, r->msg.payload)));
+          auto form = castor::mqtt_form_of(spec->type);
+          FUZZ_CHECK(r->msg.props.payload_format_indicator.value_or(0)
+                     == (form.utf8 ? 1 : 0));
+        }
         deliver_routed(r->msg, to_write);
       } else if (auto r = std::get_if<effect::route_if_exists>(&e)) {
         FUZZ_CHECK(ch.access() != nullptr);
@@ -222,8 +233,19 @@ struct harness {
                    == publish_check::allow_existing);
         pending.push_back(waiting{e});
       } else if (auto r = std::get_if<effect::publish_refused>(&e)) {
-        FUZZ_CHECK(ch.access() != nullptr);
+        // Refused by the access rules, or into the server's `$castor/`.
+        FUZZ_CHECK(ch.access() != nullptr || reserved_topic(r->topic));
         FUZZ_CHECK(r->qos <= 2);
+      } else if (auto a = std::get_if<effect::api_request>(&e)) {
+        // Only MQTT 5 can ask (3.1.1 has no response topic); the answer
+        // is a PUBLISH the client can decode.
+        FUZZ_CHECK(live);
+        FUZZ_CHECK(ch.version() == protocol_version::v5);
+        if (!a->response_topic.empty()) {
+          std::string answer;
+          if (ch.write_api_answer(*a, "{\"ok\": true}", answer))
+            FUZZ_CHECK(!answer.empty());
+        }
       } else if (auto s = std::get_if<effect::subscribe>(&e)) {
         FUZZ_CHECK(live);
         FUZZ_CHECK(s->codes.size() == s->subs.size());
@@ -237,6 +259,7 @@ struct harness {
             FUZZ_CHECK(!info.shared || opts.shared_subscription_available);
             FUZZ_CHECK(!info.wildcard || opts.wildcard_subscription_available);
             FUZZ_CHECK(!ch.access() || ch.access()->may_subscribe(info.filter));
+            FUZZ_CHECK(!reserved_topic(info.filter));
           }
         }
         if (s->subscription_id != 0)
