@@ -23,7 +23,7 @@ std::pair<topic_type, nlohmann::json>
 api_value(const std::string& name, const mqtt::message& m,
           const mapping_ptr& mapping) {
   const auto& props = mqtt::props_of(m);
-  const topic_specification* spec = mapping ? mapping->find(name) : nullptr;
+  auto spec = mapping ? mapping->find(name) : nullptr;
   typed_value v;
   if (spec != nullptr) {
     auto converted = convert_payload(spec->type, m.payload);
@@ -136,6 +136,91 @@ void run_fetch(Self* self, const api_context& ctx, api::fetch_topics f,
           });
 }
 
+api::error permission_denied(const std::string& what, const std::string& path) {
+  return {"PERMISSION_DENIED", what + " '" + path + "' needs MODIFY_TOPIC"};
+}
+
+template <class Self>
+void run_add(Self* self, const api_context& ctx, api::add_topic a,
+             caf::typed_response_promise<std::string> rp) {
+  auto finish = [=](std::string answer) mutable {
+    rp.deliver(std::move(answer));
+    self->quit();
+  };
+  if (ctx.access && !ctx.access->may_modify(a.path))
+    return finish(api::error_answer(permission_denied("adding", a.path)));
+  if (a.spec.type == topic_type::time_series)
+    return finish(api::error_answer(
+        {"NOT_IMPLEMENTED", "time_series topics are not served by this "
+                            "version"}));
+  auto spec = std::make_shared<const topic_specification>(std::move(a.spec));
+  switch (ctx.mapping->add(a.path, spec)) {
+  case topic_mapping::add_result::conflicts:
+    return finish(api::error_answer(
+        {"TOPIC_EXISTS", "'" + a.path + "' exists with another specification"}));
+  case topic_mapping::add_result::exists:
+    return finish(api::ok_answer({{"exists", true}}));
+  case topic_mapping::add_result::added:
+    break;
+  }
+  // Publishes to the path convert to the type from now on; the topic's
+  // actor (made now, or the implicit topic that had the name) stays.
+  auto path = a.path;
+  self->request(ctx.tree, lookup_timeout, lookup_atom::value, path)
+      .then(
+          [=](topic_interface& t) mutable {
+            self->send(t, keep_atom::value);
+            finish(api::ok_answer());
+          },
+          [=](caf::error&) mutable {
+            ctx.mapping->remove(path);
+            finish(api::error_answer(
+                {"UNAVAILABLE", "the topic tree did not answer in time"}));
+          });
+}
+
+template <class Self>
+void run_remove(Self* self, const api_context& ctx, api::remove_topics r,
+                caf::typed_response_promise<std::string> rp) {
+  self->request(ctx.tree, tree_request_timeout, fetch_atom::value, r.selector,
+                max_fetch_scan)
+      .then(
+          [=](topic_listing& l) mutable {
+            auto removed = std::make_shared<uint64_t>(0);
+            auto pending = std::make_shared<size_t>(1);
+            auto done = [=]() mutable {
+              if (--*pending > 0)
+                return;
+              rp.deliver(api::ok_answer({{"removed", *removed}}));
+              self->quit();
+            };
+            for (size_t i = 0; i < l.names.size(); ++i) {
+              const auto& name = l.names[i];
+              if (ctx.access && !ctx.access->may_modify(name))
+                continue; // left alone, as if it did not match
+              bool was_added = ctx.mapping->remove(name);
+              ++*pending;
+              self->request(l.topics[i], topic_request_timeout,
+                            remove_atom::value, ctx.topic_idle_ms)
+                  .then(
+                      [=](bool had) mutable {
+                        *removed += (had || was_added) ? 1 : 0;
+                        done();
+                      },
+                      [=](caf::error&) mutable {
+                        *removed += was_added ? 1 : 0;
+                        done();
+                      });
+            }
+            done();
+          },
+          [=](caf::error&) mutable {
+            rp.deliver(api::error_answer(
+                {"UNAVAILABLE", "the topic tree did not answer in time"}));
+            self->quit();
+          });
+}
+
 caf::behavior api_request_actor(caf::event_based_actor* self,
                                 api_context ctx) {
   return implement<api_interface>(
@@ -150,6 +235,16 @@ caf::behavior api_request_actor(caf::event_based_actor* self,
         if (auto f = std::get_if<api::fetch_topics>(&req)) {
           auto rp = self->make_response_promise<std::string>();
           run_fetch(self, ctx, std::move(*f), rp);
+          return rp;
+        }
+        if (auto a = std::get_if<api::add_topic>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_add(self, ctx, std::move(*a), rp);
+          return rp;
+        }
+        if (auto r = std::get_if<api::remove_topics>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_remove(self, ctx, std::move(*r), rp);
           return rp;
         }
         self->quit();

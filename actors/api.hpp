@@ -22,6 +22,9 @@ struct api_context {
   topic_tree_interface tree;
   mqtt::access_ptr access;
   mapping_ptr mapping;
+  /// Topics the API removes retire after this long unused, as those made
+  /// by publishes do (mqtt.topic_idle_timeout_ms).
+  uint32_t topic_idle_ms = 0;
 };
 
 /// Most topic names the tree lists for one fetch before the caller's

@@ -51,8 +51,9 @@ void run_api_request(connection_broker* self, mqtt::effect::api_request&& r) {
   }
   broker_counters::add(st.ctx->counters->api_requests);
   auto worker = spawn_api_request(
-      self->system(), api_context{st.ctx->tree, st.channel->access(),
-                                  st.channel->options().mapping});
+      self->system(),
+      api_context{st.ctx->tree, st.channel->access(),
+                  st.channel->options().mapping, st.ctx->topic_idle_ms});
   auto req = std::make_shared<mqtt::effect::api_request>(std::move(r));
   self->request(worker, api_timeout, api_atom::value, req->operation,
                 std::move(req->payload))

@@ -350,6 +350,8 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
       [=](gc_check_atom, uint64_t mark) {
         auto& st = self->state;
         st.gc_armed = false;
+        if (st.idle_ms == 0)
+          return; // kept since (added through the API)
         if (!st.collectable() || !st.tree)
           return;
         if (st.published != mark) {
@@ -365,11 +367,25 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
           st.last.reset();
         return st.last;
       },
+      [=](keep_atom) {
+        self->state.idle_ms = 0; // a pending idle check finds it kept
+      },
+      [=](remove_atom, uint32_t idle_ms) -> bool {
+        auto& st = self->state;
+        bool had = st.last || st.current;
+        st.last.reset();
+        st.current = update{};
+        st.idle_ms = idle_ms;
+        arm_gc(self);
+        CASTOR_LOG(debug, "topic " << st.name, "removed through the API");
+        return had;
+      },
       [=](retire_atom) -> bool {
         // The tree no longer hands this topic out while it waits for the
         // answer; anything sent before reached us first.
         auto& st = self->state;
-        if (!st.collectable() || st.published != st.published_at_ask) {
+        if (st.idle_ms == 0 || !st.collectable()
+            || st.published != st.published_at_ask) {
           arm_gc(self);
           return false;
         }

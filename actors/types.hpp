@@ -71,6 +71,10 @@ using gate_open_atom = caf::atom_constant<caf::atom("gateopen")>;
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
 /// A topic's value, or the topics a filter matches (the platform API).
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+/// API request actor -> topic: never retire (added through the API).
+using keep_atom = caf::atom_constant<caf::atom("keep")>;
+/// API request actor -> topic: forget your value and retained message.
+using remove_atom = caf::atom_constant<caf::atom("remove")>;
 /// Connection -> API request actor: run it, answer the JSON.
 using api_atom = caf::atom_constant<caf::atom("api")>;
 

@@ -175,10 +175,9 @@ std::optional<std::string> server::start() {
   // One gate for every listener's connections: they all run on the I/O
   // thread, and a subscription is in force for every publish read after it.
   auto gate = std::make_shared<subscription_gate>();
-  // The payload mapping, shared by every connection; none without rules.
-  mapping_ptr mapping;
-  if (!cfg_.topics.mapping.empty())
-    mapping = std::make_shared<const topic_mapping>(cfg_.topics.mapping);
+  // The payload mapping (rules, and the topics the API adds), shared by
+  // every connection.
+  auto mapping = std::make_shared<topic_mapping>(cfg_.topics.mapping);
   for (size_t i = 0; i < cfg_.listeners.size(); ++i) {
     auto& l = cfg_.listeners[i];
     auto ctx = std::make_shared<connection_context>();

@@ -88,6 +88,10 @@ public:
   virtual bool reads_everything() const noexcept {
     return false;
   }
+  /// May the client add or remove the topic `topic` (the platform API)?
+  virtual bool may_modify(std::string_view topic) const {
+    return check_publish(topic) == publish_check::allow;
+  }
 };
 
 using access_ptr = std::shared_ptr<const access_policy>;

@@ -136,7 +136,7 @@ channel_output channel::handle_publish_checked(publish&& p, bool exists) {
 
 channel_output channel::accept_publish(publish&& p) {
   // An explicit topic takes only what converts to its type.
-  if (opts_.mapping) {
+  if (opts_.mapping && !opts_.mapping->empty()) {
     if (auto spec = opts_.mapping->find(p.topic)) {
       if (auto why = map_publish(*spec, p))
         return refuse_publish(std::move(p), reason_code::payload_format_invalid,

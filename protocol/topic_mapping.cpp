@@ -1,22 +1,56 @@
 #include "protocol/topic_mapping.hpp"
 
+#include <mutex>
+
 #include "protocol/topic.hpp"
 #include "protocol/value.hpp"
 
 namespace castor {
 
-topic_mapping::topic_mapping(std::vector<mapping_rule> rules)
-  : rules_(std::move(rules)) {
+topic_mapping::topic_mapping(std::vector<mapping_rule> rules) {
   // Nothing here checks the rules again: check_mapping_rule() did, where
   // they were read.
+  for (auto& r : rules)
+    rules_.emplace_back(std::move(r.filter),
+                        std::make_shared<const topic_specification>(
+                            std::move(r.spec)));
 }
 
-const topic_specification*
-topic_mapping::find(std::string_view topic) const noexcept {
-  for (const auto& r : rules_)
-    if (mqtt::topic_matches(r.filter, topic))
-      return &r.spec;
+topic_mapping::spec_ptr topic_mapping::find(std::string_view topic) const {
+  if (added_count_.load(std::memory_order_acquire) > 0) {
+    std::shared_lock<std::shared_mutex> guard{mu_};
+    if (auto i = added_.find(std::string{topic}); i != added_.end())
+      return i->second;
+  }
+  for (const auto& [filter, spec] : rules_)
+    if (mqtt::topic_matches(filter, topic))
+      return spec;
   return nullptr;
+}
+
+topic_mapping::add_result topic_mapping::add(const std::string& path,
+                                             spec_ptr spec) {
+  std::unique_lock<std::shared_mutex> guard{mu_};
+  auto [i, fresh] = added_.emplace(path, spec);
+  if (fresh) {
+    added_count_.fetch_add(1, std::memory_order_release);
+    return add_result::added;
+  }
+  return *i->second == *spec ? add_result::exists : add_result::conflicts;
+}
+
+bool topic_mapping::remove(const std::string& path) {
+  std::unique_lock<std::shared_mutex> guard{mu_};
+  if (added_.erase(path) == 0)
+    return false;
+  added_count_.fetch_sub(1, std::memory_order_release);
+  return true;
+}
+
+topic_mapping::spec_ptr topic_mapping::added(const std::string& path) const {
+  std::shared_lock<std::shared_mutex> guard{mu_};
+  auto i = added_.find(path);
+  return i == added_.end() ? nullptr : i->second;
 }
 
 std::optional<mapping_rule_error>

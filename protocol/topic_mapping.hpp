@@ -1,16 +1,21 @@
 #pragma once
 
-// The payload mapping of MQTT publishes (config `topics.mapping`): rules
-// that make the topics under a filter explicit topics of a type, and what a
-// publish to an explicit topic becomes (converted to the type, in the
-// type's MQTT form) or why it is refused. Topics no rule matches are
-// implicit: they take any payload, as a standard MQTT broker does. Pure
-// C++17; immutable once built, shared by every connection.
+// The payload mapping of MQTT publishes: which topics are explicit, of
+// which type (config `topics.mapping` rules for the topics under a filter,
+// and the topics the API added by path), and what a publish to an explicit
+// topic becomes (converted to the type, in the type's MQTT form) or why it
+// is refused. Other topics are implicit: they take any payload, as a
+// standard MQTT broker does. Pure C++17; one object shared by every
+// connection (which read it on each publish) and the API (which adds and
+// removes topics); thread-safe.
 
+#include <atomic>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "protocol/packet.hpp"
@@ -27,25 +32,44 @@ struct mapping_rule {
 
 class topic_mapping {
 public:
+  using spec_ptr = std::shared_ptr<const topic_specification>;
+
   topic_mapping() = default;
   explicit topic_mapping(std::vector<mapping_rule> rules);
 
-  /// The specification of the first rule whose filter matches `topic`
-  /// (a valid topic name); null for an implicit topic.
-  const topic_specification* find(std::string_view topic) const noexcept;
+  /// The specification of an explicit topic: the one the API added at
+  /// `topic` (a valid topic name), else that of the first rule whose filter
+  /// matches; null for an implicit topic.
+  spec_ptr find(std::string_view topic) const;
 
+  /// No rules and no topic added: every topic is implicit (one relaxed
+  /// atomic load; what the publish path asks first).
   bool empty() const noexcept {
-    return rules_.empty();
+    return rules_.empty() && added_count_.load(std::memory_order_relaxed) == 0;
   }
-  const std::vector<mapping_rule>& rules() const noexcept {
-    return rules_;
-  }
+
+  enum class add_result : uint8_t {
+    added,      ///< `path` is now an explicit topic of `spec`
+    exists,     ///< it was, with an equal specification
+    conflicts,  ///< it is, with another specification (unchanged)
+  };
+  /// The API adds an explicit topic at `path`.
+  add_result add(const std::string& path, spec_ptr spec);
+  /// The API removes it: true if `path` had been added.
+  bool remove(const std::string& path);
+  /// The specification the API added at `path` (null: none).
+  spec_ptr added(const std::string& path) const;
 
 private:
-  std::vector<mapping_rule> rules_;
+  std::vector<std::pair<std::string, spec_ptr>> rules_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, spec_ptr> added_;
+  std::atomic<size_t> added_count_{0};
 };
 
-using mapping_ptr = std::shared_ptr<const topic_mapping>;
+/// What connections read (the publish path); the API's requests add and
+/// remove topics through the same object.
+using mapping_ptr = std::shared_ptr<topic_mapping>;
 
 /// Why a mapping rule cannot be used: `field` is filter, type or
 /// properties.<NAME>.

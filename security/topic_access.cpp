@@ -100,6 +100,10 @@ bool topic_access::may_read(std::string_view topic) const {
   return on(topic).contains(permission::read_topic);
 }
 
+bool topic_access::may_modify(std::string_view topic) const {
+  return on(topic).contains(permission::modify_topic);
+}
+
 bool topic_access::basis::selectable(const std::string& topic) const {
   auto perms = store->permissions(roles, topic);
   return perms.contains(permission::select_topic)

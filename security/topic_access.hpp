@@ -45,6 +45,7 @@ public:
   mqtt::publish_check check_publish(std::string_view topic) const override;
   bool may_subscribe(std::string_view filter) const override;
   bool may_read(std::string_view topic) const override;
+  bool may_modify(std::string_view topic) const override;
 
   /// The path permissions on a topic name (cached).
   permission_set on(std::string_view topic) const;

@@ -45,7 +45,13 @@ using topic_interface = caf::typed_actor<
     // From the tree: quit if still unused; true if it did.
     caf::replies_to<retire_atom>::with<bool>,
     // Its last update (the platform API's fetch); null if none.
-    caf::replies_to<fetch_atom>::with<mqtt::message_ptr>>;
+    caf::replies_to<fetch_atom>::with<mqtt::message_ptr>,
+    // The platform API added it: never retire (until removed).
+    caf::reacts_to<keep_atom>,
+    // The platform API removes it: forget the value and the retained
+    // message, retire after this many ms unused (as topics made by
+    // publishes do); true if it had either.
+    caf::replies_to<remove_atom, uint32_t>::with<bool>>;
 
 /// The topics a filter matches, in name order (the platform API's fetch).
 struct topic_listing {

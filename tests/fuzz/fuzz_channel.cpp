@@ -62,7 +62,7 @@ channel_options options_from(input& in) {
       return std::get<castor::topic_specification>(
           castor::make_specification(type, {}));
     };
-    o.mapping = std::make_shared<const castor::topic_mapping>(
+    o.mapping = std::make_shared<castor::topic_mapping>(
         std::vector<castor::mapping_rule>{{"sensors/+/temp", spec("int64")},
                                           {"a/#", spec("json")},
                                           {"x/y", spec("string")}});

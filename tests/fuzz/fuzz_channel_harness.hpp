@@ -233,8 +233,12 @@ struct harness {
                    == publish_check::allow_existing);
         pending.push_back(waiting{e});
       } else if (auto r = std::get_if<effect::publish_refused>(&e)) {
-        // Refused by the access rules, or into the server's `$castor/`.
-        FUZZ_CHECK(ch.access() != nullptr || reserved_topic(r->topic));
+        // Refused by the access rules, or into the server's `$castor/`,
+        // or a payload that does not convert to its explicit topic's type.
+        if (r->reason == reason_code::payload_format_invalid)
+          FUZZ_CHECK(opts.mapping && opts.mapping->find(r->topic));
+        else
+          FUZZ_CHECK(ch.access() != nullptr || reserved_topic(r->topic));
         FUZZ_CHECK(r->qos <= 2);
       } else if (auto a = std::get_if<effect::api_request>(&e)) {
         // Only MQTT 5 can ask (3.1.1 has no response topic); the answer

@@ -130,8 +130,12 @@ def bad_requests_get_clear_errors_and_harm_nothing(srv):
              "INVALID_REQUEST", "bad selector")
     check_eq(error_code(request(c, "topics/fetch", {"selector": "#", "bogus": 1})),
              "INVALID_REQUEST", "unknown field")
-    check_eq(error_code(request(c, "topics/add", {"path": "x", "type": "json"})),
+    check_eq(error_code(request(c, "topics/update", {"path": "x", "value": 1})),
              "NOT_IMPLEMENTED", "an operation not served yet")
+    check_eq(error_code(request(c, "topics/add", {"path": "x/+", "type": "json"})),
+             "INVALID_REQUEST", "a filter as a path")
+    check_eq(error_code(request(c, "topics/add", {"path": "x", "type": "jsn"})),
+             "INVALID_SPECIFICATION", "an unknown type")
     # Without a response topic: dropped (acknowledged, nothing answered).
     c.subscribe("probe/#", 0)
     c.publish("$castor/api/topics/fetch", b'{"selector": "#"}', qos=1, packet_id=3)
@@ -159,6 +163,69 @@ def castor_topics_are_the_servers(srv):
     old.expect_nothing("an answer to a 3.1.1 client", via=old, topic="v311/probe")
     c.disconnect()
     old.disconnect()
+
+
+@case(castor_only=True, server=False)
+def added_topics_convert_publishes_and_removed_ones_are_gone():
+    srv = Server(extra_config=MAPPING)
+    srv.start()
+    try:
+        c = connect(srv.port, "c21-add")
+        sub = connect(srv.port, "c21-add-sub")
+        sub.subscribe("plant/#", 1)
+        check_eq(ok(request(c, "topics/add", {"path": "plant/line1", "type": "json",
+                                              "properties": {"CONFLATION": "always"}})),
+                 {"ok": True}, "added")
+        check_eq(ok(request(c, "topics/add", {"path": "plant/line1", "type": "json",
+                                              "properties": {"CONFLATION": "always"}})),
+                 {"ok": True, "exists": True}, "added again, the same")
+        check_eq(error_code(request(c, "topics/add", {"path": "plant/line1",
+                                                      "type": "string"})),
+                 "TOPIC_EXISTS", "added again, another specification")
+        # Publishes to it convert to JSON or are refused (0x99).
+        c.publish("plant/line1", b"not json", qos=1, packet_id=7, ack=False)
+        expect_ack(c, PUBACK, 7, 0x99)
+        c.publish("plant/line1", b'{"speed": 12}', qos=1)
+        sub.expect_publish("plant/line1", b'{"speed": 12}', content_type="application/json",
+                           payload_format_indicator=1, ack=True)
+        # An added topic comes before a mapping rule (api/int/# is int64).
+        ok(request(c, "topics/add", {"path": "api/int/doc", "type": "json"}))
+        c.publish("api/int/doc", b"[1]", qos=1)
+        c.publish("api/int/doc", b"5", qos=1)
+        a = ok(request(c, "topics/fetch", {"selector": "api/int/doc"}))
+        check_eq(a["topics"], [{"path": "api/int/doc", "type": "json", "value": 5}],
+                 "the added topic's type")
+        # Removed: gone from fetch, retained message gone, implicit again.
+        c.publish("plant/line1", b'{"speed": 13}', qos=1, retain=True)
+        sub.expect_publish("plant/line1", b'{"speed": 13}', ack=True)
+        check_eq(ok(request(c, "topics/remove", {"selector": "plant/#"})),
+                 {"ok": True, "removed": 1}, "removed")
+        a = ok(request(c, "topics/fetch", {"selector": "plant/#"}))
+        check_eq(a["topics"], [], "after removal")
+        late = connect(srv.port, "c21-add-late")
+        late.subscribe("plant/line1", 1)
+        late.expect_nothing("the removed topic's retained message", via=c)
+        c.publish("plant/line1", b"not json", qos=1)
+        sub.expect_publish("plant/line1", b"not json", content_type=None, ack=True)
+        check_eq(ok(request(c, "topics/remove", {"selector": "none/#"})),
+                 {"ok": True, "removed": 0}, "nothing to remove")
+        for x in (c, sub, late):
+            x.disconnect()
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True, overrides={"topic_idle_timeout_ms": 200})
+def added_topics_do_not_retire(srv):
+    c = connect(srv.port, "c21-keep")
+    ok(request(c, "topics/add", {"path": "kept/a", "type": "string"}))
+    c.publish("kept/a", b"stays", qos=1)
+    c.publish("loose/a", b"goes", qos=1)
+    time.sleep(1.0)  # five idle periods: an implicit topic retires
+    a = ok(request(c, "topics/fetch", {"selector": "#"}))
+    check_eq([(t["path"], t["value"]) for t in a["topics"]], [("kept/a", "stays")],
+             "what is left after the idle period")
+    c.disconnect()
 
 
 STORE = """
@@ -198,6 +265,15 @@ def fetch_shows_only_what_the_caller_may_select_and_read():
         a = ok(request(w, "topics/fetch", {"selector": "#"}))
         check_eq([t["path"] for t in a["topics"]],
                  ["private/c", "public/a", "public/hidden/b"], "what the writer sees")
+        # Adding and removing need MODIFY_TOPIC; what may not be removed is
+        # left alone.
+        check_eq(error_code(request(r, "topics/add", {"path": "public/new", "type": "json"})),
+                 "PERMISSION_DENIED", "the reader adds")
+        check_eq(ok(request(r, "topics/remove", {"selector": "#"}))["removed"], 0,
+                 "the reader removes")
+        ok(request(w, "topics/add", {"path": "public/new", "type": "json"}))
+        check_eq(ok(request(w, "topics/remove", {"selector": "private/#"}))["removed"], 1,
+                 "the writer removes")
         r.disconnect()
         w.disconnect()
     finally:

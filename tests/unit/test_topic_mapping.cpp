@@ -11,12 +11,16 @@ topic_specification spec_of(const char* type) {
   return std::get<topic_specification>(make_specification(type, {}));
 }
 
+std::vector<mapping_rule> rule_list() {
+  return {{"sensors/+/temp", spec_of("double")},
+          {"sensors/#", spec_of("string")},
+          {"count/+", spec_of("int64")},
+          {"doc/#", spec_of("json")},
+          {"blob/#", spec_of("binary")}};
+}
+
 topic_mapping rules() {
-  return topic_mapping{{{"sensors/+/temp", spec_of("double")},
-                        {"sensors/#", spec_of("string")},
-                        {"count/+", spec_of("int64")},
-                        {"doc/#", spec_of("json")},
-                        {"blob/#", spec_of("binary")}}};
+  return topic_mapping{rule_list()};
 }
 
 mqtt::publish pub(std::string topic, std::string payload, uint8_t qos = 0,
@@ -34,18 +38,48 @@ mqtt::publish pub(std::string topic, std::string payload, uint8_t qos = 0,
 TEST_SUITE("topic mapping") {
   TEST_CASE("the first matching rule decides; no rule: implicit") {
     auto m = rules();
-    REQUIRE(m.find("sensors/a/temp") != nullptr);
+    REQUIRE(static_cast<bool>(m.find("sensors/a/temp")));
     CHECK(m.find("sensors/a/temp")->type == topic_type::double_);
     CHECK(m.find("sensors/a/humidity")->type == topic_type::string);
     CHECK(m.find("sensors")->type == topic_type::string);
     CHECK(m.find("count/x")->type == topic_type::int64);
-    CHECK(m.find("count/x/y") == nullptr);
-    CHECK(m.find("other") == nullptr);
-    CHECK(topic_mapping{}.find("x") == nullptr);
+    CHECK_FALSE(static_cast<bool>(m.find("count/x/y")));
+    CHECK_FALSE(static_cast<bool>(m.find("other")));
+    CHECK_FALSE(static_cast<bool>(topic_mapping{}.find("x")));
     // The $-rule: a leading wildcard does not match $ topics.
     topic_mapping all{{{"#", spec_of("json")}}};
-    CHECK(all.find("a/b") != nullptr);
-    CHECK(all.find("$castor/api/x") == nullptr);
+    CHECK(static_cast<bool>(all.find("a/b")));
+    CHECK_FALSE(static_cast<bool>(all.find("$castor/api/x")));
+  }
+
+  TEST_CASE("topics the API adds come before the rules; added, exists, "
+            "conflicts; removed") {
+    auto m = rules();
+    auto json = std::make_shared<const topic_specification>(spec_of("json"));
+    CHECK(m.find("count/x")->type == topic_type::int64);
+    CHECK(m.add("count/x", json) == topic_mapping::add_result::added);
+    CHECK(m.find("count/x")->type == topic_type::json);
+    CHECK(m.find("count/y")->type == topic_type::int64);
+    CHECK(m.add("count/x", std::make_shared<const topic_specification>(
+                               spec_of("json")))
+          == topic_mapping::add_result::exists);
+    CHECK(m.add("count/x", std::make_shared<const topic_specification>(
+                               spec_of("string")))
+          == topic_mapping::add_result::conflicts);
+    CHECK(m.find("count/x")->type == topic_type::json);
+    CHECK(static_cast<bool>(m.added("count/x")));
+    CHECK_FALSE(static_cast<bool>(m.added("count/y")));
+    CHECK(m.remove("count/x"));
+    CHECK_FALSE(m.remove("count/x"));
+    CHECK(m.find("count/x")->type == topic_type::int64);
+    topic_mapping none;
+    CHECK(none.empty());
+    CHECK(none.add("free", json) == topic_mapping::add_result::added);
+    CHECK_FALSE(none.empty());
+    CHECK(none.find("free")->type == topic_type::json);
+    CHECK_FALSE(static_cast<bool>(none.find("other")));
+    none.remove("free");
+    CHECK(none.empty());
   }
 
   TEST_CASE("a publish converts to its topic's type and MQTT form") {
@@ -86,7 +120,7 @@ TEST_SUITE("topic mapping") {
   TEST_CASE("the channel refuses with 0x99 in MQTT 5 and acknowledges in "
             "3.1.1; implicit topics and converted payloads are routed") {
     auto opts = mqtt::channel_options{};
-    opts.mapping = std::make_shared<const topic_mapping>(rules());
+    opts.mapping = std::make_shared<topic_mapping>(rule_list());
     for (auto version : {mqtt::protocol_version::v5,
                          mqtt::protocol_version::v311}) {
       mqtt::channel ch{opts};
