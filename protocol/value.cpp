@@ -69,6 +69,10 @@ bool decimal_number(std::string_view s, double& out) {
 }
 
 std::optional<nlohmann::json> parse_json(std::string_view s) {
+  // JSON text is UTF-8; and nlohmann's reader takes a NUL byte for the end
+  // of the input ("1\0x" would read as 1).
+  if (!mqtt::valid_utf8(s))
+    return std::nullopt;
   auto j = nlohmann::json::parse(s.begin(), s.end(), nullptr, false);
   if (j.is_discarded())
     return std::nullopt;

@@ -36,6 +36,12 @@ TEST_CASE("values: JSON") {
   CHECK(refused(topic_type::json, ""));
   CHECK(refused(topic_type::json, "{} {}"));
   CHECK(refused(topic_type::json, "\"\xff\""));
+  // A NUL byte is not the end of the document (nlohmann's reader would
+  // stop at it and take "1").
+  CHECK(refused(topic_type::json, std::string("1\0x", 3)));
+  CHECK(refused(topic_type::json, std::string("{}\0", 3)));
+  CHECK(infer_value(std::string("1\0x", 3), "application/json", true).type
+        == topic_type::binary);
 }
 
 TEST_CASE("values: STRING") {
