@@ -267,7 +267,10 @@ std::variant<request, error> parse_request(std::string_view operation,
   if (std::find(ops.begin(), ops.end(), operation) == ops.end())
     return error{"UNKNOWN_OPERATION",
                  "no operation '" + std::string{operation} + "'"};
-  auto j = json::parse(payload.begin(), payload.end(), nullptr, false);
+  // nlohmann's reader takes a NUL byte for the end of the input.
+  auto j = payload.find('\0') == std::string_view::npos
+               ? json::parse(payload.begin(), payload.end(), nullptr, false)
+               : json{json::value_t::discarded};
   if (j.is_discarded())
     return invalid("the payload is not JSON");
   if (!j.is_object())

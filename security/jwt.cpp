@@ -20,6 +20,10 @@ namespace {
 enum class alg { hs256, rs256 };
 
 std::optional<json> parse_object(std::string_view text) {
+  // nlohmann's reader takes a NUL byte for the end of the input: anything
+  // after one would be ignored.
+  if (text.find('\0') != std::string_view::npos)
+    return std::nullopt;
   auto j = json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return std::nullopt;

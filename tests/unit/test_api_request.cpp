@@ -32,6 +32,13 @@ error refused(std::string_view op, std::string_view payload) {
 
 } // namespace
 
+TEST_CASE("api: a NUL byte ends nothing: the whole payload is read") {
+  CHECK_EQ(refused("topics/fetch",
+                   std::string_view{"{\"selector\": \"#\"}\0x", 19})
+               .code,
+           "INVALID_REQUEST");
+}
+
 TEST_CASE("api: topics/add, remove, fetch") {
   auto a = parsed<add_topic>("topics/add",
                              R"({"path": "plant/line1", "type": "json",

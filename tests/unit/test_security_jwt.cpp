@@ -166,6 +166,11 @@ TEST_CASE("jwt: roles from a configurable claim") {
 
   // Missing claim: no roles. Wrong shapes: refused.
   auto v = hs_verifier();
+  // Bytes after a NUL are not ignored (the signature is right).
+  CHECK_FALSE(std::holds_alternative<jwt_claims>(v.verify(
+      make_hs256_token(std::string(R"({"sub":"u","exp":10})") + '\0' + "x",
+                       secret),
+      5)));
   r = v.verify(make_hs256_token(R"({"sub":"u","exp":10})", secret), 5);
   REQUIRE(std::holds_alternative<jwt_claims>(r));
   CHECK(std::get<jwt_claims>(r).roles.empty());
