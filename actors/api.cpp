@@ -136,8 +136,139 @@ void run_fetch(Self* self, const api_context& ctx, api::fetch_topics f,
           });
 }
 
-api::error permission_denied(const std::string& what, const std::string& path) {
-  return {"PERMISSION_DENIED", what + " '" + path + "' needs MODIFY_TOPIC"};
+api::error permission_denied(const std::string& what, const std::string& path,
+                             const char* needs = "MODIFY_TOPIC") {
+  return {"PERMISSION_DENIED", what + " '" + path + "' needs " + needs};
+}
+
+/// An update's value (JSON) as the payload of a value of type `t`: JSON as
+/// its text, STRING from a JSON string, INT64 from an integer, DOUBLE from
+/// a number, BINARY from base64 in a string; checked as a publish would be.
+std::variant<std::string, api::error> payload_of(topic_type t,
+                                                 const nlohmann::json& v) {
+  auto invalid = [t](const char* expected) {
+    return api::error{"INVALID_VALUE", std::string{to_string(t)}
+                                           + " topic: the value must be "
+                                           + expected};
+  };
+  std::string bytes;
+  switch (t) {
+  case topic_type::json:
+    bytes = v.dump();
+    break;
+  case topic_type::string:
+    if (!v.is_string())
+      return invalid("a string");
+    bytes = v.get<std::string>();
+    break;
+  case topic_type::int64:
+    if (!v.is_number_integer()
+        || (v.is_number_unsigned()
+            && v.get<uint64_t>() > uint64_t{INT64_MAX}))
+      return invalid("an integer within 64 bits");
+    bytes = v.dump();
+    break;
+  case topic_type::double_:
+    if (!v.is_number())
+      return invalid("a number");
+    bytes = v.dump();
+    break;
+  case topic_type::binary: {
+    auto decoded = v.is_string() ? security::base64_decode(v.get<std::string>())
+                                 : std::nullopt;
+    if (!decoded)
+      return invalid("base64 in a string");
+    return std::move(*decoded);
+  }
+  default:
+    return invalid("of the topic's event type");
+  }
+  if (std::holds_alternative<conversion_error>(convert_payload(t, bytes)))
+    return invalid("valid for its type");
+  return bytes;
+}
+
+template <class Self>
+void run_update(Self* self, const api_context& ctx, api::update_topic u,
+                caf::typed_response_promise<std::string> rp) {
+  auto finish = [=](std::string answer) mutable {
+    rp.deliver(std::move(answer));
+    self->quit();
+  };
+  if (u.constraint)
+    return finish(api::error_answer(
+        {"NOT_IMPLEMENTED", "update constraints are not served by this "
+                            "version"}));
+  auto check = ctx.access ? ctx.access->check_publish(u.path)
+                          : mqtt::publish_check::allow;
+  if (check == mqtt::publish_check::deny)
+    return finish(api::error_answer(
+        permission_denied("updating", u.path, "UPDATE_TOPIC")));
+  bool adding = false;
+  if (u.spec && !ctx.mapping->added(u.path)) {
+    // Add-if-absent: as topics/add (MODIFY_TOPIC too).
+    if (check != mqtt::publish_check::allow)
+      return finish(api::error_answer(permission_denied("adding", u.path)));
+    if (u.spec->type == topic_type::time_series)
+      return finish(api::error_answer(
+          {"NOT_IMPLEMENTED", "time_series topics are not served by this "
+                              "version"}));
+    auto spec = std::make_shared<const topic_specification>(*u.spec);
+    if (ctx.mapping->add(u.path, spec)
+        == topic_mapping::add_result::conflicts)
+      return finish(api::error_answer(
+          {"TOPIC_EXISTS",
+           "'" + u.path + "' exists with another specification"}));
+    adding = true;
+  }
+  // The type: the explicit topic's; for an implicit topic, a string is
+  // STRING and anything else JSON.
+  auto spec = ctx.mapping->find(u.path);
+  auto type = spec ? spec->type
+                   : (u.value.is_string() ? topic_type::string
+                                          : topic_type::json);
+  auto payload = payload_of(type, u.value);
+  if (auto err = std::get_if<api::error>(&payload)) {
+    if (adding)
+      ctx.mapping->remove(u.path);
+    return finish(api::error_answer(*err));
+  }
+  // The update goes to the topic as a publish by the server would:
+  // delivered to its MQTT subscribers (QoS 1 at most, in the type's MQTT
+  // form), its value from then on; the MQTT retained message is MQTT's
+  // and stays as it is.
+  mqtt::publish p;
+  p.topic = u.path;
+  p.qos = 1;
+  p.payload = std::move(std::get<std::string>(payload));
+  auto form = mqtt_form_of(type);
+  if (!form.content_type.empty())
+    p.props.content_type = std::string{form.content_type};
+  if (form.utf8)
+    p.props.payload_format_indicator = 1;
+  auto msg = mqtt::make_message(std::move(p), std::string{},
+                                std::chrono::steady_clock::now());
+  auto path = u.path;
+  bool create = check == mqtt::publish_check::allow;
+  self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, create)
+      .then(
+          [=](topic_interface& t) mutable {
+            if (!t) {
+              // UPDATE_TOPIC without MODIFY_TOPIC updates only what exists.
+              return finish(api::error_answer(
+                  permission_denied("creating", path)));
+            }
+            if (adding)
+              self->send(t, keep_atom::value);
+            self->send(t, publish_atom::value, msg);
+            finish(api::ok_answer());
+          },
+          [=](caf::error&) mutable {
+            if (adding)
+              ctx.mapping->remove(path);
+            finish(api::error_answer(
+                {"UNAVAILABLE", "the topic tree did not answer in time"}));
+          });
 }
 
 template <class Self>
@@ -240,6 +371,11 @@ caf::behavior api_request_actor(caf::event_based_actor* self,
         if (auto a = std::get_if<api::add_topic>(&req)) {
           auto rp = self->make_response_promise<std::string>();
           run_add(self, ctx, std::move(*a), rp);
+          return rp;
+        }
+        if (auto u = std::get_if<api::update_topic>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_update(self, ctx, std::move(*u), rp);
           return rp;
         }
         if (auto r = std::get_if<api::remove_topics>(&req)) {

@@ -130,8 +130,11 @@ def bad_requests_get_clear_errors_and_harm_nothing(srv):
              "INVALID_REQUEST", "bad selector")
     check_eq(error_code(request(c, "topics/fetch", {"selector": "#", "bogus": 1})),
              "INVALID_REQUEST", "unknown field")
-    check_eq(error_code(request(c, "topics/update", {"path": "x", "value": 1})),
+    check_eq(error_code(request(c, "topics/patch", {"path": "x", "patch": []})),
              "NOT_IMPLEMENTED", "an operation not served yet")
+    check_eq(error_code(request(c, "topics/update", {"path": "x", "value": 1,
+                                                     "constraint": {"no_value": True}})),
+             "NOT_IMPLEMENTED", "a constraint, not served yet")
     check_eq(error_code(request(c, "topics/add", {"path": "x/+", "type": "json"})),
              "INVALID_REQUEST", "a filter as a path")
     check_eq(error_code(request(c, "topics/add", {"path": "x", "type": "jsn"})),
@@ -215,6 +218,50 @@ def added_topics_convert_publishes_and_removed_ones_are_gone():
         srv.stop()
 
 
+@case(castor_only=True, server=False)
+def updates_reach_mqtt_subscribers_in_their_types_form():
+    srv = Server(extra_config=MAPPING)
+    srv.start()
+    try:
+        c = connect(srv.port, "c21-upd")
+        sub = connect(srv.port, "c21-upd-sub")
+        sub.subscribe("api/#", 1)
+        sub.subscribe("upd/#", 2)
+        cases = [("upd/doc", {"a": [1, 2]}, b'{"a":[1,2]}', "application/json", 1),
+                 ("upd/text", "hello", b"hello", None, 1),      # implicit: a string
+                 ("api/int/u", -5, b"-5", None, 1),              # a rule: int64
+                 ("api/num/u", 2.5, b"2.5", None, 1)]            # a rule: double
+        for path, value, payload, ctype, pfi in cases:
+            check_eq(ok(request(c, "topics/update", {"path": path, "value": value})),
+                     {"ok": True}, "update of %s" % path)
+            sub.expect_publish(path, payload, qos=1, content_type=ctype,
+                               payload_format_indicator=pfi, ack=True)
+        a = ok(request(c, "topics/fetch", {"selector": "#"}))
+        check_eq([(t["path"], t["type"], t["value"]) for t in a["topics"]],
+                 [("api/int/u", "int64", -5), ("api/num/u", "double", 2.5),
+                  ("upd/doc", "json", {"a": [1, 2]}), ("upd/text", "string", "hello")],
+                 "the values")
+        # Values that do not convert to the topic's type are refused.
+        check_eq(error_code(request(c, "topics/update", {"path": "api/int/u", "value": 1.5})),
+                 "INVALID_VALUE", "a double to an int64 topic")
+        check_eq(error_code(request(c, "topics/update", {"path": "api/num/u", "value": "x"})),
+                 "INVALID_VALUE", "a string to a double topic")
+        # Add if absent: with a specification the topic is added first.
+        ok(request(c, "topics/update", {"path": "upd/bin", "value": "AAH/",
+                                        "specification": {"type": "binary"}}))
+        sub.expect_publish("upd/bin", b"\x00\x01\xff", content_type=None,
+                           payload_format_indicator=None, ack=True)
+        check_eq(error_code(request(c, "topics/update", {"path": "upd/bin", "value": "%%"})),
+                 "INVALID_VALUE", "not base64")
+        check_eq(error_code(request(c, "topics/add", {"path": "upd/bin", "type": "json"})),
+                 "TOPIC_EXISTS", "added by the update")
+        sub.expect_nothing("a refused update", via=c)
+        for x in (c, sub):
+            x.disconnect()
+    finally:
+        srv.stop()
+
+
 @case(castor_only=True, overrides={"topic_idle_timeout_ms": 200})
 def added_topics_do_not_retire(srv):
     c = connect(srv.port, "c21-keep")
@@ -271,6 +318,9 @@ def fetch_shows_only_what_the_caller_may_select_and_read():
                  "PERMISSION_DENIED", "the reader adds")
         check_eq(ok(request(r, "topics/remove", {"selector": "#"}))["removed"], 0,
                  "the reader removes")
+        check_eq(error_code(request(r, "topics/update", {"path": "public/a", "value": 1})),
+                 "PERMISSION_DENIED", "the reader updates")
+        ok(request(w, "topics/update", {"path": "public/a", "value": 2}))
         ok(request(w, "topics/add", {"path": "public/new", "type": "json"}))
         check_eq(ok(request(w, "topics/remove", {"selector": "private/#"}))["removed"], 1,
                  "the writer removes")
