@@ -19,9 +19,9 @@ namespace {
 /// A value as the API answers it: JSON as JSON, text as a string, numbers
 /// as numbers, bytes as base64. The type is the explicit topic's, or the
 /// one inferred from the publish (implicit topics).
-std::pair<topic_type, nlohmann::json>
-api_value(const std::string& name, const mqtt::message& m,
-          const mapping_ptr& mapping) {
+std::pair<topic_type, nlohmann::json> api_value(const std::string& name,
+                                                const mqtt::message& m,
+                                                const mapping_ptr& mapping) {
   const auto& props = mqtt::props_of(m);
   auto spec = mapping ? mapping->find(name) : nullptr;
   typed_value v;
@@ -163,8 +163,7 @@ std::variant<std::string, api::error> payload_of(topic_type t,
     break;
   case topic_type::int64:
     if (!v.is_number_integer()
-        || (v.is_number_unsigned()
-            && v.get<uint64_t>() > uint64_t{INT64_MAX}))
+        || (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{INT64_MAX}))
       return invalid("an integer within 64 bits");
     bytes = v.dump();
     break;
@@ -214,8 +213,7 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
           {"NOT_IMPLEMENTED", "time_series topics are not served by this "
                               "version"}));
     auto spec = std::make_shared<const topic_specification>(*u.spec);
-    if (ctx.mapping->add(u.path, spec)
-        == topic_mapping::add_result::conflicts)
+    if (ctx.mapping->add(u.path, spec) == topic_mapping::add_result::conflicts)
       return finish(api::error_answer(
           {"TOPIC_EXISTS",
            "'" + u.path + "' exists with another specification"}));
@@ -224,9 +222,9 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
   // The type: the explicit topic's; for an implicit topic, a string is
   // STRING and anything else JSON.
   auto spec = ctx.mapping->find(u.path);
-  auto type = spec ? spec->type
-                   : (u.value.is_string() ? topic_type::string
-                                          : topic_type::json);
+  auto type
+      = spec ? spec->type
+             : (u.value.is_string() ? topic_type::string : topic_type::json);
   auto payload = payload_of(type, u.value);
   if (auto err = std::get_if<api::error>(&payload)) {
     if (adding)
@@ -255,8 +253,8 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
           [=](topic_interface& t) mutable {
             if (!t) {
               // UPDATE_TOPIC without MODIFY_TOPIC updates only what exists.
-              return finish(api::error_answer(
-                  permission_denied("creating", path)));
+              return finish(
+                  api::error_answer(permission_denied("creating", path)));
             }
             if (adding)
               self->send(t, keep_atom::value);
@@ -288,7 +286,8 @@ void run_add(Self* self, const api_context& ctx, api::add_topic a,
   switch (ctx.mapping->add(a.path, spec)) {
   case topic_mapping::add_result::conflicts:
     return finish(api::error_answer(
-        {"TOPIC_EXISTS", "'" + a.path + "' exists with another specification"}));
+        {"TOPIC_EXISTS",
+         "'" + a.path + "' exists with another specification"}));
   case topic_mapping::add_result::exists:
     return finish(api::ok_answer({{"exists", true}}));
   case topic_mapping::add_result::added:
@@ -352,8 +351,7 @@ void run_remove(Self* self, const api_context& ctx, api::remove_topics r,
           });
 }
 
-caf::behavior api_request_actor(caf::event_based_actor* self,
-                                api_context ctx) {
+caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
   return implement<api_interface>(
       [=](api_atom, std::string& operation,
           std::string& payload) -> caf::result<std::string> {

@@ -467,9 +467,8 @@ void apply_output(connection_broker* self, mqtt::channel_output&& o) {
     } else if (auto pr = std::get_if<mqtt::effect::publish_refused>(&e)) {
       bool unconverted
           = pr->reason == mqtt::reason_code::payload_format_invalid;
-      broker_counters::add(unconverted
-                               ? st.ctx->counters->publishes_unconverted
-                               : st.ctx->counters->publishes_refused);
+      broker_counters::add(unconverted ? st.ctx->counters->publishes_unconverted
+                                       : st.ctx->counters->publishes_refused);
       CASTOR_LOG(debug, context_of(self),
                  "publish to " << pr->topic << " (QoS " << int{pr->qos}
                                << ") refused: "

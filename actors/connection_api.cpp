@@ -19,8 +19,8 @@ namespace castor::connection_detail {
 
 namespace {
 
-void write_answer(connection_broker* self,
-                  const mqtt::effect::api_request& r, std::string answer) {
+void write_answer(connection_broker* self, const mqtt::effect::api_request& r,
+                  std::string answer) {
   auto& st = self->state;
   if (st.closed || st.closing)
     return; // the client has gone: nobody to answer

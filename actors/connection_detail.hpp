@@ -92,7 +92,7 @@ bool dispatch(connection_broker* self, const std::string& topic,
 /// A topic has taken a batch of the pending read `seq`.
 void read_batch_taken(connection_broker* self, uint64_t seq);
 
-// -- platform API requests (connection_api.cpp) ---------------------------------
+// -- platform API requests (connection_api.cpp) -------------------------------
 
 /// Writes st.writing.out to the socket (once a burst of messages waiting
 /// in the mailbox is handled, unless `now`).

@@ -363,7 +363,8 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
       },
       [=](fetch_atom) -> mqtt::message_ptr {
         auto& st = self->state;
-        if (st.last && mqtt::expired(*st.last, std::chrono::steady_clock::now()))
+        if (st.last
+            && mqtt::expired(*st.last, std::chrono::steady_clock::now()))
           st.last.reset();
         return st.last;
       },

@@ -94,8 +94,8 @@ channel_output channel::api_publish(publish&& p) {
   return out;
 }
 
-bool channel::write_api_answer(const effect::api_request& r,
-                               std::string answer, std::string& out) const {
+bool channel::write_api_answer(const effect::api_request& r, std::string answer,
+                               std::string& out) const {
   publish p;
   p.topic = r.response_topic;
   p.payload = std::move(answer);

@@ -11,9 +11,9 @@ topic_mapping::topic_mapping(std::vector<mapping_rule> rules) {
   // Nothing here checks the rules again: check_mapping_rule() did, where
   // they were read.
   for (auto& r : rules)
-    rules_.emplace_back(std::move(r.filter),
-                        std::make_shared<const topic_specification>(
-                            std::move(r.spec)));
+    rules_.emplace_back(
+        std::move(r.filter),
+        std::make_shared<const topic_specification>(std::move(r.spec)));
 }
 
 topic_mapping::spec_ptr topic_mapping::find(std::string_view topic) const {
@@ -53,8 +53,8 @@ topic_mapping::spec_ptr topic_mapping::added(const std::string& path) const {
   return i == added_.end() ? nullptr : i->second;
 }
 
-std::optional<mapping_rule_error>
-check_mapping_rule(std::string_view filter, topic_type type) {
+std::optional<mapping_rule_error> check_mapping_rule(std::string_view filter,
+                                                     topic_type type) {
   auto info = mqtt::parse_filter(filter);
   if (!info.valid)
     return mapping_rule_error{"filter", "'" + std::string{filter}

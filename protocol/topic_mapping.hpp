@@ -49,9 +49,9 @@ public:
   }
 
   enum class add_result : uint8_t {
-    added,      ///< `path` is now an explicit topic of `spec`
-    exists,     ///< it was, with an equal specification
-    conflicts,  ///< it is, with another specification (unchanged)
+    added,     ///< `path` is now an explicit topic of `spec`
+    exists,    ///< it was, with an equal specification
+    conflicts, ///< it is, with another specification (unchanged)
   };
   /// The API adds an explicit topic at `path`.
   add_result add(const std::string& path, spec_ptr spec);
@@ -82,8 +82,8 @@ struct mapping_rule_error {
 /// and properties as the API takes them (make_specification). Time series
 /// topics are not created by publishes (their events carry sequence
 /// numbers and timestamps that a plain publish does not).
-std::optional<mapping_rule_error>
-check_mapping_rule(std::string_view filter, topic_type type);
+std::optional<mapping_rule_error> check_mapping_rule(std::string_view filter,
+                                                     topic_type type);
 
 /// Applies an explicit topic's specification to a publish to it: the
 /// payload must convert to the topic's type (convert_payload), and the

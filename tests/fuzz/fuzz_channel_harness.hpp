@@ -218,8 +218,8 @@ struct harness {
       } else if (auto r = std::get_if<effect::route>(&e)) {
         check_route(r->msg, false, live);
         // An explicit topic's publish converted, in its type's MQTT form.
-        if (auto spec = opts.mapping ? opts.mapping->find(r->msg.topic)
-                                     : nullptr) {
+        if (auto spec
+            = opts.mapping ? opts.mapping->find(r->msg.topic) : nullptr) {
           FUZZ_CHECK(std::holds_alternative<castor::typed_value>(
               castor::convert_payload(spec->type, r->msg.payload)));
           auto form = castor::mqtt_form_of(spec->type);

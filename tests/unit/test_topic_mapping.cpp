@@ -60,11 +60,11 @@ TEST_SUITE("topic mapping") {
     CHECK(m.add("count/x", json) == topic_mapping::add_result::added);
     CHECK(m.find("count/x")->type == topic_type::json);
     CHECK(m.find("count/y")->type == topic_type::int64);
-    CHECK(m.add("count/x", std::make_shared<const topic_specification>(
-                               spec_of("json")))
+    CHECK(m.add("count/x",
+                std::make_shared<const topic_specification>(spec_of("json")))
           == topic_mapping::add_result::exists);
-    CHECK(m.add("count/x", std::make_shared<const topic_specification>(
-                               spec_of("string")))
+    CHECK(m.add("count/x",
+                std::make_shared<const topic_specification>(spec_of("string")))
           == topic_mapping::add_result::conflicts);
     CHECK(m.find("count/x")->type == topic_type::json);
     CHECK(static_cast<bool>(m.added("count/x")));
@@ -121,8 +121,8 @@ TEST_SUITE("topic mapping") {
             "3.1.1; implicit topics and converted payloads are routed") {
     auto opts = mqtt::channel_options{};
     opts.mapping = std::make_shared<topic_mapping>(rule_list());
-    for (auto version : {mqtt::protocol_version::v5,
-                         mqtt::protocol_version::v311}) {
+    for (auto version :
+         {mqtt::protocol_version::v5, mqtt::protocol_version::v311}) {
       mqtt::channel ch{opts};
       mqtt::connect c;
       c.client_id = "c";
@@ -136,9 +136,8 @@ TEST_SUITE("topic mapping") {
       for (uint8_t qos : {uint8_t{1}, uint8_t{2}}) {
         out = ch.handle_in(mqtt::packet{pub("count/1", "x", qos, 7)});
         REQUIRE_EQ(out.packets.size(), 1u);
-        auto code = qos == 1
-                        ? std::get<mqtt::puback>(out.packets[0]).code
-                        : std::get<mqtt::pubrec>(out.packets[0]).code;
+        auto code = qos == 1 ? std::get<mqtt::puback>(out.packets[0]).code
+                             : std::get<mqtt::pubrec>(out.packets[0]).code;
         CHECK(code == expect);
         REQUIRE_EQ(out.effects.size(), 1u);
         auto& refused = std::get<mqtt::effect::publish_refused>(out.effects[0]);
