@@ -187,6 +187,22 @@ std::variant<std::string, api::error> payload_of(topic_type t,
   return bytes;
 }
 
+/// Makes `path` an explicit topic of `spec` (topics/add, and
+/// topics/update with a specification): added or exists, or why not.
+std::variant<topic_mapping::add_result, api::error>
+add_explicit(const api_context& ctx, const std::string& path,
+             topic_specification spec) {
+  if (spec.type == topic_type::time_series)
+    return api::error{"NOT_IMPLEMENTED",
+                      "time_series topics are not served by this version"};
+  auto r = ctx.mapping->add(
+      path, std::make_shared<const topic_specification>(std::move(spec)));
+  if (r == topic_mapping::add_result::conflicts)
+    return api::error{"TOPIC_EXISTS",
+                      "'" + path + "' exists with another specification"};
+  return r;
+}
+
 template <class Self>
 void run_update(Self* self, const api_context& ctx, api::update_topic u,
                 caf::typed_response_promise<std::string> rp) {
@@ -208,15 +224,9 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
     // Add-if-absent: as topics/add (MODIFY_TOPIC too).
     if (check != mqtt::publish_check::allow)
       return finish(api::error_answer(permission_denied("adding", u.path)));
-    if (u.spec->type == topic_type::time_series)
-      return finish(api::error_answer(
-          {"NOT_IMPLEMENTED", "time_series topics are not served by this "
-                              "version"}));
-    auto spec = std::make_shared<const topic_specification>(*u.spec);
-    if (ctx.mapping->add(u.path, spec) == topic_mapping::add_result::conflicts)
-      return finish(api::error_answer(
-          {"TOPIC_EXISTS",
-           "'" + u.path + "' exists with another specification"}));
+    auto added = add_explicit(ctx, u.path, *u.spec);
+    if (auto err = std::get_if<api::error>(&added))
+      return finish(api::error_answer(*err));
     adding = true;
   }
   // The type: the explicit topic's; for an implicit topic, a string is
@@ -278,21 +288,12 @@ void run_add(Self* self, const api_context& ctx, api::add_topic a,
   };
   if (ctx.access && !ctx.access->may_modify(a.path))
     return finish(api::error_answer(permission_denied("adding", a.path)));
-  if (a.spec.type == topic_type::time_series)
-    return finish(api::error_answer(
-        {"NOT_IMPLEMENTED", "time_series topics are not served by this "
-                            "version"}));
-  auto spec = std::make_shared<const topic_specification>(std::move(a.spec));
-  switch (ctx.mapping->add(a.path, spec)) {
-  case topic_mapping::add_result::conflicts:
-    return finish(api::error_answer(
-        {"TOPIC_EXISTS",
-         "'" + a.path + "' exists with another specification"}));
-  case topic_mapping::add_result::exists:
+  auto added = add_explicit(ctx, a.path, std::move(a.spec));
+  if (auto err = std::get_if<api::error>(&added))
+    return finish(api::error_answer(*err));
+  if (std::get<topic_mapping::add_result>(added)
+      == topic_mapping::add_result::exists)
     return finish(api::ok_answer({{"exists", true}}));
-  case topic_mapping::add_result::added:
-    break;
-  }
   // Publishes to the path convert to the type from now on; the topic's
   // actor (made now, or the implicit topic that had the name) stays.
   auto path = a.path;
