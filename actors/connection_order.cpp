@@ -34,7 +34,7 @@ std::vector<std::string> filters_of(size_t n, const Codes& codes,
       continue;
     auto info = mqtt::parse_filter(filter_at(i));
     if (info.valid)
-      out.emplace_back(info.filter);
+      out.emplace_back(info.subject);
   }
   return out;
 }

@@ -96,10 +96,10 @@ void redistribute_shared(Self* self) {
       continue;
     for (auto& [full, sub] : st.mqtt_state.subscriptions()) {
       auto info = mqtt::parse_filter(full);
-      if (info.shared && mqtt::topic_matches(info.filter, d.msg->topic)) {
+      if (info.shared && mqtt::topic_matches(info.subject, d.msg->topic)) {
         redeliver[{d.msg->topic, std::string{info.group},
                    std::string{info.filter}}]
-            .items.push_back(update{d.seq, value_type::binary, d.msg});
+            .items.push_back(update{d.seq, value_type::binary, d.msg, nullptr, 0});
         break;
       }
     }
@@ -339,8 +339,12 @@ void take_updates(Self* self, const caf::actor& topic, update_batch& batch) {
           continue;
         }
         mqtt::delivery d;
-        if (mqtt::deliver_through(u, st.client_id, opts, d))
+        mqtt::delivery dd;
+        auto made = mqtt::deliver_through(u, st.client_id, opts, d, dd);
+        if (made & mqtt::plain_delivery)
           st.mqtt_state.enqueue(std::move(d), now, out);
+        if (made & mqtt::delta_delivery)
+          st.mqtt_state.enqueue(std::move(dd), now, out);
       }
     }
   }
@@ -427,8 +431,9 @@ void handle_subscribe(Self* self, subscribe_request& sr,
     ts.session = caf::actor_cast<caf::actor>(self);
     ts.filter = std::string{info.filter};
     ts.group = std::string{info.group};
-    ts.options = mqtt::delivery_options{
-        sub.max_qos, sub.no_local, sub.retain_as_published, sr.subscription_id};
+    ts.options = mqtt::delivery_options{sub.max_qos, sub.no_local,
+                                        sub.retain_as_published,
+                                        sr.subscription_id, info.delta};
     ts.access = sr.access;
     requests.push_back(tree_request{std::move(ts), sub, existed});
   }
@@ -439,16 +444,17 @@ void handle_subscribe(Self* self, subscribe_request& sr,
   acc->left = requests.size();
   for (auto& r : requests) {
     bool shared = !r.ts.group.empty();
+    bool delta = r.ts.options.delta;
     auto id = r.ts.options.subscription_id;
     self->request(st.tree, tree_request_timeout, subscribe_atom::value,
                   std::move(r.ts))
         .then(
             [self, acc, finish, sub = std::move(r.sub), existed = r.existed,
-             shared, id](retained_batch& b) mutable {
+             shared, delta, id](retained_batch& b) mutable {
               for (auto& u : b.items) {
                 mqtt::delivery d;
                 if (mqtt::retained_delivery(u, self->state.client_id, sub, id,
-                                            existed, shared, d))
+                                            existed, shared, delta, d))
                   acc->retained.emplace_back(std::move(d));
               }
               if (--acc->left == 0)

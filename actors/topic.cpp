@@ -157,6 +157,29 @@ void share_out(Self* self, topic_state::share_group& g,
   }
 }
 
+/// Gives `u` its delta from the last update (the value subscribers have),
+/// which becomes the basis of the next one.
+inline void add_delta(topic_state& st, update& u) {
+  if (st.last && st.basis.seq != st.last.seq)
+    st.basis = basis_of(st.last);
+  auto next = basis_of(u);
+  if (st.last) {
+    u.delta = make_delta(st.basis, next);
+    u.base = st.basis.seq;
+  }
+  st.basis = std::move(next);
+}
+
+/// Counts the subscriptions that want deltas: `e` arrives (+1) or leaves
+/// (-1); the basis goes with the last of them.
+inline void count_delta(topic_state& st, const entry& e, int change) {
+  if (!e.options.delta)
+    return;
+  st.delta_entries += change;
+  if (st.delta_entries == 0)
+    st.basis = delta_basis{};
+}
+
 /// Numbers the publishes as updates, keeps the current value, and sends
 /// every subscriber the updates that have not expired: plain subscribers
 /// share one list, each share group's members take turns.
@@ -168,7 +191,7 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
   std::vector<update> ups;
   ups.reserve(msgs.size());
   for (auto& m : msgs) {
-    update u{++st.seq, value_type::binary, m};
+    update u{++st.seq, value_type::binary, m, nullptr, 0};
     if (u.clears_value()) {
       cleared = cleared || static_cast<bool>(st.current);
       st.current = update{};
@@ -176,7 +199,9 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
       st.current = u;
     }
     if (!u.expired(now)) {
-      st.last = u.msg;
+      if (st.delta_entries > 0)
+        add_delta(st, u);
+      st.last = u;
       ups.emplace_back(std::move(u));
     }
   }
@@ -219,13 +244,16 @@ void add_subscription(Self* self, const topic_subscription& ts) {
     auto& g = st.groups[group_key(ts.group, ts.filter)];
     for (auto& mb : g.members) {
       if (mb.session == ts.session) {
+        count_delta(st, mb.e, -1);
         mb.e = make_entry(ts);
+        count_delta(st, mb.e, +1);
         mb.options
             = std::make_shared<const std::vector<mqtt::delivery_options>>(
                 1, ts.options);
         return;
       }
     }
+    count_delta(st, make_entry(ts), +1);
     g.members.push_back(topic_state::member{
         ts.session, make_entry(ts),
         std::make_shared<const std::vector<mqtt::delivery_options>>(
@@ -235,10 +263,13 @@ void add_subscription(Self* self, const topic_subscription& ts) {
   auto& sub = st.subs[ts.session];
   auto e = std::find_if(sub.entries.begin(), sub.entries.end(),
                         [&](const entry& x) { return x.filter == ts.filter; });
-  if (e != sub.entries.end())
+  if (e != sub.entries.end()) {
+    count_delta(st, *e, -1);
     *e = make_entry(ts);
-  else
+  } else {
     sub.entries.emplace_back(make_entry(ts));
+  }
+  count_delta(st, make_entry(ts), +1);
   sub.options = options_of(sub.entries);
 }
 
@@ -285,6 +316,12 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
         add_subscription(self, ts);
         retained_batch result;
         auto& st = self->state;
+        if (ts.options.delta && ts.group.empty()) {
+          // The topic's value (its last update) comes first.
+          if (st.last && !st.last.expired(std::chrono::steady_clock::now()))
+            result.items.push_back(st.last);
+          return result;
+        }
         if (!st.current)
           return result;
         if (st.current.expired(std::chrono::steady_clock::now())) {
@@ -305,7 +342,10 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
           auto& ms = i->second.members;
           ms.erase(std::remove_if(ms.begin(), ms.end(),
                                   [&](const topic_state::member& m) {
-                                    return m.session == session;
+                                    if (m.session != session)
+                                      return false;
+                                    count_delta(st, m.e, -1);
+                                    return true;
                                   }),
                    ms.end());
           if (ms.empty())
@@ -324,10 +364,14 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
         if (i == st.subs.end())
           return true;
         auto& es = i->second.entries;
-        es.erase(
-            std::remove_if(es.begin(), es.end(),
-                           [&](const entry& e) { return e.filter == filter; }),
-            es.end());
+        es.erase(std::remove_if(es.begin(), es.end(),
+                                [&](const entry& e) {
+                                  if (e.filter != filter)
+                                    return false;
+                                  count_delta(st, e, -1);
+                                  return true;
+                                }),
+                 es.end());
         if (es.empty()) {
           st.subs.erase(i);
           bool member = false;
@@ -363,10 +407,9 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
       },
       [=](fetch_atom) -> mqtt::message_ptr {
         auto& st = self->state;
-        if (st.last
-            && mqtt::expired(*st.last, std::chrono::steady_clock::now()))
-          st.last.reset();
-        return st.last;
+        if (st.last && st.last.expired(std::chrono::steady_clock::now()))
+          st.last = update{};
+        return st.last.msg;
       },
       [=](keep_atom) {
         self->state.idle_ms = 0; // a pending idle check finds it kept
@@ -374,7 +417,8 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
       [=](remove_atom, uint32_t idle_ms) -> bool {
         auto& st = self->state;
         bool had = st.last || st.current;
-        st.last.reset();
+        st.last = update{};
+        st.basis = delta_basis{};
         st.current = update{};
         st.idle_ms = idle_ms;
         arm_gc(self);

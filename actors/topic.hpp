@@ -29,6 +29,7 @@
 #include "actors/iface/topic.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/types.hpp"
+#include "protocol/update_delta.hpp"
 
 namespace castor {
 
@@ -70,8 +71,13 @@ struct topic_state {
   /// The current value (MQTT: the retained message); empty if none.
   update current;
   /// The last update, retained or not: what the platform API fetches
-  /// (docs/platform.md). Forgotten when the topic retires.
-  mqtt::message_ptr last;
+  /// (docs/platform.md) and `$delta/` subscribers get first. Forgotten
+  /// when the topic retires.
+  update last;
+  /// Subscriptions (and share group members) that want deltas; while there
+  /// are any, each update carries its delta from `basis` (the last one).
+  size_t delta_entries = 0;
+  delta_basis basis;
   /// The sequence number of the last update fanned out.
   uint64_t seq = 0;
   /// Delivery batches each session has not yet given credit for; a session

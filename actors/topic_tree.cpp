@@ -121,20 +121,21 @@ void unsubscribe_one(Self* self, const caf::actor& session,
   if (!info.valid)
     return;
   std::string filter{info.filter};
+  std::string subject{info.subject};
   std::string group{info.group};
   auto& st = self->state;
   if (info.wildcard) {
-    if (auto v = st.wildcards.find(filter, session.address())) {
+    if (auto v = st.wildcards.find(subject, session.address())) {
       v->erase(std::remove_if(v->begin(), v->end(),
                               [&](const topic_subscription& ts) {
-                                return ts.group == group;
+                                return ts.group == group && ts.filter == filter;
                               }),
                v->end());
       if (v->empty())
-        st.wildcards.erase(filter, session.address());
+        st.wildcards.erase(subject, session.address());
     }
     std::vector<std::string> names;
-    st.topics.for_each_match(filter,
+    st.topics.for_each_match(subject,
                              [&](std::string_view name, topic_interface&) {
                                names.emplace_back(name);
                              });
@@ -142,7 +143,7 @@ void unsubscribe_one(Self* self, const caf::actor& session,
       unsubscribe_at(self, name, session, filter, group, acc);
     return;
   }
-  unsubscribe_at(self, filter, session, filter, group, acc);
+  unsubscribe_at(self, subject, session, filter, group, acc);
 }
 
 } // namespace
@@ -231,12 +232,16 @@ caf::behavior topic_tree_impl(Self* self) {
       [=](subscribe_atom,
           topic_subscription& ts) -> caf::result<retained_batch> {
         auto& st = self->state;
-        if (!mqtt::parse_filter(ts.filter).wildcard) {
-          if (st.retiring.count(ts.filter) > 0) {
+        // Topics are matched against the subject (a `$delta/` filter's
+        // without the prefix); the topics know the subscription by its
+        // filter.
+        auto info = mqtt::parse_filter(ts.filter);
+        std::string subject{info.subject};
+        if (!info.wildcard) {
+          if (st.retiring.count(subject) > 0) {
             auto rp = self->template make_response_promise<retained_batch>();
-            auto name = ts.filter;
-            after_retire(self, name, [=]() mutable {
-              auto t = get_or_create(self, ts.filter);
+            after_retire(self, subject, [=]() mutable {
+              auto t = get_or_create(self, subject);
               self->request(t, topic_request_timeout, subscribe_atom::value, ts)
                   .then(
                       [=](retained_batch& b) mutable {
@@ -248,7 +253,7 @@ caf::behavior topic_tree_impl(Self* self) {
             });
             return rp;
           }
-          auto t = get_or_create(self, ts.filter);
+          auto t = get_or_create(self, subject);
           auto rp = self->template make_response_promise<retained_batch>();
           self->request(t, topic_request_timeout, subscribe_atom::value,
                         std::move(ts))
@@ -259,14 +264,14 @@ caf::behavior topic_tree_impl(Self* self) {
         }
         // Remember the filter for topics created later.
         auto key = ts.session.address();
-        auto v = st.wildcards.find(ts.filter, key);
+        auto v = st.wildcards.find(subject, key);
         if (v == nullptr) {
-          st.wildcards.insert(ts.filter, key, {});
-          v = st.wildcards.find(ts.filter, key);
+          st.wildcards.insert(subject, key, {});
+          v = st.wildcards.find(subject, key);
         }
         bool replaced = false;
         for (auto& x : *v) {
-          if (x.group == ts.group) {
+          if (x.group == ts.group && x.filter == ts.filter) {
             x = ts;
             replaced = true;
           }
@@ -274,9 +279,9 @@ caf::behavior topic_tree_impl(Self* self) {
         if (!replaced)
           v->push_back(ts);
         // And ask every existing matching topic for its retained message.
-        std::vector<topic_interface> targets;
+std::vector<topic_interface> targets;
         st.topics.for_each_match(
-            ts.filter, [&](std::string_view name, topic_interface& t) {
+            subject, [&](std::string_view name, topic_interface& t) {
               // A wildcard reaches only the topics the client may read.
               if (ts.access.may_read(name))
                 targets.push_back(t);

@@ -250,7 +250,8 @@ typename Inspector::result_type inspect(Inspector& f, publish_batch& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, update& x) {
-  return f(caf::meta::type_name("update"), x.seq, x.type, x.msg);
+  return f(caf::meta::type_name("update"), x.seq, x.type, x.msg, x.delta,
+           x.base);
 }
 
 /// The shared lists travel as values (copies: only when crossing nodes).
@@ -383,7 +384,7 @@ typename Inspector::result_type inspect(Inspector& f, properties& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery_options& x) {
   return f(caf::meta::type_name("delivery_options"), x.max_qos, x.no_local,
-           x.retain_as_published, x.subscription_id);
+           x.retain_as_published, x.subscription_id, x.delta);
 }
 
 template <class Inspector>

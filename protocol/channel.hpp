@@ -293,6 +293,11 @@ public:
   /// remaining expiry set) or PUBREL to `out`. Returns false and appends
   /// nothing when the packet exceeds the client's maximum packet size (the
   /// message is then to be treated as delivered).
+  /// A message in the delta form goes on `$delta/{topic}`: as its delta
+  /// when the client's last value of the topic (the last one written
+  /// here) is the delta's basis, the connection is MQTT 5 (3.1.1 has no
+  /// content type to tell them apart) and it is not a retransmission;
+  /// else whole.
   bool write(const outbound& o, steady_time now, std::string& out);
 
   /// Appends the encoding of a packet for this connection's version.
@@ -374,6 +379,9 @@ private:
   std::set<uint16_t> qos2_;
   std::unordered_map<uint16_t, std::string> alias_in_;
   std::unordered_map<std::string, uint16_t> alias_out_;
+  /// Per topic, the update whose value the client last got on
+  /// `$delta/{topic}` (a delta follows only that one).
+  std::unordered_map<std::string, uint64_t> delta_written_;
 };
 
 } // namespace castor::mqtt

@@ -186,9 +186,16 @@ bool channel::write(const outbound& o, steady_time now, std::string& out) {
     encode(packet{std::move(rel)}, version_, out);
     return true;
   }
-  auto& m = *o.msg;
-  if (expired(m, now))
+  if (expired(*o.msg, now))
     return false;
+  uint64_t* written = nullptr;
+  bool as_delta = false;
+  if (o.delta_form) {
+    written = &delta_written_[o.msg->topic];
+    as_delta = o.delta && !o.dup && version_ == protocol_version::v5
+               && o.base != 0 && *written == o.base;
+  }
+  auto& m = as_delta ? *o.delta : *o.msg;
   // One scratch packet per thread (all connections share the I/O thread)
   // keeps its buffers' capacity between messages.
   thread_local packet pkt{publish{}};
@@ -197,21 +204,27 @@ bool channel::write(const outbound& o, steady_time now, std::string& out) {
   p.qos = o.qos;
   p.retain = o.retain;
   p.packet_id = o.packet_id;
-  p.topic.assign(m.topic);
+  if (o.delta_form) {
+    p.topic.assign(delta_prefix);
+    p.topic.append(m.topic);
+  } else {
+    p.topic.assign(m.topic);
+  }
   p.payload.assign(m.payload);
   p.props = props_of(m);
   if (m.has_expiry)
     p.props.message_expiry_interval = remaining_expiry(m, now);
   p.props.subscription_identifiers = o.subscription_ids;
   bool new_alias = false;
+  std::unordered_map<std::string, uint16_t>::iterator new_alias_at;
   if (version_ == protocol_version::v5 && req_.topic_alias_maximum > 0) {
-    auto i = alias_out_.find(m.topic);
+    auto i = alias_out_.find(p.topic);
     if (i != alias_out_.end()) {
       p.props.topic_alias = i->second;
       p.topic.clear();
     } else if (alias_out_.size() < req_.topic_alias_maximum) {
       auto alias = static_cast<uint16_t>(alias_out_.size() + 1);
-      alias_out_.emplace(m.topic, alias);
+      new_alias_at = alias_out_.emplace(p.topic, alias).first;
       p.props.topic_alias = alias;
       new_alias = true;
     }
@@ -223,7 +236,9 @@ bool channel::write(const outbound& o, steady_time now, std::string& out) {
   if (!fits) {
     out.resize(before);
     if (new_alias)
-      alias_out_.erase(m.topic);
+      alias_out_.erase(new_alias_at);
+  } else if (written) {
+    *written = o.seq;
   }
   if (p.payload.capacity() > 65536)
     std::string{}.swap(p.payload);

@@ -28,9 +28,10 @@ channel_output channel::on_subscribe(subscribe&& s) {
                             "no local on a shared subscription");
     } else if (info.wildcard && !opts_.wildcard_subscription_available) {
       rc = reason_code::wildcard_subscriptions_not_supported;
-    } else if (reserved_topic(info.filter)
-               || (access_ && !access_->may_subscribe(info.filter))) {
+    } else if (reserved_topic(info.subject)
+               || (access_ && !access_->may_subscribe(info.subject))) {
       // `$castor/` is the server's: API answers reach the requester alone.
+      // A `$delta/` subscription needs the rights its subject needs.
       // MQTT 3.1.1 encodes every refusal as 0x80.
       rc = reason_code::not_authorized;
     } else {

@@ -4,30 +4,45 @@
 
 namespace castor::mqtt {
 
-bool deliver_through(const update& u, const std::string& client_id,
-                     const std::vector<delivery_options>& opts, delivery& out) {
+unsigned deliver_through(const update& u, const std::string& client_id,
+                         const std::vector<delivery_options>& opts,
+                         delivery& plain, delivery& delta) {
   const auto& m = *u.msg;
-  bool any = false;
-  uint8_t qos = 0;
-  bool rap = false;
-  out.subscription_ids.clear();
+  struct acc {
+    bool any = false;
+    uint8_t qos = 0;
+    bool rap = false;
+  } form[2];
+  plain.subscription_ids.clear();
+  delta.subscription_ids.clear();
   for (auto& o : opts) {
     if (o.no_local && !m.origin.empty() && m.origin == client_id)
       continue;
-    any = true;
-    qos = std::max(qos, std::min(m.qos, o.max_qos));
-    rap = rap || o.retain_as_published;
+    auto& a = form[o.delta ? 1 : 0];
+    a.any = true;
+    a.qos = std::max(a.qos, std::min(m.qos, o.max_qos));
+    a.rap = a.rap || o.retain_as_published;
     if (o.subscription_id != 0)
-      out.subscription_ids.push_back(o.subscription_id);
+      (o.delta ? delta : plain).subscription_ids.push_back(o.subscription_id);
   }
-  if (!any)
-    return false;
-  out.msg = u.msg;
-  out.seq = u.seq;
-  out.qos = qos;
-  out.retain = rap && m.retain;
-  out.from_share = false;
-  return true;
+  unsigned made = 0;
+  for (int i = 0; i < 2; ++i) {
+    if (!form[i].any)
+      continue;
+    auto& out = i == 0 ? plain : delta;
+    out.msg = u.msg;
+    out.seq = u.seq;
+    out.qos = form[i].qos;
+    out.retain = form[i].rap && m.retain;
+    out.from_share = false;
+    out.delta_form = i == 1;
+    if (i == 1) {
+      out.delta = u.delta;
+      out.base = u.base;
+    }
+    made |= i == 0 ? plain_delivery : delta_delivery;
+  }
+  return made;
 }
 
 delivery share_delivery(const update& u, const delivery_options& o) {
@@ -39,12 +54,18 @@ delivery share_delivery(const update& u, const delivery_options& o) {
   if (o.subscription_id != 0)
     d.subscription_ids.push_back(o.subscription_id);
   d.from_share = true;
+  if (o.delta) {
+    d.delta_form = true;
+    d.delta = u.delta;
+    d.base = u.base;
+  }
   return d;
 }
 
 bool retained_delivery(const update& u, const std::string& client_id,
                        const subscription& sub, uint32_t subscription_id,
-                       bool existed, bool shared, delivery& out) {
+                       bool existed, bool shared, bool delta,
+                       delivery& out) {
   if (!u || shared)
     return false;
   if (sub.retain_handling == 2 || (sub.retain_handling == 1 && existed))
@@ -59,6 +80,7 @@ bool retained_delivery(const update& u, const std::string& client_id,
   if (subscription_id != 0)
     out.subscription_ids.push_back(subscription_id);
   out.from_share = false;
+  out.delta_form = delta;
   return true;
 }
 

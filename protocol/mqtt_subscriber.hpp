@@ -24,24 +24,33 @@ struct delivery_options {
   bool no_local = false;
   bool retain_as_published = false;
   uint32_t subscription_id = 0; ///< 0 = none
+  /// A `$delta/` subscription: updates go in their delta form, on
+  /// `$delta/{topic}`, apart from those of plain subscriptions.
+  bool delta = false;
   bool operator==(const delivery_options& o) const noexcept {
     return max_qos == o.max_qos && no_local == o.no_local
            && retain_as_published == o.retain_as_published
-           && subscription_id == o.subscription_id;
+           && subscription_id == o.subscription_id && delta == o.delta;
   }
 };
 
 /// The options of a subscriber's subscriptions to one topic.
 using options_list = std::shared_ptr<const std::vector<delivery_options>>;
 
-/// The delivery of `u` to the session `client_id` through its
-/// subscriptions `opts` (all of which match the topic); false when none
-/// applies (each is no-local and the session published `u`). The message
-/// goes once, at the highest QoS any of them grants (never above the
-/// published one), retained if one asks for RETAIN as published, with
-/// every subscription identifier.
-bool deliver_through(const update& u, const std::string& client_id,
-                     const std::vector<delivery_options>& opts, delivery& out);
+/// Which deliveries deliver_through made.
+enum deliveries : unsigned { plain_delivery = 1, delta_delivery = 2 };
+
+/// The deliveries of `u` to the session `client_id` through its
+/// subscriptions `opts` (all of which match the topic): `plain` through
+/// the plain subscriptions, `delta` (in the delta form) through the
+/// `$delta/` ones; none for subscriptions that are no-local when the
+/// session published `u`. Each goes once, at the highest QoS its
+/// subscriptions grant (never above the published one), retained if one
+/// asks for RETAIN as published, with their subscription identifiers.
+/// Returns which were made (deliveries bits).
+unsigned deliver_through(const update& u, const std::string& client_id,
+                         const std::vector<delivery_options>& opts,
+                         delivery& plain, delivery& delta);
 
 /// The delivery of `u` to one member of a share group, through its
 /// subscription `o` (no local does not apply to shared subscriptions).
@@ -51,9 +60,10 @@ delivery share_delivery(const update& u, const delivery_options& o);
 /// `client_id` (`existed`: the session had it already; `shared`: a share
 /// group's): false when none is sent (retain handling 2, or 1 for an
 /// existing subscription; a shared subscription; no local and the session
-/// published it). It keeps RETAIN.
+/// published it). It keeps RETAIN. For a `$delta/` subscription (`delta`)
+/// it is the topic's value, in the delta form (whole).
 bool retained_delivery(const update& u, const std::string& client_id,
                        const subscription& sub, uint32_t subscription_id,
-                       bool existed, bool shared, delivery& out);
+                       bool existed, bool shared, bool delta, delivery& out);
 
 } // namespace castor::mqtt

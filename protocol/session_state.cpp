@@ -97,6 +97,8 @@ void session_state::resend(uint16_t id, const inflight_entry& e,
   o.retain = e.d.retain;
   o.msg = e.d.msg;
   o.subscription_ids = e.d.subscription_ids;
+  o.delta_form = e.d.delta_form; // whole: a copy may have gone before
+  o.seq = e.d.seq;
   handed(o);
   out.emplace_back(std::move(o));
 }
@@ -201,6 +203,12 @@ void session_state::send(delivery&& d, steady_time now,
   o.retain = d.retain;
   o.msg = d.msg;
   o.subscription_ids = d.subscription_ids;
+  if (d.delta_form) {
+    o.delta_form = true;
+    o.delta = d.delta;
+    o.seq = d.seq;
+    o.base = d.base;
+  }
   if (d.qos > 0) {
     auto id = next_packet_id();
     o.packet_id = id;

@@ -30,6 +30,13 @@ struct outbound {
   bool retain = false;
   message_ptr msg; ///< for publish
   std::vector<uint32_t> subscription_ids;
+  /// In the delta form (delivery::delta_form): on `$delta/{topic}`, as
+  /// `delta` if the last value the connection wrote for the topic is that
+  /// of update `base`, else whole; `seq` is the update's.
+  bool delta_form = false;
+  message_ptr delta;
+  uint64_t seq = 0;
+  uint64_t base = 0;
 };
 
 /// What a full queue does with one more message.

@@ -73,6 +73,12 @@ struct delivery {
   /// Sent to this session as one member of a shared subscription (goes to
   /// another member if this session ends before acknowledging it).
   bool from_share = false;
+  /// For a `$delta/` subscription: sent on `$delta/{topic}`, as `delta`
+  /// when the client's last value of the topic is that of update `base`
+  /// (the connection decides as it writes), else whole.
+  bool delta_form = false;
+  message_ptr delta; ///< the update as a delta; null: whole only
+  uint64_t base = 0;
 };
 
 } // namespace castor::mqtt

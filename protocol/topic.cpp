@@ -104,12 +104,22 @@ filter_info parse_filter(std::string_view filter) noexcept {
     result.shared = true;
     result.group = group;
   }
+  auto subject = proper;
+  if (proper.compare(0, delta_prefix.size(), delta_prefix) == 0) {
+    subject = proper.substr(delta_prefix.size());
+    if (subject.empty()
+        || subject.compare(0, share_prefix.size(), share_prefix) == 0
+        || subject.compare(0, delta_prefix.size(), delta_prefix) == 0)
+      return filter_info{};
+    result.delta = true;
+  }
   bool wildcard = false;
-  if (!valid_filter_levels(proper, wildcard))
+  if (!valid_filter_levels(subject, wildcard))
     return filter_info{};
   result.valid = true;
   result.wildcard = wildcard;
   result.filter = proper;
+  result.subject = subject;
   return result;
 }
 

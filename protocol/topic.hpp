@@ -19,13 +19,24 @@ struct filter_info {
   bool valid = false;
   bool shared = false;     ///< a $share/{group}/{filter}
   bool wildcard = false;   ///< contains '+' or '#'
+  bool delta = false;      ///< a $delta/{subject}: values and deltas
   std::string_view group;  ///< share group name when shared
   std::string_view filter; ///< the filter proper (without $share/group/)
+  /// What topic names are matched against: the filter proper without
+  /// `$delta/` (the filter proper itself when not a delta subscription).
+  std::string_view subject;
 };
+
+/// The prefix of delta subscriptions: `$delta/{filter}` receives the
+/// topics `{filter}` matches as whole values and deltas, on
+/// `$delta/{topic}` (docs/platform.md).
+inline constexpr std::string_view delta_prefix = "$delta/";
 
 /// Validates a filter: not empty, valid UTF-8, '#' only last and alone in
 /// its level, '+' alone in its level; a $share/{group}/{filter} needs a
-/// non-empty group without '+', '#' or '/', and a valid non-empty filter.
+/// non-empty group without '+', '#' or '/', and a valid non-empty filter;
+/// a $delta/{subject} a valid non-empty subject that is neither shared nor
+/// itself a $delta/ filter.
 filter_info parse_filter(std::string_view filter) noexcept;
 
 /// True if `topic` (a valid topic name) matches `filter` (a valid non-shared
@@ -33,12 +44,16 @@ filter_info parse_filter(std::string_view filter) noexcept;
 /// first level begins with '$'.
 bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
 
-/// True for `$castor` and the names and filters below it: the server's own
-/// (the platform API), never published into or subscribed to by clients.
+/// True for `$castor` and `$delta` and the names and filters below them:
+/// the server's own (the platform API, the delta form of topics), never
+/// published into by clients; clients subscribe to `$castor` never and to
+/// `$delta` only as a delta subscription (parse_filter's `delta`).
 inline bool reserved_topic(std::string_view name) noexcept {
-  constexpr std::string_view root = "$castor";
-  return name.compare(0, root.size(), root) == 0
-         && (name.size() == root.size() || name[root.size()] == '/');
+  for (std::string_view root : {"$castor", "$delta"})
+    if (name.compare(0, root.size(), root) == 0
+        && (name.size() == root.size() || name[root.size()] == '/'))
+      return true;
+  return false;
 }
 
 } // namespace castor::mqtt

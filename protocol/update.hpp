@@ -36,6 +36,13 @@ struct update {
   value_type type = value_type::binary;
   /// The value, the publisher and the MQTT part (opaque to the topic).
   mqtt::message_ptr msg;
+  /// The update as a delta against the value of update `base` (the one
+  /// before it that subscribers received), smaller than the value: the
+  /// same message with the delta as payload and its content type
+  /// (protocol/update_delta.hpp). Null when no subscriber wants deltas or
+  /// none is smaller.
+  mqtt::message_ptr delta;
+  uint64_t base = 0;
 
   explicit operator bool() const noexcept {
     return msg != nullptr;

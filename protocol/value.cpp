@@ -68,6 +68,8 @@ bool decimal_number(std::string_view s, double& out) {
   return std::isfinite(out);
 }
 
+} // namespace
+
 std::optional<nlohmann::json> parse_json(std::string_view s) {
   // JSON text is UTF-8; and nlohmann's reader takes a NUL byte for the end
   // of the input ("1\0x" would read as 1).
@@ -78,8 +80,6 @@ std::optional<nlohmann::json> parse_json(std::string_view s) {
     return std::nullopt;
   return j;
 }
-
-} // namespace
 
 std::variant<typed_value, conversion_error>
 convert_payload(topic_type t, std::string_view payload) {
@@ -114,20 +114,24 @@ convert_payload(topic_type t, std::string_view payload) {
   return conversion_error{"a time series takes events of its event type"};
 }
 
-typed_value infer_value(std::string_view payload, std::string_view content_type,
-                        bool utf8_indicator) {
-  typed_value v;
-  v.bytes = std::string{payload};
+topic_type infer_type(std::string_view payload, std::string_view content_type,
+                      bool utf8_indicator, nlohmann::json& json) {
   bool json_type = content_type == "application/json"
                    || content_type.substr(0, 17) == "application/json;";
   if (json_type || utf8_indicator) {
     if (auto j = parse_json(payload)) {
-      v.type = topic_type::json;
-      v.json = std::move(*j);
-      return v;
+      json = std::move(*j);
+      return topic_type::json;
     }
   }
-  v.type = mqtt::valid_utf8(payload) ? topic_type::string : topic_type::binary;
+  return mqtt::valid_utf8(payload) ? topic_type::string : topic_type::binary;
+}
+
+typed_value infer_value(std::string_view payload, std::string_view content_type,
+                        bool utf8_indicator) {
+  typed_value v;
+  v.bytes = std::string{payload};
+  v.type = infer_type(payload, content_type, utf8_indicator, v.json);
   return v;
 }
 

@@ -51,6 +51,15 @@ convert_payload(topic_type t, std::string_view payload);
 typed_value infer_value(std::string_view payload, std::string_view content_type,
                         bool utf8_indicator);
 
+/// The type infer_value gives a payload, without copying it; `json` gets
+/// the parsed document of a JSON value.
+topic_type infer_type(std::string_view payload, std::string_view content_type,
+                      bool utf8_indicator, nlohmann::json& json);
+
+/// The JSON document `text` holds (UTF-8 without NUL bytes, which
+/// nlohmann's reader would take for the end); none if it holds none.
+std::optional<nlohmann::json> parse_json(std::string_view text);
+
 /// How MQTT subscribers receive a value of type `t`: its content type
 /// (empty: none) and payload format indicator.
 struct mqtt_form {

@@ -213,9 +213,10 @@ CAF_TEST(updates and their delivery options travel as data) {
   b.items = std::make_shared<const std::vector<update>>(
       1, update{17, value_type::binary,
                 mqtt::make_message(std::move(p), "pub",
-                                   std::chrono::steady_clock::now())});
+                                   std::chrono::steady_clock::now()),
+                nullptr, 0});
   b.options = std::make_shared<const std::vector<mqtt::delivery_options>>(
-      1, mqtt::delivery_options{1, true, true, 9});
+      1, mqtt::delivery_options{1, true, true, 9, false});
   b.shared = true;
   b.bytes = 321;
   std::vector<char> buf;
@@ -234,7 +235,7 @@ CAF_TEST(updates and their delivery options travel as data) {
   CAF_CHECK(u.keeps_value());
   CAF_CHECK_EQUAL(u.msg->qos, 1);
   CAF_REQUIRE_EQUAL(back.options->size(), 1u);
-  CAF_CHECK(back.options->at(0) == (mqtt::delivery_options{1, true, true, 9}));
+  CAF_CHECK(back.options->at(0) == (mqtt::delivery_options{1, true, true, 9, false}));
   CAF_CHECK(back.shared);
   CAF_CHECK_EQUAL(back.bytes, 321u);
 }
