@@ -372,7 +372,10 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
                                   return true;
                                 }),
                  es.end());
-        if (es.empty()) {
+        if (!es.empty()) {
+          // The remaining subscriptions' options alone from now on.
+          i->second.options = options_of(es);
+        } else {
           st.subs.erase(i);
           bool member = false;
           for (auto& [key, g] : st.groups)

@@ -31,6 +31,15 @@ json operation(const char* op, const std::string& path, const json& value) {
   return json{{"op", op}, {"path", path}, {"value", value}};
 }
 
+/// Replaces the value at `path`. An object member named "-" is replaced
+/// with `add` (the same effect, RFC 6902 4.1): some libraries (Debian's
+/// python3-jsonpatch) refuse `replace` at a path ending in "-", which they
+/// take for the end of an array. Array paths end in an index, never "-".
+json replace(const std::string& path, const json& value) {
+  bool dash = path.size() >= 2 && path.compare(path.size() - 2, 2, "/-") == 0;
+  return operation(dash ? "add" : "replace", path, value);
+}
+
 /// Appends to `ops` what makes `b` from `a` at `path`.
 void diff(const json& a, const json& b, const std::string& path, json& ops) {
   if (a == b)
@@ -38,7 +47,7 @@ void diff(const json& a, const json& b, const std::string& path, json& ops) {
   bool containers
       = (a.is_object() && b.is_object()) || (a.is_array() && b.is_array());
   if (!containers) {
-    ops.push_back(operation("replace", path, b));
+    ops.push_back(replace(path, b));
     return;
   }
   json sub = json::array();
@@ -77,7 +86,7 @@ void diff(const json& a, const json& b, const std::string& path, json& ops) {
           operation("add", path + "/" + std::to_string(pre + i), b[pre + i]));
   }
   // The operations, or the whole part if that is shorter.
-  auto whole = operation("replace", path, b);
+  auto whole = replace(path, b);
   if (sub.dump().size() >= whole.dump().size() + 2) {
     ops.push_back(std::move(whole));
     return;

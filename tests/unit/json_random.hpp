@@ -3,7 +3,7 @@
 // Random JSON documents and edits of them, for the JSON delta tests
 // (tests/unit/test_json_delta.cpp and the interoperability check with
 // python3-jsonpatch, tests/tools/json_patch_cases.cpp): nested objects and
-// arrays, strings with escapes, keys with '/' and '~', numbers.
+// arrays, strings with escapes, keys with '/' and '~' (and "-", "0"), numbers.
 
 #include <cstdint>
 #include <iterator>
@@ -17,8 +17,8 @@ namespace castor_test {
 using json = nlohmann::json;
 
 inline std::string random_key(std::mt19937& rng) {
-  static const char* keys[] = {"a", "b",    "temp", "x/y", "t~1", "~",
-                               "/", "name", "",     "é",   "q\"", "list"};
+  static const char* keys[] = {"a", "b",    "temp", "x/y", "t~1", "~",   "/",
+                               "name", "", "é", "q\"", "list", "-", "0"};
   return keys[rng() % (sizeof(keys) / sizeof(*keys))];
 }
 

@@ -421,3 +421,81 @@ TEST_CASE("outbound: aliases for the client, oversized packets skipped") {
   CHECK_FALSE(ch.write(o, now, third));
   CHECK(third.empty());
 }
+
+TEST_CASE("outbound: the delta form follows the value the client has") {
+  auto now = std::chrono::steady_clock::now();
+  auto value = make_message(make_publish("t/a", 1, 0), "x", now);
+  publish d = make_publish("t/a", 1, 0);
+  d.payload = "DELTA";
+  d.props.content_type = "application/json-patch+json";
+  auto delta = make_message(std::move(d), "x", now);
+  auto form = [&](uint64_t seq, uint64_t base, bool dup = false) {
+    outbound o;
+    o.msg = value;
+    o.qos = 1;
+    o.packet_id = 1;
+    o.dup = dup;
+    o.delta_form = true;
+    o.delta = delta;
+    o.seq = seq;
+    o.base = base;
+    return o;
+  };
+  auto read = [](const std::string& bytes, protocol_version v) {
+    parser_options popts;
+    popts.side = parser_options::role::client;
+    popts.version = v;
+    frame_parser parser{popts};
+    std::string_view in{bytes};
+    auto r = parser.feed(in);
+    REQUIRE(r.ok());
+    return std::get<publish>(r.pkt);
+  };
+  auto ch = open_channel();
+  std::string out;
+  // Nothing written for the topic yet: whole, on $delta/.
+  REQUIRE(ch.write(form(5, 4), now, out));
+  auto p = read(out, protocol_version::v5);
+  CHECK(p.topic == "$delta/t/a");
+  CHECK(p.payload == value->payload);
+  // Its successor as the delta.
+  out.clear();
+  REQUIRE(ch.write(form(6, 5), now, out));
+  p = read(out, protocol_version::v5);
+  CHECK(p.payload == "DELTA");
+  CHECK(p.props.content_type == std::string{"application/json-patch+json"});
+  // A gap (update 7 never written): whole again, then deltas.
+  out.clear();
+  REQUIRE(ch.write(form(8, 7), now, out));
+  CHECK(read(out, protocol_version::v5).payload == value->payload);
+  out.clear();
+  REQUIRE(ch.write(form(9, 8, true), now, out)); // a retransmission
+  CHECK(read(out, protocol_version::v5).payload == value->payload);
+  out.clear();
+  REQUIRE(ch.write(form(10, 9), now, out));
+  CHECK(read(out, protocol_version::v5).payload == "DELTA");
+  // A plain delivery of the same topic changes nothing of that.
+  outbound plain;
+  plain.msg = value;
+  out.clear();
+  REQUIRE(ch.write(plain, now, out));
+  CHECK(read(out, protocol_version::v5).topic == "t/a");
+  out.clear();
+  REQUIRE(ch.write(form(11, 10), now, out));
+  CHECK(read(out, protocol_version::v5).payload == "DELTA");
+  // MQTT 3.1.1 has no content type: whole values only.
+  channel v3;
+  connect c;
+  c.version = protocol_version::v311;
+  c.client_id = "v3";
+  c.clean_start = true;
+  v3.handle_in(std::move(c));
+  v3.handle_session_opened(false, {});
+  out.clear();
+  REQUIRE(v3.write(form(5, 4), now, out));
+  out.clear();
+  REQUIRE(v3.write(form(6, 5), now, out));
+  p = read(out, protocol_version::v311);
+  CHECK(p.topic == "$delta/t/a");
+  CHECK(p.payload == value->payload);
+}

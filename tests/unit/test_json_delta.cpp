@@ -54,6 +54,11 @@ TEST_CASE("json patch: edge cases") {
   check_round_trip(json::array({1, 2, 3, 4}), json::array({1, 3, 4}));
   check_round_trip(json::array({1, 2, 3}), json::array());
   check_round_trip(json::array(), json::array({1, 2}));
+  // A member named "-" changes by `add` (python3-jsonpatch refuses
+  // `replace` there, taking "-" for the end of an array).
+  auto dash = make_json_patch(json{{"-", 1}, {"k", 1}}, json{{"-", 2}, {"k", 1}});
+  CHECK(dash == json::parse(R"([{"op":"add","path":"/-","value":2}])"));
+  check_round_trip(json{{"-", 1}, {"k", 1}}, json{{"-", 2}, {"k", 1}});
 }
 
 TEST_CASE("json patch: a few changed fields give a small patch") {

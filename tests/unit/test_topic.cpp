@@ -186,6 +186,54 @@ TEST_CASE("shared subscriptions") {
   }
 }
 
+TEST_CASE("delta subscriptions") {
+  struct delta_case {
+    std::string_view text;
+    bool valid;
+    std::string_view filter;
+    std::string_view subject;
+    bool shared;
+    bool wildcard;
+  };
+  const delta_case cases[] = {
+      {"$delta/a/b", true, "$delta/a/b", "a/b", false, false},
+      {"$delta/#", true, "$delta/#", "#", false, true},
+      {"$delta/+/x", true, "$delta/+/x", "+/x", false, true},
+      {"$delta//", true, "$delta//", "/", false, false},
+      {"$share/g/$delta/a/+", true, "$delta/a/+", "a/+", true, true},
+      {"$delta/", false, "", "", false, false},
+      {"$delta/$delta/a", false, "", "", false, false},
+      {"$delta/$share/g/a", false, "", "", false, false},
+      {"$delta/a/#/b", false, "", "", false, false},
+      {"$delta/a+", false, "", "", false, false},
+  };
+  for (auto& c : cases) {
+    CAPTURE(std::string{c.text});
+    auto info = parse_filter(c.text);
+    CHECK_EQ(info.valid, c.valid);
+    if (!c.valid)
+      continue;
+    CHECK(info.delta);
+    CHECK_EQ(info.filter, c.filter);
+    CHECK_EQ(info.subject, c.subject);
+    CHECK_EQ(info.shared, c.shared);
+    CHECK_EQ(info.wildcard, c.wildcard);
+  }
+  // Not a delta subscription: the subject is the filter proper.
+  auto plain = parse_filter("$share/g/$deltas/a");
+  CHECK(plain.valid);
+  CHECK_FALSE(plain.delta);
+  CHECK_EQ(plain.subject, "$deltas/a");
+  CHECK(parse_filter("$delta").valid); // a plain filter (reserved, refused)
+  CHECK_FALSE(parse_filter("$delta").delta);
+  // Reserved names: published into by nobody.
+  CHECK(reserved_topic("$delta"));
+  CHECK(reserved_topic("$delta/a"));
+  CHECK(reserved_topic("$castor/api/x"));
+  CHECK_FALSE(reserved_topic("$deltas/a"));
+  CHECK_FALSE(reserved_topic("a/$delta"));
+}
+
 TEST_CASE("topic matching") {
   struct match_case {
     std::string_view filter;
