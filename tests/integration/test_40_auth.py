@@ -436,6 +436,26 @@ def wildcard_delivers_only_readable_topics(srv):
     r2.expect_nothing("a secret message", via=admin, topic="data/b")
 
 
+@with_server()
+def delta_subscriptions_need_what_their_subject_needs(srv):
+    c = login(srv, "alice")
+    c.subscribe(["$delta/dev/a", "$delta/other/x", "$delta/dev/#", "$delta/other/#"], 1,
+                codes=[1, 0x87, 1, 0x87])
+    c.disconnect()
+    # A wildcard delta subscription reaches only the topics the reader may
+    # read, as a plain one does.
+    admin = login(srv, "admin")
+    for t in ("data/a", "data/secret/b"):
+        admin.publish(t, b"value " + t.encode(), qos=1)
+    r = login(srv, "reader")
+    r.subscribe("$delta/data/#", 1, codes=[1])
+    r.expect_publish("$delta/data/a", b"value data/a", retain=True, ack=True)
+    for t in ("data/secret/b", "data/a"):
+        admin.publish(t, b"live " + t.encode(), qos=1)
+    r.expect_publish("$delta/data/a", ack=True)  # whole or a delta
+    r.expect_nothing("a secret value", via=admin, topic="data/a")
+
+
 # -- real clients ---------------------------------------------------------------------
 
 @with_server()
