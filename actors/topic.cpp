@@ -157,6 +157,28 @@ void share_out(Self* self, topic_state::share_group& g,
   }
 }
 
+/// What the topic keeps of its updates, as its specification says: its
+/// value (the last update) with deltas, the value only
+/// (PUBLISH_VALUES_ONLY), or nothing (DONT_RETAIN_VALUE: no value, no
+/// deltas; the MQTT retained message keeps MQTT's rules).
+enum class kept : uint8_t { with_deltas, value_only, nothing };
+
+inline kept value_kept(topic_state& st) {
+  if (!st.mapping || st.mapping->empty())
+    return kept::with_deltas;
+  auto g = st.mapping->generation();
+  if (g != st.spec_generation) {
+    st.spec_generation = g;
+    st.spec = st.mapping->find(st.name);
+  }
+  if (!st.spec)
+    return kept::with_deltas;
+  if (st.spec->dont_retain_value)
+    return kept::nothing;
+  return st.spec->publish_values_only ? kept::value_only
+                                                 : kept::with_deltas;
+}
+
 /// Gives `u` its delta from the last update (the value subscribers have),
 /// which becomes the basis of the next one.
 inline void add_delta(topic_state& st, update& u) {
@@ -199,9 +221,11 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
       st.current = u;
     }
     if (!u.expired(now)) {
-      if (st.delta_entries > 0)
+      auto keep = value_kept(st);
+      if (keep == kept::with_deltas && st.delta_entries > 0)
         add_delta(st, u);
-      st.last = u;
+      if (keep != kept::nothing)
+        st.last = u;
       ups.emplace_back(std::move(u));
     }
   }
@@ -276,8 +300,10 @@ void add_subscription(Self* self, const topic_subscription& ts) {
 } // namespace
 
 template <class Self>
-caf::behavior topic_actor_impl(Self* self, std::string name) {
+caf::behavior topic_actor_impl(Self* self, std::string name,
+                               mapping_ptr mapping) {
   self->state.name = std::move(name);
+  self->state.mapping = std::move(mapping);
   return implement<topic_interface>(
       [=](publish_atom, publish_batch& batch) -> caf::result<bool> {
         auto rp = self->make_response_promise();
@@ -453,14 +479,15 @@ caf::behavior topic_actor_impl(Self* self, std::string name) {
       });
 }
 
-caf::behavior topic_actor(topic_actor_type* self, std::string name) {
-  return topic_actor_impl(self, std::move(name));
+caf::behavior topic_actor(topic_actor_type* self, std::string name,
+                          mapping_ptr mapping) {
+  return topic_actor_impl(self, std::move(name), std::move(mapping));
 }
 
 caf::behavior topic_broker(topic_broker_type* self, std::string name,
-                           caf::actor timers) {
+                           caf::actor timers, mapping_ptr mapping) {
   self->state.timers = std::move(timers);
-  return topic_actor_impl(self, std::move(name));
+  return topic_actor_impl(self, std::move(name), std::move(mapping));
 }
 
 } // namespace castor

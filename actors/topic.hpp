@@ -29,6 +29,7 @@
 #include "actors/iface/topic.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/types.hpp"
+#include "protocol/topic_mapping.hpp"
 #include "protocol/update_delta.hpp"
 
 namespace castor {
@@ -78,6 +79,11 @@ struct topic_state {
   /// are any, each update carries its delta from `basis` (the last one).
   size_t delta_entries = 0;
   delta_basis basis;
+  /// The payload mapping, for this topic's specification (explicit topics;
+  /// null for an implicit one), looked up again when the mapping changes.
+  mapping_ptr mapping;
+  uint64_t spec_generation = ~uint64_t{0};
+  topic_mapping::spec_ptr spec;
   /// The sequence number of the last update fanned out.
   uint64_t seq = 0;
   /// Delivery batches each session has not yet given credit for; a session
@@ -127,8 +133,10 @@ inline bool topic_state::credit::exhausted() const noexcept {
   return batches >= max_outstanding_batches || bytes >= max_outstanding_bytes;
 }
 
-caf::behavior topic_actor(topic_actor_type* self, std::string name);
+/// `mapping` (may be null) tells the topic its specification.
+caf::behavior topic_actor(topic_actor_type* self, std::string name,
+                          mapping_ptr mapping);
 caf::behavior topic_broker(topic_broker_type* self, std::string name,
-                           caf::actor timers);
+                           caf::actor timers, mapping_ptr mapping);
 
 } // namespace castor

@@ -24,12 +24,13 @@ topic_interface get_or_create(Self* self, const std::string& name) {
     return *found;
   caf::actor spawned;
   if (st.topics_on_io_thread) {
-    spawned = self->home_system().middleman().spawn_broker(topic_broker, name,
-                                                           st.timers);
+    spawned = self->home_system().middleman().spawn_broker(
+        topic_broker, name, st.timers, st.mapping);
     drain_mailbox_on_exit(spawned);
     self->link_to(spawned);
   } else {
-    spawned = self->template spawn<caf::linked>(topic_actor, name);
+    spawned = self->template spawn<caf::linked>(topic_actor, name,
+                                                st.mapping);
   }
   auto t = caf::actor_cast<topic_interface>(std::move(spawned));
   st.topics.insert(name, t);
@@ -328,14 +329,16 @@ std::vector<topic_interface> targets;
       });
 }
 
-caf::behavior topic_tree(topic_tree_actor* self) {
+caf::behavior topic_tree(topic_tree_actor* self, mapping_ptr mapping) {
+  self->state.mapping = std::move(mapping);
   return topic_tree_impl(self);
 }
 
 caf::behavior topic_tree_broker(topic_tree_broker_type* self,
-                                caf::actor timers) {
+                                caf::actor timers, mapping_ptr mapping) {
   self->state.topics_on_io_thread = true;
   self->state.timers = std::move(timers);
+  self->state.mapping = std::move(mapping);
   return topic_tree_impl(self);
 }
 

@@ -18,6 +18,7 @@
 #include "actors/iface/topic_tree.hpp"
 #include "actors/types.hpp"
 #include "protocol/topic_index.hpp"
+#include "protocol/topic_mapping.hpp"
 
 namespace castor {
 
@@ -39,6 +40,8 @@ struct topic_tree_state {
   /// timer wheel for their timers.
   bool topics_on_io_thread = false;
   caf::actor timers;
+  /// The payload mapping, handed to every topic (may be null).
+  mapping_ptr mapping;
 
   static inline const char* name = "topic_tree";
 };
@@ -48,8 +51,9 @@ using topic_tree_actor = caf::stateful_actor<topic_tree_state>;
 /// The tree and its topics on the I/O thread (`actor_placement`).
 using topic_tree_broker_type = caf::io::stateful_broker<topic_tree_state>;
 
-caf::behavior topic_tree(topic_tree_actor* self);
+/// `mapping` (may be null) goes to every topic (actors/topic.hpp).
+caf::behavior topic_tree(topic_tree_actor* self, mapping_ptr mapping);
 caf::behavior topic_tree_broker(topic_tree_broker_type* self,
-                                caf::actor timers);
+                                caf::actor timers, mapping_ptr mapping);
 
 } // namespace castor

@@ -137,12 +137,17 @@ std::optional<std::string> server::start() {
   scfg.on_io_thread = io;
   scfg.timers = timers_;
   drain_mailbox_on_exit(timers_);
+  // The payload mapping (rules, and the topics the API adds), shared by
+  // every connection and topic.
+  auto mapping = std::make_shared<topic_mapping>(cfg_.topics.mapping);
   if (io) {
-    auto tree = sys_.middleman().spawn_broker(topic_tree_broker, timers_);
+    auto tree = sys_.middleman().spawn_broker(topic_tree_broker, timers_,
+                                              mapping);
     drain_mailbox_on_exit(tree);
     tree_ = caf::actor_cast<topic_tree_interface>(std::move(tree));
   } else {
-    tree_ = caf::actor_cast<topic_tree_interface>(sys_.spawn(topic_tree));
+    tree_ = caf::actor_cast<topic_tree_interface>(
+        sys_.spawn(topic_tree, mapping));
   }
   // The registry is bookkeeping for every CONNECT: beside the connections
   // in either placement, so that opening a session without an actor of its
@@ -175,9 +180,6 @@ std::optional<std::string> server::start() {
   // One gate for every listener's connections: they all run on the I/O
   // thread, and a subscription is in force for every publish read after it.
   auto gate = std::make_shared<subscription_gate>();
-  // The payload mapping (rules, and the topics the API adds), shared by
-  // every connection.
-  auto mapping = std::make_shared<topic_mapping>(cfg_.topics.mapping);
   for (size_t i = 0; i < cfg_.listeners.size(); ++i) {
     auto& l = cfg_.listeners[i];
     auto ctx = std::make_shared<connection_context>();

@@ -34,6 +34,7 @@ topic_mapping::add_result topic_mapping::add(const std::string& path,
   auto [i, fresh] = added_.emplace(path, spec);
   if (fresh) {
     added_count_.fetch_add(1, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_release);
     return add_result::added;
   }
   return *i->second == *spec ? add_result::exists : add_result::conflicts;
@@ -44,6 +45,7 @@ bool topic_mapping::remove(const std::string& path) {
   if (added_.erase(path) == 0)
     return false;
   added_count_.fetch_sub(1, std::memory_order_release);
+  generation_.fetch_add(1, std::memory_order_release);
   return true;
 }
 

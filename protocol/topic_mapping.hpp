@@ -60,11 +60,18 @@ public:
   /// The specification the API added at `path` (null: none).
   spec_ptr added(const std::string& path) const;
 
+  /// Changes with every topic added or removed: a topic that keeps its
+  /// specification looks it up again only when this changed.
+  uint64_t generation() const noexcept {
+    return generation_.load(std::memory_order_acquire);
+  }
+
 private:
   std::vector<std::pair<std::string, spec_ptr>> rules_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, spec_ptr> added_;
   std::atomic<size_t> added_count_{0};
+  std::atomic<uint64_t> generation_{0};
 };
 
 /// What connections read (the publish path); the API's requests add and

@@ -168,7 +168,7 @@ struct fixture : test_coordinator_fixture<> {
 CAF_TEST_FIXTURE_SCOPE(broker_actor_tests, fixture)
 
 CAF_TEST(fan out numbers the update and shares one list with every subscriber) {
-  auto topic = sys.spawn(topic_actor, std::string{"a/b"});
+  auto topic = sys.spawn(topic_actor, std::string{"a/b"}, mapping_ptr{});
   auto j1 = std::make_shared<journal>();
   auto j2 = std::make_shared<journal>();
   auto j3 = std::make_shared<journal>();
@@ -227,7 +227,7 @@ CAF_TEST(fan out numbers the update and shares one list with every subscriber) {
 }
 
 CAF_TEST(retained message on subscribe and its deletion) {
-  auto topic = sys.spawn(topic_actor, std::string{"r"});
+  auto topic = sys.spawn(topic_actor, std::string{"r"}, mapping_ptr{});
   auto m = make_msg("r", "kept", 1);
   const_cast<mqtt::message&>(*m).retain = true;
   self->send(topic, publish_atom::value, publish_batch{{m}});
@@ -250,7 +250,7 @@ CAF_TEST(retained message on subscribe and its deletion) {
 }
 
 CAF_TEST(a subscriber without credit holds back the topic) {
-  auto topic = sys.spawn(topic_actor, std::string{"f"});
+  auto topic = sys.spawn(topic_actor, std::string{"f"}, mapping_ptr{});
   // A session that never gives credit.
   auto silent = sys.spawn([](event_based_actor*) -> behavior {
     return {[](deliver_atom, update_batch&) {}};

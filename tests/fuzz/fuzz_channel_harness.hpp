@@ -6,9 +6,23 @@
 
 #include "fuzz_channel_packets.hpp"
 #include "protocol/topic.hpp"
+#include "protocol/binary_delta.hpp"
+#include "protocol/json_delta.hpp"
+#include "protocol/update_delta.hpp"
 #include "protocol/value.hpp"
 
 namespace fuzz_channel {
+
+using castor::apply_binary_delta;
+using castor::apply_json_patch;
+using castor::basis_of;
+using castor::binary_delta_content_type;
+using castor::delta_basis;
+using castor::json_patch_content_type;
+using castor::make_delta;
+using castor::parse_json;
+using castor::update;
+using castor::value_type;
 
 // -- the harness
 // ---------------------------------------------------------------------
@@ -27,6 +41,10 @@ struct harness {
   bool use_access = false;
   client_model cm;
   session_state sess;
+  uint64_t update_seq = 0;
+  std::map<std::string, delta_basis> bases; ///< per topic, for `$delta/`
+  /// Per topic: the update (number, value) a `$delta/` client has.
+  std::map<std::string, std::pair<uint64_t, std::string>> client_values;
   castor::mqtt::steady_time now{std::chrono::hours(1)};
 
   std::deque<waiting> pending;
@@ -262,8 +280,9 @@ struct harness {
             FUZZ_CHECK(info.valid);
             FUZZ_CHECK(!info.shared || opts.shared_subscription_available);
             FUZZ_CHECK(!info.wildcard || opts.wildcard_subscription_available);
-            FUZZ_CHECK(!ch.access() || ch.access()->may_subscribe(info.filter));
-            FUZZ_CHECK(!reserved_topic(info.filter));
+            FUZZ_CHECK(!ch.access()
+                       || ch.access()->may_subscribe(info.subject));
+            FUZZ_CHECK(!reserved_topic(info.subject));
           }
         }
         if (s->subscription_id != 0)
@@ -298,22 +317,34 @@ struct harness {
   // -- outbound
   // ------------------------------------------------------------------
 
-  /// A routed message reaches this client's own subscriptions.
+  /// A routed message reaches this client's own subscriptions; a `$delta/`
+  /// one in the delta form, with the delta from the last message of the
+  /// topic (as a topic makes it).
   void deliver_routed(const publish& m, std::vector<outbound>& to_write) {
     for (auto& [filter, sub] : sess.subscriptions()) {
       auto info = parse_filter(filter);
-      if (!info.valid || !topic_matches(info.filter, m.topic))
+      if (!info.valid || !topic_matches(info.subject, m.topic))
         continue;
       if (sub.opts.no_local)
         continue;
       publish copy = m;
       auto msg = make_message(std::move(copy), ch.session().client_id, now);
       delivery d;
-      d.msg = std::move(msg);
+      d.msg = msg;
+      d.seq = ++update_seq;
       d.qos = std::min(m.qos, sub.opts.max_qos);
       d.retain = sub.opts.retain_as_published && m.retain;
       if (sub.subscription_id != 0)
         d.subscription_ids.push_back(sub.subscription_id);
+      if (info.delta) {
+        auto& last = bases[m.topic];
+        auto next = basis_of(update{d.seq, value_type::binary, msg, nullptr, 0});
+        d.delta_form = true;
+        d.delta = make_delta(last, next);
+        d.base = last.seq;
+        FUZZ_CHECK(!d.delta || d.delta->payload.size() < msg->payload.size());
+        last = std::move(next);
+      }
       sess.enqueue(std::move(d), now, to_write);
       return; // once per message is enough here
     }
@@ -370,7 +401,12 @@ struct harness {
     FUZZ_CHECK(p != nullptr);
     FUZZ_CHECK(p->qos == o.qos && p->packet_id == o.packet_id);
     FUZZ_CHECK(p->dup == o.dup && p->retain == o.retain);
-    FUZZ_CHECK(p->payload == o.msg->payload);
+    // In the delta form: the delta only where the client has its basis.
+    bool as_delta = o.delta_form && o.delta && p->payload != o.msg->payload;
+    const auto& sent = as_delta ? *o.delta : *o.msg;
+    FUZZ_CHECK(p->payload == sent.payload);
+    if (o.delta_form)
+      follow_delta(o, as_delta, p->payload);
     std::string topic = p->topic;
     if (p->props.topic_alias) {
       auto alias = *p->props.topic_alias;
@@ -384,12 +420,14 @@ struct harness {
         topic = i->second;
       }
     }
-    FUZZ_CHECK(topic == o.msg->topic);
+    FUZZ_CHECK(topic
+               == (o.delta_form ? std::string{delta_prefix} : std::string{})
+                      + o.msg->topic);
     if (ch.version() == protocol_version::v5) {
       FUZZ_CHECK(p->props.subscription_identifiers == o.subscription_ids);
       FUZZ_CHECK(p->props.message_expiry_interval.has_value()
                  == o.msg->has_expiry);
-      FUZZ_CHECK(p->props.content_type == props_of(*o.msg).content_type);
+      FUZZ_CHECK(p->props.content_type == props_of(sent).content_type);
       FUZZ_CHECK(p->props.correlation_data
                  == props_of(*o.msg).correlation_data);
     } else {
@@ -399,6 +437,34 @@ struct harness {
       cm.outbound_ids.push_back(o.packet_id);
     if (cm.outbound_ids.size() > 16)
       cm.outbound_ids.erase(cm.outbound_ids.begin());
+  }
+
+  /// What a `$delta/` client keeps: the value of the last update it got
+  /// per topic, rebuilt from deltas; each must equal the update's value.
+  void follow_delta(const outbound& o, bool as_delta,
+                    const std::string& payload) {
+    auto& have = client_values[o.msg->topic];
+    if (!as_delta) {
+      have = {o.seq, o.msg->payload};
+      return;
+    }
+    FUZZ_CHECK(ch.version() == protocol_version::v5 && !o.dup);
+    FUZZ_CHECK(have.first == o.base && o.base != 0);
+    auto ctype = props_of(*o.delta).content_type.value_or("");
+    if (ctype == json_patch_content_type) {
+      auto from = parse_json(have.second);
+      auto to = parse_json(o.msg->payload);
+      FUZZ_CHECK(from && to);
+      auto patch = nlohmann::json::parse(payload);
+      auto got = apply_json_patch(*from, patch);
+      FUZZ_CHECK(got && *got == *to);
+      // The client's value is the document now, not the publisher's text.
+    } else {
+      FUZZ_CHECK(ctype == binary_delta_content_type);
+      auto got = apply_binary_delta(have.second, payload);
+      FUZZ_CHECK(got && *got == o.msg->payload);
+    }
+    have = {o.seq, o.msg->payload};
   }
 
   /// A message from elsewhere for this client.

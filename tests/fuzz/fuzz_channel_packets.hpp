@@ -68,7 +68,9 @@ const char* const filters[]
     = {"a/#",        "+/b",     "#",         "a/b",      "$share/g/a/#",
        "$share/g/+", "a/#/b",   "",          "secret/#", "sensors/+/temp",
        "$SYS/#",     "a/b/c/d", "$share//a", "exist/#",  "+",
-       "$share/g/a", "$castor/#", "$share/g/$castor/api/x"};
+       "$share/g/a", "$castor/#", "$share/g/$castor/api/x",
+       "$delta/a/#", "$delta/#", "$share/g/$delta/a/b", "$delta/",
+       "$delta/$castor/#", "$delta/+/b"};
 const reason_code ack_codes[] = {reason_code::success,
                                  reason_code::no_matching_subscribers,
                                  reason_code::unspecified_error,
@@ -112,6 +114,30 @@ std::string filter_from(input& in) {
   if (b < 0xF0)
     return filters[b % std::size(filters)];
   return std::string(in.string(64));
+}
+
+/// A JSON document of some 200 bytes, a few fields taken from the input
+/// (consecutive ones differ a little: JSON Patch deltas).
+std::string json_payload(input& in) {
+  std::string s = R"({"pad": ")" + std::string(150, 'p') + R"(", "n": )";
+  s += std::to_string(in.byte());
+  s += R"(, "list": [)";
+  for (int i = in.byte() % 4; i > 0; --i)
+    s += std::to_string(in.byte()) + (i > 1 ? ", " : "");
+  s += R"(], "s": ")";
+  for (char c : in.string(8))
+    if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20
+        && static_cast<unsigned char>(c) < 0x80)
+      s.push_back(c);
+  return s + "\"}";
+}
+
+/// A text of 200 bytes with a few bytes changed (binary deltas).
+std::string text_payload(input& in) {
+  std::string s(200, 't');
+  for (int i = in.byte() % 4; i > 0; --i)
+    s[in.byte() % s.size()] = static_cast<char>('a' + in.byte() % 26);
+  return s;
 }
 
 /// Properties of a message (PUBLISH, will) from the input.
@@ -220,6 +246,10 @@ packet make_publish(input& in, client_model& cm) {
     p.payload = "\xff\xfe";
   else if (pay < 0x60)
     p.payload = std::string(in.u16() % 2048, 'x');
+  else if (pay < 0x70)
+    p.payload = json_payload(in); // with deltas between them
+  else if (pay < 0x78)
+    p.payload = text_payload(in);
   else
     p.payload = std::string(in.string(32));
   if (p.qos == 2)

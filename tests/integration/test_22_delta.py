@@ -334,6 +334,56 @@ def delta_and_plain_subscriptions_side_by_side(srv):
     c.expect_nothing(via=pub, topic="delta/both")
 
 
+@case(castor_only=True, server=False)
+def topic_properties_values_only_and_no_value():
+    """PUBLISH_VALUES_ONLY: `$delta/` subscribers get whole values only.
+    DONT_RETAIN_VALUE: no value is kept (nothing first, nothing to fetch)
+    and no deltas; the MQTT retained message keeps MQTT's rules."""
+    srv = Server(extra_config="""
+topics:
+  mapping:
+    - {filter: "delta/whole/#", type: json, properties: {PUBLISH_VALUES_ONLY: "true"}}
+    - {filter: "delta/none/#", type: json, properties: {DONT_RETAIN_VALUE: "true"}}
+""")
+    srv.start()
+    try:
+        pub = connect(srv.port, "c22p-pub")
+        doc = {"pad": "p" * 300, "n": 0}
+        # delta/free/a is implicit and published without a content type:
+        # text, with binary deltas.
+        for t in ("delta/whole/a", "delta/none/a", "delta/free/a"):
+            pub.publish(t, json.dumps(doc).encode(), qos=1)
+        pub.publish("delta/none/r", json.dumps(doc).encode(), qos=1, retain=True)
+        c = connect(srv.port, "c22p")
+        c.subscribe("$delta/delta/#", qos=1)
+        firsts = sorted(c.expect_publish(ack=True).topic for _ in range(2))
+        # delta/none/a has no value; delta/none/r only its MQTT retained
+        # message, which a `$delta/` subscription does not send (the
+        # marker below proves nothing else came first).
+        check_eq(firsts, ["$delta/delta/free/a", "$delta/delta/whole/a"], "values first")
+        got = c.until_marker(via=pub, topic="delta/mark1")
+        check_eq(got, [], "nothing else first")
+        # A plain subscriber still gets the retained message.
+        plain = connect(srv.port, "c22p-plain")
+        plain.subscribe("delta/none/r", qos=1)
+        plain.expect_publish(topic="delta/none/r", retain=True)
+        for n in (1, 2):
+            doc["n"] = n
+            for t in ("delta/whole/a", "delta/none/a", "delta/free/a"):
+                pub.publish(t, json.dumps(doc).encode(), qos=1)
+            got = {}
+            for _ in range(3):
+                p = c.expect_publish(ack=True)
+                got[p.topic] = p.props.get("content_type")
+            check_eq(got, {"$delta/delta/whole/a": "application/json",
+                           "$delta/delta/none/a": "application/json",
+                           "$delta/delta/free/a": BINARY_DELTA}, "forms of update %d" % n)
+        # A topic of its own: a second marker on mark1 would be a delta.
+        c.expect_nothing(via=pub, topic="delta/mark2")
+    finally:
+        srv.stop()
+
+
 @case(castor_only=True)
 def delta_names_are_the_servers(srv):
     c = connect(srv.port, "c22e")
