@@ -203,6 +203,39 @@ add_explicit(const api_context& ctx, const std::string& path,
   return r;
 }
 
+/// Whether `c` names a lock (locks are not served yet).
+bool names_lock(const update_constraint& c) {
+  if (c.what == update_constraint::kind::locked)
+    return true;
+  for (auto& p : c.parts)
+    if (names_lock(p))
+      return true;
+  return false;
+}
+
+const api::error locks_not_served{
+    "NOT_IMPLEMENTED", "session locks are not served by this version"};
+
+/// Hands `cu` to the topic `t`, which applies it or says why not, and
+/// answers with that.
+template <class Self, class Finish>
+void ask_topic(Self* self, const topic_interface& t, conditional_update cu,
+               Finish finish, std::function<void()> on_refusal = {}) {
+  self->request(t, topic_request_timeout, update_atom::value, std::move(cu))
+      .then(
+          [=](update_outcome& o) mutable {
+            if (o.code.empty())
+              return finish(api::ok_answer());
+            if (on_refusal)
+              on_refusal();
+            finish(api::error_answer({o.code, o.message}));
+          },
+          [=](caf::error&) mutable {
+            finish(api::error_answer(
+                {"UNAVAILABLE", "the topic did not answer in time"}));
+          });
+}
+
 template <class Self>
 void run_update(Self* self, const api_context& ctx, api::update_topic u,
                 caf::typed_response_promise<std::string> rp) {
@@ -210,10 +243,8 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
     rp.deliver(std::move(answer));
     self->quit();
   };
-  if (u.constraint)
-    return finish(api::error_answer(
-        {"NOT_IMPLEMENTED", "update constraints are not served by this "
-                            "version"}));
+  if (u.constraint && names_lock(*u.constraint))
+    return finish(api::error_answer(locks_not_served));
   auto check = ctx.access ? ctx.access->check_publish(u.path)
                           : mqtt::publish_check::allow;
   if (check == mqtt::publish_check::deny)
@@ -258,6 +289,7 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
                                 std::chrono::steady_clock::now());
   auto path = u.path;
   bool create = check == mqtt::publish_check::allow;
+  auto constraint = std::move(u.constraint_text);
   self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, create)
       .then(
           [=](topic_interface& t) mutable {
@@ -268,12 +300,58 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
             }
             if (adding)
               self->send(t, keep_atom::value);
+            if (!constraint.empty()) {
+              // The topic decides against its value at that moment; a
+              // topic added for this update is taken back if it fails.
+              return ask_topic(self, t, conditional_update{msg, constraint, {}},
+                               finish, [=] {
+                                 if (adding)
+                                   ctx.mapping->remove(path);
+                               });
+            }
             self->send(t, publish_atom::value, msg);
             finish(api::ok_answer());
           },
           [=](caf::error&) mutable {
             if (adding)
               ctx.mapping->remove(path);
+            finish(api::error_answer(
+                {"UNAVAILABLE", "the topic tree did not answer in time"}));
+          });
+}
+
+template <class Self>
+void run_patch(Self* self, const api_context& ctx, api::patch_topic p,
+               caf::typed_response_promise<std::string> rp) {
+  auto finish = [=](std::string answer) mutable {
+    rp.deliver(std::move(answer));
+    self->quit();
+  };
+  if (p.constraint && names_lock(*p.constraint))
+    return finish(api::error_answer(locks_not_served));
+  if (ctx.access
+      && ctx.access->check_publish(p.path) == mqtt::publish_check::deny)
+    return finish(api::error_answer(
+        permission_denied("updating", p.path, "UPDATE_TOPIC")));
+  // The topic makes the new value from its own (a JSON document) and
+  // publishes it as a server publish would be (QoS 1, application/json).
+  mqtt::publish tmpl;
+  tmpl.topic = p.path;
+  tmpl.qos = 1;
+  auto msg = mqtt::make_message(std::move(tmpl), std::string{},
+                                std::chrono::steady_clock::now());
+  conditional_update cu{std::move(msg), std::move(p.constraint_text),
+                        p.patch.dump()};
+  auto path = p.path;
+  self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, false)
+      .then(
+          [=](topic_interface& t) mutable {
+            if (!t)
+              return finish(api::error_answer(
+                  {"NO_VALUE", "no topic '" + path + "' to patch"}));
+            ask_topic(self, t, std::move(cu), finish);
+          },
+          [=](caf::error&) mutable {
             finish(api::error_answer(
                 {"UNAVAILABLE", "the topic tree did not answer in time"}));
           });
@@ -375,6 +453,11 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
         if (auto u = std::get_if<api::update_topic>(&req)) {
           auto rp = self->make_response_promise<std::string>();
           run_update(self, ctx, std::move(*u), rp);
+          return rp;
+        }
+        if (auto p = std::get_if<api::patch_topic>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_patch(self, ctx, std::move(*p), rp);
           return rp;
         }
         if (auto r = std::get_if<api::remove_topics>(&req)) {

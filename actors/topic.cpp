@@ -134,6 +134,10 @@ void drain_stash(Self* self) {
   while (!st.stash.empty() && !held_back(st)) {
     auto s = std::move(st.stash.front());
     st.stash.pop_front();
+    if (s.run) {
+      s.run();
+      continue;
+    }
     fan_out(self, s.msgs);
     if (s.reply)
       s.rp.deliver(true);
@@ -210,6 +214,7 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
   auto& st = self->state;
   auto now = std::chrono::steady_clock::now();
   bool cleared = false;
+  st.removed = false;
   std::vector<update> ups;
   ups.reserve(msgs.size());
   for (auto& m : msgs) {
@@ -253,12 +258,45 @@ void take_publishes(Self* self, std::vector<mqtt::message_ptr>&& msgs,
   st.published += msgs.size();
   if (!st.stash.empty() || held_back(st)) {
     st.stash.push_back(topic_state::stashed{
-        std::move(msgs), rp ? *rp : caf::response_promise{}, rp != nullptr});
+        std::move(msgs), rp ? *rp : caf::response_promise{}, rp != nullptr,
+        nullptr});
     return;
   }
   fan_out(self, msgs);
   if (rp)
     rp->deliver(true);
+}
+
+/// Decides a conditional update when its turn comes (after what waits in
+/// the stash), against the value at that moment, and answers `rp`.
+template <class Self>
+void take_conditional(Self* self, conditional_update&& cu,
+                      caf::typed_response_promise<update_outcome> rp) {
+  auto& st = self->state;
+  auto run = [self, cu = std::move(cu), rp]() mutable {
+    auto& st = self->state;
+    value_kept(st); // the specification, up to date
+    const mqtt::message* last = nullptr;
+    if (st.last && !st.last.expired(std::chrono::steady_clock::now()))
+      last = st.last.msg.get();
+    bool added = st.mapping && st.mapping->added(st.name) != nullptr;
+    bool exists = (st.seq > 0 && !st.removed) || added;
+    auto r = resolve_update(cu, last, exists, st.spec.get());
+    if (auto m = std::get_if<mqtt::message_ptr>(&r)) {
+      ++st.published;
+      fan_out(self, std::vector<mqtt::message_ptr>{std::move(*m)});
+      rp.deliver(update_outcome{});
+      return;
+    }
+    rp.deliver(std::get<update_outcome>(std::move(r)));
+  };
+  if (!st.stash.empty() || held_back(st)) {
+    topic_state::stashed s;
+    s.run = std::move(run);
+    st.stash.push_back(std::move(s));
+    return;
+  }
+  run();
 }
 
 template <class Self>
@@ -443,12 +481,19 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
       [=](keep_atom) {
         self->state.idle_ms = 0; // a pending idle check finds it kept
       },
+      [=](update_atom,
+          conditional_update& cu) -> caf::result<update_outcome> {
+        auto rp = self->template make_response_promise<update_outcome>();
+        take_conditional(self, std::move(cu), rp);
+        return rp;
+      },
       [=](remove_atom, uint32_t idle_ms) -> bool {
         auto& st = self->state;
         bool had = st.last || st.current;
         st.last = update{};
         st.basis = delta_basis{};
         st.current = update{};
+        st.removed = true;
         st.idle_ms = idle_ms;
         arm_gc(self);
         CASTOR_LOG(debug, "topic " << st.name, "removed through the API");

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -66,6 +67,8 @@ struct topic_state {
     std::vector<mqtt::message_ptr> msgs;
     caf::response_promise rp;
     bool reply = false;
+    /// A conditional update instead (it decides when its turn comes).
+    std::function<void()> run;
   };
 
   std::string name;
@@ -86,6 +89,9 @@ struct topic_state {
   topic_mapping::spec_ptr spec;
   /// The sequence number of the last update fanned out.
   uint64_t seq = 0;
+  /// Removed through the API since its last update (a constraint's "no
+  /// topic" holds again).
+  bool removed = false;
   /// Delivery batches each session has not yet given credit for; a session
   /// at max_outstanding blocks the topic (its publishers wait).
   struct credit {

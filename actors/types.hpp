@@ -20,6 +20,7 @@
 #include <caf/type_id.hpp>
 
 #include "protocol/channel.hpp"
+#include "protocol/conditional_update.hpp"
 #include "protocol/mqtt_subscriber.hpp"
 #include "protocol/packet.hpp"
 #include "protocol/session_state.hpp"
@@ -77,6 +78,8 @@ using keep_atom = caf::atom_constant<caf::atom("keep")>;
 using remove_atom = caf::atom_constant<caf::atom("remove")>;
 /// Connection -> API request actor: run it, answer the JSON.
 using api_atom = caf::atom_constant<caf::atom("api")>;
+/// API -> topic: (update_atom, conditional_update) -> update_outcome.
+using update_atom = caf::atom_constant<caf::atom("update")>;
 
 /// Modes of (flow_atom, uint8_t) from a connection to its session.
 enum class flow_mode : uint8_t {
@@ -246,6 +249,17 @@ mqtt::properties load_properties(const std::string& bytes);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, publish_batch& x) {
   return f(caf::meta::type_name("publish_batch"), x.msgs);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conditional_update& x) {
+  return f(caf::meta::type_name("conditional_update"), x.msg, x.constraint,
+           x.patch);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, update_outcome& x) {
+  return f(caf::meta::type_name("update_outcome"), x.code, x.message);
 }
 
 template <class Inspector>
@@ -450,6 +464,8 @@ typename Inspector::result_type inspect(Inspector& f, outbound& x) {
 CAF_BEGIN_TYPE_ID_BLOCK(castor, caf::first_custom_type_id)
 
 CAF_ADD_TYPE_ID(castor, (castor::publish_batch))
+CAF_ADD_TYPE_ID(castor, (castor::conditional_update))
+CAF_ADD_TYPE_ID(castor, (castor::update_outcome))
 CAF_ADD_TYPE_ID(castor, (castor::update_batch))
 CAF_ADD_TYPE_ID(castor, (castor::outbound_batch))
 CAF_ADD_TYPE_ID(castor, (castor::ack_batch))

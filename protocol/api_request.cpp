@@ -128,6 +128,12 @@ public:
     return std::get<update_constraint>(std::move(c));
   }
 
+  /// The JSON text of the constraint (empty: none).
+  std::string constraint_text() const {
+    auto it = j_.find("constraint");
+    return it == j_.end() || it->is_null() ? std::string{} : it->dump();
+  }
+
   /// A specification: `type` and `properties` of `j` (an object).
   std::optional<topic_specification> specification(const json& j) {
     if (!j.contains("type") || !j["type"].is_string()) {
@@ -305,6 +311,7 @@ std::variant<request, error> parse_request(std::string_view operation,
     u.path = r.path();
     u.value = r.any("value");
     u.constraint = r.constraint();
+    u.constraint_text = r.constraint_text();
     if (auto s = r.object("specification"))
       u.spec = r.specification(*s);
     out = std::move(u);
@@ -315,6 +322,7 @@ std::variant<request, error> parse_request(std::string_view operation,
     if (!r.problem && !p.patch.is_array())
       r.fail("'patch' must be a list of JSON Patch operations");
     p.constraint = r.constraint();
+    p.constraint_text = r.constraint_text();
     out = std::move(p);
   } else if (operation == "timeseries/append") {
     out = append_event{r.path(), r.any("value")};

@@ -45,6 +45,7 @@ struct update_topic {
   std::string path;
   nlohmann::json value;
   std::optional<update_constraint> constraint;
+  std::string constraint_text; ///< its JSON, for the topic to check
   /// Add the topic with this specification if it does not exist.
   std::optional<topic_specification> spec;
 };
@@ -52,6 +53,7 @@ struct patch_topic {
   std::string path;
   nlohmann::json patch; ///< an RFC 6902 operation list
   std::optional<update_constraint> constraint;
+  std::string constraint_text; ///< its JSON, for the topic to check
 };
 struct append_event {
   std::string path;

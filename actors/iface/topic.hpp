@@ -48,6 +48,9 @@ using topic_interface = caf::typed_actor<
     caf::replies_to<fetch_atom>::with<mqtt::message_ptr>,
     // The platform API added it: never retire (until removed).
     caf::reacts_to<keep_atom>,
+    // The platform API's update under a constraint, or patch: applied (an
+    // empty code) or why not, decided against the value at that moment.
+    caf::replies_to<update_atom, conditional_update>::with<update_outcome>,
     // The platform API removes it: forget the value and the retained
     // message, retire after this many ms unused (as topics made by
     // publishes do); true if it had either.

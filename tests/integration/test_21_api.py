@@ -130,11 +130,14 @@ def bad_requests_get_clear_errors_and_harm_nothing(srv):
              "INVALID_REQUEST", "bad selector")
     check_eq(error_code(request(c, "topics/fetch", {"selector": "#", "bogus": 1})),
              "INVALID_REQUEST", "unknown field")
-    check_eq(error_code(request(c, "topics/patch", {"path": "x", "patch": []})),
+    check_eq(error_code(request(c, "timeseries/append", {"path": "x", "value": 1})),
              "NOT_IMPLEMENTED", "an operation not served yet")
     check_eq(error_code(request(c, "topics/update", {"path": "x", "value": 1,
-                                                     "constraint": {"no_value": True}})),
-             "NOT_IMPLEMENTED", "a constraint, not served yet")
+                                                     "constraint": {"locked": "l"}})),
+             "NOT_IMPLEMENTED", "a lock, not served yet")
+    check_eq(error_code(request(c, "topics/update", {"path": "x", "value": 1,
+                                                     "constraint": {"valu": 1}})),
+             "INVALID_CONSTRAINT", "a malformed constraint")
     check_eq(error_code(request(c, "topics/add", {"path": "x/+", "type": "json"})),
              "INVALID_REQUEST", "a filter as a path")
     check_eq(error_code(request(c, "topics/add", {"path": "x", "type": "jsn"})),
@@ -328,6 +331,106 @@ def fetch_shows_only_what_the_caller_may_select_and_read():
         w.disconnect()
     finally:
         srv.stop()
+
+
+def counter_value(c, path):
+    answer = ok(request(c, "topics/fetch", {"selector": path}))
+    return answer["topics"][0]["value"] if answer["topics"] else None
+
+
+@case(castor_only=True, timeout=90)
+def competing_writers_by_compare_and_set_lose_no_update(srv):
+    """Two writers increment one counter by compare-and-set (fetch, then
+    update under the constraint that the value is still what they read):
+    every increment counts once, the losers of a race retry, and a
+    subscriber sees each value once, in order."""
+    import threading
+    path = "api/cas/counter"
+    setup = connect(srv.port, "c21-cas-setup")
+    ok(request(setup, "topics/update", {"path": path, "value": {"n": 0}}))
+    sub = connect(srv.port, "c21-cas-sub")
+    sub.subscribe(path, 1)
+    per_writer = 30
+    conflicts = [0, 0]
+    errors = []
+
+    def writer(k):
+        try:
+            c = connect(srv.port, "c21-cas-%d" % k)
+            done = 0
+            while done < per_writer:
+                have = counter_value(c, path)
+                answer = request(c, "topics/update", {
+                    "path": path, "value": {"n": have["n"] + 1},
+                    "constraint": {"value": have}})
+                if answer.get("ok"):
+                    done += 1
+                else:
+                    check_eq(error_code(answer), "CONSTRAINT_FAILED", "a lost race")
+                    conflicts[k] += 1
+            c.disconnect()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(80)
+    check(not errors, "writers failed: %r" % errors)
+    check_eq(counter_value(setup, path), {"n": 2 * per_writer}, "every increment once")
+    seen = [json.loads(sub.expect_publish(topic=path, ack=True).payload)["n"]
+            for _ in range(2 * per_writer)]
+    check_eq(seen, list(range(1, 2 * per_writer + 1)), "each value once, in order")
+    print("    %d lost races retried" % sum(conflicts))
+
+
+@case(castor_only=True)
+def constraints_and_patches_decided_by_the_topic(srv):
+    c = connect(srv.port, "c21-cond")
+    path = "api/cond/doc"
+    # No topic yet: "no_topic" holds once, for the first of two writers.
+    ok(request(c, "topics/update", {"path": path, "value": {"a": 1, "list": [1]},
+                                    "constraint": {"no_topic": True}}))
+    check_eq(error_code(request(c, "topics/update", {"path": path, "value": {"a": 9},
+                                                     "constraint": {"no_topic": True}})),
+             "CONSTRAINT_FAILED", "the topic exists now")
+    # Pointers, and/or.
+    ok(request(c, "topics/update", {"path": path, "value": {"a": 2, "list": [1]},
+                                    "constraint": {"and": [{"pointer": "/a", "equals": 1},
+                                                           {"pointer": "/b", "exists": False}]}}))
+    check_eq(error_code(request(c, "topics/update", {
+        "path": path, "value": {"a": 3},
+        "constraint": {"or": [{"pointer": "/a", "equals": 1}, {"no_value": True}]}})),
+        "CONSTRAINT_FAILED", "neither holds")
+    check_eq(counter_value(c, path), {"a": 2, "list": [1]}, "the failed update changed nothing")
+    # A patch is applied to the value by the topic, and delivered whole.
+    sub = connect(srv.port, "c21-cond-sub")
+    sub.subscribe(path, 1, retain_handling=2)
+    ok(request(c, "topics/patch", {"path": path, "patch": [
+        {"op": "replace", "path": "/a", "value": 5}, {"op": "add", "path": "/list/-", "value": 2}]}))
+    p = sub.expect_publish(topic=path, ack=True, content_type="application/json",
+                           payload_format_indicator=1)
+    check_eq(json.loads(p.payload), {"a": 5, "list": [1, 2]}, "patched value")
+    check_eq(counter_value(c, path), {"a": 5, "list": [1, 2]}, "patched value fetched")
+    # A patch that does not apply, or whose constraint fails, changes nothing.
+    check_eq(error_code(request(c, "topics/patch", {"path": path, "patch": [
+        {"op": "test", "path": "/a", "value": 4}, {"op": "remove", "path": "/a"}]})),
+        "PATCH_FAILED", "a failed test")
+    check_eq(error_code(request(c, "topics/patch", {
+        "path": path, "patch": [{"op": "remove", "path": "/a"}],
+        "constraint": {"pointer": "/a", "equals": 4}})), "CONSTRAINT_FAILED", "constraint")
+    check_eq(counter_value(c, path), {"a": 5, "list": [1, 2]}, "unchanged")
+    # Only a JSON value can be patched; a missing topic has none.
+    c.publish("api/cond/text", b"plain words", qos=1)
+    check_eq(error_code(request(c, "topics/patch", {"path": "api/cond/text", "patch": []})),
+             "NOT_JSON", "a text value")
+    check_eq(error_code(request(c, "topics/patch", {"path": "api/cond/none", "patch": []})),
+             "NO_VALUE", "no topic")
+    # After topics/remove "no_topic" holds again.
+    ok(request(c, "topics/remove", {"selector": path}))
+    ok(request(c, "topics/update", {"path": path, "value": {"again": True},
+                                    "constraint": {"no_topic": True}}))
 
 
 if __name__ == "__main__":
