@@ -12,6 +12,7 @@ for that figure).
     bench/run_bench.py                 # 3 rounds, full length
     bench/run_bench.py --quick         # 1 short round
     bench/run_bench.py --rounds 5 --json results.json
+    bench/run_bench.py --scenarios json   # JSON topics and $delta/ only
 
 Only the standard library is used. Every server it starts listens on
 127.0.0.1 only and is killed before the script exits; the whole run stops by
@@ -48,9 +49,45 @@ FLOWS = {
     "overload-q1": ["--scenario", "overload", "--qos", "1"],
     "overload-q0": ["--scenario", "overload", "--qos", "0"],
 }
+# JSON topics (opt-in: `--scenarios json`): 2 KB documents of which one
+# field (the sequence number) changes per update, to one topic, whole
+# values against $delta/ subscriptions (JSON Patches); and JSON payloads
+# with a content type on the plain fan-in.
+JSON_DOC = ["--json-doc", "2048"]
+FLOWS.update({
+    "json-fan-in-q0": ["--scenario", "fan-in", "--qos", "0",
+                       "--json-doc", "64"],
+    "json-fan-out-1": ["--scenario", "fan-out", "--qos", "0",
+                       "--subscribers", "1"] + JSON_DOC,
+    "json-fan-out-1000": ["--scenario", "fan-out", "--qos", "0",
+                          "--subscribers", "1000"] + JSON_DOC,
+    "json-delta-fan-out-1": ["--scenario", "fan-out", "--qos", "0",
+                             "--subscribers", "1", "--delta"] + JSON_DOC,
+    "json-delta-fan-out-1000": ["--scenario", "fan-out", "--qos", "0",
+                                "--subscribers", "1000",
+                                "--delta"] + JSON_DOC,
+})
+# Bytes per delivered update: two runs each (whole values, then $delta/ on
+# a fresh broker), one subscriber, 2,000 updates/s, at most 3 s.
+BYTES_BASE = ["--scenario", "fan-out", "--qos", "0", "--subscribers", "1",
+              "--rate", "2000"] + JSON_DOC
+PAIRS = {
+    "json-bytes-1field": BYTES_BASE + ["--changed-fields", "1"],
+    "json-bytes-2fields": BYTES_BASE + ["--changed-fields", "2"],
+}
+BYTES_MAX_S = 3
+# Mosquitto has no $delta/: these run against Castor only (n/a otherwise).
+CASTOR_ONLY = {"json-delta-fan-out-1", "json-delta-fan-out-1000"}
+JSON_SCENARIOS = ["fan-in-q0", "json-fan-in-q0", "json-fan-out-1",
+                  "json-delta-fan-out-1", "json-fan-out-1000",
+                  "json-delta-fan-out-1000", "json-bytes-1field",
+                  "json-bytes-2fields"]
 # Extra seconds the load generator may need after publishing (its drain).
 DRAIN_S = {"overload-q1": 35, "overload-q0": 35}
-SCENARIOS = ["connections"] + list(FLOWS)
+# The default list (unchanged by the JSON scenarios, which are opt-in).
+SCENARIOS = ["connections"] + [f for f in FLOWS if not f.startswith("json-")]
+ALL_SCENARIOS = SCENARIOS + [s for s in JSON_SCENARIOS if s not in SCENARIOS]
+GROUPS = {"default": SCENARIOS, "json": JSON_SCENARIOS, "all": ALL_SCENARIOS}
 
 # Table rows: (label, run name, JSON key, higher is better, target)
 # higher is better: True, False, or None for figures where neither is (the
@@ -117,6 +154,49 @@ ROWS = [
      "rss_after_mb", False, None),
     ("overload QoS 0: seconds published", "overload-q0", "published_s", None,
      None),
+]
+
+# The JSON table. Pseudo-runs: "json-fan-in-cost" (JSON fan-in rate over
+# plain fan-in rate), "json-delta-cost-1"/"-1000" ($delta/ updates/s over
+# whole-value updates/s), computed from the medians (derive_json()).
+JSON_ROWS = [
+    ("2 KB JSON, 1 subscriber, whole (updates/s)", "json-fan-out-1",
+     "updates_per_s", True, None),
+    ("2 KB JSON, 1 subscriber, $delta/ (updates/s)", "json-delta-fan-out-1",
+     "updates_per_s", True, None),
+    ("  $delta/ / whole, 1 subscriber (%)", "json-delta-cost-1", "pct",
+     None, None),
+    ("2 KB JSON, 1,000 subscribers, whole (updates/s)", "json-fan-out-1000",
+     "updates_per_s", True, None),
+    ("2 KB JSON, 1,000 subscribers, $delta/ (updates/s)",
+     "json-delta-fan-out-1000", "updates_per_s", True, None),
+    ("  $delta/ / whole, 1,000 subscribers (%)", "json-delta-cost-1000",
+     "pct", None, None),
+    ("CPU s / M deliveries, 1,000 subscribers, whole", "json-fan-out-1000",
+     "cpu_s_per_million", False, None),
+    ("CPU s / M deliveries, 1,000 subscribers, $delta/",
+     "json-delta-fan-out-1000", "cpu_s_per_million", False, None),
+    ("1 changed field: wire bytes per update, whole", "json-bytes-1field",
+     "whole_wire_per_msg", None, None),
+    ("1 changed field: wire bytes per update, $delta/", "json-bytes-1field",
+     "delta_wire_per_msg", None, None),
+    ("1 changed field: saved by $delta/, wire (%)", "json-bytes-1field",
+     "saved_wire_pct", None, ("abs>=", 70, " %")),
+    ("1 changed field: saved by $delta/, payload (%)", "json-bytes-1field",
+     "saved_payload_pct", None, None),
+    ("2 changed fields: wire bytes per update, whole", "json-bytes-2fields",
+     "whole_wire_per_msg", None, None),
+    ("2 changed fields: wire bytes per update, $delta/", "json-bytes-2fields",
+     "delta_wire_per_msg", None, None),
+    ("2 changed fields: saved by $delta/, wire (%)", "json-bytes-2fields",
+     "saved_wire_pct", None, ("abs>=", 70, " %")),
+    ("2 changed fields: saved by $delta/, payload (%)", "json-bytes-2fields",
+     "saved_payload_pct", None, None),
+    ("fan-in QoS 0, 64 B binary (msg/s)", "fan-in-q0", "rate", True, None),
+    ("fan-in QoS 0, 64 B JSON + content type (msg/s)", "json-fan-in-q0",
+     "rate", True, None),
+    ("  JSON / binary fan-in (%)", "json-fan-in-cost", "pct", None,
+     ("abs>=", 90, " %")),
 ]
 
 started = []  # every server process this script started
@@ -233,11 +313,14 @@ def parse_output(text):
     return result, human
 
 
-def run_flow(args, server, name):
+def run_flow(args, server, name, flow=None, duration=None):
+    warmup = args.warmup if duration is None else min(args.warmup,
+                                                       duration / 4)
+    duration = duration or args.duration
     cmd = [args.loadgen, "--port", str(server.port), "--server-pid",
            str(server.proc.pid), "--label", server.kind,
-           "--duration", str(args.duration), "--warmup", str(args.warmup)]
-    cmd += FLOWS[name]
+           "--duration", str(duration), "--warmup", str(warmup)]
+    cmd += flow or FLOWS[name]
     if args.coalesce_us and name in ("fan-in-q0", "fan-in-q1", "fan-out",
                                      "p2p-q1"):
         cmd += ["--coalesce-us", str(args.coalesce_us)]
@@ -260,7 +343,71 @@ def run_flow(args, server, name):
             result[k[:-3] + "_mb"] = result[k] / 1024
     if result.get("pub_rate") is not None and result.get("sub_rate"):
         result["pub_over_sub"] = result["pub_rate"] / result["sub_rate"]
+    if result.get("scenario") == "fan-out" and result.get("subscribers"):
+        # Updates delivered to every subscriber per second.
+        result["updates_per_s"] = (result.get("rate") or 0) \
+            / result["subscribers"]
     return result
+
+
+def with_server(kind, args, tmp, body):
+    """Starts a fresh `kind` server, runs body(server), stops it."""
+    srv = Server(kind, args, tmp)
+    try:
+        if not srv.wait_ready():
+            res = {"ok": False, "error": "server did not start: "
+                   + srv.tail(500)}
+            log("  " + res["error"])
+        else:
+            res = body(srv)
+        if srv.proc.poll() is not None:
+            res["ok"] = False
+            res["error"] = (res.get("error") or "") + (
+                f" server exited ({srv.proc.returncode})")
+    finally:
+        srv.stop()
+    return res
+
+
+def run_pair(args, kind, tmp, name):
+    """Bytes per delivered update: whole values, then (Castor) $delta/, each
+    on a fresh broker; one result with both and the share saved."""
+    duration = min(args.duration, BYTES_MAX_S)
+    halves = [("whole", PAIRS[name])]
+    if kind == "castor":
+        halves.append(("delta", PAIRS[name] + ["--delta"]))
+    res = {"scenario": name, "label": kind, "ok": True, "error": ""}
+    for half, flow in halves:
+        r = with_server(kind, args, tmp, lambda srv: run_flow(
+            args, srv, name, flow, duration))
+        if not r.get("ok"):
+            res["ok"] = False
+            res["error"] += f"{half}: {r.get('error')} "
+        for k in ("sub_wire_per_msg", "sub_payload_per_msg", "delivered",
+                  "json_patches", "json_values"):
+            res[f"{half}_{k[4:] if k.startswith('sub_') else k}"] = r.get(k)
+    for unit in ("wire", "payload"):
+        w = res.get(f"whole_{unit}_per_msg")
+        d = res.get(f"delta_{unit}_per_msg")
+        if w and d is not None:
+            res[f"saved_{unit}_pct"] = 100 * (1 - d / w)
+    return res
+
+
+def derive_json(results):
+    """The JSON table's ratios, from the medians of two runs each."""
+    pairs = {"json-fan-in-cost": ("json-fan-in-q0", "fan-in-q0", "rate"),
+             "json-delta-cost-1": ("json-delta-fan-out-1", "json-fan-out-1",
+                                   "updates_per_s"),
+             "json-delta-cost-1000": ("json-delta-fan-out-1000",
+                                      "json-fan-out-1000", "updates_per_s")}
+    for runs in results.values():
+        for name, (num, den, key) in pairs.items():
+            a = median_of(runs.get(num, []), key)
+            b = median_of(runs.get(den, []), key)
+            if a is not None and b:
+                ok = all(r.get("ok") for r in runs[num] + runs[den])
+                runs[name] = [{"ok": ok, "pct": 100 * a / b}]
 
 
 def run_connections(args, server):
@@ -346,11 +493,14 @@ def median_of(runs, key):
     return statistics.median(vals) if vals else None
 
 
-def table(results, servers):
-    """results[server][run name] -> list of result dicts."""
+def table(results, servers, row_specs=ROWS):
+    """results[server][run name] -> list of result dicts. Rows of runs that
+    no server has results for (scenarios not selected) are left out."""
     head = ["figure"] + servers + ["Castor/Mosq-best", "target"]
     rows = []
-    for label, run, key, higher, target in ROWS:
+    for label, run, key, higher, target in row_specs:
+        if not any(run in results.get(s, {}) for s in servers):
+            continue
         cells, meds = [label], {}
         for s in servers:
             runs = results.get(s, {}).get(run, [])
@@ -380,6 +530,9 @@ def table(results, servers):
             elif kind == "abs<=":
                 verdict = f"<= {val}{unit}: " + (
                     "n/a" if c is None else "met" if c <= val else "NOT met")
+            elif kind == "abs>=":
+                verdict = f">= {val}{unit}: " + (
+                    "n/a" if c is None else "met" if c >= val else "NOT met")
             elif kind == "ratio<=nodelay":
                 nd = meds.get("mosquitto-nodelay")
                 verdict = "<= Mosq nodelay: " + (
@@ -419,8 +572,9 @@ def main():
     ap.add_argument("--mosquitto", default="/usr/sbin/mosquitto")
     ap.add_argument("--servers", default=",".join(SERVERS),
                     help="comma-separated subset of " + ",".join(SERVERS))
-    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
-                    help="comma-separated subset of " + ",".join(SCENARIOS))
+    ap.add_argument("--scenarios", default="default",
+                    help="comma-separated list of scenarios and groups "
+                         "(default, json, all): " + ",".join(ALL_SCENARIOS))
     ap.add_argument("--coalesce-us", type=int, default=0,
                     help="generator pause per loop turn in the throughput "
                          "scenarios (fewer, larger reads; see README)")
@@ -441,12 +595,16 @@ def main():
     args.loadgen = args.loadgen or os.path.join(args.build_dir, "bench",
                                                 "castor-loadgen")
     servers = [s for s in args.servers.split(",") if s]
-    scenarios = [s for s in args.scenarios.split(",") if s]
+    scenarios = []
+    for s in (s for s in args.scenarios.split(",") if s):
+        for name in GROUPS.get(s, [s]):
+            if name not in scenarios:
+                scenarios.append(name)
     for s in servers:
         if s not in SERVERS:
             ap.error(f"unknown server {s}")
     for s in scenarios:
-        if s not in SCENARIOS:
+        if s not in ALL_SCENARIOS:
             ap.error(f"unknown scenario {s}")
     if not os.access(args.loadgen, os.X_OK):
         ap.error(f"no load generator at {args.loadgen} (build the "
@@ -480,24 +638,17 @@ def main():
                     if time.monotonic() - t_start > args.max_minutes * 60:
                         stopped_early = True
                         break
+                    if name in CASTOR_ONLY and kind != "castor":
+                        continue  # no $delta/ in Mosquitto: n/a
                     log(f"round {rnd + 1}/{args.rounds} {name} on {kind}")
-                    srv = Server(kind, args, tmp)
-                    try:
-                        if not srv.wait_ready():
-                            res = {"ok": False,
-                                   "error": "server did not start: "
-                                            + srv.tail(500)}
-                            log("  " + res["error"])
-                        elif name == "connections":
-                            res = run_connections(args, srv)
-                        else:
-                            res = run_flow(args, srv, name)
-                        if srv.proc.poll() is not None:
-                            res["ok"] = False
-                            res["error"] = (res.get("error") or "") + (
-                                f" server exited ({srv.proc.returncode})")
-                    finally:
-                        srv.stop()
+                    if name in PAIRS:
+                        res = run_pair(args, kind, tmp, name)
+                    elif name == "connections":
+                        res = with_server(kind, args, tmp, lambda srv:
+                                          run_connections(args, srv))
+                    else:
+                        res = with_server(kind, args, tmp, lambda srv:
+                                          run_flow(args, srv, name))
                     if not res.get("ok"):
                         log(f"  FAILED: {res.get('error')}")
                     res["round"] = rnd + 1
@@ -517,7 +668,20 @@ def main():
           "2,000 msg/s, counts over the whole run and its drain.")
     if stopped_early:
         print(f"(stopped early after {args.max_minutes:g} minutes)")
-    print(table(results, servers))
+    main_rows = table(results, servers)
+    if main_rows.count("\n") > 1:
+        print(main_rows)
+    if any(n in JSON_SCENARIOS and n != "fan-in-q0" for n in scenarios):
+        derive_json(results)
+        print("\nJSON topics and deltas: one topic, 2 KB JSON documents "
+              "(content type application/json) of which 1 field changes "
+              "per update (2 where said), QoS 0; whole values to plain "
+              "subscribers against $delta/ subscribers (JSON Patches; "
+              "Castor only, Mosquitto has no $delta/). Bytes: 2,000 "
+              f"updates/s to one subscriber for {min(args.duration, BYTES_MAX_S):g} s, "
+              "per delivered update, MQTT frames (headers and properties "
+              "included) and payloads.")
+        print(table(results, servers, JSON_ROWS))
     failed = sum(1 for s in results.values() for runs in s.values()
                  for r in runs if not r.get("ok"))
     if failed:

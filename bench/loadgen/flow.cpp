@@ -7,7 +7,9 @@
 #include <cstring>
 #include <string>
 #include <unistd.h>
+#include <unordered_map>
 
+#include "json_doc.hpp"
 #include "net.hpp"
 #include "scenarios.hpp"
 
@@ -47,6 +49,30 @@ struct subscriber {
   std::string filter;
   bool subscribed = false;
   sequence_checker checker;
+  // --delta: which publisher each topic's JSON Patches come from (learnt
+  // from the topic's whole values; each publisher uses one topic).
+  std::unordered_map<std::string, uint32_t> topic_pid;
+  std::string last_topic;
+  uint32_t last_pid = 0;
+
+  void remember(std::string_view topic, uint32_t pid) {
+    if (topic != last_topic) {
+      last_topic.assign(topic);
+      topic_pid[last_topic] = pid;
+    }
+    last_pid = pid;
+  }
+  bool pid_of(std::string_view topic, uint32_t& pid) {
+    if (topic != last_topic) {
+      auto it = topic_pid.find(std::string(topic));
+      if (it == topic_pid.end())
+        return false;
+      last_topic.assign(topic);
+      last_pid = it->second;
+    }
+    pid = last_pid;
+    return true;
+  }
 };
 
 class flow_run : public frame_handler {
@@ -68,6 +94,8 @@ private:
   void open_more(uint32_t first, uint32_t end);
   void on_connack(uint32_t index, client& c, const frame& f);
   void on_publish(uint32_t index, client& c, const frame& f);
+  bool read_stamp(subscriber& s, const publish_view& pv, uint32_t& pid,
+                  uint64_t& seq, uint64_t& ts, bool& checked);
   void pump(uint64_t now);
   void pump_one(uint32_t pi, uint64_t now);
   void tick(uint64_t now);
@@ -81,7 +109,12 @@ private:
   std::vector<publisher> pubs_;
   std::vector<subscriber> subs_;
   std::vector<uint8_t> payload_;
+  json_doc doc_;
   uint32_t fanout_ = 1;
+  // what the subscribers received (every PUBLISH), and what was published
+  uint64_t sub_msgs_ = 0, sub_payload_bytes_ = 0, sub_wire_bytes_ = 0;
+  uint64_t patches_ = 0, json_values_ = 0, unchecked_ = 0;
+  uint64_t pub_payload_bytes_ = 0;
   phase phase_ = phase::connect_subs;
   uint32_t next_open_ = 0;
   uint32_t pending_connects_ = 0;
@@ -123,6 +156,8 @@ void flow_run::build() {
     default:
       subs_[i].filter = "bench/#";
     }
+    if (o_.delta)
+      subs_[i].filter = "$delta/" + subs_[i].filter;
     loop_.clients()[i].role = role_sub;
     loop_.clients()[i].peer = i;
   }
@@ -148,6 +183,8 @@ void flow_run::build() {
   payload_.assign(o_.payload, 0);
   for (size_t i = payload_header; i < payload_.size(); ++i)
     payload_[i] = static_cast<uint8_t>('a' + i % 26);
+  if (o_.json_doc > 0)
+    doc_.build(o_.json_doc, o_.changed_fields, o_.record_latency);
   rate_per_pub_ = o_.rate / P;
 }
 
@@ -185,8 +222,10 @@ void flow_run::on_connack(uint32_t index, client& c, const frame& f) {
   c.receive_maximum = ca.receive_maximum;
   --pending_connects_;
   if (c.role == role_sub) {
+    // A $delta/ subscription does not start with the topic's value (the
+    // last update of an earlier run on the same broker).
     encode_subscribe(c.out, o_.v5, c.take_packet_id(), subs_[c.peer].filter,
-                     o_.qos);
+                     o_.qos, o_.delta ? 2 : 0);
     loop_.mark_dirty(index);
   } else {
     pubs_[c.peer].ready = true;
@@ -194,30 +233,81 @@ void flow_run::on_connack(uint32_t index, client& c, const frame& f) {
   }
 }
 
+/// The publisher id, sequence number and send time (0 when absent) of a
+/// delivery: from the binary header, from a whole JSON document, or (the
+/// sequence number only) from a JSON Patch; `checked` false when a patch
+/// names no sequence number (the delivery is then only counted).
+bool flow_run::read_stamp(subscriber& s, const publish_view& pv, uint32_t& pid,
+                          uint64_t& seq, uint64_t& ts, bool& checked) {
+  checked = true;
+  if (o_.json_doc == 0) {
+    if (pv.payload_size < payload_header) {
+      set_error("PUBLISH payload shorter than the generator's header");
+      return false;
+    }
+    std::memcpy(&pid, pv.payload, 4);
+    std::memcpy(&seq, pv.payload + 4, 8);
+    std::memcpy(&ts, pv.payload + 12, 8);
+    return true;
+  }
+  if (pv.content_type == json_patch_content_type) {
+    ++patches_;
+    if (!s.pid_of(pv.topic, pid)) {
+      set_error("JSON Patch on " + std::string(pv.topic)
+                + " before any value of that topic");
+      return false;
+    }
+    checked = read_patch_seq(pv.payload, pv.payload_size, seq);
+    return true;
+  }
+  json_stamp st;
+  if (!read_json_stamp(pv.payload, pv.payload_size, st)) {
+    set_error("PUBLISH on " + std::string(pv.topic) + " (content type '"
+              + std::string(pv.content_type)
+              + "') is not the generator's JSON document");
+    return false;
+  }
+  ++json_values_;
+  pid = st.pid;
+  seq = st.seq;
+  ts = st.has_ts ? st.ts : 0;
+  if (o_.delta)
+    s.remember(pv.topic, pid);
+  return true;
+}
+
 void flow_run::on_publish(uint32_t index, client& c, const frame& f) {
   publish_view pv;
-  if (c.role != role_sub || !decode_publish(f, o_.v5, pv)
-      || pv.payload_size < payload_header) {
+  if (c.role != role_sub || !decode_publish(f, o_.v5, pv)) {
     set_error("malformed or unexpected PUBLISH");
     return;
   }
+  ++sub_msgs_;
+  sub_payload_bytes_ += pv.payload_size;
+  sub_wire_bytes_ += frame_wire_size(f.size);
   uint32_t pid = 0;
   uint64_t seq = 0, ts = 0;
-  std::memcpy(&pid, pv.payload, 4);
-  std::memcpy(&seq, pv.payload + 4, 8);
-  std::memcpy(&ts, pv.payload + 12, 8);
+  bool checked = true;
+  if (!read_stamp(subs_[c.peer], pv, pid, seq, ts, checked))
+    return;
   if (pid >= pubs_.size()) {
     set_error("PUBLISH from an unknown publisher id " + std::to_string(pid));
     return;
   }
-  auto v = subs_[c.peer].checker.observe(pid, seq);
-  if (v != sequence_checker::verdict::duplicate) {
+  if (!checked) {
+    // Counted only: the run still fails when the count differs from the
+    // number published.
+    ++unchecked_;
+    ++pubs_[pid].delivered;
+    ++delivered_;
+  } else if (subs_[c.peer].checker.observe(pid, seq)
+             != sequence_checker::verdict::duplicate) {
     ++pubs_[pid].delivered;
     ++delivered_;
   }
   // Every message sent in the measured window, also those that arrive
   // after it closed.
-  if (o_.record_latency && phase_ >= phase::running && ts < t_end_)
+  if (o_.record_latency && phase_ >= phase::running && ts > 0 && ts < t_end_)
     latency_.add(ts, now_ns());
   if (pv.qos == 1) {
     encode_ack(c.out, packet_kind::puback, pv.packet_id);
@@ -361,12 +451,18 @@ void flow_run::pump_one(uint32_t pi, uint64_t now) {
     p.blocked_since = 0;
     uint32_t id = pi;
     uint64_t seq = p.next_seq;
-    std::memcpy(payload_.data(), &id, 4);
-    std::memcpy(payload_.data() + 4, &seq, 8);
-    std::memcpy(payload_.data() + 12, &now, 8);
+    if (o_.json_doc > 0) {
+      doc_.render(id, seq, now, payload_);
+    } else {
+      std::memcpy(payload_.data(), &id, 4);
+      std::memcpy(payload_.data() + 4, &seq, 8);
+      std::memcpy(payload_.data() + 12, &now, 8);
+    }
     encode_publish(c.out, o_.v5, p.topic, o_.qos,
                    o_.qos > 0 ? c.take_packet_id() : 0, payload_.data(),
-                   payload_.size());
+                   payload_.size(),
+                   o_.json_doc > 0 ? json_content_type : std::string_view{});
+    pub_payload_bytes_ += payload_.size();
     ++p.next_seq;
     if (o_.qos > 0)
       ++p.inflight;
@@ -502,6 +598,18 @@ void flow_run::finish() {
   }
   r_.delivered = delivered_;
   r_.lost = r_.expected > delivered_ ? r_.expected - delivered_ : 0;
+  r_.sub_msgs = sub_msgs_;
+  r_.sub_payload_bytes = sub_payload_bytes_;
+  r_.sub_wire_bytes = sub_wire_bytes_;
+  r_.json_patches = patches_;
+  r_.json_values = json_values_;
+  r_.unchecked = unchecked_;
+  r_.pub_payload_bytes = pub_payload_bytes_;
+  // Deliveries only counted (patches without a sequence number) could hide
+  // duplicates: more deliveries than published fails the run.
+  if (r_.error.empty() && unchecked_ > 0 && delivered_ > r_.expected)
+    r_.error = std::to_string(delivered_) + " deliveries, "
+               + std::to_string(r_.expected) + " expected";
   for (auto& s : subs_) {
     r_.duplicates += s.checker.duplicates();
     r_.reordered += s.checker.reordered();

@@ -56,6 +56,16 @@ const char* usage_text
       "  --subscribers N        subscribers (fan-out 1000; p2p and latency: =\n"
       "                         publishers; fan-in: 1)\n"
       "  --payload BYTES        payload size, >= 20 (64)\n"
+      "  --json-doc BYTES       payloads are JSON objects of about BYTES\n"
+      "                         (>= 32) with many fields, id and sequence\n"
+      "                         number as fields; MQTT 5 publishers send\n"
+      "                         content type application/json (off)\n"
+      "  --changed-fields 1|2   JSON fields that change per message: 1 the\n"
+      "                         sequence number, 2 it and a counter (1);\n"
+      "                         with --latency the send time too\n"
+      "  --delta                subscribers subscribe to $delta/<filter>\n"
+      "                         (MQTT 5, --json-doc; JSON Patches are read\n"
+      "                         for the sequence number)\n"
       "  --duration S           publishing time (10)\n"
       "  --warmup S             start of the time excluded from figures (2)\n"
       "  --rate R               total msg/s over all publishers (0 = unpaced;\n"
@@ -212,6 +222,10 @@ std::optional<options> parse_options(int argc, char** argv) {
       o.hold_stdin = true;
       continue;
     }
+    if (a == "--delta") {
+      o.delta = true;
+      continue;
+    }
     if (i + 1 >= argc)
       return bad();
     const char* v = argv[++i];
@@ -236,6 +250,10 @@ std::optional<options> parse_options(int argc, char** argv) {
       subs_given = true;
     } else if (a == "--payload")
       ok = parse_int(v, o.payload, 20, 1 << 20);
+    else if (a == "--json-doc")
+      ok = parse_int(v, o.json_doc, 32, 1 << 20);
+    else if (a == "--changed-fields")
+      ok = parse_int(v, o.changed_fields, 1, 2);
     else if (a == "--duration")
       ok = parse_num(v, o.duration_s) && o.duration_s > 0
            && o.duration_s <= 3600;
@@ -317,6 +335,21 @@ std::optional<options> parse_options(int argc, char** argv) {
       || o.scenario == scenario_kind::closed_loop
       || o.scenario == scenario_kind::overload)
     o.subscribers = 1;
+  if ((o.json_doc > 0 || o.delta)
+      && (o.scenario == scenario_kind::overload
+          || o.scenario == scenario_kind::connections)) {
+    std::fprintf(stderr,
+                 "--json-doc and --delta are for the publish/"
+                 "subscribe flows, not %s\n",
+                 to_string(o.scenario));
+    return std::nullopt;
+  }
+  if (o.delta && (!o.v5 || o.json_doc == 0)) {
+    std::fprintf(stderr, "--delta needs MQTT 5 and --json-doc (the "
+                         "generator reads sequence numbers from JSON "
+                         "Patches only)\n");
+    return std::nullopt;
+  }
   if (o.scenario == scenario_kind::overload && (credit_given || window_given)) {
     std::fprintf(stderr, "overload publishers have no window or credit of "
                          "their own (--window, --credit)\n");

@@ -34,6 +34,12 @@ struct options {
   uint32_t publishers = 100;
   uint32_t subscribers = 1;
   uint32_t payload = 64; ///< bytes, at least 20 (id, sequence, timestamp)
+  /// JSON payloads of about this many bytes (0 = binary payloads of
+  /// `payload` bytes); MQTT 5 publishers send content type application/json.
+  uint32_t json_doc = 0;
+  uint32_t changed_fields = 1; ///< fields of the JSON document that change
+  /// Subscribers subscribe to "$delta/" + the filter (MQTT 5, --json-doc).
+  bool delta = false;
   double duration_s = 10;
   double warmup_s = 2;  ///< excluded from the measured window
   double rate = 0;      ///< total messages/s over all publishers; 0 = unpaced

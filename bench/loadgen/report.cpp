@@ -73,6 +73,11 @@ private:
   bool first_ = true;
 };
 
+/// Bytes per message, 0 when there were none.
+double per(uint64_t bytes, uint64_t msgs) {
+  return msgs > 0 ? static_cast<double>(bytes) / static_cast<double>(msgs) : 0;
+}
+
 } // namespace
 
 std::string to_json(const options& o, const run_result& r) {
@@ -159,7 +164,19 @@ std::string to_json(const options& o, const run_result& r) {
         .opt("loadgen_cpu_s", r.loadgen_cpu_s)
         .num("loadgen_reads", static_cast<double>(r.reads))
         .num("loadgen_writes", static_cast<double>(r.writes))
-        .num("loadgen_waits", static_cast<double>(r.waits));
+        .num("loadgen_waits", static_cast<double>(r.waits))
+        .num("json_doc", o.json_doc)
+        .num("changed_fields", o.json_doc > 0 ? o.changed_fields : 0)
+        .boolean("delta", o.delta)
+        .num("pub_payload_per_msg", per(r.pub_payload_bytes, r.sent))
+        .num("sub_msgs", static_cast<double>(r.sub_msgs))
+        .num("sub_payload_bytes", static_cast<double>(r.sub_payload_bytes))
+        .num("sub_wire_bytes", static_cast<double>(r.sub_wire_bytes))
+        .num("sub_payload_per_msg", per(r.sub_payload_bytes, r.sub_msgs))
+        .num("sub_wire_per_msg", per(r.sub_wire_bytes, r.sub_msgs))
+        .num("json_values", static_cast<double>(r.json_values))
+        .num("json_patches", static_cast<double>(r.json_patches))
+        .num("unchecked", static_cast<double>(r.unchecked));
     if (r.has_latency)
       j.num("lat_samples", static_cast<double>(r.latency.samples))
           .num("lat_p50_us", r.latency.p50_us)
@@ -257,6 +274,25 @@ std::string to_human(const options& o, const run_result& r) {
                   r.latency.p50_us, r.latency.p99_us, r.latency.p999_us,
                   r.latency.max_us, r.latency.median_p99_per_s_us);
     s += buf;
+  }
+  if (r.sub_msgs > 0) {
+    std::snprintf(buf, sizeof(buf),
+                  "; subscribers got %.1f payload bytes, %.1f on the wire per "
+                  "message (%.1f MB in all)",
+                  per(r.sub_payload_bytes, r.sub_msgs),
+                  per(r.sub_wire_bytes, r.sub_msgs),
+                  static_cast<double>(r.sub_wire_bytes) / 1e6);
+    s += buf;
+  }
+  if (o.json_doc > 0) {
+    std::snprintf(buf, sizeof(buf),
+                  "; JSON %.0f B published, %llu whole values, %llu patches",
+                  per(r.pub_payload_bytes, r.sent),
+                  static_cast<unsigned long long>(r.json_values),
+                  static_cast<unsigned long long>(r.json_patches));
+    s += buf;
+    if (r.unchecked > 0)
+      s += ", " + std::to_string(r.unchecked) + " only counted";
   }
   if (r.loadgen_cpu_s >= 0 && r.window_s > 0) {
     std::snprintf(buf, sizeof(buf), "; generator %.0f%% of a core",

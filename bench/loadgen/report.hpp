@@ -29,6 +29,12 @@ struct run_result {
   uint64_t window_delivered = 0;
   double rate = 0;         ///< deliveries/s in the measured window
   double publish_rate = 0; ///< PUBLISHes/s in the measured window
+  // what the subscribers received: PUBLISHes (duplicates included), their
+  // payload bytes, their bytes on the wire (whole MQTT frames); JSON:
+  // whole values and JSON Patches among them, deliveries only counted
+  uint64_t sub_msgs = 0, sub_payload_bytes = 0, sub_wire_bytes = 0;
+  uint64_t json_values = 0, json_patches = 0, unchecked = 0;
+  uint64_t pub_payload_bytes = 0; ///< payload bytes published
   // overload
   uint64_t written = 0; ///< PUBLISHes written to the sockets in full
   uint32_t unread_unknown = 0;

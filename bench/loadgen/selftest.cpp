@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
+#include "json_doc.hpp"
 #include "options.hpp"
 #include "stats.hpp"
 #include "wire.hpp"
@@ -267,6 +269,226 @@ void test_loopback_only() {
          "other hosts refused");
 }
 
+/// Options parsed with stderr silenced (refusals print the usage).
+std::optional<options> parse_quietly(std::vector<const char*> args) {
+  std::fflush(stderr);
+  int saved = dup(2);
+  int null = ::open("/dev/null", O_WRONLY);
+  dup2(null, 2);
+  auto o = parse_options(static_cast<int>(args.size()),
+                         const_cast<char**>(args.data()));
+  std::fflush(stderr);
+  dup2(saved, 2);
+  ::close(null);
+  ::close(saved);
+  return o;
+}
+
+/// The members of a flat JSON object of numbers and letter-only strings,
+/// as "key:value" texts; empty when `doc` is not such an object.
+std::vector<std::string> flat_members(const std::string& doc) {
+  std::vector<std::string> out;
+  if (doc.size() < 2 || doc.front() != '{' || doc.back() != '}')
+    return {};
+  std::string body = doc.substr(1, doc.size() - 2);
+  size_t at = 0;
+  while (at <= body.size()) {
+    size_t comma = body.find(',', at);
+    std::string m = body.substr(
+        at, comma == std::string::npos ? std::string::npos : comma - at);
+    // "key":value with value a number or a "string" of letters
+    size_t colon = m.find(':');
+    if (m.size() < 5 || m[0] != '"' || colon == std::string::npos
+        || m[colon - 1] != '"' || colon + 1 >= m.size())
+      return {};
+    std::string v = m.substr(colon + 1);
+    bool num = v.find_first_not_of("0123456789") == std::string::npos
+               && (v.size() == 1 || v[0] != '0');
+    bool str = v.size() >= 2 && v.front() == '"' && v.back() == '"'
+               && v.find_first_not_of("abcdefghijklmnopqrstuvwxyz", 1)
+                      == v.size() - 1;
+    if (str && v.find("seq") != std::string::npos)
+      return {}; // the readers would take it for the key
+    if (!num && !str)
+      return {};
+    out.push_back(m);
+    if (comma == std::string::npos)
+      break;
+    at = comma + 1;
+  }
+  return out;
+}
+
+size_t differing(const std::vector<std::string>& a,
+                 const std::vector<std::string>& b) {
+  if (a.size() != b.size())
+    return SIZE_MAX;
+  size_t n = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    n += a[i] != b[i];
+  return n;
+}
+
+void test_json_doc() {
+  for (uint32_t changed : {1u, 2u})
+    for (bool with_time : {false, true})
+      for (size_t size : {64, 2048}) {
+        json_doc d;
+        d.build(size, changed, with_time);
+        std::vector<uint8_t> a, b;
+        d.render(42, 123456, 1700000000000000000ull, a);
+        d.render(42, 123457, 1700000000000001000ull, b);
+        std::string sa(a.begin(), a.end()), sb(b.begin(), b.end());
+        auto ma = flat_members(sa), mb = flat_members(sb);
+        expect(!ma.empty() && !mb.empty(), "JSON document is a flat object");
+        expect(sa.size() + 8 >= size && sa.size() <= size + 8,
+               "JSON document of about the size asked for");
+        expect(size < 2048 || (ma.size() > 100 && d.fields() == ma.size()),
+               "a 2 KB JSON document has many fields");
+        expect(differing(ma, mb) == changed + (with_time ? 1 : 0),
+               "JSON documents differ in the changed fields only");
+        json_stamp st;
+        expect(read_json_stamp(b.data(), b.size(), st) && st.pid == 42
+                   && st.seq == 123457 && st.has_ts == with_time
+                   && (!with_time || st.ts == 1700000000000001000ull),
+               "JSON document read back (id, sequence, time)");
+      }
+  json_doc d;
+  d.build(2048, 1, false);
+  std::vector<uint8_t> a;
+  d.render(0, 0, 0, a);
+  json_stamp st;
+  expect(read_json_stamp(a.data(), a.size(), st) && st.pid == 0 && st.seq == 0,
+         "JSON document of message 0");
+  d.render(4000000000u, 18446744073709551615ull, 0, a);
+  expect(read_json_stamp(a.data(), a.size(), st) && st.pid == 4000000000u
+             && st.seq == 18446744073709551615ull,
+         "JSON document with the largest numbers");
+  auto stamp = [](const char* text, json_stamp& out) {
+    return read_json_stamp(reinterpret_cast<const uint8_t*>(text),
+                           std::strlen(text), out);
+  };
+  expect(stamp("{\"f0\": 1, \"seq\" : 42, \"ts\":9, \"pub\":7}", st)
+             && st.pid == 7 && st.seq == 42 && st.has_ts && st.ts == 9,
+         "JSON stamp with the keys reordered and blanks");
+  expect(!stamp("{\"pub\":1}", st) && !stamp("[1,2]", st)
+             && !stamp("{\"pub\":\"x\",\"seq\":1}", st) && !stamp("", st)
+             && !stamp("{\"pub\":99999999999,\"seq\":1}", st),
+         "JSON stamp refuses other documents");
+  auto patch = [](const char* text, uint64_t& seq) {
+    return read_patch_seq(reinterpret_cast<const uint8_t*>(text),
+                          std::strlen(text), seq);
+  };
+  uint64_t seq = 0;
+  expect(patch("[{\"op\":\"replace\",\"path\":\"/seq\",\"value\":42}]", seq)
+             && seq == 42,
+         "patch: sequence number");
+  expect(patch("[{\"op\":\"replace\",\"path\":\"/counter\",\"value\":5},"
+               "{\"op\":\"replace\",\"path\":\"/seq\",\"value\":43}]",
+               seq)
+             && seq == 43,
+         "patch: sequence number in the second operation");
+  expect(
+      patch("[{\"value\": 44, \"path\": \"/seq\", \"op\": \"replace\"}]", seq)
+          && seq == 44,
+      "patch: keys in another order");
+  expect(patch("[{\"op\":\"replace\",\"path\":\"\",\"value\":{\"pub\":1,"
+               "\"seq\":45,\"f0\":3}}]",
+               seq)
+             && seq == 45,
+         "patch: the whole document replaced");
+  expect(!patch("[{\"op\":\"replace\",\"path\":\"/f1\",\"value\":3}]", seq)
+             && !patch("[{\"op\":\"replace\",\"path\":\"/sequence\","
+                       "\"value\":9}]",
+                       seq)
+             && !patch("", seq),
+         "patch: none without a sequence number");
+}
+
+void test_json_wire() {
+  const std::string doc = "{\"pub\":1,\"seq\":2}";
+  for (bool v5 : {false, true})
+    for (uint8_t qos : {0, 1}) {
+      byte_buffer buf;
+      encode_publish(buf, v5, "bench/fanout", qos, 9,
+                     reinterpret_cast<const uint8_t*>(doc.data()), doc.size(),
+                     json_content_type);
+      frame f{};
+      long used = next_frame(buf.data(), buf.size(), f);
+      publish_view pv;
+      expect(used > 0 && static_cast<size_t>(used) == buf.size()
+                 && frame_wire_size(f.size) == buf.size()
+                 && decode_publish(f, v5, pv),
+             "PUBLISH with a content type decodes");
+      expect(pv.content_type == (v5 ? json_content_type : std::string_view{})
+                 && pv.topic == "bench/fanout" && !pv.retain
+                 && std::string(reinterpret_cast<const char*>(pv.payload),
+                                pv.payload_size)
+                        == doc,
+             "PUBLISH content type (MQTT 5 only) and payload");
+    }
+  // The Content Type property's bytes: 0x03, length, text.
+  byte_buffer buf;
+  encode_publish(buf, true, "t", 0, 0, nullptr, 0, "a/b");
+  const uint8_t want[] = {0x30, 10, 0, 1, 't', 6, 0x03, 0, 3, 'a', '/', 'b'};
+  expect(buf.size() == sizeof(want)
+             && std::memcmp(buf.data(), want, sizeof(want)) == 0,
+         "PUBLISH Content Type bytes");
+  buf.clear();
+  encode_subscribe(buf, true, 1, "$delta/a", 1, 2);
+  const uint8_t sub[]
+      = {0x82, 14, 0, 1, 0, 0, 8, '$', 'd', 'e', 'l', 't', 'a', '/', 'a', 0x21};
+  expect(buf.size() == sizeof(sub)
+             && std::memcmp(buf.data(), sub, sizeof(sub)) == 0,
+         "SUBSCRIBE with retain handling 2");
+  for (size_t n : {20, 120, 200, 20000, 3000000}) {
+    byte_buffer b;
+    std::vector<uint8_t> p(n, 'x');
+    encode_publish(b, true, "bench/0", 1, 1, p.data(), p.size());
+    frame f{};
+    expect(next_frame(b.data(), b.size(), f) == static_cast<long>(b.size())
+               && frame_wire_size(f.size) == b.size(),
+           "bytes on the wire of a frame");
+  }
+  // A server's PUBLISH with RETAIN, a subscription identifier and the
+  // patch content type.
+  const std::string ct(json_patch_content_type);
+  byte_buffer srv = {0x31, 0, 0, 3, 'a', '/', 'b'};
+  srv.push_back(static_cast<uint8_t>(2 + 3 + ct.size()));
+  srv.push_back(0x0B);
+  srv.push_back(5);
+  srv.push_back(0x03);
+  srv.push_back(0);
+  srv.push_back(static_cast<uint8_t>(ct.size()));
+  srv.insert(srv.end(), ct.begin(), ct.end());
+  srv.push_back('[');
+  srv.push_back(']');
+  srv[1] = static_cast<uint8_t>(srv.size() - 2);
+  frame f{};
+  publish_view pv;
+  expect(next_frame(srv.data(), srv.size(), f) == static_cast<long>(srv.size())
+             && decode_publish(f, true, pv) && pv.retain
+             && pv.content_type == json_patch_content_type
+             && pv.payload_size == 2,
+         "server PUBLISH: retain, properties, patch content type");
+}
+
+void test_json_options() {
+  auto o = parse_quietly({"lg", "--scenario", "fan-out", "--json-doc", "2048",
+                          "--delta", "--changed-fields", "2"});
+  expect(o && o->json_doc == 2048 && o->delta && o->changed_fields == 2,
+         "JSON and delta options");
+  expect(!parse_quietly({"lg", "--scenario", "fan-out", "--json-doc", "2048",
+                         "--delta", "--protocol", "3.1.1"}),
+         "--delta needs MQTT 5");
+  expect(!parse_quietly({"lg", "--scenario", "fan-out", "--delta"}),
+         "--delta needs --json-doc");
+  expect(!parse_quietly({"lg", "--scenario", "overload", "--json-doc", "64"}),
+         "no JSON documents in overload");
+  expect(!parse_quietly({"lg", "--json-doc", "64", "--changed-fields", "3"}),
+         "at most two changed fields");
+}
+
 } // namespace
 
 int run_self_test() {
@@ -283,6 +505,9 @@ int run_self_test() {
   test_overload_options();
   test_latency();
   test_loopback_only();
+  test_json_doc();
+  test_json_wire();
+  test_json_options();
   std::printf("self-test: %d checks, %d passed, %d failed\n", checks,
               checks - failures, failures);
   return failures == 0 ? 0 : 1;

@@ -51,16 +51,17 @@ uint16_t get_u16(const uint8_t* p) {
 }
 
 /// Skips (or scans) an MQTT 5 property block starting at body[pos]; sets
-/// `receive_maximum` when that property is present. Returns false when
-/// malformed.
-bool scan_properties(const frame& f, size_t& pos, uint16_t* receive_maximum) {
+/// `receive_maximum` and `content_type` (when not null) when those
+/// properties are present. Returns false when malformed.
+bool scan_properties(const frame& f, size_t& pos, uint16_t* receive_maximum,
+                     std::string_view* content_type = nullptr) {
   uint32_t plen = 0;
   int n = read_varint(f.body + pos, f.size - pos, plen);
   if (n <= 0 || pos + n + plen > f.size)
     return false;
   pos += n;
   size_t end = pos + plen;
-  if (receive_maximum == nullptr) {
+  if (receive_maximum == nullptr && content_type == nullptr) {
     pos = end;
     return true;
   }
@@ -86,7 +87,7 @@ bool scan_properties(const frame& f, size_t& pos, uint16_t* receive_maximum) {
     case 0x21: // receive maximum
       if (left < 2)
         return false;
-      if (id == 0x21)
+      if (id == 0x21 && receive_maximum != nullptr)
         *receive_maximum = get_u16(f.body + pos);
       pos += 2;
       break;
@@ -117,6 +118,10 @@ bool scan_properties(const frame& f, size_t& pos, uint16_t* receive_maximum) {
     case 0x1F: // reason string
       if (left < 2 || left - 2 < get_u16(f.body + pos))
         return false;
+      if (id == 0x03 && content_type != nullptr)
+        *content_type
+            = std::string_view(reinterpret_cast<const char*>(f.body + pos + 2),
+                               get_u16(f.body + pos));
       pos += 2 + get_u16(f.body + pos);
       break;
     case 0x26: // user property: two strings
@@ -158,6 +163,8 @@ long next_frame(const uint8_t* data, size_t len, frame& out) {
 bool decode_publish(const frame& f, bool v5, publish_view& out) {
   out.qos = (f.flags >> 1) & 0x03;
   out.dup = (f.flags & 0x08) != 0;
+  out.retain = (f.flags & 0x01) != 0;
+  out.content_type = {};
   if (out.qos == 3 || f.size < 2)
     return false;
   size_t tlen = get_u16(f.body);
@@ -171,7 +178,7 @@ bool decode_publish(const frame& f, bool v5, publish_view& out) {
     out.packet_id = get_u16(f.body + pos);
     pos += 2;
   }
-  if (v5 && !scan_properties(f, pos, nullptr))
+  if (v5 && !scan_properties(f, pos, nullptr, &out.content_type))
     return false;
   out.payload = f.body + pos;
   out.payload_size = f.size - pos;
@@ -236,7 +243,8 @@ void encode_connect(byte_buffer& out, bool v5, std::string_view client_id,
 }
 
 void encode_subscribe(byte_buffer& out, bool v5, uint16_t packet_id,
-                      std::string_view filter, uint8_t qos) {
+                      std::string_view filter, uint8_t qos,
+                      uint8_t retain_handling) {
   uint32_t rl = 2 + (v5 ? 1 : 0) + 2 + static_cast<uint32_t>(filter.size()) + 1;
   out.push_back(0x82);
   put_varint(out, rl);
@@ -244,14 +252,18 @@ void encode_subscribe(byte_buffer& out, bool v5, uint16_t packet_id,
   if (v5)
     out.push_back(0);
   put_str(out, filter);
-  out.push_back(qos);
+  out.push_back(static_cast<uint8_t>(qos | (v5 ? retain_handling << 4 : 0)));
 }
 
 void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
                     uint8_t qos, uint16_t packet_id, const uint8_t* payload,
-                    size_t payload_size) {
+                    size_t payload_size, std::string_view content_type) {
+  uint32_t props = v5 && !content_type.empty()
+                       ? 3 + static_cast<uint32_t>(content_type.size())
+                       : 0;
   uint32_t rl = 2 + static_cast<uint32_t>(topic.size()) + (qos > 0 ? 2 : 0)
-                + (v5 ? 1 : 0) + static_cast<uint32_t>(payload_size);
+                + (v5 ? static_cast<uint32_t>(varint_size(props)) + props : 0)
+                + static_cast<uint32_t>(payload_size);
   size_t at = out.size();
   out.resize(at + 1 + varint_size(rl) + rl);
   uint8_t* p = out.data() + at;
@@ -272,8 +284,23 @@ void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
     *p++ = static_cast<uint8_t>(packet_id >> 8);
     *p++ = static_cast<uint8_t>(packet_id & 0xFF);
   }
-  if (v5)
-    *p++ = 0;
+  if (v5) {
+    v = props;
+    do {
+      uint8_t b = v % 128;
+      v /= 128;
+      if (v > 0)
+        b |= 0x80;
+      *p++ = b;
+    } while (v > 0);
+    if (props > 0) {
+      *p++ = 0x03; // content type
+      *p++ = static_cast<uint8_t>(content_type.size() >> 8);
+      *p++ = static_cast<uint8_t>(content_type.size() & 0xFF);
+      std::memcpy(p, content_type.data(), content_type.size());
+      p += content_type.size();
+    }
+  }
   std::memcpy(p, payload, payload_size);
 }
 

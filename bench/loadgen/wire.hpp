@@ -48,8 +48,10 @@ long next_frame(const uint8_t* data, size_t len, frame& out);
 struct publish_view {
   uint8_t qos = 0;
   bool dup = false;
+  bool retain = false;
   uint16_t packet_id = 0;
   std::string_view topic;
+  std::string_view content_type; ///< MQTT 5 property; empty when absent
   const uint8_t* payload = nullptr;
   size_t payload_size = 0;
 };
@@ -83,12 +85,26 @@ uint8_t decode_disconnect(const frame& f);
 
 void encode_connect(byte_buffer& out, bool v5, std::string_view client_id,
                     uint16_t keep_alive_s, uint16_t receive_maximum);
+/// `retain_handling` (MQTT 5): 0 send retained messages at subscribe, 2
+/// don't.
 void encode_subscribe(byte_buffer& out, bool v5, uint16_t packet_id,
-                      std::string_view filter, uint8_t qos);
-/// PUBLISH with `payload_size` bytes copied from `payload`.
+                      std::string_view filter, uint8_t qos,
+                      uint8_t retain_handling = 0);
+/// PUBLISH with `payload_size` bytes copied from `payload`; MQTT 5 with a
+/// Content Type property when `content_type` is not empty.
 void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
                     uint8_t qos, uint16_t packet_id, const uint8_t* payload,
-                    size_t payload_size);
+                    size_t payload_size, std::string_view content_type = {});
+
+/// Bytes a whole frame with this Remaining Length takes on the wire.
+inline size_t frame_wire_size(size_t remaining_length) {
+  return 1
+         + (remaining_length < 128       ? 1
+            : remaining_length < 16384   ? 2
+            : remaining_length < 2097152 ? 3
+                                         : 4)
+         + remaining_length;
+}
 /// PUBACK (4), PUBREC (5), PUBREL (6), PUBCOMP (7) with success.
 void encode_ack(byte_buffer& out, packet_kind kind, uint16_t packet_id);
 void encode_pingreq(byte_buffer& out);
