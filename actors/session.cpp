@@ -99,7 +99,8 @@ void redistribute_shared(Self* self) {
       if (info.shared && mqtt::topic_matches(info.subject, d.msg->topic)) {
         redeliver[{d.msg->topic, std::string{info.group},
                    std::string{info.filter}}]
-            .items.push_back(update{d.seq, value_type::binary, d.msg, nullptr, 0});
+            .items.push_back(
+                update{d.seq, value_type::binary, d.msg, nullptr, 0, false});
         break;
       }
     }

@@ -179,8 +179,7 @@ inline kept value_kept(topic_state& st) {
     return kept::with_deltas;
   if (st.spec->dont_retain_value)
     return kept::nothing;
-  return st.spec->publish_values_only ? kept::value_only
-                                                 : kept::with_deltas;
+  return st.spec->publish_values_only ? kept::value_only : kept::with_deltas;
 }
 
 /// Gives `u` its delta from the last update (the value subscribers have),
@@ -215,10 +214,14 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
   auto now = std::chrono::steady_clock::now();
   bool cleared = false;
   st.removed = false;
+  auto keep = value_kept(st);
+  bool conflate = st.spec
+                  && (st.spec->conflation == conflation_mode::conflate
+                      || st.spec->conflation == conflation_mode::always);
   std::vector<update> ups;
   ups.reserve(msgs.size());
   for (auto& m : msgs) {
-    update u{++st.seq, value_type::binary, m, nullptr, 0};
+    update u{++st.seq, value_type::binary, m, nullptr, 0, conflate};
     if (u.clears_value()) {
       cleared = cleared || static_cast<bool>(st.current);
       st.current = update{};
@@ -226,7 +229,6 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
       st.current = u;
     }
     if (!u.expired(now)) {
-      auto keep = value_kept(st);
       if (keep == kept::with_deltas && st.delta_entries > 0)
         add_delta(st, u);
       if (keep != kept::nothing)
@@ -257,9 +259,9 @@ void take_publishes(Self* self, std::vector<mqtt::message_ptr>&& msgs,
   auto& st = self->state;
   st.published += msgs.size();
   if (!st.stash.empty() || held_back(st)) {
-    st.stash.push_back(topic_state::stashed{
-        std::move(msgs), rp ? *rp : caf::response_promise{}, rp != nullptr,
-        nullptr});
+    st.stash.push_back(topic_state::stashed{std::move(msgs),
+                                            rp ? *rp : caf::response_promise{},
+                                            rp != nullptr, nullptr});
     return;
   }
   fan_out(self, msgs);
@@ -481,8 +483,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
       [=](keep_atom) {
         self->state.idle_ms = 0; // a pending idle check finds it kept
       },
-      [=](update_atom,
-          conditional_update& cu) -> caf::result<update_outcome> {
+      [=](update_atom, conditional_update& cu) -> caf::result<update_outcome> {
         auto rp = self->template make_response_promise<update_outcome>();
         take_conditional(self, std::move(cu), rp);
         return rp;

@@ -29,8 +29,7 @@ topic_interface get_or_create(Self* self, const std::string& name) {
     drain_mailbox_on_exit(spawned);
     self->link_to(spawned);
   } else {
-    spawned = self->template spawn<caf::linked>(topic_actor, name,
-                                                st.mapping);
+    spawned = self->template spawn<caf::linked>(topic_actor, name, st.mapping);
   }
   auto t = caf::actor_cast<topic_interface>(std::move(spawned));
   st.topics.insert(name, t);
@@ -280,7 +279,7 @@ caf::behavior topic_tree_impl(Self* self) {
         if (!replaced)
           v->push_back(ts);
         // And ask every existing matching topic for its retained message.
-std::vector<topic_interface> targets;
+        std::vector<topic_interface> targets;
         st.topics.for_each_match(
             subject, [&](std::string_view name, topic_interface& t) {
               // A wildcard reaches only the topics the client may read.
@@ -334,8 +333,8 @@ caf::behavior topic_tree(topic_tree_actor* self, mapping_ptr mapping) {
   return topic_tree_impl(self);
 }
 
-caf::behavior topic_tree_broker(topic_tree_broker_type* self,
-                                caf::actor timers, mapping_ptr mapping) {
+caf::behavior topic_tree_broker(topic_tree_broker_type* self, caf::actor timers,
+                                mapping_ptr mapping) {
   self->state.topics_on_io_thread = true;
   self->state.timers = std::move(timers);
   self->state.mapping = std::move(mapping);

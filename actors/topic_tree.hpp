@@ -53,7 +53,7 @@ using topic_tree_broker_type = caf::io::stateful_broker<topic_tree_state>;
 
 /// `mapping` (may be null) goes to every topic (actors/topic.hpp).
 caf::behavior topic_tree(topic_tree_actor* self, mapping_ptr mapping);
-caf::behavior topic_tree_broker(topic_tree_broker_type* self,
-                                caf::actor timers, mapping_ptr mapping);
+caf::behavior topic_tree_broker(topic_tree_broker_type* self, caf::actor timers,
+                                mapping_ptr mapping);
 
 } // namespace castor

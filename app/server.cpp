@@ -141,8 +141,8 @@ std::optional<std::string> server::start() {
   // every connection and topic.
   auto mapping = std::make_shared<topic_mapping>(cfg_.topics.mapping);
   if (io) {
-    auto tree = sys_.middleman().spawn_broker(topic_tree_broker, timers_,
-                                              mapping);
+    auto tree
+        = sys_.middleman().spawn_broker(topic_tree_broker, timers_, mapping);
     drain_mailbox_on_exit(tree);
     tree_ = caf::actor_cast<topic_tree_interface>(std::move(tree));
   } else {

@@ -56,8 +56,8 @@ resolve_update(const conditional_update& cu, const mqtt::message* last,
     return update_outcome{"PATCH_FAILED",
                           "the patch does not apply to the current value"};
   auto m = std::make_shared<mqtt::message>(*cu.msg);
-  m->payload = result->dump(-1, ' ', false,
-                            nlohmann::json::error_handler_t::replace);
+  m->payload
+      = result->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   auto props = m->props ? *m->props : mqtt::properties{};
   props.content_type = "application/json";
   props.payload_format_indicator = 1;

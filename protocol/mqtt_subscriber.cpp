@@ -35,6 +35,7 @@ unsigned deliver_through(const update& u, const std::string& client_id,
     out.qos = form[i].qos;
     out.retain = form[i].rap && m.retain;
     out.from_share = false;
+    out.conflate = u.conflate;
     out.delta_form = i == 1;
     if (i == 1) {
       out.delta = u.delta;
@@ -54,6 +55,7 @@ delivery share_delivery(const update& u, const delivery_options& o) {
   if (o.subscription_id != 0)
     d.subscription_ids.push_back(o.subscription_id);
   d.from_share = true;
+  d.conflate = u.conflate;
   if (o.delta) {
     d.delta_form = true;
     d.delta = u.delta;
@@ -64,8 +66,7 @@ delivery share_delivery(const update& u, const delivery_options& o) {
 
 bool retained_delivery(const update& u, const std::string& client_id,
                        const subscription& sub, uint32_t subscription_id,
-                       bool existed, bool shared, bool delta,
-                       delivery& out) {
+                       bool existed, bool shared, bool delta, delivery& out) {
   if (!u || shared)
     return false;
   if (sub.retain_handling == 2 || (sub.retain_handling == 1 && existed))

@@ -156,11 +156,13 @@ void session_state::enqueue(delivery d, steady_time now,
     return;
   }
   // Per-topic order: nothing overtakes queued messages or retransmissions.
-  if (connected_ && !paused_ && queue_.empty() && resend_.empty()
-      && writable() && (d.qos == 0 || window_open())) {
+  if (connected_ && !paused_ && queue_.empty() && resend_.empty() && writable()
+      && (d.qos == 0 || window_open())) {
     send(std::move(d), now, out);
     return;
   }
+  if (d.conflate && conflate(d))
+    return;
   if (!connected_ && queue_.size() >= limits_.max_queued) {
     ++counters_.dropped_queue_full;
     if (limits_.overflow == overflow_policy::drop_newest
@@ -171,6 +173,18 @@ void session_state::enqueue(delivery d, steady_time now,
   queue_.emplace_back(std::move(d));
   if (paused_ && drop_qos0_)
     trim_slow();
+}
+
+bool session_state::conflate(delivery& d) {
+  for (auto& q : queue_) {
+    if (q.conflate && !q.from_share && !d.from_share
+        && q.delta_form == d.delta_form && q.msg->topic == d.msg->topic) {
+      q = std::move(d);
+      ++counters_.conflated;
+      return true;
+    }
+  }
+  return false;
 }
 
 void session_state::trim_slow() {

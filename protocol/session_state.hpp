@@ -74,6 +74,9 @@ struct session_counters {
   uint64_t dropped_expired = 0;
   uint64_t dropped_too_large = 0;
   uint64_t dropped_qos0_slow = 0;
+  /// Messages of conflating topics replaced, while they waited, by a later
+  /// one of the same topic.
+  uint64_t conflated = 0;
 };
 
 /// A subscription as the session stores it.
@@ -153,7 +156,9 @@ public:
     return unwritten_;
   }
 
-  /// A message for this session. Appends what can be sent now.
+  /// A message for this session. Appends what can be sent now. A message
+  /// of a conflating topic (delivery::conflate) takes the place of the one
+  /// of its topic and form waiting in the queue, if any.
   void enqueue(delivery d, steady_time now, std::vector<outbound>& out);
 
   /// The client acknowledged QoS 1 `id` (PUBACK). Appends what the freed
@@ -209,6 +214,9 @@ private:
   void resend(uint16_t id, const inflight_entry& e, std::vector<outbound>& out);
   void drop_resend(uint16_t id);
   void trim_slow();
+  /// Puts `d` in the place of the waiting message it conflates with; false
+  /// if there is none.
+  bool conflate(delivery& d);
   void send(delivery&& d, steady_time now, std::vector<outbound>& out);
   void complete(uint16_t id, steady_time now, std::vector<outbound>& out);
   uint16_t next_packet_id();

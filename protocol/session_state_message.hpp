@@ -79,6 +79,9 @@ struct delivery {
   bool delta_form = false;
   message_ptr delta; ///< the update as a delta; null: whole only
   uint64_t base = 0;
+  /// Its topic conflates: while it waits in the queue, the next message of
+  /// the topic (in the same form) takes its place.
+  bool conflate = false;
 };
 
 } // namespace castor::mqtt

@@ -43,6 +43,9 @@ struct update {
   /// none is smaller.
   mqtt::message_ptr delta;
   uint64_t base = 0;
+  /// The topic conflates (CONFLATION): a subscriber's session keeps at
+  /// most one of its updates waiting, the latest.
+  bool conflate = false;
 
   explicit operator bool() const noexcept {
     return msg != nullptr;

@@ -29,8 +29,8 @@ mqtt::message_ptr make_delta(const delta_basis& from, const delta_basis& to) {
   std::string delta;
   if (json) {
     auto patch = make_json_patch(from.json, to.json);
-    delta = patch.dump(-1, ' ', false,
-                       nlohmann::json::error_handler_t::replace);
+    delta
+        = patch.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
     delta = make_binary_delta(from.msg->payload, value);
   }

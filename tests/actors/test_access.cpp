@@ -214,7 +214,7 @@ CAF_TEST(updates and their delivery options travel as data) {
       1, update{17, value_type::binary,
                 mqtt::make_message(std::move(p), "pub",
                                    std::chrono::steady_clock::now()),
-                nullptr, 0});
+                nullptr, 0, false});
   b.options = std::make_shared<const std::vector<mqtt::delivery_options>>(
       1, mqtt::delivery_options{1, true, true, 9, false});
   b.shared = true;

@@ -209,7 +209,7 @@ CAF_TEST(deliveries follow the rights of the principal as they are now) {
     update_batch b;
     b.items = std::make_shared<const std::vector<update>>(
         1, update{1, value_type::binary, make_message_on(std::move(topic)),
-                  nullptr, 0});
+                  nullptr, 0, false});
     b.options = std::make_shared<const std::vector<mqtt::delivery_options>>(
         1, mqtt::delivery_options{});
     self->send(session, deliver_atom::value, std::move(b));

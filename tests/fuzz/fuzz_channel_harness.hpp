@@ -338,7 +338,8 @@ struct harness {
         d.subscription_ids.push_back(sub.subscription_id);
       if (info.delta) {
         auto& last = bases[m.topic];
-        auto next = basis_of(update{d.seq, value_type::binary, msg, nullptr, 0});
+        auto next = basis_of(
+            update{d.seq, value_type::binary, msg, nullptr, 0, false});
         d.delta_form = true;
         d.delta = make_delta(last, next);
         d.base = last.seq;

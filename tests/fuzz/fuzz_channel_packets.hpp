@@ -59,18 +59,20 @@ public:
 // -- building packets from the input
 // ----------------------------------------------
 
+// clang-format off
 const char* const topics[]
     = {"a",       "a/b",       "sensors/1/temp", "deny/x",
        "exist/y", "$SYS/load", "a/b/c/d",        "",
        "+",       "a/#",       "exist/z",        "\xc3\xa9",
        "x/y",     "$castor/api/topics/fetch",    "$castor/x"};
 const char* const filters[]
-    = {"a/#",        "+/b",     "#",         "a/b",      "$share/g/a/#",
-       "$share/g/+", "a/#/b",   "",          "secret/#", "sensors/+/temp",
-       "$SYS/#",     "a/b/c/d", "$share//a", "exist/#",  "+",
+    = {"a/#",        "+/b",       "#",         "a/b",      "$share/g/a/#",
+       "$share/g/+", "a/#/b",     "",          "secret/#", "sensors/+/temp",
+       "$SYS/#",     "a/b/c/d",   "$share//a", "exist/#",  "+",
        "$share/g/a", "$castor/#", "$share/g/$castor/api/x",
-       "$delta/a/#", "$delta/#", "$share/g/$delta/a/b", "$delta/",
-       "$delta/$castor/#", "$delta/+/b"};
+       "$delta/a/#", "$delta/#",  "$share/g/$delta/a/b",   "$delta/",
+       "$delta/$castor/#",        "$delta/+/b"};
+// clang-format on
 const reason_code ack_codes[] = {reason_code::success,
                                  reason_code::no_matching_subscribers,
                                  reason_code::unspecified_error,

@@ -242,9 +242,9 @@ TEST_CASE("SUBSCRIBE: shared subscription names and availability") {
   // Anything else is not a valid filter: 0x8F (Topic Filter invalid), also
   // where shared subscriptions are not supported; a valid shared filter
   // there gets 0x9E (Shared Subscriptions not supported).
-  const char* invalid[] = {"$share/g",    "$share//t",  "$share/g+/t",
-                           "$share/g#/t", "$share/g/",  "$share/+/t",
-                           "$share/#/t",  "$share/g/a/#/b"};
+  const char* invalid[]
+      = {"$share/g",  "$share//t",  "$share/g+/t", "$share/g#/t",
+         "$share/g/", "$share/+/t", "$share/#/t",  "$share/g/a/#/b"};
   auto subscribe_all = [&](channel& ch) {
     subscribe s;
     s.packet_id = 7;

@@ -38,7 +38,7 @@ TEST_CASE("constraints decide against the current value") {
     return resolve_update({next, constraint, {}}, current, exists, nullptr);
   };
   CHECK(static_cast<bool>(std::get<mqtt::message_ptr>(check("", last.get()))
-                         == next));
+                          == next));
   CHECK(code_of(check(R"({"value": {"n": 1, "s": "x"}})", last.get())).empty());
   CHECK(code_of(check(R"({"value": {"n": 2}})", last.get()))
         == "CONSTRAINT_FAILED");
@@ -56,8 +56,8 @@ TEST_CASE("constraints decide against the current value") {
   topic_specification spec;
   spec.type = topic_type::int64;
   auto seven = msg("7");
-  CHECK(code_of(resolve_update({next, R"({"value": 7})", {}}, seven.get(),
-                               true, &spec))
+  CHECK(code_of(resolve_update({next, R"({"value": 7})", {}}, seven.get(), true,
+                               &spec))
             .empty());
 }
 
@@ -65,16 +65,17 @@ TEST_CASE("a patch makes the new value from a JSON value") {
   auto last = msg(R"({"a": 1, "l": [1]})", true);
   auto tmpl = msg("");
   auto r = resolve_update(
-      {tmpl, {}, R"([{"op": "add", "path": "/l/-", "value": 2}])"},
-      last.get(), true, nullptr);
+      {tmpl, {}, R"([{"op": "add", "path": "/l/-", "value": 2}])"}, last.get(),
+      true, nullptr);
   auto m = std::get<mqtt::message_ptr>(r);
   CHECK(m->payload == R"({"a":1,"l":[1,2]})");
   CHECK(mqtt::props_of(*m).content_type == std::string{"application/json"});
   CHECK(mqtt::props_of(*m).payload_format_indicator == uint8_t{1});
   CHECK(m->topic == "t");
-  CHECK(code_of(resolve_update({tmpl, {}, R"([{"op": "remove", "path": "/x"}])"},
-                               last.get(), true, nullptr))
-        == "PATCH_FAILED");
+  CHECK(
+      code_of(resolve_update({tmpl, {}, R"([{"op": "remove", "path": "/x"}])"},
+                             last.get(), true, nullptr))
+      == "PATCH_FAILED");
   CHECK(code_of(resolve_update({tmpl, {}, "[]"}, nullptr, true, nullptr))
         == "NO_VALUE");
   auto text = msg("words");

@@ -56,7 +56,8 @@ TEST_CASE("json patch: edge cases") {
   check_round_trip(json::array(), json::array({1, 2}));
   // A member named "-" changes by `add` (python3-jsonpatch refuses
   // `replace` there, taking "-" for the end of an array).
-  auto dash = make_json_patch(json{{"-", 1}, {"k", 1}}, json{{"-", 2}, {"k", 1}});
+  auto dash
+      = make_json_patch(json{{"-", 1}, {"k", 1}}, json{{"-", 2}, {"k", 1}});
   CHECK(dash == json::parse(R"([{"op":"add","path":"/-","value":2}])"));
   check_round_trip(json{{"-", 1}, {"k", 1}}, json{{"-", 2}, {"k", 1}});
 }

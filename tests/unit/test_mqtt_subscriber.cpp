@@ -21,10 +21,13 @@ update make_update(uint8_t qos, bool retain, std::string origin = "pub",
   p.payload = "v";
   p.qos = qos;
   p.retain = retain;
-  return update{seq, value_type::binary,
+  return update{seq,
+                value_type::binary,
                 make_message(std::move(p), std::move(origin),
                              std::chrono::steady_clock::now()),
-                nullptr, 0};
+                nullptr,
+                0,
+                false};
 }
 
 delivery_options opts(uint8_t max_qos, bool no_local = false, bool rap = false,
@@ -122,7 +125,8 @@ TEST_CASE("retained messages on subscribe follow retain handling") {
   CHECK_FALSE(retained_delivery(u, "pub", sub, 0, false, false, false, d));
   CHECK(retained_delivery(u, "me", sub, 0, false, false, false, d));
   // No current value: nothing.
-  CHECK_FALSE(retained_delivery(update{}, "me", sub, 0, false, false, false, d));
+  CHECK_FALSE(
+      retained_delivery(update{}, "me", sub, 0, false, false, false, d));
 }
 
 TEST_CASE("an update keeps, clears or leaves the current value") {
@@ -132,9 +136,12 @@ TEST_CASE("an update keeps, clears or leaves the current value") {
   p.topic = "a/b";
   p.retain = true; // empty payload
   update clear{
-      1, value_type::binary,
+      1,
+      value_type::binary,
       make_message(std::move(p), "pub", std::chrono::steady_clock::now()),
-      nullptr, 0};
+      nullptr,
+      0,
+      false};
   CHECK(clear.clears_value());
   CHECK_FALSE(clear.keeps_value());
 }

@@ -310,3 +310,34 @@ TEST_CASE("the connection is handed at most max_unwritten_bytes until it "
   s.detach();
   CHECK(s.unwritten() == 0);
 }
+
+TEST_CASE("a conflating topic keeps one message waiting, the latest") {
+  session_state s;
+  std::vector<outbound> out;
+  s.attach(1, t0, out);
+  auto conflating = [](const char* payload, bool delta_form = false) {
+    auto d = make(payload, 1);
+    d.conflate = true;
+    d.delta_form = delta_form;
+    return d;
+  };
+  s.enqueue(conflating("1"), t0, out); // in flight: not replaced
+  s.enqueue(conflating("2"), t0, out);
+  s.enqueue(make("plain", 1), t0, out);
+  s.enqueue(conflating("3"), t0, out);      // takes the place of "2"
+  s.enqueue(conflating("d1", true), t0, out); // another form: its own
+  s.enqueue(conflating("d2", true), t0, out);
+  CHECK(payloads(out) == std::vector<std::string>{"1"});
+  CHECK(s.queued_count() == 3);
+  CHECK(s.counters().conflated == 2);
+  // In the queue's order, "3" where "2" was.
+  std::vector<std::string> sent;
+  for (int i = 0; i < 3; ++i) {
+    auto id = out.back().packet_id;
+    out.clear();
+    s.on_puback(id, t0, out);
+    REQUIRE(out.size() == 1);
+    sent.push_back(out[0].msg->payload);
+  }
+  CHECK(sent == std::vector<std::string>{"3", "plain", "d2"});
+}

@@ -14,8 +14,8 @@ using namespace castor;
 
 namespace {
 
-update make(uint64_t seq, std::string payload, const char* content_type = nullptr,
-            bool utf8 = false) {
+update make(uint64_t seq, std::string payload,
+            const char* content_type = nullptr, bool utf8 = false) {
   mqtt::publish p;
   p.topic = "t";
   p.payload = std::move(payload);
@@ -25,10 +25,13 @@ update make(uint64_t seq, std::string payload, const char* content_type = nullpt
   if (utf8)
     p.props.payload_format_indicator = 1;
   p.props.user_properties.emplace_back("k", "v");
-  return update{seq, value_type::binary,
-                mqtt::make_message(std::move(p), "pub",
-                                   std::chrono::steady_clock::now()),
-                nullptr, 0};
+  return update{
+      seq,
+      value_type::binary,
+      mqtt::make_message(std::move(p), "pub", std::chrono::steady_clock::now()),
+      nullptr,
+      0,
+      false};
 }
 
 std::string big_doc(int n) {
