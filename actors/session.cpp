@@ -332,6 +332,8 @@ void take_updates(Self* self, const caf::actor& topic, update_batch& batch) {
     if (may_read_now(st, items.front().msg->topic)) {
       auto now = clock_type::now();
       auto& opts = *batch.options;
+      mqtt::delivery d;
+      mqtt::delivery dd;
       for (auto& u : items) {
         if (batch.shared) {
           if (!opts.empty())
@@ -339,8 +341,6 @@ void take_updates(Self* self, const caf::actor& topic, update_batch& batch) {
                                   out);
           continue;
         }
-        mqtt::delivery d;
-        mqtt::delivery dd;
         auto made = mqtt::deliver_through(u, st.client_id, opts, d, dd);
         if (made & mqtt::plain_delivery)
           st.mqtt_state.enqueue(std::move(d), now, out);

@@ -8,6 +8,28 @@ unsigned deliver_through(const update& u, const std::string& client_id,
                          const std::vector<delivery_options>& opts,
                          delivery& plain, delivery& delta) {
   const auto& m = *u.msg;
+  auto fill = [&](delivery& out, uint8_t qos, bool rap, bool delta_form) {
+    out.msg = u.msg;
+    out.seq = u.seq;
+    out.qos = qos;
+    out.retain = rap && m.retain;
+    out.from_share = false;
+    out.conflate = u.conflate;
+    out.delta_form = delta_form;
+    out.delta = delta_form ? u.delta : nullptr;
+    out.base = delta_form ? u.base : 0;
+  };
+  if (opts.size() == 1 && !opts[0].delta) {
+    // The common case: one plain subscription.
+    auto& o = opts[0];
+    if (o.no_local && !m.origin.empty() && m.origin == client_id)
+      return 0;
+    plain.subscription_ids.clear();
+    if (o.subscription_id != 0)
+      plain.subscription_ids.push_back(o.subscription_id);
+    fill(plain, std::min(m.qos, o.max_qos), o.retain_as_published, false);
+    return plain_delivery;
+  }
   struct acc {
     bool any = false;
     uint8_t qos = 0;
@@ -29,18 +51,7 @@ unsigned deliver_through(const update& u, const std::string& client_id,
   for (int i = 0; i < 2; ++i) {
     if (!form[i].any)
       continue;
-    auto& out = i == 0 ? plain : delta;
-    out.msg = u.msg;
-    out.seq = u.seq;
-    out.qos = form[i].qos;
-    out.retain = form[i].rap && m.retain;
-    out.from_share = false;
-    out.conflate = u.conflate;
-    out.delta_form = i == 1;
-    if (i == 1) {
-      out.delta = u.delta;
-      out.base = u.base;
-    }
+    fill(i == 0 ? plain : delta, form[i].qos, form[i].rap, i == 1);
     made |= i == 0 ? plain_delivery : delta_delivery;
   }
   return made;
