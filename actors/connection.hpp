@@ -235,6 +235,9 @@ struct connection_routing {
   std::vector<route_group> routes;
   /// The gate's mark when the packet being handled was read.
   subscription_gate::seq_type read_mark = 0;
+  /// The forwarded properties of the last publish read, shared by the
+  /// next ones that have the same (mqtt::make_message).
+  mqtt::properties_ptr last_props;
   /// A batch on its way to a topic: the pending reads waiting for it, and
   /// its messages in case the topic retires before taking it.
   struct batch_in_flight {

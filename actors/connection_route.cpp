@@ -36,7 +36,7 @@ void route(connection_broker* self, mqtt::publish&& p) {
   auto& st = self->state;
   broker_counters::add(st.ctx->counters->messages_in);
   auto m = mqtt::make_message(std::move(p), st.channel->session().client_id,
-                              clock_type::now());
+                              clock_type::now(), &st.routing.last_props);
   st.reading.inbound_bytes += mqtt::footprint(*m);
   for (auto& r : st.routing.routes) {
     if (r.topic == m->topic && r.mark == st.routing.read_mark) {

@@ -4,7 +4,8 @@
 
 namespace castor::mqtt {
 
-message_ptr make_message(publish&& p, std::string origin, steady_time now) {
+message_ptr make_message(publish&& p, std::string origin, steady_time now,
+                         properties_ptr* last_props) {
   auto m = std::make_shared<message>();
   m->topic = std::move(p.topic);
   m->payload = std::move(p.payload);
@@ -18,8 +19,15 @@ message_ptr make_message(publish&& p, std::string origin, steady_time now) {
   }
   p.props.topic_alias.reset();
   p.props.subscription_identifiers.clear();
-  if (!p.props.empty())
-    m->props = std::make_shared<const properties>(std::move(p.props));
+  if (!p.props.empty()) {
+    if (last_props && *last_props && **last_props == p.props) {
+      m->props = *last_props;
+    } else {
+      m->props = std::make_shared<const properties>(std::move(p.props));
+      if (last_props)
+        *last_props = m->props;
+    }
+  }
   m->origin = std::move(origin);
   return m;
 }

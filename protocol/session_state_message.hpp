@@ -48,9 +48,16 @@ inline uint64_t footprint(const message& m) noexcept {
          + (m.props ? sizeof(properties) : 0);
 }
 
+using properties_ptr = std::shared_ptr<const properties>;
+
 /// Builds a shared message from an inbound PUBLISH (topic already resolved
-/// from any alias). `now` anchors the message expiry interval.
-message_ptr make_message(publish&& p, std::string origin, steady_time now);
+/// from any alias). `now` anchors the message expiry interval. With
+/// `last_props` (a connection's), a message whose forwarded properties
+/// equal those of the connection's previous one shares them (most
+/// publishers send the same content type every time): one allocation
+/// fewer per message.
+message_ptr make_message(publish&& p, std::string origin, steady_time now,
+                         properties_ptr* last_props = nullptr);
 
 /// Seconds until `m` expires (rounded up), 0 if it has expired.
 uint32_t remaining_expiry(const message& m, steady_time now) noexcept;

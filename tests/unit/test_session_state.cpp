@@ -341,3 +341,28 @@ TEST_CASE("a conflating topic keeps one message waiting, the latest") {
   }
   CHECK(sent == std::vector<std::string>{"3", "plain", "d2"});
 }
+
+TEST_CASE("messages of a connection share equal forwarded properties") {
+  properties_ptr last;
+  auto with = [&](const char* content_type, uint32_t expiry = 0) {
+    publish p;
+    p.topic = "a";
+    p.props.content_type = content_type;
+    if (expiry)
+      p.props.message_expiry_interval = expiry; // per message: not compared
+    return make_message(std::move(p), "o", t0, &last);
+  };
+  auto a = with("application/json");
+  auto b = with("application/json", 30);
+  auto c = with("text/plain");
+  auto d = with("text/plain");
+  CHECK(a->props.get() == b->props.get());
+  CHECK(b->has_expiry);
+  CHECK(c->props.get() != b->props.get());
+  CHECK(*c->props->content_type == "text/plain");
+  CHECK(d->props.get() == c->props.get());
+  CHECK(*a->props->content_type == "application/json");
+  publish none;
+  none.topic = "a";
+  CHECK_FALSE(make_message(std::move(none), "o", t0, &last)->props);
+}
