@@ -364,5 +364,6 @@ TEST_CASE("messages of a connection share equal forwarded properties") {
   CHECK(*a->props->content_type == "application/json");
   publish none;
   none.topic = "a";
-  CHECK_FALSE(make_message(std::move(none), "o", t0, &last)->props);
+  CHECK_FALSE(
+      static_cast<bool>(make_message(std::move(none), "o", t0, &last)->props));
 }
