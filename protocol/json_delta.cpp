@@ -1,5 +1,6 @@
 #include "protocol/json_delta.hpp"
 
+#include <cstdint>
 #include <string>
 
 namespace castor {
@@ -38,6 +39,64 @@ json operation(const char* op, const std::string& path, const json& value) {
 json replace(const std::string& path, const json& value) {
   bool dash = path.size() >= 2 && path.compare(path.size() - 2, 2, "/-") == 0;
   return operation(dash ? "add" : "replace", path, value);
+}
+
+/// Past this, the sizes below stop counting (they only decide which of two
+/// texts is shorter).
+constexpr size_t too_long = SIZE_MAX / 4;
+
+/// The size of `s` as compact JSON text (nlohmann's dump: UTF-8 as is,
+/// quotes, backslashes and control characters escaped).
+size_t string_size(const std::string& s) {
+  size_t n = 2;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n'
+        || c == '\r' || c == '\t')
+      n += 2;
+    else if (c < 0x20)
+      n += 6; // \u00XX
+    else
+      n += 1;
+  }
+  return n;
+}
+
+/// The size of `v` as compact JSON text (what dump() makes), or more than
+/// `limit` once it is known to exceed it: deciding between a patch and the
+/// value it replaces reads no more of the value than the patch is long.
+size_t dump_size(const json& v, size_t limit) {
+  switch (v.type()) {
+  case json::value_t::object: {
+    size_t n = 2 + (v.empty() ? 0 : v.size() - 1); // braces, commas
+    for (auto it = v.begin(); it != v.end() && n <= limit; ++it)
+      n += string_size(it.key()) + 1
+           + dump_size(it.value(), limit >= n ? limit - n : 0);
+    return n;
+  }
+  case json::value_t::array: {
+    size_t n = 2 + (v.empty() ? 0 : v.size() - 1);
+    for (auto it = v.begin(); it != v.end() && n <= limit; ++it)
+      n += dump_size(*it, limit >= n ? limit - n : 0);
+    return n;
+  }
+  case json::value_t::string:
+    return string_size(v.get_ref<const std::string&>());
+  case json::value_t::boolean:
+    return v.get<bool>() ? 4 : 5;
+  case json::value_t::null:
+  case json::value_t::discarded:
+    return 4;
+  default:
+    return v.dump().size(); // numbers: as nlohmann formats them
+  }
+}
+
+/// The size of replace(path, value) as compact JSON text, or more than
+/// `limit`: {"op":"replace","path":P,"value":V}.
+size_t replace_size(const std::string& path, const json& value, size_t limit) {
+  bool dash = path.size() >= 2 && path.compare(path.size() - 2, 2, "/-") == 0;
+  size_t n = (dash ? 19 : 23) + string_size(path) + 9 + 1;
+  return n + dump_size(value, limit >= n ? limit - n : 0);
 }
 
 /// Appends to `ops` what makes `b` from `a` at `path`.
@@ -86,9 +145,9 @@ void diff(const json& a, const json& b, const std::string& path, json& ops) {
           operation("add", path + "/" + std::to_string(pre + i), b[pre + i]));
   }
   // The operations, or the whole part if that is shorter.
-  auto whole = replace(path, b);
-  if (sub.dump().size() >= whole.dump().size() + 2) {
-    ops.push_back(std::move(whole));
+  auto sub_size = sub.dump().size();
+  if (sub_size >= replace_size(path, b, sub_size) + 2) {
+    ops.push_back(replace(path, b));
     return;
   }
   for (auto& op : sub)
