@@ -101,27 +101,41 @@ size_t replace_size(const std::string& path, const json& value, size_t limit) {
 
 /// Appends to `ops` what makes `b` from `a` at `path`.
 void diff(const json& a, const json& b, const std::string& path, json& ops) {
-  if (a == b)
-    return;
   bool containers
       = (a.is_object() && b.is_object()) || (a.is_array() && b.is_array());
   if (!containers) {
-    ops.push_back(replace(path, b));
+    if (a != b)
+      ops.push_back(replace(path, b));
     return;
   }
   json sub = json::array();
   if (a.is_object()) {
-    for (auto it = a.begin(); it != a.end(); ++it)
-      if (!b.contains(it.key()))
-        sub.push_back(operation("remove", path + "/" + escape(it.key())));
-    for (auto it = b.begin(); it != b.end(); ++it) {
-      auto p = path + "/" + escape(it.key());
-      auto old = a.find(it.key());
-      if (old == a.end())
-        sub.push_back(operation("add", p, it.value()));
-      else
-        diff(*old, it.value(), p, sub);
+    // Both objects list their members in key order: one walk over both
+    // finds the removed, added and changed members; paths are made only
+    // for those.
+    json changed = json::array();
+    auto ia = a.begin();
+    auto ib = b.begin();
+    while (ia != a.end() || ib != b.end()) {
+      int c = ia == a.end()   ? 1
+              : ib == b.end() ? -1
+                              : ia.key().compare(ib.key());
+      if (c < 0) {
+        sub.push_back(operation("remove", path + "/" + escape(ia.key())));
+        ++ia;
+      } else if (c > 0) {
+        changed.push_back(
+            operation("add", path + "/" + escape(ib.key()), ib.value()));
+        ++ib;
+      } else {
+        if (ia.value() != ib.value())
+          diff(ia.value(), ib.value(), path + "/" + escape(ib.key()), changed);
+        ++ia;
+        ++ib;
+      }
     }
+    for (auto& op : changed)
+      sub.push_back(std::move(op));
   } else {
     // Arrays: common leading and trailing elements stay; the elements in
     // between are diffed pairwise, the surplus removed or added.
