@@ -82,6 +82,20 @@ void check_filter(std::string_view text) {
   } else {
     check(info.filter == text && info.group.empty());
   }
+  // A delta subscription: `$delta/` and a subject that is a valid filter,
+  // neither shared nor a delta filter itself; otherwise the subject is the
+  // filter proper.
+  check(contained_in(info.subject, text));
+  if (info.delta) {
+    check(info.filter.substr(0, 7) == "$delta/");
+    check(info.subject == info.filter.substr(7));
+    auto inner = parse_filter(info.subject);
+    check(inner.valid && !inner.shared && !inner.delta);
+    check(inner.wildcard == info.wildcard);
+  } else {
+    check(info.subject == info.filter);
+    check(info.filter.substr(0, 7) != "$delta/");
+  }
 }
 
 void check_name(std::string_view text) {
@@ -89,9 +103,9 @@ void check_name(std::string_view text) {
     return;
   check(!text.empty() && text.size() <= 65535);
   check(text.find_first_of("+#") == std::string_view::npos);
-  // A valid name is a valid exact filter (unless it reads as a shared one)
-  // and matches itself.
-  if (text.substr(0, 7) != "$share/") {
+  // A valid name is a valid exact filter (unless it reads as a shared or a
+  // delta one) and matches itself.
+  if (text.substr(0, 7) != "$share/" && text.substr(0, 7) != "$delta/") {
     auto info = parse_filter(text);
     check(info.valid && !info.wildcard && !info.shared);
   }
