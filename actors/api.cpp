@@ -16,25 +16,17 @@ namespace castor {
 
 namespace {
 
+const api::error tree_unavailable{"UNAVAILABLE",
+                                  "the topic tree did not answer in time"};
+
 /// A value as the API answers it: JSON as JSON, text as a string, numbers
 /// as numbers, bytes as base64. The type is the explicit topic's, or the
 /// one inferred from the publish (implicit topics).
 std::pair<topic_type, nlohmann::json> api_value(const std::string& name,
                                                 const mqtt::message& m,
                                                 const mapping_ptr& mapping) {
-  const auto& props = mqtt::props_of(m);
   auto spec = mapping ? mapping->find(name) : nullptr;
-  typed_value v;
-  if (spec != nullptr) {
-    auto converted = convert_payload(spec->type, m.payload);
-    if (auto ok = std::get_if<typed_value>(&converted))
-      v = std::move(*ok);
-    else
-      v = infer_value(m.payload, {}, false); // published before a rule
-  } else {
-    v = infer_value(m.payload, props.content_type.value_or(""),
-                    props.payload_format_indicator.value_or(0) == 1);
-  }
+  auto v = held_value(m.payload, mqtt::props_of(m), spec.get());
   switch (v.type) {
   case topic_type::json:
     return {v.type, std::move(v.json)};
@@ -130,8 +122,7 @@ void run_fetch(Self* self, const api_context& ctx, api::fetch_topics f,
             fetch_window(self, ctx, g);
           },
           [=](caf::error&) {
-            g->rp.deliver(api::error_answer(
-                {"UNAVAILABLE", "the topic tree did not answer in time"}));
+            g->rp.deliver(api::error_answer(tree_unavailable));
             self->quit();
           });
 }
@@ -315,8 +306,7 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
           [=](caf::error&) mutable {
             if (adding)
               ctx.mapping->remove(path);
-            finish(api::error_answer(
-                {"UNAVAILABLE", "the topic tree did not answer in time"}));
+            finish(api::error_answer(tree_unavailable));
           });
 }
 
@@ -352,8 +342,7 @@ void run_patch(Self* self, const api_context& ctx, api::patch_topic p,
             ask_topic(self, t, std::move(cu), finish);
           },
           [=](caf::error&) mutable {
-            finish(api::error_answer(
-                {"UNAVAILABLE", "the topic tree did not answer in time"}));
+            finish(api::error_answer(tree_unavailable));
           });
 }
 
@@ -383,8 +372,7 @@ void run_add(Self* self, const api_context& ctx, api::add_topic a,
           },
           [=](caf::error&) mutable {
             ctx.mapping->remove(path);
-            finish(api::error_answer(
-                {"UNAVAILABLE", "the topic tree did not answer in time"}));
+            finish(api::error_answer(tree_unavailable));
           });
 }
 
@@ -424,8 +412,7 @@ void run_remove(Self* self, const api_context& ctx, api::remove_topics r,
             done();
           },
           [=](caf::error&) mutable {
-            rp.deliver(api::error_answer(
-                {"UNAVAILABLE", "the topic tree did not answer in time"}));
+            rp.deliver(api::error_answer(tree_unavailable));
             self->quit();
           });
 }

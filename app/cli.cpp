@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include "app/config_reader.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -32,23 +33,7 @@ const option_spec* find_option(std::string_view name) {
   return nullptr;
 }
 
-/// Edit distance, small strings only.
-size_t distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
+using config_reader::distance;
 
 std::string unknown_option(std::string_view name) {
   std::string result = "unknown option '" + std::string{name} + "'";

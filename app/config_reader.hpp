@@ -11,6 +11,7 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -98,8 +99,8 @@ inline bool read_bool(const value_ref& v) {
   v.fail("expected true or false, got '" + text + "'");
 }
 
-/// Edit distance, for "did you mean".
-inline size_t distance(const std::string& a, const std::string& b) {
+/// Edit distance, for "did you mean" (small strings only).
+inline size_t distance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j)
     row[j] = j;

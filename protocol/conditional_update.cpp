@@ -6,29 +6,12 @@
 
 namespace castor {
 
-namespace {
-
-/// The value of `m` as the topic holds it.
-typed_value current_value(const mqtt::message& m,
-                          const topic_specification* spec) {
-  if (spec != nullptr && spec->type != topic_type::time_series) {
-    auto converted = convert_payload(spec->type, m.payload);
-    if (auto v = std::get_if<typed_value>(&converted))
-      return std::move(*v);
-  }
-  const auto& props = mqtt::props_of(m);
-  return infer_value(m.payload, props.content_type.value_or(""),
-                     props.payload_format_indicator.value_or(0) == 1);
-}
-
-} // namespace
-
 std::variant<mqtt::message_ptr, update_outcome>
 resolve_update(const conditional_update& cu, const mqtt::message* last,
                bool exists, const topic_specification* spec) {
   std::optional<typed_value> current;
   if (last != nullptr)
-    current = current_value(*last, spec);
+    current = held_value(last->payload, mqtt::props_of(*last), spec);
   if (!cu.constraint.empty()) {
     auto j = parse_json(cu.constraint);
     if (!j)

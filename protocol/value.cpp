@@ -135,6 +135,18 @@ typed_value infer_value(std::string_view payload, std::string_view content_type,
   return v;
 }
 
+typed_value held_value(std::string_view payload, const mqtt::properties& props,
+                       const topic_specification* spec) {
+  if (spec != nullptr && spec->type != topic_type::time_series) {
+    auto converted = convert_payload(spec->type, payload);
+    if (auto v = std::get_if<typed_value>(&converted))
+      return std::move(*v);
+    return infer_value(payload, {}, false);
+  }
+  return infer_value(payload, props.content_type.value_or(""),
+                     props.payload_format_indicator.value_or(0) == 1);
+}
+
 mqtt_form mqtt_form_of(topic_type t) noexcept {
   switch (t) {
   case topic_type::json:

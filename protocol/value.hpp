@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/packet.hpp"
 #include "protocol/topic_spec.hpp"
 
 namespace castor {
@@ -50,6 +51,15 @@ convert_payload(topic_type t, std::string_view payload);
 /// BINARY.
 typed_value infer_value(std::string_view payload, std::string_view content_type,
                         bool utf8_indicator);
+
+/// The value a topic holds for a publish's payload and forwarded
+/// properties: converted to the explicit topic's type (`spec`; a payload
+/// published before the topic became explicit, which does not convert, is
+/// inferred without the properties' hints), or as an implicit topic infers
+/// it (content type, payload format indicator). What the API answers and
+/// what constraints compare against.
+typed_value held_value(std::string_view payload, const mqtt::properties& props,
+                       const topic_specification* spec);
 
 /// The type infer_value gives a payload, without copying it; `json` gets
 /// the parsed document of a JSON value.
