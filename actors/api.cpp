@@ -19,26 +19,39 @@ namespace {
 const api::error tree_unavailable{"UNAVAILABLE",
                                   "the topic tree did not answer in time"};
 
-/// A value as the API answers it: JSON as JSON, text as a string, numbers
-/// as numbers, bytes as base64. The type is the explicit topic's, or the
+/// A typed value as the API answers it: JSON as JSON, text as a string,
+/// numbers as numbers, bytes as base64.
+nlohmann::json api_json(typed_value&& v) {
+  switch (v.type) {
+  case topic_type::json:
+    return std::move(v.json);
+  case topic_type::string:
+    return std::move(v.bytes);
+  case topic_type::int64:
+    return v.int64;
+  case topic_type::double_:
+    return v.number;
+  default:
+    return security::base64_encode(v.bytes);
+  }
+}
+
+/// A topic's value as the API answers it, with the topic's type: the
+/// explicit topic's (a time series' value is its latest event), or the
 /// one inferred from the publish (implicit topics).
 std::pair<topic_type, nlohmann::json> api_value(const std::string& name,
                                                 const mqtt::message& m,
                                                 const mapping_ptr& mapping) {
   auto spec = mapping ? mapping->find(name) : nullptr;
   auto v = held_value(m.payload, mqtt::props_of(m), spec.get());
-  switch (v.type) {
-  case topic_type::json:
-    return {v.type, std::move(v.json)};
-  case topic_type::string:
-    return {v.type, v.bytes};
-  case topic_type::int64:
-    return {v.type, v.int64};
-  case topic_type::double_:
-    return {v.type, v.number};
-  default:
-    return {topic_type::binary, security::base64_encode(v.bytes)};
-  }
+  auto type = v.type == topic_type::json || v.type == topic_type::string
+                      || v.type == topic_type::int64
+                      || v.type == topic_type::double_
+                  ? v.type
+                  : topic_type::binary;
+  if (spec && spec->type == topic_type::time_series)
+    type = topic_type::time_series;
+  return {type, api_json(std::move(v))};
 }
 
 /// What a fetch gathers: the topics the caller may see, in name order,
@@ -178,14 +191,32 @@ std::variant<std::string, api::error> payload_of(topic_type t,
   return bytes;
 }
 
+/// A value the API publishes to `path` as the server: QoS 1, in the MQTT
+/// form of `type`; an event of a time series names its `author`.
+mqtt::message_ptr server_message(const std::string& path, topic_type type,
+                                 std::string payload,
+                                 const std::string* author) {
+  mqtt::publish p;
+  p.topic = path;
+  p.qos = 1;
+  p.payload = std::move(payload);
+  auto form = mqtt_form_of(type);
+  if (!form.content_type.empty())
+    p.props.content_type = std::string{form.content_type};
+  if (form.utf8)
+    p.props.payload_format_indicator = 1;
+  if (author)
+    p.props.user_properties.emplace_back(
+        std::string{series_properties::author}, *author);
+  return mqtt::make_message(std::move(p), std::string{},
+                            std::chrono::steady_clock::now());
+}
+
 /// Makes `path` an explicit topic of `spec` (topics/add, and
 /// topics/update with a specification): added or exists, or why not.
 std::variant<topic_mapping::add_result, api::error>
 add_explicit(const api_context& ctx, const std::string& path,
              topic_specification spec) {
-  if (spec.type == topic_type::time_series)
-    return api::error{"NOT_IMPLEMENTED",
-                      "time_series topics are not served by this version"};
   auto r = ctx.mapping->add(
       path, std::make_shared<const topic_specification>(std::move(spec)));
   if (r == topic_mapping::add_result::conflicts)
@@ -251,13 +282,19 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
       return finish(api::error_answer(*err));
     adding = true;
   }
-  // The type: the explicit topic's; for an implicit topic, a string is
-  // STRING and anything else JSON.
+  // The type: the explicit topic's (a time series': its event type); for
+  // an implicit topic, a string is STRING and anything else JSON.
   auto spec = ctx.mapping->find(u.path);
-  auto type
-      = spec ? spec->type
-             : (u.value.is_string() ? topic_type::string : topic_type::json);
+  bool series = spec && spec->type == topic_type::time_series;
+  auto type = spec ? (series ? spec->event_type.value_or(topic_type::binary)
+                             : spec->type)
+                   : (u.value.is_string() ? topic_type::string
+                                          : topic_type::json);
   auto payload = payload_of(type, u.value);
+  if (series && u.constraint) {
+    payload = api::error{"INVALID_CONSTRAINT",
+                         "constraints do not apply to time series topics"};
+  }
   if (auto err = std::get_if<api::error>(&payload)) {
     if (adding)
       ctx.mapping->remove(u.path);
@@ -265,19 +302,11 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
   }
   // The update goes to the topic as a publish by the server would:
   // delivered to its MQTT subscribers (QoS 1 at most, in the type's MQTT
-  // form), its value from then on; the MQTT retained message is MQTT's
-  // and stays as it is.
-  mqtt::publish p;
-  p.topic = u.path;
-  p.qos = 1;
-  p.payload = std::move(std::get<std::string>(payload));
-  auto form = mqtt_form_of(type);
-  if (!form.content_type.empty())
-    p.props.content_type = std::string{form.content_type};
-  if (form.utf8)
-    p.props.payload_format_indicator = 1;
-  auto msg = mqtt::make_message(std::move(p), std::string{},
-                                std::chrono::steady_clock::now());
+  // form), its value from then on (a time series appends it as an event);
+  // the MQTT retained message is MQTT's and stays as it is.
+  auto msg = server_message(u.path, type,
+                            std::move(std::get<std::string>(payload)),
+                            series ? &ctx.principal : nullptr);
   auto path = u.path;
   bool create = check == mqtt::publish_check::allow;
   auto constraint = std::move(u.constraint_text);
@@ -417,6 +446,122 @@ void run_remove(Self* self, const api_context& ctx, api::remove_topics r,
           });
 }
 
+/// Asks the time series at `path` (which must exist) to run `r`, and
+/// answers with what it says, made into JSON by `answer`.
+template <class Self, class Answer>
+void ask_series(Self* self, const api_context& ctx, const std::string& path,
+                series_request r, caf::typed_response_promise<std::string> rp,
+                Answer answer) {
+  auto finish = [=](std::string text) mutable {
+    rp.deliver(std::move(text));
+    self->quit();
+  };
+  self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, false)
+      .then(
+          [=](topic_interface& t) mutable {
+            if (!t)
+              return finish(api::error_answer(
+                  {"NOT_TIME_SERIES", "no time_series topic '" + path + "'"}));
+            self->request(t, topic_request_timeout, series_atom::value, r)
+                .then(
+                    [=](series_answer& a) mutable {
+                      if (!a.code.empty())
+                        return finish(api::error_answer({a.code, a.message}));
+                      finish(answer(a));
+                    },
+                    [=](caf::error&) mutable {
+                      finish(api::error_answer(
+                          {"UNAVAILABLE", "the topic did not answer in time"}));
+                    });
+          },
+          [=](caf::error&) mutable {
+            finish(api::error_answer(tree_unavailable));
+          });
+}
+
+/// The time series at `path`: its specification, or why there is none.
+std::variant<topic_mapping::spec_ptr, api::error>
+series_spec(const api_context& ctx, const std::string& path) {
+  auto spec = ctx.mapping->find(path);
+  if (!spec || spec->type != topic_type::time_series)
+    return api::error{"NOT_TIME_SERIES",
+                      "'" + path + "' is not a time_series topic"};
+  return spec;
+}
+
+/// timeseries/append and timeseries/edit (UPDATE_TOPIC): the new event's
+/// sequence number and timestamp.
+template <class Self>
+void run_series_change(Self* self, const api_context& ctx,
+                       const std::string& path, const nlohmann::json& value,
+                       std::optional<uint64_t> original,
+                       caf::typed_response_promise<std::string> rp) {
+  auto fail = [=](const api::error& e) mutable {
+    rp.deliver(api::error_answer(e));
+    self->quit();
+  };
+  if (ctx.access
+      && ctx.access->check_publish(path) == mqtt::publish_check::deny)
+    return fail(permission_denied(original ? "editing" : "appending to", path,
+                                  "UPDATE_TOPIC"));
+  auto spec = series_spec(ctx, path);
+  if (auto err = std::get_if<api::error>(&spec))
+    return fail(*err);
+  auto type = std::get<topic_mapping::spec_ptr>(spec)->event_type.value_or(
+      topic_type::binary);
+  auto payload = payload_of(type, value);
+  if (auto err = std::get_if<api::error>(&payload))
+    return fail(*err);
+  series_request r;
+  r.op = original ? series_request::edit : series_request::append;
+  r.original = original.value_or(0);
+  r.msg = server_message(path, type, std::move(std::get<std::string>(payload)),
+                         &ctx.principal);
+  ask_series(self, ctx, path, std::move(r), rp, [](const series_answer& a) {
+    return api::ok_answer({{"seq", a.seq}, {"timestamp", a.timestamp}});
+  });
+}
+
+/// timeseries/range (SELECT_TOPIC + READ_TOPIC): the events, oldest first.
+template <class Self>
+void run_series_range(Self* self, const api_context& ctx,
+                      const std::string& path, std::string query,
+                      caf::typed_response_promise<std::string> rp) {
+  auto fail = [=](const api::error& e) mutable {
+    rp.deliver(api::error_answer(e));
+    self->quit();
+  };
+  if (ctx.access
+      && !(ctx.access->may_subscribe(path) && ctx.access->may_read(path)))
+    return fail(permission_denied("reading", path, "SELECT_TOPIC and READ_TOPIC"));
+  auto spec = series_spec(ctx, path);
+  if (auto err = std::get_if<api::error>(&spec))
+    return fail(*err);
+  auto type = std::get<topic_mapping::spec_ptr>(spec)->event_type.value_or(
+      topic_type::binary);
+  series_request r;
+  r.op = series_request::range;
+  r.query = std::move(query);
+  ask_series(self, ctx, path, std::move(r), rp,
+             [type](const series_answer& a) {
+               auto events = nlohmann::json::array();
+               for (auto& e : a.events) {
+                 auto converted = convert_payload(type, e.bytes);
+                 auto v = std::get_if<typed_value>(&converted);
+                 nlohmann::json j{{"seq", e.seq},
+                                  {"timestamp", e.timestamp},
+                                  {"author", e.author},
+                                  {"value", v ? api_json(std::move(*v))
+                                              : nlohmann::json{}}};
+                 if (e.is_edit)
+                   j["original"] = e.original;
+                 events.push_back(std::move(j));
+               }
+               return api::ok_answer(
+                   {{"events", std::move(events)}, {"more", a.more}});
+             });
+}
+
 caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
   return implement<api_interface>(
       [=](api_atom, std::string& operation,
@@ -445,6 +590,21 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
         if (auto p = std::get_if<api::patch_topic>(&req)) {
           auto rp = self->make_response_promise<std::string>();
           run_patch(self, ctx, std::move(*p), rp);
+          return rp;
+        }
+        if (auto a = std::get_if<api::append_event>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_series_change(self, ctx, a->path, a->value, std::nullopt, rp);
+          return rp;
+        }
+        if (auto e = std::get_if<api::edit_event>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_series_change(self, ctx, e->path, e->value, e->original, rp);
+          return rp;
+        }
+        if (auto q = std::get_if<api::query_range>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_series_range(self, ctx, q->path, std::move(payload), rp);
           return rp;
         }
         if (auto r = std::get_if<api::remove_topics>(&req)) {

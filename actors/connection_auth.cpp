@@ -207,6 +207,7 @@ void authenticated(connection_broker* self, mqtt::effect::open_session&& open,
   else
     st.attachment.access = allow_everything(); // no security store configured
   st.channel->set_access(st.attachment.access);
+  st.channel->set_principal(st.attachment.principal);
   // A will the client may not publish is refused at CONNECT (0x87), as
   // Mosquitto does.
   if (open.req.has_will && st.attachment.access

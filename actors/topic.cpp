@@ -7,6 +7,7 @@
 
 #include "actors/iface/implement.hpp"
 #include "actors/iface/session.hpp"
+#include "actors/topic_series.hpp"
 #include "actors/timers.hpp"
 #include "log/log.hpp"
 
@@ -76,6 +77,9 @@ void forget_session(Self* self, const caf::actor& session) {
 
 template <class Self>
 void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs);
+
+template <class Self>
+void deliver_updates(Self* self, std::vector<update>&& ups);
 
 /// The next member of a share group to get a message: in turn, passing over
 /// members whose credit is used up (a member that stopped reading holds
@@ -182,6 +186,14 @@ inline kept value_kept(topic_state& st) {
   return st.spec->publish_values_only ? kept::value_only : kept::with_deltas;
 }
 
+/// Whether the topic conflates (CONFLATION conflate or always); its
+/// specification read before.
+inline bool conflates(const topic_state& st) {
+  return st.spec
+         && (st.spec->conflation == conflation_mode::conflate
+             || st.spec->conflation == conflation_mode::always);
+}
+
 /// Gives `u` its delta from the last update (the value subscribers have),
 /// which becomes the basis of the next one.
 inline void add_delta(topic_state& st, update& u) {
@@ -215,11 +227,14 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
   bool cleared = false;
   st.removed = false;
   auto keep = value_kept(st);
-  bool conflate = st.spec
-                  && (st.spec->conflation == conflation_mode::conflate
-                      || st.spec->conflation == conflation_mode::always);
+  bool conflate = conflates(st);
   std::vector<update> ups;
   ups.reserve(msgs.size());
+  if (auto ts = series_of(st)) {
+    series_publish(st, *ts, msgs, ups, conflate);
+    deliver_updates(self, std::move(ups));
+    return;
+  }
   for (auto& m : msgs) {
     update u{++st.seq, value_type::binary, m, nullptr, 0, conflate};
     if (u.clears_value()) {
@@ -238,6 +253,14 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
   }
   if (cleared && !st.current)
     arm_gc(self);
+  deliver_updates(self, std::move(ups));
+}
+
+/// Sends every subscriber `ups`: plain subscribers share one list, each
+/// share group's members take turns.
+template <class Self>
+void deliver_updates(Self* self, std::vector<update>&& ups) {
+  auto& st = self->state;
   if (ups.empty())
     return;
   for (auto& [key, g] : st.groups)
@@ -291,6 +314,50 @@ void take_conditional(Self* self, conditional_update&& cu,
       return;
     }
     rp.deliver(std::get<update_outcome>(std::move(r)));
+  };
+  if (!st.stash.empty() || held_back(st)) {
+    topic_state::stashed s;
+    s.run = std::move(run);
+    st.stash.push_back(std::move(s));
+    return;
+  }
+  run();
+}
+
+/// A time series operation of the API: a range query at once; an append
+/// or edit when its turn comes (after what waits in the stash).
+template <class Self>
+void take_series(Self* self, series_request&& r,
+                 caf::typed_response_promise<series_answer> rp) {
+  auto& st = self->state;
+  auto not_series = [self] {
+    series_answer a;
+    a.code = "NOT_TIME_SERIES";
+    a.message = "'" + self->state.name + "' is not a time_series topic";
+    return a;
+  };
+  if (r.op == series_request::range) {
+    value_kept(st);
+    auto ts = series_of(st);
+    rp.deliver(ts ? series_range(*ts, r) : not_series());
+    return;
+  }
+  auto run = [self, r = std::move(r), rp, not_series]() mutable {
+    auto& st = self->state;
+    value_kept(st);
+    auto ts = series_of(st);
+    if (!ts) {
+      rp.deliver(not_series());
+      return;
+    }
+    std::vector<update> ups;
+    auto a = series_change(st, *ts, r, ups, conflates(st));
+    if (!ups.empty()) {
+      ++st.published;
+      st.removed = false;
+    }
+    deliver_updates(self, std::move(ups));
+    rp.deliver(std::move(a));
   };
   if (!st.stash.empty() || held_back(st)) {
     topic_state::stashed s;
@@ -382,6 +449,14 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         add_subscription(self, ts);
         retained_batch result;
         auto& st = self->state;
+        value_kept(st);
+        if (auto series = series_of(st)) {
+          // The events of the subscription range (no MQTT retained
+          // message: the series is the topic's state).
+          if (ts.group.empty())
+            result.items = series_first(st, *series);
+          return result;
+        }
         if (ts.options.delta && ts.group.empty()) {
           // The topic's value (its last update) comes first.
           if (st.last && !st.last.expired(std::chrono::steady_clock::now()))
@@ -488,12 +563,18 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         take_conditional(self, std::move(cu), rp);
         return rp;
       },
+      [=](series_atom, series_request& r) -> caf::result<series_answer> {
+        auto rp = self->template make_response_promise<series_answer>();
+        take_series(self, std::move(r), rp);
+        return rp;
+      },
       [=](remove_atom, uint32_t idle_ms) -> bool {
         auto& st = self->state;
         bool had = st.last || st.current;
         st.last = update{};
         st.basis = delta_basis{};
         st.current = update{};
+        st.series.reset();
         st.removed = true;
         st.idle_ms = idle_ms;
         arm_gc(self);

@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "actors/iface/topic.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/types.hpp"
+#include "protocol/time_series.hpp"
 #include "protocol/topic_mapping.hpp"
 #include "protocol/update_delta.hpp"
 
@@ -87,6 +89,9 @@ struct topic_state {
   mapping_ptr mapping;
   uint64_t spec_generation = ~uint64_t{0};
   topic_mapping::spec_ptr spec;
+  /// A time series topic's events (actors/topic_series.hpp); null for
+  /// other topics.
+  std::unique_ptr<time_series> series;
   /// The sequence number of the last update fanned out.
   uint64_t seq = 0;
   /// Removed through the API since its last update (a constraint's "no

@@ -21,6 +21,7 @@
 
 #include "protocol/channel.hpp"
 #include "protocol/conditional_update.hpp"
+#include "protocol/series_event.hpp"
 #include "protocol/mqtt_subscriber.hpp"
 #include "protocol/packet.hpp"
 #include "protocol/session_state.hpp"
@@ -80,6 +81,8 @@ using remove_atom = caf::atom_constant<caf::atom("remove")>;
 using api_atom = caf::atom_constant<caf::atom("api")>;
 /// API -> topic: (update_atom, conditional_update) -> update_outcome.
 using update_atom = caf::atom_constant<caf::atom("update")>;
+/// API -> topic: (series_atom, series_request) -> series_answer.
+using series_atom = caf::atom_constant<caf::atom("series")>;
 
 /// Modes of (flow_atom, uint8_t) from a connection to its session.
 enum class flow_mode : uint8_t {
@@ -260,6 +263,24 @@ typename Inspector::result_type inspect(Inspector& f, conditional_update& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, update_outcome& x) {
   return f(caf::meta::type_name("update_outcome"), x.code, x.message);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, series_request& x) {
+  return f(caf::meta::type_name("series_request"), x.op, x.msg, x.original,
+           x.query);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, series_event& x) {
+  return f(caf::meta::type_name("series_event"), x.seq, x.timestamp, x.author,
+           x.is_edit, x.original, x.bytes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, series_answer& x) {
+  return f(caf::meta::type_name("series_answer"), x.code, x.message, x.seq,
+           x.timestamp, x.events, x.more);
 }
 
 template <class Inspector>
@@ -484,5 +505,7 @@ CAF_ADD_TYPE_ID(castor, (std::vector<std::string>))
 CAF_ADD_TYPE_ID(castor, (castor::flow_mode))
 CAF_ADD_TYPE_ID(castor, (castor::mqtt::reason_code))
 CAF_ADD_TYPE_ID(castor, (castor::subscribe_codes))
+CAF_ADD_TYPE_ID(castor, (castor::series_request))
+CAF_ADD_TYPE_ID(castor, (castor::series_answer))
 
 CAF_END_TYPE_ID_BLOCK(castor)

@@ -283,6 +283,11 @@ public:
   void set_access(access_ptr a) {
     access_ = std::move(a);
   }
+  /// The authenticated principal (empty: anonymous): the author of the
+  /// events the client appends to time series.
+  void set_principal(std::string principal) {
+    principal_ = std::move(principal);
+  }
   const access_ptr& access() const noexcept {
     return access_;
   }
@@ -372,6 +377,7 @@ private:
   bool session_open_ = false;
   bool problem_information_ = true;
   access_ptr access_;
+  std::string principal_;
   std::string auth_method_;  ///< enhanced authentication in use, or ""
   bool authenticating_ = false; ///< AUTH exchange before CONNACK
   std::optional<std::string> auth_success_data_;

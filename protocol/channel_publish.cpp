@@ -138,7 +138,7 @@ channel_output channel::accept_publish(publish&& p) {
   // An explicit topic takes only what converts to its type.
   if (opts_.mapping && !opts_.mapping->empty()) {
     if (auto spec = opts_.mapping->find(p.topic)) {
-      if (auto why = map_publish(*spec, p))
+      if (auto why = map_publish(*spec, p, principal_))
         return refuse_publish(std::move(p), reason_code::payload_format_invalid,
                               std::move(*why));
     }

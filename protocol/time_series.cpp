@@ -69,6 +69,28 @@ std::optional<ts_event> time_series::latest() const {
   return std::nullopt;
 }
 
+std::vector<ts_event>
+time_series::subscription_events(const range_expression& r,
+                                 int64_t now) const {
+  auto keep = r;
+  if (!keep.limit && !keep.last)
+    keep.limit = 1;
+  std::vector<ts_event> out;
+  uint64_t newer = 0;
+  for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
+    if (it->second.original)
+      continue;
+    std::chrono::milliseconds age{
+        std::max<int64_t>(0, now - it->second.timestamp)};
+    if (!keep.keeps(newer, age))
+      break;
+    out.push_back(merged(it->second));
+    ++newer;
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
 range_result time_series::range(const range_query& q, int64_t now) const {
   std::vector<const ts_event*> c;
   c.reserve(events_.size());

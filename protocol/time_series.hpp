@@ -70,6 +70,13 @@ public:
 
   range_result range(const range_query& q, int64_t now) const;
 
+  /// What a new subscriber gets first: the latest original events that
+  /// `r` keeps (TIME_SERIES_SUBSCRIPTION_RANGE; an unbounded range keeps
+  /// the latest one only), each with its latest edit merged in, oldest
+  /// first.
+  std::vector<ts_event> subscription_events(const range_expression& r,
+                                            int64_t now) const;
+
   /// The number the next event gets.
   uint64_t next_seq() const noexcept {
     return next_;

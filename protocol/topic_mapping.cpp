@@ -1,5 +1,6 @@
 #include "protocol/topic_mapping.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 #include "protocol/topic.hpp"
@@ -72,14 +73,31 @@ std::optional<mapping_rule_error> check_mapping_rule(std::string_view filter,
   return std::nullopt;
 }
 
+bool series_properties::reserved(std::string_view name) noexcept {
+  return name == seq || name == timestamp || name == author || name == original;
+}
+
 std::optional<std::string> map_publish(const topic_specification& spec,
-                                       mqtt::publish& p) {
-  if (spec.type != topic_type::binary) {
-    auto converted = convert_payload(spec.type, p.payload);
+                                       mqtt::publish& p,
+                                       std::string_view principal) {
+  bool series = spec.type == topic_type::time_series;
+  auto type = series ? spec.event_type.value_or(topic_type::binary) : spec.type;
+  if (type != topic_type::binary) {
+    auto converted = convert_payload(type, p.payload);
     if (auto err = std::get_if<conversion_error>(&converted))
       return std::string{to_string(spec.type)} + " topic: " + err->message;
   }
-  auto form = mqtt_form_of(spec.type);
+  if (series) {
+    auto& ups = p.props.user_properties;
+    ups.erase(std::remove_if(ups.begin(), ups.end(),
+                             [](const mqtt::user_property& u) {
+                               return series_properties::reserved(u.first);
+                             }),
+              ups.end());
+    ups.emplace_back(std::string{series_properties::author},
+                     std::string{principal});
+  }
+  auto form = mqtt_form_of(type);
   if (form.content_type.empty())
     p.props.content_type.reset();
   else

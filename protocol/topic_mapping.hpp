@@ -98,7 +98,25 @@ std::optional<mapping_rule_error> check_mapping_rule(std::string_view filter,
 /// application/json for JSON, payload format indicator 1 for text and
 /// numbers, neither for binary; what the publisher said is replaced).
 /// Returns the reason when it does not convert (the publish unchanged).
+///
+/// A time series takes events of its event type, in that type's form;
+/// the user properties that events carry (series_properties) are the
+/// server's: the publisher's of those names are dropped and `author`
+/// becomes `principal` (empty for anonymous).
 std::optional<std::string> map_publish(const topic_specification& spec,
-                                       mqtt::publish& p);
+                                       mqtt::publish& p,
+                                       std::string_view principal = {});
+
+/// The user properties of a time series event as subscribers receive it:
+/// its sequence number, its timestamp (ms since the epoch), its author and,
+/// for an edit, the sequence number of the event it edits.
+namespace series_properties {
+inline constexpr std::string_view seq = "seq";
+inline constexpr std::string_view timestamp = "timestamp";
+inline constexpr std::string_view author = "author";
+inline constexpr std::string_view original = "original";
+/// Whether `name` is one of them.
+bool reserved(std::string_view name) noexcept;
+} // namespace series_properties
 
 } // namespace castor

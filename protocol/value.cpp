@@ -137,8 +137,11 @@ typed_value infer_value(std::string_view payload, std::string_view content_type,
 
 typed_value held_value(std::string_view payload, const mqtt::properties& props,
                        const topic_specification* spec) {
-  if (spec != nullptr && spec->type != topic_type::time_series) {
-    auto converted = convert_payload(spec->type, payload);
+  if (spec != nullptr
+      && (spec->type != topic_type::time_series || spec->event_type)) {
+    auto type = spec->type == topic_type::time_series ? *spec->event_type
+                                                      : spec->type;
+    auto converted = convert_payload(type, payload);
     if (auto v = std::get_if<typed_value>(&converted))
       return std::move(*v);
     return infer_value(payload, {}, false);

@@ -56,7 +56,8 @@ typed_value infer_value(std::string_view payload, std::string_view content_type,
 /// properties: converted to the explicit topic's type (`spec`; a payload
 /// published before the topic became explicit, which does not convert, is
 /// inferred without the properties' hints), or as an implicit topic infers
-/// it (content type, payload format indicator). What the API answers and
+/// it (content type, payload format indicator); a time series' event as its
+/// event type. What the API answers and
 /// what constraints compare against.
 typed_value held_value(std::string_view payload, const mqtt::properties& props,
                        const topic_specification* spec);

@@ -51,6 +51,8 @@ using topic_interface = caf::typed_actor<
     // The platform API's update under a constraint, or patch: applied (an
     // empty code) or why not, decided against the value at that moment.
     caf::replies_to<update_atom, conditional_update>::with<update_outcome>,
+    // The platform API's time series operations (append, edit, range).
+    caf::replies_to<series_atom, series_request>::with<series_answer>,
     // The platform API removes it: forget the value and the retained
     // message, retire after this many ms unused (as topics made by
     // publishes do); true if it had either.

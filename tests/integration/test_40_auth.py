@@ -14,6 +14,7 @@ import subprocess
 import time
 
 from mqtt_test import *  # noqa: F401,F403
+from api_util import error_code, ok, request
 
 PASSWORDS = {
     "alice": "alice-Pw-7f3a9",    # DEVICE
@@ -454,6 +455,28 @@ def delta_subscriptions_need_what_their_subject_needs(srv):
         admin.publish(t, b"live " + t.encode(), qos=1)
     r.expect_publish("$delta/data/a", ack=True)  # whole or a delta
     r.expect_nothing("a secret value", via=admin, topic="data/a")
+
+
+@with_server()
+def time_series_events_name_their_principal_and_need_rights(srv):
+    alice = login(srv, "alice")
+    ok(request(alice, "topics/add", {"path": "dev/ts", "type": "time_series", "properties": {
+        "TIME_SERIES_EVENT_VALUE_TYPE": "int64"}}))
+    # The author is the principal, whatever the publisher claims.
+    alice.publish("dev/ts", b"1", qos=1, properties={"user_property": [("author", "mallory")]})
+    ok(request(alice, "timeseries/append", {"path": "dev/ts", "value": 2}))
+    events = ok(request(alice, "timeseries/range", {"path": "dev/ts"}))["events"]
+    check_eq([(e["value"], e["author"]) for e in events], [(1, "alice"), (2, "alice")],
+             "authors")
+    # Appending needs UPDATE_TOPIC, reading SELECT_TOPIC and READ_TOPIC.
+    ops = login(srv, "ops")
+    check_eq(error_code(request(ops, "timeseries/append", {"path": "dev/ts", "value": 3})),
+             "PERMISSION_DENIED", "append without rights")
+    check_eq(error_code(request(ops, "timeseries/edit", {"path": "dev/ts", "original": 0,
+                                                         "value": 3})),
+             "PERMISSION_DENIED", "edit without rights")
+    check_eq(error_code(request(ops, "timeseries/range", {"path": "dev/ts"})),
+             "PERMISSION_DENIED", "range without rights")
 
 
 # -- real clients ---------------------------------------------------------------------

@@ -252,3 +252,34 @@ TEST_CASE("time series: queries against a brute-force model") {
     }
   }
 }
+
+TEST_CASE("time series: what a new subscriber gets first") {
+  time_series ts;
+  CHECK(ts.subscription_events({}, 0).empty());
+  for (int i = 0; i < 5; ++i)
+    ts.append(val("v" + std::to_string(i)), "a", 1000 * i);
+  REQUIRE(std::holds_alternative<ts_event>(ts.edit(3, val("v3'"), "b", 5000)));
+  auto values = [](const std::vector<ts_event>& es) {
+    std::vector<std::string> out;
+    for (auto& e : es)
+      out.push_back(e.value->bytes);
+    return out;
+  };
+  // Unbounded: the latest original event only.
+  CHECK(values(ts.subscription_events({}, 5000))
+        == std::vector<std::string>{"v4"});
+  range_expression limit3;
+  limit3.limit = 3;
+  // Originals only, oldest first, the edit merged into event 3.
+  CHECK(values(ts.subscription_events(limit3, 5000))
+        == std::vector<std::string>{"v2", "v3'", "v4"});
+  range_expression last;
+  last.last = 1500ms; // events of times 3000 and 4000 at now = 4500
+  CHECK(values(ts.subscription_events(last, 4500))
+        == std::vector<std::string>{"v3'", "v4"});
+  // Both: the smaller wins.
+  range_expression both = last;
+  both.limit = 1;
+  CHECK(values(ts.subscription_events(both, 4500))
+        == std::vector<std::string>{"v4"});
+}

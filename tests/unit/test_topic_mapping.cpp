@@ -103,6 +103,25 @@ TEST_SUITE("topic mapping") {
     CHECK_FALSE(p.props.content_type.has_value());
   }
 
+  TEST_CASE("a publish to a time series is an event of its event type") {
+    auto spec = std::get<topic_specification>(make_specification(
+        "time_series", {{"TIME_SERIES_EVENT_VALUE_TYPE", "int64"}}));
+    auto p = pub("meter/1", "17");
+    // The publisher's user properties of the server's names are dropped;
+    // the author is the principal.
+    p.props.user_properties = {
+        {"seq", "99"}, {"author", "mallory"}, {"unit", "kWh"}};
+    CHECK_FALSE(map_publish(spec, p, "alice").has_value());
+    CHECK_EQ(*p.props.payload_format_indicator, 1);
+    CHECK(p.props.user_properties
+          == std::vector<mqtt::user_property>{{"unit", "kWh"},
+                                              {"author", "alice"}});
+    p = pub("meter/1", "seventeen");
+    p.props.user_properties = {{"seq", "1"}};
+    CHECK(map_publish(spec, p, "alice").has_value());
+    CHECK_EQ(p.props.user_properties.size(), 1u); // refused: unchanged
+  }
+
   TEST_CASE("what does not convert is refused with the reason") {
     auto p = pub("count/1", "4.5");
     auto why = map_publish(spec_of("int64"), p);
