@@ -1,5 +1,7 @@
 // Interoperability with MQTT.js: publish and subscribe at QoS 0/1/2 over TCP
-// with MQTT 5 and 3.1.1, retained messages, and MQTT 5 properties.
+// with MQTT 5 and 3.1.1, retained messages, and MQTT 5 properties; the
+// payload mapping, `$delta/` subscriptions followed with fast-json-patch (an
+// independent JSON Patch implementation) and time series events.
 // Prints one line per case and "N passed, N failed"; exits 1 on failure.
 
 import { startServer, broker, isMosquitto } from './castor_server.mjs';
@@ -201,6 +203,101 @@ test('payload_mapping_v5', async (srv) => {
     await pub.endAsync();
   }
 }, { config: MAPPING });
+
+/** A random JSON document: nested objects and arrays, strings with escapes. */
+function randomDoc(rand, depth = 0) {
+  const pick = (n) => Math.floor(rand() * n);
+  const scalar = () => [() => pick(1000) - 500, () => rand() * 10, () => `s"\\\n${pick(50)}`,
+    () => pick(2) === 0, () => null][pick(5)]();
+  if (depth > 2) return scalar();
+  const doc = {};
+  for (let i = 0; i < 3 + pick(4); i++) {
+    const key = `k${pick(8)}`;
+    const kind = pick(4);
+    if (kind === 0) doc[key] = randomDoc(rand, depth + 1);
+    else if (kind === 1) doc[key] = Array.from({ length: pick(4) }, () => randomDoc(rand, depth + 1));
+    else doc[key] = scalar();
+  }
+  return doc;
+}
+
+/** JSON text with object members in key order (documents compare equal as values). */
+function canonical(v) {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+test('delta_follower_with_fast_json_patch_v5', async (srv) => {
+  const jsonpatch = (await import('fast-json-patch')).default;
+  let seed = 7;
+  const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+  const follower = await client(srv.url, { protocolVersion: 5 });
+  const plain = await client(srv.url, { protocolVersion: 5 });
+  const pub = await client(srv.url, { protocolVersion: 5 });
+  try {
+    await follower.subscribeAsync('$delta/js/doc/#', { qos: 1 });
+    await plain.subscribeAsync('js/doc/#', { qos: 1 });
+    const topics = ['js/doc/a', 'js/doc/b'];
+    const docs = {};
+    const known = {};
+    let patches = 0;
+    for (let i = 0; i < 200; i++) {
+      const topic = topics[i % 2];
+      // Mostly a small change of the topic's document, sometimes a new one
+      // (a description makes a few changes smaller than the document).
+      if (!docs[topic] || rand() < 0.2) docs[topic] = { ...randomDoc(rand), about: `${topic} `.repeat(20) };
+      else docs[topic] = { ...docs[topic], [`k${Math.floor(rand() * 8)}`]: Math.floor(rand() * 100) };
+      const doc = docs[topic];
+      await withTimeout(pub.publishAsync(topic, JSON.stringify(doc),
+        { qos: 1, properties: { contentType: 'application/json' } }), TIMEOUT, 'publish');
+      const whole = await plain.next(`whole ${i}`);
+      const d = await follower.next(`delta ${i}`);
+      assertEq(d.topic, `$delta/${topic}`, 'delta topic');
+      if (d.properties.contentType === 'application/json-patch+json') {
+        patches++;
+        known[topic] = jsonpatch.applyPatch(known[topic], JSON.parse(d.payload), true, false).newDocument;
+      } else {
+        known[topic] = JSON.parse(d.payload);
+      }
+      assertEq(canonical(known[topic]), canonical(JSON.parse(whole.payload)), `value ${i} of ${topic}`);
+    }
+    if (patches < 100) throw new Error(`only ${patches} of 200 updates came as patches`);
+  } finally {
+    await follower.endAsync();
+    await plain.endAsync();
+    await pub.endAsync();
+  }
+});
+
+test('time_series_events_v5', async (srv) => {
+  const api = await client(srv.url, { protocolVersion: 5 });
+  const sub = await client(srv.url, { protocolVersion: 5 });
+  try {
+    await api.subscribeAsync('js/replies', { qos: 0 });
+    await withTimeout(api.publishAsync('$castor/api/topics/add', JSON.stringify({
+      path: 'js/ts', type: 'time_series', properties: { TIME_SERIES_EVENT_VALUE_TYPE: 'int64' } }),
+    { qos: 1, properties: { responseTopic: 'js/replies', correlationData: Buffer.from('1') } }),
+    TIMEOUT, 'request');
+    const answer = await api.next('answer');
+    assertEq(JSON.parse(answer.payload), { ok: true }, 'topics/add');
+    await sub.subscribeAsync('js/ts', { qos: 1 });
+    for (let i = 0; i < 5; i++) {
+      await withTimeout(api.publishAsync('js/ts', `${100 + i}`, { qos: 1 }), TIMEOUT, 'publish');
+    }
+    for (let i = 0; i < 5; i++) {
+      const m = await sub.next(`event ${i}`);
+      const up = m.properties.userProperties || {};
+      assertEq([m.payload, up.seq, up.author], [`${100 + i}`, `${i}`, ''], `event ${i}`);
+      if (!(Number(up.timestamp) > 0)) throw new Error(`timestamp ${up.timestamp}`);
+    }
+  } finally {
+    await api.endAsync();
+    await sub.endAsync();
+  }
+}, { config: ' ' });
 
 const only = process.argv.slice(2);
 let passed = 0;
