@@ -7,9 +7,13 @@
 // checks the caller's rights, asks the tree and the topics, answers the
 // JSON and ends. What it handles: api_interface (actors/iface/api.hpp).
 
+#include <string>
+
+#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
 #include "actors/iface/api.hpp"
+#include "actors/iface/locks.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "protocol/channel.hpp"
 #include "protocol/topic_mapping.hpp"
@@ -25,6 +29,11 @@ struct api_context {
   /// Topics the API removes retire after this long unused, as those made
   /// by publishes do (mqtt.topic_idle_timeout_ms).
   uint32_t topic_idle_ms = 0;
+  /// The server's locks (actors/locks.hpp), the caller's session (its
+  /// client identifier, what owns locks) and its connection.
+  locks_interface locks{};
+  std::string session{};
+  caf::actor connection{};
 };
 
 /// Most topic names the tree lists for one fetch before the caller's
