@@ -274,5 +274,30 @@ def release_on_disconnect_or_session_close(srv):
     other.disconnect()
 
 
+@case(castor_only=True, timeout=90)
+def a_session_holds_at_most_1000_locks(srv):
+    prefix = unique("many")
+    a = ApiClient(srv.port, "c24-many-a")
+    b = ApiClient(srv.port, "c24-many-b")
+    pending = [a.send("locks/acquire", {"name": "%s-%d" % (prefix, i)})
+               for i in range(1000)]
+    for corr in pending:
+        ok(a.answer(corr, timeout=30))
+    check_eq(error_code(a.api("locks/acquire", {"name": prefix + "-more"})),
+             "TOO_MANY_LOCKS", "the 1001st lock")
+    # One it holds, again: still its grant.
+    ok(a.api("locks/acquire", {"name": prefix + "-0"}))
+    # b waits for one of them; a's 1001st wait is refused as well.
+    ok(b.api("locks/acquire", {"name": prefix + "-b"}))
+    check_eq(error_code(a.api("locks/acquire", {"name": prefix + "-b"})),
+             "TOO_MANY_LOCKS", "a wait beyond the bound")
+    ok(a.api("locks/release", {"name": prefix + "-0"}))
+    check_eq(error_code(a.api("locks/acquire", {"name": prefix + "-b",
+                                                 "wait_ms": 100})),
+             "LOCK_TIMEOUT", "room for a wait again")
+    a.disconnect()
+    b.disconnect()
+
+
 if __name__ == "__main__":
     run_cases()
