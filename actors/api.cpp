@@ -275,8 +275,8 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
   auto path = u.path;
   bool create = check == mqtt::publish_check::allow;
   auto constraint = std::move(u.constraint_text);
-  auto locks = u.constraint ? lock_names(*u.constraint)
-                            : std::vector<std::string>{};
+  auto locks
+      = u.constraint ? lock_names(*u.constraint) : std::vector<std::string>{};
   self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, create)
       .then(
           [=](topic_interface& t) mutable {
@@ -327,8 +327,8 @@ void run_patch(Self* self, const api_context& ctx, api::patch_topic p,
                                 std::chrono::steady_clock::now());
   conditional_update cu{std::move(msg), std::move(p.constraint_text),
                         p.patch.dump()};
-  auto locks = p.constraint ? lock_names(*p.constraint)
-                            : std::vector<std::string>{};
+  auto locks
+      = p.constraint ? lock_names(*p.constraint) : std::vector<std::string>{};
   auto path = p.path;
   self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, false)
       .then(

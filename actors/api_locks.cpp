@@ -59,7 +59,8 @@ void run_acquire(caf::event_based_actor* self, const api_context& ctx,
     return finish(api::error_answer(locks_unavailable));
   auto name = a.name;
   auto wait_ms = a.wait_ms;
-  self->request(ctx.locks, std::chrono::milliseconds(wait_ms) + lock_answer_margin,
+  self->request(ctx.locks,
+                std::chrono::milliseconds(wait_ms) + lock_answer_margin,
                 lock_acquire_atom::value, a.name, ctx.session, ctx.connection,
                 a.wait_ms, a.release_on == api::lock_release::disconnect)
       .then(
@@ -83,8 +84,8 @@ void run_release(caf::event_based_actor* self, const api_context& ctx,
   if (!ctx.locks || ctx.session.empty())
     return finish(api::error_answer(locks_unavailable));
   auto name = r.name;
-  self->request(ctx.locks, lock_answer_margin, lock_release_atom::value,
-                r.name, ctx.session)
+  self->request(ctx.locks, lock_answer_margin, lock_release_atom::value, r.name,
+                ctx.session)
       .then(
           [=](bool held) mutable {
             if (held)

@@ -176,8 +176,8 @@ caf::behavior locks_behavior(locks_actor* self) {
               && !mine->second.count(lock))
             return refused("TOO_MANY_LOCKS");
           auto g = st.table.acquire(lock, session);
-          st.held[lock] = lock_holding{session, connection.address(),
-                                       on_disconnect};
+          st.held[lock]
+              = lock_holding{session, connection.address(), on_disconnect};
           st.by_session[session].insert(lock);
           if (on_disconnect)
             watch(self, connection);
