@@ -32,8 +32,8 @@ struct fixture : test_coordinator_fixture<> {
 
   void ask(const std::string& lock, const std::string& session,
            uint64_t wait_ms) {
-    self->send(locks, lock_acquire_atom::value, lock, session, actor{},
-               wait_ms, false);
+    self->send(locks, lock_acquire_atom::value, lock, session, actor{}, wait_ms,
+               false);
     sched.run(); // messages only: the waits' timers do not fire
   }
 
