@@ -6,6 +6,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 
+#include "actors/api_locks.hpp"
 #include "actors/iface/implement.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "protocol/api_request.hpp"
@@ -225,37 +226,32 @@ add_explicit(const api_context& ctx, const std::string& path,
   return r;
 }
 
-/// Whether `c` names a lock (locks are not served yet).
-bool names_lock(const update_constraint& c) {
-  if (c.what == update_constraint::kind::locked)
-    return true;
-  for (auto& p : c.parts)
-    if (names_lock(p))
-      return true;
-  return false;
-}
-
-const api::error locks_not_served{
-    "NOT_IMPLEMENTED", "session locks are not served by this version"};
-
 /// Hands `cu` to the topic `t`, which applies it or says why not, and
-/// answers with that.
+/// answers with that. An update whose constraint names `locks` goes
+/// through the lock actor, which tells the topic which of them the caller
+/// holds (actors/locks.hpp).
 template <class Self, class Finish>
-void ask_topic(Self* self, const topic_interface& t, conditional_update cu,
+void ask_topic(Self* self, const api_context& ctx, const topic_interface& t,
+               conditional_update cu, std::vector<std::string> locks,
                Finish finish, std::function<void()> on_refusal = {}) {
-  self->request(t, topic_request_timeout, update_atom::value, std::move(cu))
-      .then(
-          [=](update_outcome& o) mutable {
-            if (o.code.empty())
-              return finish(api::ok_answer());
-            if (on_refusal)
-              on_refusal();
-            finish(api::error_answer({o.code, o.message}));
-          },
-          [=](caf::error&) mutable {
-            finish(api::error_answer(
-                {"UNAVAILABLE", "the topic did not answer in time"}));
-          });
+  auto decided = [=](update_outcome& o) mutable {
+    if (o.code.empty())
+      return finish(api::ok_answer());
+    if (on_refusal)
+      on_refusal();
+    finish(api::error_answer({o.code, o.message}));
+  };
+  auto failed = [=](caf::error&) mutable {
+    finish(
+        api::error_answer({"UNAVAILABLE", "the topic did not answer in time"}));
+  };
+  if (locks.empty() || !ctx.locks)
+    self->request(t, topic_request_timeout, update_atom::value, std::move(cu))
+        .then(decided, failed);
+  else
+    self->request(ctx.locks, topic_request_timeout, update_atom::value, t,
+                  std::move(cu), ctx.session, std::move(locks))
+        .then(decided, failed);
 }
 
 template <class Self>
@@ -265,8 +261,6 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
     rp.deliver(std::move(answer));
     self->quit();
   };
-  if (u.constraint && names_lock(*u.constraint))
-    return finish(api::error_answer(locks_not_served));
   auto check = ctx.access ? ctx.access->check_publish(u.path)
                           : mqtt::publish_check::allow;
   if (check == mqtt::publish_check::deny)
@@ -310,6 +304,8 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
   auto path = u.path;
   bool create = check == mqtt::publish_check::allow;
   auto constraint = std::move(u.constraint_text);
+  auto locks
+      = u.constraint ? lock_names(*u.constraint) : std::vector<std::string>{};
   self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, create)
       .then(
           [=](topic_interface& t) mutable {
@@ -323,7 +319,8 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
             if (!constraint.empty()) {
               // The topic decides against its value at that moment; a
               // topic added for this update is taken back if it fails.
-              return ask_topic(self, t, conditional_update{msg, constraint, {}},
+              return ask_topic(self, ctx, t,
+                               conditional_update{msg, constraint, {}}, locks,
                                finish, [=] {
                                  if (adding)
                                    ctx.mapping->remove(path);
@@ -346,8 +343,6 @@ void run_patch(Self* self, const api_context& ctx, api::patch_topic p,
     rp.deliver(std::move(answer));
     self->quit();
   };
-  if (p.constraint && names_lock(*p.constraint))
-    return finish(api::error_answer(locks_not_served));
   if (ctx.access
       && ctx.access->check_publish(p.path) == mqtt::publish_check::deny)
     return finish(api::error_answer(
@@ -361,6 +356,8 @@ void run_patch(Self* self, const api_context& ctx, api::patch_topic p,
                                 std::chrono::steady_clock::now());
   conditional_update cu{std::move(msg), std::move(p.constraint_text),
                         p.patch.dump()};
+  auto locks
+      = p.constraint ? lock_names(*p.constraint) : std::vector<std::string>{};
   auto path = p.path;
   self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, false)
       .then(
@@ -368,7 +365,7 @@ void run_patch(Self* self, const api_context& ctx, api::patch_topic p,
             if (!t)
               return finish(api::error_answer(
                   {"NO_VALUE", "no topic '" + path + "' to patch"}));
-            ask_topic(self, t, std::move(cu), finish);
+            ask_topic(self, ctx, t, std::move(cu), locks, finish);
           },
           [=](caf::error&) mutable {
             finish(api::error_answer(tree_unavailable));
@@ -605,6 +602,16 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
         if (auto q = std::get_if<api::query_range>(&req)) {
           auto rp = self->make_response_promise<std::string>();
           run_series_range(self, ctx, q->path, std::move(payload), rp);
+          return rp;
+        }
+        if (auto a = std::get_if<api::acquire_lock>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_acquire(self, ctx, std::move(*a), rp);
+          return rp;
+        }
+        if (auto r = std::get_if<api::release_lock>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_release(self, ctx, std::move(*r), rp);
           return rp;
         }
         if (auto r = std::get_if<api::remove_topics>(&req)) {

@@ -7,9 +7,13 @@
 // checks the caller's rights, asks the tree and the topics, answers the
 // JSON and ends. What it handles: api_interface (actors/iface/api.hpp).
 
+#include <string>
+
+#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
 #include "actors/iface/api.hpp"
+#include "actors/iface/locks.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "protocol/channel.hpp"
 #include "protocol/topic_mapping.hpp"
@@ -28,6 +32,11 @@ struct api_context {
   /// The caller's principal (empty: anonymous): the author of the events
   /// it appends to time series.
   std::string principal;
+  /// The server's locks (actors/locks.hpp), the caller's session (its
+  /// client identifier, what owns locks) and its connection.
+  locks_interface locks{};
+  std::string session{};
+  caf::actor connection{};
 };
 
 /// Most topic names the tree lists for one fetch before the caller's

@@ -41,6 +41,7 @@
 
 #include "actors/counters.hpp"
 #include "actors/iface/authenticator.hpp"
+#include "actors/iface/locks.hpp"
 #include "actors/iface/registry.hpp"
 #include "actors/iface/session.hpp"
 #include "actors/iface/topic_tree.hpp"
@@ -60,6 +61,8 @@ namespace castor {
 struct connection_context {
   registry_interface registry;
   topic_tree_interface tree;
+  /// The session locks of the API (actors/locks.hpp).
+  locks_interface locks;
   /// Connect timeouts and keep alive (actors/timer_wheel.hpp).
   caf::actor timers;
   /// Subscription changes in progress, shared by every connection of the

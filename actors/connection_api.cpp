@@ -54,7 +54,9 @@ void run_api_request(connection_broker* self, mqtt::effect::api_request&& r) {
       self->system(),
       api_context{st.ctx->tree, st.channel->access(),
                   st.channel->options().mapping, st.ctx->topic_idle_ms,
-                  st.attachment.principal});
+                  st.attachment.principal, st.ctx->locks,
+                  st.channel->session().client_id,
+                  caf::actor_cast<caf::actor>(self)});
   auto req = std::make_shared<mqtt::effect::api_request>(std::move(r));
   self->request(worker, api_timeout, api_atom::value, req->operation,
                 std::move(req->payload))

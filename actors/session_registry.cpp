@@ -27,10 +27,21 @@ session_interface spawn_session(Self* self, const std::string& client_id) {
       session_actor, client_id, me, st.tree, st.cfg));
 }
 
+/// The session of `client_id` has ended: its locks go (actors/locks.hpp).
+/// Told before anything a new session of the client id could ask.
+template <class Self>
+void session_ended(Self* self, const std::string& client_id) {
+  if (self->state.opts.locks)
+    self->send(self->state.opts.locks, lock_closed_atom::value, client_id);
+}
+
 /// Ends what holds the session of `e` now: the session actor (a clean start
 /// replaces it), or the connection that keeps it itself (taken over).
 template <class Self>
-void end_holder(Self* self, session_registry_state::entry& e) {
+void end_holder(Self* self, session_registry_state::entry& e,
+                const std::string& client_id) {
+  if (e.held())
+    session_ended(self, client_id);
   if (e.connection)
     self->send(e.connection, kick_atom::value,
                mqtt::reason_code::session_taken_over, true);
@@ -67,7 +78,7 @@ bool refuse_foreign(Self* self, session_registry_state::entry& e,
     broker_counters::add(counters->auth.foreign_session_replaced);
   CASTOR_LOG(info, "session " << ar.req.client_id,
              "ended for a connection of another principal");
-  end_holder(self, e);
+  end_holder(self, e, ar.req.client_id);
   return false;
 }
 
@@ -90,6 +101,7 @@ caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
     auto& m = self->state.sessions;
     for (auto i = m.begin(); i != m.end(); ++i) {
       if (i->second.session.address() == em.source) {
+        session_ended(self, i->first);
         m.erase(i);
         break;
       }
@@ -106,7 +118,7 @@ caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
         if (ar.req.clean_start || e.connection) {
           // A clean start replaces the session; a session without an actor
           // had expiry 0 and ends with its connection, which is taken over.
-          end_holder(self, e);
+          end_holder(self, e, ar.req.client_id);
         }
         if (!e.session && ar.req.clean_start && ar.req.session_expiry == 0) {
           // Nothing to keep beyond the connection: no session actor until
@@ -148,8 +160,10 @@ caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
         auto i = m.find(id);
         if (i != m.end() && i->second.connection
             && caf::actor_cast<caf::strong_actor_ptr>(i->second.connection)
-                   == self->current_sender())
+                   == self->current_sender()) {
+          session_ended(self, id);
           m.erase(i);
+        }
       },
       [=](expire_atom, const std::string& id, uint64_t attaches) -> bool {
         auto& m = self->state.sessions;
@@ -161,6 +175,7 @@ caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
           return true; // not registered (replaced): it may end
         if (i->second.attaches != attaches)
           return false; // an attach is on its way
+        session_ended(self, id);
         m.erase(i);
         return true;
       },

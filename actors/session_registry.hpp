@@ -32,6 +32,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/counters.hpp"
+#include "actors/iface/locks.hpp"
 #include "actors/iface/registry.hpp"
 #include "actors/session.hpp"
 #include "actors/types.hpp"
@@ -44,6 +45,8 @@ struct registry_options {
   foreign_session_policy foreign_session = foreign_session_policy::refuse;
   /// May be null.
   std::shared_ptr<broker_counters> counters;
+  /// Told when a session ends (its locks go); may be null.
+  locks_interface locks{};
 };
 
 struct session_registry_state {

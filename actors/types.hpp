@@ -257,7 +257,7 @@ typename Inspector::result_type inspect(Inspector& f, publish_batch& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conditional_update& x) {
   return f(caf::meta::type_name("conditional_update"), x.msg, x.constraint,
-           x.patch);
+           x.patch, x.held_locks);
 }
 
 template <class Inspector>

@@ -6,6 +6,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/broker_exit.hpp"
+#include "actors/locks.hpp"
 #include "actors/timer_wheel.hpp"
 #include "actors/session_registry.hpp"
 #include "actors/topic_tree.hpp"
@@ -152,8 +153,12 @@ std::optional<std::string> server::start() {
   // The registry is bookkeeping for every CONNECT: beside the connections
   // in either placement, so that opening a session without an actor of its
   // own wakes no other thread. It spawns sessions where `scfg` says.
+  // The session locks of the API (actors/locks.hpp): the registry tells
+  // them when a session ends.
+  locks_ = spawn_locks(sys_);
   registry_options ropts;
   ropts.foreign_session = auth_.foreign_session;
+  ropts.locks = locks_;
   ropts.counters = counters_;
   auto registry = sys_.middleman().spawn_broker(session_registry_broker, tree_,
                                                 scfg, std::move(ropts));
@@ -185,6 +190,7 @@ std::optional<std::string> server::start() {
     auto ctx = std::make_shared<connection_context>();
     ctx->registry = registry_;
     ctx->tree = tree_;
+    ctx->locks = locks_;
     ctx->timers = timers_;
     ctx->gate = gate;
     ctx->opts = make_channel_options(cfg_.mqtt, l.max_packet_size);
@@ -239,6 +245,8 @@ void server::stop() {
   if (auth_chain_)
     caf::anon_send_exit(auth_chain_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(tree_, caf::exit_reason::user_shutdown);
+  if (locks_)
+    caf::anon_send_exit(locks_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(timers_, caf::exit_reason::user_shutdown);
 }
 

@@ -16,6 +16,7 @@
 
 #include "actors/authenticator.hpp"
 #include "actors/counters.hpp"
+#include "actors/iface/locks.hpp"
 #include "actors/iface/registry.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/session.hpp"
@@ -86,6 +87,7 @@ private:
   std::shared_ptr<broker_counters> counters_;
   topic_tree_interface tree_;
   registry_interface registry_;
+  locks_interface locks_;
   caf::actor timers_;
   std::vector<caf::actor> listeners_;
   std::vector<endpoint> endpoints_;

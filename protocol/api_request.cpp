@@ -354,10 +354,22 @@ std::variant<request, error> parse_request(std::string_view operation,
     auto name = r.string("name");
     if (!r.problem && name.empty())
       r.fail("'name' must not be empty");
-    if (operation == "locks/acquire")
-      out = acquire_lock{name};
-    else
+    if (!r.problem && name.size() > max_lock_name)
+      r.fail("'name' is longer than " + std::to_string(max_lock_name)
+             + " bytes");
+    if (operation == "locks/acquire") {
+      acquire_lock a{name};
+      if (auto w = r.unsigned_number("wait_ms", 0, max_lock_wait_ms))
+        a.wait_ms = *w;
+      auto mode = r.string("release_on", false);
+      if (mode == "disconnect")
+        a.release_on = lock_release::disconnect;
+      else if (!mode.empty() && mode != "session_close")
+        r.fail("'release_on' is session_close or disconnect");
+      out = std::move(a);
+    } else {
       out = release_lock{name};
+    }
   }
   r.finish();
   if (r.problem)

@@ -68,8 +68,19 @@ struct query_range {
   std::string path;
   range_query query;
 };
+/// When a lock a session holds is released without locks/release.
+enum class lock_release : uint8_t {
+  session_close, ///< when the session ends (default)
+  disconnect,    ///< when the connection that acquired it is lost
+};
+/// The longest lock name, in bytes.
+inline constexpr size_t max_lock_name = 256;
+/// The longest wait of locks/acquire (requests are answered within 60 s).
+inline constexpr uint64_t max_lock_wait_ms = 50000;
 struct acquire_lock {
   std::string name;
+  uint64_t wait_ms = 10000; ///< 0: do not wait
+  lock_release release_on = lock_release::session_close;
 };
 struct release_lock {
   std::string name;

@@ -1,5 +1,7 @@
 #include "protocol/conditional_update.hpp"
 
+#include <algorithm>
+
 #include "protocol/constraint.hpp"
 #include "protocol/json_delta.hpp"
 #include "protocol/value.hpp"
@@ -22,6 +24,10 @@ resolve_update(const conditional_update& cu, const mqtt::message* last,
     constraint_facts facts;
     facts.topic_exists = exists;
     facts.current = current ? &*current : nullptr;
+    facts.holds_lock = [&cu](const std::string& name) {
+      return std::find(cu.held_locks.begin(), cu.held_locks.end(), name)
+             != cu.held_locks.end();
+    };
     if (!satisfied(std::get<update_constraint>(c), facts))
       return update_outcome{"CONSTRAINT_FAILED",
                             "the constraint does not hold"};

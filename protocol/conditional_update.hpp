@@ -9,6 +9,7 @@
 
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "protocol/session_state_message.hpp"
 #include "protocol/topic_spec.hpp"
@@ -24,6 +25,10 @@ struct conditional_update {
   std::string constraint;
   /// The patch, as JSON text; empty: `msg` is the value.
   std::string patch;
+  /// The locks the constraint names that the calling session held when
+  /// the lock actor passed the update on (actors/locks.hpp): a `locked`
+  /// constraint holds for these and no others.
+  std::vector<std::string> held_locks{};
 };
 
 /// Why a topic did not apply a conditional update: a stable code of the
@@ -38,8 +43,8 @@ struct update_outcome {
 /// value), whether the topic exists (it had an update, or the API added
 /// it) and its specification (null: implicit): the update to apply, or why
 /// there is none. The current value is read as the explicit type, or as
-/// an implicit topic infers it. Locks are not held by anybody here: a
-/// `locked` constraint fails.
+/// an implicit topic infers it. A `locked` constraint holds for the locks
+/// of `cu.held_locks` only.
 std::variant<mqtt::message_ptr, update_outcome>
 resolve_update(const conditional_update& cu, const mqtt::message* last,
                bool exists, const topic_specification* spec);

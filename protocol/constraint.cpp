@@ -236,4 +236,18 @@ bool lock_table::holds(const std::string& lock,
   return it != locks_.end() && it->second.holder == session;
 }
 
+size_t lock_table::waiting(const std::string& lock) const {
+  auto it = locks_.find(lock);
+  return it == locks_.end() ? 0 : it->second.waiting.size();
+}
+
+bool lock_table::waits(const std::string& lock,
+                       const std::string& session) const {
+  auto it = locks_.find(lock);
+  if (it == locks_.end())
+    return false;
+  auto& w = it->second.waiting;
+  return std::find(w.begin(), w.end(), session) != w.end();
+}
+
 } // namespace castor

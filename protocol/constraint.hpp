@@ -89,6 +89,10 @@ public:
   std::vector<grant> session_closed(const std::string& session);
 
   bool holds(const std::string& lock, const std::string& session) const;
+  /// How many sessions wait for the lock.
+  size_t waiting(const std::string& lock) const;
+  /// Whether `session` waits for the lock.
+  bool waits(const std::string& lock, const std::string& session) const;
   size_t size() const noexcept {
     return locks_.size();
   }

@@ -88,7 +88,7 @@ def bad_requests_get_clear_errors_and_harm_nothing(srv):
              "INVALID_REQUEST", "unknown field")
     check_eq(error_code(request(c, "topics/update", {"path": "x", "value": 1,
                                                      "constraint": {"locked": "l"}})),
-             "NOT_IMPLEMENTED", "a lock, not served yet")
+             "CONSTRAINT_FAILED", "a lock the session does not hold")
     check_eq(error_code(request(c, "topics/update", {"path": "x", "value": 1,
                                                      "constraint": {"valu": 1}})),
              "INVALID_CONSTRAINT", "a malformed constraint")

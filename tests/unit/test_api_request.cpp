@@ -163,6 +163,43 @@ TEST_CASE("api: malformed requests get stable codes naming the field") {
         == "'name' must not be empty");
 }
 
+TEST_CASE("api: locks/acquire's wait and release mode") {
+  auto a = parsed<acquire_lock>("locks/acquire", R"({"name": "L"})");
+  CHECK(a.wait_ms == 10000u);
+  CHECK(a.release_on == lock_release::session_close);
+  a = parsed<acquire_lock>(
+      "locks/acquire",
+      R"({"name": "L", "wait_ms": 0, "release_on": "disconnect"})");
+  CHECK(a.wait_ms == 0u);
+  CHECK(a.release_on == lock_release::disconnect);
+  a = parsed<acquire_lock>(
+      "locks/acquire",
+      R"({"name": "L", "wait_ms": 50000, "release_on": "session_close"})");
+  CHECK(a.wait_ms == 50000u);
+  CHECK(a.release_on == lock_release::session_close);
+  CHECK(refused("locks/acquire", R"({"name": "L", "wait_ms": 50001})").message
+        == "'wait_ms' must be a whole number from 0 to 50000");
+  CHECK(refused("locks/acquire", R"({"name": "L", "wait_ms": -1})").message
+        == "'wait_ms' must be a whole number from 0 to 50000");
+  CHECK(refused("locks/acquire", R"({"name": "L", "release_on": "never"})")
+            .message
+        == "'release_on' is session_close or disconnect");
+  CHECK(refused("locks/acquire", R"({"name": "L", "release_on": 1})").message
+        == "'release_on' must be a string");
+  // release takes the name alone
+  CHECK(refused("locks/release", R"({"name": "L", "wait_ms": 5})").message
+        == "unknown field 'wait_ms'");
+  CHECK(refused("locks/acquire",
+                (R"({"name": ")" + std::string(257, 'x') + R"("})").c_str())
+            .message
+        == "'name' is longer than 256 bytes");
+  CHECK(parsed<acquire_lock>(
+            "locks/acquire",
+            (R"({"name": ")" + std::string(256, 'x') + R"("})").c_str())
+            .name.size()
+        == 256u);
+}
+
 TEST_CASE("api: answers") {
   CHECK(json::parse(ok_answer()) == json{{"ok", true}});
   CHECK(json::parse(ok_answer({{"removed", 3}, {"ok", false}}))

@@ -50,6 +50,17 @@ TEST_CASE("constraints decide against the current value") {
   CHECK(code_of(check(R"({"no_value": true})", nullptr, true)).empty());
   CHECK(code_of(check(R"({"locked": "l"})", last.get()))
         == "CONSTRAINT_FAILED"); // nobody holds a lock here
+  // The locks the lock actor found the caller holding.
+  conditional_update held{next, R"({"locked": "l"})", {}, {"k", "l"}};
+  CHECK(code_of(resolve_update(held, last.get(), true, nullptr)).empty());
+  held.held_locks = {"k"};
+  CHECK(code_of(resolve_update(held, last.get(), true, nullptr))
+        == "CONSTRAINT_FAILED");
+  held.constraint = R"({"or": [{"locked": "l"}, {"locked": "k"}]})";
+  CHECK(code_of(resolve_update(held, last.get(), true, nullptr)).empty());
+  held.constraint = R"({"and": [{"locked": "k"}, {"value": {"n": 2}}]})";
+  CHECK(code_of(resolve_update(held, last.get(), true, nullptr))
+        == "CONSTRAINT_FAILED");
   CHECK(code_of(check(R"({"bogus": 1})", last.get())) == "INVALID_CONSTRAINT");
   CHECK(code_of(check("{", last.get())) == "INVALID_CONSTRAINT");
   // An explicit INT64 topic reads "7" as the number 7.

@@ -117,6 +117,12 @@ TEST_CASE("locks: grants, waiters in order, fencing tokens, closed sessions") {
   CHECK_FALSE(t.acquire("L", "s2"));
   CHECK_FALSE(t.acquire("L", "s3"));
   CHECK_FALSE(t.acquire("L", "s2")); // queued once
+  CHECK(t.waiting("L") == 2);
+  CHECK(t.waits("L", "s2"));
+  CHECK(t.waits("L", "s3"));
+  CHECK_FALSE(t.waits("L", "s1")); // the holder does not wait
+  CHECK(t.waiting("M") == 0);
+  CHECK_FALSE(t.waits("M", "s2"));
   // Release: s2 next, with a larger token.
   auto b = t.release("L", "s1");
   REQUIRE(b);
@@ -125,6 +131,8 @@ TEST_CASE("locks: grants, waiters in order, fencing tokens, closed sessions") {
   CHECK_FALSE(t.holds("L", "s1"));
   // A release by a non-holder only ends its wait.
   CHECK_FALSE(t.release("L", "s3"));
+  CHECK_FALSE(t.waits("L", "s3"));
+  CHECK(t.waiting("L") == 0);
   CHECK_FALSE(t.release("L", "s2").has_value()); // nobody waits now
   CHECK(t.size() == 0);
   // A closing session gives up its locks and its waits.
