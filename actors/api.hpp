@@ -25,6 +25,9 @@ struct api_context {
   /// Topics the API removes retire after this long unused, as those made
   /// by publishes do (mqtt.topic_idle_timeout_ms).
   uint32_t topic_idle_ms = 0;
+  /// The caller's session actor (or its connection while it has none):
+  /// what a topic it adds watches for `this session closes`.
+  caf::actor adder;
 };
 
 /// Most topic names the tree lists for one fetch before the caller's

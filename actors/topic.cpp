@@ -205,6 +205,46 @@ inline void count_delta(topic_state& st, const entry& e, int change) {
     st.basis = delta_basis{};
 }
 
+/// Forgets the value and the retained message (topics/remove, or the
+/// removal policy) and retires after `idle_ms` unused; true if it had
+/// either.
+template <class Self>
+bool forget_value(Self* self, uint32_t idle_ms) {
+  auto& st = self->state;
+  bool had = st.last || st.current;
+  st.last = update{};
+  st.basis = delta_basis{};
+  st.current = update{};
+  st.removed = true;
+  st.idle_ms = idle_ms;
+  arm_gc(self);
+  return had;
+}
+
+/// What the removal policy does when due: as topics/remove, the
+/// specification the API added (if still this one), the value and the
+/// retained message are forgotten.
+template <class Self>
+auto removal_action(Self* self) {
+  return [self] {
+    auto& st = self->state;
+    if (st.mapping && st.spec && st.mapping->added(st.name) == st.spec)
+      st.mapping->remove(st.name);
+    forget_value(self, st.removal.idle_ms);
+    CASTOR_LOG(debug, "topic " << st.name,
+               "removed by its policy (" << st.spec->removal->to_string()
+                                         << ")");
+  };
+}
+
+/// The specification, looked up again if the mapping changed, and its
+/// removal policy followed.
+template <class Self>
+void follow_removal(Self* self) {
+  value_kept(self->state);
+  removal_follow(self, removal_action(self));
+}
+
 /// Numbers the publishes as updates, keeps the current value, and sends
 /// every subscriber the updates that have not expired: plain subscribers
 /// share one list, each share group's members take turns.
@@ -215,6 +255,9 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
   bool cleared = false;
   st.removed = false;
   auto keep = value_kept(st);
+  if (st.spec.get() != st.removal.spec)
+    removal_follow(self, removal_action(self));
+  removal_updated(self, removal_action(self));
   bool conflate = st.spec
                   && (st.spec->conflation == conflation_mode::conflate
                       || st.spec->conflation == conflation_mode::always);
@@ -344,6 +387,8 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
                                mapping_ptr mapping) {
   self->state.name = std::move(name);
   self->state.mapping = std::move(mapping);
+  if (self->state.mapping && !self->state.mapping->empty())
+    follow_removal(self); // a mapping rule's policy
   return implement<topic_interface>(
       [=](publish_atom, publish_batch& batch) -> caf::result<bool> {
         auto rp = self->make_response_promise();
@@ -380,6 +425,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
       },
       [=](subscribe_atom, topic_subscription& ts) -> retained_batch {
         add_subscription(self, ts);
+        removal_subscriptions(self, removal_action(self));
         retained_batch result;
         auto& st = self->state;
         if (ts.options.delta && ts.group.empty()) {
@@ -397,7 +443,10 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         result.items.push_back(st.current);
         return result;
       },
-      [=](attach_atom, topic_subscription& ts) { add_subscription(self, ts); },
+      [=](attach_atom, topic_subscription& ts) {
+        add_subscription(self, ts);
+        removal_subscriptions(self, removal_action(self));
+      },
       [=](unsub_atom, const caf::actor& session, const std::string& filter,
           const std::string& group) -> bool {
         auto& st = self->state;
@@ -424,6 +473,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
             forget_session(self, session);
           drain_stash(self);
           arm_gc(self);
+          removal_subscriptions(self, removal_action(self));
           return true;
         }
         auto i = st.subs.find(session);
@@ -451,6 +501,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
             forget_session(self, session);
           drain_stash(self);
           arm_gc(self);
+          removal_subscriptions(self, removal_action(self));
         }
         return true;
       },
@@ -458,6 +509,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         auto& st = self->state;
         st.tree = caf::actor_cast<topic_tree_interface>(self->current_sender());
         st.idle_ms = idle_ms;
+        st.removal.idle_ms = idle_ms;
         arm_gc(self);
       },
       [=](gc_check_atom, uint64_t mark) {
@@ -489,16 +541,18 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         return rp;
       },
       [=](remove_atom, uint32_t idle_ms) -> bool {
-        auto& st = self->state;
-        bool had = st.last || st.current;
-        st.last = update{};
-        st.basis = delta_basis{};
-        st.current = update{};
-        st.removed = true;
-        st.idle_ms = idle_ms;
-        arm_gc(self);
-        CASTOR_LOG(debug, "topic " << st.name, "removed through the API");
+        bool had = forget_value(self, idle_ms);
+        CASTOR_LOG(debug, "topic " << self->state.name,
+                   "removed through the API");
         return had;
+      },
+      [=](removal_check_atom, uint64_t epoch) {
+        follow_removal(self);
+        removal_timer(self, epoch, removal_action(self));
+      },
+      [=](adder_atom, const caf::actor& adder) {
+        follow_removal(self);
+        removal_adder(self, adder, removal_action(self));
       },
       [=](retire_atom) -> bool {
         // The tree no longer hands this topic out while it waits for the

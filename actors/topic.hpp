@@ -29,6 +29,7 @@
 
 #include "actors/iface/topic.hpp"
 #include "actors/iface/topic_tree.hpp"
+#include "actors/topic_removal.hpp"
 #include "actors/types.hpp"
 #include "protocol/topic_mapping.hpp"
 #include "protocol/update_delta.hpp"
@@ -116,6 +117,8 @@ struct topic_state {
   caf::actor timers;
   bool gc_armed = false;
   uint64_t published_at_ask = 0;
+  /// Its removal policy, if its specification has one.
+  topic_removal removal;
 
   bool collectable() const noexcept {
     return subs.empty() && groups.empty() && !current && stash.empty()

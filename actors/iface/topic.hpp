@@ -51,6 +51,11 @@ using topic_interface = caf::typed_actor<
     // The platform API's update under a constraint, or patch: applied (an
     // empty code) or why not, decided against the value at that moment.
     caf::replies_to<update_atom, conditional_update>::with<update_outcome>,
+    // Its removal policy's timer (with the epoch it was armed with).
+    caf::reacts_to<removal_check_atom, uint64_t>,
+    // The platform API added it for this session (or connection): what a
+    // removal policy's `this session closes` watches.
+    caf::reacts_to<adder_atom, caf::actor>,
     // The platform API removes it: forget the value and the retained
     // message, retire after this many ms unused (as topics made by
     // publishes do); true if it had either.

@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+"""Topic specification properties that act in the server (docs/platform.md,
+"Topic specifications"): a removal policy (REMOVAL) removes its topic, as
+topics/remove does, when it becomes due.
+
+Requests go through the platform API (`$castor/api/`); whether a topic is
+there is what topics/fetch answers. Waits are bounded: a topic that should
+go is polled for until a deadline, one that should stay is kept busy and
+checked again after its period has passed more than once."""
+
+import json
+import time
+
+from mqtt_test import *  # noqa: F401,F403
+
+MAPPING = """
+topics:
+  mapping:
+    - {filter: "rule/#", type: string, properties: {REMOVAL: "when no updates for 1s"}}
+"""
+
+# Long enough for the server to act on a due policy (timer resolution,
+# a loaded machine), short enough for the suite.
+GONE_WITHIN = 8.0
+
+
+def request(c, operation, body):
+    """Sends a request at QoS 0 and returns the answer (other PUBLISHes that
+    come meanwhile, for subscriptions of `c`, are skipped)."""
+    response_topic = unique("reply")
+    correlation = unique("corr").encode()
+    c.publish("$castor/api/" + operation, json.dumps(body), qos=0,
+              properties={"response_topic": response_topic,
+                          "correlation_data": correlation})
+    while True:
+        p = c.expect_publish()
+        if p.topic == response_topic:
+            check_eq(p.props.get("correlation_data"), correlation, "correlation data")
+            return json.loads(p.payload)
+
+
+def ok(answer):
+    check(answer.get("ok") is True, "expected an ok answer, got %r" % answer)
+    return answer
+
+
+def paths(c, selector):
+    return [t["path"] for t in ok(request(c, "topics/fetch",
+                                          {"selector": selector}))["topics"]]
+
+
+def there(c, path):
+    return paths(c, path) == [path]
+
+
+def wait_gone(c, path, within=GONE_WITHIN):
+    """Polls topics/fetch until `path` is gone; returns how long it took."""
+    start = time.monotonic()
+    while there(c, path):
+        check(time.monotonic() - start < within,
+              "%s still there after %.1f s" % (path, within))
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def keep_busy(c, path, seconds, every=0.2):
+    """Updates `path` every `every` s for `seconds`, checking it is there
+    after each update."""
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+        ok(request(c, "topics/update", {"path": path, "value": "v%d" % n}))
+        check(there(c, path), "%s removed while updated (update %d)" % (path, n))
+        time.sleep(every)
+
+
+@case(castor_only=True, server=False)
+def no_updates_for_removes_an_idle_topic_and_not_a_busy_one():
+    srv = Server(extra_config=MAPPING)
+    srv.start()
+    try:
+        c = connect(srv.port, "c25-idle")
+        spec = {"type": "string", "properties": {"REMOVAL": "when no updates for 1s"}}
+        ok(request(c, "topics/add", dict(spec, path="rm/idle")))
+        ok(request(c, "topics/update", {"path": "rm/idle", "value": "a"}))
+        # Updated every 0.2 s for 3 s (three periods): it stays.
+        keep_busy(c, "rm/idle", 3.0)
+        # Then left alone: gone after about a second.
+        took = wait_gone(c, "rm/idle")
+        check(took >= 0.5, "removed too early (%.2f s after the last update)" % took)
+        # Its specification went with it: the path takes any payload again,
+        # and a new value is there to stay (an implicit topic).
+        c.publish("rm/idle", b"\xff\x00", qos=1)
+        check(there(c, "rm/idle"), "implicit again after the removal")
+        # A mapping rule's topic: its value and retained message go, the
+        # rule stays (the topic is explicit again at its next publish).
+        sub = connect(srv.port, "c25-idle-sub")
+        c.publish("rule/a", b"kept?", qos=1, retain=True)
+        wait_gone(c, "rule/a")
+        sub.subscribe("rule/a", 1)
+        sub.expect_nothing("the removed topic's retained message", via=c)
+        c.publish("rule/a", b"again", qos=1)
+        sub.expect_publish("rule/a", b"again", payload_format_indicator=1, ack=True)
+        check(there(c, "rule/a"), "a new value after the removal")
+        wait_gone(c, "rule/a")
+        for x in (c, sub):
+            x.disconnect()
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True, server=False)
+def subscriptions_below_removes_a_topic_nobody_follows():
+    srv = Server()
+    srv.start()
+    try:
+        c = connect(srv.port, "c25-subs")
+        sub = connect(srv.port, "c25-subs-sub")
+        sub.subscribe("rm/subs", 1)
+        shared = connect(srv.port, "c25-subs-shared")
+        shared.subscribe("$share/g/rm/subs", 1)
+        ok(request(c, "topics/add", {"path": "rm/subs", "type": "string", "properties":
+                                     {"REMOVAL": "when subscriptions < 1 for 1s"}}))
+        ok(request(c, "topics/update", {"path": "rm/subs", "value": "a"}))
+        sub.expect_publish("rm/subs", b"a", ack=True)
+        shared.expect_publish("rm/subs", b"a", ack=True)
+        # Subscribed to (a plain and a shared subscription): it stays.
+        time.sleep(2.5)
+        check(there(c, "rm/subs"), "removed while subscribed")
+        sub.unsubscribe("rm/subs")
+        time.sleep(2.5)
+        check(there(c, "rm/subs"), "removed while a share group member subscribes")
+        # Nobody left: gone a second later.
+        shared.unsubscribe("$share/g/rm/subs")
+        took = wait_gone(c, "rm/subs")
+        check(took >= 0.5, "removed too early (%.2f s after the last unsubscribe)" % took)
+        for x in (c, sub, shared):
+            x.disconnect()
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True, server=False)
+def this_session_closes_removes_the_topics_it_added():
+    srv = Server()
+    srv.start()
+    try:
+        watcher = connect(srv.port, "c25-close-watch")
+        adder = connect(srv.port, "c25-close-adder")
+        spec = {"type": "string", "properties": {"REMOVAL": "when this session closes"}}
+        ok(request(adder, "topics/add", dict(spec, path="rm/close/a")))
+        ok(request(adder, "topics/update", {"path": "rm/close/b", "value": "b",
+                                            "specification": spec}))
+        ok(request(adder, "topics/update", {"path": "rm/close/a", "value": "a"}))
+        # A topic another session added stays when this one closes.
+        ok(request(watcher, "topics/add", dict(spec, path="rm/close/other")))
+        ok(request(watcher, "topics/update", {"path": "rm/close/other", "value": "o"}))
+        time.sleep(1.0)
+        check_eq(paths(watcher, "rm/close/#"), ["rm/close/a", "rm/close/b", "rm/close/other"],
+                 "while the adding session is open")
+        adder.disconnect()
+        start = time.monotonic()
+        while paths(watcher, "rm/close/#") != ["rm/close/other"]:
+            check(time.monotonic() - start < GONE_WITHIN,
+                  "still there: %r" % paths(watcher, "rm/close/#"))
+            time.sleep(0.1)
+        # Through a persistent session: it closes when it expires, not when
+        # its connection does.
+        p = connect(srv.port, "c25-close-persist",
+                    properties={"session_expiry_interval": 2})
+        ok(request(p, "topics/add", dict(spec, path="rm/close/p")))
+        ok(request(p, "topics/update", {"path": "rm/close/p", "value": "p"}))
+        p.disconnect()
+        time.sleep(0.8)
+        check(there(watcher, "rm/close/p"), "removed before the session expired")
+        wait_gone(watcher, "rm/close/p")
+        watcher.disconnect()
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True, server=False)
+def and_or_combine_conditions():
+    srv = Server()
+    srv.start()
+    try:
+        c = connect(srv.port, "c25-comb")
+        sub = connect(srv.port, "c25-comb-sub")
+        sub.subscribe("rm/and", 1)
+        # and: idle for a second, but still subscribed: it stays until the
+        # subscriber leaves too.
+        ok(request(c, "topics/add", {"path": "rm/and", "type": "string", "properties":
+                                     {"REMOVAL": "when no updates for 1s and "
+                                                 "subscriptions < 1 for 1s"}}))
+        ok(request(c, "topics/update", {"path": "rm/and", "value": "a"}))
+        sub.expect_publish("rm/and", b"a", ack=True)
+        time.sleep(2.5)
+        check(there(c, "rm/and"), "removed while subscribed")
+        sub.unsubscribe("rm/and")
+        wait_gone(c, "rm/and")
+        # or: kept busy (the first condition never holds), removed when the
+        # time has passed.
+        at_ms = int(time.time() * 1000) + 2500
+        ok(request(c, "topics/add", {"path": "rm/or", "type": "string", "properties":
+                                     {"REMOVAL": "when no updates for 10m or "
+                                                 "time after %d" % at_ms}}))
+        keep_busy(c, "rm/or", 1.5)
+        wait_gone(c, "rm/or")
+        check(time.time() * 1000 >= at_ms, "removed before its time")
+        for x in (c, sub):
+            x.disconnect()
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    run_cases()
