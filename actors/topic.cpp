@@ -261,10 +261,11 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
   bool conflate = st.spec
                   && (st.spec->conflation == conflation_mode::conflate
                       || st.spec->conflation == conflation_mode::always);
+  bool tidy = st.spec && st.spec->tidy_on_unsubscribe;
   std::vector<update> ups;
   ups.reserve(msgs.size());
   for (auto& m : msgs) {
-    update u{++st.seq, value_type::binary, m, nullptr, 0, conflate};
+    update u{++st.seq, value_type::binary, m, nullptr, 0, conflate, tidy};
     if (u.clears_value()) {
       cleared = cleared || static_cast<bool>(st.current);
       st.current = update{};

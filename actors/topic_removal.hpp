@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/system_messages.hpp>
 
 #include "actors/timers.hpp"
 #include "protocol/topic_spec.hpp"

@@ -270,7 +270,7 @@ typename Inspector::result_type inspect(Inspector& f, update_outcome& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, update& x) {
   return f(caf::meta::type_name("update"), x.seq, x.type, x.msg, x.delta,
-           x.base, x.conflate);
+           x.base, x.conflate, x.tidy);
 }
 
 /// The shared lists travel as values (copies: only when crossing nodes).

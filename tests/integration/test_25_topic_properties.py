@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Topic specification properties that act in the server (docs/platform.md,
 "Topic specifications"): a removal policy (REMOVAL) removes its topic, as
-topics/remove does, when it becomes due.
+topics/remove does, when it becomes due; TIDY_ON_UNSUBSCRIBE drops what an
+unsubscribing session still has queued of the topic.
 
 Requests go through the platform API (`$castor/api/`); whether a topic is
 there is what topics/fetch answers. Waits are bounded: a topic that should
@@ -17,6 +18,7 @@ MAPPING = """
 topics:
   mapping:
     - {filter: "rule/#", type: string, properties: {REMOVAL: "when no updates for 1s"}}
+    - {filter: "tidy/#", type: string, properties: {TIDY_ON_UNSUBSCRIBE: "true"}}
 """
 
 # Long enough for the server to act on a due policy (timer resolution,
@@ -209,6 +211,37 @@ def and_or_combine_conditions():
         wait_gone(c, "rm/or")
         check(time.time() * 1000 >= at_ms, "removed before its time")
         for x in (c, sub):
+            x.disconnect()
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True, server=False)
+def tidy_on_unsubscribe_drops_what_is_queued():
+    srv = Server(extra_config=MAPPING)
+    srv.start()
+    try:
+        # A subscriber that takes one message at a time and has not
+        # acknowledged the first: the others wait in its session's queue.
+        s = connect(srv.port, "c25-tidy", properties={"receive_maximum": 1})
+        s.subscribe(["tidy/a", "other/a"], 1, codes=[1, 1])
+        pub = connect(srv.port, "c25-tidy-pub")
+        for n in range(20):
+            pub.publish("tidy/a", b"t%d" % n, qos=1)
+            pub.publish("other/a", b"o%d" % n, qos=1)
+        first = s.expect_publish()
+        s.send(gen_unsubscribe(2, ["tidy/a", "other/a"]))
+        s.expect(UNSUBACK, packet_id=2)
+        s.send(gen_puback(first.packet_id))
+        # The queue is one line: a tidied topic's messages would come before
+        # the other topic's last one. Only the other topic's come.
+        got = [first.payload]
+        while got[-1] != b"o19":
+            p = s.expect_publish(ack=True)
+            got.append(p.payload)
+        check_eq(got[1:], [b"o%d" % n for n in range(20) if b"o%d" % n != first.payload],
+                 "after the unsubscribe")
+        for x in (s, pub):
             x.disconnect()
     finally:
         srv.stop()
