@@ -55,6 +55,9 @@ void deliver(Self* self, const caf::actor& session, update_batch&& batch) {
   if (!was && c.exhausted()) {
     ++st.blocked;
     CASTOR_LOG(trace, "topic " << st.name, "blocked by " << session.id());
+    if (st.spec && st.spec->conflation == conflation_mode::unsubscribe
+        && !batch.shared)
+      st.behind.push_back(session);
   }
   send_as<session_interface>(self, session, deliver_atom::value,
                              std::move(batch));
@@ -245,6 +248,36 @@ void follow_removal(Self* self) {
   removal_follow(self, removal_action(self));
 }
 
+/// CONFLATION unsubscribe: the plain subscribers that fell behind (their
+/// credit ran out) lose their subscriptions to this topic instead of
+/// holding it up; their sessions keep their filters (a SUBSCRIBE again
+/// brings them back).
+template <class Self>
+void cut_behind(Self* self) {
+  auto& st = self->state;
+  for (auto& session : st.behind) {
+    auto i = st.subs.find(session);
+    if (i == st.subs.end())
+      continue;
+    for (auto& e : i->second.entries)
+      count_delta(st, e, -1);
+    st.subs.erase(i);
+    bool member = false;
+    for (auto& [key, g] : st.groups)
+      for (auto& m : g.members)
+        member = member || m.session == session;
+    if (!member)
+      forget_session(self, session);
+    ++st.cut_behind;
+    CASTOR_LOG(info, "topic " << st.name,
+               "unsubscribed session " << session.id()
+                                       << ", which fell behind (CONFLATION "
+                                          "unsubscribe; "
+                                       << st.cut_behind << " so far)");
+  }
+  st.behind.clear();
+}
+
 /// Numbers the publishes as updates, keeps the current value, and sends
 /// every subscriber the updates that have not expired: plain subscribers
 /// share one list, each share group's members take turns.
@@ -293,6 +326,8 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
   auto items = std::make_shared<const std::vector<update>>(std::move(ups));
   for (auto& [session, sub] : st.subs)
     deliver(self, session, update_batch{items, sub.options, false, bytes});
+  if (!st.behind.empty())
+    cut_behind(self);
 }
 
 /// Fans `msgs` out now, or stashes them while a session blocks the topic;

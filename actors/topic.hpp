@@ -119,6 +119,10 @@ struct topic_state {
   uint64_t published_at_ask = 0;
   /// Its removal policy, if its specification has one.
   topic_removal removal;
+  /// CONFLATION unsubscribe: plain subscribers whose credit ran out in the
+  /// fan-out under way (cut once it is done), and how many were cut.
+  std::vector<caf::actor> behind;
+  uint64_t cut_behind = 0;
 
   bool collectable() const noexcept {
     return subs.empty() && groups.empty() && !current && stash.empty()

@@ -2,7 +2,8 @@
 """Topic specification properties that act in the server (docs/platform.md,
 "Topic specifications"): a removal policy (REMOVAL) removes its topic, as
 topics/remove does, when it becomes due; TIDY_ON_UNSUBSCRIBE drops what an
-unsubscribing session still has queued of the topic.
+unsubscribing session still has queued of the topic; CONFLATION unsubscribe
+cuts a subscriber that falls behind instead of holding the topic up.
 
 Requests go through the platform API (`$castor/api/`); whether a topic is
 there is what topics/fetch answers. Waits are bounded: a topic that should
@@ -19,6 +20,7 @@ topics:
   mapping:
     - {filter: "rule/#", type: string, properties: {REMOVAL: "when no updates for 1s"}}
     - {filter: "tidy/#", type: string, properties: {TIDY_ON_UNSUBSCRIBE: "true"}}
+    - {filter: "cut/#", type: string, properties: {CONFLATION: unsubscribe}}
 """
 
 # Long enough for the server to act on a due policy (timer resolution,
@@ -242,6 +244,51 @@ def tidy_on_unsubscribe_drops_what_is_queued():
         check_eq(got[1:], [b"o%d" % n for n in range(20) if b"o%d" % n != first.payload],
                  "after the unsubscribe")
         for x in (s, pub):
+            x.disconnect()
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True, server=False)
+def conflation_unsubscribe_cuts_a_subscriber_that_falls_behind():
+    srv = Server(extra_config=MAPPING)
+    srv.start()
+    try:
+        stalled = connect(srv.port, "c25-cut-stalled", properties={"receive_maximum": 1})
+        stalled.subscribe("cut/a", 1)
+        fast = connect(srv.port, "c25-cut-fast")
+        fast.subscribe("cut/a", 1)
+        pub = connect(srv.port, "c25-cut-pub")
+        pad = "p" * 300
+        # Far more than a stalled session takes before it holds a topic up:
+        # every publish is acknowledged all the same (publish() waits for
+        # each PUBACK), and the fast subscriber gets every one.
+        for n in range(300):
+            pub.publish("cut/a", ("%d %s" % (n, pad)).encode(), qos=1, packet_id=1 + n % 100)
+            p = fast.expect_publish("cut/a", ack=True)
+            check_eq(int(p.payload.split()[0]), n, "the fast subscriber's order")
+        # Cut: a publish now does not reach it. Subscribing again brings the
+        # topic back: the update after that is the next it gets, after what
+        # was sent to it before it was cut (in order, not all of it).
+        pub.publish("cut/a", b"after", qos=1)
+        fast.expect_publish("cut/a", b"after", ack=True)
+        stalled.send(gen_subscribe(7, "cut/a", qos=1))
+        got = []
+        while True:
+            p = stalled.recv()
+            if p.type == SUBACK:
+                check_eq(p.packet_id, 7, "SUBACK")
+                pub.publish("cut/a", b"again", qos=1)
+                continue
+            check_eq(p.type, PUBLISH, "a PUBLISH")
+            stalled.send(gen_puback(p.packet_id))
+            if p.payload == b"again":
+                break
+            check(p.payload != b"after", "the cut subscriber got a later update")
+            got.append(int(p.payload.split()[0]))
+        check(0 < len(got) < 300, "got %d of the 300 updates" % len(got))
+        check_eq(got, list(range(len(got))), "the stalled subscriber's order")
+        for x in (stalled, fast, pub):
             x.disconnect()
     finally:
         srv.stop()
