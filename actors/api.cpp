@@ -314,8 +314,10 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
               return finish(
                   api::error_answer(permission_denied("creating", path)));
             }
-            if (adding)
+            if (adding) {
               self->send(t, keep_atom::value);
+              self->send(t, adder_atom::value, ctx.adder);
+            }
             if (!constraint.empty()) {
               // The topic decides against its value at that moment; a
               // topic added for this update is taken back if it fails.
@@ -394,6 +396,7 @@ void run_add(Self* self, const api_context& ctx, api::add_topic a,
       .then(
           [=](topic_interface& t) mutable {
             self->send(t, keep_atom::value);
+            self->send(t, adder_atom::value, ctx.adder);
             finish(api::ok_answer());
           },
           [=](caf::error&) mutable {

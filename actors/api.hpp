@@ -37,6 +37,9 @@ struct api_context {
   locks_interface locks{};
   std::string session{};
   caf::actor connection{};
+  /// The caller's session actor (or its connection while it has none):
+  /// what a topic it adds watches for `this session closes`.
+  caf::actor adder;
 };
 
 /// Most topic names the tree lists for one fetch before the caller's

@@ -50,13 +50,19 @@ void run_api_request(connection_broker* self, mqtt::effect::api_request&& r) {
     return;
   }
   broker_counters::add(st.ctx->counters->api_requests);
+  // The session that adds a topic is what its removal policy's `this
+  // session closes` watches: the session actor, or this connection while
+  // the session has none (it ends with the connection then).
+  auto adder = st.attachment.session
+                   ? caf::actor_cast<caf::actor>(st.attachment.session)
+                   : caf::actor_cast<caf::actor>(self);
   auto worker = spawn_api_request(
       self->system(),
       api_context{st.ctx->tree, st.channel->access(),
                   st.channel->options().mapping, st.ctx->topic_idle_ms,
                   st.attachment.principal, st.ctx->locks,
                   st.channel->session().client_id,
-                  caf::actor_cast<caf::actor>(self)});
+                  caf::actor_cast<caf::actor>(self), std::move(adder)});
   auto req = std::make_shared<mqtt::effect::api_request>(std::move(r));
   self->request(worker, api_timeout, api_atom::value, req->operation,
                 std::move(req->payload))

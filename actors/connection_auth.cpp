@@ -10,6 +10,7 @@
 #include "actors/authenticator_types.hpp"
 #include "actors/connection_detail.hpp"
 #include "log/log.hpp"
+#include "protocol/owner_access.hpp"
 #include "security/topic_access.hpp"
 
 namespace castor::connection_detail {
@@ -206,6 +207,12 @@ void authenticated(connection_broker* self, mqtt::effect::open_session&& open,
         st.ctx->store, st.attachment.roles);
   else
     st.attachment.access = allow_everything(); // no security store configured
+  // A topic whose specification names the principal as OWNER grants it
+  // its rights on that topic (asked only where its roles refuse).
+  if (st.ctx->rights || st.ctx->store)
+    st.attachment.access = mqtt::with_ownership(
+        st.attachment.access, st.channel->options().mapping,
+        st.attachment.principal);
   st.channel->set_access(st.attachment.access);
   st.channel->set_principal(st.attachment.principal);
   // A will the client may not publish is refused at CONNECT (0x87), as

@@ -549,10 +549,22 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         // [MQTT-3.10.4-2]: answered once every topic has forgotten them
         // (what they sent before is already in this mailbox).
         auto rp = self->template make_response_promise<subscribe_codes>();
-        unsubscribe_at_tree(self, std::move(u),
-                            [rp, codes = std::move(codes)]() mutable {
-                              rp.deliver(std::move(codes));
-                            });
+        auto gone = u.filters;
+        unsubscribe_at_tree(
+            self, std::move(u),
+            [self, rp, gone = std::move(gone),
+             codes = std::move(codes)]() mutable {
+              // TIDY_ON_UNSUBSCRIBE: what is still queued of tidied topics
+              // goes (everything they sent before is in by now).
+              auto& st = self->state;
+              if (auto n = st.mqtt_state.tidy(gone); n > 0) {
+                CASTOR_LOG(debug, "session " << st.client_id,
+                           "dropped " << n << " queued messages on unsubscribe"
+                                      << " (TIDY_ON_UNSUBSCRIBE)");
+                pay_owed(self);
+              }
+              rp.deliver(std::move(codes));
+            });
         return rp;
       },
       [=](deliver_atom, update_batch& batch) {

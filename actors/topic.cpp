@@ -56,6 +56,9 @@ void deliver(Self* self, const caf::actor& session, update_batch&& batch) {
   if (!was && c.exhausted()) {
     ++st.blocked;
     CASTOR_LOG(trace, "topic " << st.name, "blocked by " << session.id());
+    if (st.spec && st.spec->conflation == conflation_mode::unsubscribe
+        && !batch.shared)
+      st.behind.push_back(session);
   }
   send_as<session_interface>(self, session, deliver_atom::value,
                              std::move(batch));
@@ -217,6 +220,77 @@ inline void count_delta(topic_state& st, const entry& e, int change) {
     st.basis = delta_basis{};
 }
 
+/// Forgets the value and the retained message (topics/remove, or the
+/// removal policy) and retires after `idle_ms` unused; true if it had
+/// either.
+template <class Self>
+bool forget_value(Self* self, uint32_t idle_ms) {
+  auto& st = self->state;
+  bool had = st.last || st.current;
+  st.last = update{};
+  st.basis = delta_basis{};
+  st.current = update{};
+  st.series.reset();
+  st.removed = true;
+  st.idle_ms = idle_ms;
+  arm_gc(self);
+  return had;
+}
+
+/// What the removal policy does when due: as topics/remove, the
+/// specification the API added (if still this one), the value and the
+/// retained message are forgotten.
+template <class Self>
+auto removal_action(Self* self) {
+  return [self] {
+    auto& st = self->state;
+    if (st.mapping && st.spec && st.mapping->added(st.name) == st.spec)
+      st.mapping->remove(st.name);
+    forget_value(self, st.removal.idle_ms);
+    CASTOR_LOG(debug, "topic " << st.name,
+               "removed by its policy (" << st.spec->removal->to_string()
+                                         << ")");
+  };
+}
+
+/// The specification, looked up again if the mapping changed, and its
+/// removal policy followed.
+template <class Self>
+void follow_removal(Self* self) {
+  value_kept(self->state);
+  removal_follow(self, removal_action(self));
+}
+
+/// CONFLATION unsubscribe: the plain subscribers that fell behind (their
+/// credit ran out) lose their subscriptions to this topic instead of
+/// holding it up; their sessions keep their filters (a SUBSCRIBE again
+/// brings them back).
+template <class Self>
+void cut_behind(Self* self) {
+  auto& st = self->state;
+  for (auto& session : st.behind) {
+    auto i = st.subs.find(session);
+    if (i == st.subs.end())
+      continue;
+    for (auto& e : i->second.entries)
+      count_delta(st, e, -1);
+    st.subs.erase(i);
+    bool member = false;
+    for (auto& [key, g] : st.groups)
+      for (auto& m : g.members)
+        member = member || m.session == session;
+    if (!member)
+      forget_session(self, session);
+    ++st.cut_behind;
+    CASTOR_LOG(info, "topic " << st.name,
+               "unsubscribed session " << session.id()
+                                       << ", which fell behind (CONFLATION "
+                                          "unsubscribe; "
+                                       << st.cut_behind << " so far)");
+  }
+  st.behind.clear();
+}
+
 /// Numbers the publishes as updates, keeps the current value, and sends
 /// every subscriber the updates that have not expired: plain subscribers
 /// share one list, each share group's members take turns.
@@ -227,16 +301,22 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
   bool cleared = false;
   st.removed = false;
   auto keep = value_kept(st);
+  if (st.spec.get() != st.removal.spec)
+    removal_follow(self, removal_action(self));
+  removal_updated(self, removal_action(self));
   bool conflate = conflates(st);
+  bool tidy = st.spec && st.spec->tidy_on_unsubscribe;
   std::vector<update> ups;
   ups.reserve(msgs.size());
   if (auto ts = series_of(st)) {
     series_publish(st, *ts, msgs, ups, conflate);
+    for (auto& u : ups)
+      u.tidy = tidy;
     deliver_updates(self, std::move(ups));
     return;
   }
   for (auto& m : msgs) {
-    update u{++st.seq, value_type::binary, m, nullptr, 0, conflate};
+    update u{++st.seq, value_type::binary, m, nullptr, 0, conflate, tidy};
     if (u.clears_value()) {
       cleared = cleared || static_cast<bool>(st.current);
       st.current = update{};
@@ -272,6 +352,8 @@ void deliver_updates(Self* self, std::vector<update>&& ups) {
   auto items = std::make_shared<const std::vector<update>>(std::move(ups));
   for (auto& [session, sub] : st.subs)
     deliver(self, session, update_batch{items, sub.options, false, bytes});
+  if (!st.behind.empty())
+    cut_behind(self);
 }
 
 /// Fans `msgs` out now, or stashes them while a session blocks the topic;
@@ -352,9 +434,12 @@ void take_series(Self* self, series_request&& r,
     }
     std::vector<update> ups;
     auto a = series_change(st, *ts, r, ups, conflates(st));
+    for (auto& u : ups)
+      u.tidy = st.spec->tidy_on_unsubscribe;
     if (!ups.empty()) {
       ++st.published;
       st.removed = false;
+      removal_updated(self, removal_action(self));
     }
     deliver_updates(self, std::move(ups));
     rp.deliver(std::move(a));
@@ -411,6 +496,8 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
                                mapping_ptr mapping) {
   self->state.name = std::move(name);
   self->state.mapping = std::move(mapping);
+  if (self->state.mapping && !self->state.mapping->empty())
+    follow_removal(self); // a mapping rule's policy
   return implement<topic_interface>(
       [=](publish_atom, publish_batch& batch) -> caf::result<bool> {
         auto rp = self->make_response_promise();
@@ -447,6 +534,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
       },
       [=](subscribe_atom, topic_subscription& ts) -> retained_batch {
         add_subscription(self, ts);
+        removal_subscriptions(self, removal_action(self));
         retained_batch result;
         auto& st = self->state;
         value_kept(st);
@@ -472,7 +560,10 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         result.items.push_back(st.current);
         return result;
       },
-      [=](attach_atom, topic_subscription& ts) { add_subscription(self, ts); },
+      [=](attach_atom, topic_subscription& ts) {
+        add_subscription(self, ts);
+        removal_subscriptions(self, removal_action(self));
+      },
       [=](unsub_atom, const caf::actor& session, const std::string& filter,
           const std::string& group) -> bool {
         auto& st = self->state;
@@ -499,6 +590,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
             forget_session(self, session);
           drain_stash(self);
           arm_gc(self);
+          removal_subscriptions(self, removal_action(self));
           return true;
         }
         auto i = st.subs.find(session);
@@ -526,6 +618,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
             forget_session(self, session);
           drain_stash(self);
           arm_gc(self);
+          removal_subscriptions(self, removal_action(self));
         }
         return true;
       },
@@ -533,6 +626,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         auto& st = self->state;
         st.tree = caf::actor_cast<topic_tree_interface>(self->current_sender());
         st.idle_ms = idle_ms;
+        st.removal.idle_ms = idle_ms;
         arm_gc(self);
       },
       [=](gc_check_atom, uint64_t mark) {
@@ -569,17 +663,18 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         return rp;
       },
       [=](remove_atom, uint32_t idle_ms) -> bool {
-        auto& st = self->state;
-        bool had = st.last || st.current;
-        st.last = update{};
-        st.basis = delta_basis{};
-        st.current = update{};
-        st.series.reset();
-        st.removed = true;
-        st.idle_ms = idle_ms;
-        arm_gc(self);
-        CASTOR_LOG(debug, "topic " << st.name, "removed through the API");
+        bool had = forget_value(self, idle_ms);
+        CASTOR_LOG(debug, "topic " << self->state.name,
+                   "removed through the API");
         return had;
+      },
+      [=](removal_check_atom, uint64_t epoch) {
+        follow_removal(self);
+        removal_timer(self, epoch, removal_action(self));
+      },
+      [=](adder_atom, const caf::actor& adder) {
+        follow_removal(self);
+        removal_adder(self, adder, removal_action(self));
       },
       [=](retire_atom) -> bool {
         // The tree no longer hands this topic out while it waits for the

@@ -30,6 +30,7 @@
 
 #include "actors/iface/topic.hpp"
 #include "actors/iface/topic_tree.hpp"
+#include "actors/topic_removal.hpp"
 #include "actors/types.hpp"
 #include "protocol/time_series.hpp"
 #include "protocol/topic_mapping.hpp"
@@ -121,6 +122,12 @@ struct topic_state {
   caf::actor timers;
   bool gc_armed = false;
   uint64_t published_at_ask = 0;
+  /// Its removal policy, if its specification has one.
+  topic_removal removal;
+  /// CONFLATION unsubscribe: plain subscribers whose credit ran out in the
+  /// fan-out under way (cut once it is done), and how many were cut.
+  std::vector<caf::actor> behind;
+  uint64_t cut_behind = 0;
 
   bool collectable() const noexcept {
     return subs.empty() && groups.empty() && !current && stash.empty()

@@ -66,6 +66,11 @@ using slow_atom = caf::atom_constant<caf::atom("slow")>;
 using gc_config_atom = caf::atom_constant<caf::atom("gcconf")>;
 /// Topic -> itself: is it still idle?
 using gc_check_atom = caf::atom_constant<caf::atom("gccheck")>;
+/// Topic -> itself: is its removal policy due (actors/topic_removal.hpp)?
+using removal_check_atom = caf::atom_constant<caf::atom("rmcheck")>;
+/// API request actor -> topic: (adder_atom, actor) the session (or
+/// connection) that added you, for a policy's `this session closes`.
+using adder_atom = caf::atom_constant<caf::atom("adder")>;
 /// Subscription gate -> connection: a subscription change it waited for
 /// has ended (actors/subscription_gate.hpp).
 using gate_open_atom = caf::atom_constant<caf::atom("gateopen")>;
@@ -286,7 +291,7 @@ typename Inspector::result_type inspect(Inspector& f, series_answer& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, update& x) {
   return f(caf::meta::type_name("update"), x.seq, x.type, x.msg, x.delta,
-           x.base, x.conflate);
+           x.base, x.conflate, x.tidy);
 }
 
 /// The shared lists travel as values (copies: only when crossing nodes).

@@ -15,6 +15,7 @@ unsigned deliver_through(const update& u, const std::string& client_id,
     out.retain = rap && m.retain;
     out.from_share = false;
     out.conflate = u.conflate;
+    out.tidy = u.tidy;
     out.delta_form = delta_form;
     out.delta = delta_form ? u.delta : nullptr;
     out.base = delta_form ? u.base : 0;
@@ -67,6 +68,7 @@ delivery share_delivery(const update& u, const delivery_options& o) {
     d.subscription_ids.push_back(o.subscription_id);
   d.from_share = true;
   d.conflate = u.conflate;
+  d.tidy = u.tidy;
   if (o.delta) {
     d.delta_form = true;
     d.delta = u.delta;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "protocol/topic.hpp"
+
 namespace castor::mqtt {
 
 message_ptr make_message(publish&& p, std::string origin, steady_time now,
@@ -59,6 +61,37 @@ bool session_state::subscribe(const subscription& s, uint32_t id) {
 
 bool session_state::unsubscribe(const std::string& filter) {
   return subs_.erase(filter) > 0;
+}
+
+size_t session_state::tidy(const std::vector<std::string>& filters) {
+  if (queue_.empty())
+    return 0;
+  // Whether a (valid, stored) filter brings `d` in its form.
+  auto brings = [](std::string_view filter, const delivery& d) {
+    auto fi = parse_filter(filter);
+    return fi.valid && !fi.shared && fi.delta == d.delta_form
+           && topic_matches(fi.subject, d.msg->topic);
+  };
+  auto gone = [&](const delivery& d) {
+    if (!d.tidy || d.from_share)
+      return false;
+    bool matched = false;
+    for (auto& f : filters)
+      matched = matched || brings(f, d);
+    if (!matched)
+      return false;
+    for (auto& [f, s] : subs_)
+      if (brings(f, d))
+        return false;
+    return true;
+  };
+  auto before = queue_.size();
+  queue_.erase(std::remove_if(queue_.begin(), queue_.end(), gone),
+               queue_.end());
+  auto dropped = before - queue_.size();
+  counters_.tidied += dropped;
+  queue_.release_if_empty();
+  return dropped;
 }
 
 void session_state::attach(uint16_t window, steady_time now,

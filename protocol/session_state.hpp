@@ -77,6 +77,8 @@ struct session_counters {
   /// Messages of conflating topics replaced, while they waited, by a later
   /// one of the same topic.
   uint64_t conflated = 0;
+  /// Queued messages of tidied topics dropped on unsubscribe.
+  uint64_t tidied = 0;
 };
 
 /// A subscription as the session stores it.
@@ -97,6 +99,14 @@ public:
 
   /// Removes the subscription of `filter`; false if there was none.
   bool unsubscribe(const std::string& filter);
+
+  /// TIDY_ON_UNSUBSCRIBE, once `filters` are unsubscribed (and their
+  /// topics have forgotten them): drops the queued messages, not yet
+  /// sent, of tidied topics (delivery::tidy) that one of `filters`
+  /// matched and no remaining subscription matches in the same form
+  /// (plain or `$delta/`). Messages of a shared subscription are the
+  /// group's and stay. Returns how many were dropped (counted as tidied).
+  size_t tidy(const std::vector<std::string>& filters);
 
   const std::map<std::string, stored_subscription>& subscriptions() const {
     return subs_;

@@ -89,6 +89,9 @@ struct delivery {
   /// Its topic conflates: while it waits in the queue, the next message of
   /// the topic (in the same form) takes its place.
   bool conflate = false;
+  /// Its topic is tidied on unsubscribe (TIDY_ON_UNSUBSCRIBE): dropped
+  /// from the queue when the subscriptions it came through are gone.
+  bool tidy = false;
 };
 
 } // namespace castor::mqtt

@@ -46,6 +46,9 @@ struct update {
   /// The topic conflates (CONFLATION): a subscriber's session keeps at
   /// most one of its updates waiting, the latest.
   bool conflate = false;
+  /// The topic is tidied on unsubscribe (TIDY_ON_UNSUBSCRIBE): a session
+  /// that unsubscribes drops what it still has queued of it.
+  bool tidy = false;
 
   explicit operator bool() const noexcept {
     return msg != nullptr;

@@ -53,6 +53,11 @@ using topic_interface = caf::typed_actor<
     caf::replies_to<update_atom, conditional_update>::with<update_outcome>,
     // The platform API's time series operations (append, edit, range).
     caf::replies_to<series_atom, series_request>::with<series_answer>,
+    // Its removal policy's timer (with the epoch it was armed with).
+    caf::reacts_to<removal_check_atom, uint64_t>,
+    // The platform API added it for this session (or connection): what a
+    // removal policy's `this session closes` watches.
+    caf::reacts_to<adder_atom, caf::actor>,
     // The platform API removes it: forget the value and the retained
     // message, retire after this many ms unused (as topics made by
     // publishes do); true if it had either.

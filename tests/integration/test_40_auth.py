@@ -392,6 +392,62 @@ def will_topic_checked_at_connect(srv):
     watch.expect_publish("dev/will", b"bye")
 
 
+def api(c, operation, body, also=None):
+    """A platform API request at QoS 0; its answer. `also`: a (topic,
+    payload) PUBLISH that comes too, before or after the answer."""
+    reply = unique("reply")
+    c.publish("$castor/api/" + operation, json.dumps(body), qos=0,
+              properties={"response_topic": reply, "correlation_data": b"c"})
+    answer = None
+    while answer is None or also is not None:
+        p = c.expect_publish(ack=True)
+        if p.topic == reply:
+            check(answer is None, "a second answer")
+            answer = json.loads(p.payload)
+        else:
+            check_eq((p.topic, p.payload), also, "a PUBLISH besides the answer")
+            also = None
+    return answer
+
+
+@with_server()
+def owner_of_a_topic_has_its_rights(srv):
+    """OWNER (docs/platform.md): the principal named gets SELECT, READ,
+    UPDATE and MODIFY_TOPIC on that topic, whatever its roles say; alice's
+    roles grant nothing below own/."""
+    admin = login(srv, "admin")
+    check(api(admin, "topics/add", {"path": "own/mine", "type": "string",
+                                    "properties": {"OWNER": "alice"}})["ok"], "added")
+    check(api(admin, "topics/add", {"path": "own/theirs", "type": "string",
+                                    "properties": {"OWNER": "ops"}})["ok"], "added")
+    for t in ("own/mine", "own/theirs"):
+        check(api(admin, "topics/update", {"path": t, "value": "v0"})["ok"], "updated")
+    c = login(srv, "alice")
+    # Another principal's topic: refused as any topic alice has no rights on.
+    c.subscribe(["own/theirs", "own/mine", "own/#"], 1, codes=[0x87, 1, 0x87])
+    c.send(gen_publish("own/theirs", 1, b"no", packet_id=1))
+    expect_ack(c, PUBACK, 1, 0x87)
+    check_eq(api(c, "topics/update", {"path": "own/theirs", "value": "no"})["error"]["code"],
+             "PERMISSION_DENIED", "update of another's topic")
+    check_eq(api(c, "topics/fetch", {"selector": "own/#"})["topics"],
+             [{"path": "own/mine", "type": "string", "value": "v0"}], "fetch sees its own only")
+    # Its own: publish (delivered to its subscription), update, remove.
+    c.send(gen_publish("own/mine", 1, b"v1", packet_id=2))
+    expect_ack(c, PUBACK, 2, 0)
+    c.expect_publish("own/mine", b"v1", ack=True)
+    check(api(c, "topics/update", {"path": "own/mine", "value": "v2"},
+              also=("own/mine", b"v2")).get("ok") is True, "update of its own topic")
+    check_eq(api(c, "topics/remove", {"selector": "own/#"}), {"ok": True, "removed": 1},
+             "removes its own topic, not another's")
+    # Removed: no longer its owner.
+    c.send(gen_publish("own/mine", 1, b"v3", packet_id=3))
+    expect_ack(c, PUBACK, 3, 0x87)
+    check_eq(api(admin, "topics/fetch", {"selector": "own/#"})["topics"],
+             [{"path": "own/theirs", "type": "string", "value": "v0"}], "what is left")
+    c.disconnect()
+    admin.disconnect()
+
+
 # -- subscribe ----------------------------------------------------------------------
 
 @with_server()

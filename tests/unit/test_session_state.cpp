@@ -367,3 +367,54 @@ TEST_CASE("messages of a connection share equal forwarded properties") {
   CHECK_FALSE(
       static_cast<bool>(make_message(std::move(none), "o", t0, &last)->props));
 }
+
+TEST_CASE("unsubscribing drops what is queued of a tidied topic") {
+  session_state s;
+  std::vector<outbound> out;
+  s.attach(1, t0, out);
+  auto sub = [&](const char* filter) {
+    subscription x;
+    x.filter = filter;
+    x.max_qos = 1;
+    s.subscribe(x, 0);
+  };
+  sub("a/b");
+  sub("a/+");
+  sub("$delta/a/b");
+  auto of = [](const char* payload, bool tidy, bool delta_form = false,
+               bool share = false) {
+    auto d = make(payload, 1); // topic a/b
+    d.tidy = tidy;
+    d.delta_form = delta_form;
+    d.from_share = share;
+    return d;
+  };
+  s.enqueue(of("sent", true), t0, out); // in flight: stays
+  s.enqueue(of("t1", true), t0, out);
+  s.enqueue(of("plain", false), t0, out); // not a tidied topic
+  s.enqueue(of("d1", true, true), t0, out);
+  s.enqueue(of("shared", true, false, true), t0, out); // the group's
+  s.enqueue(of("t2", true), t0, out);
+  CHECK(s.queued_count() == 5);
+  // a/+ still brings a/b: nothing goes.
+  s.unsubscribe("a/b");
+  CHECK(s.tidy({"a/b"}) == 0);
+  // Nothing brings plain a/b any more: its tidied messages go, the delta
+  // form stays (its subscription is there).
+  s.unsubscribe("a/+");
+  CHECK(s.tidy({"a/+"}) == 2);
+  CHECK(s.queued_count() == 3);
+  CHECK(s.counters().tidied == 2);
+  s.unsubscribe("$delta/a/b");
+  CHECK(s.tidy({"$delta/a/b"}) == 1);
+  std::vector<std::string> sent;
+  for (int i = 0; i < 3; ++i) {
+    auto id = out.back().packet_id;
+    out.clear();
+    s.on_puback(id, t0, out);
+    if (out.empty())
+      break;
+    sent.push_back(out[0].msg->payload);
+  }
+  CHECK(sent == std::vector<std::string>{"plain", "shared"});
+}
