@@ -111,14 +111,34 @@ void fetch_window(Self* self, const api_context& ctx,
   }
 }
 
+/// What the tree lists for `text` (a checked selector): the filter itself,
+/// or everything at or under a richer selector's literal prefix, of which
+/// `selects` keeps what the selector selects.
+struct tree_query {
+  std::string filter;
+  std::shared_ptr<const topic_selector> selector; ///< null: all of them
+  bool selects(const std::string& name) const {
+    return !selector || selector->selects(name);
+  }
+};
+
+tree_query query_of(const std::string& text) {
+  auto parsed = parse_selector(text);
+  auto s = std::get_if<topic_selector>(&parsed);
+  if (s == nullptr || s->what() == topic_selector::kind::filter)
+    return {text, nullptr};
+  auto filter = s->prefix().empty() ? std::string{"#"} : s->prefix() + "/#";
+  return {std::move(filter), std::make_shared<const topic_selector>(*s)};
+}
+
 template <class Self>
 void run_fetch(Self* self, const api_context& ctx, api::fetch_topics f,
                caf::typed_response_promise<std::string> rp) {
   auto g = std::make_shared<fetch_gather>();
   g->request = std::move(f);
   g->rp = rp;
-  auto selector = g->request.selector;
-  self->request(ctx.tree, tree_request_timeout, fetch_atom::value, selector,
+  auto q = query_of(g->request.selector);
+  self->request(ctx.tree, tree_request_timeout, fetch_atom::value, q.filter,
                 max_fetch_scan)
       .then(
           [=](topic_listing& l) {
@@ -126,6 +146,8 @@ void run_fetch(Self* self, const api_context& ctx, api::fetch_topics f,
             // asks both).
             g->tree_more = l.more;
             for (size_t i = 0; i < l.names.size(); ++i) {
+              if (!q.selects(l.names[i]))
+                continue;
               if (ctx.access
                   && !(ctx.access->may_subscribe(l.names[i])
                        && ctx.access->may_read(l.names[i])))
@@ -408,7 +430,8 @@ void run_add(Self* self, const api_context& ctx, api::add_topic a,
 template <class Self>
 void run_remove(Self* self, const api_context& ctx, api::remove_topics r,
                 caf::typed_response_promise<std::string> rp) {
-  self->request(ctx.tree, tree_request_timeout, fetch_atom::value, r.selector,
+  auto q = query_of(r.selector);
+  self->request(ctx.tree, tree_request_timeout, fetch_atom::value, q.filter,
                 max_fetch_scan)
       .then(
           [=](topic_listing& l) mutable {
@@ -422,6 +445,8 @@ void run_remove(Self* self, const api_context& ctx, api::remove_topics r,
             };
             for (size_t i = 0; i < l.names.size(); ++i) {
               const auto& name = l.names[i];
+              if (!q.selects(name))
+                continue;
               if (ctx.access && !ctx.access->may_modify(name))
                 continue; // left alone, as if it did not match
               bool was_added = ctx.mapping->remove(name);

@@ -53,14 +53,16 @@ public:
     return p;
   }
 
-  /// An MQTT topic filter (not a shared one).
+  /// A topic selector (protocol/topic_selector.hpp): an MQTT topic filter
+  /// (not a shared one) or a richer selector.
   std::string selector() {
     auto s = string("selector");
     if (problem)
       return s;
-    auto info = mqtt::parse_filter(s);
-    if (!info.valid || info.shared)
-      fail("'" + s + "' is not a valid topic filter");
+    auto parsed = parse_selector(s);
+    if (auto e = std::get_if<selector_error>(&parsed))
+      fail("selector '" + s + "' at offset " + std::to_string(e->offset) + ": "
+           + e->message);
     return s;
   }
 

@@ -22,6 +22,7 @@
 
 #include "protocol/constraint.hpp"
 #include "protocol/time_series.hpp"
+#include "protocol/topic_selector.hpp"
 #include "protocol/topic_spec.hpp"
 
 namespace castor::api {
@@ -33,6 +34,7 @@ struct add_topic {
   std::string path;
   topic_specification spec;
 };
+/// Selectors are checked (parse_selector) and kept as text.
 struct remove_topics {
   std::string selector;
 };

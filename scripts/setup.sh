@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake g++ pkg-config
   libcaf-dev libssl-dev libyaml-cpp-dev doctest-dev
-  libhttp-parser-dev nlohmann-json3-dev
+  libhttp-parser-dev nlohmann-json3-dev libre2-dev
   clang libclang-rt-14-dev
   mosquitto mosquitto-clients python3-paho-mqtt python3-jsonpatch
   openssl
@@ -37,10 +37,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd pkill -x mosquitto >/dev/null 2>&1 || true
 fi
 
-# MQTT.js for the interoperability tests, installed into tests/integration.
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ -f "$here/tests/integration/package.json" ] && [ ! -d "$here/tests/integration/node_modules/mqtt" ]; then
-  echo "setup: installing MQTT.js"
+# MQTT.js and fast-json-patch for the interoperability tests, installed
+# into tests/integration (again when one of them is missing).
+missing=0
+for m in mqtt fast-json-patch; do
+  [ -d "$here/tests/integration/node_modules/$m" ] || missing=1
+done
+if [ -f "$here/tests/integration/package.json" ] && [ "$missing" = 1 ]; then
+  echo "setup: installing MQTT.js and fast-json-patch"
   (cd "$here/tests/integration" && npm install --no-audit --no-fund --silent)
 fi
 exit 0

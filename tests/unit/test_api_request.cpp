@@ -132,7 +132,11 @@ TEST_CASE("api: malformed requests get stable codes naming the field") {
       refused("topics/add", R"({"path": "a", "type": "json", "x": 1})").message
       == "unknown field 'x'");
   CHECK(refused("topics/fetch", R"({"selector": "$share/g/a"})").message
-        == "'$share/g/a' is not a valid topic filter");
+        == "selector '$share/g/a' at offset 0: '$share/g/a' is not a topic "
+           "filter or selector");
+  CHECK(refused("topics/fetch", R"({"selector": "?a/(b"})").message.rfind(
+            "selector '?a/(b' at offset 3: bad regular expression '(b'", 0)
+        == 0);
   CHECK(refused("topics/fetch", R"({"selector": "#", "limit": 0})").message
         == "'limit' must be a whole number from 1 to 10000");
   CHECK(refused("topics/fetch", R"({"selector": "#", "values": "yes"})").message
