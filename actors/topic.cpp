@@ -21,6 +21,15 @@ entry make_entry(const topic_subscription& ts) {
   return entry{ts.filter, ts.options};
 }
 
+/// Whether `session` is still a member of one of the topic's share groups.
+bool in_share_group(const topic_state& st, const caf::actor& session) {
+  for (auto& [key, g] : st.groups)
+    for (auto& m : g.members)
+      if (m.session == session)
+        return true;
+  return false;
+}
+
 std::string group_key(const std::string& group, const std::string& filter) {
   std::string k = group;
   k.push_back('\0');
@@ -275,11 +284,7 @@ void cut_behind(Self* self) {
     for (auto& e : i->second.entries)
       count_delta(st, e, -1);
     st.subs.erase(i);
-    bool member = false;
-    for (auto& [key, g] : st.groups)
-      for (auto& m : g.members)
-        member = member || m.session == session;
-    if (!member)
+    if (!in_share_group(st, session))
       forget_session(self, session);
     ++st.cut_behind;
     CASTOR_LOG(info, "topic " << st.name,
@@ -582,11 +587,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
                    ms.end());
           if (ms.empty())
             st.groups.erase(i);
-          bool member = false;
-          for (auto& [key, g] : st.groups)
-            for (auto& m : g.members)
-              member = member || m.session == session;
-          if (st.subs.count(session) == 0 && !member)
+          if (st.subs.count(session) == 0 && !in_share_group(st, session))
             forget_session(self, session);
           drain_stash(self);
           arm_gc(self);
@@ -610,11 +611,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
           i->second.options = options_of(es);
         } else {
           st.subs.erase(i);
-          bool member = false;
-          for (auto& [key, g] : st.groups)
-            for (auto& m : g.members)
-              member = member || m.session == session;
-          if (!member)
+          if (!in_share_group(st, session))
             forget_session(self, session);
           drain_stash(self);
           arm_gc(self);

@@ -16,6 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mqtt_test import *  # noqa: F401,F403
+from api_util import error_code, ok
 from paho_util import Client
 
 
@@ -72,16 +73,6 @@ class ApiClient(Client):
         props.SessionExpiryInterval = 0
         self.c.disconnect(properties=props)
         self.c.loop_stop()
-
-
-def ok(answer):
-    check(answer.get("ok") is True, "expected an ok answer, got %r" % answer)
-    return answer
-
-
-def error_code(answer):
-    check(answer.get("ok") is False, "expected an error answer, got %r" % answer)
-    return answer["error"]["code"]
 
 
 def count_of(c, path):
