@@ -7,6 +7,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/api_locks.hpp"
+#include "actors/api_subscribe.hpp"
 #include "actors/iface/implement.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "protocol/api_request.hpp"
@@ -279,10 +280,7 @@ void ask_topic(Self* self, const api_context& ctx, const topic_interface& t,
 template <class Self>
 void run_update(Self* self, const api_context& ctx, api::update_topic u,
                 caf::typed_response_promise<std::string> rp) {
-  auto finish = [=](std::string answer) mutable {
-    rp.deliver(std::move(answer));
-    self->quit();
-  };
+  auto finish = answer_and_quit(self, rp);
   auto check = ctx.access ? ctx.access->check_publish(u.path)
                           : mqtt::publish_check::allow;
   if (check == mqtt::publish_check::deny)
@@ -363,10 +361,7 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
 template <class Self>
 void run_patch(Self* self, const api_context& ctx, api::patch_topic p,
                caf::typed_response_promise<std::string> rp) {
-  auto finish = [=](std::string answer) mutable {
-    rp.deliver(std::move(answer));
-    self->quit();
-  };
+  auto finish = answer_and_quit(self, rp);
   if (ctx.access
       && ctx.access->check_publish(p.path) == mqtt::publish_check::deny)
     return finish(api::error_answer(
@@ -399,10 +394,7 @@ void run_patch(Self* self, const api_context& ctx, api::patch_topic p,
 template <class Self>
 void run_add(Self* self, const api_context& ctx, api::add_topic a,
              caf::typed_response_promise<std::string> rp) {
-  auto finish = [=](std::string answer) mutable {
-    rp.deliver(std::move(answer));
-    self->quit();
-  };
+  auto finish = answer_and_quit(self, rp);
   if (ctx.access && !ctx.access->may_modify(a.path))
     return finish(api::error_answer(permission_denied("adding", a.path)));
   auto added = add_explicit(ctx, a.path, std::move(a.spec));
@@ -477,10 +469,7 @@ template <class Self, class Answer>
 void ask_series(Self* self, const api_context& ctx, const std::string& path,
                 series_request r, caf::typed_response_promise<std::string> rp,
                 Answer answer) {
-  auto finish = [=](std::string text) mutable {
-    rp.deliver(std::move(text));
-    self->quit();
-  };
+  auto finish = answer_and_quit(self, rp);
   self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, false)
       .then(
           [=](topic_interface& t) mutable {
@@ -521,10 +510,8 @@ void run_series_change(Self* self, const api_context& ctx,
                        const std::string& path, const nlohmann::json& value,
                        std::optional<uint64_t> original,
                        caf::typed_response_promise<std::string> rp) {
-  auto fail = [=](const api::error& e) mutable {
-    rp.deliver(api::error_answer(e));
-    self->quit();
-  };
+  auto fail = [finish = answer_and_quit(self, rp)](
+                  const api::error& e) mutable { finish(api::error_answer(e)); };
   if (ctx.access
       && ctx.access->check_publish(path) == mqtt::publish_check::deny)
     return fail(permission_denied(original ? "editing" : "appending to", path,
@@ -552,10 +539,8 @@ template <class Self>
 void run_series_range(Self* self, const api_context& ctx,
                       const std::string& path, std::string query,
                       caf::typed_response_promise<std::string> rp) {
-  auto fail = [=](const api::error& e) mutable {
-    rp.deliver(api::error_answer(e));
-    self->quit();
-  };
+  auto fail = [finish = answer_and_quit(self, rp)](
+                  const api::error& e) mutable { finish(api::error_answer(e)); };
   if (ctx.access
       && !(ctx.access->may_subscribe(path) && ctx.access->may_read(path)))
     return fail(permission_denied("reading", path, "SELECT_TOPIC and READ_TOPIC"));
@@ -640,6 +625,16 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
         if (auto r = std::get_if<api::release_lock>(&req)) {
           auto rp = self->make_response_promise<std::string>();
           run_release(self, ctx, std::move(*r), rp);
+          return rp;
+        }
+        if (auto s = std::get_if<api::subscribe_topics>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_subscribe(self, ctx, std::move(*s), rp);
+          return rp;
+        }
+        if (auto u = std::get_if<api::unsubscribe_topics>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_unsubscribe(self, ctx, std::move(*u), rp);
           return rp;
         }
         if (auto r = std::get_if<api::remove_topics>(&req)) {

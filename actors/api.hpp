@@ -11,6 +11,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/iface/api.hpp"
 #include "actors/iface/locks.hpp"
@@ -47,5 +48,15 @@ struct api_context {
 inline constexpr uint64_t max_fetch_scan = 100000;
 
 api_interface spawn_api_request(caf::actor_system& sys, api_context ctx);
+
+/// What ends a request: delivers its answer (JSON text) and ends the
+/// request's actor.
+template <class Self>
+auto answer_and_quit(Self* self, caf::typed_response_promise<std::string> rp) {
+  return [self, rp](std::string answer) mutable {
+    rp.deliver(std::move(answer));
+    self->quit();
+  };
+}
 
 } // namespace castor

@@ -51,10 +51,7 @@ std::vector<std::string> lock_names(const update_constraint& c) {
 void run_acquire(caf::event_based_actor* self, const api_context& ctx,
                  api::acquire_lock a,
                  caf::typed_response_promise<std::string> rp) {
-  auto finish = [=](std::string answer) mutable {
-    rp.deliver(std::move(answer));
-    self->quit();
-  };
+  auto finish = answer_and_quit(self, rp);
   if (!ctx.locks || ctx.session.empty())
     return finish(api::error_answer(locks_unavailable));
   auto name = a.name;
@@ -77,10 +74,7 @@ void run_acquire(caf::event_based_actor* self, const api_context& ctx,
 void run_release(caf::event_based_actor* self, const api_context& ctx,
                  api::release_lock r,
                  caf::typed_response_promise<std::string> rp) {
-  auto finish = [=](std::string answer) mutable {
-    rp.deliver(std::move(answer));
-    self->quit();
-  };
+  auto finish = answer_and_quit(self, rp);
   if (!ctx.locks || ctx.session.empty())
     return finish(api::error_answer(locks_unavailable));
   auto name = r.name;

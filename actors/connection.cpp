@@ -785,6 +785,13 @@ caf::behavior connection_actor(connection_broker* self,
         rearm_read(self, epoch_and_step);
       },
       [=](tick_atom, uint64_t epoch) { on_tick(self, epoch); },
+      [=](subscribe_atom, std::string& key,
+          uint8_t qos) -> caf::result<uint8_t> {
+        return api_subscribe(self, std::move(key), qos);
+      },
+      [=](unsub_atom, std::string& key) -> caf::result<bool> {
+        return api_unsubscribe(self, std::move(key));
+      },
   };
 }
 

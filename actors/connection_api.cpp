@@ -77,4 +77,53 @@ void run_api_request(connection_broker* self, mqtt::effect::api_request&& r) {
             });
 }
 
+caf::result<uint8_t> api_subscribe(connection_broker* self, std::string key,
+                                   uint8_t qos) {
+  auto& st = self->state;
+  auto failed = static_cast<uint8_t>(mqtt::reason_code::unspecified_error);
+  if (st.closed || st.closing)
+    return failed;
+  mqtt::subscription sub;
+  sub.filter = std::move(key);
+  sub.max_qos = std::min(qos, st.ctx->opts.maximum_qos);
+  subscribe_request sr;
+  sr.codes.push_back(static_cast<mqtt::reason_code>(sub.max_qos));
+  sr.subs.push_back(std::move(sub));
+  sr.access.principal = st.attachment.principal;
+  sr.access.roles = st.attachment.roles;
+  sr.access.ptr = st.attachment.access;
+  auto rp = self->make_response_promise<uint8_t>();
+  // Through the session, as SUBSCRIBE goes (made for it if the connection
+  // kept the session itself so far). The session's answer is in the order
+  // of the client's own subscription changes.
+  with_session(self, [self, rp, failed, sr = std::move(sr)]() mutable {
+    self->request(self->state.attachment.session, api_session_timeout,
+                  subscribe_atom::value, std::move(sr))
+        .then(
+            [=](subscribe_codes& codes) mutable {
+              rp.deliver(codes.empty() ? failed
+                                       : static_cast<uint8_t>(codes.front()));
+            },
+            [=](caf::error&) mutable { rp.deliver(failed); });
+  });
+  return rp;
+}
+
+caf::result<bool> api_unsubscribe(connection_broker* self, std::string key) {
+  auto& st = self->state;
+  if (st.closed || st.closing || !st.attachment.session)
+    return false; // no session actor: nothing was subscribed
+  auto rp = self->make_response_promise<bool>();
+  subscribe_codes codes{mqtt::reason_code::success};
+  self->request(st.attachment.session, api_session_timeout, unsub_atom::value,
+                std::vector<std::string>{std::move(key)}, std::move(codes))
+      .then(
+          [=](subscribe_codes& out) mutable {
+            rp.deliver(!out.empty()
+                       && out.front() == mqtt::reason_code::success);
+          },
+          [=](caf::error&) mutable { rp.deliver(false); });
+  return rp;
+}
+
 } // namespace castor::connection_detail

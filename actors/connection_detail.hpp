@@ -102,6 +102,15 @@ void flush_out(connection_broker* self, bool now);
 /// its answer to this connection's client (nobody else gets it).
 void run_api_request(connection_broker* self, mqtt::effect::api_request&& r);
 
+/// topics/subscribe: the session subscribes to `key` (a selector key or an
+/// MQTT filter) at `qos`, as if the client had; the granted QoS or a
+/// reason code.
+caf::result<uint8_t> api_subscribe(connection_broker* self, std::string key,
+                                   uint8_t qos);
+
+/// topics/unsubscribe: whether the session had the subscription.
+caf::result<bool> api_unsubscribe(connection_broker* self, std::string key);
+
 // -- publishes on their way to topics (connection_route.cpp) ------------------
 
 /// Adds a PUBLISH read now to the current read's batch for its topic.

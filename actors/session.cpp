@@ -432,9 +432,17 @@ void handle_subscribe(Self* self, subscribe_request& sr,
     ts.session = caf::actor_cast<caf::actor>(self);
     ts.filter = std::string{info.filter};
     ts.group = std::string{info.group};
+    bool delta = info.delta;
+    if (auto key = parse_selector_key(sub.filter)) {
+      // By selector (topics/subscribe): the tree and the topics know it
+      // by its key.
+      ts.filter = sub.filter;
+      ts.group.clear();
+      delta = key->delta;
+    }
     ts.options = mqtt::delivery_options{sub.max_qos, sub.no_local,
                                         sub.retain_as_published,
-                                        sr.subscription_id, info.delta};
+                                        sr.subscription_id, delta};
     ts.access = sr.access;
     requests.push_back(tree_request{std::move(ts), sub, existed});
   }

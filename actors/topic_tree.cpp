@@ -17,6 +17,31 @@ namespace castor {
 
 namespace {
 
+/// Whether the subscription `ts` (a wildcard filter's or a selector's)
+/// reaches the topic `name`: selected, and readable by the subscriber.
+bool binds(const topic_subscription& ts, std::string_view name) {
+  return (!ts.selector || ts.selector->selects(name))
+         && ts.access.may_read(name);
+}
+
+/// The MQTT filter of the topics at or under a selector's literal prefix:
+/// what the tree matches, of which the selector picks.
+std::string subject_of(const topic_selector& s) {
+  return s.prefix().empty() ? std::string{"#"} : s.prefix() + "/#";
+}
+
+/// The selector of a selector_key, parsed (null for an MQTT filter, or a
+/// key whose selector does not parse, which the API has refused).
+std::shared_ptr<const topic_selector> selector_of(const std::string& key) {
+  auto k = parse_selector_key(key);
+  if (!k)
+    return nullptr;
+  auto parsed = parse_selector(k->text);
+  if (auto s = std::get_if<topic_selector>(&parsed))
+    return std::make_shared<const topic_selector>(std::move(*s));
+  return nullptr;
+}
+
 template <class Self>
 topic_interface get_or_create(Self* self, const std::string& name) {
   auto& st = self->state;
@@ -41,7 +66,7 @@ topic_interface get_or_create(Self* self, const std::string& name) {
                               [&](std::string_view, const caf::actor_addr&,
                                   std::vector<topic_subscription>& v) {
                                 for (auto& ts : v)
-                                  if (ts.access.may_read(name))
+                                  if (binds(ts, name))
                                     self->send(t, attach_atom::value, ts);
                               });
   return t;
@@ -117,14 +142,20 @@ template <class Self>
 void unsubscribe_one(Self* self, const caf::actor& session,
                      const std::string& full_filter,
                      const std::shared_ptr<unsub_pending>& acc) {
+  auto& st = self->state;
   auto info = mqtt::parse_filter(full_filter);
-  if (!info.valid)
-    return;
   std::string filter{info.filter};
   std::string subject{info.subject};
   std::string group{info.group};
-  auto& st = self->state;
-  if (info.wildcard) {
+  auto selector = selector_of(full_filter);
+  if (selector) {
+    filter = full_filter;
+    subject = subject_of(*selector);
+    group.clear();
+  } else if (!info.valid) {
+    return;
+  }
+  if (info.wildcard || selector) {
     if (auto v = st.wildcards.find(subject, session.address())) {
       v->erase(std::remove_if(v->begin(), v->end(),
                               [&](const topic_subscription& ts) {
@@ -137,7 +168,8 @@ void unsubscribe_one(Self* self, const caf::actor& session,
     std::vector<std::string> names;
     st.topics.for_each_match(subject,
                              [&](std::string_view name, topic_interface&) {
-                               names.emplace_back(name);
+                               if (!selector || selector->selects(name))
+                                 names.emplace_back(name);
                              });
     for (auto& name : names)
       unsubscribe_at(self, name, session, filter, group, acc);
@@ -237,7 +269,12 @@ caf::behavior topic_tree_impl(Self* self) {
         // filter.
         auto info = mqtt::parse_filter(ts.filter);
         std::string subject{info.subject};
-        if (!info.wildcard) {
+        // A subscription by selector: every topic at or under its prefix
+        // that it selects, as a wildcard's (topics/subscribe).
+        ts.selector = selector_of(ts.filter);
+        if (ts.selector)
+          subject = subject_of(*ts.selector);
+        if (!info.wildcard && !ts.selector) {
           if (st.retiring.count(subject) > 0) {
             auto rp = self->template make_response_promise<retained_batch>();
             after_retire(self, subject, [=]() mutable {
@@ -283,7 +320,7 @@ caf::behavior topic_tree_impl(Self* self) {
         st.topics.for_each_match(
             subject, [&](std::string_view name, topic_interface& t) {
               // A wildcard reaches only the topics the client may read.
-              if (ts.access.may_read(name))
+              if (binds(ts, name))
                 targets.push_back(t);
             });
         if (targets.empty())

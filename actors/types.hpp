@@ -10,6 +10,7 @@
 // codec.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "protocol/packet.hpp"
 #include "protocol/session_state.hpp"
 #include "protocol/session_state_message.hpp"
+#include "protocol/topic_selector.hpp"
 #include "protocol/update.hpp"
 
 namespace castor {
@@ -229,6 +231,10 @@ struct topic_subscription {
   /// it and hands it back with the updates, unread.
   mqtt::delivery_options options;
   access_ref access; ///< who may read what
+  /// A subscription by selector (`filter` is its selector_key): the
+  /// selector, parsed by the topic tree from the key. Local: not
+  /// serialized (a receiver parses the key again).
+  std::shared_ptr<const topic_selector> selector{};
 };
 
 /// Session -> topic tree -> topics: remove subscriptions of one session.

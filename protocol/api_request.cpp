@@ -265,7 +265,7 @@ const std::vector<std::string_view>& operations() {
       "topics/add",      "topics/remove",    "topics/fetch",
       "topics/update",   "topics/patch",     "timeseries/append",
       "timeseries/edit", "timeseries/range", "locks/acquire",
-      "locks/release"};
+      "locks/release",   "topics/subscribe", "topics/unsubscribe"};
   return ops;
 }
 
@@ -308,6 +308,18 @@ std::variant<request, error> parse_request(std::string_view operation,
     if (auto l = r.unsigned_number("limit", 1, 10000))
       f.limit = static_cast<size_t>(*l);
     out = std::move(f);
+  } else if (operation == "topics/subscribe") {
+    subscribe_topics t;
+    t.selector = r.selector();
+    if (auto q = r.unsigned_number("qos", 0, 2))
+      t.qos = static_cast<uint8_t>(*q);
+    t.delta = r.boolean("delta").value_or(false);
+    out = std::move(t);
+  } else if (operation == "topics/unsubscribe") {
+    unsubscribe_topics t;
+    t.selector = r.selector();
+    t.delta = r.boolean("delta").value_or(false);
+    out = std::move(t);
   } else if (operation == "topics/update") {
     update_topic u;
     u.path = r.path();

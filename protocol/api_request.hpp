@@ -88,10 +88,23 @@ struct release_lock {
   std::string name;
 };
 
+/// topics/subscribe and topics/unsubscribe: the calling session's
+/// subscription by selector (whole values, or deltas as `$delta/`).
+struct subscribe_topics {
+  std::string selector;
+  uint8_t qos = 1;
+  bool delta = false;
+};
+struct unsubscribe_topics {
+  std::string selector;
+  bool delta = false;
+};
+
 using request
     = std::variant<add_topic, remove_topics, fetch_topics, update_topic,
                    patch_topic, append_event, edit_event, query_range,
-                   acquire_lock, release_lock>;
+                   acquire_lock, release_lock, subscribe_topics,
+                   unsubscribe_topics>;
 
 struct error {
   std::string code; ///< a stable name

@@ -1,8 +1,11 @@
 #include "protocol/session_state.hpp"
 
 #include <algorithm>
+#include <map>
+#include <memory>
 
 #include "protocol/topic.hpp"
+#include "protocol/topic_selector.hpp"
 
 namespace castor::mqtt {
 
@@ -66,8 +69,27 @@ bool session_state::unsubscribe(const std::string& filter) {
 size_t session_state::tidy(const std::vector<std::string>& filters) {
   if (queue_.empty())
     return 0;
+  // Selectors of subscriptions by selector (topics/subscribe), parsed once.
+  std::map<std::string_view, std::shared_ptr<const topic_selector>> selectors;
+  auto selector_of = [&](std::string_view key, std::string_view text) {
+    auto i = selectors.find(key);
+    if (i == selectors.end()) {
+      auto parsed = parse_selector(text);
+      auto s = std::get_if<topic_selector>(&parsed);
+      i = selectors
+              .emplace(key, s ? std::make_shared<const topic_selector>(
+                                    std::move(*s))
+                              : nullptr)
+              .first;
+    }
+    return i->second;
+  };
   // Whether a (valid, stored) filter brings `d` in its form.
-  auto brings = [](std::string_view filter, const delivery& d) {
+  auto brings = [&](std::string_view filter, const delivery& d) {
+    if (auto k = parse_selector_key(filter)) {
+      auto s = selector_of(filter, k->text);
+      return s && k->delta == d.delta_form && s->selects(d.msg->topic);
+    }
     auto fi = parse_filter(filter);
     return fi.valid && !fi.shared && fi.delta == d.delta_form
            && topic_matches(fi.subject, d.msg->topic);

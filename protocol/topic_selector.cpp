@@ -323,4 +323,20 @@ bool topic_selector::selects(std::string_view path) const {
   return false;
 }
 
+std::string selector_key(std::string_view text, bool delta) {
+  std::string key{selector_key_prefix};
+  key += delta ? "d/" : "v/";
+  key += text;
+  return key;
+}
+
+std::optional<selector_key_info> parse_selector_key(std::string_view key) {
+  if (key.substr(0, selector_key_prefix.size()) != selector_key_prefix)
+    return std::nullopt;
+  key.remove_prefix(selector_key_prefix.size());
+  if (key.size() < 2 || key[1] != '/' || (key[0] != 'd' && key[0] != 'v'))
+    return std::nullopt;
+  return selector_key_info{key.substr(2), key[0] == 'd'};
+}
+
 } // namespace castor

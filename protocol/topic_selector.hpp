@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -90,5 +91,23 @@ inline constexpr size_t max_selector_members = 64;
 
 std::variant<topic_selector, selector_error>
 parse_selector(std::string_view text);
+
+/// A session's subscription by selector (topics/subscribe) is known to the
+/// session, the topic tree and the topics by a key no MQTT subscription
+/// can have (clients may not subscribe under `$castor/`): the prefix, `d/`
+/// for a subscription that receives deltas or `v/` for whole values, and
+/// the selector's text.
+inline constexpr std::string_view selector_key_prefix = "$castor/selector/";
+
+std::string selector_key(std::string_view text, bool delta);
+
+struct selector_key_info {
+  std::string_view text; ///< the selector
+  bool delta = false;
+};
+
+/// The selector and form of a key made by selector_key; nothing for any
+/// other text (an MQTT filter).
+std::optional<selector_key_info> parse_selector_key(std::string_view key);
 
 } // namespace castor

@@ -72,4 +72,11 @@ inline constexpr std::chrono::seconds auth_handler_timeout{25};
 /// (above). When it expires the client gets the error answer UNAVAILABLE.
 inline constexpr std::chrono::seconds api_timeout{60};
 
+/// API request actor -> the caller's connection (topics/subscribe): the
+/// connection asks its session, which asks the tree (below api_timeout).
+inline constexpr std::chrono::seconds api_connection_timeout{50};
+
+/// Connection -> its session, for the API (below api_connection_timeout).
+inline constexpr std::chrono::seconds api_session_timeout{45};
+
 } // namespace castor

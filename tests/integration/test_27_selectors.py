@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Topic selectors in the platform API (docs/platform.md, "Topic
-selectors"): topics/fetch and topics/remove select by MQTT filter, path,
-split-path and full-path patterns, sets and qualifiers."""
+selectors"): topics/fetch, topics/remove, topics/subscribe and
+topics/unsubscribe select by MQTT filter, path, split-path and full-path
+patterns, sets and qualifiers."""
 
 from mqtt_test import *  # noqa: F401,F403
 from api_util import error_code, ok, request
@@ -50,6 +51,79 @@ def remove_by_selector_and_errors(srv):
         a = request(c, "topics/fetch", {"selector": bad})
         check_eq(error_code(a), "INVALID_REQUEST", bad)
         check("at offset %d" % offset in a["error"]["message"], a["error"]["message"])
+
+
+def publish_all(pub, topics, payload=b"v", retain=False):
+    for t in topics:
+        pub.publish(t, payload, qos=1, retain=retain)
+
+
+@case(castor_only=True)
+def subscribe_by_selector_also_to_topics_made_later(srv):
+    pub = connect(srv.port, "c27-sub-pub")
+    publish_all(pub, TOPICS, b"old", retain=True)
+    c = connect(srv.port, "c27-sub")
+    check_eq(ok(request(c, "topics/subscribe", {"selector": "?plant/.*/temp", "qos": 1})),
+             {"ok": True, "qos": 1}, "answer")
+    # The current values of the selected topics, with RETAIN.
+    got = {}
+    while len(got) < 2:
+        p = c.expect_publish()
+        check(p.retain, "current value with RETAIN: %r" % p)
+        got[p.topic] = p.payload
+        c.ack(p)
+    check_eq(got, {"plant/a/temp": b"old", "plant/b/temp": b"old"}, "current values")
+    # Updates of the selected topics, and of those made later; nothing of
+    # the others.
+    later = ["plant/c/temp", "plant/c/hum", "plant/c/temp/x", "site/c/temp"]
+    publish_all(pub, TOPICS + later, b"new")
+    check_eq(sorted(receive_topics(c, ["plant/a/temp", "plant/b/temp", "plant/c/temp"],
+                                   via=pub)),
+             ["plant/a/temp", "plant/b/temp", "plant/c/temp"], "updates")
+    # A second selector on the same session, in the delta form.
+    check_eq(ok(request(c, "topics/subscribe", {"selector": "*site/.*", "delta": True,
+                                                "qos": 0}))["qos"], 0, "granted")
+    got = {}
+    while len(got) < 2:
+        p = c.expect_publish()
+        check(p.retain, "current value with RETAIN: %r" % p)
+        got[p.topic] = p.payload
+    check_eq(got, {"$delta/site/a/temp": b"new", "$delta/site/c/temp": b"new"},
+             "current values in the delta form")
+    # Unsubscribed: nothing more of the first selector; the second stays.
+    check_eq(ok(request(c, "topics/unsubscribe", {"selector": "?plant/.*/temp"})),
+             {"ok": True, "existed": True}, "unsubscribe")
+    check_eq(ok(request(c, "topics/unsubscribe", {"selector": "?plant/.*/temp"})),
+             {"ok": True, "existed": False}, "unsubscribe again")
+    publish_all(pub, ["plant/a/temp", "plant/d/temp", "site/d/temp"], b"after")
+    check_eq(receive_topics(c, ["$delta/site/d/temp"], via=pub), ["$delta/site/d/temp"],
+             "after")
+
+
+@case(castor_only=True)
+def a_persistent_session_keeps_its_selector_subscriptions(srv):
+    pub = connect(srv.port, "c27-keep-pub")
+    c = connect(srv.port, "c27-keep", clean_start=False,
+                properties={"session_expiry_interval": 60})
+    ok(request(c, "topics/subscribe", {"selector": ">keep/a//"}))
+    c.disconnect()
+    # Published while the session is offline: queued for it.
+    publish_all(pub, ["keep/a", "keep/a/b", "keep/ab", "keep/b"], b"offline")
+    c = connect(srv.port, "c27-keep", clean_start=False, session_present=True,
+                properties={"session_expiry_interval": 60})
+    check_eq(sorted(receive_topics(c, ["keep/a", "keep/a/b"], via=pub)),
+             ["keep/a", "keep/a/b"], "queued while offline")
+
+
+@case(castor_only=True)
+def subscribe_errors(srv):
+    c = connect(srv.port, "c27-sub-err")
+    a = request(c, "topics/subscribe", {"selector": "?a/(b"})
+    check_eq(error_code(a), "INVALID_REQUEST", "bad selector")
+    check_eq(error_code(request(c, "topics/subscribe", {"selector": "*a", "qos": 3})),
+             "INVALID_REQUEST", "qos 3")
+    check_eq(error_code(request(c, "topics/subscribe", {"selector": ">$castor/api//"})),
+             "PERMISSION_DENIED", "the server's topics")
 
 
 if __name__ == "__main__":

@@ -101,6 +101,26 @@ TEST_CASE("api: time series and locks") {
   CHECK(parsed<release_lock>("locks/release", R"({"name": "L"})").name == "L");
 }
 
+TEST_CASE("api: topics/subscribe and topics/unsubscribe") {
+  auto s = parsed<subscribe_topics>(
+      "topics/subscribe", R"({"selector": "?a/.*", "qos": 2, "delta": true})");
+  CHECK(s.selector == "?a/.*");
+  CHECK(s.qos == 2);
+  CHECK(s.delta);
+  auto d = parsed<subscribe_topics>("topics/subscribe", R"({"selector": "a/#"})");
+  CHECK(d.qos == 1);
+  CHECK_FALSE(d.delta);
+  auto u = parsed<unsubscribe_topics>("topics/unsubscribe",
+                                      R"({"selector": ">a//"})");
+  CHECK(u.selector == ">a//");
+  CHECK_FALSE(u.delta);
+  CHECK(refused("topics/subscribe", R"({"selector": "a", "qos": 3})").code
+        == "INVALID_REQUEST");
+  CHECK(refused("topics/subscribe", R"({"selector": "?a/(b"})").code
+        == "INVALID_REQUEST");
+  CHECK(refused("topics/unsubscribe", R"({})").code == "INVALID_REQUEST");
+}
+
 TEST_CASE("api: malformed requests get stable codes naming the field") {
   CHECK(refused("topics/explode", "{}").code == "UNKNOWN_OPERATION");
   CHECK(refused("", "{}").code == "UNKNOWN_OPERATION");

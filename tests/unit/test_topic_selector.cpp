@@ -262,4 +262,21 @@ TEST_SUITE("topic selectors") {
     }
     CHECK(selected > 5000); // the trees are not trivially unselected
   }
+
+  TEST_CASE("subscription keys") {
+    auto k = selector_key("?a/.*/b", true);
+    CHECK(k == "$castor/selector/d/?a/.*/b");
+    auto info = parse_selector_key(k);
+    REQUIRE(info);
+    CHECK(info->text == "?a/.*/b");
+    CHECK(info->delta);
+    auto v = parse_selector_key(selector_key(">$delta/x", false));
+    REQUIRE(v);
+    CHECK(v->text == ">$delta/x");
+    CHECK_FALSE(v->delta);
+    // MQTT filters are not keys.
+    CHECK_FALSE(parse_selector_key("a/+/b"));
+    CHECK_FALSE(parse_selector_key("$castor/selector/x/a"));
+    CHECK_FALSE(parse_selector_key("$castor/selector/d"));
+  }
 }
