@@ -494,6 +494,23 @@ def wildcard_delivers_only_readable_topics(srv):
 
 
 @with_server()
+def selector_subscriptions_need_select_and_deliver_only_readable_topics(srv):
+    admin = login(srv, "admin")
+    for t in ("data/a", "data/secret/b", "other/c"):
+        admin.publish(t, b"retained " + t.encode(), qos=1, retain=True)
+    r = login(srv, "reader")
+    check_eq(api(r, "topics/subscribe", {"selector": "?other/.*"})["error"]["code"],
+             "PERMISSION_DENIED", "a selector under other/")
+    check_eq(api(r, "topics/subscribe", {"selector": "*data/.*"},
+                 also=("data/a", b"retained data/a")),
+             {"ok": True, "qos": 1}, "a selector under data/")
+    for t in ("data/a", "data/secret/b", "other/c", "data/new", "data/secret/new"):
+        admin.publish(t, b"live " + t.encode(), qos=1)
+    got = receive_topics(r, ["data/a", "data/new"], via=admin, topic="data/a")
+    check_eq(sorted(got), ["data/a", "data/new"], "topics delivered to the reader")
+
+
+@with_server()
 def delta_subscriptions_need_what_their_subject_needs(srv):
     c = login(srv, "alice")
     c.subscribe(["$delta/dev/a", "$delta/other/x", "$delta/dev/#", "$delta/other/#"], 1,
