@@ -7,6 +7,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/api_locks.hpp"
+#include "actors/api_notify.hpp"
 #include "actors/api_subscribe.hpp"
 #include "actors/iface/implement.hpp"
 #include "actors/iface/timeouts.hpp"
@@ -110,26 +111,6 @@ void fetch_window(Self* self, const api_context& ctx,
             },
             [=](caf::error&) { done(); });
   }
-}
-
-/// What the tree lists for `text` (a checked selector): the filter itself,
-/// or everything at or under a richer selector's literal prefix, of which
-/// `selects` keeps what the selector selects.
-struct tree_query {
-  std::string filter;
-  std::shared_ptr<const topic_selector> selector; ///< null: all of them
-  bool selects(const std::string& name) const {
-    return !selector || selector->selects(name);
-  }
-};
-
-tree_query query_of(const std::string& text) {
-  auto parsed = parse_selector(text);
-  auto s = std::get_if<topic_selector>(&parsed);
-  if (s == nullptr || s->what() == topic_selector::kind::filter)
-    return {text, nullptr};
-  auto filter = s->prefix().empty() ? std::string{"#"} : s->prefix() + "/#";
-  return {std::move(filter), std::make_shared<const topic_selector>(*s)};
 }
 
 template <class Self>
@@ -637,6 +618,16 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
           run_unsubscribe(self, ctx, std::move(*u), rp);
           return rp;
         }
+        if (auto n = std::get_if<api::notify_topics>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_notify(self, ctx, std::move(*n), rp);
+          return rp;
+        }
+        if (auto n = std::get_if<api::unnotify_topics>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_unnotify(self, ctx, std::move(*n), rp);
+          return rp;
+        }
         if (auto r = std::get_if<api::remove_topics>(&req)) {
           auto rp = self->make_response_promise<std::string>();
           run_remove(self, ctx, std::move(*r), rp);
@@ -651,6 +642,15 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
 }
 
 } // namespace
+
+tree_query query_of(const std::string& text) {
+  auto parsed = parse_selector(text);
+  auto s = std::get_if<topic_selector>(&parsed);
+  if (s == nullptr || s->what() == topic_selector::kind::filter)
+    return {text, nullptr};
+  auto filter = s->prefix().empty() ? std::string{"#"} : s->prefix() + "/#";
+  return {std::move(filter), std::make_shared<const topic_selector>(*s)};
+}
 
 api_interface spawn_api_request(caf::actor_system& sys, api_context ctx) {
   return caf::actor_cast<api_interface>(

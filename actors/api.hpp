@@ -7,6 +7,8 @@
 // checks the caller's rights, asks the tree and the topics, answers the
 // JSON and ends. What it handles: api_interface (actors/iface/api.hpp).
 
+#include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -17,6 +19,7 @@
 #include "actors/iface/locks.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "protocol/channel.hpp"
+#include "protocol/topic_selector.hpp"
 #include "protocol/topic_mapping.hpp"
 
 namespace castor {
@@ -41,7 +44,24 @@ struct api_context {
   /// The caller's session actor (or its connection while it has none):
   /// what a topic it adds watches for `this session closes`.
   caf::actor adder;
+  /// The request's response topic and correlation data: where
+  /// topics/notify's events go too.
+  std::string reply_topic{};
+  std::optional<std::string> correlation{};
 };
+
+/// What the tree lists for `text` (a checked selector): the filter itself,
+/// or everything at or under a richer selector's literal prefix, of which
+/// `selects` keeps what the selector selects.
+struct tree_query {
+  std::string filter;
+  std::shared_ptr<const topic_selector> selector; ///< null: all of them
+  bool selects(const std::string& name) const {
+    return !selector || selector->selects(name);
+  }
+};
+
+tree_query query_of(const std::string& text);
 
 /// Most topic names the tree lists for one fetch before the caller's
 /// rights and the limit are applied.

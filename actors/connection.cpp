@@ -792,6 +792,11 @@ caf::behavior connection_actor(connection_broker* self,
       [=](unsub_atom, std::string& key) -> caf::result<bool> {
         return api_unsubscribe(self, std::move(key));
       },
+      [=](notify_atom, std::string& topic, std::string& correlation,
+          bool has_correlation, std::string& event) {
+        write_notification(self, std::move(topic), std::move(correlation),
+                           has_correlation, std::move(event));
+      },
   };
 }
 

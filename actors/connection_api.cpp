@@ -62,7 +62,8 @@ void run_api_request(connection_broker* self, mqtt::effect::api_request&& r) {
                   st.channel->options().mapping, st.ctx->topic_idle_ms,
                   st.attachment.principal, st.ctx->locks,
                   st.channel->session().client_id,
-                  caf::actor_cast<caf::actor>(self), std::move(adder)});
+                  caf::actor_cast<caf::actor>(self), std::move(adder),
+                  r.response_topic, r.correlation_data});
   auto req = std::make_shared<mqtt::effect::api_request>(std::move(r));
   self->request(worker, api_timeout, api_atom::value, req->operation,
                 std::move(req->payload))
@@ -124,6 +125,16 @@ caf::result<bool> api_unsubscribe(connection_broker* self, std::string key) {
           },
           [=](caf::error&) mutable { rp.deliver(false); });
   return rp;
+}
+
+void write_notification(connection_broker* self, std::string topic,
+                        std::string correlation, bool has_correlation,
+                        std::string event) {
+  mqtt::effect::api_request r;
+  r.response_topic = std::move(topic);
+  if (has_correlation)
+    r.correlation_data = std::move(correlation);
+  write_answer(self, r, std::move(event));
 }
 
 } // namespace castor::connection_detail

@@ -108,6 +108,12 @@ void run_api_request(connection_broker* self, mqtt::effect::api_request&& r);
 caf::result<uint8_t> api_subscribe(connection_broker* self, std::string key,
                                    uint8_t qos);
 
+/// topics/notify: writes a JSON event to the client, to the request's
+/// response topic with its correlation data (as an API answer).
+void write_notification(connection_broker* self, std::string topic,
+                        std::string correlation, bool has_correlation,
+                        std::string event);
+
 /// topics/unsubscribe: whether the session had the subscription.
 caf::result<bool> api_unsubscribe(connection_broker* self, std::string key);
 

@@ -93,6 +93,18 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs);
 template <class Self>
 void deliver_updates(Self* self, std::vector<update>&& ups);
 
+/// Tells the tree when the topic has gained a value or lost it, for the
+/// watches of topics/notify (one message per change, not per update).
+template <class Self>
+void note_value(Self* self) {
+  auto& st = self->state;
+  bool has = static_cast<bool>(st.last);
+  if (has == st.announced || !st.tree)
+    return;
+  st.announced = has;
+  self->send(st.tree, exists_atom::value, st.name, has);
+}
+
 /// The next member of a share group to get a message: in turn, passing over
 /// members whose credit is used up (a member that stopped reading holds
 /// nobody up), unless all of them are.
@@ -242,6 +254,7 @@ bool forget_value(Self* self, uint32_t idle_ms) {
   st.series.reset();
   st.removed = true;
   st.idle_ms = idle_ms;
+  note_value(self);
   arm_gc(self);
   return had;
 }
@@ -346,6 +359,7 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
 template <class Self>
 void deliver_updates(Self* self, std::vector<update>&& ups) {
   auto& st = self->state;
+  note_value(self);
   if (ups.empty())
     return;
   for (auto& [key, g] : st.groups)
@@ -642,8 +656,10 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
       },
       [=](fetch_atom) -> mqtt::message_ptr {
         auto& st = self->state;
-        if (st.last && st.last.expired(std::chrono::steady_clock::now()))
+        if (st.last && st.last.expired(std::chrono::steady_clock::now())) {
           st.last = update{};
+          note_value(self);
+        }
         return st.last.msg;
       },
       [=](keep_atom) {
@@ -683,6 +699,8 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
           return false;
         }
         CASTOR_LOG(debug, "topic " << st.name, "retiring (idle)");
+        st.last = update{};
+        note_value(self);
         self->quit();
         return true;
       },

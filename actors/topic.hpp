@@ -121,6 +121,9 @@ struct topic_state {
   /// clock is used, actors/timers.hpp).
   caf::actor timers;
   bool gc_armed = false;
+  /// Whether the tree was last told that the topic has a value
+  /// (topics/notify).
+  bool announced = false;
   uint64_t published_at_ask = 0;
   /// Its removal policy, if its specification has one.
   topic_removal removal;

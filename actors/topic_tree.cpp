@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <nlohmann/json.hpp>
 
 #include "actors/broker_exit.hpp"
 #include "actors/iface/implement.hpp"
@@ -59,8 +60,9 @@ topic_interface get_or_create(Self* self, const std::string& name) {
   auto t = caf::actor_cast<topic_interface>(std::move(spawned));
   st.topics.insert(name, t);
   ++st.created;
-  if (st.topic_idle_ms > 0)
-    self->send(t, gc_config_atom::value, st.topic_idle_ms);
+  // Its tree (which it tells when it gains or loses a value), and when
+  // to retire.
+  self->send(t, gc_config_atom::value, st.topic_idle_ms);
   // Wildcard subscriptions made before this topic existed.
   st.wildcards.for_each_match(name,
                               [&](std::string_view, const caf::actor_addr&,
@@ -180,8 +182,38 @@ void unsubscribe_one(Self* self, const caf::actor& session,
 
 } // namespace
 
+/// topics/notify: tells the watches that select `name` (and may select
+/// it) that it has gained a value or lost it.
+template <class Self>
+void tell_watches(Self* self, const std::string& name, bool has) {
+  auto& st = self->state;
+  if (st.watches.empty())
+    return;
+  std::string event;
+  for (auto& w : st.watches) {
+    if (!w.parsed || !w.parsed->selects(name) || !w.access.ptr
+        || !w.access.ptr->may_subscribe(name))
+      continue;
+    if (event.empty())
+      event = nlohmann::json{{"event", has ? "added" : "removed"},
+                             {"path", name}}
+                  .dump();
+    self->send(w.watcher, notify_atom::value, w.topic, w.correlation,
+               w.has_correlation, event);
+  }
+}
+
 template <class Self>
 caf::behavior topic_tree_impl(Self* self) {
+  // A watcher (connection) has gone: its watches go.
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& ws = self->state.watches;
+    ws.erase(std::remove_if(ws.begin(), ws.end(),
+                            [&](const topic_watch& w) {
+                              return w.watcher.address() == dm.source;
+                            }),
+             ws.end());
+  });
   return implement<topic_tree_interface>(
       [=](lookup_atom,
           const std::string& name) -> caf::result<topic_interface> {
@@ -239,6 +271,39 @@ caf::behavior topic_tree_impl(Self* self) {
       },
       [=](gc_config_atom, uint32_t idle_ms) {
         self->state.topic_idle_ms = idle_ms;
+      },
+      [=](notify_atom, topic_watch& w) -> bool {
+        auto& ws = self->state.watches;
+        size_t mine = 0;
+        for (auto& x : ws)
+          mine += x.watcher == w.watcher ? 1 : 0;
+        if (!w.watcher || mine >= max_watches_per_watcher
+            || ws.size() >= max_watches)
+          return false;
+        auto parsed = parse_selector(w.selector);
+        auto s = std::get_if<topic_selector>(&parsed);
+        if (s == nullptr)
+          return false;
+        w.parsed = std::make_shared<const topic_selector>(std::move(*s));
+        if (mine == 0)
+          self->monitor(w.watcher);
+        ws.push_back(std::move(w));
+        return true;
+      },
+      [=](unnotify_atom, const caf::actor& watcher,
+          const std::string& selector) -> topic_watch {
+        auto& ws = self->state.watches;
+        for (auto i = ws.begin(); i != ws.end(); ++i) {
+          if (i->watcher == watcher && i->selector == selector) {
+            auto w = std::move(*i);
+            ws.erase(i);
+            return w;
+          }
+        }
+        return {};
+      },
+      [=](exists_atom, const std::string& name, bool has) {
+        tell_watches(self, name, has);
       },
       [=](stats_atom) -> uint64_t {
         return self->state.created - self->state.collected;

@@ -29,6 +29,8 @@ struct topic_tree_state {
   /// share group ("" = not shared).
   mqtt::filter_index<std::vector<topic_subscription>, caf::actor_addr>
       wildcards;
+  /// topics/notify: who is told of topics gaining and losing values.
+  std::vector<topic_watch> watches;
   uint64_t created = 0;
   uint64_t collected = 0; ///< topics retired when idle
   /// Topics are retired after this long unused (0 = never).

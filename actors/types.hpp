@@ -90,6 +90,14 @@ using api_atom = caf::atom_constant<caf::atom("api")>;
 using update_atom = caf::atom_constant<caf::atom("update")>;
 /// API -> topic: (series_atom, series_request) -> series_answer.
 using series_atom = caf::atom_constant<caf::atom("series")>;
+/// topics/notify: API -> tree (notify_atom, topic_watch); tree and API ->
+/// connection (notify_atom, topic, correlation, has it, JSON event).
+using notify_atom = caf::atom_constant<caf::atom("notify")>;
+/// topics/unnotify: API -> tree (unnotify_atom, watcher, selector).
+using unnotify_atom = caf::atom_constant<caf::atom("unnotify")>;
+/// Topic -> tree: (exists_atom, name, bool) the topic gained a value or
+/// lost it (topics/notify).
+using exists_atom = caf::atom_constant<caf::atom("exists")>;
 
 /// Modes of (flow_atom, uint8_t) from a connection to its session.
 enum class flow_mode : uint8_t {
@@ -220,6 +228,22 @@ struct subscribe_request {
   subscribe_codes codes;
   uint32_t subscription_id = 0;
   access_ref access;
+};
+
+/// API -> topic tree (topics/notify): tell `watcher`, a connection, of the
+/// topics `selector` selects as they gain a value ("added") or lose it
+/// ("removed"), where `access` may select them.
+struct topic_watch {
+  caf::actor watcher;
+  std::string selector;
+  /// Where the connection writes the events: the request's response
+  /// topic and correlation data.
+  std::string topic;
+  std::string correlation;
+  bool has_correlation = false;
+  access_ref access;
+  /// The selector, parsed by the tree. Local: not serialized.
+  std::shared_ptr<const topic_selector> parsed{};
 };
 
 /// Session -> topic tree -> topic: one subscription of one session.
@@ -367,6 +391,12 @@ typename Inspector::result_type inspect(Inspector& f, detach_info& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, access_ref& x) {
   return f(caf::meta::type_name("access_ref"), x.principal, x.roles);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, topic_watch& x) {
+  return f(caf::meta::type_name("topic_watch"), x.watcher, x.selector, x.topic,
+           x.correlation, x.has_correlation, x.access);
 }
 
 template <class Inspector>
@@ -518,5 +548,6 @@ CAF_ADD_TYPE_ID(castor, (castor::mqtt::reason_code))
 CAF_ADD_TYPE_ID(castor, (castor::subscribe_codes))
 CAF_ADD_TYPE_ID(castor, (castor::series_request))
 CAF_ADD_TYPE_ID(castor, (castor::series_answer))
+CAF_ADD_TYPE_ID(castor, (castor::topic_watch))
 
 CAF_END_TYPE_ID_BLOCK(castor)

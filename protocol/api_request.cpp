@@ -265,7 +265,8 @@ const std::vector<std::string_view>& operations() {
       "topics/add",      "topics/remove",    "topics/fetch",
       "topics/update",   "topics/patch",     "timeseries/append",
       "timeseries/edit", "timeseries/range", "locks/acquire",
-      "locks/release",   "topics/subscribe", "topics/unsubscribe"};
+      "locks/release",   "topics/subscribe", "topics/unsubscribe",
+      "topics/notify",   "topics/unnotify"};
   return ops;
 }
 
@@ -320,6 +321,10 @@ std::variant<request, error> parse_request(std::string_view operation,
     t.selector = r.selector();
     t.delta = r.boolean("delta").value_or(false);
     out = std::move(t);
+  } else if (operation == "topics/notify") {
+    out = notify_topics{r.selector()};
+  } else if (operation == "topics/unnotify") {
+    out = unnotify_topics{r.selector()};
   } else if (operation == "topics/update") {
     update_topic u;
     u.path = r.path();

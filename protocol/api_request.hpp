@@ -100,11 +100,20 @@ struct unsubscribe_topics {
   bool delta = false;
 };
 
+/// topics/notify and topics/unnotify: events about the topics a selector
+/// selects (added, removed, selected, deselected).
+struct notify_topics {
+  std::string selector;
+};
+struct unnotify_topics {
+  std::string selector;
+};
+
 using request
     = std::variant<add_topic, remove_topics, fetch_topics, update_topic,
                    patch_topic, append_event, edit_event, query_range,
                    acquire_lock, release_lock, subscribe_topics,
-                   unsubscribe_topics>;
+                   unsubscribe_topics, notify_topics, unnotify_topics>;
 
 struct error {
   std::string code; ///< a stable name

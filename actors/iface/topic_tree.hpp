@@ -14,6 +14,10 @@
 
 namespace castor {
 
+/// Most watches (topics/notify) of one connection, and of the server.
+inline constexpr size_t max_watches_per_watcher = 100;
+inline constexpr size_t max_watches = 10000;
+
 using topic_tree_interface = caf::typed_actor<
     // The topic of a name, created on demand.
     caf::replies_to<lookup_atom, std::string>::with<topic_interface>,
@@ -35,6 +39,14 @@ using topic_tree_interface = caf::typed_actor<
     // Topics alive.
     caf::replies_to<stats_atom>::with<uint64_t>,
     // The topics a filter matches, in name order, at most this many.
-    caf::replies_to<fetch_atom, std::string, uint64_t>::with<topic_listing>>;
+    caf::replies_to<fetch_atom, std::string, uint64_t>::with<topic_listing>,
+    // topics/notify: watch topics gaining and losing values (false: the
+    // watcher has too many watches).
+    caf::replies_to<notify_atom, topic_watch>::with<bool>,
+    // topics/unnotify (watcher, selector): the watch ended (a null watcher
+    // when there was none).
+    caf::replies_to<unnotify_atom, caf::actor, std::string>::with<topic_watch>,
+    // From a topic (name): it gained a value (true) or lost it.
+    caf::reacts_to<exists_atom, std::string, bool>>;
 
 } // namespace castor

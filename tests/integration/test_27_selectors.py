@@ -4,6 +4,8 @@ selectors"): topics/fetch, topics/remove, topics/subscribe and
 topics/unsubscribe select by MQTT filter, path, split-path and full-path
 patterns, sets and qualifiers."""
 
+import json
+
 from mqtt_test import *  # noqa: F401,F403
 from api_util import error_code, ok, request
 
@@ -124,6 +126,64 @@ def subscribe_errors(srv):
              "INVALID_REQUEST", "qos 3")
     check_eq(error_code(request(c, "topics/subscribe", {"selector": ">$castor/api//"})),
              "PERMISSION_DENIED", "the server's topics")
+
+
+def notify_request(c, operation, body, reply, events_to=None):
+    """A topics/notify or topics/unnotify request answered on `reply`; its
+    events come to `events_to` (the selection's response topic, by default
+    `reply`) before the answer. Returns the events and the answer."""
+    events_to = events_to or reply
+    c.publish("$castor/api/" + operation, json.dumps(body), qos=0,
+              properties={"response_topic": reply, "correlation_data": b"n1"})
+    events = []
+    while True:
+        p = c.expect_publish()
+        m = json.loads(p.payload)
+        check_eq((p.topic, p.props.get("correlation_data")),
+                 (reply if "ok" in m else events_to, b"n1"), "topic of %r" % m)
+        if "ok" in m:
+            return events, m
+        events.append((m["event"], m["path"]))
+
+
+def events_until(c, reply, last):
+    """Events on `reply` up to and including `last`; then nothing more
+    within 0.2 s."""
+    got = []
+    while not got or got[-1] != last:
+        p = c.expect_publish()
+        check_eq(p.topic, reply, "event topic")
+        m = json.loads(p.payload)
+        got.append((m["event"], m["path"]))
+    c.expect_quiet(0.2, "event after %r" % (last,))
+    return got
+
+
+@case(castor_only=True)
+def notifications_of_selected_topics(srv):
+    pub = connect(srv.port, "c27-notify-pub")
+    publish_all(pub, ["n/a/temp", "n/b/hum", "n/b/temp"], retain=True)
+    c = connect(srv.port, "c27-notify")
+    reply = unique("c27/events")
+    events, answer = notify_request(c, "topics/notify", {"selector": "?n/.*/temp"}, reply)
+    check_eq(sorted(events), [("selected", "n/a/temp"), ("selected", "n/b/temp")], "selected")
+    check_eq(answer, {"ok": True, "selected": 2}, "answer")
+    # Topics that gain a value later; others are not told of.
+    publish_all(pub, ["n/c/hum", "n/c/temp"])
+    check_eq(events_until(c, reply, ("added", "n/c/temp")), [("added", "n/c/temp")], "added")
+    publish_all(pub, ["n/c/temp"])  # a further update is no event
+    ok(request(pub, "topics/remove", {"selector": ">n/a/temp"}))
+    check_eq(events_until(c, reply, ("removed", "n/a/temp")), [("removed", "n/a/temp")],
+             "removed")
+    events, answer = notify_request(c, "topics/unnotify", {"selector": "?n/.*/temp"},
+                                    unique("c27/other"), events_to=reply)
+    check_eq(sorted(events), [("deselected", "n/b/temp"), ("deselected", "n/c/temp")],
+             "deselected")
+    check_eq(answer, {"ok": True, "existed": True, "deselected": 2}, "unnotify answer")
+    _, answer = notify_request(c, "topics/unnotify", {"selector": "?n/.*/temp"}, reply)
+    check_eq(answer, {"ok": True, "existed": False}, "unnotify again")
+    publish_all(pub, ["n/d/temp"])
+    c.expect_nothing("event after unnotify", via=pub)
 
 
 if __name__ == "__main__":

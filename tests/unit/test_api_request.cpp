@@ -119,6 +119,14 @@ TEST_CASE("api: topics/subscribe and topics/unsubscribe") {
   CHECK(refused("topics/subscribe", R"({"selector": "?a/(b"})").code
         == "INVALID_REQUEST");
   CHECK(refused("topics/unsubscribe", R"({})").code == "INVALID_REQUEST");
+  CHECK(parsed<notify_topics>("topics/notify", R"({"selector": "*a/.*"})")
+            .selector
+        == "*a/.*");
+  CHECK(parsed<unnotify_topics>("topics/unnotify", R"({"selector": "a/#"})")
+            .selector
+        == "a/#");
+  CHECK(refused("topics/notify", R"({"selector": "?("})").code
+        == "INVALID_REQUEST");
 }
 
 TEST_CASE("api: malformed requests get stable codes naming the field") {
