@@ -17,6 +17,9 @@ run_result run_flow(const options& o);
 /// Unpaced publishers into one slow subscriber (overload.cpp).
 run_result run_overload(const options& o);
 
+/// MQTT 5 request/response round trips through one handler (request.cpp).
+run_result run_request(const options& o);
+
 /// `on_measured` is called once the figures are known, before the
 /// connections are held (so a caller can read the server meanwhile).
 run_result

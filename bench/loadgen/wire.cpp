@@ -51,17 +51,17 @@ uint16_t get_u16(const uint8_t* p) {
 }
 
 /// Skips (or scans) an MQTT 5 property block starting at body[pos]; sets
-/// `receive_maximum` and `content_type` (when not null) when those
-/// properties are present. Returns false when malformed.
+/// `receive_maximum` and the PUBLISH properties of `pv` (when not null) when
+/// those properties are present. Returns false when malformed.
 bool scan_properties(const frame& f, size_t& pos, uint16_t* receive_maximum,
-                     std::string_view* content_type = nullptr) {
+                     publish_view* pv = nullptr) {
   uint32_t plen = 0;
   int n = read_varint(f.body + pos, f.size - pos, plen);
   if (n <= 0 || pos + n + plen > f.size)
     return false;
   pos += n;
   size_t end = pos + plen;
-  if (receive_maximum == nullptr && content_type == nullptr) {
+  if (receive_maximum == nullptr && pv == nullptr) {
     pos = end;
     return true;
   }
@@ -118,10 +118,16 @@ bool scan_properties(const frame& f, size_t& pos, uint16_t* receive_maximum,
     case 0x1F: // reason string
       if (left < 2 || left - 2 < get_u16(f.body + pos))
         return false;
-      if (id == 0x03 && content_type != nullptr)
-        *content_type
-            = std::string_view(reinterpret_cast<const char*>(f.body + pos + 2),
-                               get_u16(f.body + pos));
+      if (pv != nullptr && id <= 0x09) {
+        std::string_view v(reinterpret_cast<const char*>(f.body + pos + 2),
+                           get_u16(f.body + pos));
+        if (id == 0x03)
+          pv->content_type = v;
+        else if (id == 0x08)
+          pv->response_topic = v;
+        else if (id == 0x09)
+          pv->correlation_data = v;
+      }
       pos += 2 + get_u16(f.body + pos);
       break;
     case 0x26: // user property: two strings
@@ -165,6 +171,8 @@ bool decode_publish(const frame& f, bool v5, publish_view& out) {
   out.dup = (f.flags & 0x08) != 0;
   out.retain = (f.flags & 0x01) != 0;
   out.content_type = {};
+  out.response_topic = {};
+  out.correlation_data = {};
   if (out.qos == 3 || f.size < 2)
     return false;
   size_t tlen = get_u16(f.body);
@@ -178,7 +186,7 @@ bool decode_publish(const frame& f, bool v5, publish_view& out) {
     out.packet_id = get_u16(f.body + pos);
     pos += 2;
   }
-  if (v5 && !scan_properties(f, pos, nullptr, &out.content_type))
+  if (v5 && !scan_properties(f, pos, nullptr, &out))
     return false;
   out.payload = f.body + pos;
   out.payload_size = f.size - pos;
@@ -255,20 +263,9 @@ void encode_subscribe(byte_buffer& out, bool v5, uint16_t packet_id,
   out.push_back(static_cast<uint8_t>(qos | (v5 ? retain_handling << 4 : 0)));
 }
 
-void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
-                    uint8_t qos, uint16_t packet_id, const uint8_t* payload,
-                    size_t payload_size, std::string_view content_type) {
-  uint32_t props = v5 && !content_type.empty()
-                       ? 3 + static_cast<uint32_t>(content_type.size())
-                       : 0;
-  uint32_t rl = 2 + static_cast<uint32_t>(topic.size()) + (qos > 0 ? 2 : 0)
-                + (v5 ? static_cast<uint32_t>(varint_size(props)) + props : 0)
-                + static_cast<uint32_t>(payload_size);
-  size_t at = out.size();
-  out.resize(at + 1 + varint_size(rl) + rl);
-  uint8_t* p = out.data() + at;
-  *p++ = static_cast<uint8_t>(0x30 | (qos << 1));
-  uint32_t v = rl;
+namespace {
+
+uint8_t* put_varint_at(uint8_t* p, uint32_t v) {
   do {
     uint8_t b = v % 128;
     v /= 128;
@@ -276,6 +273,41 @@ void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
       b |= 0x80;
     *p++ = b;
   } while (v > 0);
+  return p;
+}
+
+uint8_t* put_str_property(uint8_t* p, uint8_t id, std::string_view s) {
+  *p++ = id;
+  *p++ = static_cast<uint8_t>(s.size() >> 8);
+  *p++ = static_cast<uint8_t>(s.size() & 0xFF);
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+/// Property bytes of a string/binary property, 0 when it is left out.
+uint32_t str_property_size(std::string_view s) {
+  return s.empty() ? 0 : 3 + static_cast<uint32_t>(s.size());
+}
+
+/// Every PUBLISH: the properties that are not empty, MQTT 5 only.
+inline void put_publish(byte_buffer& out, bool v5, std::string_view topic,
+                        uint8_t qos, uint16_t packet_id,
+                        const uint8_t* payload, size_t payload_size,
+                        std::string_view content_type,
+                        std::string_view response_topic,
+                        std::string_view correlation_data) {
+  uint32_t props = v5 ? str_property_size(content_type)
+                            + str_property_size(response_topic)
+                            + str_property_size(correlation_data)
+                      : 0;
+  uint32_t rl = 2 + static_cast<uint32_t>(topic.size()) + (qos > 0 ? 2 : 0)
+                + (v5 ? static_cast<uint32_t>(varint_size(props)) + props : 0)
+                + static_cast<uint32_t>(payload_size);
+  size_t at = out.size();
+  out.resize(at + 1 + varint_size(rl) + rl);
+  uint8_t* p = out.data() + at;
+  *p++ = static_cast<uint8_t>(0x30 | (qos << 1));
+  p = put_varint_at(p, rl);
   *p++ = static_cast<uint8_t>(topic.size() >> 8);
   *p++ = static_cast<uint8_t>(topic.size() & 0xFF);
   std::memcpy(p, topic.data(), topic.size());
@@ -285,23 +317,35 @@ void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
     *p++ = static_cast<uint8_t>(packet_id & 0xFF);
   }
   if (v5) {
-    v = props;
-    do {
-      uint8_t b = v % 128;
-      v /= 128;
-      if (v > 0)
-        b |= 0x80;
-      *p++ = b;
-    } while (v > 0);
+    p = put_varint_at(p, props);
     if (props > 0) {
-      *p++ = 0x03; // content type
-      *p++ = static_cast<uint8_t>(content_type.size() >> 8);
-      *p++ = static_cast<uint8_t>(content_type.size() & 0xFF);
-      std::memcpy(p, content_type.data(), content_type.size());
-      p += content_type.size();
+      if (!content_type.empty())
+        p = put_str_property(p, 0x03, content_type);
+      if (!response_topic.empty())
+        p = put_str_property(p, 0x08, response_topic);
+      if (!correlation_data.empty())
+        p = put_str_property(p, 0x09, correlation_data);
     }
   }
-  std::memcpy(p, payload, payload_size);
+  if (payload_size > 0)
+    std::memcpy(p, payload, payload_size);
+}
+
+} // namespace
+
+void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
+                    uint8_t qos, uint16_t packet_id, const uint8_t* payload,
+                    size_t payload_size, std::string_view content_type) {
+  put_publish(out, v5, topic, qos, packet_id, payload, payload_size,
+              content_type, {}, {});
+}
+
+void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
+                    uint8_t qos, uint16_t packet_id, const uint8_t* payload,
+                    size_t payload_size, const publish_properties& props) {
+  put_publish(out, v5, topic, qos, packet_id, payload, payload_size,
+              props.content_type, props.response_topic,
+              props.correlation_data);
 }
 
 void encode_ack(byte_buffer& out, packet_kind kind, uint16_t packet_id) {

@@ -52,6 +52,9 @@ struct publish_view {
   uint16_t packet_id = 0;
   std::string_view topic;
   std::string_view content_type; ///< MQTT 5 property; empty when absent
+  std::string_view response_topic;   ///< MQTT 5 property; empty when absent
+  std::string_view correlation_data; ///< MQTT 5 property (binary); empty
+                                     ///< when absent
   const uint8_t* payload = nullptr;
   size_t payload_size = 0;
 };
@@ -95,6 +98,19 @@ void encode_subscribe(byte_buffer& out, bool v5, uint16_t packet_id,
 void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
                     uint8_t qos, uint16_t packet_id, const uint8_t* payload,
                     size_t payload_size, std::string_view content_type = {});
+
+/// Optional MQTT 5 properties of a PUBLISH (request/response).
+struct publish_properties {
+  std::string_view content_type;
+  std::string_view response_topic;
+  std::string_view correlation_data; ///< binary
+};
+/// PUBLISH as above with any of Content Type (0x03), Response Topic (0x08)
+/// and Correlation Data (0x09), in that order, where not empty; MQTT 5 only
+/// (3.1.1 has no properties: they are left out).
+void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
+                    uint8_t qos, uint16_t packet_id, const uint8_t* payload,
+                    size_t payload_size, const publish_properties& props);
 
 /// Bytes a whole frame with this Remaining Length takes on the wire.
 inline size_t frame_wire_size(size_t remaining_length) {
