@@ -44,18 +44,6 @@ struct requester {
   std::vector<uint64_t> outstanding; ///< sequence numbers in flight
 };
 
-/// True when `payload` is the JSON object {"ok": true ...} (whitespace
-/// ignored, further members allowed).
-bool is_ok_answer(std::string_view payload) {
-  std::string s;
-  for (char ch : payload)
-    if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
-      s += ch;
-  constexpr std::string_view ok = R"({"ok":true)";
-  return s.size() > ok.size() && s.compare(0, ok.size(), ok) == 0
-         && (s[ok.size()] == '}' || s[ok.size()] == ',');
-}
-
 class request_run : public frame_handler {
 public:
   explicit request_run(const options& o) : o_(o), loop_(*this) {}
@@ -507,6 +495,56 @@ run_result request_run::run() {
 }
 
 } // namespace
+
+bool is_ok_answer(std::string_view payload) {
+  std::string s; // without whitespace outside strings
+  bool in_str = false, esc = false;
+  for (char ch : payload) {
+    if (in_str) {
+      if (esc)
+        esc = false;
+      else if (ch == '\\')
+        esc = true;
+      else if (ch == '"')
+        in_str = false;
+    } else if (ch == '"') {
+      in_str = true;
+    } else if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+      continue;
+    }
+    s += ch;
+  }
+  if (s.size() < 2 || s.front() != '{' || s.back() != '}')
+    return false;
+  // "ok":true as a member of the outermost object.
+  constexpr std::string_view ok = R"("ok":true)";
+  int depth = 0;
+  in_str = esc = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char ch = s[i];
+    if (in_str) {
+      if (esc)
+        esc = false;
+      else if (ch == '\\')
+        esc = true;
+      else if (ch == '"')
+        in_str = false;
+      continue;
+    }
+    if (ch == '{' || ch == '[') {
+      ++depth;
+    } else if (ch == '}' || ch == ']') {
+      --depth;
+    } else if (ch == '"') {
+      if (depth == 1 && (s[i - 1] == '{' || s[i - 1] == ',')
+          && s.compare(i, ok.size(), ok) == 0 && i + ok.size() < s.size()
+          && (s[i + ok.size()] == ',' || s[i + ok.size()] == '}'))
+        return true;
+      in_str = true;
+    }
+  }
+  return false;
+}
 
 run_result run_request(const options& o) {
   request_run r(o);

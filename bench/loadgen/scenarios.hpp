@@ -6,6 +6,7 @@
 // publishers; run_connections() holds idle connections.
 
 #include <functional>
+#include <string_view>
 
 #include "options.hpp"
 #include "report.hpp"
@@ -19,6 +20,10 @@ run_result run_overload(const options& o);
 
 /// MQTT 5 request/response round trips through one handler (request.cpp).
 run_result run_request(const options& o);
+
+/// Whether an answer of Castor's API is a success: the JSON object
+/// {"ok": true ...} (whitespace ignored, further members allowed).
+bool is_ok_answer(std::string_view payload);
 
 /// `on_measured` is called once the figures are known, before the
 /// connections are held (so a caller can read the server meanwhile).
