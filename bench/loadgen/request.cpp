@@ -62,8 +62,8 @@ private:
   void build();
   void open(uint32_t index);
   void on_connack(uint32_t index, client& c, const frame& f);
-  void on_handler_publish(uint32_t index, client& c, const publish_view& pv);
-  void on_answer(client& c, const publish_view& pv);
+  void on_handler_publish(uint32_t index, client& c, const request_view& pv);
+  void on_answer(client& c, const request_view& pv);
   void send_requests(uint32_t ri);
   void tick(uint64_t now);
   void take_warm(uint64_t now);
@@ -169,7 +169,7 @@ void request_run::on_connack(uint32_t index, client& c, const frame& f) {
 }
 
 void request_run::on_handler_publish(uint32_t index, client& c,
-                                     const publish_view& pv) {
+                                     const request_view& pv) {
   if (phase_ == phase::register_handler && o_.handler_castor
       && pv.topic == setup_topic_) {
     std::string_view answer(reinterpret_cast<const char*>(pv.payload),
@@ -201,7 +201,7 @@ void request_run::on_handler_publish(uint32_t index, client& c,
   loop_.mark_dirty(index);
 }
 
-void request_run::on_answer(client& c, const publish_view& pv) {
+void request_run::on_answer(client& c, const request_view& pv) {
   auto& rq = reqs_[c.peer];
   if (pv.topic != rq.response_topic) {
     set_error("requester " + std::to_string(c.peer) + " got a PUBLISH on "
@@ -287,7 +287,7 @@ void request_run::on_frame(uint32_t index, client& c, const frame& f) {
     on_connack(index, c, f);
     return;
   case packet_kind::publish: {
-    publish_view pv;
+    request_view pv;
     if (!decode_publish(f, true, pv)) {
       set_error("malformed PUBLISH");
       return;

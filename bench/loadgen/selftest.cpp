@@ -513,7 +513,7 @@ void test_request_wire() {
   for (size_t cut = 0; cut < sizeof(want); ++cut)
     early = early || next_frame(buf.data(), cut, f) != 0;
   expect(!early, "a truncated request was taken for a whole frame");
-  publish_view pv;
+  request_view pv;
   expect(next_frame(buf.data(), buf.size(), f)
                  == static_cast<long>(sizeof(want))
              && decode_publish(f, true, pv) && pv.topic == "q/1"
@@ -521,6 +521,10 @@ void test_request_wire() {
              && pv.content_type.empty() && pv.payload_size == 2
              && pv.payload[0] == 'p',
          "request decodes: Response Topic, Correlation Data, payload");
+  publish_view plain;
+  expect(decode_publish(f, true, plain) && plain.topic == "q/1"
+             && plain.payload_size == 2 && plain.payload[1] == 'q',
+         "a request decodes as a plain PUBLISH too");
   // All three properties, QoS 1, a large payload; a decoded view is reset
   // by the next decode (no stale properties).
   for (uint8_t qos : {0, 1}) {
@@ -535,7 +539,7 @@ void test_request_wire() {
     encode_publish(b, true, "bench/x", 0, 0, big.data(), 1);
     frame g{};
     long used = next_frame(b.data(), b.size(), g);
-    publish_view v;
+    request_view v;
     expect(used > 0 && decode_publish(g, true, v)
                && v.content_type == "application/json"
                && v.response_topic == "$castor/resp/abc"
@@ -569,7 +573,7 @@ void test_request_wire() {
   srv.insert(srv.end(), p5, p5 + sizeof(p5));
   srv.push_back('x');
   srv[1] = static_cast<uint8_t>(srv.size() - 2);
-  publish_view sv;
+  request_view sv;
   expect(next_frame(srv.data(), srv.size(), f) == static_cast<long>(srv.size())
              && decode_publish(f, true, sv) && sv.correlation_data == "cd"
              && sv.response_topic == "rt" && sv.payload_size == 1,
