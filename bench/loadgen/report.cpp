@@ -146,18 +146,21 @@ std::string to_json(const options& o, const run_result& r) {
         .num("outstanding", static_cast<double>(r.lost))
         .num("window_s", r.window_s)
         .num("round_trips", static_cast<double>(r.window_delivered))
-        .num("rate", r.rate)
-        .num("publish_rate", r.publish_rate)
+        // null, not 0, when the run failed before the window was measured
+        .opt("rate", r.window_s > 0 ? r.rate : -1)
+        .opt("publish_rate", r.window_s > 0 ? r.publish_rate : -1)
         .opt("loadgen_cpu_s", r.loadgen_cpu_s)
         .num("loadgen_reads", static_cast<double>(r.reads))
         .num("loadgen_writes", static_cast<double>(r.writes))
         .num("loadgen_waits", static_cast<double>(r.waits))
-        .num("lat_samples", static_cast<double>(r.latency.samples))
-        .num("lat_p50_us", r.latency.p50_us)
-        .num("lat_p99_us", r.latency.p99_us)
-        .num("lat_p999_us", r.latency.p999_us)
-        .num("lat_max_us", r.latency.max_us)
-        .num("lat_median_p99_per_s_us", r.latency.median_p99_per_s_us)
+        .num("lat_samples", static_cast<double>(r.latency.samples));
+    double no = r.latency.samples > 0 ? 0 : -1; // null without samples
+    j.opt("lat_p50_us", no < 0 ? no : r.latency.p50_us)
+        .opt("lat_p99_us", no < 0 ? no : r.latency.p99_us)
+        .opt("lat_p999_us", no < 0 ? no : r.latency.p999_us)
+        .opt("lat_max_us", no < 0 ? no : r.latency.max_us)
+        .opt("lat_median_p99_per_s_us",
+             no < 0 ? no : r.latency.median_p99_per_s_us)
         .num("lat_seconds", r.latency.seconds);
   } else if (o.scenario == scenario_kind::connections) {
     j.num("count", o.count)
@@ -283,18 +286,25 @@ std::string to_human(const options& o, const run_result& r) {
     return s;
   }
   if (o.scenario == scenario_kind::request) {
-    std::snprintf(
-        buf, sizeof(buf),
-        "%s %u requester(s), window %u, handler %s: %.0f round trips/s; "
-        "latency p50 %.0f us p99 %.0f us p99.9 %.0f us max %.0f us; sent "
-        "%llu answered %llu, outstanding %llu",
-        head.c_str(), o.requesters, o.window,
-        o.handler_castor ? "castor" : "mqtt", r.rate, r.latency.p50_us,
-        r.latency.p99_us, r.latency.p999_us, r.latency.max_us,
-        static_cast<unsigned long long>(r.sent),
-        static_cast<unsigned long long>(r.delivered),
-        static_cast<unsigned long long>(r.lost));
+    std::snprintf(buf, sizeof(buf),
+                  "%s %u requester(s), window %u, handler %s: %.0f round "
+                  "trips/s",
+                  head.c_str(), o.requesters, o.window,
+                  o.handler_castor ? "castor" : "mqtt", r.rate);
     std::string s = buf;
+    if (r.latency.samples > 0) {
+      std::snprintf(buf, sizeof(buf),
+                    "; latency p50 %.0f us p99 %.0f us p99.9 %.0f us max "
+                    "%.0f us",
+                    r.latency.p50_us, r.latency.p99_us, r.latency.p999_us,
+                    r.latency.max_us);
+      s += buf;
+    }
+    std::snprintf(buf, sizeof(buf), "; sent %llu answered %llu, outstanding %llu",
+                  static_cast<unsigned long long>(r.sent),
+                  static_cast<unsigned long long>(r.delivered),
+                  static_cast<unsigned long long>(r.lost));
+    s += buf;
     if (r.loadgen_cpu_s >= 0 && r.window_s > 0) {
       std::snprintf(buf, sizeof(buf), "; generator %.0f%% of a core",
                     100 * r.loadgen_cpu_s / r.window_s);
