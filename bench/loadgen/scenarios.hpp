@@ -3,7 +3,8 @@
 // The scenarios. run_flow() covers every publish/subscribe scenario (fan-in,
 // fan-out, p2p, closed-loop, latency: they differ only in topology, counts,
 // pacing and QoS); run_overload() floods one slow subscriber with unpaced
-// publishers; run_connections() holds idle connections.
+// publishers; run_request() measures MQTT 5 request/response round trips;
+// run_connections() holds idle connections.
 
 #include <functional>
 #include <string_view>
