@@ -13,6 +13,7 @@ for that figure).
     bench/run_bench.py --quick         # 1 short round
     bench/run_bench.py --rounds 5 --json results.json
     bench/run_bench.py --scenarios json   # JSON topics and $delta/ only
+    bench/run_bench.py --scenarios request  # request/response round trips
 
 Only the standard library is used. Every server it starts listens on
 127.0.0.1 only and is killed before the script exits; the whole run stops by
@@ -82,12 +83,25 @@ JSON_SCENARIOS = ["fan-in-q0", "json-fan-in-q0", "json-fan-out-1",
                   "json-delta-fan-out-1", "json-fan-out-1000",
                   "json-delta-fan-out-1000", "json-bytes-1field",
                   "json-bytes-2fields"]
+# Request/response (opt-in: `--scenarios request`): MQTT 5 requests with a
+# Response Topic and Correlation Data, one in flight per requester, answered
+# by one handler: on Castor registered with $castor/api/handlers/add
+# (--handler-mode castor), on Mosquitto subscribed to bench/req/# (mqtt).
+FLOWS.update({
+    "request-1": ["--scenario", "request", "--requesters", "1"],
+    "request-100": ["--scenario", "request", "--requesters", "100"],
+})
+REQUEST_SCENARIOS = ["request-1", "request-100"]
 # Extra seconds the load generator may need after publishing (its drain).
 DRAIN_S = {"overload-q1": 35, "overload-q0": 35}
-# The default list (unchanged by the JSON scenarios, which are opt-in).
-SCENARIOS = ["connections"] + [f for f in FLOWS if not f.startswith("json-")]
-ALL_SCENARIOS = SCENARIOS + [s for s in JSON_SCENARIOS if s not in SCENARIOS]
-GROUPS = {"default": SCENARIOS, "json": JSON_SCENARIOS, "all": ALL_SCENARIOS}
+# The default list (unchanged by the JSON and request scenarios, which are
+# opt-in).
+SCENARIOS = ["connections"] + [f for f in FLOWS
+                               if not f.startswith(("json-", "request-"))]
+ALL_SCENARIOS = (SCENARIOS + [s for s in JSON_SCENARIOS if s not in SCENARIOS]
+                 + REQUEST_SCENARIOS)
+GROUPS = {"default": SCENARIOS, "json": JSON_SCENARIOS,
+          "request": REQUEST_SCENARIOS, "all": ALL_SCENARIOS}
 
 # Table rows: (label, run name, JSON key, higher is better, target)
 # higher is better: True, False, or None for figures where neither is (the
@@ -154,6 +168,15 @@ ROWS = [
      "rss_after_mb", False, None),
     ("overload QoS 0: seconds published", "overload-q0", "published_s", None,
      None),
+    # Request/response: one handler; Castor's registered with its API.
+    ("request/response, 1 requester (round trips/s)", "request-1", "rate",
+     True, None),
+    ("request/response, 1 requester: p99 latency (us)", "request-1",
+     "lat_p99_us", False, None),
+    ("request/response, 100 requesters (round trips/s)", "request-100",
+     "rate", True, None),
+    ("request/response, 100 requesters: p99 latency (us)", "request-100",
+     "lat_p99_us", False, None),
 ]
 
 # The JSON table. Pseudo-runs: "json-fan-in-cost" (JSON fan-in rate over
@@ -321,6 +344,9 @@ def run_flow(args, server, name, flow=None, duration=None):
            str(server.proc.pid), "--label", server.kind,
            "--duration", str(duration), "--warmup", str(warmup)]
     cmd += flow or FLOWS[name]
+    if name in REQUEST_SCENARIOS:
+        cmd += ["--handler-mode",
+                "castor" if server.kind == "castor" else "mqtt"]
     if args.coalesce_us and name in ("fan-in-q0", "fan-in-q1", "fan-out",
                                      "p2p-q1"):
         cmd += ["--coalesce-us", str(args.coalesce_us)]
@@ -574,7 +600,7 @@ def main():
                     help="comma-separated subset of " + ",".join(SERVERS))
     ap.add_argument("--scenarios", default="default",
                     help="comma-separated list of scenarios and groups "
-                         "(default, json, all): " + ",".join(ALL_SCENARIOS))
+                         "(default, json, request, all): " + ",".join(ALL_SCENARIOS))
     ap.add_argument("--coalesce-us", type=int, default=0,
                     help="generator pause per loop turn in the throughput "
                          "scenarios (fewer, larger reads; see README)")
@@ -665,7 +691,12 @@ def main():
           "connections; ratio = Castor / the better Mosquitto configuration "
           "(for latency, memory and CPU lower is better, so < 1 is good). "
           "Overload rows: unpaced publishers, one subscriber reading "
-          "2,000 msg/s, counts over the whole run and its drain.")
+          "2,000 msg/s, counts over the whole run and its drain."
+          + (" Request/response rows: one request in flight per requester, "
+             "64-byte payloads, QoS 0, one handler (Castor: registered "
+             "with $castor/api/handlers/add; Mosquitto: subscribed to "
+             "bench/req/#)." if any(n in REQUEST_SCENARIOS
+                                     for n in scenarios) else ""))
     if stopped_early:
         print(f"(stopped early after {args.max_minutes:g} minutes)")
     main_rows = table(results, servers)

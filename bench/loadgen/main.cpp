@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
       print(o, r);
     else if (!r.ok) // failed while holding
       std::fprintf(stderr, "# while holding: %s\n", r.error.c_str());
+  } else if (o.scenario == scenario_kind::request) {
+    r = run_request(o);
+    print(o, r);
   } else if (o.scenario == scenario_kind::overload) {
     r = run_overload(o);
     print(o, r);

@@ -25,6 +25,8 @@ const char* to_string(scenario_kind k) {
     return "latency";
   case scenario_kind::overload:
     return "overload";
+  case scenario_kind::request:
+    return "request";
   }
   return "?";
 }
@@ -46,7 +48,7 @@ namespace {
 const char* usage_text
     = "usage: castor-loadgen --scenario NAME [options]\n"
       "scenarios: connections fan-in fan-out p2p closed-loop latency "
-      "overload\n"
+      "overload request\n"
       "  --host H               127.0.0.1 | ::1 | localhost (loopback only)\n"
       "  --port N               broker port (1883)\n"
       "  --protocol 5|3.1.1     MQTT version (5)\n"
@@ -72,7 +74,8 @@ const char* usage_text
       "                         latency: 20000)\n"
       "  --window N             unacknowledged QoS 1/2 PUBLISHes per "
       "publisher\n"
-      "                         (64; capped by the server's Receive Maximum)\n"
+      "                         (64; capped by the server's Receive Maximum;\n"
+      "                         request: requests in flight per requester, 1)\n"
       "  --credit N             messages per publisher not yet delivered to\n"
       "                         all its subscribers (64; 0 = unlimited;\n"
       "                         closed-loop: 1; fan-in QoS 1/2: "
@@ -93,12 +96,19 @@ const char* usage_text
       "                         0 = the kernel's default)\n"
       "  --sub-receive-maximum N  overload: the subscriber's Receive Maximum\n"
       "                         (10)\n"
-      "  --quiet S              overload: the drain ends after S s without a\n"
-      "                         delivery or PUBACK, or as soon as every\n"
+      "  --quiet S              request: a stall of S s without an answer\n"
+      "                         fails the run (5); overload: the drain ends\n"
+      "                         after S s without a delivery or PUBACK,\n"
+      "                         or as soon as every\n"
       "                         acknowledged (QoS 0: written) message has\n"
       "                         arrived (5)\n"
       "  --max-server-rss-mb N  overload: stop publishing early once the\n"
       "                         server's RSS passes N MiB (1024; 0 = never)\n"
+      "  --requesters N         request: requesters, each with --window\n"
+      "                         requests in flight (1); one handler answers\n"
+      "  --handler-mode M       request: mqtt (subscribe to bench/req/#, any\n"
+      "                         MQTT 5 broker) or castor (register with\n"
+      "                         $castor/api/handlers/add) (mqtt)\n"
       "  --count N              connections scenario: connections (1000)\n"
       "  --conn-offset N        connections scenario: first client index (0)\n"
       "  --hold S               connections scenario: hold them S seconds\n"
@@ -131,7 +141,8 @@ bool parse_scenario(std::string_view s, scenario_kind& out) {
   for (auto k :
        {scenario_kind::connections, scenario_kind::fan_in,
         scenario_kind::fan_out, scenario_kind::p2p, scenario_kind::closed_loop,
-        scenario_kind::latency, scenario_kind::overload})
+        scenario_kind::latency, scenario_kind::overload,
+        scenario_kind::request})
     if (s == to_string(k)) {
       out = k;
       return true;
@@ -182,6 +193,13 @@ void apply_defaults(options& o) {
     o.credit = 0;
     o.window = 65000;
     o.drain_timeout_s = 30;
+    break;
+  case scenario_kind::request:
+    o.publishers = 1; // unused
+    o.subscribers = 1;
+    o.window = 1;
+    o.credit = 0;
+    o.record_latency = true;
     break;
   }
 }
@@ -304,7 +322,13 @@ std::optional<options> parse_options(int argc, char** argv) {
       ok = parse_int(v, o.sub_receive_maximum, 1, 65535);
     else if (a == "--max-server-rss-mb")
       ok = parse_int(v, o.max_server_rss_mb, 0, 1 << 24);
-    else if (a == "--quiet")
+    else if (a == "--requesters")
+      ok = parse_int(v, o.requesters, 1, 100000);
+    else if (a == "--handler-mode") {
+      std::string_view m = v;
+      ok = m == "mqtt" || m == "castor";
+      o.handler_castor = m == "castor";
+    } else if (a == "--quiet")
       ok = parse_num(v, o.quiet_s) && o.quiet_s > 0 && o.quiet_s <= 600;
     else {
       std::fprintf(stderr, "unknown option %s\n%s", argv[i], usage_text);
@@ -342,6 +366,12 @@ std::optional<options> parse_options(int argc, char** argv) {
                  "--json-doc and --delta are for the publish/"
                  "subscribe flows, not %s\n",
                  to_string(o.scenario));
+    return std::nullopt;
+  }
+  if (o.scenario == scenario_kind::request
+      && (!o.v5 || o.qos != 0 || o.json_doc > 0 || o.delta)) {
+    std::fprintf(stderr, "request needs MQTT 5 (Response Topic, Correlation "
+                         "Data) and QoS 0, binary payloads\n");
     return std::nullopt;
   }
   if (o.delta && (!o.v5 || o.json_doc == 0)) {

@@ -17,6 +17,7 @@ enum class scenario_kind : uint8_t {
   closed_loop, ///< fan-in with exactly one message in flight per publisher
   latency,     ///< fixed total rate over pairs, latency percentiles
   overload,    ///< unpaced publishers -> one slow subscriber
+  request,     ///< MQTT 5 request/response round trips through a handler
 };
 
 const char* to_string(scenario_kind k);
@@ -74,6 +75,11 @@ struct options {
   /// never): a broker that buffers the flood must not exhaust a shared
   /// machine.
   uint32_t max_server_rss_mb = 1024;
+  // request scenario
+  uint32_t requesters = 1;
+  /// The handler registers with Castor's API ($castor/api/handlers/add)
+  /// instead of subscribing to bench/req/#.
+  bool handler_castor = false;
 };
 
 /// Parses argv; on error or --help prints to stderr and returns nothing.

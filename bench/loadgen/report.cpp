@@ -134,6 +134,34 @@ std::string to_json(const options& o, const run_result& r) {
         .num("loadgen_reads", static_cast<double>(r.reads))
         .num("loadgen_writes", static_cast<double>(r.writes))
         .num("loadgen_waits", static_cast<double>(r.waits));
+  } else if (o.scenario == scenario_kind::request) {
+    j.num("requesters", o.requesters)
+        .str("handler_mode", o.handler_castor ? "castor" : "mqtt")
+        .num("window", o.window)
+        .num("payload", o.payload)
+        .num("duration_s", o.duration_s)
+        .num("sent", static_cast<double>(r.sent))
+        .num("answered", static_cast<double>(r.delivered))
+        .num("handled", static_cast<double>(r.handled))
+        .num("outstanding", static_cast<double>(r.lost))
+        .num("window_s", r.window_s)
+        .num("round_trips", static_cast<double>(r.window_delivered))
+        // null, not 0, when the run failed before the window was measured
+        .opt("rate", r.window_s > 0 ? r.rate : -1)
+        .opt("publish_rate", r.window_s > 0 ? r.publish_rate : -1)
+        .opt("loadgen_cpu_s", r.loadgen_cpu_s)
+        .num("loadgen_reads", static_cast<double>(r.reads))
+        .num("loadgen_writes", static_cast<double>(r.writes))
+        .num("loadgen_waits", static_cast<double>(r.waits))
+        .num("lat_samples", static_cast<double>(r.latency.samples));
+    double no = r.latency.samples > 0 ? 0 : -1; // null without samples
+    j.opt("lat_p50_us", no < 0 ? no : r.latency.p50_us)
+        .opt("lat_p99_us", no < 0 ? no : r.latency.p99_us)
+        .opt("lat_p999_us", no < 0 ? no : r.latency.p999_us)
+        .opt("lat_max_us", no < 0 ? no : r.latency.max_us)
+        .opt("lat_median_p99_per_s_us",
+             no < 0 ? no : r.latency.median_p99_per_s_us)
+        .num("lat_seconds", r.latency.seconds);
   } else if (o.scenario == scenario_kind::connections) {
     j.num("count", o.count)
         .num("conn_offset", o.conn_offset)
@@ -254,6 +282,40 @@ std::string to_human(const options& o, const run_result& r) {
     }
     if (!r.note.empty())
       s += "; " + r.note;
+    s += r.ok ? "; OK" : "; FAILED" + (r.error.empty() ? "" : ": " + r.error);
+    return s;
+  }
+  if (o.scenario == scenario_kind::request) {
+    std::snprintf(buf, sizeof(buf),
+                  "%s %u requester(s), window %u, handler %s: %.0f round "
+                  "trips/s",
+                  head.c_str(), o.requesters, o.window,
+                  o.handler_castor ? "castor" : "mqtt", r.rate);
+    std::string s = buf;
+    if (r.latency.samples > 0) {
+      std::snprintf(buf, sizeof(buf),
+                    "; latency p50 %.0f us p99 %.0f us p99.9 %.0f us max "
+                    "%.0f us",
+                    r.latency.p50_us, r.latency.p99_us, r.latency.p999_us,
+                    r.latency.max_us);
+      s += buf;
+    }
+    std::snprintf(buf, sizeof(buf), "; sent %llu answered %llu, outstanding %llu",
+                  static_cast<unsigned long long>(r.sent),
+                  static_cast<unsigned long long>(r.delivered),
+                  static_cast<unsigned long long>(r.lost));
+    s += buf;
+    if (r.loadgen_cpu_s >= 0 && r.window_s > 0) {
+      std::snprintf(buf, sizeof(buf), "; generator %.0f%% of a core",
+                    100 * r.loadgen_cpu_s / r.window_s);
+      s += buf;
+    }
+    if (r.cpu_s_per_million >= 0) {
+      std::snprintf(buf, sizeof(buf),
+                    "; server %.2f CPU s per million round trips",
+                    r.cpu_s_per_million);
+      s += buf;
+    }
     s += r.ok ? "; OK" : "; FAILED" + (r.error.empty() ? "" : ": " + r.error);
     return s;
   }

@@ -52,6 +52,8 @@ struct run_result {
   bool rss_limit_hit = false; ///< publishing stopped early (server RSS)
   long rss_peak_kb = -1;      ///< highest server VmRSS sampled (every 100 ms)
   uint32_t rss_samples = 0;
+  // request
+  uint64_t handled = 0; ///< requests the handler answered
   bool has_latency = false;
   latency_recorder::summary latency;
   // connections

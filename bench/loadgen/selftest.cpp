@@ -11,6 +11,7 @@
 
 #include "json_doc.hpp"
 #include "options.hpp"
+#include "scenarios.hpp"
 #include "stats.hpp"
 #include "wire.hpp"
 
@@ -489,6 +490,132 @@ void test_json_options() {
          "at most two changed fields");
 }
 
+void test_request_wire() {
+  // Response Topic and Correlation Data (binary, with a zero byte), exact
+  // bytes: properties 0x08 and 0x09, each with a two-byte length.
+  const std::string corr("\x01\x00\x02", 3);
+  publish_properties props;
+  props.response_topic = "r/1";
+  props.correlation_data = corr;
+  byte_buffer buf;
+  const uint8_t pl[] = {'p', 'q'};
+  encode_publish(buf, true, "q/1", 0, 0, pl, sizeof(pl), props);
+  const uint8_t want[] = {0x30, 20,  0, 3,   'q', '/', '1', 12, 0x08, 0,
+                          3,    'r', '/', '1', 0x09, 0,   3,   1,  0,    2,
+                          'p',  'q'};
+  expect(buf.size() == sizeof(want)
+             && std::memcmp(buf.data(), want, sizeof(want)) == 0,
+         "PUBLISH Response Topic and Correlation Data bytes");
+  // Every split of it (and a PUBACK behind it), then the whole.
+  encode_ack(buf, packet_kind::puback, 3);
+  frame f{};
+  bool early = false;
+  for (size_t cut = 0; cut < sizeof(want); ++cut)
+    early = early || next_frame(buf.data(), cut, f) != 0;
+  expect(!early, "a truncated request was taken for a whole frame");
+  request_view pv;
+  expect(next_frame(buf.data(), buf.size(), f)
+                 == static_cast<long>(sizeof(want))
+             && decode_publish(f, true, pv) && pv.topic == "q/1"
+             && pv.response_topic == "r/1" && pv.correlation_data == corr
+             && pv.content_type.empty() && pv.payload_size == 2
+             && pv.payload[0] == 'p',
+         "request decodes: Response Topic, Correlation Data, payload");
+  publish_view plain;
+  expect(decode_publish(f, true, plain) && plain.topic == "q/1"
+             && plain.payload_size == 2 && plain.payload[1] == 'q',
+         "a request decodes as a plain PUBLISH too");
+  // All three properties, QoS 1, a large payload; a decoded view is reset
+  // by the next decode (no stale properties).
+  for (uint8_t qos : {0, 1}) {
+    byte_buffer b;
+    std::vector<uint8_t> big(20000, 'z');
+    publish_properties all;
+    all.content_type = "application/json";
+    all.response_topic = "$castor/resp/abc";
+    all.correlation_data = corr;
+    encode_publish(b, true, "bench/req/7", qos, 99, big.data(), big.size(),
+                   all);
+    encode_publish(b, true, "bench/x", 0, 0, big.data(), 1);
+    frame g{};
+    long used = next_frame(b.data(), b.size(), g);
+    request_view v;
+    expect(used > 0 && decode_publish(g, true, v)
+               && v.content_type == "application/json"
+               && v.response_topic == "$castor/resp/abc"
+               && v.correlation_data == corr && v.payload_size == big.size()
+               && (qos == 0 || v.packet_id == 99)
+               && frame_wire_size(g.size) == static_cast<size_t>(used),
+           "PUBLISH with all three properties");
+    frame h{};
+    expect(next_frame(b.data() + used, b.size() - used, h) > 0
+               && decode_publish(h, true, v) && v.response_topic.empty()
+               && v.correlation_data.empty() && v.content_type.empty()
+               && v.topic == "bench/x",
+           "no stale properties after the next decode");
+  }
+  // Empty properties: the same bytes as the plain encoder; 3.1.1 drops them.
+  for (bool v5 : {false, true}) {
+    byte_buffer a, b, c;
+    encode_publish(a, v5, "bench/1", 1, 5, pl, sizeof(pl));
+    encode_publish(b, v5, "bench/1", 1, 5, pl, sizeof(pl),
+                   publish_properties{});
+    encode_publish(c, v5, "bench/1", 1, 5, pl, sizeof(pl), props);
+    expect(a == b, "empty properties: the plain PUBLISH");
+    expect(v5 || a == c, "3.1.1: no properties");
+  }
+  // A server's PUBLISH: Correlation Data before Response Topic, a user
+  // property and a subscription identifier among them.
+  byte_buffer srv = {0x30, 0, 0, 1, 't'};
+  const uint8_t p5[] = {0x09, 0, 2,   'c', 'd', 0x26, 0,   1,   'k', 0,
+                        1,    'v', 0x0B, 3,  0x08, 0,    2,   'r', 't'};
+  srv.push_back(sizeof(p5));
+  srv.insert(srv.end(), p5, p5 + sizeof(p5));
+  srv.push_back('x');
+  srv[1] = static_cast<uint8_t>(srv.size() - 2);
+  request_view sv;
+  expect(next_frame(srv.data(), srv.size(), f) == static_cast<long>(srv.size())
+             && decode_publish(f, true, sv) && sv.correlation_data == "cd"
+             && sv.response_topic == "rt" && sv.payload_size == 1,
+         "server PUBLISH: Correlation Data, user property, Response Topic");
+  // A Correlation Data length past the property block is malformed.
+  byte_buffer bad = {0x30, 8, 0, 1, 't', 4, 0x09, 0, 5, 'c'};
+  expect(next_frame(bad.data(), bad.size(), f) == static_cast<long>(bad.size())
+             && !decode_publish(f, true, sv),
+         "Correlation Data longer than the properties is malformed");
+}
+
+void test_request_options() {
+  auto o = parse_quietly({"lg", "--scenario", "request"});
+  expect(o && o->requesters == 1 && o->window == 1 && !o->handler_castor
+             && o->record_latency && o->qos == 0,
+         "request defaults: 1 requester, 1 in flight, mqtt handler");
+  o = parse_quietly({"lg", "--scenario", "request", "--requesters", "100",
+                     "--handler-mode", "castor", "--window", "4"});
+  expect(o && o->requesters == 100 && o->handler_castor && o->window == 4,
+         "request options");
+  expect(!parse_quietly({"lg", "--scenario", "request", "--handler-mode",
+                         "http"}),
+         "unknown handler mode");
+  expect(!parse_quietly({"lg", "--scenario", "request", "--protocol",
+                         "3.1.1"}),
+         "request needs MQTT 5");
+  expect(!parse_quietly({"lg", "--scenario", "request", "--qos", "1"}),
+         "request is QoS 0");
+  expect(is_ok_answer(R"({"ok": true})") && is_ok_answer("{\"ok\":true}")
+             && is_ok_answer(R"({ "ok" : true, "id": 3 })")
+             && is_ok_answer(R"({"handler": {"path": "a"}, "ok": true})"),
+         "API success answers");
+  expect(!is_ok_answer(R"({"ok": false, "error": {"code": "X"}})")
+             && !is_ok_answer(R"({"ok": true)") && !is_ok_answer("")
+             && !is_ok_answer(R"({"ok": truex})")
+             && !is_ok_answer(R"({"e": {"ok": true}, "ok": false})")
+             && !is_ok_answer(R"({"e": "\"ok\":true", "ok": 1})")
+             && !is_ok_answer(R"([{"ok": true}])")
+             && !is_ok_answer(R"({"e": "a\", \"ok\": true", "ok": 0})"),
+         "API error answers");
+}
+
 } // namespace
 
 int run_self_test() {
@@ -508,6 +635,8 @@ int run_self_test() {
   test_json_doc();
   test_json_wire();
   test_json_options();
+  test_request_wire();
+  test_request_options();
   std::printf("self-test: %d checks, %d passed, %d failed\n", checks,
               checks - failures, failures);
   return failures == 0 ? 0 : 1;

@@ -51,17 +51,16 @@ uint16_t get_u16(const uint8_t* p) {
 }
 
 /// Skips (or scans) an MQTT 5 property block starting at body[pos]; sets
-/// `receive_maximum` and `content_type` (when not null) when those
-/// properties are present. Returns false when malformed.
-bool scan_properties(const frame& f, size_t& pos, uint16_t* receive_maximum,
-                     std::string_view* content_type = nullptr) {
+/// `receive_maximum` (when not null) when that property is present. Returns
+/// false when malformed.
+bool scan_properties(const frame& f, size_t& pos, uint16_t* receive_maximum) {
   uint32_t plen = 0;
   int n = read_varint(f.body + pos, f.size - pos, plen);
   if (n <= 0 || pos + n + plen > f.size)
     return false;
   pos += n;
   size_t end = pos + plen;
-  if (receive_maximum == nullptr && content_type == nullptr) {
+  if (receive_maximum == nullptr) {
     pos = end;
     return true;
   }
@@ -118,12 +117,78 @@ bool scan_properties(const frame& f, size_t& pos, uint16_t* receive_maximum,
     case 0x1F: // reason string
       if (left < 2 || left - 2 < get_u16(f.body + pos))
         return false;
-      if (id == 0x03 && content_type != nullptr)
-        *content_type
-            = std::string_view(reinterpret_cast<const char*>(f.body + pos + 2),
-                               get_u16(f.body + pos));
       pos += 2 + get_u16(f.body + pos);
       break;
+    case 0x26: // user property: two strings
+      for (int k = 0; k < 2; ++k) {
+        left = end - pos;
+        if (left < 2 || left - 2 < get_u16(f.body + pos))
+          return false;
+        pos += 2 + get_u16(f.body + pos);
+      }
+      break;
+    default:
+      return false;
+    }
+  }
+  return pos == end;
+}
+
+/// The property block of a PUBLISH (only the properties a PUBLISH may
+/// carry), from body[pos]; sets the Content Type of `pv` and, when not null,
+/// `response_topic` and `correlation_data`. False when malformed.
+bool scan_publish_properties(const frame& f, size_t& pos, publish_view& pv,
+                             std::string_view* response_topic,
+                             std::string_view* correlation_data) {
+  uint32_t plen = 0;
+  int n = read_varint(f.body + pos, f.size - pos, plen);
+  if (n <= 0 || pos + n + plen > f.size)
+    return false;
+  pos += n;
+  size_t end = pos + plen;
+  while (pos < end) {
+    uint8_t id = f.body[pos++];
+    size_t left = end - pos;
+    switch (id) {
+    case 0x01: // payload format indicator
+      if (left < 1)
+        return false;
+      pos += 1;
+      break;
+    case 0x23: // topic alias
+      if (left < 2)
+        return false;
+      pos += 2;
+      break;
+    case 0x02: // message expiry interval
+      if (left < 4)
+        return false;
+      pos += 4;
+      break;
+    case 0x0B: { // subscription identifier
+      uint32_t v = 0;
+      int k = read_varint(f.body + pos, left, v);
+      if (k <= 0)
+        return false;
+      pos += k;
+      break;
+    }
+    case 0x03:   // content type
+    case 0x08:   // response topic
+    case 0x09: { // correlation data
+      if (left < 2 || left - 2 < get_u16(f.body + pos))
+        return false;
+      std::string_view v(reinterpret_cast<const char*>(f.body + pos + 2),
+                         get_u16(f.body + pos));
+      if (id == 0x03)
+        pv.content_type = v;
+      else if (id == 0x08 && response_topic != nullptr)
+        *response_topic = v;
+      else if (id == 0x09 && correlation_data != nullptr)
+        *correlation_data = v;
+      pos += 2 + v.size();
+      break;
+    }
     case 0x26: // user property: two strings
       for (int k = 0; k < 2; ++k) {
         left = end - pos;
@@ -160,7 +225,11 @@ long next_frame(const uint8_t* data, size_t len, frame& out) {
   return static_cast<long>(total);
 }
 
-bool decode_publish(const frame& f, bool v5, publish_view& out) {
+namespace {
+
+bool decode_publish_into(const frame& f, bool v5, publish_view& out,
+                         std::string_view* response_topic,
+                         std::string_view* correlation_data) {
   out.qos = (f.flags >> 1) & 0x03;
   out.dup = (f.flags & 0x08) != 0;
   out.retain = (f.flags & 0x01) != 0;
@@ -178,11 +247,26 @@ bool decode_publish(const frame& f, bool v5, publish_view& out) {
     out.packet_id = get_u16(f.body + pos);
     pos += 2;
   }
-  if (v5 && !scan_properties(f, pos, nullptr, &out.content_type))
+  if (v5
+      && !scan_publish_properties(f, pos, out, response_topic,
+                                  correlation_data))
     return false;
   out.payload = f.body + pos;
   out.payload_size = f.size - pos;
   return true;
+}
+
+} // namespace
+
+bool decode_publish(const frame& f, bool v5, publish_view& out) {
+  return decode_publish_into(f, v5, out, nullptr, nullptr);
+}
+
+bool decode_publish(const frame& f, bool v5, request_view& out) {
+  out.response_topic = {};
+  out.correlation_data = {};
+  return decode_publish_into(f, v5, out, &out.response_topic,
+                             &out.correlation_data);
 }
 
 bool decode_connack(const frame& f, bool v5, connack_view& out) {
@@ -255,6 +339,78 @@ void encode_subscribe(byte_buffer& out, bool v5, uint16_t packet_id,
   out.push_back(static_cast<uint8_t>(qos | (v5 ? retain_handling << 4 : 0)));
 }
 
+namespace {
+
+uint8_t* put_varint_at(uint8_t* p, uint32_t v) {
+  do {
+    uint8_t b = v % 128;
+    v /= 128;
+    if (v > 0)
+      b |= 0x80;
+    *p++ = b;
+  } while (v > 0);
+  return p;
+}
+
+uint8_t* put_str_property(uint8_t* p, uint8_t id, std::string_view s) {
+  *p++ = id;
+  *p++ = static_cast<uint8_t>(s.size() >> 8);
+  *p++ = static_cast<uint8_t>(s.size() & 0xFF);
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+/// Property bytes of a string/binary property, 0 when it is left out.
+uint32_t str_property_size(std::string_view s) {
+  return s.empty() ? 0 : 3 + static_cast<uint32_t>(s.size());
+}
+
+/// A PUBLISH with the properties that are not empty, MQTT 5 only.
+void put_publish(byte_buffer& out, bool v5, std::string_view topic,
+                        uint8_t qos, uint16_t packet_id,
+                        const uint8_t* payload, size_t payload_size,
+                        std::string_view content_type,
+                        std::string_view response_topic,
+                        std::string_view correlation_data) {
+  uint32_t props = v5 ? str_property_size(content_type)
+                            + str_property_size(response_topic)
+                            + str_property_size(correlation_data)
+                      : 0;
+  uint32_t rl = 2 + static_cast<uint32_t>(topic.size()) + (qos > 0 ? 2 : 0)
+                + (v5 ? static_cast<uint32_t>(varint_size(props)) + props : 0)
+                + static_cast<uint32_t>(payload_size);
+  size_t at = out.size();
+  out.resize(at + 1 + varint_size(rl) + rl);
+  uint8_t* p = out.data() + at;
+  *p++ = static_cast<uint8_t>(0x30 | (qos << 1));
+  p = put_varint_at(p, rl);
+  *p++ = static_cast<uint8_t>(topic.size() >> 8);
+  *p++ = static_cast<uint8_t>(topic.size() & 0xFF);
+  std::memcpy(p, topic.data(), topic.size());
+  p += topic.size();
+  if (qos > 0) {
+    *p++ = static_cast<uint8_t>(packet_id >> 8);
+    *p++ = static_cast<uint8_t>(packet_id & 0xFF);
+  }
+  if (v5) {
+    p = put_varint_at(p, props);
+    if (props > 0) {
+      if (!content_type.empty())
+        p = put_str_property(p, 0x03, content_type);
+      if (!response_topic.empty())
+        p = put_str_property(p, 0x08, response_topic);
+      if (!correlation_data.empty())
+        p = put_str_property(p, 0x09, correlation_data);
+    }
+  }
+  if (payload_size > 0)
+    std::memcpy(p, payload, payload_size);
+}
+
+} // namespace
+
+// The plain PUBLISH of every other scenario: kept apart from put_publish
+// (the general one is about 1.5x slower per message).
 void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
                     uint8_t qos, uint16_t packet_id, const uint8_t* payload,
                     size_t payload_size, std::string_view content_type) {
@@ -302,6 +458,14 @@ void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
     }
   }
   std::memcpy(p, payload, payload_size);
+}
+
+void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
+                    uint8_t qos, uint16_t packet_id, const uint8_t* payload,
+                    size_t payload_size, const publish_properties& props) {
+  put_publish(out, v5, topic, qos, packet_id, payload, payload_size,
+              props.content_type, props.response_topic,
+              props.correlation_data);
 }
 
 void encode_ack(byte_buffer& out, packet_kind kind, uint16_t packet_id) {

@@ -56,8 +56,19 @@ struct publish_view {
   size_t payload_size = 0;
 };
 
+/// A decoded PUBLISH with the request/response properties (MQTT 5) too. A
+/// type of its own so that publish_view stays small: its callers
+/// zero-initialise it per message, and past 64 bytes GCC does that with
+/// `rep stos` (about 10 ns more per PUBLISH).
+struct request_view : publish_view {
+  std::string_view response_topic;   ///< empty when absent
+  std::string_view correlation_data; ///< binary; empty when absent
+};
+
 /// Decodes a PUBLISH body; false when it is malformed.
 bool decode_publish(const frame& f, bool v5, publish_view& out);
+/// The same with the Response Topic and Correlation Data.
+bool decode_publish(const frame& f, bool v5, request_view& out);
 
 /// CONNACK: the reason code (3.1.1 return code) and, for MQTT 5, the Receive
 /// Maximum the server announces (65535 when absent).
@@ -95,6 +106,19 @@ void encode_subscribe(byte_buffer& out, bool v5, uint16_t packet_id,
 void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
                     uint8_t qos, uint16_t packet_id, const uint8_t* payload,
                     size_t payload_size, std::string_view content_type = {});
+
+/// Optional MQTT 5 properties of a PUBLISH (request/response).
+struct publish_properties {
+  std::string_view content_type;
+  std::string_view response_topic;
+  std::string_view correlation_data; ///< binary
+};
+/// PUBLISH as above with any of Content Type (0x03), Response Topic (0x08)
+/// and Correlation Data (0x09), in that order, where not empty; MQTT 5 only
+/// (3.1.1 has no properties: they are left out).
+void encode_publish(byte_buffer& out, bool v5, std::string_view topic,
+                    uint8_t qos, uint16_t packet_id, const uint8_t* payload,
+                    size_t payload_size, const publish_properties& props);
 
 /// Bytes a whole frame with this Remaining Length takes on the wire.
 inline size_t frame_wire_size(size_t remaining_length) {
