@@ -1,6 +1,6 @@
 // Makes a JSON topic and updates it COUNT times with random changes of a
 // small document (one field changed, added or removed, or an array
-// element inserted), waiting for each answer; prints the last value.
+// element inserted), waiting for each answer; prints each value.
 //
 //   castor-example-updater HOST PORT PATH COUNT SEED
 
@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
         default: doc["rpm"] = static_cast<int>(rng() % 5000);
       }
       c.update(path, doc).get();
+      std::cout << doc.dump() << "\n";
     }
   } catch (const castor::error& e) {
     std::cerr << "error: " << e.code() << " " << e.message() << "\n";
@@ -51,7 +52,6 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << e.what() << "\n";
     return 3;
   }
-  std::cout << doc.dump() << "\n";
   c.disconnect();
   return 0;
 }

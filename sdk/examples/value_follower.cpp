@@ -4,7 +4,7 @@
 //
 //   castor-example-value_follower HOST PORT FILTER COUNT
 //
-// Exits after COUNT values, printing how many arrived as deltas.
+// Exits after COUNT values, printing on stderr how many arrived as deltas.
 
 #include <castor/client.hpp>
 
@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   std::mutex m;
   std::condition_variable cv;
   long seen = 0;
+  long deltas = 0;
   castor::client c;
   try {
     c.connect(opts);
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
        std::fflush(stdout);
        std::lock_guard<std::mutex> g(m);
        ++seen;
+       deltas += v.from_delta ? 1 : 0;
        cv.notify_all();
      }).get();
     std::fprintf(stderr, "subscribed\n");
@@ -47,5 +49,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   c.disconnect();
+  std::fprintf(stderr, "deltas %ld\n", deltas);
   return 0;
 }

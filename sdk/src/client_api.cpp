@@ -186,6 +186,7 @@ void client::impl::on_publish(mqtt::publish&& p) {
     duplicate = !qos2_in.insert(pid_in).second;
   }
   auto ids = p.props.subscription_identifiers;
+  delivering_dup = p.dup;
   auto m = to_message(std::move(p));
   if (!duplicate) {
     try {
@@ -304,6 +305,7 @@ void client::impl::deliver(sub& s, subscription_id id, const message& m) {
   } else {
     v = whole_value(m);
   }
+  v.from_delta = ct == json_patch_content_type || ct == binary_delta_type;
   if (!ok) {
     // A delta that does not apply (the value it is against is missing):
     // subscribe again, which sends every topic's value whole.
@@ -311,6 +313,11 @@ void client::impl::deliver(sub& s, subscription_id id, const message& m) {
     send_subscribe(id, [](std::optional<mqtt::reason_code>) {});
     return;
   }
+  // A retransmission (DUP) of the value the stream has already: at least
+  // once delivery, not a change.
+  if (delivering_dup && old && old->payload == v.payload
+      && old->content_type == v.content_type)
+    return;
   auto& slot = s.kept[path];
   slot = v;
   if (s.on_value)

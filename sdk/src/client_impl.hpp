@@ -86,6 +86,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   subscription_id next_sub = 1;
   std::map<std::string, request_handler> handlers;
   bool reply_subscribed = false;
+  bool delivering_dup = false; ///< the PUBLISH being delivered is a retransmission
   bool sweeping = false;
   bool closing = false; ///< disconnect(): close once DISCONNECT is written
   std::vector<std::shared_ptr<std::promise<void>>> closed_waiters;

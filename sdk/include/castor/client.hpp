@@ -133,6 +133,7 @@ struct value {
   std::string content_type; ///< as the server sent it ("" if none)
   bool is_json = false;     ///< JSON (then `data` holds it)
   json data;
+  bool from_delta = false;  ///< made by applying a delta the server sent
 };
 
 using message_callback = std::function<void(const message&)>;
