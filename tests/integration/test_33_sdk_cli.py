@@ -7,6 +7,7 @@ connection and across a restart of the server, and TLS."""
 
 import json
 import os
+import select
 import socket
 import subprocess
 import threading
@@ -68,16 +69,28 @@ def start_subscriber(port, *args, user=None):
                             stderr=subprocess.PIPE)
 
 
+_BUFFERS = {}
+
+
 def read_lines(proc, n, timeout=10):
     """The next n lines of a process's stdout (fails after timeout)."""
-    got = []
+    buf = _BUFFERS.setdefault(proc.pid, bytearray())
+    fd = proc.stdout.fileno()
     deadline = time.monotonic() + timeout
-    while len(got) < n:
-        check(time.monotonic() < deadline, "only %d of %d lines: %r" % (len(got), n, got))
-        line = proc.stdout.readline()
-        if not line:
-            raise TestError("the process ended after %r: %r" % (got, proc.stderr.read()))
-        got.append(line.decode().rstrip("\n"))
+    while buf.count(b"\n") < n:
+        left = deadline - time.monotonic()
+        check(left > 0, "only %r of %d lines within %.0f s" % (bytes(buf), n, timeout))
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            d = os.read(fd, 65536)
+            if not d:
+                raise TestError("the process ended after %r: %r" % (bytes(buf), proc.stderr.read()))
+            buf += d
+    got = []
+    for _ in range(n):
+        i = buf.index(b"\n")
+        got.append(buf[:i].decode())
+        del buf[:i + 1]
     return got
 
 
@@ -132,6 +145,18 @@ def every_subcommand_and_its_exit_codes(srv):
     ok_cli(p, "patch", path, '[{"op": "replace", "path": "/a", "value": 5}]')
     check_eq(json.loads(read_lines(sub, 1)[0])["value"], {"a": 5, "c": "x"}, "subscribe: next")
     check_eq(sub.wait(timeout=10), 0, "subscribe -C 2 exits")
+    # A STRING topic: binary deltas, whole values printed.
+    text = unique("c33/text")
+    ok_cli(p, "add-topic", text, "--spec", "string")
+    long_text = "lorem ipsum dolor sit amet " * 8
+    ok_cli(p, "update", text, json.dumps(long_text + "one"))
+    sub = start_subscriber(p, "--json", "subscribe", text, "-C", "3")
+    check_eq(json.loads(read_lines(sub, 1)[0])["value"], long_text + "one", "string value")
+    ok_cli(p, "update", text, json.dumps(long_text + "two"))
+    ok_cli(p, "update", text, json.dumps("zero " + long_text + "two"))
+    check_eq([json.loads(l)["value"] for l in read_lines(sub, 2)],
+             [long_text + "two", "zero " + long_text + "two"], "string values by binary deltas")
+    check_eq(sub.wait(timeout=10), 0, "subscribe -C 3 exits")
     # Remove.
     check_eq(ok_cli(p, "remove", path), "1\n", "remove prints how many")
     check_eq(ok_cli(p, "fetch", path), "", "fetch after remove")
