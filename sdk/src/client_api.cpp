@@ -155,7 +155,7 @@ std::future<json> client::impl::api_request(const std::string& operation, json b
     });
     if (!ok) {
       self->api[c].promise.set_exception(
-          std::make_exception_ptr(error("DISCONNECTED", "the client is not connected")));
+          self->not_sent());
       self->api.erase(c);
     }
   });

@@ -27,6 +27,7 @@ uint16_t client::impl::pid() {
 
 void client::impl::send(const mqtt::packet& p) {
   wq.push_back(mqtt::encode(p, mqtt::protocol_version::v5));
+  queued_bytes += wq.back().size();
   if (!writing)
     write_next();
 }
@@ -45,6 +46,7 @@ void client::impl::write_next() {
   // being written (a lost connection).
   auto buf = std::make_shared<std::string>(std::move(wq.front()));
   wq.pop_front();
+  queued_bytes -= buf->size();
   auto done = [self, gen, buf](std::error_code ec, size_t) {
     if (gen != self->generation)
       return;
@@ -61,7 +63,15 @@ void client::impl::write_next() {
     asio::async_write(stream->next_layer(), asio::buffer(*buf), done);
 }
 
+std::exception_ptr client::impl::not_sent() const {
+  if (full())
+    return std::make_exception_ptr(error("QUEUE_FULL", "too much waits to be sent"));
+  return std::make_exception_ptr(error("DISCONNECTED", "the client is not connected"));
+}
+
 bool client::impl::when_up(std::function<void()> f) {
+  if (full())
+    return false;
   if (up) {
     f();
     return true;
@@ -81,6 +91,7 @@ void client::impl::start_attempt() {
       mqtt::parser_options{268435460, mqtt::protocol_version::v5,
                            mqtt::parser_options::role::client});
   wq.clear();
+  queued_bytes = 0;
   writing = false;
   if (opts.tls.enabled && !ssl_ctx) {
     ssl_ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
@@ -281,6 +292,7 @@ void client::impl::close_stream() {
   auto old = std::move(stream);
   asio::post(io, [old] {});
   wq.clear();
+  queued_bytes = 0;
   writing = false;
 }
 

@@ -43,7 +43,15 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   mqtt::frame_parser parser;
   std::array<char, 65536> rbuf{};
   std::deque<std::string> wq;
+  size_t queued_bytes = 0; ///< in wq
   bool writing = false;
+  /// Bounds of what waits: bytes not yet written, operations waiting for
+  /// a reconnect. Beyond them operations fail with QUEUE_FULL.
+  static constexpr size_t max_queued_bytes = 64u << 20;
+  static constexpr size_t max_deferred = 100000;
+  bool full() const {
+    return queued_bytes > max_queued_bytes || deferred.size() >= max_deferred;
+  }
   uint64_t generation = 0; ///< connection attempts; stale handlers compare
   std::atomic<bool> up{false};
   bool started = false;  ///< connect() was called and disconnect() not yet
@@ -109,9 +117,12 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   void sweep();
   uint16_t pid();
   /// Runs `f` now if connected, later if reconnecting; false if the client
-  /// is disconnected (the caller fails its operation).
+  /// is disconnected or too much waits (the caller fails its operation
+  /// with not_sent()).
   bool when_up(std::function<void()> f);
   void on_up(bool session_present);
+  /// Why when_up() refused: QUEUE_FULL or DISCONNECTED.
+  std::exception_ptr not_sent() const;
 
   // messages and API (client_api.cpp)
   std::string corr();

@@ -34,8 +34,7 @@ std::future<subscription_id> add_subscription(std::shared_ptr<client::impl> self
         if (!rc) {
           if (!self->when_up(*attempt)) {
             self->subs.erase(id);
-            pr->set_exception(std::make_exception_ptr(
-                error("DISCONNECTED", "the client is not connected")));
+            pr->set_exception(self->not_sent());
           }
           *attempt = nullptr; // (the copy in `deferred` keeps it)
           return;
@@ -51,7 +50,7 @@ std::future<subscription_id> add_subscription(std::shared_ptr<client::impl> self
     if (!self->when_up(*attempt)) {
       self->subs.erase(id);
       pr->set_exception(
-          std::make_exception_ptr(error("DISCONNECTED", "the client is not connected")));
+          self->not_sent());
     }
   });
   return fut;
@@ -135,7 +134,7 @@ std::future<void> client::publish(message msg) {
     });
     if (!ok)
       pr->set_exception(
-          std::make_exception_ptr(error("DISCONNECTED", "the client is not connected")));
+          self->not_sent());
   });
   return fut;
 }
@@ -186,7 +185,7 @@ std::future<message> client::send_request(const std::string& path, std::string p
     });
     if (!ok) {
       self->msg_requests[c].promise.set_exception(
-          std::make_exception_ptr(error("DISCONNECTED", "the client is not connected")));
+          self->not_sent());
       self->msg_requests.erase(c);
     }
   });

@@ -76,7 +76,9 @@ struct connect_options {
 /// message}}`), a refused SUBSCRIBE/PUBLISH (code `REFUSED`, the reason
 /// code in the message), or a client-side failure: `TIMEOUT`,
 /// `CONNECTION_LOST` (the connection closed before the answer),
-/// `DISCONNECTED` (the client was disconnected), `PROTOCOL_ERROR`.
+/// `DISCONNECTED` (the client was disconnected), `QUEUE_FULL` (64 MiB
+/// wait to be written, or 100,000 operations wait for a reconnect),
+/// `PROTOCOL_ERROR`.
 class error : public std::runtime_error {
 public:
   error(std::string code, std::string message)
@@ -201,8 +203,8 @@ public:
   std::future<subscription_id> subscribe_values(const std::string& filter,
                                                 value_callback cb);
   std::future<void> unsubscribe(subscription_id id);
-  /// QoS 0: done when written; QoS 1: when acknowledged (a refusal throws
-  /// castor::error `REFUSED`).
+  /// QoS 0: done when queued; QoS 1 (also for 2): when acknowledged (a
+  /// refusal throws castor::error `REFUSED`).
   std::future<void> publish(message msg);
 
   // --- request-response between clients ------------------------------------
