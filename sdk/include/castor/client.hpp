@@ -167,6 +167,7 @@ public:
   /// with `DISCONNECTED`. Idempotent.
   void disconnect();
   bool connected() const;
+  /// The client identifier in use (call after connect() returned).
   const std::string& client_id() const;
   /// Called on every connect and loss of connection.
   void on_state(state_callback cb);
