@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake g++ pkg-config
   libcaf-dev libssl-dev libyaml-cpp-dev doctest-dev
-  libhttp-parser-dev nlohmann-json3-dev libre2-dev
+  libhttp-parser-dev nlohmann-json3-dev libre2-dev libasio-dev
   clang libclang-rt-14-dev
   mosquitto mosquitto-clients python3-paho-mqtt python3-jsonpatch
   openssl

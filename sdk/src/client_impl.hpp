@@ -1,0 +1,142 @@
+#pragma once
+
+// The state behind castor::client. Everything but the atomics is touched
+// only on the client's I/O thread (public calls post to it).
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+
+#include "castor/client.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/packet.hpp"
+
+namespace castor {
+
+using clock_type = std::chrono::steady_clock;
+using ssl_stream = asio::ssl::stream<asio::ip::tcp::socket>;
+
+struct client::impl : std::enable_shared_from_this<client::impl> {
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::thread thread;
+  std::unique_ptr<asio::ssl::context> ssl_ctx;
+  std::shared_ptr<ssl_stream> stream;
+  asio::ip::tcp::resolver resolver{io};
+  asio::steady_timer keepalive_timer{io};
+  asio::steady_timer reconnect_timer{io};
+  asio::steady_timer connect_timer{io};
+  asio::steady_timer sweep_timer{io};
+
+  connect_options opts;
+  std::string cid;
+  std::string reply_topic;
+  mqtt::frame_parser parser;
+  std::array<char, 65536> rbuf{};
+  std::deque<std::string> wq;
+  size_t queued_bytes = 0; ///< in wq
+  bool writing = false;
+  /// Bounds of what waits: bytes not yet written, operations waiting for
+  /// a reconnect. Beyond them operations fail with QUEUE_FULL.
+  static constexpr size_t max_queued_bytes = 64u << 20;
+  static constexpr size_t max_deferred = 100000;
+  bool full() const {
+    return queued_bytes > max_queued_bytes || deferred.size() >= max_deferred;
+  }
+  uint64_t generation = 0; ///< connection attempts; stale handlers compare
+  std::atomic<bool> up{false};
+  bool started = false;  ///< connect() was called and disconnect() not yet
+  bool stopping = false;
+  bool ever_up = false;
+  int attempts = 0; ///< failed attempts since the last connection
+  clock_type::time_point last_rx;
+  std::shared_ptr<std::promise<void>> first_connect;
+
+  uint16_t next_pid = 1;
+  uint64_t next_corr = 1;
+
+  struct pending_api {
+    std::promise<json> promise;
+    clock_type::time_point deadline;
+    bool sent = false; ///< written (a lost connection fails it then)
+  };
+  struct pending_msg {
+    std::promise<message> promise;
+    clock_type::time_point deadline;
+    bool sent = false;
+  };
+  std::map<std::string, pending_api> api;
+  std::map<std::string, pending_msg> msg_requests;
+  /// PUBACK, SUBACK, UNSUBACK by packet id: called with the (first) reason
+  /// code, or with nullopt when the connection is lost first.
+  std::map<uint16_t, std::function<void(std::optional<mqtt::reason_code>)>> acks;
+  std::set<uint16_t> qos2_in; ///< QoS 2 packet ids received, not released
+  /// Runs once connected (operations started while reconnecting).
+  std::vector<std::function<void()>> deferred;
+
+  struct sub {
+    std::string filter; ///< as subscribed ($delta/... for value streams)
+    bool values = false;
+    message_callback on_message;
+    value_callback on_value;
+    std::map<std::string, value> kept; ///< value streams: path -> value
+  };
+  std::map<subscription_id, sub> subs;
+  subscription_id next_sub = 1;
+  std::map<std::string, request_handler> handlers;
+  bool reply_subscribed = false;
+  bool delivering_dup = false; ///< the PUBLISH being delivered is a retransmission
+  bool sweeping = false;
+  bool closing = false; ///< disconnect(): close once DISCONNECT is written
+  std::vector<std::shared_ptr<std::promise<void>>> closed_waiters;
+  state_callback on_state;
+
+  impl();
+  ~impl();
+
+  // connection (client_connection.cpp)
+  void start_attempt();
+  void on_connected(uint64_t gen);
+  void read_loop(uint64_t gen);
+  void handle(mqtt::packet&& p);
+  void lost(const std::string& why);
+  void close_stream();
+  void schedule_reconnect();
+  void send(const mqtt::packet& p);
+  void write_next();
+  void keepalive(uint64_t gen);
+  void sweep();
+  uint16_t pid();
+  /// Runs `f` now if connected, later if reconnecting; false if the client
+  /// is disconnected or too much waits (the caller fails its operation
+  /// with not_sent()).
+  bool when_up(std::function<void()> f);
+  void on_up(bool session_present);
+  /// Why when_up() refused: QUEUE_FULL or DISCONNECTED.
+  std::exception_ptr not_sent() const;
+
+  // messages and API (client_api.cpp)
+  std::string corr();
+  void on_publish(mqtt::publish&& p);
+  void deliver(sub& s, subscription_id id, const message& m);
+  void send_subscribe(subscription_id id,
+                      std::function<void(std::optional<mqtt::reason_code>)> done);
+  std::future<json> api_request(const std::string& operation, json body);
+  void finish_disconnect(const std::string& why);
+  void fail_all(const std::string& code, const std::string& why, bool only_sent);
+  void ensure_reply_subscription(std::function<void(bool)> done);
+};
+
+message to_message(mqtt::publish&& p);
+bool topic_matches(const std::string& filter, const std::string& topic);
+
+} // namespace castor
