@@ -163,7 +163,11 @@ std::future<json> client::impl::api_request(const std::string& operation, json b
 }
 
 void client::impl::ensure_reply_subscription(std::function<void(bool)> done) {
-  if (reply_subscribed)
+  // Castor writes answers straight to the requester's connection, as it
+  // writes API answers: the default reply topic (under `$castor/`, where
+  // nobody may subscribe) needs no subscription. A reply topic of the
+  // caller's choice is subscribed, as MQTT 5 request/response does.
+  if (reply_subscribed || reply_topic.rfind("$castor/", 0) == 0)
     return done(true);
   mqtt::subscribe sp;
   sp.packet_id = pid();
