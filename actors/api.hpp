@@ -15,6 +15,7 @@
 #include "actors/iface/api.hpp"
 #include "actors/iface/locks.hpp"
 #include "actors/iface/topic_tree.hpp"
+#include "actors/messaging.hpp"
 #include "protocol/channel.hpp"
 #include "protocol/topic_mapping.hpp"
 
@@ -40,6 +41,10 @@ struct api_context {
   /// The caller's session actor (or its connection while it has none):
   /// what a topic it adds watches for `this session closes`.
   caf::actor adder;
+  /// The message handlers (actors/messaging.hpp) and how long a handler
+  /// has to answer.
+  handlers_ptr handlers{};
+  uint32_t request_timeout_ms = 10000;
 };
 
 /// Most topic names the tree lists for one fetch before the caller's
