@@ -26,6 +26,11 @@
 //                                           begun: held-back halt or close
 //   (flush_atom)                         from itself: write what is pending
 //   down_msg                             a monitored topic has retired
+//   (msg_request_atom, handler_request)  a request for a handler this
+//                                           connection registered
+//   (msg_answer_atom, handler_answer)    the answer to its client's request
+//   (msg_timeout_atom, n)                timer: request n not answered
+//                                           (actors/messaging.hpp)
 
 #include <chrono>
 #include <functional>
