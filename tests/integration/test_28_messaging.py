@@ -263,6 +263,30 @@ def handler_gone_and_timeout():
     srv.stop()
 
 
+@case(castor_only=True, timeout=60)
+def a_handler_has_at_most_1000_requests_pending(srv):
+    base = unique("svc")
+    handler = Peer(srv.port)
+    register(handler, base + "/busy")
+    requester = Peer(srv.port)
+    back = unique("c28/back")
+    for i in range(1001):
+        requester.publish(base + "/busy", b"%d" % i, qos=0,
+                          response_topic=back, corr=b"%d" % i)
+    # The 1001st is refused at once; the first 1,000 reach the handler.
+    check_error(requester.message(timeout=8), "BUSY", b"1000")
+    for i in range(1000):
+        check_eq(handler.message().payload, b"%d" % i, "request %d" % i)
+    handler.disconnect()
+    msgs = [requester.message() for _ in range(1000)]
+    for m in msgs:
+        check(("castor-error", "HANDLER_GONE") in user_props(m),
+              "HANDLER_GONE, got %r" % m.payload)
+    gone = sorted(int(m.properties.CorrelationData) for m in msgs)
+    check_eq(gone, list(range(1000)), "HANDLER_GONE for each pending request")
+    requester.disconnect()
+
+
 @case(castor_only=True)
 def requester_gone_before_the_answer(srv):
     base = unique("svc")
