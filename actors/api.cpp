@@ -9,6 +9,7 @@
 #include "actors/api_locks.hpp"
 #include "actors/api_notify.hpp"
 #include "actors/api_subscribe.hpp"
+#include "actors/api_messaging.hpp"
 #include "actors/iface/implement.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "protocol/api_request.hpp"
@@ -626,6 +627,21 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
         if (auto n = std::get_if<api::unnotify_topics>(&req)) {
           auto rp = self->make_response_promise<std::string>();
           run_unnotify(self, ctx, std::move(*n), rp);
+          return rp;
+        }
+        if (auto h = std::get_if<api::add_handler>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_add_handler(self, ctx, *h, rp);
+          return rp;
+        }
+        if (auto h = std::get_if<api::remove_handler>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_remove_handler(self, ctx, *h, rp);
+          return rp;
+        }
+        if (auto m = std::get_if<api::send_message>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_send_message(self, ctx, std::move(*m), rp);
           return rp;
         }
         if (auto r = std::get_if<api::remove_topics>(&req)) {

@@ -18,6 +18,7 @@
 #include "actors/iface/api.hpp"
 #include "actors/iface/locks.hpp"
 #include "actors/iface/topic_tree.hpp"
+#include "actors/messaging.hpp"
 #include "protocol/channel.hpp"
 #include "protocol/topic_selector.hpp"
 #include "protocol/topic_mapping.hpp"
@@ -48,6 +49,10 @@ struct api_context {
   /// topics/notify's events go too.
   std::string reply_topic{};
   std::optional<std::string> correlation{};
+  /// The message handlers (actors/messaging.hpp) and how long a handler
+  /// has to answer.
+  handlers_ptr handlers{};
+  uint32_t request_timeout_ms = 10000;
 };
 
 /// What the tree lists for `text` (a checked selector): the filter itself,

@@ -328,6 +328,7 @@ void do_close(connection_broker* self) {
   if (st.net.transport)
     send_bytes(self, st.net.transport->close());
   st.closed = true;
+  messaging_closed(self);
   // Publishes still waiting for a topic lookup go through the tree, which
   // answers the lookup first: order is kept, nothing acknowledged is lost.
   for (auto& [topic, l] : st.routing.lookups)
@@ -475,6 +476,10 @@ void apply_output(connection_broker* self, mqtt::channel_output&& o) {
                                << (unconverted ? pr->why : "not authorized"));
     } else if (auto a = std::get_if<mqtt::effect::api_request>(&e)) {
       run_api_request(self, std::move(*a));
+    } else if (auto m = std::get_if<mqtt::effect::message_request>(&e)) {
+      run_message_request(self, std::move(*m));
+    } else if (auto m = std::get_if<mqtt::effect::message_answer>(&e)) {
+      run_message_answer(self, std::move(*m));
     } else if (auto s = std::get_if<mqtt::effect::subscribe>(&e)) {
       begin_subscribe(self, std::move(*s));
     } else if (auto u = std::get_if<mqtt::effect::unsubscribe>(&e)) {
@@ -797,6 +802,9 @@ caf::behavior connection_actor(connection_broker* self,
         write_notification(self, std::move(topic), std::move(correlation),
                            has_correlation, std::move(event));
       },
+      [=](msg_request_atom, handler_request& r) { on_handler_request(self, r); },
+      [=](msg_answer_atom, handler_answer& a) { on_handler_answer(self, a); },
+      [=](msg_timeout_atom, uint64_t id) { on_request_timeout(self, id); },
   };
 }
 

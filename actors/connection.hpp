@@ -26,6 +26,11 @@
 //                                           begun: held-back halt or close
 //   (flush_atom)                         from itself: write what is pending
 //   down_msg                             a monitored topic has retired
+//   (msg_request_atom, handler_request)  a request for a handler this
+//                                           connection registered
+//   (msg_answer_atom, handler_answer)    the answer to its client's request
+//   (msg_timeout_atom, n)                timer: request n not answered
+//                                           (actors/messaging.hpp)
 
 #include <chrono>
 #include <functional>
@@ -45,6 +50,7 @@
 #include "actors/iface/registry.hpp"
 #include "actors/iface/session.hpp"
 #include "actors/iface/topic_tree.hpp"
+#include "actors/messaging.hpp"
 #include "actors/subscription_gate.hpp"
 #include "actors/types.hpp"
 #include "protocol/channel.hpp"
@@ -68,6 +74,10 @@ struct connection_context {
   /// Subscription changes in progress, shared by every connection of the
   /// server (actors/subscription_gate.hpp).
   std::shared_ptr<subscription_gate> gate;
+  /// The message handlers (actors/messaging.hpp), also in opts.handlers.
+  handlers_ptr handlers;
+  /// How long a handler has to answer a request (messaging.request_timeout_ms).
+  uint32_t request_timeout_ms = 10000;
   mqtt::channel_options opts;
   uint32_t connect_timeout_ms = 10000;
   uint32_t max_outbound_bytes = 1048576;
@@ -349,6 +359,9 @@ struct connection_state {
   connection_writing writing;
   /// Packet order around SUBSCRIBE and UNSUBSCRIBE; null while not needed.
   std::unique_ptr<connection_ordering> order;
+  /// Requests to this connection's handlers not yet answered
+  /// (actors/connection_messaging.cpp); null until the first.
+  std::unique_ptr<connection_messaging> messaging;
   uint64_t timer_epoch = 0;
   std::chrono::steady_clock::time_point tick_due; ///< of the pending tick
   bool closing = false;

@@ -56,14 +56,15 @@ void run_api_request(connection_broker* self, mqtt::effect::api_request&& r) {
   auto adder = st.attachment.session
                    ? caf::actor_cast<caf::actor>(st.attachment.session)
                    : caf::actor_cast<caf::actor>(self);
-  auto worker = spawn_api_request(
-      self->system(),
-      api_context{st.ctx->tree, st.channel->access(),
-                  st.channel->options().mapping, st.ctx->topic_idle_ms,
-                  st.attachment.principal, st.ctx->locks,
-                  st.channel->session().client_id,
-                  caf::actor_cast<caf::actor>(self), std::move(adder),
-                  r.response_topic, r.correlation_data});
+  api_context actx{st.ctx->tree, st.channel->access(),
+                   st.channel->options().mapping, st.ctx->topic_idle_ms,
+                   st.attachment.principal, st.ctx->locks,
+                   st.channel->session().client_id,
+                   caf::actor_cast<caf::actor>(self), std::move(adder),
+                   r.response_topic, r.correlation_data};
+  actx.handlers = st.ctx->handlers;
+  actx.request_timeout_ms = st.ctx->request_timeout_ms;
+  auto worker = spawn_api_request(self->system(), std::move(actx));
   auto req = std::make_shared<mqtt::effect::api_request>(std::move(r));
   self->request(worker, api_timeout, api_atom::value, req->operation,
                 std::move(req->payload))

@@ -116,6 +116,23 @@ void write_notification(connection_broker* self, std::string topic,
 
 /// topics/unsubscribe: whether the session had the subscription.
 caf::result<bool> api_unsubscribe(connection_broker* self, std::string key);
+// -- request-response messaging (connection_messaging.cpp) -------------------
+
+/// The client sent a request to a message handler: on to its connection.
+void run_message_request(connection_broker* self,
+                         mqtt::effect::message_request&& m);
+/// The client (a handler) answered a request: back to the requester.
+void run_message_answer(connection_broker* self,
+                        mqtt::effect::message_answer&& a);
+/// A request for a handler this connection registered: to the client.
+void on_handler_request(connection_broker* self, handler_request& r);
+/// An answer (or error) to a request of this connection's client.
+void on_handler_answer(connection_broker* self, handler_answer& a);
+/// (msg_timeout_atom, id): the handler's client did not answer request id.
+void on_request_timeout(connection_broker* self, uint64_t id);
+/// The connection closes: its registrations end, its pending requests fail
+/// with HANDLER_GONE.
+void messaging_closed(connection_broker* self);
 
 // -- publishes on their way to topics (connection_route.cpp) ------------------
 

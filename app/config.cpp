@@ -430,6 +430,14 @@ const table<topics_config>& topics_table() {
   return rows;
 }
 
+const table<messaging_config>& messaging_table() {
+  static const table<messaging_config> rows{
+      uint_field("request_timeout_ms", &messaging_config::request_timeout_ms,
+                 1, 3600000),
+  };
+  return rows;
+}
+
 const table<config>& config_table() {
   static const table<config> rows{
       enum_field("log_level", &config::log,
@@ -458,6 +466,7 @@ const table<config>& config_table() {
                     [] { return keys_of(listener_table(), "listeners[]."); }},
       section_field("mqtt", &config::mqtt, mqtt_table),
       section_field("topics", &config::topics, topics_table),
+      section_field("messaging", &config::messaging, messaging_table),
       section_field("security", &config::security, security_table),
   };
   return rows;

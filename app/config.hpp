@@ -101,10 +101,17 @@ struct topics_config {
   std::vector<mapping_rule> mapping;
 };
 
+/// Request-response messaging (docs/platform.md).
+struct messaging_config {
+  /// How long a message handler has to answer a request (else TIMEOUT).
+  uint32_t request_timeout_ms = 10000;
+};
+
 struct config {
   std::vector<listener_config> listeners{listener_config{}};
   mqtt_config mqtt;
   topics_config topics;
+  messaging_config messaging;
   security_config security;
   log_level log = log_level::info;
   uint32_t scheduler_threads = 0; ///< 0 = cores - 1, at least 1

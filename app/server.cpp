@@ -185,6 +185,9 @@ std::optional<std::string> server::start() {
   // One gate for every listener's connections: they all run on the I/O
   // thread, and a subscription is in force for every publish read after it.
   auto gate = std::make_shared<subscription_gate>();
+  // The message handlers clients register (actors/messaging.hpp), shared
+  // by every listener's connections.
+  auto handlers = std::make_shared<handlers_table>();
   for (size_t i = 0; i < cfg_.listeners.size(); ++i) {
     auto& l = cfg_.listeners[i];
     auto ctx = std::make_shared<connection_context>();
@@ -195,6 +198,9 @@ std::optional<std::string> server::start() {
     ctx->gate = gate;
     ctx->opts = make_channel_options(cfg_.mqtt, l.max_packet_size);
     ctx->opts.mapping = mapping;
+    ctx->handlers = handlers;
+    ctx->opts.handlers = handlers;
+    ctx->request_timeout_ms = cfg_.messaging.request_timeout_ms;
     ctx->transport = transports[i];
     ctx->principal_from = to_cert_principal(l.tls.principal_from);
     ctx->connect_timeout_ms = cfg_.mqtt.connect_timeout_ms;

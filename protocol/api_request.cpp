@@ -1,4 +1,5 @@
 #include "protocol/api_request.hpp"
+#include "protocol/handler_table.hpp"
 
 #include <algorithm>
 
@@ -266,7 +267,8 @@ const std::vector<std::string_view>& operations() {
       "topics/update",   "topics/patch",     "timeseries/append",
       "timeseries/edit", "timeseries/range", "locks/acquire",
       "locks/release",   "topics/subscribe", "topics/unsubscribe",
-      "topics/notify",   "topics/unnotify"};
+      "topics/notify",   "topics/unnotify",  "handlers/add",
+      "handlers/remove", "messages/send"};
   return ops;
 }
 
@@ -389,6 +391,19 @@ std::variant<request, error> parse_request(std::string_view operation,
     } else {
       out = release_lock{name};
     }
+  } else if (operation == "handlers/add" || operation == "handlers/remove"
+             || operation == "messages/send") {
+    auto path = r.string("path");
+    if (!r.problem && !valid_handler_path(path))
+      r.fail("'" + path
+             + "' is not a valid message path (no wildcards, empty levels, "
+               "leading $ or trailing /)");
+    if (operation == "handlers/add")
+      out = add_handler{path};
+    else if (operation == "handlers/remove")
+      out = remove_handler{path};
+    else
+      out = send_message{path, r.any("value")};
   }
   r.finish();
   if (r.problem)

@@ -109,11 +109,24 @@ struct unnotify_topics {
   std::string selector;
 };
 
+// Request-response messaging (docs/platform.md).
+struct add_handler {
+  std::string path;
+};
+struct remove_handler {
+  std::string path;
+};
+struct send_message {
+  std::string path;
+  nlohmann::json value;
+};
+
 using request
     = std::variant<add_topic, remove_topics, fetch_topics, update_topic,
                    patch_topic, append_event, edit_event, query_range,
                    acquire_lock, release_lock, subscribe_topics,
-                   unsubscribe_topics, notify_topics, unnotify_topics>;
+                   unsubscribe_topics, notify_topics, unnotify_topics,
+                   add_handler, remove_handler, send_message>;
 
 struct error {
   std::string code; ///< a stable name

@@ -24,6 +24,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/packet.hpp"
 #include "protocol/session_state.hpp"
+#include "protocol/handler_table.hpp"
 #include "protocol/topic_mapping.hpp"
 
 namespace castor::mqtt {
@@ -44,6 +45,10 @@ struct channel_options {
   /// The payload mapping (explicit topics); null or empty: every topic is
   /// implicit and takes any payload.
   castor::mapping_ptr mapping;
+  /// The message handlers (protocol/handler_table.hpp): an MQTT 5 PUBLISH
+  /// with a response topic to a path one serves is a request to it. Null:
+  /// none.
+  std::shared_ptr<const castor::handler_lookup> handlers;
 };
 
 /// The session-related content of a CONNECT, after validation.
@@ -91,6 +96,15 @@ public:
   /// May the client add or remove the topic `topic` (the platform API)?
   virtual bool may_modify(std::string_view topic) const {
     return check_publish(topic) == publish_check::allow;
+  }
+  /// May the client register message handlers (REGISTER_HANDLER)?
+  virtual bool may_register_handler() const {
+    return true;
+  }
+  /// May the client send requests to the handler of `path`
+  /// (SEND_TO_MESSAGE_HANDLER)?
+  virtual bool may_send_to_handler(std::string_view) const {
+    return true;
   }
 };
 
@@ -144,6 +158,19 @@ struct api_request {
   std::optional<std::string> correlation_data;
 };
 
+/// A request to a message handler (docs/platform.md, "Request-response
+/// messaging"): an MQTT 5 PUBLISH with a response topic to a path a handler
+/// serves (already acknowledged; the client may send to handlers there).
+struct message_request {
+  publish msg;
+};
+
+/// A handler's answer: a PUBLISH to `$castor/reply/<id>` (acknowledged).
+struct message_answer {
+  std::string id; ///< what follows `$castor/reply/`
+  publish msg;
+};
+
 /// Forward an inbound application message (topic resolved, alias removed).
 struct route {
   publish msg;
@@ -194,7 +221,8 @@ using channel_effect
     = std::variant<effect::open_session, effect::route, effect::subscribe,
                    effect::unsubscribe, effect::outbound_ack, effect::close,
                    effect::auth_data, effect::route_if_exists,
-                   effect::publish_refused, effect::api_request>;
+                   effect::publish_refused, effect::api_request,
+                   effect::message_request, effect::message_answer>;
 
 /// What a handler produced: packets to send (in order) and effects to run
 /// (in order, after the packets are queued for writing).
@@ -316,6 +344,11 @@ public:
   bool write_api_answer(const effect::api_request& r, std::string answer,
                         std::string& out) const;
 
+  /// Appends `p` (QoS 0, written straight to the client: a request to a
+  /// handler, an answer to a requester) to `out`; false (nothing appended)
+  /// when it would exceed the client's maximum packet size.
+  bool write_direct(publish&& p, std::string& out) const;
+
   // -- state ------------------------------------------------------------------
 
   phase state() const noexcept {
@@ -355,6 +388,12 @@ private:
   channel_output accept_publish(publish&& p);
   /// A publish to `$castor/`: an API request, or refused.
   channel_output api_publish(publish&& p);
+  /// An MQTT 5 publish with a response topic to a path a handler serves;
+  /// and a handler's answer to `$castor/reply/` (channel_messaging.cpp).
+  channel_output handler_publish(publish&& p);
+  channel_output reply_publish(publish&& p);
+  /// Acknowledges a publish taken as a request or answer (QoS 1, 2).
+  bool ack_taken(const publish& p, channel_output& out);
   /// Acknowledges a publish that is not routed: MQTT 5 with `code` in
   /// PUBACK or PUBREC (a QoS 0 one is dropped); MQTT 3.1.1 cannot say why,
   /// and acknowledges it as success.

@@ -47,6 +47,9 @@ channel_output channel::on_publish(publish&& p) {
   // (MQTT 5, with a response topic); nothing is published into it.
   if (reserved_topic(p.topic))
     return api_publish(std::move(p));
+  if (p.props.response_topic && opts_.handlers
+      && version_ == protocol_version::v5 && opts_.handlers->serves(p.topic))
+    return handler_publish(std::move(p));
   if (access_) {
     switch (access_->check_publish(p.topic)) {
     case publish_check::allow:
@@ -68,6 +71,9 @@ channel_output channel::on_publish(publish&& p) {
 
 channel_output channel::api_publish(publish&& p) {
   constexpr std::string_view prefix = "$castor/api/";
+  if (version_ == protocol_version::v5
+      && p.topic.compare(0, 14, "$castor/reply/") == 0)
+    return reply_publish(std::move(p));
   if (version_ != protocol_version::v5
       || p.topic.compare(0, prefix.size(), prefix) != 0)
     return refuse_publish(std::move(p));

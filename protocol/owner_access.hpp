@@ -29,6 +29,13 @@ public:
   bool may_read(std::string_view topic) const override;
   bool reads_everything() const noexcept override;
   bool may_modify(std::string_view topic) const override;
+  /// Ownership of a topic gives no messaging rights: asked of the roles.
+  bool may_register_handler() const override {
+    return inner_->may_register_handler();
+  }
+  bool may_send_to_handler(std::string_view path) const override {
+    return inner_->may_send_to_handler(path);
+  }
 
   /// Whether the principal owns the topic name `topic`: its specification
   /// (added, or a mapping rule's) names it as OWNER.

@@ -104,6 +104,15 @@ bool topic_access::may_modify(std::string_view topic) const {
   return on(topic).contains(permission::modify_topic);
 }
 
+bool topic_access::may_register_handler() const {
+  auto b = current();
+  return !b->store || b->store->can(b->roles, permission::register_handler);
+}
+
+bool topic_access::may_send_to_handler(std::string_view path) const {
+  return on(path).contains(permission::send_to_message_handler);
+}
+
 bool topic_access::basis::selectable(const std::string& topic) const {
   auto perms = store->permissions(roles, topic);
   return perms.contains(permission::select_topic)

@@ -46,6 +46,8 @@ public:
   bool may_subscribe(std::string_view filter) const override;
   bool may_read(std::string_view topic) const override;
   bool may_modify(std::string_view topic) const override;
+  bool may_register_handler() const override;
+  bool may_send_to_handler(std::string_view path) const override;
 
   /// The path permissions on a topic name (cached).
   permission_set on(std::string_view topic) const;

@@ -299,6 +299,41 @@ test('time_series_events_v5', async (srv) => {
   }
 }, { config: ' ' });
 
+// Request-response messaging (docs/platform.md): an MQTT.js handler
+// registered for a path answers a plain MQTT 5 request on the server's
+// $castor/reply/ topic; the requester gets it with its correlation data.
+test('message_handler_v5', async (srv) => {
+  const handler = await client(srv.url, { protocolVersion: 5 });
+  const requester = await client(srv.url, { protocolVersion: 5 });
+  try {
+    await withTimeout(handler.publishAsync('$castor/api/handlers/add', JSON.stringify({ path: 'js/svc' }),
+      { qos: 1, properties: { responseTopic: 'js/handler-api', correlationData: Buffer.from('h') } }),
+    TIMEOUT, 'handlers/add');
+    const added = await handler.next('handlers/add answer');
+    const a = JSON.parse(added.payload);
+    assertEq([a.ok, a.added], [true, true], 'handlers/add');
+    await withTimeout(requester.publishAsync('js/svc/double', '21', {
+      qos: 1,
+      properties: { responseTopic: 'js/my-answers', correlationData: Buffer.from('q1'),
+        userProperties: { trace: 't1' } },
+    }), TIMEOUT, 'request');
+    const req = await handler.next('request');
+    assertEq([req.topic, req.payload, [...req.properties.correlationData], req.properties.userProperties],
+      ['js/svc/double', '21', [...Buffer.from('q1')], { trace: 't1' }], 'request');
+    if (!req.properties.responseTopic.startsWith('$castor/reply/')) {
+      throw new Error(`response topic ${req.properties.responseTopic}`);
+    }
+    await withTimeout(handler.publishAsync(req.properties.responseTopic, `${2 * Number(req.payload)}`, {
+      qos: 1, properties: { contentType: 'text/plain' } }), TIMEOUT, 'answer');
+    const ans = await requester.next('answer');
+    assertEq([ans.topic, ans.payload, Buffer.from(ans.properties.correlationData).toString(), ans.properties.contentType],
+      ['js/my-answers', '42', 'q1', 'text/plain'], 'answer');
+  } finally {
+    await handler.endAsync();
+    await requester.endAsync();
+  }
+}, { config: ' ' });
+
 const only = process.argv.slice(2);
 let passed = 0;
 let failed = 0;

@@ -399,7 +399,8 @@ listeners:
     CHECK_EQ(err.key, "colour");
     CHECK_EQ(err.message, "unknown key; valid keys here: log_level, "
                           "scheduler_threads, memory_trim_interval_ms, "
-                          "actor_placement, listeners, mqtt, topics, security");
+                          "actor_placement, listeners, mqtt, topics, messaging, "
+                          "security");
     err = parse_err("listeners:\n  - name: a\n    prot: 1\n");
     CHECK_EQ(err.line, 3);
     CHECK_EQ(err.key, "listeners[0].prot");

@@ -1,0 +1,103 @@
+#pragma once
+
+// Request-response messaging between connections (docs/platform.md,
+// "Request-response messaging"). A request goes from the requester's
+// connection straight to the handler's connection, which writes it to its
+// client with a response topic of its own (`$castor/reply/<n>`) and keeps
+// it pending; the handler's answer goes from there straight back to the
+// requester's connection (or API request actor), which writes it to its
+// client. No actor in between.
+//
+//   requester -> handler:  (msg_request_atom, handler_request)
+//   handler -> requester:  (msg_answer_atom, handler_answer)
+//   timer wheel -> handler: (msg_timeout_atom, n)  request n not answered
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/type_id.hpp>
+
+#include "actors/types.hpp"
+#include "protocol/handler_table.hpp"
+#include "protocol/packet.hpp"
+
+namespace castor {
+
+using msg_request_atom = caf::atom_constant<caf::atom("msgreq")>;
+using msg_answer_atom = caf::atom_constant<caf::atom("msgans")>;
+using msg_timeout_atom = caf::atom_constant<caf::atom("msgtmo")>;
+
+/// The message handlers of the server, shared by its connections.
+using handlers_table = handler_table<caf::actor>;
+using handlers_ptr = std::shared_ptr<handlers_table>;
+
+/// Requests one handler connection may have pending at once.
+inline constexpr size_t max_pending_requests = 1000;
+
+/// A request on its way to a handler's connection.
+struct handler_request {
+  std::string path;
+  std::string payload;
+  /// The requester's: content type, payload format indicator, user
+  /// properties, correlation data and response topic.
+  mqtt::properties props;
+  /// Where the answer goes (a connection or an API request actor).
+  caf::actor requester;
+  /// How long the handler has to answer, in milliseconds.
+  uint32_t timeout_ms = 10000;
+};
+
+/// An answer (or error) on its way back to the requester.
+struct handler_answer {
+  std::string topic; ///< the requester's response topic
+  std::string payload;
+  /// The answer's content type, payload format indicator and user
+  /// properties, and the requester's correlation data.
+  mqtt::properties props;
+  /// An error code (TIMEOUT, HANDLER_GONE, BUSY, NO_HANDLER) or empty.
+  std::string error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, handler_request& x) {
+  return f(caf::meta::type_name("handler_request"), x.path, x.payload, x.props,
+           x.requester, x.timeout_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, handler_answer& x) {
+  return f(caf::meta::type_name("handler_answer"), x.topic, x.payload, x.props,
+           x.error);
+}
+
+/// The error answer for `r`: payload {"ok":false,"error":{...}}, content
+/// type application/json, user property castor-error = code.
+handler_answer error_answer(const handler_request& r, const std::string& code,
+                            const std::string& message);
+
+/// What a handler's connection keeps: its requests not yet answered.
+struct connection_messaging {
+  struct pending_request {
+    caf::actor requester;
+    std::string topic; ///< the requester's response topic
+    std::optional<std::string> correlation_data;
+  };
+  std::unordered_map<uint64_t, pending_request> pending;
+  uint64_t next_id = 1;
+};
+
+} // namespace castor
+
+// actors/types.hpp's block starts at caf::first_custom_type_id, the
+// authenticator's at +200, the handles' at +300.
+CAF_BEGIN_TYPE_ID_BLOCK(castor_messaging, caf::first_custom_type_id + 400)
+
+CAF_ADD_TYPE_ID(castor_messaging, (castor::handler_request))
+CAF_ADD_TYPE_ID(castor_messaging, (castor::handler_answer))
+
+CAF_END_TYPE_ID_BLOCK(castor_messaging)
