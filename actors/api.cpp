@@ -8,6 +8,7 @@
 
 #include "actors/api_locks.hpp"
 #include "actors/api_notify.hpp"
+#include "actors/api_sessions.hpp"
 #include "actors/api_subscribe.hpp"
 #include "actors/api_messaging.hpp"
 #include "actors/iface/implement.hpp"
@@ -643,6 +644,10 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
           auto rp = self->make_response_promise<std::string>();
           run_send_message(self, ctx, std::move(*m), rp);
           return rp;
+        }
+        if (auto answer = run_sessions(self, ctx, req)) {
+          self->quit();
+          return std::move(*answer);
         }
         if (auto r = std::get_if<api::remove_topics>(&req)) {
           auto rp = self->make_response_promise<std::string>();

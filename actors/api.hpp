@@ -16,6 +16,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/iface/api.hpp"
+#include "actors/session_directory.hpp"
 #include "actors/iface/locks.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/messaging.hpp"
@@ -52,6 +53,8 @@ struct api_context {
   /// The message handlers (actors/messaging.hpp) and how long a handler
   /// has to answer.
   handlers_ptr handlers{};
+  /// The sessions (actors/session_directory.hpp); may be null.
+  session_directory_ptr sessions{};
   uint32_t request_timeout_ms = 10000;
 };
 

@@ -770,7 +770,9 @@ caf::behavior connection_actor(connection_broker* self,
   // Only topics are monitored: one has retired.
   self->set_down_handler(
       [=](caf::down_msg& dm) { topic_gone(self, dm.source); });
-  return {
+  // The MQTT connection's own messages, then those of the platform API
+  // (connection_api.cpp).
+  caf::message_handler mqtt{
       [=](caf::io::new_data_msg& msg) { on_data(self, msg); },
       [=](caf::io::connection_closed_msg&) { on_socket_closed(self); },
       [=](gate_open_atom, uint64_t) { release_held(self); },
@@ -790,22 +792,8 @@ caf::behavior connection_actor(connection_broker* self,
         rearm_read(self, epoch_and_step);
       },
       [=](tick_atom, uint64_t epoch) { on_tick(self, epoch); },
-      [=](subscribe_atom, std::string& key,
-          uint8_t qos) -> caf::result<uint8_t> {
-        return api_subscribe(self, std::move(key), qos);
-      },
-      [=](unsub_atom, std::string& key) -> caf::result<bool> {
-        return api_unsubscribe(self, std::move(key));
-      },
-      [=](notify_atom, std::string& topic, std::string& correlation,
-          bool has_correlation, std::string& event) {
-        write_notification(self, std::move(topic), std::move(correlation),
-                           has_correlation, std::move(event));
-      },
-      [=](msg_request_atom, handler_request& r) { on_handler_request(self, r); },
-      [=](msg_answer_atom, handler_answer& a) { on_handler_answer(self, a); },
-      [=](msg_timeout_atom, uint64_t id) { on_request_timeout(self, id); },
   };
+  return mqtt.or_else(api_handlers(self));
 }
 
 } // namespace castor

@@ -45,6 +45,7 @@
 #include <caf/io/broker.hpp>
 
 #include "actors/counters.hpp"
+#include "actors/session_directory.hpp"
 #include "actors/iface/authenticator.hpp"
 #include "actors/iface/locks.hpp"
 #include "actors/iface/registry.hpp"
@@ -76,6 +77,8 @@ struct connection_context {
   std::shared_ptr<subscription_gate> gate;
   /// The message handlers (actors/messaging.hpp), also in opts.handlers.
   handlers_ptr handlers;
+  /// The sessions the API sees (actors/session_directory.hpp).
+  session_directory_ptr sessions;
   /// How long a handler has to answer a request (messaging.request_timeout_ms).
   uint32_t request_timeout_ms = 10000;
   mqtt::channel_options opts;
@@ -309,6 +312,8 @@ struct connection_attachment {
   /// the registry holds this connection itself, `registry_holds`).
   session_interface session;
   bool registry_holds = false;
+  /// The session directory has this connection's session as connected.
+  bool recorded = false;
   /// Asking the registry for a session actor (first SUBSCRIBE); requests
   /// for the session wait in `waiting`, in order.
   bool promoting = false;

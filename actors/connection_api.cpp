@@ -63,6 +63,7 @@ void run_api_request(connection_broker* self, mqtt::effect::api_request&& r) {
                    caf::actor_cast<caf::actor>(self), std::move(adder),
                    r.response_topic, r.correlation_data};
   actx.handlers = st.ctx->handlers;
+  actx.sessions = st.ctx->sessions;
   actx.request_timeout_ms = st.ctx->request_timeout_ms;
   auto worker = spawn_api_request(self->system(), std::move(actx));
   auto req = std::make_shared<mqtt::effect::api_request>(std::move(r));
@@ -136,6 +137,42 @@ void write_notification(connection_broker* self, std::string topic,
   if (has_correlation)
     r.correlation_data = std::move(correlation);
   write_answer(self, r, std::move(event));
+}
+
+/// sessions/close: DISCONNECT 0x98 (administrative action) to an MQTT 5
+/// client, the will published, and the session ends with the connection.
+void close_by_admin(connection_broker* self) {
+  auto& st = self->state;
+  if (st.closing || st.closed)
+    return;
+  CASTOR_LOG(info, context_of(self), "closed by an administrator");
+  apply_output(self, st.channel->handle_kick(
+                         mqtt::reason_code::administrative_action, true));
+  st.close_info.publish_will = true;
+  st.close_info.session_expiry = 0;
+  st.closing = true;
+  end_step(self);
+}
+
+caf::message_handler api_handlers(connection_broker* self) {
+  return {
+      [=](subscribe_atom, std::string& key,
+          uint8_t qos) -> caf::result<uint8_t> {
+        return api_subscribe(self, std::move(key), qos);
+      },
+      [=](unsub_atom, std::string& key) -> caf::result<bool> {
+        return api_unsubscribe(self, std::move(key));
+      },
+      [=](notify_atom, std::string& topic, std::string& correlation,
+          bool has_correlation, std::string& event) {
+        write_notification(self, std::move(topic), std::move(correlation),
+                           has_correlation, std::move(event));
+      },
+      [=](msg_request_atom, handler_request& r) { on_handler_request(self, r); },
+      [=](msg_answer_atom, handler_answer& a) { on_handler_answer(self, a); },
+      [=](msg_timeout_atom, uint64_t id) { on_request_timeout(self, id); },
+      [=](close_atom) { close_by_admin(self); },
+  };
 }
 
 } // namespace castor::connection_detail

@@ -18,6 +18,26 @@ namespace castor::connection_detail {
 void refuse_connect(connection_broker* self, mqtt::reason_code rc,
                     const std::string& why);
 
+/// The session, as the API sees it, is connected through this connection
+/// (actors/session_directory.hpp).
+void record_session(connection_broker* self, bool resumed) {
+  auto& st = self->state;
+  auto& req = st.channel->session();
+  session_directory::opening o;
+  o.client_id = req.client_id;
+  o.principal = st.attachment.principal;
+  o.client_ip = st.net.peer;
+  o.transport = st.ctx->transport
+                    ? security::to_string(st.ctx->transport->kind)
+                    : "tcp";
+  o.listener = st.ctx->listener;
+  o.roles = st.attachment.roles;
+  o.user_properties = req.user_properties;
+  o.resumed = resumed;
+  st.ctx->sessions->opened(o, caf::actor_cast<caf::actor>(self));
+  st.attachment.recorded = true;
+}
+
 void on_session_opened(connection_broker* self, attach_result& r) {
   auto& st = self->state;
   if (r.refused != mqtt::reason_code::success) {
@@ -31,6 +51,8 @@ void on_session_opened(connection_broker* self, attach_result& r) {
   st.attachment.registry_holds = !r.session;
   std::set<uint16_t> ids(r.qos2_ids.begin(), r.qos2_ids.end());
   apply_output(self, st.channel->handle_session_opened(r.session_present, ids));
+  if (!st.closing && st.ctx->sessions)
+    record_session(self, r.session_present);
   if (!st.closing) {
     CASTOR_LOG(debug, context_of(self),
                "connected from "
@@ -68,6 +90,11 @@ void record_scram(connection_broker* self, bool failed) {
 
 void send_detach(connection_broker* self) {
   auto& st = self->state;
+  if (st.attachment.recorded) {
+    st.attachment.recorded = false;
+    st.ctx->sessions->disconnected(st.channel->session().client_id,
+                                   caf::actor_cast<caf::actor>(self));
+  }
   record_scram(self, true); // an exchange left unfinished counts as failed
   if (st.attachment.session && !st.attachment.detach_sent) {
     st.attachment.detach_sent = true;

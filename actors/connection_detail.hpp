@@ -102,6 +102,11 @@ void flush_out(connection_broker* self, bool now);
 /// its answer to this connection's client (nobody else gets it).
 void run_api_request(connection_broker* self, mqtt::effect::api_request&& r);
 
+/// What the connection handles for the platform API: subscriptions by
+/// selector, notifications, message handlers' requests and answers,
+/// sessions closed by an administrator.
+caf::message_handler api_handlers(connection_broker* self);
+
 /// topics/subscribe: the session subscribes to `key` (a selector key or an
 /// MQTT filter) at `qos`, as if the client had; the granted QoS or a
 /// reason code.

@@ -31,6 +31,8 @@ session_interface spawn_session(Self* self, const std::string& client_id) {
 /// Told before anything a new session of the client id could ask.
 template <class Self>
 void session_ended(Self* self, const std::string& client_id) {
+  if (self->state.opts.sessions)
+    self->state.opts.sessions->ended(client_id);
   if (self->state.opts.locks)
     self->send(self->state.opts.locks, lock_closed_atom::value, client_id);
 }

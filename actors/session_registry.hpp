@@ -35,6 +35,7 @@
 #include "actors/iface/locks.hpp"
 #include "actors/iface/registry.hpp"
 #include "actors/session.hpp"
+#include "actors/session_directory.hpp"
 #include "actors/types.hpp"
 #include "security/settings.hpp"
 
@@ -47,6 +48,9 @@ struct registry_options {
   std::shared_ptr<broker_counters> counters;
   /// Told when a session ends (its locks go); may be null.
   locks_interface locks{};
+  /// The sessions the API sees (actors/session_directory.hpp): a session
+  /// that ends leaves it. May be null.
+  session_directory_ptr sessions{};
 };
 
 struct session_registry_state {

@@ -93,6 +93,8 @@ using series_atom = caf::atom_constant<caf::atom("series")>;
 /// topics/notify: API -> tree (notify_atom, topic_watch); tree and API ->
 /// connection (notify_atom, topic, correlation, has it, JSON event).
 using notify_atom = caf::atom_constant<caf::atom("notify")>;
+/// sessions/close: API -> connection (close_atom).
+using close_atom = caf::atom_constant<caf::atom("close")>;
 /// topics/unnotify: API -> tree (unnotify_atom, watcher, selector).
 using unnotify_atom = caf::atom_constant<caf::atom("unnotify")>;
 /// Topic -> tree: (exists_atom, name, bool) the topic gained a value or

@@ -159,6 +159,9 @@ std::optional<std::string> server::start() {
   registry_options ropts;
   ropts.foreign_session = auth_.foreign_session;
   ropts.locks = locks_;
+  // The sessions the API lists and closes (actors/session_directory.hpp).
+  auto sessions = std::make_shared<session_directory>();
+  ropts.sessions = sessions;
   ropts.counters = counters_;
   auto registry = sys_.middleman().spawn_broker(session_registry_broker, tree_,
                                                 scfg, std::move(ropts));
@@ -199,6 +202,7 @@ std::optional<std::string> server::start() {
     ctx->opts = make_channel_options(cfg_.mqtt, l.max_packet_size);
     ctx->opts.mapping = mapping;
     ctx->handlers = handlers;
+    ctx->sessions = sessions;
     ctx->opts.handlers = handlers;
     ctx->request_timeout_ms = cfg_.messaging.request_timeout_ms;
     ctx->transport = transports[i];

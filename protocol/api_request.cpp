@@ -67,6 +67,20 @@ public:
     return s;
   }
 
+  /// A session filter (protocol/session_filter.hpp); INVALID_FILTER with
+  /// the parser's message when it does not parse.
+  std::string session_filter(const char* key) {
+    auto s = string(key);
+    if (problem)
+      return s;
+    auto parsed = parse_session_filter(s);
+    if (auto e = std::get_if<session_filter_error>(&parsed))
+      problem = error{"INVALID_FILTER", "filter '" + s + "' at offset "
+                                            + std::to_string(e->offset)
+                                            + ": " + e->message};
+    return s;
+  }
+
   std::optional<bool> boolean(const char* key) {
     seen(key);
     auto it = j_.find(key);
@@ -268,7 +282,8 @@ const std::vector<std::string_view>& operations() {
       "timeseries/edit", "timeseries/range", "locks/acquire",
       "locks/release",   "topics/subscribe", "topics/unsubscribe",
       "topics/notify",   "topics/unnotify",  "handlers/add",
-      "handlers/remove", "messages/send"};
+      "handlers/remove", "messages/send",    "sessions/list",
+      "sessions/get",    "sessions/close",   "sessions/set-properties"};
   return ops;
 }
 
@@ -323,6 +338,41 @@ std::variant<request, error> parse_request(std::string_view operation,
     t.selector = r.selector();
     t.delta = r.boolean("delta").value_or(false);
     out = std::move(t);
+  } else if (operation == "sessions/list") {
+    list_sessions l;
+    if (r.has("filter"))
+      l.filter = r.session_filter("filter");
+    l.after = r.string("after", false);
+    if (auto n = r.unsigned_number("limit", 1, 1000))
+      l.limit = static_cast<size_t>(*n);
+    out = std::move(l);
+  } else if (operation == "sessions/get") {
+    out = get_session{r.string("session")};
+  } else if (operation == "sessions/close") {
+    close_sessions c;
+    if (r.has("session") == r.has("filter"))
+      r.fail("give either 'session' or 'filter'");
+    else if (r.has("session"))
+      c.session = r.string("session");
+    else
+      c.filter = r.session_filter("filter");
+    out = std::move(c);
+  } else if (operation == "sessions/set-properties") {
+    set_session_properties p;
+    p.session = r.string("session");
+    if (auto o = r.object("properties")) {
+      for (auto& [k, v] : o->items()) {
+        if (k.empty() || k[0] == '$')
+          r.fail("property '" + k + "': names starting with $ are the server's");
+        else if (!v.is_string())
+          r.fail("property '" + k + "' must be a string");
+        else
+          p.properties[k] = v.get<std::string>();
+      }
+    } else if (!r.problem) {
+      r.fail("missing 'properties'");
+    }
+    out = std::move(p);
   } else if (operation == "topics/notify") {
     out = notify_topics{r.selector()};
   } else if (operation == "topics/unnotify") {

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocol/constraint.hpp"
+#include "protocol/session_filter.hpp"
 #include "protocol/time_series.hpp"
 #include "protocol/topic_selector.hpp"
 #include "protocol/topic_spec.hpp"
@@ -121,12 +122,32 @@ struct send_message {
   nlohmann::json value;
 };
 
+/// Sessions (docs/platform.md, "Sessions"): filters are checked
+/// (parse_session_filter) and kept as text.
+struct list_sessions {
+  std::string filter = "all";
+  std::string after;
+  size_t limit = 100;
+};
+struct get_session {
+  std::string session;
+};
+struct close_sessions {
+  std::string session; ///< one session, or
+  std::string filter;  ///< those the filter selects
+};
+struct set_session_properties {
+  std::string session;
+  std::map<std::string, std::string> properties;
+};
+
 using request
     = std::variant<add_topic, remove_topics, fetch_topics, update_topic,
                    patch_topic, append_event, edit_event, query_range,
                    acquire_lock, release_lock, subscribe_topics,
                    unsubscribe_topics, notify_topics, unnotify_topics,
-                   add_handler, remove_handler, send_message>;
+                   add_handler, remove_handler, send_message, list_sessions,
+                   get_session, close_sessions, set_session_properties>;
 
 struct error {
   std::string code; ///< a stable name

@@ -68,6 +68,9 @@ struct session_request {
   uint32_t maximum_packet_size = 0; ///< the client's, 0 = none
   uint16_t topic_alias_maximum = 0; ///< the client's
   std::optional<std::string> username;
+  /// MQTT 5: the CONNECT's user properties (session properties of the
+  /// API). Local: not serialized.
+  std::vector<std::pair<std::string, std::string>> user_properties{};
 };
 
 /// What the channel asks before it lets a publish through.
@@ -104,6 +107,14 @@ public:
   /// May the client send requests to the handler of `path`
   /// (SEND_TO_MESSAGE_HANDLER)?
   virtual bool may_send_to_handler(std::string_view) const {
+    return true;
+  }
+  /// May the client see other sessions (VIEW_SESSION)?
+  virtual bool may_view_sessions() const {
+    return true;
+  }
+  /// May the client change and close other sessions (MODIFY_SESSION)?
+  virtual bool may_modify_sessions() const {
     return true;
   }
 };

@@ -191,6 +191,8 @@ channel_output channel::on_connect(connect&& c) {
     req.receive_maximum = c.props.receive_maximum.value_or(65535);
     req.maximum_packet_size = c.props.maximum_packet_size.value_or(0);
     req.topic_alias_maximum = c.props.topic_alias_maximum.value_or(0);
+    for (auto& up : c.props.user_properties)
+      req.user_properties.emplace_back(up.first, up.second);
     problem_information_ = c.props.request_problem_information.value_or(1) != 0;
   }
   if (c.will) {

@@ -36,6 +36,12 @@ public:
   bool may_send_to_handler(std::string_view path) const override {
     return inner_->may_send_to_handler(path);
   }
+  bool may_view_sessions() const override {
+    return inner_->may_view_sessions();
+  }
+  bool may_modify_sessions() const override {
+    return inner_->may_modify_sessions();
+  }
 
   /// Whether the principal owns the topic name `topic`: its specification
   /// (added, or a mapping rule's) names it as OWNER.

@@ -109,6 +109,16 @@ bool topic_access::may_register_handler() const {
   return !b->store || b->store->can(b->roles, permission::register_handler);
 }
 
+bool topic_access::may_view_sessions() const {
+  auto b = current();
+  return !b->store || b->store->can(b->roles, permission::view_session);
+}
+
+bool topic_access::may_modify_sessions() const {
+  auto b = current();
+  return !b->store || b->store->can(b->roles, permission::modify_session);
+}
+
 bool topic_access::may_send_to_handler(std::string_view path) const {
   return on(path).contains(permission::send_to_message_handler);
 }

@@ -101,6 +101,37 @@ TEST_CASE("api: time series and locks") {
   CHECK(parsed<release_lock>("locks/release", R"({"name": "L"})").name == "L");
 }
 
+TEST_CASE("api: sessions") {
+  auto l = parsed<list_sessions>("sessions/list", R"({})");
+  CHECK(l.filter == "all");
+  CHECK(l.limit == 100u);
+  auto l2 = parsed<list_sessions>(
+      "sessions/list", R"({"filter": "has a", "after": "x", "limit": 5})");
+  CHECK(l2.after == "x");
+  CHECK(l2.limit == 5u);
+  CHECK(refused("sessions/list", R"({"filter": "a is"})").code
+        == "INVALID_FILTER");
+  CHECK(refused("sessions/list", R"({"limit": 1001})").code
+        == "INVALID_REQUEST");
+  CHECK(parsed<close_sessions>("sessions/close", R"({"session": "s1"})")
+            .session
+        == "s1");
+  CHECK(parsed<close_sessions>("sessions/close", R"({"filter": "all"})").filter
+        == "all");
+  CHECK(refused("sessions/close", R"({"session": "s", "filter": "all"})").code
+        == "INVALID_REQUEST");
+  auto p = parsed<set_session_properties>(
+      "sessions/set-properties",
+      R"({"session": "s1", "properties": {"tier": "gold"}})");
+  CHECK(p.properties.at("tier") == "gold");
+  CHECK(refused("sessions/set-properties",
+                R"({"session": "s1", "properties": {"$Roles": "x"}})")
+            .code
+        == "INVALID_REQUEST");
+  CHECK(refused("sessions/set-properties", R"({"session": "s1"})").code
+        == "INVALID_REQUEST");
+}
+
 TEST_CASE("api: topics/subscribe and topics/unsubscribe") {
   auto s = parsed<subscribe_topics>(
       "topics/subscribe", R"({"selector": "?a/.*", "qos": 2, "delta": true})");

@@ -1,0 +1,111 @@
+#include "actors/api_sessions.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+namespace castor {
+
+namespace {
+
+nlohmann::json session_json(const session_record& r) {
+  nlohmann::json props = nlohmann::json::object();
+  for (auto& [k, v] : r.facts.properties)
+    props[k] = v;
+  return {{"id", r.id}, {"properties", std::move(props)}};
+}
+
+api::error denied(const char* permission, const char* what) {
+  return {"PERMISSION_DENIED",
+          std::string{what} + " needs " + permission};
+}
+
+api::error no_such(const std::string& id) {
+  return {"NO_SUCH_SESSION", "no session '" + id + "'"};
+}
+
+session_filter parsed(const std::string& text) {
+  // Checked by the request's reader.
+  return std::get<session_filter>(parse_session_filter(text));
+}
+
+} // namespace
+
+std::optional<std::string> run_sessions(caf::event_based_actor* self,
+                                        const api_context& ctx,
+                                        const api::request& req) {
+  bool view = !ctx.access || ctx.access->may_view_sessions();
+  bool modify = !ctx.access || ctx.access->may_modify_sessions();
+  auto unavailable = [] {
+    return api::error_answer(
+        {"UNAVAILABLE", "this server keeps no session directory"});
+  };
+  if (auto l = std::get_if<api::list_sessions>(&req)) {
+    if (!view)
+      return api::error_answer(denied("VIEW_SESSION", "listing sessions"));
+    if (!ctx.sessions)
+      return unavailable();
+    auto page = ctx.sessions->list(parsed(l->filter), l->after, l->limit);
+    auto out = nlohmann::json::array();
+    for (auto& r : page.sessions)
+      out.push_back(session_json(r));
+    return api::ok_answer({{"sessions", std::move(out)}, {"more", page.more}});
+  }
+  if (auto g = std::get_if<api::get_session>(&req)) {
+    if (!view)
+      return api::error_answer(denied("VIEW_SESSION", "reading a session"));
+    if (!ctx.sessions)
+      return unavailable();
+    auto r = ctx.sessions->get(g->session);
+    if (!r)
+      return api::error_answer(no_such(g->session));
+    return api::ok_answer({{"session", session_json(*r)}});
+  }
+  if (auto c = std::get_if<api::close_sessions>(&req)) {
+    if (!modify)
+      return api::error_answer(denied("MODIFY_SESSION", "closing sessions"));
+    if (!ctx.sessions)
+      return unavailable();
+    std::vector<session_record> targets;
+    if (!c->session.empty()) {
+      auto r = ctx.sessions->get(c->session);
+      if (!r)
+        return api::error_answer(no_such(c->session));
+      targets.push_back(std::move(*r));
+    } else {
+      // Every session the filter selects (a page at a time).
+      auto f = parsed(c->filter);
+      std::string after;
+      for (;;) {
+        auto page = ctx.sessions->list(f, after, 1000);
+        for (auto& r : page.sessions)
+          targets.push_back(std::move(r));
+        if (!page.more || targets.empty())
+          break;
+        after = targets.back().id;
+      }
+    }
+    uint64_t closed = 0;
+    uint64_t offline = 0;
+    for (auto& r : targets) {
+      if (r.connection) {
+        self->send(r.connection, close_atom::value);
+        ++closed;
+      } else {
+        ++offline;
+      }
+    }
+    return api::ok_answer({{"closed", closed}, {"offline", offline}});
+  }
+  if (auto p = std::get_if<api::set_session_properties>(&req)) {
+    if (!modify)
+      return api::error_answer(
+          denied("MODIFY_SESSION", "setting session properties"));
+    if (!ctx.sessions)
+      return unavailable();
+    if (!ctx.sessions->set_properties(p->session, p->properties))
+      return api::error_answer(no_such(p->session));
+    return api::ok_answer();
+  }
+  return std::nullopt;
+}
+
+} // namespace castor

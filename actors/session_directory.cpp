@@ -1,0 +1,140 @@
+#include "actors/session_directory.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+namespace castor {
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (auto& s : v)
+    out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+std::string now_ms() {
+  using namespace std::chrono;
+  return std::to_string(
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+          .count());
+}
+
+} // namespace
+
+void session_directory::opened(const opening& o,
+                               const caf::actor& connection) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (epoch_.empty()) {
+    char buf[9];
+    std::snprintf(buf, sizeof(buf), "%08x",
+                  static_cast<unsigned>(std::random_device{}()));
+    epoch_ = buf;
+  }
+  session_record* rec = nullptr;
+  auto known = id_of_client_.find(o.client_id);
+  if (known != id_of_client_.end()) {
+    auto i = by_id_.find(known->second);
+    if (o.resumed && i != by_id_.end()) {
+      rec = &i->second;
+    } else {
+      if (i != by_id_.end())
+        by_id_.erase(i);
+      id_of_client_.erase(known);
+    }
+  }
+  if (rec == nullptr) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%s-%012llx", epoch_.c_str(),
+                  static_cast<unsigned long long>(++next_));
+    std::string id = buf;
+    rec = &by_id_[id];
+    rec->id = id;
+    rec->client_id = o.client_id;
+    rec->facts.properties["$SessionId"] = id;
+    rec->facts.properties["$StartTime"] = now_ms();
+    id_of_client_[o.client_id] = id;
+  }
+  auto& p = rec->facts.properties;
+  // What this connection brings: its CONNECT's user properties replace
+  // those of the last one (properties set through the API stay).
+  for (auto& [k, v] : o.user_properties)
+    p[k] = v;
+  p["$ClientId"] = o.client_id;
+  p["$Principal"] = o.principal;
+  p["$ClientIP"] = o.client_ip;
+  p["$Transport"] = o.transport;
+  p["$Listener"] = o.listener;
+  p["$Roles"] = join(o.roles);
+  p["$Connected"] = "true";
+  rec->facts.roles = {o.roles.begin(), o.roles.end()};
+  rec->connection = connection;
+}
+
+void session_directory::disconnected(const std::string& client_id,
+                                     const caf::actor& connection) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto known = id_of_client_.find(client_id);
+  if (known == id_of_client_.end())
+    return;
+  auto i = by_id_.find(known->second);
+  if (i == by_id_.end() || i->second.connection != connection)
+    return;
+  i->second.connection = nullptr;
+  i->second.facts.properties["$Connected"] = "false";
+}
+
+void session_directory::ended(const std::string& client_id) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto known = id_of_client_.find(client_id);
+  if (known == id_of_client_.end())
+    return;
+  by_id_.erase(known->second);
+  id_of_client_.erase(known);
+}
+
+session_directory::page session_directory::list(const session_filter& f,
+                                                const std::string& after,
+                                                size_t limit) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  page out;
+  for (auto i = by_id_.upper_bound(after); i != by_id_.end(); ++i) {
+    if (!f.selects(i->second.facts))
+      continue;
+    if (out.sessions.size() == limit) {
+      out.more = true;
+      break;
+    }
+    out.sessions.push_back(i->second);
+  }
+  return out;
+}
+
+std::optional<session_record>
+session_directory::get(const std::string& id) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = by_id_.find(id);
+  if (i == by_id_.end())
+    return std::nullopt;
+  return i->second;
+}
+
+bool session_directory::set_properties(
+    const std::string& id, const std::map<std::string, std::string>& props) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = by_id_.find(id);
+  if (i == by_id_.end())
+    return false;
+  for (auto& [k, v] : props)
+    i->second.facts.properties[k] = v;
+  return true;
+}
+
+size_t session_directory::size() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return by_id_.size();
+}
+
+} // namespace castor

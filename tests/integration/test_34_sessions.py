@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+"""Sessions as the platform API sees them (docs/platform.md, "Sessions"):
+their properties, sessions/list by session filter (paged), sessions/get,
+sessions/set-properties, sessions/close (DISCONNECT 0x98, also to
+mosquitto_sub), and the rights they need."""
+
+import os
+import subprocess
+import time
+
+from mqtt_test import *  # noqa: F401,F403
+from api_util import error_code, ok, request
+
+
+def connect_with(srv, cid, props=(), **kw):
+    properties = dict(kw.pop("properties", {}))
+    if props:
+        properties["user_property"] = list(props)
+    return connect(srv.port, cid, properties=properties, **kw)
+
+
+def listed(admin, flt, **more):
+    body = {"filter": flt}
+    body.update(more)
+    return ok(request(admin, "sessions/list", body))
+
+
+def client_ids(answer):
+    return sorted(s["properties"]["$ClientId"] for s in answer["sessions"])
+
+
+@case(castor_only=True)
+def list_get_and_set_properties(srv):
+    eu = connect_with(srv, "c34-eu", [("region", "eu"), ("kind", "pump")])
+    us = connect_with(srv, "c34-us", [("region", "us")])
+    v3 = connect(srv.port, "c34-v3", version=4)
+    admin = connect(srv.port, "c34-admin")
+    check_eq(client_ids(listed(admin, "region is 'eu'")), ["c34-eu"], "region is eu")
+    check_eq(client_ids(listed(admin, "region in ['eu', 'us'] and not kind eq 'pump'")),
+             ["c34-us"], "in, not")
+    check_eq(client_ids(listed(admin, "$ClientId matches 'c34-.*'")),
+             ["c34-admin", "c34-eu", "c34-us", "c34-v3"], "matches")
+    check_eq(client_ids(listed(admin, "not has region and $ClientId ne 'c34-admin'")),
+             ["c34-v3"], "has, ne")
+    s = listed(admin, "$ClientId is 'c34-eu'")["sessions"][0]
+    p = s["properties"]
+    check_eq((p["$SessionId"], p["$Principal"], p["$ClientIP"], p["$Transport"],
+              p["$Listener"], p["$Connected"], p["region"], p["kind"]),
+             (s["id"], "", "127.0.0.1", "tcp", "mqtt", "true", "eu", "pump"),
+             "properties")
+    check(abs(int(p["$StartTime"]) / 1000 - time.time()) < 60, "start time %r" % p)
+    # Paged in the order of their ids.
+    everyone = listed(admin, "all")
+    first = listed(admin, "all", limit=2)
+    check(first["more"] and len(first["sessions"]) == 2, "a first page of 2")
+    rest = listed(admin, "all", after=first["sessions"][-1]["id"], limit=1000)
+    check_eq([x["id"] for x in first["sessions"] + rest["sessions"]],
+             [x["id"] for x in everyone["sessions"]], "pages")
+    check_eq(rest["more"], False, "no more")
+    # get, set-properties, then select by them.
+    got = ok(request(admin, "sessions/get", {"session": s["id"]}))["session"]
+    check_eq(got, s, "get")
+    ok(request(admin, "sessions/set-properties",
+               {"session": s["id"], "properties": {"tier": "gold"}}))
+    check_eq(client_ids(listed(admin, "tier is 'gold'")), ["c34-eu"], "set property")
+    check_eq(error_code(request(admin, "sessions/set-properties",
+                                {"session": s["id"], "properties": {"$Principal": "x"}})),
+             "INVALID_REQUEST", "the server's property")
+    check_eq(error_code(request(admin, "sessions/get", {"session": "nope"})),
+             "NO_SUCH_SESSION", "unknown session")
+    a = request(admin, "sessions/list", {"filter": "region is eu"})
+    check_eq(error_code(a), "INVALID_FILTER", "bad filter")
+    check("at offset 10" in a["error"]["message"], a["error"]["message"])
+    for c in (eu, us, v3):
+        c.disconnect()
+
+
+@case(castor_only=True)
+def offline_sessions_and_ended_ones(srv):
+    admin = connect(srv.port, "c34-admin2")
+    keep = connect(srv.port, "c34-keep", clean_start=False,
+                   properties={"session_expiry_interval": 60})
+    gone = connect(srv.port, "c34-gone")
+    keep.disconnect()
+    gone.disconnect()
+    # The persistent session stays, offline; the other one has ended.
+    deadline = time.monotonic() + 5
+    while True:
+        a = listed(admin, "$ClientId matches 'c34-(keep|gone)'")
+        states = {s["properties"]["$ClientId"]: s["properties"]["$Connected"]
+                  for s in a["sessions"]}
+        if states == {"c34-keep": "false"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    check_eq(states, {"c34-keep": "false"}, "after the disconnects")
+    # Back: the same session, connected again.
+    before = a["sessions"][0]["id"]
+    keep = connect(srv.port, "c34-keep", clean_start=False, session_present=True,
+                   properties={"session_expiry_interval": 60})
+    a = listed(admin, "$ClientId is 'c34-keep'")
+    check_eq((a["sessions"][0]["id"], a["sessions"][0]["properties"]["$Connected"]),
+             (before, "true"), "resumed")
+    keep.disconnect()
+
+
+@case(castor_only=True)
+def close_one_and_by_filter(srv):
+    admin = connect(srv.port, "c34-admin3")
+    victim = connect_with(srv, "c34-victim", [("group", "x")], clean_start=False,
+                          properties={"session_expiry_interval": 300})
+    sid = listed(admin, "$ClientId is 'c34-victim'")["sessions"][0]["id"]
+    check_eq(ok(request(admin, "sessions/close", {"session": sid})),
+             {"ok": True, "closed": 1, "offline": 0}, "closed")
+    victim.expect_disconnect(reason_code=0x98)
+    # The session has ended with its connection, expiry or not.
+    check(wait_until(lambda: listed(admin, "$ClientId is 'c34-victim'")["sessions"] == []),
+          "the session ended")
+    # By filter, a mosquitto_sub among them: it is told and ends.
+    sub = subprocess.Popen(
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(srv.port), "-V", "mqttv5",
+         "-i", "c34-mosq", "-t", "c34/t", "-D", "connect", "user-property", "group", "y"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        other = connect_with(srv, "c34-other", [("group", "y")])
+        check(wait_until(lambda: len(listed(admin, "group is 'y'")["sessions"]) == 2),
+              "both connected")
+        check_eq(ok(request(admin, "sessions/close", {"filter": "group is 'y'"}))["closed"],
+                 2, "closed by filter")
+        other.expect_disconnect(reason_code=0x98)
+        try:
+            _, err = sub.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            raise TestError("mosquitto_sub still running after sessions/close")
+        # It ends by itself (it does not reconnect after a DISCONNECT).
+        check(sub.returncode is not None, "mosquitto_sub ended")
+    finally:
+        if sub.poll() is None:
+            sub.kill()
+    check_eq(error_code(request(admin, "sessions/close", {})), "INVALID_REQUEST",
+             "neither session nor filter")
+
+
+PASSWORDS = {"viewer": "viewer-Pw-31a9c", "nobody": "nobody-Pw-8e2f0"}
+
+
+@case(castor_only=True, server=False)
+def rights_to_view_and_modify(srv=None):
+    srv = Server()
+    store = os.path.join(srv.dir, "store.yaml")
+    hashes = {}
+    for u, pw in PASSWORDS.items():
+        r = run_castor(["passwd", "--iterations", "1000"], input=(pw + "\n").encode())
+        hashes[u] = r.stdout.decode().strip()
+    with open(store, "w") as f:
+        f.write("principals:\n"
+                "  viewer: {password: \"%(viewer)s\", roles: [VIEWER]}\n"
+                "  nobody: {password: \"%(nobody)s\", roles: []}\n"
+                "roles:\n"
+                "  VIEWER:\n"
+                "    global: [VIEW_SESSION]\n"
+                "anonymous:\n"
+                "  allow: false\n" % hashes)
+    srv.extra_config = "security:\n  store_file: %s\n  anonymous: store\n" % store
+    srv.start()
+    try:
+        viewer = connect(srv.port, "c34-viewer", username="viewer",
+                         password=PASSWORDS["viewer"])
+        nobody = connect(srv.port, "c34-nobody", username="nobody",
+                         password=PASSWORDS["nobody"])
+        a = listed(viewer, "$Principal is 'nobody'")
+        check_eq(client_ids(a), ["c34-nobody"], "the viewer sees sessions")
+        check_eq(a["sessions"][0]["properties"]["$Principal"], "nobody", "principal")
+        check_eq(a["sessions"][0]["properties"]["$Roles"], "", "roles")
+        check_eq(listed(viewer, "$Principal is 'viewer'")["sessions"][0]["properties"]
+                 ["$Roles"], "VIEWER", "the viewer's roles")
+        check_eq(error_code(request(viewer, "sessions/close", {"filter": "all"})),
+                 "PERMISSION_DENIED", "close without MODIFY_SESSION")
+        check_eq(error_code(request(nobody, "sessions/list", {})),
+                 "PERMISSION_DENIED", "list without VIEW_SESSION")
+        viewer.disconnect()
+        nobody.disconnect()
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    run_cases()
