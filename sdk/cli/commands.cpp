@@ -48,6 +48,12 @@ const command_info commands[] = {
    "command's status.\n"},
   {"request", "request PATH VALUE [--content-type T]",
    "Sends a request to a message path and prints the answer's payload.\n"},
+  {"sessions", "sessions [FILTER] [--limit N]",
+   "Prints `ID CLIENT_ID CONNECTED PRINCIPAL` for each session the session filter\n"
+   "selects (sessions/list; default all; --json: their properties).\n"},
+  {"close-session", "close-session (ID | --filter FILTER)",
+   "Closes a session, or those the filter selects (sessions/close): an MQTT 5\n"
+   "client gets DISCONNECT 0x98; prints how many were closed.\n"},
   {"serve", "serve PATH [-C N] -- COMMAND...",
    "Handles requests to PATH: runs COMMAND for each, the request's payload on\n"
    "its stdin, and answers with its stdout (an exit status other than 0\n"
@@ -243,13 +249,16 @@ void check_usage(const options& o) {
   static const std::map<std::string, size_t> arity = {
       {"add-topic", 1}, {"remove", 1}, {"fetch", 1}, {"subscribe", 1},
       {"update", 2},    {"patch", 2},  {"ts-append", 2}, {"ts-range", 1},
-      {"lock", 1},      {"request", 2}, {"serve", 1}};
+      {"lock", 1},      {"request", 2}, {"serve", 1}, {"sessions", 0},
+      {"close-session", 0}};
   auto n = arity.at(o.command);
   static const char* const names[] = {"the first argument", "the second argument"};
   if (o.args.size() < n)
     throw usage_error(o.command + ": missing " + names[o.args.size()] + " (castor-cli "
                       + o.command + " --help)");
-  max_args(o, n);
+  max_args(o, o.command == "sessions" || o.command == "close-session" ? 1 : n);
+  if (o.command == "close-session" && o.args.empty() == !o.named.count("--filter"))
+    throw usage_error("close-session: give either ID or --filter FILTER");
   if (o.command == "add-topic" && !o.named.count("--spec"))
     throw usage_error("add-topic: missing --spec JSON");
   if (o.command == "serve" && o.exec.empty())
@@ -322,6 +331,30 @@ int run_command(client& c, const options& o) {
     }
   } else if (cmd == "subscribe") {
     return subscribe(c, o);
+  } else if (cmd == "sessions") {
+    json body{{"filter", o.args.empty() ? std::string{"all"} : o.args[0]}};
+    if (o.named.count("--limit"))
+      body["limit"] = std::stol(o.named.at("--limit"));
+    auto a = c.request("sessions/list", body).get();
+    if (o.json) {
+      print_answer(o, a);
+    } else {
+      for (auto& s : a["sessions"]) {
+        auto& p = s["properties"];
+        std::cout << s.value("id", "") << " " << p.value("$ClientId", "") << " "
+                  << p.value("$Connected", "") << " " << p.value("$Principal", "")
+                  << "\n";
+      }
+      std::cout.flush();
+    }
+  } else if (cmd == "close-session") {
+    json body = o.args.empty() ? json{{"filter", o.named.at("--filter")}}
+                               : json{{"session", o.args[0]}};
+    auto a = c.request("sessions/close", body).get();
+    if (o.json)
+      print_answer(o, a);
+    else
+      std::cout << a.value("closed", 0) << std::endl;
   } else if (cmd == "update") {
     auto& path = arg(o, 0, "PATH");
     auto& v = arg(o, 1, "VALUE");

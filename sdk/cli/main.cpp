@@ -13,7 +13,8 @@ namespace {
 
 // Options of subcommands that take a value.
 const char* const valued[] = {"--spec", "--constraint", "-C", "--wait-ms", "--limit",
-                              "--range", "--type", "--timeout", "--content-type"};
+                              "--range", "--type", "--timeout", "--content-type",
+                              "--filter"};
 
 void fail(const char* what, const std::string& text) {
   std::fprintf(stderr, "castor-cli: %s: %s\n", what, text.c_str());

@@ -4,6 +4,7 @@ their properties, sessions/list by session filter (paged), sessions/get,
 sessions/set-properties, sessions/close (DISCONNECT 0x98, also to
 mosquitto_sub), and the rights they need."""
 
+import json
 import os
 import subprocess
 import time
@@ -138,6 +139,35 @@ def close_one_and_by_filter(srv):
             sub.kill()
     check_eq(error_code(request(admin, "sessions/close", {})), "INVALID_REQUEST",
              "neither session nor filter")
+
+
+def castor_cli(port, *args):
+    cli = os.path.join(os.path.dirname(castor_bin()), "castor-cli")
+    r = subprocess.run([cli, "-h", "127.0.0.1", "-p", str(port)] + list(args),
+                       capture_output=True, timeout=20)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+@case(castor_only=True)
+def castor_cli_lists_and_closes_sessions(srv):
+    a = connect_with(srv, "c34-cli-a", [("site", "north")])
+    b = connect_with(srv, "c34-cli-b", [("site", "south")])
+    code, out, err = castor_cli(srv.port, "sessions", "site in ['north', 'south']")
+    check_eq(code, 0, "exit code (%r)" % err)
+    rows = sorted(line.split()[1:3] for line in out.strip().split("\n"))
+    check_eq(rows, [["c34-cli-a", "true"], ["c34-cli-b", "true"]], "rows")
+    code, out, err = castor_cli(srv.port, "--json", "sessions", "site is 'north'")
+    check_eq([x["properties"]["site"] for x in json.loads(out)["sessions"]], ["north"],
+             "--json")
+    code, out, err = castor_cli(srv.port, "close-session", "--filter", "site is 'south'")
+    check_eq((code, out.strip()), (0, "1"), "close-session (%r)" % err)
+    b.expect_disconnect(reason_code=0x98)
+    code, out, err = castor_cli(srv.port, "sessions", "site is")
+    check_eq(code, 1, "an error answer")
+    check("INVALID_FILTER" in err, err)
+    code, out, err = castor_cli(srv.port, "close-session")
+    check_eq(code, 2, "usage")
+    a.disconnect()
 
 
 PASSWORDS = {"viewer": "viewer-Pw-31a9c", "nobody": "nobody-Pw-8e2f0"}
