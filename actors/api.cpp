@@ -645,6 +645,11 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
           run_send_message(self, ctx, std::move(*m), rp);
           return rp;
         }
+        if (auto s = std::get_if<api::subscribe_session>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_session_subscribe(self, ctx, std::move(*s), rp);
+          return rp;
+        }
         if (auto answer = run_sessions(self, ctx, req)) {
           self->quit();
           return std::move(*answer);

@@ -32,23 +32,13 @@ const api::error no_connection{"UNAVAILABLE",
 
 } // namespace
 
-void run_subscribe(caf::event_based_actor* self, const api_context& ctx,
-                   api::subscribe_topics s,
-                   caf::typed_response_promise<std::string> rp) {
+/// Asks `connection` to subscribe its session by `s`.
+void subscribe_through(caf::event_based_actor* self, const caf::actor& connection,
+                       const api::subscribe_topics& s,
+                       caf::typed_response_promise<std::string> rp) {
   auto finish = answer_and_quit(self, rp);
   auto sub = subscription_for(s.selector, s.delta);
-  // As SUBSCRIBE: SELECT_TOPIC on what the selector may reach (its literal
-  // prefix, or the filter); each topic is then bound only if the session
-  // may read it. `$castor/` is the server's.
-  if (mqtt::reserved_topic(sub.covering)
-      || (ctx.access && !ctx.access->may_subscribe(sub.covering)))
-    return finish(api::error_answer(
-        {"PERMISSION_DENIED",
-         "subscribing to '" + s.selector + "' needs SELECT_TOPIC on '"
-             + sub.covering + "'"}));
-  if (!ctx.connection)
-    return finish(api::error_answer(no_connection));
-  self->request(ctx.connection, api_connection_timeout, subscribe_atom::value,
+  self->request(connection, api_connection_timeout, subscribe_atom::value,
                 sub.key, s.qos)
       .then(
           [=](uint8_t code) mutable {
@@ -67,14 +57,14 @@ void run_subscribe(caf::event_based_actor* self, const api_context& ctx,
           });
 }
 
-void run_unsubscribe(caf::event_based_actor* self, const api_context& ctx,
-                     api::unsubscribe_topics u,
-                     caf::typed_response_promise<std::string> rp) {
+/// Asks `connection` to unsubscribe its session from `selector`.
+void unsubscribe_through(caf::event_based_actor* self,
+                         const caf::actor& connection,
+                         const std::string& selector, bool delta,
+                         caf::typed_response_promise<std::string> rp) {
   auto finish = answer_and_quit(self, rp);
-  if (!ctx.connection)
-    return finish(api::error_answer(no_connection));
-  auto sub = subscription_for(u.selector, u.delta);
-  self->request(ctx.connection, api_connection_timeout, unsub_atom::value,
+  auto sub = subscription_for(selector, delta);
+  self->request(connection, api_connection_timeout, unsub_atom::value,
                 sub.key)
       .then(
           [=](bool existed) mutable {
@@ -83,6 +73,59 @@ void run_unsubscribe(caf::event_based_actor* self, const api_context& ctx,
           [=](caf::error&) mutable {
             finish(api::error_answer(no_connection));
           });
+}
+
+void run_subscribe(caf::event_based_actor* self, const api_context& ctx,
+                   api::subscribe_topics s,
+                   caf::typed_response_promise<std::string> rp) {
+  auto sub = subscription_for(s.selector, s.delta);
+  // As SUBSCRIBE: SELECT_TOPIC on what the selector may reach (its literal
+  // prefix, or the filter); each topic is then bound only if the session
+  // may read it. `$castor/` is the server's.
+  if (mqtt::reserved_topic(sub.covering)
+      || (ctx.access && !ctx.access->may_subscribe(sub.covering)))
+    return answer_and_quit(self, rp)(api::error_answer(
+        {"PERMISSION_DENIED",
+         "subscribing to '" + s.selector + "' needs SELECT_TOPIC on '"
+             + sub.covering + "'"}));
+  if (!ctx.connection)
+    return answer_and_quit(self, rp)(api::error_answer(no_connection));
+  subscribe_through(self, ctx.connection, s, rp);
+}
+
+void run_unsubscribe(caf::event_based_actor* self, const api_context& ctx,
+                     api::unsubscribe_topics u,
+                     caf::typed_response_promise<std::string> rp) {
+  if (!ctx.connection)
+    return answer_and_quit(self, rp)(api::error_answer(no_connection));
+  unsubscribe_through(self, ctx.connection, u.selector, u.delta, rp);
+}
+
+void run_session_subscribe(caf::event_based_actor* self,
+                           const api_context& ctx, api::subscribe_session s,
+                           caf::typed_response_promise<std::string> rp) {
+  auto fail = [&](api::error e) {
+    answer_and_quit(self, rp)(api::error_answer(e));
+  };
+  if (ctx.access && !ctx.access->may_modify_sessions())
+    return fail({"PERMISSION_DENIED",
+                 "subscribing another session needs MODIFY_SESSION"});
+  auto sub = subscription_for(s.subscription.selector, s.subscription.delta);
+  if (mqtt::reserved_topic(sub.covering))
+    return fail({"PERMISSION_DENIED", "topics under $castor/ are the server's"});
+  auto r = ctx.sessions ? ctx.sessions->get(s.session) : std::nullopt;
+  if (!r)
+    return fail({"NO_SUCH_SESSION", "no session '" + s.session + "'"});
+  if (!r->connection)
+    return fail({"NOT_CONNECTED", "session '" + s.session
+                                      + "' is offline: it is subscribed "
+                                        "through its connection"});
+  // The session's own rights decide which topics it gets.
+  if (s.unsubscribe)
+    unsubscribe_through(self, r->connection, s.subscription.selector,
+                        s.subscription.delta, rp);
+  else
+    subscribe_through(self, r->connection, s.subscription, rp);
 }
 
 } // namespace castor

@@ -25,4 +25,10 @@ void run_unsubscribe(caf::event_based_actor* self, const api_context& ctx,
                      api::unsubscribe_topics u,
                      caf::typed_response_promise<std::string> rp);
 
+/// sessions/subscribe and sessions/unsubscribe (MODIFY_SESSION): through
+/// the connection of another session, which its own rights then bind.
+void run_session_subscribe(caf::event_based_actor* self,
+                           const api_context& ctx, api::subscribe_session s,
+                           caf::typed_response_promise<std::string> rp);
+
 } // namespace castor

@@ -283,7 +283,8 @@ const std::vector<std::string_view>& operations() {
       "locks/release",   "topics/subscribe", "topics/unsubscribe",
       "topics/notify",   "topics/unnotify",  "handlers/add",
       "handlers/remove", "messages/send",    "sessions/list",
-      "sessions/get",    "sessions/close",   "sessions/set-properties"};
+      "sessions/get",    "sessions/close",   "sessions/set-properties",
+      "sessions/subscribe", "sessions/unsubscribe"};
   return ops;
 }
 
@@ -346,6 +347,17 @@ std::variant<request, error> parse_request(std::string_view operation,
     if (auto n = r.unsigned_number("limit", 1, 1000))
       l.limit = static_cast<size_t>(*n);
     out = std::move(l);
+  } else if (operation == "sessions/subscribe"
+             || operation == "sessions/unsubscribe") {
+    subscribe_session s;
+    s.session = r.string("session");
+    s.unsubscribe = operation == "sessions/unsubscribe";
+    s.subscription.selector = r.selector();
+    if (!s.unsubscribe)
+      if (auto q = r.unsigned_number("qos", 0, 2))
+        s.subscription.qos = static_cast<uint8_t>(*q);
+    s.subscription.delta = r.boolean("delta").value_or(false);
+    out = std::move(s);
   } else if (operation == "sessions/get") {
     out = get_session{r.string("session")};
   } else if (operation == "sessions/close") {

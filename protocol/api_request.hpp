@@ -136,6 +136,13 @@ struct close_sessions {
   std::string session; ///< one session, or
   std::string filter;  ///< those the filter selects
 };
+/// sessions/subscribe and sessions/unsubscribe: on behalf of another
+/// session (connected), as its own topics/subscribe would.
+struct subscribe_session {
+  std::string session;
+  subscribe_topics subscription;
+  bool unsubscribe = false;
+};
 struct set_session_properties {
   std::string session;
   std::map<std::string, std::string> properties;
@@ -147,7 +154,8 @@ using request
                    acquire_lock, release_lock, subscribe_topics,
                    unsubscribe_topics, notify_topics, unnotify_topics,
                    add_handler, remove_handler, send_message, list_sessions,
-                   get_session, close_sessions, set_session_properties>;
+                   get_session, close_sessions, set_session_properties,
+                   subscribe_session>;
 
 struct error {
   std::string code; ///< a stable name

@@ -141,6 +141,36 @@ def close_one_and_by_filter(srv):
              "neither session nor filter")
 
 
+@case(castor_only=True)
+def subscribe_and_unsubscribe_on_behalf_of_a_session(srv):
+    admin = connect(srv.port, "c34-subadmin")
+    pub = connect(srv.port, "c34-subpub")
+    target = connect(srv.port, "c34-target")
+    sid = listed(admin, "$ClientId is 'c34-target'")["sessions"][0]["id"]
+    check_eq(ok(request(admin, "sessions/subscribe",
+                        {"session": sid, "selector": ">t34/a//", "qos": 1})),
+             {"ok": True, "qos": 1}, "subscribed")
+    for t in ("t34/a", "t34/a/x", "t34/b"):
+        pub.publish(t, b"v", qos=1)
+    check_eq(sorted(receive_topics(target, ["t34/a", "t34/a/x"], via=pub)),
+             ["t34/a", "t34/a/x"], "delivered to the target")
+    check_eq(ok(request(admin, "sessions/unsubscribe",
+                        {"session": sid, "selector": ">t34/a//"})),
+             {"ok": True, "existed": True}, "unsubscribed")
+    pub.publish("t34/a/x", b"after", qos=1)
+    target.expect_nothing("a message after sessions/unsubscribe", via=pub)
+    keep = connect(srv.port, "c34-off", clean_start=False,
+                   properties={"session_expiry_interval": 60})
+    keep.disconnect()
+    off = listed(admin, "$ClientId is 'c34-off'")["sessions"][0]["id"]
+    check(wait_until(lambda: error_code(request(admin, "sessions/subscribe",
+                                                {"session": off, "selector": "x"}))
+                     == "NOT_CONNECTED"), "an offline session")
+    check_eq(error_code(request(admin, "sessions/subscribe",
+                                {"session": "nope", "selector": "x"})),
+             "NO_SUCH_SESSION", "unknown session")
+
+
 def castor_cli(port, *args):
     cli = os.path.join(os.path.dirname(castor_bin()), "castor-cli")
     r = subprocess.run([cli, "-h", "127.0.0.1", "-p", str(port)] + list(args),
