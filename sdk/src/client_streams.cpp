@@ -39,6 +39,8 @@ std::future<subscription_id> add_subscription(std::shared_ptr<client::impl> self
           *attempt = nullptr; // (the copy in `deferred` keeps it)
           return;
         }
+        // Answered: the attempt (which holds itself) is done.
+        *attempt = nullptr;
         if (mqtt::is_error(*rc)) {
           self->subs.erase(id);
           pr->set_exception(refused("SUBSCRIBE to " + filter + " refused", rc));
@@ -48,6 +50,7 @@ std::future<subscription_id> add_subscription(std::shared_ptr<client::impl> self
       });
     };
     if (!self->when_up(*attempt)) {
+      *attempt = nullptr;
       self->subs.erase(id);
       pr->set_exception(
           self->not_sent());

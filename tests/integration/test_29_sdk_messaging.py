@@ -23,7 +23,7 @@ def start_server(port, path, *command, count=None):
     if count is not None:
         cmd += ["-C", str(count)]
     p = subprocess.Popen(cmd + ["--"] + list(command), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+                         stderr=subprocess.PIPE, env=client_env())
     line = p.stderr.readline().decode()
     check("serving" in line, "serve registered its handler: %r" % line)
     return p

@@ -39,7 +39,8 @@ def cli(port, *args, user=None, timeout=20, input=None, host="127.0.0.1"):
     cmd = [cli_path(), "-h", host, "-p", str(port)]
     if user:
         cmd += ["-u", user, "-P", PASSWORDS[user]]
-    r = subprocess.run(cmd + list(args), capture_output=True, timeout=timeout, input=input)
+    r = subprocess.run(cmd + list(args), capture_output=True, timeout=timeout, input=input,
+                       env=client_env())
     return r.returncode, r.stdout.decode(), r.stderr.decode()
 
 
@@ -66,7 +67,7 @@ def start_subscriber(port, *args, user=None):
     if user:
         cmd += ["-u", user, "-P", PASSWORDS[user]]
     return subprocess.Popen(cmd + list(args), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, env=client_env())
 
 
 _BUFFERS = {}
@@ -203,11 +204,12 @@ def sdk_value_stream_follows_1000_random_updates_by_deltas(srv):
     path = unique("c33/doc")
     n = 1000
     follower = subprocess.Popen([example("value_follower"), "127.0.0.1", str(srv.port), path,
-                                 str(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                 str(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=client_env())
     line = follower.stderr.readline()
     check_eq(line.strip(), b"subscribed", "the follower subscribed")
     upd = subprocess.run([example("updater"), "127.0.0.1", str(srv.port), path, str(n), "7"],
-                         capture_output=True, timeout=100)
+                         capture_output=True, timeout=100, env=client_env())
     check_eq(upd.returncode, 0, "updater: %r" % upd.stderr)
     out, err = follower.communicate(timeout=60)
     check_eq(follower.returncode, 0, "follower: %r" % err)

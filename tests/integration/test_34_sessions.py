@@ -174,7 +174,7 @@ def subscribe_and_unsubscribe_on_behalf_of_a_session(srv):
 def castor_cli(port, *args):
     cli = os.path.join(os.path.dirname(castor_bin()), "castor-cli")
     r = subprocess.run([cli, "-h", "127.0.0.1", "-p", str(port)] + list(args),
-                       capture_output=True, timeout=20)
+                       capture_output=True, timeout=20, env=client_env())
     return r.returncode, r.stdout.decode(), r.stderr.decode()
 
 
