@@ -28,10 +28,7 @@ nlohmann::json answer_json(const handler_answer& a) {
 void run_add_handler(caf::event_based_actor* self, const api_context& ctx,
                      const api::add_handler& a,
                      caf::typed_response_promise<std::string> rp) {
-  auto finish = [=](std::string answer) mutable {
-    rp.deliver(std::move(answer));
-    self->quit();
-  };
+  auto finish = answer_and_quit(self, rp);
   if (!ctx.handlers || !ctx.connection)
     return finish(api::error_answer(handlers_unavailable));
   if (ctx.access && !ctx.access->may_register_handler())
@@ -55,10 +52,7 @@ void run_add_handler(caf::event_based_actor* self, const api_context& ctx,
 void run_remove_handler(caf::event_based_actor* self, const api_context& ctx,
                         const api::remove_handler& r,
                         caf::typed_response_promise<std::string> rp) {
-  auto finish = [=](std::string answer) mutable {
-    rp.deliver(std::move(answer));
-    self->quit();
-  };
+  auto finish = answer_and_quit(self, rp);
   if (!ctx.handlers || !ctx.connection)
     return finish(api::error_answer(handlers_unavailable));
   if (!ctx.handlers->remove(r.path, ctx.connection))
@@ -71,10 +65,7 @@ void run_remove_handler(caf::event_based_actor* self, const api_context& ctx,
 void run_send_message(caf::event_based_actor* self, const api_context& ctx,
                       api::send_message s,
                       caf::typed_response_promise<std::string> rp) {
-  auto finish = [=](std::string answer) mutable {
-    rp.deliver(std::move(answer));
-    self->quit();
-  };
+  auto finish = answer_and_quit(self, rp);
   if (ctx.access && !ctx.access->may_send_to_handler(s.path))
     return finish(api::error_answer(
         {"PERMISSION_DENIED", "sending to the message handler of '" + s.path
