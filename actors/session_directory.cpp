@@ -71,6 +71,7 @@ void session_directory::opened(const opening& o,
   p["$Connected"] = "true";
   rec->facts.roles = {o.roles.begin(), o.roles.end()};
   rec->connection = connection;
+  changed();
 }
 
 void session_directory::disconnected(const std::string& client_id,
@@ -84,6 +85,7 @@ void session_directory::disconnected(const std::string& client_id,
     return;
   i->second.connection = nullptr;
   i->second.facts.properties["$Connected"] = "false";
+  changed();
 }
 
 void session_directory::ended(const std::string& client_id) {
@@ -93,6 +95,7 @@ void session_directory::ended(const std::string& client_id) {
     return;
   by_id_.erase(known->second);
   id_of_client_.erase(known);
+  changed();
 }
 
 session_directory::page session_directory::list(const session_filter& f,
@@ -129,7 +132,16 @@ bool session_directory::set_properties(
     return false;
   for (auto& [k, v] : props)
     i->second.facts.properties[k] = v;
+  changed();
   return true;
+}
+
+bool session_directory::any(const session_filter& f) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& [id, r] : by_id_)
+    if (f.selects(r.facts))
+      return true;
+  return false;
 }
 
 size_t session_directory::size() const {

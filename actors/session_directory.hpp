@@ -10,6 +10,7 @@
 // ends) and the API's request actors (which list, read, change and close
 // sessions). Bounded by the sessions themselves.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -77,7 +78,20 @@ public:
 
   size_t size() const;
 
+  /// Whether a session `f` selects exists (connected or not).
+  bool any(const session_filter& f) const;
+
+  /// Changes with every change of the sessions (a cheap way to know that
+  /// an answer of `any` still stands).
+  uint64_t generation() const noexcept {
+    return generation_.load(std::memory_order_acquire);
+  }
+
 private:
+  void changed() noexcept {
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  std::atomic<uint64_t> generation_{0};
   mutable std::mutex mtx_;
   std::map<std::string, session_record> by_id_;
   std::map<std::string, std::string> id_of_client_;

@@ -28,10 +28,14 @@ bool topic_removal::follow(const topic_specification* s, int64_t now) {
   done = false;
   adder_closed = false;
   below.clear();
+  absent.clear();
+  sessions_seen = false;
   subscribers = 0;
   if (!s)
     return false;
   each_condition(s->removal->root, [&](const removal_condition& c) {
+    if (c.what == kind::no_session_for && c.sessions)
+      absent.emplace_back(c.sessions, std::optional<int64_t>{});
     if (c.what != kind::subscriptions_below_for)
       return;
     auto known = std::any_of(below.begin(), below.end(),
@@ -62,6 +66,22 @@ bool topic_removal::set_subscribers(size_t n, int64_t now) {
   return changed;
 }
 
+void topic_removal::poll_sessions(int64_t now) {
+  if (absent.empty() || !directory)
+    return;
+  auto gen = directory->generation();
+  if (sessions_seen && gen == seen_generation)
+    return; // nothing changed: the answers stand
+  sessions_seen = true;
+  seen_generation = gen;
+  for (auto& [filter, since] : absent) {
+    if (directory->any(*filter))
+      since.reset();
+    else if (!since)
+      since = now;
+  }
+}
+
 bool topic_removal::due(int64_t now) const {
   if (!spec)
     return false;
@@ -72,6 +92,12 @@ bool topic_removal::due(int64_t now) const {
   f.below_since = [this](uint64_t n) -> std::optional<int64_t> {
     for (auto& [limit, since] : below)
       if (limit == n)
+        return since;
+    return std::nullopt;
+  };
+  f.none_since = [this](const session_filter& sf) -> std::optional<int64_t> {
+    for (auto& [filter, since] : absent)
+      if (filter.get() == &sf)
         return since;
     return std::nullopt;
   };
@@ -101,6 +127,14 @@ int64_t topic_removal::next_check(int64_t now) const {
     case kind::time_after:
       if (c.number < static_cast<uint64_t>(never))
         consider(static_cast<int64_t>(c.number) + 1);
+      break;
+    case kind::no_session_for:
+      // Sessions are looked at again every poll, and the condition may
+      // hold once none has been seen for its period.
+      consider(now + std::min<int64_t>(session_poll_ms, c.period.count()));
+      for (auto& [filter, since] : absent)
+        if (filter == c.sessions && since)
+          consider(*since + c.period.count());
       break;
     case kind::session_closes:
       break;

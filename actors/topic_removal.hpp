@@ -20,6 +20,7 @@
 #include <caf/actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/session_directory.hpp"
 #include "actors/timers.hpp"
 #include "protocol/topic_spec.hpp"
 
@@ -41,6 +42,16 @@ struct topic_removal {
   /// The N of each `subscriptions < N` condition, and since when fewer
   /// than N sessions have subscribed (none while N or more have).
   std::vector<std::pair<uint64_t, std::optional<int64_t>>> below;
+  /// The sessions (`no session has`), looked at every `session_poll_ms`
+  /// while the policy asks; per filter, since when none it selects has
+  /// existed (none while one does).
+  std::shared_ptr<const session_directory> directory;
+  std::vector<std::pair<std::shared_ptr<const session_filter>,
+                        std::optional<int64_t>>>
+      absent;
+  uint64_t seen_generation = 0;
+  bool sessions_seen = false;
+  static constexpr int64_t session_poll_ms = 1000;
   /// Distinct subscribing sessions (counted only when `below` is not empty).
   size_t subscribers = 0;
   /// The pending check: its epoch and due time (max: none pending).
@@ -57,6 +68,8 @@ struct topic_removal {
   bool follow(const topic_specification* s, int64_t now);
   /// Sets the subscriber count; true if a `below` fact changed.
   bool set_subscribers(size_t n, int64_t now);
+  /// Looks at the sessions again if they changed since the last look.
+  void poll_sessions(int64_t now);
   /// True when the policy is due now.
   bool due(int64_t now) const;
   /// The earliest time after `now` at which the policy could become due
@@ -114,6 +127,7 @@ void removal_check(Self* self, Remove&& remove) {
   if (!r.spec || r.done)
     return;
   auto now = removal_now();
+  r.poll_sessions(now);
   if (!r.due(now)) {
     removal_detail::arm(self, now);
     return;

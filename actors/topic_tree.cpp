@@ -49,13 +49,25 @@ topic_interface get_or_create(Self* self, const std::string& name) {
   if (auto found = st.topics.find(name))
     return *found;
   caf::actor spawned;
+  auto sessions = st.sessions;
   if (st.topics_on_io_thread) {
     spawned = self->home_system().middleman().spawn_broker(
-        topic_broker, name, st.timers, st.mapping);
+        [sessions](topic_broker_type* t, std::string n, caf::actor timers,
+                   mapping_ptr m) {
+          t->state.removal.directory = sessions;
+          return topic_broker(t, std::move(n), std::move(timers),
+                              std::move(m));
+        },
+        name, st.timers, st.mapping);
     drain_mailbox_on_exit(spawned);
     self->link_to(spawned);
   } else {
-    spawned = self->template spawn<caf::linked>(topic_actor, name, st.mapping);
+    spawned = self->template spawn<caf::linked>(
+        [sessions](topic_actor_type* t, std::string n, mapping_ptr m) {
+          t->state.removal.directory = sessions;
+          return topic_actor(t, std::move(n), std::move(m));
+        },
+        name, st.mapping);
   }
   auto t = caf::actor_cast<topic_interface>(std::move(spawned));
   st.topics.insert(name, t);

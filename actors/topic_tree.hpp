@@ -16,6 +16,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/iface/topic_tree.hpp"
+#include "actors/session_directory.hpp"
 #include "actors/types.hpp"
 #include "protocol/topic_index.hpp"
 #include "protocol/topic_mapping.hpp"
@@ -44,6 +45,9 @@ struct topic_tree_state {
   caf::actor timers;
   /// The payload mapping, handed to every topic (may be null).
   mapping_ptr mapping;
+  /// The sessions, handed to every topic for its removal policy's `no
+  /// session has` (may be null: the condition never holds).
+  std::shared_ptr<const session_directory> sessions;
 
   static inline const char* name = "topic_tree";
 };

@@ -141,14 +141,26 @@ std::optional<std::string> server::start() {
   // The payload mapping (rules, and the topics the API adds), shared by
   // every connection and topic.
   auto mapping = std::make_shared<topic_mapping>(cfg_.topics.mapping);
+  // The sessions the API lists and closes (actors/session_directory.hpp),
+  // also asked by removal policies (`no session has`).
+  auto sessions = std::make_shared<session_directory>();
   if (io) {
-    auto tree
-        = sys_.middleman().spawn_broker(topic_tree_broker, timers_, mapping);
+    auto tree = sys_.middleman().spawn_broker(
+        [sessions](topic_tree_broker_type* t, caf::actor timers,
+                   mapping_ptr m) {
+          t->state.sessions = sessions;
+          return topic_tree_broker(t, std::move(timers), std::move(m));
+        },
+        timers_, mapping);
     drain_mailbox_on_exit(tree);
     tree_ = caf::actor_cast<topic_tree_interface>(std::move(tree));
   } else {
-    tree_ = caf::actor_cast<topic_tree_interface>(
-        sys_.spawn(topic_tree, mapping));
+    tree_ = caf::actor_cast<topic_tree_interface>(sys_.spawn(
+        [sessions](topic_tree_actor* t, mapping_ptr m) {
+          t->state.sessions = sessions;
+          return topic_tree(t, std::move(m));
+        },
+        mapping));
   }
   // The registry is bookkeeping for every CONNECT: beside the connections
   // in either placement, so that opening a session without an actor of its
@@ -159,8 +171,6 @@ std::optional<std::string> server::start() {
   registry_options ropts;
   ropts.foreign_session = auth_.foreign_session;
   ropts.locks = locks_;
-  // The sessions the API lists and closes (actors/session_directory.hpp).
-  auto sessions = std::make_shared<session_directory>();
   ropts.sessions = sessions;
   ropts.counters = counters_;
   auto registry = sys_.middleman().spawn_broker(session_registry_broker, tree_,

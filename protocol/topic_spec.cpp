@@ -12,9 +12,11 @@ using std::chrono::milliseconds;
 // -- tokens -------------------------------------------------------------------
 
 struct token {
-  enum class kind : uint8_t { word, number, period, less, open, close, end };
+  enum class kind : uint8_t {
+    word, number, period, less, open, close, text, end
+  };
   kind what = kind::end;
-  std::string text; ///< lower case for words
+  std::string text; ///< lower case for words; a text without its quotes
   uint64_t number = 0;
   milliseconds period{0};
   size_t offset = 0;
@@ -90,6 +92,14 @@ tokenize(std::string_view text) {
         t.what = token::kind::period;
         t.period = milliseconds(static_cast<int64_t>(n * ms));
       }
+    } else if (c == '\'' || c == '"') {
+      // A text in quotes (either kind; it cannot hold its own quote).
+      auto close = text.find(c, i + 1);
+      if (close == std::string_view::npos)
+        return expression_error{i, std::string("no closing ") + c};
+      t.what = token::kind::text;
+      t.text = std::string(text.substr(i + 1, close - i - 1));
+      i = close + 1;
     } else if (is_word_char(c)) {
       while (i < text.size() && is_word_char(text[i])) {
         t.text.push_back(static_cast<char>(
@@ -111,6 +121,8 @@ tokenize(std::string_view text) {
 std::string describe(const token& t) {
   if (t.what == token::kind::end)
     return "the end";
+  if (t.what == token::kind::text)
+    return "a text in quotes";
   return "'" + t.text + "'";
 }
 
@@ -191,6 +203,26 @@ private:
     return true;
   }
 
+  /// The session filter of `no session has`, in quotes; its errors point
+  /// into the policy's text.
+  bool session_filter_text(removal_condition& c) {
+    if (peek().what != token::kind::text) {
+      fail("a session filter in quotes");
+      return false;
+    }
+    auto& t = peek();
+    auto parsed = parse_session_filter(t.text);
+    if (auto e = std::get_if<session_filter_error>(&parsed)) {
+      err_ = expression_error{t.offset + 1 + e->offset,
+                              "session filter: " + e->message};
+      return false;
+    }
+    c.sessions = std::make_shared<const session_filter>(
+        std::move(std::get<session_filter>(parsed)));
+    ++pos_;
+    return true;
+  }
+
   /// Operands joined by `joiner` into one `op` node (a single operand
   /// stands alone).
   bool joined(node& out, std::string_view joiner, node::op op,
@@ -246,8 +278,17 @@ private:
     out = node{};
     auto& c = out.condition;
     if (word("no")) {
+      if (word("session")) {
+        c.what = removal_condition::kind::no_session_for;
+        return expect_word("has") && session_filter_text(c)
+               && expect_word("for") && period(c.period);
+      }
       c.what = removal_condition::kind::no_updates_for;
-      return expect_word("updates") && expect_word("for") && period(c.period);
+      if (!word("updates")) {
+        fail("'updates' or 'session'");
+        return false;
+      }
+      return expect_word("for") && period(c.period);
     }
     if (word("subscriptions")) {
       c.what = removal_condition::kind::subscriptions_below_for;
@@ -273,8 +314,8 @@ private:
       c.what = removal_condition::kind::time_after;
       return expect_word("after") && number(c.number);
     }
-    fail("a condition ('no updates for', 'subscriptions <', 'this session "
-         "closes', 'time after') or '('");
+    fail("a condition ('no updates for', 'no session has', 'subscriptions "
+         "<', 'this session closes', 'time after') or '('");
     return false;
   }
 
@@ -317,6 +358,12 @@ bool node_due(const node& n, const removal_policy::facts& f) {
     return f.session_closed;
   case removal_condition::kind::time_after:
     return f.now > static_cast<int64_t>(c.number);
+  case removal_condition::kind::no_session_for: {
+    if (!f.none_since || !c.sessions)
+      return false;
+    auto since = f.none_since(*c.sessions);
+    return since && f.now - *since >= c.period.count();
+  }
   }
   return false;
 }
@@ -338,6 +385,16 @@ void node_text(const node& n, std::string& out, bool in_all) {
     case removal_condition::kind::time_after:
       out += "time after " + std::to_string(c.number);
       break;
+    case removal_condition::kind::no_session_for: {
+      auto& text = c.sessions->text();
+      char q = text.find('\'') == std::string::npos ? '\'' : '"';
+      out += "no session has ";
+      out += q;
+      out += text;
+      out += q;
+      out += " for " + period_text(c.period);
+      break;
+    }
     }
     return;
   }

@@ -21,6 +21,8 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/session_filter.hpp"
+
 namespace castor {
 
 enum class topic_type : uint8_t {
@@ -62,10 +64,13 @@ struct removal_condition {
     subscriptions_below_for, ///< `subscriptions < N for 5m`
     session_closes,          ///< `this session closes`
     time_after,              ///< `time after <ms since epoch>`
+    no_session_for,          ///< `no session has '<filter>' for 5s`
   };
   kind what = kind::session_closes;
   std::chrono::milliseconds period{0}; ///< the `for` part
   uint64_t number = 0; ///< N of `subscriptions < N`, or the epoch ms
+  /// The session filter of `no session has` (its text, and parsed).
+  std::shared_ptr<const session_filter> sessions;
 };
 
 /// A removal policy: conditions joined with `and` / `or` (and binds
@@ -87,6 +92,9 @@ struct removal_policy {
     int64_t last_update = 0; ///< or the topic's creation
     std::function<std::optional<int64_t>(uint64_t)> below_since;
     bool session_closed = false; ///< the session that added it has closed
+    /// Since when no session the filter selects has existed, none if one
+    /// exists now (`no session has`).
+    std::function<std::optional<int64_t>(const session_filter&)> none_since;
   };
   /// True when the topic should be removed now.
   bool due(const facts& f) const;

@@ -185,6 +185,49 @@ def this_session_closes_removes_the_topics_it_added():
 
 
 @case(castor_only=True, server=False)
+def no_session_has_a_filter_removes_the_topic_once_none_has():
+    srv = Server()
+    srv.start()
+    try:
+        c = connect(srv.port, "c25-nosess")
+        spec = {"type": "string", "properties": {
+            "REMOVAL": "when no session has \"$ClientId is 'c25-pump'\" for 1s"}}
+        ok(request(c, "topics/add", dict(spec, path="rm/nosess")))
+        ok(request(c, "topics/update", {"path": "rm/nosess", "value": "v"}))
+        # While the pump is connected (and after, while it is a persistent
+        # session offline) the topic stays.
+        pump = connect(srv.port, "c25-pump", properties={"session_expiry_interval": 3})
+        time.sleep(2.5)
+        check(there(c, "rm/nosess"), "removed while the pump is connected")
+        pump.disconnect()
+        gone_at = time.monotonic()
+        time.sleep(1.5)
+        check(there(c, "rm/nosess"), "removed while the pump's session is kept")
+        # Its session expires 3 s after the disconnect: a second later (the
+        # policy's period, to the poll) the topic goes.
+        wait_gone(c, "rm/nosess")
+        took = time.monotonic() - gone_at
+        check(took >= 3.5, "removed %.2f s after the disconnect" % took)
+        # A session that matches a property set through the API counts too.
+        spec2 = {"type": "string", "properties": {
+            "REMOVAL": "when no session has 'line is \"L1\"' for 1s"}}
+        ok(request(c, "topics/add", dict(spec2, path="rm/nosess2")))
+        ok(request(c, "topics/update", {"path": "rm/nosess2", "value": "v"}))
+        me = request(c, "sessions/list", {"filter": "$ClientId is 'c25-nosess'"})
+        sid = me["sessions"][0]["id"]
+        ok(request(c, "sessions/set-properties", {"session": sid,
+                                                  "properties": {"line": "L1"}}))
+        time.sleep(2.5)
+        check(there(c, "rm/nosess2"), "removed while a session has line L1")
+        ok(request(c, "sessions/set-properties", {"session": sid,
+                                                  "properties": {"line": "L2"}}))
+        wait_gone(c, "rm/nosess2")
+        c.disconnect()
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True, server=False)
 def and_or_combine_conditions():
     srv = Server()
     srv.start()

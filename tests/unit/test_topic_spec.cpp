@@ -136,6 +136,47 @@ TEST_CASE("removal policies: when they are due") {
   CHECK_FALSE(either.due(facts(999, 0)));
 }
 
+TEST_CASE("removal policies: no session has '<filter>' for a period") {
+  auto p = policy("when no session has '$ClientId is \"pump-7\"' for 5s");
+  CHECK(p.to_string()
+        == "when no session has '$ClientId is \"pump-7\"' for 5s");
+  // A filter with single quotes is written in double ones.
+  auto q = policy("when no session has \"region in ['eu', 'us']\" for 1m or "
+                  "no updates for 1h");
+  CHECK(q.to_string()
+        == "when no session has \"region in ['eu', 'us']\" for 1m or no "
+           "updates for 1h");
+  CHECK(policy(q.to_string()).to_string() == q.to_string());
+  REQUIRE(static_cast<bool>(p.root.condition.sessions));
+  session_facts pump;
+  pump.properties["$ClientId"] = "pump-7";
+  CHECK(p.root.condition.sessions->selects(pump));
+  // Due when none has been seen for the period.
+  auto since = [](std::optional<int64_t> s) {
+    removal_policy::facts f;
+    f.now = 10'000;
+    f.none_since = [s](const session_filter&) { return s; };
+    return f;
+  };
+  CHECK(p.due(since(5'000)));
+  CHECK_FALSE(p.due(since(5'001)));
+  CHECK_FALSE(p.due(since(std::nullopt))); // one exists now
+  CHECK_FALSE(p.due(facts(10'000, 0)));    // nobody asked the sessions
+  // Errors point into the filter.
+  auto e = policy_error("when no session has 'region is' for 5s");
+  CHECK(e.offset == 30);
+  CHECK(e.message.find("session filter:") != std::string::npos);
+  e = policy_error("when no session has region for 5s");
+  CHECK(e.message.find("a session filter in quotes") != std::string::npos);
+  e = policy_error("when no session has 'all for 5s");
+  CHECK(e.offset == 20);
+  CHECK(e.message.find("no closing '") != std::string::npos);
+  e = policy_error("when no session has 'all'");
+  CHECK(e.message.find("'for'") != std::string::npos);
+  e = policy_error("when no sessions for 5s");
+  CHECK(e.message.find("'updates' or 'session'") != std::string::npos);
+}
+
 TEST_CASE("removal policies: errors say where and what was expected") {
   auto e = policy_error("no updates for 10m");
   CHECK(e.offset == 0);
