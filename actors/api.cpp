@@ -650,6 +650,11 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
           run_session_subscribe(self, ctx, std::move(*s), rp);
           return rp;
         }
+        if (auto c = std::get_if<api::change_session_roles>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_change_roles(self, ctx, std::move(*c), rp);
+          return rp;
+        }
         if (auto answer = run_sessions(self, ctx, req)) {
           self->quit();
           return std::move(*answer);

@@ -1,6 +1,8 @@
 #include "actors/api_sessions.hpp"
 
-#include <caf/event_based_actor.hpp>
+#include <caf/all.hpp>
+
+#include "actors/iface/timeouts.hpp"
 
 namespace castor {
 
@@ -106,6 +108,36 @@ std::optional<std::string> run_sessions(caf::event_based_actor* self,
     return api::ok_answer();
   }
   return std::nullopt;
+}
+
+void run_change_roles(caf::event_based_actor* self, const api_context& ctx,
+                      api::change_session_roles c,
+                      caf::typed_response_promise<std::string> rp) {
+  auto finish = answer_and_quit(self, rp);
+  if (ctx.access && !ctx.access->may_modify_sessions())
+    return finish(api::error_answer(
+        denied("MODIFY_SESSION", "changing the roles of a session")));
+  auto r = ctx.sessions ? ctx.sessions->get(c.session) : std::nullopt;
+  if (!r)
+    return finish(api::error_answer(no_such(c.session)));
+  if (!r->connection)
+    return finish(api::error_answer(
+        {"NOT_CONNECTED", "session '" + c.session
+                              + "' is offline: its roles are those its next "
+                                "connection authenticates with"}));
+  self->request(r->connection, api_connection_timeout, roles_atom::value,
+                std::move(c.add), std::move(c.remove))
+      .then(
+          [=](std::vector<std::string>& roles) mutable {
+            finish(api::ok_answer({{"roles", std::move(roles)}}));
+          },
+          [=](caf::error& err) mutable {
+            if (err == caf::sec::invalid_argument)
+              return finish(api::error_answer(
+                  {"TOO_MANY_ROLES", "a session has at most 256 roles"}));
+            finish(api::error_answer(
+                {"NOT_CONNECTED", "the session's connection closed"}));
+          });
 }
 
 } // namespace castor

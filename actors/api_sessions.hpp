@@ -10,6 +10,7 @@
 #include <string>
 
 #include <caf/fwd.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/api.hpp"
 #include "protocol/api_request.hpp"
@@ -20,5 +21,11 @@ namespace castor {
 std::optional<std::string> run_sessions(caf::event_based_actor* self,
                                         const api_context& ctx,
                                         const api::request& req);
+
+/// sessions/change-roles: through the session's connection, which changes
+/// the rights of every holder of the session's rights at once.
+void run_change_roles(caf::event_based_actor* self, const api_context& ctx,
+                      api::change_session_roles c,
+                      caf::typed_response_promise<std::string> rp);
 
 } // namespace castor

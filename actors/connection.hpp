@@ -59,7 +59,9 @@
 #include "protocol/session_state_queue.hpp"
 #include "security/rights_registry.hpp"
 #include "security/scram.hpp"
+#include "protocol/session_access.hpp"
 #include "security/security_store.hpp"
+#include "security/topic_access.hpp"
 #include "security/transport.hpp"
 
 namespace castor {
@@ -324,6 +326,11 @@ struct connection_attachment {
   std::string principal;
   std::vector<std::string> roles;
   mqtt::access_ptr access;
+  /// With a security store, `access` is this: what every holder of the
+  /// session's rights asks, so that sessions/change-roles reaches them
+  /// all; `own_rights` are the session's own once its roles changed.
+  std::shared_ptr<mqtt::session_access> session_rights;
+  std::shared_ptr<security::topic_access> own_rights;
   /// MQTT 5 enhanced authentication in progress, and the CONNECT waiting
   /// for it.
   std::unique_ptr<security::scram_server> scram;

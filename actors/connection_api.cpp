@@ -4,6 +4,7 @@
 // PUBLISH to the request's response topic. Part of the connection actor
 // (connection.cpp); declarations in connection_detail.hpp.
 
+#include <algorithm>
 #include <memory>
 
 #include <caf/all.hpp>
@@ -14,6 +15,7 @@
 #include "actors/iface/timeouts.hpp"
 #include "log/log.hpp"
 #include "protocol/api_request.hpp"
+#include "protocol/owner_access.hpp"
 
 namespace castor::connection_detail {
 
@@ -154,6 +156,46 @@ void close_by_admin(connection_broker* self) {
   end_step(self);
 }
 
+/// sessions/change-roles: the session's roles gain `add` and lose
+/// `remove`. Its rights follow at once wherever they are held (its
+/// channel, session and subscriptions ask the one session_access).
+caf::result<std::vector<std::string>>
+change_roles(connection_broker* self, const std::vector<std::string>& add,
+             const std::vector<std::string>& remove) {
+  auto& st = self->state;
+  auto roles = st.attachment.roles;
+  for (auto& r : remove)
+    roles.erase(std::remove(roles.begin(), roles.end(), r), roles.end());
+  for (auto& r : add)
+    if (std::find(roles.begin(), roles.end(), r) == roles.end())
+      roles.push_back(r);
+  if (roles.size() > 256)
+    return caf::make_error(caf::sec::invalid_argument);
+  auto& a = st.attachment;
+  a.roles = roles;
+  if (a.session_rights) {
+    if (a.own_rights) {
+      a.own_rights->update(a.own_rights->store(), roles);
+    } else {
+      a.own_rights = st.ctx->rights
+                         ? st.ctx->rights->session_rights(roles)
+                         : std::make_shared<security::topic_access>(
+                             st.ctx->store, roles);
+      a.session_rights->replace(mqtt::with_ownership(
+          a.own_rights, st.channel->options().mapping, a.principal));
+    }
+  }
+  if (a.recorded && st.ctx->sessions)
+    st.ctx->sessions->set_roles(st.channel->session().client_id,
+                                caf::actor_cast<caf::actor>(self), roles);
+  std::string text;
+  for (auto& r : roles)
+    text += (text.empty() ? "" : ",") + r;
+  CASTOR_LOG(info, context_of(self), "roles changed by an administrator: ["
+                                         << text << "]");
+  return roles;
+}
+
 caf::message_handler api_handlers(connection_broker* self) {
   return {
       [=](subscribe_atom, std::string& key,
@@ -172,6 +214,11 @@ caf::message_handler api_handlers(connection_broker* self) {
       [=](msg_answer_atom, handler_answer& a) { on_handler_answer(self, a); },
       [=](msg_timeout_atom, uint64_t id) { on_request_timeout(self, id); },
       [=](close_atom) { close_by_admin(self); },
+      [=](roles_atom, std::vector<std::string>& add,
+          std::vector<std::string>& remove)
+          -> caf::result<std::vector<std::string>> {
+        return change_roles(self, add, remove);
+      },
   };
 }
 

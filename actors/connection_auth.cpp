@@ -236,10 +236,15 @@ void authenticated(connection_broker* self, mqtt::effect::open_session&& open,
     st.attachment.access = allow_everything(); // no security store configured
   // A topic whose specification names the principal as OWNER grants it
   // its rights on that topic (asked only where its roles refuse).
-  if (st.ctx->rights || st.ctx->store)
+  if (st.ctx->rights || st.ctx->store) {
     st.attachment.access = mqtt::with_ownership(
         st.attachment.access, st.channel->options().mapping,
         st.attachment.principal);
+    // What sessions/change-roles changes for this session alone.
+    st.attachment.session_rights
+        = std::make_shared<mqtt::session_access>(st.attachment.access);
+    st.attachment.access = st.attachment.session_rights;
+  }
   st.channel->set_access(st.attachment.access);
   st.channel->set_principal(st.attachment.principal);
   // A will the client may not publish is refused at CONNECT (0x87), as

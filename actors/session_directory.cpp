@@ -136,6 +136,21 @@ bool session_directory::set_properties(
   return true;
 }
 
+void session_directory::set_roles(const std::string& client_id,
+                                  const caf::actor& connection,
+                                  const std::vector<std::string>& roles) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto known = id_of_client_.find(client_id);
+  if (known == id_of_client_.end())
+    return;
+  auto i = by_id_.find(known->second);
+  if (i == by_id_.end() || i->second.connection != connection)
+    return;
+  i->second.facts.properties["$Roles"] = join(roles);
+  i->second.facts.roles = {roles.begin(), roles.end()};
+  changed();
+}
+
 bool session_directory::any(const session_filter& f) const {
   std::lock_guard<std::mutex> guard{mtx_};
   for (auto& [id, r] : by_id_)

@@ -78,6 +78,11 @@ public:
 
   size_t size() const;
 
+  /// The roles of the session `client_id` connected through `connection`
+  /// are now `roles`.
+  void set_roles(const std::string& client_id, const caf::actor& connection,
+                 const std::vector<std::string>& roles);
+
   /// Whether a session `f` selects exists (connected or not).
   bool any(const session_filter& f) const;
 

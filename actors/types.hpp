@@ -95,6 +95,8 @@ using series_atom = caf::atom_constant<caf::atom("series")>;
 using notify_atom = caf::atom_constant<caf::atom("notify")>;
 /// sessions/close: API -> connection (close_atom).
 using close_atom = caf::atom_constant<caf::atom("close")>;
+/// API -> connection: sessions/change-roles.
+using roles_atom = caf::atom_constant<caf::atom("roles")>;
 /// topics/unnotify: API -> tree (unnotify_atom, watcher, selector).
 using unnotify_atom = caf::atom_constant<caf::atom("unnotify")>;
 /// Topic -> tree: (exists_atom, name, bool) the topic gained a value or

@@ -119,6 +119,28 @@ public:
     return *it;
   }
 
+  /// A list of role names (absent: empty).
+  std::vector<std::string> roles(const char* key) {
+    seen(key);
+    std::vector<std::string> out;
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null())
+      return out;
+    if (!it->is_array() || it->size() > 100) {
+      fail(std::string{"'"} + key + "' must be a list of at most 100 role names");
+      return out;
+    }
+    for (auto& v : *it) {
+      if (!v.is_string() || v.get_ref<const std::string&>().empty()
+          || v.get_ref<const std::string&>().size() > 256) {
+        fail(std::string{"'"} + key + "' must hold role names (texts of 1 to 256 bytes)");
+        return {};
+      }
+      out.push_back(v.get<std::string>());
+    }
+    return out;
+  }
+
   const json* object(const char* key) {
     seen(key);
     auto it = j_.find(key);
@@ -284,7 +306,8 @@ const std::vector<std::string_view>& operations() {
       "topics/notify",   "topics/unnotify",  "handlers/add",
       "handlers/remove", "messages/send",    "sessions/list",
       "sessions/get",    "sessions/close",   "sessions/set-properties",
-      "sessions/subscribe", "sessions/unsubscribe"};
+      "sessions/subscribe", "sessions/unsubscribe",
+      "sessions/change-roles"};
   return ops;
 }
 
@@ -368,6 +391,14 @@ std::variant<request, error> parse_request(std::string_view operation,
       c.session = r.string("session");
     else
       c.filter = r.session_filter("filter");
+    out = std::move(c);
+  } else if (operation == "sessions/change-roles") {
+    change_session_roles c;
+    c.session = r.string("session");
+    c.add = r.roles("add");
+    c.remove = r.roles("remove");
+    if (!r.problem && c.add.empty() && c.remove.empty())
+      r.fail("give 'add' or 'remove' (a list of role names)");
     out = std::move(c);
   } else if (operation == "sessions/set-properties") {
     set_session_properties p;

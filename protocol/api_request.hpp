@@ -147,6 +147,12 @@ struct set_session_properties {
   std::string session;
   std::map<std::string, std::string> properties;
 };
+/// sessions/change-roles: roles a connected session gains and loses.
+struct change_session_roles {
+  std::string session;
+  std::vector<std::string> add;
+  std::vector<std::string> remove;
+};
 
 using request
     = std::variant<add_topic, remove_topics, fetch_topics, update_topic,
@@ -155,7 +161,7 @@ using request
                    unsubscribe_topics, notify_topics, unnotify_topics,
                    add_handler, remove_handler, send_message, list_sessions,
                    get_session, close_sessions, set_session_properties,
-                   subscribe_session>;
+                   subscribe_session, change_session_roles>;
 
 struct error {
   std::string code; ///< a stable name

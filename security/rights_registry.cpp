@@ -1,5 +1,7 @@
 #include "security/rights_registry.hpp"
 
+#include <algorithm>
+
 namespace castor::security {
 
 rights_registry::rights_registry(std::shared_ptr<const security_store> store)
@@ -40,9 +42,25 @@ bool rights_registry::set_roles(const std::string& principal,
   return true;
 }
 
+std::shared_ptr<topic_access>
+rights_registry::session_rights(std::vector<std::string> roles) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto p = std::make_shared<topic_access>(store_, std::move(roles));
+  // Forget those whose sessions went (amortised: when the list doubled).
+  if (sessions_own_.size() >= 64
+      && (sessions_own_.size() & (sessions_own_.size() - 1)) == 0)
+    sessions_own_.erase(std::remove_if(sessions_own_.begin(),
+                                       sessions_own_.end(),
+                                       [](auto& w) { return w.expired(); }),
+                        sessions_own_.end());
+  sessions_own_.push_back(p);
+  return p;
+}
+
 void rights_registry::replace_store(std::shared_ptr<const security_store> store,
                                     reroles_fn reroles) {
   std::vector<std::pair<std::string, std::shared_ptr<topic_access>>> held;
+  std::vector<std::shared_ptr<topic_access>> own;
   std::shared_ptr<const security_store> old;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -51,7 +69,13 @@ void rights_registry::replace_store(std::shared_ptr<const security_store> store,
     for (auto& [name, weak] : by_principal_)
       if (auto p = weak.lock())
         held.emplace_back(name, std::move(p));
+    for (auto& weak : sessions_own_)
+      if (auto p = weak.lock())
+        own.push_back(std::move(p));
   }
+  // Roles given to one session stay its roles under the new store.
+  for (auto& rights : own)
+    rights->update(store, rights->roles());
   for (auto& [name, rights] : held) {
     auto roles = rights->roles();
     std::optional<std::vector<std::string>> next;

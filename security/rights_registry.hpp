@@ -36,6 +36,12 @@ public:
   rights_of(const std::string& principal,
             const std::vector<std::string>& roles);
 
+  /// Rights of one session of its own (sessions/change-roles): not shared
+  /// with the principal's other sessions, but, like theirs, under the
+  /// store in effect (a reload swaps it and keeps the session's roles).
+  std::shared_ptr<topic_access>
+  session_rights(std::vector<std::string> roles);
+
   /// The rights of `principal` if some connection or session holds them.
   std::shared_ptr<topic_access> find(const std::string& principal) const;
 
@@ -65,6 +71,7 @@ private:
   mutable std::mutex mtx_;
   std::shared_ptr<const security_store> store_;
   std::unordered_map<std::string, std::weak_ptr<topic_access>> by_principal_;
+  std::vector<std::weak_ptr<topic_access>> sessions_own_;
   size_t prune_at_ = 64;
 };
 

@@ -243,5 +243,78 @@ def rights_to_view_and_modify(srv=None):
         srv.stop()
 
 
+ROLE_PASSWORDS = {"admin": "admin-Pw-7c1d2", "dev": "dev-Pw-55e0a"}
+
+
+@case(castor_only=True, server=False)
+def change_roles_of_one_session(srv=None):
+    srv = Server()
+    store = os.path.join(srv.dir, "store.yaml")
+    hashes = {}
+    for u, pw in ROLE_PASSWORDS.items():
+        r = run_castor(["passwd", "--iterations", "1000"], input=(pw + "\n").encode())
+        hashes[u] = r.stdout.decode().strip()
+    with open(store, "w") as f:
+        f.write("principals:\n"
+                "  admin: {password: \"%(admin)s\", roles: [ADMIN]}\n"
+                "  dev: {password: \"%(dev)s\", roles: []}\n"
+                "roles:\n"
+                "  ADMIN:\n"
+                "    global: [VIEW_SESSION, MODIFY_SESSION]\n"
+                "    default_path: [SELECT_TOPIC, READ_TOPIC, UPDATE_TOPIC, MODIFY_TOPIC]\n"
+                "  READER:\n"
+                "    paths:\n"
+                "      plant: [SELECT_TOPIC, READ_TOPIC]\n"
+                "anonymous:\n"
+                "  allow: false\n" % hashes)
+    srv.extra_config = "security:\n  store_file: %s\n  anonymous: store\n" % store
+    srv.start()
+    try:
+        admin = connect(srv.port, "c34-admin", username="admin",
+                        password=ROLE_PASSWORDS["admin"])
+        # Two sessions of one principal: a change of roles is one session's.
+        dev1 = connect(srv.port, "c34-dev1", username="dev", password=ROLE_PASSWORDS["dev"])
+        dev2 = connect(srv.port, "c34-dev2", username="dev", password=ROLE_PASSWORDS["dev"])
+        dev1.subscribe("plant/#", 0, codes=[0x87])
+        sid = listed(admin, "$ClientId is 'c34-dev1'")["sessions"][0]["id"]
+        a = ok(request(admin, "sessions/change-roles", {"session": sid, "add": ["READER"]}))
+        check_eq(a["roles"], ["READER"], "the roles in the answer")
+        got = ok(request(admin, "sessions/get", {"session": sid}))["session"]
+        check_eq(got["properties"]["$Roles"], "READER", "$Roles after the change")
+        check_eq(client_ids(listed(admin, "hasRoles ['READER']")), ["c34-dev1"],
+                 "a session filter sees the new roles")
+        dev1.subscribe("plant/#", 0, packet_id=2)
+        dev2.subscribe("plant/#", 0, codes=[0x87], packet_id=2)
+        admin.publish("plant/a", b"1", qos=1)
+        dev1.expect_publish("plant/a", b"1")
+        # Taken away: the subscription made under them delivers nothing
+        # more; given back, it does again. "3" must be the next message:
+        # "2" was published while the session could not read it.
+        ok(request(admin, "sessions/change-roles", {"session": sid, "remove": ["READER"]}))
+        admin.publish("plant/a", b"2", qos=1, packet_id=2)
+        dev1.subscribe("plant/b", 0, codes=[0x87], packet_id=3)
+        time.sleep(0.5)
+        a = ok(request(admin, "sessions/change-roles", {"session": sid, "add": ["READER"]}))
+        check_eq(a["roles"], ["READER"], "the roles given back")
+        admin.publish("plant/a", b"3", qos=1, packet_id=3)
+        dev1.expect_publish("plant/a", b"3")
+        # Errors.
+        check_eq(error_code(request(admin, "sessions/change-roles",
+                                    {"session": "nope", "add": ["READER"]})),
+                 "NO_SUCH_SESSION", "an unknown session")
+        dev2_id = listed(admin, "$ClientId is 'c34-dev2'")["sessions"][0]["id"]
+        check_eq(error_code(request(dev2, "sessions/change-roles",
+                                    {"session": dev2_id, "add": ["ADMIN"]})),
+                 "PERMISSION_DENIED", "without MODIFY_SESSION")
+        # A new connection authenticates with the store's roles again.
+        dev1.disconnect()
+        dev1 = connect(srv.port, "c34-dev1", username="dev", password=ROLE_PASSWORDS["dev"])
+        dev1.subscribe("plant/#", 0, codes=[0x87])
+        for c in (admin, dev1, dev2):
+            c.disconnect()
+    finally:
+        srv.stop()
+
+
 if __name__ == "__main__":
     run_cases()

@@ -130,6 +130,27 @@ TEST_CASE("api: sessions") {
         == "INVALID_REQUEST");
   CHECK(refused("sessions/set-properties", R"({"session": "s1"})").code
         == "INVALID_REQUEST");
+  auto r = parsed<change_session_roles>(
+      "sessions/change-roles",
+      R"({"session": "s1", "add": ["ops", "viewer"], "remove": ["guest"]})");
+  CHECK(r.session == "s1");
+  CHECK(r.add == std::vector<std::string>{"ops", "viewer"});
+  CHECK(r.remove == std::vector<std::string>{"guest"});
+  CHECK(refused("sessions/change-roles", R"({"session": "s1"})")
+            .message.find("'add' or 'remove'")
+        != std::string::npos);
+  CHECK(refused("sessions/change-roles", R"({"session": "s1", "add": "ops"})")
+            .code
+        == "INVALID_REQUEST");
+  CHECK(refused("sessions/change-roles", R"({"session": "s1", "add": [""]})")
+            .code
+        == "INVALID_REQUEST");
+  CHECK(refused("sessions/change-roles", R"({"add": ["ops"]})").code
+        == "INVALID_REQUEST");
+  CHECK(refused("sessions/change-roles",
+                R"({"session": "s1", "add": ["a"], "roles": ["b"]})")
+            .code
+        == "INVALID_REQUEST");
 }
 
 TEST_CASE("api: topics/subscribe and topics/unsubscribe") {
