@@ -16,6 +16,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/iface/topic_tree.hpp"
+#include "actors/missing_topics.hpp"
 #include "actors/types.hpp"
 #include "protocol/topic_index.hpp"
 #include "protocol/topic_mapping.hpp"
@@ -44,6 +45,9 @@ struct topic_tree_state {
   caf::actor timers;
   /// The payload mapping, handed to every topic (may be null).
   mapping_ptr mapping;
+  /// Missing-topic handlers (may be null): told of subscriptions that
+  /// select no topic.
+  missing_ptr missing;
 
   static inline const char* name = "topic_tree";
 };
@@ -54,8 +58,11 @@ using topic_tree_actor = caf::stateful_actor<topic_tree_state>;
 using topic_tree_broker_type = caf::io::stateful_broker<topic_tree_state>;
 
 /// `mapping` (may be null) goes to every topic (actors/topic.hpp).
-caf::behavior topic_tree(topic_tree_actor* self, mapping_ptr mapping);
+/// `missing` (may be null): the missing-topic handlers.
+caf::behavior topic_tree(topic_tree_actor* self, mapping_ptr mapping,
+                         missing_ptr missing);
 caf::behavior topic_tree_broker(topic_tree_broker_type* self, caf::actor timers,
-                                mapping_ptr mapping);
+                                mapping_ptr mapping,
+                                missing_ptr missing);
 
 } // namespace castor

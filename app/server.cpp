@@ -141,14 +141,18 @@ std::optional<std::string> server::start() {
   // The payload mapping (rules, and the topics the API adds), shared by
   // every connection and topic.
   auto mapping = std::make_shared<topic_mapping>(cfg_.topics.mapping);
+  // The missing-topic handlers clients register (actors/missing_topics.hpp),
+  // shared by the tree and every listener's connections.
+  auto missing = std::make_shared<missing_topics>();
+  missing->request_timeout_ms = cfg_.messaging.request_timeout_ms;
   if (io) {
-    auto tree
-        = sys_.middleman().spawn_broker(topic_tree_broker, timers_, mapping);
+    auto tree = sys_.middleman().spawn_broker(topic_tree_broker, timers_,
+                                              mapping, missing);
     drain_mailbox_on_exit(tree);
     tree_ = caf::actor_cast<topic_tree_interface>(std::move(tree));
   } else {
     tree_ = caf::actor_cast<topic_tree_interface>(
-        sys_.spawn(topic_tree, mapping));
+        sys_.spawn(topic_tree, mapping, missing));
   }
   // The registry is bookkeeping for every CONNECT: beside the connections
   // in either placement, so that opening a session without an actor of its
@@ -162,6 +166,7 @@ std::optional<std::string> server::start() {
   // The sessions the API lists and closes (actors/session_directory.hpp).
   auto sessions = std::make_shared<session_directory>();
   ropts.sessions = sessions;
+  missing->sessions = sessions;
   ropts.counters = counters_;
   auto registry = sys_.middleman().spawn_broker(session_registry_broker, tree_,
                                                 scfg, std::move(ropts));
@@ -202,6 +207,7 @@ std::optional<std::string> server::start() {
     ctx->opts = make_channel_options(cfg_.mqtt, l.max_packet_size);
     ctx->opts.mapping = mapping;
     ctx->handlers = handlers;
+    ctx->missing = missing;
     ctx->sessions = sessions;
     ctx->opts.handlers = handlers;
     ctx->request_timeout_ms = cfg_.messaging.request_timeout_ms;
