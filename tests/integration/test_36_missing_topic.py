@@ -334,6 +334,40 @@ def a_handler_that_never_answers_times_out():
     srv.stop()
 
 
+def example(name):
+    return os.path.join(os.path.dirname(castor_bin()), "sdk", "examples",
+                        "castor-example-" + name)
+
+
+@case(castor_only=True)
+def sdk_missing_topic_handler_makes_the_fetched_topic(srv):
+    """The C++ SDK's add_missing_topic_handler (the example program)."""
+    base = unique("m36")
+    maker = subprocess.Popen([example("missing_topic_maker"), "127.0.0.1",
+                              str(srv.port), base, "1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=client_env())
+    try:
+        line = maker.stderr.readline()
+        check_eq(line.strip(), b"registered", "the maker registered")
+        caller = Peer(srv.port)
+        name = base + "/made/here"
+        check_eq(fetch(caller, name),
+                 [{"path": name, "type": "json", "value": {"made": name}}],
+                 "the fetch's answer")
+        out, err = maker.communicate(timeout=10)
+        check_eq(maker.returncode, 0, "maker: %r" % err)
+        check_eq(json.loads(out), {"selector": name, "operation": "fetch",
+                                   "prefix": name,
+                                   "session": session_id(caller, caller)},
+                 "what the SDK's callback got")
+        caller.disconnect()
+    finally:
+        if maker.poll() is None:
+            maker.kill()
+            maker.wait()
+
+
 STORE = """
 principals:
   maker: {password: "%(maker)s", roles: [MAKER]}
