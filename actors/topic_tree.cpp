@@ -355,9 +355,10 @@ caf::behavior topic_tree_impl(Self* self) {
             });
             return rp;
           }
-          // A missing-topic handler hears of a name no topic has (after
-          // the topic has the subscription, so that what it creates
-          // reaches the subscriber).
+          // A missing-topic handler hears of a name no topic had. What it
+          // makes reaches the subscriber: the topic gets the subscription
+          // now, before the tree can answer the lookup of anything that
+          // publishes to it.
           bool absent = st.missing && st.missing->handlers.size() > 0
                         && !st.topics.find(subject);
           auto t = get_or_create(self, subject);
