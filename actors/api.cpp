@@ -11,6 +11,7 @@
 #include "actors/api_sessions.hpp"
 #include "actors/api_subscribe.hpp"
 #include "actors/api_messaging.hpp"
+#include "actors/api_missing.hpp"
 #include "actors/iface/implement.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "protocol/api_request.hpp"
@@ -70,7 +71,12 @@ struct fetch_gather {
   bool tree_more = false; ///< the tree listed max_fetch_scan and stopped
   nlohmann::json found = nlohmann::json::array();
   caf::typed_response_promise<std::string> rp;
+  bool asked = false; ///< a missing-topic handler has been asked
 };
+
+template <class Self>
+void fetch_list(Self* self, const api_context& ctx,
+                const std::shared_ptr<fetch_gather>& g);
 
 template <class Self>
 void fetch_window(Self* self, const api_context& ctx,
@@ -79,6 +85,22 @@ void fetch_window(Self* self, const api_context& ctx,
   auto first = g->next;
   auto last = std::min(g->names.size(), first + need);
   if (need == 0 || first == last) {
+    if (g->found.empty() && !g->asked && g->request.limit > 0
+        && ctx.missing) {
+      // Nothing found: a missing-topic handler may make it; then look
+      // again (docs/platform.md, "Missing-topic handlers").
+      g->asked = true;
+      if (await_missing(self, ctx, g->request.selector, [=](bool again) {
+            if (!again)
+              return fetch_window(self, ctx, g);
+            g->names.clear();
+            g->topics.clear();
+            g->next = 0;
+            g->tree_more = false;
+            fetch_list(self, ctx, g);
+          }))
+        return;
+    }
     bool more = g->next < g->names.size() || g->tree_more;
     g->rp.deliver(
         api::ok_answer({{"topics", std::move(g->found)}, {"more", more}}));
@@ -116,11 +138,8 @@ void fetch_window(Self* self, const api_context& ctx,
 }
 
 template <class Self>
-void run_fetch(Self* self, const api_context& ctx, api::fetch_topics f,
-               caf::typed_response_promise<std::string> rp) {
-  auto g = std::make_shared<fetch_gather>();
-  g->request = std::move(f);
-  g->rp = rp;
+void fetch_list(Self* self, const api_context& ctx,
+                const std::shared_ptr<fetch_gather>& g) {
   auto q = query_of(g->request.selector);
   self->request(ctx.tree, tree_request_timeout, fetch_atom::value, q.filter,
                 max_fetch_scan)
@@ -145,6 +164,15 @@ void run_fetch(Self* self, const api_context& ctx, api::fetch_topics f,
             g->rp.deliver(api::error_answer(tree_unavailable));
             self->quit();
           });
+}
+
+template <class Self>
+void run_fetch(Self* self, const api_context& ctx, api::fetch_topics f,
+               caf::typed_response_promise<std::string> rp) {
+  auto g = std::make_shared<fetch_gather>();
+  g->request = std::move(f);
+  g->rp = rp;
+  fetch_list(self, ctx, g);
 }
 
 api::error permission_denied(const std::string& what, const std::string& path,
@@ -638,6 +666,16 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
         if (auto h = std::get_if<api::remove_handler>(&req)) {
           auto rp = self->make_response_promise<std::string>();
           run_remove_handler(self, ctx, *h, rp);
+          return rp;
+        }
+        if (auto h = std::get_if<api::add_missing_handler>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_add_missing_handler(self, ctx, *h, rp);
+          return rp;
+        }
+        if (auto h = std::get_if<api::remove_missing_handler>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_remove_missing_handler(self, ctx, *h, rp);
           return rp;
         }
         if (auto m = std::get_if<api::send_message>(&req)) {

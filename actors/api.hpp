@@ -20,6 +20,7 @@
 #include "actors/iface/locks.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/messaging.hpp"
+#include "actors/missing_topics.hpp"
 #include "protocol/channel.hpp"
 #include "protocol/topic_selector.hpp"
 #include "protocol/topic_mapping.hpp"
@@ -56,6 +57,8 @@ struct api_context {
   /// The sessions (actors/session_directory.hpp); may be null.
   session_directory_ptr sessions{};
   uint32_t request_timeout_ms = 10000;
+  /// The missing-topic handlers (actors/missing_topics.hpp); may be null.
+  missing_ptr missing{};
 };
 
 /// What the tree lists for `text` (a checked selector): the filter itself,

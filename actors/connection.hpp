@@ -52,6 +52,7 @@
 #include "actors/iface/session.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/messaging.hpp"
+#include "actors/missing_topics.hpp"
 #include "actors/subscription_gate.hpp"
 #include "actors/types.hpp"
 #include "protocol/channel.hpp"
@@ -79,6 +80,8 @@ struct connection_context {
   std::shared_ptr<subscription_gate> gate;
   /// The message handlers (actors/messaging.hpp), also in opts.handlers.
   handlers_ptr handlers;
+  /// The missing-topic handlers (actors/missing_topics.hpp).
+  missing_ptr missing;
   /// The sessions the API sees (actors/session_directory.hpp).
   session_directory_ptr sessions;
   /// How long a handler has to answer a request (messaging.request_timeout_ms).

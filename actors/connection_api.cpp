@@ -65,6 +65,7 @@ void run_api_request(connection_broker* self, mqtt::effect::api_request&& r) {
                    caf::actor_cast<caf::actor>(self), std::move(adder),
                    r.response_topic, r.correlation_data};
   actx.handlers = st.ctx->handlers;
+  actx.missing = st.ctx->missing;
   actx.sessions = st.ctx->sessions;
   actx.request_timeout_ms = st.ctx->request_timeout_ms;
   auto worker = spawn_api_request(self->system(), std::move(actx));

@@ -195,6 +195,8 @@ void messaging_closed(connection_broker* self) {
   auto& st = self->state;
   if (st.ctx->handlers)
     st.ctx->handlers->remove_owner(caf::actor_cast<caf::actor>(self));
+  if (st.ctx->missing)
+    st.ctx->missing->handlers.remove_owner(caf::actor_cast<caf::actor>(self));
   if (!st.messaging)
     return;
   for (auto& [id, p] : st.messaging->pending)

@@ -430,6 +430,7 @@ void handle_subscribe(Self* self, subscribe_request& sr,
     auto info = mqtt::parse_filter(sub.filter);
     topic_subscription ts;
     ts.session = caf::actor_cast<caf::actor>(self);
+    ts.client_id = st.client_id;
     ts.filter = std::string{info.filter};
     ts.group = std::string{info.group};
     bool delta = info.delta;

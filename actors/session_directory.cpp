@@ -124,6 +124,12 @@ session_directory::get(const std::string& id) const {
   return i->second;
 }
 
+std::string session_directory::id_of_client(const std::string& client_id) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = id_of_client_.find(client_id);
+  return i == id_of_client_.end() ? std::string{} : i->second;
+}
+
 bool session_directory::set_properties(
     const std::string& id, const std::map<std::string, std::string>& props) {
   std::lock_guard<std::mutex> guard{mtx_};

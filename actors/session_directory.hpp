@@ -71,6 +71,9 @@ public:
 
   std::optional<session_record> get(const std::string& id) const;
 
+  /// The id of the session of `client_id` ("" if none).
+  std::string id_of_client(const std::string& client_id) const;
+
   /// Sets properties of the session `id` (names not starting with `$`);
   /// false when there is no such session.
   bool set_properties(const std::string& id,

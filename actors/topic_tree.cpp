@@ -367,8 +367,17 @@ caf::behavior topic_tree_impl(Self* self) {
             });
             return rp;
           }
+          // A missing-topic handler hears of a name no topic had. What it
+          // makes reaches the subscriber: the topic gets the subscription
+          // now, before the tree can answer the lookup of anything that
+          // publishes to it.
+          bool absent = st.missing && st.missing->handlers.size() > 0
+                        && !st.topics.find(subject);
           auto t = get_or_create(self, subject);
           auto rp = self->template make_response_promise<retained_batch>();
+          if (absent)
+            ask_missing(st.missing, subject, ts.client_id, "subscribe",
+                        caf::actor{});
           self->request(t, topic_request_timeout, subscribe_atom::value,
                         std::move(ts))
               .then(
@@ -400,8 +409,15 @@ caf::behavior topic_tree_impl(Self* self) {
               if (binds(ts, name))
                 targets.push_back(t);
             });
-        if (targets.empty())
+        if (targets.empty()) {
+          // Nothing selected: a missing-topic handler may make it (the
+          // filter is in place for what it makes).
+          if (st.missing && st.missing->handlers.size() > 0)
+            ask_missing(st.missing,
+                        ts.selector ? ts.selector->text() : subject,
+                        ts.client_id, "subscribe", caf::actor{});
           return retained_batch{};
+        }
         auto rp = self->template make_response_promise<retained_batch>();
         struct pending {
           size_t left;
@@ -442,16 +458,19 @@ caf::behavior topic_tree_impl(Self* self) {
       });
 }
 
-caf::behavior topic_tree(topic_tree_actor* self, mapping_ptr mapping) {
+caf::behavior topic_tree(topic_tree_actor* self, mapping_ptr mapping,
+                         missing_ptr missing) {
   self->state.mapping = std::move(mapping);
+  self->state.missing = std::move(missing);
   return topic_tree_impl(self);
 }
 
 caf::behavior topic_tree_broker(topic_tree_broker_type* self, caf::actor timers,
-                                mapping_ptr mapping) {
+                                mapping_ptr mapping, missing_ptr missing) {
   self->state.topics_on_io_thread = true;
   self->state.timers = std::move(timers);
   self->state.mapping = std::move(mapping);
+  self->state.missing = std::move(missing);
   return topic_tree_impl(self);
 }
 

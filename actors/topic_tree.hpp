@@ -17,6 +17,7 @@
 
 #include "actors/iface/topic_tree.hpp"
 #include "actors/session_directory.hpp"
+#include "actors/missing_topics.hpp"
 #include "actors/types.hpp"
 #include "protocol/topic_index.hpp"
 #include "protocol/topic_mapping.hpp"
@@ -48,6 +49,9 @@ struct topic_tree_state {
   /// The sessions, handed to every topic for its removal policy's `no
   /// session has` (may be null: the condition never holds).
   std::shared_ptr<const session_directory> sessions;
+  /// Missing-topic handlers (may be null): told of subscriptions that
+  /// select no topic.
+  missing_ptr missing;
 
   static inline const char* name = "topic_tree";
 };
@@ -58,8 +62,11 @@ using topic_tree_actor = caf::stateful_actor<topic_tree_state>;
 using topic_tree_broker_type = caf::io::stateful_broker<topic_tree_state>;
 
 /// `mapping` (may be null) goes to every topic (actors/topic.hpp).
-caf::behavior topic_tree(topic_tree_actor* self, mapping_ptr mapping);
+/// `missing` (may be null): the missing-topic handlers.
+caf::behavior topic_tree(topic_tree_actor* self, mapping_ptr mapping,
+                         missing_ptr missing);
 caf::behavior topic_tree_broker(topic_tree_broker_type* self, caf::actor timers,
-                                mapping_ptr mapping);
+                                mapping_ptr mapping,
+                                missing_ptr missing);
 
 } // namespace castor

@@ -263,6 +263,9 @@ struct topic_subscription {
   /// selector, parsed by the topic tree from the key. Local: not
   /// serialized (a receiver parses the key again).
   std::shared_ptr<const topic_selector> selector{};
+  /// The subscriber's client identifier: whose subscription a missing-topic
+  /// handler is told of (actors/missing_topics.hpp).
+  std::string client_id{};
 };
 
 /// Session -> topic tree -> topics: remove subscriptions of one session.
@@ -412,7 +415,7 @@ typename Inspector::result_type inspect(Inspector& f, subscribe_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, topic_subscription& x) {
   return f(caf::meta::type_name("topic_subscription"), x.session, x.filter,
-           x.group, x.options, x.access);
+           x.group, x.options, x.access, x.client_id);
 }
 
 template <class Inspector>

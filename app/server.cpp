@@ -144,23 +144,28 @@ std::optional<std::string> server::start() {
   // The sessions the API lists and closes (actors/session_directory.hpp),
   // also asked by removal policies (`no session has`).
   auto sessions = std::make_shared<session_directory>();
+  // The missing-topic handlers clients register (actors/missing_topics.hpp),
+  // shared by the tree and every listener's connections.
+  auto missing = std::make_shared<missing_topics>();
+  missing->request_timeout_ms = cfg_.messaging.request_timeout_ms;
   if (io) {
     auto tree = sys_.middleman().spawn_broker(
         [sessions](topic_tree_broker_type* t, caf::actor timers,
-                   mapping_ptr m) {
+                   mapping_ptr m, missing_ptr mt) {
           t->state.sessions = sessions;
-          return topic_tree_broker(t, std::move(timers), std::move(m));
+          return topic_tree_broker(t, std::move(timers), std::move(m),
+                                   std::move(mt));
         },
-        timers_, mapping);
+        timers_, mapping, missing);
     drain_mailbox_on_exit(tree);
     tree_ = caf::actor_cast<topic_tree_interface>(std::move(tree));
   } else {
     tree_ = caf::actor_cast<topic_tree_interface>(sys_.spawn(
-        [sessions](topic_tree_actor* t, mapping_ptr m) {
+        [sessions](topic_tree_actor* t, mapping_ptr m, missing_ptr mt) {
           t->state.sessions = sessions;
-          return topic_tree(t, std::move(m));
+          return topic_tree(t, std::move(m), std::move(mt));
         },
-        mapping));
+        mapping, missing));
   }
   // The registry is bookkeeping for every CONNECT: beside the connections
   // in either placement, so that opening a session without an actor of its
@@ -172,6 +177,7 @@ std::optional<std::string> server::start() {
   ropts.foreign_session = auth_.foreign_session;
   ropts.locks = locks_;
   ropts.sessions = sessions;
+  missing->sessions = sessions;
   ropts.counters = counters_;
   auto registry = sys_.middleman().spawn_broker(session_registry_broker, tree_,
                                                 scfg, std::move(ropts));
@@ -212,6 +218,7 @@ std::optional<std::string> server::start() {
     ctx->opts = make_channel_options(cfg_.mqtt, l.max_packet_size);
     ctx->opts.mapping = mapping;
     ctx->handlers = handlers;
+    ctx->missing = missing;
     ctx->sessions = sessions;
     ctx->opts.handlers = handlers;
     ctx->request_timeout_ms = cfg_.messaging.request_timeout_ms;

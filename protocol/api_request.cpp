@@ -307,7 +307,8 @@ const std::vector<std::string_view>& operations() {
       "handlers/remove", "messages/send",    "sessions/list",
       "sessions/get",    "sessions/close",   "sessions/set-properties",
       "sessions/subscribe", "sessions/unsubscribe",
-      "sessions/change-roles"};
+      "sessions/change-roles",
+      "handlers/missing-topic", "handlers/remove-missing-topic"};
   return ops;
 }
 
@@ -485,7 +486,9 @@ std::variant<request, error> parse_request(std::string_view operation,
       out = release_lock{name};
     }
   } else if (operation == "handlers/add" || operation == "handlers/remove"
-             || operation == "messages/send") {
+             || operation == "messages/send"
+             || operation == "handlers/missing-topic"
+             || operation == "handlers/remove-missing-topic") {
     auto path = r.string("path");
     if (!r.problem && !valid_handler_path(path))
       r.fail("'" + path
@@ -495,6 +498,10 @@ std::variant<request, error> parse_request(std::string_view operation,
       out = add_handler{path};
     else if (operation == "handlers/remove")
       out = remove_handler{path};
+    else if (operation == "handlers/missing-topic")
+      out = add_missing_handler{path};
+    else if (operation == "handlers/remove-missing-topic")
+      out = remove_missing_handler{path};
     else
       out = send_message{path, r.any("value")};
   }

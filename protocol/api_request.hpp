@@ -122,6 +122,14 @@ struct send_message {
   nlohmann::json value;
 };
 
+// Missing-topic handlers (docs/platform.md, "Missing-topic handlers").
+struct add_missing_handler {
+  std::string path;
+};
+struct remove_missing_handler {
+  std::string path;
+};
+
 /// Sessions (docs/platform.md, "Sessions"): filters are checked
 /// (parse_session_filter) and kept as text.
 struct list_sessions {
@@ -161,7 +169,8 @@ using request
                    unsubscribe_topics, notify_topics, unnotify_topics,
                    add_handler, remove_handler, send_message, list_sessions,
                    get_session, close_sessions, set_session_properties,
-                   subscribe_session, change_session_roles>;
+                   subscribe_session, change_session_roles,
+                   add_missing_handler, remove_missing_handler>;
 
 struct error {
   std::string code; ///< a stable name

@@ -219,6 +219,8 @@ void client::impl::on_publish(mqtt::publish&& p) {
           }
           msg_requests.erase(k);
         }
+      } else if (serve_missing(m)) {
+        // a missing-topic handler's request (client_missing.cpp)
       } else if (auto h = handlers.find(m.topic);
                  h != handlers.end() && m.response_topic) {
         mqtt::publish answer;

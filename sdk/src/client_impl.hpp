@@ -93,6 +93,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   std::map<subscription_id, sub> subs;
   subscription_id next_sub = 1;
   std::map<std::string, request_handler> handlers;
+  /// Missing-topic handlers by path (client_missing.cpp).
+  std::map<std::string, missing_topic_callback> missing_handlers;
   bool reply_subscribed = false;
   bool delivering_dup = false; ///< the PUBLISH being delivered is a retransmission
   bool sweeping = false;
@@ -134,6 +136,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   void finish_disconnect(const std::string& why);
   void fail_all(const std::string& code, const std::string& why, bool only_sent);
   void ensure_reply_subscription(std::function<void(bool)> done);
+
+  // missing-topic handlers (client_missing.cpp)
+  /// True if `m` was a missing-topic request (handed to its handler).
+  bool serve_missing(const message& m);
 };
 
 message to_message(mqtt::publish&& p);

@@ -64,7 +64,7 @@ struct fixture : test_coordinator_fixture<> {
   actor tree;
 
   fixture() {
-    tree = sys.spawn(topic_tree, mapping_ptr{});
+    tree = sys.spawn(topic_tree, mapping_ptr{}, missing_ptr{});
     run();
   }
 

@@ -147,6 +147,19 @@ using value_callback = std::function<void(
 /// that error (`castor-error` user property and `{"ok": false, ...}`).
 using request_handler = std::function<std::string(const message& request)>;
 
+/// What a missing-topic handler is told: the selector (MQTT filter or
+/// topic selector) that selected nothing, the requester's session id, the
+/// operation (`subscribe` or `fetch`) and the literal prefix it starts
+/// from; `answer(proceed)` ends the request.
+struct missing_topic_request {
+  std::string selector;
+  std::string session;
+  std::string operation;
+  std::string prefix;
+  std::function<void(bool proceed)> answer;
+};
+using missing_topic_callback = std::function<void(const missing_topic_request&)>;
+
 enum class connection_state { connected, disconnected };
 using state_callback = std::function<void(connection_state, const std::string& why)>;
 
@@ -218,6 +231,16 @@ public:
   /// with what `cb` returns (on the I/O thread).
   std::future<json> add_handler(const std::string& path, request_handler cb);
   std::future<json> remove_handler(const std::string& path);
+
+  // --- missing-topic handlers (docs/platform.md) ----------------------------
+  /// Registers with `handlers/missing-topic`: `cb` is called (on the I/O
+  /// thread) when a subscription or fetch selects no topic under `path`; it
+  /// may create the topic (from another thread: this client's futures
+  /// complete on the I/O thread) and then calls the request's `answer`
+  /// once, from any thread (`proceed` false: a fetch does not look again).
+  std::future<json> add_missing_topic_handler(const std::string& path,
+                                              missing_topic_callback cb);
+  std::future<json> remove_missing_topic_handler(const std::string& path);
 
   struct impl;
 
