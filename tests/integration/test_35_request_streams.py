@@ -7,11 +7,14 @@ Response Topic) and answers there; messages/send-to-filter sends it to
 every connected session a session filter selects that has a stream for the
 path and gathers their answers. Errors: NO_SUCH_SESSION, NOT_CONNECTED,
 NO_STREAM, PERMISSION_DENIED (SEND_TO_SESSION), TIMEOUT, HANDLER_GONE. The
-clients are paho (MQTT 5)."""
+clients are paho (MQTT 5), and castor-cli on the C++ SDK (`serve --stream`:
+add_request_stream; `request --session` and `request --filter`:
+send_to_session and send_to_filter)."""
 
 import json
 import os
 import queue
+import subprocess
 import threading
 import time
 
@@ -20,7 +23,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mqtt_test import *  # noqa: F401,F403
+import mqtt_test
 from api_util import ok, error_code
+from test_33_sdk_cli import cli_path, fails, ok_cli
+
+del mqtt_test._CASES[:]  # test_33's cases run in their own file
 
 PASSWORDS = {"caller": "caller-Pw-5e1d2", "nobody": "nobody-Pw-0a7c3"}
 TIMEOUT = 5.0
@@ -409,6 +416,55 @@ def send_to_session_needs_send_to_session():
     caller.disconnect()
     nobody.disconnect()
     srv.stop()
+
+
+def start_stream_server(port, cid, path, *command, count=None):
+    """castor-cli serve --stream: the SDK's add_request_stream."""
+    cmd = [cli_path(), "-h", "127.0.0.1", "-p", str(port), "-i", cid, "serve",
+           path, "--stream"]
+    if count is not None:
+        cmd += ["-C", str(count)]
+    p = subprocess.Popen(cmd + ["--"] + list(command), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=client_env())
+    line = p.stderr.readline().decode()
+    check("serving" in line, "serve set its request stream: %r" % line)
+    return p
+
+
+@case(castor_only=True)
+def sdk_streams_and_requests_to_sessions(srv):
+    base = unique("c35/svc")
+    group = unique("c35-cli")
+    a = start_stream_server(srv.port, group + "-a", base, "tr", "a-z", "A-Z",
+                            count=2)
+    b = start_stream_server(srv.port, group + "-b", base, "sed", "s/o/0/g",
+                            count=1)
+    # A session of the group without a stream is not counted.
+    plain = Peer(srv.port, cid=group + "-plain")
+    ids = session_ids(plain, "$ClientId matches '%s-.*'" % group)
+    check_eq(len(ids), 3, "the group's sessions")
+    flt = "$ClientId matches '%s-.*'" % group
+    out = ok_cli(srv.port, "request", base + "/x", "hello", "--filter", flt)
+    expect = sorted([(ids[group + "-a"], '"HELLO"'),
+                     (ids[group + "-b"], '"hell0"')])
+    check_eq(out, "".join("%s %s\n" % e for e in expect),
+             "request --filter: one line a session, in id order")
+    check_eq(ok_cli(srv.port, "request", base, '{"k": "v"}', "--session",
+                    ids[group + "-a"]),
+             '{"K":"V"}\n', "request --session")
+    check_eq(a.wait(timeout=10), 0, "serve -C 2 exits after two requests")
+    check_eq(b.wait(timeout=10), 0, "serve -C 1 exits after one request")
+    fails(srv.port, 1, "error NO_STREAM: ", "request", base, "x", "--session",
+          ids[group + "-plain"])
+    fails(srv.port, 1, "error NO_SUCH_SESSION: ", "request", base, "x",
+          "--session", "nope")
+    fails(srv.port, 2, "--session", "request", base, "x", "--session", "s",
+          "--filter", "all")
+    # --json: the whole answer.
+    a = json.loads(ok_cli(srv.port, "--json", "request", base, "1", "--filter",
+                          "$ClientId is 'nobody'"))
+    check_eq(a, {"ok": True, "sent": 0, "answers": []}, "--json")
+    plain.disconnect()
 
 
 if __name__ == "__main__":
