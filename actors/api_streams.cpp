@@ -224,8 +224,9 @@ void run_to_filter(caf::event_based_actor* self, const api_context& ctx,
     settle(i, json{{"session", g->ids[i]},
                    {"error", {{"code", code}, {"message", message}}}});
   };
+  auto proto = make_request(self, ctx, s.path, s.value);
   for (size_t i = 0; i < n; ++i) {
-    auto req = make_request(self, ctx, s.path, s.value);
+    auto req = proto;
     // The answer names the session by its place in `ids`.
     req.props.response_topic = std::to_string(i);
     self->send(g->connections[i], msg_stream_atom::value, std::move(req));

@@ -467,5 +467,32 @@ def sdk_streams_and_requests_to_sessions(srv):
     plain.disconnect()
 
 
+@case(castor_only=True, timeout=60)
+def sdk_sets_its_streams_again_after_a_reconnect(srv):
+    base = unique("c35/svc")
+    cid = unique("c35-again")
+    server = start_stream_server(srv.port, cid, base, "cat", count=2)
+    admin = Peer(srv.port)
+    flt = {"filter": "$ClientId is '%s'" % cid, "path": base, "value": "one"}
+    a = ok(admin.api("messages/send-to-filter", flt))
+    check_eq(a["answers"][0]["answer"], "one", "the first answer")
+    # The server closes the session: the SDK connects again, with a new
+    # session, and sets its stream again.
+    check_eq(ok(admin.api("sessions/close", {"filter": flt["filter"]}))["closed"],
+             1, "closed")
+    flt["value"] = "two"
+    deadline = time.monotonic() + 20
+    while True:
+        a = ok(admin.api("messages/send-to-filter", flt))
+        if a["sent"] == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    check_eq(a["answers"], [{"session": a["answers"][0]["session"]
+                             if a["answers"] else None, "answer": "two"}],
+             "the answer after the reconnect")
+    check_eq(server.wait(timeout=10), 0, "serve -C 2 exits after two requests")
+    admin.disconnect()
+
+
 if __name__ == "__main__":
     run_cases()
