@@ -26,9 +26,8 @@ const api::error no_connection{"UNAVAILABLE",
                                "the caller's connection did not answer"};
 
 api::error denied(const std::string& path) {
-  return {"PERMISSION_DENIED",
-          "sending requests to sessions through '" + path
-              + "' needs SEND_TO_SESSION"};
+  return {"PERMISSION_DENIED", "sending requests to sessions through '" + path
+                                   + "' needs SEND_TO_SESSION"};
 }
 
 /// A session's answer as JSON: parsed when it parses, else a string.
@@ -74,17 +73,16 @@ void run_add(caf::event_based_actor* self, const api_context& ctx,
   auto finish = answer_and_quit(self, rp);
   if (!ctx.connection)
     return finish(api::error_answer(no_connection));
-  self->request(ctx.connection, api_connection_timeout,
-                stream_add_atom::value, path)
+  self->request(ctx.connection, api_connection_timeout, stream_add_atom::value,
+                path)
       .then(
           [=](uint8_t r) mutable {
             switch (static_cast<stream_added>(r)) {
             case stream_added::too_many:
               return finish(api::error_answer(
-                  {"TOO_MANY_STREAMS",
-                   "a connection may set at most "
-                       + std::to_string(max_request_streams)
-                       + " request streams"}));
+                  {"TOO_MANY_STREAMS", "a connection may set at most "
+                                           + std::to_string(max_request_streams)
+                                           + " request streams"}));
             case stream_added::exists:
               return finish(api::ok_answer({{"added", false}}));
             default:
@@ -108,9 +106,8 @@ void run_remove(caf::event_based_actor* self, const api_context& ctx,
           [=](bool existed) mutable {
             if (!existed)
               return finish(api::error_answer(
-                  {"NO_STREAM",
-                   "this connection has no request stream for '" + path
-                       + "'"}));
+                  {"NO_STREAM", "this connection has no request stream for '"
+                                    + path + "'"}));
             finish(api::ok_answer());
           },
           [=](caf::error&) mutable {
@@ -126,8 +123,8 @@ void run_to_session(caf::event_based_actor* self, const api_context& ctx,
     return finish(api::error_answer(denied(s.path)));
   auto r = ctx.sessions ? ctx.sessions->get(s.session) : std::nullopt;
   if (!r)
-    return finish(
-        api::error_answer({"NO_SUCH_SESSION", "no session '" + s.session + "'"}));
+    return finish(api::error_answer(
+        {"NO_SUCH_SESSION", "no session '" + s.session + "'"}));
   if (!r->connection)
     return finish(api::error_answer(
         {"NOT_CONNECTED", "session '" + s.session + "' is offline"}));
@@ -141,8 +138,7 @@ void run_to_session(caf::event_based_actor* self, const api_context& ctx,
   };
   auto on_down = std::make_shared<decltype(gone)>(gone);
   self->set_down_handler([on_down](caf::down_msg&) { (*on_down)(); });
-  self->delayed_send(self, guard_of(ctx), msg_timeout_atom::value,
-                     uint64_t{0});
+  self->delayed_send(self, guard_of(ctx), msg_timeout_atom::value, uint64_t{0});
   self->become(
       [=](msg_answer_atom, handler_answer& a) mutable {
         if (!a.error.empty())
@@ -185,11 +181,11 @@ void run_to_filter(caf::event_based_actor* self, const api_context& ctx,
       if (!r.connection)
         continue;
       if (g->ids.size() >= max_filter_sessions)
-        return finish(api::error_answer(
-            {"TOO_MANY_SESSIONS",
-             "the filter selects more than "
-                 + std::to_string(max_filter_sessions)
-                 + " connected sessions: nothing was sent"}));
+        return finish(
+            api::error_answer({"TOO_MANY_SESSIONS",
+                               "the filter selects more than "
+                                   + std::to_string(max_filter_sessions)
+                                   + " connected sessions: nothing was sent"}));
       g->ids.push_back(r.id);
       g->connections.push_back(r.connection);
     }
@@ -240,8 +236,7 @@ void run_to_filter(caf::event_based_actor* self, const api_context& ctx,
       (*on_down)(it->second, "HANDLER_GONE",
                  "the session disconnected before answering");
   });
-  self->delayed_send(self, guard_of(ctx), msg_timeout_atom::value,
-                     uint64_t{0});
+  self->delayed_send(self, guard_of(ctx), msg_timeout_atom::value, uint64_t{0});
   self->become(
       [=](msg_answer_atom, handler_answer& a) mutable {
         size_t i = n;
@@ -255,8 +250,8 @@ void run_to_filter(caf::event_based_actor* self, const api_context& ctx,
         if (a.error == "NO_STREAM")
           return settle(i, std::nullopt);
         if (!a.error.empty())
-          return settle(i, json{{"session", g->ids[i]},
-                                {"error", error_json(a)}});
+          return settle(i,
+                        json{{"session", g->ids[i]}, {"error", error_json(a)}});
         g->bytes += a.payload.size();
         if (g->bytes > max_filter_answer_bytes)
           return failed(i, "TOO_LARGE",
@@ -268,7 +263,8 @@ void run_to_filter(caf::event_based_actor* self, const api_context& ctx,
       [=](msg_timeout_atom, uint64_t) mutable {
         for (size_t i = 0; i < n && g->outstanding > 0; ++i)
           if (!g->done[i])
-            failed(i, "HANDLER_GONE", "the session's connection did not answer");
+            failed(i, "HANDLER_GONE",
+                   "the session's connection did not answer");
       });
 }
 

@@ -34,10 +34,10 @@ namespace castor::connection_detail {
 void on_stream_request(connection_broker* self, handler_request& r) {
   auto& st = self->state;
   if (!st.messaging || !st.messaging->has_stream_for(r.path)) {
-    self->send(r.requester, msg_answer_atom::value,
-               error_answer(r, "NO_STREAM",
-                            "the session has no request stream for '" + r.path
-                                + "'"));
+    self->send(
+        r.requester, msg_answer_atom::value,
+        error_answer(r, "NO_STREAM",
+                     "the session has no request stream for '" + r.path + "'"));
     return;
   }
   on_handler_request(self, r, true);

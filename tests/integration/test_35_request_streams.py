@@ -252,6 +252,26 @@ def streams_end_with_the_connection(srv):
     requester.disconnect()
 
 
+@case(castor_only=True, timeout=60)
+def a_connection_sets_at_most_1000_streams(srv):
+    base = unique("svc")
+    p = Peer(srv.port)
+    waits = [p.api_async("streams/add", {"path": "%s/%d" % (base, i)})
+             for i in range(1000)]
+    for w in waits:
+        check_eq(ok(w())["added"], True, "streams/add")
+    a = p.api("streams/add", {"path": base + "/one-more"})
+    check_eq(error_code(a), "TOO_MANY_STREAMS", "the 1001st")
+    add_stream(p, base + "/999", added=False)  # one it has: no change
+    ok(p.api("streams/remove", {"path": base + "/0"}))
+    add_stream(p, base + "/one-more")
+    # Another connection has its own 1,000.
+    q = Peer(srv.port)
+    add_stream(q, base + "/0")
+    p.disconnect()
+    q.disconnect()
+
+
 @case(castor_only=True, server=False)
 def timeout_and_handler_gone():
     srv = server_with(1000)
