@@ -1,6 +1,7 @@
 #include "actors/api_streams.hpp"
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -118,7 +119,7 @@ void run_remove(caf::event_based_actor* self, const api_context& ctx,
 void run_to_session(caf::event_based_actor* self, const api_context& ctx,
                     const api::send_to_session& s,
                     caf::typed_response_promise<std::string> rp) {
-  auto finish = answer_and_quit(self, rp);
+  std::function<void(std::string)> finish = answer_and_quit(self, rp);
   if (ctx.access && !ctx.access->may_send_to_session(s.path))
     return finish(api::error_answer(denied(s.path)));
   auto r = ctx.sessions ? ctx.sessions->get(s.session) : std::nullopt;
@@ -131,7 +132,13 @@ void run_to_session(caf::event_based_actor* self, const api_context& ctx,
   self->send(r->connection, msg_stream_atom::value,
              make_request(self, ctx, s.path, s.value));
   // A connection that has gone (or goes without answering) is HANDLER_GONE.
-  self->monitor(r->connection);
+  // The monitor ends with the request (it would stay with the connection).
+  auto conn = r->connection;
+  self->monitor(conn);
+  finish = [self, rp, conn](std::string answer) mutable {
+    self->demonitor(conn);
+    answer_and_quit(self, rp)(std::move(answer));
+  };
   auto gone = [=]() mutable {
     finish(api::error_answer(
         {"HANDLER_GONE", "session '" + s.session + "' did not answer"}));
@@ -202,6 +209,10 @@ void run_to_filter(caf::event_based_actor* self, const api_context& ctx,
       if (g->results[i])
         answers.push_back(std::move(*g->results[i]));
     auto sent = answers.size();
+    // The monitors end with the request (they would stay with the
+    // connections).
+    for (auto& c : g->connections)
+      self->demonitor(c);
     finish(api::ok_answer({{"sent", sent}, {"answers", std::move(answers)}}));
   };
   if (n == 0)
