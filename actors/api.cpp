@@ -9,6 +9,7 @@
 #include "actors/api_locks.hpp"
 #include "actors/api_notify.hpp"
 #include "actors/api_sessions.hpp"
+#include "actors/api_streams.hpp"
 #include "actors/api_subscribe.hpp"
 #include "actors/api_messaging.hpp"
 #include "actors/api_missing.hpp"
@@ -691,6 +692,11 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
         if (auto c = std::get_if<api::change_session_roles>(&req)) {
           auto rp = self->make_response_promise<std::string>();
           run_change_roles(self, ctx, std::move(*c), rp);
+          return rp;
+        }
+        if (is_stream_request(req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_stream_request(self, ctx, std::move(req), rp);
           return rp;
         }
         if (auto answer = run_sessions(self, ctx, req)) {

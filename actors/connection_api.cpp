@@ -214,6 +214,14 @@ caf::message_handler api_handlers(connection_broker* self) {
       [=](msg_request_atom, handler_request& r) { on_handler_request(self, r); },
       [=](msg_answer_atom, handler_answer& a) { on_handler_answer(self, a); },
       [=](msg_timeout_atom, uint64_t id) { on_request_timeout(self, id); },
+      // Requests to sessions (connection_streams.cpp).
+      [=](msg_stream_atom, handler_request& r) { on_stream_request(self, r); },
+      [=](stream_add_atom, std::string& path) -> uint8_t {
+        return static_cast<uint8_t>(add_request_stream(self, path));
+      },
+      [=](stream_remove_atom, std::string& path) -> bool {
+        return remove_request_stream(self, path);
+      },
       [=](close_atom) { close_by_admin(self); },
       [=](roles_atom, std::vector<std::string>& add,
           std::vector<std::string>& remove)

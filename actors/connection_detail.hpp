@@ -129,15 +129,28 @@ void run_message_request(connection_broker* self,
 /// The client (a handler) answered a request: back to the requester.
 void run_message_answer(connection_broker* self,
                         mqtt::effect::message_answer&& a);
-/// A request for a handler this connection registered: to the client.
-void on_handler_request(connection_broker* self, handler_request& r);
+/// A request for a handler this connection registered (or, `stream`, to
+/// its session through a request stream): to the client.
+void on_handler_request(connection_broker* self, handler_request& r,
+                        bool stream = false);
 /// An answer (or error) to a request of this connection's client.
 void on_handler_answer(connection_broker* self, handler_answer& a);
 /// (msg_timeout_atom, id): the handler's client did not answer request id.
 void on_request_timeout(connection_broker* self, uint64_t id);
-/// The connection closes: its registrations end, its pending requests fail
-/// with HANDLER_GONE.
+/// The connection closes: its registrations and request streams end, its
+/// pending requests fail with HANDLER_GONE.
 void messaging_closed(connection_broker* self);
+
+// -- requests to sessions (connection_streams.cpp) ----------------------------
+
+/// A request to this connection's session: to the client if the session
+/// has a request stream for its path, else NO_STREAM to the requester.
+void on_stream_request(connection_broker* self, handler_request& r);
+/// streams/add of this connection's client.
+stream_added add_request_stream(connection_broker* self,
+                                const std::string& path);
+/// streams/remove: false if the connection had no stream for `path`.
+bool remove_request_stream(connection_broker* self, const std::string& path);
 
 // -- publishes on their way to topics (connection_route.cpp) ------------------
 

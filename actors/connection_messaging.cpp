@@ -89,13 +89,15 @@ void run_message_request(connection_broker* self,
   self->send(*handler, msg_request_atom::value, std::move(req));
 }
 
-void on_handler_request(connection_broker* self, handler_request& r) {
+void on_handler_request(connection_broker* self, handler_request& r,
+                        bool stream) {
   auto& st = self->state;
+  // Who serves the request, for the error messages.
+  std::string who = stream ? "the session's request stream of '" + r.path + "'"
+                           : "the message handler of '" + r.path + "'";
   if (st.closed || st.closing) {
     self->send(r.requester, msg_answer_atom::value,
-               error_answer(r, "HANDLER_GONE",
-                            "the message handler of '" + r.path
-                                + "' has disconnected"));
+               error_answer(r, "HANDLER_GONE", who + " has disconnected"));
     return;
   }
   if (!st.messaging)
@@ -104,7 +106,7 @@ void on_handler_request(connection_broker* self, handler_request& r) {
   if (ms.pending.size() >= max_pending_requests) {
     self->send(r.requester, msg_answer_atom::value,
                error_answer(r, "BUSY",
-                            "the message handler of '" + r.path + "' has "
+                            who + " has "
                                 + std::to_string(max_pending_requests)
                                 + " requests pending"));
     return;
@@ -129,7 +131,7 @@ void on_handler_request(connection_broker* self, handler_request& r) {
       id, connection_messaging::pending_request{
               std::move(r.requester),
               r.props.response_topic.value_or(std::string{}),
-              std::move(r.props.correlation_data)});
+              std::move(r.props.correlation_data), stream});
   self->send(st.ctx->timers, schedule_atom::value,
              caf::atom_value{msg_timeout_atom::value}, id,
              static_cast<uint64_t>(r.timeout_ms));
@@ -186,7 +188,9 @@ void on_request_timeout(connection_broker* self, uint64_t id) {
   if (it == st.messaging->pending.end())
     return; // answered
   fail_pending(self, it->second, "TIMEOUT",
-               "the message handler did not answer within "
+               std::string{it->second.stream ? "the session"
+                                              : "the message handler"}
+                   + " did not answer within "
                    + std::to_string(st.ctx->request_timeout_ms) + " ms");
   st.messaging->pending.erase(it);
 }
@@ -201,7 +205,9 @@ void messaging_closed(connection_broker* self) {
     return;
   for (auto& [id, p] : st.messaging->pending)
     fail_pending(self, p, "HANDLER_GONE",
-                 "the message handler disconnected before answering");
+                 std::string{p.stream ? "the session" : "the message handler"}
+                     + " disconnected before answering");
+  st.messaging->streams.clear();
   st.messaging->pending.clear();
 }
 

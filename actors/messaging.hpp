@@ -11,11 +11,22 @@
 //   requester -> handler:  (msg_request_atom, handler_request)
 //   handler -> requester:  (msg_answer_atom, handler_answer)
 //   timer wheel -> handler: (msg_timeout_atom, n)  request n not answered
+//
+// Requests to sessions (docs/platform.md, "Requests to sessions") go from
+// an API request actor straight to the session's connection, which serves
+// them as a handler's connection does if it has a request stream on a
+// prefix of the path (else answers NO_STREAM):
+//
+//   API request -> connection: (msg_stream_atom, handler_request)
+//   API request -> connection: (stream_add_atom, path) -> uint8_t
+//                              (stream_remove_atom, path) -> bool
 
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include <caf/actor.hpp>
@@ -31,6 +42,9 @@ namespace castor {
 using msg_request_atom = caf::atom_constant<caf::atom("msgreq")>;
 using msg_answer_atom = caf::atom_constant<caf::atom("msgans")>;
 using msg_timeout_atom = caf::atom_constant<caf::atom("msgtmo")>;
+using msg_stream_atom = caf::atom_constant<caf::atom("msgstream")>;
+using stream_add_atom = caf::atom_constant<caf::atom("streamadd")>;
+using stream_remove_atom = caf::atom_constant<caf::atom("streamrm")>;
 
 /// The message handlers of the server, shared by its connections.
 using handlers_table = handler_table<caf::actor>;
@@ -38,6 +52,15 @@ using handlers_ptr = std::shared_ptr<handlers_table>;
 
 /// Requests one handler connection may have pending at once.
 inline constexpr size_t max_pending_requests = 1000;
+
+/// Request streams one connection may set.
+inline constexpr size_t max_request_streams = 1000;
+
+/// Sessions one messages/send-to-filter may reach.
+inline constexpr size_t max_filter_sessions = 10000;
+
+/// What stream_add_atom answers.
+enum class stream_added : uint8_t { added = 0, exists = 1, too_many = 2 };
 
 /// A request on its way to a handler's connection.
 struct handler_request {
@@ -86,9 +109,16 @@ struct connection_messaging {
     caf::actor requester;
     std::string topic; ///< the requester's response topic
     std::optional<std::string> correlation_data;
+    bool stream = false; ///< a request to the session (a request stream)
   };
   std::unordered_map<uint64_t, pending_request> pending;
   uint64_t next_id = 1;
+  /// The request streams of the connection's session: message paths
+  /// (requests to the session go to its client if one of them is a
+  /// prefix of the request's path, by levels).
+  std::set<std::string> streams;
+  /// True if a stream's path is `path` or a prefix of it by levels.
+  bool has_stream_for(std::string_view path) const;
 };
 
 } // namespace castor

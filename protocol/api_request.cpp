@@ -308,7 +308,10 @@ const std::vector<std::string_view>& operations() {
       "sessions/get",    "sessions/close",   "sessions/set-properties",
       "sessions/subscribe", "sessions/unsubscribe",
       "sessions/change-roles",
-      "handlers/missing-topic", "handlers/remove-missing-topic"};
+      "handlers/missing-topic", "handlers/remove-missing-topic",
+      // Requests to sessions.
+      "streams/add", "streams/remove", "messages/send-to-session",
+      "messages/send-to-filter"};
   return ops;
 }
 
@@ -504,6 +507,29 @@ std::variant<request, error> parse_request(std::string_view operation,
       out = remove_missing_handler{path};
     else
       out = send_message{path, r.any("value")};
+  } else if (operation == "streams/add" || operation == "streams/remove"
+             || operation == "messages/send-to-session"
+             || operation == "messages/send-to-filter") {
+    // Requests to sessions: the target first, then the path and value.
+    std::string session;
+    std::string filter;
+    if (operation == "messages/send-to-session")
+      session = r.string("session");
+    else if (operation == "messages/send-to-filter")
+      filter = r.session_filter("filter");
+    auto path = r.string("path");
+    if (!r.problem && !valid_handler_path(path))
+      r.fail("'" + path
+             + "' is not a valid message path (no wildcards, empty levels, "
+               "leading $ or trailing /)");
+    if (operation == "streams/add")
+      out = add_stream{path};
+    else if (operation == "streams/remove")
+      out = remove_stream{path};
+    else if (operation == "messages/send-to-session")
+      out = send_to_session{session, path, r.any("value")};
+    else
+      out = send_to_filter{filter, path, r.any("value")};
   }
   r.finish();
   if (r.problem)

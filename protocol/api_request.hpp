@@ -162,6 +162,28 @@ struct change_session_roles {
   std::vector<std::string> remove;
 };
 
+/// Requests to sessions (docs/platform.md, "Requests to sessions"):
+/// streams/add and streams/remove set and end a request stream of the
+/// calling connection on a message path; messages/send-to-session and
+/// messages/send-to-filter send a request to one session, or to those a
+/// session filter (checked, kept as text) selects.
+struct add_stream {
+  std::string path;
+};
+struct remove_stream {
+  std::string path;
+};
+struct send_to_session {
+  std::string session;
+  std::string path;
+  nlohmann::json value;
+};
+struct send_to_filter {
+  std::string filter;
+  std::string path;
+  nlohmann::json value;
+};
+
 using request
     = std::variant<add_topic, remove_topics, fetch_topics, update_topic,
                    patch_topic, append_event, edit_event, query_range,
@@ -170,7 +192,8 @@ using request
                    add_handler, remove_handler, send_message, list_sessions,
                    get_session, close_sessions, set_session_properties,
                    subscribe_session, change_session_roles,
-                   add_missing_handler, remove_missing_handler>;
+                   add_missing_handler, remove_missing_handler, add_stream,
+                   remove_stream, send_to_session, send_to_filter>;
 
 struct error {
   std::string code; ///< a stable name

@@ -109,6 +109,11 @@ public:
   virtual bool may_send_to_handler(std::string_view) const {
     return true;
   }
+  /// May the client send requests to sessions through `path`
+  /// (SEND_TO_SESSION)?
+  virtual bool may_send_to_session(std::string_view) const {
+    return true;
+  }
   /// May the client see other sessions (VIEW_SESSION)?
   virtual bool may_view_sessions() const {
     return true;

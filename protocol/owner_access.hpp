@@ -36,6 +36,9 @@ public:
   bool may_send_to_handler(std::string_view path) const override {
     return inner_->may_send_to_handler(path);
   }
+  bool may_send_to_session(std::string_view path) const override {
+    return inner_->may_send_to_session(path);
+  }
   bool may_view_sessions() const override {
     return inner_->may_view_sessions();
   }

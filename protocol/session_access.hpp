@@ -63,6 +63,9 @@ public:
   bool may_send_to_handler(std::string_view path) const override {
     return now().may_send_to_handler(path);
   }
+  bool may_send_to_session(std::string_view path) const override {
+    return now().may_send_to_session(path);
+  }
   bool may_view_sessions() const override {
     return now().may_view_sessions();
   }

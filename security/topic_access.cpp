@@ -123,6 +123,10 @@ bool topic_access::may_send_to_handler(std::string_view path) const {
   return on(path).contains(permission::send_to_message_handler);
 }
 
+bool topic_access::may_send_to_session(std::string_view path) const {
+  return on(path).contains(permission::send_to_session);
+}
+
 bool topic_access::basis::selectable(const std::string& topic) const {
   auto perms = store->permissions(roles, topic);
   return perms.contains(permission::select_topic)

@@ -48,6 +48,7 @@ public:
   bool may_modify(std::string_view topic) const override;
   bool may_register_handler() const override;
   bool may_send_to_handler(std::string_view path) const override;
+  bool may_send_to_session(std::string_view path) const override;
   bool may_view_sessions() const override;
   bool may_modify_sessions() const override;
 

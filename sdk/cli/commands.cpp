@@ -46,18 +46,26 @@ const command_info commands[] = {
    "Acquires a session lock (locks/acquire) and prints its fencing token; with\n"
    "a COMMAND, runs it holding the lock, releases it and exits with the\n"
    "command's status.\n"},
-  {"request", "request PATH VALUE [--content-type T]",
-   "Sends a request to a message path and prints the answer's payload.\n"},
+  {"request", "request PATH VALUE [--content-type T | --session ID | --filter FILTER]",
+   "Sends a request to a message path and prints the answer's payload.\n"
+   "--session ID: to that session's request stream for PATH\n"
+   "(messages/send-to-session; VALUE is JSON if it parses, else a string;\n"
+   "prints the answer as JSON). --filter FILTER: to every connected session\n"
+   "the session filter selects that has a stream for PATH\n"
+   "(messages/send-to-filter); prints `SESSION ANSWER` or\n"
+   "`SESSION error CODE: message` for each, in session id order.\n"},
   {"sessions", "sessions [FILTER] [--limit N]",
    "Prints `ID CLIENT_ID CONNECTED PRINCIPAL` for each session the session filter\n"
    "selects (sessions/list; default all; --json: their properties).\n"},
   {"close-session", "close-session (ID | --filter FILTER)",
    "Closes a session, or those the filter selects (sessions/close): an MQTT 5\n"
    "client gets DISCONNECT 0x98; prints how many were closed.\n"},
-  {"serve", "serve PATH [-C N] -- COMMAND...",
+  {"serve", "serve PATH [--stream] [-C N] -- COMMAND...",
    "Handles requests to PATH: runs COMMAND for each, the request's payload on\n"
    "its stdin, and answers with its stdout (an exit status other than 0\n"
-   "answers the error HANDLER_FAILED). -C N: exit after N requests.\n"},
+   "answers the error HANDLER_FAILED). -C N: exit after N requests.\n"
+   "--stream: requests to this client's session (a request stream,\n"
+   "streams/add) instead of a message handler (handlers/add).\n"},
 };
 
 const command_info* find(const std::string& name) {
@@ -208,16 +216,47 @@ int serve(client& c, const options& o) {
   long n = count_option(o);
   counter done;
   auto exec = o.exec;
-  c.add_handler(path, [&done, exec](const message& req) {
-     std::string out;
-     int status = run_process(exec, &req.payload, &out);
-     done.add();
-     if (status != 0)
-       throw error("HANDLER_FAILED", "the command exited with status " + std::to_string(status));
-     return out;
-   }).get();
+  request_handler h = [&done, exec](const message& req) {
+    std::string out;
+    int status = run_process(exec, &req.payload, &out);
+    done.add();
+    if (status != 0)
+      throw error("HANDLER_FAILED", "the command exited with status " + std::to_string(status));
+    return out;
+  };
+  if (o.named.count("--stream"))
+    c.add_request_stream(path, h).get();
+  else
+    c.add_handler(path, h).get();
   std::fprintf(stderr, "castor-cli: serving %s\n", path.c_str());
   done.wait(n);
+  return ok;
+}
+
+/// request --session ID or --filter FILTER (requests to sessions).
+int request_to_sessions(client& c, const options& o) {
+  auto& path = arg(o, 0, "PATH");
+  auto v = value_arg(arg(o, 1, "VALUE"));
+  max_args(o, 2);
+  if (auto s = o.named.find("--session"); s != o.named.end()) {
+    auto a = c.send_to_session(s->second, path, v).get();
+    std::cout << (o.json ? a.dump() : a["answer"].dump()) << std::endl;
+    return ok;
+  }
+  auto a = c.send_to_filter(o.named.at("--filter"), path, v).get();
+  if (o.json) {
+    print_answer(o, a);
+    return ok;
+  }
+  for (auto& x : a["answers"]) {
+    std::cout << x.value("session", "") << " ";
+    if (x.contains("answer"))
+      std::cout << x["answer"].dump() << "\n";
+    else
+      std::cout << "error " << x["error"].value("code", "") << ": "
+                << x["error"].value("message", "") << "\n";
+  }
+  std::cout.flush();
   return ok;
 }
 
@@ -263,6 +302,14 @@ void check_usage(const options& o) {
     throw usage_error("add-topic: missing --spec JSON");
   if (o.command == "serve" && o.exec.empty())
     throw usage_error("serve: missing -- COMMAND...");
+  if (o.command != "serve" && o.named.count("--stream"))
+    throw usage_error(o.command + ": --stream is an option of serve");
+  if (o.named.count("--session")
+      && (o.command != "request" || o.named.count("--filter")
+          || o.named.count("--content-type")))
+    throw usage_error("--session is an option of request, without --filter and --content-type");
+  if (o.command == "request" && o.named.count("--filter") && o.named.count("--content-type"))
+    throw usage_error("request: --filter goes without --content-type");
   for (auto* name : {"--constraint", "--range"})
     if (o.named.count(name))
       json_option(o, name);
@@ -390,6 +437,8 @@ int run_command(client& c, const options& o) {
     }
   } else if (cmd == "lock") {
     return lock(c, o);
+  } else if (cmd == "request" && (o.named.count("--session") || o.named.count("--filter"))) {
+    return request_to_sessions(c, o);
   } else if (cmd == "request") {
     auto& path = arg(o, 0, "PATH");
     auto& v = arg(o, 1, "VALUE");

@@ -14,7 +14,7 @@ namespace {
 // Options of subcommands that take a value.
 const char* const valued[] = {"--spec", "--constraint", "-C", "--wait-ms", "--limit",
                               "--range", "--type", "--timeout", "--content-type",
-                              "--filter"};
+                              "--filter", "--session"};
 
 void fail(const char* what, const std::string& text) {
   std::fprintf(stderr, "castor-cli: %s: %s\n", what, text.c_str());
@@ -79,7 +79,7 @@ options parse(int argc, char** argv) {
       o.conn.tls.verify_peer = false;
     } else if (a == "--json") {
       o.json = true;
-    } else if (a == "--no-values" || a == "--release") {
+    } else if (a == "--no-values" || a == "--release" || a == "--stream") {
       o.named[a] = "1";
     } else if (std::find(std::begin(valued), std::end(valued), a) != std::end(valued)) {
       o.named[a] = need(i);

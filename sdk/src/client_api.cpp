@@ -107,6 +107,7 @@ void client::impl::on_up(bool session_present) {
     for (auto& [path, h] : handlers)
       api_request("handlers/add", json{{"path", path}});
   }
+  restore_streams(); // request streams end with each connection
   if (on_state)
     on_state(connection_state::connected,
              session_present ? "session resumed" : "new session");
@@ -245,6 +246,8 @@ void client::impl::on_publish(mqtt::publish&& p) {
         answer.packet_id = pid();
         acks[answer.packet_id] = [](std::optional<mqtt::reason_code>) {};
         send(answer);
+      } else if (auto s = stream_for(m.topic); s != nullptr && m.response_topic) {
+        answer_request(*s, m); // a request to this session
       } else if (!ids.empty()) {
         for (auto id : ids)
           if (auto s = subs.find(id); s != subs.end())

@@ -140,6 +140,17 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   // missing-topic handlers (client_missing.cpp)
   /// True if `m` was a missing-topic request (handed to its handler).
   bool serve_missing(const message& m);
+  // requests to sessions (client_sessions_messaging.cpp)
+  /// The request streams: path -> what answers requests below it.
+  std::map<std::string, request_handler> request_streams;
+  /// The callback of the stream with the longest path that is `topic` or a
+  /// prefix of it by levels; null if none.
+  const request_handler* stream_for(const std::string& topic) const;
+  /// Runs `h` for the request `m` and publishes its answer (or error) to
+  /// the request's response topic.
+  void answer_request(const request_handler& h, const message& m);
+  /// After a (re)connect: sets the request streams again.
+  void restore_streams();
 };
 
 message to_message(mqtt::publish&& p);

@@ -32,6 +32,10 @@ roles:
     paths:
       data: [SELECT_TOPIC, READ_TOPIC]
       a/b/c/d: [SELECT_TOPIC, READ_TOPIC]
+  MESSENGER:
+    paths:
+      svc: [SEND_TO_SESSION]
+      svc/handled: [SEND_TO_MESSAGE_HANDLER]
   NOTHING: {}
 isolated_paths: [secret, data/secret]
 )",
@@ -145,4 +149,18 @@ TEST_CASE("the cache answers as the store does, beyond its size") {
     REQUIRE(reader.may_read(t) == want);
     REQUIRE(reader.may_read(t) == want); // from the cache
   }
+}
+
+TEST_CASE("messaging: SEND_TO_SESSION and SEND_TO_MESSAGE_HANDLER on paths") {
+  auto m = access({"MESSENGER"});
+  CHECK(m.may_send_to_session("svc"));
+  CHECK(m.may_send_to_session("svc/x/y"));
+  CHECK_FALSE(m.may_send_to_session("svcx"));
+  CHECK_FALSE(m.may_send_to_session("other"));
+  // A path's permissions replace its parent's: no SEND_TO_SESSION below
+  // svc/handled, where only SEND_TO_MESSAGE_HANDLER is granted.
+  CHECK_FALSE(m.may_send_to_session("svc/handled/x"));
+  CHECK(m.may_send_to_handler("svc/handled/x"));
+  CHECK_FALSE(m.may_send_to_handler("svc/x"));
+  CHECK_FALSE(access({"CLIENT"}).may_send_to_session("anything"));
 }

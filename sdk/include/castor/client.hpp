@@ -242,6 +242,24 @@ public:
                                               missing_topic_callback cb);
   std::future<json> remove_missing_topic_handler(const std::string& path);
 
+  // --- requests to sessions (docs/platform.md, "Requests to sessions") ------
+  // (client_sessions_messaging.cpp)
+  /// Sets a request stream on `path` (`streams/add`): requests sent to this
+  /// client's session for `path` or a path below it are answered with what
+  /// `cb` returns (on the I/O thread; throw castor::error to answer with
+  /// an error). The stream is set again after every reconnect.
+  std::future<json> add_request_stream(const std::string& path, request_handler cb);
+  std::future<json> remove_request_stream(const std::string& path);
+  /// `messages/send-to-session`: the answer is `{"ok": true, "answer": ...}`
+  /// (the session's answer, JSON when it parses, else a string).
+  std::future<json> send_to_session(const std::string& session, const std::string& path,
+                                    const json& value);
+  /// `messages/send-to-filter`: to every connected session the session
+  /// filter selects that has a stream for `path`; the answer is
+  /// `{"ok": true, "sent": N, "answers": [{"session", "answer" or "error"}]}`.
+  std::future<json> send_to_filter(const std::string& filter, const std::string& path,
+                                   const json& value);
+
   struct impl;
 
 private:
