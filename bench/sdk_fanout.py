@@ -175,9 +175,9 @@ def main():
         log(f"no mosquitto at {args.mosquitto}: skipped")
         configs.remove("mosquitto-plain")
     hard = run_bench.raise_nofile()
-    if args.subscribers * 5 + 100 > hard:
+    if args.subscribers * 4 + 200 > hard:
         ap.error(f"open files capped at {hard}: too few for "
-                 f"{args.subscribers} clients (about 5 each)")
+                 f"{args.subscribers} clients (4 each)")
     signal.signal(signal.SIGTERM, lambda *a: (run_bench.stop_all(), sys.exit(1)))
     signal.signal(signal.SIGINT, lambda *a: (run_bench.stop_all(), sys.exit(1)))
 
