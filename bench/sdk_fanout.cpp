@@ -345,6 +345,12 @@ double pct(std::vector<uint32_t>& v, double p) {
   return v[k];
 }
 
+std::string fmt_s(double s) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", s);
+  return b;
+}
+
 std::string jstr(const std::string& s) {
   return json(s).dump();
 }
@@ -508,7 +514,7 @@ int main(int argc, char** argv) {
                        > std::chrono::duration<double>(o.quiet)) {
               throw std::runtime_error(
                   "stalled: no update reached every subscriber for "
-                  + std::to_string(o.quiet) + " s (last complete "
+                  + fmt_s(o.quiet) + " s (last complete "
                   + std::to_string(c) + ", sent " + std::to_string(seq - 1) + ")");
             }
           }
@@ -581,7 +587,7 @@ int main(int argc, char** argv) {
       error = std::to_string(final_bad) + " subscribers' last value differs from the last sent";
     else if (final_missing || !final_all)
       error = std::to_string(final_missing) + " subscribers did not get the last update within "
-              + std::to_string(o.final_timeout) + " s";
+              + fmt_s(o.final_timeout) + " s";
     else if (in_window == 0)
       error = "no value applied within the measured window";
   }
