@@ -79,6 +79,8 @@ struct options {
   double quiet = 10;
   int connect_threads = 4;
   long max_updates = 1000000;
+  bool check_old = false; // delta: old_value is the previous value exactly
+  int whole_every = 0;    // every Nth update changes every field
 };
 
 void usage() {
@@ -87,7 +89,8 @@ void usage() {
          "  [--subscribers N] [--fields F] [--doc-bytes B] [--changed K]\n"
          "  [--rate R | --window W] [--duration S] [--warmup S] [--topic T]\n"
          "  [--updater publish|api] [--label L] [--server-pid PID]\n"
-         "  [--final-timeout S] [--quiet S] [--connect-threads T] [--max-updates M]\n";
+         "  [--final-timeout S] [--quiet S] [--connect-threads T] [--max-updates M]\n"
+         "  [--check-old 0|1] [--whole-every N]\n";
 }
 
 bool parse(int argc, char** argv, options& o) {
@@ -120,6 +123,8 @@ bool parse(int argc, char** argv, options& o) {
       else if (k == "--quiet") o.quiet = std::stod(v);
       else if (k == "--connect-threads") o.connect_threads = std::stoi(v);
       else if (k == "--max-updates") o.max_updates = std::stol(v);
+      else if (k == "--check-old") o.check_old = std::stoi(v) != 0;
+      else if (k == "--whole-every") o.whole_every = std::stoi(v);
       else {
         std::cerr << "unknown option " << k << "\n";
         return false;
@@ -138,7 +143,8 @@ bool parse(int argc, char** argv, options& o) {
     return false;
   }
   if (o.subscribers < 1 || o.fields < 1 || o.changed < 0 || o.changed > o.fields
-      || o.window < 1 || o.duration <= 0 || o.warmup < 0 || o.max_updates < 10) {
+      || o.window < 1 || o.duration <= 0 || o.warmup < 0 || o.max_updates < 10
+      || o.whole_every < 0) {
     std::cerr << "bad numbers\n";
     return false;
   }
@@ -148,7 +154,8 @@ bool parse(int argc, char** argv, options& o) {
 /// The document: f00..fNN string fields of equal length, seq and ts.
 class document {
 public:
-  document(int fields, int bytes, int changed) : changed_(changed) {
+  document(int fields, int bytes, int changed, int whole_every)
+    : changed_(changed), whole_every_(whole_every) {
     // "fNN":"<len>", is 9 bytes + len; seq and ts take about 45.
     len_ = std::max(8, (bytes - 45) / fields - 9);
     for (int i = 0; i < fields; ++i) {
@@ -158,9 +165,15 @@ public:
       values_.push_back(text(0, i));
     }
   }
-  /// Update `seq`: its changed fields take new text.
+  /// Update `seq`: its changed fields take new text (all of them every
+  /// `whole_every`th update: the server then sends the value whole).
   void change(int64_t seq) {
     auto n = static_cast<int64_t>(names_.size());
+    if (whole_every_ > 0 && seq % whole_every_ == 0) {
+      for (size_t i = 0; i < names_.size(); ++i)
+        values_[i] = text(seq, static_cast<int>(i));
+      return;
+    }
     for (int k = 0; k < changed_; ++k) {
       auto i = static_cast<size_t>((seq * changed_ + k) % n);
       values_[i] = text(seq, static_cast<int>(i));
@@ -185,6 +198,7 @@ private:
     return s;
   }
   int changed_;
+  int whole_every_;
   int len_;
   std::vector<std::string> names_;
   std::vector<std::string> values_;
@@ -217,6 +231,7 @@ struct subscriber {
   uint64_t gaps = 0, dups = 0, bad = 0;
   std::vector<uint32_t> lat_us; ///< updates sent within the window
   bool final_seen = false, final_ok = false;
+  std::optional<castor::value> prev; ///< --check-old: the last value
 };
 
 void on_value(shared& sh, subscriber& s, const json& d, bool from_delta, size_t payload) {
@@ -367,7 +382,7 @@ int main(int argc, char** argv) {
   std::string error;
   shared sh(o.max_updates);
   sh.n = o.subscribers;
-  document doc(o.fields, o.doc_bytes, o.changed);
+  document doc(o.fields, o.doc_bytes, o.changed, o.whole_every);
   castor::connect_options co;
   co.host = o.host;
   co.port = o.port;
@@ -423,12 +438,27 @@ int main(int argc, char** argv) {
         s.c = std::make_unique<castor::client>();
         s.c->connect(co);
         if (o.mode == "delta") {
-          s.c->subscribe_values(o.topic, [&sh, &s](const std::string&,
-                                                   const std::optional<castor::value>&,
-                                                   const castor::value& v) {
+          bool check_old = o.check_old;
+          s.c->subscribe_values(o.topic, [&sh, &s, check_old](
+                                             const std::string&,
+                                             const std::optional<castor::value>& old,
+                                             const castor::value& v) {
                 if (!v.is_json) {
                   ++s.bad;
                   return;
+                }
+                if (check_old) {
+                  // The old value is the one handed over last time, whole
+                  // (bytes and JSON); the bytes are the JSON's.
+                  bool same = old.has_value() == s.prev.has_value()
+                              && (!old || (old->payload == s.prev->payload
+                                           && old->data == s.prev->data
+                                           && old->content_type == s.prev->content_type));
+                  if (!same || v.payload != v.data.dump()) {
+                    ++s.bad;
+                    return;
+                  }
+                  s.prev = v;
                 }
                 on_value(sh, s, v.data, v.from_delta, 0);
               }).get();

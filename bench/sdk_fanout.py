@@ -56,6 +56,8 @@ def run_one(args, tmp, config, kind_of_run):
                "--server-pid", str(srv.proc.pid), "--label", config]
         if kind_of_run == "paced":
             cmd += ["--rate", str(args.rate)]
+        if args.smoke:  # every old value checked; every 5th update whole
+            cmd += ["--check-old", "1", "--whole-every", "5"]
         limit = args.warmup + args.duration + 180
         try:
             out = subprocess.run(cmd, capture_output=True, text=True,
@@ -150,8 +152,9 @@ def main():
     ap.add_argument("--json", help="write every raw result here")
     ap.add_argument("--max-minutes", type=float, default=20)
     ap.add_argument("--smoke", action="store_true",
-                    help="20 subscribers, 2 s, Castor only; fails on any "
-                         "failed run or when no value came as a delta")
+                    help="20 subscribers, 2 s, Castor only, every 5th "
+                         "update whole, each old value checked; fails on "
+                         "any failed run or when no value came as a delta")
     args = ap.parse_args()
     if args.smoke:
         args.subscribers, args.duration, args.warmup = 20, 2, 0.5
