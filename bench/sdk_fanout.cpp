@@ -18,7 +18,10 @@
 //
 // Checks: every subscriber sees each update once, in order (no gap, no
 // duplicate), and its value of the last update equals the document sent;
-// otherwise the run fails (exit 1). Output: lines starting with '#' for
+// otherwise the run fails (exit 1). --check-old 1 (tests) also checks each
+// callback's old_value against the previous new_value and the payload
+// against the JSON; --whole-every N changes every field each Nth update
+// (sent whole). Output: lines starting with '#' for
 // people and one JSON line (see bench/README.md).
 
 #include <castor/client.hpp>

@@ -192,7 +192,8 @@ namespace {
 
 /// An array index of a JSON pointer token: digits, no leading zero.
 bool array_index(const std::string& token, size_t& index) {
-  if (token.empty() || token.size() > 18 || (token.size() > 1 && token[0] == '0'))
+  if (token.empty() || token.size() > 18
+      || (token.size() > 1 && token[0] == '0'))
     return false;
   size_t n = 0;
   for (char c : token) {
@@ -206,8 +207,8 @@ bool array_index(const std::string& token, size_t& index) {
 
 /// One `replace`, `add` or `remove` applied to `doc`; false if it does not
 /// apply. (Throws nlohmann's exceptions for a malformed path.)
-bool apply_operation(json& doc, const std::string& op, const json::json_pointer& ptr,
-                     const json* value) {
+bool apply_operation(json& doc, const std::string& op,
+                     const json::json_pointer& ptr, const json* value) {
   if (op == "replace") {
     // at() throws when the location does not exist (also "-" of an array).
     doc.at(ptr) = *value;
@@ -277,7 +278,8 @@ bool apply_json_patch_in_place(json& doc, const json& patch) {
           return false;
         value = &*v;
       }
-      if (!apply_operation(doc, op, json::json_pointer(path->get<std::string>()), value))
+      if (!apply_operation(doc, op,
+                           json::json_pointer(path->get<std::string>()), value))
         return false;
     }
     return true;

@@ -50,8 +50,9 @@ value whole_value(const message& m) {
 /// string and grows it step by step).
 void serialize_into(const json& j, std::string& out) {
   out.clear();
-  nlohmann::detail::serializer<json> w(nlohmann::detail::output_adapter<char, std::string>(out),
-                                       ' ', json::error_handler_t::strict);
+  nlohmann::detail::serializer<json> w(
+      nlohmann::detail::output_adapter<char, std::string>(out), ' ',
+      json::error_handler_t::strict);
   w.dump(j, false, false, 0);
 }
 
