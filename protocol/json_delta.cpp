@@ -188,4 +188,104 @@ std::optional<nlohmann::json> apply_json_patch(const nlohmann::json& from,
   }
 }
 
+namespace {
+
+/// An array index of a JSON pointer token: digits, no leading zero.
+bool array_index(const std::string& token, size_t& index) {
+  if (token.empty() || token.size() > 18
+      || (token.size() > 1 && token[0] == '0'))
+    return false;
+  size_t n = 0;
+  for (char c : token) {
+    if (c < '0' || c > '9')
+      return false;
+    n = n * 10 + static_cast<size_t>(c - '0');
+  }
+  index = n;
+  return true;
+}
+
+/// One `replace`, `add` or `remove` applied to `doc`; false if it does not
+/// apply. (Throws nlohmann's exceptions for a malformed path.)
+bool apply_operation(json& doc, const std::string& op,
+                     const json::json_pointer& ptr, const json* value) {
+  if (op == "replace") {
+    // at() throws when the location does not exist (also "-" of an array).
+    doc.at(ptr) = *value;
+    return true;
+  }
+  if (ptr.empty()) { // the whole document
+    if (op == "remove")
+      return false;
+    doc = *value;
+    return true;
+  }
+  auto& parent = doc.at(ptr.parent_pointer());
+  const auto& token = ptr.back();
+  if (parent.is_object()) {
+    if (op == "add") {
+      parent[token] = *value;
+      return true;
+    }
+    return parent.erase(token) == 1;
+  }
+  if (!parent.is_array())
+    return false;
+  size_t i = 0;
+  if (op == "add") {
+    if (token == "-") {
+      parent.push_back(*value);
+      return true;
+    }
+    if (!array_index(token, i) || i > parent.size())
+      return false;
+    parent.insert(parent.begin() + static_cast<std::ptrdiff_t>(i), *value);
+    return true;
+  }
+  if (!array_index(token, i) || i >= parent.size())
+    return false;
+  parent.erase(i);
+  return true;
+}
+
+} // namespace
+
+bool apply_json_patch_in_place(json& doc, const json& patch) {
+  if (!patch.is_array())
+    return false;
+  for (const auto& o : patch) {
+    auto op = o.is_object() ? o.find("op") : o.end();
+    if (op == o.end() || !op->is_string()
+        || (*op != "replace" && *op != "add" && *op != "remove")) {
+      // test, move, copy (or no valid op): the general way, on a copy.
+      auto r = apply_json_patch(doc, patch);
+      if (!r)
+        return false;
+      doc = std::move(*r);
+      return true;
+    }
+  }
+  try {
+    for (const auto& o : patch) {
+      auto path = o.find("path");
+      if (path == o.end() || !path->is_string())
+        return false;
+      const auto& op = o["op"].get_ref<const std::string&>();
+      const json* value = nullptr;
+      if (op != "remove") {
+        auto v = o.find("value");
+        if (v == o.end())
+          return false;
+        value = &*v;
+      }
+      if (!apply_operation(doc, op,
+                           json::json_pointer(path->get<std::string>()), value))
+        return false;
+    }
+    return true;
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
 } // namespace castor

@@ -33,4 +33,12 @@ nlohmann::json make_json_patch(const nlohmann::json& from,
 std::optional<nlohmann::json> apply_json_patch(const nlohmann::json& from,
                                                const nlohmann::json& patch);
 
+/// Applies `patch` to `doc` in place: `replace`, `add` and `remove` change
+/// the document where they point (no copy of it); a patch with any other
+/// operation is applied by apply_json_patch() and the result moved in.
+/// False if the patch is not a valid RFC 6902 patch for `doc`; `doc` may
+/// then have some of the operations applied (the caller drops it).
+bool apply_json_patch_in_place(nlohmann::json& doc,
+                               const nlohmann::json& patch);
+
 } // namespace castor

@@ -46,6 +46,16 @@ value whole_value(const message& m) {
   return v;
 }
 
+/// `j` as text into `out`, reusing its buffer (json::dump() makes a new
+/// string and grows it step by step).
+void serialize_into(const json& j, std::string& out) {
+  out.clear();
+  nlohmann::detail::serializer<json> w(
+      nlohmann::detail::output_adapter<char, std::string>(out), ' ',
+      json::error_handler_t::strict);
+  w.dump(j, false, false, 0);
+}
+
 } // namespace
 
 std::optional<std::string> message::user_property(const std::string& name) const {
@@ -281,56 +291,78 @@ void client::impl::deliver(sub& s, subscription_id id, const message& m) {
   std::string path = m.topic;
   if (path.compare(0, delta_prefix.size(), delta_prefix) == 0)
     path.erase(0, delta_prefix.size());
-  auto kept = s.kept.find(path);
-  std::optional<value> old;
-  if (kept != s.kept.end())
-    old = kept->second;
-  value v;
   auto ct = m.content_type.value_or("");
-  bool ok = true;
-  if (ct == json_patch_content_type) {
-    auto patch = json::parse(m.payload, nullptr, false);
-    std::optional<json> r;
-    if (old && old->is_json && !patch.is_discarded())
-      r = apply_json_patch(old->data, patch);
-    if (r) {
-      v.is_json = true;
-      v.data = std::move(*r);
-      v.payload = v.data.dump();
-      v.content_type = old->content_type;
-    } else {
-      ok = false;
-    }
-  } else if (ct == binary_delta_type) {
-    std::optional<std::string> r;
-    if (old)
-      r = apply_binary_delta(old->payload, m.payload);
-    if (r) {
-      v.payload = std::move(*r);
-      v.content_type = old->content_type;
-    } else {
-      ok = false;
-    }
-  } else {
-    v = whole_value(m);
-  }
-  v.from_delta = ct == json_patch_content_type || ct == binary_delta_type;
-  if (!ok) {
-    // A delta that does not apply (the value it is against is missing):
-    // subscribe again, which sends every topic's value whole.
+  bool is_patch = ct == json_patch_content_type;
+  bool is_binary = ct == binary_delta_type;
+  auto found = s.kept.find(path);
+  kept_value* k = found == s.kept.end() ? nullptr : &found->second;
+  const value* cur = k && k->slot[k->cur] ? &*k->slot[k->cur] : nullptr;
+  // A delta that does not apply (the value it is against is missing):
+  // subscribe again, which sends every topic's value whole.
+  auto resubscribe = [&] {
     s.kept.erase(path);
     send_subscribe(id, [](std::optional<mqtt::reason_code>) {});
-    return;
-  }
+  };
+  if ((is_patch || is_binary) && !cur)
+    return resubscribe();
+  if (!k)
+    k = &s.kept[path];
+  // The new value is made in the other slot; slot[cur] stays as it is,
+  // the old value of the callback.
+  auto& next = k->slot[1 - k->cur];
   // A retransmission (DUP) of the value the stream has already: at least
   // once delivery, not a change.
-  if (delivering_dup && old && old->payload == v.payload
-      && old->content_type == v.content_type)
-    return;
-  auto& slot = s.kept[path];
-  slot = v;
+  auto repeated = [&](const value& v) {
+    return delivering_dup && cur && cur->payload == v.payload
+           && cur->content_type == v.content_type;
+  };
+  if (is_patch) {
+    if (!cur->is_json)
+      return resubscribe();
+    auto patch = json::parse(m.payload, nullptr, false);
+    if (patch.is_discarded())
+      return resubscribe();
+    // The other slot holds the value before the current one: the patch
+    // that made the current one brings it up to date, in place. Without
+    // that patch (the current value came whole), a copy.
+    bool caught_up = next && next->is_json && k->last_patch
+                     && apply_json_patch_in_place(next->data, *k->last_patch);
+    k->last_patch.reset(); // until the slots agree again
+    if (!caught_up)
+      next = *cur;
+    if (!apply_json_patch_in_place(next->data, patch))
+      return resubscribe();
+    serialize_into(next->data, next->payload);
+    next->content_type = cur->content_type;
+    next->is_json = true;
+    next->from_delta = true;
+    if (repeated(*next)) {
+      k->last_patch = json::array(); // next equals slot[cur]
+      return;
+    }
+    k->last_patch = std::move(patch);
+  } else if (is_binary) {
+    auto r = apply_binary_delta(cur->payload, m.payload);
+    if (!r)
+      return resubscribe();
+    value v;
+    v.payload = std::move(*r);
+    v.content_type = cur->content_type;
+    v.from_delta = true;
+    if (repeated(v))
+      return;
+    next = std::move(v);
+    k->last_patch.reset();
+  } else {
+    auto v = whole_value(m);
+    if (repeated(v))
+      return;
+    next = std::move(v);
+    k->last_patch.reset();
+  }
+  k->cur = 1 - k->cur;
   if (s.on_value)
-    s.on_value(path, old, slot);
+    s.on_value(path, k->slot[1 - k->cur], *k->slot[k->cur]);
 }
 
 // --- public members -------------------------------------------------------

@@ -83,12 +83,24 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   /// Runs once connected (operations started while reconnecting).
   std::vector<std::function<void()>> deferred;
 
+  /// A value stream's topic: its value and the one before, in two slots
+  /// that take turns, so that neither is copied per value. A JSON Patch
+  /// turns the older slot into the new value (the patch that made the
+  /// current value from it, then the new one, both in place), and the
+  /// callback gets the untouched current one as the old value.
+  struct kept_value {
+    std::optional<value> slot[2];
+    int cur = 0; ///< slot[cur] is the value; slot[1 - cur] the one before
+    /// The patch that made slot[cur] from slot[1 - cur] (none: it came
+    /// whole or from a binary delta; the next patch then starts from a copy).
+    std::optional<json> last_patch;
+  };
   struct sub {
     std::string filter; ///< as subscribed ($delta/... for value streams)
     bool values = false;
     message_callback on_message;
     value_callback on_value;
-    std::map<std::string, value> kept; ///< value streams: path -> value
+    std::map<std::string, kept_value> kept; ///< value streams: path -> value
   };
   std::map<subscription_id, sub> subs;
   subscription_id next_sub = 1;

@@ -2,7 +2,8 @@
 // randomised sequences of documents (nested objects, arrays, strings with
 // escapes, keys with '/' and '~', numbers), applying each patch to the
 // previous value gives the new value exactly; a few changed fields give a
-// small patch; invalid patches are refused.
+// small patch; invalid patches are refused. The in-place application
+// (the SDK's value streams) gives the same documents and refusals.
 
 #include <doctest/doctest.h>
 
@@ -25,6 +26,22 @@ void check_round_trip(const json& from, const json& to) {
   REQUIRE(back);
   CHECK_MESSAGE(*back == to,
                 "from " << from << " to " << to << " by " << patch);
+  auto in_place = from;
+  REQUIRE(apply_json_patch_in_place(in_place, patch));
+  CHECK_MESSAGE(in_place == to,
+                "in place: from " << from << " to " << to << " by " << patch);
+}
+
+/// apply_json_patch_in_place() agrees with apply_json_patch(): the same
+/// document, or both refuse.
+void check_same(const json& doc, const char* patch_text) {
+  auto patch = json::parse(patch_text);
+  auto copy = apply_json_patch(doc, patch);
+  auto in_place = doc;
+  bool ok = apply_json_patch_in_place(in_place, patch);
+  CHECK_MESSAGE(ok == copy.has_value(), patch_text);
+  if (ok && copy)
+    CHECK_MESSAGE(in_place == *copy, patch_text << " gave " << in_place);
 }
 
 } // namespace
@@ -106,4 +123,52 @@ TEST_CASE("json patch: invalid patches are refused") {
                            {"op":"add","path":"/b","value":[1]}])"));
   REQUIRE(ok);
   CHECK(*ok == json{{"a", 1}, {"b", {1}}});
+}
+
+TEST_CASE("json patch in place: the same results as the copying one") {
+  json doc = json::parse(R"({"a":1,"o":{"x":[1,2,3],"-":0},"s":"t","n":null})");
+  // replace
+  check_same(doc, R"([{"op":"replace","path":"/a","value":{"b":2}}])");
+  check_same(doc, R"([{"op":"replace","path":"","value":[1]}])");
+  check_same(doc, R"([{"op":"replace","path":"/o/x/2","value":9}])");
+  check_same(doc, R"([{"op":"replace","path":"/o/x/3","value":9}])");
+  check_same(doc, R"([{"op":"replace","path":"/o/x/-","value":9}])");
+  check_same(doc, R"([{"op":"replace","path":"/missing","value":9}])");
+  check_same(doc, R"([{"op":"replace","path":"/o/-","value":9}])");
+  check_same(doc, R"([{"op":"replace","path":"/a"}])");
+  // add
+  check_same(doc, R"([{"op":"add","path":"/b","value":[]}])");
+  check_same(doc, R"([{"op":"add","path":"/a","value":2}])");
+  check_same(doc, R"([{"op":"add","path":"","value":2}])");
+  check_same(doc, R"([{"op":"add","path":"/o/x/0","value":0}])");
+  check_same(doc, R"([{"op":"add","path":"/o/x/3","value":4}])");
+  check_same(doc, R"([{"op":"add","path":"/o/x/-","value":4}])");
+  check_same(doc, R"([{"op":"add","path":"/o/x/4","value":4}])");
+  check_same(doc, R"([{"op":"add","path":"/o/x/01","value":4}])");
+  check_same(doc, R"([{"op":"add","path":"/o/x/a","value":4}])");
+  check_same(doc, R"([{"op":"add","path":"/nowhere/b","value":1}])");
+  check_same(doc, R"([{"op":"add","path":"/o/-","value":1}])");
+  check_same(doc, R"([{"op":"add","path":"a","value":1}])");
+  // remove
+  check_same(doc, R"([{"op":"remove","path":"/a"}])");
+  check_same(doc, R"([{"op":"remove","path":"/o/x/0"}])");
+  check_same(doc, R"([{"op":"remove","path":"/o/x/3"}])");
+  check_same(doc, R"([{"op":"remove","path":"/o/x/-"}])");
+  check_same(doc, R"([{"op":"remove","path":"/missing"}])");
+  check_same(doc, R"([{"op":"remove","path":""}])");
+  // several, and the other operations (applied the general way)
+  check_same(doc, R"([{"op":"remove","path":"/a"},{"op":"add","path":"/a","value":3},
+                      {"op":"replace","path":"/o/x/1","value":"y"}])");
+  check_same(doc, R"([{"op":"test","path":"/a","value":1},
+                      {"op":"replace","path":"/a","value":5}])");
+  check_same(doc, R"([{"op":"test","path":"/a","value":2}])");
+  check_same(doc, R"([{"op":"move","from":"/a","path":"/b"}])");
+  check_same(doc, R"([{"op":"copy","from":"/o","path":"/p"}])");
+  check_same(doc, R"([{"path":"/a"}])");
+  check_same(doc, R"([{"op":"jump","path":"/a"}])");
+  check_same(doc, R"([7])");
+  check_same(doc, R"([])");
+  auto same = doc;
+  CHECK_FALSE(apply_json_patch_in_place(same, json::object()));
+  CHECK(same == doc);
 }
