@@ -118,6 +118,7 @@ void run_notify(caf::event_based_actor* self, const api_context& ctx,
   w.topic = ctx.reply_topic;
   w.has_correlation = ctx.correlation.has_value();
   w.correlation = ctx.correlation.value_or(std::string{});
+  w.branches = n.branches;
   w.access.principal = ctx.principal;
   w.access.ptr = ctx.access ? ctx.access : allow_everything();
   event_target to{w.watcher, w.topic, w.correlation, w.has_correlation};

@@ -194,17 +194,84 @@ void unsubscribe_one(Self* self, const caf::actor& session,
 
 } // namespace
 
+/// Whether the watch `w` selects `path` and its watcher may select it.
+bool watch_sees(const topic_watch& w, std::string_view path) {
+  return w.parsed && w.parsed->selects(path) && w.access.ptr
+         && w.access.ptr->may_subscribe(path);
+}
+
+template <class Self>
+void tell_event(Self* self, const topic_watch& w, const std::string& event,
+                std::string_view path) {
+  self->send(w.watcher, notify_atom::value, w.topic, w.correlation,
+             w.has_correlation,
+             nlohmann::json{{"event", event}, {"path", path}}.dump());
+}
+
+/// topics/notify `branches`: the path `p` has gained its first topic with
+/// a value below it, or lost its last.
+template <class Self>
+void tell_branch(Self* self, std::string_view p, bool added) {
+  for (auto& w : self->state.watches)
+    if (w.branches && watch_sees(w, p))
+      tell_event(self, w, added ? "branch_added" : "branch_removed", p);
+}
+
+/// Keeps the count of topics with a value below each path above `name`.
+template <class Self>
+void count_below(Self* self, const std::string& name, bool has) {
+  auto& vb = self->state.valued_below;
+  for (auto pos = name.find('/'); pos != std::string::npos;
+       pos = name.find('/', pos + 1)) {
+    if (pos == 0)
+      continue;
+    std::string_view p{name.data(), pos};
+    if (has) {
+      auto i = vb.find(p);
+      if (i == vb.end())
+        i = vb.emplace(std::string{p}, 0).first;
+      if (++i->second == 1)
+        tell_branch(self, p, true);
+    } else {
+      auto i = vb.find(p);
+      if (i == vb.end())
+        continue;
+      if (--i->second == 0) {
+        vb.erase(i);
+        tell_branch(self, p, false);
+      }
+    }
+  }
+}
+
+/// Tells the watch `w` (with `branches`) of every path it selects that has
+/// topics with a value below it, as `event`; returns how many.
+template <class Self>
+uint64_t tell_branches(Self* self, const topic_watch& w,
+                       const std::string& event) {
+  auto& vb = self->state.valued_below;
+  auto& prefix = w.parsed->prefix();
+  uint64_t n = 0;
+  for (auto i = vb.lower_bound(prefix);
+       i != vb.end() && i->first.compare(0, prefix.size(), prefix) == 0; ++i)
+    if (watch_sees(w, i->first)) {
+      tell_event(self, w, event, i->first);
+      ++n;
+    }
+  return n;
+}
+
 /// topics/notify: tells the watches that select `name` (and may select
 /// it) that it has gained a value or lost it.
 template <class Self>
 void tell_watches(Self* self, const std::string& name, bool has) {
   auto& st = self->state;
+  count_below(self, name, has);
   if (st.watches.empty())
     return;
   std::string event;
   for (auto& w : st.watches) {
-    if (!w.parsed || !w.parsed->selects(name) || !w.access.ptr
-        || !w.access.ptr->may_subscribe(name))
+    if (!watch_sees(w, name))
       continue;
     if (event.empty())
       event = nlohmann::json{{"event", has ? "added" : "removed"},
@@ -299,6 +366,9 @@ caf::behavior topic_tree_impl(Self* self) {
         w.parsed = std::make_shared<const topic_selector>(std::move(*s));
         if (mine == 0)
           self->monitor(w.watcher);
+        // The paths with topics below them now, before the answer.
+        if (w.branches)
+          tell_branches(self, w, "branch_selected");
         ws.push_back(std::move(w));
         return true;
       },
@@ -309,6 +379,8 @@ caf::behavior topic_tree_impl(Self* self) {
           if (i->watcher == watcher && i->selector == selector) {
             auto w = std::move(*i);
             ws.erase(i);
+            if (w.branches)
+              tell_branches(self, w, "branch_deselected");
             return w;
           }
         }

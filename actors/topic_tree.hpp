@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -33,6 +34,9 @@ struct topic_tree_state {
       wildcards;
   /// topics/notify: who is told of topics gaining and losing values.
   std::vector<topic_watch> watches;
+  /// For every path above a topic with a value: how many topics with a
+  /// value are below it (topics/notify's `branches`).
+  std::map<std::string, uint32_t, std::less<>> valued_below;
   uint64_t created = 0;
   uint64_t collected = 0; ///< topics retired when idle
   /// Topics are retired after this long unused (0 = never).

@@ -246,6 +246,9 @@ struct topic_watch {
   std::string correlation;
   bool has_correlation = false;
   access_ref access;
+  /// Also told of selected paths that gain their first topic below them
+  /// or lose their last (`branch_added`, `branch_removed`).
+  bool branches = false;
   /// The selector, parsed by the tree. Local: not serialized.
   std::shared_ptr<const topic_selector> parsed{};
 };
@@ -403,7 +406,7 @@ typename Inspector::result_type inspect(Inspector& f, access_ref& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, topic_watch& x) {
   return f(caf::meta::type_name("topic_watch"), x.watcher, x.selector, x.topic,
-           x.correlation, x.has_correlation, x.access);
+           x.correlation, x.has_correlation, x.access, x.branches);
 }
 
 template <class Inspector>

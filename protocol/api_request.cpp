@@ -421,7 +421,10 @@ std::variant<request, error> parse_request(std::string_view operation,
     }
     out = std::move(p);
   } else if (operation == "topics/notify") {
-    out = notify_topics{r.selector()};
+    notify_topics n;
+    n.selector = r.selector();
+    n.branches = r.boolean("branches").value_or(false);
+    out = std::move(n);
   } else if (operation == "topics/unnotify") {
     out = unnotify_topics{r.selector()};
   } else if (operation == "topics/update") {

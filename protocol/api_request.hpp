@@ -105,6 +105,9 @@ struct unsubscribe_topics {
 /// selects (added, removed, selected, deselected).
 struct notify_topics {
   std::string selector;
+  /// Also tell of selected paths that have topics below them (`branch`
+  /// events): the first topics under a path, to walk a tree lazily.
+  bool branches = false;
 };
 struct unnotify_topics {
   std::string selector;

@@ -186,5 +186,44 @@ def notifications_of_selected_topics(srv):
     c.expect_nothing("event after unnotify", via=pub)
 
 
+@case(castor_only=True)
+def notifications_of_branches(srv):
+    """`branches`: the selected paths that have topics below them, to walk
+    a tree a level at a time."""
+    pub = connect(srv.port, "c27-branch-pub")
+    publish_all(pub, ["b/x/1", "b/x/2", "b/y/deep/1", "b/z"], retain=True)
+    c = connect(srv.port, "c27-branch")
+    reply = unique("c27/branches")
+    level = "?b/.*"
+    # Without `branches`: only the topic with a value.
+    events, answer = notify_request(c, "topics/notify", {"selector": level}, reply)
+    check_eq(events, [("selected", "b/z")], "without branches")
+    notify_request(c, "topics/unnotify", {"selector": level}, reply)
+    events, answer = notify_request(c, "topics/notify",
+                                    {"selector": level, "branches": True}, reply)
+    check_eq(sorted(events), [("branch_selected", "b/x"), ("branch_selected", "b/y"),
+                              ("selected", "b/z")], "selected with branches")
+    check_eq(answer, {"ok": True, "selected": 1}, "answer")
+    # The first topic below a path is an event; more below it are not.
+    publish_all(pub, ["b/w/new"])
+    check_eq(events_until(c, reply, ("branch_added", "b/w")), [("branch_added", "b/w")],
+             "first below b/w")
+    publish_all(pub, ["b/x/3", "b/w/more/deeper"])
+    publish_all(pub, ["b/v/q"])
+    check_eq(events_until(c, reply, ("branch_added", "b/v")), [("branch_added", "b/v")],
+             "only b/v is new")
+    # The last one going is an event, once.
+    ok(request(pub, "topics/remove", {"selector": ">b/x//"}))
+    check_eq(events_until(c, reply, ("branch_removed", "b/x")),
+             [("branch_removed", "b/x")], "b/x emptied")
+    events, answer = notify_request(c, "topics/unnotify", {"selector": level},
+                                    unique("c27/other"), events_to=reply)
+    check_eq(sorted(events), [("branch_deselected", "b/v"), ("branch_deselected", "b/w"),
+                              ("branch_deselected", "b/y"), ("deselected", "b/z")],
+             "deselected")
+    check_eq(error_code(request(c, "topics/notify", {"selector": level, "branches": 1})),
+             "INVALID_REQUEST", "branches must be true or false")
+
+
 if __name__ == "__main__":
     run_cases()

@@ -179,6 +179,11 @@ TEST_CASE("api: topics/subscribe and topics/unsubscribe") {
         == "a/#");
   CHECK(refused("topics/notify", R"({"selector": "?("})").code
         == "INVALID_REQUEST");
+  CHECK_FALSE(parsed<notify_topics>("topics/notify", R"({"selector": "a"})")
+                  .branches);
+  CHECK(parsed<notify_topics>("topics/notify",
+                              R"({"selector": "a", "branches": true})")
+            .branches);
 }
 
 TEST_CASE("api: malformed requests get stable codes naming the field") {
