@@ -220,6 +220,10 @@ std::future<json> client::unsubscribe_session(const std::string& session,
                  {{"session", session}, {"selector", selector}, {"delta", delta}});
 }
 
+std::future<json> client::send_message(const std::string& path, const json& v) {
+  return request("messages/send", {{"path", path}, {"value", v}});
+}
+
 std::shared_future<json> update_stream::set(const json& v) {
   // A failed previous set: the server may not have the value we kept.
   if (prev_.valid()

@@ -17,6 +17,7 @@
 //   handler      path prefix           -> answers prefix+payload; payload "fail"
 //                                         answers the error NOPE
 //   send_request path payload          -> {"re","ok","payload"}
+//   send_message path value            -> {"re","ok","answer"} (messages/send)
 //   notify       selector tag          -> {"ev":"notify","tag",event,path}
 //   unnotify     selector
 //   sessions_list filter | session_get session | session_props session properties
@@ -127,6 +128,8 @@ int main() {
                          }).get();
       } else if (op == "send_request") {
         out["payload"] = c->send_request(cmd.at("path"), cmd.at("payload")).get().payload;
+      } else if (op == "send_message") {
+        out["answer"] = c->send_message(cmd.at("path"), cmd.at("value")).get();
       } else if (op == "notify") {
         out["answer"] = c->notify(cmd.at("selector"), [tag](const std::string& e,
                                                            const std::string& p) {

@@ -252,6 +252,7 @@ def reconnects_and_resumes_the_session_after_a_cut(srv):
         d.ok("subscribe", filter=flt, tag="m")
         d.ok("values", filter=path, tag="v")
         d.wait_events(tagged("v"), 1)
+        d.ok("notify", selector=path + "-n/#", tag="n")
         pub.publish(topic, b"m0", qos=1)
         d.wait_events(tagged("m"), 1)
         # (a round trip after it: the server has m0's PUBACK, which the
@@ -286,6 +287,10 @@ def reconnects_and_resumes_the_session_after_a_cut(srv):
         check_eq(d.wait_events(tagged("v"), 4)[-1]["value"], {"n": 3, "more": [1, 2]},
                  "value after")
         check(proxy.accepted >= 2, "reconnected through the proxy")
+        # The topics/notify selection was made again on the new connection.
+        pub.api("topics/update", {"path": path + "-n/a", "value": 1})
+        check_eq([(e["event"], e["path"]) for e in d.wait_events(tagged("n"), 1)],
+                 [("added", path + "-n/a")], "notify after the reconnect")
     finally:
         d.close()
         pub.stop()
@@ -307,6 +312,13 @@ def paho_requester_and_sdk_handler(srv):
         m = peer.ask(path, b"fail")
         check(("castor-error", "NOPE") in user_props(m), "error answer: %r" % user_props(m))
         check_eq(json.loads(m.payload)["error"]["code"], "NOPE", "error payload")
+        # messages/send through the SDK, and send_request, to the same handler.
+        r = d.ok("send_message", path=path, value={"x": 1})
+        check_eq(r["answer"], {"ok": True, "answer": 'handled:{"x":1}'}, "messages/send")
+        r = d.call("send_message", path=unique("c37/none"), value=1)
+        check_eq(r.get("code"), "NO_HANDLER", "messages/send to no handler: %r" % r)
+        check_eq(d.ok("send_request", path=path, payload="own")["payload"], "handled:own",
+                 "send_request to its own handler")
     finally:
         d.close()
         peer.stop()

@@ -270,6 +270,9 @@ public:
                                       bool delta = false);
   std::future<json> unsubscribe_session(const std::string& session,
                                         const std::string& selector, bool delta = false);
+  /// messages/send: `value` (as JSON text) to the handler of `path`; the
+  /// answer's `answer` is the handler's payload (JSON if it parses).
+  std::future<json> send_message(const std::string& path, const json& value);
   // ---------------------------------------------------------------------
 
   struct impl;
