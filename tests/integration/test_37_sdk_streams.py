@@ -25,6 +25,7 @@ from paho.mqtt.properties import Properties
 from mqtt_test import *  # noqa: F401,F403
 import mqtt_test
 from test_33_sdk_cli import Proxy, build_dir, cli_path
+from test_40_auth import AuthServer, jwt
 from transport_util import TransportServer, pki, tls_settings
 
 del mqtt_test._CASES[:]  # the imported files' cases run in their own files
@@ -575,6 +576,31 @@ def update_stream_sends_patches_when_smaller(srv):
     finally:
         d.close()
         peer.stop()
+
+
+@case(server=False, castor_only=True)
+def a_jwt_as_the_password():
+    srv = AuthServer()
+    srv.start()
+    try:
+        now = int(time.time())
+        d = Driver()
+        try:
+            good = jwt({"sub": "device-9", "exp": now + 300, "roles": ["DEVICE"]})
+            d.ok("connect", port=srv.port, username="token", password=good)
+            # The token's roles apply: DEVICE may publish below dev/ only.
+            d.ok("publish", topic="dev/sdk-jwt", payload="x", qos=1)
+            r = d.call("publish", topic="other/sdk-jwt", payload="x", qos=1)
+            check(not r["ok"] and r["code"] == "REFUSED" and "0x87" in r["message"],
+                  "outside the token's rights: %r" % r)
+            d.ok("disconnect")
+            forged = jwt({"sub": "device-9", "exp": now + 300}, secret=b"x" * 40)
+            r = d.call("connect", port=srv.port, username="token", password=forged)
+            check(not r["ok"] and r.get("reason") == 0x87, "a forged token: %r" % r)
+        finally:
+            d.close()
+    finally:
+        srv.stop()
 
 
 if __name__ == "__main__":
