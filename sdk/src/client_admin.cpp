@@ -14,37 +14,47 @@ constexpr std::string_view end_suffix = "/end"; ///< topics/unnotify's correlati
 
 std::future<json> client::impl::api_request_as(const std::string& operation, json body,
                                                const std::string& c) {
-  auto pr = std::make_shared<std::promise<json>>();
-  auto fut = pr->get_future();
+  // On the I/O thread (callers run there): the request is in `api` when
+  // this returns.
+  std::promise<json> pr;
+  auto fut = pr.get_future();
+  if (api.count(c)) { // (never: correlation data are unique)
+    pr.set_exception(std::make_exception_ptr(error("PROTOCOL_ERROR", "correlation in use")));
+    return fut;
+  }
+  auto& slot = api[c];
+  slot.promise = std::move(pr);
+  slot.deadline = clock_type::now() + opts.request_timeout;
   auto self = shared_from_this();
-  asio::post(io, [self, pr, operation, c, body = std::move(body)] {
-    if (self->api.count(c)) { // (never: correlation data are unique)
-      pr->set_exception(std::make_exception_ptr(error("DISCONNECTED", "busy")));
+  bool ok = when_up([self, c, operation, body] {
+    auto i = self->api.find(c);
+    if (i == self->api.end())
       return;
-    }
-    auto& slot = self->api[c];
-    slot.promise = std::move(*pr);
-    slot.deadline = clock_type::now() + self->opts.request_timeout;
-    bool ok = self->when_up([self, c, operation, body] {
-      auto i = self->api.find(c);
-      if (i == self->api.end())
-        return;
-      i->second.sent = true;
-      mqtt::publish p;
-      p.topic = "$castor/api/" + operation;
-      p.payload = body.dump();
-      p.props.response_topic = self->reply_topic;
-      p.props.correlation_data = c;
-      p.props.content_type = "application/json";
-      p.props.payload_format_indicator = 1;
-      self->send(p);
-    });
-    if (!ok) {
-      self->api[c].promise.set_exception(self->not_sent());
-      self->api.erase(c);
-    }
+    i->second.sent = true;
+    mqtt::publish p;
+    p.topic = "$castor/api/" + operation;
+    p.payload = body.dump();
+    p.props.response_topic = self->reply_topic;
+    p.props.correlation_data = c;
+    p.props.content_type = "application/json";
+    p.props.payload_format_indicator = 1;
+    self->send(p);
   });
+  if (!ok) {
+    api[c].promise.set_exception(not_sent());
+    api.erase(c);
+  }
   return fut;
+}
+
+void client::impl::prune_selections() {
+  // Selections whose topics/notify failed without an answer (lost,
+  // timed out, not sent): nothing will come for them.
+  for (auto i = selections.begin(); i != selections.end();)
+    if (!i->second.made && !api.count(i->first))
+      i = selections.erase(i);
+    else
+      ++i;
 }
 
 bool client::impl::notify_event(const std::string& c, const message& m) {
@@ -74,6 +84,7 @@ bool client::impl::notify_event(const std::string& c, const message& m) {
 }
 
 void client::impl::renotify() {
+  prune_selections();
   for (auto& [c, s] : selections)
     if (s.made && !api.count(c))
       api_request_as("topics/notify", json{{"selector", s.selector}}, c);
@@ -153,9 +164,13 @@ std::future<json> client::notify(const std::string& selector, notify_callback cb
   auto pr = std::make_shared<std::promise<std::future<json>>>();
   auto inner = pr->get_future();
   asio::post(self->io, [self, selector, cb = std::move(cb), pr]() mutable {
+    self->prune_selections();
     auto c = "n" + self->corr();
     self->selections[c] = impl::selection{selector, std::move(cb), false};
-    pr->set_value(self->api_request_as("topics/notify", json{{"selector", selector}}, c));
+    auto f = self->api_request_as("topics/notify", json{{"selector", selector}}, c);
+    if (!self->api.count(c)) // not sent
+      self->selections.erase(c);
+    pr->set_value(std::move(f));
   });
   // The inner future exists once the I/O thread ran the post; the caller
   // waits on the answer through a deferred future.

@@ -114,6 +114,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   std::map<std::string, selection> selections;
   bool notify_event(const std::string& corr, const message& m);
   void renotify();
+  void prune_selections();
+  /// api_request() with the given correlation data, on the I/O thread.
   std::future<json> api_request_as(const std::string& operation, json body,
                                    const std::string& corr);
   /// Delivers a message no subscription identifier or MQTT filter

@@ -603,5 +603,46 @@ def a_jwt_as_the_password():
         srv.stop()
 
 
+@case(castor_only=True, timeout=60)
+def selector_subscriptions_are_made_again_on_a_new_session(srv):
+    proxy = Proxy(srv.port)
+    base = unique("c37ns")
+    d = Driver()
+    srv2 = None
+    try:
+        d.ok("connect", port=proxy.port, client_id=unique("c37-ns"), session_expiry=60)
+        d.ok("sel_subscribe", selector="?%s/.*/w" % base, tag="s")
+        d.ok("sel_subscribe", selector="?%s/.*/v" % base, delta=True, tag="sv")
+        # The server restarts (in memory: no session survives).
+        srv.kill()
+        srv2 = Server()
+        srv2.start()
+        proxy.target = srv2.port
+        proxy.cut()
+        st = d.wait_events(lambda e: e["ev"] == "state" and e["state"] == "connected", 2)
+        check_eq(st[1]["why"], "new session", "no session after the restart")
+        peer = Peer(srv2.port)
+        try:
+            # Updates until each subscription, made again, receives one.
+            deadline = time.monotonic() + 10
+            k = 0
+            while not (d.events(tagged("s")) and d.events(tagged("sv"))):
+                check(time.monotonic() < deadline, "the subscriptions were not made again")
+                k += 1
+                peer.api("topics/update", {"path": base + "/a/w", "value": k})
+                peer.api("topics/update", {"path": base + "/a/v", "value": {"k": k}})
+                time.sleep(0.1)
+            got = d.events(tagged("s"))[0]
+            check_eq(got["topic"], base + "/a/w", "whole form")
+            got = d.events(tagged("sv"))[0]
+            check_eq(got["path"], base + "/a/v", "value form")
+        finally:
+            peer.stop()
+    finally:
+        d.close()
+        if srv2:
+            srv2.stop()
+
+
 if __name__ == "__main__":
     run_cases()
