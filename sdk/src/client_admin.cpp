@@ -108,19 +108,38 @@ namespace {
 
 std::future<json> selector_subscription(std::shared_ptr<client::impl> self,
                                         client::impl::sub s) {
-  json body{{"selector", s.filter}, {"qos", s.qos}, {"delta", s.values}};
-  auto fut = self->api_request("topics/subscribe", body);
-  // The subscription is kept (to route its messages and to make it again
-  // on a new session) from now on: messages may come before the answer.
-  asio::post(self->io, [self, s = std::move(s)]() mutable {
-    for (auto& [id, old] : self->subs)
+  auto pr = std::make_shared<std::promise<std::future<json>>>();
+  auto inner = pr->get_future();
+  asio::post(self->io, [self, pr, s = std::move(s)]() mutable {
+    json body{{"selector", s.filter}, {"qos", s.qos}, {"delta", s.values}};
+    // The subscription is kept (to route its messages, and to make it
+    // again on a new session) from the request on: messages may come
+    // before the answer. An error answer drops it.
+    subscription_id id = 0;
+    for (auto& [old_id, old] : self->subs)
       if (old.by_selector && old.filter == s.filter && old.values == s.values) {
+        id = old_id;
         old = std::move(s);
-        return;
+        break;
       }
-    self->subs.emplace(self->next_sub++, std::move(s));
+    if (id == 0) {
+      id = self->next_sub++;
+      self->subs.emplace(id, std::move(s));
+    }
+    auto c = "s" + self->corr();
+    auto f = self->api_request_as("topics/subscribe", body, c);
+    if (auto i = self->api.find(c); i != self->api.end())
+      i->second.on_answer = [self, id](bool ok) {
+        if (!ok)
+          self->subs.erase(id);
+      };
+    else
+      self->subs.erase(id); // not sent
+    pr->set_value(std::move(f));
   });
-  return fut;
+  return std::async(std::launch::deferred, [inner = std::move(inner)]() mutable {
+    return inner.get().get();
+  });
 }
 
 } // namespace

@@ -205,6 +205,8 @@ void client::impl::on_publish(mqtt::publish&& p) {
           // a topics/notify event (client_admin.cpp)
         } else if (auto i = api.find(c); i != api.end()) {
           auto j = json::parse(m.payload, nullptr, false);
+          if (i->second.on_answer)
+            i->second.on_answer(j.is_object() && j.value("ok", false) == true);
           if (j.is_discarded() || !j.is_object())
             i->second.promise.set_exception(std::make_exception_ptr(
                 error("PROTOCOL_ERROR", "the answer is not a JSON object")));

@@ -68,6 +68,9 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     std::promise<json> promise;
     clock_type::time_point deadline;
     bool sent = false; ///< written (a lost connection fails it then)
+    /// Called with the server's answer (true: ok) before the promise is
+    /// set; not on a local failure (lost, timeout).
+    std::function<void(bool)> on_answer;
   };
   struct pending_msg {
     std::promise<message> promise;

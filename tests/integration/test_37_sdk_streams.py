@@ -454,6 +454,8 @@ def subscriptions_by_selector(srv):
         # (a retained message: the whole form's first message is the
         # retained one, as an MQTT subscription's)
         peer.c.publish(base + "/a/temp", b"1", 1, retain=True).wait_for_publish(TIMEOUT)
+        r = d.call("sel_subscribe", selector="?%s/(b" % base, tag="bad")
+        check(not r["ok"] and r["code"] == "INVALID_REQUEST", "a bad selector: %r" % r)
         r = d.ok("sel_subscribe", selector="?%s/.*/temp" % base, tag="s")
         check_eq(r["answer"], {"ok": True, "qos": 1}, "topics/subscribe's answer")
         d.ok("sel_subscribe", selector="?%s/.*/hum" % base, delta=True, tag="sv")
@@ -476,6 +478,7 @@ def subscriptions_by_selector(srv):
         peer.api("topics/update", {"path": base + "/b/hum", "value": {"h": 3}})
         d.wait_events(tagged("sv"), 3)  # the marker, after the update of a/temp
         check_eq(len(d.events(tagged("s"))), 3, "no message after the unsubscribe")
+        check_eq(d.events(tagged("bad")), [], "a refused subscription gets nothing")
     finally:
         d.close()
         peer.stop()
