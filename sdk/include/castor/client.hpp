@@ -242,7 +242,7 @@ public:
   /// called with whole values through `on_value`). Messages that carry no
   /// subscription identifier and that no MQTT subscription of this client
   /// matches go to the selector subscriptions (docs/sdk.md). The answer is
-  /// `{"ok": true, "qos": N}`.
+  /// `{"ok": true, "qos": N}`; an error answer drops the subscription.
   std::future<json> subscribe_selector(const std::string& selector, message_callback cb,
                                        uint8_t qos = 1);
   std::future<json> subscribe_selector_values(const std::string& selector,
