@@ -96,12 +96,18 @@ class Driver:
                 self.cond.wait(left)
 
     def close(self):
+        """Ends the driver: its client disconnects; it must exit cleanly
+        (under the sanitizer build: no report)."""
         try:
             self.p.stdin.close()
             self.p.wait(timeout=10)
         except Exception:
             self.p.kill()
             self.p.wait()
+            raise TestError("the SDK driver did not exit")
+        if self.p.returncode != 0:
+            raise TestError("the SDK driver exited with %d: %s"
+                            % (self.p.returncode, self.p.stderr.read().decode()[-3000:]))
 
 
 def tagged(tag, ev=None):
