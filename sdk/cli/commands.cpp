@@ -328,6 +328,8 @@ std::string help_text(const std::string& name) {
        "  -h HOST  -p PORT  -u USER  -P PASSWORD  -i CLIENT_ID  -k KEEP_ALIVE\n"
        "  -x SESSION_EXPIRY  -c (resume the session: no clean start)\n"
        "  --cafile FILE  --cert FILE  --key FILE  --tls  --insecure\n"
+       "  --ws (MQTT over WebSocket; wss with TLS)  --ws-path PATH (default /mqtt)\n"
+       "  -L URL: mqtt://, mqtts://, ws://, wss:// HOST[:PORT][/PATH]\n"
        "  -V 5 (the API is MQTT 5 only)  --timeout SECONDS (default 30)\n"
        "  --json: print the answers as JSON\n\n"
        "Exit codes: 0 ok, 1 error answer, 2 usage, 3 connection failed or lost,\n"

@@ -20,6 +20,63 @@ void fail(const char* what, const std::string& text) {
   std::fprintf(stderr, "castor-cli: %s: %s\n", what, text.c_str());
 }
 
+// -L URL: mqtt://, mqtts://, ws://, wss:// HOST[:PORT][/PATH] (the path of
+// a WebSocket upgrade; default ports 1883, 8883, 80, 443).
+void parse_url(const std::string& url, castor::connect_options& c) {
+  auto sep = url.find("://");
+  if (sep == std::string::npos)
+    throw usage_error("-L " + url + ": not a URL (mqtt://, mqtts://, ws://, wss://)");
+  auto scheme = url.substr(0, sep);
+  uint16_t port;
+  if (scheme == "mqtt") {
+    port = 1883;
+  } else if (scheme == "mqtts") {
+    c.tls.enabled = true;
+    port = 8883;
+  } else if (scheme == "ws") {
+    c.transport = castor::transport_kind::websocket;
+    port = 80;
+  } else if (scheme == "wss") {
+    c.transport = castor::transport_kind::websocket;
+    c.tls.enabled = true;
+    port = 443;
+  } else {
+    throw usage_error("-L " + url + ": unknown scheme " + scheme);
+  }
+  auto rest = url.substr(sep + 3);
+  auto slash = rest.find('/');
+  auto hostport = rest.substr(0, slash);
+  if (slash != std::string::npos) {
+    if (c.transport != castor::transport_kind::websocket && rest.size() > slash + 1)
+      throw usage_error("-L " + url + ": a path needs ws:// or wss://");
+    c.ws_path = rest.substr(slash);
+  }
+  std::string host = hostport;
+  auto colon = hostport.rfind(':');
+  if (!hostport.empty() && hostport[0] == '[') { // [IPv6]:port
+    auto close = hostport.find(']');
+    if (close == std::string::npos)
+      throw usage_error("-L " + url + ": bad host");
+    host = hostport.substr(1, close - 1);
+    colon = hostport.size() > close + 1 && hostport[close + 1] == ':' ? close + 1
+                                                                       : std::string::npos;
+  } else if (colon != std::string::npos) {
+    host = hostport.substr(0, colon);
+  }
+  if (colon != std::string::npos) {
+    auto p = hostport.substr(colon + 1);
+    char* end = nullptr;
+    auto n = std::strtoul(p.c_str(), &end, 10);
+    if (p.empty() || *end || n == 0 || n > 65535)
+      throw usage_error("-L " + url + ": not a port: " + p);
+    port = static_cast<uint16_t>(n);
+  }
+  if (host.empty())
+    throw usage_error("-L " + url + ": no host");
+  c.host = host;
+  c.port = port;
+}
+
 options parse(int argc, char** argv) {
   options o;
   auto need = [&](int& i) -> std::string {
@@ -73,6 +130,13 @@ options parse(int argc, char** argv) {
     } else if (a == "--key") {
       o.conn.tls.enabled = true;
       o.conn.tls.key_file = need(i);
+    } else if (a == "--ws") {
+      o.conn.transport = castor::transport_kind::websocket;
+    } else if (a == "--ws-path") {
+      o.conn.transport = castor::transport_kind::websocket;
+      o.conn.ws_path = need(i);
+    } else if (a == "-L" || a == "--url") {
+      parse_url(need(i), o.conn);
     } else if (a == "--tls") {
       o.conn.tls.enabled = true;
     } else if (a == "--insecure") {

@@ -111,13 +111,21 @@ std::string client::impl::corr() {
 
 void client::impl::on_up(bool session_present) {
   if (!session_present) {
-    // A new session: make the subscriptions and handlers again.
+    // A new session: make the subscriptions again.
     for (auto& [id, s] : subs)
-      send_subscribe(id, [](std::optional<mqtt::reason_code>) {});
-    for (auto& [path, h] : handlers)
-      api_request("handlers/add", json{{"path", path}});
+      if (s.by_selector)
+        api_request("topics/subscribe",
+                    json{{"selector", s.filter}, {"qos", s.qos}, {"delta", s.values}});
+      else
+        send_subscribe(id, [](std::optional<mqtt::reason_code>) {});
   }
+  // Registrations end with each connection, resumed session or not.
+  for (auto& [path, h] : handlers)
+    api_request("handlers/add", json{{"path", path}});
+  for (auto& [path, h] : missing_handlers)
+    api_request("handlers/missing-topic", json{{"path", path}});
   restore_streams(); // request streams end with each connection
+  renotify(); // selections end with their connection
   if (on_state)
     on_state(connection_state::connected,
              session_present ? "session resumed" : "new session");
@@ -207,8 +215,12 @@ void client::impl::on_publish(mqtt::publish&& p) {
     try {
       if (m.topic == reply_topic && m.correlation_data) {
         auto& c = *m.correlation_data;
-        if (auto i = api.find(c); i != api.end()) {
+        if (notify_event(c, m)) {
+          // a topics/notify event (client_admin.cpp)
+        } else if (auto i = api.find(c); i != api.end()) {
           auto j = json::parse(m.payload, nullptr, false);
+          if (i->second.on_answer)
+            i->second.on_answer(j.is_object() && j.value("ok", false) == true);
           if (j.is_discarded() || !j.is_object())
             i->second.promise.set_exception(std::make_exception_ptr(
                 error("PROTOCOL_ERROR", "the answer is not a JSON object")));
@@ -263,9 +275,14 @@ void client::impl::on_publish(mqtt::publish&& p) {
           if (auto s = subs.find(id); s != subs.end())
             deliver(s->second, id, m);
       } else {
+        bool claimed = false;
         for (auto& [id, s] : subs)
-          if (topic_matches(s.filter, m.topic))
+          if (!s.by_selector && topic_matches(s.filter, m.topic)) {
+            claimed = true;
             deliver(s, id, m);
+          }
+        if (!claimed)
+          deliver_to_selectors(m);
       }
     } catch (...) {
       // An application callback threw: the connection goes on.
@@ -301,7 +318,11 @@ void client::impl::deliver(sub& s, subscription_id id, const message& m) {
   // subscribe again, which sends every topic's value whole.
   auto resubscribe = [&] {
     s.kept.erase(path);
-    send_subscribe(id, [](std::optional<mqtt::reason_code>) {});
+    if (s.by_selector)
+      api_request("topics/subscribe",
+                  json{{"selector", s.filter}, {"qos", s.qos}, {"delta", true}});
+    else
+      send_subscribe(id, [](std::optional<mqtt::reason_code>) {});
   };
   if ((is_patch || is_binary) && !cur)
     return resubscribe();
@@ -391,6 +412,7 @@ void client::connect(const connect_options& options) {
       return;
     }
     self->opts = options;
+    self->ssl_ctx.reset(); // this connect's TLS settings, not an earlier one's
     self->cid = options.client_id.empty() ? "castor-sdk-" + random_hex(12)
                                           : options.client_id;
     self->reply_topic = options.reply_topic.empty()

@@ -26,7 +26,10 @@ uint16_t client::impl::pid() {
 }
 
 void client::impl::send(const mqtt::packet& p) {
-  wq.push_back(mqtt::encode(p, mqtt::protocol_version::v5));
+  if (websocket()) // one binary frame a packet
+    wq.push_back(ws_frame(0x2, mqtt::encode(p, mqtt::protocol_version::v5)));
+  else
+    wq.push_back(mqtt::encode(p, mqtt::protocol_version::v5));
   queued_bytes += wq.back().size();
   if (!writing)
     write_next();
@@ -57,10 +60,7 @@ void client::impl::write_next() {
     }
     self->write_next();
   };
-  if (opts.tls.enabled)
-    asio::async_write(*stream, asio::buffer(*buf), done);
-  else
-    asio::async_write(stream->next_layer(), asio::buffer(*buf), done);
+  raw_write(asio::buffer(*buf), done);
 }
 
 std::exception_ptr client::impl::not_sent() const {
@@ -132,7 +132,7 @@ void client::impl::start_attempt() {
                                   + ec.message());
               self->stream->next_layer().set_option(asio::ip::tcp::no_delay(true));
               if (!self->opts.tls.enabled)
-                return self->on_connected(gen);
+                return self->websocket() ? self->ws_upgrade(gen) : self->on_connected(gen);
               auto& s = *self->stream;
               SSL_set_tlsext_host_name(s.native_handle(), self->opts.host.c_str());
               if (self->opts.tls.verify_peer)
@@ -144,6 +144,8 @@ void client::impl::start_attempt() {
                                   if (ec)
                                     return self->lost("TLS handshake failed: "
                                                       + ec.message());
+                                  if (self->websocket())
+                                    return self->ws_upgrade(gen);
                                   self->on_connected(gen);
                                 });
             });
@@ -176,21 +178,29 @@ void client::impl::read_loop(uint64_t gen) {
                                                : "read failed: " + ec.message());
     self->last_rx = clock_type::now();
     std::string_view in(self->rbuf.data(), n);
-    while (gen == self->generation) {
-      auto r = self->parser.feed(in);
-      if (r.need_more())
-        break;
-      if (r.failed())
-        return self->lost("malformed packet from the server: " + r.error.cause);
-      self->handle(std::move(r.pkt));
+    if (self->websocket()) {
+      std::string mqtt_bytes;
+      if (!self->ws_feed(in, mqtt_bytes))
+        return;
+      self->on_bytes(gen, mqtt_bytes);
+    } else {
+      self->on_bytes(gen, in);
     }
     if (gen == self->generation)
       self->read_loop(gen);
   };
-  if (opts.tls.enabled)
-    stream->async_read_some(asio::buffer(rbuf), done);
-  else
-    stream->next_layer().async_read_some(asio::buffer(rbuf), done);
+  raw_read_some(asio::buffer(rbuf), done);
+}
+
+void client::impl::on_bytes(uint64_t gen, std::string_view in) {
+  while (gen == generation) {
+    auto r = parser.feed(in);
+    if (r.need_more())
+      break;
+    if (r.failed())
+      return lost("malformed packet from the server: " + r.error.cause);
+    handle(std::move(r.pkt));
+  }
 }
 
 void client::impl::keepalive(uint64_t gen) {

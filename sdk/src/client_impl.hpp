@@ -68,6 +68,9 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     std::promise<json> promise;
     clock_type::time_point deadline;
     bool sent = false; ///< written (a lost connection fails it then)
+    /// Called with the server's answer (true: ok) before the promise is
+    /// set; not on a local failure (lost, timeout).
+    std::function<void(bool)> on_answer;
   };
   struct pending_msg {
     std::promise<message> promise;
@@ -101,6 +104,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     message_callback on_message;
     value_callback on_value;
     std::map<std::string, kept_value> kept; ///< value streams: path -> value
+    /// A subscription by selector (topics/subscribe; made again with it on
+    /// a new session): `filter` is then the selector.
+    bool by_selector = false;
+    uint8_t qos = 1;
   };
   std::map<subscription_id, sub> subs;
   subscription_id next_sub = 1;
@@ -113,6 +120,56 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   bool closing = false; ///< disconnect(): close once DISCONNECT is written
   std::vector<std::shared_ptr<std::promise<void>>> closed_waiters;
   state_callback on_state;
+
+  // topics/notify selections (client_admin.cpp): correlation data -> the
+  // selection; made again on each new connection.
+  struct selection {
+    std::string selector;
+    notify_callback cb;
+    bool made = false; ///< answered ok (then made again on reconnects)
+  };
+  std::map<std::string, selection> selections;
+  bool notify_event(const std::string& corr, const message& m);
+  void renotify();
+  void prune_selections();
+  /// api_request() with the given correlation data, on the I/O thread.
+  std::future<json> api_request_as(const std::string& operation, json body,
+                                   const std::string& corr);
+  /// Delivers a message no subscription identifier or MQTT filter
+  /// claimed to the selector subscriptions; false if there is none.
+  bool deliver_to_selectors(const message& m);
+
+  // WebSocket transport (client_websocket.cpp)
+  bool websocket() const {
+    return opts.transport == transport_kind::websocket;
+  }
+  std::string ws_key;    ///< this attempt's Sec-WebSocket-Key
+  std::string http_in;   ///< the upgrade answer read so far
+  std::string ws_in;     ///< frame bytes not yet parsed
+  std::string ws_message; ///< a fragmented message's payload so far
+  void ws_upgrade(uint64_t gen);
+  void ws_read_head(uint64_t gen);
+  /// Parses frames; appends MQTT bytes to `out`; false (and lost()) on an
+  /// error or a close frame.
+  bool ws_feed(std::string_view in, std::string& out);
+  std::string ws_frame(uint8_t opcode, std::string_view payload) const;
+  // Reads and writes on the TCP or TLS layer.
+  template <class Buffer, class Handler>
+  void raw_write(const Buffer& b, Handler&& h) {
+    if (opts.tls.enabled)
+      asio::async_write(*stream, b, std::forward<Handler>(h));
+    else
+      asio::async_write(stream->next_layer(), b, std::forward<Handler>(h));
+  }
+  template <class Buffer, class Handler>
+  void raw_read_some(const Buffer& b, Handler&& h) {
+    if (opts.tls.enabled)
+      stream->async_read_some(b, std::forward<Handler>(h));
+    else
+      stream->next_layer().async_read_some(b, std::forward<Handler>(h));
+  }
+  /// MQTT bytes received (after WebSocket framing): parses and handles.
+  void on_bytes(uint64_t gen, std::string_view in);
 
   impl();
   ~impl();

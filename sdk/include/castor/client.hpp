@@ -49,11 +49,23 @@ struct reconnect_options {
   double multiplier = 2.0;
 };
 
+/// How MQTT is carried: straight over TCP (or TLS), or over WebSocket
+/// (subprotocol `mqtt`; `wss://` when `tls.enabled`).
+enum class transport_kind { tcp, websocket };
+
 struct connect_options {
   std::string host = "localhost";
   uint16_t port = 1883;
   tls_options tls;
+  // --- WebSocket transport ---
+  transport_kind transport = transport_kind::tcp;
+  /// The request path of the WebSocket upgrade (the server's
+  /// `websocket.path`, /mqtt by default).
+  std::string ws_path = "/mqtt";
+  // ---
   std::optional<std::string> username;
+  /// The password, or a JWT where the server accepts tokens as passwords
+  /// (docs/security.md).
   std::optional<std::string> password;
   /// Empty: a random `castor-sdk-<hex>` identifier, kept for reconnects.
   std::string client_id;
@@ -165,6 +177,10 @@ using state_callback = std::function<void(connection_state, const std::string& w
 
 using subscription_id = uint32_t;
 
+/// topics/notify events: `event` is `selected`, `added`, `removed` or
+/// `deselected`; `path` the topic's.
+using notify_callback = std::function<void(const std::string& event, const std::string& path)>;
+
 class client {
 public:
   client();
@@ -260,10 +276,84 @@ public:
   std::future<json> send_to_filter(const std::string& filter, const std::string& path,
                                    const json& value);
 
+  // --- selectors, notifications, session administration ----------------
+  /// topics/subscribe: the session subscribes by topic selector (richer
+  /// than MQTT filters); `cb` gets its messages, whole values or, with
+  /// `delta`, values kept as subscribe_values() keeps them (then `cb` is
+  /// called with whole values through `on_value`). Messages that carry no
+  /// subscription identifier and that no MQTT subscription of this client
+  /// matches go to the selector subscriptions (docs/sdk.md). The answer is
+  /// `{"ok": true, "qos": N}`; an error answer drops the subscription.
+  std::future<json> subscribe_selector(const std::string& selector, message_callback cb,
+                                       uint8_t qos = 1);
+  std::future<json> subscribe_selector_values(const std::string& selector,
+                                              value_callback cb, uint8_t qos = 1);
+  /// topics/unsubscribe (`delta`: the value form's subscription).
+  std::future<json> unsubscribe_selector(const std::string& selector, bool delta = false);
+  /// topics/notify: `cb` is told of the topics the selector selects
+  /// (selected, added, removed, deselected); the answer counts the
+  /// selected ones. Made again on each new connection.
+  std::future<json> notify(const std::string& selector, notify_callback cb);
+  /// topics/unnotify: ends the selection (its `deselected` events come
+  /// before the answer).
+  std::future<json> unnotify(const std::string& selector);
+  /// sessions/list, sessions/get, sessions/set-properties, sessions/close,
+  /// sessions/subscribe, sessions/unsubscribe (docs/platform.md, "Sessions").
+  std::future<json> list_sessions(const std::string& filter = "all",
+                                  const json& paging = json::object());
+  std::future<json> get_session(const std::string& session);
+  std::future<json> set_session_properties(const std::string& session,
+                                           const json& properties);
+  std::future<json> close_session(const std::string& session);
+  std::future<json> close_sessions(const std::string& filter);
+  std::future<json> subscribe_session(const std::string& session,
+                                      const std::string& selector, uint8_t qos = 1,
+                                      bool delta = false);
+  std::future<json> unsubscribe_session(const std::string& session,
+                                        const std::string& selector, bool delta = false);
+  /// messages/send: `value` (as JSON text) to the handler of `path`; the
+  /// answer's `answer` is the handler's payload (JSON if it parses).
+  std::future<json> send_message(const std::string& path, const json& value);
+  // ---------------------------------------------------------------------
+
   struct impl;
 
 private:
   std::shared_ptr<impl> impl_;
+};
+
+/// Sends the successive values of one JSON topic as cheaply as it can:
+/// keeps the last value sent and sends topics/patch with the JSON Patch
+/// from it (nlohmann::json::diff) when that is smaller than the whole
+/// value, else topics/update. After a failed set() (or reset()) the next
+/// one sends the whole value. Not thread safe: one writer.
+class update_stream {
+public:
+  update_stream(client& c, std::string path) : c_(c), path_(std::move(path)) {
+  }
+  /// The answer of the update or patch.
+  std::shared_future<json> set(const json& v);
+  /// Forgets the last value: the next set() sends topics/update.
+  void reset() {
+    last_.reset();
+  }
+  const std::string& path() const {
+    return path_;
+  }
+  uint64_t patches() const {
+    return patches_;
+  }
+  uint64_t updates() const {
+    return updates_;
+  }
+
+private:
+  client& c_;
+  std::string path_;
+  std::optional<json> last_;
+  std::shared_future<json> prev_;
+  uint64_t patches_ = 0;
+  uint64_t updates_ = 0;
 };
 
 } // namespace castor
