@@ -60,6 +60,10 @@ const command_info commands[] = {
   {"close-session", "close-session (ID | --filter FILTER)",
    "Closes a session, or those the filter selects (sessions/close): an MQTT 5\n"
    "client gets DISCONNECT 0x98; prints how many were closed.\n"},
+  {"api", "api OPERATION [JSON]",
+   "Sends any request of the API ($castor/api/OPERATION, docs/platform.md)\n"
+   "with JSON (an object; default {}) and prints the answer as JSON, e.g.\n"
+   "`castor-cli api sessions/change-roles '{\"session\": \"...\", \"add\": [\"OPS\"]}'`.\n"},
   {"serve", "serve PATH [--stream] [-C N] -- COMMAND...",
    "Handles requests to PATH: runs COMMAND for each, the request's payload on\n"
    "its stdin, and answers with its stdout (an exit status other than 0\n"
@@ -289,13 +293,20 @@ void check_usage(const options& o) {
       {"add-topic", 1}, {"remove", 1}, {"fetch", 1}, {"subscribe", 1},
       {"update", 2},    {"patch", 2},  {"ts-append", 2}, {"ts-range", 1},
       {"lock", 1},      {"request", 2}, {"serve", 1}, {"sessions", 0},
-      {"close-session", 0}};
+      {"close-session", 0}, {"api", 1}};
   auto n = arity.at(o.command);
   static const char* const names[] = {"the first argument", "the second argument"};
   if (o.args.size() < n)
     throw usage_error(o.command + ": missing " + names[o.args.size()] + " (castor-cli "
                       + o.command + " --help)");
-  max_args(o, o.command == "sessions" || o.command == "close-session" ? 1 : n);
+  max_args(o, o.command == "sessions" || o.command == "close-session" ? 1
+             : o.command == "api"                                    ? 2
+                                                                     : n);
+  if (o.command == "api" && o.args.size() > 1) {
+    auto body = json::parse(o.args[1], nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+      throw usage_error("api: JSON must be a JSON object: " + o.args[1]);
+  }
   if (o.command == "close-session" && o.args.empty() == !o.named.count("--filter"))
     throw usage_error("close-session: give either ID or --filter FILTER");
   if (o.command == "add-topic" && !o.named.count("--spec"))
@@ -455,6 +466,9 @@ int run_command(client& c, const options& o) {
       std::cout << m.payload << std::endl;
   } else if (cmd == "serve") {
     return serve(c, o);
+  } else if (cmd == "api") {
+    auto body = o.args.size() > 1 ? json::parse(o.args[1]) : json::object();
+    std::cout << c.request(o.args[0], body).get().dump() << std::endl;
   }
   return ok;
 }

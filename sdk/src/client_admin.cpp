@@ -254,6 +254,13 @@ std::future<json> client::unsubscribe_session(const std::string& session,
                  {{"session", session}, {"selector", selector}, {"delta", delta}});
 }
 
+std::future<json> client::change_roles(const std::string& session,
+                                      const std::vector<std::string>& add,
+                                      const std::vector<std::string>& remove) {
+  return request("sessions/change-roles",
+                 {{"session", session}, {"add", add}, {"remove", remove}});
+}
+
 std::future<json> client::send_message(const std::string& path, const json& v) {
   return request("messages/send", {{"path", path}, {"value", v}});
 }

@@ -144,6 +144,12 @@ int main() {
       } else if (op == "session_props") {
         out["answer"] =
             c->set_session_properties(cmd.at("session"), cmd.at("properties")).get();
+      } else if (op == "session_roles") {
+        out["answer"] = c->change_roles(
+                             cmd.at("session"),
+                             cmd.value("add", std::vector<std::string>{}),
+                             cmd.value("remove", std::vector<std::string>{}))
+                            .get();
       } else if (op == "session_close") {
         out["answer"] = c->close_session(cmd.at("session")).get();
       } else if (op == "session_close_filter") {

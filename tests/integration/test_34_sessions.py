@@ -294,8 +294,15 @@ def change_roles_of_one_session(srv=None):
         admin.publish("plant/a", b"2", qos=1, packet_id=2)
         dev1.subscribe("plant/b", 0, codes=[0x87], packet_id=3)
         time.sleep(0.5)
-        a = ok(request(admin, "sessions/change-roles", {"session": sid, "add": ["READER"]}))
-        check_eq(a["roles"], ["READER"], "the roles given back")
+        # Given back through castor-cli's api command (any API operation).
+        code, out, err = castor_cli(srv.port, "-u", "admin", "-P", ROLE_PASSWORDS["admin"],
+                                    "api", "sessions/change-roles",
+                                    json.dumps({"session": sid, "add": ["READER"]}))
+        check_eq(code, 0, "castor-cli api exit code (%r)" % err)
+        check_eq(json.loads(out), {"ok": True, "roles": ["READER"]}, "the roles given back")
+        code, out, err = castor_cli(srv.port, "-u", "admin", "-P", ROLE_PASSWORDS["admin"],
+                                    "api", "sessions/change-roles", "[1]")
+        check_eq(code, 2, "castor-cli api with a body that is no object (%r)" % err)
         admin.publish("plant/a", b"3", qos=1, packet_id=3)
         dev1.expect_publish("plant/a", b"3")
         # Errors.

@@ -545,6 +545,12 @@ def session_administration(srv):
         check_eq((m.topic, json.loads(m.payload)), (path, {"v": 1}), "the session receives")
         r = admin.ok("session_unsubscribe", session=sid, selector=path)["answer"]
         check_eq(r["existed"], True, "sessions/unsubscribe")
+        r = admin.ok("session_roles", session=sid, add=["OPS", "VIEW"])["answer"]
+        check_eq(r["roles"], ["OPS", "VIEW"], "sessions/change-roles")
+        r = admin.ok("session_roles", session=sid, remove=["OPS"])["answer"]
+        check_eq(r["roles"], ["VIEW"], "sessions/change-roles: removed")
+        got = admin.ok("session_get", session=sid)["answer"]["session"]
+        check_eq(got["properties"]["$Roles"], "VIEW", "$Roles after the change")
         r = admin.ok("session_close", session=sid)["answer"]
         check_eq(r["closed"], 1, "sessions/close")
         target.disconnects.get(timeout=TIMEOUT)  # (paho: the connection ended)

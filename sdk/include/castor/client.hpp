@@ -311,6 +311,11 @@ public:
                                       bool delta = false);
   std::future<json> unsubscribe_session(const std::string& session,
                                         const std::string& selector, bool delta = false);
+  /// sessions/change-roles: the connected session gains `add` and loses
+  /// `remove`; the answer's `roles` are its roles now.
+  std::future<json> change_roles(const std::string& session,
+                                 const std::vector<std::string>& add,
+                                 const std::vector<std::string>& remove = {});
   /// messages/send: `value` (as JSON text) to the handler of `path`; the
   /// answer's `answer` is the handler's payload (JSON if it parses).
   std::future<json> send_message(const std::string& path, const json& value);
