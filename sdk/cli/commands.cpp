@@ -63,7 +63,8 @@ const command_info commands[] = {
   {"api", "api OPERATION [JSON]",
    "Sends any request of the API ($castor/api/OPERATION, docs/platform.md)\n"
    "with JSON (an object; default {}) and prints the answer as JSON, e.g.\n"
-   "`castor-cli api sessions/change-roles '{\"session\": \"...\", \"add\": [\"OPS\"]}'`.\n"},
+   "`castor-cli api sessions/change-roles '{\"session\": \"...\", \"add\": [\"OPS\"]}'`.\n"
+   "Operations that send events before their answer (topics/notify) need the SDK.\n"},
   {"serve", "serve PATH [--stream] [-C N] -- COMMAND...",
    "Handles requests to PATH: runs COMMAND for each, the request's payload on\n"
    "its stdin, and answers with its stdout (an exit status other than 0\n"
