@@ -102,3 +102,107 @@ class Client:
             self.c.loop_stop()
         except Exception:  # noqa: BLE001
             pass
+
+
+class ApiPeer:
+    """A paho MQTT 5 client of the platform API: API answers come on its own
+    reply topic (matched by correlation data); requests to its request
+    streams are answered with `answer` (unless None: then they are queued,
+    as other messages are). Subclasses name their client ids by `prefix`."""
+
+    prefix = "peer"
+
+    def __init__(self, port, cid=None, username=None, password=None,
+                 answer=None, clean=True):
+        import json
+        import threading
+        from mqtt_test import unique
+        self._json = json
+        self.cid = cid or unique(self.prefix)
+        self.answer = answer
+        self.c = mqtt.Client(client_id=self.cid, protocol=mqtt.MQTTv5)
+        if username:
+            self.c.username_pw_set(username, password)
+        self.msgs = queue.Queue()
+        self.answers = {}
+        self.cond = threading.Condition()
+        self.reply = unique(self.prefix + "/api-reply")
+        connacks = queue.Queue()
+        self.c.on_connect = lambda c, u, f, rc, p=None: connacks.put(rc)
+        self.c.on_message = self._on_message
+        props = None
+        if not clean:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 300
+        self.c.connect("127.0.0.1", port, 30, clean_start=clean, properties=props)
+        self.c.loop_start()
+        rc = connacks.get(timeout=TIMEOUT)
+        check_eq(rc.value if hasattr(rc, "value") else rc, 0, "CONNACK")
+
+    def _on_message(self, c, u, m):
+        corr = getattr(m.properties, "CorrelationData", None)
+        rt = getattr(m.properties, "ResponseTopic", None)
+        if m.topic == self.reply and corr is not None:
+            with self.cond:
+                self.answers[bytes(corr)] = self._json.loads(m.payload)
+                self.cond.notify_all()
+        elif rt and rt.startswith("$castor/reply/") and self.answer is not None:
+            c.publish(rt, self._json.dumps(self.answer), 0)
+        else:
+            self.msgs.put(m)
+
+    def publish(self, topic, payload, qos=1, response_topic=None, corr=None,
+                content_type=None, user=None):
+        props = Properties(PacketTypes.PUBLISH)
+        if response_topic:
+            props.ResponseTopic = response_topic
+        if corr is not None:
+            props.CorrelationData = corr
+        if content_type:
+            props.ContentType = content_type
+        if user:
+            props.UserProperty = user
+        info = self.c.publish(topic, payload, qos, properties=props)
+        info.wait_for_publish(TIMEOUT)
+        if not info.is_published():
+            raise TestError("publish to %s not completed" % topic)
+
+    def api_async(self, operation, body):
+        """Sends a request; returns a function that waits for its answer."""
+        from mqtt_test import unique
+        corr = unique("corr").encode()
+        self.publish("$castor/api/" + operation, self._json.dumps(body),
+                     response_topic=self.reply, corr=corr)
+
+        def wait(timeout=10.0):
+            deadline = time.monotonic() + timeout
+            with self.cond:
+                while corr not in self.answers:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TestError("%s: no answer within %.1f s"
+                                        % (operation, timeout))
+                    self.cond.wait(left)
+                return self.answers.pop(corr)
+        return wait
+
+    def api(self, operation, body, timeout=10.0):
+        return self.api_async(operation, body)(timeout)
+
+    def message(self, timeout=TIMEOUT):
+        try:
+            return self.msgs.get(timeout=timeout)
+        except queue.Empty:
+            raise TestError("%s: no message within %.1f s" % (self.cid, timeout))
+
+    def subscribe(self, flt):
+        import threading
+        done = threading.Event()
+        self.c.on_subscribe = lambda *a: done.set()
+        self.c.subscribe(flt, 1)
+        if not done.wait(TIMEOUT):
+            raise TestError("no SUBACK for %s" % flt)
+
+    def disconnect(self):
+        self.c.disconnect()
+        self.c.loop_stop()

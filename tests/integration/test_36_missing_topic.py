@@ -20,80 +20,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mqtt_test import *  # noqa: F401,F403
+from paho_util import ApiPeer
 
 PASSWORDS = {"maker": "maker-Pw-5e1a9", "plain": "plain-Pw-77c20"}
 TIMEOUT = 5.0
 
 
-class Peer:
-    """A paho MQTT 5 client: queues what it receives; API requests are
-    answered on its own reply topic (matched by correlation data)."""
-
-    def __init__(self, port, cid=None, username=None, password=None):
-        self.cid = cid or unique("c36")
-        self.c = mqtt.Client(client_id=self.cid, protocol=mqtt.MQTTv5)
-        if username:
-            self.c.username_pw_set(username, password)
-        self.msgs = queue.Queue()
-        self.answers = {}
-        self.cond = threading.Condition()
-        self.reply = unique("c36/api-reply")
-        connacks = queue.Queue()
-        self.c.on_connect = lambda c, u, f, rc, p=None: connacks.put(rc)
-        self.c.on_message = self._on_message
-        self.c.connect("127.0.0.1", port, 30, clean_start=True)
-        self.c.loop_start()
-        rc = connacks.get(timeout=TIMEOUT)
-        check_eq(rc.value if hasattr(rc, "value") else rc, 0, "CONNACK")
-
-    def _on_message(self, c, u, m):
-        corr = getattr(m.properties, "CorrelationData", None)
-        if m.topic == self.reply and corr is not None:
-            with self.cond:
-                self.answers[bytes(corr)] = json.loads(m.payload)
-                self.cond.notify_all()
-        else:
-            self.msgs.put(m)
-
-    def publish(self, topic, payload, qos=1, response_topic=None, corr=None):
-        props = Properties(PacketTypes.PUBLISH)
-        if response_topic:
-            props.ResponseTopic = response_topic
-        if corr is not None:
-            props.CorrelationData = corr
-        info = self.c.publish(topic, payload, qos, properties=props)
-        info.wait_for_publish(TIMEOUT)
-        check(info.is_published(), "publish to %s not completed" % topic)
-
-    def api(self, operation, body, timeout=10.0):
-        corr = unique("corr").encode()
-        self.publish("$castor/api/" + operation, json.dumps(body),
-                     response_topic=self.reply, corr=corr)
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while corr not in self.answers:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TestError("no API answer to %s within %.1f s"
-                                    % (operation, timeout))
-                self.cond.wait(left)
-            return self.answers.pop(corr)
-
-    def message(self, timeout=TIMEOUT):
-        try:
-            return self.msgs.get(timeout=timeout)
-        except queue.Empty:
-            raise TestError("%s: no message within %.1f s" % (self.cid, timeout))
-
-    def subscribe(self, flt):
-        done = threading.Event()
-        self.c.on_subscribe = lambda *a: done.set()
-        self.c.subscribe(flt, 1)
-        check(done.wait(TIMEOUT), "SUBACK")
-
-    def disconnect(self):
-        self.c.disconnect()
-        self.c.loop_stop()
+class Peer(ApiPeer):
+    prefix = "c36"
 
 
 def ok(answer):
