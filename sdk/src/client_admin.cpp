@@ -18,15 +18,21 @@ std::future<json> client::impl::api_request_as(const std::string& operation, jso
   // this returns.
   std::promise<json> pr;
   auto fut = pr.get_future();
+  start_api_request(std::move(pr), operation, std::move(body), c);
+  return fut;
+}
+
+void client::impl::start_api_request(std::promise<json> pr, const std::string& operation,
+                                     json body, const std::string& c) {
   if (api.count(c)) { // (never: correlation data are unique)
     pr.set_exception(std::make_exception_ptr(error("PROTOCOL_ERROR", "correlation in use")));
-    return fut;
+    return;
   }
   auto& slot = api[c];
   slot.promise = std::move(pr);
   slot.deadline = clock_type::now() + opts.request_timeout;
   auto self = shared_from_this();
-  bool ok = when_up([self, c, operation, body] {
+  bool ok = when_up([self, c, operation, body = std::move(body)] {
     auto i = self->api.find(c);
     if (i == self->api.end())
       return;
@@ -44,7 +50,6 @@ std::future<json> client::impl::api_request_as(const std::string& operation, jso
     api[c].promise.set_exception(not_sent());
     api.erase(c);
   }
-  return fut;
 }
 
 void client::impl::prune_selections() {

@@ -153,30 +153,9 @@ std::future<json> client::impl::api_request(const std::string& operation, json b
   auto pr = std::make_shared<std::promise<json>>();
   auto fut = pr->get_future();
   auto self = shared_from_this();
-  asio::post(io, [self, pr, operation, body = std::move(body)] {
-    auto c = "a" + self->corr();
-    auto& slot = self->api[c];
-    slot.promise = std::move(*pr);
-    slot.deadline = clock_type::now() + self->opts.request_timeout;
-    bool ok = self->when_up([self, c, operation, body] {
-      auto i = self->api.find(c);
-      if (i == self->api.end())
-        return;
-      i->second.sent = true;
-      mqtt::publish p;
-      p.topic = "$castor/api/" + operation;
-      p.payload = body.dump();
-      p.props.response_topic = self->reply_topic;
-      p.props.correlation_data = c;
-      p.props.content_type = "application/json";
-      p.props.payload_format_indicator = 1;
-      self->send(p);
-    });
-    if (!ok) {
-      self->api[c].promise.set_exception(
-          self->not_sent());
-      self->api.erase(c);
-    }
+  asio::post(io, [self, pr, operation, body = std::move(body)]() mutable {
+    self->start_api_request(std::move(*pr), operation, std::move(body),
+                            "a" + self->corr());
   });
   return fut;
 }

@@ -135,6 +135,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   /// api_request() with the given correlation data, on the I/O thread.
   std::future<json> api_request_as(const std::string& operation, json body,
                                    const std::string& corr);
+  /// Puts the request in `api` (its answer goes to `pr`) and sends it when
+  /// connected; on the I/O thread.
+  void start_api_request(std::promise<json> pr, const std::string& operation,
+                         json body, const std::string& c);
   /// Delivers a message no subscription identifier or MQTT filter
   /// claimed to the selector subscriptions; false if there is none.
   bool deliver_to_selectors(const message& m);
