@@ -9,72 +9,54 @@
 #include <algorithm>
 #include <string>
 
+#include "api_request_util.hpp"
 #include "protocol/api_request.hpp"
 
 using namespace castor;
 using namespace castor::api;
-
-namespace {
-
-template <class T>
-T read_as(std::string_view op, const char* payload) {
-  auto r = parse_request(op, payload);
-  if (auto e = std::get_if<error>(&r))
-    FAIL(op << " " << payload << ": " << e->code << " " << e->message);
-  auto& req = std::get<request>(r);
-  REQUIRE(std::holds_alternative<T>(req));
-  return std::get<T>(req);
-}
-
-std::string code_of(std::string_view op, std::string_view payload) {
-  auto r = parse_request(op, payload);
-  REQUIRE(std::holds_alternative<error>(r));
-  return std::get<error>(r).code;
-}
-
-} // namespace
+using namespace castor::api::test;
 
 TEST_CASE("api: handlers/add, handlers/remove and messages/send") {
-  CHECK(read_as<add_handler>("handlers/add", R"({"path": "a/b"})").path
+  CHECK(parsed<add_handler>("handlers/add", R"({"path": "a/b"})").path
         == "a/b");
-  CHECK(read_as<remove_handler>("handlers/remove", R"({"path": "a"})").path
+  CHECK(parsed<remove_handler>("handlers/remove", R"({"path": "a"})").path
         == "a");
-  auto s = read_as<send_message>("messages/send",
+  auto s = parsed<send_message>("messages/send",
                                  R"({"path": "a/b/c", "value": {"x": [1]}})");
   CHECK(s.path == "a/b/c");
   CHECK(s.value == nlohmann::json{{"x", {1}}});
-  CHECK(code_of("messages/send", R"({"path": "a"})") == "INVALID_REQUEST");
+  CHECK(refused("messages/send", R"({"path": "a"})").code == "INVALID_REQUEST");
   for (auto bad : {R"({"path": "a/+"})", R"({"path": "a/#"})",
                    R"({"path": "$castor/x"})", R"({"path": "a//b"})",
                    R"({"path": "a/"})", R"({"path": ""})", R"({})",
                    R"({"path": "a", "extra": 1})"})
-    CHECK_MESSAGE(code_of("handlers/add", bad) == "INVALID_REQUEST", bad);
+    CHECK_MESSAGE(refused("handlers/add", bad).code == "INVALID_REQUEST", bad);
 }
 
 TEST_CASE("api: streams/add and streams/remove") {
-  CHECK(read_as<add_stream>("streams/add", R"({"path": "a/b"})").path
+  CHECK(parsed<add_stream>("streams/add", R"({"path": "a/b"})").path
         == "a/b");
-  CHECK(read_as<remove_stream>("streams/remove", R"({"path": "a"})").path
+  CHECK(parsed<remove_stream>("streams/remove", R"({"path": "a"})").path
         == "a");
   for (auto bad : {R"({"path": "a/+"})", R"({"path": "a/#"})",
                    R"({"path": "$castor/x"})", R"({"path": "a//b"})",
                    R"({"path": "a/"})", R"({"path": ""})", R"({})",
                    R"({"path": 3})", R"({"path": "a", "value": 1})",
                    R"({"path": "a", "session": "s"})"}) {
-    CHECK_MESSAGE(code_of("streams/add", bad) == "INVALID_REQUEST", bad);
-    CHECK_MESSAGE(code_of("streams/remove", bad) == "INVALID_REQUEST", bad);
+    CHECK_MESSAGE(refused("streams/add", bad).code == "INVALID_REQUEST", bad);
+    CHECK_MESSAGE(refused("streams/remove", bad).code == "INVALID_REQUEST", bad);
   }
 }
 
 TEST_CASE("api: messages/send-to-session") {
-  auto s = read_as<send_to_session>(
+  auto s = parsed<send_to_session>(
       "messages/send-to-session",
       R"({"session": "s-1", "path": "a/b", "value": [1, "x"]})");
   CHECK(s.session == "s-1");
   CHECK(s.path == "a/b");
   CHECK(s.value == nlohmann::json::array({1, "x"}));
   // A null value is a value; a missing one is not.
-  CHECK(read_as<send_to_session>(
+  CHECK(parsed<send_to_session>(
             "messages/send-to-session",
             R"({"session": "s", "path": "a", "value": null})")
             .value.is_null());
@@ -85,25 +67,25 @@ TEST_CASE("api: messages/send-to-session") {
         R"({"session": "s", "path": "a/+", "value": 1})",
         R"({"session": "s", "path": "$castor/a", "value": 1})",
         R"({"session": "s", "filter": "all", "path": "a", "value": 1})"})
-    CHECK_MESSAGE(code_of("messages/send-to-session", bad)
+    CHECK_MESSAGE(refused("messages/send-to-session", bad).code
                       == "INVALID_REQUEST",
                   bad);
 }
 
 TEST_CASE("api: messages/send-to-filter") {
-  auto f = read_as<send_to_filter>(
+  auto f = parsed<send_to_filter>(
       "messages/send-to-filter",
       R"({"filter": "$Principal is 'a'", "path": "x/y", "value": {"q": 1}})");
   CHECK(f.filter == "$Principal is 'a'");
   CHECK(f.path == "x/y");
   CHECK(f.value == nlohmann::json{{"q", 1}});
-  CHECK(read_as<send_to_filter>("messages/send-to-filter",
+  CHECK(parsed<send_to_filter>("messages/send-to-filter",
                                 R"({"filter": "all", "path": "x", "value": 0})")
             .filter
         == "all");
   // A filter that does not parse is INVALID_FILTER, as for sessions/list.
-  CHECK(code_of("messages/send-to-filter",
-                R"({"filter": "$Principal is", "path": "x", "value": 0})")
+  CHECK(refused("messages/send-to-filter",
+                R"({"filter": "$Principal is", "path": "x", "value": 0})").code
         == "INVALID_FILTER");
   for (auto bad :
        {R"({"path": "a", "value": 1})", R"({"filter": "all", "value": 1})",
@@ -111,7 +93,7 @@ TEST_CASE("api: messages/send-to-filter") {
         R"({"filter": 1, "path": "a", "value": 1})",
         R"({"filter": "all", "path": "a/#", "value": 1})",
         R"({"filter": "all", "session": "s", "path": "a", "value": 1})"})
-    CHECK_MESSAGE(code_of("messages/send-to-filter", bad) == "INVALID_REQUEST",
+    CHECK_MESSAGE(refused("messages/send-to-filter", bad).code == "INVALID_REQUEST",
                   bad);
 }
 

@@ -9,38 +9,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api_request_util.hpp"
 #include "protocol/api_request.hpp"
 #include "protocol/missing_topic.hpp"
 
 using namespace castor;
 using namespace castor::api;
-
-namespace {
-
-template <class T>
-T read_as(std::string_view op, const char* payload) {
-  auto r = parse_request(op, payload);
-  if (auto e = std::get_if<error>(&r))
-    FAIL(op << " " << payload << ": " << e->code << " " << e->message);
-  auto& req = std::get<request>(r);
-  REQUIRE(std::holds_alternative<T>(req));
-  return std::get<T>(req);
-}
-
-std::string code_of(std::string_view op, std::string_view payload) {
-  auto r = parse_request(op, payload);
-  REQUIRE(std::holds_alternative<error>(r));
-  return std::get<error>(r).code;
-}
-
-} // namespace
+using namespace castor::api::test;
 
 TEST_CASE("api: handlers/missing-topic and handlers/remove-missing-topic") {
-  CHECK(read_as<add_missing_handler>("handlers/missing-topic",
+  CHECK(parsed<add_missing_handler>("handlers/missing-topic",
                                      R"({"path": "a/b"})")
             .path
         == "a/b");
-  CHECK(read_as<remove_missing_handler>("handlers/remove-missing-topic",
+  CHECK(parsed<remove_missing_handler>("handlers/remove-missing-topic",
                                         R"({"path": "a"})")
             .path
         == "a");
@@ -49,7 +31,7 @@ TEST_CASE("api: handlers/missing-topic and handlers/remove-missing-topic") {
                      R"({"path": "$castor/x"})", R"({"path": "a//b"})",
                      R"({"path": "a/"})", R"({"path": ""})", R"({})",
                      R"({"path": 3})", R"({"path": "a", "extra": 1})", "[]"})
-      CHECK_MESSAGE(code_of(op, bad) == "INVALID_REQUEST", op << " " << bad);
+      CHECK_MESSAGE(refused(op, bad).code == "INVALID_REQUEST", op << " " << bad);
 }
 
 TEST_CASE("missing topic: the literal prefix of a filter or selector") {

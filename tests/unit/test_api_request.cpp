@@ -6,31 +6,14 @@
 
 #include <string>
 
+#include "api_request_util.hpp"
 #include "protocol/api_request.hpp"
 
 using namespace castor;
 using namespace castor::api;
 using json = nlohmann::json;
 
-namespace {
-
-template <class T>
-T parsed(std::string_view op, const char* payload) {
-  auto r = parse_request(op, payload);
-  if (auto e = std::get_if<error>(&r))
-    FAIL(op << " " << payload << ": " << e->code << " " << e->message);
-  auto& req = std::get<request>(r);
-  REQUIRE(std::holds_alternative<T>(req));
-  return std::get<T>(req);
-}
-
-error refused(std::string_view op, std::string_view payload) {
-  auto r = parse_request(op, payload);
-  REQUIRE(std::holds_alternative<error>(r));
-  return std::get<error>(r);
-}
-
-} // namespace
+using namespace castor::api::test;
 
 TEST_CASE("api: a NUL byte ends nothing: the whole payload is read") {
   CHECK_EQ(refused("topics/fetch",
