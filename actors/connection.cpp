@@ -287,6 +287,12 @@ bool transport_read(connection_broker* self, std::string_view bytes) {
   auto& r = st.net.transport_in;
   st.net.transport->read(bytes, r);
   send_bytes(self, r.to_send);
+  return transport_check(self);
+}
+
+bool transport_check(connection_broker* self) {
+  auto& st = self->state;
+  auto& r = st.net.transport_in;
   if (!st.net.transport_up && st.net.transport->established()) {
     st.net.transport_up = true;
     auto peer = st.net.transport->peer();
@@ -533,6 +539,8 @@ void on_data(connection_broker* self, caf::io::new_data_msg& msg) {
   if (st.net.transport) {
     transport_done = transport_read(self, in);
     in = st.net.transport_in.data;
+    if (st.net.transport_in.http)
+      http_request_in(self);
   }
   consume_input(self, in);
   // Grow the read buffer for large packets and bursts; give it back

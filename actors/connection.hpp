@@ -115,6 +115,9 @@ struct connection_context {
   std::shared_ptr<security::rights_registry> rights;
   /// The listener's layers below MQTT (TLS, WebSocket); null for plain TCP.
   std::shared_ptr<const security::transport_options> transport;
+  /// The HTTP router (app/http_router.hpp) that answers ordinary HTTP
+  /// requests on http and https listeners.
+  caf::actor http;
   /// Which field of a verified client certificate becomes tls_identity.
   security::cert_principal principal_from
       = security::cert_principal::common_name;

@@ -52,6 +52,17 @@ void maybe_quit(connection_broker* self);
 /// for one if it has none yet.
 void with_session(connection_broker* self, std::function<void()> f);
 
+/// After a transport read: notes an established transport and logs how a
+/// finished one ended. Returns true when it has finished (close).
+bool transport_check(connection_broker* self);
+
+/// Writes socket bytes (connection.cpp).
+void send_bytes(connection_broker* self, std::string_view bytes);
+
+/// An ordinary HTTP request the transport read (st.net.transport_in.http):
+/// asks the HTTP router and writes its answer (connection_http.cpp).
+void http_request_in(connection_broker* self);
+
 /// The client's next AUTH packet of an enhanced authentication.
 void continue_auth(connection_broker* self, const std::string& data);
 

@@ -20,7 +20,8 @@ struct option_spec {
 };
 
 constexpr option_spec options[] = {
-    {"--config", true},    {"--mqtt-port", true}, {"--bind", true},
+    {"--config", true},    {"--mqtt-port", true},
+    {"--http-port", true}, {"--bind", true},
     {"--log-level", true}, {"--help", false},     {"--version", false},
 };
 
@@ -84,6 +85,12 @@ std::string set_option(cli_options& out, std::string_view name,
       return "--mqtt-port: expected a port number 1..65535, got '" + value + "'"
              + std::string{hint};
     out.mqtt_port = *port;
+  } else if (name == "--http-port") {
+    auto port = parse_port(value);
+    if (!port)
+      return "--http-port: expected a port number 1..65535, got '" + value + "'"
+             + std::string{hint};
+    out.http_port = *port;
   } else if (name == "--bind") {
     if (value.empty() || value.find_first_of(" \t") != std::string::npos)
       return "--bind: expected an address such as 127.0.0.1 or 0.0.0.0, got '"
@@ -162,6 +169,7 @@ std::string usage() {
          "config/castor.yaml\n"
          "                     if it exists, else built-in defaults)\n"
          "  --mqtt-port N      port of the first tcp listener (1..65535)\n"
+         "  --http-port N      port of the first http listener (1..65535)\n"
          "  --bind ADDR        address of the first tcp listener\n"
          "  --log-level LEVEL  trace, debug, info, warning or error\n"
          "  -h, --help         print this help and exit\n"
@@ -171,8 +179,36 @@ std::string usage() {
          "Settings are described in docs/configuration.md.\n";
 }
 
+namespace {
+
+/// --http-port: the first http listener's port.
+std::optional<config_error> apply_http_port(config& cfg,
+                                            const cli_options& opts) {
+  if (!opts.http_port)
+    return std::nullopt;
+  auto first = std::find_if(
+      cfg.listeners.begin(), cfg.listeners.end(),
+      [](const listener_config& l) { return l.transport == "http"; });
+  if (first == cfg.listeners.end())
+    return config_error{"command line", 0, "--http-port",
+                        "the configuration has no http listener to apply it "
+                        "to"};
+  for (const auto& other : cfg.listeners)
+    if (&other != &*first && other.port == *opts.http_port)
+      return config_error{"command line", 0, "--http-port",
+                          "port " + std::to_string(*opts.http_port)
+                              + " is already used by listener '" + other.name
+                              + "'"};
+  first->port = *opts.http_port;
+  return std::nullopt;
+}
+
+} // namespace
+
 std::optional<config_error> apply_overrides(config& cfg,
                                             const cli_options& opts) {
+  if (auto err = apply_http_port(cfg, opts))
+    return err;
   if (!opts.mqtt_port && !opts.bind) {
     if (opts.level)
       cfg.log = *opts.level;

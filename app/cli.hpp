@@ -41,6 +41,7 @@ struct cli_options {
   /// True when --config was given: then a missing file is an error.
   bool config_given = false;
   std::optional<uint16_t> mqtt_port; ///< --mqtt-port
+  std::optional<uint16_t> http_port; ///< --http-port
   std::optional<std::string> bind;   ///< --bind
   std::optional<log_level> level;    ///< --log-level
   bool help = false;

@@ -104,10 +104,12 @@ const table<listener_config>& listener_table() {
                    }),
       string_field("transport", &l::transport,
                    [](const std::string& s) -> std::string {
-                     if (s == "tcp" || s == "tls" || s == "ws" || s == "wss")
+                     if (s == "tcp" || s == "tls" || s == "ws" || s == "wss"
+                         || s == "http" || s == "https")
                        return "";
                      return "unsupported transport '" + s
-                            + "' (supported: tcp, tls, ws, wss)";
+                            + "' (supported: tcp, tls, ws, wss, http, "
+                              "https)";
                    }),
       string_field("bind", &l::bind,
                    [](const std::string& s) -> std::string {
@@ -251,7 +253,8 @@ int nested_line(const YAML::Node& map, const char* outer, const char* inner,
 /// Settings that only make sense together.
 void check_listener(const YAML::Node& item, const std::string& key, int line,
                     const listener_config& l) {
-  bool tls = l.transport == "tls" || l.transport == "wss";
+  bool tls = l.transport == "tls" || l.transport == "wss"
+             || l.transport == "https";
   const auto& t = l.tls;
   if (tls) {
     if (t.cert_file.empty())
@@ -283,7 +286,7 @@ void check_listener(const YAML::Node& item, const std::string& key, int line,
     throw failure{nested_line(item, "tls", set, line),
                   key + ".tls." + set,
                   "set, but transport " + l.transport
-                      + " has no TLS (use transport tls or wss)"};
+                      + " has no TLS (use transport tls, wss or https)"};
 }
 
 void read_listeners(const value_ref& v, config& out) {

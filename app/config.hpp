@@ -45,7 +45,7 @@ struct listener_websocket_config {
 
 struct listener_config {
   std::string name = "mqtt";
-  std::string transport = "tcp"; ///< tcp, tls, ws or wss
+  std::string transport = "tcp"; ///< tcp, tls, ws, wss, http or https
   std::string bind = "127.0.0.1";
   uint16_t port = 1883;
   uint32_t max_connections = 100000;
@@ -54,9 +54,18 @@ struct listener_config {
   /// Refuse clients that authenticate as nobody (anonymous) on this
   /// listener, whatever security.anonymous says (CONNACK 0x87).
   bool require_auth = false;
-  listener_tls_config tls;             ///< used by tls and wss
-  listener_websocket_config websocket; ///< used by ws and wss
+  listener_tls_config tls;             ///< used by tls, wss and https
+  listener_websocket_config websocket; ///< used by ws, wss, http and https
 };
+
+/// The default HTTP listener: http on 127.0.0.1:8080.
+inline listener_config default_http_listener() {
+  listener_config l;
+  l.name = "http";
+  l.transport = "http";
+  l.port = 8080;
+  return l;
+}
 
 /// What happens to a subscriber whose outbound bytes stop draining.
 enum class slow_consumer_policy : uint8_t { disconnect, drop_qos0 };
@@ -108,7 +117,10 @@ struct messaging_config {
 };
 
 struct config {
-  std::vector<listener_config> listeners{listener_config{}};
+  /// MQTT over TCP on 127.0.0.1:1883 and HTTP (WebSocket MQTT at /mqtt,
+  /// metrics, health, the REST API, the console) on 127.0.0.1:8080.
+  std::vector<listener_config> listeners{listener_config{},
+                                         default_http_listener()};
   mqtt_config mqtt;
   topics_config topics;
   messaging_config messaging;

@@ -19,6 +19,7 @@
 
 #include "actors/authenticator.hpp"
 #include "actors/authenticator_types.hpp"
+#include "actors/http_types.hpp"
 #include "actors/messaging.hpp"
 #include "actors/types.hpp"
 #include "app/cli.hpp"
@@ -243,6 +244,7 @@ int main(int argc, char** argv) {
     caf_cfg.add_message_types<caf::id_block::castor_auth>();
     caf_cfg.add_message_types<caf::id_block::castor_handles>();
     caf_cfg.add_message_types<caf::id_block::castor_messaging>();
+    caf_cfg.add_message_types<caf::id_block::castor_http>();
     // All connections run on CAF's one I/O (middleman) thread; by default
     // the scheduler gets the other cores, at least one. Fewer workers mean
     // fewer wake-ups and context switches per hop (docs/performance.md).

@@ -1,5 +1,7 @@
 #include "app/server.hpp"
 
+#include "app/http_router.hpp"
+
 #include <chrono>
 
 #include <caf/all.hpp>
@@ -68,6 +70,7 @@ make_transport_options(const listener_config& l,
   }
   if (uses_websocket(*kind)) {
     o->handshake.path = l.websocket.path;
+    o->handshake.serve_http = serves_http(*kind);
     o->websocket.max_message_size
         = l.websocket.max_frame_size != 0
               ? l.websocket.max_frame_size
@@ -207,6 +210,24 @@ std::optional<std::string> server::start() {
   // The message handlers clients register (actors/messaging.hpp), shared
   // by every listener's connections.
   auto handlers = std::make_shared<handlers_table>();
+  // The HTTP router answers ordinary HTTP requests of http and https
+  // listeners: metrics, health, the REST API and the console.
+  http_ctx_ = std::make_shared<http_context>();
+  {
+    auto& h = *http_ctx_;
+    h.cfg = cfg_;
+    h.counters = counters_;
+    h.registry = registry_;
+    h.tree = tree_;
+    h.locks = locks_;
+    h.sessions = sessions;
+    h.handlers = handlers;
+    h.missing = missing;
+    h.mapping = mapping;
+    h.auth = auth_;
+    h.rights = rights;
+  }
+  http_ = sys_.spawn(http_router, http_ctx_);
   for (size_t i = 0; i < cfg_.listeners.size(); ++i) {
     auto& l = cfg_.listeners[i];
     auto ctx = std::make_shared<connection_context>();
@@ -238,6 +259,8 @@ std::optional<std::string> server::start() {
     ctx->require_principal = l.require_auth;
     ctx->store = auth_.store;
     ctx->rights = rights;
+    if (ctx->transport && security::serves_http(ctx->transport->kind))
+      ctx->http = http_;
     auto lst = sys_.middleman().spawn_broker(listener_actor, l,
                                              connection_context_ptr{ctx});
     drain_mailbox_on_exit(lst);
@@ -247,6 +270,7 @@ std::optional<std::string> server::start() {
         .receive(
             [&](uint16_t port) {
               endpoints_.push_back(endpoint{l.name, l.bind, port, l.transport});
+              caf::anon_send(http_, open_atom::value, lst, port);
             },
             [&](caf::error& err) {
               failure = "listener " + l.name + ": cannot listen on " + l.bind
@@ -258,6 +282,7 @@ std::optional<std::string> server::start() {
       return failure;
     }
   }
+  http_ctx_->ready = true;
   return std::nullopt;
 }
 
@@ -265,6 +290,10 @@ void server::stop() {
   if (stopped_ || !tree_)
     return;
   stopped_ = true;
+  if (http_ctx_) {
+    http_ctx_->stopping = true;
+    http_ctx_->ready = false;
+  }
   for (auto& l : listeners_)
     caf::anon_send(l, shutdown_atom::value);
   listeners_.clear();
@@ -275,6 +304,8 @@ void server::stop() {
   if (locks_)
     caf::anon_send_exit(locks_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(timers_, caf::exit_reason::user_shutdown);
+  if (http_)
+    caf::anon_send_exit(http_, caf::exit_reason::user_shutdown);
 }
 
 } // namespace castor

@@ -26,6 +26,8 @@
 
 namespace castor {
 
+struct http_context;
+
 /// The channel's options from the configuration (`listener_max_packet_size`
 /// overrides mqtt.max_packet_size when non-zero).
 mqtt::channel_options make_channel_options(const mqtt_config& cfg,
@@ -89,6 +91,9 @@ private:
   registry_interface registry_;
   locks_interface locks_;
   caf::actor timers_;
+  /// The HTTP router (app/http_router.hpp) and what it reads.
+  caf::actor http_;
+  std::shared_ptr<http_context> http_ctx_;
   std::vector<caf::actor> listeners_;
   std::vector<endpoint> endpoints_;
   bool stopped_ = false;

@@ -12,13 +12,18 @@ const char* to_string(transport_kind kind) noexcept {
     return "ws";
   case transport_kind::wss:
     return "wss";
+  case transport_kind::http:
+    return "http";
+  case transport_kind::https:
+    return "https";
   }
   return "?";
 }
 
 std::optional<transport_kind> transport_kind_of(std::string_view name) {
   for (auto k : {transport_kind::tcp, transport_kind::tls, transport_kind::ws,
-                 transport_kind::wss})
+                 transport_kind::wss, transport_kind::http,
+                 transport_kind::https})
     if (name == to_string(k))
       return k;
   return std::nullopt;
@@ -89,9 +94,22 @@ void transport::from_websocket(std::string_view bytes, transport_input& out) {
   if (!upgraded_) {
     if (bytes.empty())
       return;
+    if (http_busy_) {
+      // Pipelined: parsed once the current request has been answered.
+      if (http_pending_.size() + bytes.size()
+          > opts_.handshake.max_request_size + opts_.handshake.max_body_size)
+        return fail(out, "too many bytes pipelined behind an HTTP request");
+      http_pending_.append(bytes.data(), bytes.size());
+      return;
+    }
     auto r = handshake_->feed(bytes);
     switch (r.status) {
     case ws_handshake_status::need_more:
+      return;
+    case ws_handshake_status::request:
+      http_busy_ = true;
+      http_pending_ = std::move(r.remainder);
+      out.http = std::move(r.request);
       return;
     case ws_handshake_status::rejected:
       to_socket(r.response, out.to_send);
@@ -140,6 +158,30 @@ void transport::write(std::string_view mqtt, std::string& out) {
     return;
   }
   to_socket(mqtt, out);
+}
+
+void transport::respond(const http::response& r, bool head_only,
+                        bool keep_alive, std::string& out) {
+  if (closed_ || !http_busy_)
+    return;
+  to_socket(http::serialize(r, keep_alive, head_only), out);
+  http_busy_ = false;
+  if (!keep_alive) {
+    if (tls_ && tls_->handshake_done())
+      out += tls_->close();
+    closed_ = true;
+    return;
+  }
+  handshake_ = std::make_unique<ws_handshake>(opts_.handshake);
+}
+
+void transport::resume(transport_input& out) {
+  out.clear();
+  if (closed_ || http_busy_ || http_pending_.empty())
+    return;
+  std::string bytes = std::move(http_pending_);
+  http_pending_.clear();
+  from_websocket(bytes, out);
 }
 
 std::string transport::close() {

@@ -22,20 +22,29 @@
 
 namespace castor::security {
 
-enum class transport_kind : uint8_t { tcp, tls, ws, wss };
+/// http and https are ws and wss that also answer ordinary HTTP requests
+/// (metrics, health, the REST API and the console) besides the WebSocket
+/// upgrade for MQTT.
+enum class transport_kind : uint8_t { tcp, tls, ws, wss, http, https };
 
-/// "tcp", "tls", "ws" or "wss".
+/// "tcp", "tls", "ws", "wss", "http" or "https".
 const char* to_string(transport_kind kind) noexcept;
 
 /// The kind for a name as in the configuration; nothing for other names.
 std::optional<transport_kind> transport_kind_of(std::string_view name);
 
 constexpr bool uses_tls(transport_kind k) noexcept {
-  return k == transport_kind::tls || k == transport_kind::wss;
+  return k == transport_kind::tls || k == transport_kind::wss
+         || k == transport_kind::https;
 }
 
 constexpr bool uses_websocket(transport_kind k) noexcept {
-  return k == transport_kind::ws || k == transport_kind::wss;
+  return k == transport_kind::ws || k == transport_kind::wss
+         || k == transport_kind::http || k == transport_kind::https;
+}
+
+constexpr bool serves_http(transport_kind k) noexcept {
+  return k == transport_kind::http || k == transport_kind::https;
 }
 
 /// What every connection of a listener shares.
@@ -56,12 +65,16 @@ struct transport_input {
   /// Why it was closed when the peer broke a protocol or a limit (for the
   /// log; never holds secrets). Empty for an orderly close by the peer.
   std::string error;
+  /// An ordinary HTTP request (http and https listeners): answer it with
+  /// transport::respond(); until then the transport reads no further.
+  std::optional<http::request> http;
 
   void clear() {
     data.clear();
     to_send.clear();
     closed = false;
     error.clear();
+    http.reset();
   }
 };
 
@@ -85,6 +98,21 @@ public:
   /// WebSocket upgrade or after the transport closed; before the TLS
   /// handshake has finished the bytes are kept and sent once it has.
   void write(std::string_view mqtt, std::string& out);
+
+  /// Answers the HTTP request that read() returned: appends the response's
+  /// socket bytes to `out`. With `keep_alive` the next request may follow
+  /// (call resume() to parse what arrived meanwhile); without, the
+  /// transport is closed after the response (TLS close_notify included).
+  void respond(const http::response& r, bool head_only, bool keep_alive,
+               std::string& out);
+
+  /// Parses what arrived while a request was being answered.
+  void resume(transport_input& out);
+
+  /// A request is being answered.
+  bool http_busy() const noexcept {
+    return http_busy_;
+  }
 
   /// An orderly close from our side: a WebSocket close frame (1000) and a
   /// TLS close_notify, as far as they apply. Empty when the transport is
@@ -131,6 +159,8 @@ private:
   std::string subprotocol_;
   bool upgraded_ = false;
   bool closed_ = false;
+  bool http_busy_ = false;
+  std::string http_pending_; ///< plaintext read while http_busy_
 };
 
 } // namespace castor::security

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "security/http_message.hpp"
+
 namespace castor::security {
 
 // -- HTTP upgrade
@@ -33,12 +35,19 @@ struct ws_handshake_options {
   bool require_subprotocol = false;
   /// Upper bound on the request head, in bytes; larger gets 431.
   size_t max_request_size = 8192;
+  /// Listeners of transport http and https: a request for another path
+  /// than `path` (or one that is not an upgrade) is an ordinary HTTP
+  /// request, returned whole with its body for the HTTP router to answer.
+  bool serve_http = false;
+  /// Upper bound on such a request's body, in bytes; larger gets 413.
+  size_t max_body_size = 1048576;
 };
 
 enum class ws_handshake_status : uint8_t {
   need_more, ///< the request head is incomplete
   upgraded,  ///< send `response`, then speak WebSocket
   rejected,  ///< send `response`, then close the connection
+  request,   ///< an ordinary HTTP request (serve_http): `request` holds it
 };
 
 struct ws_handshake_result {
@@ -50,6 +59,7 @@ struct ws_handshake_result {
   std::string remainder;   ///< bytes after the request (first frames)
   std::string path; ///< the request path (query string removed; empty when
                     ///< the request was refused before its head ended)
+  http::request request; ///< status request only: the whole request
 };
 
 /// Incremental parser of one upgrade request.

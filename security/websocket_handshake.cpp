@@ -81,6 +81,9 @@ struct ws_handshake::impl {
   std::vector<std::pair<std::string, std::string>> headers;
   bool in_value = false;
   bool headers_done = false;
+  bool message_done = false;
+  bool body_too_large = false;
+  std::string body;
   size_t seen = 0; // bytes fed so far
   std::optional<ws_handshake_result> final;
 
@@ -117,10 +120,60 @@ struct ws_handshake::impl {
     return 0;
   }
 
+  static int on_body(http_parser* p, const char* at, size_t len) {
+    auto& s = self(p);
+    if (s.body.size() + len > s.opts.max_body_size) {
+      s.body_too_large = true;
+      return 1;
+    }
+    s.body.append(at, len);
+    return 0;
+  }
+
   static int on_message_complete(http_parser* p) {
     // Stop here: whatever follows is not part of this request.
+    self(p).message_done = true;
     http_parser_pause(p, 1);
     return 0;
+  }
+
+  /// A WebSocket upgrade for the MQTT path; anything else is an ordinary
+  /// request when serving HTTP.
+  bool is_upgrade() const {
+    if (!opts.serve_http)
+      return true;
+    auto path = std::string_view{url}.substr(0, url.find('?'));
+    if (path != opts.path)
+      return false;
+    auto upgrade = header("Upgrade");
+    return upgrade.has_value() || !opts.serve_http;
+  }
+
+  ws_handshake_result http_request() {
+    ws_handshake_result r;
+    auto target = std::string_view{url};
+    auto q = target.find('?');
+    std::string path;
+    if (!http::percent_decode(target.substr(0, q), path))
+      return reject(400, "Bad Request", "malformed percent escape in the path");
+    r.status = ws_handshake_status::request;
+    r.path = path;
+    auto& req = r.request;
+    req.method = http_method_str(static_cast<http_method>(parser.method));
+    req.path = std::move(path);
+    if (q != std::string_view::npos)
+      req.query = std::string(target.substr(q + 1));
+    req.headers.reserve(headers.size());
+    for (auto& [k, v] : headers) {
+      std::string name;
+      name.reserve(k.size());
+      for (char c : k)
+        name += lower(c);
+      req.headers.emplace_back(std::move(name), std::string(trim(v)));
+    }
+    req.body = std::move(body);
+    req.keep_alive = http_should_keep_alive(&parser) != 0;
+    return r;
   }
 
   // All values of header `name`, joined with ", "; nothing when absent.
@@ -239,6 +292,7 @@ ws_handshake::ws_handshake(ws_handshake_options opts)
   impl_->settings.on_header_value = impl::on_value;
   impl_->settings.on_headers_complete = impl::on_headers_complete;
   impl_->settings.on_message_complete = impl::on_message_complete;
+  impl_->settings.on_body = impl::on_body;
 }
 
 ws_handshake::~ws_handshake() = default;
@@ -256,35 +310,72 @@ ws_handshake_result ws_handshake::feed(std::string_view bytes) {
     r.remainder.clear();
     return r;
   }
-  // Parse no further than the size limit allows, so that a huge head is
-  // refused without being buffered.
-  size_t room
-      = s.opts.max_request_size > s.seen ? s.opts.max_request_size - s.seen : 0;
-  auto chunk = bytes.substr(0, room);
-  size_t n
-      = http_parser_execute(&s.parser, &s.settings, chunk.data(), chunk.size());
-  s.seen += n;
-  auto err = HTTP_PARSER_ERRNO(&s.parser);
-  if (err != HPE_OK && err != HPE_PAUSED) {
-    s.final = s.reject(400, "Bad Request",
-                       std::string("malformed HTTP request: ")
-                           + http_errno_description(err));
-    return *s.final;
-  }
-  if (!s.headers_done) {
-    if (s.seen >= s.opts.max_request_size)
-      s.final
-          = s.reject(431, "Request Header Fields Too Large",
-                     "the request head exceeds "
-                         + std::to_string(s.opts.max_request_size) + " bytes");
-    else
+  // Parse no further than the size limits allow, so that a huge head (or
+  // body) is refused without being buffered.
+  size_t used = 0;
+  for (;;) {
+    size_t limit = s.opts.max_request_size
+                   + (s.opts.serve_http ? s.opts.max_body_size : 0);
+    size_t room = limit > s.seen ? limit - s.seen : 0;
+    if (!s.headers_done)
+      room = s.opts.max_request_size > s.seen ? s.opts.max_request_size - s.seen
+                                              : 0;
+    auto chunk = bytes.substr(used, room);
+    size_t n = http_parser_execute(&s.parser, &s.settings, chunk.data(),
+                                   chunk.size());
+    s.seen += n;
+    used += n;
+    auto err = HTTP_PARSER_ERRNO(&s.parser);
+    if (s.body_too_large) {
+      s.final = s.reject(413, "Payload Too Large",
+                         "the request body exceeds "
+                             + std::to_string(s.opts.max_body_size)
+                             + " bytes");
+      return *s.final;
+    }
+    if (err != HPE_OK && err != HPE_PAUSED) {
+      s.final = s.reject(400, "Bad Request",
+                         std::string("malformed HTTP request: ")
+                             + http_errno_description(err));
+      return *s.final;
+    }
+    if (!s.headers_done) {
+      if (s.seen >= s.opts.max_request_size) {
+        s.final = s.reject(431, "Request Header Fields Too Large",
+                           "the request head exceeds "
+                               + std::to_string(s.opts.max_request_size)
+                               + " bytes");
+        return *s.final;
+      }
       return {};
-    return *s.final;
+    }
+    if (s.is_upgrade())
+      break;
+    // An ordinary request: complete once its body is.
+    if (s.message_done)
+      break;
+    if (used >= bytes.size() || n == 0) {
+      if (s.seen >= limit) {
+        s.final = s.reject(413, "Payload Too Large",
+                           "the request body exceeds "
+                               + std::to_string(s.opts.max_body_size)
+                               + " bytes");
+        return *s.final;
+      }
+      return {};
+    }
+  }
+  if (!s.is_upgrade()) {
+    s.final = s.http_request();
+    auto r = std::move(*s.final);
+    s.final->request = {};
+    r.remainder = std::string(bytes.substr(used));
+    return r;
   }
   s.final = s.decide();
   auto r = *s.final;
   if (r.status == ws_handshake_status::upgraded)
-    r.remainder = std::string(bytes.substr(n));
+    r.remainder = std::string(bytes.substr(used));
   return r;
 }
 

@@ -191,6 +191,7 @@ TEST_SUITE("cli") {
 
   TEST_CASE("overrides change the first tcp listener and the log level") {
     config cfg;
+    cfg.listeners.resize(1);
     cfg.listeners[0].transport = "tls"; // not tcp: skipped
     cfg.listeners[0].port = 8883;
     listener_config second;

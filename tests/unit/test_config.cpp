@@ -45,6 +45,7 @@ config_error parse_err(const std::string& text) {
 /// Every setting changed from its default.
 config all_changed() {
   config cfg;
+  cfg.listeners.resize(1);
   cfg.log = log_level::debug;
   cfg.scheduler_threads = 3;
   cfg.placement = actor_placement::io_thread;
@@ -127,11 +128,15 @@ TEST_SUITE("config") {
     const auto& cfg = std::get<config>(result);
     CHECK_EQ(cfg.source, path);
     CHECK_EQ(to_yaml(cfg), to_yaml(config{}));
-    REQUIRE_EQ(cfg.listeners.size(), 1u);
+    REQUIRE_EQ(cfg.listeners.size(), 2u);
     CHECK_EQ(cfg.listeners[0].name, "mqtt");
     CHECK_EQ(cfg.listeners[0].transport, "tcp");
     CHECK_EQ(cfg.listeners[0].bind, "127.0.0.1");
     CHECK_EQ(cfg.listeners[0].port, 1883);
+    CHECK_EQ(cfg.listeners[1].name, "http");
+    CHECK_EQ(cfg.listeners[1].transport, "http");
+    CHECK_EQ(cfg.listeners[1].bind, "127.0.0.1");
+    CHECK_EQ(cfg.listeners[1].port, 8080);
     CHECK_EQ(cfg.mqtt.max_packet_size, 1048576u);
     CHECK_EQ(cfg.mqtt.max_session_expiry, 4294967295u);
     CHECK(cfg.log == log_level::info);
@@ -380,7 +385,8 @@ listeners:
     err = parse_err("listeners:\n  - transport: quic\n");
     CHECK_EQ(err.key, "listeners[0].transport");
     CHECK_EQ(err.message,
-             "unsupported transport 'quic' (supported: tcp, tls, ws, wss)");
+             "unsupported transport 'quic' (supported: tcp, tls, ws, wss, "
+             "http, https)");
     for (auto [name, level] : {std::pair{"trace", log_level::trace},
                                {"debug", log_level::debug},
                                {"info", log_level::info},
@@ -527,7 +533,7 @@ listeners:
     CHECK_EQ(err.key, "listeners[0].tls.cert_file");
     CHECK_EQ(err.line, 5);
     CHECK_EQ(err.message,
-             "set, but transport tcp has no TLS (use transport tls or wss)");
+             "set, but transport tcp has no TLS (use transport tls, wss or https)");
     err = parse_err(R"(listeners:
   - name: web
     transport: ws
