@@ -700,7 +700,12 @@ void on_tick(connection_broker* self, uint64_t epoch) {
   using phase = mqtt::channel::phase;
   auto now = clock_type::now();
   if (st.channel->state() == phase::awaiting_connect) {
-    if (st.net.transport && !st.net.transport->established())
+    if (st.net.transport && st.net.transport->http_answered() > 0
+        && !st.net.transport->established())
+      CASTOR_LOG(debug, context_of(self),
+                 "idle HTTP connection closed after "
+                     << st.net.transport->http_answered() << " requests");
+    else if (st.net.transport && !st.net.transport->established())
       CASTOR_LOG(info, context_of(self),
                  st.net.transport->pending_stage() << " not finished in time");
     else

@@ -166,6 +166,7 @@ void transport::respond(const http::response& r, bool head_only,
     return;
   to_socket(http::serialize(r, keep_alive, head_only), out);
   http_busy_ = false;
+  ++http_answered_;
   if (!keep_alive) {
     if (tls_ && tls_->handshake_done())
       out += tls_->close();

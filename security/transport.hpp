@@ -114,6 +114,11 @@ public:
     return http_busy_;
   }
 
+  /// HTTP requests answered so far.
+  uint64_t http_answered() const noexcept {
+    return http_answered_;
+  }
+
   /// An orderly close from our side: a WebSocket close frame (1000) and a
   /// TLS close_notify, as far as they apply. Empty when the transport is
   /// already closed or never got that far. The transport is closed after.
@@ -160,6 +165,7 @@ private:
   bool upgraded_ = false;
   bool closed_ = false;
   bool http_busy_ = false;
+  uint64_t http_answered_ = 0;
   std::string http_pending_; ///< plaintext read while http_busy_
 };
 
