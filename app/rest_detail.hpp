@@ -59,8 +59,9 @@ http::response from_answer(const std::string& answer, int ok_status = 200);
 /// An error answer whose status comes from its code.
 http::response error(std::string_view code, std::string_view message);
 
-/// The configuration as JSON (the values of app/config.hpp's to_yaml).
-nlohmann::json config_json(const config& cfg);
+/// The configuration as JSON (the values of app/config.hpp's to_yaml, in
+/// the order of config/castor.yaml).
+nlohmann::ordered_json config_json(const config& cfg);
 
 } // namespace rest
 

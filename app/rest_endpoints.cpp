@@ -442,8 +442,10 @@ void configuration(worker_actor* self) {
   if (!may(j, security::permission::view_server))
     return answer(self, error("PERMISSION_DENIED",
                               "reading the configuration needs VIEW_SERVER"));
-  answer(self, json_response(200, {{"ok", true},
-                                   {"config", config_json(j.ctx->cfg)}}));
+  nlohmann::ordered_json out{{"ok", true}, {"config", config_json(j.ctx->cfg)}};
+  http::response r;
+  r.body = out.dump() + "\n";
+  answer(self, std::move(r));
 }
 
 void route(worker_actor* self) {

@@ -15,7 +15,7 @@ bool has(std::string_view s, std::string_view part) {
 
 /// A YAML scalar as JSON: quoted text stays text; plain true/false,
 /// integers and null become JSON's.
-nlohmann::json scalar_json(const YAML::Node& n) {
+nlohmann::ordered_json scalar_json(const YAML::Node& n) {
   const auto& text = n.Scalar();
   if (n.Tag() == "!")
     return text; // quoted
@@ -33,16 +33,16 @@ nlohmann::json scalar_json(const YAML::Node& n) {
   return text;
 }
 
-nlohmann::json node_json(const YAML::Node& n) {
+nlohmann::ordered_json node_json(const YAML::Node& n) {
   switch (n.Type()) {
   case YAML::NodeType::Map: {
-    auto out = nlohmann::json::object();
+    auto out = nlohmann::ordered_json::object();
     for (auto& kv : n)
       out[kv.first.Scalar()] = node_json(kv.second);
     return out;
   }
   case YAML::NodeType::Sequence: {
-    auto out = nlohmann::json::array();
+    auto out = nlohmann::ordered_json::array();
     for (auto& item : n)
       out.push_back(node_json(item));
     return out;
@@ -100,7 +100,7 @@ http::response error(std::string_view code, std::string_view message) {
   return http::error_response(status_of(code), code, message);
 }
 
-nlohmann::json config_json(const config& cfg) {
+nlohmann::ordered_json config_json(const config& cfg) {
   // The configuration holds no secret values, only the names of the files
   // that hold them (security store, JWT keys, TLS keys): those are shown.
   auto yaml = YAML::Load(to_yaml(cfg));

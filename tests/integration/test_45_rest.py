@@ -68,15 +68,19 @@ class RestServer(Server):
     """Castor with an http listener (self.http_port) before the mqtt one,
     the test store and JWT (HS256), or without a store (store=False)."""
 
-    def __init__(self, store=True, overrides=None):
+    def __init__(self, store=True, overrides=None, anonymous_roles=None):
         super().__init__(overrides=overrides)
         self.http_port = None
         self.store = store
         if not store:
             return
         path = os.path.join(self.dir, "store.yaml")
+        text = STORE % {u: hash_of(u) for u in PASSWORDS}
+        if anonymous_roles:
+            text = text.replace("  allow: false", "  allow: true\n  roles: [%s]"
+                                % ", ".join(anonymous_roles))
         with open(path, "w") as f:
-            f.write(STORE % {u: hash_of(u) for u in PASSWORDS})
+            f.write(text)
         secret = os.path.join(self.dir, "jwt.secret")
         with open(secret, "wb") as f:
             f.write(JWT_SECRET)
@@ -272,6 +276,17 @@ def jwt_bearer_callers(srv):
                  secret=b"x" * 40)
     expect(srv, 401, "GET", "listeners", bearer=forged)
     expect(srv, 401, "GET", "listeners", bearer="not-a-token")
+
+
+@with_server(anonymous_roles=["VIEWER"])
+def anonymous_callers_get_the_stores_anonymous_roles(srv):
+    answer, _ = expect(srv, 200, "GET", "sessions", user=None)
+    check_eq(answer["ok"], True, "anonymous VIEWER lists sessions")
+    expect(srv, 403, "GET", "listeners", user=None)
+    expect(srv, 403, "POST", "publish", user=None, body={"topic": "data/x", "payload": "x"})
+    # A bearer token that is not one is refused, not taken as anonymous.
+    expect(srv, 401, "GET", "sessions", bearer="not-a-token")
+    expect(srv, 401, "GET", "sessions", password="wrong")
 
 
 @with_server(store=False)
