@@ -29,9 +29,13 @@ bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-http::response unauthorized(std::string_view message) {
+/// 401 with the Basic challenge, unless a script asks (X-Requested-With,
+/// as the console does): a browser would show its own login dialog.
+http::response unauthorized(const http::request& req,
+                            std::string_view message) {
   auto r = http::error_response(401, "NOT_AUTHORIZED", message);
-  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"castor\"");
+  if (!req.header("x-requested-with"))
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"castor\"");
   return r;
 }
 
@@ -140,7 +144,7 @@ void http_rest(http_router_actor* self, http::request& req,
       auto decoded = security::base64_decode(value);
       auto colon = decoded ? decoded->find(':') : std::string::npos;
       if (!decoded || colon == std::string::npos || colon == 0) {
-        rp.deliver(unauthorized("malformed Basic credentials (expected "
+        rp.deliver(unauthorized(req, "malformed Basic credentials (expected "
                                 "base64 of name:password)"));
         return;
       }
@@ -150,7 +154,7 @@ void http_rest(http_router_actor* self, http::request& req,
       ar.password = decoded->substr(colon + 1);
     } else if (scheme == "bearer") {
       if (!ctx.auth.jwt) {
-        rp.deliver(unauthorized("bearer tokens are not accepted: security.jwt "
+        rp.deliver(unauthorized(req, "bearer tokens are not accepted: security.jwt "
                                 "is not configured"));
         return;
       }
@@ -158,7 +162,7 @@ void http_rest(http_router_actor* self, http::request& req,
       ar.has_password = true;
       ar.password = std::string{value};
     } else {
-      rp.deliver(unauthorized("unsupported authorization scheme (use Basic "
+      rp.deliver(unauthorized(req, "unsupported authorization scheme (use Basic "
                               "or Bearer)"));
       return;
     }
@@ -190,17 +194,17 @@ void http_rest(http_router_actor* self, http::request& req,
               CASTOR_LOG(info, "REST " + shared_req->peer,
                          "login refused: " << r.reason << " (" << r.handler
                                            << ")");
-              rp.deliver(unauthorized(
+              rp.deliver(unauthorized(*shared_req,
                   anonymous ? "this server requires authentication"
                             : "the credentials were refused"));
               return;
             }
             if (bearer && r.handler != "jwt") {
-              rp.deliver(unauthorized("the bearer token was refused"));
+              rp.deliver(unauthorized(*shared_req, "the bearer token was refused"));
               return;
             }
             if (r.principal.empty() && requires_principal(ctx, listener)) {
-              rp.deliver(unauthorized("listener " + listener
+              rp.deliver(unauthorized(*shared_req, "listener " + listener
                                       + " requires authentication"));
               return;
             }

@@ -129,7 +129,17 @@ bool number_param(worker_actor* self, const char* name, nlohmann::json& out) {
 }
 
 /// The request body as a JSON object; nothing (and answered) otherwise.
+/// It must say it is JSON: an HTML form on another site cannot send that
+/// content type, so a browser that remembers Basic credentials for this
+/// server cannot be made to change it from elsewhere.
 std::optional<nlohmann::json> body_object(worker_actor* self) {
+  auto type = self->state.j->req.header("content-type");
+  if (!type || type->compare(0, 16, "application/json") != 0) {
+    answer(self, http::error_response(415, "UNSUPPORTED_MEDIA_TYPE",
+                                      "the body must be JSON, sent with "
+                                      "Content-Type: application/json"));
+    return std::nullopt;
+  }
   auto j = nlohmann::json::parse(self->state.j->req.body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     answer(self, error("INVALID_REQUEST", "the body must be a JSON object"));

@@ -121,14 +121,14 @@ def with_server(**kw):
 
 
 def call(srv, method, path, body=None, user="admin", password=None, bearer=None,
-         raw_auth=None):
+         raw_auth=None, headers=None):
     """(status, headers, JSON answer) of a request to /api/v1/<path>."""
     url = "http://127.0.0.1:%d/api/v1/%s" % (srv.http_port, path)
     data = None
-    headers = {}
+    headers = dict(headers or {})
     if body is not None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
+        headers.setdefault("Content-Type", "application/json")
     if raw_auth is not None:
         headers["Authorization"] = raw_auth
     elif bearer is not None:
@@ -236,6 +236,10 @@ def authentication_and_permissions(srv):
     answer, headers = expect(srv, 401, "GET", "sessions", user=None)
     check_eq(error_code_of(answer), "NOT_AUTHORIZED", "no credentials")
     check_eq(headers.get("WWW-Authenticate"), 'Basic realm="castor"', "challenge")
+    # A script (the console) gets no challenge: no browser login dialog.
+    answer, headers = expect(srv, 401, "GET", "sessions", user=None,
+                             headers={"X-Requested-With": "castor-console"})
+    check_eq(headers.get("WWW-Authenticate"), None, "no challenge for scripts")
     answer, _ = expect(srv, 401, "GET", "sessions", password="wrong")
     check_eq(error_code_of(answer), "NOT_AUTHORIZED", "wrong password")
     expect(srv, 401, "GET", "sessions", user="viewer", password="admin-secret")
@@ -434,6 +438,11 @@ def publish_reaches_subscribers(srv):
                 ({"topic": "$castor/api/x", "payload": "x"}, "PERMISSION_DENIED", 403)):
             answer, _ = expect(srv, status, "POST", "publish", body=body)
             check_eq(error_code_of(answer), code, "refused %r" % body)
+        # A body that does not say it is JSON (what an HTML form sends).
+        answer, _ = expect(srv, 415, "POST", "publish",
+                           body={"topic": "c45/p/a", "payload": "form"},
+                           headers={"Content-Type": "text/plain"})
+        check_eq(error_code_of(answer), "UNSUPPORTED_MEDIA_TYPE", "text/plain body")
         answer, _ = expect(srv, 403, "POST", "publish", user="device",
                            body={"topic": "c45/p/a", "payload": "x"})
         check_eq(error_code_of(answer), "PERMISSION_DENIED", "device outside dev/")
