@@ -94,9 +94,8 @@ void dispatch(http_router_actor* self, rest::job j,
     rest_security(self, j.req, j.rest, j.caller, rp);
     return;
   }
-  auto worker = rest::spawn_worker(self->system(),
-                                   std::make_shared<const rest::job>(
-                                       std::move(j)));
+  auto worker = rest::spawn_worker(
+      self->system(), std::make_shared<const rest::job>(std::move(j)));
   self->request(worker, http_answer_timeout, http_atom::value)
       .then([rp](http::response& r) mutable { rp.deliver(std::move(r)); },
             [rp](caf::error&) mutable {
@@ -136,8 +135,8 @@ void http_rest(http_router_actor* self, http::request& req,
     auto scheme = std::string{v.substr(0, sp)};
     for (auto& c : scheme)
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    auto value = sp == std::string_view::npos ? std::string_view{}
-                                              : v.substr(sp + 1);
+    auto value
+        = sp == std::string_view::npos ? std::string_view{} : v.substr(sp + 1);
     while (!value.empty() && value.front() == ' ')
       value.remove_prefix(1);
     if (scheme == "basic") {
@@ -145,7 +144,7 @@ void http_rest(http_router_actor* self, http::request& req,
       auto colon = decoded ? decoded->find(':') : std::string::npos;
       if (!decoded || colon == std::string::npos || colon == 0) {
         rp.deliver(unauthorized(req, "malformed Basic credentials (expected "
-                                "base64 of name:password)"));
+                                     "base64 of name:password)"));
         return;
       }
       ar.has_username = true;
@@ -154,7 +153,8 @@ void http_rest(http_router_actor* self, http::request& req,
       ar.password = decoded->substr(colon + 1);
     } else if (scheme == "bearer") {
       if (!ctx.auth.jwt) {
-        rp.deliver(unauthorized(req, "bearer tokens are not accepted: security.jwt "
+        rp.deliver(unauthorized(req,
+                                "bearer tokens are not accepted: security.jwt "
                                 "is not configured"));
         return;
       }
@@ -162,7 +162,8 @@ void http_rest(http_router_actor* self, http::request& req,
       ar.has_password = true;
       ar.password = std::string{value};
     } else {
-      rp.deliver(unauthorized(req, "unsupported authorization scheme (use Basic "
+      rp.deliver(unauthorized(req,
+                              "unsupported authorization scheme (use Basic "
                               "or Bearer)"));
       return;
     }
@@ -178,10 +179,9 @@ void http_rest(http_router_actor* self, http::request& req,
             if (r.decision != security::auth_decision::allow) {
               if (r.reason_code == mqtt::reason_code::server_busy
                   || r.reason_code == mqtt::reason_code::server_unavailable) {
-                rp.deliver(
-                    rest::error("UNAVAILABLE", "authentication is not "
-                                               "available now: "
-                                                   + r.reason));
+                rp.deliver(rest::error("UNAVAILABLE", "authentication is not "
+                                                      "available now: "
+                                                          + r.reason));
                 return;
               }
               if (r.reason_code
@@ -194,18 +194,20 @@ void http_rest(http_router_actor* self, http::request& req,
               CASTOR_LOG(info, "REST " + shared_req->peer,
                          "login refused: " << r.reason << " (" << r.handler
                                            << ")");
-              rp.deliver(unauthorized(*shared_req,
-                  anonymous ? "this server requires authentication"
-                            : "the credentials were refused"));
+              rp.deliver(unauthorized(
+                  *shared_req, anonymous ? "this server requires authentication"
+                                         : "the credentials were refused"));
               return;
             }
             if (bearer && r.handler != "jwt") {
-              rp.deliver(unauthorized(*shared_req, "the bearer token was refused"));
+              rp.deliver(
+                  unauthorized(*shared_req, "the bearer token was refused"));
               return;
             }
             if (r.principal.empty() && requires_principal(ctx, listener)) {
-              rp.deliver(unauthorized(*shared_req, "listener " + listener
-                                      + " requires authentication"));
+              rp.deliver(
+                  unauthorized(*shared_req, "listener " + listener
+                                                + " requires authentication"));
               return;
             }
             dispatch(self,
@@ -214,9 +216,9 @@ void http_rest(http_router_actor* self, http::request& req,
                      rp);
           },
           [=](caf::error& err) mutable {
-            rp.deliver(rest::error("UNAVAILABLE",
-                                   "authentication did not answer: "
-                                       + self->system().render(err)));
+            rp.deliver(
+                rest::error("UNAVAILABLE", "authentication did not answer: "
+                                               + self->system().render(err)));
           });
 }
 

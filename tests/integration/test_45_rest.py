@@ -68,7 +68,8 @@ class RestServer(Server):
     """Castor with an http listener (self.http_port) before the mqtt one,
     the test store and JWT (HS256), or without a store (store=False)."""
 
-    def __init__(self, store=True, overrides=None, anonymous_roles=None):
+    def __init__(self, store=True, overrides=None, anonymous_roles=None, threshold=3,
+                 delay_ms=500):
         super().__init__(overrides=overrides)
         self.http_port = None
         self.store = store
@@ -91,6 +92,8 @@ class RestServer(Server):
             "  jwt:",
             "    hs256_secret_file: %s" % secret,
             "  hash_threads_priority: normal",
+            "  failed_login_threshold: %d" % threshold,
+            "  failed_login_delay_ms: %d" % delay_ms,
         ])
 
     def _write_castor_config(self, port):
@@ -280,6 +283,29 @@ def jwt_bearer_callers(srv):
                  secret=b"x" * 40)
     expect(srv, 401, "GET", "listeners", bearer=forged)
     expect(srv, 401, "GET", "listeners", bearer="not-a-token")
+
+
+@with_server(threshold=2, delay_ms=800)
+def failed_rest_logins_slow_down_mqtt_and_rest(srv):
+    def timed(fn):
+        t0 = time.time()
+        fn()
+        return time.time() - t0
+    fast = timed(lambda: expect(srv, 200, "GET", "sessions", user="viewer"))
+    check(fast < 0.5, "a login before any failure is not delayed (%.2f s)" % fast)
+    # The slow-down of the name counts REST failures: the next login waits,
+    # over HTTP as over MQTT (a success ends the slow-down).
+    for _ in range(3):
+        expect(srv, 401, "GET", "sessions", user="viewer", password="wrong")
+    slow = timed(lambda: expect(srv, 200, "GET", "sessions", user="viewer"))
+    check(slow >= 0.6, "REST login after REST failures delayed (%.2f s)" % slow)
+    fast = timed(lambda: expect(srv, 200, "GET", "sessions", user="viewer"))
+    check(fast < 0.5, "not delayed after a success (%.2f s)" % fast)
+    for _ in range(3):
+        expect(srv, 401, "GET", "sessions", user="viewer", password="wrong")
+    slow = timed(lambda: connect(srv.port, unique("c45-slow"), username="viewer",
+                                 password=PASSWORDS["viewer"]).disconnect())
+    check(slow >= 0.6, "MQTT login after REST failures delayed (%.2f s)" % slow)
 
 
 @with_server(anonymous_roles=["VIEWER"])
