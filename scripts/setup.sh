@@ -10,6 +10,7 @@ packages=(
   clang libclang-rt-14-dev
   mosquitto mosquitto-clients python3-paho-mqtt python3-jsonpatch
   openssl
+  prometheus dpkg-dev
 )
 # Node.js may come from another source that bundles npm (and conflicts with
 # Debian's npm package); install Debian's only when there is no npm at all.
@@ -35,6 +36,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo_cmd systemctl disable --now mosquitto >/dev/null 2>&1 || true
   fi
   $sudo_cmd pkill -x mosquitto >/dev/null 2>&1 || true
+  # Only promtool is used (tests, config/prometheus/): the Prometheus
+  # server the package may start is not.
+  if command -v systemctl >/dev/null 2>&1; then
+    $sudo_cmd systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+  fi
+  $sudo_cmd pkill -x prometheus >/dev/null 2>&1 || true
+  $sudo_cmd pkill -f prometheus-node-exporter >/dev/null 2>&1 || true
 fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
