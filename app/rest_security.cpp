@@ -1,8 +1,8 @@
 // Principals and roles in the admin REST API (docs/operations.md,
 // "Principals and roles"): listing them (VIEW_SECURITY). Names, roles,
 // permissions and includes only: password hashes are never shown.
-// Changes (MODIFY_SECURITY) are checked and refused: the store is edited
-// in its file for now.
+// Changes (MODIFY_SECURITY) go to the store's editor, an actor of its own
+// (app/rest_security_edit.hpp), which answers through the promise.
 
 #include <caf/all.hpp>
 
@@ -10,6 +10,7 @@
 
 #include "app/rest_answers.hpp"
 #include "app/rest_api.hpp"
+#include "app/rest_security_edit.hpp"
 #include "security/security_store.hpp"
 
 namespace castor {
@@ -30,11 +31,18 @@ nlohmann::json names_of(permission_set s) {
   return out;
 }
 
+/// The store in effect (edits swap it).
+std::shared_ptr<const security::security_store>
+store_of(const http_context& ctx) {
+  return ctx.auth.store_state ? ctx.auth.store_state->get() : ctx.auth.store;
+}
+
 /// The caller holds `p`: every right without a store or with null access.
 bool may(const http_context& ctx, const rest_caller& caller, permission p) {
-  if (!caller.access || !ctx.auth.store)
+  auto store = store_of(ctx);
+  if (!caller.access || !store)
     return true;
-  return ctx.auth.store->can(caller.roles, p);
+  return store->can(caller.roles, p);
 }
 
 nlohmann::json principals_json(const security::security_store& store) {
@@ -59,7 +67,8 @@ nlohmann::json roles_json(const security::security_store& store) {
   return list;
 }
 
-http::response answer(const http_context& ctx, const http::request& req,
+/// The answer, or nothing when the change goes to the editor.
+std::optional<http::response> answer(const http_context& ctx, const http::request& req,
                       const std::string& rest, const rest_caller& caller) {
   auto slash = rest.find('/');
   auto area = rest.substr(0, slash);
@@ -70,7 +79,7 @@ http::response answer(const http_context& ctx, const http::request& req,
       return rest::error("PERMISSION_DENIED",
                          "listing " + area + " needs VIEW_SECURITY");
     nlohmann::json j{{"ok", true}};
-    auto& store = ctx.auth.store;
+    auto store = store_of(ctx);
     if (area == "principals")
       j["principals"] = store ? principals_json(*store)
                               : nlohmann::json::array();
@@ -87,15 +96,11 @@ http::response answer(const http_context& ctx, const http::request& req,
   if (!may(ctx, caller, permission::modify_security))
     return rest::error("PERMISSION_DENIED",
                        "changing " + area + " needs MODIFY_SECURITY");
-  if (!ctx.auth.store) {
+  if (!ctx.auth.store_state)
     return http::error_response(409, "NO_STORE",
                                 "no security store is configured "
                                 "(security.store_file)");
-  }
-  return http::error_response(501, "UNSUPPORTED",
-                              "changing " + area
-                                  + " through the REST API is not available;"
-                                    " edit the store file");
+  return std::nullopt;
 }
 
 } // namespace
@@ -103,7 +108,20 @@ http::response answer(const http_context& ctx, const http::request& req,
 void rest_security(http_router_actor* self, const http::request& req,
                    const std::string& rest, const rest_caller& caller,
                    caf::typed_response_promise<http::response> rp) {
-  rp.deliver(answer(*self->state.ctx, req, rest, caller));
+  if (auto r = answer(*self->state.ctx, req, rest, caller)) {
+    rp.deliver(std::move(*r));
+    return;
+  }
+  auto& st = self->state;
+  if (!st.security_editor)
+    st.security_editor = self->spawn<caf::detached + caf::linked>(
+        security_editor, st.ctx);
+  self->request(st.security_editor, http_answer_timeout, http_atom::value, req)
+      .then([rp](http::response& r) mutable { rp.deliver(std::move(r)); },
+            [rp](caf::error&) mutable {
+              rp.deliver(rest::error("TIMEOUT",
+                                     "the store was not edited in time"));
+            });
 }
 
 } // namespace castor
