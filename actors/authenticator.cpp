@@ -93,6 +93,8 @@ load_auth_settings(const security_config& cfg) {
     }
     result.store
         = std::make_shared<const security::security_store>(std::move(store));
+    result.store_state
+        = std::make_shared<security::store_holder>(result.store);
     for (const auto& role : cfg.anonymous_roles)
       if (result.store->roles().count(role) == 0)
         return "security.anonymous_roles: role '" + role
@@ -140,7 +142,7 @@ load_auth_settings(const security_config& cfg) {
 
 caf::behavior store_authenticator(caf::stateful_actor<store_auth_state>* self,
                                   store_auth_options opts) {
-  auto store = opts.store;
+  auto source = opts.store;
   auto pool = opts.pool;
   auto counters = opts.counters;
   bool defer_tokens = opts.defer_tokens;
@@ -156,13 +158,14 @@ caf::behavior store_authenticator(caf::stateful_actor<store_auth_state>* self,
                           bad_credentials, "store");
         if (!pool) {
           count(counters, &auth_counters::hashes);
-          return to_reply(store->authenticate(req.username, req.password),
+          return to_reply(source.get()->authenticate(req.username,
+                                                     req.password),
                           bad_credentials, "store");
         }
         auto& st = self->state;
         auto id = st.next_id++;
         auto me = self->address();
-        auto job = [store, counters, me, id, user = std::move(req.username),
+        auto job = [store = source.get(), counters, me, id, user = std::move(req.username),
                     password = std::move(req.password)]() mutable {
           auto r = store->authenticate(user, password);
           password.assign(password.size(), '\0');
@@ -195,11 +198,11 @@ caf::behavior store_authenticator(caf::stateful_actor<store_auth_state>* self,
       });
 }
 
-caf::behavior certificate_authenticator(
-    caf::event_based_actor* self,
-    std::shared_ptr<const security::security_store> store) {
+caf::behavior certificate_authenticator(caf::event_based_actor* self,
+                                        security::store_source source) {
   return implement<authenticator_interface>(
-      [store](authenticate_atom, const authenticate_request& req) {
+      [source](authenticate_atom, const authenticate_request& req) {
+        auto store = source.get();
         if (req.tls_identity.empty())
           return to_reply(auth_result::abstain("no client certificate"),
                           not_authorized, "certificate");
@@ -234,7 +237,7 @@ jwt_authenticator(caf::event_based_actor* self,
 caf::behavior
 anonymous_authenticator(caf::event_based_actor* self, anonymous_policy policy,
                         std::vector<std::string> roles,
-                        std::shared_ptr<const security::security_store> store) {
+                        security::store_source source) {
   return implement<authenticator_interface>(
       [=](authenticate_atom, const authenticate_request& req) {
         if (req.has_username && !req.username.empty())
@@ -245,7 +248,7 @@ anonymous_authenticator(caf::event_based_actor* self, anonymous_policy policy,
           return to_reply(auth_result::allow({}, roles), not_authorized,
                           "anonymous");
         case anonymous_policy::store:
-          if (store)
+          if (auto store = source.get())
             return to_reply(store->authenticate_anonymous(), not_authorized,
                             "anonymous");
           break;
@@ -469,7 +472,11 @@ spawn_authenticators(caf::actor_system& sys, const auth_settings& settings,
   };
   // A verified client certificate decides first (mutual TLS listeners with
   // principal_from); clients without one go on to the other handlers.
-  add(sys.spawn(certificate_authenticator, settings.store));
+  // The store in effect at each login (edits and reloads swap it).
+  security::store_source current = settings.store;
+  if (settings.store_state)
+    current = settings.store_state;
+  add(sys.spawn(certificate_authenticator, current));
   if (settings.store) {
     security::hash_pool::options po;
     po.threads = settings.hash_threads != 0
@@ -489,7 +496,7 @@ spawn_authenticators(caf::actor_system& sys, const auth_settings& settings,
       break;
     }
     store_auth_options so;
-    so.store = settings.store;
+    so.store = current;
     so.pool = std::make_shared<security::hash_pool>(po);
     so.defer_tokens = settings.jwt != nullptr;
     so.counters = counters;
@@ -503,7 +510,7 @@ spawn_authenticators(caf::actor_system& sys, const auth_settings& settings,
               .count());
     }));
   add(sys.spawn(anonymous_authenticator, settings.anonymous,
-                settings.anonymous_roles, settings.store));
+                settings.anonymous_roles, current));
   auth_chain_limits limits;
   limits.throttle = settings.throttle;
   limits.jwt_enabled = settings.jwt != nullptr;

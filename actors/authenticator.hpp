@@ -38,6 +38,7 @@
 #include "security/settings.hpp"
 #include "security/permissions.hpp"
 #include "security/security_store.hpp"
+#include "security/store_holder.hpp"
 
 namespace castor {
 
@@ -46,6 +47,9 @@ struct auth_settings {
   /// Null when no store is configured: then every client that is let in
   /// may do everything.
   std::shared_ptr<const security::security_store> store;
+  /// The store in effect while the server runs (security/store_holder.hpp):
+  /// made with `store`; edits and reloads swap it. Null without a store.
+  std::shared_ptr<security::store_holder> store_state;
   /// Null when JWT is off.
   std::shared_ptr<const security::jwt_verifier> jwt;
   anonymous_policy anonymous = anonymous_policy::allow;
@@ -79,7 +83,7 @@ using wall_clock_fn = std::function<int64_t()>;
 
 /// What the store authenticator works with.
 struct store_auth_options {
-  std::shared_ptr<const security::security_store> store;
+  security::store_source store;
   /// Where passwords are hashed; null = in the actor itself (tests).
   std::shared_ptr<security::hash_pool> pool;
   /// A JWT handler follows: a password shaped like a token is left to it
@@ -108,9 +112,8 @@ caf::behavior store_authenticator(caf::stateful_actor<store_auth_state>* self,
 /// (`tls_identity`): with the store's roles for it, or with no roles when
 /// there is no store; abstains without a certificate principal or when the
 /// store does not know it.
-caf::behavior certificate_authenticator(
-    caf::event_based_actor* self,
-    std::shared_ptr<const security::security_store> store);
+caf::behavior certificate_authenticator(caf::event_based_actor* self,
+                                        security::store_source store);
 
 /// Checks a password that is shaped like a JWT; abstains for any other.
 caf::behavior
@@ -122,7 +125,7 @@ jwt_authenticator(caf::event_based_actor* self,
 caf::behavior
 anonymous_authenticator(caf::event_based_actor* self, anonymous_policy policy,
                         std::vector<std::string> roles,
-                        std::shared_ptr<const security::security_store> store);
+                        security::store_source store);
 
 /// Options of the chain.
 struct auth_chain_limits {

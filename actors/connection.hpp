@@ -62,6 +62,7 @@
 #include "security/scram.hpp"
 #include "protocol/session_access.hpp"
 #include "security/security_store.hpp"
+#include "security/store_holder.hpp"
 #include "security/topic_access.hpp"
 #include "security/transport.hpp"
 
@@ -108,8 +109,9 @@ struct connection_context {
   /// The listener refuses anonymous clients (listener require_auth).
   bool require_principal = false;
   /// The security store, for access control and SCRAM; null = none, and
-  /// then an authenticated client may do everything.
-  std::shared_ptr<const security::security_store> store;
+  /// then an authenticated client may do everything. The store in effect
+  /// at the time of each use (edits and reloads swap it): store.get().
+  security::store_source store;
   /// One shared rights object per principal (with a store): what the
   /// connections, sessions and subscriptions of a principal check.
   std::shared_ptr<security::rights_registry> rights;

@@ -181,7 +181,7 @@ change_roles(connection_broker* self, const std::vector<std::string>& add,
       a.own_rights = st.ctx->rights
                          ? st.ctx->rights->session_rights(roles)
                          : std::make_shared<security::topic_access>(
-                             st.ctx->store, roles);
+                             st.ctx->store.get(), roles);
       a.session_rights->replace(mqtt::with_ownership(
           a.own_rights, st.channel->options().mapping, a.principal));
     }

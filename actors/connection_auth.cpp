@@ -229,14 +229,14 @@ void authenticated(connection_broker* self, mqtt::effect::open_session&& open,
   if (st.ctx->rights)
     st.attachment.access = st.ctx->rights->rights_of(st.attachment.principal,
                                                      st.attachment.roles);
-  else if (st.ctx->store)
+  else if (auto store = st.ctx->store.get())
     st.attachment.access = std::make_shared<security::topic_access>(
-        st.ctx->store, st.attachment.roles);
+        store, st.attachment.roles);
   else
     st.attachment.access = allow_everything(); // no security store configured
   // A topic whose specification names the principal as OWNER grants it
   // its rights on that topic (asked only where its roles refuse).
-  if (st.ctx->rights || st.ctx->store) {
+  if (st.ctx->rights || st.ctx->store.get()) {
     st.attachment.access = mqtt::with_ownership(
         st.attachment.access, st.channel->options().mapping,
         st.attachment.principal);
@@ -278,7 +278,7 @@ void continue_scram(connection_broker* self, std::string server_first) {
 /// An unknown user gets stand-in parameters and fails at the proof.
 void start_scram(connection_broker* self, mqtt::effect::open_session&& open) {
   auto& st = self->state;
-  auto store = st.ctx->store;
+  auto store = st.ctx->store.get();
   // Kept aside until the gate opens: an AUTH before the server-first
   // message is out of turn.
   auto scram = std::make_shared<std::unique_ptr<security::scram_server>>(
@@ -329,7 +329,7 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
   auto& creds = open.creds;
   if (!creds.auth_method.empty()) {
     // MQTT 5 enhanced authentication; SCRAM-SHA-256 against the store.
-    if (creds.auth_method != "SCRAM-SHA-256" || !st.ctx->store) {
+    if (creds.auth_method != "SCRAM-SHA-256" || !st.ctx->store.get()) {
       refuse_connect(self, mqtt::reason_code::bad_authentication_method,
                      "authentication method " + creds.auth_method
                          + " is not supported");
@@ -395,7 +395,7 @@ void continue_auth(connection_broker* self, const std::string& data) {
     record_scram(self, false);
     auto user = st.attachment.scram->user();
     auto roles
-        = st.ctx->store->roles_of(user).value_or(std::vector<std::string>{});
+        = st.ctx->store.get()->roles_of(user).value_or(std::vector<std::string>{});
     auto open = std::move(st.attachment.pending_open);
     st.attachment.scram.reset();
     st.channel->set_auth_success(std::move(step.message));

@@ -84,6 +84,9 @@ struct http_router_state {
   /// ctx->cfg.listeners: (open_atom, listener, port) adds one.
   std::vector<caf::actor> listeners;
   std::vector<uint16_t> ports;
+  /// Edits the security store (app/rest_security_edit.hpp); spawned on
+  /// the first change, linked to the router.
+  caf::actor security_editor;
   static inline const char* name = "http-router";
 };
 

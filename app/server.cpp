@@ -203,6 +203,10 @@ std::optional<std::string> server::start() {
   std::shared_ptr<security::rights_registry> rights;
   if (auth_.store)
     rights = std::make_shared<security::rights_registry>(auth_.store);
+  // Edits of the store (REST API) and reloads swap it through the holder,
+  // which passes the new store on to the rights of connected sessions.
+  if (auth_.store_state)
+    auth_.store_state->set_rights(rights);
   caf::scoped_actor self{sys_};
   // One gate for every listener's connections: they all run on the I/O
   // thread, and a subscription is in force for every publish read after it.
@@ -259,6 +263,8 @@ std::optional<std::string> server::start() {
     ctx->auth_required = auth_required || l.require_auth;
     ctx->require_principal = l.require_auth;
     ctx->store = auth_.store;
+    if (auth_.store_state)
+      ctx->store = auth_.store_state;
     ctx->rights = rights;
     if (ctx->transport && security::serves_http(ctx->transport->kind))
       ctx->http = http_;

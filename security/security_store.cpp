@@ -153,6 +153,14 @@ void security_store::set_stand_in_secret(std::string_view secret) {
   make_stand_ins();
 }
 
+void security_store::keep_stand_in_secret_of(const security_store& other) {
+  if (!other.stand_in_secret_set_)
+    return;
+  stand_in_key_ = other.stand_in_key_;
+  stand_in_secret_set_ = true;
+  make_stand_ins();
+}
+
 void security_store::make_stand_ins() {
   if (!stand_in_secret_set_) {
     std::string all = "castor stand-in key";

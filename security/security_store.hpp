@@ -116,6 +116,22 @@ public:
   /// unknown name from a known one by the server-first message.
   scram_credentials scram_credentials_for(std::string_view user) const;
 
+  const std::set<std::string, std::less<>>& isolated_paths() const noexcept {
+    return isolated_;
+  }
+
+  bool anonymous_allowed() const noexcept {
+    return anonymous_allowed_;
+  }
+
+  const std::vector<std::string>& anonymous_roles() const noexcept {
+    return anonymous_roles_;
+  }
+
+  /// Takes the stand-in secret of `other`, if it was given one
+  /// (set_stand_in_secret): an edited store keeps the stand-ins.
+  void keep_stand_in_secret_of(const security_store& other);
+
   bool is_isolated(std::string_view path) const {
     return isolated_.count(path) > 0;
   }
