@@ -1,0 +1,108 @@
+// Live values: one MQTT over WebSocket connection (MQTT.js, served by the
+// server as vendor/mqtt.min.js) with the logged-in user's credentials, so
+// the same security rules apply as for any MQTT client.
+
+import { credentials } from './api.js';
+
+let loading = null;
+let client = null;
+const listeners = new Set(); // (topic, value, packet) => void
+const stateListeners = new Set();
+let state = 'off';
+
+function loadMqtt() {
+  if (window.mqtt) return Promise.resolve(window.mqtt);
+  if (!loading) {
+    loading = new Promise((resolve, reject) => {
+      const s = document.createElement('script');
+      s.src = 'vendor/mqtt.min.js';
+      s.onload = () => (window.mqtt ? resolve(window.mqtt)
+        : reject(new Error('MQTT.js did not load')));
+      s.onerror = () => { loading = null; reject(new Error('MQTT.js is not installed with this server')); };
+      document.head.append(s);
+    });
+  }
+  return loading;
+}
+
+function setState(s, detail) {
+  state = s;
+  for (const fn of stateListeners) fn(s, detail);
+}
+
+export function liveState() { return state; }
+export function onLiveState(fn) { stateListeners.add(fn); fn(state); return () => stateListeners.delete(fn); }
+export function onLiveMessage(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+
+// A message's payload as a value: JSON when it says it is JSON (content
+// type or payload format indicator) and parses, text when it is UTF-8,
+// otherwise "<n bytes>".
+export function decodePayload(payload, packet) {
+  const props = (packet && packet.properties) || {};
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+  } catch {
+    return { type: 'binary', value: `<${payload.length} bytes>` };
+  }
+  if (props.contentType === 'application/json' || props.payloadFormatIndicator) {
+    try { return { type: 'json', value: JSON.parse(text) }; } catch { /* text */ }
+  }
+  return { type: 'string', value: text };
+}
+
+export async function connectLive() {
+  if (client) return client;
+  setState('connecting');
+  let mqtt;
+  try {
+    mqtt = await loadMqtt();
+  } catch (e) {
+    setState('unavailable', e.message);
+    throw e;
+  }
+  let settings = { mqtt_path: '/mqtt' };
+  try {
+    settings = await (await fetch('settings.json', { cache: 'no-store' })).json();
+  } catch { /* the default path */ }
+  const c = credentials() || { name: '', password: '' };
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${settings.mqtt_path}`;
+  const opts = {
+    protocolVersion: 5,
+    clean: true,
+    reconnectPeriod: 3000,
+    connectTimeout: 10000,
+    clientId: 'castor-console-' + Math.random().toString(16).slice(2, 10),
+  };
+  if (c.name) opts.username = c.name;
+  if (c.password) opts.password = c.password;
+  client = mqtt.connect(url, opts);
+  client.on('connect', () => setState('connected'));
+  client.on('reconnect', () => setState('connecting'));
+  client.on('close', () => { if (state !== 'off') setState('disconnected'); });
+  client.on('error', (e) => setState('error', e.message));
+  client.on('message', (topic, payload, packet) => {
+    for (const fn of listeners) fn(topic, decodePayload(payload, packet), packet);
+  });
+  return client;
+}
+
+export async function subscribe(filters) {
+  const c = await connectLive();
+  if (!filters.length) return;
+  return new Promise((resolve, reject) => {
+    c.subscribe(filters, { qos: 0 }, (err, granted) => (err ? reject(err) : resolve(granted)));
+  });
+}
+
+export function unsubscribe(filters) {
+  if (client && filters.length) client.unsubscribe(filters);
+}
+
+export function disconnectLive() {
+  if (!client) return;
+  setState('off');
+  client.end(true);
+  client = null;
+  listeners.clear();
+}
