@@ -121,7 +121,8 @@ http::response http_console(http_router_actor* self, const http::request& req) {
   if (std::string_view{f->content_type}.substr(0, 9) == "text/html") {
     r.headers.emplace_back("Content-Security-Policy",
                            "default-src 'self'; connect-src 'self'; "
-                           "img-src 'self' data:; frame-ancestors 'none'; "
+                           "img-src 'self' data:; worker-src 'self' blob:; "
+                           "frame-ancestors 'none'; "
                            "base-uri 'none'; form-action 'none'");
     r.headers.emplace_back("X-Frame-Options", "DENY");
     r.headers.emplace_back("Referrer-Policy", "no-referrer");

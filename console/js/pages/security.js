@@ -131,7 +131,8 @@ export function render(el) {
     try {
       const perms = rPerms.value.trim() ? JSON.parse(rPerms.value) : {};
       body = Array.isArray(perms) ? { permissions: perms } : { ...perms };
-      if (!Array.isArray(perms) && !('permissions' in perms) && !('global' in perms) && !('paths' in perms)) {
+      if (!Array.isArray(perms) && !('permissions' in perms) && !('global' in perms) && !('paths' in perms)
+        && !('default_path' in perms)) {
         body = { permissions: perms };
       }
     } catch (e) {

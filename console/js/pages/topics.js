@@ -173,6 +173,7 @@ export function render(el) {
     if (live.length) unsubscribe(live);
     live = [];
     liveFilter = null;
+    delete tree.dataset.live;
     let filters;
     if (isMqttFilter(sel)) {
       filters = [sel];
@@ -184,6 +185,8 @@ export function render(el) {
     live = filters;
     try {
       await subscribe(filters);
+      // Subscribed: from now on every publish shows.
+      tree.dataset.live = filters.join(',');
     } catch (e) {
       status.fail(`Live values unavailable: ${e.message}`);
     }
@@ -230,6 +233,8 @@ export function render(el) {
       await follow(sel, [...topics.keys()]);
     } catch (e) {
       status.fail(`Fetch failed: ${e.code}: ${e.message}`);
+      // Live values still show what a plain MQTT filter receives.
+      if (isMqttFilter(sel)) await follow(sel, []);
     } finally {
       fetchBtn.disabled = false;
     }
