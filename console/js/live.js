@@ -51,8 +51,16 @@ export function decodePayload(payload, packet) {
   return { type: 'string', value: text };
 }
 
-export async function connectLive() {
-  if (client) return client;
+let pending = null;
+
+// The connection, made on first use (one at a time).
+export function connectLive() {
+  if (client) return Promise.resolve(client);
+  if (!pending) pending = connect().finally(() => { pending = null; });
+  return pending;
+}
+
+async function connect() {
   setState('connecting');
   let mqtt;
   try {
@@ -65,7 +73,8 @@ export async function connectLive() {
   try {
     settings = await (await fetch('settings.json', { cache: 'no-store' })).json();
   } catch { /* the default path */ }
-  const c = credentials() || { name: '', password: '' };
+  const c = credentials();
+  if (!c) { setState('off'); throw new Error('logged out'); }
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${settings.mqtt_path}`;
   const opts = {
     protocolVersion: 5,
@@ -79,8 +88,19 @@ export async function connectLive() {
   client = mqtt.connect(url, opts);
   client.on('connect', () => setState('connected'));
   client.on('reconnect', () => setState('connecting'));
-  client.on('close', () => { if (state !== 'off') setState('disconnected'); });
-  client.on('error', (e) => setState('error', e.message));
+  client.on('close', () => { if (state !== 'off' && state !== 'refused') setState('disconnected'); });
+  client.on('error', (e) => {
+    // Refused credentials (bad user name or password, not authorized):
+    // trying again would only count as more failed logins.
+    if (e && (e.code === 134 || e.code === 135 || e.code === 4 || e.code === 5)) {
+      setState('refused', e.message);
+      const refused = client;
+      client = null;
+      if (refused) refused.end(true);
+      return;
+    }
+    setState('error', e.message);
+  });
   client.on('message', (topic, payload, packet) => {
     for (const fn of listeners) fn(topic, decodePayload(payload, packet), packet);
   });
@@ -100,9 +120,9 @@ export function unsubscribe(filters) {
 }
 
 export function disconnectLive() {
-  if (!client) return;
   setState('off');
+  listeners.clear();
+  if (!client) return;
   client.end(true);
   client = null;
-  listeners.clear();
 }
