@@ -55,7 +55,7 @@ export function render(el) {
     busy = true;
     try {
       const f = filter.value.trim() || 'all';
-      const r = await api.get(`/sessions?filter=${encodeURIComponent(f)}&limit=1000`);
+      const r = await api.get(`/sessions?filter=${encodeURIComponent(f)}`);
       sessions = r.sessions || [];
       clear(body);
       for (const s of sessions) {
