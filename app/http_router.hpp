@@ -62,6 +62,10 @@ struct http_context {
   mapping_ptr mapping;
   /// Authentication and rights (the REST API authenticates with them).
   auth_settings auth;
+  /// The authenticator chain (actors/authenticator.hpp); null when every
+  /// client is let in with every right (no store, no tokens, anonymous
+  /// clients allowed, no listener requiring authentication).
+  auth_chain_interface auth_chain;
   std::shared_ptr<security::rights_registry> rights;
   std::chrono::system_clock::time_point started
       = std::chrono::system_clock::now();

@@ -50,6 +50,10 @@ caf::behavior listener_actor(listener_broker* self, listener_config cfg,
         self->monitor(conn);
         st.connections.insert(conn);
       },
+      [=](stats_atom) -> uint64_t {
+        // The connections it holds (GET /api/v1/listeners).
+        return self->state.connections.size();
+      },
       [=](const caf::io::acceptor_closed_msg&) {
         CASTOR_LOG(error, "listener " << self->state.cfg.name,
                    "acceptor closed");

@@ -6,6 +6,7 @@
 // would not terminate).
 //
 //   (open_atom)      -> uint16_t port, or an error if it could not listen
+//   (stats_atom)     -> uint64_t: the connections it holds
 //   (shutdown_atom)  -> kick every connection (server shutting down), quit
 //   new_connection_msg  -> fork a connection broker (monitored), or close
 //                          the socket at max_connections (counted, logged)

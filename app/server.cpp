@@ -225,6 +225,7 @@ std::optional<std::string> server::start() {
     h.missing = missing;
     h.mapping = mapping;
     h.auth = auth_;
+    h.auth_chain = auth_chain_;
     h.rights = rights;
   }
   http_ = sys_.spawn(http_router, http_ctx_);
