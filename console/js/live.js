@@ -34,9 +34,9 @@ export function liveState() { return state; }
 export function onLiveState(fn) { stateListeners.add(fn); fn(state); return () => stateListeners.delete(fn); }
 export function onLiveMessage(fn) { listeners.add(fn); return () => listeners.delete(fn); }
 
-// A message's payload as a value: JSON when it says it is JSON (content
-// type or payload format indicator) and parses, text when it is UTF-8,
-// otherwise "<n bytes>".
+// A message's payload as a value: JSON when its content type says so and
+// it parses, text when it is UTF-8 (numbers of int64 and double topics
+// too), otherwise "<n bytes>".
 export function decodePayload(payload, packet) {
   const props = (packet && packet.properties) || {};
   let text;
@@ -45,7 +45,7 @@ export function decodePayload(payload, packet) {
   } catch {
     return { type: 'binary', value: `<${payload.length} bytes>` };
   }
-  if (props.contentType === 'application/json' || props.payloadFormatIndicator) {
+  if (props.contentType === 'application/json') {
     try { return { type: 'json', value: JSON.parse(text) }; } catch { /* text */ }
   }
   return { type: 'string', value: text };

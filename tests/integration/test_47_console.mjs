@@ -307,20 +307,56 @@ test('close a mosquitto_sub session and see it vanish', async (srv, t) => {
   noPageErrors(page);
 });
 
-test('security and publish pages', async (srv, t) => {
+test('publish form: a mosquitto_sub client receives the message', async (srv, t) => {
+  if (!(await hasRest(srv, '/publish'))) { t.skip = 'the REST API has no /publish yet'; return; }
+  const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(srv.port), '-V', 'mqttv5',
+    '-u', ADMIN.name, '-P', ADMIN.password, '-t', 'console/published', '-F', '%t %p']);
+  let out = '';
+  sub.stdout.on('data', (d) => { out += d; });
+  t.cleanup.push(() => sub.kill('SIGKILL'));
+  // Subscribed once a marker published after it starts arrives.
+  const deadline = Date.now() + TIMEOUT;
+  while (!out.includes('marker')) {
+    if (Date.now() > deadline) throw new Error('mosquitto_sub did not subscribe');
+    mosquittoPub(srv, 'console/published', 'marker');
+    await sleep(200);
+  }
+  const page = await openConsole(srv, t);
+  await login(page, ADMIN.name, ADMIN.password);
+  await page.click('a[data-page=publish]');
+  await page.fill('#publish-topic', 'console/published');
+  await page.fill('#publish-payload', 'hello from the console');
+  await page.selectOption('#publish-qos', '1');
+  await page.click('#publish-send');
+  await page.waitForFunction(() => /Published/.test(document.getElementById('publish-status').textContent));
+  while (!out.includes('console/published hello from the console')) {
+    if (Date.now() > deadline + TIMEOUT) throw new Error(`mosquitto_sub got: ${out}`);
+    await sleep(50);
+  }
+  await shot(page, 'publish');
+  noPageErrors(page);
+});
+
+test('security page: principals and roles; add and remove a principal', async (srv, t) => {
   if (!(await hasRest(srv, '/principals'))) { t.skip = 'the REST API has no /principals yet'; return; }
   const page = await openConsole(srv, t);
   await login(page, ADMIN.name, ADMIN.password);
   await page.click('a[data-page=security]');
   await page.waitForSelector('#principals-table tr[data-name="sensor-1"]');
   await page.waitForSelector('#roles-table tr[data-name="DEVICE"]');
+  await page.fill('#principal-name', 'console-user');
+  await page.fill('#principal-password', 'console-password');
+  await page.fill('#principal-roles', 'DEVICE');
+  await page.click('#principal-save');
+  await page.waitForSelector('#principals-table tr[data-name="console-user"]');
+  let r = await rest(srv, 'GET', '/principals');
+  const added = (r.json.principals || []).find((p) => p.name === 'console-user');
+  if (!added || JSON.stringify(added.roles) !== '["DEVICE"]') throw new Error(`principals: ${JSON.stringify(r.json)}`);
   await shot(page, 'security');
-  await page.click('a[data-page=publish]');
-  await page.fill('#publish-topic', 'console/published');
-  await page.fill('#publish-payload', 'hello');
-  await page.click('#publish-send');
-  await page.waitForFunction(() => /Published/.test(document.getElementById('publish-status').textContent));
-  await shot(page, 'publish');
+  await page.click('#principals-table tr[data-name="console-user"] button');
+  await page.waitForSelector('#principals-table tr[data-name="console-user"]', { state: 'detached' });
+  r = await rest(srv, 'GET', '/principals');
+  if ((r.json.principals || []).some((p) => p.name === 'console-user')) throw new Error('still a principal');
   noPageErrors(page);
 });
 

@@ -286,7 +286,9 @@ export function render(el) {
     try {
       const r = await api.post('/topics', body);
       if (value !== undefined) await api.put(`/topics/${pathPart(path)}`, { value });
-      if (!topics.has(path)) topics.set(path, { type, hasValue: false });
+      // Its live value may have arrived first, with the type guessed.
+      if (topics.has(path)) topics.get(path).type = type;
+      else topics.set(path, { type, hasValue: false });
       if (value !== undefined) setValue(path, type, value);
       selected = path;
       expandTo(path);
