@@ -29,9 +29,13 @@ bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-http::response unauthorized(std::string_view message) {
+/// 401 with the Basic challenge, unless a script asks (X-Requested-With,
+/// as the console does): a browser would show its own login dialog.
+http::response unauthorized(const http::request& req,
+                            std::string_view message) {
   auto r = http::error_response(401, "NOT_AUTHORIZED", message);
-  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"castor\"");
+  if (!req.header("x-requested-with"))
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"castor\"");
   return r;
 }
 
@@ -90,9 +94,8 @@ void dispatch(http_router_actor* self, rest::job j,
     rest_security(self, j.req, j.rest, j.caller, rp);
     return;
   }
-  auto worker = rest::spawn_worker(self->system(),
-                                   std::make_shared<const rest::job>(
-                                       std::move(j)));
+  auto worker = rest::spawn_worker(
+      self->system(), std::make_shared<const rest::job>(std::move(j)));
   self->request(worker, http_answer_timeout, http_atom::value)
       .then([rp](http::response& r) mutable { rp.deliver(std::move(r)); },
             [rp](caf::error&) mutable {
@@ -132,16 +135,16 @@ void http_rest(http_router_actor* self, http::request& req,
     auto scheme = std::string{v.substr(0, sp)};
     for (auto& c : scheme)
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    auto value = sp == std::string_view::npos ? std::string_view{}
-                                              : v.substr(sp + 1);
+    auto value
+        = sp == std::string_view::npos ? std::string_view{} : v.substr(sp + 1);
     while (!value.empty() && value.front() == ' ')
       value.remove_prefix(1);
     if (scheme == "basic") {
       auto decoded = security::base64_decode(value);
       auto colon = decoded ? decoded->find(':') : std::string::npos;
       if (!decoded || colon == std::string::npos || colon == 0) {
-        rp.deliver(unauthorized("malformed Basic credentials (expected "
-                                "base64 of name:password)"));
+        rp.deliver(unauthorized(req, "malformed Basic credentials (expected "
+                                     "base64 of name:password)"));
         return;
       }
       ar.has_username = true;
@@ -150,7 +153,8 @@ void http_rest(http_router_actor* self, http::request& req,
       ar.password = decoded->substr(colon + 1);
     } else if (scheme == "bearer") {
       if (!ctx.auth.jwt) {
-        rp.deliver(unauthorized("bearer tokens are not accepted: security.jwt "
+        rp.deliver(unauthorized(req,
+                                "bearer tokens are not accepted: security.jwt "
                                 "is not configured"));
         return;
       }
@@ -158,7 +162,8 @@ void http_rest(http_router_actor* self, http::request& req,
       ar.has_password = true;
       ar.password = std::string{value};
     } else {
-      rp.deliver(unauthorized("unsupported authorization scheme (use Basic "
+      rp.deliver(unauthorized(req,
+                              "unsupported authorization scheme (use Basic "
                               "or Bearer)"));
       return;
     }
@@ -174,10 +179,9 @@ void http_rest(http_router_actor* self, http::request& req,
             if (r.decision != security::auth_decision::allow) {
               if (r.reason_code == mqtt::reason_code::server_busy
                   || r.reason_code == mqtt::reason_code::server_unavailable) {
-                rp.deliver(
-                    rest::error("UNAVAILABLE", "authentication is not "
-                                               "available now: "
-                                                   + r.reason));
+                rp.deliver(rest::error("UNAVAILABLE", "authentication is not "
+                                                      "available now: "
+                                                          + r.reason));
                 return;
               }
               if (r.reason_code
@@ -191,17 +195,19 @@ void http_rest(http_router_actor* self, http::request& req,
                          "login refused: " << r.reason << " (" << r.handler
                                            << ")");
               rp.deliver(unauthorized(
-                  anonymous ? "this server requires authentication"
-                            : "the credentials were refused"));
+                  *shared_req, anonymous ? "this server requires authentication"
+                                         : "the credentials were refused"));
               return;
             }
             if (bearer && r.handler != "jwt") {
-              rp.deliver(unauthorized("the bearer token was refused"));
+              rp.deliver(
+                  unauthorized(*shared_req, "the bearer token was refused"));
               return;
             }
             if (r.principal.empty() && requires_principal(ctx, listener)) {
-              rp.deliver(unauthorized("listener " + listener
-                                      + " requires authentication"));
+              rp.deliver(
+                  unauthorized(*shared_req, "listener " + listener
+                                                + " requires authentication"));
               return;
             }
             dispatch(self,
@@ -210,9 +216,9 @@ void http_rest(http_router_actor* self, http::request& req,
                      rp);
           },
           [=](caf::error& err) mutable {
-            rp.deliver(rest::error("UNAVAILABLE",
-                                   "authentication did not answer: "
-                                       + self->system().render(err)));
+            rp.deliver(
+                rest::error("UNAVAILABLE", "authentication did not answer: "
+                                               + self->system().render(err)));
           });
 }
 

@@ -14,6 +14,7 @@
 #include <caf/fwd.hpp>
 #include <nlohmann/json.hpp>
 
+#include "app/rest_answers.hpp"
 #include "app/rest_api.hpp"
 
 namespace castor {
@@ -45,23 +46,6 @@ using job_ptr = std::shared_ptr<const job>;
 /// Spawns the worker for `j`: it answers (http_atom) with the response,
 /// then ends.
 caf::actor spawn_worker(caf::actor_system& sys, job_ptr j);
-
-/// The HTTP status of an API error code (docs/operations.md).
-int status_of(std::string_view code);
-
-/// A JSON answer with `status`.
-http::response json_response(int status, const nlohmann::json& j);
-
-/// An API answer (JSON text) as an HTTP response: 200 (or `ok_status`)
-/// when it is ok, else the status of its error code.
-http::response from_answer(const std::string& answer, int ok_status = 200);
-
-/// An error answer whose status comes from its code.
-http::response error(std::string_view code, std::string_view message);
-
-/// The configuration as JSON (the values of app/config.hpp's to_yaml, in
-/// the order of config/castor.yaml).
-nlohmann::ordered_json config_json(const config& cfg);
 
 } // namespace rest
 

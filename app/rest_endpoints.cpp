@@ -51,8 +51,8 @@ void answer(worker_actor* self, http::response r) {
 http::response method_not_allowed(const job& j, const char* allow) {
   auto r = http::error_response(405, "METHOD_NOT_ALLOWED",
                                 j.method + " is not allowed on /api/v1/"
-                                    + j.rest.substr(0, 200) + " (use "
-                                    + allow + ")");
+                                    + j.rest.substr(0, 200) + " (use " + allow
+                                    + ")");
   r.headers.emplace_back("Allow", allow);
   return r;
 }
@@ -67,14 +67,10 @@ bool may(const job& j, security::permission p) {
 
 api_context context_of(const job& j) {
   auto& ctx = *j.ctx;
-  api_context a{ctx.tree,
-                j.caller.access,
-                ctx.mapping,
-                ctx.cfg.mqtt.topic_idle_timeout_ms,
-                j.caller.principal,
-                ctx.locks,
-                std::string{},
-                caf::actor{},
+  api_context a{ctx.tree,           j.caller.access,
+                ctx.mapping,        ctx.cfg.mqtt.topic_idle_timeout_ms,
+                j.caller.principal, ctx.locks,
+                std::string{},      caf::actor{},
                 caf::actor{}};
   a.handlers = ctx.handlers;
   a.missing = ctx.missing;
@@ -120,8 +116,8 @@ bool number_param(worker_actor* self, const char* name, nlohmann::json& out) {
       n = n * 10 + static_cast<uint64_t>(c - '0');
   }
   if (!ok) {
-    answer(self, error("INVALID_REQUEST", std::string{"query parameter "}
-                                              + name + " must be a number"));
+    answer(self, error("INVALID_REQUEST", std::string{"query parameter "} + name
+                                              + " must be a number"));
     return false;
   }
   out[name] = n;
@@ -129,7 +125,17 @@ bool number_param(worker_actor* self, const char* name, nlohmann::json& out) {
 }
 
 /// The request body as a JSON object; nothing (and answered) otherwise.
+/// It must say it is JSON: an HTML form on another site cannot send that
+/// content type, so a browser that remembers Basic credentials for this
+/// server cannot be made to change it from elsewhere.
 std::optional<nlohmann::json> body_object(worker_actor* self) {
+  auto type = self->state.j->req.header("content-type");
+  if (!type || type->compare(0, 16, "application/json") != 0) {
+    answer(self, http::error_response(415, "UNSUPPORTED_MEDIA_TYPE",
+                                      "the body must be JSON, sent with "
+                                      "Content-Type: application/json"));
+    return std::nullopt;
+  }
   auto j = nlohmann::json::parse(self->state.j->req.body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     answer(self, error("INVALID_REQUEST", "the body must be a JSON object"));
@@ -149,7 +155,8 @@ std::string quoted(const std::string& s) {
   return out + "'";
 }
 
-// -- sessions ------------------------------------------------------------------
+// -- sessions
+// ------------------------------------------------------------------
 
 void sessions(worker_actor* self, const std::string& id) {
   auto& j = *self->state.j;
@@ -166,8 +173,8 @@ void sessions(worker_actor* self, const std::string& id) {
     return run_api(self, "sessions/list", p);
   }
   // A session by its client identifier (or the API's session id).
-  auto filter = "$ClientId is " + quoted(id) + " or $SessionId is "
-                + quoted(id);
+  auto filter
+      = "$ClientId is " + quoted(id) + " or $SessionId is " + quoted(id);
   if (j.method == "GET") {
     return run_api(
         self, "sessions/list", {{"filter", filter}, {"limit", 2}},
@@ -177,13 +184,12 @@ void sessions(worker_actor* self, const std::string& id) {
             return from_answer(text);
           nlohmann::json found;
           for (auto& s : a["sessions"]) {
-            if (found.is_null()
-                || s["properties"].value("$ClientId", "") == id)
+            if (found.is_null() || s["properties"].value("$ClientId", "") == id)
               found = s;
           }
           if (found.is_null())
-            return error("NO_SUCH_SESSION", "no session of client id '" + id
-                                                + "'");
+            return error("NO_SUCH_SESSION",
+                         "no session of client id '" + id + "'");
           return json_response(200, {{"ok", true}, {"session", found}});
         });
   }
@@ -201,7 +207,8 @@ void sessions(worker_actor* self, const std::string& id) {
   answer(self, method_not_allowed(j, "GET, DELETE"));
 }
 
-// -- topics --------------------------------------------------------------------
+// -- topics
+// --------------------------------------------------------------------
 
 void topics(worker_actor* self, const std::string& path) {
   auto& j = *self->state.j;
@@ -243,10 +250,11 @@ void topics(worker_actor* self, const std::string& path) {
     }
     return answer(self, method_not_allowed(j, "GET, POST, DELETE"));
   }
-  if (!mqtt::valid_topic_name(path) || path.find_first_of("+#") != std::string::npos)
-    return answer(self, error("INVALID_REQUEST",
-                              "'" + path.substr(0, 200)
-                                  + "' is not a valid topic path"));
+  if (!mqtt::valid_topic_name(path)
+      || path.find_first_of("+#") != std::string::npos)
+    return answer(
+        self, error("INVALID_REQUEST",
+                    "'" + path.substr(0, 200) + "' is not a valid topic path"));
   if (j.method == "GET")
     return run_api(self, "topics/fetch", {{"selector", path}});
   if (j.method == "PUT") {
@@ -255,8 +263,8 @@ void topics(worker_actor* self, const std::string& path) {
       return;
     auto given = body->find("path");
     if (given != body->end() && *given != path)
-      return answer(self, error("INVALID_REQUEST",
-                                "the body's path is not the URL's"));
+      return answer(
+          self, error("INVALID_REQUEST", "the body's path is not the URL's"));
     (*body)["path"] = path;
     return run_api(self, "topics/update", *body);
   }
@@ -265,7 +273,8 @@ void topics(worker_actor* self, const std::string& path) {
   answer(self, method_not_allowed(j, "GET, PUT, DELETE"));
 }
 
-// -- publish -------------------------------------------------------------------
+// -- publish
+// -------------------------------------------------------------------
 
 /// The publish a body describes, or the error answered.
 std::optional<mqtt::publish> publish_of(worker_actor* self,
@@ -328,20 +337,23 @@ void deliver_publish(worker_actor* self, mqtt::message_ptr msg, bool create,
       .then(
           [=](topic_interface& t) {
             if (!t)
-              return answer(self, error("PERMISSION_DENIED",
-                                        "creating '" + topic
-                                            + "' needs MODIFY_TOPIC"));
+              return answer(
+                  self, error("PERMISSION_DENIED",
+                              "creating '" + topic + "' needs MODIFY_TOPIC"));
             self->request(t, worker_wait, publish_atom::value,
                           publish_batch{{msg}})
-                .then([=](bool) { answer(self, json_response(200, {{"ok", true}})); },
-                      [=](caf::error&) {
-                        // Retired meanwhile: the tree has a new one.
-                        if (tries > 0)
-                          return deliver_publish(self, msg, create, tries - 1);
-                        answer(self, error("UNAVAILABLE",
-                                           "the topic did not take the "
-                                           "message in time"));
-                      });
+                .then(
+                    [=](bool) {
+                      answer(self, json_response(200, {{"ok", true}}));
+                    },
+                    [=](caf::error&) {
+                      // Retired meanwhile: the tree has a new one.
+                      if (tries > 0)
+                        return deliver_publish(self, msg, create, tries - 1);
+                      answer(self,
+                             error("UNAVAILABLE", "the topic did not take the "
+                                                  "message in time"));
+                    });
           },
           [=](caf::error&) {
             answer(self, error("UNAVAILABLE",
@@ -372,9 +384,9 @@ void publish(worker_actor* self) {
     case mqtt::publish_check::allow:
       break;
     case mqtt::publish_check::deny:
-      return answer(self, error("PERMISSION_DENIED",
-                                "publishing to '" + p.topic
-                                    + "' needs UPDATE_TOPIC"));
+      return answer(self,
+                    error("PERMISSION_DENIED", "publishing to '" + p.topic
+                                                   + "' needs UPDATE_TOPIC"));
     case mqtt::publish_check::allow_existing:
       create = false;
       break;
@@ -395,7 +407,8 @@ void publish(worker_actor* self) {
   deliver_publish(self, std::move(msg), create, 1);
 }
 
-// -- listeners -----------------------------------------------------------------
+// -- listeners
+// -----------------------------------------------------------------
 
 void listeners(worker_actor* self) {
   auto& j = *self->state.j;
@@ -419,8 +432,8 @@ void listeners(worker_actor* self) {
   auto pending = std::make_shared<size_t>(n + 1);
   auto done = [=] {
     if (--*pending == 0)
-      answer(self,
-             json_response(200, {{"ok", true}, {"listeners", std::move(*out)}}));
+      answer(self, json_response(
+                       200, {{"ok", true}, {"listeners", std::move(*out)}}));
   };
   for (size_t i = 0; i < n; ++i)
     self->request(j.listeners[i], worker_wait, stats_atom::value)
@@ -433,7 +446,8 @@ void listeners(worker_actor* self) {
   done();
 }
 
-// -- config --------------------------------------------------------------------
+// -- config
+// --------------------------------------------------------------------
 
 void configuration(worker_actor* self) {
   auto& j = *self->state.j;
@@ -452,8 +466,8 @@ void route(worker_actor* self) {
   auto& j = *self->state.j;
   auto slash = j.rest.find('/');
   auto area = j.rest.substr(0, slash);
-  auto tail = slash == std::string::npos ? std::string{}
-                                         : j.rest.substr(slash + 1);
+  auto tail
+      = slash == std::string::npos ? std::string{} : j.rest.substr(slash + 1);
   if (area == "sessions")
     return sessions(self, tail);
   if (area == "topics")

@@ -1,9 +1,11 @@
 // The admin REST API's answers: HTTP statuses from API error codes, and
 // the configuration in effect as JSON.
 
+#include <map>
+
 #include <yaml-cpp/yaml.h>
 
-#include "app/rest_detail.hpp"
+#include "app/rest_answers.hpp"
 
 namespace castor::rest {
 
@@ -13,45 +15,69 @@ bool has(std::string_view s, std::string_view part) {
   return s.find(part) != std::string_view::npos;
 }
 
-/// A YAML scalar as JSON: quoted text stays text; plain true/false,
-/// integers and null become JSON's.
-nlohmann::ordered_json scalar_json(const YAML::Node& n) {
-  const auto& text = n.Scalar();
-  if (n.Tag() == "!")
-    return text; // quoted
-  if (text == "true")
-    return true;
-  if (text == "false")
-    return false;
-  if (text == "~" || text == "null")
-    return nullptr;
-  if (!text.empty() && text.size() <= 18
-      && text.find_first_not_of("0123456789", text[0] == '-' ? 1 : 0)
-             == std::string::npos
-      && !(text[0] == '-' && text.size() == 1))
-    return std::stoll(text);
-  return text;
+enum class kind { text, integer, boolean };
+
+using kinds = std::map<std::string, kind>;
+
+bool integer_text(const std::string& t) {
+  auto digits = t.substr(!t.empty() && t[0] == '-' ? 1 : 0);
+  return !digits.empty() && digits.size() <= 18
+         && digits.find_first_not_of("0123456789") == std::string::npos;
 }
 
-nlohmann::ordered_json node_json(const YAML::Node& n) {
-  switch (n.Type()) {
-  case YAML::NodeType::Map: {
+/// What each setting is, from the defaults (YAML text has no types: a
+/// listener named "123" is text, its port a number): every setting whose
+/// default is written as a number or a boolean is one. Paths are dotted,
+/// list items "[]".
+void learn(const YAML::Node& n, const std::string& path, kinds& out) {
+  if (n.IsMap()) {
+    for (auto& kv : n)
+      learn(kv.second, path + "." + kv.first.Scalar(), out);
+  } else if (n.IsSequence()) {
+    for (auto& item : n)
+      learn(item, path + "[]", out);
+  } else if (n.IsScalar()) {
+    auto& t = n.Scalar();
+    out[path] = t == "true" || t == "false" ? kind::boolean
+                : integer_text(t)           ? kind::integer
+                                            : kind::text;
+  }
+}
+
+const kinds& setting_kinds() {
+  static const kinds k = [] {
+    kinds out;
+    learn(YAML::Load(to_yaml(config{})), "", out);
+    return out;
+  }();
+  return k;
+}
+
+nlohmann::ordered_json node_json(const YAML::Node& n, const std::string& path) {
+  if (n.IsMap()) {
     auto out = nlohmann::ordered_json::object();
     for (auto& kv : n)
-      out[kv.first.Scalar()] = node_json(kv.second);
+      out[kv.first.Scalar()]
+          = node_json(kv.second, path + "." + kv.first.Scalar());
     return out;
   }
-  case YAML::NodeType::Sequence: {
+  if (n.IsSequence()) {
     auto out = nlohmann::ordered_json::array();
     for (auto& item : n)
-      out.push_back(node_json(item));
+      out.push_back(node_json(item, path + "[]"));
     return out;
   }
-  case YAML::NodeType::Scalar:
-    return scalar_json(n);
-  default:
+  if (!n.IsScalar())
     return nullptr;
-  }
+  auto& t = n.Scalar();
+  auto& k = setting_kinds();
+  auto i = k.find(path);
+  auto what = i == k.end() ? kind::text : i->second;
+  if (what == kind::boolean && (t == "true" || t == "false"))
+    return t == "true";
+  if (what == kind::integer && integer_text(t))
+    return std::stoll(t);
+  return t;
 }
 
 } // namespace
@@ -87,8 +113,7 @@ http::response from_answer(const std::string& answer, int ok_status) {
   auto j = nlohmann::json::parse(answer, nullptr, false);
   if (j.is_object() && j.value("ok", false)) {
     r.status = ok_status;
-  } else if (j.is_object() && j.contains("error")
-             && j["error"].is_object()) {
+  } else if (j.is_object() && j.contains("error") && j["error"].is_object()) {
     r.status = status_of(j["error"].value("code", ""));
   } else {
     r.status = 500;
@@ -103,8 +128,7 @@ http::response error(std::string_view code, std::string_view message) {
 nlohmann::ordered_json config_json(const config& cfg) {
   // The configuration holds no secret values, only the names of the files
   // that hold them (security store, JWT keys, TLS keys): those are shown.
-  auto yaml = YAML::Load(to_yaml(cfg));
-  auto j = node_json(yaml);
+  auto j = node_json(YAML::Load(to_yaml(cfg)), "");
   j.erase("source");
   return j;
 }

@@ -68,7 +68,8 @@ class RestServer(Server):
     """Castor with an http listener (self.http_port) before the mqtt one,
     the test store and JWT (HS256), or without a store (store=False)."""
 
-    def __init__(self, store=True, overrides=None, anonymous_roles=None):
+    def __init__(self, store=True, overrides=None, anonymous_roles=None, threshold=3,
+                 delay_ms=500):
         super().__init__(overrides=overrides)
         self.http_port = None
         self.store = store
@@ -91,6 +92,8 @@ class RestServer(Server):
             "  jwt:",
             "    hs256_secret_file: %s" % secret,
             "  hash_threads_priority: normal",
+            "  failed_login_threshold: %d" % threshold,
+            "  failed_login_delay_ms: %d" % delay_ms,
         ])
 
     def _write_castor_config(self, port):
@@ -121,14 +124,14 @@ def with_server(**kw):
 
 
 def call(srv, method, path, body=None, user="admin", password=None, bearer=None,
-         raw_auth=None):
+         raw_auth=None, headers=None):
     """(status, headers, JSON answer) of a request to /api/v1/<path>."""
     url = "http://127.0.0.1:%d/api/v1/%s" % (srv.http_port, path)
     data = None
-    headers = {}
+    headers = dict(headers or {})
     if body is not None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
+        headers.setdefault("Content-Type", "application/json")
     if raw_auth is not None:
         headers["Authorization"] = raw_auth
     elif bearer is not None:
@@ -236,6 +239,10 @@ def authentication_and_permissions(srv):
     answer, headers = expect(srv, 401, "GET", "sessions", user=None)
     check_eq(error_code_of(answer), "NOT_AUTHORIZED", "no credentials")
     check_eq(headers.get("WWW-Authenticate"), 'Basic realm="castor"', "challenge")
+    # A script (the console) gets no challenge: no browser login dialog.
+    answer, headers = expect(srv, 401, "GET", "sessions", user=None,
+                             headers={"X-Requested-With": "castor-console"})
+    check_eq(headers.get("WWW-Authenticate"), None, "no challenge for scripts")
     answer, _ = expect(srv, 401, "GET", "sessions", password="wrong")
     check_eq(error_code_of(answer), "NOT_AUTHORIZED", "wrong password")
     expect(srv, 401, "GET", "sessions", user="viewer", password="admin-secret")
@@ -276,6 +283,29 @@ def jwt_bearer_callers(srv):
                  secret=b"x" * 40)
     expect(srv, 401, "GET", "listeners", bearer=forged)
     expect(srv, 401, "GET", "listeners", bearer="not-a-token")
+
+
+@with_server(threshold=2, delay_ms=800)
+def failed_rest_logins_slow_down_mqtt_and_rest(srv):
+    def timed(fn):
+        t0 = time.time()
+        fn()
+        return time.time() - t0
+    fast = timed(lambda: expect(srv, 200, "GET", "sessions", user="viewer"))
+    check(fast < 0.5, "a login before any failure is not delayed (%.2f s)" % fast)
+    # The slow-down of the name counts REST failures: the next login waits,
+    # over HTTP as over MQTT (a success ends the slow-down).
+    for _ in range(3):
+        expect(srv, 401, "GET", "sessions", user="viewer", password="wrong")
+    slow = timed(lambda: expect(srv, 200, "GET", "sessions", user="viewer"))
+    check(slow >= 0.6, "REST login after REST failures delayed (%.2f s)" % slow)
+    fast = timed(lambda: expect(srv, 200, "GET", "sessions", user="viewer"))
+    check(fast < 0.5, "not delayed after a success (%.2f s)" % fast)
+    for _ in range(3):
+        expect(srv, 401, "GET", "sessions", user="viewer", password="wrong")
+    slow = timed(lambda: connect(srv.port, unique("c45-slow"), username="viewer",
+                                 password=PASSWORDS["viewer"]).disconnect())
+    check(slow >= 0.6, "MQTT login after REST failures delayed (%.2f s)" % slow)
 
 
 @with_server(anonymous_roles=["VIEWER"])
@@ -434,6 +464,11 @@ def publish_reaches_subscribers(srv):
                 ({"topic": "$castor/api/x", "payload": "x"}, "PERMISSION_DENIED", 403)):
             answer, _ = expect(srv, status, "POST", "publish", body=body)
             check_eq(error_code_of(answer), code, "refused %r" % body)
+        # A body that does not say it is JSON (what an HTML form sends).
+        answer, _ = expect(srv, 415, "POST", "publish",
+                           body={"topic": "c45/p/a", "payload": "form"},
+                           headers={"Content-Type": "text/plain"})
+        check_eq(error_code_of(answer), "UNSUPPORTED_MEDIA_TYPE", "text/plain body")
         answer, _ = expect(srv, 403, "POST", "publish", user="device",
                            body={"topic": "c45/p/a", "payload": "x"})
         check_eq(error_code_of(answer), "PERMISSION_DENIED", "device outside dev/")
