@@ -37,16 +37,11 @@ export function render(el) {
     h('div', { class: 'card' }, table, count),
     detail);
 
-  // A session's id in the API's paths: its session id; a server that names
-  // sessions by client id in its paths answers 404, then the client id.
+  // A session in the API's paths: by its client id (GET and DELETE
+  // /api/v1/sessions/{client id}); by its session id when it has none.
   async function withSession(s, fn) {
-    try {
-      return await fn(encodeURIComponent(s.id));
-    } catch (e) {
-      const cid = s.properties && s.properties.$ClientId;
-      if (e.status === 404 && cid && cid !== s.id) return fn(encodeURIComponent(cid));
-      throw e;
-    }
+    const cid = s.properties && s.properties.$ClientId;
+    return fn(encodeURIComponent(cid || s.id));
   }
 
   let sessions = [];
