@@ -11,6 +11,7 @@ packages=(
   mosquitto mosquitto-clients python3-paho-mqtt python3-jsonpatch
   openssl
   prometheus dpkg-dev
+  chromium
 )
 # Node.js may come from another source that bundles npm (and conflicts with
 # Debian's npm package); install Debian's only when there is no npm at all.
@@ -46,14 +47,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# MQTT.js and fast-json-patch for the interoperability tests, installed
-# into tests/integration (again when one of them is missing).
+# MQTT.js and fast-json-patch for the interoperability tests, and
+# playwright-core for the web console's browser test (it drives the
+# Debian chromium above), installed into tests/integration (again when one
+# of them is missing). MQTT.js's browser bundle is built into the console.
 missing=0
-for m in mqtt fast-json-patch; do
+for m in mqtt fast-json-patch playwright-core; do
   [ -d "$here/tests/integration/node_modules/$m" ] || missing=1
 done
 if [ -f "$here/tests/integration/package.json" ] && [ "$missing" = 1 ]; then
-  echo "setup: installing MQTT.js and fast-json-patch"
+  echo "setup: installing MQTT.js, fast-json-patch and playwright-core"
   (cd "$here/tests/integration" && npm install --no-audit --no-fund --silent)
 fi
 exit 0
