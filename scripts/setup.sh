@@ -8,7 +8,7 @@ packages=(
   libcaf-dev libssl-dev libyaml-cpp-dev doctest-dev
   libhttp-parser-dev nlohmann-json3-dev libre2-dev libasio-dev
   clang libclang-rt-14-dev
-  mosquitto mosquitto-clients python3-paho-mqtt python3-jsonpatch
+  mosquitto mosquitto-clients python3-paho-mqtt python3-jsonpatch python3-yaml
   openssl
   prometheus dpkg-dev
   chromium
