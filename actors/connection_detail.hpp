@@ -52,6 +52,11 @@ void maybe_quit(connection_broker* self);
 /// for one if it has none yet.
 void with_session(connection_broker* self, std::function<void()> f);
 
+/// Runs bytes read from the socket through the transport: writes what it
+/// answers and leaves the MQTT bytes in st.net.transport_in.data. Returns
+/// true when the transport has finished (connection_transport.cpp).
+bool transport_read(connection_broker* self, std::string_view bytes);
+
 /// After a transport read: notes an established transport and logs how a
 /// finished one ended. Returns true when it has finished (close).
 bool transport_check(connection_broker* self);

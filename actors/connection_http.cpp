@@ -1,6 +1,6 @@
 // Ordinary HTTP requests on connections of http and https listeners: the
 // transport parses each request whole (security/transport.hpp), the HTTP
-// router actor answers it (app/http_router.hpp), and the connection writes
+// router actor answers it (ctx->http; app/http_router.hpp), and the connection writes
 // the answer. One request at a time per connection; requests pipelined
 // behind it wait in the transport. An idle keep-alive connection closes
 // after mqtt.connect_timeout_ms, as a connection that never sends CONNECT
@@ -11,7 +11,6 @@
 
 #include "actors/connection_detail.hpp"
 #include "actors/http_types.hpp"
-#include "app/http_router.hpp"
 #include "log/log.hpp"
 
 namespace castor::connection_detail {

@@ -4,6 +4,8 @@
 // the HTTP router (app/http_router.hpp), and its responses: inspect() and
 // the type-id block `castor_http`.
 
+#include <chrono>
+
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/type_id.hpp>
@@ -11,6 +13,9 @@
 #include "security/http_message.hpp"
 
 namespace castor {
+
+/// How long a connection waits for the HTTP router's answer (then 504).
+inline constexpr std::chrono::seconds http_answer_timeout{30};
 
 /// (http_atom, http::request) -> http::response
 using http_atom = caf::atom_constant<caf::atom("http")>;

@@ -5,22 +5,17 @@
 
 #include "actors/types.hpp"
 #include "app/cli.hpp"
+#include "app/rest_answers.hpp"
 #include "log/log.hpp"
 
 namespace castor {
 
 namespace {
 
+using rest::json_response;
+
 bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
-}
-
-http::response json_response(int status, const nlohmann::json& j) {
-  http::response r;
-  r.status = status;
-  r.body = j.dump();
-  r.body += '\n';
-  return r;
 }
 
 http::response health(http_router_actor* self) {

@@ -44,9 +44,6 @@ namespace security {
 class rights_registry;
 }
 
-/// How long a connection waits for the router's answer (then 504).
-inline constexpr std::chrono::seconds http_answer_timeout{30};
-
 /// Everything the HTTP handlers read. Set up by the server before its
 /// listeners open; the shared parts are the server's own.
 struct http_context {
