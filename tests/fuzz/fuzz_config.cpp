@@ -25,10 +25,12 @@ void check_bounds(const config& cfg) {
     auto& l = cfg.listeners[i];
     FUZZ_CHECK(!l.name.empty() && !l.bind.empty() && l.port != 0);
     FUZZ_CHECK(l.transport == "tcp" || l.transport == "tls"
-               || l.transport == "ws" || l.transport == "wss");
+               || l.transport == "ws" || l.transport == "wss"
+               || l.transport == "http" || l.transport == "https");
     FUZZ_CHECK(l.max_packet_size == 0
                || (l.max_packet_size >= 64 && l.max_packet_size <= 268435460));
-    bool tls = l.transport == "tls" || l.transport == "wss";
+    bool tls = l.transport == "tls" || l.transport == "wss"
+               || l.transport == "https";
     if (tls)
       FUZZ_CHECK(!l.tls.cert_file.empty() && !l.tls.key_file.empty());
     else
