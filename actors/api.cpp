@@ -1,3 +1,5 @@
+#include "actors/census.hpp"
+#include "actors/tracked.hpp"
 #include "actors/api.hpp"
 
 #include <memory>
@@ -128,7 +130,8 @@ void fetch_window(Self* self, const api_context& ctx,
     fetch_window(self, ctx, g);
   };
   for (size_t i = first; i < last; ++i) {
-    self->request(g->topics[i], topic_request_timeout, fetch_atom::value)
+    tracked(
+        self->request(g->topics[i], topic_request_timeout, fetch_atom::value))
         .then(
             [=](mqtt::message_ptr& m) {
               (*values)[i - first] = std::move(m);
@@ -142,8 +145,8 @@ template <class Self>
 void fetch_list(Self* self, const api_context& ctx,
                 const std::shared_ptr<fetch_gather>& g) {
   auto q = query_of(g->request.selector);
-  self->request(ctx.tree, tree_request_timeout, fetch_atom::value, q.filter,
-                max_fetch_scan)
+  tracked(self->request(ctx.tree, tree_request_timeout, fetch_atom::value,
+                        q.filter, max_fetch_scan))
       .then(
           [=](topic_listing& l) {
             // SELECT_TOPIC and READ_TOPIC on each topic (a literal filter
@@ -281,11 +284,12 @@ void ask_topic(Self* self, const api_context& ctx, const topic_interface& t,
         api::error_answer({"UNAVAILABLE", "the topic did not answer in time"}));
   };
   if (locks.empty() || !ctx.locks)
-    self->request(t, topic_request_timeout, update_atom::value, std::move(cu))
+    tracked(self->request(t, topic_request_timeout, update_atom::value,
+                          std::move(cu)))
         .then(decided, failed);
   else
-    self->request(ctx.locks, topic_request_timeout, update_atom::value, t,
-                  std::move(cu), ctx.session, std::move(locks))
+    tracked(self->request(ctx.locks, topic_request_timeout, update_atom::value,
+                          t, std::move(cu), ctx.session, std::move(locks)))
         .then(decided, failed);
 }
 
@@ -338,7 +342,8 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
   auto constraint = std::move(u.constraint_text);
   auto locks
       = u.constraint ? lock_names(*u.constraint) : std::vector<std::string>{};
-  self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, create)
+  tracked(
+      self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, create))
       .then(
           [=](topic_interface& t) mutable {
             if (!t) {
@@ -390,7 +395,8 @@ void run_patch(Self* self, const api_context& ctx, api::patch_topic p,
   auto locks
       = p.constraint ? lock_names(*p.constraint) : std::vector<std::string>{};
   auto path = p.path;
-  self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, false)
+  tracked(
+      self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, false))
       .then(
           [=](topic_interface& t) mutable {
             if (!t)
@@ -418,7 +424,7 @@ void run_add(Self* self, const api_context& ctx, api::add_topic a,
   // Publishes to the path convert to the type from now on; the topic's
   // actor (made now, or the implicit topic that had the name) stays.
   auto path = a.path;
-  self->request(ctx.tree, lookup_timeout, lookup_atom::value, path)
+  tracked(self->request(ctx.tree, lookup_timeout, lookup_atom::value, path))
       .then(
           [=](topic_interface& t) mutable {
             self->send(t, keep_atom::value);
@@ -435,8 +441,8 @@ template <class Self>
 void run_remove(Self* self, const api_context& ctx, api::remove_topics r,
                 caf::typed_response_promise<std::string> rp) {
   auto q = query_of(r.selector);
-  self->request(ctx.tree, tree_request_timeout, fetch_atom::value, q.filter,
-                max_fetch_scan)
+  tracked(self->request(ctx.tree, tree_request_timeout, fetch_atom::value,
+                        q.filter, max_fetch_scan))
       .then(
           [=](topic_listing& l) mutable {
             auto removed = std::make_shared<uint64_t>(0);
@@ -455,8 +461,8 @@ void run_remove(Self* self, const api_context& ctx, api::remove_topics r,
                 continue; // left alone, as if it did not match
               bool was_added = ctx.mapping->remove(name);
               ++*pending;
-              self->request(l.topics[i], topic_request_timeout,
-                            remove_atom::value, ctx.topic_idle_ms)
+              tracked(self->request(l.topics[i], topic_request_timeout,
+                                    remove_atom::value, ctx.topic_idle_ms))
                   .then(
                       [=](bool had) mutable {
                         *removed += (had || was_added) ? 1 : 0;
@@ -482,13 +488,15 @@ void ask_series(Self* self, const api_context& ctx, const std::string& path,
                 series_request r, caf::typed_response_promise<std::string> rp,
                 Answer answer) {
   auto finish = answer_and_quit(self, rp);
-  self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, false)
+  tracked(
+      self->request(ctx.tree, lookup_timeout, lookup_atom::value, path, false))
       .then(
           [=](topic_interface& t) mutable {
             if (!t)
               return finish(api::error_answer(
                   {"NOT_TIME_SERIES", "no time_series topic '" + path + "'"}));
-            self->request(t, topic_request_timeout, series_atom::value, r)
+            tracked(
+                self->request(t, topic_request_timeout, series_atom::value, r))
                 .then(
                     [=](series_answer& a) mutable {
                       if (!a.code.empty())
@@ -585,9 +593,11 @@ void run_series_range(Self* self, const api_context& ctx,
 }
 
 caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
-  return implement<api_interface>(
-      [=](api_atom, std::string& operation,
-          std::string& payload) -> caf::result<std::string> {
+  return census(
+      self, metrics::actor_kind::api_request,
+      implement<api_interface>([=](api_atom, std::string& operation,
+                                   std::string& payload)
+                                   -> caf::result<std::string> {
         auto parsed = api::parse_request(operation, payload);
         if (auto err = std::get_if<api::error>(&parsed)) {
           self->quit();
@@ -713,7 +723,7 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
             {"NOT_IMPLEMENTED", "operation '" + operation
                                     + "' is not served by this version "
                                       "(docs/platform.md lists what is)"});
-      });
+      }));
 }
 
 } // namespace

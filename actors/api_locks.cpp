@@ -1,4 +1,5 @@
 #include "actors/api_locks.hpp"
+#include "actors/tracked.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -56,10 +57,11 @@ void run_acquire(caf::event_based_actor* self, const api_context& ctx,
     return finish(api::error_answer(locks_unavailable));
   auto name = a.name;
   auto wait_ms = a.wait_ms;
-  self->request(ctx.locks,
-                std::chrono::milliseconds(wait_ms) + lock_answer_margin,
-                lock_acquire_atom::value, a.name, ctx.session, ctx.connection,
-                a.wait_ms, a.release_on == api::lock_release::disconnect)
+  tracked(self->request(ctx.locks,
+                        std::chrono::milliseconds(wait_ms) + lock_answer_margin,
+                        lock_acquire_atom::value, a.name, ctx.session,
+                        ctx.connection, a.wait_ms,
+                        a.release_on == api::lock_release::disconnect))
       .then(
           [=](std::string& code, uint64_t token) mutable {
             if (code.empty())
@@ -78,8 +80,8 @@ void run_release(caf::event_based_actor* self, const api_context& ctx,
   if (!ctx.locks || ctx.session.empty())
     return finish(api::error_answer(locks_unavailable));
   auto name = r.name;
-  self->request(ctx.locks, lock_answer_margin, lock_release_atom::value, r.name,
-                ctx.session)
+  tracked(self->request(ctx.locks, lock_answer_margin, lock_release_atom::value,
+                        r.name, ctx.session))
       .then(
           [=](bool held) mutable {
             if (held)

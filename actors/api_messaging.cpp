@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/api_messaging.hpp"
 
 #include <chrono>
@@ -90,21 +91,23 @@ void run_send_message(caf::event_based_actor* self, const api_context& ctx,
   auto guard = std::chrono::milliseconds(ctx.request_timeout_ms)
                + std::chrono::seconds(2);
   self->delayed_send(self, guard, msg_timeout_atom::value, uint64_t{0});
-  self->become(
-      [=](msg_answer_atom, handler_answer& a) mutable {
-        if (!a.error.empty()) {
-          auto j = nlohmann::json::parse(a.payload, nullptr, false);
-          if (j.is_object())
-            return finish(j.dump());
-          return finish(api::error_answer({a.error, a.payload}));
-        }
-        finish(api::ok_answer({{"answer", answer_json(a)}}));
-      },
-      [=](msg_timeout_atom, uint64_t) mutable {
-        finish(api::error_answer(
-            {"HANDLER_GONE",
-             "the message handler of '" + s.path + "' did not answer"}));
-      });
+  self->become(counted(
+      self, metrics::actor_kind::api_request,
+      caf::behavior{[=](msg_answer_atom, handler_answer& a) mutable {
+                      if (!a.error.empty()) {
+                        auto j
+                            = nlohmann::json::parse(a.payload, nullptr, false);
+                        if (j.is_object())
+                          return finish(j.dump());
+                        return finish(api::error_answer({a.error, a.payload}));
+                      }
+                      finish(api::ok_answer({{"answer", answer_json(a)}}));
+                    },
+                    [=](msg_timeout_atom, uint64_t) mutable {
+                      finish(api::error_answer(
+                          {"HANDLER_GONE", "the message handler of '" + s.path
+                                               + "' did not answer"}));
+                    }}));
 }
 
 } // namespace castor

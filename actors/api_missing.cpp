@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/api_missing.hpp"
 
 #include <chrono>
@@ -76,17 +77,19 @@ bool await_missing(caf::event_based_actor* self, const api_context& ctx,
                + std::chrono::seconds(2);
   self->delayed_send(self, guard, msg_timeout_atom::value, uint64_t{0});
   self->become(
-      [=](msg_answer_atom, handler_answer& a) {
-        bool again = true;
-        if (a.error.empty()) {
-          auto j = nlohmann::json::parse(a.payload, nullptr, false);
-          if (j.is_object() && j.contains("proceed")
-              && j["proceed"] == false)
-            again = false;
-        }
-        go(again);
-      },
-      [=](msg_timeout_atom, uint64_t) { go(true); });
+      counted(self, metrics::actor_kind::api_request,
+              caf::behavior{[=](msg_answer_atom, handler_answer& a) {
+                              bool again = true;
+                              if (a.error.empty()) {
+                                auto j = nlohmann::json::parse(a.payload,
+                                                               nullptr, false);
+                                if (j.is_object() && j.contains("proceed")
+                                    && j["proceed"] == false)
+                                  again = false;
+                              }
+                              go(again);
+                            },
+                            [=](msg_timeout_atom, uint64_t) { go(true); }}));
   return true;
 }
 

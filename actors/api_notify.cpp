@@ -1,4 +1,5 @@
 #include "actors/api_notify.hpp"
+#include "actors/tracked.hpp"
 
 #include <memory>
 
@@ -66,7 +67,8 @@ void walk_window(Self* self, const std::shared_ptr<present_walk>& w) {
     walk_window(self, w);
   };
   for (size_t i = first; i < last; ++i)
-    self->request(w->topics[i], topic_request_timeout, fetch_atom::value)
+    tracked(
+        self->request(w->topics[i], topic_request_timeout, fetch_atom::value))
         .then(
             [=](mqtt::message_ptr& m) {
               (*has)[i - first] = m != nullptr;
@@ -83,8 +85,8 @@ void tell_present(Self* self, const api_context& ctx,
                   std::string event, std::function<void(uint64_t)> done,
                   std::function<void()> failed) {
   auto q = query_of(selector);
-  self->request(ctx.tree, tree_request_timeout, fetch_atom::value, q.filter,
-                max_fetch_scan)
+  tracked(self->request(ctx.tree, tree_request_timeout, fetch_atom::value,
+                        q.filter, max_fetch_scan))
       .then(
           [=](topic_listing& l) mutable {
             auto w = std::make_shared<present_walk>();
@@ -125,8 +127,8 @@ void run_notify(caf::event_based_actor* self, const api_context& ctx,
   auto selector = n.selector;
   // The watch first, then the topics there already: a topic that gains a
   // value meanwhile may be told of twice (added and selected), never not.
-  self->request(ctx.tree, tree_request_timeout, notify_atom::value,
-                std::move(w))
+  tracked(self->request(ctx.tree, tree_request_timeout, notify_atom::value,
+                        std::move(w)))
       .then(
           [=](bool accepted) mutable {
             if (!accepted)
@@ -152,8 +154,8 @@ void run_unnotify(caf::event_based_actor* self, const api_context& ctx,
                   api::unnotify_topics n,
                   caf::typed_response_promise<std::string> rp) {
   auto finish = answer_and_quit(self, rp);
-  self->request(ctx.tree, tree_request_timeout, unnotify_atom::value,
-                ctx.connection, n.selector)
+  tracked(self->request(ctx.tree, tree_request_timeout, unnotify_atom::value,
+                        ctx.connection, n.selector))
       .then(
           [=](topic_watch& w) mutable {
             if (!w.watcher)

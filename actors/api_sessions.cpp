@@ -1,4 +1,5 @@
 #include "actors/api_sessions.hpp"
+#include "actors/tracked.hpp"
 
 #include <caf/all.hpp>
 
@@ -125,8 +126,9 @@ void run_change_roles(caf::event_based_actor* self, const api_context& ctx,
         {"NOT_CONNECTED", "session '" + c.session
                               + "' is offline: its roles are those its next "
                                 "connection authenticates with"}));
-  self->request(r->connection, api_connection_timeout, roles_atom::value,
-                std::move(c.add), std::move(c.remove))
+  tracked(self->request(r->connection, api_connection_timeout,
+                        roles_atom::value, std::move(c.add),
+                        std::move(c.remove)))
       .then(
           [=](std::vector<std::string>& roles) mutable {
             finish(api::ok_answer({{"roles", std::move(roles)}}));

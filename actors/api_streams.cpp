@@ -1,3 +1,5 @@
+#include "actors/census.hpp"
+#include "actors/tracked.hpp"
 #include "actors/api_streams.hpp"
 
 #include <chrono>
@@ -74,8 +76,8 @@ void run_add(caf::event_based_actor* self, const api_context& ctx,
   auto finish = answer_and_quit(self, rp);
   if (!ctx.connection)
     return finish(api::error_answer(no_connection));
-  self->request(ctx.connection, api_connection_timeout, stream_add_atom::value,
-                path)
+  tracked(self->request(ctx.connection, api_connection_timeout,
+                        stream_add_atom::value, path))
       .then(
           [=](uint8_t r) mutable {
             switch (static_cast<stream_added>(r)) {
@@ -101,8 +103,8 @@ void run_remove(caf::event_based_actor* self, const api_context& ctx,
   auto finish = answer_and_quit(self, rp);
   if (!ctx.connection)
     return finish(api::error_answer(no_connection));
-  self->request(ctx.connection, api_connection_timeout,
-                stream_remove_atom::value, path)
+  tracked(self->request(ctx.connection, api_connection_timeout,
+                        stream_remove_atom::value, path))
       .then(
           [=](bool existed) mutable {
             if (!existed)
@@ -146,14 +148,16 @@ void run_to_session(caf::event_based_actor* self, const api_context& ctx,
   auto on_down = std::make_shared<decltype(gone)>(gone);
   self->set_down_handler([on_down](caf::down_msg&) { (*on_down)(); });
   self->delayed_send(self, guard_of(ctx), msg_timeout_atom::value, uint64_t{0});
-  self->become(
-      [=](msg_answer_atom, handler_answer& a) mutable {
-        if (!a.error.empty())
-          return finish(api::error_answer(
-              {a.error, error_json(a).value("message", a.payload)}));
-        finish(api::ok_answer({{"answer", answer_json(a)}}));
-      },
-      [=](msg_timeout_atom, uint64_t) mutable { gone(); });
+  self->become(counted(
+      self, metrics::actor_kind::api_request,
+      caf::behavior{[=](msg_answer_atom, handler_answer& a) mutable {
+                      if (!a.error.empty())
+                        return finish(api::error_answer(
+                            {a.error,
+                             error_json(a).value("message", a.payload)}));
+                      finish(api::ok_answer({{"answer", answer_json(a)}}));
+                    },
+                    [=](msg_timeout_atom, uint64_t) mutable { gone(); }}));
 }
 
 /// What one messages/send-to-filter gathers: for each session reached (in
@@ -248,35 +252,37 @@ void run_to_filter(caf::event_based_actor* self, const api_context& ctx,
                  "the session disconnected before answering");
   });
   self->delayed_send(self, guard_of(ctx), msg_timeout_atom::value, uint64_t{0});
-  self->become(
-      [=](msg_answer_atom, handler_answer& a) mutable {
-        size_t i = n;
-        try {
-          i = static_cast<size_t>(std::stoull(a.topic));
-        } catch (...) {
-          return;
-        }
-        if (i >= n)
-          return;
-        if (a.error == "NO_STREAM")
-          return settle(i, std::nullopt);
-        if (!a.error.empty())
-          return settle(i,
-                        json{{"session", g->ids[i]}, {"error", error_json(a)}});
-        g->bytes += a.payload.size();
-        if (g->bytes > max_filter_answer_bytes)
-          return failed(i, "TOO_LARGE",
-                        "the answers exceed "
-                            + std::to_string(max_filter_answer_bytes)
-                            + " bytes together");
-        settle(i, json{{"session", g->ids[i]}, {"answer", answer_json(a)}});
-      },
-      [=](msg_timeout_atom, uint64_t) mutable {
-        for (size_t i = 0; i < n && g->outstanding > 0; ++i)
-          if (!g->done[i])
-            failed(i, "HANDLER_GONE",
-                   "the session's connection did not answer");
-      });
+  self->become(counted(
+      self, metrics::actor_kind::api_request,
+      caf::behavior{
+          [=](msg_answer_atom, handler_answer& a) mutable {
+            size_t i = n;
+            try {
+              i = static_cast<size_t>(std::stoull(a.topic));
+            } catch (...) {
+              return;
+            }
+            if (i >= n)
+              return;
+            if (a.error == "NO_STREAM")
+              return settle(i, std::nullopt);
+            if (!a.error.empty())
+              return settle(
+                  i, json{{"session", g->ids[i]}, {"error", error_json(a)}});
+            g->bytes += a.payload.size();
+            if (g->bytes > max_filter_answer_bytes)
+              return failed(i, "TOO_LARGE",
+                            "the answers exceed "
+                                + std::to_string(max_filter_answer_bytes)
+                                + " bytes together");
+            settle(i, json{{"session", g->ids[i]}, {"answer", answer_json(a)}});
+          },
+          [=](msg_timeout_atom, uint64_t) mutable {
+            for (size_t i = 0; i < n && g->outstanding > 0; ++i)
+              if (!g->done[i])
+                failed(i, "HANDLER_GONE",
+                       "the session's connection did not answer");
+          }}));
 }
 
 } // namespace

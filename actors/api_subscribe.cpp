@@ -1,4 +1,5 @@
 #include "actors/api_subscribe.hpp"
+#include "actors/tracked.hpp"
 
 #include <caf/event_based_actor.hpp>
 
@@ -38,8 +39,8 @@ void subscribe_through(caf::event_based_actor* self, const caf::actor& connectio
                        caf::typed_response_promise<std::string> rp) {
   auto finish = answer_and_quit(self, rp);
   auto sub = subscription_for(s.selector, s.delta);
-  self->request(connection, api_connection_timeout, subscribe_atom::value,
-                sub.key, s.qos)
+  tracked(self->request(connection, api_connection_timeout,
+                        subscribe_atom::value, sub.key, s.qos))
       .then(
           [=](uint8_t code) mutable {
             if (code <= 2)
@@ -64,8 +65,8 @@ void unsubscribe_through(caf::event_based_actor* self,
                          caf::typed_response_promise<std::string> rp) {
   auto finish = answer_and_quit(self, rp);
   auto sub = subscription_for(selector, delta);
-  self->request(connection, api_connection_timeout, unsub_atom::value,
-                sub.key)
+  tracked(self->request(connection, api_connection_timeout, unsub_atom::value,
+                        sub.key))
       .then(
           [=](bool existed) mutable {
             finish(api::ok_answer({{"existed", existed}}));

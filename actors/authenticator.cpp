@@ -1,3 +1,5 @@
+#include "actors/census.hpp"
+#include "actors/tracked.hpp"
 #include "actors/authenticator.hpp"
 
 #include <algorithm>
@@ -146,62 +148,69 @@ caf::behavior store_authenticator(caf::stateful_actor<store_auth_state>* self,
   auto pool = opts.pool;
   auto counters = opts.counters;
   bool defer_tokens = opts.defer_tokens;
-  return implement<store_authenticator_interface>(
-      [=](authenticate_atom,
-          authenticate_request& req) -> caf::result<auth_reply> {
-        if (!req.has_username || req.username.empty())
-          return to_reply(auth_result::abstain("no user name"), bad_credentials,
-                          "store");
-        if (defer_tokens
-            && security::jwt_verifier::looks_like_jwt(req.password))
-          return to_reply(auth_result::abstain("a bearer token"),
-                          bad_credentials, "store");
-        if (!pool) {
-          count(counters, &auth_counters::hashes);
-          return to_reply(source.get()->authenticate(req.username,
-                                                     req.password),
-                          bad_credentials, "store");
-        }
-        auto& st = self->state;
-        auto id = st.next_id++;
-        auto me = self->address();
-        auto job = [store = source.get(), counters, me, id, user = std::move(req.username),
-                    password = std::move(req.password)]() mutable {
-          auto r = store->authenticate(user, password);
-          password.assign(password.size(), '\0');
-          count(counters, &auth_counters::hashes);
-          if (auto dst = caf::actor_cast<caf::actor>(me))
-            caf::anon_send(dst, auth_hashed_atom::value, id,
-                           to_reply(std::move(r), bad_credentials, "store"));
-        };
-        if (!pool->submit(req.peer_address, std::move(job))) {
-          count(counters, &auth_counters::refused_busy);
-          auth_reply busy;
-          busy.decision = security::auth_decision::deny;
-          busy.reason = "server busy: too many logins wait for a hashing "
-                        "thread";
-          busy.reason_code = server_busy;
-          busy.handler = "store";
-          return busy;
-        }
-        auto rp = self->make_response_promise();
-        st.hashing.emplace(id, rp);
-        return caf::delegated<auth_reply>{};
-      },
-      [=](auth_hashed_atom, uint64_t id, auth_reply& reply) {
-        auto& hashing = self->state.hashing;
-        auto i = hashing.find(id);
-        if (i == hashing.end())
-          return;
-        i->second.deliver(std::move(reply));
-        hashing.erase(i);
-      });
+  return census(
+      self, metrics::actor_kind::authenticator,
+      implement<store_authenticator_interface>(
+          [=](authenticate_atom,
+              authenticate_request& req) -> caf::result<auth_reply> {
+            if (!req.has_username || req.username.empty())
+              return to_reply(auth_result::abstain("no user name"),
+                              bad_credentials, "store");
+            if (defer_tokens
+                && security::jwt_verifier::looks_like_jwt(req.password))
+              return to_reply(auth_result::abstain("a bearer token"),
+                              bad_credentials, "store");
+            if (!pool) {
+              count(counters, &auth_counters::hashes);
+              return to_reply(
+                  source.get()->authenticate(req.username, req.password),
+                  bad_credentials, "store");
+            }
+            auto& st = self->state;
+            auto id = st.next_id++;
+            auto me = self->address();
+            auto job = [store = source.get(), counters, me, id,
+                        user = std::move(req.username),
+                        password = std::move(req.password)]() mutable {
+              auto r = store->authenticate(user, password);
+              password.assign(password.size(), '\0');
+              count(counters, &auth_counters::hashes);
+              if (auto dst = caf::actor_cast<caf::actor>(me))
+                caf::anon_send(
+                    dst, auth_hashed_atom::value, id,
+                    to_reply(std::move(r), bad_credentials, "store"));
+            };
+            if (!pool->submit(req.peer_address, std::move(job))) {
+              count(counters, &auth_counters::refused_busy);
+              auth_reply busy;
+              busy.decision = security::auth_decision::deny;
+              busy.reason = "server busy: too many logins wait for a hashing "
+                            "thread";
+              busy.reason_code = server_busy;
+              busy.handler = "store";
+              return busy;
+            }
+            auto rp = self->make_response_promise();
+            st.hashing.emplace(id, rp);
+            return caf::delegated<auth_reply>{};
+          },
+          [=](auth_hashed_atom, uint64_t id, auth_reply& reply) {
+            auto& hashing = self->state.hashing;
+            auto i = hashing.find(id);
+            if (i == hashing.end())
+              return;
+            i->second.deliver(std::move(reply));
+            hashing.erase(i);
+          }));
 }
 
 caf::behavior certificate_authenticator(caf::event_based_actor* self,
                                         security::store_source source) {
-  return implement<authenticator_interface>(
-      [source](authenticate_atom, const authenticate_request& req) {
+  return census(
+      self, metrics::actor_kind::authenticator,
+      implement<authenticator_interface>([source](
+                                             authenticate_atom,
+                                             const authenticate_request& req) {
         auto store = source.get();
         if (req.tls_identity.empty())
           return to_reply(auth_result::abstain("no client certificate"),
@@ -217,29 +226,33 @@ caf::behavior certificate_authenticator(caf::event_based_actor* self,
         return to_reply(
             auth_result::abstain("certificate principal not in the store"),
             not_authorized, "certificate");
-      });
+      }));
 }
 
 caf::behavior
 jwt_authenticator(caf::event_based_actor* self,
                   std::shared_ptr<const security::jwt_verifier> jwt,
                   wall_clock_fn now) {
-  return implement<authenticator_interface>(
-      [jwt, now](authenticate_atom, const authenticate_request& req) {
-        if (!req.has_password)
-          return to_reply(auth_result::abstain("no password"), not_authorized,
-                          "jwt");
-        return to_reply(jwt->authenticate(req.password, now()), not_authorized,
-                        "jwt");
-      });
+  return census(
+      self, metrics::actor_kind::authenticator,
+      implement<authenticator_interface>(
+          [jwt, now](authenticate_atom, const authenticate_request& req) {
+            if (!req.has_password)
+              return to_reply(auth_result::abstain("no password"),
+                              not_authorized, "jwt");
+            return to_reply(jwt->authenticate(req.password, now()),
+                            not_authorized, "jwt");
+          }));
 }
 
 caf::behavior
 anonymous_authenticator(caf::event_based_actor* self, anonymous_policy policy,
                         std::vector<std::string> roles,
                         security::store_source source) {
-  return implement<authenticator_interface>(
-      [=](authenticate_atom, const authenticate_request& req) {
+  return census(
+      self, metrics::actor_kind::authenticator,
+      implement<authenticator_interface>([=](authenticate_atom,
+                                             const authenticate_request& req) {
         if (req.has_username && !req.username.empty())
           return to_reply(auth_result::abstain("has a user name"),
                           not_authorized, "anonymous");
@@ -257,7 +270,7 @@ anonymous_authenticator(caf::event_based_actor* self, anonymous_policy policy,
         }
         return to_reply(auth_result::deny("anonymous clients are refused"),
                         not_authorized, "anonymous");
-      });
+      }));
 }
 
 namespace {
@@ -299,12 +312,30 @@ login_throttle::outcome outcome_of(const auth_reply& reply) {
   return login_throttle::outcome::failure;
 }
 
+/// An outcome in the metrics, by the authenticator that decided.
+void count_outcome(const std::string& handler, login_throttle::outcome how) {
+  if (how == login_throttle::outcome::neutral)
+    return;
+  auto source = metrics::auth_source::none;
+  if (handler == "store" || handler == "scram")
+    source = metrics::auth_source::store;
+  else if (handler == "certificate")
+    source = metrics::auth_source::certificate;
+  else if (handler == "jwt")
+    source = metrics::auth_source::jwt;
+  else if (handler == "anonymous")
+    source = metrics::auth_source::anonymous;
+  bool failed = how == login_throttle::outcome::failure;
+  metrics::add(metrics::local().auth[failed][static_cast<size_t>(source)]);
+}
+
 void finish(chain_ptr self, uint64_t id, auth_reply reply,
             login_throttle::outcome how) {
   auto& st = self->state;
   auto i = st.attempts.find(id);
   if (i == st.attempts.end())
     return;
+  count_outcome(reply.handler, how);
   auto rp = std::move(i->second.rp);
   settle(self, id, how);
   rp.deliver(std::move(reply));
@@ -331,8 +362,8 @@ void ask(chain_ptr self, uint64_t id, size_t index) {
     finish(self, id, std::move(reply));
     return;
   }
-  self->request(handlers[index], handler_timeout, authenticate_atom::value,
-                *req)
+  tracked(self->request(handlers[index], handler_timeout,
+                        authenticate_atom::value, *req))
       .then(
           [=](auth_reply& reply) {
             if (reply.decision == auth_decision::abstain)
@@ -411,56 +442,59 @@ caf::behavior auth_chain(caf::stateful_actor<auth_chain_state>* self,
     }
     return id;
   };
-  return implement<auth_chain_interface>(
-      [=](authenticate_atom,
-          authenticate_request& req) -> caf::result<auth_reply> {
-        auto rp = self->make_response_promise();
-        auto shared
-            = std::make_shared<const authenticate_request>(std::move(req));
-        auto user = user_key(self->state, *shared);
-        bool waits = false;
-        auto id = begin(shared->peer_address, std::move(user), shared, rp,
-                        false, waits);
-        if (id == 0) {
-          auth_reply reply;
-          reply.decision = auth_decision::deny;
-          reply.reason = "too many failed logins from the address";
-          reply.reason_code = connection_rate_exceeded;
-          reply.handler = "chain";
-          rp.deliver(std::move(reply));
-          return rp;
-        }
-        if (!waits)
-          ask(self, id, 0);
-        return rp;
-      },
-      [=](auth_resume_atom, uint64_t id) { ask(self, id, 0); },
-      [=](auth_gate_atom, std::string& address,
-          std::string& user) -> caf::result<mqtt::reason_code, uint64_t> {
-        auto rp = self->make_response_promise();
-        bool waits = false;
-        auto id = begin(std::move(address), std::move(user), nullptr, rp, true,
-                        waits);
-        if (id == 0)
-          rp.deliver(connection_rate_exceeded, uint64_t{0});
-        else if (!waits)
-          open_gate(self, id);
-        return rp;
-      },
-      [=](auth_gate_atom, uint64_t id) { open_gate(self, id); },
-      [=](auth_record_atom, uint64_t id, bool failed) {
-        auto i = self->state.attempts.find(id);
-        if (i == self->state.attempts.end() || !i->second.gate)
-          return;
-        settle(self, id,
-               failed ? login_throttle::outcome::failure
-                      : login_throttle::outcome::success);
-      },
-      [=](auth_expire_atom, uint64_t id) {
-        auto i = self->state.attempts.find(id);
-        if (i != self->state.attempts.end() && i->second.gate)
-          settle(self, id, login_throttle::outcome::failure);
-      });
+  return census(
+      self, metrics::actor_kind::authenticator,
+      implement<auth_chain_interface>(
+          [=](authenticate_atom,
+              authenticate_request& req) -> caf::result<auth_reply> {
+            auto rp = self->make_response_promise();
+            auto shared
+                = std::make_shared<const authenticate_request>(std::move(req));
+            auto user = user_key(self->state, *shared);
+            bool waits = false;
+            auto id = begin(shared->peer_address, std::move(user), shared, rp,
+                            false, waits);
+            if (id == 0) {
+              auth_reply reply;
+              reply.decision = auth_decision::deny;
+              reply.reason = "too many failed logins from the address";
+              reply.reason_code = connection_rate_exceeded;
+              reply.handler = "chain";
+              rp.deliver(std::move(reply));
+              return rp;
+            }
+            if (!waits)
+              ask(self, id, 0);
+            return rp;
+          },
+          [=](auth_resume_atom, uint64_t id) { ask(self, id, 0); },
+          [=](auth_gate_atom, std::string& address,
+              std::string& user) -> caf::result<mqtt::reason_code, uint64_t> {
+            auto rp = self->make_response_promise();
+            bool waits = false;
+            auto id = begin(std::move(address), std::move(user), nullptr, rp,
+                            true, waits);
+            if (id == 0)
+              rp.deliver(connection_rate_exceeded, uint64_t{0});
+            else if (!waits)
+              open_gate(self, id);
+            return rp;
+          },
+          [=](auth_gate_atom, uint64_t id) { open_gate(self, id); },
+          [=](auth_record_atom, uint64_t id, bool failed) {
+            auto i = self->state.attempts.find(id);
+            if (i == self->state.attempts.end() || !i->second.gate)
+              return;
+            auto how = failed ? login_throttle::outcome::failure
+                              : login_throttle::outcome::success;
+            count_outcome("scram", how);
+            settle(self, id, how);
+          },
+          [=](auth_expire_atom, uint64_t id) {
+            auto i = self->state.attempts.find(id);
+            if (i != self->state.attempts.end() && i->second.gate)
+              settle(self, id, login_throttle::outcome::failure);
+          }));
 }
 
 auth_chain_interface

@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/connection.hpp"
 
 #include <algorithm>
@@ -103,7 +104,7 @@ void send_bytes(connection_broker* self, std::string_view bytes) {
   auto& st = self->state;
   if (bytes.empty() || st.net.socket_gone)
     return;
-  broker_counters::add(st.ctx->counters->bytes_out, bytes.size());
+  metrics::add(metrics::local().bytes_out, bytes.size());
   if (st.writing.unsent == 0) {
     auto n = ::send(static_cast<int>(st.net.hdl.id()), bytes.data(),
                     bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -224,6 +225,8 @@ void round_over(connection_broker* self, uint64_t seq) {
 void stop_reading(connection_broker* self, read_stop why) {
   auto& st = self->state;
   if (st.reading.stops == 0 && !st.closed) {
+    metrics::add(metrics::local().flow_halts);
+    st.reading.halted_at = std::chrono::steady_clock::now();
     if (st.reading.armed)
       st.reading.halt_deferred = true;
     else
@@ -240,6 +243,11 @@ void resume_reading(connection_broker* self, read_stop why) {
   if (st.reading.stops != 0 || st.closed)
     return;
   st.reading.last_rx = std::chrono::steady_clock::now();
+  metrics::add(metrics::local().flow_halt_ns,
+               static_cast<uint64_t>(
+                   std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       st.reading.last_rx - st.reading.halted_at)
+                       .count()));
   CASTOR_LOG(trace, context_of(self), "reading resumed");
   st.reading.halt_deferred = false;
   arm_read(self);
@@ -296,6 +304,10 @@ void do_close(connection_broker* self) {
   st.routing.lookups.clear();
   CASTOR_LOG(debug, context_of(self),
              "closed (" << mqtt::to_string(st.close_info.reason) << ")");
+  // Connections of MQTT clients that were let in, by why they ended.
+  if (st.share.level() != 0)
+    metrics::add(metrics::local()
+                     .disconnects[static_cast<uint8_t>(st.close_info.reason)]);
   // At shutdown, a client that has not taken the bytes already sent to it
   // (some still wait in CAF's buffer) is cut off: a graceful close would
   // wait for it to read, and the process's exit with it, for ever.
@@ -400,12 +412,27 @@ ack_kind ack_kind_of(mqtt::packet_type t) {
   }
 }
 
+/// A CONNECT accepted (the connection counts at its protocol level from
+/// now on) or refused, by reason code.
+void count_connack(connection_broker* self, mqtt::reason_code code) {
+  auto& b = metrics::local();
+  if (code == mqtt::reason_code::success) {
+    metrics::add(b.connects);
+    self->state.share.set_level(
+        static_cast<size_t>(self->state.channel->version()));
+  } else {
+    metrics::add(b.refused[static_cast<uint8_t>(code)]);
+  }
+}
+
 } // namespace
 
 void apply_output(connection_broker* self, mqtt::channel_output&& o) {
   auto& st = self->state;
   for (auto& p : o.packets) {
     auto t = mqtt::type_of(p);
+    if (t == mqtt::packet_type::connack)
+      count_connack(self, std::get<mqtt::connack>(p).code);
     // Acknowledgements of inbound messages wait for their topics.
     if (t == mqtt::packet_type::puback || t == mqtt::packet_type::pubrec) {
       st.channel->write(p, st.reading.acks);
@@ -429,6 +456,8 @@ void apply_output(connection_broker* self, mqtt::channel_output&& o) {
           = pr->reason == mqtt::reason_code::payload_format_invalid;
       broker_counters::add(unconverted ? st.ctx->counters->publishes_unconverted
                                        : st.ctx->counters->publishes_refused);
+      metrics::dropped(unconverted ? metrics::drop_reason::mapping
+                                   : metrics::drop_reason::acl);
       CASTOR_LOG(debug, context_of(self),
                  "publish to " << pr->topic << " (QoS " << int{pr->qos}
                                << ") refused: "
@@ -485,7 +514,7 @@ void on_data(connection_broker* self, caf::io::new_data_msg& msg) {
   // reads no more): only data after that round proves reading is on.
   if (!st.reading.armed)
     st.reading.rx_since_resume = true;
-  broker_counters::add(st.ctx->counters->bytes_in, msg.buf.size());
+  metrics::add(metrics::local().bytes_in, msg.buf.size());
   std::string_view in{msg.buf.data(), msg.buf.size()};
   // Plain TCP: the parser reads the socket's buffer itself.
   bool transport_done = false;
@@ -551,11 +580,8 @@ void write_outbound(connection_broker* self, outbound_batch& batch) {
   auto now = clock_type::now();
   for (auto& o : batch.items) {
     st.writing.credit += mqtt::wire_size(o);
-    if (st.channel->write(o, now, st.writing.out)) {
-      if (o.type == mqtt::outbound::kind::publish)
-        broker_counters::add(st.ctx->counters->messages_out);
-    } else {
-      broker_counters::add(st.ctx->counters->dropped_too_large);
+    // The channel counts what it writes and what it drops.
+    if (!st.channel->write(o, now, st.writing.out)) {
       if (o.packet_id != 0)
         st.attachment.client_acks.items.push_back(
             ack_item{ack_kind::dropped, o.packet_id,
@@ -729,10 +755,7 @@ caf::behavior connection_actor(connection_broker* self,
   set_read_size(self, min_read_size);
   self->ack_writes(st.net.hdl, true);
   schedule_tick(self, std::chrono::milliseconds(ctx->connect_timeout_ms));
-  broker_counters::add(ctx->counters->connections_open);
-  self->attach_functor([ctx](const caf::error&) {
-    ctx->counters->connections_open.fetch_sub(1, std::memory_order_relaxed);
-  });
+  st.share.open(ctx->listener_index);
   // Only topics are monitored: one has retired.
   self->set_down_handler(
       [=](caf::down_msg& dm) { topic_gone(self, dm.source); });
@@ -759,7 +782,8 @@ caf::behavior connection_actor(connection_broker* self,
       },
       [=](tick_atom, uint64_t epoch) { on_tick(self, epoch); },
   };
-  return mqtt.or_else(api_handlers(self));
+  return census(self, metrics::actor_kind::connection,
+                caf::behavior{mqtt.or_else(api_handlers(self))});
 }
 
 } // namespace castor

@@ -44,6 +44,7 @@
 
 #include <caf/io/broker.hpp>
 
+#include "metrics/metrics.hpp"
 #include "actors/counters.hpp"
 #include "actors/session_directory.hpp"
 #include "actors/iface/authenticator.hpp"
@@ -100,6 +101,8 @@ struct connection_context {
   /// Topics retire after this long without a publish (0 = never).
   uint32_t topic_idle_ms = 0;
   std::string listener;
+  /// The listener's place in the configuration (the metrics' label).
+  uint8_t listener_index = 0;
   std::shared_ptr<broker_counters> counters;
   /// The authenticator chain (actors/authenticator.hpp).
   auth_chain_interface auth;
@@ -209,6 +212,8 @@ struct connection_reading {
   /// Why the connection does not read its socket (read_stop bits); 0 =
   /// reading.
   uint8_t stops = 0;
+  /// When reading last stopped (the metrics' halt time).
+  std::chrono::steady_clock::time_point halted_at{};
   /// Data arrived in a round after the one that last resumed reading (ends
   /// the re-triggers). Data read in the resuming round proves nothing: a
   /// halt issued earlier in that round still applies at its end.
@@ -369,8 +374,44 @@ struct connection_writing {
   uint64_t slow_epoch = 0;
 };
 
+/// A connection in the connections gauge, by listener and protocol level
+/// (0 until CONNECT is accepted).
+class connection_share {
+public:
+  connection_share() = default;
+  connection_share(const connection_share&) = delete;
+  connection_share& operator=(const connection_share&) = delete;
+  ~connection_share() {
+    if (open_)
+      metrics::sub(metrics::local().connections[listener_][level_]);
+  }
+  void open(size_t listener) noexcept {
+    listener_ = listener < metrics::max_listeners ? listener
+                                                  : metrics::max_listeners - 1;
+    open_ = true;
+    metrics::add(metrics::local().connections[listener_][0]);
+  }
+  void set_level(size_t level) noexcept {
+    if (!open_ || level >= metrics::protocol_slots || level == level_)
+      return;
+    auto& b = metrics::local();
+    metrics::sub(b.connections[listener_][level_]);
+    metrics::add(b.connections[listener_][level]);
+    level_ = level;
+  }
+  size_t level() const noexcept {
+    return level_;
+  }
+
+private:
+  size_t listener_ = 0;
+  size_t level_ = 0;
+  bool open_ = false;
+};
+
 struct connection_state {
   connection_context_ptr ctx;
+  connection_share share;
   std::unique_ptr<mqtt::channel> channel;
   connection_net net;
   connection_reading reading;

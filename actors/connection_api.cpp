@@ -11,6 +11,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/api.hpp"
+#include "actors/tracked.hpp"
 #include "actors/connection_detail.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "log/log.hpp"
@@ -24,6 +25,7 @@ namespace {
 void write_answer(connection_broker* self, const mqtt::effect::api_request& r,
                   std::string answer) {
   auto& st = self->state;
+  metrics::count_api(r.operation, answer);
   if (st.closed || st.closing)
     return; // the client has gone: nobody to answer
   if (!st.channel->write_api_answer(r, std::move(answer), st.writing.out)) {
@@ -70,8 +72,8 @@ void run_api_request(connection_broker* self, mqtt::effect::api_request&& r) {
   actx.request_timeout_ms = st.ctx->request_timeout_ms;
   auto worker = spawn_api_request(self->system(), std::move(actx));
   auto req = std::make_shared<mqtt::effect::api_request>(std::move(r));
-  self->request(worker, api_timeout, api_atom::value, req->operation,
-                std::move(req->payload))
+  tracked(self->request(worker, api_timeout, api_atom::value, req->operation,
+                        std::move(req->payload)))
       .then([=](std::string& answer) { write_answer(self, *req, answer); },
             [=](caf::error&) {
               write_answer(
@@ -103,8 +105,8 @@ caf::result<uint8_t> api_subscribe(connection_broker* self, std::string key,
   // kept the session itself so far). The session's answer is in the order
   // of the client's own subscription changes.
   with_session(self, [self, rp, failed, sr = std::move(sr)]() mutable {
-    self->request(self->state.attachment.session, api_session_timeout,
-                  subscribe_atom::value, std::move(sr))
+    tracked(self->request(self->state.attachment.session, api_session_timeout,
+                          subscribe_atom::value, std::move(sr)))
         .then(
             [=](subscribe_codes& codes) mutable {
               rp.deliver(codes.empty() ? failed
@@ -121,8 +123,9 @@ caf::result<bool> api_unsubscribe(connection_broker* self, std::string key) {
     return false; // no session actor: nothing was subscribed
   auto rp = self->make_response_promise<bool>();
   subscribe_codes codes{mqtt::reason_code::success};
-  self->request(st.attachment.session, api_session_timeout, unsub_atom::value,
-                std::vector<std::string>{std::move(key)}, std::move(codes))
+  tracked(self->request(
+              st.attachment.session, api_session_timeout, unsub_atom::value,
+              std::vector<std::string>{std::move(key)}, std::move(codes)))
       .then(
           [=](subscribe_codes& out) mutable {
             rp.deliver(!out.empty()

@@ -8,6 +8,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/authenticator_types.hpp"
+#include "actors/tracked.hpp"
 #include "actors/connection_detail.hpp"
 #include "log/log.hpp"
 #include "protocol/owner_access.hpp"
@@ -138,8 +139,8 @@ void with_session(connection_broker* self, std::function<void()> f) {
   ar.connection = caf::actor_cast<caf::actor>(self);
   ar.principal = st.attachment.principal;
   ar.access = st.attachment.access;
-  self->request(st.ctx->registry, registry_request_timeout, promote_atom::value,
-                std::move(ar))
+  tracked(self->request(st.ctx->registry, registry_request_timeout,
+                        promote_atom::value, std::move(ar)))
       .then(
           [=](attach_result& r) {
             auto& st = self->state;
@@ -186,8 +187,8 @@ void open_registry(connection_broker* self, mqtt::session_request&& req) {
   ar.connection = caf::actor_cast<caf::actor>(self);
   ar.principal = st.attachment.principal;
   ar.access = st.attachment.access;
-  self->request(st.ctx->registry, registry_request_timeout, open_atom::value,
-                std::move(ar))
+  tracked(self->request(st.ctx->registry, registry_request_timeout,
+                        open_atom::value, std::move(ar)))
       .then([=](attach_result& r) { on_session_opened(self, r); },
             [=](caf::error&) {
               apply_output(self, self->state.channel->handle_session_refused(
@@ -298,8 +299,8 @@ void start_scram(connection_broker* self, mqtt::effect::open_session&& open) {
   auto pending = std::make_shared<mqtt::effect::open_session>(std::move(open));
   auto server_first = std::make_shared<std::string>(std::move(step.message));
   st.attachment.auth_asked = clock_type::now();
-  self->request(st.ctx->auth, auth_timeout, auth_gate_atom::value, st.net.peer,
-                (*scram)->user())
+  tracked(self->request(st.ctx->auth, auth_timeout, auth_gate_atom::value,
+                        st.net.peer, (*scram)->user()))
       .then(
           [=](mqtt::reason_code code, uint64_t ticket) {
             auto& st = self->state;
@@ -356,8 +357,8 @@ void start_session(connection_broker* self, mqtt::effect::open_session&& open) {
   auto pending = std::make_shared<mqtt::effect::open_session>(std::move(open));
   pending->creds.password.clear();
   st.attachment.auth_asked = clock_type::now();
-  self->request(st.ctx->auth, auth_timeout, authenticate_atom::value,
-                std::move(ar))
+  tracked(self->request(st.ctx->auth, auth_timeout, authenticate_atom::value,
+                        std::move(ar)))
       .then(
           [=](auth_reply& reply) {
             if (self->state.closing)

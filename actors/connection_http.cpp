@@ -10,6 +10,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/connection_detail.hpp"
+#include "actors/tracked.hpp"
 #include "actors/http_types.hpp"
 #include "log/log.hpp"
 
@@ -76,8 +77,8 @@ void http_request_in(connection_broker* self) {
   }
   CASTOR_LOG(debug, context_of(self),
              "HTTP " << req.method << " " << req.path.substr(0, 200));
-  self->request(st.ctx->http, http_answer_timeout, http_atom::value,
-                std::move(req))
+  tracked(self->request(st.ctx->http, http_answer_timeout, http_atom::value,
+                        std::move(req)))
       .then(
           [=](http::response& resp) {
             http_answer(self, resp, head_only, keep_alive);

@@ -16,6 +16,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/connection_detail.hpp"
+#include "actors/tracked.hpp"
 #include "log/log.hpp"
 #include "protocol/topic.hpp"
 
@@ -150,8 +151,8 @@ void begin_subscribe(connection_broker* self, mqtt::effect::subscribe&& s) {
       };
       self->state.order->current->fail = fail;
       set_timer(self, change_timeout, change_timeout_atom::value, seq);
-      self->request(self->state.attachment.session, change_timeout,
-                    subscribe_atom::value, std::move(sr))
+      tracked(self->request(self->state.attachment.session, change_timeout,
+                            subscribe_atom::value, std::move(sr)))
           .then(
               [=](subscribe_codes& codes) {
                 complete_change(self, seq, [&] {
@@ -190,8 +191,9 @@ void begin_unsubscribe(connection_broker* self, mqtt::effect::unsubscribe&& u) {
           };
           self->state.order->current->fail = fail;
           set_timer(self, change_timeout, change_timeout_atom::value, seq);
-          self->request(self->state.attachment.session, change_timeout,
-                        unsub_atom::value, std::move(all), std::move(codes))
+          tracked(self->request(self->state.attachment.session, change_timeout,
+                                unsub_atom::value, std::move(all),
+                                std::move(codes)))
               .then(
                   [=](subscribe_codes& codes) {
                     complete_change(self, seq, [&] {

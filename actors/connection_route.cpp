@@ -9,6 +9,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/connection_detail.hpp"
+#include "actors/tracked.hpp"
 #include "log/log.hpp"
 
 namespace castor::connection_detail {
@@ -34,7 +35,10 @@ void inbound_taken(connection_broker* self, uint64_t n) {
 
 void route(connection_broker* self, mqtt::publish&& p) {
   auto& st = self->state;
-  broker_counters::add(st.ctx->counters->messages_in);
+  auto& b = metrics::local();
+  auto q = p.qos < 3 ? p.qos : 2;
+  metrics::add(b.messages_in[q]);
+  metrics::add(b.payload_in[q], p.payload.size());
   auto m = mqtt::make_message(std::move(p), st.channel->session().client_id,
                               clock_type::now(), &st.routing.last_props);
   st.reading.inbound_bytes += mqtt::footprint(*m);
@@ -179,8 +183,8 @@ bool send_batch(connection_broker* self, const std::string& name,
   auto topic = ct.actor;
   // Bounded by publish_waits_expired(), not by a CAF timeout (two messages
   // to CAF's clock thread per batch).
-  self->request(topic, caf::infinite, publish_atom::value,
-                publish_batch{std::move(msgs)})
+  tracked(self->request(topic, caf::infinite, publish_atom::value,
+                        publish_batch{std::move(msgs)}))
       .then(
           [=](bool) {
             if (b->done)
@@ -221,7 +225,8 @@ bool dispatch(connection_broker* self, const std::string& topic,
     return send_batch(self, topic, std::move(msgs), {seq}, true);
   st.routing.lookups.emplace(
       topic, connection_routing::lookup{std::move(msgs), {seq}});
-  self->request(st.ctx->tree, lookup_timeout, lookup_atom::value, topic)
+  tracked(
+      self->request(st.ctx->tree, lookup_timeout, lookup_atom::value, topic))
       .then(
           [=](topic_interface& t) {
             auto& st = self->state;
@@ -288,7 +293,8 @@ void route_if_exists(connection_broker* self, mqtt::publish&& p) {
   st.routing.exists_waiting += p.qos > 0 ? 1 : 0;
   st.routing.exists_checks[topic].emplace_back(std::move(p),
                                                st.routing.read_mark);
-  self->request(st.ctx->tree, lookup_timeout, lookup_atom::value, topic, false)
+  tracked(self->request(st.ctx->tree, lookup_timeout, lookup_atom::value, topic,
+                        false))
       .then([=](topic_interface& t) {
         auto& st = self->state;
         auto i = st.routing.exists_checks.find(topic);

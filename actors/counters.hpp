@@ -1,7 +1,9 @@
 #pragma once
 
-// Counters shared by the actors of one server (read by a metrics endpoint
-// later). Relaxed atomics: they are statistics, not synchronisation.
+// Counters of rare events shared by the actors of one server (connections,
+// logins, refusals), read by the metrics endpoint (app/http_metrics.cpp).
+// Relaxed atomics: they are statistics, not synchronisation. What happens
+// per message is counted per thread instead (metrics/metrics.hpp).
 
 #include <atomic>
 #include <cstdint>
@@ -35,14 +37,10 @@ struct auth_counters {
 struct broker_counters {
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_refused{0};
-  std::atomic<uint64_t> connections_open{0};
-  std::atomic<uint64_t> messages_in{0};
-  std::atomic<uint64_t> messages_out{0};
-  std::atomic<uint64_t> bytes_in{0};
-  std::atomic<uint64_t> bytes_out{0};
+  // Messages, bytes and what is dropped are counted per thread, in
+  // metrics/metrics.hpp.
   std::atomic<uint64_t> protocol_errors{0};
   std::atomic<uint64_t> keep_alive_timeouts{0};
-  std::atomic<uint64_t> dropped_too_large{0};
   std::atomic<uint64_t> slow_consumer_episodes{0};
   std::atomic<uint64_t> slow_consumer_disconnects{0};
   /// CONNECTs refused by authentication (0x86, 0x87, 0x8C).

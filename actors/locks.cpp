@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/locks.hpp"
 
 #include <chrono>
@@ -161,88 +162,93 @@ caf::behavior locks_behavior(locks_actor* self) {
     for (auto& [lock, session] : dropped)
       release_held(self, lock, session);
   });
-  return implement<locks_interface>(
-      [=](lock_acquire_atom, std::string& lock, std::string& session,
-          caf::actor& connection, uint64_t wait_ms,
-          bool on_disconnect) -> caf::result<std::string, uint64_t> {
-        auto& st = self->state;
-        auto h = st.held.find(lock);
-        if (h == st.held.end() || h->second.session == session) {
-          // Free, or held by the session already (its grant again; the
-          // latest acquire says how it is held).
-          auto mine = st.by_session.find(session);
-          if (h == st.held.end() && mine != st.by_session.end()
-              && mine->second.size() >= max_session_locks
-              && !mine->second.count(lock))
-            return refused("TOO_MANY_LOCKS");
-          auto g = st.table.acquire(lock, session);
-          st.held[lock]
-              = lock_holding{session, connection.address(), on_disconnect};
-          st.by_session[session].insert(lock);
-          if (on_disconnect)
+  return census(
+      self, metrics::actor_kind::locks,
+      implement<locks_interface>(
+          [=](lock_acquire_atom, std::string& lock, std::string& session,
+              caf::actor& connection, uint64_t wait_ms,
+              bool on_disconnect) -> caf::result<std::string, uint64_t> {
+            auto& st = self->state;
+            auto h = st.held.find(lock);
+            if (h == st.held.end() || h->second.session == session) {
+              // Free, or held by the session already (its grant again; the
+              // latest acquire says how it is held).
+              auto mine = st.by_session.find(session);
+              if (h == st.held.end() && mine != st.by_session.end()
+                  && mine->second.size() >= max_session_locks
+                  && !mine->second.count(lock))
+                return refused("TOO_MANY_LOCKS");
+              auto g = st.table.acquire(lock, session);
+              st.held[lock]
+                  = lock_holding{session, connection.address(), on_disconnect};
+              st.by_session[session].insert(lock);
+              if (on_disconnect)
+                watch(self, connection);
+              return caf::result<std::string, uint64_t>(std::string{},
+                                                        g->token);
+            }
+            if (wait_ms == 0)
+              return refused("LOCK_TIMEOUT");
+            if (!st.table.waits(lock, session)) {
+              auto mine = st.by_session.find(session);
+              if (mine != st.by_session.end()
+                  && mine->second.size() >= max_session_locks)
+                return refused("TOO_MANY_LOCKS");
+              if (st.table.waiting(lock) >= max_lock_waiters)
+                return refused("LOCK_QUEUE_FULL");
+            }
+            st.table.acquire(lock, session); // queued (once per session)
+            st.by_session[session].insert(lock);
+            auto id = ++st.next_id;
+            auto rp = self->make_response_promise<std::string, uint64_t>();
+            st.waits.emplace(id, lock_wait{lock, session, connection.address(),
+                                           on_disconnect, rp});
+            st.queued[{lock, session}].push_back(id);
             watch(self, connection);
-          return caf::result<std::string, uint64_t>(std::string{}, g->token);
-        }
-        if (wait_ms == 0)
-          return refused("LOCK_TIMEOUT");
-        if (!st.table.waits(lock, session)) {
-          auto mine = st.by_session.find(session);
-          if (mine != st.by_session.end()
-              && mine->second.size() >= max_session_locks)
-            return refused("TOO_MANY_LOCKS");
-          if (st.table.waiting(lock) >= max_lock_waiters)
-            return refused("LOCK_QUEUE_FULL");
-        }
-        st.table.acquire(lock, session); // queued (once per session)
-        st.by_session[session].insert(lock);
-        auto id = ++st.next_id;
-        auto rp = self->make_response_promise<std::string, uint64_t>();
-        st.waits.emplace(id, lock_wait{lock, session, connection.address(),
-                                       on_disconnect, rp});
-        st.queued[{lock, session}].push_back(id);
-        watch(self, connection);
-        self->delayed_send(self, std::chrono::milliseconds(wait_ms),
-                           lock_wait_atom::value, id);
-        return rp;
-      },
-      [=](lock_release_atom, std::string& lock, std::string& session) {
-        if (!self->state.table.holds(lock, session))
-          return false;
-        release_held(self, lock, session);
-        return true;
-      },
-      [=](lock_closed_atom, std::string& session) {
-        auto& st = self->state;
-        auto mine = st.by_session.find(session);
-        if (mine == st.by_session.end())
-          return;
-        auto locks = mine->second;
-        for (auto& lock : locks) {
-          auto q = st.queued.find({lock, session});
-          if (q == st.queued.end())
-            continue;
-          auto ids = q->second;
-          for (auto id : ids)
-            end_wait(self, id, "LOCK_TIMEOUT");
-        }
-        for (auto& lock : locks) {
-          auto h = st.held.find(lock);
-          if (h != st.held.end() && h->second.session == session)
+            self->delayed_send(self, std::chrono::milliseconds(wait_ms),
+                               lock_wait_atom::value, id);
+            return rp;
+          },
+          [=](lock_release_atom, std::string& lock, std::string& session) {
+            if (!self->state.table.holds(lock, session))
+              return false;
             release_held(self, lock, session);
-        }
-        st.by_session.erase(session);
-      },
-      [=](update_atom, topic_interface& topic, conditional_update& cu,
-          std::string& session,
-          std::vector<std::string>& names) -> caf::result<update_outcome> {
-        for (auto& name : names)
-          if (self->state.table.holds(name, session))
-            cu.held_locks.push_back(name);
-        auto rp = self->make_response_promise();
-        rp.delegate(topic, update_atom::value, std::move(cu));
-        return caf::delegated<update_outcome>{};
-      },
-      [=](lock_wait_atom, uint64_t id) { end_wait(self, id, "LOCK_TIMEOUT"); });
+            return true;
+          },
+          [=](lock_closed_atom, std::string& session) {
+            auto& st = self->state;
+            auto mine = st.by_session.find(session);
+            if (mine == st.by_session.end())
+              return;
+            auto locks = mine->second;
+            for (auto& lock : locks) {
+              auto q = st.queued.find({lock, session});
+              if (q == st.queued.end())
+                continue;
+              auto ids = q->second;
+              for (auto id : ids)
+                end_wait(self, id, "LOCK_TIMEOUT");
+            }
+            for (auto& lock : locks) {
+              auto h = st.held.find(lock);
+              if (h != st.held.end() && h->second.session == session)
+                release_held(self, lock, session);
+            }
+            st.by_session.erase(session);
+          },
+          [=](update_atom, topic_interface& topic, conditional_update& cu,
+              std::string& session,
+              std::vector<std::string>& names) -> caf::result<update_outcome> {
+            for (auto& name : names)
+              if (self->state.table.holds(name, session))
+                cu.held_locks.push_back(name);
+            auto rp = self->make_response_promise();
+            rp.delegate(topic, update_atom::value, std::move(cu));
+            return caf::delegated<update_outcome>{};
+          },
+          [=](lock_wait_atom, uint64_t id) {
+            end_wait(self, id, "LOCK_TIMEOUT");
+          }));
 }
 
 } // namespace

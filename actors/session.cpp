@@ -1,3 +1,5 @@
+#include "actors/census.hpp"
+#include "actors/tracked.hpp"
 #include "actors/session.hpp"
 
 #include <algorithm>
@@ -157,8 +159,8 @@ template <class Self>
 void request_end(Self* self) {
   auto& st = self->state;
   auto gen = st.attaches;
-  self->request(st.registry, expire_request_timeout, expire_atom::value,
-                st.client_id, gen)
+  tracked(self->request(st.registry, expire_request_timeout, expire_atom::value,
+                        st.client_id, gen))
       .then(
           [=](bool ok) {
             if (ok && !self->state.conn && self->state.attaches == gen)
@@ -376,7 +378,8 @@ void take_updates(Self* self, const caf::actor& topic, update_batch& batch) {
 template <class Self, class F>
 void unsubscribe_at_tree(Self* self, topic_unsubscription&& u, F done) {
   auto& st = self->state;
-  self->request(st.tree, tree_request_timeout, unsub_atom::value, std::move(u))
+  tracked(self->request(st.tree, tree_request_timeout, unsub_atom::value,
+                        std::move(u)))
       .then([done](bool) mutable { done(); },
             [done](caf::error&) mutable { done(); });
 }
@@ -456,8 +459,8 @@ void handle_subscribe(Self* self, subscribe_request& sr,
     bool shared = !r.ts.group.empty();
     bool delta = r.ts.options.delta;
     auto id = r.ts.options.subscription_id;
-    self->request(st.tree, tree_request_timeout, subscribe_atom::value,
-                  std::move(r.ts))
+    tracked(self->request(st.tree, tree_request_timeout, subscribe_atom::value,
+                          std::move(r.ts)))
         .then(
             [self, acc, finish, sub = std::move(r.sub), existed = r.existed,
              shared, delta, id](retained_batch& b) mutable {
@@ -660,15 +663,17 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
 caf::behavior session_actor(session_actor_type* self, std::string client_id,
                             registry_interface registry,
                             topic_tree_interface tree, session_config cfg) {
-  return session_actor_impl(self, std::move(client_id), std::move(registry),
-                            std::move(tree), cfg);
+  return census(self, metrics::actor_kind::session,
+                session_actor_impl(self, std::move(client_id),
+                                   std::move(registry), std::move(tree), cfg));
 }
 
 caf::behavior session_broker(session_broker_type* self, std::string client_id,
                              registry_interface registry,
                              topic_tree_interface tree, session_config cfg) {
-  return session_actor_impl(self, std::move(client_id), std::move(registry),
-                            std::move(tree), cfg);
+  return census(self, metrics::actor_kind::session,
+                session_actor_impl(self, std::move(client_id),
+                                   std::move(registry), std::move(tree), cfg));
 }
 
 } // namespace castor

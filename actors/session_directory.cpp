@@ -170,4 +170,13 @@ size_t session_directory::size() const {
   return by_id_.size();
 }
 
+std::pair<size_t, size_t> session_directory::connected_and_offline() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  size_t connected = 0;
+  for (auto& [id, rec] : by_id_)
+    if (rec.connection)
+      ++connected;
+  return {connected, by_id_.size() - connected};
+}
+
 } // namespace castor

@@ -81,6 +81,9 @@ public:
 
   size_t size() const;
 
+  /// Sessions connected now, and offline ones (the metrics).
+  std::pair<size_t, size_t> connected_and_offline() const;
+
   /// The roles of the session `client_id` connected through `connection`
   /// are now `roles`.
   void set_roles(const std::string& client_id, const caf::actor& connection,

@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/session_registry.hpp"
 
 #include <caf/io/all.hpp>
@@ -187,14 +188,18 @@ caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
 caf::behavior session_registry(session_registry_actor* self,
                                topic_tree_interface tree, session_config cfg,
                                registry_options opts) {
-  return session_registry_impl(self, std::move(tree), cfg, std::move(opts));
+  return census(
+      self, metrics::actor_kind::session_registry,
+      session_registry_impl(self, std::move(tree), cfg, std::move(opts)));
 }
 
 caf::behavior session_registry_broker(session_registry_broker_type* self,
                                       topic_tree_interface tree,
                                       session_config cfg,
                                       registry_options opts) {
-  return session_registry_impl(self, std::move(tree), cfg, std::move(opts));
+  return census(
+      self, metrics::actor_kind::session_registry,
+      session_registry_impl(self, std::move(tree), cfg, std::move(opts)));
 }
 
 } // namespace castor

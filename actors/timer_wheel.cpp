@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/timer_wheel.hpp"
 
 #include <condition_variable>
@@ -170,12 +171,14 @@ caf::behavior timer_wheel(timer_wheel_broker* self,
                           std::chrono::milliseconds resolution) {
   self->state.waker = std::make_shared<wakeup_thread>(
       caf::weak_actor_ptr{self->ctrl()});
-  return timer_wheel_impl(self, resolution);
+  return census(self, metrics::actor_kind::timers,
+                timer_wheel_impl(self, resolution));
 }
 
 caf::behavior timer_wheel_actor(timer_wheel_actor_type* self,
                                 std::chrono::milliseconds resolution) {
-  return timer_wheel_impl(self, resolution);
+  return census(self, metrics::actor_kind::timers,
+                timer_wheel_impl(self, resolution));
 }
 
 } // namespace castor

@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/topic.hpp"
 
 #include <algorithm>
@@ -718,13 +719,15 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
 
 caf::behavior topic_actor(topic_actor_type* self, std::string name,
                           mapping_ptr mapping) {
-  return topic_actor_impl(self, std::move(name), std::move(mapping));
+  return census(self, metrics::actor_kind::topic,
+                topic_actor_impl(self, std::move(name), std::move(mapping)));
 }
 
 caf::behavior topic_broker(topic_broker_type* self, std::string name,
                            caf::actor timers, mapping_ptr mapping) {
   self->state.timers = std::move(timers);
-  return topic_actor_impl(self, std::move(name), std::move(mapping));
+  return census(self, metrics::actor_kind::topic,
+                topic_actor_impl(self, std::move(name), std::move(mapping)));
 }
 
 } // namespace castor

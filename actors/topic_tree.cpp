@@ -1,3 +1,5 @@
+#include "actors/census.hpp"
+#include "actors/tracked.hpp"
 #include "actors/topic_tree.hpp"
 
 #include <algorithm>
@@ -144,8 +146,8 @@ void unsubscribe_at(Self* self, const std::string& name,
       acc->done(); // retired: it had no subscriber
       return;
     }
-    self->request(*found, topic_request_timeout, unsub_atom::value, session,
-                  filter, group)
+    tracked(self->request(*found, topic_request_timeout, unsub_atom::value,
+                          session, filter, group))
         .then([=](bool) { acc->done(); }, [=](caf::error&) { acc->done(); });
   };
   if (!after_retire(self, name, ask))
@@ -340,7 +342,7 @@ caf::behavior topic_tree_impl(Self* self) {
         if (!t || !found || *found != t || st.retiring.count(name) > 0)
           return;
         st.retiring[name];
-        self->request(t, topic_request_timeout, retire_atom::value)
+        tracked(self->request(t, topic_request_timeout, retire_atom::value))
             .then([=](bool retired) { finish_retire(self, name, t, retired); },
                   [=](caf::error& err) {
                     CASTOR_LOG(debug, "topic tree",
@@ -428,7 +430,8 @@ caf::behavior topic_tree_impl(Self* self) {
             auto rp = self->template make_response_promise<retained_batch>();
             after_retire(self, subject, [=]() mutable {
               auto t = get_or_create(self, subject);
-              self->request(t, topic_request_timeout, subscribe_atom::value, ts)
+              tracked(self->request(t, topic_request_timeout,
+                                    subscribe_atom::value, ts))
                   .then(
                       [=](retained_batch& b) mutable {
                         rp.deliver(std::move(b));
@@ -450,8 +453,8 @@ caf::behavior topic_tree_impl(Self* self) {
           if (absent)
             ask_missing(st.missing, subject, ts.client_id, "subscribe",
                         caf::actor{});
-          self->request(t, topic_request_timeout, subscribe_atom::value,
-                        std::move(ts))
+          tracked(self->request(t, topic_request_timeout, subscribe_atom::value,
+                                std::move(ts)))
               .then(
                   [=](retained_batch& b) mutable { rp.deliver(std::move(b)); },
                   [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
@@ -497,7 +500,8 @@ caf::behavior topic_tree_impl(Self* self) {
         };
         auto acc = std::make_shared<pending>(pending{targets.size(), {}});
         for (auto& t : targets) {
-          self->request(t, topic_request_timeout, subscribe_atom::value, ts)
+          tracked(self->request(t, topic_request_timeout, subscribe_atom::value,
+                                ts))
               .then(
                   [=](retained_batch& b) mutable {
                     for (auto& d : b.items)
@@ -534,7 +538,7 @@ caf::behavior topic_tree(topic_tree_actor* self, mapping_ptr mapping,
                          missing_ptr missing) {
   self->state.mapping = std::move(mapping);
   self->state.missing = std::move(missing);
-  return topic_tree_impl(self);
+  return census(self, metrics::actor_kind::topic_tree, topic_tree_impl(self));
 }
 
 caf::behavior topic_tree_broker(topic_tree_broker_type* self, caf::actor timers,
@@ -543,7 +547,7 @@ caf::behavior topic_tree_broker(topic_tree_broker_type* self, caf::actor timers,
   self->state.timers = std::move(timers);
   self->state.mapping = std::move(mapping);
   self->state.missing = std::move(missing);
-  return topic_tree_impl(self);
+  return census(self, metrics::actor_kind::topic_tree, topic_tree_impl(self));
 }
 
 } // namespace castor

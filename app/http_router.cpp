@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/census.hpp"
 #include "actors/types.hpp"
 #include "app/cli.hpp"
 #include "app/rest_answers.hpp"
@@ -46,44 +47,46 @@ bool readable(const http::request& req) {
 
 caf::behavior http_router(http_router_actor* self, http_context_ptr ctx) {
   self->state.ctx = std::move(ctx);
-  return {
-      [=](open_atom, caf::actor& listener, uint16_t port) {
-        self->state.listeners.push_back(std::move(listener));
-        self->state.ports.push_back(port);
-      },
-      [=](http_atom, http::request& req) -> caf::result<http::response> {
-        const auto& path = req.path;
-        if (starts_with(path, "/api/")) {
-          auto rp = self->make_response_promise<http::response>();
-          http_rest(self, req, rp);
-          return rp;
-        }
-        if (path == "/console" || starts_with(path, "/console/"))
-          return http_console(self, req);
-        if (!readable(req)) {
-          auto r = http::error_response(405, "METHOD_NOT_ALLOWED",
-                                        req.method + " is not allowed on "
-                                            + path + " (use GET)");
-          r.headers.emplace_back("Allow", "GET, HEAD");
-          return r;
-        }
-        if (path == "/metrics")
-          return http_metrics(self, req);
-        if (path == "/health")
-          return health(self);
-        if (path == "/version")
-          return version();
-        if (path == "/") {
-          http::response r;
-          r.status = 302;
-          r.headers.emplace_back("Location", "/console/");
-          r.content_type.clear();
-          return r;
-        }
-        return http::error_response(404, "NOT_FOUND",
-                                    "nothing at " + path.substr(0, 200));
-      },
-  };
+  return census(
+      self, metrics::actor_kind::http_router,
+      caf::behavior{
+          [=](open_atom, caf::actor& listener, uint16_t port) {
+            self->state.listeners.push_back(std::move(listener));
+            self->state.ports.push_back(port);
+          },
+          [=](http_atom, http::request& req) -> caf::result<http::response> {
+            const auto& path = req.path;
+            if (starts_with(path, "/api/")) {
+              auto rp = self->make_response_promise<http::response>();
+              http_rest(self, req, rp);
+              return rp;
+            }
+            if (path == "/console" || starts_with(path, "/console/"))
+              return http_console(self, req);
+            if (!readable(req)) {
+              auto r = http::error_response(405, "METHOD_NOT_ALLOWED",
+                                            req.method + " is not allowed on "
+                                                + path + " (use GET)");
+              r.headers.emplace_back("Allow", "GET, HEAD");
+              return r;
+            }
+            if (path == "/metrics")
+              return http_metrics(self, req);
+            if (path == "/health")
+              return health(self);
+            if (path == "/version")
+              return version();
+            if (path == "/") {
+              http::response r;
+              r.status = 302;
+              r.headers.emplace_back("Location", "/console/");
+              r.content_type.clear();
+              return r;
+            }
+            return http::error_response(404, "NOT_FOUND",
+                                        "nothing at " + path.substr(0, 200));
+          },
+      });
 }
 
 } // namespace castor

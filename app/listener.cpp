@@ -4,6 +4,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/broker_exit.hpp"
+#include "actors/census.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -27,46 +28,48 @@ caf::behavior listener_actor(listener_broker* self, listener_config cfg,
       }
     }
   });
-  return {
-      [=](open_atom) -> caf::result<uint16_t> {
-        auto& st = self->state;
-        if (st.failure)
-          return st.failure;
-        return st.port;
-      },
-      [=](const caf::io::new_connection_msg& msg) {
-        auto& st = self->state;
-        if (st.connections.size() >= st.cfg.max_connections) {
-          broker_counters::add(st.ctx->counters->connections_refused);
-          CASTOR_LOG(warning, "listener " << st.cfg.name,
-                     "connection refused: max_connections ("
-                         << st.cfg.max_connections << ") reached");
-          self->close(msg.handle);
-          return;
-        }
-        broker_counters::add(st.ctx->counters->connections_accepted);
-        auto conn = self->fork(connection_actor, msg.handle, st.ctx);
-        drain_mailbox_on_exit(conn);
-        self->monitor(conn);
-        st.connections.insert(conn);
-      },
-      [=](stats_atom) -> uint64_t {
-        // The connections it holds (GET /api/v1/listeners).
-        return self->state.connections.size();
-      },
-      [=](const caf::io::acceptor_closed_msg&) {
-        CASTOR_LOG(error, "listener " << self->state.cfg.name,
-                   "acceptor closed");
-      },
-      [=](shutdown_atom) {
-        auto& st = self->state;
-        for (auto& c : st.connections)
-          self->send(c, kick_atom::value,
-                     mqtt::reason_code::server_shutting_down, false);
-        st.connections.clear();
-        self->quit();
-      },
-  };
+  return census(
+      self, metrics::actor_kind::listener,
+      {
+          [=](open_atom) -> caf::result<uint16_t> {
+            auto& st = self->state;
+            if (st.failure)
+              return st.failure;
+            return st.port;
+          },
+          [=](const caf::io::new_connection_msg& msg) {
+            auto& st = self->state;
+            if (st.connections.size() >= st.cfg.max_connections) {
+              broker_counters::add(st.ctx->counters->connections_refused);
+              CASTOR_LOG(warning, "listener " << st.cfg.name,
+                         "connection refused: max_connections ("
+                             << st.cfg.max_connections << ") reached");
+              self->close(msg.handle);
+              return;
+            }
+            broker_counters::add(st.ctx->counters->connections_accepted);
+            auto conn = self->fork(connection_actor, msg.handle, st.ctx);
+            drain_mailbox_on_exit(conn);
+            self->monitor(conn);
+            st.connections.insert(conn);
+          },
+          [=](stats_atom) -> uint64_t {
+            // The connections it holds (GET /api/v1/listeners).
+            return self->state.connections.size();
+          },
+          [=](const caf::io::acceptor_closed_msg&) {
+            CASTOR_LOG(error, "listener " << self->state.cfg.name,
+                       "acceptor closed");
+          },
+          [=](shutdown_atom) {
+            auto& st = self->state;
+            for (auto& c : st.connections)
+              self->send(c, kick_atom::value,
+                         mqtt::reason_code::server_shutting_down, false);
+            st.connections.clear();
+            self->quit();
+          },
+      });
 }
 
 } // namespace castor

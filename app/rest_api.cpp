@@ -11,6 +11,7 @@
 #include <caf/all.hpp>
 
 #include "actors/authenticator_types.hpp"
+#include "actors/tracked.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "app/rest_detail.hpp"
 #include "log/log.hpp"
@@ -96,7 +97,7 @@ void dispatch(http_router_actor* self, rest::job j,
   }
   auto worker = rest::spawn_worker(
       self->system(), std::make_shared<const rest::job>(std::move(j)));
-  self->request(worker, http_answer_timeout, http_atom::value)
+  tracked(self->request(worker, http_answer_timeout, http_atom::value))
       .then([rp](http::response& r) mutable { rp.deliver(std::move(r)); },
             [rp](caf::error&) mutable {
               rp.deliver(rest::error("TIMEOUT",
@@ -171,8 +172,8 @@ void http_rest(http_router_actor* self, http::request& req,
   bool anonymous = !ar.has_password;
   auto listener = req.listener;
   auto shared_req = std::make_shared<http::request>(std::move(req));
-  self->request(ctx.auth_chain, auth_timeout, authenticate_atom::value,
-                std::move(ar))
+  tracked(self->request(ctx.auth_chain, auth_timeout, authenticate_atom::value,
+                        std::move(ar)))
       .then(
           [=](auth_reply& r) mutable {
             auto& ctx = *self->state.ctx;

@@ -12,6 +12,9 @@
 
 #include <caf/all.hpp>
 
+#include "actors/census.hpp"
+#include "actors/tracked.hpp"
+#include "metrics/metrics.hpp"
 #include "actors/api.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "app/rest_detail.hpp"
@@ -86,12 +89,17 @@ void run_api(worker_actor* self, const std::string& op,
              const nlohmann::json& payload, F then) {
   auto& j = *self->state.j;
   auto api = spawn_api_request(self->system(), context_of(j));
-  self->request(api, worker_wait, api_atom::value, op, payload.dump())
-      .then([=](std::string& text) mutable { answer(self, then(text)); },
-            [=](caf::error&) {
-              answer(self, error("TIMEOUT", "the operation " + op
-                                                + " was not answered in time"));
-            });
+  tracked(self->request(api, worker_wait, api_atom::value, op, payload.dump()))
+      .then(
+          [=](std::string& text) mutable {
+            metrics::count_api(op, text);
+            answer(self, then(text));
+          },
+          [=](caf::error&) {
+            metrics::count_api(op, "{\"error\":{\"code\":\"TIMEOUT\"}}");
+            answer(self, error("TIMEOUT", "the operation " + op
+                                              + " was not answered in time"));
+          });
 }
 
 void run_api(worker_actor* self, const std::string& op,
@@ -333,15 +341,15 @@ void deliver_publish(worker_actor* self, mqtt::message_ptr msg, bool create,
                      int tries) {
   auto tree = self->state.j->ctx->tree;
   auto topic = msg->topic;
-  self->request(tree, worker_wait, lookup_atom::value, topic, create)
+  tracked(self->request(tree, worker_wait, lookup_atom::value, topic, create))
       .then(
           [=](topic_interface& t) {
             if (!t)
               return answer(
                   self, error("PERMISSION_DENIED",
                               "creating '" + topic + "' needs MODIFY_TOPIC"));
-            self->request(t, worker_wait, publish_atom::value,
-                          publish_batch{{msg}})
+            tracked(self->request(t, worker_wait, publish_atom::value,
+                                  publish_batch{{msg}}))
                 .then(
                     [=](bool) {
                       answer(self, json_response(200, {{"ok", true}}));
@@ -400,8 +408,9 @@ void publish(worker_actor* self) {
         return answer(self, error("INVALID_VALUE", *why));
     }
   }
-  if (j.ctx->counters)
-    broker_counters::add(j.ctx->counters->messages_in);
+  auto& b = metrics::local();
+  metrics::add(b.messages_in[p.qos < 3 ? p.qos : 2]);
+  metrics::add(b.payload_in[p.qos < 3 ? p.qos : 2], p.payload.size());
   auto msg = mqtt::make_message(std::move(p), std::string{},
                                 std::chrono::steady_clock::now());
   deliver_publish(self, std::move(msg), create, 1);
@@ -436,7 +445,7 @@ void listeners(worker_actor* self) {
                        200, {{"ok", true}, {"listeners", std::move(*out)}}));
   };
   for (size_t i = 0; i < n; ++i)
-    self->request(j.listeners[i], worker_wait, stats_atom::value)
+    tracked(self->request(j.listeners[i], worker_wait, stats_atom::value))
         .then(
             [=](uint64_t count) {
               (*out)[i]["connections"] = count;
@@ -487,14 +496,16 @@ void route(worker_actor* self) {
 
 caf::behavior worker(worker_actor* self, job_ptr j) {
   self->state.j = std::move(j);
-  return {
-      [=](http_atom) -> caf::result<http::response> {
-        self->state.rp = self->make_response_promise<http::response>();
-        auto rp = self->state.rp;
-        route(self);
-        return rp;
-      },
-  };
+  return census(self, metrics::actor_kind::rest_worker,
+                caf::behavior{
+                    [=](http_atom) -> caf::result<http::response> {
+                      self->state.rp
+                          = self->make_response_promise<http::response>();
+                      auto rp = self->state.rp;
+                      route(self);
+                      return rp;
+                    },
+                });
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/rest_answers.hpp"
+#include "actors/tracked.hpp"
 #include "app/rest_api.hpp"
 #include "app/rest_security_edit.hpp"
 #include "security/security_store.hpp"
@@ -116,7 +117,8 @@ void rest_security(http_router_actor* self, const http::request& req,
   if (!st.security_editor)
     st.security_editor = self->spawn<caf::detached + caf::linked>(
         security_editor, st.ctx);
-  self->request(st.security_editor, http_answer_timeout, http_atom::value, req)
+  tracked(self->request(st.security_editor, http_answer_timeout,
+                        http_atom::value, req))
       .then([rp](http::response& r) mutable { rp.deliver(std::move(r)); },
             [rp](caf::error&) mutable {
               rp.deliver(rest::error("TIMEOUT",

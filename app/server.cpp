@@ -258,6 +258,8 @@ std::optional<std::string> server::start() {
     ctx->slow_consumer_disconnect
         = cfg_.mqtt.slow_consumer == slow_consumer_policy::disconnect;
     ctx->listener = l.name;
+    ctx->listener_index
+        = static_cast<uint8_t>(std::min<size_t>(i, metrics::max_listeners - 1));
     ctx->counters = counters_;
     ctx->auth = auth_chain_;
     ctx->auth_required = auth_required || l.require_auth;

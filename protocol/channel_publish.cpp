@@ -1,6 +1,7 @@
 // PUBLISH in both directions, PUBREL from the client, topic aliases.
 
 #include "protocol/channel.hpp"
+#include "metrics/metrics.hpp"
 
 #include "protocol/topic.hpp"
 
@@ -185,6 +186,29 @@ channel_output channel::on_pubrel(const pubrel& p) {
   return out;
 }
 
+namespace {
+
+/// Counts a PUBLISH written to the client: by QoS, as a delta, and the
+/// time since the server read it (retained messages sent on subscribe are
+/// as old as they are, not late: they do not count).
+void count_written(const outbound& o, const message& m, bool as_delta,
+                   steady_time now) noexcept {
+  auto& b = metrics::local();
+  auto q = o.qos < 3 ? o.qos : 2;
+  metrics::add(b.messages_out[q]);
+  metrics::add(b.payload_out[q], m.payload.size());
+  if (as_delta) {
+    metrics::add(b.deltas_sent);
+    if (o.msg->payload.size() > m.payload.size())
+      metrics::add(b.delta_bytes_saved,
+                   o.msg->payload.size() - m.payload.size());
+  }
+  if (!o.retain && o.msg->received != steady_time{})
+    metrics::observe_latency(now - o.msg->received);
+}
+
+} // namespace
+
 bool channel::write(const outbound& o, steady_time now, std::string& out) {
   if (o.type == outbound::kind::pubrel) {
     pubrel rel;
@@ -192,8 +216,10 @@ bool channel::write(const outbound& o, steady_time now, std::string& out) {
     encode(packet{std::move(rel)}, version_, out);
     return true;
   }
-  if (expired(*o.msg, now))
+  if (expired(*o.msg, now)) {
+    metrics::dropped(metrics::drop_reason::expired);
     return false;
+  }
   uint64_t* written = nullptr;
   bool as_delta = false;
   if (o.delta_form) {
@@ -243,8 +269,11 @@ bool channel::write(const outbound& o, steady_time now, std::string& out) {
     out.resize(before);
     if (new_alias)
       alias_out_.erase(new_alias_at);
-  } else if (written) {
-    *written = o.seq;
+    metrics::dropped(metrics::drop_reason::too_large);
+  } else {
+    if (written)
+      *written = o.seq;
+    count_written(o, m, as_delta, now);
   }
   if (p.payload.capacity() > 65536)
     std::string{}.swap(p.payload);

@@ -1,4 +1,5 @@
 #include "protocol/session_state.hpp"
+#include "metrics/metrics.hpp"
 
 #include <algorithm>
 #include <map>
@@ -16,6 +17,7 @@ message_ptr make_message(publish&& p, std::string origin, steady_time now,
   m->payload = std::move(p.payload);
   m->qos = p.qos;
   m->retain = p.retain;
+  m->received = now;
   if (p.props.message_expiry_interval) {
     m->has_expiry = true;
     m->expires_at
@@ -59,11 +61,14 @@ session_state::session_state(session_limits limits) : limits_(limits) {
 bool session_state::subscribe(const subscription& s, uint32_t id) {
   auto [i, added]
       = subs_.insert_or_assign(s.filter, stored_subscription{s, id});
+  subs_gauge_.set(subs_.size());
   return !added;
 }
 
 bool session_state::unsubscribe(const std::string& filter) {
-  return subs_.erase(filter) > 0;
+  auto erased = subs_.erase(filter) > 0;
+  subs_gauge_.set(subs_.size());
+  return erased;
 }
 
 size_t session_state::tidy(const std::vector<std::string>& filters) {
@@ -193,6 +198,7 @@ void session_state::detach() {
   }
   while (queue_.size() > limits_.max_queued) {
     ++counters_.dropped_queue_full;
+    metrics::dropped(metrics::drop_reason::queue_full);
     if (limits_.overflow == overflow_policy::drop_newest)
       queue_.pop_back();
     else
@@ -204,6 +210,8 @@ void session_state::detach() {
                                 [](const delivery& d) { return d.qos == 0; }),
                  queue_.end());
     counters_.dropped_qos0_offline += before - queue_.size();
+    metrics::dropped(metrics::drop_reason::offline_qos0,
+                     before - queue_.size());
   }
 }
 
@@ -216,6 +224,7 @@ void session_state::enqueue(delivery d, steady_time now,
   }
   if (!connected_ && d.qos == 0 && !limits_.queue_qos0_offline) {
     ++counters_.dropped_qos0_offline;
+    metrics::dropped(metrics::drop_reason::offline_qos0);
     return;
   }
   // Per-topic order: nothing overtakes queued messages or retransmissions.
@@ -228,6 +237,7 @@ void session_state::enqueue(delivery d, steady_time now,
     return;
   if (!connected_ && queue_.size() >= limits_.max_queued) {
     ++counters_.dropped_queue_full;
+    metrics::dropped(metrics::drop_reason::queue_full);
     if (limits_.overflow == overflow_policy::drop_newest
         || limits_.max_queued == 0)
       return;
@@ -244,6 +254,7 @@ bool session_state::conflate(delivery& d) {
         && q.delta_form == d.delta_form && q.msg->topic == d.msg->topic) {
       q = std::move(d);
       ++counters_.conflated;
+      metrics::add(metrics::local().conflated);
       return true;
     }
   }
@@ -259,8 +270,10 @@ void session_state::trim_slow() {
     if (i != queue_.end()) {
       queue_.erase(i);
       ++counters_.dropped_qos0_slow;
+      metrics::dropped(metrics::drop_reason::slow_consumer);
     } else {
       ++counters_.dropped_queue_full;
+      metrics::dropped(metrics::drop_reason::queue_full);
       if (limits_.overflow == overflow_policy::drop_newest)
         queue_.pop_back();
       else
@@ -273,6 +286,7 @@ void session_state::send(delivery&& d, steady_time now,
                          std::vector<outbound>& out) {
   if (expired(*d.msg, now)) {
     ++counters_.dropped_expired;
+    metrics::dropped(metrics::drop_reason::expired);
     return;
   }
   outbound o;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "metrics/metrics.hpp"
 #include "protocol/packet.hpp"
 #include "protocol/session_state_message.hpp"
 #include "protocol/session_state_queue.hpp"
@@ -246,6 +247,8 @@ private:
 
   session_limits limits_;
   std::map<std::string, stored_subscription> subs_;
+  /// subs_.size() in the subscriptions gauge.
+  metrics::gauge_share<&metrics::block::subscriptions> subs_gauge_;
   bool connected_ = false;
   bool paused_ = false;
   bool drop_qos0_ = false;

@@ -34,6 +34,9 @@ struct message {
   /// When the message expires (steady clock); meaningful if has_expiry.
   bool has_expiry = false;
   steady_time expires_at{};
+  /// When the server read the PUBLISH (for the delivery latency metric);
+  /// zero for messages the server made itself.
+  steady_time received{};
 };
 
 using message_ptr = std::shared_ptr<const message>;

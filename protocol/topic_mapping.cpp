@@ -41,6 +41,14 @@ topic_mapping::add_result topic_mapping::add(const std::string& path,
   return *i->second == *spec ? add_result::exists : add_result::conflicts;
 }
 
+std::map<topic_type, size_t> topic_mapping::added_by_type() const {
+  std::shared_lock<std::shared_mutex> guard{mu_};
+  std::map<topic_type, size_t> out;
+  for (auto& [path, spec] : added_)
+    ++out[spec->type];
+  return out;
+}
+
 bool topic_mapping::remove(const std::string& path) {
   std::unique_lock<std::shared_mutex> guard{mu_};
   if (added_.erase(path) == 0)

@@ -10,6 +10,7 @@
 // removes topics); thread-safe.
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -59,6 +60,8 @@ public:
   bool remove(const std::string& path);
   /// The specification the API added at `path` (null: none).
   spec_ptr added(const std::string& path) const;
+  /// How many topics the API added, by type (the metrics).
+  std::map<topic_type, size_t> added_by_type() const;
 
   /// Changes with every topic added or removed: a topic that keeps its
   /// specification looks it up again only when this changed.
