@@ -294,8 +294,9 @@ listeners:
       const char* key;
     };
     row rows[] = {
-        {"shutdown_timeout_ms: 99\n", "shutdown_timeout_ms"},
-        {"shutdown_timeout_ms: 3600001\n", "shutdown_timeout_ms"},
+        {"log_level: info\nshutdown_timeout_ms: 99\n", "shutdown_timeout_ms"},
+        {"log_level: info\nshutdown_timeout_ms: 3600001\n",
+         "shutdown_timeout_ms"},
         {"mqtt:\n  receive_maximum: 0\n", "mqtt.receive_maximum"},
         {"mqtt:\n  receive_maximum: 65536\n", "mqtt.receive_maximum"},
         {"mqtt:\n  maximum_qos: 3\n", "mqtt.maximum_qos"},
