@@ -216,7 +216,7 @@ def shutdown_timeout_ms_is_honoured_with_stuck_logins():
             c = Conn(srv.port, 5)
             c.send(gen_connect("c16-slow%d" % i, username="slow", password="slow-Pw-16"))
             logins.append(c)
-        time.sleep(0.5)  # the first hash is under way, the others wait
+        time.sleep(0.2)  # the first hash is under way, the others wait
         rc, dt = _stop(srv)
         print("      exited with status %s %.2f s after SIGTERM (limit %d ms)"
               % (rc, dt, limit_ms))

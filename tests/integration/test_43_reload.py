@@ -8,6 +8,9 @@ Clients are paho (logins with user name and password) and mosquitto_sub
 (the subscriber that must keep its connection). Certificates are made at
 test time with the openssl command."""
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -53,7 +56,7 @@ class ReloadServer(Server):
     """Castor started with `--config FILE` only (no --log-level, which would
     override the file's log_level on every reload too), so that a case can
     rewrite the file and send SIGHUP. settings: top-level YAML lines besides
-    the listeners; listeners: extra listener dicts (each gets a free port,
+    the listeners (lines indented by two spaces go into `security:`); listeners: extra listener dicts (each gets a free port,
     self.ports[name]) besides the tcp listener `mqtt` (self.port)."""
 
     def __init__(self, settings=(), listeners=(), store_users=None):
@@ -72,7 +75,7 @@ class ReloadServer(Server):
             f.write(text if text is not None else store_text(users))
 
     def config_text(self):
-        lines = list(self.settings)
+        lines = [l for l in self.settings if not l.startswith("  ")]
         lines.append("listeners:")
         for spec in self.listener_specs:
             l = dict(spec)
@@ -80,9 +83,12 @@ class ReloadServer(Server):
             l["port"] = self.ports[spec["name"]]
             lines.append("  - " + json.dumps(l))
         lines.append("  - {name: mqtt, transport: tcp, bind: 127.0.0.1, port: %d}" % self.port)
+        security = [l for l in self.settings if l.startswith("  ")]
         if self.store_path:
-            lines += ["security:", "  store_file: %s" % self.store_path,
-                      "  anonymous: store", "  hash_threads_priority: normal"]
+            security += ["  store_file: %s" % self.store_path,
+                         "  anonymous: store", "  hash_threads_priority: normal"]
+        if security:
+            lines += ["security:"] + security
         return "\n".join(lines) + "\n"
 
     def write_config(self, settings=None):
@@ -398,6 +404,47 @@ def log_format_changes_on_reload():
               for d in docs), "the reload line is JSON already: %r" % docs[:3])
 
 
+def jwt(claims, secret):
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=")
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    sig = hmac.new(secret, head + b"." + body, hashlib.sha256).digest()
+    return (head + b"." + body + b"." + b64(sig)).decode()
+
+
+# JWT keys: after the secret file has been replaced and SIGHUP sent, tokens
+# signed with the new secret are accepted and those signed with the old one
+# refused; a client that logged in with an old token keeps its connection.
+@case(server=False, castor_only=True)
+def jwt_keys_change_on_reload():
+    old_secret = b"old-jwt-secret-for-the-reload-test-0123456789"
+    new_secret = b"new-jwt-secret-for-the-reload-test-9876543210"
+    srv = ReloadServer(store_users=["alice"])
+    secret_path = os.path.join(srv.dir, "jwt.secret")
+    with open(secret_path, "wb") as f:
+        f.write(old_secret)
+    srv.settings = ["  jwt:", "    hs256_secret_file: %s" % secret_path]
+    srv.start()
+    claims = {"sub": "device-43", "exp": int(time.time()) + 300, "roles": ["ALL"]}
+    rc, before = paho_login(srv.port, "token", password=jwt(claims, old_secret))
+    check_eq(rc, 0, "the old secret's token before the reload")
+    try:
+        with open(secret_path, "wb") as f:
+            f.write(new_secret)
+        lines = srv.reload()
+        check(any("JWT keys" in l for l in lines), "the info line names the JWT keys: %r" % lines)
+        rc, c = paho_login(srv.port, "token", password=jwt(claims, new_secret))
+        paho_close(c)
+        check_eq(rc, 0, "the new secret's token after the reload")
+        rc, c = paho_login(srv.port, "token", password=jwt(claims, old_secret))
+        paho_close(c)
+        check(rc in (0x86, 0x87), "the old secret's token is refused (0x%02x)" % rc)
+        check(before.is_connected(), "the client with the old token is still connected")
+    finally:
+        paho_close(before)
+
+
 def _make_server_cert(d, name):
     """A CA and a localhost certificate signed by it, in d: NAME_ca.pem,
     NAME.pem, NAME.key."""
@@ -422,6 +469,14 @@ def _served_cert(port):
 def _der(path):
     with open(path) as f:
         return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def _check_served(port, certs, want):
+    """The certificate a new connection gets is certs[want]["cert"]."""
+    got = _served_cert(port)
+    which = [name for name, c in certs.items() if _der(c["cert"]) == got]
+    check(got == _der(certs[want]["cert"]),
+          "a new connection gets the %s certificate, got %s" % (want, which or "another"))
 
 
 def _copy(src, dst):
@@ -449,7 +504,8 @@ def tls_certificates_change_on_reload():
                                                "key_file": live["key"]}}])
         srv.start()
         port = srv.ports["mqtts"]
-        check_eq(_served_cert(port), _der(old["cert"]), "the old certificate before")
+        certs = {"old": old, "new": new}
+        _check_served(port, certs, "old")
         # A client over TLS (verifying the old CA) stays connected.
         before = mqtt.Client(client_id=unique("c43-tls"), protocol=mqtt.MQTTv5)
         ctx = ssl.create_default_context(cafile=old["ca"])
@@ -471,7 +527,7 @@ def tls_certificates_change_on_reload():
             lines = srv.reload()
             check(any("TLS certificates of listener mqtts" in l for l in lines),
                   "the info line names the listener: %r" % lines)
-            check_eq(_served_cert(port), _der(new["cert"]), "the new certificate after")
+            _check_served(port, certs, "new")
             # The new certificate verifies with the new CA (a whole client).
             rc_ctx = ssl.create_default_context(cafile=new["ca"])
             with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
@@ -489,7 +545,7 @@ def tls_certificates_change_on_reload():
             err = [l for l in lines if "reload failed" in l]
             check(err and "mqtts" in err[0] and live["key"] in err[0],
                   "the error names the listener and the file: %r" % err)
-            check_eq(_served_cert(port), _der(new["cert"]), "still the new certificate")
+            _check_served(port, certs, "new")
         finally:
             before.disconnect()
             before.loop_stop()
