@@ -126,6 +126,7 @@ load_auth_settings(const security_config& cfg) {
       return "security.jwt: " + *err;
     result.jwt = std::make_shared<const security::jwt_verifier>(
         std::get<security::jwt_verifier>(std::move(made)));
+    result.jwt_state = std::make_shared<security::jwt_holder>(result.jwt);
   }
   result.anonymous = cfg.anonymous;
   result.anonymous_roles = cfg.anonymous_roles;
@@ -229,10 +230,8 @@ caf::behavior certificate_authenticator(caf::event_based_actor* self,
       }));
 }
 
-caf::behavior
-jwt_authenticator(caf::event_based_actor* self,
-                  std::shared_ptr<const security::jwt_verifier> jwt,
-                  wall_clock_fn now) {
+caf::behavior jwt_authenticator(caf::event_based_actor* self,
+                                security::jwt_source jwt, wall_clock_fn now) {
   return census(
       self, metrics::actor_kind::authenticator,
       implement<authenticator_interface>(
@@ -240,7 +239,11 @@ jwt_authenticator(caf::event_based_actor* self,
             if (!req.has_password)
               return to_reply(auth_result::abstain("no password"),
                               not_authorized, "jwt");
-            return to_reply(jwt->authenticate(req.password, now()),
+            auto verifier = jwt.get();
+            if (!verifier)
+              return to_reply(auth_result::abstain("no JWT keys"),
+                              not_authorized, "jwt");
+            return to_reply(verifier->authenticate(req.password, now()),
                             not_authorized, "jwt");
           }));
 }
@@ -536,8 +539,12 @@ spawn_authenticators(caf::actor_system& sys, const auth_settings& settings,
     so.counters = counters;
     add(sys.spawn(store_authenticator, std::move(so)));
   }
+  // The verifier in effect at each login (reloads swap it).
+  security::jwt_source jwt = settings.jwt;
+  if (settings.jwt_state)
+    jwt = settings.jwt_state;
   if (settings.jwt)
-    add(sys.spawn(jwt_authenticator, settings.jwt, [] {
+    add(sys.spawn(jwt_authenticator, jwt, [] {
       return static_cast<int64_t>(
           std::chrono::duration_cast<std::chrono::seconds>(
               std::chrono::system_clock::now().time_since_epoch())

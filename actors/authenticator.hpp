@@ -34,6 +34,7 @@
 #include "actors/counters.hpp"
 #include "security/hash_pool.hpp"
 #include "security/jwt.hpp"
+#include "security/jwt_holder.hpp"
 #include "security/login_throttle.hpp"
 #include "security/settings.hpp"
 #include "security/permissions.hpp"
@@ -52,6 +53,9 @@ struct auth_settings {
   std::shared_ptr<security::store_holder> store_state;
   /// Null when JWT is off.
   std::shared_ptr<const security::jwt_verifier> jwt;
+  /// The verifier in effect while the server runs: made with `jwt`; a
+  /// reload with new key files swaps it. Null when JWT is off.
+  std::shared_ptr<security::jwt_holder> jwt_state;
   anonymous_policy anonymous = anonymous_policy::allow;
   std::vector<std::string> anonymous_roles;
   /// The slow-down of failed logins (security.failed_login_*).
@@ -116,10 +120,9 @@ caf::behavior certificate_authenticator(caf::event_based_actor* self,
                                         security::store_source store);
 
 /// Checks a password that is shaped like a JWT; abstains for any other.
-caf::behavior
-jwt_authenticator(caf::event_based_actor* self,
-                  std::shared_ptr<const security::jwt_verifier> jwt,
-                  wall_clock_fn now);
+/// The verifier in effect at each login (`jwt.get()`) decides.
+caf::behavior jwt_authenticator(caf::event_based_actor* self,
+                                security::jwt_source jwt, wall_clock_fn now);
 
 /// Decides on clients without a user name; abstains for the others.
 caf::behavior

@@ -451,9 +451,16 @@ const table<config>& config_table() {
                      {"warning", log_level::warning},
                      {"error", log_level::error},
                  }),
+      enum_field("log_format", &config::log_fmt,
+                 enum_names<log_format>{
+                     {"text", log_format::text},
+                     {"json", log_format::json},
+                 }),
       uint_field("scheduler_threads", &config::scheduler_threads, 0, 1024),
       uint_field("memory_trim_interval_ms", &config::memory_trim_interval_ms,
                  0),
+      uint_field("shutdown_timeout_ms", &config::shutdown_timeout_ms, 100,
+                 3600000),
       enum_field("actor_placement", &config::placement,
                  enum_names<actor_placement>{
                      {"io_thread", actor_placement::io_thread},

@@ -126,10 +126,15 @@ struct config {
   messaging_config messaging;
   security_config security;
   log_level log = log_level::info;
+  log_format log_fmt = log_format::text;
   uint32_t scheduler_threads = 0; ///< 0 = cores - 1, at least 1
   /// How often free heap memory is given back to the system (when more
   /// than a few MB are free); 0 = never.
   uint32_t memory_trim_interval_ms = 2000;
+  /// At SIGTERM or SIGINT, how long the server may take to close its
+  /// connections and settle wills and acknowledgements before the process
+  /// exits regardless.
+  uint32_t shutdown_timeout_ms = 5000;
   /// Where sessions and topics run: on the scheduler's workers, or on the
   /// I/O thread beside the connections (no thread hand-off per message).
   actor_placement placement = actor_placement::workers;

@@ -10,10 +10,11 @@
 namespace castor {
 
 caf::behavior listener_actor(listener_broker* self, listener_config cfg,
-                             connection_context_ptr ctx) {
+                             connection_context_slot_ptr slot) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
-  st.ctx = std::move(ctx);
+  st.ctx = slot->get();
+  st.slot = std::move(slot);
   auto res = self->add_tcp_doorman(st.cfg.port, st.cfg.bind.c_str(), true);
   if (res)
     st.port = res->second;
@@ -48,7 +49,7 @@ caf::behavior listener_actor(listener_broker* self, listener_config cfg,
               return;
             }
             broker_counters::add(st.ctx->counters->connections_accepted);
-            auto conn = self->fork(connection_actor, msg.handle, st.ctx);
+            auto conn = self->fork(connection_actor, msg.handle, st.slot->get());
             drain_mailbox_on_exit(conn);
             self->monitor(conn);
             st.connections.insert(conn);

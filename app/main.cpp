@@ -1,10 +1,16 @@
 // castor: the MQTT broker. Options are parsed here (never by CAF), the
-// configuration is loaded and checked before anything starts, and SIGTERM or
-// SIGINT shut the server down cleanly.
+// configuration is loaded and checked before anything starts, SIGHUP
+// reloads it, and SIGTERM or SIGINT shut the server down cleanly within
+// shutdown_timeout_ms.
 
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <malloc.h>
+#include <memory>
 #include <cstdio>
+#include <mutex>
 #include <iostream>
 #include <pthread.h>
 #include <stdexcept>
@@ -185,6 +191,49 @@ int wait_for_signal(const sigset_t& sigs, uint32_t trim_ms) {
   }
 }
 
+/// Ends the process if the shutdown takes longer than its time limit: a
+/// connection or actor that does not finish must not keep the process
+/// alive. Cancelled by disarm() once the actor system has finished.
+class shutdown_watchdog {
+public:
+  explicit shutdown_watchdog(uint32_t timeout_ms)
+    : thread_([this, timeout_ms] { run(timeout_ms); }) {
+  }
+
+  ~shutdown_watchdog() {
+    disarm();
+  }
+
+  void disarm() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+private:
+  void run(uint32_t timeout_ms) {
+    std::unique_lock<std::mutex> lock{mtx_};
+    if (cv_.wait_for(lock, std::chrono::milliseconds{timeout_ms},
+                     [this] { return done_; }))
+      return;
+    CASTOR_LOG(error, "server",
+               "shutdown did not finish within shutdown_timeout_ms ("
+                   << timeout_ms << " ms): exiting now");
+    // No destructors, no atexit handlers: they would wait for what is
+    // stuck.
+    std::_Exit(1);
+  }
+
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -215,6 +264,7 @@ int main(int argc, char** argv) {
   }
   auto cfg = std::get<castor::config>(std::move(loaded));
   castor::log::set_level(cfg.log);
+  castor::log::set_format(cfg.log_fmt);
   // The security store and JWT keys are read and checked before anything
   // starts; a bad file stops the server with its file, line and key.
   auto security = castor::load_auth_settings(cfg.security);
@@ -234,9 +284,11 @@ int main(int argc, char** argv) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   int exit_code = 0;
+  std::unique_ptr<shutdown_watchdog> watchdog;
   {
     caf::actor_system_config caf_cfg;
     caf_cfg.load<caf::io::middleman>();
@@ -271,11 +323,26 @@ int main(int argc, char** argv) {
         CASTOR_LOG(info, "listener " << ep.name,
                    "listening on " << ep.bind << ":" << ep.port << " ("
                                    << ep.transport << ")");
-      int sig = wait_for_signal(sigs, cfg.memory_trim_interval_ms);
+      int sig = 0;
+      while ((sig = wait_for_signal(
+                  sigs, srv.configuration().memory_trim_interval_ms))
+             == SIGHUP) {
+        // A reload with an error changes nothing; the server keeps running
+        // with what it has.
+        if (auto err = castor::reload_configuration(srv, opts))
+          CASTOR_LOG(error, "server",
+                     "reload failed, nothing changed: " << *err);
+      }
       CASTOR_LOG(info, "server", "shutting down (signal " << sig << ")");
     }
+    // Wills and acknowledgements in flight settle while the actors end;
+    // whatever does not end in time is cut off.
+    watchdog = std::make_unique<shutdown_watchdog>(
+        srv.configuration().shutdown_timeout_ms);
     srv.stop();
   }
+  if (watchdog)
+    watchdog->disarm();
   CASTOR_LOG(info, "server", "stopped");
   return exit_code;
 }

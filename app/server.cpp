@@ -270,8 +270,11 @@ std::optional<std::string> server::start() {
     ctx->rights = rights;
     if (ctx->transport && security::serves_http(ctx->transport->kind))
       ctx->http = http_;
+    auto slot = std::make_shared<connection_context_slot>(
+        connection_context_ptr{ctx});
+    slots_.push_back(slot);
     auto lst = sys_.middleman().spawn_broker(listener_actor, l,
-                                             connection_context_ptr{ctx});
+                                             std::move(slot));
     drain_mailbox_on_exit(lst);
     listeners_.push_back(lst);
     std::optional<std::string> failure;

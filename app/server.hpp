@@ -27,6 +27,8 @@
 namespace castor {
 
 struct http_context;
+struct cli_options;
+class connection_context_slot;
 
 /// The channel's options from the configuration (`listener_max_packet_size`
 /// overrides mqtt.max_packet_size when non-zero).
@@ -44,6 +46,9 @@ make_transport_options(const listener_config& l,
 
 /// The sessions' limits from the configuration.
 session_config make_session_config(const mqtt_config& cfg);
+
+/// The certificate field that names a TLS client's principal.
+security::cert_principal to_cert_principal(tls_principal_from p);
 
 class server {
 public:
@@ -65,6 +70,24 @@ public:
 
   /// Closes the listeners and their connections and ends every actor.
   void stop();
+
+  /// Puts a reloaded configuration in effect without dropping a connection
+  /// (app/server_reload.cpp): the log level and format, the security store
+  /// (`auth.store`, through the store holder, so that connected sessions'
+  /// rights follow it), the JWT keys, and the TLS certificates of the
+  /// listeners (for new connections; open ones keep theirs), also
+  /// shutdown_timeout_ms and memory_trim_interval_ms. What needs a restart
+  /// (listeners, MQTT limits, other security settings) is logged as a
+  /// warning and left as it is. `auth` comes from
+  /// load_auth_settings(cfg.security). Returns why nothing was changed
+  /// (a certificate that cannot be loaded), or nothing on success.
+  std::optional<std::string> reload(const config& cfg, auth_settings auth);
+
+  /// The configuration in effect (the one started with, with what reloads
+  /// have changed).
+  const config& configuration() const noexcept {
+    return cfg_;
+  }
 
   const std::vector<endpoint>& endpoints() const noexcept {
     return endpoints_;
@@ -95,8 +118,18 @@ private:
   caf::actor http_;
   std::shared_ptr<http_context> http_ctx_;
   std::vector<caf::actor> listeners_;
+  /// The context of each listener's new connections, by the index of its
+  /// configuration (a reload swaps TLS contexts here).
+  std::vector<std::shared_ptr<connection_context_slot>> slots_;
   std::vector<endpoint> endpoints_;
   bool stopped_ = false;
 };
+
+/// A reload as SIGHUP does it: reads the configuration as at startup
+/// (resolve_config(opts): the file, then the command line), loads its
+/// security settings and calls srv.reload(). Returns why nothing was
+/// changed (the file, line and key as the loaders report them).
+std::optional<std::string> reload_configuration(server& srv,
+                                                const cli_options& opts);
 
 } // namespace castor

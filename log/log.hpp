@@ -1,8 +1,12 @@
 #pragma once
 
-// One line per event on stderr:
+// One line per event on stderr, as text:
 //   2026-11-25T15:51:39.123Z INFO  [session sensor-1] connected from 127.0.0.1
-// Thread safe; filtered by level before the message is formatted.
+// or as one JSON object (log_format: json, for log collectors):
+//   {"time":"2026-11-25T15:51:39.123Z","level":"info",
+//    "component":"session sensor-1","message":"connected from 127.0.0.1"}
+// Thread safe; filtered by level before the message is formatted. Level and
+// format may change while the server runs (a reload).
 
 #include <chrono>
 #include <sstream>
@@ -15,12 +19,17 @@ namespace castor {
 
 enum class log_level : uint8_t { trace, debug, info, warning, error };
 
+/// How a line is written: text for people, json for log collectors.
+enum class log_format : uint8_t { text, json };
+
 } // namespace castor
 
 namespace castor::log {
 
 void set_level(log_level lvl) noexcept;
 log_level level() noexcept;
+void set_format(log_format fmt) noexcept;
+log_format format() noexcept;
 inline bool enabled(log_level lvl) noexcept {
   return lvl >= level();
 }
@@ -39,6 +48,15 @@ std::string_view to_string(log_level lvl) noexcept;
 std::string format_line(std::chrono::system_clock::time_point time,
                         log_level lvl, std::string_view context,
                         std::string_view message);
+
+/// The line write() emits under log_format json: one object with the
+/// fields time, level (as to_string gives it), component (the context, ""
+/// when there is none) and message, ending in '\n'. Strings are escaped as
+/// JSON requires; bytes that are not UTF-8 become U+FFFD, so that every
+/// line parses.
+std::string format_json_line(std::chrono::system_clock::time_point time,
+                             log_level lvl, std::string_view context,
+                             std::string_view message);
 
 } // namespace castor::log
 

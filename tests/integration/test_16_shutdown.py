@@ -190,5 +190,46 @@ def sigterm_with_busy_and_stuck_clients_exits_zero():
         srv.cleanup()
 
 
+# shutdown_timeout_ms is a hard limit: logins whose password hashes take
+# seconds (10 million PBKDF2 iterations on one hashing thread) hold the
+# shutdown up, and the process exits once the limit has passed, logging
+# why, with status 1.
+@case(server=False, castor_only=True, timeout=90)
+def shutdown_timeout_ms_is_honoured_with_stuck_logins():
+    import os
+    limit_ms = 400
+    r = run_castor(["passwd", "--iterations", "10000000"], input=b"slow-Pw-16\n")
+    slow_hash = r.stdout.decode().strip()
+    srv = Server(extra_config="\n".join([
+        "shutdown_timeout_ms: %d" % limit_ms,
+        "security:",
+        "  store_file: store.yaml",
+        "  hash_threads: 1",
+        "  hash_threads_priority: normal"]))
+    with open(os.path.join(srv.dir, "store.yaml"), "w") as f:
+        f.write('principals:\n  slow: {password: "%s", roles: [ALL]}\n'
+                "roles:\n  ALL:\n    default_path: [SELECT_TOPIC, READ_TOPIC]\n" % slow_hash)
+    try:
+        srv.start()
+        logins = []
+        for i in range(3):
+            c = Conn(srv.port, 5)
+            c.send(gen_connect("c16-slow%d" % i, username="slow", password="slow-Pw-16"))
+            logins.append(c)
+        time.sleep(0.2)  # the first hash is under way, the others wait
+        rc, dt = _stop(srv)
+        print("      exited with status %s %.2f s after SIGTERM (limit %d ms)"
+              % (rc, dt, limit_ms))
+        check(dt <= limit_ms / 1000.0 + 1.0,
+              "exited %.2f s after SIGTERM, the limit is %d ms" % (dt, limit_ms))
+        check_eq(rc, 1, "exit status after the limit")
+        check("shutdown did not finish within shutdown_timeout_ms (%d ms)" % limit_ms
+              in srv.log(), "the log says why:\n%s" % srv.log_tail())
+        for c in logins:
+            c.sock.close()
+    finally:
+        srv.cleanup()
+
+
 if __name__ == "__main__":
     run_cases()

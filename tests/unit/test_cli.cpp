@@ -15,6 +15,8 @@
 #include "app/config.hpp"
 #include "log/log.hpp"
 
+#include <nlohmann/json.hpp>
+
 using namespace castor;
 
 namespace {
@@ -73,8 +75,10 @@ std::vector<std::string> lines_of(const std::string& text) {
 /// Restores the log level when a test ends.
 struct level_guard {
   log_level saved = log::level();
+  log_format saved_format = log::format();
   ~level_guard() {
     log::set_level(saved);
+    log::set_format(saved_format);
   }
 };
 
@@ -387,6 +391,57 @@ TEST_SUITE("log") {
     CHECK_EQ(lines[0].substr(25),
              "INFO  [listener mqtt] listening on port 1883");
     CHECK_EQ(lines[1].substr(25), "ERROR two\\nlines");
+  }
+
+  TEST_CASE("a JSON line: time, level, component, message") {
+    using namespace std::chrono;
+    auto t = system_clock::time_point{seconds{1795621899} + milliseconds{123}};
+    CHECK_EQ(log::format_json_line(t, log_level::info, "session sensor-1",
+                                   "connected from 127.0.0.1"),
+             "{\"time\":\"2026-11-25T15:51:39.123Z\",\"level\":\"info\","
+             "\"component\":\"session sensor-1\",\"message\":\"connected "
+             "from 127.0.0.1\"}\n");
+    CHECK_EQ(log::format_json_line(t, log_level::warning, "", "m"),
+             "{\"time\":\"2026-11-25T15:51:39.123Z\",\"level\":\"warning\","
+             "\"component\":\"\",\"message\":\"m\"}\n");
+  }
+
+  TEST_CASE("JSON lines escape quotes, backslashes, control characters and "
+            "bytes that are not UTF-8") {
+    using namespace std::chrono;
+    auto t = system_clock::time_point{seconds{951782400}};
+    std::string nasty = "say \"hi\" \\ path\nline\r\t\x01\x7f caf\xc3\xa9 "
+                        "\xff\xc3 \xed\xa0\x80 \xf0\x9f\x98\x80";
+    auto line = log::format_json_line(t, log_level::error, "client \"x\"",
+                                      nasty);
+    REQUIRE_EQ(line.back(), '\n');
+    CHECK_EQ(line.find('\n'), line.size() - 1);
+    auto doc = nlohmann::json::parse(line.substr(0, line.size() - 1));
+    CHECK_EQ(doc["time"], "2000-02-29T00:00:00.000Z");
+    CHECK_EQ(doc["level"], "error");
+    CHECK_EQ(doc["component"], "client \"x\"");
+    CHECK_EQ(doc["message"],
+             "say \"hi\" \\ path\nline\r\t\x01\x7f caf\xc3\xa9 "
+             "\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+             "\xf0\x9f\x98\x80");
+    CHECK_NE(line.find("\\u0001"), std::string::npos);
+  }
+
+  TEST_CASE("write follows the log format") {
+    level_guard guard;
+    log::set_level(log_level::info);
+    log::set_format(log_format::json);
+    auto text = capture_stderr([] {
+      CASTOR_LOG(info, "listener " << "mqtt", "listening on port " << 1883);
+      CASTOR_LOG(debug, "", "filtered out");
+    });
+    log::set_format(log_format::text);
+    auto lines = lines_of(text);
+    REQUIRE_EQ(lines.size(), 1u);
+    auto doc = nlohmann::json::parse(lines[0]);
+    CHECK_EQ(doc["component"], "listener mqtt");
+    CHECK_EQ(doc["message"], "listening on port 1883");
+    CHECK_EQ(doc["level"], "info");
   }
 
   TEST_CASE("lines from several threads do not interleave") {

@@ -47,7 +47,9 @@ config all_changed() {
   config cfg;
   cfg.listeners.resize(1);
   cfg.log = log_level::debug;
+  cfg.log_fmt = log_format::json;
   cfg.scheduler_threads = 3;
+  cfg.shutdown_timeout_ms = 750;
   cfg.placement = actor_placement::io_thread;
   cfg.listeners[0].name = "plain";
   cfg.listeners[0].bind = "0.0.0.0";
@@ -140,6 +142,8 @@ TEST_SUITE("config") {
     CHECK_EQ(cfg.mqtt.max_packet_size, 1048576u);
     CHECK_EQ(cfg.mqtt.max_session_expiry, 4294967295u);
     CHECK(cfg.log == log_level::info);
+    CHECK(cfg.log_fmt == log_format::text);
+    CHECK_EQ(cfg.shutdown_timeout_ms, 5000u);
   }
 
   TEST_CASE("to_yaml writes strings with control characters so they read back") {
@@ -226,6 +230,8 @@ TEST_SUITE("config") {
     CHECK(cfg.mqtt.queue_full == queue_full_policy::drop_newest);
     CHECK(cfg.mqtt.slow_consumer == slow_consumer_policy::drop_qos0);
     CHECK(cfg.log == log_level::debug);
+    CHECK(cfg.log_fmt == log_format::json);
+    CHECK_EQ(cfg.shutdown_timeout_ms, 750u);
     CHECK(cfg.placement == actor_placement::io_thread);
     // Each change on its own, so that no field is read into another one.
     auto single = [](const std::string& section, const std::string& line) {
@@ -288,6 +294,9 @@ listeners:
       const char* key;
     };
     row rows[] = {
+        {"log_level: info\nshutdown_timeout_ms: 99\n", "shutdown_timeout_ms"},
+        {"log_level: info\nshutdown_timeout_ms: 3600001\n",
+         "shutdown_timeout_ms"},
         {"mqtt:\n  receive_maximum: 0\n", "mqtt.receive_maximum"},
         {"mqtt:\n  receive_maximum: 65536\n", "mqtt.receive_maximum"},
         {"mqtt:\n  maximum_qos: 3\n", "mqtt.maximum_qos"},
@@ -393,6 +402,11 @@ listeners:
                                {"warning", log_level::warning},
                                {"error", log_level::error}})
       CHECK(parse_ok(std::string{"log_level: "} + name + "\n").log == level);
+    CHECK(parse_ok("log_format: json\n").log_fmt == log_format::json);
+    CHECK(parse_ok("log_format: text\n").log_fmt == log_format::text);
+    err = parse_err("log_format: xml\n");
+    CHECK_EQ(err.key, "log_format");
+    CHECK_EQ(err.message, "expected one of text, json, got 'xml'");
   }
 
   TEST_CASE("unknown keys suggest the nearest or list the valid ones") {
@@ -404,7 +418,8 @@ listeners:
     CHECK_EQ(err.line, 1);
     CHECK_EQ(err.key, "colour");
     CHECK_EQ(err.message, "unknown key; valid keys here: log_level, "
-                          "scheduler_threads, memory_trim_interval_ms, "
+                          "log_format, scheduler_threads, "
+                          "memory_trim_interval_ms, shutdown_timeout_ms, "
                           "actor_placement, listeners, mqtt, topics, messaging, "
                           "security");
     err = parse_err("listeners:\n  - name: a\n    prot: 1\n");
