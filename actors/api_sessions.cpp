@@ -52,16 +52,6 @@ std::optional<std::string> run_sessions(caf::event_based_actor* self,
       out.push_back(session_json(r));
     return api::ok_answer({{"sessions", std::move(out)}, {"more", page.more}});
   }
-  if (auto g = std::get_if<api::get_session>(&req)) {
-    if (!view)
-      return api::error_answer(denied("VIEW_SESSION", "reading a session"));
-    if (!ctx.sessions)
-      return unavailable();
-    auto r = ctx.sessions->get(g->session);
-    if (!r)
-      return api::error_answer(no_such(g->session));
-    return api::ok_answer({{"session", session_json(*r)}});
-  }
   if (auto c = std::get_if<api::close_sessions>(&req)) {
     if (!modify)
       return api::error_answer(denied("MODIFY_SESSION", "closing sessions"));
@@ -109,6 +99,43 @@ std::optional<std::string> run_sessions(caf::event_based_actor* self,
     return api::ok_answer();
   }
   return std::nullopt;
+}
+
+void run_get_session(caf::event_based_actor* self, const api_context& ctx,
+                     api::get_session g,
+                     caf::typed_response_promise<std::string> rp) {
+  auto finish = answer_and_quit(self, rp);
+  if (ctx.access && !ctx.access->may_view_sessions())
+    return finish(
+        api::error_answer(denied("VIEW_SESSION", "reading a session")));
+  if (!ctx.sessions)
+    return finish(api::error_answer(
+        {"UNAVAILABLE", "this server keeps no session directory"}));
+  auto r = ctx.sessions->get(g.session);
+  if (!r)
+    return finish(api::error_answer(no_such(g.session)));
+  auto s = session_json(*r);
+  if (!r->session) {
+    // The connection keeps the session itself: nothing subscribed yet.
+    s["subscriptions"] = nlohmann::json::array();
+    return finish(api::ok_answer({{"session", std::move(s)}}));
+  }
+  // The subscriptions are the session actor's to tell.
+  self->request(r->session, api_session_timeout, subs_atom::value)
+      .then(
+          [=](std::string& text) mutable {
+            auto subs = nlohmann::json::parse(text, nullptr, false);
+            s["subscriptions"] = subs.is_array() ? std::move(subs)
+                                                 : nlohmann::json::array();
+            finish(api::ok_answer({{"session", std::move(s)}}));
+          },
+          [=](caf::error& err) mutable {
+            if (err == caf::sec::request_timeout)
+              return finish(api::error_answer(
+                  {"UNAVAILABLE", "the session did not answer in time"}));
+            // Otherwise it ended meanwhile.
+            finish(api::error_answer(no_such(g.session)));
+          });
 }
 
 void run_change_roles(caf::event_based_actor* self, const api_context& ctx,

@@ -2,7 +2,8 @@
 
 // sessions/list, sessions/get, sessions/close and sessions/set-properties
 // of the platform API (docs/platform.md, "Sessions"): answered from the
-// session directory (actors/session_directory.hpp) at once; a session
+// session directory (actors/session_directory.hpp) at once (sessions/get
+// asks the session actor for its subscriptions too); a session
 // closed is told to its connection, which sends an MQTT 5 client
 // DISCONNECT 0x98 and ends the session.
 
@@ -21,6 +22,12 @@ namespace castor {
 std::optional<std::string> run_sessions(caf::event_based_actor* self,
                                         const api_context& ctx,
                                         const api::request& req);
+
+/// sessions/get: the session's properties from the directory, its
+/// subscriptions from its session actor.
+void run_get_session(caf::event_based_actor* self, const api_context& ctx,
+                     api::get_session g,
+                     caf::typed_response_promise<std::string> rp);
 
 /// sessions/change-roles: through the session's connection, which changes
 /// the rights of every holder of the session's rights at once.

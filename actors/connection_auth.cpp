@@ -35,6 +35,7 @@ void record_session(connection_broker* self, bool resumed) {
   o.roles = st.attachment.roles;
   o.user_properties = req.user_properties;
   o.resumed = resumed;
+  o.session = caf::actor_cast<caf::actor>(st.attachment.session);
   st.ctx->sessions->opened(o, caf::actor_cast<caf::actor>(self));
   st.attachment.recorded = true;
 }
@@ -148,6 +149,10 @@ void with_session(connection_broker* self, std::function<void()> f) {
             st.attachment.registry_holds = false;
             st.attachment.session
                 = caf::actor_cast<session_interface>(r.session);
+            if (st.attachment.recorded && st.ctx->sessions)
+              st.ctx->sessions->set_session(
+                  st.channel->session().client_id,
+                  caf::actor_cast<caf::actor>(self), r.session);
             CASTOR_LOG(debug, context_of(self), "session actor started");
             if (st.closed) {
               st.attachment.waiting.clear();

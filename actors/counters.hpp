@@ -55,6 +55,9 @@ struct broker_counters {
   /// response topic.
   std::atomic<uint64_t> api_requests{0};
   std::atomic<uint64_t> api_dropped{0};
+  /// Subscriptions removed from sessions because their principal's rights
+  /// no longer let them read the filter (a role or the store changed).
+  std::atomic<uint64_t> subscriptions_revoked{0};
   /// Authentication outcomes, in detail.
   auth_counters auth;
 

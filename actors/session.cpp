@@ -12,6 +12,7 @@
 
 #include "actors/iface/implement.hpp"
 #include "actors/iface/timeouts.hpp"
+#include "actors/session_subscriptions.hpp"
 #include "actors/timers.hpp"
 #include "log/log.hpp"
 #include "protocol/topic.hpp"
@@ -384,6 +385,56 @@ void unsubscribe_at_tree(Self* self, topic_unsubscription&& u, F done) {
             [done](caf::error&) mutable { done(); });
 }
 
+/// Removes the subscriptions of `filters`, which the session state has
+/// just forgotten, from the tree; `done` runs once every topic concerned
+/// has forgotten them too.
+template <class Self, class F>
+void unsubscribe_filters(Self* self, std::vector<std::string> filters,
+                         F done) {
+  topic_unsubscription u;
+  u.session = caf::actor_cast<caf::actor>(self);
+  u.filters = filters;
+  unsubscribe_at_tree(
+      self, std::move(u),
+      [self, gone = std::move(filters), done]() mutable {
+        // TIDY_ON_UNSUBSCRIBE: what is still queued of tidied topics goes
+        // (everything they sent before is in by now).
+        auto& st = self->state;
+        if (auto n = st.mqtt_state.tidy(gone); n > 0) {
+          CASTOR_LOG(debug, "session " << st.client_id,
+                     "dropped " << n << " queued messages on unsubscribe"
+                                << " (TIDY_ON_UNSUBSCRIBE)");
+          pay_owed(self);
+        }
+        done();
+      });
+}
+
+/// The session's rights may have shrunk (a change of roles or of the
+/// security store): the subscriptions a SUBSCRIBE would now be refused
+/// go, as an UNSUBSCRIBE would remove them. MQTT has no packet to tell
+/// the client; the log says which.
+template <class Self>
+void revoke_unreadable(Self* self) {
+  auto& st = self->state;
+  if (st.access == nullptr || st.ended)
+    return;
+  auto gone = unreadable_filters(st.mqtt_state, *st.access);
+  if (gone.empty())
+    return;
+  std::string names;
+  for (auto& f : gone)
+    names += (names.empty() ? "" : ", ") + f;
+  CASTOR_LOG(info, "session " << st.client_id,
+             "rights changed: unsubscribed from " << names
+                                                  << " (no longer readable)");
+  if (st.cfg.counters)
+    broker_counters::add(st.cfg.counters->subscriptions_revoked, gone.size());
+  for (auto& f : gone)
+    st.mqtt_state.unsubscribe(f);
+  unsubscribe_filters(self, std::move(gone), [] {});
+}
+
 template <class Self>
 void handle_subscribe(Self* self, subscribe_request& sr,
                       caf::response_promise rp) {
@@ -545,39 +596,30 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
       [=](unsub_atom, const std::vector<std::string>& filters,
           subscribe_codes& codes) -> caf::result<subscribe_codes> {
         auto& st = self->state;
-        topic_unsubscription u;
-        u.session = caf::actor_cast<caf::actor>(self);
+        std::vector<std::string> gone;
         for (size_t i = 0; i < filters.size() && i < codes.size(); ++i) {
           if (mqtt::is_error(codes[i]))
             continue;
           if (st.mqtt_state.unsubscribe(filters[i]))
-            u.filters.push_back(filters[i]);
+            gone.push_back(filters[i]);
           else
             codes[i] = mqtt::reason_code::no_subscription_existed;
         }
-        if (u.filters.empty())
+        if (gone.empty())
           return std::move(codes);
         // No new messages for these filters once UNSUBACK is sent
         // [MQTT-3.10.4-2]: answered once every topic has forgotten them
         // (what they sent before is already in this mailbox).
         auto rp = self->template make_response_promise<subscribe_codes>();
-        auto gone = u.filters;
-        unsubscribe_at_tree(
-            self, std::move(u),
-            [self, rp, gone = std::move(gone),
-             codes = std::move(codes)]() mutable {
-              // TIDY_ON_UNSUBSCRIBE: what is still queued of tidied topics
-              // goes (everything they sent before is in by now).
-              auto& st = self->state;
-              if (auto n = st.mqtt_state.tidy(gone); n > 0) {
-                CASTOR_LOG(debug, "session " << st.client_id,
-                           "dropped " << n << " queued messages on unsubscribe"
-                                      << " (TIDY_ON_UNSUBSCRIBE)");
-                pay_owed(self);
-              }
-              rp.deliver(std::move(codes));
-            });
+        unsubscribe_filters(self, std::move(gone),
+                            [rp, codes = std::move(codes)]() mutable {
+                              rp.deliver(std::move(codes));
+                            });
         return rp;
+      },
+      [=](revoke_atom) { revoke_unreadable(self); },
+      [=](subs_atom) -> std::string {
+        return subscriptions_json(self->state.mqtt_state);
       },
       [=](deliver_atom, update_batch& batch) {
         take_updates(self, caf::actor_cast<caf::actor>(self->current_sender()),

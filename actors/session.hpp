@@ -19,6 +19,7 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/counters.hpp"
 #include "actors/iface/registry.hpp"
 #include "actors/iface/session.hpp"
 #include "actors/iface/topic_tree.hpp"
@@ -36,6 +37,8 @@ struct session_config {
   /// The timer wheel, used by sessions on the I/O thread instead of CAF's
   /// clock (actors/timers.hpp).
   caf::actor timers;
+  /// Counts subscriptions revoked (may be null).
+  std::shared_ptr<broker_counters> counters;
 };
 
 struct session_actor_state {

@@ -71,7 +71,20 @@ void session_directory::opened(const opening& o,
   p["$Connected"] = "true";
   rec->facts.roles = {o.roles.begin(), o.roles.end()};
   rec->connection = connection;
+  rec->session = o.session;
   changed();
+}
+
+void session_directory::set_session(const std::string& client_id,
+                                    const caf::actor& connection,
+                                    const caf::actor& session) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto known = id_of_client_.find(client_id);
+  if (known == id_of_client_.end())
+    return;
+  auto i = by_id_.find(known->second);
+  if (i != by_id_.end() && i->second.connection == connection)
+    i->second.session = session;
 }
 
 void session_directory::disconnected(const std::string& client_id,

@@ -31,6 +31,9 @@ struct session_record {
   std::string client_id;
   session_facts facts; ///< properties and roles
   caf::actor connection; ///< null while the session is offline
+  /// The session actor (what holds the subscriptions); null while the
+  /// connection keeps the session itself (nothing subscribed yet).
+  caf::actor session;
 };
 
 class session_directory {
@@ -45,12 +48,18 @@ public:
     std::vector<std::string> roles;
     std::vector<std::pair<std::string, std::string>> user_properties;
     bool resumed = false; ///< the session was present
+    caf::actor session;   ///< the session actor, if it has one
   };
 
   /// The session of `o.client_id` is connected through `connection`: a
   /// resumed session keeps its id, start time and the properties set for
   /// it; a new one gets a new id.
   void opened(const opening& o, const caf::actor& connection);
+
+  /// The session of `client_id`, connected through `connection`, has a
+  /// session actor now (its first subscription).
+  void set_session(const std::string& client_id, const caf::actor& connection,
+                   const caf::actor& session);
 
   /// `connection` has gone: its session is offline (if still its).
   void disconnected(const std::string& client_id,

@@ -91,6 +91,8 @@ caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
   self->state.tree = std::move(tree);
   self->state.cfg = cfg;
   self->state.opts = std::move(opts);
+  if (!self->state.cfg.counters)
+    self->state.cfg.counters = self->state.opts.counters;
   // Sessions are linked: they end with the registry. A session that fails
   // is forgotten.
   self->set_exit_handler([=](caf::exit_msg& em) {
@@ -181,6 +183,16 @@ caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
         session_ended(self, id);
         m.erase(i);
         return true;
+      },
+      [=](revoke_atom) {
+        for (auto& [id, e] : self->state.sessions)
+          if (e.session)
+            self->send(e.session, revoke_atom::value);
+      },
+      [=](revoke_atom, const std::string& principal) {
+        for (auto& [id, e] : self->state.sessions)
+          if (e.session && e.principal == principal)
+            self->send(e.session, revoke_atom::value);
       },
       [=](stats_atom) -> uint64_t { return self->state.sessions.size(); });
 }

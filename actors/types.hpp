@@ -102,6 +102,11 @@ using unnotify_atom = caf::atom_constant<caf::atom("unnotify")>;
 /// Topic -> tree: (exists_atom, name, bool) the topic gained a value or
 /// lost it (topics/notify).
 using exists_atom = caf::atom_constant<caf::atom("exists")>;
+/// Rights changed: the server -> the registry -> sessions, which drop the
+/// subscriptions their rights no longer allow.
+using revoke_atom = caf::atom_constant<caf::atom("revoke")>;
+/// sessions/get: API -> session, its subscriptions.
+using subs_atom = caf::atom_constant<caf::atom("subs")>;
 
 /// Modes of (flow_atom, uint8_t) from a connection to its session.
 enum class flow_mode : uint8_t {

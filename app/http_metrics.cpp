@@ -286,6 +286,10 @@ void connection_metrics(exposition& e, const metrics::snapshot& s,
   e.family("protocol_errors_total", "counter",
            "Connections closed for an error of the client.")
       .sample(static_cast<double>(c.protocol_errors.load()));
+  e.family("subscriptions_revoked_total", "counter",
+           "Subscriptions removed because the session's rights no longer "
+           "allow them (a reload, a change of roles).")
+      .sample(static_cast<double>(c.subscriptions_revoked.load()));
 }
 
 /// Messages, bytes, drops, deltas, flow control and delivery latency.

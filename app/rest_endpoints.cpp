@@ -184,22 +184,36 @@ void sessions(worker_actor* self, const std::string& id) {
   auto filter
       = "$ClientId is " + quoted(id) + " or $SessionId is " + quoted(id);
   if (j.method == "GET") {
-    return run_api(
-        self, "sessions/list", {{"filter", filter}, {"limit", 2}},
-        [id](const std::string& text) {
-          auto a = nlohmann::json::parse(text, nullptr, false);
-          if (!a.is_object() || !a.value("ok", false))
-            return from_answer(text);
-          nlohmann::json found;
-          for (auto& s : a["sessions"]) {
-            if (found.is_null() || s["properties"].value("$ClientId", "") == id)
-              found = s;
-          }
-          if (found.is_null())
-            return error("NO_SUCH_SESSION",
-                         "no session of client id '" + id + "'");
-          return json_response(200, {{"ok", true}, {"session", found}});
-        });
+    // Found by client id (or session id) in the list, then read with
+    // sessions/get, which adds its subscriptions.
+    auto& jj = *self->state.j;
+    auto api = spawn_api_request(self->system(), context_of(jj));
+    nlohmann::json p{{"filter", filter}, {"limit", 2}};
+    self->request(api, worker_wait, api_atom::value,
+                  std::string{"sessions/list"}, p.dump())
+        .then(
+            [=](std::string& text) {
+              auto a = nlohmann::json::parse(text, nullptr, false);
+              if (!a.is_object() || !a.value("ok", false))
+                return answer(self, from_answer(text));
+              nlohmann::json found;
+              for (auto& s : a["sessions"]) {
+                if (found.is_null()
+                    || s["properties"].value("$ClientId", "") == id)
+                  found = s;
+              }
+              if (found.is_null())
+                return answer(self,
+                              error("NO_SUCH_SESSION",
+                                    "no session of client id '" + id + "'"));
+              run_api(self, "sessions/get",
+                      {{"session", found.value("id", std::string{})}});
+            },
+            [=](caf::error&) {
+              answer(self, error("TIMEOUT", "the operation sessions/list was "
+                                            "not answered in time"));
+            });
+    return;
   }
   if (j.method == "DELETE") {
     return run_api(self, "sessions/close", {{"filter", filter}},

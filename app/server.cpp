@@ -201,8 +201,22 @@ std::optional<std::string> server::start() {
   // One rights object per principal, shared by its connections, sessions
   // and subscriptions (security/rights_registry.hpp).
   std::shared_ptr<security::rights_registry> rights;
-  if (auth_.store)
+  if (auth_.store) {
     rights = std::make_shared<security::rights_registry>(auth_.store);
+    // Rights that shrink take away the subscriptions they no longer allow:
+    // the registry tells the sessions concerned to check theirs (held
+    // weakly: the rights may outlive the registry at shutdown).
+    rights->on_change([weak = caf::actor_cast<caf::weak_actor_ptr>(registry_)](
+                          const std::optional<std::string>& principal) {
+      auto reg = caf::actor_cast<registry_interface>(weak.lock());
+      if (!reg)
+        return;
+      if (principal)
+        caf::anon_send(reg, revoke_atom::value, *principal);
+      else
+        caf::anon_send(reg, revoke_atom::value);
+    });
+  }
   // Edits of the store (REST API) and reloads swap it through the holder,
   // which passes the new store on to the rights of connected sessions.
   if (auth_.store_state)

@@ -12,11 +12,14 @@ rights_registry::rights_registry(std::shared_ptr<const security_store> store)
 std::shared_ptr<topic_access>
 rights_registry::rights_of(const std::string& principal,
                            const std::vector<std::string>& roles) {
-  std::lock_guard<std::mutex> guard{mtx_};
+  std::unique_lock<std::mutex> guard{mtx_};
   auto& slot = by_principal_[principal];
   if (auto held = slot.lock()) {
-    if (held->roles() != roles)
+    if (held->roles() != roles) {
       held->update(held->store(), roles);
+      guard.unlock();
+      changed(principal);
+    }
     return held;
   }
   auto made = std::make_shared<topic_access>(store_, roles);
@@ -39,6 +42,7 @@ bool rights_registry::set_roles(const std::string& principal,
   if (!held)
     return false;
   held->update(held->store(), std::move(roles));
+  changed(principal);
   return true;
 }
 
@@ -88,6 +92,22 @@ void rights_registry::replace_store(std::shared_ptr<const security_store> store,
     }
     rights->update(store, next ? std::move(*next) : std::move(roles));
   }
+  changed(std::nullopt);
+}
+
+void rights_registry::on_change(change_fn fn) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  on_change_ = fn ? std::make_shared<const change_fn>(std::move(fn)) : nullptr;
+}
+
+void rights_registry::changed(const std::optional<std::string>& principal) const {
+  std::shared_ptr<const change_fn> fn;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    fn = on_change_;
+  }
+  if (fn)
+    (*fn)(principal);
 }
 
 size_t rights_registry::size() const {

@@ -5,7 +5,9 @@
 // subscriptions it made in the topic tree hold the same object and ask it
 // at the time of each check, so a change of the principal's roles or of
 // the store reaches all of them at once: a reload, or an API that changes
-// roles, calls `replace_store` or `set_roles` and nothing else.
+// roles, calls `replace_store` or `set_roles` and nothing else. Checks
+// see the new rights at once; subscriptions made under the old ones are
+// checked again by whoever listens (`on_change`).
 //
 // The registry holds the objects weakly: a principal without connections
 // or sessions costs nothing. Thread-safe (connections ask it on the I/O
@@ -65,7 +67,19 @@ public:
   /// Principals whose rights are held now.
   size_t size() const;
 
+  /// Told after rights may have shrunk, so that subscriptions made under
+  /// the old rights can be checked again: `principal` names the one
+  /// principal whose roles changed (`set_roles`, or a login that brought
+  /// other roles); nothing when the store was replaced (every principal,
+  /// and sessions with roles of their own). Runs on the caller's thread,
+  /// without the registry's lock; it must not block.
+  using change_fn
+      = std::function<void(const std::optional<std::string>& principal)>;
+  void on_change(change_fn fn);
+
 private:
+  void changed(const std::optional<std::string>& principal) const;
+
   void prune_locked();
 
   mutable std::mutex mtx_;
@@ -73,6 +87,7 @@ private:
   std::unordered_map<std::string, std::weak_ptr<topic_access>> by_principal_;
   std::vector<std::weak_ptr<topic_access>> sessions_own_;
   size_t prune_at_ = 64;
+  std::shared_ptr<const change_fn> on_change_;
 };
 
 } // namespace castor::security

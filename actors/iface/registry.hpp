@@ -23,6 +23,11 @@ using registry_interface = caf::typed_actor<
     caf::reacts_to<detach_atom, std::string>,
     // May the session end (client id, attaches it has seen)?
     caf::replies_to<expire_atom, std::string, uint64_t>::with<bool>,
+    // Rights changed (a new security store): every session checks its
+    // subscriptions against its rights now.
+    caf::reacts_to<revoke_atom>,
+    // The rights of one principal changed: its sessions check theirs.
+    caf::reacts_to<revoke_atom, std::string>,
     // Sessions registered.
     caf::replies_to<stats_atom>::with<uint64_t>>;
 

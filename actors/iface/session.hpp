@@ -34,6 +34,11 @@ using session_interface = caf::typed_actor<
     caf::reacts_to<written_atom, uint64_t>,
     // From the connection: pause or resume deliveries.
     caf::reacts_to<flow_atom, flow_mode>,
+    // From the registry: rights may have shrunk; subscriptions the
+    // session's rights no longer allow are removed.
+    caf::reacts_to<revoke_atom>,
+    // From the API (sessions/get): the subscriptions, as a JSON array.
+    caf::replies_to<subs_atom>::with<std::string>,
     // From the registry: a clean start replaced the session.
     caf::reacts_to<end_atom>,
     // Its own timers (with the epoch they were set in): will delay, expiry.

@@ -359,6 +359,7 @@ def sessions_list_get_and_close(srv):
         sid = answer["sessions"][0]["id"]
         answer, _ = expect(srv, 200, "GET", "sessions/" + cid)
         check_eq(answer["session"]["id"], sid, "get by client id")
+        check_eq(answer["session"]["subscriptions"], [], "nothing subscribed")
         answer, _ = expect(srv, 200, "GET", "sessions/" + sid)
         check_eq(answer["session"]["properties"]["$ClientId"], cid, "get by session id")
         expect(srv, 400, "GET", "sessions?limit=x")
@@ -373,6 +374,49 @@ def sessions_list_get_and_close(srv):
         answer, _ = expect(srv, 404, "DELETE", "sessions/" + cid)
         check_eq(error_code_of(answer), "NO_SUCH_SESSION", "closed twice")
     finally:
+        c.loop_stop()
+
+
+@with_server()
+def a_session_lists_its_subscriptions(srv):
+    from paho.mqtt.properties import Properties
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.subscribeoptions import SubscribeOptions
+    cid = unique("c45-subs")
+    subacks = queue.Queue()
+    c = paho.Client(client_id=cid, protocol=paho.MQTTv5)
+    c.username_pw_set("device", PASSWORDS["device"])
+    c.on_subscribe = lambda cl, u, mid, granted, *a: subacks.put(mid)
+    c.connect("127.0.0.1", srv.port, 30)
+    c.loop_start()
+    try:
+        props = Properties(PacketTypes.SUBSCRIBE)
+        props.SubscriptionIdentifier = 42
+        _, mid = c.subscribe([("dev/a/#", SubscribeOptions(qos=1, noLocal=True,
+                                                           retainAsPublished=True,
+                                                           retainHandling=2))],
+                             properties=props)
+        check_eq(subacks.get(timeout=5), mid, "SUBACK of dev/a/#")
+        _, mid = c.subscribe([("dev/b", SubscribeOptions(qos=0, retainHandling=1))])
+        check_eq(subacks.get(timeout=5), mid, "SUBACK of dev/b")
+        answer, _ = expect(srv, 200, "GET", "sessions/" + cid)
+        subs = sorted(answer["session"]["subscriptions"], key=lambda s: s["filter"])
+        check_eq(subs, [
+            {"filter": "dev/a/#", "qos": 1, "no_local": True,
+             "retain_as_published": True, "retain_handling": 2,
+             "subscription_id": 42},
+            {"filter": "dev/b", "qos": 0, "no_local": False,
+             "retain_as_published": False, "retain_handling": 1},
+        ], "the subscriptions with their options")
+        # The API's sessions/get answers the same (GET by session id).
+        answer, _ = expect(srv, 200, "GET", "sessions/" + answer["session"]["id"])
+        check_eq(len(answer["session"]["subscriptions"]), 2, "by session id")
+        c.unsubscribe("dev/b")
+        check(wait_until(lambda: [s["filter"] for s in expect(
+            srv, 200, "GET", "sessions/" + cid)[0]["session"]["subscriptions"]]
+            == ["dev/a/#"]), "unsubscribed: no longer listed")
+    finally:
+        c.disconnect()
         c.loop_stop()
 
 

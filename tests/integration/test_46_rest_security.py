@@ -5,7 +5,9 @@ store's names, roles, permissions and includes (never a password hash),
 need VIEW_SECURITY; changes need MODIFY_SECURITY, are saved to the store
 file (no plaintext) and take effect at once: a new principal logs in with
 mosquitto_pub, a connected client's subscriptions follow its new roles, a
-removed principal is refused. Roles are checked as the store file is
+removed principal is refused; a connected client loses the subscriptions
+its new rights no longer allow (and gets nothing through them, even once
+the rights come back). Roles are checked as the store file is
 (unknown permission, include cycle, unknown role); a role still used is
 not removed. Without a store the lists are empty and changes are refused
 with NO_STORE."""
@@ -112,6 +114,8 @@ class User:
         self.subacks = queue.Queue()
         self.c.on_connect = lambda c, u, f, rc, p=None: self.connacks.put(rc)
         self.c.on_subscribe = lambda c, u, mid, granted, *a: self.subacks.put((mid, granted))
+        self.messages = queue.Queue()
+        self.c.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload.decode()))
         self.c.connect("127.0.0.1", srv.port, 30)
         self.c.loop_start()
         rc = self.connacks.get(timeout=20)
@@ -181,6 +185,90 @@ def a_principal_added_changed_and_removed_takes_effect_at_once(srv):
                              "roles": ["NO_SUCH"]})
     check_eq(error_code_of(answer), "INVALID_PRINCIPAL", "unknown role")
     check("NO_SUCH" in answer["error"]["message"], "the message names the role")
+
+
+READER_PW = "reader-Pw-31q9"
+
+
+def publish(srv, topic, payload):
+    expect(srv, 200, "POST", "publish",
+           body={"topic": topic, "payload": payload, "qos": 1})
+
+
+def received_until(u, topic, payload, timeout=10):
+    """What `u` received up to and including (topic, payload)."""
+    got = []
+    while True:
+        try:
+            m = u.messages.get(timeout=timeout)
+        except queue.Empty:
+            raise TestError("%s %s never arrived (got %r)" % (topic, payload, got))
+        got.append(m)
+        if m == (topic, payload):
+            return got
+
+
+def filters_of(srv, client_id):
+    answer, _ = expect(srv, 200, "GET", "sessions/" + client_id)
+    return sorted(s["filter"] for s in answer["session"]["subscriptions"])
+
+
+@with_server()
+def subscriptions_no_longer_allowed_are_removed_at_once(srv):
+    expect(srv, 201, "PUT", "roles/AREAD",
+           body={"paths": {"a": ["SELECT_TOPIC", "READ_TOPIC"]}})
+    expect(srv, 201, "POST", "principals",
+           body={"name": "reader", "password": READER_PW,
+                 "roles": ["VIEWER", "AREAD"]})
+    u = User(srv, "reader", READER_PW)
+    try:
+        check_eq(u.suback("a/#"), 1, "AREAD may subscribe to a/#")
+        check_eq(u.suback("data/#"), 1, "VIEWER may subscribe to data/#")
+        # Delivery works before the change.
+        publish(srv, "a/x", "before")
+        check_eq(received_until(u, "a/x", "before"), [("a/x", "before")],
+                 "a/x before the change")
+        check_eq(filters_of(srv, "rest-sec-reader"), ["a/#", "data/#"],
+                 "subscriptions before the change")
+        expect(srv, 200, "PUT", "principals/reader", body={"roles": ["VIEWER"]})
+        # Published after the change: a/x first, then data/x, which the
+        # client still may read; once data/x is in, a/x would have been
+        # too (one publisher, QoS 1, in order).
+        publish(srv, "a/x", "revoked")
+        publish(srv, "data/x", "allowed")
+        check_eq(received_until(u, "data/x", "allowed"), [("data/x", "allowed")],
+                 "only data/x after the change")
+        check(wait_until(lambda: filters_of(srv, "rest-sec-reader") == ["data/#"]),
+              "a/# is no longer listed: %r" % filters_of(srv, "rest-sec-reader"))
+        # The subscription is gone, not just muted: rights given back do
+        # not revive it.
+        expect(srv, 200, "PUT", "principals/reader",
+               body={"roles": ["VIEWER", "AREAD"]})
+        publish(srv, "a/x", "again")
+        publish(srv, "data/x", "again")
+        check_eq(received_until(u, "data/x", "again"), [("data/x", "again")],
+                 "nothing through the removed subscription")
+        check_eq(u.suback("a/#"), 1, "subscribes again")
+        publish(srv, "a/x", "resubscribed")
+        check_eq(received_until(u, "a/x", "resubscribed"),
+                 [("a/x", "resubscribed")], "a/x once subscribed again")
+    finally:
+        u.stop()
+    check(wait_until(lambda: "rest-sec-reader" in srv.log()
+                     and "unsubscribed from a/#" in srv.log()),
+          "the log names the session and the filter removed")
+    check_eq(revoked_count(srv), 1, "castor_subscriptions_revoked_total")
+
+
+def revoked_count(srv):
+    import urllib.request
+    with urllib.request.urlopen(
+            "http://127.0.0.1:%d/metrics" % srv.http_port, timeout=5) as r:
+        text = r.read().decode()
+    for line in text.splitlines():
+        if line.startswith("castor_subscriptions_revoked_total "):
+            return float(line.split()[1])
+    raise TestError("no castor_subscriptions_revoked_total in the scrape")
 
 
 @with_server()

@@ -286,6 +286,14 @@ test('close a mosquitto_sub session and see it vanish', async (srv, t) => {
   let exited = false;
   sub.on('exit', () => { exited = true; });
   t.cleanup.push(() => { if (!exited) sub.kill('SIGKILL'); });
+  // Subscribed (so that its details list the subscription).
+  const deadline = Date.now() + TIMEOUT;
+  for (;;) {
+    const r = await rest(srv, 'GET', '/sessions/console-victim');
+    if (((r.json && r.json.session && r.json.session.subscriptions) || []).length) break;
+    if (Date.now() > deadline) throw new Error(`not subscribed: ${JSON.stringify(r.json)}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
   const page = await openConsole(srv, t);
   await login(page, ADMIN.name, ADMIN.password);
   await page.click('a[data-page=sessions]');
@@ -297,6 +305,9 @@ test('close a mosquitto_sub session and see it vanish', async (srv, t) => {
   await page.waitForSelector('#session-properties');
   const props = await page.textContent('#session-properties');
   if (!props.includes('console-victim')) throw new Error(`properties: ${props}`);
+  await page.waitForSelector('#session-subscriptions');
+  const subs = await page.textContent('#session-subscriptions');
+  if (!subs.includes('console/victim')) throw new Error(`subscriptions: ${subs}`);
   await shot(page, 'sessions');
   await page.click(`${row} button.close`);
   await page.waitForSelector(`tr[data-session-id="${sessionId}"]`, { state: 'detached' });

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -110,4 +111,27 @@ roles:
   auto gone = make_store("roles:\n  READER: {}\n  ADMIN: {}\n");
   reg.replace_store(gone);
   CHECK(reader->roles().empty());
+}
+
+TEST_CASE("rights registry: the listener hears of rights that may shrink") {
+  auto store = make_store(roles_text);
+  rights_registry reg{store};
+  std::vector<std::string> heard; // "*": every principal
+  reg.on_change([&](const std::optional<std::string>& p) {
+    heard.push_back(p ? *p : "*");
+  });
+  auto a = reg.rights_of("reader", {"READER"});
+  CHECK(heard.empty()); // a first login changes nobody's rights
+  auto b = reg.rights_of("reader", {"READER"});
+  CHECK(heard.empty()); // the same roles again
+  reg.rights_of("reader", {"ADMIN"});
+  CHECK(heard == std::vector<std::string>{"reader"}); // other roles
+  CHECK(reg.set_roles("reader", {"READER"}));
+  CHECK_FALSE(reg.set_roles("nobody", {"READER"}));
+  CHECK(heard == std::vector<std::string>{"reader", "reader"});
+  reg.replace_store(make_store(roles_text));
+  CHECK(heard == std::vector<std::string>{"reader", "reader", "*"});
+  reg.on_change({});
+  reg.replace_store(store);
+  CHECK(heard.size() == 3);
 }

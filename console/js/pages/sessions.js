@@ -15,6 +15,30 @@ function started(props) {
   return ms ? new Date(ms).toLocaleString() : '';
 }
 
+// A session's subscriptions as sessions/get lists them: a filter (or a
+// selector of topics/subscribe) with its QoS and MQTT 5 options.
+const RETAIN_HANDLING = ['send', 'send if new', 'do not send'];
+
+function yesNo(b) {
+  return b ? 'yes' : 'no';
+}
+
+function subscriptionsTable(subs) {
+  if (!Array.isArray(subs)) return h('p', { class: 'hint' }, 'The server does not list them.');
+  if (!subs.length) return h('p', { class: 'hint', id: 'session-subscriptions-none' }, 'None.');
+  return h('table', { id: 'session-subscriptions' },
+    h('thead', {}, h('tr', {}, ['Filter', 'QoS', 'No local', 'Retain as published',
+      'Retain handling', 'Subscription id'].map((l) => h('th', {}, l)))),
+    h('tbody', {}, subs.map((x) => h('tr', {},
+      h('td', { class: 'mono' }, x.filter !== undefined ? x.filter
+        : `${x.selector} (selector${x.delta ? ', deltas' : ''})`),
+      h('td', {}, String(x.qos ?? '')),
+      h('td', {}, yesNo(x.no_local)),
+      h('td', {}, yesNo(x.retain_as_published)),
+      h('td', {}, RETAIN_HANDLING[x.retain_handling] ?? String(x.retain_handling ?? '')),
+      h('td', {}, x.subscription_id !== undefined ? String(x.subscription_id) : '')))));
+}
+
 export function render(el) {
   const filter = h('input', { id: 'sessions-filter', class: 'mono', value: 'all' });
   const auto = h('input', { id: 'sessions-auto', type: 'checkbox', checked: true });
@@ -91,17 +115,12 @@ export function render(el) {
     clear(detail);
     detail.hidden = false;
     const p = full.properties || {};
-    const subs = full.subscriptions;
     detail.append(
       h('h2', {}, 'Session ', h('code', {}, full.id || s.id)),
       h('table', { id: 'session-properties' }, h('tbody', {},
         Object.keys(p).sort().map((k) => h('tr', {}, h('th', { class: 'mono' }, k), h('td', { class: 'mono' }, p[k]))))),
       h('h2', {}, 'Subscriptions'),
-      Array.isArray(subs) && subs.length
-        ? h('table', { id: 'session-subscriptions' }, h('tbody', {}, subs.map((x) => h('tr', {},
-          h('td', { class: 'mono' }, typeof x === 'string' ? x : (x.filter || x.selector || JSON.stringify(x))),
-          h('td', {}, typeof x === 'object' && x.qos !== undefined ? `QoS ${x.qos}` : '')))))
-        : h('p', { class: 'hint' }, Array.isArray(subs) ? 'None.' : 'The server does not list them.'),
+      subscriptionsTable(full.subscriptions),
       h('div', { class: 'row' }, h('button', {
         class: 'danger', id: 'session-close', type: 'button', onclick: () => close(full),
       }, 'Close the session')));

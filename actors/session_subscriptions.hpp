@@ -1,0 +1,29 @@
+#pragma once
+
+// What a session knows of its subscriptions beyond routing: which of them
+// its rights no longer allow (a change of roles or of the security store
+// takes them away, docs/security.md "Enforcement"), and how the API shows
+// them (sessions/get). Pure functions of the session state.
+
+#include <string>
+#include <vector>
+
+#include "protocol/channel.hpp"
+#include "protocol/session_state.hpp"
+
+namespace castor {
+
+/// The subscriptions of `state` that a SUBSCRIBE under `access` would be
+/// refused now (no SELECT_TOPIC and READ_TOPIC on any topic the filter
+/// matches), in filter order. `access` must not be null.
+std::vector<std::string> unreadable_filters(const mqtt::session_state& state,
+                                            const mqtt::access_policy& access);
+
+/// The subscriptions as a JSON array of objects: `filter` (as subscribed:
+/// `$share/{group}/` and `$delta/` included) or, for a subscription by
+/// selector (topics/subscribe), `selector` and `delta`; `qos`, `no_local`,
+/// `retain_as_published`, `retain_handling`, and `subscription_id` when
+/// it has one.
+std::string subscriptions_json(const mqtt::session_state& state);
+
+} // namespace castor
