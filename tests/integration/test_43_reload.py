@@ -393,6 +393,9 @@ def log_format_json_every_line_parses():
 def log_format_changes_on_reload():
     srv = ReloadServer(settings=["log_format: text"])
     srv.start()
+    # The listeners' startup lines may follow the port's opening a little.
+    check(wait_until(lambda: "listening on 127.0.0.1:%d" % srv.port in srv.log()),
+          "the listener's line")
     check(not srv.log().lstrip().startswith("{"), "text lines first")
     srv.write_config(["log_format: json"])
     mark = len(srv.log())
