@@ -225,7 +225,10 @@ def refusals_drops_and_api_requests():
         deadline = time.time() + 5
         while time.time() < deadline:
             now = parse(scrape(hport))
-            if value(now, "castor_connections", listener="mqtt", protocol="5.0") == 0:
+            # The connection leaves its gauge when the socket closes; the
+            # session (and its subscription) ends a moment later.
+            if (value(now, "castor_connections", listener="mqtt", protocol="5.0") == 0
+                    and value(now, "castor_subscriptions") == 0):
                 break
             time.sleep(0.1)
         check_eq(value(now, "castor_connections", listener="mqtt", protocol="5.0"), 0,
