@@ -489,6 +489,7 @@ const table<cluster_config>& cluster_table() {
                                          : std::string{};
                    }),
       uint_field("port", &c::port, 1),
+      string_field("advertise", &c::advertise),
       field<cluster_config>{"seeds", read_seeds,
                             [](YAML::Emitter& e, const cluster_config& in) {
                               e << YAML::Flow << YAML::BeginSeq;

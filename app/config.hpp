@@ -125,6 +125,9 @@ struct cluster_config {
   std::string node_name;
   std::string bind = "127.0.0.1"; ///< the cluster endpoint's address
   uint16_t port = 7700;
+  /// The host the other nodes reach this one at; empty = `bind`, or the
+  /// host name when `bind` is a wildcard address.
+  std::string advertise;
   /// Nodes to join through ("host:port"); others are learnt from them.
   std::vector<std::string> seeds;
   /// A file holding the group's shared secret (at least 16 bytes once

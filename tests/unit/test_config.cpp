@@ -467,11 +467,12 @@ listeners:
     err = parse_err("colour: blue\n");
     CHECK_EQ(err.line, 1);
     CHECK_EQ(err.key, "colour");
-    CHECK_EQ(err.message, "unknown key; valid keys here: log_level, "
-                          "log_format, scheduler_threads, "
-                          "memory_trim_interval_ms, shutdown_timeout_ms, "
-                          "actor_placement, listeners, mqtt, topics, messaging, "
-                          "security");
+    CHECK_EQ(err.message,
+             "unknown key; valid keys here: log_level, "
+             "log_format, scheduler_threads, "
+             "memory_trim_interval_ms, shutdown_timeout_ms, "
+             "actor_placement, listeners, mqtt, topics, messaging, "
+             "security, cluster");
     err = parse_err("listeners:\n  - name: a\n    prot: 1\n");
     CHECK_EQ(err.line, 3);
     CHECK_EQ(err.key, "listeners[0].prot");
