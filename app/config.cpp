@@ -441,6 +441,93 @@ const table<messaging_config>& messaging_table() {
   return rows;
 }
 
+/// "host:port" with a port in 1..65535.
+std::string check_endpoint(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return "'" + text + "' is not host:port";
+  auto port = text.substr(colon + 1);
+  if (port.size() > 5
+      || port.find_first_not_of("0123456789") != std::string::npos
+      || std::stoul(port) == 0 || std::stoul(port) > 65535)
+    return "'" + text + "': the port must be 1 to 65535";
+  return {};
+}
+
+void read_seeds(const value_ref& v, cluster_config& out) {
+  out.seeds.clear();
+  if (v.node.IsNull())
+    return;
+  if (!v.node.IsSequence())
+    v.fail("expected a list of host:port, got " + describe(v.node));
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    auto item = v.node[i];
+    value_ref ref{item, v.key + "[" + std::to_string(i) + "]",
+                  line_of(item, v.line)};
+    const auto& text = scalar_of(ref, "host:port");
+    if (auto err = check_endpoint(text); !err.empty())
+      ref.fail(err);
+    out.seeds.push_back(text);
+  }
+}
+
+const table<cluster_config>& cluster_table() {
+  using c = cluster_config;
+  static const table<cluster_config> rows{
+      bool_field("enabled", &c::enabled),
+      string_field("name", &c::name,
+                   [](const std::string& text) -> std::string {
+                     if (text.empty()
+                         || text.find_first_of(" \t") != std::string::npos)
+                       return "'" + text + "' is not a name";
+                     return {};
+                   }),
+      string_field("node_name", &c::node_name),
+      string_field("bind", &c::bind,
+                   [](const std::string& text) -> std::string {
+                     return text.empty() ? "an address is required"
+                                         : std::string{};
+                   }),
+      uint_field("port", &c::port, 1),
+      string_field("advertise", &c::advertise),
+      field<cluster_config>{"seeds", read_seeds,
+                            [](YAML::Emitter& e, const cluster_config& in) {
+                              e << YAML::Flow << YAML::BeginSeq;
+                              for (const auto& seed : in.seeds)
+                                write_string(e, seed);
+                              e << YAML::EndSeq;
+                            },
+                            nullptr},
+      string_field("secret_file", &c::secret_file),
+      uint_field("heartbeat_ms", &c::heartbeat_ms, 10, 60000),
+      uint_field("failure_timeout_ms", &c::failure_timeout_ms, 100, 600000),
+      uint_field("max_members", &c::max_members, 1, 64),
+  };
+  return rows;
+}
+
+/// The cluster section, and what its keys require of each other.
+field<config> cluster_field() {
+  auto plain = section_field("cluster", &config::cluster, cluster_table);
+  auto read = plain.read;
+  plain.read = [read](const value_ref& v, config& out) {
+    read(v, out);
+    const auto& c = out.cluster;
+    if (!c.enabled)
+      return;
+    if (c.secret_file.empty())
+      throw failure{key_line(v.node, "enabled", v.line), v.key + ".secret_file",
+                    "required when the cluster is enabled (a file with the "
+                    "group's shared secret)"};
+    if (c.failure_timeout_ms <= c.heartbeat_ms)
+      throw failure{key_line(v.node, "failure_timeout_ms", v.line),
+                    v.key + ".failure_timeout_ms",
+                    "must be longer than heartbeat_ms ("
+                        + std::to_string(c.heartbeat_ms) + ")"};
+  };
+  return plain;
+}
+
 const table<config>& config_table() {
   static const table<config> rows{
       enum_field("log_level", &config::log,
@@ -478,6 +565,7 @@ const table<config>& config_table() {
       section_field("topics", &config::topics, topics_table),
       section_field("messaging", &config::messaging, messaging_table),
       section_field("security", &config::security, security_table),
+      cluster_field(),
   };
   return rows;
 }

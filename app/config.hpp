@@ -116,6 +116,30 @@ struct messaging_config {
   uint32_t request_timeout_ms = 10000;
 };
 
+/// A node group (docs/cluster.md): nodes that join over CAF's distribution
+/// layer. Off unless `enabled`.
+struct cluster_config {
+  bool enabled = false;
+  std::string name = "castor"; ///< the group; nodes of another are refused
+  /// This node's name in the group; empty = "<host name>:<port>".
+  std::string node_name;
+  std::string bind = "127.0.0.1"; ///< the cluster endpoint's address
+  uint16_t port = 7700;
+  /// The host the other nodes reach this one at; empty = `bind`, or the
+  /// host name when `bind` is a wildcard address.
+  std::string advertise;
+  /// Nodes to join through ("host:port"); others are learnt from them.
+  std::vector<std::string> seeds;
+  /// A file holding the group's shared secret (at least 16 bytes once
+  /// trimmed): nodes that cannot prove it are refused.
+  std::string secret_file;
+  uint32_t heartbeat_ms = 1000;
+  /// A member not heard from for this long is removed.
+  uint32_t failure_timeout_ms = 5000;
+  /// Full mesh: each node holds a connection to every other.
+  uint32_t max_members = 16;
+};
+
 struct config {
   /// MQTT over TCP on 127.0.0.1:1883 and HTTP (WebSocket MQTT at /mqtt,
   /// metrics, health, the REST API, the console) on 127.0.0.1:8080.
@@ -125,6 +149,7 @@ struct config {
   topics_config topics;
   messaging_config messaging;
   security_config security;
+  cluster_config cluster;
   log_level log = log_level::info;
   log_format log_fmt = log_format::text;
   uint32_t scheduler_threads = 0; ///< 0 = cores - 1, at least 1

@@ -386,6 +386,26 @@ void security_metrics(exposition& e, const metrics::snapshot& s,
       .sample(static_cast<double>(ctx.counters->api_dropped.load()));
 }
 
+/// The node group (only when the server is part of one).
+void cluster_metrics(exposition& e, const http_context& ctx) {
+  if (!ctx.cluster)
+    return;
+  auto& v = *ctx.cluster;
+  e.family("cluster_members", "gauge",
+           "Members of the node group this node holds, itself included.")
+      .sample(static_cast<double>(v.members().size() + 1));
+  e.family("cluster_member_changes_total", "counter",
+           "Membership changes this node saw: joined, left, failed (link "
+           "lost or no heartbeat), replaced (a member restarted).");
+  for (auto c : {member_change::joined, member_change::left,
+                 member_change::failed, member_change::replaced})
+    e.sample(label("change", name(c)), static_cast<double>(v.changes(c)));
+  e.family("cluster_joins_refused_total", "counter",
+           "Joins refused either way: a wrong secret, another group, an "
+           "unsupported protocol version, a node name in use, a full group.")
+      .sample(static_cast<double>(v.refusals()));
+}
+
 } // namespace
 
 http::response http_metrics(http_router_actor* self, const http::request&) {
@@ -407,6 +427,7 @@ http::response http_metrics(http_router_actor* self, const http::request&) {
   connection_metrics(e, s, ctx);
   message_metrics(e, s);
   security_metrics(e, s, ctx);
+  cluster_metrics(e, ctx);
   return r;
 }
 

@@ -27,6 +27,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/authenticator.hpp"
+#include "actors/cluster_agent.hpp"
 #include "actors/counters.hpp"
 #include "actors/http_types.hpp"
 #include "actors/iface/locks.hpp"
@@ -64,6 +65,8 @@ struct http_context {
   /// clients allowed, no listener requiring authentication).
   auth_chain_interface auth_chain;
   std::shared_ptr<security::rights_registry> rights;
+  /// What the node agent knows (null when the server runs alone).
+  cluster_view_ptr cluster;
   std::chrono::system_clock::time_point started
       = std::chrono::system_clock::now();
   /// Every listener is open and the server is not shutting down.

@@ -25,6 +25,7 @@
 
 #include "actors/authenticator.hpp"
 #include "actors/authenticator_types.hpp"
+#include "actors/cluster_types.hpp"
 #include "actors/http_types.hpp"
 #include "actors/messaging.hpp"
 #include "actors/types.hpp"
@@ -297,6 +298,7 @@ int main(int argc, char** argv) {
     caf_cfg.add_message_types<caf::id_block::castor_handles>();
     caf_cfg.add_message_types<caf::id_block::castor_messaging>();
     caf_cfg.add_message_types<caf::id_block::castor_http>();
+    caf_cfg.add_message_types<caf::id_block::castor_cluster>();
     // All connections run on CAF's one I/O (middleman) thread; by default
     // the scheduler gets the other cores, at least one. Fewer workers mean
     // fewer wake-ups and context switches per hop (docs/performance.md).

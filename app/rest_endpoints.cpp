@@ -485,6 +485,45 @@ void configuration(worker_actor* self) {
   answer(self, std::move(r));
 }
 
+// -- cluster
+// -------------------------------------------------------------------
+
+void cluster(worker_actor* self) {
+  auto& j = *self->state.j;
+  if (j.method != "GET")
+    return answer(self, method_not_allowed(j, "GET"));
+  if (!may(j, security::permission::view_server))
+    return answer(self, error("PERMISSION_DENIED",
+                              "reading the node group needs VIEW_SERVER"));
+  nlohmann::ordered_json out{{"ok", true}};
+  auto& v = j.ctx->cluster;
+  out["enabled"] = v != nullptr;
+  if (v) {
+    using std::chrono::duration_cast;
+    using std::chrono::milliseconds;
+    auto& s = v->settings();
+    auto member = [](const cluster_member& m) {
+      return nlohmann::ordered_json{{"node", m.node},
+                                    {"host", m.host},
+                                    {"port", m.port},
+                                    {"incarnation", m.incarnation}};
+    };
+    out["group"] = s.group;
+    out["node"] = member(s.self);
+    auto members = nlohmann::ordered_json::array();
+    for (auto& m : v->members()) {
+      auto item = member(m.info);
+      item["since_ms"]
+          = duration_cast<milliseconds>(m.since.time_since_epoch()).count();
+      members.push_back(std::move(item));
+    }
+    out["members"] = std::move(members);
+  }
+  http::response r;
+  r.body = out.dump() + "\n";
+  answer(self, std::move(r));
+}
+
 void route(worker_actor* self) {
   auto& j = *self->state.j;
   auto slash = j.rest.find('/');
@@ -502,6 +541,8 @@ void route(worker_actor* self) {
       return listeners(self);
     if (area == "config")
       return configuration(self);
+    if (area == "cluster")
+      return cluster(self);
   }
   answer(self, http::error_response(404, "NOT_FOUND",
                                     "no API endpoint at /api/v1/"

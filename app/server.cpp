@@ -230,6 +230,10 @@ std::optional<std::string> server::start() {
   auto handlers = std::make_shared<handlers_table>();
   // The HTTP router answers ordinary HTTP requests of http and https
   // listeners: metrics, health, the REST API and the console.
+  if (auto err = start_cluster()) {
+    stop();
+    return err;
+  }
   http_ctx_ = std::make_shared<http_context>();
   {
     auto& h = *http_ctx_;
@@ -245,6 +249,7 @@ std::optional<std::string> server::start() {
     h.auth = auth_;
     h.auth_chain = auth_chain_;
     h.rights = rights;
+    h.cluster = cluster_view_;
   }
   http_ = sys_.spawn(http_router, http_ctx_);
   for (size_t i = 0; i < cfg_.listeners.size(); ++i) {
@@ -323,6 +328,7 @@ void server::stop() {
   for (auto& l : listeners_)
     caf::anon_send(l, shutdown_atom::value);
   listeners_.clear();
+  stop_cluster();
   caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
   if (auth_chain_)
     caf::anon_send_exit(auth_chain_, caf::exit_reason::user_shutdown);

@@ -15,6 +15,7 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/authenticator.hpp"
+#include "actors/cluster_agent.hpp"
 #include "actors/counters.hpp"
 #include "actors/iface/locks.hpp"
 #include "actors/iface/registry.hpp"
@@ -122,8 +123,22 @@ private:
   /// configuration (a reload swaps TLS contexts here).
   std::vector<std::shared_ptr<connection_context_slot>> slots_;
   std::vector<endpoint> endpoints_;
+  /// The node agent when the server is part of a node group
+  /// (app/server_cluster.cpp), and what it knows.
+  caf::actor cluster_;
+  cluster_view_ptr cluster_view_;
   bool stopped_ = false;
+
+  /// Publishes the node agent on the cluster port (when cluster.enabled).
+  std::optional<std::string> start_cluster();
+  /// Leaves the group and closes the cluster port.
+  void stop_cluster();
 };
+
+/// The node agent's settings from the configuration: reads the secret file
+/// (an error names it), and fills in the node name and advertised host.
+std::variant<cluster_settings, std::string>
+make_cluster_settings(const cluster_config& c);
 
 /// A reload as SIGHUP does it: reads the configuration as at startup
 /// (resolve_config(opts): the file, then the command line), loads its

@@ -92,6 +92,8 @@ const char* name(actor_kind k) noexcept {
     return "http_router";
   case actor_kind::rest_worker:
     return "rest_worker";
+  case actor_kind::cluster_agent:
+    return "cluster_agent";
   default:
     return "other";
   }

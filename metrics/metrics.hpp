@@ -36,6 +36,7 @@ enum class actor_kind : uint8_t {
   listener,
   http_router,
   rest_worker,
+  cluster_agent,
   count_
 };
 constexpr size_t actor_kinds = static_cast<size_t>(actor_kind::count_);

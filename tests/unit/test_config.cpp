@@ -288,6 +288,56 @@ listeners:
     CHECK_EQ(err.key, "listeners[1].bind");
   }
 
+  TEST_CASE("the cluster section") {
+    auto cfg = parse_ok("cluster:\n"
+                        "  enabled: true\n"
+                        "  name: prod\n"
+                        "  port: 7701\n"
+                        "  seeds: [\"10.0.0.1:7700\", \"node-b:7700\"]\n"
+                        "  secret_file: /etc/castor/cluster.secret\n"
+                        "  failure_timeout_ms: 1500\n");
+    CHECK(cfg.cluster.enabled);
+    CHECK_EQ(cfg.cluster.name, "prod");
+    CHECK_EQ(cfg.cluster.port, 7701);
+    REQUIRE_EQ(cfg.cluster.seeds.size(), 2u);
+    CHECK_EQ(cfg.cluster.seeds[1], "node-b:7700");
+    CHECK_EQ(cfg.cluster.heartbeat_ms, 1000u);
+    CHECK_EQ(to_yaml(parse_ok(to_yaml(cfg))), to_yaml(cfg));
+    CHECK_FALSE(parse_ok("").cluster.enabled);
+    struct row {
+      const char* text;
+      int line;
+      const char* key;
+      const char* says;
+    };
+    row rows[] = {
+        {"cluster:\n  enabled: true\n", 2, "cluster.secret_file", "required"},
+        {"cluster:\n  seeds: [a:1, b]\n", 2, "cluster.seeds[1]",
+         "not host:port"},
+        {"cluster:\n  seeds:\n    - a:0\n", 3, "cluster.seeds[0]",
+         "1 to 65535"},
+        {"cluster:\n  seeds:\n    - a:65536\n", 3, "cluster.seeds[0]",
+         "1 to 65535"},
+        {"cluster:\n  seeds: a:1\n", 2, "cluster.seeds", "a list"},
+        {"cluster:\n  name: a b\n", 2, "cluster.name", "not a name"},
+        {"cluster:\n  port: 0\n", 2, "cluster.port", "out of range"},
+        {"cluster:\n  max_members: 65\n", 2, "cluster.max_members",
+         "out of range"},
+        {"cluster:\n  enabled: true\n  secret_file: s\n"
+         "  heartbeat_ms: 2000\n  failure_timeout_ms: 2000\n",
+         5, "cluster.failure_timeout_ms", "longer than heartbeat_ms"},
+        {"cluster:\n  seed: [a:1]\n", 2, "cluster.seed",
+         "did you mean 'seeds'"},
+    };
+    for (const auto& r : rows) {
+      CAPTURE(r.text);
+      auto err = parse_err(r.text);
+      CHECK_EQ(err.key, r.key);
+      CHECK_EQ(err.line, r.line);
+      CHECK_MESSAGE(err.message.find(r.says) != std::string::npos, err.message);
+    }
+  }
+
   TEST_CASE("out-of-range values") {
     struct row {
       const char* text;
@@ -417,11 +467,12 @@ listeners:
     err = parse_err("colour: blue\n");
     CHECK_EQ(err.line, 1);
     CHECK_EQ(err.key, "colour");
-    CHECK_EQ(err.message, "unknown key; valid keys here: log_level, "
-                          "log_format, scheduler_threads, "
-                          "memory_trim_interval_ms, shutdown_timeout_ms, "
-                          "actor_placement, listeners, mqtt, topics, messaging, "
-                          "security");
+    CHECK_EQ(err.message,
+             "unknown key; valid keys here: log_level, "
+             "log_format, scheduler_threads, "
+             "memory_trim_interval_ms, shutdown_timeout_ms, "
+             "actor_placement, listeners, mqtt, topics, messaging, "
+             "security, cluster");
     err = parse_err("listeners:\n  - name: a\n    prot: 1\n");
     CHECK_EQ(err.line, 3);
     CHECK_EQ(err.key, "listeners[0].prot");

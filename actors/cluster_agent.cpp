@@ -1,0 +1,584 @@
+#include "actors/cluster_agent.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include <caf/actor_cast.hpp>
+#include <caf/system_messages.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/census.hpp"
+#include "actors/types.hpp"
+#include "log/log.hpp"
+#include "security/crypto.hpp"
+
+namespace castor {
+
+const char* name(member_change c) noexcept {
+  switch (c) {
+  case member_change::joined:
+    return "joined";
+  case member_change::left:
+    return "left";
+  case member_change::failed:
+    return "failed";
+  case member_change::replaced:
+    return "replaced";
+  default:
+    return "unknown";
+  }
+}
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+/// Challenges answered and not yet proved, at most; older ones go first.
+constexpr size_t max_pending = 64;
+/// How long a challenge waits for its proof.
+constexpr auto pending_lifetime = std::chrono::seconds{10};
+/// Retries of an unreachable node start at this interval and double.
+constexpr milliseconds first_retry{500};
+constexpr milliseconds max_retry{30000};
+/// A member lost (not one that left) is retried this long.
+constexpr auto lost_retry_period = std::chrono::hours{1};
+/// A member learnt from another is tried this long.
+constexpr auto learnt_retry_period = std::chrono::minutes{1};
+/// How long a member that leaves waits for the others' acknowledgements.
+constexpr milliseconds leave_wait{1000};
+
+struct peer {
+  cluster_member info;
+  caf::actor agent;
+  clock::time_point last_heard;
+  std::chrono::system_clock::time_point since;
+};
+
+struct challenge_state {
+  cluster_hello hello;
+  caf::actor_addr from;
+  uint32_t version = 0;
+  clock::time_point at;
+};
+
+/// A cluster endpoint this node tries to join through until a member
+/// answers from it.
+struct target {
+  std::string host;
+  uint16_t port = 0;
+  bool seed = false;
+  bool is_self = false;
+  /// The node that answered from here last; while it is a member, the
+  /// target needs no retry.
+  std::string node;
+  clock::time_point next_try;
+  milliseconds backoff = first_retry;
+  /// Zero for seeds (tried for ever).
+  clock::time_point until;
+  size_t failures = 0;
+};
+
+struct agent_state {
+  cluster_view_ptr view;
+  std::map<std::string, peer> members;
+  std::unordered_map<std::string, challenge_state> pending;
+  std::map<std::string, target> targets; // by "host:port"
+  std::set<std::string> connecting;      // "host:port" being tried
+  bool leaving = false;
+  static inline const char* name = "cluster-agent";
+};
+
+using agent_actor = caf::stateful_actor<agent_state>;
+
+std::string endpoint(const std::string& host, uint16_t port) {
+  return host + ":" + std::to_string(port);
+}
+
+std::string endpoint(const cluster_member& m) {
+  return endpoint(m.host, m.port);
+}
+
+/// Length-prefixed fields, so that no two different inputs give one text.
+void put(std::string& out, std::string_view field) {
+  out += std::to_string(field.size());
+  out += ':';
+  out.append(field.data(), field.size());
+}
+
+/// The MAC one side of a join shows: over the purpose, the protocol
+/// version, the group, the identity of the side that shows it and both
+/// nonces (the other side's first), so that it proves knowledge of the
+/// secret for this exchange only.
+std::string join_mac(const cluster_settings& s, std::string_view purpose,
+                     uint32_t version, const cluster_member& who,
+                     const std::string& their_nonce,
+                     const std::string& my_nonce) {
+  std::string text;
+  put(text, purpose);
+  put(text, std::to_string(version));
+  put(text, s.group);
+  put(text, who.node);
+  put(text, who.host);
+  put(text, std::to_string(who.port));
+  put(text, std::to_string(who.incarnation));
+  put(text, their_nonce);
+  put(text, my_nonce);
+  return security::hmac_sha256(s.secret, text);
+}
+
+const cluster_settings& settings(agent_actor* self) {
+  return self->state.view->settings();
+}
+
+const cluster_member& me(agent_actor* self) {
+  return settings(self).self;
+}
+
+milliseconds request_timeout(agent_actor* self) {
+  return std::max(milliseconds{2000}, settings(self).failure_timeout);
+}
+
+std::vector<cluster_member> member_list(agent_actor* self) {
+  std::vector<cluster_member> out{me(self)};
+  for (auto& [_, p] : self->state.members)
+    out.push_back(p.info);
+  return out;
+}
+
+void publish_view(agent_actor* self) {
+  std::vector<cluster_view::member> ms;
+  for (auto& [_, p] : self->state.members)
+    ms.push_back({p.info, p.since});
+  self->state.view->set_members(std::move(ms));
+}
+
+void gossip(agent_actor* self) {
+  auto list = member_list(self);
+  for (auto& [_, p] : self->state.members)
+    self->send(p.agent, cl_members_atom::value, list);
+}
+
+void remove_member(agent_actor* self, const std::string& node,
+                   member_change why, const std::string& reason) {
+  auto& st = self->state;
+  auto it = st.members.find(node);
+  if (it == st.members.end())
+    return;
+  auto info = it->second.info;
+  self->demonitor(it->second.agent);
+  st.members.erase(it);
+  st.view->count(why);
+  CASTOR_LOG(info, "cluster",
+             "member " << info.node << " (" << endpoint(info) << ") "
+                       << (why == member_change::left ? "left" : "failed")
+                       << (reason.empty() ? "" : ": ") << reason
+                       << "; members: " << st.members.size() + 1);
+  publish_view(self);
+  if (why != member_change::left && !st.leaving) {
+    // It may come back (or only the link failed): keep trying to join it.
+    auto& t = st.targets[endpoint(info)];
+    t.host = info.host;
+    t.port = info.port;
+    t.until = clock::now() + lost_retry_period;
+    t.node = info.node;
+    t.backoff = first_retry;
+    t.next_try = clock::now() + first_retry;
+  }
+}
+
+void add_member(agent_actor* self, const cluster_member& info,
+                caf::actor agent) {
+  auto& st = self->state;
+  if (st.leaving || !agent)
+    return;
+  auto now = clock::now();
+  auto it = st.members.find(info.node);
+  if (it != st.members.end()) {
+    auto& p = it->second;
+    if (info.incarnation < p.info.incarnation)
+      return; // an older run of a node that has restarted since
+    if (info.incarnation == p.info.incarnation) {
+      p.last_heard = now;
+      return;
+    }
+    CASTOR_LOG(info, "cluster",
+               "member " << info.node << " restarted (" << endpoint(info)
+                         << ", incarnation " << info.incarnation << ")");
+    self->demonitor(p.agent);
+    st.view->count(member_change::replaced);
+    p = peer{info, agent, now, std::chrono::system_clock::now()};
+  } else {
+    st.members.emplace(
+        info.node, peer{info, agent, now, std::chrono::system_clock::now()});
+    st.view->count(member_change::joined);
+    CASTOR_LOG(info, "cluster",
+               "member " << info.node << " joined (" << endpoint(info)
+                         << "); members: " << st.members.size() + 1);
+  }
+  self->monitor(agent);
+  publish_view(self);
+  gossip(self);
+}
+
+peer* member_by_addr(agent_actor* self, const caf::actor_addr& addr) {
+  for (auto& [_, p] : self->state.members)
+    if (p.agent && p.agent.address() == addr)
+      return &p;
+  return nullptr;
+}
+
+void join_failed(agent_actor* self, const std::string& key,
+                 const std::string& why) {
+  auto& st = self->state;
+  st.connecting.erase(key);
+  auto it = st.targets.find(key);
+  if (it == st.targets.end()) {
+    CASTOR_LOG(warning, "cluster", "cannot join " << key << ": " << why);
+    return;
+  }
+  auto& t = it->second;
+  // The first failure of a run is worth a line; the retries are not.
+  if (t.failures++ == 0)
+    CASTOR_LOG(warning, "cluster",
+               "cannot join " << key << ": " << why << "; retrying");
+  else
+    CASTOR_LOG(debug, "cluster", "cannot join " << key << ": " << why);
+}
+
+void join_succeeded(agent_actor* self, const std::string& key,
+                    const std::string& node) {
+  auto& st = self->state;
+  st.connecting.erase(key);
+  if (auto it = st.targets.find(key); it != st.targets.end()) {
+    it->second.node = node;
+    it->second.failures = 0;
+    it->second.backoff = first_retry;
+  }
+}
+
+/// The initiating side of a join: connect, hello, check the challenge,
+/// prove, and take the members the other side knows.
+void try_join(agent_actor* self, const std::string& host, uint16_t port) {
+  auto& st = self->state;
+  auto key = endpoint(host, port);
+  if (st.leaving || !st.connecting.insert(key).second)
+    return;
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, request_timeout(self), caf::connect_atom::value, host, port)
+      .then(
+          [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
+              const std::set<std::string>&) {
+            if (!ptr)
+              return join_failed(self, key, "no node agent there");
+            auto remote = caf::actor_cast<caf::actor>(ptr);
+            auto nonce = security::random_bytes(16);
+            cluster_hello h{cluster_protocol_version, settings(self).group,
+                            me(self), nonce};
+            self->request(remote, request_timeout(self), cl_hello_atom::value,
+                          std::move(h))
+                .then(
+                    [=](cluster_challenge& c) {
+                      auto& s = settings(self);
+                      if (!c.refused.empty()) {
+                        self->state.view->count_refusal();
+                        return join_failed(self, key, "refused: " + c.refused);
+                      }
+                      if (c.version < cluster_protocol_min_version
+                          || c.version > cluster_protocol_version)
+                        return join_failed(self, key,
+                                           "it speaks protocol version "
+                                               + std::to_string(c.version));
+                      auto want = join_mac(s, "challenge", c.version, c.from,
+                                           nonce, c.nonce);
+                      if (!security::constant_time_equal(want, c.mac)) {
+                        self->state.view->count_refusal();
+                        return join_failed(
+                            self, key,
+                            "it did not prove the group's secret (a "
+                            "different secret_file?)");
+                      }
+                      if (c.from.node == me(self).node
+                          && c.from.incarnation == me(self).incarnation) {
+                        // This node's own endpoint (a seed list that names
+                        // every node): nothing to join.
+                        self->state.connecting.erase(key);
+                        if (auto t = self->state.targets.find(key);
+                            t != self->state.targets.end())
+                          t->second.is_self = true;
+                        return;
+                      }
+                      cluster_proof p{c.nonce,
+                                      join_mac(s, "proof", c.version, me(self),
+                                               c.nonce, nonce)};
+                      auto from = c.from;
+                      self->request(remote, request_timeout(self),
+                                    cl_proof_atom::value, std::move(p))
+                          .then(
+                              [=](cluster_welcome& w) {
+                                if (!w.refused.empty()) {
+                                  self->state.view->count_refusal();
+                                  return join_failed(self, key,
+                                                     "refused: " + w.refused);
+                                }
+                                join_succeeded(self, key, from.node);
+                                add_member(self, from, remote);
+                                self->send(self, cl_members_atom::value,
+                                           std::move(w.members));
+                              },
+                              [=](caf::error& err) {
+                                join_failed(self, key, to_string(err));
+                              });
+                    },
+                    [=](caf::error& err) {
+                      join_failed(self, key, to_string(err));
+                    });
+          },
+          [=](caf::error& err) { join_failed(self, key, to_string(err)); });
+}
+
+/// Members learnt from another member (or from a welcome): join those this
+/// node does not hold yet.
+void learn(agent_actor* self, const std::vector<cluster_member>& list) {
+  auto& st = self->state;
+  for (auto& m : list) {
+    if (m.node == me(self).node)
+      continue;
+    auto it = st.members.find(m.node);
+    if (it != st.members.end() && it->second.info.incarnation >= m.incarnation)
+      continue;
+    auto key = endpoint(m);
+    auto& t = st.targets[key];
+    if (t.host.empty()) {
+      t.host = m.host;
+      t.port = m.port;
+      t.until = clock::now() + learnt_retry_period;
+    }
+    t.next_try = clock::now() + t.backoff;
+    try_join(self, m.host, m.port);
+  }
+}
+
+cluster_challenge refuse(agent_actor* self, const cluster_hello& h,
+                         std::string why) {
+  self->state.view->count_refusal();
+  CASTOR_LOG(warning, "cluster",
+             "refused " << (h.from.node.empty() ? "a node" : h.from.node)
+                        << " (" << endpoint(h.from) << "): " << why);
+  cluster_challenge c;
+  c.refused = std::move(why);
+  return c;
+}
+
+cluster_challenge on_hello(agent_actor* self, cluster_hello& h) {
+  auto& st = self->state;
+  auto& s = settings(self);
+  if (st.leaving)
+    return refuse(self, h, "this node is leaving");
+  if (h.version < cluster_protocol_min_version)
+    return refuse(self, h,
+                  "protocol version " + std::to_string(h.version)
+                      + " is older than this node accepts ("
+                      + std::to_string(cluster_protocol_min_version) + ")");
+  if (h.group != s.group)
+    return refuse(self, h, "it belongs to another group");
+  if (h.from.node == me(self).node
+      && h.from.incarnation != me(self).incarnation)
+    return refuse(self, h, "node name '" + h.from.node + "' is this node's");
+  if (h.nonce.size() < 16)
+    return refuse(self, h, "malformed hello");
+  auto known = st.members.count(h.from.node) > 0;
+  if (!known && h.from.node != me(self).node
+      && st.members.size() + 1 >= s.max_members)
+    return refuse(self, h,
+                  "the group is full (max_members "
+                      + std::to_string(s.max_members) + ")");
+  auto now = clock::now();
+  for (auto it = st.pending.begin(); it != st.pending.end();)
+    it = now - it->second.at > pending_lifetime ? st.pending.erase(it)
+                                                : std::next(it);
+  if (st.pending.size() >= max_pending) {
+    auto oldest = std::min_element(
+        st.pending.begin(), st.pending.end(),
+        [](auto& a, auto& b) { return a.second.at < b.second.at; });
+    st.pending.erase(oldest);
+  }
+  cluster_challenge c;
+  c.version = std::min(h.version, cluster_protocol_version);
+  c.from = me(self);
+  c.nonce = security::random_bytes(16);
+  c.mac = join_mac(s, "challenge", c.version, c.from, h.nonce, c.nonce);
+  st.pending[c.nonce] = challenge_state{
+      h,
+      self->current_sender()
+          ? caf::actor_cast<caf::actor_addr>(self->current_sender())
+          : caf::actor_addr{},
+      c.version, now};
+  return c;
+}
+
+cluster_welcome on_proof(agent_actor* self, cluster_proof& p) {
+  auto& st = self->state;
+  cluster_welcome w;
+  auto it = st.pending.find(p.nonce);
+  if (it == st.pending.end()) {
+    w.refused = "no such challenge (it expired?)";
+    return w;
+  }
+  auto pend = std::move(it->second);
+  st.pending.erase(it);
+  auto sender = self->current_sender();
+  if (!sender || caf::actor_cast<caf::actor_addr>(sender) != pend.from) {
+    w.refused = "the proof came from another actor than the hello";
+    return w;
+  }
+  auto want = join_mac(settings(self), "proof", pend.version, pend.hello.from,
+                       p.nonce, pend.hello.nonce);
+  if (!security::constant_time_equal(want, p.mac)) {
+    st.view->count_refusal();
+    CASTOR_LOG(warning, "cluster",
+               "refused " << pend.hello.from.node << " ("
+                          << endpoint(pend.hello.from)
+                          << "): it did not prove the group's secret");
+    w.refused = "the group's secret was not proved";
+    return w;
+  }
+  if (st.leaving) {
+    w.refused = "this node is leaving";
+    return w;
+  }
+  add_member(self, pend.hello.from, caf::actor_cast<caf::actor>(sender));
+  w.members = member_list(self);
+  return w;
+}
+
+void tick(agent_actor* self) {
+  auto& st = self->state;
+  auto& s = settings(self);
+  auto now = clock::now();
+  std::vector<std::string> silent;
+  for (auto& [node, p] : st.members) {
+    if (now - p.last_heard > s.failure_timeout)
+      silent.push_back(node);
+    else
+      self->send(p.agent, cl_beat_atom::value, me(self).node,
+                 me(self).incarnation);
+  }
+  for (auto& node : silent)
+    remove_member(self, node, member_change::failed,
+                  "not heard from for "
+                      + std::to_string(s.failure_timeout.count()) + " ms");
+  for (auto it = st.targets.begin(); it != st.targets.end();) {
+    auto& t = it->second;
+    if (!t.seed && now > t.until) {
+      it = st.targets.erase(it);
+      continue;
+    }
+    auto held = !t.node.empty() && st.members.count(t.node) > 0;
+    if (t.is_self || held || st.connecting.count(it->first) > 0
+        || now < t.next_try) {
+      ++it;
+      continue;
+    }
+    t.next_try = now + t.backoff;
+    t.backoff = std::min(max_retry, t.backoff * 2);
+    try_join(self, t.host, t.port);
+    ++it;
+  }
+}
+
+caf::behavior agent(agent_actor* self, cluster_view_ptr view) {
+  self->state.view = std::move(view);
+  auto& s = settings(self);
+  auto now = clock::now();
+  for (auto& [host, port] : s.seeds) {
+    auto& t = self->state.targets[endpoint(host, port)];
+    t.host = host;
+    t.port = port;
+    t.seed = true;
+    t.next_try = now; // the first tick tries every seed
+  }
+  publish_view(self);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (auto p = member_by_addr(self, dm.source))
+      remove_member(self, p->info.node, member_change::failed,
+                    "connection lost (" + to_string(dm.reason) + ")");
+  });
+  self->send(self, tick_atom::value);
+  return census(
+      self, metrics::actor_kind::cluster_agent,
+      {
+          [=](tick_atom) {
+            if (self->state.leaving)
+              return;
+            tick(self);
+            self->delayed_send(self, settings(self).heartbeat,
+                               tick_atom::value);
+          },
+          [=](cl_hello_atom, cluster_hello& h) { return on_hello(self, h); },
+          [=](cl_proof_atom, cluster_proof& p) { return on_proof(self, p); },
+          [=](cl_beat_atom, const std::string& node, uint64_t incarnation) {
+            auto p = member_by_addr(
+                self, self->current_sender() ? caf::actor_cast<caf::actor_addr>(
+                          self->current_sender())
+                                             : caf::actor_addr{});
+            if (p && p->info.node == node && p->info.incarnation == incarnation)
+              p->last_heard = clock::now();
+          },
+          [=](cl_members_atom, const std::vector<cluster_member>& list) {
+            // From a member, or from this agent (a welcome's list).
+            auto sender = self->current_sender();
+            auto addr = sender ? caf::actor_cast<caf::actor_addr>(sender)
+                               : caf::actor_addr{};
+            if (addr != self->address() && !member_by_addr(self, addr))
+              return;
+            learn(self, list);
+          },
+          [=](cl_leave_atom, const std::string& node,
+              uint64_t incarnation) -> bool {
+            auto sender = self->current_sender();
+            auto p = member_by_addr(
+                self, sender ? caf::actor_cast<caf::actor_addr>(sender)
+                             : caf::actor_addr{});
+            if (!p || p->info.node != node
+                || p->info.incarnation != incarnation)
+              return false;
+            remove_member(self, node, member_change::left, "");
+            return true;
+          },
+          [=](cl_leave_atom) -> caf::result<bool> {
+            // This node stops: tell every member and wait (bounded) for
+            // their acknowledgements, so that none takes it for failed.
+            auto& st = self->state;
+            st.leaving = true;
+            auto rp = self->make_response_promise<bool>();
+            auto left = std::make_shared<size_t>(st.members.size() + 1);
+            auto done = [=]() mutable {
+              if (--*left == 0) {
+                rp.deliver(true);
+                self->quit();
+              }
+            };
+            for (auto& [_, p] : st.members)
+              self->request(p.agent, leave_wait, cl_leave_atom::value,
+                            me(self).node, me(self).incarnation)
+                  .then([=](bool) mutable { done(); },
+                        [=](caf::error&) mutable { done(); });
+            done();
+            return rp;
+          },
+      });
+}
+
+} // namespace
+
+caf::actor spawn_cluster_agent(caf::actor_system& sys, cluster_view_ptr view) {
+  return sys.spawn(agent, std::move(view));
+}
+
+} // namespace castor

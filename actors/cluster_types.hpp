@@ -1,0 +1,123 @@
+#pragma once
+
+// The messages between the node agents of a node group (docs/cluster.md),
+// which cross nodes through CAF's middleman (BASP): inspect() and the
+// type-id block `castor_cluster`. Every node registers the block.
+//
+// Joining is a challenge and response over the group's secret, so that a
+// node that cannot prove it is refused and a recorded exchange cannot be
+// replayed:
+//
+//   A -> B: (cl_hello_atom, cluster_hello)      -> cluster_challenge
+//   A -> B: (cl_proof_atom, cluster_proof)      -> cluster_welcome
+//
+// cluster_hello carries A's nonce; B answers with its own nonce and a MAC
+// over both nonces and its identity; A checks it and answers with a MAC
+// over the same. From then on each holds the other as a member:
+//
+//   member -> member: (cl_beat_atom, node, incarnation)     heartbeat
+//   member -> member: (cl_members_atom, vector<cluster_member>)
+//                                              the members it knows
+//   member -> member: (cl_leave_atom, node, incarnation)    leaving
+//
+// A message of the last three kinds from an actor that is not a member is
+// ignored.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/type_id.hpp>
+
+namespace castor {
+
+using cl_hello_atom = caf::atom_constant<caf::atom("clhello")>;
+using cl_proof_atom = caf::atom_constant<caf::atom("clproof")>;
+using cl_beat_atom = caf::atom_constant<caf::atom("clbeat")>;
+using cl_members_atom = caf::atom_constant<caf::atom("clmembers")>;
+using cl_leave_atom = caf::atom_constant<caf::atom("clleave")>;
+
+/// The version of the group protocol this build speaks, and the oldest it
+/// still accepts (a rolling upgrade runs two versions side by side).
+inline constexpr uint32_t cluster_protocol_version = 1;
+inline constexpr uint32_t cluster_protocol_min_version = 1;
+
+/// One node of the group as the others see it.
+struct cluster_member {
+  std::string node; ///< its node name, unique in the group
+  std::string host; ///< where its cluster endpoint is reached
+  uint16_t port = 0;
+  uint64_t incarnation = 0; ///< its start time (ms); a restart is newer
+};
+
+struct cluster_hello {
+  uint32_t version = 0;
+  std::string group;
+  cluster_member from;
+  std::string nonce;
+};
+
+struct cluster_challenge {
+  /// Empty when the hello is accepted so far; else why it is refused.
+  std::string refused;
+  uint32_t version = 0; ///< the version both will speak
+  cluster_member from;
+  std::string nonce;
+  std::string mac;
+};
+
+struct cluster_proof {
+  std::string nonce; ///< the challenge's nonce
+  std::string mac;
+};
+
+struct cluster_welcome {
+  std::string refused; ///< empty when joined
+  /// The members the accepting node knows, itself included.
+  std::vector<cluster_member> members;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_member& x) {
+  return f(caf::meta::type_name("cluster_member"), x.node, x.host, x.port,
+           x.incarnation);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_hello& x) {
+  return f(caf::meta::type_name("cluster_hello"), x.version, x.group, x.from,
+           x.nonce);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_challenge& x) {
+  return f(caf::meta::type_name("cluster_challenge"), x.refused, x.version,
+           x.from, x.nonce, x.mac);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_proof& x) {
+  return f(caf::meta::type_name("cluster_proof"), x.nonce, x.mac);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_welcome& x) {
+  return f(caf::meta::type_name("cluster_welcome"), x.refused, x.members);
+}
+
+} // namespace castor
+
+// actors/types.hpp's block starts at caf::first_custom_type_id; the others
+// at +200 (authenticators), +300 (handles), +400 (messaging), +500 (HTTP).
+CAF_BEGIN_TYPE_ID_BLOCK(castor_cluster, caf::first_custom_type_id + 600)
+
+CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_member))
+CAF_ADD_TYPE_ID(castor_cluster, (std::vector<castor::cluster_member>))
+CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_hello))
+CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_challenge))
+CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_proof))
+CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_welcome))
+
+CAF_END_TYPE_ID_BLOCK(castor_cluster)

@@ -1,0 +1,273 @@
+#!/usr/bin/python3
+"""Node group membership (docs/cluster.md): three castor processes on
+loopback join over CAF's middleman through a seed that starts last, learn
+of each other (full mesh), refuse a node with the wrong secret, see a
+member leave (SIGTERM), fail (kill -9 and a stopped process that sends no
+heartbeat) and come back, through GET /api/v1/cluster, the
+castor_cluster_* metrics and the log. Bad cluster settings stop the server
+at startup with the key named."""
+
+import json
+import os
+import signal
+import time
+import urllib.request
+
+from mqtt_test import *  # noqa: F401,F403
+from transport_util import TransportServer, expect_startup_failure
+
+HEARTBEAT_MS = 250
+FAILURE_TIMEOUT_MS = 2000
+
+
+class Node(TransportServer):
+    """castor with an http listener and a cluster section."""
+
+    def __init__(self, name, cluster_port, seeds, secret_file):
+        super().__init__([{"name": "http", "transport": "http"}])
+        self.name = name
+        self.cluster_port = cluster_port
+        self.seeds = seeds
+        self.secret_file = secret_file
+
+    def _write_castor_config(self, port):
+        path = super()._write_castor_config(port)
+        with open(path, "a") as f:
+            f.write("cluster:\n"
+                    "  enabled: true\n"
+                    "  node_name: %s\n"
+                    "  bind: 127.0.0.1\n"
+                    "  port: %d\n"
+                    "  seeds: %s\n"
+                    "  secret_file: %s\n"
+                    "  heartbeat_ms: %d\n"
+                    "  failure_timeout_ms: %d\n"
+                    % (self.name, self.cluster_port, json.dumps(self.seeds),
+                       self.secret_file, HEARTBEAT_MS, FAILURE_TIMEOUT_MS))
+        return path
+
+    def get(self, path):
+        with urllib.request.urlopen("http://127.0.0.1:%d%s"
+                                    % (self.ports["http"], path), timeout=5) as r:
+            return r.read().decode()
+
+    def members(self):
+        """{node name: incarnation} of the other members this node holds."""
+        doc = json.loads(self.get("/api/v1/cluster"))
+        check(doc["ok"] and doc["enabled"], "the cluster is enabled")
+        return {m["node"]: m["incarnation"] for m in doc["members"]}
+
+    def incarnation(self):
+        return json.loads(self.get("/api/v1/cluster"))["node"]["incarnation"]
+
+    def metric(self, name, **labels):
+        want = name + ("{%s}" % ",".join('%s="%s"' % kv for kv in labels.items())
+                       if labels else "")
+        for line in self.get("/metrics").splitlines():
+            if line.startswith(want + " "):
+                return float(line.split()[-1])
+        raise TestError("no %s in /metrics" % want)
+
+
+def secret(directory, name, text):
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    return path
+
+
+def wait_members(node, want, timeout=10.0, what=None):
+    """Waits until `node` holds exactly the members named in `want`."""
+    got = None
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = node.members()
+        if set(got) == set(want):
+            return got
+        time.sleep(0.05)
+    raise TestError("%s: %s holds %s, expected %s"
+                    % (what or "members", node.name, sorted(got), sorted(want)))
+
+
+def wait_log(node, text, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in node.log():
+            return
+        time.sleep(0.05)
+    raise TestError("%s's log has no %r:\n%s" % (node.name, text, node.log_tail()))
+
+
+class Group:
+    """Three nodes n1..n3 whose only seed is n1."""
+
+    def __init__(self, directory):
+        self.secret = secret(directory, "secret", "a-group-secret-of-32-bytes-0123")
+        self.ports = {}
+        for n in ("n1", "n2", "n3"):
+            p = free_port()
+            while p in self.ports.values():
+                p = free_port()
+            self.ports[n] = p
+        self.seeds = ["127.0.0.1:%d" % self.ports["n1"]]
+        self.nodes = {}
+
+    def start(self, name):
+        node = Node(name, self.ports[name], self.seeds, self.secret).start()
+        self.nodes[name] = node
+        return node
+
+    def stop(self):
+        for n in self.nodes.values():
+            n.cleanup()
+
+
+@case(server=False, castor_only=True, timeout=120)
+def join_through_a_late_seed_and_refuse_a_wrong_secret():
+    d = tempfile.mkdtemp(prefix="castor-cluster-")
+    g = Group(d)
+    try:
+        # n2 and n3 start before their only seed: they keep trying it, and
+        # learn of each other only through it.
+        n3 = g.start("n3")
+        n2 = g.start("n2")
+        time.sleep(0.8)
+        check_eq(n2.members(), {}, "n2 alone before its seed is up")
+        wait_log(n2, "cannot join 127.0.0.1:%d" % g.ports["n1"])
+        n1 = g.start("n1")
+        for n, others in ((n1, ["n2", "n3"]), (n2, ["n1", "n3"]), (n3, ["n1", "n2"])):
+            wait_members(n, others, what="the full mesh")
+            check_eq(n.metric("castor_cluster_members"), 3, "castor_cluster_members")
+        check_eq(n1.metric("castor_cluster_member_changes_total", change="joined"), 2,
+                 "n1 saw two joins")
+        # A node with another secret names n1 as its seed: both sides
+        # refuse, and no member ever lists it.
+        bad_secret = secret(d, "wrong", "not-the-group-secret-0123456789")
+        bad = Node("bad", free_port(), g.seeds, bad_secret).start()
+        g.nodes["bad"] = bad
+        wait_log(bad, "did not prove the group's secret")
+        time.sleep(0.5)
+        check_eq(bad.members(), {}, "the node with the wrong secret joined nobody")
+        check(bad.metric("castor_cluster_joins_refused_total") >= 1,
+              "the refusal counted on the refused node")
+        for n in (n1, n2, n3):
+            check("bad" not in n.members(), "%s does not list the refused node" % n.name)
+        # The API and the metrics agree, and the endpoint needs no more than
+        # an ordinary GET.
+        doc = json.loads(n1.get("/api/v1/cluster"))
+        check_eq(doc["group"], "castor", "the group's name")
+        check_eq(doc["node"]["node"], "n1", "this node's name")
+        check_eq(doc["node"]["port"], g.ports["n1"], "this node's cluster port")
+        check("secret" not in json.dumps(doc), "no secret in the answer")
+    finally:
+        g.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@case(server=False, castor_only=True, timeout=120)
+def leave_fail_and_come_back():
+    d = tempfile.mkdtemp(prefix="castor-cluster-")
+    g = Group(d)
+    try:
+        n1 = g.start("n1")
+        n2 = g.start("n2")
+        n3 = g.start("n3")
+        for n, others in ((n1, ["n2", "n3"]), (n2, ["n1", "n3"]), (n3, ["n1", "n2"])):
+            wait_members(n, others, what="the full mesh")
+        # SIGTERM: n2 says it leaves; the others count a leave, not a
+        # failure, and at once (well within the failure timeout).
+        n2.stop()
+        check_eq(n2.problems, [], "n2 stopped cleanly")
+        wait_members(n1, ["n3"], timeout=FAILURE_TIMEOUT_MS / 2000.0,
+                     what="n2 gone at once")
+        wait_members(n3, ["n1"], timeout=FAILURE_TIMEOUT_MS / 2000.0,
+                     what="n2 gone at once")
+        check_eq(n1.metric("castor_cluster_member_changes_total", change="left"), 1,
+                 "n1 counted n2's leave")
+        check_eq(n1.metric("castor_cluster_member_changes_total", change="failed"), 0,
+                 "and no failure")
+        wait_log(n1, "member n2 (127.0.0.1:%d) left" % g.ports["n2"])
+        # kill -9: the link breaks, and the others remove n3 as failed.
+        old = n3.incarnation()
+        n3.kill()
+        wait_members(n1, [], what="n3 removed after kill -9")
+        check_eq(n1.metric("castor_cluster_member_changes_total", change="failed"), 1,
+                 "n1 counted n3's failure")
+        wait_log(n1, "member n3 (127.0.0.1:%d) failed" % g.ports["n3"])
+        # Both come back under their names; n3 with a new incarnation.
+        n3 = g.start("n3")
+        n2 = g.start("n2")
+        for n, others in ((n1, ["n2", "n3"]), (n2, ["n1", "n3"]), (n3, ["n1", "n2"])):
+            wait_members(n, others, what="the mesh again")
+        check(n1.members()["n3"] > old, "n3 is back with a newer incarnation")
+    finally:
+        g.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@case(server=False, castor_only=True, timeout=120)
+def silent_member_removed_and_rejoined():
+    d = tempfile.mkdtemp(prefix="castor-cluster-")
+    g = Group(d)
+    try:
+        n1 = g.start("n1")
+        n2 = g.start("n2")
+        n3 = g.start("n3")
+        for n, others in ((n1, ["n2", "n3"]), (n2, ["n1", "n3"]), (n3, ["n1", "n2"])):
+            wait_members(n, others, what="the full mesh")
+        # A stopped process keeps its connections open but sends no
+        # heartbeat: the failure timeout removes it, not the link.
+        os.killpg(n3.proc.pid, signal.SIGSTOP)
+        try:
+            t0 = time.time()
+            wait_members(n1, ["n2"], timeout=8, what="n3 removed when silent")
+            waited = time.time() - t0
+            check(waited >= FAILURE_TIMEOUT_MS / 1000.0 * 0.8,
+                  "removed after the failure timeout, not before (%.2f s)" % waited)
+            wait_members(n2, ["n1"], timeout=8, what="n3 removed when silent")
+            wait_log(n1, "failed: not heard from for %d ms" % FAILURE_TIMEOUT_MS)
+        finally:
+            os.killpg(n3.proc.pid, signal.SIGCONT)
+        # Awake again, it is joined again: the others keep trying a member
+        # they lost, and it tries its seed.
+        for n, others in ((n1, ["n2", "n3"]), (n2, ["n1", "n3"]), (n3, ["n1", "n2"])):
+            wait_members(n, others, what="the mesh after SIGCONT")
+    finally:
+        g.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@case(server=False, castor_only=True, timeout=60)
+def bad_cluster_settings_stop_the_server():
+    d = tempfile.mkdtemp(prefix="castor-cluster-")
+    try:
+        short = secret(d, "short", "too-short")
+        out = expect_startup_failure(
+            "cluster: {enabled: true, port: %d, secret_file: %s}\n" % (free_port(), short))
+        check("the secret must be at least 16 bytes" in out and short in out,
+              "a short secret is named: " + out)
+        out = expect_startup_failure(
+            "cluster: {enabled: true, port: %d, secret_file: %s}\n"
+            % (free_port(), os.path.join(d, "missing")))
+        check("cannot be read" in out, "a missing secret file is named: " + out)
+        out = expect_startup_failure("cluster: {enabled: true}\n")
+        check("cluster.secret_file" in out, "secret_file required: " + out)
+        # The cluster port is taken: the server says so and exits.
+        good = secret(d, "good", "a-group-secret-of-32-bytes-0123")
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        try:
+            out = expect_startup_failure(
+                "listeners: [{name: mqtt, transport: tcp, bind: 127.0.0.1, port: %d}]\n"
+                "cluster: {enabled: true, port: %d, secret_file: %s}\n"
+                % (free_port(), taken.getsockname()[1], good))
+        finally:
+            taken.close()
+        check("cluster: cannot listen on 127.0.0.1:" in out, "a taken port is named: " + out)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    run_cases()
