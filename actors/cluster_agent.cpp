@@ -233,6 +233,13 @@ peer* member_by_addr(agent_actor* self, const caf::actor_addr& addr) {
   return nullptr;
 }
 
+/// The address of the current message's sender (empty for an anonymous
+/// message).
+caf::actor_addr sender_addr(agent_actor* self) {
+  auto& sender = self->current_sender();
+  return sender ? caf::actor_cast<caf::actor_addr>(sender) : caf::actor_addr{};
+}
+
 void join_failed(agent_actor* self, const std::string& key,
                  const std::string& why) {
   auto& st = self->state;
@@ -413,12 +420,7 @@ cluster_challenge on_hello(agent_actor* self, cluster_hello& h) {
   c.from = me(self);
   c.nonce = security::random_bytes(16);
   c.mac = join_mac(s, "challenge", c.version, c.from, h.nonce, c.nonce);
-  st.pending[c.nonce] = challenge_state{
-      h,
-      self->current_sender()
-          ? caf::actor_cast<caf::actor_addr>(self->current_sender())
-          : caf::actor_addr{},
-      c.version, now};
+  st.pending[c.nonce] = challenge_state{h, sender_addr(self), c.version, now};
   return c;
 }
 
@@ -433,7 +435,7 @@ cluster_welcome on_proof(agent_actor* self, cluster_proof& p) {
   auto pend = std::move(it->second);
   st.pending.erase(it);
   auto sender = self->current_sender();
-  if (!sender || caf::actor_cast<caf::actor_addr>(sender) != pend.from) {
+  if (!sender || sender_addr(self) != pend.from) {
     w.refused = "the proof came from another actor than the hello";
     return w;
   }
@@ -523,28 +525,20 @@ caf::behavior agent(agent_actor* self, cluster_view_ptr view) {
           [=](cl_hello_atom, cluster_hello& h) { return on_hello(self, h); },
           [=](cl_proof_atom, cluster_proof& p) { return on_proof(self, p); },
           [=](cl_beat_atom, const std::string& node, uint64_t incarnation) {
-            auto p = member_by_addr(
-                self, self->current_sender() ? caf::actor_cast<caf::actor_addr>(
-                          self->current_sender())
-                                             : caf::actor_addr{});
+            auto p = member_by_addr(self, sender_addr(self));
             if (p && p->info.node == node && p->info.incarnation == incarnation)
               p->last_heard = clock::now();
           },
           [=](cl_members_atom, const std::vector<cluster_member>& list) {
             // From a member, or from this agent (a welcome's list).
-            auto sender = self->current_sender();
-            auto addr = sender ? caf::actor_cast<caf::actor_addr>(sender)
-                               : caf::actor_addr{};
+            auto addr = sender_addr(self);
             if (addr != self->address() && !member_by_addr(self, addr))
               return;
             learn(self, list);
           },
           [=](cl_leave_atom, const std::string& node,
               uint64_t incarnation) -> bool {
-            auto sender = self->current_sender();
-            auto p = member_by_addr(
-                self, sender ? caf::actor_cast<caf::actor_addr>(sender)
-                             : caf::actor_addr{});
+            auto p = member_by_addr(self, sender_addr(self));
             if (!p || p->info.node != node
                 || p->info.incarnation != incarnation)
               return false;

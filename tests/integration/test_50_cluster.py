@@ -117,6 +117,12 @@ class Group:
         self.nodes[name] = node
         return node
 
+    def wait_mesh(self, what):
+        """Waits until each of n1..n3 (as last started) holds the other two."""
+        names = ("n1", "n2", "n3")
+        for n in names:
+            wait_members(self.nodes[n], [o for o in names if o != n], what=what)
+
     def stop(self):
         for n in self.nodes.values():
             n.cleanup()
@@ -135,8 +141,8 @@ def join_through_a_late_seed_and_refuse_a_wrong_secret():
         check_eq(n2.members(), {}, "n2 alone before its seed is up")
         wait_log(n2, "cannot join 127.0.0.1:%d" % g.ports["n1"])
         n1 = g.start("n1")
-        for n, others in ((n1, ["n2", "n3"]), (n2, ["n1", "n3"]), (n3, ["n1", "n2"])):
-            wait_members(n, others, what="the full mesh")
+        g.wait_mesh("the full mesh")
+        for n in (n1, n2, n3):
             check_eq(n.metric("castor_cluster_members"), 3, "castor_cluster_members")
         check_eq(n1.metric("castor_cluster_member_changes_total", change="joined"), 2,
                  "n1 saw two joins")
@@ -172,8 +178,7 @@ def leave_fail_and_come_back():
         n1 = g.start("n1")
         n2 = g.start("n2")
         n3 = g.start("n3")
-        for n, others in ((n1, ["n2", "n3"]), (n2, ["n1", "n3"]), (n3, ["n1", "n2"])):
-            wait_members(n, others, what="the full mesh")
+        g.wait_mesh("the full mesh")
         # SIGTERM: n2 says it leaves; the others count a leave, not a
         # failure, and at once (well within the failure timeout).
         n2.stop()
@@ -197,8 +202,7 @@ def leave_fail_and_come_back():
         # Both come back under their names; n3 with a new incarnation.
         n3 = g.start("n3")
         n2 = g.start("n2")
-        for n, others in ((n1, ["n2", "n3"]), (n2, ["n1", "n3"]), (n3, ["n1", "n2"])):
-            wait_members(n, others, what="the mesh again")
+        g.wait_mesh("the mesh again")
         check(n1.members()["n3"] > old, "n3 is back with a newer incarnation")
     finally:
         g.stop()
@@ -213,8 +217,7 @@ def silent_member_removed_and_rejoined():
         n1 = g.start("n1")
         n2 = g.start("n2")
         n3 = g.start("n3")
-        for n, others in ((n1, ["n2", "n3"]), (n2, ["n1", "n3"]), (n3, ["n1", "n2"])):
-            wait_members(n, others, what="the full mesh")
+        g.wait_mesh("the full mesh")
         # A stopped process keeps its connections open but sends no
         # heartbeat: the failure timeout removes it, not the link.
         os.killpg(n3.proc.pid, signal.SIGSTOP)
@@ -230,8 +233,7 @@ def silent_member_removed_and_rejoined():
             os.killpg(n3.proc.pid, signal.SIGCONT)
         # Awake again, it is joined again: the others keep trying a member
         # they lost, and it tries its seed.
-        for n, others in ((n1, ["n2", "n3"]), (n2, ["n1", "n3"]), (n3, ["n1", "n2"])):
-            wait_members(n, others, what="the mesh after SIGCONT")
+        g.wait_mesh("the mesh after SIGCONT")
     finally:
         g.stop()
         shutil.rmtree(d, ignore_errors=True)
