@@ -84,8 +84,23 @@ struct target {
   size_t failures = 0;
 };
 
+/// Route updates from an agent that is not a member yet (they may overtake
+/// the welcome), at most.
+constexpr size_t max_early_routes = 256;
+/// Changes of this node's filters are sent to the members together, this
+/// long after the first of them.
+constexpr milliseconds route_flush_delay{5};
+
 struct agent_state {
   cluster_view_ptr view;
+  cluster_routes_ptr routes;
+  caf::actor router;
+  /// This node's filters, and what changed since the members were told.
+  std::set<std::string> filters;
+  std::set<std::string> added;
+  std::set<std::string> removed;
+  bool flush_armed = false;
+  std::vector<std::pair<caf::actor_addr, cluster_route_update>> early;
   std::map<std::string, peer> members;
   std::unordered_map<std::string, challenge_state> pending;
   std::map<std::string, target> targets; // by "host:port"
@@ -173,6 +188,7 @@ void remove_member(agent_actor* self, const std::string& node,
   auto info = it->second.info;
   self->demonitor(it->second.agent);
   st.members.erase(it);
+  st.routes->drop_member(node);
   st.view->count(why);
   CASTOR_LOG(info, "cluster",
              "member " << info.node << " (" << endpoint(info) << ") "
@@ -190,6 +206,63 @@ void remove_member(agent_actor* self, const std::string& node,
     t.backoff = first_retry;
     t.next_try = clock::now() + first_retry;
   }
+}
+
+/// This node's filters for the members: all of them, or what changed.
+cluster_route_update route_update(agent_actor* self, bool full) {
+  auto& st = self->state;
+  cluster_route_update u;
+  u.node = me(self).node;
+  u.incarnation = me(self).incarnation;
+  u.router = st.router;
+  u.full = full;
+  auto& add = full ? st.filters : st.added;
+  u.add.assign(add.begin(), add.end());
+  if (!full)
+    u.remove.assign(st.removed.begin(), st.removed.end());
+  return u;
+}
+
+/// A member's filters, into the route table.
+void take_routes(agent_actor* self, const cluster_member& from,
+                 const cluster_route_update& u) {
+  if (u.node != from.node || u.incarnation != from.incarnation || !u.router)
+    return;
+  auto& r = *self->state.routes;
+  r.set_member(u.node, u.incarnation, u.router);
+  r.apply(u.node, u.full, u.add, u.remove);
+}
+
+/// The topic tree's news of this node's filters, sent on together.
+void local_route(agent_actor* self, const std::string& filter, bool add) {
+  auto& st = self->state;
+  if (add) {
+    if (!st.filters.insert(filter).second)
+      return;
+    if (st.removed.erase(filter) == 0)
+      st.added.insert(filter);
+  } else {
+    if (st.filters.erase(filter) == 0)
+      return;
+    if (st.added.erase(filter) == 0)
+      st.removed.insert(filter);
+  }
+  if (!st.flush_armed) {
+    st.flush_armed = true;
+    self->delayed_send(self, route_flush_delay, cl_flush_atom::value);
+  }
+}
+
+void flush_routes(agent_actor* self) {
+  auto& st = self->state;
+  st.flush_armed = false;
+  if (st.added.empty() && st.removed.empty())
+    return;
+  auto u = route_update(self, false);
+  st.added.clear();
+  st.removed.clear();
+  for (auto& [_, p] : st.members)
+    self->send(p.agent, cl_routes_atom::value, u);
 }
 
 void add_member(agent_actor* self, const cluster_member& info,
@@ -224,6 +297,15 @@ void add_member(agent_actor* self, const cluster_member& info,
   self->monitor(agent);
   publish_view(self);
   gossip(self);
+  self->send(agent, cl_routes_atom::value, route_update(self, true));
+  auto early = std::move(st.early);
+  st.early.clear();
+  for (auto& [from, u] : early) {
+    if (from == agent.address())
+      take_routes(self, info, u);
+    else
+      st.early.emplace_back(from, std::move(u));
+  }
 }
 
 peer* member_by_addr(agent_actor* self, const caf::actor_addr& addr) {
@@ -494,8 +576,11 @@ void tick(agent_actor* self) {
   }
 }
 
-caf::behavior agent(agent_actor* self, cluster_view_ptr view) {
+caf::behavior agent(agent_actor* self, cluster_view_ptr view,
+                    cluster_routes_ptr routes, caf::actor router) {
   self->state.view = std::move(view);
+  self->state.routes = std::move(routes);
+  self->state.router = std::move(router);
   auto& s = settings(self);
   auto now = clock::now();
   for (auto& [host, port] : s.seeds) {
@@ -523,6 +608,23 @@ caf::behavior agent(agent_actor* self, cluster_view_ptr view) {
                                tick_atom::value);
           },
           [=](cl_hello_atom, cluster_hello& h) { return on_hello(self, h); },
+          [=](cl_route_atom, const std::string& filter, bool add) {
+            if (sender_addr(self).node() == self->node())
+              local_route(self, filter, add);
+          },
+          [=](cl_flush_atom) { flush_routes(self); },
+          [=](cl_routes_atom, cluster_route_update& u) {
+            auto addr = sender_addr(self);
+            if (auto p = member_by_addr(self, addr)) {
+              take_routes(self, p->info, u);
+              return;
+            }
+            // Before the welcome that makes it a member, perhaps.
+            auto& early = self->state.early;
+            if (early.size() >= max_early_routes)
+              early.erase(early.begin());
+            early.emplace_back(addr, std::move(u));
+          },
           [=](cl_proof_atom, cluster_proof& p) { return on_proof(self, p); },
           [=](cl_beat_atom, const std::string& node, uint64_t incarnation) {
             auto p = member_by_addr(self, sender_addr(self));
@@ -571,8 +673,10 @@ caf::behavior agent(agent_actor* self, cluster_view_ptr view) {
 
 } // namespace
 
-caf::actor spawn_cluster_agent(caf::actor_system& sys, cluster_view_ptr view) {
-  return sys.spawn(agent, std::move(view));
+caf::actor spawn_cluster_agent(caf::actor_system& sys, cluster_view_ptr view,
+                               cluster_routes_ptr routes, caf::actor router) {
+  return sys.spawn(agent, std::move(view), std::move(routes),
+                   std::move(router));
 }
 
 } // namespace castor

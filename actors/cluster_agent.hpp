@@ -25,6 +25,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "actors/cluster_routes.hpp"
 #include "actors/cluster_types.hpp"
 
 namespace castor {
@@ -58,6 +59,9 @@ public:
   };
 
   explicit cluster_view(cluster_settings s) : settings_(std::move(s)) {}
+
+  /// The route table and its counters (set before the agent starts).
+  cluster_routes_ptr routes;
 
   const cluster_settings& settings() const noexcept {
     return settings_;
@@ -102,7 +106,10 @@ private:
 using cluster_view_ptr = std::shared_ptr<cluster_view>;
 
 /// (cl_leave_atom) -> bool: the agent tells every member that this node
-/// leaves, answers, and ends.
-caf::actor spawn_cluster_agent(caf::actor_system& sys, cluster_view_ptr view);
+/// leaves, answers, and ends. It tells the members of this node's filters
+/// (the topic tree tells it, through `routes`) and `router`, and writes
+/// theirs into `routes` (actors/cluster_routes.hpp).
+caf::actor spawn_cluster_agent(caf::actor_system& sys, cluster_view_ptr view,
+                               cluster_routes_ptr routes, caf::actor router);
 
 } // namespace castor

@@ -19,14 +19,24 @@
 //   member -> member: (cl_members_atom, vector<cluster_member>)
 //                                              the members it knows
 //   member -> member: (cl_leave_atom, node, incarnation)    leaving
+//   member -> member: (cl_routes_atom, cluster_route_update)
+//                          its filters (all of them, or what changed)
 //
-// A message of the last three kinds from an actor that is not a member is
-// ignored.
+// A heartbeat, member list or leave from an actor that is not a member is
+// ignored; a route update waits (bounded) until its sender has joined, as
+// it may overtake the welcome.
+//
+// Publishes cross from a topic actor to the router of each node whose
+// filters match (actors/cluster_router.hpp), once per batch and node:
+//
+//   topic -> router: (publish_atom, publish_batch) -> bool   QoS 1 and 2
+//   topic -> router: (push_atom, publish_batch)               QoS 0
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/type_id.hpp>
@@ -38,6 +48,11 @@ using cl_proof_atom = caf::atom_constant<caf::atom("clproof")>;
 using cl_beat_atom = caf::atom_constant<caf::atom("clbeat")>;
 using cl_members_atom = caf::atom_constant<caf::atom("clmembers")>;
 using cl_leave_atom = caf::atom_constant<caf::atom("clleave")>;
+using cl_routes_atom = caf::atom_constant<caf::atom("clroutes")>;
+/// Within a node: the topic tree tells the agent of a filter's first
+/// subscriber (true) or last (false); the agent's own flush timer.
+using cl_route_atom = caf::atom_constant<caf::atom("clroute")>;
+using cl_flush_atom = caf::atom_constant<caf::atom("clflush")>;
 
 /// The version of the group protocol this build speaks, and the oldest it
 /// still accepts (a rolling upgrade runs two versions side by side).
@@ -79,6 +94,23 @@ struct cluster_welcome {
   std::vector<cluster_member> members;
 };
 
+/// A member's filters (what topic names are matched against: never shared,
+/// never `$delta/`), and the router that takes its publishes.
+struct cluster_route_update {
+  std::string node;
+  uint64_t incarnation = 0;
+  caf::actor router;
+  bool full = false; ///< `add` is every filter it has
+  std::vector<std::string> add;
+  std::vector<std::string> remove;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_route_update& x) {
+  return f(caf::meta::type_name("cluster_route_update"), x.node, x.incarnation,
+           x.router, x.full, x.add, x.remove);
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_member& x) {
   return f(caf::meta::type_name("cluster_member"), x.node, x.host, x.port,
@@ -119,5 +151,6 @@ CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_hello))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_challenge))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_proof))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_welcome))
+CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_route_update))
 
 CAF_END_TYPE_ID_BLOCK(castor_cluster)

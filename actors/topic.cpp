@@ -8,6 +8,7 @@
 
 #include "actors/iface/implement.hpp"
 #include "actors/iface/session.hpp"
+#include "actors/topic_forward.hpp"
 #include "actors/topic_series.hpp"
 #include "actors/timers.hpp"
 #include "log/log.hpp"
@@ -377,12 +378,30 @@ void deliver_updates(Self* self, std::vector<update>&& ups) {
 }
 
 /// Fans `msgs` out now, or stashes them while a session blocks the topic;
-/// `rp` (if any) is answered once they are fanned out.
+/// `rp` (if any) is answered once they are fanned out. In a node group,
+/// what was published on this node (not `remote`) goes to the nodes that
+/// want it too, and `rp` waits for them.
 template <class Self>
 void take_publishes(Self* self, std::vector<mqtt::message_ptr>&& msgs,
-                    caf::response_promise* rp) {
+                    caf::response_promise* rp, bool remote = false) {
   auto& st = self->state;
   st.published += msgs.size();
+  if (st.routes && !remote) {
+    if (auto acks = forward_publishes(self, msgs, rp)) {
+      auto local = [self, msgs = std::move(msgs), acks] {
+        fan_out(self, msgs);
+        acks->done();
+      };
+      if (!st.stash.empty() || held_back(st)) {
+        topic_state::stashed s;
+        s.run = std::move(local);
+        st.stash.push_back(std::move(s));
+      } else {
+        local();
+      }
+      return;
+    }
+  }
   if (!st.stash.empty() || held_back(st)) {
     st.stash.push_back(topic_state::stashed{std::move(msgs),
                                             rp ? *rp : caf::response_promise{},
@@ -521,12 +540,12 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
   return implement<topic_interface>(
       [=](publish_atom, publish_batch& batch) -> caf::result<bool> {
         auto rp = self->make_response_promise();
-        take_publishes(self, std::move(batch.msgs), &rp);
+        take_publishes(self, std::move(batch.msgs), &rp, batch.remote);
         return rp;
       },
       [=](push_atom, publish_batch& batch) {
         // QoS 0 from a connection that does not wait for an answer.
-        take_publishes(self, std::move(batch.msgs), nullptr);
+        take_publishes(self, std::move(batch.msgs), nullptr, batch.remote);
       },
       [=](publish_atom, mqtt::message_ptr& m) {
         take_publishes(self, std::vector<mqtt::message_ptr>{std::move(m)},

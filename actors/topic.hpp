@@ -28,6 +28,7 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/cluster_routes.hpp"
 #include "actors/iface/topic.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/topic_removal.hpp"
@@ -112,6 +113,15 @@ struct topic_state {
   /// Keyed by group name and filter ("group\0filter").
   std::map<std::string, share_group> groups;
   uint64_t published = 0;
+  /// In a node group, the route table (else null), and the routers of the
+  /// nodes that want this topic's publishes as of its version
+  /// (actors/topic_forward.hpp).
+  cluster_routes_ptr routes;
+  uint64_t route_version = 0;
+  std::vector<caf::actor> route_targets;
+  /// Forwarded QoS 1/2 batches not yet answered (the topic does not
+  /// retire while any is).
+  size_t forwarding = 0;
   /// Idle collection (set by the tree; 0 = never): a topic with no
   /// subscribers, no retained message and nothing waiting asks the tree to
   /// retire it after this long without a publish.
@@ -134,7 +144,7 @@ struct topic_state {
 
   bool collectable() const noexcept {
     return subs.empty() && groups.empty() && !current && stash.empty()
-           && outstanding.empty();
+           && outstanding.empty() && forwarding == 0;
   }
 
   static inline const char* name_ = "topic";

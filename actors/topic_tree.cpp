@@ -52,11 +52,13 @@ topic_interface get_or_create(Self* self, const std::string& name) {
     return *found;
   caf::actor spawned;
   auto sessions = st.sessions;
+  auto routes = st.routes;
   if (st.topics_on_io_thread) {
     spawned = self->home_system().middleman().spawn_broker(
-        [sessions](topic_broker_type* t, std::string n, caf::actor timers,
-                   mapping_ptr m) {
+        [sessions, routes](topic_broker_type* t, std::string n,
+                           caf::actor timers, mapping_ptr m) {
           t->state.removal.directory = sessions;
+          t->state.routes = routes;
           return topic_broker(t, std::move(n), std::move(timers),
                               std::move(m));
         },
@@ -65,8 +67,9 @@ topic_interface get_or_create(Self* self, const std::string& name) {
     self->link_to(spawned);
   } else {
     spawned = self->template spawn<caf::linked>(
-        [sessions](topic_actor_type* t, std::string n, mapping_ptr m) {
+        [sessions, routes](topic_actor_type* t, std::string n, mapping_ptr m) {
           t->state.removal.directory = sessions;
+          t->state.routes = routes;
           return topic_actor(t, std::move(n), std::move(m));
         },
         name, st.mapping);
@@ -122,6 +125,34 @@ void finish_retire(Self* self, const std::string& name,
     f();
 }
 
+/// In a node group: notes that `session` subscribes to (or leaves) `filter`
+/// of `group`, whose topics are matched against `subject`, and tells the
+/// node agent when `subject` gains its first subscriber on this node or
+/// loses its last (actors/cluster_routes.hpp).
+template <class Self>
+void local_route(Self* self, const std::string& subject,
+                 const caf::actor_addr& session, const std::string& group,
+                 const std::string& filter, bool add) {
+  auto& st = self->state;
+  if (!st.routes)
+    return;
+  auto key = std::make_pair(session, group + '\0' + filter);
+  bool changed = false;
+  if (add) {
+    auto& holders = st.local_routes[subject];
+    changed = holders.insert(std::move(key)).second && holders.size() == 1;
+  } else if (auto i = st.local_routes.find(subject);
+             i != st.local_routes.end() && i->second.erase(key) > 0) {
+    changed = i->second.empty();
+    if (changed)
+      st.local_routes.erase(i);
+  }
+  if (!changed)
+    return;
+  if (auto agent = st.routes->agent())
+    self->send(agent, cl_route_atom::value, subject, add);
+}
+
 /// Counts the answers of the topics an unsubscription concerns.
 struct unsub_pending {
   size_t left = 1; ///< one for the handler itself, released at its end
@@ -171,6 +202,7 @@ void unsubscribe_one(Self* self, const caf::actor& session,
   } else if (!info.valid) {
     return;
   }
+  local_route(self, subject, session.address(), group, filter, false);
   if (info.wildcard || selector) {
     if (auto v = st.wildcards.find(subject, session.address())) {
       v->erase(std::remove_if(v->begin(), v->end(),
@@ -323,6 +355,30 @@ caf::behavior topic_tree_impl(Self* self) {
         }
         return find();
       },
+      [=](publish_atom, publish_batch& b) -> caf::result<bool> {
+        // From the cluster router: another node's publishes.
+        if (b.msgs.empty())
+          return true;
+        auto name = b.msgs.front()->topic;
+        auto rp = self->template make_response_promise<bool>();
+        auto go = [=]() mutable {
+          rp.delegate(get_or_create(self, name), publish_atom::value,
+                      std::move(b));
+        };
+        if (!after_retire(self, name, go))
+          go();
+        return rp;
+      },
+      [=](push_atom, publish_batch& b) {
+        if (b.msgs.empty())
+          return;
+        auto name = b.msgs.front()->topic;
+        auto go = [=]() mutable {
+          self->send(get_or_create(self, name), push_atom::value, std::move(b));
+        };
+        if (!after_retire(self, name, go))
+          go();
+      },
       [=](publish_atom, mqtt::message_ptr& m) {
         auto name = m->topic;
         auto send = [=](mqtt::message_ptr msg) {
@@ -425,6 +481,8 @@ caf::behavior topic_tree_impl(Self* self) {
         ts.selector = selector_of(ts.filter);
         if (ts.selector)
           subject = subject_of(*ts.selector);
+        local_route(self, subject, ts.session.address(), ts.group, ts.filter,
+                    true);
         if (!info.wildcard && !ts.selector) {
           if (st.retiring.count(subject) > 0) {
             auto rp = self->template make_response_promise<retained_batch>();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,6 +17,8 @@
 #include <caf/io/broker.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/cluster_routes.hpp"
+#include "actors/cluster_types.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/session_directory.hpp"
 #include "actors/missing_topics.hpp"
@@ -56,6 +59,12 @@ struct topic_tree_state {
   /// Missing-topic handlers (may be null): told of subscriptions that
   /// select no topic.
   missing_ptr missing;
+  /// In a node group, the route table (else null), handed to every topic;
+  /// and this node's subscriptions by subject: (session, group and filter).
+  cluster_routes_ptr routes;
+  std::unordered_map<std::string,
+                     std::set<std::pair<caf::actor_addr, std::string>>>
+      local_routes;
 
   static inline const char* name = "topic_tree";
 };

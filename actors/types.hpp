@@ -120,6 +120,10 @@ enum class flow_mode : uint8_t {
 /// Connection -> topic: the messages one read produced for that topic.
 struct publish_batch {
   std::vector<mqtt::message_ptr> msgs;
+  /// Forwarded by another node of the group (actors/cluster_router.hpp):
+  /// for this node's subscribers only, never forwarded again. Set by the
+  /// router that takes it, not carried across.
+  bool remote = false;
 };
 
 /// Topic -> session: updates for one subscriber session, with the options

@@ -404,6 +404,33 @@ void cluster_metrics(exposition& e, const http_context& ctx) {
            "Joins refused either way: a wrong secret, another group, an "
            "unsupported protocol version, a node name in use, a full group.")
       .sample(static_cast<double>(v.refusals()));
+  if (!v.routes)
+    return;
+  auto& r = *v.routes;
+  auto load = [](const std::atomic<uint64_t>& x) {
+    return static_cast<double>(x.load(std::memory_order_relaxed));
+  };
+  e.family("cluster_routes", "gauge",
+           "Routes to other members: (node, filter) pairs with subscribers.")
+      .sample(static_cast<double>(r.size()));
+  e.family("cluster_forwarded_batches_total", "counter",
+           "Publish batches sent to other members (one per batch and node).")
+      .sample(load(r.forwarded_batches));
+  e.family("cluster_forwarded_messages_total", "counter",
+           "Messages sent to other members (once per node, whatever its "
+           "number of subscribers).")
+      .sample(load(r.forwarded_messages));
+  e.family("cluster_received_batches_total", "counter",
+           "Publish batches other members forwarded to this node.")
+      .sample(load(r.received_batches));
+  e.family("cluster_received_messages_total", "counter",
+           "Messages other members forwarded to this node.")
+      .sample(load(r.received_messages));
+  e.family("cluster_forwards_failed_total", "counter",
+           "QoS 1 and 2 batches a member did not acknowledge in time (or "
+           "answered with an error); their publishers were answered "
+           "without it.")
+      .sample(load(r.forwards_failed));
 }
 
 } // namespace

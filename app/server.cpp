@@ -151,11 +151,17 @@ std::optional<std::string> server::start() {
   // shared by the tree and every listener's connections.
   auto missing = std::make_shared<missing_topics>();
   missing->request_timeout_ms = cfg_.messaging.request_timeout_ms;
+  // In a node group, the route table the tree and its topics share with
+  // the node agent (actors/cluster_routes.hpp).
+  if (cfg_.cluster.enabled)
+    routes_ = std::make_shared<cluster_routes>();
+  auto routes = routes_;
   if (io) {
     auto tree = sys_.middleman().spawn_broker(
-        [sessions](topic_tree_broker_type* t, caf::actor timers,
-                   mapping_ptr m, missing_ptr mt) {
+        [sessions, routes](topic_tree_broker_type* t, caf::actor timers,
+                           mapping_ptr m, missing_ptr mt) {
           t->state.sessions = sessions;
+          t->state.routes = routes;
           return topic_tree_broker(t, std::move(timers), std::move(m),
                                    std::move(mt));
         },
@@ -164,8 +170,9 @@ std::optional<std::string> server::start() {
     tree_ = caf::actor_cast<topic_tree_interface>(std::move(tree));
   } else {
     tree_ = caf::actor_cast<topic_tree_interface>(sys_.spawn(
-        [sessions](topic_tree_actor* t, mapping_ptr m, missing_ptr mt) {
+        [sessions, routes](topic_tree_actor* t, mapping_ptr m, missing_ptr mt) {
           t->state.sessions = sessions;
+          t->state.routes = routes;
           return topic_tree(t, std::move(m), std::move(mt));
         },
         mapping, missing));

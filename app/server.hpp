@@ -127,6 +127,8 @@ private:
   /// (app/server_cluster.cpp), and what it knows.
   caf::actor cluster_;
   cluster_view_ptr cluster_view_;
+  cluster_routes_ptr routes_;
+  caf::actor cluster_router_;
   bool stopped_ = false;
 
   /// Publishes the node agent on the cluster port (when cluster.enabled).

@@ -11,6 +11,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/cluster_agent.hpp"
+#include "actors/cluster_router.hpp"
 #include "app/http_router.hpp"
 #include "app/server.hpp"
 #include "log/log.hpp"
@@ -86,7 +87,10 @@ std::optional<std::string> server::start_cluster() {
     return *err;
   auto view = std::make_shared<cluster_view>(
       std::get<cluster_settings>(std::move(settings)));
-  auto agent = spawn_cluster_agent(sys_, view);
+  view->routes = routes_;
+  cluster_router_ = spawn_cluster_router(sys_, tree_, routes_);
+  auto agent = spawn_cluster_agent(sys_, view, routes_, cluster_router_);
+  routes_->set_agent(agent);
   auto& c = cfg_.cluster;
   auto port = sys_.middleman().publish(agent, c.port, c.bind.c_str(), true);
   if (!port) {
@@ -116,7 +120,10 @@ void server::stop_cluster() {
   CASTOR_LOG(info, "cluster", "left the group");
   sys_.middleman().unpublish(cluster_, cfg_.cluster.port);
   caf::anon_send_exit(cluster_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(cluster_router_, caf::exit_reason::user_shutdown);
+  routes_->set_agent(nullptr);
   cluster_ = nullptr;
+  cluster_router_ = nullptr;
 }
 
 } // namespace castor

@@ -94,6 +94,8 @@ const char* name(actor_kind k) noexcept {
     return "rest_worker";
   case actor_kind::cluster_agent:
     return "cluster_agent";
+  case actor_kind::cluster_router:
+    return "cluster_router";
   default:
     return "other";
   }

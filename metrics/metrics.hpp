@@ -37,6 +37,7 @@ enum class actor_kind : uint8_t {
   http_router,
   rest_worker,
   cluster_agent,
+  cluster_router,
   count_
 };
 constexpr size_t actor_kinds = static_cast<size_t>(actor_kind::count_);

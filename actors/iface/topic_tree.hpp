@@ -25,6 +25,10 @@ using topic_tree_interface = caf::typed_actor<
     caf::replies_to<lookup_atom, std::string, bool>::with<topic_interface>,
     // One message to route (a will), unanswered.
     caf::reacts_to<publish_atom, mqtt::message_ptr>,
+    // Publishes another node forwarded (actors/cluster_router.hpp), for the
+    // topic of their name: answered by the topic (QoS 1 and 2), or not.
+    caf::replies_to<publish_atom, publish_batch>::with<bool>,
+    caf::reacts_to<push_atom, publish_batch>,
     // A session's subscription (a filter); the retained messages to send.
     caf::replies_to<subscribe_atom, topic_subscription>::with<retained_batch>,
     // Forget a session's filters; true once every topic concerned has.

@@ -1,0 +1,30 @@
+#pragma once
+
+// The router of a node group's member (docs/cluster.md, "Routing"): takes
+// the publishes other nodes' topics forward here and hands them to this
+// node's topic of the same name, through the tree, marked as remote so
+// that they reach local subscribers only and are never forwarded again.
+// It takes them from members' nodes only. A QoS 1 or 2 batch is answered
+// by the topic here once it has fanned it out, so the publisher's
+// PUBACK/PUBREC waits for the nodes it went to (bounded by
+// cluster_forward_timeout).
+
+#include <chrono>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "actors/cluster_routes.hpp"
+#include "actors/iface/topic_tree.hpp"
+
+namespace castor {
+
+/// How long a topic waits for a node's answer to a forwarded QoS 1 or 2
+/// batch before it answers its publisher without it.
+inline constexpr std::chrono::seconds cluster_forward_timeout{5};
+
+caf::actor spawn_cluster_router(caf::actor_system& sys,
+                                topic_tree_interface tree,
+                                cluster_routes_ptr routes);
+
+} // namespace castor

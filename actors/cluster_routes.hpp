@@ -1,0 +1,91 @@
+#pragma once
+
+// The route table of a node group (docs/cluster.md, "Routing"): which other
+// nodes have subscribers for which filters, and where their routers are.
+// One object per node, shared by the node agent (which writes it as the
+// members tell it their filters), the topic tree (which tells the agent of
+// this node's filters) and the topic actors (which read it to forward
+// publishes).
+//
+// A topic actor reads the table only when its version has changed since
+// the last look (one atomic load per publish batch otherwise); the agent
+// changes it under a mutex.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/node_id.hpp>
+
+#include "protocol/topic_index.hpp"
+
+namespace castor {
+
+class cluster_routes {
+public:
+  /// The routers of the nodes that want messages of `topic` (every
+  /// member's router with `all`: retained messages go everywhere).
+  std::vector<caf::actor> targets(std::string_view topic, bool all) const;
+
+  /// Bumped by every change that could change targets().
+  uint64_t version() const noexcept {
+    return version_.load(std::memory_order_acquire);
+  }
+
+  // -- written by the node agent -------------------------------------------
+
+  /// A member's router (a new one replaces its routes: a restart).
+  void set_member(const std::string& node, uint64_t incarnation,
+                  caf::actor router);
+  /// Its filters: `full` replaces what it had.
+  void apply(const std::string& node, bool full,
+             const std::vector<std::string>& add,
+             const std::vector<std::string>& remove);
+  /// A member has gone: its routes with it.
+  void drop_member(const std::string& node);
+  /// Whether `n` is a member's CAF node (publishes are taken from members
+  /// only).
+  bool member_node(const caf::node_id& n) const;
+
+  /// The number of (node, filter) routes held (metrics).
+  size_t size() const;
+
+  // -- this node's filters (the topic tree tells the agent) ------------------
+
+  void set_agent(caf::actor agent);
+  caf::actor agent() const;
+
+  /// Publishes sent to other nodes and taken from them (batches and
+  /// messages), and forwards not acknowledged (an error or no answer in
+  /// time); castor_cluster_* metrics.
+  std::atomic<uint64_t> forwarded_batches{0};
+  std::atomic<uint64_t> forwarded_messages{0};
+  std::atomic<uint64_t> received_batches{0};
+  std::atomic<uint64_t> received_messages{0};
+  std::atomic<uint64_t> forwards_failed{0};
+
+private:
+  struct member {
+    uint64_t incarnation = 0;
+    caf::actor router;
+    std::set<std::string> filters;
+  };
+  mutable std::mutex mtx_;
+  std::map<std::string, member> members_;
+  /// filter -> node names (the value is unused).
+  mutable mqtt::filter_index<char, std::string> index_;
+  size_t routes_ = 0;
+  caf::actor agent_;
+  std::atomic<uint64_t> version_{1};
+};
+
+using cluster_routes_ptr = std::shared_ptr<cluster_routes>;
+
+} // namespace castor

@@ -1,0 +1,121 @@
+"""Node groups in tests (docs/cluster.md): castor processes with a cluster
+section on loopback ports, and waits on what they report."""
+
+import json
+import os
+import time
+import urllib.request
+
+from mqtt_test import TestError, check, free_port
+from transport_util import TransportServer
+
+HEARTBEAT_MS = 250
+FAILURE_TIMEOUT_MS = 2000
+
+
+class Node(TransportServer):
+    """castor with an http listener and a cluster section."""
+
+    def __init__(self, name, cluster_port, seeds, secret_file):
+        super().__init__([{"name": "http", "transport": "http"}])
+        self.name = name
+        self.cluster_port = cluster_port
+        self.seeds = seeds
+        self.secret_file = secret_file
+
+    def _write_castor_config(self, port):
+        path = super()._write_castor_config(port)
+        with open(path, "a") as f:
+            f.write("cluster:\n"
+                    "  enabled: true\n"
+                    "  node_name: %s\n"
+                    "  bind: 127.0.0.1\n"
+                    "  port: %d\n"
+                    "  seeds: %s\n"
+                    "  secret_file: %s\n"
+                    "  heartbeat_ms: %d\n"
+                    "  failure_timeout_ms: %d\n"
+                    % (self.name, self.cluster_port, json.dumps(self.seeds),
+                       self.secret_file, HEARTBEAT_MS, FAILURE_TIMEOUT_MS))
+        return path
+
+    def get(self, path):
+        with urllib.request.urlopen("http://127.0.0.1:%d%s"
+                                    % (self.ports["http"], path), timeout=5) as r:
+            return r.read().decode()
+
+    def members(self):
+        """{node name: incarnation} of the other members this node holds."""
+        doc = json.loads(self.get("/api/v1/cluster"))
+        check(doc["ok"] and doc["enabled"], "the cluster is enabled")
+        return {m["node"]: m["incarnation"] for m in doc["members"]}
+
+    def incarnation(self):
+        return json.loads(self.get("/api/v1/cluster"))["node"]["incarnation"]
+
+    def metric(self, name, **labels):
+        want = name + ("{%s}" % ",".join('%s="%s"' % kv for kv in labels.items())
+                       if labels else "")
+        for line in self.get("/metrics").splitlines():
+            if line.startswith(want + " "):
+                return float(line.split()[-1])
+        raise TestError("no %s in /metrics" % want)
+
+
+def secret(directory, name, text):
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    return path
+
+
+def wait_members(node, want, timeout=10.0, what=None):
+    """Waits until `node` holds exactly the members named in `want`."""
+    got = None
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = node.members()
+        if set(got) == set(want):
+            return got
+        time.sleep(0.05)
+    raise TestError("%s: %s holds %s, expected %s"
+                    % (what or "members", node.name, sorted(got), sorted(want)))
+
+
+def wait_log(node, text, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in node.log():
+            return
+        time.sleep(0.05)
+    raise TestError("%s's log has no %r:\n%s" % (node.name, text, node.log_tail()))
+
+
+class Group:
+    """Three nodes n1..n3 whose only seed is n1."""
+
+    def __init__(self, directory):
+        self.secret = secret(directory, "secret", "a-group-secret-of-32-bytes-0123")
+        self.ports = {}
+        for n in ("n1", "n2", "n3"):
+            p = free_port()
+            while p in self.ports.values():
+                p = free_port()
+            self.ports[n] = p
+        self.seeds = ["127.0.0.1:%d" % self.ports["n1"]]
+        self.nodes = {}
+
+    def start(self, name):
+        node = Node(name, self.ports[name], self.seeds, self.secret).start()
+        self.nodes[name] = node
+        return node
+
+    def wait_mesh(self, what):
+        """Waits until each of n1..n3 (as last started) holds the other two."""
+        names = ("n1", "n2", "n3")
+        for n in names:
+            wait_members(self.nodes[n], [o for o in names if o != n], what=what)
+
+    def stop(self):
+        for n in self.nodes.values():
+            n.cleanup()

@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+"""Routing in a node group (docs/cluster.md, "Routing"): three castor
+processes on loopback. A publish on one node reaches the subscribers of
+every node (mosquitto_pub and mosquitto_sub, and the test's own client) at
+QoS 0, 1 and 2, once each; it crosses to a node once, however many
+subscribers that node has, and not at all to a node without one; routes
+go when their subscribers do; retained messages reach every node; and a
+member that stops answering holds a QoS 1 publisher up no longer than the
+forward timeout."""
+
+import os
+import signal
+import subprocess
+import time
+
+from mqtt_test import *  # noqa: F401,F403
+from cluster_util import *  # noqa: F401,F403
+
+
+def mesh(d):
+    g = Group(d)
+    for n in ("n1", "n2", "n3"):
+        g.start(n)
+    g.wait_mesh("the full mesh")
+    return g
+
+
+def wait_metric(node, name, pred, what, timeout=10.0):
+    got = None
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = node.metric(name)
+        if pred(got):
+            return got
+        time.sleep(0.05)
+    raise TestError("%s: %s's %s is %s" % (what, node.name, name, got))
+
+
+def mosquitto_sub(node, topic, qos, count, cid):
+    """mosquitto_sub that prints `count` messages' payloads and exits."""
+    return subprocess.Popen(
+        ["mosquitto_sub", "-V", "5", "-h", "127.0.0.1", "-p", str(node.port),
+         "-i", cid, "-t", topic, "-q", str(qos), "-C", str(count), "-W", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def mosquitto_pub(node, topic, qos, payloads, retain=False):
+    """Publishes each payload with one mosquitto_pub (-l: a line each)."""
+    args = ["mosquitto_pub", "-V", "5", "-h", "127.0.0.1", "-p", str(node.port),
+            "-t", topic, "-q", str(qos), "-l"]
+    if retain:
+        args.append("-r")
+    r = subprocess.run(args, input=("\n".join(payloads) + "\n").encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    check_eq(r.returncode, 0, "mosquitto_pub's status (%r)" % r.stderr)
+
+
+def collect(conn, n):
+    """Receives and acknowledges `n` PUBLISHes: their payloads."""
+    got = []
+    for _ in range(n):
+        got.append(conn.expect_publish(ack=True).payload.decode())
+    return got
+
+
+@case(server=False, castor_only=True, timeout=120)
+def cross_node_publish_at_every_qos():
+    d = tempfile.mkdtemp(prefix="castor-cluster-")
+    g = mesh(d)
+    n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
+    try:
+        n = 50
+        for qos in (0, 1, 2):
+            topic = "routing/q%d/x" % qos
+            # mosquitto_sub on n2 through a wildcard; the test's client on
+            # n3 on the exact name; and one on n1, the publisher's node.
+            msub = mosquitto_sub(n2, "routing/q%d/+" % qos, qos, n + 1,
+                                 "sub-n2-%d" % qos)
+            c3 = connect(n3.port, "sub-n3-%d" % qos)
+            c3.subscribe(topic, qos=qos)
+            c1 = connect(n1.port, "sub-n1-%d" % qos)
+            c1.subscribe(topic, qos=qos)
+            # Both remote nodes' filters are at n1 before it publishes.
+            wait_metric(n1, "castor_cluster_routes", lambda v: v >= 2,
+                        "n2's and n3's filters reached n1")
+            # The last one ends the run: what a subscriber gets up to it is
+            # everything, once each, in order (one publisher, one topic).
+            payloads = ["m%d-%d" % (qos, i) for i in range(n)] + ["end"]
+            mosquitto_pub(n1, topic, qos, payloads)
+            check_eq(collect(c3, n + 1), payloads, "QoS %d on n3, in order" % qos)
+            check_eq(collect(c1, n + 1), payloads, "QoS %d on n1, in order" % qos)
+            out, err = msub.communicate(timeout=30)
+            check_eq(msub.returncode, 0, "mosquitto_sub's status (%r)" % err)
+            check_eq(out.decode().split(), payloads,
+                     "QoS %d on n2 (mosquitto_sub), in order" % qos)
+            c1.disconnect()
+            c3.disconnect()
+            # The subscribers have gone: so have their routes at n1.
+            wait_metric(n1, "castor_cluster_routes", lambda v: v == 0,
+                        "routes gone with their subscribers")
+    finally:
+        g.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@case(server=False, castor_only=True, timeout=120)
+def once_per_node_and_only_where_wanted():
+    d = tempfile.mkdtemp(prefix="castor-cluster-")
+    g = mesh(d)
+    n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
+    try:
+        # Five subscribers on n2, through two filters that match; none on n3.
+        subs = []
+        for i in range(5):
+            c = connect(n2.port, "fan-%d" % i)
+            c.subscribe("fan/+/v" if i % 2 else "fan/a/v", qos=1)
+            subs.append(c)
+        wait_metric(n1, "castor_cluster_routes", lambda v: v == 2,
+                    "n2's two filters at n1")
+        check_eq(n3.metric("castor_cluster_routes"), 2, "and at n3")
+        n = 40
+        p = connect(n1.port, "fan-pub")
+        for i in range(n):
+            p.publish("fan/a/v", b"v%d" % i, qos=1, packet_id=i + 1)
+        want = ["v%d" % i for i in range(n)]
+        for i, c in enumerate(subs):
+            check_eq(collect(c, n), want, "subscriber %d on n2" % i)
+        # Each message crossed to n2 once, not once per subscriber, and
+        # never to n3, which has no subscriber.
+        check_eq(n1.metric("castor_cluster_forwarded_messages_total"), n,
+                 "messages n1 forwarded")
+        check_eq(n2.metric("castor_cluster_received_messages_total"), n,
+                 "messages n2 took")
+        check_eq(n3.metric("castor_cluster_received_messages_total"), 0,
+                 "messages n3 took")
+        # A publish on n2 for n2's own subscribers stays on n2.
+        p2 = connect(n2.port, "fan-pub2")
+        p2.publish("fan/b/v", b"local", qos=1)
+        for i in (1, 3):
+            check_eq(collect(subs[i], 1), ["local"], "n2's local publish")
+        check_eq(n2.metric("castor_cluster_forwarded_messages_total"), 0,
+                 "n2 forwarded nothing")
+        # What n1 forwarded arrived on n2 as remote: n2 did not send it on.
+        check_eq(n3.metric("castor_cluster_received_messages_total"), 0,
+                 "nothing reached n3 through n2")
+    finally:
+        g.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@case(server=False, castor_only=True, timeout=120)
+def retained_messages_reach_every_node():
+    d = tempfile.mkdtemp(prefix="castor-cluster-")
+    g = mesh(d)
+    n1, n3 = g.nodes["n1"], g.nodes["n3"]
+    try:
+        # No subscriber anywhere: the retained message still goes to every
+        # member, where a later subscriber finds it.
+        mosquitto_pub(n1, "kept/status", 1, ["online"], retain=True)
+        check_eq(n1.metric("castor_cluster_forwarded_messages_total"), 2,
+                 "the retained message went to both members")
+        wait_metric(n3, "castor_cluster_received_messages_total", lambda v: v == 1,
+                    "n3 took the retained message")
+        c = connect(n3.port, "late")
+        c.subscribe("kept/#", qos=1)
+        c.expect_publish(topic="kept/status", payload="online", retain=True, ack=True)
+        # Cleared on n1 (an empty retained message): cleared on n3 too.
+        mosquitto_pub(n1, "kept/status", 1, [""], retain=True)
+        c.expect_publish(topic="kept/status", payload="", ack=True)
+        c.disconnect()
+        c = connect(n3.port, "later")
+        c.subscribe("kept/#", qos=1)
+        c.expect_nothing(via=connect(n3.port, "via"))
+    finally:
+        g.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@case(server=False, castor_only=True, timeout=120)
+def a_silent_member_holds_publishers_up_for_the_timeout_only():
+    d = tempfile.mkdtemp(prefix="castor-cluster-")
+    g = mesh(d)
+    n1, n2 = g.nodes["n1"], g.nodes["n2"]
+    try:
+        c = connect(n2.port, "stopped-sub")
+        c.subscribe("stall/x", qos=1)
+        wait_metric(n1, "castor_cluster_routes", lambda v: v == 1, "n2's filter at n1")
+        # Its reads wait longer than the forward timeout.
+        p = Conn(n1.port, timeout=10)
+        p.connect("stall-pub", keepalive=0)
+        os.killpg(n2.proc.pid, signal.SIGSTOP)
+        try:
+            # n2 cannot answer: n1 answers the publisher once the forward
+            # times out (5 s) or n2 is removed (2 s without a heartbeat).
+            t0 = time.time()
+            p.publish("stall/x", b"1", qos=1, packet_id=1)
+            waited = time.time() - t0
+            check(waited < 8, "PUBACK within the forward timeout (%.1f s)" % waited)
+            # ... and not before: the PUBACK waited for the node it went to.
+            check(waited > 1.5, "PUBACK waited for n2 (%.1f s)" % waited)
+            wait_members(n1, ["n3"], what="n2 removed as failed")
+            wait_metric(n1, "castor_cluster_routes", lambda v: v == 0,
+                        "n2's routes gone with it")
+            # No more waiting for n2.
+            t0 = time.time()
+            p.publish("stall/x", b"2", qos=1, packet_id=2)
+            check(time.time() - t0 < 1, "PUBACK at once once n2 is gone")
+        finally:
+            os.killpg(n2.proc.pid, signal.SIGCONT)
+    finally:
+        g.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    run_cases()
