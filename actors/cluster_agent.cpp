@@ -225,12 +225,18 @@ cluster_route_update route_update(agent_actor* self, bool full) {
 
 /// A member's filters, into the route table.
 void take_routes(agent_actor* self, const cluster_member& from,
-                 const cluster_route_update& u) {
+                 const caf::actor& agent, const cluster_route_update& u) {
   if (u.node != from.node || u.incarnation != from.incarnation || !u.router)
     return;
   auto& r = *self->state.routes;
   r.set_member(u.node, u.incarnation, u.router);
   r.apply(u.node, u.full, u.add, u.remove);
+  // A full update comes once per membership, from an agent that has just
+  // added this node: it gets this node's retained messages (the router
+  // gathers them and sends them as this agent, so that they pass as a
+  // member's).
+  if (u.full)
+    self->send(self->state.router, cl_sync_atom::value, agent);
 }
 
 /// The topic tree's news of this node's filters, sent on together.
@@ -302,7 +308,7 @@ void add_member(agent_actor* self, const cluster_member& info,
   st.early.clear();
   for (auto& [from, u] : early) {
     if (from == agent.address())
-      take_routes(self, info, u);
+      take_routes(self, info, agent, u);
     else
       st.early.emplace_back(from, std::move(u));
   }
@@ -613,10 +619,15 @@ caf::behavior agent(agent_actor* self, cluster_view_ptr view,
               local_route(self, filter, add);
           },
           [=](cl_flush_atom) { flush_routes(self); },
+          [=](cl_sync_atom, publish_batch& b) {
+            // A member's retained messages: the router hands them on.
+            if (member_by_addr(self, sender_addr(self)))
+              self->send(self->state.router, cl_sync_atom::value, std::move(b));
+          },
           [=](cl_routes_atom, cluster_route_update& u) {
             auto addr = sender_addr(self);
             if (auto p = member_by_addr(self, addr)) {
-              take_routes(self, p->info, u);
+              take_routes(self, p->info, p->agent, u);
               return;
             }
             // Before the welcome that makes it a member, perhaps.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 
 #include "actors/census.hpp"
 #include "log/log.hpp"
@@ -10,6 +11,11 @@
 namespace castor {
 
 namespace {
+
+/// Retained messages go to a member that joined in batches of at most
+/// this many; the tree has this long to gather them.
+constexpr size_t sync_chunk = 1000;
+constexpr std::chrono::seconds sync_timeout{60};
 
 /// Whether the current message comes from a member's node; counts what it
 /// carries if so.
@@ -36,23 +42,80 @@ bool take(caf::event_based_actor* self, cluster_routes& routes,
   return true;
 }
 
+/// Sends the member's agent `to` this node's retained messages, as this
+/// node's agent `agent`.
+void sync_to(caf::event_based_actor* self, const topic_tree_interface& tree,
+             const caf::actor& agent, const caf::actor& to) {
+  self->request(tree, sync_timeout, cl_sync_atom::value)
+      .then(
+          [=](publish_batch& all) {
+            auto& ms = all.msgs;
+            for (size_t i = 0; i < ms.size(); i += sync_chunk) {
+              publish_batch b;
+              auto end = std::min(ms.size(), i + sync_chunk);
+              b.msgs.assign(ms.begin() + i, ms.begin() + end);
+              caf::send_as(agent, to, cl_sync_atom::value, std::move(b));
+            }
+            CASTOR_LOG(debug, "cluster",
+                       "sent " << ms.size() << " retained messages to "
+                               << to_string(to.node()));
+          },
+          [=](caf::error& err) {
+            CASTOR_LOG(warning, "cluster",
+                       "cannot gather the retained messages for "
+                           << to_string(to.node()) << ": " << to_string(err));
+          });
+}
+
+/// The router's handlers; `tree` takes what it hands on.
+caf::message_handler handlers(caf::event_based_actor* self,
+                              topic_tree_interface tree,
+                              cluster_routes_ptr routes) {
+  // What this node's own actors send (the agent).
+  auto local = [self] {
+    auto& sender = self->current_sender();
+    return sender && sender->node() == self->node();
+  };
+  return {
+      [=](publish_atom, publish_batch& b) -> caf::result<bool> {
+        if (!take(self, *routes, b))
+          return true;
+        // Answered by the topic, once it has fanned the batch out.
+        return self->delegate(tree, publish_atom::value, std::move(b));
+      },
+      [=](push_atom, publish_batch& b) {
+        if (take(self, *routes, b))
+          self->send(tree, push_atom::value, std::move(b));
+      },
+      [=](cl_sync_atom, const caf::actor& to) {
+        // From the agent: a member's agent to send the retained messages.
+        if (local() && to)
+          sync_to(self, tree,
+                  caf::actor_cast<caf::actor>(self->current_sender()), to);
+      },
+      [=](cl_sync_atom, publish_batch& b) {
+        // From the agent: a member's retained messages, to fill in the
+        // topics that have none.
+        if (!local())
+          return;
+        auto& ms = b.msgs;
+        ms.erase(std::remove_if(ms.begin(), ms.end(),
+                                [](auto& m) {
+                                  return !m || !m->retain || m->payload.empty();
+                                }),
+                 ms.end());
+        if (ms.size() > sync_chunk)
+          ms.resize(sync_chunk);
+        if (!ms.empty())
+          self->send(tree, cl_sync_atom::value, std::move(b));
+      },
+  };
+}
+
 caf::behavior router(caf::event_based_actor* self, topic_tree_interface tree,
                      cluster_routes_ptr routes) {
   return census(self, metrics::actor_kind::cluster_router,
-                {
-                    [=](publish_atom, publish_batch& b) -> caf::result<bool> {
-                      if (!take(self, *routes, b))
-                        return true;
-                      // Answered by the topic, once it has fanned the batch
-                      // out.
-                      return self->delegate(tree, publish_atom::value,
-                                            std::move(b));
-                    },
-                    [=](push_atom, publish_batch& b) {
-                      if (take(self, *routes, b))
-                        self->send(tree, push_atom::value, std::move(b));
-                    },
-                });
+                handlers(self, std::move(tree), std::move(routes)));
 }
 
 } // namespace

@@ -8,6 +8,12 @@
 // by the topic here once it has fanned it out, so the publisher's
 // PUBACK/PUBREC waits for the nodes it went to (bounded by
 // cluster_forward_timeout).
+//
+// It also carries retained messages between two nodes that have become
+// members of each other: it gathers this node's from the tree and sends
+// them to the member's agent (as this node's agent, whom the member
+// knows), and hands a member's on to the tree, which gives each to its
+// topic if that has no retained message of its own.
 
 #include <chrono>
 

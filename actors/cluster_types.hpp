@@ -31,6 +31,11 @@
 //
 //   topic -> router: (publish_atom, publish_batch) -> bool   QoS 1 and 2
 //   topic -> router: (push_atom, publish_batch)               QoS 0
+//
+// When two nodes become members of each other, each sends the other its
+// retained messages, which fill in the topics that have none there:
+//
+//   router -> router: (cl_sync_atom, publish_batch)      at most 1,000 each
 
 #include <cstdint>
 #include <string>
@@ -53,6 +58,9 @@ using cl_routes_atom = caf::atom_constant<caf::atom("clroutes")>;
 /// subscriber (true) or last (false); the agent's own flush timer.
 using cl_route_atom = caf::atom_constant<caf::atom("clroute")>;
 using cl_flush_atom = caf::atom_constant<caf::atom("clflush")>;
+/// Retained messages for a member that joined (router -> router), and
+/// within a node (router <-> tree <-> topics).
+using cl_sync_atom = caf::atom_constant<caf::atom("clsync")>;
 
 /// The version of the group protocol this build speaks, and the oldest it
 /// still accepts (a rolling upgrade runs two versions side by side).

@@ -674,6 +674,22 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         st.published_at_ask = st.published;
         self->send(st.tree, retire_atom::value, st.name);
       },
+      [=](cl_sync_atom) -> mqtt::message_ptr {
+        auto& st = self->state;
+        value_kept(st);
+        if (!st.current || st.current.expired(std::chrono::steady_clock::now()))
+          return nullptr;
+        return st.current.msg;
+      },
+      [=](cl_sync_atom, mqtt::message_ptr& m) {
+        // Another member's retained message: this node's own stays.
+        auto& st = self->state;
+        value_kept(st);
+        if (!m || !m->retain || m->payload.empty() || st.current)
+          return;
+        take_publishes(self, std::vector<mqtt::message_ptr>{std::move(m)},
+                       nullptr, true);
+      },
       [=](fetch_atom) -> mqtt::message_ptr {
         auto& st = self->state;
         if (st.last && st.last.expired(std::chrono::steady_clock::now())) {

@@ -369,6 +369,42 @@ caf::behavior topic_tree_impl(Self* self) {
           go();
         return rp;
       },
+      [=](cl_sync_atom) -> caf::result<publish_batch> {
+        // Every topic's retained message ('$' topics are the server's).
+        std::vector<topic_interface> ts;
+        self->state.topics.for_each_match(
+            "#",
+            [&](std::string_view, topic_interface& t) { ts.push_back(t); });
+        if (ts.empty())
+          return publish_batch{};
+        auto rp = self->template make_response_promise<publish_batch>();
+        struct pending {
+          size_t left;
+          publish_batch out;
+        };
+        auto acc = std::make_shared<pending>(pending{ts.size(), {}});
+        auto one = [=](mqtt::message_ptr m) mutable {
+          if (m)
+            acc->out.msgs.push_back(std::move(m));
+          if (--acc->left == 0)
+            rp.deliver(std::move(acc->out));
+        };
+        for (auto& t : ts)
+          tracked(self->request(t, topic_request_timeout, cl_sync_atom::value))
+              .then([=](mqtt::message_ptr& m) mutable { one(std::move(m)); },
+                    [=](caf::error&) mutable { one(nullptr); });
+        return rp;
+      },
+      [=](cl_sync_atom, publish_batch& b) {
+        for (auto& m : b.msgs) {
+          auto name = m->topic;
+          auto go = [=]() mutable {
+            self->send(get_or_create(self, name), cl_sync_atom::value, m);
+          };
+          if (!after_retire(self, name, go))
+            go();
+        }
+      },
       [=](push_atom, publish_batch& b) {
         if (b.msgs.empty())
           return;

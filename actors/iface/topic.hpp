@@ -13,6 +13,7 @@
 #include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/cluster_types.hpp"
 #include "actors/types.hpp"
 
 namespace castor {
@@ -25,6 +26,10 @@ using topic_interface = caf::typed_actor<
     caf::reacts_to<push_atom, publish_batch>,
     // One message from the tree (a will), unanswered.
     caf::reacts_to<publish_atom, mqtt::message_ptr>,
+    // Node groups: its retained message (null if none), for a member that
+    // joined; and another member's, taken only if it has none.
+    caf::replies_to<cl_sync_atom>::with<mqtt::message_ptr>,
+    caf::reacts_to<cl_sync_atom, mqtt::message_ptr>,
     // From the tree: a session's subscription; the current value (retained
     // message), if any, for the session to send as its protocol says.
     caf::replies_to<subscribe_atom, topic_subscription>::with<retained_batch>,

@@ -29,6 +29,10 @@ using topic_tree_interface = caf::typed_actor<
     // topic of their name: answered by the topic (QoS 1 and 2), or not.
     caf::replies_to<publish_atom, publish_batch>::with<bool>,
     caf::reacts_to<push_atom, publish_batch>,
+    // Node groups: every topic's retained message (for a member that
+    // joined), and another member's retained messages to fill in.
+    caf::replies_to<cl_sync_atom>::with<publish_batch>,
+    caf::reacts_to<cl_sync_atom, publish_batch>,
     // A session's subscription (a filter); the retained messages to send.
     caf::replies_to<subscribe_atom, topic_subscription>::with<retained_batch>,
     // Forget a session's filters; true once every topic concerned has.

@@ -6,11 +6,16 @@ QoS 0, 1 and 2, once each; it crosses to a node once, however many
 subscribers that node has, and not at all to a node without one; routes
 go when their subscribers do; retained messages reach every node; and a
 member that stops answering holds a QoS 1 publisher up no longer than the
-forward timeout."""
+forward timeout. kill -9 of a node while another publishes at QoS 1, at
+random moments, several times: every acknowledged message reaches every
+subscriber still connected, once and in order. A node that joins gets the
+retained messages published before it did."""
 
 import os
+import random
 import signal
 import subprocess
+import threading
 import time
 
 from mqtt_test import *  # noqa: F401,F403
@@ -207,6 +212,141 @@ def a_silent_member_holds_publishers_up_for_the_timeout_only():
             check(time.time() - t0 < 1, "PUBACK at once once n2 is gone")
         finally:
             os.killpg(n2.proc.pid, signal.SIGCONT)
+    finally:
+        g.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class Collector(threading.Thread):
+    """Receives and acknowledges PUBLISHes on `conn` until told to stop and
+    nothing more comes: their payloads, in order."""
+
+    def __init__(self, conn):
+        super().__init__(daemon=True)
+        self.conn = conn
+        self.got = []
+        self.error = None
+        self.stopping = threading.Event()
+
+    def run(self):
+        try:
+            while True:
+                p = self.conn.poll(0.5)
+                if p is None:
+                    if self.stopping.is_set():
+                        return
+                    continue
+                check(p.type == PUBLISH, "a PUBLISH, got %r" % p)
+                self.got.append(p.payload.decode())
+                self.conn.ack(p)
+        except Exception as e:  # noqa: BLE001
+            self.error = e
+
+    def finish(self):
+        self.stopping.set()
+        self.join(30)
+        check(not self.is_alive(), "the collector ended")
+        if self.error:
+            raise self.error
+        return self.got
+
+
+@case(server=False, castor_only=True, timeout=180)
+def kill_a_node_while_publishing_at_qos_1():
+    d = tempfile.mkdtemp(prefix="castor-cluster-")
+    g = mesh(d)
+    n1, n2 = g.nodes["n1"], g.nodes["n2"]
+    rnd = random.Random(int(os.environ.get("CASTOR_TEST_SEED", "0")) or None)
+    try:
+        collectors = []
+        for node, cid in ((n1, "k-n1"), (n2, "k-n2")):
+            c = connect(node.port, cid)
+            c.subscribe("kill/#", qos=1)
+            collectors.append(Collector(c))
+        for c in collectors:
+            c.start()
+        p = Conn(n1.port, timeout=10)
+        p.connect("k-pub")
+        acked = []
+        seq = 0
+        for rnd_no in range(3):
+            n3 = g.nodes["n3"]
+            c3 = connect(n3.port, "k-n3")
+            c3.subscribe("kill/#", qos=1)
+            wait_metric(n1, "castor_cluster_routes", lambda v: v == 2,
+                        "n2's and n3's filters at n1 (round %d)" % rnd_no)
+            # n3 dies at a random moment while n1's publisher runs.
+            killer = threading.Timer(rnd.uniform(0.05, 0.4), n3.kill)
+            killer.start()
+            deadline = time.time() + 0.8
+            while time.time() < deadline:
+                seq += 1
+                p.publish("kill/x", b"%d" % seq, qos=1, packet_id=seq % 60000 + 1)
+                acked.append(str(seq))
+            killer.join()
+            check(not n3.alive(), "n3 was killed")
+            c3.abort()
+            wait_members(n1, ["n2"], what="n3 removed (round %d)" % rnd_no)
+            # n3 comes back (a new incarnation) and joins again.
+            g.start("n3")
+            g.wait_mesh("the mesh again (round %d)" % rnd_no)
+        # The end marker: once it is in, everything before it is.
+        p.publish("kill/x", b"end", qos=1, packet_id=1)
+        acked.append("end")
+        for c, name in zip(collectors, ("n1", "n2")):
+            check(wait_until(lambda: c.got[-1:] == ["end"], 20),
+                  "the end marker reached %s's subscriber" % name)
+            check_eq(c.finish(), acked,
+                     "every acknowledged message, once, in order, on %s" % name)
+        check(len(acked) > 100, "enough messages were published (%d)" % len(acked))
+    finally:
+        g.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@case(server=False, castor_only=True, timeout=120)
+def a_node_that_joins_gets_the_retained_messages():
+    d = tempfile.mkdtemp(prefix="castor-cluster-")
+    g = Group(d)
+    try:
+        n1 = g.start("n1")
+        n2 = g.start("n2")
+        wait_members(n1, ["n2"])
+        # Retained on n1 and on n2 before n3 exists; one of them replaced,
+        # one cleared, and a plain message that is not kept.
+        mosquitto_pub(n1, "joined/a", 1, ["a1"], retain=True)
+        mosquitto_pub(n2, "joined/b", 1, ["b1"], retain=True)
+        mosquitto_pub(n2, "joined/a", 1, ["a2"], retain=True)
+        mosquitto_pub(n1, "joined/c", 1, ["c1"], retain=True)
+        mosquitto_pub(n1, "joined/c", 1, [""], retain=True)
+        mosquitto_pub(n1, "joined/d", 1, ["not kept"])
+        wait_metric(n1, "castor_cluster_received_messages_total", lambda v: v == 2,
+                    "n2's retained messages at n1")
+        n3 = g.start("n3")
+        g.wait_mesh("n3 joined")
+        # Each of n1 and n2 sends n3 what it keeps; n3 takes one of each.
+        want = {"joined/a": "a2", "joined/b": "b1"}
+
+        def got():
+            c = connect(n3.port, unique("joiner"))
+            c.subscribe("joined/#", qos=1)
+            seen = {}
+            while True:
+                p = c.poll(0.5)
+                if p is None:
+                    break
+                check(p.retain, "a retained message: %r" % p)
+                check(p.topic not in seen, "one copy of %s" % p.topic)
+                seen[p.topic] = p.payload.decode()
+                c.ack(p)
+            c.disconnect()
+            return seen
+        seen = {}
+        check(wait_until(lambda: seen.update(got()) or seen == want, 10),
+              "n3 has the retained messages: %r" % seen)
+        # A retained message published on n3 now replaces the synced one.
+        mosquitto_pub(n3, "joined/b", 1, ["b3"], retain=True)
+        check_eq(got(), {"joined/a": "a2", "joined/b": "b3"}, "n3 after its own publish")
     finally:
         g.stop()
         shutil.rmtree(d, ignore_errors=True)
