@@ -70,6 +70,9 @@ public:
   std::atomic<uint64_t> received_batches{0};
   std::atomic<uint64_t> received_messages{0};
   std::atomic<uint64_t> forwards_failed{0};
+  /// QoS 0 messages not forwarded to a node that had too many batches of
+  /// the topic unanswered.
+  std::atomic<uint64_t> forwards_dropped{0};
 
 private:
   struct member {

@@ -119,9 +119,9 @@ struct topic_state {
   cluster_routes_ptr routes;
   uint64_t route_version = 0;
   std::vector<caf::actor> route_targets;
-  /// Forwarded QoS 1/2 batches not yet answered (the topic does not
-  /// retire while any is).
-  size_t forwarding = 0;
+  /// Forwarded batches not yet answered, per node's router (the topic
+  /// does not retire while any is).
+  std::unordered_map<caf::actor, uint32_t> forwards_in_flight;
   /// Idle collection (set by the tree; 0 = never): a topic with no
   /// subscribers, no retained message and nothing waiting asks the tree to
   /// retire it after this long without a publish.
@@ -144,7 +144,7 @@ struct topic_state {
 
   bool collectable() const noexcept {
     return subs.empty() && groups.empty() && !current && stash.empty()
-           && outstanding.empty() && forwarding == 0;
+           && outstanding.empty() && forwards_in_flight.empty();
   }
 
   static inline const char* name_ = "topic";

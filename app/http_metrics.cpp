@@ -431,6 +431,10 @@ void cluster_metrics(exposition& e, const http_context& ctx) {
            "answered with an error); their publishers were answered "
            "without it.")
       .sample(load(r.forwards_failed));
+  e.family("cluster_forwards_dropped_total", "counter",
+           "QoS 0 messages not forwarded to a member that had 64 batches of "
+           "their topic unanswered (it falls behind).")
+      .sample(load(r.forwards_dropped));
 }
 
 } // namespace

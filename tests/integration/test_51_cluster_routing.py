@@ -9,7 +9,9 @@ member that stops answering holds a QoS 1 publisher up no longer than the
 forward timeout. kill -9 of a node while another publishes at QoS 1, at
 random moments, several times: every acknowledged message reaches every
 subscriber still connected, once and in order. A node that joins gets the
-retained messages published before it did."""
+retained messages published before it did. A member that stops answering
+gets at most 64 unanswered QoS 0 batches of a topic; the rest are dropped
+for it alone and counted."""
 
 import os
 import random
@@ -347,6 +349,43 @@ def a_node_that_joins_gets_the_retained_messages():
         # A retained message published on n3 now replaces the synced one.
         mosquitto_pub(n3, "joined/b", 1, ["b3"], retain=True)
         check_eq(got(), {"joined/a": "a2", "joined/b": "b3"}, "n3 after its own publish")
+    finally:
+        g.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@case(server=False, castor_only=True, timeout=120)
+def a_member_that_stops_answering_gets_a_bounded_qos0_backlog():
+    d = tempfile.mkdtemp(prefix="castor-cluster-")
+    g = mesh(d)
+    n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
+    try:
+        c2 = connect(n2.port, "behind-n2")
+        c2.subscribe("behind/x", qos=0)
+        c3 = connect(n3.port, "behind-n3")
+        c3.subscribe("behind/x", qos=0)
+        wait_metric(n1, "castor_cluster_routes", lambda v: v == 2, "both filters at n1")
+        p = connect(n1.port, "behind-pub")
+        n = 200
+        os.killpg(n2.proc.pid, signal.SIGSTOP)
+        try:
+            t0 = time.time()
+            for i in range(n):
+                p.publish("behind/x", b"%d" % i)
+                p.ping()  # one message per read, so one batch each
+            took = time.time() - t0
+            check(took < FAILURE_TIMEOUT_MS / 1000.0,
+                  "published before n2 counts as failed (%.2f s)" % took)
+            check_eq(collect(c3, n), [str(i) for i in range(n)],
+                     "n3, which answers, got everything")
+            check_eq(n1.metric("castor_cluster_forwards_dropped_total"), n - 64,
+                     "messages dropped for n2 past 64 unanswered batches")
+            check_eq(n1.metric("castor_cluster_forwarded_batches_total"), n + 64,
+                     "batches forwarded: every one to n3, 64 to n2")
+        finally:
+            os.killpg(n2.proc.pid, signal.SIGCONT)
+        # What n2 was sent arrives once it runs again, in order.
+        check_eq(collect(c2, 64), [str(i) for i in range(64)], "n2's first 64")
     finally:
         g.stop()
         shutil.rmtree(d, ignore_errors=True)
