@@ -83,10 +83,6 @@ caf::message_handler handlers(caf::event_based_actor* self,
         // Answered by the topic, once it has fanned the batch out.
         return self->delegate(tree, publish_atom::value, std::move(b));
       },
-      [=](push_atom, publish_batch& b) {
-        if (take(self, *routes, b))
-          self->send(tree, push_atom::value, std::move(b));
-      },
       [=](cl_sync_atom, const caf::actor& to) {
         // From the agent: a member's agent to send the retained messages.
         if (local() && to)

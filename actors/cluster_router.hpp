@@ -4,10 +4,11 @@
 // the publishes other nodes' topics forward here and hands them to this
 // node's topic of the same name, through the tree, marked as remote so
 // that they reach local subscribers only and are never forwarded again.
-// It takes them from members' nodes only. A QoS 1 or 2 batch is answered
-// by the topic here once it has fanned it out, so the publisher's
-// PUBACK/PUBREC waits for the nodes it went to (bounded by
-// cluster_forward_timeout).
+// It takes them from members' nodes only. Every batch is answered by the
+// topic here once it has fanned it out: a publisher's PUBACK/PUBREC waits
+// for the nodes its QoS 1 or 2 batch went to (bounded by
+// cluster_forward_timeout), and the forwarding topic counts what each node
+// has not answered yet (actors/topic_forward.hpp).
 //
 // It also carries retained messages between two nodes that have become
 // members of each other: it gathers this node's from the tree and sends

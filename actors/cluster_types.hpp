@@ -29,8 +29,10 @@
 // Publishes cross from a topic actor to the router of each node whose
 // filters match (actors/cluster_router.hpp), once per batch and node:
 //
-//   topic -> router: (publish_atom, publish_batch) -> bool   QoS 1 and 2
-//   topic -> router: (push_atom, publish_batch)               QoS 0
+//   topic -> router: (publish_atom, publish_batch) -> bool
+//
+// answered once the node's topic has fanned the batch out (QoS 0 too: a
+// topic keeps at most 64 batches unanswered per node).
 //
 // When two nodes become members of each other, each sends the other its
 // retained messages, which fill in the topics that have none there:

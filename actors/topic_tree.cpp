@@ -405,16 +405,6 @@ caf::behavior topic_tree_impl(Self* self) {
             go();
         }
       },
-      [=](push_atom, publish_batch& b) {
-        if (b.msgs.empty())
-          return;
-        auto name = b.msgs.front()->topic;
-        auto go = [=]() mutable {
-          self->send(get_or_create(self, name), push_atom::value, std::move(b));
-        };
-        if (!after_retire(self, name, go))
-          go();
-      },
       [=](publish_atom, mqtt::message_ptr& m) {
         auto name = m->topic;
         auto send = [=](mqtt::message_ptr msg) {

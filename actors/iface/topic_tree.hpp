@@ -26,9 +26,8 @@ using topic_tree_interface = caf::typed_actor<
     // One message to route (a will), unanswered.
     caf::reacts_to<publish_atom, mqtt::message_ptr>,
     // Publishes another node forwarded (actors/cluster_router.hpp), for the
-    // topic of their name: answered by the topic (QoS 1 and 2), or not.
+    // topic of their name: answered by the topic once it has fanned them out.
     caf::replies_to<publish_atom, publish_batch>::with<bool>,
-    caf::reacts_to<push_atom, publish_batch>,
     // Node groups: every topic's retained message (for a member that
     // joined), and another member's retained messages to fill in.
     caf::replies_to<cl_sync_atom>::with<publish_batch>,
