@@ -283,7 +283,15 @@ void add_member(agent_actor* self, const cluster_member& info,
     if (info.incarnation < p.info.incarnation)
       return; // an older run of a node that has restarted since
     if (info.incarnation == p.info.incarnation) {
+      // It joins again: it had lost this node (the loss was one-sided, as
+      // in a partition that healed) and has dropped this node's routes.
       p.last_heard = now;
+      if (p.agent != agent) {
+        self->demonitor(p.agent);
+        p.agent = agent;
+        self->monitor(agent);
+      }
+      self->send(agent, cl_routes_atom::value, route_update(self, true));
       return;
     }
     CASTOR_LOG(info, "cluster",

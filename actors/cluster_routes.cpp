@@ -6,6 +6,13 @@
 
 namespace castor {
 
+namespace {
+
+/// Nodes that were members and are still taken from, at most.
+constexpr size_t max_trusted = 1024;
+
+} // namespace
+
 std::vector<caf::actor> cluster_routes::targets(std::string_view topic,
                                                 bool all) const {
   std::vector<caf::actor> out;
@@ -39,6 +46,13 @@ void cluster_routes::set_member(const std::string& node, uint64_t incarnation,
   }
   m.incarnation = incarnation;
   m.router = std::move(router);
+  if (m.router
+      && std::find(trusted_.begin(), trusted_.end(), m.router.node())
+             == trusted_.end()) {
+    if (trusted_.size() >= max_trusted)
+      trusted_.erase(trusted_.begin());
+    trusted_.push_back(m.router.node());
+  }
   version_.fetch_add(1, std::memory_order_release);
 }
 
@@ -86,11 +100,9 @@ void cluster_routes::drop_member(const std::string& node) {
   version_.fetch_add(1, std::memory_order_release);
 }
 
-bool cluster_routes::member_node(const caf::node_id& n) const {
+bool cluster_routes::trusted_node(const caf::node_id& n) const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return std::any_of(members_.begin(), members_.end(), [&](auto& kvp) {
-    return kvp.second.router && kvp.second.router.node() == n;
-  });
+  return std::find(trusted_.begin(), trusted_.end(), n) != trusted_.end();
 }
 
 size_t cluster_routes::size() const {

@@ -50,9 +50,10 @@ public:
              const std::vector<std::string>& remove);
   /// A member has gone: its routes with it.
   void drop_member(const std::string& node);
-  /// Whether `n` is a member's CAF node (publishes are taken from members
-  /// only).
-  bool member_node(const caf::node_id& n) const;
+  /// Whether `n` is the CAF node of a member, or of one that was a member
+  /// (the last 1,024 of those): publishes are taken from those only. A
+  /// member removed while it hung still gets what it was sent before.
+  bool trusted_node(const caf::node_id& n) const;
 
   /// The number of (node, filter) routes held (metrics).
   size_t size() const;
@@ -82,6 +83,8 @@ private:
   };
   mutable std::mutex mtx_;
   std::map<std::string, member> members_;
+  /// The nodes of members, oldest first.
+  std::vector<caf::node_id> trusted_;
   /// filter -> node names (the value is unused).
   mutable mqtt::filter_index<char, std::string> index_;
   size_t routes_ = 0;

@@ -16,12 +16,14 @@ FAILURE_TIMEOUT_MS = 2000
 class Node(TransportServer):
     """castor with an http listener and a cluster section."""
 
-    def __init__(self, name, cluster_port, seeds, secret_file):
+    def __init__(self, name, cluster_port, seeds, secret_file,
+                 failure_timeout_ms=FAILURE_TIMEOUT_MS):
         super().__init__([{"name": "http", "transport": "http"}])
         self.name = name
         self.cluster_port = cluster_port
         self.seeds = seeds
         self.secret_file = secret_file
+        self.failure_timeout_ms = failure_timeout_ms
 
     def _write_castor_config(self, port):
         path = super()._write_castor_config(port)
@@ -36,7 +38,7 @@ class Node(TransportServer):
                     "  heartbeat_ms: %d\n"
                     "  failure_timeout_ms: %d\n"
                     % (self.name, self.cluster_port, json.dumps(self.seeds),
-                       self.secret_file, HEARTBEAT_MS, FAILURE_TIMEOUT_MS))
+                       self.secret_file, HEARTBEAT_MS, self.failure_timeout_ms))
         return path
 
     def get(self, path):
@@ -94,7 +96,8 @@ def wait_log(node, text, timeout=10.0):
 class Group:
     """Three nodes n1..n3 whose only seed is n1."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, failure_timeout_ms=FAILURE_TIMEOUT_MS):
+        self.failure_timeout_ms = failure_timeout_ms
         self.secret = secret(directory, "secret", "a-group-secret-of-32-bytes-0123")
         self.ports = {}
         for n in ("n1", "n2", "n3"):
@@ -106,7 +109,8 @@ class Group:
         self.nodes = {}
 
     def start(self, name):
-        node = Node(name, self.ports[name], self.seeds, self.secret).start()
+        node = Node(name, self.ports[name], self.seeds, self.secret,
+                    self.failure_timeout_ms).start()
         self.nodes[name] = node
         return node
 
