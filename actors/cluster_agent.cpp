@@ -188,7 +188,7 @@ void remove_member(agent_actor* self, const std::string& node,
   auto info = it->second.info;
   self->demonitor(it->second.agent);
   st.members.erase(it);
-  st.routes->drop_member(node);
+  st.routes->drop_member(info.node); // `node` may be the erased entry's
   st.view->count(why);
   CASTOR_LOG(info, "cluster",
              "member " << info.node << " (" << endpoint(info) << ") "
