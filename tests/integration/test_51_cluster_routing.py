@@ -386,22 +386,34 @@ def a_member_that_stops_answering_gets_a_bounded_qos0_backlog():
         os.killpg(n2.proc.pid, signal.SIGSTOP)
         try:
             t0 = time.time()
+            got3 = []
             for i in range(n):
                 p.publish("behind/x", b"%d" % i)
                 p.ping()  # one message per read, so one batch each
+                if i % 20 == 19:
+                    # n3 keeps up (on a loaded machine it could fall 64
+                    # batches behind too, and be dropped for as well).
+                    got3 += collect(c3, 20)
             took = time.time() - t0
             check(took < 4.5, "published before the first forward to n2 timed "
                   "out (%.2f s)" % took)
-            check_eq(collect(c3, n), [str(i) for i in range(n)],
+            check_eq(got3, [str(i) for i in range(n)],
                      "n3, which answers, got everything")
-            check_eq(n1.metric("castor_cluster_forwards_dropped_total"), n - 64,
-                     "messages dropped for n2 past 64 unanswered batches")
-            check_eq(n1.metric("castor_cluster_forwarded_batches_total"), 2 + n + 64,
-                     "batches forwarded: every one to n3, 64 to n2")
+            # n2 got the first 64 batches, whatever messages they held (a
+            # loaded server may read two in one go), and none after them.
+            dropped = int(n1.metric("castor_cluster_forwards_dropped_total"))
+            check(0 < dropped <= n - 64,
+                  "messages dropped for n2 past 64 unanswered batches: %d" % dropped)
+            check_eq(n1.metric("castor_cluster_forwarded_batches_total"),
+                     n3.metric("castor_cluster_received_batches_total") + 1 + 64,
+                     "batches forwarded: every one to n3, 64 more to n2")
         finally:
             os.killpg(n2.proc.pid, signal.SIGCONT)
         # What n2 was sent arrives once it runs again, in order.
-        check_eq(collect(c2, 64), [str(i) for i in range(64)], "n2's first 64")
+        sent = n - dropped
+        check_eq(collect(c2, sent), [str(i) for i in range(sent)], "what n2 was sent")
+        check_eq(n2.metric("castor_cluster_received_batches_total"), 1 + 64,
+                 "n2 took 64 batches after the first")
     finally:
         g.stop()
         shutil.rmtree(d, ignore_errors=True)
