@@ -124,7 +124,7 @@ def once_per_node_and_only_where_wanted():
             subs.append(c)
         wait_metric(n1, "castor_cluster_routes", lambda v: v == 2,
                     "n2's two filters at n1")
-        check_eq(n3.metric("castor_cluster_routes"), 2, "and at n3")
+        wait_metric(n3, "castor_cluster_routes", lambda v: v == 2, "and at n3")
         n = 40
         p = connect(n1.port, "fan-pub")
         for i in range(n):
