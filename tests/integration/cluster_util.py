@@ -1,8 +1,11 @@
 """Node groups in tests (docs/cluster.md): castor processes with a cluster
 section on loopback ports, and waits on what they report."""
 
+import contextlib
 import json
 import os
+import shutil
+import tempfile
 import time
 import urllib.request
 
@@ -123,3 +126,20 @@ class Group:
     def stop(self):
         for n in self.nodes.values():
             n.cleanup()
+
+
+@contextlib.contextmanager
+def group(mesh=True, **kw):
+    """A Group in a directory of its own (n1..n3 started and joined into a
+    full mesh with `mesh`), stopped and removed at the end."""
+    d = tempfile.mkdtemp(prefix="castor-cluster-")
+    g = Group(d, **kw)
+    try:
+        if mesh:
+            for n in ("n1", "n2", "n3"):
+                g.start(n)
+            g.wait_mesh("the full mesh")
+        yield g
+    finally:
+        g.stop()
+        shutil.rmtree(d, ignore_errors=True)

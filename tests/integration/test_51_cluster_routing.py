@@ -24,14 +24,6 @@ from mqtt_test import *  # noqa: F401,F403
 from cluster_util import *  # noqa: F401,F403
 
 
-def mesh(d, **kw):
-    g = Group(d, **kw)
-    for n in ("n1", "n2", "n3"):
-        g.start(n)
-    g.wait_mesh("the full mesh")
-    return g
-
-
 def wait_metric(node, name, pred, what, timeout=10.0):
     got = None
     deadline = time.time() + timeout
@@ -72,10 +64,8 @@ def collect(conn, n):
 
 @case(server=False, castor_only=True, timeout=120)
 def cross_node_publish_at_every_qos():
-    d = tempfile.mkdtemp(prefix="castor-cluster-")
-    g = mesh(d)
-    n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
-    try:
+    with group() as g:
+        n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
         n = 50
         for qos in (0, 1, 2):
             topic = "routing/q%d/x" % qos
@@ -105,17 +95,12 @@ def cross_node_publish_at_every_qos():
             # The subscribers have gone: so have their routes at n1.
             wait_metric(n1, "castor_cluster_routes", lambda v: v == 0,
                         "routes gone with their subscribers")
-    finally:
-        g.stop()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 @case(server=False, castor_only=True, timeout=120)
 def once_per_node_and_only_where_wanted():
-    d = tempfile.mkdtemp(prefix="castor-cluster-")
-    g = mesh(d)
-    n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
-    try:
+    with group() as g:
+        n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
         # Five subscribers on n2, through two filters that match; none on n3.
         subs = []
         for i in range(5):
@@ -150,17 +135,12 @@ def once_per_node_and_only_where_wanted():
         # What n1 forwarded arrived on n2 as remote: n2 did not send it on.
         check_eq(n3.metric("castor_cluster_received_messages_total"), 0,
                  "nothing reached n3 through n2")
-    finally:
-        g.stop()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 @case(server=False, castor_only=True, timeout=120)
 def retained_messages_reach_every_node():
-    d = tempfile.mkdtemp(prefix="castor-cluster-")
-    g = mesh(d)
-    n1, n3 = g.nodes["n1"], g.nodes["n3"]
-    try:
+    with group() as g:
+        n1, n3 = g.nodes["n1"], g.nodes["n3"]
         # No subscriber anywhere: the retained message still goes to every
         # member, where a later subscriber finds it.
         mosquitto_pub(n1, "kept/status", 1, ["online"], retain=True)
@@ -178,17 +158,12 @@ def retained_messages_reach_every_node():
         c = connect(n3.port, "later")
         c.subscribe("kept/#", qos=1)
         c.expect_nothing(via=connect(n3.port, "via"))
-    finally:
-        g.stop()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 @case(server=False, castor_only=True, timeout=120)
 def a_silent_member_holds_publishers_up_for_the_timeout_only():
-    d = tempfile.mkdtemp(prefix="castor-cluster-")
-    g = mesh(d)
-    n1, n2 = g.nodes["n1"], g.nodes["n2"]
-    try:
+    with group() as g:
+        n1, n2 = g.nodes["n1"], g.nodes["n2"]
         c = connect(n2.port, "stopped-sub")
         c.subscribe("stall/x", qos=1)
         wait_metric(n1, "castor_cluster_routes", lambda v: v == 1, "n2's filter at n1")
@@ -224,9 +199,6 @@ def a_silent_member_holds_publishers_up_for_the_timeout_only():
         while b"3" not in got:
             got.append(c.expect_publish(ack=True).payload)
         check_eq(got, [b"1", b"3"], "n2's subscriber after n2 came back")
-    finally:
-        g.stop()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 class Collector(threading.Thread):
@@ -265,11 +237,9 @@ class Collector(threading.Thread):
 
 @case(server=False, castor_only=True, timeout=180)
 def kill_a_node_while_publishing_at_qos_1():
-    d = tempfile.mkdtemp(prefix="castor-cluster-")
-    g = mesh(d)
-    n1, n2 = g.nodes["n1"], g.nodes["n2"]
-    rnd = random.Random(int(os.environ.get("CASTOR_TEST_SEED", "0")) or None)
-    try:
+    with group() as g:
+        n1, n2 = g.nodes["n1"], g.nodes["n2"]
+        rnd = random.Random(int(os.environ.get("CASTOR_TEST_SEED", "0")) or None)
         collectors = []
         for node, cid in ((n1, "k-n1"), (n2, "k-n2")):
             c = connect(node.port, cid)
@@ -311,16 +281,11 @@ def kill_a_node_while_publishing_at_qos_1():
             check_eq(c.finish(), acked,
                      "every acknowledged message, once, in order, on %s" % name)
         check(len(acked) > 100, "enough messages were published (%d)" % len(acked))
-    finally:
-        g.stop()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 @case(server=False, castor_only=True, timeout=120)
 def a_node_that_joins_gets_the_retained_messages():
-    d = tempfile.mkdtemp(prefix="castor-cluster-")
-    g = Group(d)
-    try:
+    with group(mesh=False) as g:
         n1 = g.start("n1")
         n2 = g.start("n2")
         wait_members(n1, ["n2"])
@@ -359,18 +324,13 @@ def a_node_that_joins_gets_the_retained_messages():
         # A retained message published on n3 now replaces the synced one.
         mosquitto_pub(n3, "joined/b", 1, ["b3"], retain=True)
         check_eq(got(), {"joined/a": "a2", "joined/b": "b3"}, "n3 after its own publish")
-    finally:
-        g.stop()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 @case(server=False, castor_only=True, timeout=120)
 def a_member_that_stops_answering_gets_a_bounded_qos0_backlog():
-    d = tempfile.mkdtemp(prefix="castor-cluster-")
-    # n2 stays a member while it is stopped: only the answers are missing.
-    g = mesh(d, failure_timeout_ms=30000)
-    n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
-    try:
+    with group(failure_timeout_ms=30000) as g:
+        # n2 stays a member while it is stopped: only the answers are missing.
+        n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
         c2 = connect(n2.port, "behind-n2")
         c2.subscribe("behind/x", qos=0)
         c3 = connect(n3.port, "behind-n3")
@@ -414,9 +374,6 @@ def a_member_that_stops_answering_gets_a_bounded_qos0_backlog():
         check_eq(collect(c2, sent), [str(i) for i in range(sent)], "what n2 was sent")
         check_eq(n2.metric("castor_cluster_received_batches_total"), 1 + 64,
                  "n2 took 64 batches after the first")
-    finally:
-        g.stop()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
