@@ -407,34 +407,39 @@ void cluster_metrics(exposition& e, const http_context& ctx) {
   if (!v.routes)
     return;
   auto& r = *v.routes;
-  auto load = [](const std::atomic<uint64_t>& x) {
-    return static_cast<double>(x.load(std::memory_order_relaxed));
-  };
   e.family("cluster_routes", "gauge",
            "Routes to other members: (node, filter) pairs with subscribers.")
       .sample(static_cast<double>(r.size()));
-  e.family("cluster_forwarded_batches_total", "counter",
-           "Publish batches sent to other members (one per batch and node).")
-      .sample(load(r.forwarded_batches));
-  e.family("cluster_forwarded_messages_total", "counter",
-           "Messages sent to other members (once per node, whatever its "
-           "number of subscribers).")
-      .sample(load(r.forwarded_messages));
-  e.family("cluster_received_batches_total", "counter",
-           "Publish batches other members forwarded to this node.")
-      .sample(load(r.received_batches));
-  e.family("cluster_received_messages_total", "counter",
-           "Messages other members forwarded to this node.")
-      .sample(load(r.received_messages));
-  e.family("cluster_forwards_failed_total", "counter",
-           "QoS 1 and 2 batches a member did not acknowledge in time (or "
-           "answered with an error); their publishers were answered "
-           "without it.")
-      .sample(load(r.forwards_failed));
-  e.family("cluster_forwards_dropped_total", "counter",
-           "QoS 0 messages not forwarded to a member that had 64 batches of "
-           "their topic unanswered (it falls behind).")
-      .sample(load(r.forwards_dropped));
+  struct counter {
+    const char* name;
+    const char* help;
+    const std::atomic<uint64_t>& value;
+  };
+  const counter counters[] = {
+      {"cluster_forwarded_batches_total",
+       "Publish batches sent to other members (one per batch and node).",
+       r.forwarded_batches},
+      {"cluster_forwarded_messages_total",
+       "Messages sent to other members (once per node, whatever its number "
+       "of subscribers).",
+       r.forwarded_messages},
+      {"cluster_received_batches_total",
+       "Publish batches other members forwarded to this node.",
+       r.received_batches},
+      {"cluster_received_messages_total",
+       "Messages other members forwarded to this node.", r.received_messages},
+      {"cluster_forwards_failed_total",
+       "QoS 1 and 2 batches a member did not acknowledge in time (or "
+       "answered with an error); their publishers were answered without it.",
+       r.forwards_failed},
+      {"cluster_forwards_dropped_total",
+       "QoS 0 messages not forwarded to a member that had 64 batches of their "
+       "topic unanswered (it falls behind).",
+       r.forwards_dropped},
+  };
+  for (auto& c : counters)
+    e.family(c.name, "counter", c.help)
+        .sample(static_cast<double>(c.value.load(std::memory_order_relaxed)));
 }
 
 } // namespace
