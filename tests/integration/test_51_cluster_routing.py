@@ -338,8 +338,10 @@ def a_member_that_stops_answering_gets_a_bounded_qos0_backlog():
         wait_metric(n1, "castor_cluster_routes", lambda v: v == 2, "both filters at n1")
         p = connect(n1.port, "behind-pub")
         # One first, so that n1's connection knows the topic: the messages
-        # that wait for the lookup of a topic go to it in one batch.
-        p.publish("behind/x", b"first")
+        # that wait for the lookup of a topic go to it in one batch. At QoS 1,
+        # its PUBACK waits for both nodes' answers, so that nothing is
+        # unanswered at n1 when n2 stops.
+        p.publish("behind/x", b"first", qos=1)
         check_eq(collect(c2, 1) + collect(c3, 1), ["first", "first"],
                  "the first message on n2 and n3")
         n = 200
