@@ -99,6 +99,10 @@ struct agent_state {
   std::set<std::string> filters;
   std::set<std::string> added;
   std::set<std::string> removed;
+  /// Its share groups ("group\0filter") with their members here, and
+  /// those whose count changed since.
+  std::map<std::string, uint32_t> shares;
+  std::set<std::string> shares_changed;
   bool flush_armed = false;
   std::vector<std::pair<caf::actor_addr, cluster_route_update>> early;
   std::map<std::string, peer> members;
@@ -220,6 +224,16 @@ cluster_route_update route_update(agent_actor* self, bool full) {
   u.add.assign(add.begin(), add.end());
   if (!full)
     u.remove.assign(st.removed.begin(), st.removed.end());
+  if (full) {
+    for (auto& [key, n] : st.shares)
+      u.shares.push_back(cluster_share{key, n});
+  } else {
+    for (auto& key : st.shares_changed) {
+      auto i = st.shares.find(key);
+      u.shares.push_back(
+          cluster_share{key, i == st.shares.end() ? 0 : i->second});
+    }
+  }
   return u;
 }
 
@@ -230,13 +244,21 @@ void take_routes(agent_actor* self, const cluster_member& from,
     return;
   auto& r = *self->state.routes;
   r.set_member(u.node, u.incarnation, u.router);
-  r.apply(u.node, u.full, u.add, u.remove);
+  r.apply(u.node, u.full, u.add, u.remove, u.shares);
   // A full update comes once per membership, from an agent that has just
   // added this node: it gets this node's retained messages (the router
   // gathers them and sends them as this agent, so that they pass as a
   // member's).
   if (u.full)
     self->send(self->state.router, cl_sync_atom::value, agent);
+}
+
+void arm_flush(agent_actor* self) {
+  auto& st = self->state;
+  if (!st.flush_armed) {
+    st.flush_armed = true;
+    self->delayed_send(self, route_flush_delay, cl_flush_atom::value);
+  }
 }
 
 /// The topic tree's news of this node's filters, sent on together.
@@ -253,20 +275,30 @@ void local_route(agent_actor* self, const std::string& filter, bool add) {
     if (st.added.erase(filter) == 0)
       st.removed.insert(filter);
   }
-  if (!st.flush_armed) {
-    st.flush_armed = true;
-    self->delayed_send(self, route_flush_delay, cl_flush_atom::value);
-  }
+  arm_flush(self);
+}
+
+/// The topic tree's news of a share group's members here, sent on
+/// together with the filters.
+void local_share(agent_actor* self, const std::string& key, uint32_t n) {
+  auto& st = self->state;
+  if (n == 0)
+    st.shares.erase(key);
+  else
+    st.shares[key] = n;
+  st.shares_changed.insert(key);
+  arm_flush(self);
 }
 
 void flush_routes(agent_actor* self) {
   auto& st = self->state;
   st.flush_armed = false;
-  if (st.added.empty() && st.removed.empty())
+  if (st.added.empty() && st.removed.empty() && st.shares_changed.empty())
     return;
   auto u = route_update(self, false);
   st.added.clear();
   st.removed.clear();
+  st.shares_changed.clear();
   for (auto& [_, p] : st.members)
     self->send(p.agent, cl_routes_atom::value, u);
 }
@@ -625,6 +657,10 @@ caf::behavior agent(agent_actor* self, cluster_view_ptr view,
           [=](cl_route_atom, const std::string& filter, bool add) {
             if (sender_addr(self).node() == self->node())
               local_route(self, filter, add);
+          },
+          [=](cl_route_atom, const std::string& key, uint32_t n) {
+            if (sender_addr(self).node() == self->node())
+              local_share(self, key, n);
           },
           [=](cl_flush_atom) { flush_routes(self); },
           [=](cl_sync_atom, publish_batch& b) {

@@ -27,7 +27,25 @@ bool take(caf::event_based_actor* self, cluster_routes& routes,
                "dropped publishes from a node that never was a member");
     return false;
   }
-  // A message that did not decode is dropped (load_message gives null).
+  // A message that did not decode is dropped (load_message gives null),
+  // and the share picks are renumbered without it.
+  auto n = b.msgs.size();
+  bool holes = std::find(b.msgs.begin(), b.msgs.end(), nullptr) != b.msgs.end();
+  for (auto& p : b.picks) {
+    if (!std::is_sorted(p.indices.begin(), p.indices.end())
+        || std::adjacent_find(p.indices.begin(), p.indices.end())
+               != p.indices.end()
+        || (!p.indices.empty() && p.indices.back() >= n))
+      return false; // not ascending positions in the batch
+    if (!holes)
+      continue;
+    std::vector<uint32_t> now;
+    for (auto i : p.indices)
+      if (b.msgs[i])
+        now.push_back(static_cast<uint32_t>(
+            i - std::count(b.msgs.begin(), b.msgs.begin() + i, nullptr)));
+    p.indices = std::move(now);
+  }
   b.msgs.erase(std::remove(b.msgs.begin(), b.msgs.end(), nullptr),
                b.msgs.end());
   if (b.msgs.empty())

@@ -24,17 +24,34 @@
 #include <caf/actor.hpp>
 #include <caf/node_id.hpp>
 
+#include "actors/cluster_types.hpp"
 #include "protocol/topic_index.hpp"
 
 namespace castor {
 
+/// A share group with members on other nodes: "group\0filter", and the
+/// routers of those nodes with their members there.
+struct share_route {
+  std::string key;
+  std::vector<std::pair<caf::actor, uint32_t>> nodes;
+};
+
+/// Where a topic's publishes go: the nodes with plain subscribers of it,
+/// and the share groups that match it on other nodes.
+struct route_plan {
+  std::vector<caf::actor> plain;
+  std::vector<share_route> shares;
+};
+
 class cluster_routes {
 public:
-  /// The routers of the nodes that want messages of `topic` (every
-  /// member's router with `all`: retained messages go everywhere).
-  std::vector<caf::actor> targets(std::string_view topic, bool all) const;
+  /// Where the publishes of `topic` go.
+  route_plan plan(std::string_view topic) const;
 
-  /// Bumped by every change that could change targets().
+  /// Every member's router (retained messages go everywhere).
+  std::vector<caf::actor> routers() const;
+
+  /// Bumped by every change that could change a plan.
   uint64_t version() const noexcept {
     return version_.load(std::memory_order_acquire);
   }
@@ -44,10 +61,12 @@ public:
   /// A member's router (a new one replaces its routes: a restart).
   void set_member(const std::string& node, uint64_t incarnation,
                   caf::actor router);
-  /// Its filters: `full` replaces what it had.
+  /// Its filters and share groups ("group\0filter" -> members there, 0
+  /// for none): `full` replaces what it had.
   void apply(const std::string& node, bool full,
              const std::vector<std::string>& add,
-             const std::vector<std::string>& remove);
+             const std::vector<std::string>& remove,
+             const std::vector<cluster_share>& shares = {});
   /// A member has gone: its routes with it.
   void drop_member(const std::string& node);
   /// Whether `n` is the CAF node of a member, or of one that was a member
@@ -55,7 +74,8 @@ public:
   /// member removed while it hung still gets what it was sent before.
   bool trusted_node(const caf::node_id& n) const;
 
-  /// The number of (node, filter) routes held (metrics).
+  /// The number of (node, filter) and (node, share group) routes held
+  /// (metrics).
   size_t size() const;
 
   // -- this node's filters (the topic tree tells the agent) ------------------
@@ -80,13 +100,23 @@ private:
     uint64_t incarnation = 0;
     caf::actor router;
     std::set<std::string> filters;
+    std::map<std::string, uint32_t> shares; ///< "group\0filter" -> members
   };
+  /// An entry of the share index.
+  struct share_entry {
+    std::string node;
+    std::string key;
+    uint32_t members = 0;
+  };
+  void forget_routes(const std::string& node, member& m);
   mutable std::mutex mtx_;
   std::map<std::string, member> members_;
   /// The nodes of members, oldest first.
   std::vector<caf::node_id> trusted_;
   /// filter -> node names (the value is unused).
   mutable mqtt::filter_index<char, std::string> index_;
+  /// subject -> share groups, keyed by "node\0group\0filter".
+  mutable mqtt::filter_index<share_entry, std::string> share_index_;
   size_t routes_ = 0;
   caf::actor agent_;
   std::atomic<uint64_t> version_{1};

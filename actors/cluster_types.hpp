@@ -32,7 +32,11 @@
 //   topic -> router: (publish_atom, publish_batch) -> bool
 //
 // answered once the node's topic has fanned the batch out (QoS 0 too: a
-// topic keeps at most 64 batches unanswered per node).
+// topic keeps at most 64 batches unanswered per node). For a share group
+// with members on several nodes, the publishing node picks the node of
+// each message, in turn by member count; the batch names what each share
+// group there gets (publish_batch::picks), and a node that has only share
+// groups for the topic gets only their messages.
 //
 // When two nodes become members of each other, each sends the other its
 // retained messages, which fill in the topics that have none there:
@@ -66,8 +70,10 @@ using cl_sync_atom = caf::atom_constant<caf::atom("clsync")>;
 
 /// The version of the group protocol this build speaks, and the oldest it
 /// still accepts (a rolling upgrade runs two versions side by side).
-inline constexpr uint32_t cluster_protocol_version = 1;
-inline constexpr uint32_t cluster_protocol_min_version = 1;
+/// 2: share groups in route updates, and the share picks of forwarded
+/// batches (a version 1 node would deliver to every share group).
+inline constexpr uint32_t cluster_protocol_version = 2;
+inline constexpr uint32_t cluster_protocol_min_version = 2;
 
 /// One node of the group as the others see it.
 struct cluster_member {
@@ -104,21 +110,36 @@ struct cluster_welcome {
   std::vector<cluster_member> members;
 };
 
+/// A share group on a member: "group\0filter" (the filter as subscribed
+/// after `$share/group/`, `$delta/` included) and how many sessions of the
+/// member are in it (0: none any more).
+struct cluster_share {
+  std::string key;
+  uint32_t members = 0;
+};
+
 /// A member's filters (what topic names are matched against: never shared,
-/// never `$delta/`), and the router that takes its publishes.
+/// never `$delta/`) and share groups, and the router that takes its
+/// publishes.
 struct cluster_route_update {
   std::string node;
   uint64_t incarnation = 0;
   caf::actor router;
-  bool full = false; ///< `add` is every filter it has
+  bool full = false; ///< `add` and `shares` are all it has
   std::vector<std::string> add;
   std::vector<std::string> remove;
+  std::vector<cluster_share> shares;
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_share& x) {
+  return f(caf::meta::type_name("cluster_share"), x.key, x.members);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_route_update& x) {
   return f(caf::meta::type_name("cluster_route_update"), x.node, x.incarnation,
-           x.router, x.full, x.add, x.remove);
+           x.router, x.full, x.add, x.remove, x.shares);
 }
 
 template <class Inspector>

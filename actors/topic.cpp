@@ -8,6 +8,7 @@
 
 #include "actors/iface/implement.hpp"
 #include "actors/iface/session.hpp"
+#include "actors/topic_deliver.hpp"
 #include "actors/topic_forward.hpp"
 #include "actors/topic_series.hpp"
 #include "actors/timers.hpp"
@@ -17,19 +18,11 @@ namespace castor {
 
 namespace {
 
+using namespace topic_detail;
 using entry = topic_state::entry;
 
 entry make_entry(const topic_subscription& ts) {
   return entry{ts.filter, ts.options};
-}
-
-/// Whether `session` is still a member of one of the topic's share groups.
-bool in_share_group(const topic_state& st, const caf::actor& session) {
-  for (auto& [key, g] : st.groups)
-    for (auto& m : g.members)
-      if (m.session == session)
-        return true;
-  return false;
 }
 
 std::string group_key(const std::string& group, const std::string& filter) {
@@ -48,33 +41,6 @@ mqtt::options_list options_of(const std::vector<entry>& entries) {
   return v;
 }
 
-uint64_t footprint_of(const std::vector<update>& us) {
-  uint64_t n = 0;
-  for (auto& u : us)
-    n += u.footprint();
-  return n;
-}
-
-/// Sends `batch` to `session`, taking a unit of its credit and
-/// `batch.bytes` (footprint_of its items).
-template <class Self>
-void deliver(Self* self, const caf::actor& session, update_batch&& batch) {
-  auto& st = self->state;
-  auto& c = st.outstanding[session];
-  bool was = c.exhausted();
-  ++c.batches;
-  c.bytes += batch.bytes;
-  if (!was && c.exhausted()) {
-    ++st.blocked;
-    CASTOR_LOG(trace, "topic " << st.name, "blocked by " << session.id());
-    if (st.spec && st.spec->conflation == conflation_mode::unsubscribe
-        && !batch.shared)
-      st.behind.push_back(session);
-  }
-  send_as<session_interface>(self, session, deliver_atom::value,
-                             std::move(batch));
-}
-
 template <class Self>
 void forget_session(Self* self, const caf::actor& session) {
   auto& st = self->state;
@@ -90,10 +56,13 @@ void forget_session(Self* self, const caf::actor& session) {
 }
 
 template <class Self>
-void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs);
+void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs,
+             const share_filter* shares = nullptr);
 
 template <class Self>
-void deliver_updates(Self* self, std::vector<update>&& ups);
+void deliver_updates(Self* self, std::vector<update>&& ups,
+                     const share_filter* shares = nullptr,
+                     const std::vector<uint32_t>* from = nullptr);
 
 /// Tells the tree when the topic has gained a value or lost it, for the
 /// watches of topics/notify (one message per change, not per update).
@@ -105,20 +74,6 @@ void note_value(Self* self) {
     return;
   st.announced = has;
   self->send(st.tree, exists_atom::value, st.name, has);
-}
-
-/// The next member of a share group to get a message: in turn, passing over
-/// members whose credit is used up (a member that stopped reading holds
-/// nobody up), unless all of them are.
-inline topic_state::member& next_member(topic_state& st,
-                                        topic_state::share_group& g) {
-  for (size_t k = 0; k < g.members.size(); ++k) {
-    auto& mb = g.members[g.next++ % g.members.size()];
-    auto c = st.outstanding.find(mb.session);
-    if (c == st.outstanding.end() || !c->second.exhausted())
-      return mb;
-  }
-  return g.members[g.next++ % g.members.size()];
 }
 
 /// Starts the idle timer if the topic holds nothing worth keeping.
@@ -168,26 +123,9 @@ void drain_stash(Self* self) {
       s.run();
       continue;
     }
-    fan_out(self, s.msgs);
+    fan_out(self, s.msgs, s.shares.get());
     if (s.reply)
       s.rp.deliver(true);
-  }
-}
-
-/// Sends updates to share group `g`: each to one member, in turn.
-template <class Self>
-void share_out(Self* self, topic_state::share_group& g,
-               const std::vector<update>& ups) {
-  auto& st = self->state;
-  std::unordered_map<topic_state::member*, std::vector<update>> per;
-  for (auto& u : ups)
-    per[&next_member(st, g)].push_back(u);
-  for (auto& [mb, items] : per) {
-    auto bytes = footprint_of(items);
-    deliver(self, mb->session,
-            update_batch{
-                std::make_shared<const std::vector<update>>(std::move(items)),
-                mb->options, true, bytes});
   }
 }
 
@@ -313,9 +251,11 @@ void cut_behind(Self* self) {
 
 /// Numbers the publishes as updates, keeps the current value, and sends
 /// every subscriber the updates that have not expired: plain subscribers
-/// share one list, each share group's members take turns.
+/// share one list, each share group's members take turns (of the messages
+/// `shares` gives them, if not null).
 template <class Self>
-void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
+void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs,
+             const share_filter* shares) {
   auto& st = self->state;
   auto now = std::chrono::steady_clock::now();
   bool cleared = false;
@@ -328,14 +268,18 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
   bool tidy = st.spec && st.spec->tidy_on_unsubscribe;
   std::vector<update> ups;
   ups.reserve(msgs.size());
+  // Which message each update comes from, for `shares`.
+  std::vector<uint32_t> from;
+  auto* fromp = shares ? &from : nullptr;
   if (auto ts = series_of(st)) {
-    series_publish(st, *ts, msgs, ups, conflate);
+    series_publish(st, *ts, msgs, ups, conflate, fromp);
     for (auto& u : ups)
       u.tidy = tidy;
-    deliver_updates(self, std::move(ups));
+    deliver_updates(self, std::move(ups), shares, fromp);
     return;
   }
-  for (auto& m : msgs) {
+  for (uint32_t i = 0; i < msgs.size(); ++i) {
+    auto& m = msgs[i];
     update u{++st.seq, value_type::binary, m, nullptr, 0, conflate, tidy};
     if (u.clears_value()) {
       cleared = cleared || static_cast<bool>(st.current);
@@ -349,25 +293,36 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs) {
       if (keep != kept::nothing)
         st.last = u;
       ups.emplace_back(std::move(u));
+      if (fromp)
+        from.push_back(i);
     }
   }
   if (cleared && !st.current)
     arm_gc(self);
-  deliver_updates(self, std::move(ups));
+  deliver_updates(self, std::move(ups), shares, fromp);
 }
 
 /// Sends every subscriber `ups`: plain subscribers share one list, each
-/// share group's members take turns.
+/// share group's members take turns. In a node group, `shares` (with
+/// `from`) says which updates the share groups get, and whether the plain
+/// subscribers get any.
 template <class Self>
-void deliver_updates(Self* self, std::vector<update>&& ups) {
+void deliver_updates(Self* self, std::vector<update>&& ups,
+                     const share_filter* shares,
+                     const std::vector<uint32_t>* from) {
   auto& st = self->state;
   note_value(self);
   if (ups.empty())
     return;
-  for (auto& [key, g] : st.groups)
-    if (!g.members.empty())
+  for (auto& [key, g] : st.groups) {
+    if (g.members.empty())
+      continue;
+    if (shares)
+      share_picked(self, key, g, ups, *shares, *from);
+    else
       share_out(self, g, ups);
-  if (st.subs.empty())
+  }
+  if (st.subs.empty() || (shares && !shares->plain))
     return;
   auto bytes = footprint_of(ups);
   auto items = std::make_shared<const std::vector<update>>(std::move(ups));
@@ -378,39 +333,65 @@ void deliver_updates(Self* self, std::vector<update>&& ups) {
 }
 
 /// Fans `msgs` out now, or stashes them while a session blocks the topic;
-/// `rp` (if any) is answered once they are fanned out. In a node group,
-/// what was published on this node (not `remote`) goes to the nodes that
-/// want it too, and `rp` waits for them.
+/// `rp` (if any) is answered once they are fanned out (and, with `acks`,
+/// once the nodes they went to have taken them). `shares` (if any) says
+/// what the share groups get.
 template <class Self>
-void take_publishes(Self* self, std::vector<mqtt::message_ptr>&& msgs,
-                    caf::response_promise* rp, bool remote = false) {
+void fan_out_or_stash(Self* self, std::vector<mqtt::message_ptr>&& msgs,
+                      caf::response_promise* rp, share_filter_ptr shares,
+                      std::shared_ptr<forward_acks> acks) {
   auto& st = self->state;
-  st.published += msgs.size();
-  if (st.routes && !remote) {
-    if (auto acks = forward_publishes(self, msgs, rp)) {
-      auto local = [self, msgs = std::move(msgs), acks] {
-        fan_out(self, msgs);
-        acks->done();
-      };
-      if (!st.stash.empty() || held_back(st)) {
-        topic_state::stashed s;
-        s.run = std::move(local);
-        st.stash.push_back(std::move(s));
-      } else {
-        local();
-      }
-      return;
+  if (acks) {
+    auto local = [self, msgs = std::move(msgs), acks, shares] {
+      fan_out(self, msgs, shares.get());
+      acks->done();
+    };
+    if (!st.stash.empty() || held_back(st)) {
+      topic_state::stashed s;
+      s.run = std::move(local);
+      st.stash.push_back(std::move(s));
+    } else {
+      local();
     }
-  }
-  if (!st.stash.empty() || held_back(st)) {
-    st.stash.push_back(topic_state::stashed{std::move(msgs),
-                                            rp ? *rp : caf::response_promise{},
-                                            rp != nullptr, nullptr});
     return;
   }
-  fan_out(self, msgs);
+  if (!st.stash.empty() || held_back(st)) {
+    topic_state::stashed s;
+    s.msgs = std::move(msgs);
+    s.rp = rp ? *rp : caf::response_promise{};
+    s.reply = rp != nullptr;
+    s.shares = std::move(shares);
+    st.stash.push_back(std::move(s));
+    return;
+  }
+  fan_out(self, msgs, shares.get());
   if (rp)
     rp->deliver(true);
+}
+
+/// Takes a batch: from a connection of this node (in a node group, it goes
+/// to the nodes that want it too, and `rp` waits for them), or forwarded
+/// by another node (`remote`: for this node's subscribers only, and its
+/// share groups get what the publishing node picked for them).
+template <class Self>
+void take_publishes(Self* self, publish_batch&& b, caf::response_promise* rp) {
+  auto& st = self->state;
+  st.published += b.msgs.size();
+  if (b.remote) {
+    auto shares = std::make_shared<share_filter>();
+    shares->picks = std::move(b.picks);
+    shares->exclusive = true;
+    shares->plain = !b.shares_only;
+    fan_out_or_stash(self, std::move(b.msgs), rp, std::move(shares), nullptr);
+    return;
+  }
+  if (st.routes) {
+    auto fw = forward_publishes(self, b.msgs, rp);
+    fan_out_or_stash(self, std::move(b.msgs), rp, std::move(fw.shares),
+                     std::move(fw.acks));
+    return;
+  }
+  fan_out_or_stash(self, std::move(b.msgs), rp, nullptr, nullptr);
 }
 
 /// Decides a conditional update when its turn comes (after what waits in
@@ -540,16 +521,17 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
   return implement<topic_interface>(
       [=](publish_atom, publish_batch& batch) -> caf::result<bool> {
         auto rp = self->make_response_promise();
-        take_publishes(self, std::move(batch.msgs), &rp, batch.remote);
+        take_publishes(self, std::move(batch), &rp);
         return rp;
       },
       [=](push_atom, publish_batch& batch) {
         // QoS 0 from a connection that does not wait for an answer.
-        take_publishes(self, std::move(batch.msgs), nullptr, batch.remote);
+        take_publishes(self, std::move(batch), nullptr);
       },
       [=](publish_atom, mqtt::message_ptr& m) {
-        take_publishes(self, std::vector<mqtt::message_ptr>{std::move(m)},
-                       nullptr);
+        publish_batch b;
+        b.msgs.push_back(std::move(m));
+        take_publishes(self, std::move(b), nullptr);
       },
       [=](credit_atom, uint32_t n, uint64_t bytes) {
         auto& st = self->state;
@@ -687,8 +669,10 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         value_kept(st);
         if (!m || !m->retain || m->payload.empty() || st.current)
           return;
-        take_publishes(self, std::vector<mqtt::message_ptr>{std::move(m)},
-                       nullptr, true);
+        publish_batch b;
+        b.msgs.push_back(std::move(m));
+        b.remote = true; // for plain subscribers here, not share groups
+        take_publishes(self, std::move(b), nullptr);
       },
       [=](fetch_atom) -> mqtt::message_ptr {
         auto& st = self->state;

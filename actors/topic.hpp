@@ -39,6 +39,18 @@
 
 namespace castor {
 
+/// Which messages of a batch this node's share groups get, in a node
+/// group (actors/topic_forward.hpp).
+struct share_filter {
+  std::vector<share_pick> picks;
+  /// A share group without a pick gets none (a forwarded batch: the
+  /// publishing node picked for every node); else it gets them all.
+  bool exclusive = false;
+  /// Whether plain subscribers get the batch.
+  bool plain = true;
+};
+using share_filter_ptr = std::shared_ptr<const share_filter>;
+
 struct topic_state {
   /// One subscription of a subscriber session: its filter, and what its
   /// protocol asks of each update (kept unread, handed back with them).
@@ -71,6 +83,8 @@ struct topic_state {
     std::vector<mqtt::message_ptr> msgs;
     caf::response_promise rp;
     bool reply = false;
+    /// What the share groups get (null: all of it).
+    share_filter_ptr shares;
     /// A conditional update instead (it decides when its turn comes).
     std::function<void()> run;
   };
@@ -113,12 +127,14 @@ struct topic_state {
   /// Keyed by group name and filter ("group\0filter").
   std::map<std::string, share_group> groups;
   uint64_t published = 0;
-  /// In a node group, the route table (else null), and the routers of the
-  /// nodes that want this topic's publishes as of its version
-  /// (actors/topic_forward.hpp).
+  /// In a node group, the route table (else null), and where this topic's
+  /// publishes go as of its version (actors/topic_forward.hpp).
   cluster_routes_ptr routes;
   uint64_t route_version = 0;
-  std::vector<caf::actor> route_targets;
+  route_plan plan;
+  /// The turn of each share group with members on other nodes: which
+  /// member, counted over every node's, gets the next message.
+  std::unordered_map<std::string, uint64_t> share_turns;
   /// Forwarded batches not yet answered, per node's router (the topic
   /// does not retire while any is).
   std::unordered_map<caf::actor, uint32_t> forwards_in_flight;

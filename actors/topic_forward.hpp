@@ -49,29 +49,133 @@ void forward_answered(Self* self, const caf::actor& node,
     acks->done();
 }
 
-/// Forwards a local batch of the topic `self` to the nodes that want it.
-/// For a batch with QoS 1 or 2 messages and `rp`, it returns what answers
-/// `rp`: the caller calls done() once it has fanned the batch out here;
-/// null when the batch went nowhere or its answer need not wait.
+/// What forward_publishes did: what answers the publisher (null when the
+/// batch went nowhere or its answer need not wait), and which messages
+/// the share groups here get (null: all of them).
+struct forward_result {
+  std::shared_ptr<forward_acks> acks;
+  share_filter_ptr shares;
+};
+
+/// One node a batch goes to: all of it (`full`: the node has plain
+/// subscribers, or the batch a retained message), or only what its share
+/// groups were picked for; positions in the whole batch.
+struct forward_target {
+  caf::actor router;
+  bool full = false;
+  std::vector<share_pick> picks;
+};
+
+inline forward_target& target_of(std::vector<forward_target>& ts,
+                                 const caf::actor& router) {
+  for (auto& t : ts)
+    if (t.router == router)
+      return t;
+  ts.push_back(forward_target{router, false, {}});
+  return ts.back();
+}
+
+/// Picks, for every share group with members on other nodes, the node of
+/// each message: in turn over all of the group's members, this node's
+/// (`local`) first. Fills in the targets' picks; returns this node's.
 template <class Self>
-std::shared_ptr<forward_acks>
-forward_publishes(Self* self, const std::vector<mqtt::message_ptr>& msgs,
-                  caf::response_promise* rp) {
+std::shared_ptr<share_filter>
+pick_shares(Self* self, size_t n, std::vector<forward_target>& targets) {
+  auto& st = self->state;
+  if (st.plan.shares.empty())
+    return nullptr;
+  auto mine = std::make_shared<share_filter>();
+  for (auto& sr : st.plan.shares) {
+    uint64_t local = 0;
+    if (auto g = st.groups.find(sr.key); g != st.groups.end())
+      local = g->second.members.size();
+    uint64_t total = local;
+    for (auto& [_, members] : sr.nodes)
+      total += members;
+    auto& turn = st.share_turns[sr.key];
+    share_pick here{sr.key, {}};
+    for (uint32_t i = 0; i < n; ++i) {
+      auto pos = turn++ % total;
+      if (pos < local) {
+        here.indices.push_back(i);
+        continue;
+      }
+      pos -= local;
+      for (auto& [router, members] : sr.nodes) {
+        if (pos < members) {
+          auto& picks = target_of(targets, router).picks;
+          if (picks.empty() || picks.back().key != sr.key)
+            picks.push_back(share_pick{sr.key, {}});
+          picks.back().indices.push_back(i);
+          break;
+        }
+        pos -= members;
+      }
+    }
+    mine->picks.push_back(std::move(here));
+  }
+  return mine;
+}
+
+/// The batch for target `t`: all of `msgs`, or the messages its share
+/// groups were picked for (positions renumbered).
+inline publish_batch batch_for(forward_target& t,
+                               const std::vector<mqtt::message_ptr>& msgs) {
+  publish_batch b;
+  if (t.full) {
+    b.msgs = msgs;
+    b.picks = std::move(t.picks);
+    return b;
+  }
+  std::vector<uint32_t> all;
+  for (auto& p : t.picks)
+    all.insert(all.end(), p.indices.begin(), p.indices.end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  b.msgs.reserve(all.size());
+  for (auto i : all)
+    b.msgs.push_back(msgs[i]);
+  for (auto& p : t.picks)
+    for (auto& i : p.indices)
+      i = static_cast<uint32_t>(std::lower_bound(all.begin(), all.end(), i)
+                                - all.begin());
+  b.picks = std::move(t.picks);
+  b.shares_only = true;
+  return b;
+}
+
+/// Forwards a local batch of the topic `self` to the nodes that want it:
+/// the whole batch to those with plain subscribers (every member for a
+/// retained message), and to the nodes a share group's messages were
+/// picked for, those messages. For a batch with QoS 1 or 2 messages and
+/// `rp`, the result's `acks` answer `rp`: the caller calls done() once it
+/// has fanned the batch out here.
+template <class Self>
+forward_result forward_publishes(Self* self,
+                                 const std::vector<mqtt::message_ptr>& msgs,
+                                 caf::response_promise* rp) {
   auto& st = self->state;
   auto& routes = *st.routes;
   auto v = routes.version();
   if (v != st.route_version) {
-    st.route_targets = routes.targets(st.name, false);
+    st.plan = routes.plan(st.name);
     st.route_version = v;
+    for (auto i = st.share_turns.begin(); i != st.share_turns.end();)
+      if (std::none_of(st.plan.shares.begin(), st.plan.shares.end(),
+                       [&](auto& sr) { return sr.key == i->first; }))
+        i = st.share_turns.erase(i);
+      else
+        ++i;
   }
   bool retained = std::any_of(msgs.begin(), msgs.end(),
                               [](auto& m) { return m->retain; });
-  std::vector<caf::actor> every;
-  if (retained)
-    every = routes.targets(st.name, true);
-  auto& targets = retained ? every : st.route_targets;
+  std::vector<forward_target> targets;
+  for (auto& r : retained ? routes.routers() : st.plan.plain)
+    target_of(targets, r).full = true;
+  forward_result res;
+  res.shares = pick_shares(self, msgs.size(), targets);
   if (targets.empty())
-    return nullptr;
+    return res;
   // The publisher waits for the nodes only for QoS 1 and 2 (a QoS 0 batch
   // may ask for an answer too: the connection's flow control, which the
   // fan-out here answers).
@@ -84,30 +188,37 @@ forward_publishes(Self* self, const std::vector<mqtt::message_ptr>& msgs,
     acks->rp = *rp;
     acks->left = 1; // the fan-out here
   }
-  publish_batch b{msgs};
-  size_t sent = 0;
+  size_t batches = 0;
+  size_t messages = 0;
   for (auto& t : targets) {
-    auto& n = st.forwards_in_flight[t];
+    auto b = batch_for(t, msgs);
+    auto& n = st.forwards_in_flight[t.router];
     if (!acks && n >= max_forwards_in_flight) {
-      routes.forwards_dropped.fetch_add(msgs.size(), std::memory_order_relaxed);
+      routes.forwards_dropped.fetch_add(b.msgs.size(),
+                                        std::memory_order_relaxed);
       continue;
     }
     ++n;
-    ++sent;
+    ++batches;
+    messages += b.msgs.size();
     if (acks)
       ++acks->left;
     // Every batch is answered (QoS 0 ones too), once the node's topic has
     // fanned it out: that is what bounds the batches in flight.
-    self->request(t, cluster_forward_timeout, publish_atom::value, b)
-        .then([self, t, acks](bool) { forward_answered(self, t, acks, false); },
-              [self, t, acks](caf::error&) {
-                forward_answered(self, t, acks, true);
+    auto router = t.router;
+    self->request(router, cluster_forward_timeout, publish_atom::value,
+                  std::move(b))
+        .then([self, router,
+               acks](bool) { forward_answered(self, router, acks, false); },
+              [self, router, acks](caf::error&) {
+                forward_answered(self, router, acks, true);
               });
   }
-  routes.forwarded_batches.fetch_add(sent, std::memory_order_relaxed);
-  routes.forwarded_messages.fetch_add(sent * msgs.size(),
-                                      std::memory_order_relaxed);
-  return sent > 0 ? acks : nullptr;
+  routes.forwarded_batches.fetch_add(batches, std::memory_order_relaxed);
+  routes.forwarded_messages.fetch_add(messages, std::memory_order_relaxed);
+  if (batches > 0)
+    res.acks = std::move(acks);
+  return res;
 }
 
 } // namespace castor

@@ -63,9 +63,11 @@ time_series* series_of(topic_state& st) {
 
 void series_publish(topic_state& st, time_series& ts,
                     const std::vector<mqtt::message_ptr>& msgs,
-                    std::vector<update>& ups, bool conflate) {
+                    std::vector<update>& ups, bool conflate,
+                    std::vector<uint32_t>* from) {
   auto type = event_type_of(st);
-  for (auto& m : msgs) {
+  for (uint32_t i = 0; i < msgs.size(); ++i) {
+    auto& m = msgs[i];
     // What the publisher's connection converted, or a publish from before
     // the topic was a series, which may not.
     auto converted = convert_payload(type, m->payload);
@@ -77,6 +79,8 @@ void series_publish(topic_state& st, time_series& ts,
     auto u = event_update(st, e, m->qos, m->retain, m->origin, conflate);
     keep_latest(st, ts, e, u);
     ups.emplace_back(std::move(u));
+    if (from)
+      from->push_back(i);
   }
 }
 

@@ -26,10 +26,12 @@ inline constexpr size_t default_range_events = 10000;
 time_series* series_of(topic_state& st);
 
 /// Publishes to the series: each one that converts to the event type
-/// becomes an event; its update is appended to `ups`.
+/// becomes an event; its update is appended to `ups` (and its position in
+/// `msgs` to `from`, if not null).
 void series_publish(topic_state& st, time_series& ts,
                     const std::vector<mqtt::message_ptr>& msgs,
-                    std::vector<update>& ups, bool conflate);
+                    std::vector<update>& ups, bool conflate,
+                    std::vector<uint32_t>* from = nullptr);
 
 /// An append or an edit of the API: the answer, and the update to fan out
 /// appended to `ups` when it is done.

@@ -125,10 +125,30 @@ void finish_retire(Self* self, const std::string& name,
     f();
 }
 
+/// In a node group: notes that `session` joins (or leaves) the share
+/// group `key` ("group\0filter"), and tells the node agent how many
+/// members it has here now.
+template <class Self>
+void local_share(Self* self, const std::string& key,
+                 const caf::actor_addr& session, bool add) {
+  auto& st = self->state;
+  auto& members = st.local_shares[key];
+  bool changed
+      = add ? members.insert(session).second : members.erase(session) > 0;
+  uint32_t n = static_cast<uint32_t>(members.size());
+  if (n == 0)
+    st.local_shares.erase(key);
+  if (!changed)
+    return;
+  if (auto agent = st.routes->agent())
+    self->send(agent, cl_route_atom::value, key, n);
+}
+
 /// In a node group: notes that `session` subscribes to (or leaves) `filter`
 /// of `group`, whose topics are matched against `subject`, and tells the
-/// node agent when `subject` gains its first subscriber on this node or
-/// loses its last (actors/cluster_routes.hpp).
+/// node agent when `subject` gains its first plain subscriber on this node
+/// or loses its last, or how many members a share group has here
+/// (actors/cluster_routes.hpp).
 template <class Self>
 void local_route(Self* self, const std::string& subject,
                  const caf::actor_addr& session, const std::string& group,
@@ -136,7 +156,11 @@ void local_route(Self* self, const std::string& subject,
   auto& st = self->state;
   if (!st.routes)
     return;
-  auto key = std::make_pair(session, group + '\0' + filter);
+  if (!group.empty()) {
+    local_share(self, group + '\0' + filter, session, add);
+    return;
+  }
+  auto key = std::make_pair(session, filter);
   bool changed = false;
   if (add) {
     auto& holders = st.local_routes[subject];

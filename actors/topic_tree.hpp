@@ -60,11 +60,13 @@ struct topic_tree_state {
   /// select no topic.
   missing_ptr missing;
   /// In a node group, the route table (else null), handed to every topic;
-  /// and this node's subscriptions by subject: (session, group and filter).
+  /// this node's plain subscriptions by subject: (session, filter); and
+  /// its share groups ("group\0filter") with their member sessions.
   cluster_routes_ptr routes;
   std::unordered_map<std::string,
                      std::set<std::pair<caf::actor_addr, std::string>>>
       local_routes;
+  std::unordered_map<std::string, std::set<caf::actor_addr>> local_shares;
 
   static inline const char* name = "topic_tree";
 };

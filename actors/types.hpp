@@ -117,6 +117,15 @@ enum class flow_mode : uint8_t {
 
 // -- messages -----------------------------------------------------------------
 
+/// In a node group: the messages of a batch (their positions in it) that
+/// one share group ("group\0filter") gets on the node the batch goes to;
+/// the publishing node picks one node per message and share group
+/// (actors/topic_forward.hpp).
+struct share_pick {
+  std::string key;
+  std::vector<uint32_t> indices; ///< ascending
+};
+
 /// Connection -> topic: the messages one read produced for that topic.
 struct publish_batch {
   std::vector<mqtt::message_ptr> msgs;
@@ -124,6 +133,11 @@ struct publish_batch {
   /// for this node's subscribers only, never forwarded again. Set by the
   /// router that takes it, not carried across.
   bool remote = false;
+  /// Forwarded: the share groups of the receiving node get the messages
+  /// picked for them here, and no others; with `shares_only`, its plain
+  /// subscribers get none (the batch holds what its share groups get).
+  std::vector<share_pick> picks = {};
+  bool shares_only = false;
 };
 
 /// Topic -> session: updates for one subscriber session, with the options
@@ -305,7 +319,13 @@ mqtt::properties load_properties(const std::string& bytes);
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, publish_batch& x) {
-  return f(caf::meta::type_name("publish_batch"), x.msgs);
+  return f(caf::meta::type_name("publish_batch"), x.msgs, x.picks,
+           x.shares_only);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, share_pick& x) {
+  return f(caf::meta::type_name("share_pick"), x.key, x.indices);
 }
 
 template <class Inspector>

@@ -408,7 +408,8 @@ void cluster_metrics(exposition& e, const http_context& ctx) {
     return;
   auto& r = *v.routes;
   e.family("cluster_routes", "gauge",
-           "Routes to other members: (node, filter) pairs with subscribers.")
+           "Routes to other members: (node, filter) pairs with subscribers "
+           "and (node, share group) pairs with members.")
       .sample(static_cast<double>(r.size()));
   struct counter {
     const char* name;

@@ -5,11 +5,12 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import urllib.request
 
-from mqtt_test import TestError, check, free_port
+from mqtt_test import TestError, check, check_eq, free_port
 from transport_util import TransportServer
 
 HEARTBEAT_MS = 250
@@ -143,3 +144,41 @@ def group(mesh=True, **kw):
     finally:
         g.stop()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def wait_metric(node, name, pred, what, timeout=10.0):
+    got = None
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = node.metric(name)
+        if pred(got):
+            return got
+        time.sleep(0.05)
+    raise TestError("%s: %s's %s is %s" % (what, node.name, name, got))
+
+
+def mosquitto_sub(node, topic, qos, count, cid):
+    """mosquitto_sub that prints `count` messages' payloads and exits."""
+    return subprocess.Popen(
+        ["mosquitto_sub", "-V", "5", "-h", "127.0.0.1", "-p", str(node.port),
+         "-i", cid, "-t", topic, "-q", str(qos), "-C", str(count), "-W", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def mosquitto_pub(node, topic, qos, payloads, retain=False):
+    """Publishes each payload with one mosquitto_pub (-l: a line each)."""
+    args = ["mosquitto_pub", "-V", "5", "-h", "127.0.0.1", "-p", str(node.port),
+            "-t", topic, "-q", str(qos), "-l"]
+    if retain:
+        args.append("-r")
+    r = subprocess.run(args, input=("\n".join(payloads) + "\n").encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    check_eq(r.returncode, 0, "mosquitto_pub's status (%r)" % r.stderr)
+
+
+def collect(conn, n):
+    """Receives and acknowledges `n` PUBLISHes: their payloads."""
+    got = []
+    for _ in range(n):
+        got.append(conn.expect_publish(ack=True).payload.decode())
+    return got

@@ -16,50 +16,11 @@ for it alone and counted."""
 import os
 import random
 import signal
-import subprocess
 import threading
 import time
 
 from mqtt_test import *  # noqa: F401,F403
 from cluster_util import *  # noqa: F401,F403
-
-
-def wait_metric(node, name, pred, what, timeout=10.0):
-    got = None
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = node.metric(name)
-        if pred(got):
-            return got
-        time.sleep(0.05)
-    raise TestError("%s: %s's %s is %s" % (what, node.name, name, got))
-
-
-def mosquitto_sub(node, topic, qos, count, cid):
-    """mosquitto_sub that prints `count` messages' payloads and exits."""
-    return subprocess.Popen(
-        ["mosquitto_sub", "-V", "5", "-h", "127.0.0.1", "-p", str(node.port),
-         "-i", cid, "-t", topic, "-q", str(qos), "-C", str(count), "-W", "30"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def mosquitto_pub(node, topic, qos, payloads, retain=False):
-    """Publishes each payload with one mosquitto_pub (-l: a line each)."""
-    args = ["mosquitto_pub", "-V", "5", "-h", "127.0.0.1", "-p", str(node.port),
-            "-t", topic, "-q", str(qos), "-l"]
-    if retain:
-        args.append("-r")
-    r = subprocess.run(args, input=("\n".join(payloads) + "\n").encode(),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
-    check_eq(r.returncode, 0, "mosquitto_pub's status (%r)" % r.stderr)
-
-
-def collect(conn, n):
-    """Receives and acknowledges `n` PUBLISHes: their payloads."""
-    got = []
-    for _ in range(n):
-        got.append(conn.expect_publish(ack=True).payload.decode())
-    return got
 
 
 @case(server=False, castor_only=True, timeout=120)
