@@ -123,6 +123,7 @@ const table<listener_config>& listener_table() {
       uint_field("port", &l::port, 1, 65535),
       uint_field("max_connections", &l::max_connections, 1),
       bool_field("require_auth", &l::require_auth),
+      bool_field("reuse_port", &l::reuse_port),
       uint_field("max_packet_size", &l::max_packet_size, min_packet_size,
                  max_packet_size, true),
       section_field("tls", &l::tls, listener_tls_table),

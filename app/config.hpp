@@ -54,6 +54,10 @@ struct listener_config {
   /// Refuse clients that authenticate as nobody (anonymous) on this
   /// listener, whatever security.anonymous says (CONNACK 0x87).
   bool require_auth = false;
+  /// SO_REUSEPORT: several processes (the nodes of a group on one machine)
+  /// listen on the same address and port, and the kernel spreads the
+  /// connections over them.
+  bool reuse_port = false;
   listener_tls_config tls;             ///< used by tls, wss and https
   listener_websocket_config websocket; ///< used by ws, wss, http and https
 };

@@ -1,5 +1,13 @@
 #include "app/listener.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -9,15 +17,80 @@
 
 namespace castor {
 
+namespace {
+
+/// A listening socket with SO_REUSEPORT (and SO_REUSEADDR), non-blocking:
+/// several processes may listen on the same address and port, and the
+/// kernel spreads the connections over them.
+caf::expected<caf::io::network::native_socket>
+open_reuse_port(const std::string& bind, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  auto service = std::to_string(port);
+  if (int rc = getaddrinfo(bind.c_str(), service.c_str(), &hints, &found);
+      rc != 0)
+    return caf::make_error(caf::sec::cannot_open_port, bind, gai_strerror(rc));
+  std::string why = "no address";
+  int fd = -1;
+  for (auto a = found; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                  a->ai_protocol);
+    if (fd < 0) {
+      why = std::string{"socket: "} + std::strerror(errno);
+      continue;
+    }
+    int on = 1;
+    if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0
+        || ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) {
+      why = std::string{"setsockopt: "} + std::strerror(errno);
+    } else if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      why = std::string{"bind: "} + std::strerror(errno);
+    } else if (::listen(fd, SOMAXCONN) != 0) {
+      why = std::string{"listen: "} + std::strerror(errno);
+    } else {
+      break;
+    }
+    ::close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(found);
+  if (fd < 0)
+    return caf::make_error(caf::sec::cannot_open_port, bind + ":" + service,
+                           why);
+  return fd;
+}
+
+/// The listener's doorman: CAF's own socket, or one with SO_REUSEPORT
+/// (`reuse_port`). Returns the port it listens on.
+caf::expected<uint16_t> open_doorman(listener_broker* self,
+                                     const listener_config& cfg) {
+  if (!cfg.reuse_port) {
+    auto res = self->add_tcp_doorman(cfg.port, cfg.bind.c_str(), true);
+    if (!res)
+      return res.error();
+    return res->second;
+  }
+  auto fd = open_reuse_port(cfg.bind, cfg.port);
+  if (!fd)
+    return fd.error();
+  self->add_doorman(*fd);
+  return cfg.port;
+}
+
+} // namespace
+
 caf::behavior listener_actor(listener_broker* self, listener_config cfg,
                              connection_context_slot_ptr slot) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.ctx = slot->get();
   st.slot = std::move(slot);
-  auto res = self->add_tcp_doorman(st.cfg.port, st.cfg.bind.c_str(), true);
+  auto res = open_doorman(self, st.cfg);
   if (res)
-    st.port = res->second;
+    st.port = *res;
   else
     st.failure = res.error();
   self->set_down_handler([=](caf::down_msg& dm) {

@@ -450,7 +450,8 @@ void listeners(worker_actor* self) {
                     {"bind", l.bind},
                     {"port", j.ports[i]},
                     {"connections", nullptr},
-                    {"max_connections", l.max_connections}});
+                    {"max_connections", l.max_connections},
+                    {"reuse_port", l.reuse_port}});
   }
   auto pending = std::make_shared<size_t>(n + 1);
   auto done = [=] {

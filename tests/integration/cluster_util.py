@@ -21,8 +21,8 @@ class Node(TransportServer):
     """castor with an http listener and a cluster section."""
 
     def __init__(self, name, cluster_port, seeds, secret_file,
-                 failure_timeout_ms=FAILURE_TIMEOUT_MS):
-        super().__init__([{"name": "http", "transport": "http"}])
+                 failure_timeout_ms=FAILURE_TIMEOUT_MS, listeners=()):
+        super().__init__([{"name": "http", "transport": "http"}] + list(listeners))
         self.name = name
         self.cluster_port = cluster_port
         self.seeds = seeds
@@ -55,6 +55,11 @@ class Node(TransportServer):
         doc = json.loads(self.get("/api/v1/cluster"))
         check(doc["ok"] and doc["enabled"], "the cluster is enabled")
         return {m["node"]: m["incarnation"] for m in doc["members"]}
+
+    def listener_connections(self, name):
+        """The connections the listener `name` holds now."""
+        doc = json.loads(self.get("/api/v1/listeners"))
+        return {l["name"]: l["connections"] for l in doc["listeners"]}[name]
 
     def incarnation(self):
         return json.loads(self.get("/api/v1/cluster"))["node"]["incarnation"]
@@ -100,8 +105,10 @@ def wait_log(node, text, timeout=10.0):
 class Group:
     """Three nodes n1..n3 whose only seed is n1."""
 
-    def __init__(self, directory, failure_timeout_ms=FAILURE_TIMEOUT_MS):
+    def __init__(self, directory, failure_timeout_ms=FAILURE_TIMEOUT_MS,
+                 listeners=()):
         self.failure_timeout_ms = failure_timeout_ms
+        self.listeners = listeners  # more listener specs for every node
         self.secret = secret(directory, "secret", "a-group-secret-of-32-bytes-0123")
         self.ports = {}
         for n in ("n1", "n2", "n3"):
@@ -114,7 +121,7 @@ class Group:
 
     def start(self, name):
         node = Node(name, self.ports[name], self.seeds, self.secret,
-                    self.failure_timeout_ms).start()
+                    self.failure_timeout_ms, self.listeners).start()
         self.nodes[name] = node
         return node
 

@@ -219,6 +219,10 @@ class Server:
         self.problems = []
 
     # -- configuration -----------------------------------------------------
+    # The port is given on the command line too (--mqtt-port: the first tcp
+    # listener's), as an operator would.
+    port_on_command_line = True
+
     def _write_castor_config(self, port):
         path = os.path.join(self.dir, "castor.yaml")
         lines = ["log_level: info"]
@@ -272,8 +276,10 @@ class Server:
                 cmd = [MOSQUITTO_BIN, "-c", conf]
             else:
                 conf = self._write_castor_config(port)
-                cmd = [castor_bin(), "--config", conf, "--mqtt-port", str(port),
-                       "--log-level", self.log_level]
+                cmd = [castor_bin(), "--config", conf, "--log-level",
+                       self.log_level]
+                if self.port_on_command_line:
+                    cmd += ["--mqtt-port", str(port)]
             self.logf = open(self.log_path, "ab")
             self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, cwd=self.dir,

@@ -106,10 +106,14 @@ def tls_settings(verify_client="none", principal_from=None, ca=None):
 
 
 class TransportServer(Server):
-    """Castor with the listeners given (dicts of listener settings without
-    port; each gets a free port, see self.ports[name]) and the plain tcp
+    """Castor with the listeners given (dicts of listener settings; each
+    without a port gets a free one, see self.ports[name]) and the plain tcp
     listener `mqtt` (self.port), which is opened last so that the others
     are up once it accepts connections."""
+
+    # The configuration names every listener's port (--mqtt-port would set
+    # the first tcp listener's, which may be another than `mqtt`).
+    port_on_command_line = False
 
     def __init__(self, listeners, overrides=None):
         super().__init__(overrides)
@@ -124,7 +128,7 @@ class TransportServer(Server):
         lines.append("listeners:")
         used = {port}
         for spec in self.listener_specs:
-            p = free_port()
+            p = spec.get("port") or free_port()
             while p in used:
                 p = free_port()
             used.add(p)
