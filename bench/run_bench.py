@@ -436,13 +436,17 @@ def derive_json(results):
                 runs[name] = [{"ok": ok, "pct": 100 * a / b}]
 
 
-def run_connections(args, server):
+def run_connections(args, server, rss_kb=None):
     """Two load generator slices hold args.connections idle connections
-    together; the server's RSS is read while all are held."""
+    together; the server's RSS is read while all are held (`rss_kb()`
+    instead, if given: several processes)."""
+    if rss_kb is None:
+        def rss_kb():
+            return read_rss_kb(server.proc.pid)
     n = args.connections
     half = n // 2
     slices = [(0, half), (half, n - half)]
-    rss_before = read_rss_kb(server.proc.pid)
+    rss_before = rss_kb()
     procs = []
     for offset, count in slices:
         cmd = [args.loadgen, "--scenario", "connections", "--port",
@@ -471,7 +475,7 @@ def run_connections(args, server):
                     break
             results.append(json.loads(line) if line.startswith("{") else None)
         time.sleep(0.5)
-        rss_after = read_rss_kb(server.proc.pid)
+        rss_after = rss_kb()
     finally:
         for p in procs:
             try:

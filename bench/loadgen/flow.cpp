@@ -116,6 +116,7 @@ private:
   uint64_t patches_ = 0, json_values_ = 0, unchecked_ = 0;
   uint64_t pub_payload_bytes_ = 0;
   phase phase_ = phase::connect_subs;
+  uint64_t t_settled_ = 0; ///< when the publishers may connect
   uint32_t next_open_ = 0;
   uint32_t pending_connects_ = 0;
   uint32_t subscribed_ = 0;
@@ -159,6 +160,7 @@ void flow_run::build() {
     if (o_.delta)
       subs_[i].filter = "$delta/" + subs_[i].filter;
     loop_.clients()[i].role = role_sub;
+    loop_.clients()[i].target = o_.sub_port != 0 ? 1 : 0;
     loop_.clients()[i].peer = i;
   }
   for (uint32_t i = 0; i < P; ++i) {
@@ -491,6 +493,11 @@ void flow_run::tick(uint64_t now) {
   switch (phase_) {
   case phase::connect_subs:
     if (subscribed_ == subs_.size()) {
+      // --settle-ms: the subscriptions reach the other nodes of a group.
+      if (t_settled_ == 0)
+        t_settled_ = now + o_.settle_ms * 1000000ull;
+      if (now < t_settled_)
+        break;
       phase_ = phase::connect_pubs;
     } else {
       open_more(0, static_cast<uint32_t>(subs_.size()));
@@ -637,7 +644,9 @@ void flow_run::finish() {
 
 run_result flow_run::run() {
   std::string err;
-  if (!loop_.set_target(o_.host, o_.port, err)) {
+  if (!loop_.set_target(o_.host, o_.port, err)
+      || (o_.sub_port != 0
+          && !loop_.set_target(o_.host, o_.sub_port, err, 1))) {
     r_.ok = false;
     r_.error = err;
     return r_;

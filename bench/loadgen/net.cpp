@@ -42,7 +42,9 @@ event_loop::~event_loop() {
 }
 
 bool event_loop::set_target(const std::string& host, uint16_t port,
-                            std::string& err) {
+                            std::string& err, int slot) {
+  auto& addr = addrs_[slot];
+  auto& addr_len = addr_lens_[slot];
   if (!is_loopback(host)) {
     err = "refusing non-loopback host " + host;
     return false;
@@ -58,18 +60,18 @@ bool event_loop::set_target(const std::string& host, uint16_t port,
     err = std::string("cannot resolve ") + host + ": " + gai_strerror(rc);
     return false;
   }
-  std::memcpy(&addr_, res->ai_addr, res->ai_addrlen);
-  addr_len_ = res->ai_addrlen;
+  std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
+  addr_len = res->ai_addrlen;
   freeaddrinfo(res);
   // Checked again on the resolved address: only loopback is ever a target.
-  if (addr_.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&addr_);
+  if (addr.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
     if ((ntohl(a->sin_addr.s_addr) >> 24) != 127) {
       err = "resolved address is not loopback";
       return false;
     }
-  } else if (addr_.ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&addr_);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
     if (!IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) {
       err = "resolved address is not loopback";
       return false;
@@ -83,8 +85,10 @@ bool event_loop::set_target(const std::string& host, uint16_t port,
 
 bool event_loop::open(uint32_t index, std::string& err) {
   auto& c = clients_[index];
-  int fd = ::socket(addr_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+  auto& addr = addrs_[c.target];
+  auto addr_len = addr_lens_[c.target];
+  int fd
+      = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     err = std::string("socket: ") + std::strerror(errno);
     return false;
@@ -94,7 +98,7 @@ bool event_loop::open(uint32_t index, std::string& err) {
   // Before connect(): the window scale is agreed in the handshake.
   if (c.rcvbuf > 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &c.rcvbuf, sizeof(c.rcvbuf));
-  if (addr_.ss_family == AF_INET) {
+  if (addr.ss_family == AF_INET) {
     // Spread the connections over 64 loopback source addresses and let the
     // kernel pick the port at connect() time: with tens of thousands of
     // connections (and the TIME_WAIT sockets of earlier runs) a single
@@ -111,7 +115,7 @@ bool event_loop::open(uint32_t index, std::string& err) {
       return false;
     }
   }
-  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr_), addr_len_);
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), addr_len);
   if (rc != 0 && errno != EINPROGRESS) {
     err = std::string("connect: ") + std::strerror(errno);
     ::close(fd);

@@ -32,6 +32,7 @@ struct client {
   bool closing = false;   ///< close after the queued bytes are written
   bool in_paused = false; ///< EPOLLIN dropped: its read budget is spent
   uint8_t role = 0;
+  uint8_t target = 0; ///< which of the loop's targets it connects to
   uint32_t peer = 0;                ///< index of the publisher/subscriber
   uint16_t receive_maximum = 65535; ///< the server's, from CONNACK
   uint16_t next_packet_id = 0;
@@ -70,8 +71,10 @@ public:
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
 
-  /// Resolves the broker address; false (with a message) if it fails.
-  bool set_target(const std::string& host, uint16_t port, std::string& err);
+  /// Resolves the broker address (`slot` 1: a second one, for clients
+  /// whose `target` is 1); false (with a message) if it fails.
+  bool set_target(const std::string& host, uint16_t port, std::string& err,
+                  int slot = 0);
 
   std::vector<client>& clients() {
     return clients_;
@@ -142,8 +145,8 @@ private:
 
   frame_handler& handler_;
   int epfd_ = -1;
-  sockaddr_storage addr_{};
-  socklen_t addr_len_ = 0;
+  sockaddr_storage addrs_[2]{};
+  socklen_t addr_lens_[2]{};
   std::vector<client> clients_;
   std::vector<uint32_t> dirty_;
   std::vector<uint8_t> scratch_;

@@ -51,6 +51,11 @@ const char* usage_text
       "overload request\n"
       "  --host H               127.0.0.1 | ::1 | localhost (loopback only)\n"
       "  --port N               broker port (1883)\n"
+      "  --sub-port N           subscribers connect here instead (another\n"
+      "                         node of a group; 0 = --port)\n"
+      "  --settle-ms N          wait N ms after the last SUBACK before the\n"
+      "                         publishers connect (a subscription reaches\n"
+      "                         the other nodes of a group a little later)\n"
       "  --protocol 5|3.1.1     MQTT version (5)\n"
       "  --qos 0|1|2            publish and subscription QoS\n"
       "  --publishers N         publishers (fan-in 100, fan-out 1, p2p 1000,\n"
@@ -255,6 +260,10 @@ std::optional<options> parse_options(int argc, char** argv) {
       o.host = v;
     else if (a == "--port")
       ok = parse_int(v, o.port, 1, 65535);
+    else if (a == "--sub-port")
+      ok = parse_int(v, o.sub_port, 0, 65535);
+    else if (a == "--settle-ms")
+      ok = parse_int(v, o.settle_ms, 0, 60000);
     else if (a == "--protocol") {
       std::string_view p = v;
       ok = p == "5" || p == "3.1.1" || p == "4";

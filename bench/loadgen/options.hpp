@@ -28,6 +28,11 @@ enum class topology : uint8_t { many_to_one, one_to_many, pairs };
 struct options {
   std::string host = "127.0.0.1";
   uint16_t port = 1883;
+  /// Subscribers connect to this port instead (another node of a group);
+  /// 0 = `port`.
+  uint16_t sub_port = 0;
+  /// Pause between the last SUBACK and the publishers' connects.
+  uint32_t settle_ms = 0;
   scenario_kind scenario = scenario_kind::fan_in;
   std::string label; ///< free text copied into the JSON line (server name)
   bool v5 = true;    ///< MQTT 5 (false: 3.1.1)
