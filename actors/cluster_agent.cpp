@@ -13,6 +13,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/census.hpp"
+#include "actors/cluster_router.hpp"
 #include "actors/types.hpp"
 #include "log/log.hpp"
 #include "security/crypto.hpp"
@@ -104,6 +105,9 @@ struct agent_state {
   std::map<std::string, uint32_t> shares;
   std::set<std::string> shares_changed;
   bool flush_armed = false;
+  /// The tree's announcements of a new route, answered once the members
+  /// have taken the flush that carries it (a SUBACK waits for them).
+  std::vector<caf::response_promise> route_waiting;
   std::vector<std::pair<caf::actor_addr, cluster_route_update>> early;
   std::map<std::string, peer> members;
   std::unordered_map<std::string, challenge_state> pending;
@@ -290,17 +294,52 @@ void local_share(agent_actor* self, const std::string& key, uint32_t n) {
   arm_flush(self);
 }
 
+/// Sends a member's agent this node's routes. A request, as the agent
+/// answers it (an answer to a plain message would come back as one).
+void send_routes(agent_actor* self, const caf::actor& agent,
+                 cluster_route_update u) {
+  self->request(agent, cluster_forward_timeout, cl_routes_atom::value,
+                std::move(u))
+      .then([](bool) {}, [](caf::error&) {});
+}
+
+/// Answers the tree's announcement of a new route: at once when no member
+/// needs to hear of it, else once the members have taken it.
+caf::result<bool> route_announced(agent_actor* self, bool add) {
+  auto& st = self->state;
+  if (!add || !st.flush_armed || st.members.empty())
+    return true;
+  auto rp = self->make_response_promise();
+  st.route_waiting.push_back(rp);
+  return rp;
+}
+
 void flush_routes(agent_actor* self) {
   auto& st = self->state;
   st.flush_armed = false;
-  if (st.added.empty() && st.removed.empty() && st.shares_changed.empty())
-    return;
-  auto u = route_update(self, false);
-  st.added.clear();
-  st.removed.clear();
-  st.shares_changed.clear();
-  for (auto& [_, p] : st.members)
-    self->send(p.agent, cl_routes_atom::value, u);
+  auto waiting = std::make_shared<std::vector<caf::response_promise>>(
+      std::move(st.route_waiting));
+  st.route_waiting.clear();
+  auto left = std::make_shared<size_t>(1);
+  auto done = [waiting, left] {
+    if (--*left == 0)
+      for (auto& rp : *waiting)
+        rp.deliver(true);
+  };
+  if (!st.added.empty() || !st.removed.empty() || !st.shares_changed.empty()) {
+    auto u = route_update(self, false);
+    st.added.clear();
+    st.removed.clear();
+    st.shares_changed.clear();
+    // Each member answers once it has the routes (a member that does not
+    // answer in time holds the announcements up no longer).
+    for (auto& [_, p] : st.members) {
+      ++*left;
+      self->request(p.agent, cluster_forward_timeout, cl_routes_atom::value, u)
+          .then([done](bool) { done(); }, [done](caf::error&) { done(); });
+    }
+  }
+  done();
 }
 
 void add_member(agent_actor* self, const cluster_member& info,
@@ -323,7 +362,7 @@ void add_member(agent_actor* self, const cluster_member& info,
         p.agent = agent;
         self->monitor(agent);
       }
-      self->send(agent, cl_routes_atom::value, route_update(self, true));
+      send_routes(self, agent, route_update(self, true));
       return;
     }
     CASTOR_LOG(info, "cluster",
@@ -343,7 +382,7 @@ void add_member(agent_actor* self, const cluster_member& info,
   self->monitor(agent);
   publish_view(self);
   gossip(self);
-  self->send(agent, cl_routes_atom::value, route_update(self, true));
+  send_routes(self, agent, route_update(self, true));
   auto early = std::move(st.early);
   st.early.clear();
   for (auto& [from, u] : early) {
@@ -654,13 +693,19 @@ caf::behavior agent(agent_actor* self, cluster_view_ptr view,
                                tick_atom::value);
           },
           [=](cl_hello_atom, cluster_hello& h) { return on_hello(self, h); },
-          [=](cl_route_atom, const std::string& filter, bool add) {
-            if (sender_addr(self).node() == self->node())
-              local_route(self, filter, add);
+          [=](cl_route_atom, const std::string& filter,
+              bool add) -> caf::result<bool> {
+            if (sender_addr(self).node() != self->node())
+              return false;
+            local_route(self, filter, add);
+            return route_announced(self, add);
           },
-          [=](cl_route_atom, const std::string& key, uint32_t n) {
-            if (sender_addr(self).node() == self->node())
-              local_share(self, key, n);
+          [=](cl_route_atom, const std::string& key,
+              uint32_t n) -> caf::result<bool> {
+            if (sender_addr(self).node() != self->node())
+              return false;
+            local_share(self, key, n);
+            return route_announced(self, n > 0);
           },
           [=](cl_flush_atom) { flush_routes(self); },
           [=](cl_sync_atom, publish_batch& b) {
@@ -669,16 +714,18 @@ caf::behavior agent(agent_actor* self, cluster_view_ptr view,
               self->send(self->state.router, cl_sync_atom::value, std::move(b));
           },
           [=](cl_routes_atom, cluster_route_update& u) {
+            // Answered once taken (the sender's subscribers wait for it).
             auto addr = sender_addr(self);
             if (auto p = member_by_addr(self, addr)) {
               take_routes(self, p->info, p->agent, u);
-              return;
+              return true;
             }
             // Before the welcome that makes it a member, perhaps.
             auto& early = self->state.early;
             if (early.size() >= max_early_routes)
               early.erase(early.begin());
             early.emplace_back(addr, std::move(u));
+            return true;
           },
           [=](cl_proof_atom, cluster_proof& p) { return on_proof(self, p); },
           [=](cl_beat_atom, const std::string& node, uint64_t incarnation) {

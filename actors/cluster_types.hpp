@@ -19,8 +19,9 @@
 //   member -> member: (cl_members_atom, vector<cluster_member>)
 //                                              the members it knows
 //   member -> member: (cl_leave_atom, node, incarnation)    leaving
-//   member -> member: (cl_routes_atom, cluster_route_update)
-//                          its filters (all of them, or what changed)
+//   member -> member: (cl_routes_atom, cluster_route_update) -> bool
+//                          its filters (all of them, or what changed),
+//                          answered once taken (a SUBACK waits for it)
 //
 // A heartbeat, member list or leave from an actor that is not a member is
 // ignored; a route update waits (bounded) until its sender has joined, as

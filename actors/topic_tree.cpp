@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/broker_exit.hpp"
+#include "actors/cluster_router.hpp"
 #include "actors/iface/implement.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "actors/topic.hpp"
@@ -125,11 +126,46 @@ void finish_retire(Self* self, const std::string& name,
     f();
 }
 
-/// In a node group: notes that `session` joins (or leaves) the share
-/// group `key` ("group\0filter"), and tells the node agent how many
-/// members it has here now.
+/// The agent has answered an announcement of a route for `subject`: the
+/// subscriptions that waited for the last of them go on.
 template <class Self>
-void local_share(Self* self, const std::string& key,
+void route_acked(Self* self, const std::string& subject) {
+  auto& waits = self->state.route_waits;
+  auto i = waits.find(subject);
+  if (i == waits.end() || --i->second.acks > 0)
+    return;
+  auto then = std::move(i->second.then);
+  waits.erase(i);
+  for (auto& f : then)
+    f();
+}
+
+/// Tells the node agent of a change of this node's routes; a new route
+/// (`wait`) holds the subscriptions to `subject` until the members have it.
+template <class Self, class... Ts>
+void tell_agent(Self* self, const std::string& subject, bool wait,
+                const Ts&... xs) {
+  auto agent = self->state.routes->agent();
+  if (!agent)
+    return;
+  // Always a request: the agent answers every announcement.
+  auto answer
+      = self->request(agent, cluster_forward_timeout + std::chrono::seconds{1},
+                      cl_route_atom::value, xs...);
+  if (!wait) {
+    answer.then([](bool) {}, [](caf::error&) {});
+    return;
+  }
+  ++self->state.route_waits[subject].acks;
+  answer.then([=](bool) { route_acked(self, subject); },
+              [=](caf::error&) { route_acked(self, subject); });
+}
+
+/// In a node group: notes that `session` joins (or leaves) the share
+/// group `key` ("group\0filter"), whose topics are matched against
+/// `subject`, and tells the node agent how many members it has here now.
+template <class Self>
+void local_share(Self* self, const std::string& subject, const std::string& key,
                  const caf::actor_addr& session, bool add) {
   auto& st = self->state;
   auto& members = st.local_shares[key];
@@ -138,17 +174,17 @@ void local_share(Self* self, const std::string& key,
   uint32_t n = static_cast<uint32_t>(members.size());
   if (n == 0)
     st.local_shares.erase(key);
-  if (!changed)
-    return;
-  if (auto agent = st.routes->agent())
-    self->send(agent, cl_route_atom::value, key, n);
+  if (changed)
+    tell_agent(self, subject, add && n == 1, key, n);
 }
 
 /// In a node group: notes that `session` subscribes to (or leaves) `filter`
 /// of `group`, whose topics are matched against `subject`, and tells the
 /// node agent when `subject` gains its first plain subscriber on this node
 /// or loses its last, or how many members a share group has here
-/// (actors/cluster_routes.hpp).
+/// (actors/cluster_routes.hpp). A subject's first subscriber on this node
+/// (or a share group's first member here) is a new route: subscriptions
+/// to the subject wait in `route_waits` until the members have it.
 template <class Self>
 void local_route(Self* self, const std::string& subject,
                  const caf::actor_addr& session, const std::string& group,
@@ -157,7 +193,7 @@ void local_route(Self* self, const std::string& subject,
   if (!st.routes)
     return;
   if (!group.empty()) {
-    local_share(self, group + '\0' + filter, session, add);
+    local_share(self, subject, group + '\0' + filter, session, add);
     return;
   }
   auto key = std::make_pair(session, filter);
@@ -171,10 +207,8 @@ void local_route(Self* self, const std::string& subject,
     if (changed)
       st.local_routes.erase(i);
   }
-  if (!changed)
-    return;
-  if (auto agent = st.routes->agent())
-    self->send(agent, cl_route_atom::value, subject, add);
+  if (changed)
+    tell_agent(self, subject, add, subject, add);
 }
 
 /// Counts the answers of the topics an unsubscription concerns.
@@ -224,6 +258,15 @@ void unsubscribe_one(Self* self, const caf::actor& session,
     subject = subject_of(*selector);
     group.clear();
   } else if (!info.valid) {
+    return;
+  }
+  // Behind a subscription to the subject that waits for its route.
+  if (auto w = st.route_waits.find(subject); w != st.route_waits.end()) {
+    ++acc->left;
+    w->second.then.push_back([=] {
+      unsubscribe_one(self, session, full_filter, acc);
+      acc->done();
+    });
     return;
   }
   local_route(self, subject, session.address(), group, filter, false);
@@ -337,6 +380,94 @@ void tell_watches(Self* self, const std::string& name, bool has) {
                   .dump();
     self->send(w.watcher, notify_atom::value, w.topic, w.correlation,
                w.has_correlation, event);
+  }
+}
+
+/// Makes the subscription `ts` (to topics matched against `subject`) at
+/// the topics, and answers `rp` with their retained messages.
+template <class Self>
+void subscribe_now(Self* self, topic_subscription ts,
+                   const std::string& subject, bool wildcard,
+                   caf::typed_response_promise<retained_batch> rp) {
+  auto& st = self->state;
+  if (!wildcard && !ts.selector) {
+    if (st.retiring.count(subject) > 0) {
+      after_retire(self, subject, [=]() mutable {
+        auto t = get_or_create(self, subject);
+        tracked(
+            self->request(t, topic_request_timeout, subscribe_atom::value, ts))
+            .then([=](retained_batch& b) mutable { rp.deliver(std::move(b)); },
+                  [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      });
+      return;
+    }
+    // A missing-topic handler hears of a name no topic had. What it
+    // makes reaches the subscriber: the topic gets the subscription
+    // now, before the tree can answer the lookup of anything that
+    // publishes to it.
+    bool absent = st.missing && st.missing->handlers.size() > 0
+                  && !st.topics.find(subject);
+    auto t = get_or_create(self, subject);
+    if (absent)
+      ask_missing(st.missing, subject, ts.client_id, "subscribe", caf::actor{});
+    tracked(self->request(t, topic_request_timeout, subscribe_atom::value,
+                          std::move(ts)))
+        .then([=](retained_batch& b) mutable { rp.deliver(std::move(b)); },
+              [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    return;
+  }
+  // Remember the filter for topics created later.
+  auto key = ts.session.address();
+  auto v = st.wildcards.find(subject, key);
+  if (v == nullptr) {
+    st.wildcards.insert(subject, key, {});
+    v = st.wildcards.find(subject, key);
+  }
+  bool replaced = false;
+  for (auto& x : *v) {
+    if (x.group == ts.group && x.filter == ts.filter) {
+      x = ts;
+      replaced = true;
+    }
+  }
+  if (!replaced)
+    v->push_back(ts);
+  // And ask every existing matching topic for its retained message.
+  std::vector<topic_interface> targets;
+  st.topics.for_each_match(subject,
+                           [&](std::string_view name, topic_interface& t) {
+                             // A wildcard reaches only the topics the client
+                             // may read.
+                             if (binds(ts, name))
+                               targets.push_back(t);
+                           });
+  if (targets.empty()) {
+    // Nothing selected: a missing-topic handler may make it (the
+    // filter is in place for what it makes).
+    if (st.missing && st.missing->handlers.size() > 0)
+      ask_missing(st.missing, ts.selector ? ts.selector->text() : subject,
+                  ts.client_id, "subscribe", caf::actor{});
+    rp.deliver(retained_batch{});
+    return;
+  }
+  struct pending {
+    size_t left;
+    retained_batch result;
+  };
+  auto acc = std::make_shared<pending>(pending{targets.size(), {}});
+  for (auto& t : targets) {
+    tracked(self->request(t, topic_request_timeout, subscribe_atom::value, ts))
+        .then(
+            [=](retained_batch& b) mutable {
+              for (auto& d : b.items)
+                acc->result.items.emplace_back(std::move(d));
+              if (--acc->left == 0)
+                rp.deliver(std::move(acc->result));
+            },
+            [=](caf::error&) mutable {
+              if (--acc->left == 0)
+                rp.deliver(std::move(acc->result));
+            });
   }
 }
 
@@ -533,95 +664,19 @@ caf::behavior topic_tree_impl(Self* self) {
           subject = subject_of(*ts.selector);
         local_route(self, subject, ts.session.address(), ts.group, ts.filter,
                     true);
-        if (!info.wildcard && !ts.selector) {
-          if (st.retiring.count(subject) > 0) {
-            auto rp = self->template make_response_promise<retained_batch>();
-            after_retire(self, subject, [=]() mutable {
-              auto t = get_or_create(self, subject);
-              tracked(self->request(t, topic_request_timeout,
-                                    subscribe_atom::value, ts))
-                  .then(
-                      [=](retained_batch& b) mutable {
-                        rp.deliver(std::move(b));
-                      },
-                      [=](caf::error& err) mutable {
-                        rp.deliver(std::move(err));
-                      });
-            });
-            return rp;
-          }
-          // A missing-topic handler hears of a name no topic had. What it
-          // makes reaches the subscriber: the topic gets the subscription
-          // now, before the tree can answer the lookup of anything that
-          // publishes to it.
-          bool absent = st.missing && st.missing->handlers.size() > 0
-                        && !st.topics.find(subject);
-          auto t = get_or_create(self, subject);
-          auto rp = self->template make_response_promise<retained_batch>();
-          if (absent)
-            ask_missing(st.missing, subject, ts.client_id, "subscribe",
-                        caf::actor{});
-          tracked(self->request(t, topic_request_timeout, subscribe_atom::value,
-                                std::move(ts)))
-              .then(
-                  [=](retained_batch& b) mutable { rp.deliver(std::move(b)); },
-                  [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        // In a node group, a new route first reaches the members: then the
+        // subscription is made (and answered, so the SUBACK means that a
+        // publish on any node reaches it). What comes for the subject
+        // meanwhile waits behind it, in order.
+        auto rp = self->template make_response_promise<retained_batch>();
+        bool wildcard = info.wildcard;
+        if (auto w = st.route_waits.find(subject); w != st.route_waits.end()) {
+          w->second.then.push_back([=]() mutable {
+            subscribe_now(self, std::move(ts), subject, wildcard, rp);
+          });
           return rp;
         }
-        // Remember the filter for topics created later.
-        auto key = ts.session.address();
-        auto v = st.wildcards.find(subject, key);
-        if (v == nullptr) {
-          st.wildcards.insert(subject, key, {});
-          v = st.wildcards.find(subject, key);
-        }
-        bool replaced = false;
-        for (auto& x : *v) {
-          if (x.group == ts.group && x.filter == ts.filter) {
-            x = ts;
-            replaced = true;
-          }
-        }
-        if (!replaced)
-          v->push_back(ts);
-        // And ask every existing matching topic for its retained message.
-        std::vector<topic_interface> targets;
-        st.topics.for_each_match(
-            subject, [&](std::string_view name, topic_interface& t) {
-              // A wildcard reaches only the topics the client may read.
-              if (binds(ts, name))
-                targets.push_back(t);
-            });
-        if (targets.empty()) {
-          // Nothing selected: a missing-topic handler may make it (the
-          // filter is in place for what it makes).
-          if (st.missing && st.missing->handlers.size() > 0)
-            ask_missing(st.missing,
-                        ts.selector ? ts.selector->text() : subject,
-                        ts.client_id, "subscribe", caf::actor{});
-          return retained_batch{};
-        }
-        auto rp = self->template make_response_promise<retained_batch>();
-        struct pending {
-          size_t left;
-          retained_batch result;
-        };
-        auto acc = std::make_shared<pending>(pending{targets.size(), {}});
-        for (auto& t : targets) {
-          tracked(self->request(t, topic_request_timeout, subscribe_atom::value,
-                                ts))
-              .then(
-                  [=](retained_batch& b) mutable {
-                    for (auto& d : b.items)
-                      acc->result.items.emplace_back(std::move(d));
-                    if (--acc->left == 0)
-                      rp.deliver(std::move(acc->result));
-                  },
-                  [=](caf::error&) mutable {
-                    if (--acc->left == 0)
-                      rp.deliver(std::move(acc->result));
-                  });
-        }
+        subscribe_now(self, std::move(ts), subject, wildcard, rp);
         return rp;
       },
       [=](redeliver_atom, const std::string& topic, std::string& group,

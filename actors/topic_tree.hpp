@@ -67,6 +67,13 @@ struct topic_tree_state {
                      std::set<std::pair<caf::actor_addr, std::string>>>
       local_routes;
   std::unordered_map<std::string, std::set<caf::actor_addr>> local_shares;
+  /// Subjects with a new route the members have not all taken yet, and
+  /// the subscriptions to them that wait for it.
+  struct route_wait {
+    size_t acks = 0; ///< announcements not yet answered
+    std::vector<std::function<void()>> then;
+  };
+  std::unordered_map<std::string, route_wait> route_waits;
 
   static inline const char* name = "topic_tree";
 };

@@ -6,7 +6,8 @@ QoS 0, 1 and 2, once each; it crosses to a node once, however many
 subscribers that node has, and not at all to a node without one; routes
 go when their subscribers do; retained messages reach every node; and a
 member that stops answering holds a QoS 1 publisher up no longer than the
-forward timeout. kill -9 of a node while another publishes at QoS 1, at
+forward timeout. A SUBACK comes once every node routes to the new
+subscription. kill -9 of a node while another publishes at QoS 1, at
 random moments, several times: every acknowledged message reaches every
 subscriber still connected, once and in order. A node that joins gets the
 retained messages published before it did. A member that stops answering
@@ -56,6 +57,28 @@ def cross_node_publish_at_every_qos():
             # The subscribers have gone: so have their routes at n1.
             wait_metric(n1, "castor_cluster_routes", lambda v: v == 0,
                         "routes gone with their subscribers")
+
+
+@case(server=False, castor_only=True, timeout=120)
+def a_suback_means_every_node_routes_to_the_subscriber():
+    with group() as g:
+        n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
+        p1 = connect(n1.port, "suback-pub-n1")
+        p3 = connect(n3.port, "suback-pub-n3")
+        for i in range(30):
+            # A new filter on n2 (exact, wildcard or a share group's only
+            # member): the publishes made on n1 and n3 right after its
+            # SUBACK reach it, without waiting for anything else.
+            topic = "suback/%d" % i
+            filt = [topic, topic + "/#", "$share/g%d/%s" % (i, topic)][i % 3]
+            c = connect(n2.port, "suback-sub-%d" % i)
+            c.subscribe(filt, qos=1)
+            p1.publish(topic, b"n1", qos=1, packet_id=1)
+            p3.publish(topic, b"n3")
+            got = sorted(collect(c, 2))
+            check_eq(got, ["n1", "n3"], "%s: both publishes after the SUBACK"
+                     % filt)
+            c.disconnect()
 
 
 @case(server=False, castor_only=True, timeout=120)
