@@ -169,8 +169,11 @@ forward_result forward_publishes(Self* self,
   }
   bool retained = std::any_of(msgs.begin(), msgs.end(),
                               [](auto& m) { return m->retain; });
+  std::vector<caf::actor> every;
+  if (retained)
+    every = routes.routers();
   std::vector<forward_target> targets;
-  for (auto& r : retained ? routes.routers() : st.plan.plain)
+  for (auto& r : retained ? every : st.plan.plain)
     target_of(targets, r).full = true;
   forward_result res;
   res.shares = pick_shares(self, msgs.size(), targets);
