@@ -13,6 +13,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/census.hpp"
+#include "actors/cluster_guard.hpp"
 #include "actors/cluster_router.hpp"
 #include "actors/types.hpp"
 #include "log/log.hpp"
@@ -676,6 +677,7 @@ caf::behavior agent(agent_actor* self, cluster_view_ptr view,
     t.next_try = now; // the first tick tries every seed
   }
   publish_view(self);
+  drop_unexpected(self, self->state.routes, "the node agent");
   self->set_down_handler([=](caf::down_msg& dm) {
     if (auto p = member_by_addr(self, dm.source))
       remove_member(self, p->info.node, member_change::failed,

@@ -6,6 +6,7 @@
 #include <caf/send.hpp>
 
 #include "actors/census.hpp"
+#include "actors/cluster_guard.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -128,6 +129,7 @@ caf::message_handler handlers(caf::event_based_actor* self,
 
 caf::behavior router(caf::event_based_actor* self, topic_tree_interface tree,
                      cluster_routes_ptr routes) {
+  drop_unexpected(self, routes, "the router");
   return census(self, metrics::actor_kind::cluster_router,
                 handlers(self, std::move(tree), std::move(routes)));
 }

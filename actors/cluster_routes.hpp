@@ -94,6 +94,10 @@ public:
   /// QoS 0 messages not forwarded to a node that had too many batches of
   /// the topic unanswered.
   std::atomic<uint64_t> forwards_dropped{0};
+  /// Messages the agent or the router did not expect (a stray answer, an
+  /// error, another version's message): dropped, so that one never stops
+  /// the actor that a node's membership or routing stands on.
+  std::atomic<uint64_t> unexpected_messages{0};
 
 private:
   struct member {

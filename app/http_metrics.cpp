@@ -437,6 +437,10 @@ void cluster_metrics(exposition& e, const http_context& ctx) {
        "QoS 0 messages not forwarded to a member that had 64 batches of their "
        "topic unanswered (it falls behind).",
        r.forwards_dropped},
+      {"cluster_unexpected_messages_total",
+       "Messages the node agent or the router had no handler for (a stray "
+       "answer, an error, another version's message): logged and dropped.",
+       r.unexpected_messages},
   };
   for (auto& c : counters)
     e.family(c.name, "counter", c.help)
