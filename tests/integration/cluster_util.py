@@ -109,7 +109,10 @@ class Group:
                  listeners=()):
         self.failure_timeout_ms = failure_timeout_ms
         self.listeners = listeners  # more listener specs for every node
-        self.secret = secret(directory, "secret", "a-group-secret-of-32-bytes-0123")
+        # A secret of its own: a node of another test's group, still trying
+        # a port this group now uses, is refused.
+        self.secret = secret(directory, "secret",
+                             "group-secret-" + os.urandom(12).hex())
         self.ports = {}
         for n in ("n1", "n2", "n3"):
             p = free_port()

@@ -310,6 +310,15 @@ def a_node_that_joins_gets_the_retained_messages():
         check_eq(got(), {"joined/a": "a2", "joined/b": "b3"}, "n3 after its own publish")
 
 
+def forward_counters(*nodes):
+    """What the nodes' forwarding counters say, for a failure's message."""
+    names = ("forwarded_batches", "forwards_dropped", "forwards_failed",
+             "received_batches")
+    return "; ".join("%s: %s" % (n.name, ", ".join(
+        "%s %s" % (m, n.metric("castor_cluster_%s_total" % m)) for m in names))
+        for n in nodes)
+
+
 @case(server=False, castor_only=True, timeout=120)
 def a_member_that_stops_answering_gets_a_bounded_qos0_backlog():
     with group(failure_timeout_ms=30000) as g:
@@ -339,7 +348,12 @@ def a_member_that_stops_answering_gets_a_bounded_qos0_backlog():
                 if i % 20 == 19:
                     # n3 keeps up (on a loaded machine it could fall 64
                     # batches behind too, and be dropped for as well).
-                    got3 += collect(c3, 20)
+                    try:
+                        got3 += collect(c3, 20)
+                    except TestError as e:
+                        raise TestError("n3 got %d of %d: %s; %s" % (
+                            len(got3), i + 1, e,
+                            forward_counters(n1, n3))) from None
             took = time.time() - t0
             check(took < 4.5, "published before the first forward to n2 timed "
                   "out (%.2f s)" % took)
