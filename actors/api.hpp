@@ -15,6 +15,7 @@
 #include <caf/fwd.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/cluster_routes.hpp"
 #include "actors/iface/api.hpp"
 #include "actors/session_directory.hpp"
 #include "actors/iface/locks.hpp"
@@ -59,6 +60,9 @@ struct api_context {
   uint32_t request_timeout_ms = 10000;
   /// The missing-topic handlers (actors/missing_topics.hpp); may be null.
   missing_ptr missing{};
+  /// In a node group, its members (sessions/list asks every one); null
+  /// otherwise.
+  cluster_routes_ptr routes{};
 };
 
 /// What the tree lists for `text` (a checked selector): the filter itself,

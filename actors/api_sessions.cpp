@@ -3,6 +3,13 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "actors/cluster_types.hpp"
 #include "actors/iface/timeouts.hpp"
 
 namespace castor {
@@ -35,23 +42,11 @@ session_filter parsed(const std::string& text) {
 std::optional<std::string> run_sessions(caf::event_based_actor* self,
                                         const api_context& ctx,
                                         const api::request& req) {
-  bool view = !ctx.access || ctx.access->may_view_sessions();
   bool modify = !ctx.access || ctx.access->may_modify_sessions();
   auto unavailable = [] {
     return api::error_answer(
         {"UNAVAILABLE", "this server keeps no session directory"});
   };
-  if (auto l = std::get_if<api::list_sessions>(&req)) {
-    if (!view)
-      return api::error_answer(denied("VIEW_SESSION", "listing sessions"));
-    if (!ctx.sessions)
-      return unavailable();
-    auto page = ctx.sessions->list(parsed(l->filter), l->after, l->limit);
-    auto out = nlohmann::json::array();
-    for (auto& r : page.sessions)
-      out.push_back(session_json(r));
-    return api::ok_answer({{"sessions", std::move(out)}, {"more", page.more}});
-  }
   if (auto c = std::get_if<api::close_sessions>(&req)) {
     if (!modify)
       return api::error_answer(denied("MODIFY_SESSION", "closing sessions"));
@@ -99,6 +94,89 @@ std::optional<std::string> run_sessions(caf::event_based_actor* self,
     return api::ok_answer();
   }
   return std::nullopt;
+}
+
+void run_list_sessions(caf::event_based_actor* self, const api_context& ctx,
+                       api::list_sessions l,
+                       caf::typed_response_promise<std::string> rp) {
+  auto finish = answer_and_quit(self, rp);
+  if (ctx.access && !ctx.access->may_view_sessions())
+    return finish(
+        api::error_answer(denied("VIEW_SESSION", "listing sessions")));
+  if (!ctx.sessions)
+    return finish(api::error_answer(
+        {"UNAVAILABLE", "this server keeps no session directory"}));
+  auto page = ctx.sessions->list(parsed(l.filter), l.after, l.limit);
+  auto members = ctx.routes ? ctx.routes->member_routers()
+                            : std::vector<std::pair<std::string, caf::actor>>{};
+  if (members.empty()) {
+    auto out = nlohmann::json::array();
+    for (auto& r : page.sessions)
+      out.push_back(session_json(r));
+    return finish(
+        api::ok_answer({{"sessions", std::move(out)}, {"more", page.more}}));
+  }
+  // In a node group: every member's page too, merged by id; each session
+  // names its node.
+  struct gathered {
+    std::vector<std::pair<std::string, nlohmann::json>> sessions; // by id
+    bool more = false;
+    size_t left = 0;
+    std::vector<std::string> unanswered;
+  };
+  auto g = std::make_shared<gathered>();
+  g->more = page.more;
+  g->left = members.size();
+  auto self_node = ctx.routes->self_node;
+  for (auto& r : page.sessions) {
+    auto s = session_json(r);
+    s["node"] = self_node;
+    g->sessions.emplace_back(r.id, std::move(s));
+  }
+  auto limit = l.limit;
+  auto done = [g, limit, finish]() mutable {
+    if (--g->left > 0)
+      return;
+    std::stable_sort(g->sessions.begin(), g->sessions.end(),
+                     [](auto& a, auto& b) { return a.first < b.first; });
+    if (g->sessions.size() > limit) {
+      g->sessions.resize(limit);
+      g->more = true;
+    }
+    auto out = nlohmann::json::array();
+    for (auto& [_, s] : g->sessions)
+      out.push_back(std::move(s));
+    nlohmann::json answer{{"sessions", std::move(out)}, {"more", g->more}};
+    if (!g->unanswered.empty()) {
+      std::sort(g->unanswered.begin(), g->unanswered.end());
+      answer["unanswered"] = g->unanswered;
+    }
+    finish(api::ok_answer(std::move(answer)));
+  };
+  auto asked = static_cast<uint32_t>(std::min<size_t>(limit, UINT32_MAX));
+  for (auto& [node, router] : members) {
+    self->request(router, cluster_session_timeout, cl_sessions_atom::value,
+                  l.filter, l.after, asked)
+        .then(
+            [=, node = node](cluster_session_page& p) mutable {
+              g->more = g->more || p.more;
+              for (auto& cs : p.sessions) {
+                nlohmann::json props = nlohmann::json::object();
+                for (auto& [k, v] : cs.properties)
+                  props[k] = v;
+                g->sessions.emplace_back(
+                    cs.id, nlohmann::json{{"id", cs.id},
+                                          {"properties", std::move(props)},
+                                          {"node", node}});
+              }
+              done();
+            },
+            [=, node = node](caf::error&) mutable {
+              // Gone, too slow, or a version without group-wide lists.
+              g->unanswered.push_back(node);
+              done();
+            });
+  }
 }
 
 void run_get_session(caf::event_based_actor* self, const api_context& ctx,

@@ -7,6 +7,7 @@
 // closed is told to its connection, which sends an MQTT 5 client
 // DISCONNECT 0x98 and ends the session.
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,16 @@ namespace castor {
 std::optional<std::string> run_sessions(caf::event_based_actor* self,
                                         const api_context& ctx,
                                         const api::request& req);
+
+/// How long sessions/list in a node group waits for each member's page;
+/// a member that does not answer in time is named in `unanswered`.
+inline constexpr std::chrono::seconds cluster_session_timeout{2};
+
+/// sessions/list: from the session directory; in a node group, merged
+/// with every member's sessions, each naming its node.
+void run_list_sessions(caf::event_based_actor* self, const api_context& ctx,
+                       api::list_sessions l,
+                       caf::typed_response_promise<std::string> rp);
 
 /// sessions/get: the session's properties from the directory, its
 /// subscriptions from its session actor.

@@ -86,10 +86,30 @@ void sync_to(caf::event_based_actor* self, const topic_tree_interface& tree,
           });
 }
 
+/// A page of this node's sessions for a member's sessions/list.
+cluster_session_page list_sessions(const session_directory& sessions,
+                                   const std::string& filter,
+                                   const std::string& after, uint32_t limit) {
+  cluster_session_page out;
+  auto f = parse_session_filter(filter);
+  auto parsed = std::get_if<session_filter>(&f);
+  if (!parsed)
+    return out; // checked where the request was made
+  auto page = sessions.list(*parsed, after,
+                            std::min(limit, cluster_session_page_max));
+  out.more = page.more;
+  out.sessions.reserve(page.sessions.size());
+  for (auto& r : page.sessions)
+    out.sessions.push_back(
+        {r.id, {r.facts.properties.begin(), r.facts.properties.end()}});
+  return out;
+}
+
 /// The router's handlers; `tree` takes what it hands on.
 caf::message_handler handlers(caf::event_based_actor* self,
                               topic_tree_interface tree,
-                              cluster_routes_ptr routes) {
+                              cluster_routes_ptr routes,
+                              session_directory_ptr sessions) {
   // What this node's own actors send (the agent).
   auto local = [self] {
     auto& sender = self->current_sender();
@@ -101,6 +121,13 @@ caf::message_handler handlers(caf::event_based_actor* self,
           return true;
         // Answered by the topic, once it has fanned the batch out.
         return self->delegate(tree, publish_atom::value, std::move(b));
+      },
+      [=](cl_sessions_atom, const std::string& filter, const std::string& after,
+          uint32_t limit) -> cluster_session_page {
+        auto& sender = self->current_sender();
+        if (!sessions || !sender || !routes->trusted_node(sender->node()))
+          return {};
+        return list_sessions(*sessions, filter, after, limit);
       },
       [=](cl_sync_atom, const caf::actor& to) {
         // From the agent: a member's agent to send the retained messages.
@@ -128,18 +155,22 @@ caf::message_handler handlers(caf::event_based_actor* self,
 }
 
 caf::behavior router(caf::event_based_actor* self, topic_tree_interface tree,
-                     cluster_routes_ptr routes) {
+                     cluster_routes_ptr routes,
+                     session_directory_ptr sessions) {
   drop_unexpected(self, routes, "the router");
-  return census(self, metrics::actor_kind::cluster_router,
-                handlers(self, std::move(tree), std::move(routes)));
+  return census(
+      self, metrics::actor_kind::cluster_router,
+      handlers(self, std::move(tree), std::move(routes), std::move(sessions)));
 }
 
 } // namespace
 
 caf::actor spawn_cluster_router(caf::actor_system& sys,
                                 topic_tree_interface tree,
-                                cluster_routes_ptr routes) {
-  return sys.spawn(router, std::move(tree), std::move(routes));
+                                cluster_routes_ptr routes,
+                                session_directory_ptr sessions) {
+  return sys.spawn(router, std::move(tree), std::move(routes),
+                   std::move(sessions));
 }
 
 } // namespace castor

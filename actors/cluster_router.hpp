@@ -15,6 +15,9 @@
 // them to the member's agent (as this node's agent, whom the member
 // knows), and hands a member's on to the tree, which gives each to its
 // topic if that has no retained message of its own.
+//
+// And it lists this node's sessions for sessions/list on another member
+// (from `sessions`, the node's session directory; none without one).
 
 #include <chrono>
 
@@ -23,6 +26,7 @@
 
 #include "actors/cluster_routes.hpp"
 #include "actors/iface/topic_tree.hpp"
+#include "actors/session_directory.hpp"
 
 namespace castor {
 
@@ -30,8 +34,13 @@ namespace castor {
 /// batch before it answers its publisher without it.
 inline constexpr std::chrono::seconds cluster_forward_timeout{5};
 
+/// A page of this node's sessions holds this many at most, whatever a
+/// member asks for.
+inline constexpr uint32_t cluster_session_page_max = 1000;
+
 caf::actor spawn_cluster_router(caf::actor_system& sys,
                                 topic_tree_interface tree,
-                                cluster_routes_ptr routes);
+                                cluster_routes_ptr routes,
+                                session_directory_ptr sessions = nullptr);
 
 } // namespace castor

@@ -79,6 +79,16 @@ std::vector<caf::actor> cluster_routes::routers() const {
   return out;
 }
 
+std::vector<std::pair<std::string, caf::actor>>
+cluster_routes::member_routers() const {
+  std::vector<std::pair<std::string, caf::actor>> out;
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& [node, m] : members_)
+    if (m.router)
+      out.emplace_back(node, m.router);
+  return out;
+}
+
 void cluster_routes::set_member(const std::string& node, uint64_t incarnation,
                                 caf::actor router) {
   std::lock_guard<std::mutex> guard{mtx_};

@@ -50,6 +50,11 @@ public:
 
   /// Every member's router (retained messages go everywhere).
   std::vector<caf::actor> routers() const;
+  /// Every member's node name and router.
+  std::vector<std::pair<std::string, caf::actor>> member_routers() const;
+
+  /// This node's name in the group (set before the agent starts).
+  std::string self_node;
 
   /// Bumped by every change that could change a plan.
   uint64_t version() const noexcept {

@@ -43,9 +43,16 @@
 // retained messages, which fill in the topics that have none there:
 //
 //   router -> router: (cl_sync_atom, publish_batch)      at most 1,000 each
+//
+// sessions/list on one node lists the sessions of every member; each
+// member's router answers from its node's session directory:
+//
+//   node -> router: (cl_sessions_atom, filter, after, limit)
+//                                              -> cluster_session_page
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -68,6 +75,8 @@ using cl_flush_atom = caf::atom_constant<caf::atom("clflush")>;
 /// Retained messages for a member that joined (router -> router), and
 /// within a node (router <-> tree <-> topics).
 using cl_sync_atom = caf::atom_constant<caf::atom("clsync")>;
+/// A page of a node's sessions, for sessions/list on another node.
+using cl_sessions_atom = caf::atom_constant<caf::atom("clsessions")>;
 
 /// The version of the group protocol this build speaks, and the oldest it
 /// still accepts (a rolling upgrade runs two versions side by side).
@@ -132,6 +141,29 @@ struct cluster_route_update {
   std::vector<cluster_share> shares;
 };
 
+/// A session as a member lists it: its id and properties.
+struct cluster_session {
+  std::string id;
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+
+/// A member's sessions that a filter selects, by id after a cursor, and
+/// whether it has more.
+struct cluster_session_page {
+  std::vector<cluster_session> sessions;
+  bool more = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_session& x) {
+  return f(caf::meta::type_name("cluster_session"), x.id, x.properties);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_session_page& x) {
+  return f(caf::meta::type_name("cluster_session_page"), x.sessions, x.more);
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_share& x) {
   return f(caf::meta::type_name("cluster_share"), x.key, x.members);
@@ -184,5 +216,6 @@ CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_challenge))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_proof))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_welcome))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_route_update))
+CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_session_page))
 
 CAF_END_TYPE_ID_BLOCK(castor_cluster)

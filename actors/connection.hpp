@@ -45,6 +45,7 @@
 #include <caf/io/broker.hpp>
 
 #include "metrics/metrics.hpp"
+#include "actors/cluster_routes.hpp"
 #include "actors/counters.hpp"
 #include "actors/session_directory.hpp"
 #include "actors/iface/authenticator.hpp"
@@ -86,6 +87,9 @@ struct connection_context {
   missing_ptr missing;
   /// The sessions the API sees (actors/session_directory.hpp).
   session_directory_ptr sessions;
+  /// In a node group, its route table (the API's sessions/list asks its
+  /// members); null otherwise.
+  cluster_routes_ptr routes;
   /// How long a handler has to answer a request (messaging.request_timeout_ms).
   uint32_t request_timeout_ms = 10000;
   mqtt::channel_options opts;

@@ -69,6 +69,7 @@ void run_api_request(connection_broker* self, mqtt::effect::api_request&& r) {
   actx.handlers = st.ctx->handlers;
   actx.missing = st.ctx->missing;
   actx.sessions = st.ctx->sessions;
+  actx.routes = st.ctx->routes;
   actx.request_timeout_ms = st.ctx->request_timeout_ms;
   auto worker = spawn_api_request(self->system(), std::move(actx));
   auto req = std::make_shared<mqtt::effect::api_request>(std::move(r));

@@ -78,6 +78,8 @@ api_context context_of(const job& j) {
   a.handlers = ctx.handlers;
   a.missing = ctx.missing;
   a.sessions = ctx.sessions;
+  if (ctx.cluster)
+    a.routes = ctx.cluster->routes;
   a.request_timeout_ms = ctx.cfg.messaging.request_timeout_ms;
   return a;
 }

@@ -237,7 +237,7 @@ std::optional<std::string> server::start() {
   auto handlers = std::make_shared<handlers_table>();
   // The HTTP router answers ordinary HTTP requests of http and https
   // listeners: metrics, health, the REST API and the console.
-  if (auto err = start_cluster()) {
+  if (auto err = start_cluster(sessions)) {
     stop();
     return err;
   }
@@ -272,6 +272,7 @@ std::optional<std::string> server::start() {
     ctx->handlers = handlers;
     ctx->missing = missing;
     ctx->sessions = sessions;
+    ctx->routes = routes_;
     ctx->opts.handlers = handlers;
     ctx->request_timeout_ms = cfg_.messaging.request_timeout_ms;
     ctx->transport = transports[i];

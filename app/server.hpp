@@ -21,6 +21,7 @@
 #include "actors/iface/registry.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/session.hpp"
+#include "actors/session_directory.hpp"
 #include "app/config.hpp"
 #include "protocol/channel.hpp"
 #include "security/transport.hpp"
@@ -132,7 +133,9 @@ private:
   bool stopped_ = false;
 
   /// Publishes the node agent on the cluster port (when cluster.enabled).
-  std::optional<std::string> start_cluster();
+  /// `sessions`: what the router lists for other members' sessions/list.
+  std::optional<std::string>
+  start_cluster(const session_directory_ptr& sessions);
   /// Leaves the group and closes the cluster port.
   void stop_cluster();
 };

@@ -79,7 +79,8 @@ make_cluster_settings(const cluster_config& c) {
   return s;
 }
 
-std::optional<std::string> server::start_cluster() {
+std::optional<std::string>
+server::start_cluster(const session_directory_ptr& sessions) {
   if (!cfg_.cluster.enabled)
     return std::nullopt;
   auto settings = make_cluster_settings(cfg_.cluster);
@@ -88,7 +89,8 @@ std::optional<std::string> server::start_cluster() {
   auto view = std::make_shared<cluster_view>(
       std::get<cluster_settings>(std::move(settings)));
   view->routes = routes_;
-  cluster_router_ = spawn_cluster_router(sys_, tree_, routes_);
+  routes_->self_node = view->settings().self.node;
+  cluster_router_ = spawn_cluster_router(sys_, tree_, routes_, sessions);
   auto agent = spawn_cluster_agent(sys_, view, routes_, cluster_router_);
   routes_->set_agent(agent);
   auto& c = cfg_.cluster;
