@@ -14,10 +14,10 @@
 
 #include "actors/census.hpp"
 #include "actors/cluster_guard.hpp"
+#include "actors/cluster_join.hpp"
 #include "actors/cluster_router.hpp"
 #include "actors/types.hpp"
 #include "log/log.hpp"
-#include "security/crypto.hpp"
 
 namespace castor {
 
@@ -37,6 +37,8 @@ const char* name(member_change c) noexcept {
 }
 
 namespace {
+
+using cluster_detail::join_mac;
 
 using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -60,6 +62,7 @@ struct peer {
   caf::actor agent;
   clock::time_point last_heard;
   std::chrono::system_clock::time_point since;
+  std::optional<cluster_node_stats> stats;
 };
 
 struct challenge_state {
@@ -128,34 +131,6 @@ std::string endpoint(const cluster_member& m) {
   return endpoint(m.host, m.port);
 }
 
-/// Length-prefixed fields, so that no two different inputs give one text.
-void put(std::string& out, std::string_view field) {
-  out += std::to_string(field.size());
-  out += ':';
-  out.append(field.data(), field.size());
-}
-
-/// The MAC one side of a join shows: over the purpose, the protocol
-/// version, the group, the identity of the side that shows it and both
-/// nonces (the other side's first), so that it proves knowledge of the
-/// secret for this exchange only.
-std::string join_mac(const cluster_settings& s, std::string_view purpose,
-                     uint32_t version, const cluster_member& who,
-                     const std::string& their_nonce,
-                     const std::string& my_nonce) {
-  std::string text;
-  put(text, purpose);
-  put(text, std::to_string(version));
-  put(text, s.group);
-  put(text, who.node);
-  put(text, who.host);
-  put(text, std::to_string(who.port));
-  put(text, std::to_string(who.incarnation));
-  put(text, their_nonce);
-  put(text, my_nonce);
-  return security::hmac_sha256(s.secret, text);
-}
-
 const cluster_settings& settings(agent_actor* self) {
   return self->state.view->settings();
 }
@@ -178,7 +153,7 @@ std::vector<cluster_member> member_list(agent_actor* self) {
 void publish_view(agent_actor* self) {
   std::vector<cluster_view::member> ms;
   for (auto& [_, p] : self->state.members)
-    ms.push_back({p.info, p.since});
+    ms.push_back({p.info, p.since, p.stats});
   self->state.view->set_members(std::move(ms));
 }
 
@@ -371,10 +346,11 @@ void add_member(agent_actor* self, const cluster_member& info,
                          << ", incarnation " << info.incarnation << ")");
     self->demonitor(p.agent);
     st.view->count(member_change::replaced);
-    p = peer{info, agent, now, std::chrono::system_clock::now()};
+    p = peer{info, agent, now, std::chrono::system_clock::now(), {}};
   } else {
     st.members.emplace(
-        info.node, peer{info, agent, now, std::chrono::system_clock::now()});
+        info.node,
+        peer{info, agent, now, std::chrono::system_clock::now(), {}});
     st.view->count(member_change::joined);
     CASTOR_LOG(info, "cluster",
                "member " << info.node << " joined (" << endpoint(info)
@@ -632,12 +608,19 @@ void tick(agent_actor* self) {
   auto& s = settings(self);
   auto now = clock::now();
   std::vector<std::string> silent;
+  std::optional<cluster_node_stats> stats;
+  if (st.view->local_stats && !st.members.empty())
+    stats = st.view->local_stats();
   for (auto& [node, p] : st.members) {
-    if (now - p.last_heard > s.failure_timeout)
+    if (now - p.last_heard > s.failure_timeout) {
       silent.push_back(node);
-    else
-      self->send(p.agent, cl_beat_atom::value, me(self).node,
-                 me(self).incarnation);
+      continue;
+    }
+    self->send(p.agent, cl_beat_atom::value, me(self).node,
+               me(self).incarnation);
+    if (stats)
+      self->send(p.agent, cl_stats_atom::value, me(self).node,
+                 me(self).incarnation, *stats);
   }
   for (auto& node : silent)
     remove_member(self, node, member_change::failed,
@@ -734,6 +717,15 @@ caf::behavior agent(agent_actor* self, cluster_view_ptr view,
             auto p = member_by_addr(self, sender_addr(self));
             if (p && p->info.node == node && p->info.incarnation == incarnation)
               p->last_heard = clock::now();
+          },
+          [=](cl_stats_atom, const std::string& node, uint64_t incarnation,
+              cluster_node_stats& x) {
+            auto p = member_by_addr(self, sender_addr(self));
+            if (p && p->info.node == node
+                && p->info.incarnation == incarnation) {
+              p->stats = x;
+              publish_view(self);
+            }
           },
           [=](cl_members_atom, const std::vector<cluster_member>& list) {
             // From a member, or from this agent (a welcome's list).

@@ -16,8 +16,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,12 +58,19 @@ public:
   struct member {
     cluster_member info;
     std::chrono::system_clock::time_point since;
+    /// Its figures, as its last heartbeat brought them (none yet, or a
+    /// version that does not send them).
+    std::optional<cluster_node_stats> stats;
   };
 
   explicit cluster_view(cluster_settings s) : settings_(std::move(s)) {}
 
   /// The route table and its counters (set before the agent starts).
   cluster_routes_ptr routes;
+
+  /// This node's figures, which the agent sends the members with each
+  /// heartbeat (set before the agent starts; none: nothing is sent).
+  std::function<cluster_node_stats()> local_stats;
 
   const cluster_settings& settings() const noexcept {
     return settings_;

@@ -19,6 +19,8 @@
 //   member -> member: (cl_members_atom, vector<cluster_member>)
 //                                              the members it knows
 //   member -> member: (cl_leave_atom, node, incarnation)    leaving
+//   member -> member: (cl_stats_atom, node, incarnation, cluster_node_stats)
+//                          its own figures, with each heartbeat
 //   member -> member: (cl_routes_atom, cluster_route_update) -> bool
 //                          its filters (all of them, or what changed),
 //                          answered once taken (a SUBACK waits for it)
@@ -75,6 +77,8 @@ using cl_flush_atom = caf::atom_constant<caf::atom("clflush")>;
 /// Retained messages for a member that joined (router -> router), and
 /// within a node (router <-> tree <-> topics).
 using cl_sync_atom = caf::atom_constant<caf::atom("clsync")>;
+/// A member's own figures, sent with each heartbeat (group-wide metrics).
+using cl_stats_atom = caf::atom_constant<caf::atom("clstats")>;
 /// A page of a node's sessions, for sessions/list on another node.
 using cl_sessions_atom = caf::atom_constant<caf::atom("clsessions")>;
 
@@ -140,6 +144,24 @@ struct cluster_route_update {
   std::vector<std::string> remove;
   std::vector<cluster_share> shares;
 };
+
+/// A node's own figures, as the other members' /metrics show them with a
+/// `node` label.
+struct cluster_node_stats {
+  uint64_t connections = 0; ///< MQTT connections open
+  uint64_t sessions_connected = 0;
+  uint64_t sessions_offline = 0;
+  uint64_t subscriptions = 0;
+  uint64_t messages_received = 0; ///< PUBLISH packets, every QoS, in total
+  uint64_t messages_sent = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_node_stats& x) {
+  return f(caf::meta::type_name("cluster_node_stats"), x.connections,
+           x.sessions_connected, x.sessions_offline, x.subscriptions,
+           x.messages_received, x.messages_sent);
+}
 
 /// A session as a member lists it: its id and properties.
 struct cluster_session {
@@ -217,5 +239,6 @@ CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_proof))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_welcome))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_route_update))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_session_page))
+CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_node_stats))
 
 CAF_END_TYPE_ID_BLOCK(castor_cluster)

@@ -387,6 +387,43 @@ void security_metrics(exposition& e, const metrics::snapshot& s,
 }
 
 /// The node group (only when the server is part of one).
+/// Group-wide gauges: this node's figures and every member's (as its last
+/// heartbeat brought them), each with a `node` label.
+void group_metrics(exposition& e, const cluster_view& v,
+                   const session_directory_ptr& sessions) {
+  std::vector<std::pair<std::string, cluster_node_stats>> nodes;
+  nodes.emplace_back(v.settings().self.node, node_stats(sessions));
+  for (auto& m : v.members())
+    if (m.stats)
+      nodes.emplace_back(m.info.node, *m.stats);
+  auto family = [&](const char* name, const char* type, const char* help,
+                    uint64_t cluster_node_stats::*field) {
+    e.family(name, type, help);
+    for (auto& [node, x] : nodes)
+      e.sample(label("node", node), static_cast<double>(x.*field));
+  };
+  family("group_connections", "gauge",
+         "MQTT connections open on each node of the group (a member's "
+         "figures are those of its last heartbeat).",
+         &cluster_node_stats::connections);
+  e.family("group_sessions", "gauge",
+           "Sessions on each node of the group, connected or offline.");
+  for (auto& [node, x] : nodes)
+    e.sample(label("node", node, "state", "connected"),
+             static_cast<double>(x.sessions_connected))
+        .sample(label("node", node, "state", "offline"),
+                static_cast<double>(x.sessions_offline));
+  family("group_subscriptions", "gauge",
+         "Subscriptions of sessions on each node of the group.",
+         &cluster_node_stats::subscriptions);
+  family("group_messages_received_total", "counter",
+         "PUBLISH packets received from clients by each node of the group.",
+         &cluster_node_stats::messages_received);
+  family("group_messages_sent_total", "counter",
+         "PUBLISH packets sent to clients by each node of the group.",
+         &cluster_node_stats::messages_sent);
+}
+
 void cluster_metrics(exposition& e, const http_context& ctx) {
   if (!ctx.cluster)
     return;
@@ -445,9 +482,30 @@ void cluster_metrics(exposition& e, const http_context& ctx) {
   for (auto& c : counters)
     e.family(c.name, "counter", c.help)
         .sample(static_cast<double>(c.value.load(std::memory_order_relaxed)));
+  group_metrics(e, v, ctx.sessions);
 }
 
 } // namespace
+
+cluster_node_stats node_stats(const session_directory_ptr& sessions) {
+  auto s = metrics::gather();
+  auto& t = *s.total;
+  cluster_node_stats x;
+  for (auto& l : t.connections)
+    for (size_t level : {size_t{4}, size_t{5}})
+      x.connections += static_cast<uint64_t>(
+          std::max<int64_t>(0, metrics::snapshot::gauge(l[level])));
+  if (sessions)
+    std::tie(x.sessions_connected, x.sessions_offline)
+        = sessions->connected_and_offline();
+  x.subscriptions = static_cast<uint64_t>(
+      std::max<int64_t>(0, metrics::snapshot::gauge(t.subscriptions)));
+  for (size_t q = 0; q < 3; ++q) {
+    x.messages_received += value(t.messages_in[q]);
+    x.messages_sent += value(t.messages_out[q]);
+  }
+  return x;
+}
 
 http::response http_metrics(http_router_actor* self, const http::request&) {
   auto& ctx = *self->state.ctx;

@@ -100,6 +100,10 @@ caf::behavior http_router(http_router_actor* self, http_context_ptr ctx);
 /// GET /metrics (app/http_metrics.cpp).
 http::response http_metrics(http_router_actor* self, const http::request& req);
 
+/// This node's own figures for the other members of its group (they show
+/// them in their castor_group_* gauges).
+cluster_node_stats node_stats(const session_directory_ptr& sessions);
+
 /// Requests under /api/v1/ (app/rest_api.cpp): answers through `rp`.
 void http_rest(http_router_actor* self, http::request& req,
                caf::typed_response_promise<http::response> rp);

@@ -90,6 +90,7 @@ server::start_cluster(const session_directory_ptr& sessions) {
       std::get<cluster_settings>(std::move(settings)));
   view->routes = routes_;
   routes_->self_node = view->settings().self.node;
+  view->local_stats = [sessions] { return node_stats(sessions); };
   cluster_router_ = spawn_cluster_router(sys_, tree_, routes_, sessions);
   auto agent = spawn_cluster_agent(sys_, view, routes_, cluster_router_);
   routes_->set_agent(agent);

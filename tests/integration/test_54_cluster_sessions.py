@@ -3,10 +3,12 @@
 on any node lists the sessions of every member, merged by id and paged
 across them, each naming its node; the REST API lists them too; a member
 that does not answer in time is named in `unanswered`, and the others'
-sessions still come."""
+sessions still come. Every node's /metrics shows every member's
+connections, sessions, subscriptions and messages with a `node` label."""
 
 import json
 import os
+import re
 import signal
 import time
 import urllib.parse
@@ -119,6 +121,69 @@ def a_member_that_does_not_answer_is_named():
         admin.disconnect()
         for c in held:
             c.close()
+
+
+def group_figures(node):
+    """{(name, node, state): value} of the castor_group_* samples that
+    `node`'s /metrics shows."""
+    out = {}
+    for line in node.get("/metrics").splitlines():
+        m = re.match(r'castor_group_(\w+)\{node="([^"]+)"(?:,state="(\w+)")?\} '
+                     r'(\S+)$', line)
+        if m:
+            out[(m.group(1), m.group(2), m.group(3))] = float(m.group(4))
+    return out
+
+
+@case(server=False, castor_only=True, timeout=120)
+def every_node_shows_every_members_figures():
+    with group() as g:
+        n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
+        m1 = connect(n2.port, "g54-m1")
+        m1.subscribe("m/#", qos=0)
+        m2 = connect(n2.port, "g54-m2")
+        m2.subscribe("m/x", qos=0)
+        m2.subscribe("m/y", qos=0)
+        wait_metric(n3, "castor_cluster_routes", lambda v: v == 3,
+                    "n2's filters at n3")
+        pub = connect(n3.port, "g54-m3")
+        for i in range(5):
+            pub.publish("m/x", b"%d" % i)
+        pub.publish("m/x", b"last", qos=1)
+        for c in (m1, m2):
+            got = [c.expect_publish(ack=True).payload for _ in range(6)]
+            check_eq(got[-1], b"last", "the messages on n2")
+        want = {("connections", "n1", None): 0,
+                ("connections", "n2", None): 2,
+                ("connections", "n3", None): 1,
+                ("sessions", "n2", "connected"): 2,
+                ("sessions", "n2", "offline"): 0,
+                ("sessions", "n3", "connected"): 1,
+                ("subscriptions", "n2", None): 3,
+                ("subscriptions", "n3", None): 0,
+                ("messages_received_total", "n3", None): 6,
+                ("messages_received_total", "n2", None): 0,
+                ("messages_sent_total", "n2", None): 12}
+
+        def shows(node, want):
+            got = group_figures(node)
+            return all(got.get(k) == v for k, v in want.items())
+        for node in (n1, n2, n3):
+            check(wait_until(lambda: shows(node, want), 5),
+                  "%s shows every member's figures: %r"
+                  % (node.name, group_figures(node)))
+        # A client that leaves n2 leaves the figures n1 shows for n2.
+        m2.disconnect()
+        check(wait_until(lambda: shows(n1, {("connections", "n2", None): 1,
+                                            ("subscriptions", "n2", None): 1}),
+                         5), "n1 after m2 left: %r" % group_figures(n1))
+        # A node that leaves the group leaves the figures.
+        m1.close()
+        pub.close()
+        n3.stop()
+        check(wait_until(lambda: not any(k[1] == "n3"
+                                         for k in group_figures(n1)), 10),
+              "n3 gone from n1's figures: %r" % group_figures(n1))
 
 
 if __name__ == "__main__":
