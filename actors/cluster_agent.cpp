@@ -143,6 +143,12 @@ milliseconds request_timeout(agent_actor* self) {
   return std::max(milliseconds{2000}, settings(self).failure_timeout);
 }
 
+/// The steps of a join wait this long at most: a join that gets no answer
+/// (a connection CAF dropped under it) is tried again soon.
+milliseconds join_timeout(agent_actor* self) {
+  return std::min(milliseconds{5000}, request_timeout(self));
+}
+
 std::vector<cluster_member> member_list(agent_actor* self) {
   std::vector<cluster_member> out{me(self)};
   for (auto& [_, p] : self->state.members)
@@ -421,7 +427,7 @@ void try_join(agent_actor* self, const std::string& host, uint16_t port) {
   if (st.leaving || !st.connecting.insert(key).second)
     return;
   auto mm = self->system().middleman().actor_handle();
-  self->request(mm, request_timeout(self), caf::connect_atom::value, host, port)
+  self->request(mm, join_timeout(self), caf::connect_atom::value, host, port)
       .then(
           [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
               const std::set<std::string>&) {
@@ -431,7 +437,7 @@ void try_join(agent_actor* self, const std::string& host, uint16_t port) {
             auto nonce = security::random_bytes(16);
             cluster_hello h{cluster_protocol_version, settings(self).group,
                             me(self), nonce};
-            self->request(remote, request_timeout(self), cl_hello_atom::value,
+            self->request(remote, join_timeout(self), cl_hello_atom::value,
                           std::move(h))
                 .then(
                     [=](cluster_challenge& c) {
@@ -468,7 +474,7 @@ void try_join(agent_actor* self, const std::string& host, uint16_t port) {
                                       join_mac(s, "proof", c.version, me(self),
                                                c.nonce, nonce)};
                       auto from = c.from;
-                      self->request(remote, request_timeout(self),
+                      self->request(remote, join_timeout(self),
                                     cl_proof_atom::value, std::move(p))
                           .then(
                               [=](cluster_welcome& w) {
@@ -509,6 +515,14 @@ void learn(agent_actor* self, const std::vector<cluster_member>& list) {
       t.host = m.host;
       t.port = m.port;
       t.until = clock::now() + learnt_retry_period;
+    }
+    // Two nodes that learn of each other at once would connect to each
+    // other at once: CAF keeps one of the two connections, and a join
+    // under way on the other can be lost. The node with the smaller name
+    // joins now; the other waits a little (its tick joins if nobody did).
+    if (me(self).node > m.node) {
+      t.next_try = clock::now() + 2 * first_retry;
+      continue;
     }
     t.next_try = clock::now() + t.backoff;
     try_join(self, m.host, m.port);
@@ -632,7 +646,11 @@ void tick(agent_actor* self) {
       it = st.targets.erase(it);
       continue;
     }
-    auto held = !t.node.empty() && st.members.count(t.node) > 0;
+    auto held
+        = (!t.node.empty() && st.members.count(t.node) > 0)
+          || std::any_of(st.members.begin(), st.members.end(), [&](auto& kv) {
+               return endpoint(kv.second.info) == it->first;
+             });
     if (t.is_self || held || st.connecting.count(it->first) > 0
         || now < t.next_try) {
       ++it;
