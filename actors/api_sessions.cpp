@@ -16,11 +16,18 @@ namespace castor {
 
 namespace {
 
-nlohmann::json session_json(const session_record& r) {
+/// A session as the API shows it: its id and properties (name, value
+/// pairs, of this node's directory or of a member's page).
+template <class Properties>
+nlohmann::json session_json(const std::string& id, const Properties& ps) {
   nlohmann::json props = nlohmann::json::object();
-  for (auto& [k, v] : r.facts.properties)
+  for (auto& [k, v] : ps)
     props[k] = v;
-  return {{"id", r.id}, {"properties", std::move(props)}};
+  return {{"id", id}, {"properties", std::move(props)}};
+}
+
+nlohmann::json session_json(const session_record& r) {
+  return session_json(r.id, r.facts.properties);
 }
 
 api::error denied(const char* permission, const char* what) {
@@ -161,13 +168,9 @@ void run_list_sessions(caf::event_based_actor* self, const api_context& ctx,
             [=, node = node](cluster_session_page& p) mutable {
               g->more = g->more || p.more;
               for (auto& cs : p.sessions) {
-                nlohmann::json props = nlohmann::json::object();
-                for (auto& [k, v] : cs.properties)
-                  props[k] = v;
-                g->sessions.emplace_back(
-                    cs.id, nlohmann::json{{"id", cs.id},
-                                          {"properties", std::move(props)},
-                                          {"node", node}});
+                auto s = session_json(cs.id, cs.properties);
+                s["node"] = node;
+                g->sessions.emplace_back(cs.id, std::move(s));
               }
               done();
             },
