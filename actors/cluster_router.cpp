@@ -109,13 +109,53 @@ cluster_session_page list_sessions(const session_directory& sessions,
 caf::message_handler handlers(caf::event_based_actor* self,
                               topic_tree_interface tree,
                               cluster_routes_ptr routes,
-                              session_directory_ptr sessions) {
+                              session_directory_ptr sessions,
+                              caf::actor claims) {
   // What this node's own actors send (the agent).
   auto local = [self] {
     auto& sender = self->current_sender();
     return sender && sender->node() == self->node();
   };
+  // What members send (a route update may be ahead of the join, but these
+  // are not).
+  auto member = [self, routes] {
+    auto& sender = self->current_sender();
+    return sender && routes->trusted_node(sender->node());
+  };
   return {
+      // The group's client-id registry (actors/cluster_claims.hpp).
+      [=](claim_atom, std::string& id,
+          std::string& node) -> caf::result<std::string> {
+        if (!claims || !member())
+          return node; // no handover: the claimer starts on its own
+        auto rp = self->make_response_promise();
+        rp.delegate(claims, claim_atom::value, std::move(id), std::move(node));
+        return caf::delegated<std::string>{};
+      },
+      [=](claimed_atom, std::string& id, std::string& holder) {
+        if (claims && member())
+          self->send(claims, claimed_atom::value, std::move(id),
+                     std::move(holder));
+      },
+      [=](release_atom, std::string& id, std::string& node) {
+        if (claims && member())
+          self->send(claims, release_atom::value, std::move(id),
+                     std::move(node));
+      },
+      [=](claim_atom, std::vector<std::string>& ids, std::string& node) {
+        if (claims && member())
+          self->send(claims, claim_atom::value, std::move(ids),
+                     std::move(node));
+      },
+      [=](handover_atom, std::string& id, bool resume,
+          std::string& principal) -> caf::result<session_snapshot> {
+        if (!claims || !member())
+          return session_snapshot{};
+        auto rp = self->make_response_promise();
+        rp.delegate(claims, handover_atom::value, std::move(id), resume,
+                    std::move(principal));
+        return caf::delegated<session_snapshot>{};
+      },
       [=](publish_atom, publish_batch& b) -> caf::result<bool> {
         if (!take(self, *routes, b))
           return true;
@@ -124,8 +164,7 @@ caf::message_handler handlers(caf::event_based_actor* self,
       },
       [=](cl_sessions_atom, const std::string& filter, const std::string& after,
           uint32_t limit) -> cluster_session_page {
-        auto& sender = self->current_sender();
-        if (!sessions || !sender || !routes->trusted_node(sender->node()))
+        if (!sessions || !member())
           return {};
         return list_sessions(*sessions, filter, after, limit);
       },
@@ -155,12 +194,12 @@ caf::message_handler handlers(caf::event_based_actor* self,
 }
 
 caf::behavior router(caf::event_based_actor* self, topic_tree_interface tree,
-                     cluster_routes_ptr routes,
-                     session_directory_ptr sessions) {
+                     cluster_routes_ptr routes, session_directory_ptr sessions,
+                     caf::actor claims) {
   drop_unexpected(self, routes, "the router");
-  return census(
-      self, metrics::actor_kind::cluster_router,
-      handlers(self, std::move(tree), std::move(routes), std::move(sessions)));
+  return census(self, metrics::actor_kind::cluster_router,
+                handlers(self, std::move(tree), std::move(routes),
+                         std::move(sessions), std::move(claims)));
 }
 
 } // namespace
@@ -168,9 +207,10 @@ caf::behavior router(caf::event_based_actor* self, topic_tree_interface tree,
 caf::actor spawn_cluster_router(caf::actor_system& sys,
                                 topic_tree_interface tree,
                                 cluster_routes_ptr routes,
-                                session_directory_ptr sessions) {
+                                session_directory_ptr sessions,
+                                caf::actor claims) {
   return sys.spawn(router, std::move(tree), std::move(routes),
-                   std::move(sessions));
+                   std::move(sessions), std::move(claims));
 }
 
 } // namespace castor

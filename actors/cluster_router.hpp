@@ -17,7 +17,9 @@
 // topic if that has no retained message of its own.
 //
 // And it lists this node's sessions for sessions/list on another member
-// (from `sessions`, the node's session directory; none without one).
+// (from `sessions`, the node's session directory; none without one), and
+// hands members' messages for the group's client-id registry to this
+// node's part of it (`claims`, actors/cluster_claims.hpp).
 
 #include <chrono>
 
@@ -41,6 +43,7 @@ inline constexpr uint32_t cluster_session_page_max = 1000;
 caf::actor spawn_cluster_router(caf::actor_system& sys,
                                 topic_tree_interface tree,
                                 cluster_routes_ptr routes,
-                                session_directory_ptr sessions = nullptr);
+                                session_directory_ptr sessions = nullptr,
+                                caf::actor claims = nullptr);
 
 } // namespace castor

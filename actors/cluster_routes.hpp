@@ -103,6 +103,11 @@ public:
   /// error, another version's message): dropped, so that one never stops
   /// the actor that a node's membership or routing stands on.
   std::atomic<uint64_t> unexpected_messages{0};
+  /// Sessions that moved here from another node (a CONNECT there, then
+  /// here), and claims of client ids that went without the owner's or the
+  /// previous holder's answer (actors/cluster_claims.hpp).
+  std::atomic<uint64_t> sessions_moved{0};
+  std::atomic<uint64_t> claims_failed{0};
 
 private:
   struct member {

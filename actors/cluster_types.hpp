@@ -51,6 +51,15 @@
 //
 //   node -> router: (cl_sessions_atom, filter, after, limit)
 //                                              -> cluster_session_page
+//
+// The group's client-id registry (actors/cluster_claims.hpp) goes through
+// the routers too, to each node's claims actor: (claim_atom, id, node) ->
+// the previous holder, (claimed_atom, id, holder), (release_atom, id,
+// node), (claim_atom, ids, node), and (handover_atom, id, resume,
+// principal) -> session_snapshot (actors/types.hpp). The old session and
+// the new one then talk directly: (handover_atom) and (handover_atom,
+// session_snapshot). A version 2 node answers the claims with an error:
+// the claimer then opens the session on its own.
 
 #include <cstdint>
 #include <string>
@@ -86,7 +95,8 @@ using cl_sessions_atom = caf::atom_constant<caf::atom("clsessions")>;
 /// still accepts (a rolling upgrade runs two versions side by side).
 /// 2: share groups in route updates, and the share picks of forwarded
 /// batches (a version 1 node would deliver to every share group).
-inline constexpr uint32_t cluster_protocol_version = 2;
+/// 3: the client-id registry (claims and session handover).
+inline constexpr uint32_t cluster_protocol_version = 3;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 
 /// One node of the group as the others see it.

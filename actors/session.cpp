@@ -12,6 +12,7 @@
 
 #include "actors/iface/implement.hpp"
 #include "actors/iface/timeouts.hpp"
+#include "actors/session_detail.hpp"
 #include "actors/session_subscriptions.hpp"
 #include "actors/timers.hpp"
 #include "log/log.hpp"
@@ -21,165 +22,37 @@ namespace castor {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+using namespace session_detail;
 
-/// Delivery batches a session takes from a topic before it gives the
-/// credit back: half the topic's window, so the topic never waits for it.
-constexpr uint32_t credit_batch = max_outstanding_batches / 2;
-
-/// The timer wheel when the session runs on the I/O thread, else null (CAF's
-/// clock is used).
 template <class Self>
-const caf::actor& io_timers(Self* self) {
-  static const caf::actor none;
-  return self->state.cfg.on_io_thread ? self->state.cfg.timers : none;
-}
+void handle_subscribe(Self* self, subscribe_request& sr,
+                      caf::response_promise rp);
 
-caf::strong_actor_ptr ptr_of(const caf::actor& a) {
-  return caf::actor_cast<caf::strong_actor_ptr>(a);
-}
-
-/// Whether the session's principal may read `topic` now. Subscriptions
-/// were checked when they were made; this catches rights taken away since
-/// (a change of roles or of the store). Asked once per batch: a batch comes
-/// from one topic actor, so all its updates have one topic.
-bool may_read_now(const session_actor_state& st, const std::string& topic) {
-  if (st.access == nullptr) // no policy: nothing may be read
-    return false;
-  return st.access->reads_everything() || st.access->may_read(topic);
-}
-
-/// Gives topics back the credit held while the session was congested.
+/// Starts from the state another node of the group handed over
+/// (actors/session_subscriptions.hpp).
 template <class Self>
-void pay_owed(Self* self) {
+void restore_session(Self* self, const session_snapshot& snap,
+                     const attach_request& ar) {
   auto& st = self->state;
-  if (!st.credit_held || st.mqtt_state.congested())
-    return;
-  st.credit_held = false;
-  CASTOR_LOG(trace, "session " << st.client_id,
-             "credit paid to " << st.owed.size() << " topics");
-  for (auto& [topic, c] : st.owed)
-    send_as<topic_interface>(self, topic, credit_atom::value, c.batches,
-                             c.bytes);
-  st.owed.clear();
-}
-
-template <class Self>
-void send_out(Self* self, std::vector<mqtt::outbound>& out) {
-  auto& st = self->state;
-  if (!out.empty() && st.conn)
-    self->send(st.conn, out_atom::value, outbound_batch{std::move(out)});
-  out.clear();
-  pay_owed(self);
-}
-
-template <class Self>
-void publish_will(Self* self) {
-  auto& st = self->state;
-  st.will_pending = false;
-  if (!st.req.has_will())
-    return;
-  // At most once per connection.
-  auto will = std::move(st.req.will);
+  st.handover_from = snap.from; // told once the subscriptions are in force
+  for (auto& sr : restore_requests(snap, {ar.principal, {}, ar.access}))
+    handle_subscribe(self, sr, caf::response_promise{});
+  if (st.subscribing == 0 && st.handover_from)
+    self->send(std::exchange(st.handover_from, nullptr), handover_atom::value);
+  restore_state(st.mqtt_state, snap, clock_type::now());
+  st.fresh = false;
   CASTOR_LOG(debug, "session " << st.client_id,
-             "publishing will on " << will->topic);
-  auto m = make_will_message(*will, st.client_id);
-  self->send(st.tree, publish_atom::value, std::move(m));
-}
-
-/// Gives the shared-subscription messages this session did not get
-/// acknowledged to the other members of their groups (via the topic).
-template <class Self>
-void redistribute_shared(Self* self) {
-  auto& st = self->state;
-  std::map<std::tuple<std::string, std::string, std::string>, share_redelivery>
-      redeliver;
-  for (auto& d : st.mqtt_state.take_unacknowledged()) {
-    if (!d.from_share || !d.msg)
-      continue;
-    for (auto& [full, sub] : st.mqtt_state.subscriptions()) {
-      auto info = mqtt::parse_filter(full);
-      if (info.shared && mqtt::topic_matches(info.subject, d.msg->topic)) {
-        redeliver[{d.msg->topic, std::string{info.group},
-                   std::string{info.filter}}]
-            .items.push_back(
-                update{d.seq, value_type::binary, d.msg, nullptr, 0, false});
-        break;
-      }
-    }
-  }
-  for (auto& [key, batch] : redeliver)
-    self->send(st.tree, redeliver_atom::value, std::get<0>(key),
-               std::get<1>(key), std::get<2>(key), std::move(batch));
-}
-
-/// Releases what the session holds: the will (if still due), the
-/// subscriptions, and its unacknowledged shared-subscription messages (which
-/// go to other members of their groups); `done` runs once the topics have
-/// forgotten the subscriptions. What topics sent before that is in this
-/// mailbox by then and goes to the other members too, if `done` hands it on.
-template <class Self, class F>
-void release_session(Self* self, F done) {
-  auto& st = self->state;
-  if (st.will_pending)
-    publish_will(self);
-  st.will_pending = false;
-  topic_unsubscription u;
-  u.session = caf::actor_cast<caf::actor>(self);
-  for (auto& [filter, sub] : st.mqtt_state.subscriptions())
-    u.filters.push_back(filter);
-  bool any = !u.filters.empty();
-  if (any)
-    unsubscribe_at_tree(self, std::move(u), std::move(done));
-  // After the unsubscription (same path, so in order): messages of shared
-  // subscriptions this session did not acknowledge go to other members.
-  redistribute_shared(self);
-  if (!any)
-    done();
-}
-
-/// Ends the session: releases what it holds and stops the actor once the
-/// topics have forgotten it (shared messages that arrive meanwhile go to
-/// the other members of their groups, not with this actor).
-template <class Self>
-void end_session(Self* self) {
-  auto& st = self->state;
-  if (st.ended)
-    return;
-  st.ended = true;
-  st.mqtt_state.end_pending();
-  release_session(self, [self] {
-    redistribute_shared(self);
-    CASTOR_LOG(debug, "session " << self->state.client_id, "ended");
-    self->quit();
-  });
-}
-
-/// Asks the registry whether the session may end (no attach on its way).
-template <class Self>
-void request_end(Self* self) {
-  auto& st = self->state;
-  auto gen = st.attaches;
-  tracked(self->request(st.registry, expire_request_timeout, expire_atom::value,
-                        st.client_id, gen))
-      .then(
-          [=](bool ok) {
-            if (ok && !self->state.conn && self->state.attaches == gen)
-              end_session(self);
-          },
-          [=](caf::error& err) {
-            // No answer in time: stay, and ask again. Any other error means
-            // the registry has gone (shutdown), which ends this session too.
-            if (err == caf::sec::request_timeout && !self->state.conn
-                && self->state.attaches == gen)
-              request_end(self);
-          });
+             "taken over from another node: "
+                 << snap.subs.size() << " subscriptions, "
+                 << snap.messages.size() << " messages");
 }
 
 template <class Self>
 void complete_attach(Self* self, attach_request&& ar,
                      caf::response_promise rp) {
   auto& st = self->state;
+  if (ar.restore && ar.restore->present && st.fresh)
+    restore_session(self, *ar.restore, ar);
   bool present = !st.fresh;
   st.fresh = false;
   st.req.will.reset();
@@ -234,12 +107,87 @@ void kick_attached(Self* self) {
              false);
 }
 
+/// Connections waiting to take over connect, then the session ends
+/// under them: with no session actor, like a session that ends with its
+/// connection (they publish their own wills).
+template <class Self>
+void let_waiting_go(Self* self) {
+  auto& st = self->state;
+  for (auto& w : st.waiting) {
+    attach_result res;
+    res.session_present = !st.fresh;
+    w.rp.deliver(std::move(res));
+    self->send(w.ar.connection, kick_atom::value,
+               mqtt::reason_code::session_taken_over, true);
+  }
+  st.waiting.clear();
+}
+
+/// The session moves to another node of the group, its connection gone:
+/// answers with its state (if the new node wants it and the session
+/// outlives its connections) and ends. Its will goes out only if the
+/// session does not go on there.
+template <class Self>
+void finish_handover(Self* self) {
+  auto& st = self->state;
+  session_snapshot snap;
+  if (st.handover_resume && !st.fresh && !st.reset_on_takeover
+      && st.req.session_expiry != 0) {
+    snap = take_snapshot(st.mqtt_state);
+    snap.from = caf::actor_cast<caf::actor>(self);
+  }
+  bool moves = snap.present;
+  st.reset_on_takeover = false;
+  st.handing_over = false;
+  let_waiting_go(self);
+  st.will_pending = !st.handover_resume && st.req.has_will();
+  st.handover.deliver(std::move(snap));
+  if (!moves) {
+    end_session(self);
+    return;
+  }
+  // Subscribed still, queueing what comes, until the new session's
+  // subscriptions are in force (handover_atom) or the time is up.
+  // (The registry has forgotten it: asked at expiry, it lets it end.)
+  st.handed_over = true;
+  send_later(self, io_timers(self), handover_linger, expire_atom::value,
+             st.epoch);
+}
+
+/// Handed over: the new session's subscriptions are in force in the
+/// group, so this one's go; what it queued meanwhile follows the rest.
+template <class Self>
+void end_handed_over(Self* self, caf::actor to) {
+  auto& st = self->state;
+  st.ended = true;
+  auto done = [self, to] {
+    session_snapshot rest;
+    rest.messages = self->state.mqtt_state.take_unacknowledged();
+    self->send(to, handover_atom::value, std::move(rest));
+    CASTOR_LOG(debug, "session " << self->state.client_id,
+               "moved to another node");
+    self->quit();
+  };
+  topic_unsubscription u;
+  u.session = caf::actor_cast<caf::actor>(self);
+  for (auto& [filter, sub] : st.mqtt_state.subscriptions())
+    u.filters.push_back(filter);
+  if (u.filters.empty())
+    done();
+  else
+    unsubscribe_at_tree(self, std::move(u), done);
+}
+
 template <class Self>
 void takeover_done(Self* self) {
   auto& st = self->state;
   if (st.kicked)
     self->demonitor(st.kicked);
   st.kicked = nullptr;
+  if (st.handing_over) {
+    finish_handover(self);
+    return;
+  }
   if (st.reset_on_takeover) {
     st.reset_on_takeover = false;
     reset_session(self);
@@ -374,17 +322,6 @@ void take_updates(Self* self, const caf::actor& topic, update_batch& batch) {
   }
 }
 
-/// Tells the tree to forget subscriptions; `done` runs once every topic
-/// concerned has.
-template <class Self, class F>
-void unsubscribe_at_tree(Self* self, topic_unsubscription&& u, F done) {
-  auto& st = self->state;
-  tracked(self->request(st.tree, tree_request_timeout, unsub_atom::value,
-                        std::move(u)))
-      .then([done](bool) mutable { done(); },
-            [done](caf::error&) mutable { done(); });
-}
-
 /// Removes the subscriptions of `filters`, which the session state has
 /// just forgotten, from the tree; `done` runs once every topic concerned
 /// has forgotten them too.
@@ -456,12 +393,17 @@ void handle_subscribe(Self* self, subscribe_request& sr,
     for (auto& d : acc->retained)
       st.mqtt_state.enqueue(std::move(d), now, out);
     send_out(self, out);
-    if (--st.subscribing == 0 && st.held) {
+    if (--st.subscribing > 0)
+      return;
+    if (st.held) {
       // What topics sent meanwhile, after the retained messages.
       auto held = std::move(st.held);
       for (auto& [topic, batch] : *held)
         take_updates(self, topic, batch);
     }
+    if (st.handover_from) // restored subscriptions in force
+      self->send(std::exchange(st.handover_from, nullptr),
+                 handover_atom::value);
   };
   // Each subscription to the tree, with what decides which current values
   // (retained messages) it sends.
@@ -678,17 +620,41 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
           st.will_pending = st.req.has_will();
         }
         // Connections waiting to take over connect, then the clean start
-        // takes over from them: with no session actor, like a session that
-        // ends with its connection (they publish their own wills).
-        for (auto& w : st.waiting) {
-          attach_result res;
-          res.session_present = !st.fresh;
-          w.rp.deliver(std::move(res));
-          self->send(w.ar.connection, kick_atom::value,
-                     mqtt::reason_code::session_taken_over, true);
-        }
-        st.waiting.clear();
+        // takes over from them.
+        let_waiting_go(self);
         end_session(self);
+      },
+      [=](handover_atom, bool resume) -> caf::result<session_snapshot> {
+        // The client id connects on another node of the group.
+        auto& st = self->state;
+        if (st.ended || st.handing_over)
+          return session_snapshot{};
+        st.handing_over = true;
+        st.handover_resume = resume;
+        st.handover = self->make_response_promise();
+        ++st.epoch; // cancels will delay and expiry timers
+        if (st.conn)
+          kick_attached(self); // finished once the connection has gone
+        else if (!st.kicked)
+          finish_handover(self);
+        return caf::delegated<session_snapshot>{};
+      },
+      [=](handover_atom) {
+        // From the new session: its subscriptions are in force.
+        if (self->state.handed_over && !self->state.ended)
+          end_handed_over(self,
+                          caf::actor_cast<caf::actor>(self->current_sender()));
+      },
+      [=](handover_atom, session_snapshot& rest) {
+        // From the old session: what it got until this one's
+        // subscriptions were in force.
+        auto& st = self->state;
+        std::vector<mqtt::outbound> out;
+        auto now = clock_type::now();
+        for (auto& d : rest.messages)
+          if (d.msg)
+            st.mqtt_state.enqueue(std::move(d), now, out);
+        send_out(self, out);
       },
       [=](will_atom, uint64_t epoch) {
         auto& st = self->state;

@@ -78,6 +78,17 @@ struct session_actor_state {
   };
   mqtt::lazy_deque<waiting_attach> waiting;
   bool reset_on_takeover = false;
+  /// Handing the session over to another node of the group: answered
+  /// once the connection has gone (actors/cluster_claims.hpp).
+  caf::response_promise handover;
+  bool handing_over = false;
+  bool handover_resume = false; ///< the new node wants the state
+  /// Handed over: subscribed still, until the new session says its
+  /// subscriptions are in force (or a timeout).
+  bool handed_over = false;
+  /// Taken over from another node: the old session, told once this one's
+  /// restored subscriptions are in force.
+  caf::actor handover_from;
   /// Credit owed to topics (delivery batches taken): paid in batches of
   /// credit_batch, and all at once when the session stops being congested.
   struct owed_credit {

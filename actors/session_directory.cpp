@@ -183,6 +183,15 @@ size_t session_directory::size() const {
   return by_id_.size();
 }
 
+std::vector<std::string> session_directory::client_ids() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<std::string> out;
+  out.reserve(id_of_client_.size());
+  for (auto& [client_id, id] : id_of_client_)
+    out.push_back(client_id);
+  return out;
+}
+
 std::pair<size_t, size_t> session_directory::connected_and_offline() const {
   std::lock_guard<std::mutex> guard{mtx_};
   size_t connected = 0;

@@ -90,6 +90,9 @@ public:
 
   size_t size() const;
 
+  /// The client ids of every session (a node group's owners are told).
+  std::vector<std::string> client_ids() const;
+
   /// Sessions connected now, and offline ones (the metrics).
   std::pair<size_t, size_t> connected_and_offline() const;
 

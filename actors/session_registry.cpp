@@ -6,6 +6,7 @@
 
 #include "actors/broker_exit.hpp"
 #include "actors/iface/implement.hpp"
+#include "actors/iface/timeouts.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -29,13 +30,20 @@ session_interface spawn_session(Self* self, const std::string& client_id) {
 }
 
 /// The session of `client_id` has ended: its locks go (actors/locks.hpp).
-/// Told before anything a new session of the client id could ask.
+/// Told before anything a new session of the client id could ask. Unless
+/// the client id stays claimed (`claimed`: another session of it starts
+/// here, or it moves to another node), the group's client-id registry
+/// forgets that this node holds it.
 template <class Self>
-void session_ended(Self* self, const std::string& client_id) {
-  if (self->state.opts.sessions)
-    self->state.opts.sessions->ended(client_id);
-  if (self->state.opts.locks)
-    self->send(self->state.opts.locks, lock_closed_atom::value, client_id);
+void session_ended(Self* self, const std::string& client_id,
+                   bool claimed = false) {
+  auto& opts = self->state.opts;
+  if (opts.sessions)
+    opts.sessions->ended(client_id);
+  if (opts.locks)
+    self->send(opts.locks, lock_closed_atom::value, client_id);
+  if (opts.claims && !claimed)
+    self->send(opts.claims, release_atom::value, client_id);
 }
 
 /// Ends what holds the session of `e` now: the session actor (a clean start
@@ -44,7 +52,7 @@ template <class Self>
 void end_holder(Self* self, session_registry_state::entry& e,
                 const std::string& client_id) {
   if (e.held())
-    session_ended(self, client_id);
+    session_ended(self, client_id, true); // replaced here
   if (e.connection)
     self->send(e.connection, kick_atom::value,
                mqtt::reason_code::session_taken_over, true);
@@ -85,6 +93,74 @@ bool refuse_foreign(Self* self, session_registry_state::entry& e,
   return false;
 }
 
+/// A CONNECT (claimed in the group, if any): refused, or the session to
+/// attach to, whose attach answers `rp`.
+template <class Self>
+void open_session(Self* self, attach_request& ar, caf::response_promise& rp) {
+  auto& st = self->state;
+  auto& e = st.sessions[ar.req.client_id];
+  if (refuse_foreign(self, e, ar, rp))
+    return;
+  e.principal = ar.principal;
+  if (ar.req.clean_start || e.connection) {
+    // A clean start replaces the session; a session without an actor
+    // had expiry 0 and ends with its connection, which is taken over.
+    end_holder(self, e, ar.req.client_id);
+  }
+  if (!e.session && ar.req.clean_start && ar.req.session_expiry == 0) {
+    // Nothing to keep beyond the connection: no session actor until
+    // the client subscribes (promote_atom).
+    e.connection = ar.connection;
+    e.attaches = 0;
+    rp.deliver(attach_result{});
+    return;
+  }
+  if (!e.session) {
+    e.session = spawn_session(self, ar.req.client_id);
+    e.attaches = 0;
+  }
+  ++e.attaches;
+  rp.delegate(e.session, attach_atom::value, std::move(ar));
+}
+
+/// The client id connects on another node of the group as `principal`:
+/// what holds its session here goes, handing over the session's state if
+/// `resume` (answered once its connection has gone). A session of another
+/// principal stays and the CONNECT there is refused, unless the policy
+/// replaces foreign sessions (then the state does not move).
+template <class Self>
+caf::result<session_snapshot> hand_over(Self* self, const std::string& id,
+                                        bool resume,
+                                        const std::string& principal) {
+  auto& st = self->state;
+  auto i = st.sessions.find(id);
+  if (i == st.sessions.end() || !i->second.held())
+    return session_snapshot{};
+  auto& e = i->second;
+  bool foreign = e.principal != principal;
+  if (foreign && st.opts.foreign_session == foreign_session_policy::refuse) {
+    if (st.opts.counters)
+      broker_counters::add(st.opts.counters->auth.foreign_session_refused);
+    CASTOR_LOG(info, "session " << id,
+               "kept: a connection on another node is of another principal");
+    session_snapshot refused;
+    refused.refused = true;
+    return refused;
+  }
+  CASTOR_LOG(debug, "session " << id, "moves to another node of the group");
+  session_ended(self, id, true);
+  auto session = e.session;
+  if (e.connection)
+    self->send(e.connection, kick_atom::value,
+               mqtt::reason_code::session_taken_over, true);
+  st.sessions.erase(i);
+  if (!session)
+    return session_snapshot{};
+  auto rp = self->make_response_promise();
+  rp.delegate(session, handover_atom::value, resume && !foreign);
+  return caf::delegated<session_snapshot>{};
+}
+
 template <class Self>
 caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
                                     session_config cfg, registry_options opts) {
@@ -114,32 +190,43 @@ caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
   });
   return implement<registry_interface>(
       [=](open_atom, attach_request& ar) -> caf::result<attach_result> {
-        auto& st = self->state;
         auto rp = self->make_response_promise();
-        auto& e = st.sessions[ar.req.client_id];
-        if (refuse_foreign(self, e, ar, rp))
-          return caf::delegated<attach_result>{};
-        e.principal = ar.principal;
-        if (ar.req.clean_start || e.connection) {
-          // A clean start replaces the session; a session without an actor
-          // had expiry 0 and ends with its connection, which is taken over.
-          end_holder(self, e, ar.req.client_id);
-        }
-        if (!e.session && ar.req.clean_start && ar.req.session_expiry == 0) {
-          // Nothing to keep beyond the connection: no session actor until
-          // the client subscribes (promote_atom).
-          e.connection = ar.connection;
-          e.attaches = 0;
-          rp.deliver(attach_result{});
+        if (!self->state.opts.claims) {
+          open_session(self, ar, rp);
           return caf::delegated<attach_result>{};
         }
-        if (!e.session) {
-          e.session = spawn_session(self, ar.req.client_id);
-          e.attaches = 0;
-        }
-        ++e.attaches;
-        rp.delegate(e.session, attach_atom::value, std::move(ar));
+        // In a group: the client id is claimed first, which serialises its
+        // CONNECTs across the group and moves its session here.
+        auto resume = !ar.req.clean_start;
+        auto id = ar.req.client_id;
+        auto principal = ar.principal;
+        self->request(self->state.opts.claims, claim_request_timeout,
+                      claim_atom::value, std::move(id), resume,
+                      std::move(principal))
+            .then(
+                [=](session_snapshot& snap) mutable {
+                  if (snap.refused) {
+                    attach_result refused;
+                    refused.refused = mqtt::reason_code::not_authorized;
+                    rp.deliver(std::move(refused));
+                    return;
+                  }
+                  if (snap.present)
+                    ar.restore = std::make_shared<const session_snapshot>(
+                        std::move(snap));
+                  open_session(self, ar, rp);
+                },
+                [=](caf::error& err) mutable {
+                  CASTOR_LOG(warning, "session " << ar.req.client_id,
+                             "not claimed in the group (" << to_string(err)
+                                                          << "): opened here");
+                  open_session(self, ar, rp);
+                });
         return caf::delegated<attach_result>{};
+      },
+      [=](handover_atom, const std::string& id, bool resume,
+          const std::string& principal) -> caf::result<session_snapshot> {
+        return hand_over(self, id, resume, principal);
       },
       [=](promote_atom, attach_request& ar) -> caf::result<attach_result> {
         // A connection without a session actor needs one (it subscribes).

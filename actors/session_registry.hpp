@@ -19,6 +19,12 @@
 // or, with `foreign_session_policy::replace`, the old session ends (its
 // connection is kicked with 0x8E) and the newcomer starts a clean one.
 //
+// In a node group, a CONNECT first claims its client id in the group
+// (`registry_options::claims`, actors/cluster_claims.hpp): a session the id
+// has on another node moves here (its connection there gets DISCONNECT
+// 0x8E), and a CONNECT on another node takes this node's session away
+// (handover_atom).
+//
 // What it handles: registry_interface (actors/iface/registry.hpp); besides,
 // exit_msg from the tree or user_shutdown (quit) and from a session that
 // failed (forget it).
@@ -51,6 +57,10 @@ struct registry_options {
   /// The sessions the API sees (actors/session_directory.hpp): a session
   /// that ends leaves it. May be null.
   session_directory_ptr sessions{};
+  /// In a node group: this node's client-id registry
+  /// (actors/cluster_claims.hpp), where every CONNECT claims its client id
+  /// first and which tells of sessions that end here. Null: no group.
+  caf::actor claims{};
 };
 
 struct session_registry_state {

@@ -59,4 +59,49 @@ std::string subscriptions_json(const mqtt::session_state& state) {
   return out.dump();
 }
 
+session_snapshot take_snapshot(mqtt::session_state& state) {
+  session_snapshot snap;
+  snap.present = true;
+  for (auto& [filter, sub] : state.subscriptions()) {
+    snap.subs.push_back(sub.opts);
+    snap.subscription_ids.push_back(sub.subscription_id);
+  }
+  snap.messages = state.take_unacknowledged();
+  snap.qos2_ids.assign(state.inbound_qos2.begin(), state.inbound_qos2.end());
+  return snap;
+}
+
+std::vector<subscribe_request> restore_requests(const session_snapshot& snap,
+                                                const access_ref& access) {
+  std::map<uint32_t, subscribe_request> by_id;
+  auto n = std::min(snap.subs.size(), snap.subscription_ids.size());
+  for (size_t i = 0; i < n; ++i) {
+    auto id = snap.subscription_ids[i];
+    auto& sr = by_id[id];
+    sr.subscription_id = id;
+    sr.access = access;
+    auto sub = snap.subs[i];
+    sub.retain_handling = 2;
+    sr.codes.push_back(
+        static_cast<mqtt::reason_code>(std::min<uint8_t>(sub.max_qos, 2)));
+    sr.subs.push_back(std::move(sub));
+  }
+  std::vector<subscribe_request> out;
+  for (auto& [id, sr] : by_id)
+    out.push_back(std::move(sr));
+  return out;
+}
+
+void restore_state(mqtt::session_state& state, const session_snapshot& snap,
+                   mqtt::steady_time now) {
+  auto n = std::min(snap.subs.size(), snap.subscription_ids.size());
+  for (size_t i = 0; i < n; ++i)
+    state.subscribe(snap.subs[i], snap.subscription_ids[i]);
+  std::vector<mqtt::outbound> none; // not attached: everything is queued
+  for (auto d : snap.messages)
+    if (d.msg)
+      state.enqueue(std::move(d), now, none);
+  state.inbound_qos2.insert(snap.qos2_ids.begin(), snap.qos2_ids.end());
+}
+
 } // namespace castor

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/types.hpp"
 #include "protocol/channel.hpp"
 #include "protocol/session_state.hpp"
 
@@ -25,5 +26,23 @@ std::vector<std::string> unreadable_filters(const mqtt::session_state& state,
 /// `retain_as_published`, `retain_handling`, and `subscription_id` when
 /// it has one.
 std::string subscriptions_json(const mqtt::session_state& state);
+
+// -- moving a session to another node of a group --------------------------
+
+/// The state another node takes the session on with: its subscriptions,
+/// the QoS 1/2 messages not acknowledged (taken out of `state`) and the
+/// QoS 2 identifiers awaiting PUBREL.
+session_snapshot take_snapshot(mqtt::session_state& state);
+
+/// The SUBSCRIBEs that make `snap`'s subscriptions at this node's tree,
+/// one per subscription identifier, under `access`: without retained
+/// messages (retain handling 2), as the subscriptions are not new.
+std::vector<subscribe_request> restore_requests(const session_snapshot& snap,
+                                                const access_ref& access);
+
+/// Puts `snap` into `state` (not attached): its subscriptions as the
+/// client made them, its messages queued in order, its QoS 2 identifiers.
+void restore_state(mqtt::session_state& state, const session_snapshot& snap,
+                   mqtt::steady_time now);
 
 } // namespace castor

@@ -107,6 +107,13 @@ using exists_atom = caf::atom_constant<caf::atom("exists")>;
 using revoke_atom = caf::atom_constant<caf::atom("revoke")>;
 /// sessions/get: API -> session, its subscriptions.
 using subs_atom = caf::atom_constant<caf::atom("subs")>;
+/// A node group's client-id registry (actors/cluster_claims.hpp): a
+/// CONNECT claims its client id at the id's owner node; the node that held
+/// it hands the session over (registry -> session) and forgets it.
+using claim_atom = caf::atom_constant<caf::atom("claim")>;
+using claimed_atom = caf::atom_constant<caf::atom("claimed")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using handover_atom = caf::atom_constant<caf::atom("handover")>;
 
 /// Modes of (flow_atom, uint8_t) from a connection to its session.
 enum class flow_mode : uint8_t {
@@ -186,6 +193,26 @@ struct ack_batch {
   std::vector<ack_item> items;
 };
 
+/// A session moved from one node of a group to another (a CONNECT of its
+/// client id on the other node): its subscriptions, the QoS 1/2 messages
+/// the client has not acknowledged (in flight, then queued, in order) and
+/// the QoS 2 packet identifiers it sent that await PUBREL
+/// (actors/cluster_claims.hpp).
+struct session_snapshot {
+  bool present = false; ///< there was a session (the rest is its state)
+  /// The session belongs to another principal and stays where it is: the
+  /// CONNECT is refused (0x87).
+  bool refused = false;
+  std::vector<mqtt::subscription> subs;
+  std::vector<uint32_t> subscription_ids; ///< one per subscription, 0: none
+  std::vector<mqtt::delivery> messages;
+  std::vector<uint16_t> qos2_ids;
+  /// The old session, which stays subscribed (queueing what comes) until
+  /// the new one's subscriptions are in force in the group, then hands on
+  /// what it queued meanwhile and ends.
+  caf::actor from;
+};
+
 /// Connection -> registry -> session: attach this connection.
 struct attach_request {
   mqtt::session_request req;
@@ -196,6 +223,9 @@ struct attach_request {
   /// That principal's rights (null = nothing may be read), which the
   /// session checks its deliveries against. Local: not serialized.
   mqtt::access_ptr access{};
+  /// The session as another node of the group held it, to start from
+  /// (a CONNECT without clean start). Local: not serialized.
+  std::shared_ptr<const session_snapshot> restore{};
 };
 
 /// Session -> connection: the answer to attach_request.
@@ -410,6 +440,12 @@ typename Inspector::result_type inspect(Inspector& f, ack_batch& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_snapshot& x) {
+  return f(caf::meta::type_name("session_snapshot"), x.present, x.refused,
+           x.subs, x.subscription_ids, x.messages, x.qos2_ids, x.from);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, attach_request& x) {
   return f(caf::meta::type_name("attach_request"), x.req, x.connection,
            x.principal);
@@ -588,5 +624,6 @@ CAF_ADD_TYPE_ID(castor, (castor::subscribe_codes))
 CAF_ADD_TYPE_ID(castor, (castor::series_request))
 CAF_ADD_TYPE_ID(castor, (castor::series_answer))
 CAF_ADD_TYPE_ID(castor, (castor::topic_watch))
+CAF_ADD_TYPE_ID(castor, (castor::session_snapshot))
 
 CAF_END_TYPE_ID_BLOCK(castor)

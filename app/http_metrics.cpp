@@ -478,6 +478,14 @@ void cluster_metrics(exposition& e, const http_context& ctx) {
        "Messages the node agent or the router had no handler for (a stray "
        "answer, an error, another version's message): logged and dropped.",
        r.unexpected_messages},
+      {"cluster_sessions_moved_total",
+       "Sessions that moved to this node from another member (a CONNECT of "
+       "their client id here, without clean start).",
+       r.sessions_moved},
+      {"cluster_claims_failed_total",
+       "CONNECTs whose client id the owner node or the node that held the "
+       "session did not answer in time: the session started here anew.",
+       r.claims_failed},
   };
   for (auto& c : counters)
     e.family(c.name, "counter", c.help)

@@ -10,6 +10,7 @@
 #include "actors/broker_exit.hpp"
 #include "actors/locks.hpp"
 #include "actors/timer_wheel.hpp"
+#include "actors/cluster_claims.hpp"
 #include "actors/session_registry.hpp"
 #include "actors/topic_tree.hpp"
 #include "app/listener.hpp"
@@ -153,8 +154,13 @@ std::optional<std::string> server::start() {
   missing->request_timeout_ms = cfg_.messaging.request_timeout_ms;
   // In a node group, the route table the tree and its topics share with
   // the node agent (actors/cluster_routes.hpp).
-  if (cfg_.cluster.enabled)
+  if (cfg_.cluster.enabled) {
     routes_ = std::make_shared<cluster_routes>();
+    routes_->self_node = cluster_node_name(cfg_.cluster);
+    // Its part of the group's client-id registry, which every CONNECT asks
+    // first (actors/cluster_claims.hpp).
+    cluster_claims_ = spawn_cluster_claims(sys_, routes_, sessions);
+  }
   auto routes = routes_;
   if (io) {
     auto tree = sys_.middleman().spawn_broker(
@@ -189,9 +195,12 @@ std::optional<std::string> server::start() {
   ropts.sessions = sessions;
   missing->sessions = sessions;
   ropts.counters = counters_;
+  ropts.claims = cluster_claims_;
   auto registry = sys_.middleman().spawn_broker(session_registry_broker, tree_,
                                                 scfg, std::move(ropts));
   drain_mailbox_on_exit(registry);
+  if (cluster_claims_)
+    caf::anon_send(cluster_claims_, claim_atom::value, registry);
   registry_ = caf::actor_cast<registry_interface>(std::move(registry));
   if (cfg_.mqtt.topic_idle_timeout_ms > 0)
     caf::anon_send(tree_, gc_config_atom::value,
@@ -337,6 +346,9 @@ void server::stop() {
     caf::anon_send(l, shutdown_atom::value);
   listeners_.clear();
   stop_cluster();
+  if (cluster_claims_)
+    caf::anon_send_exit(cluster_claims_, caf::exit_reason::user_shutdown);
+  cluster_claims_ = nullptr;
   caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
   if (auth_chain_)
     caf::anon_send_exit(auth_chain_, caf::exit_reason::user_shutdown);

@@ -130,6 +130,8 @@ private:
   cluster_view_ptr cluster_view_;
   cluster_routes_ptr routes_;
   caf::actor cluster_router_;
+  /// This node's part of the group's client-id registry.
+  caf::actor cluster_claims_;
   bool stopped_ = false;
 
   /// Publishes the node agent on the cluster port (when cluster.enabled).
@@ -144,6 +146,9 @@ private:
 /// (an error names it), and fills in the node name and advertised host.
 std::variant<cluster_settings, std::string>
 make_cluster_settings(const cluster_config& c);
+
+/// This node's name in its group: cluster.node_name, or host:port.
+std::string cluster_node_name(const cluster_config& c);
 
 /// A reload as SIGHUP does it: reads the configuration as at startup
 /// (resolve_config(opts): the file, then the command line), loads its

@@ -11,6 +11,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/cluster_agent.hpp"
+#include "actors/cluster_claims.hpp"
 #include "actors/cluster_router.hpp"
 #include "app/http_router.hpp"
 #include "app/server.hpp"
@@ -42,6 +43,11 @@ std::pair<std::string, uint16_t> split_endpoint(const std::string& text) {
 
 } // namespace
 
+std::string cluster_node_name(const cluster_config& c) {
+  return c.node_name.empty() ? host_name() + ":" + std::to_string(c.port)
+                             : c.node_name;
+}
+
 std::variant<cluster_settings, std::string>
 make_cluster_settings(const cluster_config& c) {
   cluster_settings s;
@@ -65,8 +71,7 @@ make_cluster_settings(const cluster_config& c) {
                 : wildcard(c.bind)   ? host_name()
                                      : c.bind;
   s.self.port = c.port;
-  s.self.node = c.node_name.empty() ? host_name() + ":" + std::to_string(c.port)
-                                    : c.node_name;
+  s.self.node = cluster_node_name(c);
   s.self.incarnation = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::system_clock::now().time_since_epoch())
@@ -89,9 +94,9 @@ server::start_cluster(const session_directory_ptr& sessions) {
   auto view = std::make_shared<cluster_view>(
       std::get<cluster_settings>(std::move(settings)));
   view->routes = routes_;
-  routes_->self_node = view->settings().self.node;
   view->local_stats = [sessions] { return node_stats(sessions); };
-  cluster_router_ = spawn_cluster_router(sys_, tree_, routes_, sessions);
+  cluster_router_
+      = spawn_cluster_router(sys_, tree_, routes_, sessions, cluster_claims_);
   auto agent = spawn_cluster_agent(sys_, view, routes_, cluster_router_);
   routes_->set_agent(agent);
   auto& c = cfg_.cluster;

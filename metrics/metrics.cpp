@@ -96,6 +96,8 @@ const char* name(actor_kind k) noexcept {
     return "cluster_agent";
   case actor_kind::cluster_router:
     return "cluster_router";
+  case actor_kind::cluster_claims:
+    return "cluster_claims";
   default:
     return "other";
   }

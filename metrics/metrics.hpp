@@ -38,6 +38,7 @@ enum class actor_kind : uint8_t {
   rest_worker,
   cluster_agent,
   cluster_router,
+  cluster_claims,
   count_
 };
 constexpr size_t actor_kinds = static_cast<size_t>(actor_kind::count_);

@@ -29,6 +29,14 @@ using registry_interface = caf::typed_actor<
     // The rights of one principal changed: its sessions check theirs.
     caf::reacts_to<revoke_atom, std::string>,
     // Sessions registered.
-    caf::replies_to<stats_atom>::with<uint64_t>>;
+    caf::replies_to<stats_atom>::with<uint64_t>,
+    // From the node's client-id registry (actors/cluster_claims.hpp): the
+    // client id (first) connects on another node as a principal (second);
+    // the connection here gets DISCONNECT 0x8E and the session ends,
+    // handing over its state if wanted (no clean start). A session of
+    // another principal is kept and the other CONNECT refused, unless
+    // foreign sessions are replaced.
+    caf::replies_to<handover_atom, std::string, bool,
+                    std::string>::with<session_snapshot>>;
 
 } // namespace castor

@@ -41,6 +41,17 @@ using session_interface = caf::typed_actor<
     caf::replies_to<subs_atom>::with<std::string>,
     // From the registry: a clean start replaced the session.
     caf::reacts_to<end_atom>,
+    // From the registry: the client id connects on another node of the
+    // group. The connection gets DISCONNECT 0x8E; once it has gone the
+    // session ends, answering with its state (if wanted) for the new node.
+    caf::replies_to<handover_atom, bool>::with<session_snapshot>,
+    // From the new session on the other node, once its subscriptions are
+    // in force in the group: this one unsubscribes, hands on what it
+    // queued since (below) and ends.
+    caf::reacts_to<handover_atom>,
+    // From the old session: the messages it got while the new one's
+    // subscriptions came into force (only `messages` is set).
+    caf::reacts_to<handover_atom, session_snapshot>,
     // Its own timers (with the epoch they were set in): will delay, expiry.
     caf::reacts_to<will_atom, uint64_t>, caf::reacts_to<expire_atom, uint64_t>>;
 

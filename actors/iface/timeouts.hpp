@@ -48,6 +48,9 @@ inline constexpr std::chrono::seconds publish_timeout{30};
 /// unavailable); a promote that expires ends the connection with
 /// DISCONNECT 0x89.
 inline constexpr std::chrono::seconds registry_request_timeout{60};
+/// The registry's claim of a client id in a node group (its owner's
+/// answer, then the session's handover from the node that held it).
+inline constexpr std::chrono::seconds claim_request_timeout{20};
 
 /// Connection -> session: SUBSCRIBE and UNSUBSCRIBE (the session waits for
 /// the tree, above). When one expires the client gets SUBACK or UNSUBACK

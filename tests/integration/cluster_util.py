@@ -21,8 +21,9 @@ class Node(TransportServer):
     """castor with an http listener and a cluster section."""
 
     def __init__(self, name, cluster_port, seeds, secret_file,
-                 failure_timeout_ms=FAILURE_TIMEOUT_MS, listeners=()):
+                 failure_timeout_ms=FAILURE_TIMEOUT_MS, listeners=(), extra=""):
         super().__init__([{"name": "http", "transport": "http"}] + list(listeners))
+        self.extra = extra  # more top-level sections (YAML text)
         self.name = name
         self.cluster_port = cluster_port
         self.seeds = seeds
@@ -43,6 +44,8 @@ class Node(TransportServer):
                     "  failure_timeout_ms: %d\n"
                     % (self.name, self.cluster_port, json.dumps(self.seeds),
                        self.secret_file, HEARTBEAT_MS, self.failure_timeout_ms))
+            if self.extra:
+                f.write(self.extra.rstrip("\n") + "\n")
         return path
 
     def get(self, path):
@@ -122,9 +125,10 @@ class Group:
         self.seeds = ["127.0.0.1:%d" % self.ports["n1"]]
         self.nodes = {}
 
-    def start(self, name):
+    def start(self, name, extra=""):
+        """Starts node `name`; `extra`: more configuration sections."""
         node = Node(name, self.ports[name], self.seeds, self.secret,
-                    self.failure_timeout_ms, self.listeners).start()
+                    self.failure_timeout_ms, self.listeners, extra).start()
         self.nodes[name] = node
         return node
 

@@ -92,3 +92,89 @@ TEST_CASE("session subscriptions: as sessions/get lists them") {
   CHECK(mqtt::session_state{mqtt::session_limits{}}.subscriptions().empty());
   CHECK(subscriptions_json(mqtt::session_state{mqtt::session_limits{}}) == "[]");
 }
+
+// -- moving a session to another node ----------------------------------------
+
+namespace {
+
+mqtt::delivery queued(const std::string& payload, uint8_t qos) {
+  mqtt::publish p;
+  p.topic = "a/b";
+  p.payload = payload;
+  p.qos = qos;
+  mqtt::delivery d;
+  d.msg = mqtt::make_message(std::move(p), "origin",
+                             std::chrono::steady_clock::now());
+  d.qos = qos;
+  return d;
+}
+
+} // namespace
+
+TEST_CASE("a snapshot takes the subscriptions and the unacknowledged "
+          "messages, and restoring it gives them back") {
+  auto now = std::chrono::steady_clock::now();
+  mqtt::session_state old;
+  mqtt::subscription a{"a/#", 1, false, true, 0};
+  mqtt::subscription s{"$share/g/s/+", 2, false, false, 1};
+  mqtt::subscription d{"$delta/d", 0, true, false, 2};
+  old.subscribe(a, 7);
+  old.subscribe(s, 7);
+  old.subscribe(d, 0);
+  std::vector<mqtt::outbound> out;
+  old.attach(2, now, out);
+  for (int i = 0; i < 5; ++i)
+    old.enqueue(queued("m" + std::to_string(i), 1), now, out);
+  old.enqueue(queued("q0", 0), now, out);
+  CHECK(out.size() == 2); // the window: two in flight, four queued
+  old.on_puback(out[0].packet_id, now, out);
+  old.detach();
+  old.inbound_qos2.insert(42);
+
+  auto snap = take_snapshot(old);
+  CHECK(snap.present);
+  CHECK(snap.subs.size() == 3);
+  CHECK(snap.subscription_ids.size() == 3);
+  std::vector<std::string> payloads;
+  for (auto& m : snap.messages)
+    payloads.push_back(m.msg->payload);
+  // m0 was acknowledged; m1 and m2 were in flight; QoS 0 does not move.
+  CHECK(payloads == std::vector<std::string>{"m1", "m2", "m3", "m4"});
+  CHECK(snap.qos2_ids == std::vector<uint16_t>{42});
+  CHECK(old.queued_count() == 0);
+  CHECK(old.inflight_count() == 0);
+
+  // One SUBSCRIBE per subscription identifier, without retained messages.
+  auto reqs = restore_requests(snap, access_ref{"alice", {}, nullptr});
+  REQUIRE(reqs.size() == 2);
+  CHECK(reqs[0].subscription_id == 0);
+  REQUIRE(reqs[0].subs.size() == 1);
+  CHECK(reqs[0].subs[0].filter == "$delta/d");
+  CHECK(reqs[0].codes == subscribe_codes{mqtt::reason_code::success});
+  CHECK(reqs[1].subscription_id == 7);
+  REQUIRE(reqs[1].subs.size() == 2);
+  CHECK(reqs[1].codes
+        == subscribe_codes{mqtt::reason_code::granted_qos_2,
+                           mqtt::reason_code::granted_qos_1});
+  for (auto& r : reqs) {
+    CHECK(r.access.principal == "alice");
+    for (auto& sub : r.subs)
+      CHECK(sub.retain_handling == 2);
+  }
+
+  mqtt::session_state fresh;
+  restore_state(fresh, snap, now);
+  auto& subs = fresh.subscriptions();
+  REQUIRE(subs.size() == 3);
+  CHECK(subs.at("a/#").opts == a); // as the client made it
+  CHECK(subs.at("a/#").subscription_id == 7);
+  CHECK(subs.at("$share/g/s/+").opts == s);
+  CHECK(subs.at("$delta/d").opts == d);
+  CHECK(fresh.inbound_qos2.count(42) == 1);
+  std::vector<mqtt::outbound> sent;
+  fresh.attach(10, now, sent);
+  std::vector<std::string> resent;
+  for (auto& o : sent)
+    resent.push_back(o.msg->payload);
+  CHECK(resent == std::vector<std::string>{"m1", "m2", "m3", "m4"});
+}

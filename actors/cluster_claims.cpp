@@ -1,0 +1,394 @@
+#include "actors/cluster_claims.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <unordered_map>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/census.hpp"
+#include "actors/cluster_guard.hpp"
+#include "log/log.hpp"
+
+namespace castor {
+
+namespace {
+
+/// How often the members are looked at (a change moves client ids to new
+/// owners).
+constexpr std::chrono::seconds member_check{1};
+/// Client ids per message when a node tells a new owner what it holds.
+constexpr size_t claim_chunk = 1000;
+
+/// FNV-1a over `a`, a zero byte and `b`, then a 64-bit finaliser: the same
+/// on every node and every build (std::hash is neither).
+uint64_t rendezvous_hash(std::string_view a, std::string_view b) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 0x100000001b3ull;
+    }
+  };
+  mix(a);
+  mix(std::string_view{"\xff", 1}); // no node name holds it
+  mix(b);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
+/// A client id as its owner knows it.
+struct claim_record {
+  std::string holder; ///< the node that holds its session ("" none)
+  bool busy = false;  ///< a claim is under way
+  uint64_t token = 0; ///< tells that claim's timeout from a later one's
+  /// Claims waiting for it: the node, and where the previous holder goes.
+  std::deque<std::pair<std::string, std::function<void(std::string)>>> waiting;
+};
+
+struct claims_state {
+  cluster_routes_ptr routes;
+  session_directory_ptr sessions;
+  caf::actor registry; ///< this node's session registry
+  /// The ids this node owns.
+  std::unordered_map<std::string, claim_record> owned;
+  /// The nodes of the group (this one included), sorted, as last seen.
+  std::vector<std::string> nodes;
+  static inline const char* name = "cluster_claims";
+};
+
+using claims_actor = caf::stateful_actor<claims_state>;
+
+std::vector<std::string> current_nodes(const claims_state& st) {
+  std::vector<std::string> out{st.routes->self_node};
+  for (auto& [node, router] : st.routes->member_routers())
+    out.push_back(node);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+caf::actor router_of(const claims_state& st, const std::string& node) {
+  for (auto& [name, router] : st.routes->member_routers())
+    if (name == node)
+      return router;
+  return nullptr;
+}
+
+void grant(claims_actor* self, const std::string& id, claim_record& r,
+           std::string node, const std::function<void(std::string)>& answer);
+
+/// The claim under way of `id` is over: the next waiting one goes on.
+void next_claim(claims_actor* self, const std::string& id) {
+  auto& owned = self->state.owned;
+  auto i = owned.find(id);
+  if (i == owned.end())
+    return;
+  auto& r = i->second;
+  r.busy = false;
+  if (!r.waiting.empty()) {
+    auto [node, answer] = std::move(r.waiting.front());
+    r.waiting.pop_front();
+    grant(self, id, r, std::move(node), answer);
+  } else if (r.holder.empty()) {
+    owned.erase(i);
+  }
+}
+
+/// `node` claims `id` now: it learns the previous holder and becomes the
+/// holder; the next claim waits until it says it is done (or a timeout).
+void grant(claims_actor* self, const std::string& id, claim_record& r,
+           std::string node, const std::function<void(std::string)>& answer) {
+  r.busy = true;
+  auto token = ++r.token;
+  auto previous = std::exchange(r.holder, std::move(node));
+  answer(std::move(previous));
+  self->delayed_send(self, claim_done_timeout, claimed_atom::value, id, token);
+}
+
+/// At the owner: `node` claims `id`.
+void claim_here(claims_actor* self, const std::string& id, std::string node,
+                std::function<void(std::string)> answer) {
+  auto& r = self->state.owned[id];
+  if (!r.busy) {
+    grant(self, id, r, std::move(node), answer);
+    return;
+  }
+  if (r.waiting.size() >= claim_queue_max) {
+    CASTOR_LOG(warning, "cluster",
+               "claims of client id '" << id << "' queue up: one refused");
+    answer(node); // no handover: the claimer starts on its own
+    return;
+  }
+  r.waiting.emplace_back(std::move(node), std::move(answer));
+}
+
+/// At the owner: the claim of `id` is done, `holder` holds it.
+void claim_done(claims_actor* self, const std::string& id,
+                const std::string& holder) {
+  auto i = self->state.owned.find(id);
+  if (i == self->state.owned.end() || !i->second.busy)
+    return;
+  i->second.holder = holder;
+  next_claim(self, id);
+}
+
+/// At the owner: `node` no longer holds `id`.
+void release_here(claims_actor* self, const std::string& id,
+                  const std::string& node) {
+  auto i = self->state.owned.find(id);
+  if (i == self->state.owned.end() || i->second.holder != node)
+    return;
+  if (i->second.busy)
+    return; // a claim under way takes it over anyway
+  self->state.owned.erase(i);
+}
+
+/// At the owner: `node` holds `ids` (told after the members changed).
+void hold_here(claims_actor* self, const std::vector<std::string>& ids,
+               const std::string& node) {
+  for (auto& id : ids) {
+    auto& r = self->state.owned[id];
+    if (r.holder.empty() || r.busy) {
+      if (!r.busy)
+        r.holder = node;
+      continue;
+    }
+    if (r.holder != node)
+      CASTOR_LOG(warning, "cluster",
+                 "client id '" << id << "' is held by " << r.holder << " and "
+                               << node << ": the next CONNECT ends one");
+  }
+}
+
+/// Tells the owners of this node's client ids that it holds them, where
+/// the owner changed from `before` to `now`.
+void tell_new_owners(claims_actor* self, const std::vector<std::string>& before,
+                     const std::vector<std::string>& now) {
+  auto& st = self->state;
+  if (!st.sessions)
+    return;
+  std::map<std::string, std::vector<std::string>> by_owner;
+  for (auto& id : st.sessions->client_ids()) {
+    auto owner = claim_owner(id, now);
+    if (owner != claim_owner(id, before))
+      by_owner[owner].push_back(id);
+  }
+  for (auto& [owner, ids] : by_owner) {
+    if (owner == st.routes->self_node) {
+      hold_here(self, ids, owner);
+      continue;
+    }
+    auto router = router_of(st, owner);
+    if (!router)
+      continue;
+    for (size_t i = 0; i < ids.size(); i += claim_chunk) {
+      std::vector<std::string> part(
+          ids.begin() + i, ids.begin() + std::min(ids.size(), i + claim_chunk));
+      self->send(router, claim_atom::value, std::move(part),
+                 st.routes->self_node);
+    }
+  }
+}
+
+/// The members changed: owners move, and what members that left held is
+/// forgotten (their clients start anew where they reconnect).
+void check_members(claims_actor* self) {
+  auto& st = self->state;
+  auto now = current_nodes(st);
+  if (now == st.nodes)
+    return;
+  auto before = std::exchange(st.nodes, now);
+  for (auto i = st.owned.begin(); i != st.owned.end();) {
+    auto& r = i->second;
+    if (!r.busy && !std::binary_search(now.begin(), now.end(), r.holder))
+      i = st.owned.erase(i);
+    else
+      ++i;
+  }
+  tell_new_owners(self, before, now);
+}
+
+/// The node's registry claims `id` for a CONNECT: the session's state from
+/// the node that held it, if any.
+void claim(claims_actor* self, const std::string& id, bool resume,
+           const std::string& principal,
+           caf::typed_response_promise<session_snapshot> rp) {
+  check_members(self); // the owner as the members are now
+  auto& st = self->state;
+  auto me = st.routes->self_node;
+  auto owner = claim_owner(id, st.nodes);
+  // Once the previous holder is known: take the session from it, then
+  // tell the owner that the claim is done.
+  auto with_previous = [self, id, resume, principal, rp, me,
+                        owner](std::string previous) mutable {
+    auto done = [self, id, owner](const std::string& holder) {
+      if (owner == self->state.routes->self_node)
+        claim_done(self, id, holder);
+      else if (auto r = router_of(self->state, owner))
+        self->send(r, claimed_atom::value, id, holder);
+    };
+    caf::actor from;
+    if (!previous.empty() && previous != me)
+      from = router_of(self->state, previous);
+    if (!from) {
+      rp.deliver(session_snapshot{});
+      done(me);
+      return;
+    }
+    self->request(from, handover_timeout, handover_atom::value, id, resume,
+                  principal)
+        .then(
+            [=](session_snapshot& snap) mutable {
+              auto holder = snap.refused ? previous : me;
+              if (snap.present)
+                self->state.routes->sessions_moved.fetch_add(
+                    1, std::memory_order_relaxed);
+              rp.deliver(std::move(snap));
+              done(holder);
+            },
+            [=](caf::error& err) mutable {
+              self->state.routes->claims_failed.fetch_add(
+                  1, std::memory_order_relaxed);
+              CASTOR_LOG(warning, "cluster",
+                         "client id '" << id << "': " << previous
+                                       << " did not hand its session over ("
+                                       << to_string(err) << ")");
+              rp.deliver(session_snapshot{});
+              done(me);
+            });
+  };
+  if (owner == me || owner.empty()) {
+    claim_here(self, id, me, std::move(with_previous));
+    return;
+  }
+  auto router = router_of(st, owner);
+  if (!router) { // the members changed under us: start on our own
+    rp.deliver(session_snapshot{});
+    return;
+  }
+  self->request(router, claim_owner_timeout, claim_atom::value, id, me)
+      .then([=](std::string& previous) mutable { with_previous(previous); },
+            [=](caf::error& err) mutable {
+              self->state.routes->claims_failed.fetch_add(
+                  1, std::memory_order_relaxed);
+              CASTOR_LOG(warning, "cluster",
+                         "client id '" << id << "': its owner " << owner
+                                       << " did not answer the claim ("
+                                       << to_string(err) << ")");
+              rp.deliver(session_snapshot{});
+            });
+}
+
+caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
+                          session_directory_ptr sessions) {
+  auto& st = self->state;
+  st.routes = routes;
+  st.sessions = std::move(sessions);
+  st.nodes = current_nodes(st);
+  drop_unexpected(self, routes, "the client-id registry");
+  self->send(self, tick_atom::value);
+  // Local messages come from this node's registry and the server; the
+  // others through this node's router, which takes them from members only.
+  auto local = [self] {
+    auto& sender = self->current_sender();
+    return sender && sender->node() == self->node();
+  };
+  return {
+      [=](claim_atom, const caf::actor& registry) {
+        // From the server (no member can send it: the router does not
+        // pass it on, and nothing else of this actor is published).
+        self->state.registry = registry;
+      },
+      [=](claim_atom, const std::string& id, bool resume,
+          const std::string& principal) -> caf::result<session_snapshot> {
+        auto rp = self->make_response_promise<session_snapshot>();
+        claim(self, id, resume, principal, rp);
+        return rp;
+      },
+      [=](release_atom, const std::string& id) {
+        auto& st = self->state;
+        auto owner = claim_owner(id, st.nodes);
+        if (owner == st.routes->self_node || owner.empty())
+          release_here(self, id, st.routes->self_node);
+        else if (auto r = router_of(st, owner))
+          self->send(r, release_atom::value, id, st.routes->self_node);
+      },
+      // From members (through the router):
+      [=](claim_atom, const std::string& id,
+          std::string& node) -> caf::result<std::string> {
+        auto rp = self->make_response_promise<std::string>();
+        claim_here(self, id, std::move(node),
+                   [rp](std::string previous) mutable {
+                     rp.deliver(std::move(previous));
+                   });
+        return rp;
+      },
+      [=](claimed_atom, const std::string& id, const std::string& holder) {
+        claim_done(self, id, holder);
+      },
+      [=](claimed_atom, const std::string& id, uint64_t token) {
+        // A claim not done in time: the next one goes on.
+        auto i = self->state.owned.find(id);
+        if (i != self->state.owned.end() && i->second.busy
+            && i->second.token == token && local())
+          next_claim(self, id);
+      },
+      [=](release_atom, const std::string& id, const std::string& node) {
+        release_here(self, id, node);
+      },
+      [=](claim_atom, const std::vector<std::string>& ids,
+          const std::string& node) { hold_here(self, ids, node); },
+      [=](handover_atom, const std::string& id, bool resume,
+          const std::string& principal) -> caf::result<session_snapshot> {
+        auto& registry = self->state.registry;
+        if (!registry)
+          return session_snapshot{};
+        auto rp = self->make_response_promise();
+        rp.delegate(registry, handover_atom::value, id, resume, principal);
+        return caf::delegated<session_snapshot>{};
+      },
+      [=](tick_atom) {
+        if (!local())
+          return;
+        check_members(self);
+        self->delayed_send(self, member_check, tick_atom::value);
+      },
+  };
+}
+
+} // namespace
+
+std::string claim_owner(std::string_view client_id,
+                        const std::vector<std::string>& nodes) {
+  std::string best;
+  uint64_t best_hash = 0;
+  for (auto& n : nodes) {
+    auto h = rendezvous_hash(n, client_id);
+    if (best.empty() || h > best_hash || (h == best_hash && n < best)) {
+      best = n;
+      best_hash = h;
+    }
+  }
+  return best;
+}
+
+caf::actor spawn_cluster_claims(caf::actor_system& sys,
+                                cluster_routes_ptr routes,
+                                session_directory_ptr sessions) {
+  return sys.spawn(
+      [](claims_actor* self, cluster_routes_ptr r, session_directory_ptr s) {
+        return census(self, metrics::actor_kind::cluster_claims,
+                      claims_impl(self, std::move(r), std::move(s)));
+      },
+      std::move(routes), std::move(sessions));
+}
+
+} // namespace castor
