@@ -206,9 +206,14 @@ void check_members(claims_actor* self) {
   if (now == st.nodes)
     return;
   auto before = std::exchange(st.nodes, now);
+  // What this node no longer owns goes (its holder tells the new owner),
+  // and so does what a member that left held.
+  auto& me = st.routes->self_node;
   for (auto i = st.owned.begin(); i != st.owned.end();) {
     auto& r = i->second;
-    if (!r.busy && !std::binary_search(now.begin(), now.end(), r.holder))
+    if (!r.busy
+        && (!std::binary_search(now.begin(), now.end(), r.holder)
+            || claim_owner(i->first, now) != me))
       i = st.owned.erase(i);
     else
       ++i;

@@ -269,6 +269,70 @@ def nothing_acknowledged_is_lost_while_the_session_moves():
                  "(of %d)" % len(published))
 
 
+def claim_owner(client_id, nodes):
+    """The owner node of `client_id` (actors/cluster_claims.cpp:
+    rendezvous hashing, FNV-1a over node, 0xff and client id, then a
+    64-bit finaliser), computed here on its own."""
+    mask = (1 << 64) - 1
+
+    def h(node):
+        x = 0xcbf29ce484222325
+        for part in (node.encode(), b"\xff", client_id.encode()):
+            for c in part:
+                x = ((x ^ c) * 0x100000001b3) & mask
+        x ^= x >> 33
+        x = (x * 0xff51afd7ed558ccd) & mask
+        x ^= x >> 33
+        x = (x * 0xc4ceb9fe1a85ec53) & mask
+        return x ^ (x >> 33)
+
+    return max(sorted(nodes), key=h)
+
+
+@case(server=False, castor_only=True, timeout=120)
+def owners_move_when_the_members_change():
+    with group(mesh=False) as g:
+        n1, n2 = g.start("n1"), g.start("n2")
+        wait_members(n1, ["n2"])
+        # A client id that n3 will own once it joins, held by n1 before.
+        cid = next(c for c in ("g55-o%d" % i for i in range(100))
+                   if claim_owner(c, ["n1", "n2", "n3"]) == "n3"
+                   and claim_owner(c, ["n1", "n2"]) == "n2")
+        c1 = subscribed_on_n1_of(n1, n2, cid, "owners55/#")
+        n3 = g.start("n3")
+        g.wait_mesh("n3 joined")
+        # n1 tells n3 that it holds the client id (within a second of the
+        # change): a CONNECT on n2 then takes the session from n1.
+        time.sleep(2.5)
+        c2 = connect(n2.port, cid, clean_start=False, properties=EXPIRY,
+                     session_present=True)
+        kicked(c1, "the connection on n1")
+        mosquitto_pub(n3, "owners55/x", 1, ["o1"])
+        check_eq(collect(c2, 1), ["o1"], "the moved subscription on n2")
+        check_eq(sessions_of(n3, cid), [(cid, "n2")], "one session, on n2")
+        # Its owner n3 dies: n2 owns it again, and must forget that n1 held
+        # it before n3 joined. A CONNECT on n1 takes the session from n2.
+        n3.kill()
+        wait_members(n1, ["n2"], what="n3 removed")
+        time.sleep(2.5)
+        c1 = connect(n1.port, cid, clean_start=False, properties=EXPIRY,
+                     session_present=True)
+        kicked(c2, "the connection on n2")
+        mosquitto_pub(n2, "owners55/y", 1, ["o2"])
+        check_eq(collect(c1, 1), ["o2"], "the moved subscription on n1")
+        check_eq(n1.metric("castor_cluster_claims_failed_total")
+                 + n2.metric("castor_cluster_claims_failed_total"), 0.0,
+                 "no claim failed")
+
+
+def subscribed_on_n1_of(n1, n2, cid, flt):
+    c = connect(n1.port, cid, clean_start=False, properties=EXPIRY)
+    c.subscribe(flt, qos=1)
+    wait_metric(n2, "castor_cluster_routes", lambda v: v >= 1,
+                "n1's filter reached n2")
+    return c
+
+
 STORE = """
 principals:
   alice: {password: "%(alice)s", roles: [ALL]}
