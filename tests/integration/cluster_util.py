@@ -126,9 +126,23 @@ class Group:
         self.nodes = {}
 
     def start(self, name, extra=""):
-        """Starts node `name`; `extra`: more configuration sections."""
-        node = Node(name, self.ports[name], self.seeds, self.secret,
-                    self.failure_timeout_ms, self.listeners, extra).start()
+        """Starts node `name`; `extra`: more configuration sections. A node
+        started late may find its cluster port taken meanwhile (by any
+        socket of the machine): it gets another, unless it is the seed."""
+        for attempt in range(3):
+            try:
+                node = Node(name, self.ports[name], self.seeds, self.secret,
+                            self.failure_timeout_ms, self.listeners,
+                            extra).start()
+                break
+            except RuntimeError as e:
+                if (name == "n1" or attempt == 2
+                        or "cluster: cannot listen" not in str(e)):
+                    raise
+                p = free_port()
+                while p in self.ports.values():
+                    p = free_port()
+                self.ports[name] = p
         self.nodes[name] = node
         return node
 
