@@ -49,6 +49,7 @@ uint64_t rendezvous_hash(std::string_view a, std::string_view b) {
 struct claim_record {
   std::string holder; ///< the node that holds its session ("" none)
   bool busy = false;  ///< a claim is under way
+  std::string claimer; ///< whose claim it is
   uint64_t token = 0; ///< tells that claim's timeout from a later one's
   /// Claims waiting for it: the node, and where the previous holder goes.
   std::deque<std::pair<std::string, std::function<void(std::string)>>> waiting;
@@ -107,6 +108,7 @@ void next_claim(claims_actor* self, const std::string& id) {
 void grant(claims_actor* self, const std::string& id, claim_record& r,
            std::string node, const std::function<void(std::string)>& answer) {
   r.busy = true;
+  r.claimer = node;
   auto token = ++r.token;
   auto previous = std::exchange(r.holder, std::move(node));
   answer(std::move(previous));
@@ -130,12 +132,14 @@ void claim_here(claims_actor* self, const std::string& id, std::string node,
   r.waiting.emplace_back(std::move(node), std::move(answer));
 }
 
-/// At the owner: the claim of `id` is done, `holder` holds it.
+/// At the owner: the claim of `id` by `claimer` is done, `holder` holds
+/// it.
 void claim_done(claims_actor* self, const std::string& id,
-                const std::string& holder) {
+                const std::string& claimer, const std::string& holder) {
   auto i = self->state.owned.find(id);
-  if (i == self->state.owned.end() || !i->second.busy)
-    return;
+  if (i == self->state.owned.end() || !i->second.busy
+      || i->second.claimer != claimer)
+    return; // timed out, or a refused claim's
   i->second.holder = holder;
   next_claim(self, id);
 }
@@ -235,10 +239,11 @@ void claim(claims_actor* self, const std::string& id, bool resume,
   auto with_previous = [self, id, resume, principal, rp, me,
                         owner](std::string previous) mutable {
     auto done = [self, id, owner](const std::string& holder) {
-      if (owner == self->state.routes->self_node)
-        claim_done(self, id, holder);
+      auto& me = self->state.routes->self_node;
+      if (owner == me)
+        claim_done(self, id, me, holder);
       else if (auto r = router_of(self->state, owner))
-        self->send(r, claimed_atom::value, id, holder);
+        self->send(r, claimed_atom::value, id, me, holder);
     };
     caf::actor from;
     if (!previous.empty() && previous != me)
@@ -336,9 +341,8 @@ caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
                    });
         return rp;
       },
-      [=](claimed_atom, const std::string& id, const std::string& holder) {
-        claim_done(self, id, holder);
-      },
+      [=](claimed_atom, const std::string& id, const std::string& claimer,
+          const std::string& holder) { claim_done(self, id, claimer, holder); },
       [=](claimed_atom, const std::string& id, uint64_t token) {
         // A claim not done in time: the next one goes on.
         auto i = self->state.owned.find(id);

@@ -12,7 +12,7 @@
 //   B -> A:     (handover_atom, id, resume, principal) -> session_snapshot
 //               (A's registry: the connection there gets DISCONNECT 0x8E,
 //               the session ends and hands its state over, if wanted)
-//   B -> owner: (claimed_atom, id, holder)       the claim is done: the
+//   B -> owner: (claimed_atom, id, "B", holder)  the claim is done: the
 //               next CONNECT of the id may go on (`holder` is B, or A
 //               when A kept a session of another principal)
 //

@@ -132,10 +132,11 @@ caf::message_handler handlers(caf::event_based_actor* self,
         rp.delegate(claims, claim_atom::value, std::move(id), std::move(node));
         return caf::delegated<std::string>{};
       },
-      [=](claimed_atom, std::string& id, std::string& holder) {
+      [=](claimed_atom, std::string& id, std::string& claimer,
+          std::string& holder) {
         if (claims && member())
           self->send(claims, claimed_atom::value, std::move(id),
-                     std::move(holder));
+                     std::move(claimer), std::move(holder));
       },
       [=](release_atom, std::string& id, std::string& node) {
         if (claims && member())

@@ -54,8 +54,8 @@
 //
 // The group's client-id registry (actors/cluster_claims.hpp) goes through
 // the routers too, to each node's claims actor: (claim_atom, id, node) ->
-// the previous holder, (claimed_atom, id, holder), (release_atom, id,
-// node), (claim_atom, ids, node), and (handover_atom, id, resume,
+// the previous holder, (claimed_atom, id, claimer, holder), (release_atom,
+// id, node), (claim_atom, ids, node), and (handover_atom, id, resume,
 // principal) -> session_snapshot (actors/types.hpp). The old session and
 // the new one then talk directly: (handover_atom) and (handover_atom,
 // session_snapshot). A version 2 node answers the claims with an error:
