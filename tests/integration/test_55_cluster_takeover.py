@@ -33,13 +33,13 @@ def sessions_of(node, cid):
     return [(s["properties"]["$ClientId"], s["node"]) for s in got["sessions"]]
 
 
-def subscribed_on_n1(g, cid, flt):
+def subscribed_on_n1(g, cid, flt, watcher="n3"):
     """A connection of `cid` on n1 (no clean start, expiry 300 s) subscribed
-    to `flt` at QoS 1, once n3 routes to it."""
+    to `flt` at QoS 1, once the node `watcher` routes to it."""
     c = connect(g.nodes["n1"].port, cid, clean_start=False, properties=EXPIRY)
     c.subscribe(flt, qos=1)
-    wait_metric(g.nodes["n3"], "castor_cluster_routes", lambda v: v >= 1,
-                "n1's filter reached n3")
+    wait_metric(g.nodes[watcher], "castor_cluster_routes", lambda v: v >= 1,
+                "n1's filter reached " + watcher)
     return c
 
 
@@ -298,7 +298,7 @@ def owners_move_when_the_members_change():
         cid = next(c for c in ("g55-o%d" % i for i in range(100))
                    if claim_owner(c, ["n1", "n2", "n3"]) == "n3"
                    and claim_owner(c, ["n1", "n2"]) == "n2")
-        c1 = subscribed_on_n1_of(n1, n2, cid, "owners55/#")
+        c1 = subscribed_on_n1(g, cid, "owners55/#", watcher="n2")
         n3 = g.start("n3")
         g.wait_mesh("n3 joined")
         # n1 tells n3 that it holds the client id (within a second of the
@@ -323,14 +323,6 @@ def owners_move_when_the_members_change():
         check_eq(n1.metric("castor_cluster_claims_failed_total")
                  + n2.metric("castor_cluster_claims_failed_total"), 0.0,
                  "no claim failed")
-
-
-def subscribed_on_n1_of(n1, n2, cid, flt):
-    c = connect(n1.port, cid, clean_start=False, properties=EXPIRY)
-    c.subscribe(flt, qos=1)
-    wait_metric(n2, "castor_cluster_routes", lambda v: v >= 1,
-                "n1's filter reached n2")
-    return c
 
 
 STORE = """
