@@ -1,6 +1,7 @@
 #include "actors/cluster_agent.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -22,18 +23,10 @@
 namespace castor {
 
 const char* name(member_change c) noexcept {
-  switch (c) {
-  case member_change::joined:
-    return "joined";
-  case member_change::left:
-    return "left";
-  case member_change::failed:
-    return "failed";
-  case member_change::replaced:
-    return "replaced";
-  default:
-    return "unknown";
-  }
+  static constexpr const char* names[]
+      = {"joined", "left", "failed", "replaced"};
+  auto i = static_cast<size_t>(c);
+  return i < std::size(names) ? names[i] : "unknown";
 }
 
 namespace {
@@ -118,6 +111,7 @@ struct agent_state {
   std::map<std::string, target> targets; // by "host:port"
   std::set<std::string> connecting;      // "host:port" being tried
   bool leaving = false;
+  bool started = false;
   static inline const char* name = "cluster-agent";
 };
 
@@ -684,10 +678,15 @@ caf::behavior agent(agent_actor* self, cluster_view_ptr view,
       remove_member(self, p->info.node, member_change::failed,
                     "connection lost (" + to_string(dm.reason) + ")");
   });
-  self->send(self, tick_atom::value);
   return census(
       self, metrics::actor_kind::cluster_agent,
       {
+          [=](open_atom) {
+            if (self->state.started)
+              return;
+            self->state.started = true;
+            self->send(self, tick_atom::value);
+          },
           [=](tick_atom) {
             if (self->state.leaving)
               return;

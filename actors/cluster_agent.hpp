@@ -114,6 +114,9 @@ private:
 
 using cluster_view_ptr = std::shared_ptr<cluster_view>;
 
+/// (open_atom): the cluster port listens; the agent starts to join the
+/// seeds and to beat (before it, a node whose port cannot be opened
+/// would join the group for a moment and be counted as failed).
 /// (cl_leave_atom) -> bool: the agent tells every member that this node
 /// leaves, answers, and ends. It tells the members of this node's filters
 /// (the topic tree tells it, through `routes`) and `router`, and writes

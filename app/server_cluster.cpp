@@ -106,6 +106,7 @@ server::start_cluster(const session_directory_ptr& sessions) {
     return "cluster: cannot listen on " + c.bind + ":" + std::to_string(c.port)
            + ": " + sys_.render(port.error());
   }
+  caf::anon_send(agent, open_atom::value);
   cluster_ = agent;
   cluster_view_ = view;
   CASTOR_LOG(info, "cluster",

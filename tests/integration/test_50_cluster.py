@@ -160,5 +160,48 @@ def bad_cluster_settings_stop_the_server():
         shutil.rmtree(d, ignore_errors=True)
 
 
+@case(server=False, castor_only=True, timeout=90)
+def a_node_whose_port_is_taken_never_joins():
+    """A node that cannot listen on its cluster port stops before it
+    contacts its seeds (before, it could join for a moment and be counted
+    as failed by the group, and its shutdown waited for the join)."""
+    d = tempfile.mkdtemp(prefix="castor-cluster-")
+    taken = socket.socket()
+    seed = socket.socket()
+    try:
+        good = secret(d, "good", "a-group-secret-of-32-bytes-0123")
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        # The seed: a socket that never accepts; the kernel completes a
+        # node's TCP connect to it all the same, so accept() sees it.
+        seed.bind(("127.0.0.1", 0))
+        seed.listen(16)
+        for attempt in range(5):
+            node = Node("n2", taken.getsockname()[1],
+                        ["127.0.0.1:%d" % seed.getsockname()[1]], good)
+            t0 = time.monotonic()
+            try:
+                node.start()
+            except RuntimeError as e:
+                check("cluster: cannot listen" in str(e),
+                      "the taken port is named: %s" % e)
+                check(time.monotonic() - t0 < 4.0,
+                      "attempt %d stopped at once (%.1f s)"
+                      % (attempt, time.monotonic() - t0))
+                continue
+            node.cleanup()
+            raise TestError("n2 started on a taken cluster port")
+        seed.settimeout(0.5)
+        try:
+            conn, _ = seed.accept()
+            conn.close()
+            raise TestError("a node that could not listen contacted its seed")
+        except socket.timeout:
+            pass
+    finally:
+        taken.close()
+        seed.close()
+        shutil.rmtree(d, ignore_errors=True)
+
 if __name__ == "__main__":
     run_cases()
