@@ -63,6 +63,15 @@ struct claims_state {
   std::unordered_map<std::string, claim_record> owned;
   /// The nodes of the group (this one included), sorted, as last seen.
   std::vector<std::string> nodes;
+  /// Fences of this node, one at a time: the one under way (`now`, begun
+  /// at `fence`) and those that wait for it to end (`next`).
+  struct fences {
+    bool running = false;
+    uint64_t fence = 0;
+    caf::actor_clock::time_point deadline;
+    std::vector<caf::response_promise> now;
+    std::vector<caf::response_promise> next;
+  } fences;
   static inline const char* name = "cluster_claims";
 };
 
@@ -225,6 +234,61 @@ void check_members(claims_actor* self) {
   tell_new_owners(self, before, now);
 }
 
+/// How often a fence under way looks at the forwards in flight.
+constexpr std::chrono::milliseconds fence_poll{1};
+
+/// Begins the fence that `next` waits for, if none is under way.
+void begin_fence(claims_actor* self) {
+  auto& f = self->state.fences;
+  if (f.running || f.next.empty())
+    return;
+  f.running = true;
+  f.now = std::exchange(f.next, {});
+  f.fence = self->state.routes->begin_fence();
+  f.deadline = self->clock().now() + node_fence_timeout;
+  self->send(self, fence_atom::value, f.fence);
+}
+
+/// The fence under way: over once the forwards entered before it have
+/// left (or its time is up); then the next begins.
+void check_fence(claims_actor* self) {
+  auto& f = self->state.fences;
+  if (!f.running)
+    return;
+  if (!self->state.routes->fence_passed(f.fence)
+      && self->clock().now() < f.deadline) {
+    self->delayed_send(self, fence_poll, fence_atom::value, f.fence);
+    return;
+  }
+  f.running = false;
+  for (auto& rp : std::exchange(f.now, {}))
+    rp.deliver(true);
+  begin_fence(self);
+}
+
+/// A fence of the whole group, for a session of this node that moved:
+/// answered once every member's fence is.
+void group_fence(claims_actor* self, caf::response_promise rp) {
+  auto members = self->state.routes->member_routers();
+  if (members.empty()) {
+    rp.deliver(true);
+    return;
+  }
+  auto left = std::make_shared<size_t>(members.size());
+  auto done = [rp, left]() mutable {
+    if (--*left == 0)
+      rp.deliver(true);
+  };
+  for (auto& [node, router] : members)
+    self->request(router, group_fence_timeout, fence_atom::value)
+        .then([done](bool) mutable { done(); },
+              [done, node = node](caf::error& err) mutable {
+                CASTOR_LOG(debug, "cluster",
+                           "no fence from " << node << ": " << to_string(err));
+                done();
+              });
+}
+
 /// The node's registry claims `id` for a CONNECT: the session's state from
 /// the node that held it, if any.
 void claim(claims_actor* self, const std::string& id, bool resume,
@@ -363,6 +427,25 @@ caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
         auto rp = self->make_response_promise();
         rp.delegate(registry, handover_atom::value, id, resume, principal);
         return caf::delegated<session_snapshot>{};
+      },
+      [=](fence_atom) -> caf::result<bool> {
+        // From a member (through the router).
+        auto rp = self->make_response_promise();
+        self->state.fences.next.push_back(rp);
+        begin_fence(self);
+        return caf::delegated<bool>{};
+      },
+      [=](fence_atom, bool) -> caf::result<bool> {
+        // From a session of this node that moved.
+        if (!local())
+          return true;
+        auto rp = self->make_response_promise();
+        group_fence(self, rp);
+        return caf::delegated<bool>{};
+      },
+      [=](fence_atom, uint64_t fence) {
+        if (local() && fence == self->state.fences.fence)
+          check_fence(self);
       },
       [=](tick_atom) {
         if (!local())

@@ -16,6 +16,14 @@
 //               next CONNECT of the id may go on (`holder` is B, or A
 //               when A kept a session of another principal)
 //
+// A session that moved waits, before it unsubscribes on A, for a fence
+// of the group: every publish a member forwarded to A before the new
+// session's subscriptions were in force has been fanned out on A (so it
+// reached the old session, which hands it on):
+//
+//   A session -> A: (fence_atom, true) -> true, once every member has
+//                   answered (fence_atom) -> true (or failed to in time)
+//
 // A session that ends (expiry, a connection without one that closes) is
 // released: (release_atom, id, node). When the members change, each node
 // tells the new owners of its client ids that it holds them (claim_atom
@@ -49,6 +57,11 @@ inline constexpr std::chrono::seconds handover_timeout{3};
 inline constexpr std::chrono::seconds claim_done_timeout{4};
 /// Claims of one id waiting at its owner, at most (the rest fail).
 inline constexpr size_t claim_queue_max = 32;
+/// A node's fence ends after this long at most (its forwards are answered
+/// or time out within cluster_forward_timeout); a group's fence waits for
+/// each member this long at most.
+inline constexpr std::chrono::seconds node_fence_timeout{6};
+inline constexpr std::chrono::seconds group_fence_timeout{7};
 
 /// The owner of `client_id` among `nodes` (node names; rendezvous hashing:
 /// the node with the highest hash of node and client id). "" if none.

@@ -157,6 +157,13 @@ caf::message_handler handlers(caf::event_based_actor* self,
                     std::move(principal));
         return caf::delegated<session_snapshot>{};
       },
+      [=](fence_atom) -> caf::result<bool> {
+        if (!claims || !member())
+          return true;
+        auto rp = self->make_response_promise();
+        rp.delegate(claims, fence_atom::value);
+        return caf::delegated<bool>{};
+      },
       [=](publish_atom, publish_batch& b) -> caf::result<bool> {
         if (!take(self, *routes, b))
           return true;

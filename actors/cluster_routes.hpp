@@ -11,6 +11,7 @@
 // the last look (one atomic load per publish batch otherwise); the agent
 // changes it under a mutex.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -103,6 +104,33 @@ public:
   /// error, another version's message): dropped, so that one never stops
   /// the actor that a node's membership or routing stands on.
   std::atomic<uint64_t> unexpected_messages{0};
+  // -- fences (actors/cluster_claims.hpp) ------------------------------------
+  //
+  // A fence ends once every batch this node's topics forwarded before it
+  // began has been answered, that is fanned out on the node it went to.
+  // A topic enters before it reads the route table and leaves once the
+  // nodes have answered what it sent (or at once if it sent nothing);
+  // fences take turns (one at a time per node), over two counters.
+
+  /// Returns the ticket that leave_forward() takes.
+  uint64_t enter_forward() noexcept {
+    auto e = fence_epoch_.load();
+    in_flight_[e & 1].fetch_add(1);
+    return e;
+  }
+  void leave_forward(uint64_t ticket) noexcept {
+    in_flight_[ticket & 1].fetch_sub(1);
+  }
+  /// Begins a fence: forwards entered from now on count apart. Returns
+  /// what fence_passed() takes.
+  uint64_t begin_fence() noexcept {
+    return fence_epoch_.fetch_add(1);
+  }
+  /// Whether every forward entered before the fence began has left.
+  bool fence_passed(uint64_t fence) const noexcept {
+    return in_flight_[fence & 1].load() == 0;
+  }
+
   /// Sessions that moved here from another node (a CONNECT there, then
   /// here), and claims of client ids that went without the owner's or the
   /// previous holder's answer (actors/cluster_claims.hpp).
@@ -134,6 +162,8 @@ private:
   size_t routes_ = 0;
   caf::actor agent_;
   std::atomic<uint64_t> version_{1};
+  std::atomic<uint64_t> fence_epoch_{0};
+  std::array<std::atomic<int64_t>, 2> in_flight_{};
 };
 
 using cluster_routes_ptr = std::shared_ptr<cluster_routes>;

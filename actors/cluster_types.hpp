@@ -96,7 +96,10 @@ using cl_sessions_atom = caf::atom_constant<caf::atom("clsessions")>;
 /// 2: share groups in route updates, and the share picks of forwarded
 /// batches (a version 1 node would deliver to every share group).
 /// 3: the client-id registry (claims and session handover).
-inline constexpr uint32_t cluster_protocol_version = 3;
+/// 4: fences (a session that moved waits for what members forwarded to
+/// its old node); an older node answers them with an error, which ends
+/// its part of the fence.
+inline constexpr uint32_t cluster_protocol_version = 4;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 
 /// One node of the group as the others see it.

@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/cluster_claims.hpp"
 #include "actors/iface/implement.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "actors/session_detail.hpp"
@@ -35,6 +36,7 @@ void restore_session(Self* self, const session_snapshot& snap,
                      const attach_request& ar) {
   auto& st = self->state;
   st.handover_from = snap.from; // told once the subscriptions are in force
+  st.rest_due = snap.from != nullptr;
   for (auto& sr : restore_requests(snap, {ar.principal, {}, ar.access}))
     handle_subscribe(self, sr, caf::response_promise{});
   if (st.subscribing == 0 && st.handover_from)
@@ -154,19 +156,31 @@ void finish_handover(Self* self) {
              st.epoch);
 }
 
+/// Handed over and unsubscribed: what the session queued goes to the
+/// session `to` on the new node, and it ends.
+template <class Self>
+void hand_on_rest(Self* self, const caf::actor& to) {
+  session_snapshot rest;
+  rest.messages = self->state.mqtt_state.take_unacknowledged();
+  self->send(to, handover_atom::value, std::move(rest));
+  CASTOR_LOG(debug, "session " << self->state.client_id,
+             "moved to another node");
+  self->quit();
+}
+
 /// Handed over: the new session's subscriptions are in force in the
 /// group, so this one's go; what it queued meanwhile follows the rest.
+/// If this session itself came from another node whose rest has not
+/// arrived yet, it waits for it (the linger's timer at most).
 template <class Self>
 void end_handed_over(Self* self, caf::actor to) {
   auto& st = self->state;
   st.ended = true;
   auto done = [self, to] {
-    session_snapshot rest;
-    rest.messages = self->state.mqtt_state.take_unacknowledged();
-    self->send(to, handover_atom::value, std::move(rest));
-    CASTOR_LOG(debug, "session " << self->state.client_id,
-               "moved to another node");
-    self->quit();
+    if (self->state.rest_due)
+      self->state.moved_to = to;
+    else
+      hand_on_rest(self, to);
   };
   topic_unsubscription u;
   u.session = caf::actor_cast<caf::actor>(self);
@@ -640,10 +654,25 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         return caf::delegated<session_snapshot>{};
       },
       [=](handover_atom) {
-        // From the new session: its subscriptions are in force.
-        if (self->state.handed_over && !self->state.ended)
-          end_handed_over(self,
-                          caf::actor_cast<caf::actor>(self->current_sender()));
+        // From the new session: its subscriptions are in force. What the
+        // members forwarded here before that still comes (the group's
+        // fence), then this one's subscriptions go.
+        auto& st = self->state;
+        if (!st.handed_over || st.ended)
+          return;
+        auto to = caf::actor_cast<caf::actor>(self->current_sender());
+        auto go = [self, to] {
+          if (self->state.handed_over && !self->state.ended)
+            end_handed_over(self, to);
+        };
+        if (!st.cfg.claims) {
+          go();
+          return;
+        }
+        tracked(self->request(st.cfg.claims,
+                              group_fence_timeout + std::chrono::seconds{1},
+                              fence_atom::value, true))
+            .then([go](bool) { go(); }, [go](caf::error&) { go(); });
       },
       [=](handover_atom, session_snapshot& rest) {
         // From the old session: what it got until this one's
@@ -655,6 +684,9 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
           if (d.msg)
             st.mqtt_state.enqueue(std::move(d), now, out);
         send_out(self, out);
+        st.rest_due = false;
+        if (st.moved_to) // moved on meanwhile: it goes on with the rest
+          hand_on_rest(self, st.moved_to);
       },
       [=](will_atom, uint64_t epoch) {
         auto& st = self->state;
@@ -663,7 +695,9 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
       },
       [=](expire_atom, uint64_t epoch) {
         auto& st = self->state;
-        if (epoch == st.epoch && !st.conn && !st.kicked)
+        if (epoch == st.epoch && st.moved_to) // no rest came in time
+          hand_on_rest(self, st.moved_to);
+        else if (epoch == st.epoch && !st.conn && !st.kicked)
           request_end(self);
       });
 }

@@ -39,6 +39,10 @@ struct session_config {
   caf::actor timers;
   /// Counts subscriptions revoked (may be null).
   std::shared_ptr<broker_counters> counters;
+  /// In a node group, this node's part of the client-id registry: a
+  /// session that moved to another node asks it for a fence of the group
+  /// before it unsubscribes here (actors/cluster_claims.hpp).
+  caf::actor claims;
 };
 
 struct session_actor_state {
@@ -89,6 +93,13 @@ struct session_actor_state {
   /// Taken over from another node: the old session, told once this one's
   /// restored subscriptions are in force.
   caf::actor handover_from;
+  /// Taken over from another node, whose session has not yet sent what it
+  /// got after the snapshot (it does once this one's subscriptions are in
+  /// force).
+  bool rest_due = false;
+  /// Handed over and unsubscribed, waiting for `rest_due` to pass before
+  /// it hands on what it queued: the session it goes to.
+  caf::actor moved_to;
   /// Credit owed to topics (delivery batches taken): paid in batches of
   /// credit_batch, and all at once when the session stops being congested.
   struct owed_credit {

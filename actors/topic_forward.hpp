@@ -49,6 +49,25 @@ void forward_answered(Self* self, const caf::actor& node,
     acks->done();
 }
 
+/// A topic's part in the fences (cluster_routes::enter_forward): held
+/// from before it reads the route table until the nodes have answered the
+/// batches it forwarded.
+class forward_entry {
+public:
+  /// Takes over `ticket`, entered in `routes`.
+  forward_entry(cluster_routes_ptr routes, uint64_t ticket)
+      : routes_(std::move(routes)), ticket_(ticket) {}
+  forward_entry(const forward_entry&) = delete;
+  forward_entry& operator=(const forward_entry&) = delete;
+  ~forward_entry() {
+    routes_->leave_forward(ticket_);
+  }
+
+private:
+  cluster_routes_ptr routes_;
+  uint64_t ticket_;
+};
+
 /// What forward_publishes did: what answers the publisher (null when the
 /// batch went nowhere or its answer need not wait), and which messages
 /// the share groups here get (null: all of them).
@@ -156,6 +175,9 @@ forward_result forward_publishes(Self* self,
                                  caf::response_promise* rp) {
   auto& st = self->state;
   auto& routes = *st.routes;
+  // In a fence's count from before the table is read (a batch sent as of
+  // an older table counts in the fences begun after that read).
+  auto ticket = routes.enter_forward();
   auto v = routes.version();
   if (v != st.route_version) {
     st.plan = routes.plan(st.name);
@@ -177,8 +199,11 @@ forward_result forward_publishes(Self* self,
     target_of(targets, r).full = true;
   forward_result res;
   res.shares = pick_shares(self, msgs.size(), targets);
-  if (targets.empty())
+  if (targets.empty()) {
+    routes.leave_forward(ticket);
     return res;
+  }
+  auto entered = std::make_shared<forward_entry>(st.routes, ticket);
   // The publisher waits for the nodes only for QoS 1 and 2 (a QoS 0 batch
   // may ask for an answer too: the connection's flow control, which the
   // fan-out here answers).
@@ -208,12 +233,14 @@ forward_result forward_publishes(Self* self,
       ++acks->left;
     // Every batch is answered (QoS 0 ones too), once the node's topic has
     // fanned it out: that is what bounds the batches in flight.
+    // `entered` goes with the handlers: the fences wait for the answers
+    // (or the handlers' end, should this actor end first).
     auto router = t.router;
     self->request(router, cluster_forward_timeout, publish_atom::value,
                   std::move(b))
-        .then([self, router,
-               acks](bool) { forward_answered(self, router, acks, false); },
-              [self, router, acks](caf::error&) {
+        .then([self, router, acks,
+               entered](bool) { forward_answered(self, router, acks, false); },
+              [self, router, acks, entered](caf::error&) {
                 forward_answered(self, router, acks, true);
               });
   }

@@ -114,6 +114,9 @@ using claim_atom = caf::atom_constant<caf::atom("claim")>;
 using claimed_atom = caf::atom_constant<caf::atom("claimed")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using handover_atom = caf::atom_constant<caf::atom("handover")>;
+/// A fence: every publish a node forwarded before it has been fanned out
+/// where it went (actors/cluster_claims.hpp).
+using fence_atom = caf::atom_constant<caf::atom("fence")>;
 
 /// Modes of (flow_atom, uint8_t) from a connection to its session.
 enum class flow_mode : uint8_t {

@@ -196,6 +196,7 @@ std::optional<std::string> server::start() {
   missing->sessions = sessions;
   ropts.counters = counters_;
   ropts.claims = cluster_claims_;
+  scfg.claims = cluster_claims_;
   auto registry = sys_.middleman().spawn_broker(session_registry_broker, tree_,
                                                 scfg, std::move(ropts));
   drain_mailbox_on_exit(registry);

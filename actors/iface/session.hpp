@@ -46,8 +46,9 @@ using session_interface = caf::typed_actor<
     // session ends, answering with its state (if wanted) for the new node.
     caf::replies_to<handover_atom, bool>::with<session_snapshot>,
     // From the new session on the other node, once its subscriptions are
-    // in force in the group: this one unsubscribes, hands on what it
-    // queued since (below) and ends.
+    // in force in the group: this one waits for the group's fence (what
+    // members forwarded here before has come), unsubscribes, hands on
+    // what it queued since (below) and ends.
     caf::reacts_to<handover_atom>,
     // From the old session: the messages it got while the new one's
     // subscriptions came into force (only `messages` is set).
