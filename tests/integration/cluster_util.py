@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -74,6 +75,34 @@ class Node(TransportServer):
             if line.startswith(want + " "):
                 return float(line.split()[-1])
         raise TestError("no %s in /metrics" % want)
+
+
+def stop_node(node, timeout=5.0):
+    """SIGSTOPs `node`'s process group and returns once every thread of
+    its process has stopped: the signal is delivered asynchronously, and
+    on a loaded machine a node could still answer a message or two sent
+    right after kill() returned."""
+    os.killpg(node.proc.pid, signal.SIGSTOP)
+    tasks = "/proc/%d/task" % node.proc.pid
+    deadline = time.time() + timeout
+    while True:
+        states = []
+        for t in os.listdir(tasks):
+            try:
+                with open(os.path.join(tasks, t, "stat")) as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                pass  # a thread that has just ended
+        if states and all(s in ("T", "t") for s in states):
+            return
+        if time.time() > deadline:
+            raise TestError("%s did not stop: thread states %r"
+                            % (node.name, states))
+        time.sleep(0.001)
+
+
+def resume_node(node):
+    os.killpg(node.proc.pid, signal.SIGCONT)
 
 
 def secret(directory, name, text):

@@ -9,7 +9,6 @@ at startup with the key named."""
 
 import json
 import os
-import signal
 import time
 
 from mqtt_test import *  # noqa: F401,F403
@@ -109,7 +108,7 @@ def silent_member_removed_and_rejoined():
         g.wait_mesh("the full mesh")
         # A stopped process keeps its connections open but sends no
         # heartbeat: the failure timeout removes it, not the link.
-        os.killpg(n3.proc.pid, signal.SIGSTOP)
+        stop_node(n3)
         try:
             t0 = time.time()
             wait_members(n1, ["n2"], timeout=8, what="n3 removed when silent")
@@ -119,7 +118,7 @@ def silent_member_removed_and_rejoined():
             wait_members(n2, ["n1"], timeout=8, what="n3 removed when silent")
             wait_log(n1, "failed: not heard from for %d ms" % FAILURE_TIMEOUT_MS)
         finally:
-            os.killpg(n3.proc.pid, signal.SIGCONT)
+            resume_node(n3)
         # Awake again, it is joined again: the others keep trying a member
         # they lost, and it tries its seed.
         g.wait_mesh("the mesh after SIGCONT")

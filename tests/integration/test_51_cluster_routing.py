@@ -16,7 +16,6 @@ for it alone and counted."""
 
 import os
 import random
-import signal
 import threading
 import time
 
@@ -154,7 +153,7 @@ def a_silent_member_holds_publishers_up_for_the_timeout_only():
         # Its reads wait longer than the forward timeout.
         p = Conn(n1.port, timeout=10)
         p.connect("stall-pub", keepalive=0)
-        os.killpg(n2.proc.pid, signal.SIGSTOP)
+        stop_node(n2)
         try:
             # n2 cannot answer: n1 answers the publisher once the forward
             # times out (5 s) or n2 is removed (2 s without a heartbeat).
@@ -172,7 +171,7 @@ def a_silent_member_holds_publishers_up_for_the_timeout_only():
             p.publish("stall/x", b"2", qos=1, packet_id=2)
             check(time.time() - t0 < 1, "PUBACK at once once n2 is gone")
         finally:
-            os.killpg(n2.proc.pid, signal.SIGCONT)
+            resume_node(n2)
         # n2 runs again and joins again: its filter is back at n1, and its
         # subscriber gets what n1 publishes (after what n2 had been sent).
         g.wait_mesh("n2 back")
@@ -338,7 +337,7 @@ def a_member_that_stops_answering_gets_a_bounded_qos0_backlog():
         check_eq(collect(c2, 1) + collect(c3, 1), ["first", "first"],
                  "the first message on n2 and n3")
         n = 200
-        os.killpg(n2.proc.pid, signal.SIGSTOP)
+        stop_node(n2)
         try:
             t0 = time.time()
             got3 = []
@@ -373,7 +372,7 @@ def a_member_that_stops_answering_gets_a_bounded_qos0_backlog():
                   "%d forwarded, n3 received %d; %s"
                   % (fwd, rcv3, forward_counters(n1, n3)))
         finally:
-            os.killpg(n2.proc.pid, signal.SIGCONT)
+            resume_node(n2)
         # What n2 was sent arrives once it runs again, in order.
         sent = n - dropped
         check_eq(collect(c2, sent), [str(i) for i in range(sent)], "what n2 was sent")

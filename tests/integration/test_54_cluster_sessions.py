@@ -9,7 +9,6 @@ connections, sessions, subscriptions and messages with a `node` label."""
 import json
 import os
 import re
-import signal
 import time
 import urllib.parse
 
@@ -102,13 +101,13 @@ def a_member_that_does_not_answer_is_named():
                 connect(n3.port, "g54-x3")]
         admin = connect(n1.port, unique("adm54"))
         mine = "$ClientId matches 'g54-x.*'"
-        os.killpg(n3.proc.pid, signal.SIGSTOP)
+        stop_node(n3)
         try:
             t0 = time.time()
             got = ok(request(admin, "sessions/list", {"filter": mine}))
             took = time.time() - t0
         finally:
-            os.killpg(n3.proc.pid, signal.SIGCONT)
+            resume_node(n3)
         check_eq(by_client(got), {"g54-x1": "n1", "g54-x2": "n2"},
                  "the sessions of the nodes that answered")
         check_eq(got.get("unanswered"), ["n3"], "n3 named")
