@@ -7,7 +7,6 @@ sessions still come. Every node's /metrics shows every member's
 connections, sessions, subscriptions and messages with a `node` label."""
 
 import json
-import os
 import re
 import time
 import urllib.parse
