@@ -12,6 +12,7 @@
 
 #include "actors/census.hpp"
 #include "actors/cluster_guard.hpp"
+#include "actors/cluster_replicas.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -72,6 +73,13 @@ struct claims_state {
     std::vector<caf::response_promise> now;
     std::vector<caf::response_promise> next;
   } fences;
+  /// Replicas of this node's persistent sessions, and of other members'
+  /// (actors/cluster_replicas.hpp).
+  session_replicas replicas;
+  bool flush_due = false; ///< a flush of the replicas is scheduled
+  /// A CONNECT of another principal than a replica's is refused (else the
+  /// replica goes and the session starts clean).
+  bool refuse_foreign = true;
   static inline const char* name = "cluster_claims";
 };
 
@@ -94,6 +102,58 @@ caf::actor router_of(const claims_state& st, const std::string& node) {
 
 void grant(claims_actor* self, const std::string& id, claim_record& r,
            std::string node, const std::function<void(std::string)>& answer);
+
+/// A lookup of the members' routers as they are now.
+session_replicas::router_fn router_lookup(const claims_state& st) {
+  return [members = st.routes->member_routers()](const std::string& node) {
+    for (auto& [name, router] : members)
+      if (name == node)
+        return router;
+    return caf::actor{};
+  };
+}
+
+/// Sends `rs` to `node`'s claims actor (through its router), in chunks.
+void send_replicas(claims_actor* self, const std::string& node,
+                   std::vector<session_replica>& rs) {
+  auto router = router_of(self->state, node);
+  if (!router)
+    return;
+  for (size_t i = 0; i < rs.size(); i += replica_chunk) {
+    auto end = std::min(rs.size(), i + replica_chunk);
+    std::vector<session_replica> part(
+        std::make_move_iterator(rs.begin() + i),
+        std::make_move_iterator(rs.begin() + end));
+    self->send(router, replica_atom::value, std::move(part));
+  }
+}
+
+/// Sends this node's sessions' replicas where they go: those that changed,
+/// or with `moved` every one whose keeper changed.
+void flush_replicas(claims_actor* self, bool moved) {
+  auto& st = self->state;
+  auto out = st.replicas.flush(st.routes->self_node, st.nodes, moved);
+  for (auto& [node, rs] : out.put)
+    send_replicas(self, node, rs);
+  for (auto& [node, ids] : out.drop)
+    if (auto router = router_of(st, node))
+      self->send(router, replica_atom::value, std::move(ids),
+                 st.routes->self_node);
+}
+
+/// The replicas kept for other members: expired ones go, and those of
+/// holders that left go to their client id's owner.
+void tick_replicas(claims_actor* self) {
+  auto& st = self->state;
+  auto owner
+      = [&st](const std::string& id) { return claim_owner(id, st.nodes); };
+  auto out = st.replicas.tick(st.routes->self_node, owner, router_lookup(st),
+                              session_replicas::clock::now());
+  for (auto& [node, rs] : out)
+    send_replicas(self, node, rs);
+  st.routes->session_replicas.store(st.replicas.kept(),
+                                    std::memory_order_relaxed);
+}
 
 /// The claim under way of `id` is over: the next waiting one goes on.
 void next_claim(claims_actor* self, const std::string& id) {
@@ -120,6 +180,11 @@ void grant(claims_actor* self, const std::string& id, claim_record& r,
   r.claimer = node;
   auto token = ++r.token;
   auto previous = std::exchange(r.holder, std::move(node));
+  // No node holds it, but this one keeps the replica of a session whose
+  // node has left: the claimer takes it from here.
+  auto& st = self->state;
+  if (previous.empty() && st.replicas.resumable(id, router_lookup(st)))
+    previous = st.routes->self_node;
   answer(std::move(previous));
   self->delayed_send(self, claim_done_timeout, claimed_atom::value, id, token);
 }
@@ -232,6 +297,8 @@ void check_members(claims_actor* self) {
       ++i;
   }
   tell_new_owners(self, before, now);
+  flush_replicas(self, true);
+  tick_replicas(self);
 }
 
 /// How often a fence under way looks at the forwards in flight.
@@ -289,6 +356,28 @@ void group_fence(claims_actor* self, caf::response_promise rp) {
               });
 }
 
+/// A CONNECT of `id` takes the replica this node keeps of its session, if
+/// the session's node has left (actors/cluster_replicas.hpp).
+std::optional<session_snapshot> take_replica(claims_actor* self,
+                                             const std::string& id, bool resume,
+                                             const std::string& principal) {
+  auto& st = self->state;
+  auto snap = st.replicas.take(id, resume, principal, st.refuse_foreign,
+                               router_lookup(st));
+  if (!snap)
+    return snap;
+  st.routes->session_replicas.store(st.replicas.kept(),
+                                    std::memory_order_relaxed);
+  if (snap->present) {
+    st.routes->sessions_resumed.fetch_add(1, std::memory_order_relaxed);
+    CASTOR_LOG(info, "cluster",
+               "client id '" << id << "': its session resumes from the replica"
+                             << " of a node that left (" << snap->subs.size()
+                             << " subscriptions)");
+  }
+  return snap;
+}
+
 /// The node's registry claims `id` for a CONNECT: the session's state from
 /// the node that held it, if any.
 void claim(claims_actor* self, const std::string& id, bool resume,
@@ -309,6 +398,14 @@ void claim(claims_actor* self, const std::string& id, bool resume,
       else if (auto r = router_of(self->state, owner))
         self->send(r, claimed_atom::value, id, me, holder);
     };
+    if (previous == me) {
+      // The session of a node that left, kept here.
+      if (auto snap = take_replica(self, id, resume, principal)) {
+        rp.deliver(std::move(*snap));
+        done(me);
+        return;
+      }
+    }
     caf::actor from;
     if (!previous.empty() && previous != me)
       from = router_of(self->state, previous);
@@ -362,12 +459,24 @@ void claim(claims_actor* self, const std::string& id, bool resume,
 }
 
 caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
-                          session_directory_ptr sessions) {
+                          session_directory_ptr sessions, bool refuse_foreign) {
   auto& st = self->state;
   st.routes = routes;
   st.sessions = std::move(sessions);
   st.nodes = current_nodes(st);
+  st.refuse_foreign = refuse_foreign;
   drop_unexpected(self, routes, "the client-id registry");
+  // A session whose replica this node sends has ended (or moved on): its
+  // keeper drops the replica. (At shutdown this actor ends first, so the
+  // replicas of a node that stops stay with their keepers.)
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (auto d = st.replicas.gone(dm.source))
+      if (auto router = router_of(st, d->first))
+        self->send(router, replica_atom::value,
+                   std::vector<std::string>{std::move(d->second)},
+                   st.routes->self_node);
+  });
   self->send(self, tick_atom::value);
   // Local messages come from this node's registry and the server; the
   // others through this node's router, which takes them from members only.
@@ -395,9 +504,46 @@ caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
         else if (auto r = router_of(st, owner))
           self->send(r, release_atom::value, id, st.routes->self_node);
       },
+      [=](replica_atom, session_replica& change) {
+        // From a session of this node: what changed of it.
+        auto& st = self->state;
+        auto& sender = self->current_sender();
+        if (!local() || !sender)
+          return;
+        if (st.replicas.change(caf::actor_cast<caf::actor_addr>(sender),
+                               std::move(change)))
+          self->monitor(sender);
+        if (st.replicas.dirty() && !st.flush_due) {
+          st.flush_due = true;
+          self->delayed_send(self, replica_flush, replica_atom::value);
+        }
+      },
+      [=](replica_atom) {
+        if (!local())
+          return;
+        self->state.flush_due = false;
+        flush_replicas(self, false);
+      },
       // From members (through the router):
+      [=](replica_atom, std::vector<session_replica>& rs) {
+        auto& st = self->state;
+        if (auto refused = st.replicas.keep(std::move(rs), router_lookup(st)))
+          CASTOR_LOG(warning, "cluster",
+                     "refused " << refused << " session replicas: this node"
+                                << " keeps " << replicas_max << " at most");
+        st.routes->session_replicas.store(st.replicas.kept(),
+                                          std::memory_order_relaxed);
+      },
+      [=](replica_atom, const std::vector<std::string>& ids,
+          const std::string& holder) {
+        auto& st = self->state;
+        st.replicas.drop(ids, holder);
+        st.routes->session_replicas.store(st.replicas.kept(),
+                                          std::memory_order_relaxed);
+      },
       [=](claim_atom, const std::string& id,
           std::string& node) -> caf::result<std::string> {
+        check_members(self); // a holder that left is not asked
         auto rp = self->make_response_promise<std::string>();
         claim_here(self, id, std::move(node),
                    [rp](std::string previous) mutable {
@@ -421,6 +567,8 @@ caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
           const std::string& node) { hold_here(self, ids, node); },
       [=](handover_atom, const std::string& id, bool resume,
           const std::string& principal) -> caf::result<session_snapshot> {
+        if (auto snap = take_replica(self, id, resume, principal))
+          return std::move(*snap);
         auto& registry = self->state.registry;
         if (!registry)
           return session_snapshot{};
@@ -451,6 +599,7 @@ caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
         if (!local())
           return;
         check_members(self);
+        tick_replicas(self);
         self->delayed_send(self, member_check, tick_atom::value);
       },
   };
@@ -474,13 +623,15 @@ std::string claim_owner(std::string_view client_id,
 
 caf::actor spawn_cluster_claims(caf::actor_system& sys,
                                 cluster_routes_ptr routes,
-                                session_directory_ptr sessions) {
+                                session_directory_ptr sessions,
+                                bool refuse_foreign) {
   return sys.spawn(
-      [](claims_actor* self, cluster_routes_ptr r, session_directory_ptr s) {
+      [](claims_actor* self, cluster_routes_ptr r, session_directory_ptr s,
+         bool refuse) {
         return census(self, metrics::actor_kind::cluster_claims,
-                      claims_impl(self, std::move(r), std::move(s)));
+                      claims_impl(self, std::move(r), std::move(s), refuse));
       },
-      std::move(routes), std::move(sessions));
+      std::move(routes), std::move(sessions), refuse_foreign);
 }
 
 } // namespace castor

@@ -29,6 +29,15 @@
 // tells the new owners of its client ids that it holds them (claim_atom
 // with a list of ids), and an owner forgets what members that left held.
 //
+// A persistent session's replica (actors/cluster_replicas.hpp) lives on
+// its keeper, the owner of its client id among the other members; when the
+// session's node leaves, the keeper is the owner, and it answers a claim
+// of the id with itself as the holder and the replica as the session:
+//
+//   session -> its node:  (replica_atom, session_replica)   what changed
+//   node -> keeper:       (replica_atom, vector<session_replica>)  whole
+//   node -> keeper:       (replica_atom, ids, node)   sessions that ended
+//
 // Members reach each other's claims actors through their routers
 // (actors/cluster_router.hpp), which take these from members only.
 
@@ -68,10 +77,13 @@ inline constexpr std::chrono::seconds group_fence_timeout{7};
 std::string claim_owner(std::string_view client_id,
                         const std::vector<std::string>& nodes);
 
-/// `registry` is this node's session registry; `sessions` its session
-/// directory (the client ids it holds).
+/// `sessions` is this node's session directory (the client ids it holds);
+/// with `refuse_foreign`, a CONNECT of another principal than a resumable
+/// replica's is refused (as `security.foreign_session: refuse` does on
+/// one node), else the replica goes and the session starts clean.
 caf::actor spawn_cluster_claims(caf::actor_system& sys,
                                 cluster_routes_ptr routes,
-                                session_directory_ptr sessions);
+                                session_directory_ptr sessions,
+                                bool refuse_foreign = true);
 
 } // namespace castor

@@ -157,6 +157,15 @@ caf::message_handler handlers(caf::event_based_actor* self,
                     std::move(principal));
         return caf::delegated<session_snapshot>{};
       },
+      [=](replica_atom, std::vector<session_replica>& rs) {
+        if (claims && member())
+          self->send(claims, replica_atom::value, std::move(rs));
+      },
+      [=](replica_atom, std::vector<std::string>& ids, std::string& holder) {
+        if (claims && member())
+          self->send(claims, replica_atom::value, std::move(ids),
+                     std::move(holder));
+      },
       [=](fence_atom) -> caf::result<bool> {
         if (!claims || !member())
           return true;

@@ -136,6 +136,11 @@ public:
   /// previous holder's answer (actors/cluster_claims.hpp).
   std::atomic<uint64_t> sessions_moved{0};
   std::atomic<uint64_t> claims_failed{0};
+  /// Sessions resumed here from the replica of a member that left, and the
+  /// replicas of other members' sessions kept here
+  /// (actors/cluster_replicas.hpp).
+  std::atomic<uint64_t> sessions_resumed{0};
+  std::atomic<uint64_t> session_replicas{0};
 
 private:
   struct member {

@@ -60,6 +60,13 @@
 // the new one then talk directly: (handover_atom) and (handover_atom,
 // session_snapshot). A version 2 node answers the claims with an error:
 // the claimer then opens the session on its own.
+//
+// A persistent session's node sends its replica to the session's keeper
+// (actors/cluster_replicas.hpp), which resumes it if the node leaves:
+//
+//   node -> router: (replica_atom, vector<session_replica>)   whole ones
+//   node -> router: (replica_atom, ids, holder)   the holder's sessions of
+//                                                 these ids have ended
 
 #include <cstdint>
 #include <string>
@@ -99,7 +106,9 @@ using cl_sessions_atom = caf::atom_constant<caf::atom("clsessions")>;
 /// 4: fences (a session that moved waits for what members forwarded to
 /// its old node); an older node answers them with an error, which ends
 /// its part of the fence.
-inline constexpr uint32_t cluster_protocol_version = 4;
+/// 5: replicas of persistent sessions (actors/cluster_replicas.hpp); an
+/// older node drops them (counted as unexpected messages).
+inline constexpr uint32_t cluster_protocol_version = 5;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 
 /// One node of the group as the others see it.

@@ -29,6 +29,44 @@ template <class Self>
 void handle_subscribe(Self* self, subscribe_request& sr,
                       caf::response_promise rp);
 
+/// In a group, a session that outlives its connection tells its node's
+/// claims actor what changed of its subscriptions, principal and expiry,
+/// for its replica on another node (actors/cluster_replicas.hpp).
+template <class Self>
+void replicate(Self* self, session_replica change) {
+  auto& st = self->state;
+  if (!st.cfg.claims || st.ended || st.handing_over || st.handed_over
+      || (st.req.session_expiry == 0 && !st.replicated))
+    return;
+  st.replicated = true;
+  change.client_id = st.client_id;
+  change.principal = st.principal;
+  change.expiry = st.req.session_expiry;
+  self->send(st.cfg.claims, replica_atom::value, std::move(change));
+}
+
+/// The whole of it (an attach: the principal or the expiry may be new).
+template <class Self>
+void replicate_all(Self* self) {
+  if (!self->state.cfg.claims)
+    return;
+  session_replica r;
+  r.full = true;
+  for (auto& [filter, sub] : self->state.mqtt_state.subscriptions()) {
+    r.subs.push_back(sub.opts);
+    r.subscription_ids.push_back(sub.subscription_id);
+  }
+  replicate(self, std::move(r));
+}
+
+/// Filters no longer subscribed.
+template <class Self>
+void replicate_removed(Self* self, const std::vector<std::string>& filters) {
+  session_replica r;
+  r.remove = filters;
+  replicate(self, std::move(r));
+}
+
 /// Starts from the state another node of the group handed over
 /// (actors/session_subscriptions.hpp).
 template <class Self>
@@ -53,6 +91,7 @@ template <class Self>
 void complete_attach(Self* self, attach_request&& ar,
                      caf::response_promise rp) {
   auto& st = self->state;
+  st.principal = ar.principal;
   if (ar.restore && ar.restore->present && st.fresh)
     restore_session(self, *ar.restore, ar);
   bool present = !st.fresh;
@@ -74,6 +113,7 @@ void complete_attach(Self* self, attach_request&& ar,
                       st.mqtt_state.inbound_qos2.end());
   rp.deliver(std::move(res));
   send_out(self, out);
+  replicate_all(self);
 }
 
 /// Discards subscriptions and messages (the old connection's session had
@@ -250,8 +290,10 @@ void connection_gone(Self* self, bool publish_will_flag,
   if (st.conn)
     self->demonitor(st.conn);
   st.conn = nullptr;
-  if (expiry)
+  if (expiry) {
     st.req.session_expiry = *expiry;
+    replicate_all(self); // the new expiry (the first, if it was 0)
+  }
   if (st.req.session_expiry == 0)
     st.mqtt_state
         .end_pending(); // ends with its connection (unless one attaches)
@@ -383,6 +425,7 @@ void revoke_unreadable(Self* self) {
     broker_counters::add(st.cfg.counters->subscriptions_revoked, gone.size());
   for (auto& f : gone)
     st.mqtt_state.unsubscribe(f);
+  replicate_removed(self, gone);
   unsubscribe_filters(self, std::move(gone), [] {});
 }
 
@@ -461,6 +504,12 @@ void handle_subscribe(Self* self, subscribe_request& sr,
     finish();
     return;
   }
+  session_replica added;
+  for (auto& r : requests) {
+    added.subs.push_back(r.sub);
+    added.subscription_ids.push_back(sr.subscription_id);
+  }
+  replicate(self, std::move(added));
   acc->left = requests.size();
   for (auto& r : requests) {
     bool shared = !r.ts.group.empty();
@@ -563,6 +612,7 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         }
         if (gone.empty())
           return std::move(codes);
+        replicate_removed(self, gone);
         // No new messages for these filters once UNSUBACK is sent
         // [MQTT-3.10.4-2]: answered once every topic has forgotten them
         // (what they sent before is already in this mailbox).

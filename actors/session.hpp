@@ -100,6 +100,10 @@ struct session_actor_state {
   /// Handed over and unsubscribed, waiting for `rest_due` to pass before
   /// it hands on what it queued: the session it goes to.
   caf::actor moved_to;
+  /// Who made the session (its last attach's principal).
+  std::string principal;
+  /// Its node's claims actor has been told of it (its replica, in a group).
+  bool replicated = false;
   /// Credit owed to topics (delivery batches taken): paid in batches of
   /// credit_batch, and all at once when the session stops being congested.
   struct owed_credit {

@@ -117,6 +117,9 @@ using handover_atom = caf::atom_constant<caf::atom("handover")>;
 /// A fence: every publish a node forwarded before it has been fanned out
 /// where it went (actors/cluster_claims.hpp).
 using fence_atom = caf::atom_constant<caf::atom("fence")>;
+/// A persistent session's replica on another node of the group, which
+/// resumes the session if its node dies (actors/cluster_claims.hpp).
+using replica_atom = caf::atom_constant<caf::atom("replica")>;
 
 /// Modes of (flow_atom, uint8_t) from a connection to its session.
 enum class flow_mode : uint8_t {
@@ -214,6 +217,26 @@ struct session_snapshot {
   /// the new one's subscriptions are in force in the group, then hands on
   /// what it queued meanwhile and ends.
   caf::actor from;
+};
+
+/// What another node of a group keeps of a persistent session, to resume
+/// it with if the session's node dies (actors/cluster_claims.hpp): its
+/// subscriptions, who it belongs to and how long it outlives its node.
+/// A session sends its changes to its node's claims actor (`full` false:
+/// `subs` are added, `remove` gone); that one sends whole replicas on.
+struct session_replica {
+  std::string client_id;
+  std::string holder; ///< the node that holds the session
+  std::string principal;
+  /// Session expiry interval (s; 0xFFFFFFFF: none). 0: nothing to keep.
+  uint32_t expiry = 0;
+  bool full = false; ///< `subs` are all the subscriptions
+  std::vector<mqtt::subscription> subs;
+  std::vector<uint32_t> subscription_ids; ///< one per subscription, 0: none
+  std::vector<std::string> remove;        ///< filters no longer subscribed
+  /// The holder has left the group (a replica handed to a new owner):
+  /// `expiry` is what is left of it.
+  bool orphan = false;
 };
 
 /// Connection -> registry -> session: attach this connection.
@@ -449,6 +472,13 @@ typename Inspector::result_type inspect(Inspector& f, session_snapshot& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_replica& x) {
+  return f(caf::meta::type_name("session_replica"), x.client_id, x.holder,
+           x.principal, x.expiry, x.full, x.subs, x.subscription_ids, x.remove,
+           x.orphan);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, attach_request& x) {
   return f(caf::meta::type_name("attach_request"), x.req, x.connection,
            x.principal);
@@ -628,5 +658,7 @@ CAF_ADD_TYPE_ID(castor, (castor::series_request))
 CAF_ADD_TYPE_ID(castor, (castor::series_answer))
 CAF_ADD_TYPE_ID(castor, (castor::topic_watch))
 CAF_ADD_TYPE_ID(castor, (castor::session_snapshot))
+CAF_ADD_TYPE_ID(castor, (castor::session_replica))
+CAF_ADD_TYPE_ID(castor, (std::vector<castor::session_replica>))
 
 CAF_END_TYPE_ID_BLOCK(castor)

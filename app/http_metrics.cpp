@@ -448,6 +448,11 @@ void cluster_metrics(exposition& e, const http_context& ctx) {
            "Routes to other members: (node, filter) pairs with subscribers "
            "and (node, share group) pairs with members.")
       .sample(static_cast<double>(r.size()));
+  e.family("cluster_session_replicas", "gauge",
+           "Replicas of other members' persistent sessions this node keeps, "
+           "to resume them if their node dies.")
+      .sample(static_cast<double>(
+          r.session_replicas.load(std::memory_order_relaxed)));
   struct counter {
     const char* name;
     const char* help;
@@ -482,6 +487,10 @@ void cluster_metrics(exposition& e, const http_context& ctx) {
        "Sessions that moved to this node from another member (a CONNECT of "
        "their client id here, without clean start).",
        r.sessions_moved},
+      {"cluster_sessions_resumed_total",
+       "Sessions of a member that died or stopped resumed here from their "
+       "replica (with their subscriptions).",
+       r.sessions_resumed},
       {"cluster_claims_failed_total",
        "CONNECTs whose client id the owner node or the node that held the "
        "session did not answer in time: the session started here anew.",

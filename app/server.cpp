@@ -159,7 +159,9 @@ std::optional<std::string> server::start() {
     routes_->self_node = cluster_node_name(cfg_.cluster);
     // Its part of the group's client-id registry, which every CONNECT asks
     // first (actors/cluster_claims.hpp).
-    cluster_claims_ = spawn_cluster_claims(sys_, routes_, sessions);
+    cluster_claims_ = spawn_cluster_claims(
+        sys_, routes_, sessions,
+        auth_.foreign_session == foreign_session_policy::refuse);
   }
   auto routes = routes_;
   if (io) {

@@ -11,7 +11,8 @@ import tempfile
 import time
 import urllib.request
 
-from mqtt_test import TestError, check, check_eq, free_port
+from api_util import ok, request
+from mqtt_test import TestError, check, check_eq, connect, free_port, unique
 from transport_util import TransportServer
 
 HEARTBEAT_MS = 250
@@ -239,3 +240,35 @@ def collect(conn, n):
     for _ in range(n):
         got.append(conn.expect_publish(ack=True).payload.decode())
     return got
+
+
+def sessions_of(node, cid):
+    """{client id: node} of the group's sessions of `cid`, as `node` lists
+    them."""
+    admin = connect(node.port, unique("adm"))
+    try:
+        got = ok(request(admin, "sessions/list",
+                         {"filter": "$ClientId is '%s'" % cid}))
+    finally:
+        admin.disconnect()
+    return [(s["properties"]["$ClientId"], s["node"]) for s in got["sessions"]]
+
+
+def claim_owner(client_id, nodes):
+    """The owner node of `client_id` (actors/cluster_claims.cpp:
+    rendezvous hashing, FNV-1a over node, 0xff and client id, then a
+    64-bit finaliser), computed here on its own."""
+    mask = (1 << 64) - 1
+
+    def h(node):
+        x = 0xcbf29ce484222325
+        for part in (node.encode(), b"\xff", client_id.encode()):
+            for c in part:
+                x = ((x ^ c) * 0x100000001b3) & mask
+        x ^= x >> 33
+        x = (x * 0xff51afd7ed558ccd) & mask
+        x ^= x >> 33
+        x = (x * 0xc4ceb9fe1a85ec53) & mask
+        return x ^ (x >> 33)
+
+    return max(sorted(nodes), key=h)

@@ -21,18 +21,6 @@ from api_util import ok, request
 EXPIRY = {"session_expiry_interval": 300}
 
 
-def sessions_of(node, cid):
-    """{client id: node} of the group's sessions of `cid`, as `node` lists
-    them."""
-    admin = connect(node.port, unique("adm55"))
-    try:
-        got = ok(request(admin, "sessions/list",
-                         {"filter": "$ClientId is '%s'" % cid}))
-    finally:
-        admin.disconnect()
-    return [(s["properties"]["$ClientId"], s["node"]) for s in got["sessions"]]
-
-
 def subscribed_on_n1(g, cid, flt, watcher="n3"):
     """A connection of `cid` on n1 (no clean start, expiry 300 s) subscribed
     to `flt` at QoS 1, once the node `watcher` routes to it."""
@@ -267,26 +255,6 @@ def nothing_acknowledged_is_lost_while_the_session_moves():
         missing = [m for m in published if m not in got]
         check_eq(missing, [], "acknowledged messages that never arrived "
                  "(of %d)" % len(published))
-
-
-def claim_owner(client_id, nodes):
-    """The owner node of `client_id` (actors/cluster_claims.cpp:
-    rendezvous hashing, FNV-1a over node, 0xff and client id, then a
-    64-bit finaliser), computed here on its own."""
-    mask = (1 << 64) - 1
-
-    def h(node):
-        x = 0xcbf29ce484222325
-        for part in (node.encode(), b"\xff", client_id.encode()):
-            for c in part:
-                x = ((x ^ c) * 0x100000001b3) & mask
-        x ^= x >> 33
-        x = (x * 0xff51afd7ed558ccd) & mask
-        x ^= x >> 33
-        x = (x * 0xc4ceb9fe1a85ec53) & mask
-        return x ^ (x >> 33)
-
-    return max(sorted(nodes), key=h)
 
 
 @case(server=False, castor_only=True, timeout=120)
