@@ -10,6 +10,7 @@
 #include <caf/system_messages.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -420,7 +421,8 @@ void try_join(agent_actor* self, const std::string& host, uint16_t port) {
   auto key = endpoint(host, port);
   if (st.leaving || !st.connecting.insert(key).second)
     return;
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = settings(self).tls ? self->system().openssl_manager().actor_handle()
+                               : self->system().middleman().actor_handle();
   self->request(mm, join_timeout(self), caf::connect_atom::value, host, port)
       .then(
           [=](const caf::node_id&, caf::strong_actor_ptr& ptr,

@@ -40,6 +40,9 @@ struct cluster_settings {
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds failure_timeout{5000};
   size_t max_members = 16;
+  /// Connections to members over TLS (CAF's OpenSSL module, loaded with
+  /// the actor system): the cluster port speaks it.
+  bool tls = false;
 };
 
 /// How a membership changed (castor_cluster_member_changes_total{change}).

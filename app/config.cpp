@@ -472,6 +472,16 @@ void read_seeds(const value_ref& v, cluster_config& out) {
   }
 }
 
+const table<cluster_tls_config>& cluster_tls_table() {
+  using t = cluster_tls_config;
+  static const table<t> rows{
+      string_field("cert_file", &t::cert_file),
+      string_field("key_file", &t::key_file),
+      string_field("ca_file", &t::ca_file),
+  };
+  return rows;
+}
+
 const table<cluster_config>& cluster_table() {
   using c = cluster_config;
   static const table<cluster_config> rows{
@@ -503,6 +513,7 @@ const table<cluster_config>& cluster_table() {
       uint_field("heartbeat_ms", &c::heartbeat_ms, 10, 60000),
       uint_field("failure_timeout_ms", &c::failure_timeout_ms, 100, 600000),
       uint_field("max_members", &c::max_members, 1, 64),
+      section_field("tls", &c::tls, cluster_tls_table),
   };
   return rows;
 }
@@ -520,6 +531,15 @@ field<config> cluster_field() {
       throw failure{key_line(v.node, "enabled", v.line), v.key + ".secret_file",
                     "required when the cluster is enabled (a file with the "
                     "group's shared secret)"};
+    if (c.tls.enabled())
+      for (auto [key, value] : {std::pair{"cert_file", &c.tls.cert_file},
+                                std::pair{"key_file", &c.tls.key_file},
+                                std::pair{"ca_file", &c.tls.ca_file}})
+        if (value->empty())
+          throw failure{key_line(v.node, "tls", v.line), v.key + ".tls." + key,
+                        "required with TLS on the cluster port (cert_file, "
+                        "key_file and ca_file: this node's certificate, its "
+                        "key, and the CA of every node's certificate)"};
     if (c.failure_timeout_ms <= c.heartbeat_ms)
       throw failure{key_line(v.node, "failure_timeout_ms", v.line),
                     v.key + ".failure_timeout_ms",

@@ -122,6 +122,18 @@ struct messaging_config {
 
 /// A node group (docs/cluster.md): nodes that join over CAF's distribution
 /// layer. Off unless `enabled`.
+/// TLS on the cluster port (CAF's OpenSSL module): every node has a
+/// certificate of the group's CA, and each side of a connection checks the
+/// other's against it.
+struct cluster_tls_config {
+  std::string cert_file; ///< PEM: this node's certificate (and chain)
+  std::string key_file;  ///< PEM: its unencrypted private key
+  std::string ca_file;   ///< PEM: the CA(s) every node's certificate chains to
+  bool enabled() const noexcept {
+    return !cert_file.empty() || !key_file.empty() || !ca_file.empty();
+  }
+};
+
 struct cluster_config {
   bool enabled = false;
   std::string name = "castor"; ///< the group; nodes of another are refused
@@ -142,6 +154,7 @@ struct cluster_config {
   uint32_t failure_timeout_ms = 5000;
   /// Full mesh: each node holds a connection to every other.
   uint32_t max_members = 16;
+  cluster_tls_config tls;
 };
 
 struct config {

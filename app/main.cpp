@@ -22,6 +22,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/manager.hpp>
 
 #include "actors/authenticator.hpp"
 #include "actors/authenticator_types.hpp"
@@ -314,6 +315,15 @@ int main(int argc, char** argv) {
     // EAGAIN for every small packet; epoll reports a socket with more to
     // read again in the next round (docs/performance.md).
     caf_cfg.set("middleman.max-consecutive-reads", size_t{1});
+    // TLS on the cluster port: CAF's OpenSSL module, whose connections
+    // check the peer's certificate against the group's CA both ways (the
+    // files were checked with the configuration).
+    if (cfg.cluster.enabled && cfg.cluster.tls.enabled()) {
+      caf_cfg.load<caf::openssl::manager>();
+      caf_cfg.openssl_certificate = cfg.cluster.tls.cert_file;
+      caf_cfg.openssl_key = cfg.cluster.tls.key_file;
+      caf_cfg.openssl_cafile = cfg.cluster.tls.ca_file;
+    }
     caf::actor_system sys{caf_cfg};
     castor::server srv{sys, cfg,
                        std::get<castor::auth_settings>(std::move(security))};

@@ -8,7 +8,12 @@
 #include <unistd.h>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "actors/cluster_agent.hpp"
 #include "actors/cluster_claims.hpp"
@@ -39,6 +44,50 @@ std::pair<std::string, uint16_t> split_endpoint(const std::string& text) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   return {host, static_cast<uint16_t>(std::stoul(text.substr(colon + 1)))};
+}
+
+/// The last OpenSSL error, as text.
+std::string ssl_error() {
+  auto e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0)
+    return "unknown error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  return buf;
+}
+
+/// Whether cluster.tls's files make a TLS context (as CAF's OpenSSL
+/// module will load them for each connection, which cannot report a bad
+/// file): why not, naming the key and file.
+std::optional<std::string> check_tls_files(const cluster_tls_config& t) {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{
+      SSL_CTX_new(TLS_method()), &SSL_CTX_free};
+  if (!ctx)
+    return "cluster.tls: cannot make a TLS context: " + ssl_error();
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), t.cert_file.c_str()) != 1)
+    return "cluster.tls.cert_file '" + t.cert_file
+           + "': no certificate could be loaded (" + ssl_error() + ")";
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), t.key_file.c_str(),
+                                  SSL_FILETYPE_PEM)
+      != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      return "cluster.tls.key_file '" + t.key_file
+             + "': the key does not match cluster.tls.cert_file";
+    }
+    return "cluster.tls.key_file '" + t.key_file
+           + "': no private key could be loaded (" + ssl_error() + ")";
+  }
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return "cluster.tls.key_file '" + t.key_file
+           + "': the key does not match cluster.tls.cert_file (" + ssl_error()
+           + ")";
+  if (SSL_CTX_load_verify_locations(ctx.get(), t.ca_file.c_str(), nullptr) != 1)
+    return "cluster.tls.ca_file '" + t.ca_file
+           + "': no CA certificate could be loaded (" + ssl_error() + ")";
+  return std::nullopt;
 }
 
 } // namespace
@@ -81,6 +130,11 @@ make_cluster_settings(const cluster_config& c) {
   s.heartbeat = std::chrono::milliseconds{c.heartbeat_ms};
   s.failure_timeout = std::chrono::milliseconds{c.failure_timeout_ms};
   s.max_members = c.max_members;
+  if (c.tls.enabled()) {
+    if (auto err = check_tls_files(c.tls))
+      return *err;
+    s.tls = true;
+  }
   return s;
 }
 
@@ -100,7 +154,10 @@ server::start_cluster(const session_directory_ptr& sessions) {
   auto agent = spawn_cluster_agent(sys_, view, routes_, cluster_router_);
   routes_->set_agent(agent);
   auto& c = cfg_.cluster;
-  auto port = sys_.middleman().publish(agent, c.port, c.bind.c_str(), true);
+  auto port
+      = c.tls.enabled()
+            ? caf::openssl::publish(agent, c.port, c.bind.c_str(), true)
+            : sys_.middleman().publish(agent, c.port, c.bind.c_str(), true);
   if (!port) {
     caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
     return "cluster: cannot listen on " + c.bind + ":" + std::to_string(c.port)
@@ -114,7 +171,7 @@ server::start_cluster(const session_directory_ptr& sessions) {
                      << "' listening on " << c.bind << ":" << *port
                      << " (advertised as " << view->settings().self.host << ":"
                      << view->settings().self.port << "), " << c.seeds.size()
-                     << " seeds");
+                     << " seeds" << (c.tls.enabled() ? ", over TLS" : ""));
   return std::nullopt;
 }
 
@@ -127,6 +184,8 @@ void server::stop_cluster() {
   self->request(cluster_, std::chrono::seconds{2}, cl_leave_atom::value)
       .receive([](bool) {}, [](caf::error&) {});
   CASTOR_LOG(info, "cluster", "left the group");
+  // (A TLS endpoint too: CAF's OpenSSL module opens it for the same BASP
+  // broker, which closes it.)
   sys_.middleman().unpublish(cluster_, cfg_.cluster.port);
   caf::anon_send_exit(cluster_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(cluster_router_, caf::exit_reason::user_shutdown);

@@ -23,9 +23,11 @@ class Node(TransportServer):
     """castor with an http listener and a cluster section."""
 
     def __init__(self, name, cluster_port, seeds, secret_file,
-                 failure_timeout_ms=FAILURE_TIMEOUT_MS, listeners=(), extra=""):
+                 failure_timeout_ms=FAILURE_TIMEOUT_MS, listeners=(), extra="",
+                 tls=None):
         super().__init__([{"name": "http", "transport": "http"}] + list(listeners))
         self.extra = extra  # more top-level sections (YAML text)
+        self.tls = tls  # cluster.tls: {cert_file, key_file, ca_file}
         self.name = name
         self.cluster_port = cluster_port
         self.seeds = seeds
@@ -46,6 +48,8 @@ class Node(TransportServer):
                     "  failure_timeout_ms: %d\n"
                     % (self.name, self.cluster_port, json.dumps(self.seeds),
                        self.secret_file, HEARTBEAT_MS, self.failure_timeout_ms))
+            if self.tls:
+                f.write("  tls: %s\n" % json.dumps(self.tls))
             if self.extra:
                 f.write(self.extra.rstrip("\n") + "\n")
         return path
@@ -139,9 +143,11 @@ class Group:
     """Three nodes n1..n3 whose only seed is n1."""
 
     def __init__(self, directory, failure_timeout_ms=FAILURE_TIMEOUT_MS,
-                 listeners=()):
+                 listeners=(), tls=None):
         self.failure_timeout_ms = failure_timeout_ms
         self.listeners = listeners  # more listener specs for every node
+        # {node name: cluster.tls settings}: the nodes whose port is TLS.
+        self.tls = tls or {}
         # A secret of its own: a node of another test's group, still trying
         # a port this group now uses, is refused.
         self.secret = secret(directory, "secret",
@@ -155,7 +161,7 @@ class Group:
         self.seeds = ["127.0.0.1:%d" % self.ports["n1"]]
         self.nodes = {}
 
-    def start(self, name, extra=""):
+    def start(self, name, extra="", tls=None):
         """Starts node `name`; `extra`: more configuration sections. A node
         started late may find its cluster port taken meanwhile (by any
         socket of the machine): it gets another, unless it is the seed."""
@@ -163,7 +169,7 @@ class Group:
             try:
                 node = Node(name, self.ports[name], self.seeds, self.secret,
                             self.failure_timeout_ms, self.listeners,
-                            extra).start()
+                            extra, tls or self.tls.get(name)).start()
                 break
             except RuntimeError as e:
                 if (name == "n1" or attempt == 2
