@@ -103,6 +103,12 @@ caf::actor router_of(const claims_state& st, const std::string& node) {
 void grant(claims_actor* self, const std::string& id, claim_record& r,
            std::string node, const std::function<void(std::string)>& answer);
 
+/// The castor_cluster_session_replicas gauge, after a change.
+void count_kept(claims_state& st) {
+  st.routes->session_replicas.store(st.replicas.kept(),
+                                    std::memory_order_relaxed);
+}
+
 /// A lookup of the members' routers as they are now.
 session_replicas::router_fn router_lookup(const claims_state& st) {
   return [members = st.routes->member_routers()](const std::string& node) {
@@ -151,8 +157,7 @@ void tick_replicas(claims_actor* self) {
                               session_replicas::clock::now());
   for (auto& [node, rs] : out)
     send_replicas(self, node, rs);
-  st.routes->session_replicas.store(st.replicas.kept(),
-                                    std::memory_order_relaxed);
+  count_kept(st);
 }
 
 /// The claim under way of `id` is over: the next waiting one goes on.
@@ -366,8 +371,7 @@ std::optional<session_snapshot> take_replica(claims_actor* self,
                                router_lookup(st));
   if (!snap)
     return snap;
-  st.routes->session_replicas.store(st.replicas.kept(),
-                                    std::memory_order_relaxed);
+  count_kept(st);
   if (snap->present) {
     st.routes->sessions_resumed.fetch_add(1, std::memory_order_relaxed);
     CASTOR_LOG(info, "cluster",
@@ -531,15 +535,13 @@ caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
           CASTOR_LOG(warning, "cluster",
                      "refused " << refused << " session replicas: this node"
                                 << " keeps " << replicas_max << " at most");
-        st.routes->session_replicas.store(st.replicas.kept(),
-                                          std::memory_order_relaxed);
+        count_kept(st);
       },
       [=](replica_atom, const std::vector<std::string>& ids,
           const std::string& holder) {
         auto& st = self->state;
         st.replicas.drop(ids, holder);
-        st.routes->session_replicas.store(st.replicas.kept(),
-                                          std::memory_order_relaxed);
+        count_kept(st);
       },
       [=](claim_atom, const std::string& id,
           std::string& node) -> caf::result<std::string> {

@@ -52,10 +52,7 @@ void replicate_all(Self* self) {
     return;
   session_replica r;
   r.full = true;
-  for (auto& [filter, sub] : self->state.mqtt_state.subscriptions()) {
-    r.subs.push_back(sub.opts);
-    r.subscription_ids.push_back(sub.subscription_id);
-  }
+  list_subscriptions(self->state.mqtt_state, r.subs, r.subscription_ids);
   replicate(self, std::move(r));
 }
 
@@ -292,7 +289,7 @@ void connection_gone(Self* self, bool publish_will_flag,
   st.conn = nullptr;
   if (expiry) {
     st.req.session_expiry = *expiry;
-    replicate_all(self); // the new expiry (the first, if it was 0)
+    replicate_all(self); // the new expiry (0: the replica goes)
   }
   if (st.req.session_expiry == 0)
     st.mqtt_state

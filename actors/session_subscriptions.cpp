@@ -59,13 +59,19 @@ std::string subscriptions_json(const mqtt::session_state& state) {
   return out.dump();
 }
 
+void list_subscriptions(const mqtt::session_state& state,
+                        std::vector<mqtt::subscription>& subs,
+                        std::vector<uint32_t>& ids) {
+  for (auto& [filter, sub] : state.subscriptions()) {
+    subs.push_back(sub.opts);
+    ids.push_back(sub.subscription_id);
+  }
+}
+
 session_snapshot take_snapshot(mqtt::session_state& state) {
   session_snapshot snap;
   snap.present = true;
-  for (auto& [filter, sub] : state.subscriptions()) {
-    snap.subs.push_back(sub.opts);
-    snap.subscription_ids.push_back(sub.subscription_id);
-  }
+  list_subscriptions(state, snap.subs, snap.subscription_ids);
   snap.messages = state.take_unacknowledged();
   snap.qos2_ids.assign(state.inbound_qos2.begin(), state.inbound_qos2.end());
   return snap;

@@ -29,6 +29,12 @@ std::string subscriptions_json(const mqtt::session_state& state);
 
 // -- moving a session to another node of a group --------------------------
 
+/// The subscriptions of `state` as they were made, with their identifiers
+/// (one each, 0: none), appended to `subs` and `ids`.
+void list_subscriptions(const mqtt::session_state& state,
+                        std::vector<mqtt::subscription>& subs,
+                        std::vector<uint32_t>& ids);
+
 /// The state another node takes the session on with: its subscriptions,
 /// the QoS 1/2 messages not acknowledged (taken out of `state`) and the
 /// QoS 2 identifiers awaiting PUBREL.
