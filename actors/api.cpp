@@ -15,6 +15,7 @@
 #include "actors/api_subscribe.hpp"
 #include "actors/api_messaging.hpp"
 #include "actors/api_missing.hpp"
+#include "actors/cluster_topics.hpp"
 #include "actors/iface/implement.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "protocol/api_request.hpp"
@@ -252,16 +253,28 @@ mqtt::message_ptr server_message(const std::string& path, topic_type type,
 }
 
 /// Makes `path` an explicit topic of `spec` (topics/add, and
-/// topics/update with a specification): added or exists, or why not.
+/// topics/update with a specification): added or exists, or why not. In a
+/// node group, every member adds it too (actors/cluster_topics.hpp).
+template <class Self>
 std::variant<topic_mapping::add_result, api::error>
-add_explicit(const api_context& ctx, const std::string& path,
+add_explicit(Self* self, const api_context& ctx, const std::string& path,
              topic_specification spec) {
-  auto r = ctx.mapping->add(
-      path, std::make_shared<const topic_specification>(std::move(spec)));
+  auto ptr = std::make_shared<const topic_specification>(std::move(spec));
+  auto r = ctx.mapping->add(path, ptr);
   if (r == topic_mapping::add_result::conflicts)
     return api::error{"TOPIC_EXISTS",
                       "'" + path + "' exists with another specification"};
+  if (r == topic_mapping::add_result::added)
+    share_topics(self, ctx.routes, {cluster_topic_of(path, ptr.get())});
   return r;
+}
+
+/// Takes back a topic add_explicit added for a request that then failed
+/// (on every member of a node group too).
+template <class Self>
+void take_back(Self* self, const api_context& ctx, const std::string& path) {
+  if (ctx.mapping->remove(path))
+    share_topics(self, ctx.routes, {cluster_topic_of(path, nullptr)});
 }
 
 /// Hands `cu` to the topic `t`, which applies it or says why not, and
@@ -307,7 +320,7 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
     // Add-if-absent: as topics/add (MODIFY_TOPIC too).
     if (check != mqtt::publish_check::allow)
       return finish(api::error_answer(permission_denied("adding", u.path)));
-    auto added = add_explicit(ctx, u.path, *u.spec);
+    auto added = add_explicit(self, ctx, u.path, *u.spec);
     if (auto err = std::get_if<api::error>(&added))
       return finish(api::error_answer(*err));
     adding = true;
@@ -327,7 +340,7 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
   }
   if (auto err = std::get_if<api::error>(&payload)) {
     if (adding)
-      ctx.mapping->remove(u.path);
+      take_back(self, ctx, u.path);
     return finish(api::error_answer(*err));
   }
   // The update goes to the topic as a publish by the server would:
@@ -362,15 +375,25 @@ void run_update(Self* self, const api_context& ctx, api::update_topic u,
                                conditional_update{msg, constraint, {}}, locks,
                                finish, [=] {
                                  if (adding)
-                                   ctx.mapping->remove(path);
+                                   take_back(self, ctx, path);
                                });
             }
-            self->send(t, publish_atom::value, msg);
-            finish(api::ok_answer());
+            // Answered once the topic has taken it (in a node group, once
+            // every member has: actors/topic_forward.hpp).
+            publish_batch b;
+            b.msgs.push_back(msg);
+            tracked(self->request(t, topic_request_timeout, publish_atom::value,
+                                  std::move(b)))
+                .then(
+                    [=](bool) mutable { finish(api::ok_answer()); },
+                    [=](caf::error&) mutable {
+                      finish(api::error_answer(
+                          {"UNAVAILABLE", "the topic did not answer in time"}));
+                    });
           },
           [=](caf::error&) mutable {
             if (adding)
-              ctx.mapping->remove(path);
+              take_back(self, ctx, path);
             finish(api::error_answer(tree_unavailable));
           });
 }
@@ -415,7 +438,7 @@ void run_add(Self* self, const api_context& ctx, api::add_topic a,
   auto finish = answer_and_quit(self, rp);
   if (ctx.access && !ctx.access->may_modify(a.path))
     return finish(api::error_answer(permission_denied("adding", a.path)));
-  auto added = add_explicit(ctx, a.path, std::move(a.spec));
+  auto added = add_explicit(self, ctx, a.path, std::move(a.spec));
   if (auto err = std::get_if<api::error>(&added))
     return finish(api::error_answer(*err));
   if (std::get<topic_mapping::add_result>(added)
@@ -432,7 +455,7 @@ void run_add(Self* self, const api_context& ctx, api::add_topic a,
             finish(api::ok_answer());
           },
           [=](caf::error&) mutable {
-            ctx.mapping->remove(path);
+            take_back(self, ctx, path);
             finish(api::error_answer(tree_unavailable));
           });
 }
@@ -453,6 +476,8 @@ void run_remove(Self* self, const api_context& ctx, api::remove_topics r,
               rp.deliver(api::ok_answer({{"removed", *removed}}));
               self->quit();
             };
+            // In a node group, every member removes them too.
+            std::vector<cluster_topic> gone;
             for (size_t i = 0; i < l.names.size(); ++i) {
               const auto& name = l.names[i];
               if (!q.selects(name))
@@ -460,6 +485,8 @@ void run_remove(Self* self, const api_context& ctx, api::remove_topics r,
               if (ctx.access && !ctx.access->may_modify(name))
                 continue; // left alone, as if it did not match
               bool was_added = ctx.mapping->remove(name);
+              if (ctx.routes)
+                gone.push_back(cluster_topic_of(name, nullptr, true));
               ++*pending;
               tracked(self->request(l.topics[i], topic_request_timeout,
                                     remove_atom::value, ctx.topic_idle_ms))
@@ -473,6 +500,7 @@ void run_remove(Self* self, const api_context& ctx, api::remove_topics r,
                         done();
                       });
             }
+            share_topics(self, ctx.routes, std::move(gone));
             done();
           },
           [=](caf::error&) mutable {

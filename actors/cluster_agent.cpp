@@ -713,9 +713,15 @@ caf::behavior agent(agent_actor* self, cluster_view_ptr view,
           },
           [=](cl_flush_atom) { flush_routes(self); },
           [=](cl_sync_atom, publish_batch& b) {
-            // A member's retained messages: the router hands them on.
+            // A member's retained messages, and the topics its API added
+            // (when it joined): the router hands them on.
             if (member_by_addr(self, sender_addr(self)))
               self->send(self->state.router, cl_sync_atom::value, std::move(b));
+          },
+          [=](cl_topic_atom, std::vector<cluster_topic>& ts) {
+            if (member_by_addr(self, sender_addr(self)))
+              self->send(self->state.router, cl_topic_atom::value,
+                         std::move(ts));
           },
           [=](cl_routes_atom, cluster_route_update& u) {
             // Answered once taken (the sender's subscribers wait for it).

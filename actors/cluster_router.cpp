@@ -7,6 +7,8 @@
 
 #include "actors/census.hpp"
 #include "actors/cluster_guard.hpp"
+#include "actors/cluster_topics.hpp"
+#include "actors/iface/timeouts.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -61,10 +63,20 @@ bool take(caf::event_based_actor* self, cluster_routes& routes,
   return true;
 }
 
-/// Sends the member's agent `to` this node's retained messages, as this
-/// node's agent `agent`.
+/// Sends the member's agent `to` this node's retained messages and the
+/// topics the API added here, as this node's agent `agent`.
 void sync_to(caf::event_based_actor* self, const topic_tree_interface& tree,
-             const caf::actor& agent, const caf::actor& to) {
+             const mapping_ptr& mapping, const caf::actor& agent,
+             const caf::actor& to) {
+  if (mapping) {
+    auto ts = added_topics(*mapping);
+    for (size_t i = 0; i < ts.size(); i += cluster_topics_chunk) {
+      auto end = std::min(ts.size(), i + cluster_topics_chunk);
+      caf::send_as(
+          agent, to, cl_topic_atom::value,
+          std::vector<cluster_topic>(ts.begin() + i, ts.begin() + end));
+    }
+  }
   self->request(tree, sync_timeout, cl_sync_atom::value)
       .then(
           [=](publish_batch& all) {
@@ -109,8 +121,8 @@ cluster_session_page list_sessions(const session_directory& sessions,
 caf::message_handler handlers(caf::event_based_actor* self,
                               topic_tree_interface tree,
                               cluster_routes_ptr routes,
-                              session_directory_ptr sessions,
-                              caf::actor claims) {
+                              session_directory_ptr sessions, caf::actor claims,
+                              mapping_ptr mapping, uint32_t topic_idle_ms) {
   // What this node's own actors send (the agent).
   auto local = [self] {
     auto& sender = self->current_sender();
@@ -179,6 +191,41 @@ caf::message_handler handlers(caf::event_based_actor* self,
         // Answered by the topic, once it has fanned the batch out.
         return self->delegate(tree, publish_atom::value, std::move(b));
       },
+      [=](cl_owner_atom, publish_batch& b) -> caf::result<bool> {
+        // A typed topic's publishes from another member, for this node to
+        // take as the owner: fanned out here and sent to every member.
+        if (!take(self, *routes, b))
+          return true;
+        b.remote = false;
+        b.owned = true;
+        return self->delegate(tree, publish_atom::value, std::move(b));
+      },
+      [=](cl_owner_atom,
+          conditional_update& cu) -> caf::result<update_outcome> {
+        if (!member() || !cu.msg)
+          return update_outcome{"UNAVAILABLE", "not a member of the group"};
+        auto rp = self->make_response_promise();
+        auto name = cu.msg->topic;
+        self->request(tree, lookup_timeout, lookup_atom::value, name, true)
+            .then(
+                [=](topic_interface& t) mutable {
+                  if (!t)
+                    return rp.deliver(update_outcome{
+                        "UNAVAILABLE", "no topic '" + name + "' here"});
+                  rp.delegate(t, cl_owner_atom::value, std::move(cu));
+                },
+                [=](caf::error&) mutable {
+                  rp.deliver(update_outcome{
+                      "UNAVAILABLE", "the topic tree did not answer in time"});
+                });
+        return rp;
+      },
+      [=](cl_topic_atom, std::vector<cluster_topic>& ts) {
+        // Topics the API added or removed on a member (from its API, or
+        // through this node's agent when it joined).
+        if (mapping && (local() || member()))
+          take_topics(self, tree, *mapping, ts, topic_idle_ms);
+      },
       [=](cl_sessions_atom, const std::string& filter, const std::string& after,
           uint32_t limit) -> cluster_session_page {
         if (!sessions || !member())
@@ -188,7 +235,7 @@ caf::message_handler handlers(caf::event_based_actor* self,
       [=](cl_sync_atom, const caf::actor& to) {
         // From the agent: a member's agent to send the retained messages.
         if (local() && to)
-          sync_to(self, tree,
+          sync_to(self, tree, mapping,
                   caf::actor_cast<caf::actor>(self->current_sender()), to);
       },
       [=](cl_sync_atom, publish_batch& b) {
@@ -212,11 +259,13 @@ caf::message_handler handlers(caf::event_based_actor* self,
 
 caf::behavior router(caf::event_based_actor* self, topic_tree_interface tree,
                      cluster_routes_ptr routes, session_directory_ptr sessions,
-                     caf::actor claims) {
+                     caf::actor claims, mapping_ptr mapping,
+                     uint32_t topic_idle_ms) {
   drop_unexpected(self, routes, "the router");
   return census(self, metrics::actor_kind::cluster_router,
                 handlers(self, std::move(tree), std::move(routes),
-                         std::move(sessions), std::move(claims)));
+                         std::move(sessions), std::move(claims),
+                         std::move(mapping), topic_idle_ms));
 }
 
 } // namespace
@@ -225,9 +274,11 @@ caf::actor spawn_cluster_router(caf::actor_system& sys,
                                 topic_tree_interface tree,
                                 cluster_routes_ptr routes,
                                 session_directory_ptr sessions,
-                                caf::actor claims) {
+                                caf::actor claims, mapping_ptr mapping,
+                                uint32_t topic_idle_ms) {
   return sys.spawn(router, std::move(tree), std::move(routes),
-                   std::move(sessions), std::move(claims));
+                   std::move(sessions), std::move(claims), std::move(mapping),
+                   topic_idle_ms);
 }
 
 } // namespace castor

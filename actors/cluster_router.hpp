@@ -20,6 +20,11 @@
 // (from `sessions`, the node's session directory; none without one), and
 // hands members' messages for the group's client-id registry to this
 // node's part of it (`claims`, actors/cluster_claims.hpp).
+//
+// Typed topics (actors/cluster_topics.hpp): it takes the topics members'
+// APIs added or removed into this node's `mapping`, and hands a typed
+// topic's publishes and conditional updates from other members to its
+// topic here, as the topic's owner.
 
 #include <chrono>
 
@@ -29,6 +34,7 @@
 #include "actors/cluster_routes.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/session_directory.hpp"
+#include "protocol/topic_mapping.hpp"
 
 namespace castor {
 
@@ -44,6 +50,8 @@ caf::actor spawn_cluster_router(caf::actor_system& sys,
                                 topic_tree_interface tree,
                                 cluster_routes_ptr routes,
                                 session_directory_ptr sessions = nullptr,
-                                caf::actor claims = nullptr);
+                                caf::actor claims = nullptr,
+                                mapping_ptr mapping = nullptr,
+                                uint32_t topic_idle_ms = 0);
 
 } // namespace castor

@@ -67,6 +67,20 @@
 //   node -> router: (replica_atom, vector<session_replica>)   whole ones
 //   node -> router: (replica_atom, ids, holder)   the holder's sessions of
 //                                                 these ids have ended
+//
+// Typed topics (docs/cluster.md, "Typed topics"): the topics the API adds
+// or removes on one node are added or removed on every member, and a
+// member that joins gets all of them:
+//
+//   api -> router: (cl_topic_atom, vector<cluster_topic>)
+//   router -> agent -> router: the same, when two nodes become members
+//
+// A typed topic has one owner, the member with the highest rendezvous hash
+// of its name; the other members' topics hand it their publishes and
+// conditional updates, and it fans them out to every member in its order:
+//
+//   topic -> router: (cl_owner_atom, publish_batch) -> bool
+//   topic -> router: (cl_owner_atom, conditional_update) -> update_outcome
 
 #include <cstdint>
 #include <string>
@@ -97,6 +111,10 @@ using cl_sync_atom = caf::atom_constant<caf::atom("clsync")>;
 using cl_stats_atom = caf::atom_constant<caf::atom("clstats")>;
 /// A page of a node's sessions, for sessions/list on another node.
 using cl_sessions_atom = caf::atom_constant<caf::atom("clsessions")>;
+/// Typed topics the API added or removed, for every member.
+using cl_topic_atom = caf::atom_constant<caf::atom("cltopic")>;
+/// A typed topic's publishes and conditional updates, to its owner.
+using cl_owner_atom = caf::atom_constant<caf::atom("clowner")>;
 
 /// The version of the group protocol this build speaks, and the oldest it
 /// still accepts (a rolling upgrade runs two versions side by side).
@@ -108,7 +126,11 @@ using cl_sessions_atom = caf::atom_constant<caf::atom("clsessions")>;
 /// its part of the fence.
 /// 5: replicas of persistent sessions (actors/cluster_replicas.hpp); an
 /// older node drops them (counted as unexpected messages).
-inline constexpr uint32_t cluster_protocol_version = 5;
+/// 6: typed topics shared by the group (their specifications on every
+/// member, their updates ordered by an owner); an older node drops the
+/// specifications and answers the owner's messages with an error (its
+/// publishes to a typed topic are then taken where they were made).
+inline constexpr uint32_t cluster_protocol_version = 6;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 
 /// One node of the group as the others see it.
@@ -177,6 +199,22 @@ struct cluster_node_stats {
   uint64_t messages_received = 0; ///< PUBLISH packets, every QoS, in total
   uint64_t messages_sent = 0;
 };
+
+/// A topic the API added (its type and properties, as the API takes them)
+/// or removed (with `forget`, its value too: topics/remove).
+struct cluster_topic {
+  std::string path;
+  std::string type;
+  std::vector<std::pair<std::string, std::string>> properties;
+  bool removed = false;
+  bool forget = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_topic& x) {
+  return f(caf::meta::type_name("cluster_topic"), x.path, x.type, x.properties,
+           x.removed, x.forget);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_node_stats& x) {
@@ -262,5 +300,7 @@ CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_welcome))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_route_update))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_session_page))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_node_stats))
+CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_topic))
+CAF_ADD_TYPE_ID(castor_cluster, (std::vector<castor::cluster_topic>))
 
 CAF_END_TYPE_ID_BLOCK(castor_cluster)

@@ -11,6 +11,7 @@
 #include "actors/topic_deliver.hpp"
 #include "actors/topic_forward.hpp"
 #include "actors/topic_series.hpp"
+#include "actors/topic_values.hpp"
 #include "actors/timers.hpp"
 #include "log/log.hpp"
 
@@ -127,58 +128,6 @@ void drain_stash(Self* self) {
     if (s.reply)
       s.rp.deliver(true);
   }
-}
-
-/// What the topic keeps of its updates, as its specification says: its
-/// value (the last update) with deltas, the value only
-/// (PUBLISH_VALUES_ONLY), or nothing (DONT_RETAIN_VALUE: no value, no
-/// deltas; the MQTT retained message keeps MQTT's rules).
-enum class kept : uint8_t { with_deltas, value_only, nothing };
-
-inline kept value_kept(topic_state& st) {
-  if (!st.mapping || st.mapping->empty())
-    return kept::with_deltas;
-  auto g = st.mapping->generation();
-  if (g != st.spec_generation) {
-    st.spec_generation = g;
-    st.spec = st.mapping->find(st.name);
-  }
-  if (!st.spec)
-    return kept::with_deltas;
-  if (st.spec->dont_retain_value)
-    return kept::nothing;
-  return st.spec->publish_values_only ? kept::value_only : kept::with_deltas;
-}
-
-/// Whether the topic conflates (CONFLATION conflate or always); its
-/// specification read before.
-inline bool conflates(const topic_state& st) {
-  return st.spec
-         && (st.spec->conflation == conflation_mode::conflate
-             || st.spec->conflation == conflation_mode::always);
-}
-
-/// Gives `u` its delta from the last update (the value subscribers have),
-/// which becomes the basis of the next one.
-inline void add_delta(topic_state& st, update& u) {
-  if (st.last && st.basis.seq != st.last.seq)
-    st.basis = basis_of(st.last);
-  auto next = basis_of(u);
-  if (st.last) {
-    u.delta = make_delta(st.basis, next);
-    u.base = st.basis.seq;
-  }
-  st.basis = std::move(next);
-}
-
-/// Counts the subscriptions that want deltas: `e` arrives (+1) or leaves
-/// (-1); the basis goes with the last of them.
-inline void count_delta(topic_state& st, const entry& e, int change) {
-  if (!e.options.delta)
-    return;
-  st.delta_entries += change;
-  if (st.delta_entries == 0)
-    st.basis = delta_basis{};
 }
 
 /// Forgets the value and the retained message (topics/remove, or the
@@ -369,14 +318,61 @@ void fan_out_or_stash(Self* self, std::vector<mqtt::message_ptr>&& msgs,
     rp->deliver(true);
 }
 
+/// A typed topic's batch, taken here as its owner: sent to every member
+/// and fanned out here, in the order the owner takes them; `finish` (if
+/// any) once every member has fanned it out.
+template <class Self>
+void take_as_owner(Self* self, std::vector<mqtt::message_ptr>&& msgs,
+                   std::function<void()> finish) {
+  auto& st = self->state;
+  auto fw = forward_publishes(self, msgs, finish, true);
+  if (fw.acks) {
+    fan_out_or_stash(self, std::move(msgs), nullptr, std::move(fw.shares),
+                     std::move(fw.acks));
+    return;
+  }
+  // Nothing to wait for elsewhere: answered once fanned out here.
+  if (!st.stash.empty() || held_back(st)) {
+    topic_state::stashed s;
+    s.run = [self, msgs = std::move(msgs), shares = std::move(fw.shares),
+             finish = std::move(finish)] {
+      fan_out(self, msgs, shares.get());
+      if (finish)
+        finish();
+    };
+    st.stash.push_back(std::move(s));
+    return;
+  }
+  fan_out(self, msgs, fw.shares.get());
+  if (finish)
+    finish();
+}
+
 /// Takes a batch: from a connection of this node (in a node group, it goes
-/// to the nodes that want it too, and `rp` waits for them), or forwarded
-/// by another node (`remote`: for this node's subscribers only, and its
-/// share groups get what the publishing node picked for them).
+/// to the nodes that want it too, and `rp` waits for them; a typed topic's
+/// goes to its owner, which sends it to every member), or forwarded by
+/// another node (`remote`: for this node's subscribers only, and its share
+/// groups get what the publishing node picked for them).
 template <class Self>
 void take_publishes(Self* self, publish_batch&& b, caf::response_promise* rp) {
   auto& st = self->state;
   st.published += b.msgs.size();
+  if (st.routes && !b.remote) {
+    value_kept(st); // the specification, up to date
+    if (owner_ordered(st)) {
+      if (auto owner = b.owned ? caf::actor{} : owner_router(self)) {
+        relay_to_owner(self, owner, std::move(b.msgs), answer_true(rp),
+                       [self](std::vector<mqtt::message_ptr>&& msgs,
+                              std::function<void()> finish) {
+                         take_as_owner(self, std::move(msgs),
+                                       std::move(finish));
+                       });
+        return;
+      }
+      take_as_owner(self, std::move(b.msgs), answer_true(rp));
+      return;
+    }
+  }
   if (b.remote) {
     auto shares = std::make_shared<share_filter>();
     shares->picks = std::move(b.picks);
@@ -386,7 +382,7 @@ void take_publishes(Self* self, publish_batch&& b, caf::response_promise* rp) {
     return;
   }
   if (st.routes) {
-    auto fw = forward_publishes(self, b.msgs, rp);
+    auto fw = forward_publishes(self, b.msgs, answer_true(rp));
     fan_out_or_stash(self, std::move(b.msgs), rp, std::move(fw.shares),
                      std::move(fw.acks));
     return;
@@ -395,11 +391,31 @@ void take_publishes(Self* self, publish_batch&& b, caf::response_promise* rp) {
 }
 
 /// Decides a conditional update when its turn comes (after what waits in
-/// the stash), against the value at that moment, and answers `rp`.
+/// the stash), against the value at that moment, and answers `rp`. In a
+/// node group, a typed topic's owner decides (`owned`: this node, as the
+/// owner), and the update goes to every member.
 template <class Self>
 void take_conditional(Self* self, conditional_update&& cu,
-                      caf::typed_response_promise<update_outcome> rp) {
+                      caf::typed_response_promise<update_outcome> rp,
+                      bool owned = false) {
   auto& st = self->state;
+  if (st.routes && !owned) {
+    value_kept(st);
+    caf::actor owner;
+    if (owner_ordered(st) && (owner = owner_router(self))) {
+      auto copy = cu;
+      self->request(owner, cluster_forward_timeout, cl_owner_atom::value,
+                    std::move(cu))
+          .then([rp](update_outcome& o) mutable { rp.deliver(std::move(o)); },
+                [self, rp, copy](caf::error&) mutable {
+                  // The owner has gone (or hangs): decided here.
+                  self->state.routes->forwards_failed.fetch_add(
+                      1, std::memory_order_relaxed);
+                  take_conditional(self, std::move(copy), rp, true);
+                });
+      return;
+    }
+  }
   auto run = [self, cu = std::move(cu), rp]() mutable {
     auto& st = self->state;
     value_kept(st); // the specification, up to date
@@ -411,8 +427,22 @@ void take_conditional(Self* self, conditional_update&& cu,
     auto r = resolve_update(cu, last, exists, st.spec.get());
     if (auto m = std::get_if<mqtt::message_ptr>(&r)) {
       ++st.published;
-      fan_out(self, std::vector<mqtt::message_ptr>{std::move(*m)});
-      rp.deliver(update_outcome{});
+      std::vector<mqtt::message_ptr> msgs{std::move(*m)};
+      if (!st.routes) {
+        fan_out(self, msgs);
+        rp.deliver(update_outcome{});
+        return;
+      }
+      // To the other members too; answered once they have it (a typed
+      // topic's go to every member, as its owner sends them).
+      auto fw = forward_publishes(
+          self, msgs, [rp]() mutable { rp.deliver(update_outcome{}); },
+          owner_ordered(st));
+      fan_out(self, msgs, fw.shares.get());
+      if (fw.acks)
+        fw.acks->done();
+      else
+        rp.deliver(update_outcome{});
       return;
     }
     rp.deliver(std::get<update_outcome>(std::move(r)));
@@ -688,6 +718,13 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
       [=](update_atom, conditional_update& cu) -> caf::result<update_outcome> {
         auto rp = self->template make_response_promise<update_outcome>();
         take_conditional(self, std::move(cu), rp);
+        return rp;
+      },
+      [=](cl_owner_atom,
+          conditional_update& cu) -> caf::result<update_outcome> {
+        // Another member's, for this node to decide as the owner.
+        auto rp = self->template make_response_promise<update_outcome>();
+        take_conditional(self, std::move(cu), rp, true);
         return rp;
       },
       [=](series_atom, series_request& r) -> caf::result<series_answer> {

@@ -138,6 +138,10 @@ struct topic_state {
   /// Forwarded batches not yet answered, per node's router (the topic
   /// does not retire while any is).
   std::unordered_map<caf::actor, uint32_t> forwards_in_flight;
+  /// A typed topic's owner in the group (its router; null: this node), as
+  /// of the route table's version (actors/topic_forward.hpp).
+  caf::actor owner;
+  uint64_t owner_version = 0;
   /// Idle collection (set by the tree; 0 = never): a topic with no
   /// subscribers, no retained message and nothing waiting asks the tree to
   /// retire it after this long without a publish.

@@ -6,11 +6,13 @@
 // once per remote subscriber. Part of the topic actor (actors/topic.cpp).
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include <caf/response_promise.hpp>
 
+#include "actors/cluster_claims.hpp"
 #include "actors/cluster_router.hpp"
 #include "actors/topic.hpp"
 
@@ -20,13 +22,20 @@ namespace castor {
 /// every node it was forwarded to have taken it (or failed to answer in
 /// time: a node that has gone does not hold up the publisher).
 struct forward_acks {
-  caf::response_promise rp;
+  std::function<void()> finish;
   size_t left = 0;
   void done() {
     if (--left == 0)
-      rp.deliver(true);
+      finish();
   }
 };
+
+/// What answers `rp` with true (nothing if null).
+inline std::function<void()> answer_true(caf::response_promise* rp) {
+  if (!rp)
+    return {};
+  return [rp = *rp]() mutable { rp.deliver(true); };
+}
 
 /// Batches a topic has forwarded to one node and not had answered, at
 /// most: past it, its QoS 0 batches for that node are dropped (and
@@ -165,14 +174,15 @@ inline publish_batch batch_for(forward_target& t,
 
 /// Forwards a local batch of the topic `self` to the nodes that want it:
 /// the whole batch to those with plain subscribers (every member for a
-/// retained message), and to the nodes a share group's messages were
-/// picked for, those messages. For a batch with QoS 1 or 2 messages and
-/// `rp`, the result's `acks` answer `rp`: the caller calls done() once it
+/// retained message, and for a typed topic's, `everywhere`), and to the
+/// nodes a share group's messages were picked for, those messages. For a
+/// batch with QoS 1 or 2 messages and `finish`, the result's `acks` call
+/// `finish` once the nodes have answered: the caller calls done() once it
 /// has fanned the batch out here.
 template <class Self>
-forward_result forward_publishes(Self* self,
-                                 const std::vector<mqtt::message_ptr>& msgs,
-                                 caf::response_promise* rp) {
+forward_result
+forward_publishes(Self* self, const std::vector<mqtt::message_ptr>& msgs,
+                  std::function<void()> finish, bool everywhere = false) {
   auto& st = self->state;
   auto& routes = *st.routes;
   // In a fence's count from before the table is read (a batch sent as of
@@ -189,8 +199,9 @@ forward_result forward_publishes(Self* self,
       else
         ++i;
   }
-  bool retained = std::any_of(msgs.begin(), msgs.end(),
-                              [](auto& m) { return m->retain; });
+  bool retained = everywhere
+                  || std::any_of(msgs.begin(), msgs.end(),
+                                 [](auto& m) { return m->retain; });
   std::vector<caf::actor> every;
   if (retained)
     every = routes.routers();
@@ -207,13 +218,13 @@ forward_result forward_publishes(Self* self,
   // The publisher waits for the nodes only for QoS 1 and 2 (a QoS 0 batch
   // may ask for an answer too: the connection's flow control, which the
   // fan-out here answers).
-  bool wait = rp && std::any_of(msgs.begin(), msgs.end(), [](auto& m) {
+  bool wait = finish && std::any_of(msgs.begin(), msgs.end(), [](auto& m) {
                 return m->qos > 0;
               });
   std::shared_ptr<forward_acks> acks;
   if (wait) {
     acks = std::make_shared<forward_acks>();
-    acks->rp = *rp;
+    acks->finish = std::move(finish);
     acks->left = 1; // the fan-out here
   }
   size_t batches = 0;
@@ -249,6 +260,76 @@ forward_result forward_publishes(Self* self,
   if (batches > 0)
     res.acks = std::move(acks);
   return res;
+}
+
+// -- typed topics: one owner orders their updates ----------------------------
+
+/// Whether the topic is a typed topic whose updates its owner orders in a
+/// node group: an explicit topic other than a time series.
+inline bool owner_ordered(const topic_state& st) {
+  return st.routes && st.spec && st.spec->type != topic_type::time_series;
+}
+
+/// The router of the typed topic's owner (the member with the highest
+/// rendezvous hash of node name and topic name), null when this node is
+/// the owner. Looked up again when the members change.
+template <class Self>
+caf::actor owner_router(Self* self) {
+  auto& st = self->state;
+  auto v = st.routes->version();
+  if (v == st.owner_version)
+    return st.owner;
+  st.owner_version = v;
+  auto members = st.routes->member_routers();
+  std::vector<std::string> names{st.routes->self_node};
+  for (auto& m : members)
+    names.push_back(m.first);
+  auto owner = claim_owner(st.name, names);
+  st.owner = nullptr;
+  for (auto& [node, router] : members)
+    if (node == owner)
+      st.owner = router;
+  return st.owner;
+}
+
+/// Hands a local batch of a typed topic to its owner's router `owner`,
+/// which fans it out there and to every member (this one included);
+/// `finish` (if any) is called once it has. Should the owner not answer
+/// (it died, or hangs), `fallback` takes the batch here as the owner
+/// would, so that nothing a publisher is told was taken is lost. A QoS 0
+/// batch without `finish` is dropped (and counted) while the owner has
+/// max_forwards_in_flight batches of the topic unanswered.
+template <class Self, class Fallback>
+void relay_to_owner(Self* self, const caf::actor& owner,
+                    std::vector<mqtt::message_ptr>&& msgs,
+                    std::function<void()> finish, Fallback fallback) {
+  auto& st = self->state;
+  auto& routes = *st.routes;
+  auto& n = st.forwards_in_flight[owner];
+  if (!finish && n >= max_forwards_in_flight) {
+    routes.forwards_dropped.fetch_add(msgs.size(), std::memory_order_relaxed);
+    return;
+  }
+  ++n;
+  routes.forwarded_batches.fetch_add(1, std::memory_order_relaxed);
+  routes.forwarded_messages.fetch_add(msgs.size(), std::memory_order_relaxed);
+  auto entered
+      = std::make_shared<forward_entry>(st.routes, routes.enter_forward());
+  publish_batch b;
+  b.msgs = msgs;
+  self->request(owner, cluster_forward_timeout, cl_owner_atom::value,
+                std::move(b))
+      .then(
+          [self, owner, finish, entered](bool) {
+            forward_answered(self, owner, nullptr, false);
+            if (finish)
+              finish();
+          },
+          [self, owner, msgs = std::move(msgs), finish, fallback,
+           entered](caf::error&) mutable {
+            forward_answered(self, owner, nullptr, true);
+            fallback(std::move(msgs), std::move(finish));
+          });
 }
 
 } // namespace castor

@@ -146,6 +146,10 @@ struct publish_batch {
   /// for this node's subscribers only, never forwarded again. Set by the
   /// router that takes it, not carried across.
   bool remote = false;
+  /// Handed to this node as the owner of its typed topic by another
+  /// member: taken here, never handed on to another owner. Set by the
+  /// router that takes it, not carried across.
+  bool owned = false;
   /// Forwarded: the share groups of the receiving node get the messages
   /// picked for them here, and no others; with `shares_only`, its plain
   /// subscribers get none (the batch holds what its share groups get).

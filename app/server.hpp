@@ -137,7 +137,8 @@ private:
   /// Publishes the node agent on the cluster port (when cluster.enabled).
   /// `sessions`: what the router lists for other members' sessions/list.
   std::optional<std::string>
-  start_cluster(const session_directory_ptr& sessions);
+  start_cluster(const session_directory_ptr& sessions,
+                const mapping_ptr& mapping);
   /// Leaves the group and closes the cluster port.
   void stop_cluster();
 };

@@ -139,7 +139,8 @@ make_cluster_settings(const cluster_config& c) {
 }
 
 std::optional<std::string>
-server::start_cluster(const session_directory_ptr& sessions) {
+server::start_cluster(const session_directory_ptr& sessions,
+                      const mapping_ptr& mapping) {
   if (!cfg_.cluster.enabled)
     return std::nullopt;
   auto settings = make_cluster_settings(cfg_.cluster);
@@ -150,7 +151,8 @@ server::start_cluster(const session_directory_ptr& sessions) {
   view->routes = routes_;
   view->local_stats = [sessions] { return node_stats(sessions); };
   cluster_router_
-      = spawn_cluster_router(sys_, tree_, routes_, sessions, cluster_claims_);
+      = spawn_cluster_router(sys_, tree_, routes_, sessions, cluster_claims_,
+                             mapping, cfg_.mqtt.topic_idle_timeout_ms);
   auto agent = spawn_cluster_agent(sys_, view, routes_, cluster_router_);
   routes_->set_agent(agent);
   auto& c = cfg_.cluster;

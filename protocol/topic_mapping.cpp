@@ -41,6 +41,12 @@ topic_mapping::add_result topic_mapping::add(const std::string& path,
   return *i->second == *spec ? add_result::exists : add_result::conflicts;
 }
 
+std::vector<std::pair<std::string, topic_mapping::spec_ptr>>
+topic_mapping::added_all() const {
+  std::shared_lock<std::shared_mutex> guard{mu_};
+  return {added_.begin(), added_.end()};
+}
+
 std::map<topic_type, size_t> topic_mapping::added_by_type() const {
   std::shared_lock<std::shared_mutex> guard{mu_};
   std::map<topic_type, size_t> out;

@@ -60,6 +60,9 @@ public:
   bool remove(const std::string& path);
   /// The specification the API added at `path` (null: none).
   spec_ptr added(const std::string& path) const;
+  /// Every topic the API added, by path (a member that joins a node group
+  /// gets them).
+  std::vector<std::pair<std::string, spec_ptr>> added_all() const;
   /// How many topics the API added, by type (the metrics).
   std::map<topic_type, size_t> added_by_type() const;
 

@@ -56,6 +56,9 @@ using topic_interface = caf::typed_actor<
     // The platform API's update under a constraint, or patch: applied (an
     // empty code) or why not, decided against the value at that moment.
     caf::replies_to<update_atom, conditional_update>::with<update_outcome>,
+    // Node groups: the same from another member, decided here as the
+    // typed topic's owner.
+    caf::replies_to<cl_owner_atom, conditional_update>::with<update_outcome>,
     // The platform API's time series operations (append, edit, range).
     caf::replies_to<series_atom, series_request>::with<series_answer>,
     // Its removal policy's timer (with the epoch it was armed with).
