@@ -7,6 +7,7 @@
 
 #include "actors/census.hpp"
 #include "actors/cluster_guard.hpp"
+#include "actors/cluster_handlers.hpp"
 #include "actors/cluster_topics.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "log/log.hpp"
@@ -121,8 +122,12 @@ cluster_session_page list_sessions(const session_directory& sessions,
 caf::message_handler handlers(caf::event_based_actor* self,
                               topic_tree_interface tree,
                               cluster_routes_ptr routes,
-                              session_directory_ptr sessions, caf::actor claims,
-                              mapping_ptr mapping, uint32_t topic_idle_ms) {
+                              const router_options& opts,
+                              std::shared_ptr<handler_sync> sync) {
+  auto sessions = opts.sessions;
+  auto claims = opts.claims;
+  auto mapping = opts.mapping;
+  auto topic_idle_ms = opts.topic_idle_ms;
   // What this node's own actors send (the agent).
   auto local = [self] {
     auto& sender = self->current_sender();
@@ -226,6 +231,27 @@ caf::message_handler handlers(caf::event_based_actor* self,
         if (mapping && (local() || member()))
           take_topics(self, tree, *mapping, ts, topic_idle_ms);
       },
+      [=](cl_handler_atom) {
+        // Its own timer: this node's message handlers to the members, if
+        // they changed (all of them to a member that joined); a member
+        // that left takes its own.
+        if (!sync || self->current_sender() != self->ctrl())
+          return;
+        auto joined = sync->members(routes->member_routers());
+        if (auto h = sync->changed()) {
+          for (auto& r : routes->routers())
+            self->send(r, cl_handler_atom::value, *h);
+        } else if (!joined.empty()) {
+          auto h = sync->local();
+          for (auto& r : joined)
+            self->send(r, cl_handler_atom::value, h);
+        }
+        self->delayed_send(self, handler_sync_period, cl_handler_atom::value);
+      },
+      [=](cl_handler_atom, cluster_handlers& h) {
+        if (sync && member())
+          sync->take(h, caf::actor_cast<caf::actor>(self->current_sender()));
+      },
       [=](cl_sessions_atom, const std::string& filter, const std::string& after,
           uint32_t limit) -> cluster_session_page {
         if (!sessions || !member())
@@ -258,14 +284,17 @@ caf::message_handler handlers(caf::event_based_actor* self,
 }
 
 caf::behavior router(caf::event_based_actor* self, topic_tree_interface tree,
-                     cluster_routes_ptr routes, session_directory_ptr sessions,
-                     caf::actor claims, mapping_ptr mapping,
-                     uint32_t topic_idle_ms) {
+                     cluster_routes_ptr routes, router_options opts) {
   drop_unexpected(self, routes, "the router");
+  std::shared_ptr<handler_sync> sync;
+  if (opts.handlers) {
+    sync = std::make_shared<handler_sync>(opts.handlers, routes->self_node,
+                                          self->node());
+    self->send(self, cl_handler_atom::value);
+  }
   return census(self, metrics::actor_kind::cluster_router,
-                handlers(self, std::move(tree), std::move(routes),
-                         std::move(sessions), std::move(claims),
-                         std::move(mapping), topic_idle_ms));
+                handlers(self, std::move(tree), std::move(routes), opts,
+                         std::move(sync)));
 }
 
 } // namespace
@@ -273,12 +302,8 @@ caf::behavior router(caf::event_based_actor* self, topic_tree_interface tree,
 caf::actor spawn_cluster_router(caf::actor_system& sys,
                                 topic_tree_interface tree,
                                 cluster_routes_ptr routes,
-                                session_directory_ptr sessions,
-                                caf::actor claims, mapping_ptr mapping,
-                                uint32_t topic_idle_ms) {
-  return sys.spawn(router, std::move(tree), std::move(routes),
-                   std::move(sessions), std::move(claims), std::move(mapping),
-                   topic_idle_ms);
+                                router_options opts) {
+  return sys.spawn(router, std::move(tree), std::move(routes), std::move(opts));
 }
 
 } // namespace castor

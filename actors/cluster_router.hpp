@@ -24,7 +24,8 @@
 // Typed topics (actors/cluster_topics.hpp): it takes the topics members'
 // APIs added or removed into this node's `mapping`, and hands a typed
 // topic's publishes and conditional updates from other members to its
-// topic here, as the topic's owner.
+// topic here, as the topic's owner. And it shares this node's message
+// handlers with the members (actors/cluster_handlers.hpp).
 
 #include <chrono>
 
@@ -33,6 +34,7 @@
 
 #include "actors/cluster_routes.hpp"
 #include "actors/iface/topic_tree.hpp"
+#include "actors/messaging.hpp"
 #include "actors/session_directory.hpp"
 #include "protocol/topic_mapping.hpp"
 
@@ -46,12 +48,23 @@ inline constexpr std::chrono::seconds cluster_forward_timeout{5};
 /// member asks for.
 inline constexpr uint32_t cluster_session_page_max = 1000;
 
+/// What a router serves besides the tree's publishes (each may be null).
+struct router_options {
+  /// This node's session directory (sessions/list of members).
+  session_directory_ptr sessions;
+  /// This node's part of the client-id registry.
+  caf::actor claims;
+  /// This node's payload mapping (the typed topics of members' APIs), and
+  /// how long a topic members removed waits unused before it retires.
+  mapping_ptr mapping;
+  uint32_t topic_idle_ms = 0;
+  /// This node's message handlers (actors/cluster_handlers.hpp).
+  handlers_ptr handlers;
+};
+
 caf::actor spawn_cluster_router(caf::actor_system& sys,
                                 topic_tree_interface tree,
                                 cluster_routes_ptr routes,
-                                session_directory_ptr sessions = nullptr,
-                                caf::actor claims = nullptr,
-                                mapping_ptr mapping = nullptr,
-                                uint32_t topic_idle_ms = 0);
+                                router_options opts = {});
 
 } // namespace castor

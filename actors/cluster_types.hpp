@@ -81,6 +81,13 @@
 //
 //   topic -> router: (cl_owner_atom, publish_batch) -> bool
 //   topic -> router: (cl_owner_atom, conditional_update) -> update_outcome
+//
+// Message handlers (docs/cluster.md, "Request-response messaging"): each
+// router sends the members all of its node's registrations when they
+// change, and to a member that joins; a request then goes from the
+// requester's connection straight to the handler's on its node:
+//
+//   router -> router: (cl_handler_atom, cluster_handlers)
 
 #include <cstdint>
 #include <string>
@@ -115,6 +122,8 @@ using cl_sessions_atom = caf::atom_constant<caf::atom("clsessions")>;
 using cl_topic_atom = caf::atom_constant<caf::atom("cltopic")>;
 /// A typed topic's publishes and conditional updates, to its owner.
 using cl_owner_atom = caf::atom_constant<caf::atom("clowner")>;
+/// A member's message handlers (and the router's own timer).
+using cl_handler_atom = caf::atom_constant<caf::atom("clhandler")>;
 
 /// The version of the group protocol this build speaks, and the oldest it
 /// still accepts (a rolling upgrade runs two versions side by side).
@@ -129,7 +138,8 @@ using cl_owner_atom = caf::atom_constant<caf::atom("clowner")>;
 /// 6: typed topics shared by the group (their specifications on every
 /// member, their updates ordered by an owner); an older node drops the
 /// specifications and answers the owner's messages with an error (its
-/// publishes to a typed topic are then taken where they were made).
+/// publishes to a typed topic are then taken where they were made). And
+/// message handlers shared by the group (an older node drops them).
 inline constexpr uint32_t cluster_protocol_version = 6;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 
@@ -214,6 +224,19 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_topic& x) {
   return f(caf::meta::type_name("cluster_topic"), x.path, x.type, x.properties,
            x.removed, x.forget);
+}
+
+/// A member's message handlers, all of them: registration i is paths[i]
+/// of the connection owners[i].
+struct cluster_handlers {
+  std::string node;
+  std::vector<std::string> paths;
+  std::vector<caf::actor> owners;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_handlers& x) {
+  return f(caf::meta::type_name("cluster_handlers"), x.node, x.paths, x.owners);
 }
 
 template <class Inspector>
@@ -302,5 +325,6 @@ CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_session_page))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_node_stats))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_topic))
 CAF_ADD_TYPE_ID(castor_cluster, (std::vector<castor::cluster_topic>))
+CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_handlers))
 
 CAF_END_TYPE_ID_BLOCK(castor_cluster)

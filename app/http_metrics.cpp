@@ -280,6 +280,11 @@ void connection_metrics(exposition& e, const metrics::snapshot& s,
         topic_type::double_, topic_type::binary, topic_type::time_series})
     e.sample(label("type", to_string(type)),
              static_cast<double>(by_type[type]));
+  e.family("message_handlers", "gauge",
+           "Message handler registrations (request-response messaging): "
+           "this node's connections', and in a node group the other "
+           "members' too.")
+      .sample(static_cast<double>(ctx.handlers ? ctx.handlers->size() : 0));
   e.family("keep_alive_timeouts_total", "counter",
            "Connections closed because the client was silent too long.")
       .sample(static_cast<double>(c.keep_alive_timeouts.load()));

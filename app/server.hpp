@@ -20,6 +20,7 @@
 #include "actors/iface/locks.hpp"
 #include "actors/iface/registry.hpp"
 #include "actors/iface/topic_tree.hpp"
+#include "actors/messaging.hpp"
 #include "actors/session.hpp"
 #include "actors/session_directory.hpp"
 #include "app/config.hpp"
@@ -138,7 +139,7 @@ private:
   /// `sessions`: what the router lists for other members' sessions/list.
   std::optional<std::string>
   start_cluster(const session_directory_ptr& sessions,
-                const mapping_ptr& mapping);
+                const mapping_ptr& mapping, const handlers_ptr& handlers);
   /// Leaves the group and closes the cluster port.
   void stop_cluster();
 };

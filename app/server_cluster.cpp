@@ -140,7 +140,8 @@ make_cluster_settings(const cluster_config& c) {
 
 std::optional<std::string>
 server::start_cluster(const session_directory_ptr& sessions,
-                      const mapping_ptr& mapping) {
+                      const mapping_ptr& mapping,
+                      const handlers_ptr& handlers) {
   if (!cfg_.cluster.enabled)
     return std::nullopt;
   auto settings = make_cluster_settings(cfg_.cluster);
@@ -151,8 +152,9 @@ server::start_cluster(const session_directory_ptr& sessions,
   view->routes = routes_;
   view->local_stats = [sessions] { return node_stats(sessions); };
   cluster_router_
-      = spawn_cluster_router(sys_, tree_, routes_, sessions, cluster_claims_,
-                             mapping, cfg_.mqtt.topic_idle_timeout_ms);
+      = spawn_cluster_router(sys_, tree_, routes_,
+                             {sessions, cluster_claims_, mapping,
+                              cfg_.mqtt.topic_idle_timeout_ms, handlers});
   auto agent = spawn_cluster_agent(sys_, view, routes_, cluster_router_);
   routes_->set_agent(agent);
   auto& c = cfg_.cluster;
@@ -162,6 +164,8 @@ server::start_cluster(const session_directory_ptr& sessions,
             : sys_.middleman().publish(agent, c.port, c.bind.c_str(), true);
   if (!port) {
     caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(cluster_router_, caf::exit_reason::user_shutdown);
+    cluster_router_ = nullptr;
     return "cluster: cannot listen on " + c.bind + ":" + std::to_string(c.port)
            + ": " + sys_.render(port.error());
   }

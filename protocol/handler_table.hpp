@@ -61,7 +61,11 @@ public:
 
   enum class add_result : uint8_t { added, exists, too_many };
 
-  add_result add(const std::string& path, const Owner& owner) {
+  /// `counted`: the change counts in changes() (a node group's members
+  /// get this node's registrations when it changed; theirs are added here
+  /// uncounted).
+  add_result add(const std::string& path, const Owner& owner,
+                 bool counted = true) {
     std::unique_lock<std::shared_mutex> lk{mu_};
     auto& mine = owned_[owner];
     if (mine.count(path) > 0)
@@ -71,11 +75,14 @@ public:
     mine.insert(path);
     by_path_[path].owners.push_back(owner);
     count_.fetch_add(1, std::memory_order_relaxed);
+    if (counted)
+      changes_.fetch_add(1, std::memory_order_release);
     return add_result::added;
   }
 
   /// False if `owner` had no registration for `path`.
-  bool remove(const std::string& path, const Owner& owner) {
+  bool remove(const std::string& path, const Owner& owner,
+              bool counted = true) {
     std::unique_lock<std::shared_mutex> lk{mu_};
     auto o = owned_.find(owner);
     if (o == owned_.end() || o->second.erase(path) == 0)
@@ -83,6 +90,8 @@ public:
     if (o->second.empty())
       owned_.erase(o);
     drop(path, owner);
+    if (counted)
+      changes_.fetch_add(1, std::memory_order_release);
     return true;
   }
 
@@ -98,7 +107,25 @@ public:
       drop(path, owner);
     auto n = o->second.size();
     owned_.erase(o);
+    changes_.fetch_add(1, std::memory_order_release);
     return n;
+  }
+
+  /// Changes by add, remove and remove_owner (counted ones).
+  uint64_t changes() const noexcept {
+    return changes_.load(std::memory_order_acquire);
+  }
+
+  /// Every registration: (path, owner) of the owners `pred` selects.
+  template <class Pred>
+  std::vector<std::pair<std::string, Owner>> registrations(Pred pred) const {
+    std::shared_lock<std::shared_mutex> lk{mu_};
+    std::vector<std::pair<std::string, Owner>> out;
+    for (auto& [owner, paths] : owned_)
+      if (pred(owner))
+        for (auto& path : paths)
+          out.emplace_back(path, owner);
+    return out;
   }
 
   /// The handler for a request to `path`: one registration of its most
@@ -181,6 +208,7 @@ private:
   std::unordered_map<std::string, entry> by_path_;
   std::map<Owner, std::set<std::string>> owned_;
   std::atomic<size_t> count_{0};
+  std::atomic<uint64_t> changes_{0};
 };
 
 } // namespace castor

@@ -147,6 +147,10 @@ def a_node_that_stops_leaves_its_sessions_to_the_group():
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         settle(lambda: sessions_of(n1, cid) == [(cid, "n2")],
                "mosquitto_sub's session on n2")
+        # n1 routes to it once n2's filters reach it (the CONNACK of a
+        # resumed session does not wait for that, docs/cluster.md).
+        wait_metric(n1, "castor_cluster_routes", lambda v: v >= 1,
+                    "the resumed session's filters reached n1")
         mosquitto_pub(n1, "resume56/s/a", 1, ["one"])
         mosquitto_pub(n2, "resume56/s/b", 2, ["two"])
         out, err = msub.communicate(timeout=40)

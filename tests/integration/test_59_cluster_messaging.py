@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""Request-response messaging across a node group (docs/cluster.md,
+"Request-response messaging"): a message handler registered on one node
+serves requests made on any node (mosquitto_rr over MQTT 5, and the API's
+messages/send), the most specific prefix wins and one prefix's handlers
+take turns wherever they are connected; a handler's registrations end with
+its connection, and with its node when that dies."""
+
+import subprocess
+import threading
+
+from mqtt_test import *  # noqa: F401,F403
+from cluster_util import *  # noqa: F401,F403
+from api_util import error_code, ok, request
+
+
+class Handler:
+    """A raw MQTT 5 connection on `node` registered as the handler of
+    `path`; serve() answers requests with "<name>:<payload>" in a thread."""
+
+    def __init__(self, node, path, name):
+        self.name = name
+        self.conn = connect(node.port, unique("h59" + name))
+        check_eq(ok(request(self.conn, "handlers/add", {"path": path}))
+                 .get("added"), True, "handlers/add on " + node.name)
+        self.served = []
+        self.thread = None
+
+    def serve(self, n):
+        def run():
+            for _ in range(n):
+                p = self.conn.expect_publish(timeout=20)
+                rt = p.props.get("response_topic")
+                self.served.append(p.topic)
+                self.conn.publish(rt, ("%s:" % self.name).encode() + p.payload,
+                                  qos=0)
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        return self
+
+    def join(self):
+        self.thread.join(30)
+        check(not self.thread.is_alive(), "%s served its requests" % self.name)
+
+
+def rr(node, topic, message):
+    """mosquitto_rr: one request, its answer's payload (or None)."""
+    r = subprocess.run(
+        ["mosquitto_rr", "-V", "5", "-h", "127.0.0.1", "-p", str(node.port),
+         "-t", topic, "-e", unique("rr59/replies"), "-m", message, "-W", "10"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    check_eq(r.returncode, 0, "mosquitto_rr's status (%r)" % r.stderr)
+    return r.stdout.decode().strip()
+
+
+def send(node, path, value):
+    c = connect(node.port, unique("s59"))
+    try:
+        return request(c, "messages/send", {"path": path, "value": value})
+    finally:
+        c.disconnect()
+
+
+@case(server=False, castor_only=True, timeout=120)
+def a_handler_on_one_node_serves_requests_from_every_node():
+    with group() as g:
+        n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
+        oven = Handler(n2, "rr59/oven", "n2-oven")
+        # The registration reaches the other nodes: each counts it.
+        for n in (n1, n3):
+            wait_metric(n, "castor_message_handlers", lambda v: v == 1,
+                        "n2's handler known on " + n.name)
+        oven.serve(3)
+        check_eq(rr(n1, "rr59/oven/setpoint", "180"), "n2-oven:180",
+                 "mosquitto_rr on n1")
+        check_eq(rr(n3, "rr59/oven/setpoint", "181"), "n2-oven:181",
+                 "mosquitto_rr on n3")
+        a = ok(send(n3, "rr59/oven/door", {"open": False}))
+        check_eq(a["answer"], 'n2-oven:{"open":false}', "messages/send on n3")
+        oven.join()
+        check_eq(oven.served, ["rr59/oven/setpoint", "rr59/oven/setpoint",
+                               "rr59/oven/door"], "what n2's handler got")
+        # The most specific prefix wins across nodes; one prefix's
+        # handlers on two nodes take turns.
+        door = [Handler(n3, "rr59/oven/door", "n3-door"),
+                Handler(n1, "rr59/oven/door", "n1-door")]
+        wait_metric(n2, "castor_message_handlers", lambda v: v == 3,
+                    "the door's handlers known on n2")
+        for h in door:
+            h.serve(2)
+        got = [rr(n2, "rr59/oven/door/%d" % i, str(i)) for i in range(4)]
+        for h in door:
+            h.join()
+        check_eq(sorted(x.split(":")[0] for x in got),
+                 ["n1-door", "n1-door", "n3-door", "n3-door"],
+                 "the door's handlers took turns (%r)" % got)
+
+
+@case(server=False, castor_only=True, timeout=120)
+def registrations_end_with_their_connection_and_their_node():
+    with group() as g:
+        n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
+        h2 = Handler(n2, "rr59/gone", "n2")
+        h3 = Handler(n3, "rr59/dies", "n3")
+        for n in g.nodes.values():
+            wait_metric(n, "castor_message_handlers", lambda v: v == 2,
+                        "both handlers known on " + n.name)
+        h2.conn.disconnect()
+        wait_metric(n1, "castor_message_handlers", lambda v: v == 1,
+                    "n2's handler went with its connection")
+        check_eq(error_code(send(n3, "rr59/gone/y", 1)), "NO_HANDLER",
+                 "n3 knows it gone too")
+        n3.kill()
+        wait_members(n1, ["n2"], what="n3 removed from n1")
+        for n in (n1, n2):
+            # At once (a list from a node that never became a member goes
+            # after 5 s: not what is checked here).
+            wait_metric(n, "castor_message_handlers", lambda v: v == 0,
+                        "n3's handler went with its node from " + n.name,
+                        timeout=3)
+        check_eq(error_code(send(n2, "rr59/dies/y", 1)), "NO_HANDLER",
+                 "on n2 too")
+
+
+if __name__ == "__main__":
+    run_cases()
