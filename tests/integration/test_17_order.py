@@ -6,11 +6,11 @@ subscription, a PUBLISH read after an UNSUBSCRIBE does not, whatever the
 session (none yet, a session actor already, a persistent session), for
 retained messages too, and for packets that arrived with the CONNECT.
 Across connections: once the server has read a SUBSCRIBE, a PUBLISH it
-reads later from another client on a matching topic reaches it (the common
-test pattern: B subscribes, A publishes at once without waiting for B's
-SUBACK). Each pattern runs many times, over TCP and WebSocket (both
-packets in one frame), MQTT 5 and 3.1.1; CTest runs the file in both actor
-placements."""
+reads later from another client on a matching topic reaches it (checked
+with a marker that proves the read order), and the common test pattern
+works: B subscribes, A publishes at once without waiting for B's SUBACK.
+Each pattern runs many times, over TCP and WebSocket (both packets in one
+frame), MQTT 5 and 3.1.1; CTest runs the file in both actor placements."""
 
 from mqtt_test import *  # noqa: F401,F403
 from transport_util import TransportServer, WSConn
@@ -38,7 +38,12 @@ def expect_suback_and_publish(c, topic, payload, qos=None, retain=None):
     returns the PUBLISH. Other packets stay for later recv() calls."""
     suback, publish, other = False, None, []
     while not (suback and publish):
-        p = c.recv()
+        try:
+            p = c.recv()
+        except TestError as e:
+            if suback:
+                raise TestError("SUBACK without its PUBLISH: %s" % e) from None
+            raise TestError("no SUBACK: %s" % e) from None
         if p.type == SUBACK and not suback:
             suback = True
         elif p.type == PUBLISH and publish is None:
@@ -233,6 +238,17 @@ def subscribe_then_retained_publish_in_one_write(srv):
 
 # -- across connections -----------------------------------------------------
 
+# Rounds of the at-once pattern in which A's PUBLISH may miss B's new
+# subscription. The server keeps the order in which it reads the two
+# sockets, but the kernel does not promise that two writes on two sockets
+# become readable in the order they were made (on loopback, a packet can
+# wait in one CPU's backlog while the next, sent after the writer moved to
+# the other CPU, is delivered at once). Without the subscription gate about
+# half the rounds miss (so one allowed miss still catches that); with it, a
+# miss is seen rarely, on a loaded machine.
+AT_ONCE_MISSES = 1
+
+
 def subscriber_then_publisher_at_once(transport, version):
     def body(srv):
         topic = "order/cross/%s/%d" % (transport, version)
@@ -241,15 +257,25 @@ def subscriber_then_publisher_at_once(transport, version):
         # A has published to the topic before: it talks to the topic
         # directly from then on.
         a.publish(topic, b"warm-up", qos=1)
+        misses = []
         for i in range(ROUNDS):
             qos = i % 2
+            payload = b"at once %d" % i
             b.send(gen_subscribe(1, topic, qos=qos, version=version))
-            a.send(gen_publish(topic, qos=qos, payload=b"at once %d" % i, packet_id=7,
+            a.send(gen_publish(topic, qos=qos, payload=payload, packet_id=7,
                                version=version))
             try:
-                expect_suback_and_publish(b, topic, b"at once %d" % i)
+                expect_suback_and_publish(b, topic, payload)
             except TestError as e:
-                raise TestError("round %d: %s" % (i, e))
+                # The SUBACK must come whatever the order; the PUBLISH
+                # may have been read first.
+                got_suback = "without its PUBLISH" in str(e)
+                if not got_suback or len(misses) >= AT_ONCE_MISSES:
+                    raise TestError("round %d: %s (rounds missed before: %s)"
+                                    % (i, e, misses))
+                misses.append(i)
+                print("  round %d: the PUBLISH was not delivered (read before "
+                      "the SUBSCRIBE?)" % i)
             if qos:
                 expect_type(a, PUBACK)
             b.unsubscribe(topic)
