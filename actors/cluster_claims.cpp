@@ -4,6 +4,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <unordered_map>
 
 #include <caf/event_based_actor.hpp>
@@ -60,6 +61,7 @@ struct claims_state {
   cluster_routes_ptr routes;
   session_directory_ptr sessions;
   caf::actor registry; ///< this node's session registry
+  caf::actor tree;     ///< this node's topic tree (for wills)
   /// The ids this node owns.
   std::unordered_map<std::string, claim_record> owned;
   /// The nodes of the group (this one included), sorted, as last seen.
@@ -147,8 +149,58 @@ void flush_replicas(claims_actor* self, bool moved) {
                  st.routes->self_node);
 }
 
-/// The replicas kept for other members: expired ones go, and those of
-/// holders that left go to their client id's owner.
+/// Publishes the wills of sessions whose node left, as their time comes
+/// (actors/cluster_replicas.hpp): from this node, as their own node would.
+void publish_due_wills(claims_actor* self) {
+  auto& st = self->state;
+  for (auto& [id, will] : st.replicas.due_wills()) {
+    CASTOR_LOG(info, "cluster",
+               "client id '" << id << "': publishing its will on " << will.topic
+                             << " (its node left the group)");
+    st.routes->wills_published.fetch_add(1, std::memory_order_relaxed);
+    if (st.tree)
+      self->send(st.tree, publish_atom::value, make_will_message(will, id));
+  }
+}
+
+/// Has the flush of this node's replicas scheduled, if one is due.
+void schedule_flush(claims_actor* self) {
+  auto& st = self->state;
+  if (st.replicas.dirty() && !st.flush_due) {
+    st.flush_due = true;
+    self->delayed_send(self, replica_flush, replica_atom::value);
+  }
+}
+
+/// This node stops: every keeper of its clients' wills drops them; true
+/// once they all have (or did not answer within a second).
+caf::result<bool> withdraw_wills(claims_actor* self) {
+  auto& st = self->state;
+  auto out = st.replicas.withdraw_wills();
+  if (out.empty())
+    return true;
+  auto rp = self->make_response_promise<bool>();
+  auto left = std::make_shared<size_t>(out.size());
+  auto one_done = [rp, left]() mutable {
+    if (--*left == 0)
+      rp.deliver(true);
+  };
+  for (auto& [node, ids] : out) {
+    auto router = router_of(st, node);
+    if (!router) {
+      one_done();
+      continue;
+    }
+    self->request(router, std::chrono::seconds{1}, replica_atom::value,
+                  will_atom::value, std::move(ids), st.routes->self_node)
+        .then([one_done](bool) mutable { one_done(); },
+              [one_done](caf::error&) mutable { one_done(); });
+  }
+  return rp;
+}
+
+/// The replicas kept for other members: expired ones go, those of holders
+/// that left go to their client id's owner, and wills that are due go out.
 void tick_replicas(claims_actor* self) {
   auto& st = self->state;
   auto owner
@@ -158,6 +210,7 @@ void tick_replicas(claims_actor* self) {
   for (auto& [node, rs] : out)
     send_replicas(self, node, rs);
   count_kept(st);
+  publish_due_wills(self);
 }
 
 /// The claim under way of `id` is over: the next waiting one goes on.
@@ -372,6 +425,7 @@ std::optional<session_snapshot> take_replica(claims_actor* self,
   if (!snap)
     return snap;
   count_kept(st);
+  publish_due_wills(self);
   if (snap->present) {
     st.routes->sessions_resumed.fetch_add(1, std::memory_order_relaxed);
     CASTOR_LOG(info, "cluster",
@@ -480,6 +534,7 @@ caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
         self->send(router, replica_atom::value,
                    std::vector<std::string>{std::move(d->second)},
                    st.routes->self_node);
+    schedule_flush(self); // a part of it stays, and goes again
   });
   self->send(self, tick_atom::value);
   // Local messages come from this node's registry and the server; the
@@ -489,10 +544,11 @@ caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
     return sender && sender->node() == self->node();
   };
   return {
-      [=](claim_atom, const caf::actor& registry) {
+      [=](claim_atom, const caf::actor& registry, const caf::actor& tree) {
         // From the server (no member can send it: the router does not
         // pass it on, and nothing else of this actor is published).
         self->state.registry = registry;
+        self->state.tree = tree;
       },
       [=](claim_atom, const std::string& id, bool resume,
           const std::string& principal) -> caf::result<session_snapshot> {
@@ -517,10 +573,7 @@ caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
         if (st.replicas.change(caf::actor_cast<caf::actor_addr>(sender),
                                std::move(change)))
           self->monitor(sender);
-        if (st.replicas.dirty() && !st.flush_due) {
-          st.flush_due = true;
-          self->delayed_send(self, replica_flush, replica_atom::value);
-        }
+        schedule_flush(self);
       },
       [=](replica_atom) {
         if (!local())
@@ -542,6 +595,21 @@ caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
         auto& st = self->state;
         st.replicas.drop(ids, holder);
         count_kept(st);
+      },
+      [=](replica_atom, will_atom, const std::vector<std::string>& ids,
+          const std::string& holder) {
+        // The holder stops: its clients' wills are not the group's.
+        auto& st = self->state;
+        st.replicas.drop_wills(ids, holder);
+        count_kept(st);
+        return true;
+      },
+      [=](replica_atom, will_atom) -> caf::result<bool> {
+        // From the server, as this node stops: the keepers drop the wills
+        // of its clients before the members see it leave.
+        if (!local())
+          return false;
+        return withdraw_wills(self);
       },
       [=](claim_atom, const std::string& id,
           std::string& node) -> caf::result<std::string> {

@@ -37,6 +37,12 @@
 //   session -> its node:  (replica_atom, session_replica)   what changed
 //   node -> keeper:       (replica_atom, vector<session_replica>)  whole
 //   node -> keeper:       (replica_atom, ids, node)   sessions that ended
+//   connection -> node:   (replica_atom, session_replica)   its will
+//   node -> keeper:       (replica_atom, will_atom, ids, node) -> true
+//                         the node stops: drop its clients' wills
+//
+// A keeper publishes the wills of a holder that left (through its topic
+// tree, which the server gives it with the registry) as they fall due.
 //
 // Members reach each other's claims actors through their routers
 // (actors/cluster_router.hpp), which take these from members only.

@@ -6,20 +6,61 @@
 
 namespace castor {
 
+void session_replicas::mark_dirty(const std::string& id, local_entry& e) {
+  if (!e.dirty) {
+    e.dirty = true;
+    dirty_.push_back(id);
+  }
+}
+
+bool session_replicas::change_will(const caf::actor_addr& holder,
+                                   session_replica&& c) {
+  auto i = outbox_.find(c.client_id);
+  if (!c.has_will) {
+    // Published, or cancelled, by the actor that held it.
+    if (i != outbox_.end() && i->second.will_holder == holder) {
+      auto& e = i->second;
+      e.will_holder = {};
+      e.will = {};
+      mark_dirty(i->first, e);
+      if (e.session != holder)
+        by_session_.erase(holder);
+    }
+    return false;
+  }
+  if (i == outbox_.end())
+    i = outbox_.emplace(c.client_id, local_entry{}).first;
+  auto& e = i->second;
+  bool fresh = false;
+  if (e.will_holder != holder) {
+    // A new connection of the client id (the old one is ending), or the
+    // session that takes the will over from its connection.
+    if (e.will_holder && e.will_holder != e.session)
+      by_session_.erase(e.will_holder);
+    e.will_holder = holder;
+    fresh = by_session_.emplace(holder, c.client_id).second;
+  }
+  if (!e.session)
+    e.principal = std::move(c.principal);
+  e.will = std::move(c.will);
+  e.will_delay = c.will_delay;
+  mark_dirty(i->first, e);
+  return fresh;
+}
+
 bool session_replicas::change(const caf::actor_addr& session,
                               session_replica&& c) {
+  if (c.will_part)
+    return change_will(session, std::move(c));
   auto i = outbox_.find(c.client_id);
   if (c.expiry == 0) {
     // The session ends with its connection now: nothing to resume. Its
     // replica goes once the session is down (`gone`): until then the
-    // entry stays, with nothing to send.
+    // entry stays, with nothing to send (but a will).
     if (i != outbox_.end() && i->second.session == session) {
       i->second.subs.clear();
       i->second.expiry = 0;
-      if (!i->second.dirty) {
-        i->second.dirty = true;
-        dirty_.push_back(c.client_id);
-      }
+      mark_dirty(c.client_id, i->second);
     }
     return false;
   }
@@ -29,12 +70,11 @@ bool session_replicas::change(const caf::actor_addr& session,
   auto& e = i->second;
   if (e.session != session) {
     // A new session of the client id here (the old one is ending).
-    if (e.session)
+    if (e.session && e.session != e.will_holder)
       by_session_.erase(e.session);
     e.session = session;
     e.subs.clear();
-    by_session_[session] = c.client_id;
-    fresh = true;
+    fresh = by_session_.emplace(session, c.client_id).second;
   }
   if (c.full)
     e.subs.clear();
@@ -47,10 +87,7 @@ bool session_replicas::change(const caf::actor_addr& session,
   }
   e.principal = std::move(c.principal);
   e.expiry = c.expiry;
-  if (!e.dirty) {
-    e.dirty = true;
-    dirty_.push_back(i->first);
-  }
+  mark_dirty(i->first, e);
   return fresh;
 }
 
@@ -62,9 +99,28 @@ session_replicas::gone(const caf::actor_addr& session) {
   auto id = std::move(s->second);
   by_session_.erase(s);
   auto i = outbox_.find(id);
-  if (i == outbox_.end() || i->second.session != session)
+  if (i == outbox_.end())
     return std::nullopt;
-  auto keeper = std::move(i->second.keeper);
+  auto& e = i->second;
+  bool part = false;
+  if (e.session == session) {
+    e.session = {};
+    e.subs.clear();
+    e.expiry = 0;
+    part = true;
+  }
+  if (e.will_holder == session) {
+    e.will_holder = {};
+    e.will = {};
+    part = true;
+  }
+  if (!part)
+    return std::nullopt;
+  if (e.session || e.will_holder) {
+    mark_dirty(i->first, e); // what stays goes again
+    return std::nullopt;
+  }
+  auto keeper = std::move(e.keeper);
   outbox_.erase(i); // a dirty_ entry for it is skipped at the flush
   if (keeper.empty())
     return std::nullopt;
@@ -80,6 +136,11 @@ session_replica session_replicas::whole(const std::string& id,
   r.principal = e.principal;
   r.expiry = e.expiry;
   r.full = true;
+  if (e.will_holder) {
+    r.has_will = true;
+    r.will = e.will;
+    r.will_delay = e.will_delay;
+  }
   r.subs.reserve(e.subs.size());
   r.subscription_ids.reserve(e.subs.size());
   for (auto& [filter, sub] : e.subs) {
@@ -99,7 +160,8 @@ session_replicas::flush(const std::string& me,
       others.push_back(n);
   auto send_one = [&](const std::string& id, local_entry& e) {
     bool was_dirty = std::exchange(e.dirty, false);
-    auto keeper = e.expiry == 0 ? std::string{} : claim_owner(id, others);
+    auto keeper = e.expiry == 0 && !e.will_holder ? std::string{}
+                                                  : claim_owner(id, others);
     if (keeper != e.keeper && !e.keeper.empty())
       out.drop[e.keeper].push_back(id);
     if (!keeper.empty() && (was_dirty || keeper != e.keeper))
@@ -118,6 +180,41 @@ session_replicas::flush(const std::string& me,
       send_one(id, i->second);
   }
   return out;
+}
+
+std::map<std::string, std::vector<std::string>>
+session_replicas::withdraw_wills() {
+  std::map<std::string, std::vector<std::string>> out;
+  for (auto i = outbox_.begin(); i != outbox_.end();) {
+    auto& e = i->second;
+    if (!e.will_holder) {
+      ++i;
+      continue;
+    }
+    if (!e.keeper.empty())
+      out[e.keeper].push_back(i->first);
+    if (e.will_holder != e.session)
+      by_session_.erase(e.will_holder);
+    e.will_holder = {};
+    e.will = {};
+    if (!e.session)
+      i = outbox_.erase(i); // its keeper forgets it (drop_wills)
+    else
+      ++i;
+  }
+  return out;
+}
+
+void session_replicas::drop_wills(const std::vector<std::string>& ids,
+                                  const std::string& holder) {
+  for (auto& id : ids) {
+    auto i = kept_.find(id);
+    if (i == kept_.end() || i->second.r.holder != holder || i->second.r.orphan)
+      continue;
+    i->second.r.has_will = false;
+    if (i->second.r.expiry == 0)
+      kept_.erase(i);
+  }
 }
 
 bool session_replicas::holder_live(kept_entry& k, const router_fn& router_of) {
@@ -165,7 +262,8 @@ void session_replicas::drop(const std::vector<std::string>& ids,
 bool session_replicas::resumable(const std::string& id,
                                  const router_fn& router_of) {
   auto i = kept_.find(id);
-  return i != kept_.end() && !holder_live(i->second, router_of);
+  return i != kept_.end() && i->second.r.expiry != 0
+         && !holder_live(i->second, router_of);
 }
 
 std::optional<session_snapshot>
@@ -173,7 +271,8 @@ session_replicas::take(const std::string& id, bool resume,
                        const std::string& principal, bool refuse_foreign,
                        const router_fn& router_of) {
   auto i = kept_.find(id);
-  if (i == kept_.end() || holder_live(i->second, router_of))
+  if (i == kept_.end() || i->second.r.expiry == 0
+      || holder_live(i->second, router_of))
     return std::nullopt;
   session_snapshot snap;
   auto& r = i->second.r;
@@ -185,6 +284,10 @@ session_replicas::take(const std::string& id, bool resume,
     snap.present = true;
     snap.subs = std::move(r.subs);
     snap.subscription_ids = std::move(r.subscription_ids);
+  } else if (r.has_will) {
+    // The session ends here, before its will's delay has passed: as when
+    // a session of one server ends, the will goes out now.
+    due_.emplace_back(id, std::move(r.will));
   }
   kept_.erase(i);
   return snap;
@@ -207,8 +310,14 @@ std::map<std::string, std::vector<session_replica>> session_replicas::tick(
     auto away
         = std::chrono::duration_cast<std::chrono::seconds>(now - *k.gone_since)
               .count();
+    if (k.r.has_will && away >= static_cast<int64_t>(k.r.will_delay)) {
+      // Its delay has passed (at most the session's expiry) without a
+      // CONNECT that resumed the session.
+      k.r.has_will = false;
+      due_.emplace_back(i->first, std::move(k.r.will));
+    }
     if (k.r.expiry != 0xFFFFFFFFu && away >= static_cast<int64_t>(k.r.expiry)) {
-      i = kept_.erase(i); // the session has expired
+      i = kept_.erase(i); // the session has expired (or only had a will)
       continue;
     }
     auto o = owner(i->first);
@@ -216,6 +325,7 @@ std::map<std::string, std::vector<session_replica>> session_replicas::tick(
       k.r.orphan = true;
       if (k.r.expiry != 0xFFFFFFFFu)
         k.r.expiry -= static_cast<uint32_t>(away);
+      k.r.will_delay -= std::min(k.r.will_delay, static_cast<uint32_t>(away));
       out[o].push_back(std::move(k.r));
       i = kept_.erase(i);
       continue;

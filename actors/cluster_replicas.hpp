@@ -17,7 +17,15 @@
 // replica over as a snapshot (subscriptions, no messages).
 //
 // A session that ends tells nothing: the claims actor monitors it, and
-// its replica goes (the keeper is told) when it is down. When the members
+// its replica goes (the keeper is told) when it is down.
+//
+// A replica also carries the will of the client id's connection (or of its
+// session while the will waits for its delay), for any session, expiry 0
+// included: the connection that holds it tells the claims actor on CONNECT,
+// and the will part goes when that connection is down. When the holder
+// leaves the group, the keeper publishes the will once its delay has
+// passed (`due_wills`), unless a CONNECT resumes the session first; a
+// replica kept for a will only goes once the will is out. When the members
 // change, keepers move: a session's replica goes to its new keeper (and
 // the old one drops it), and a replica whose holder has left goes to the
 // id's new owner. A replica whose holder has left expires after the
@@ -30,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -56,12 +65,15 @@ public:
 
   // -- this node's sessions ------------------------------------------------
 
-  /// A change from the local session `session`. Returns whether the
-  /// session is new here (the caller monitors it).
+  /// A change from the local session (or, for `c.will_part`, connection)
+  /// `session`. Returns whether that actor is new here (the caller
+  /// monitors it).
   bool change(const caf::actor_addr& session, session_replica&& c);
 
-  /// The session `session` has gone: what its keeper must drop (the
-  /// keeper and the client id), if anything.
+  /// The session or connection `session` has gone: what its keeper must
+  /// drop (the keeper and the client id), if the replica goes with it.
+  /// (If the other part stays, the replica is sent again at the next
+  /// flush.)
   std::optional<std::pair<std::string, std::string>>
   gone(const caf::actor_addr& session);
 
@@ -77,6 +89,12 @@ public:
   /// is not the one it was sent to.
   sends flush(const std::string& me, const std::vector<std::string>& nodes,
               bool moved);
+
+  /// This node stops: the wills of its clients are no longer the
+  /// group's to publish (a server that shuts down publishes none; the
+  /// clients connect again elsewhere). Forgets them here, and returns the
+  /// client ids each keeper drops the will of.
+  std::map<std::string, std::vector<std::string>> withdraw_wills();
 
   bool dirty() const noexcept {
     return !dirty_.empty();
@@ -94,15 +112,20 @@ public:
   /// `holder` no longer holds `ids`.
   void drop(const std::vector<std::string>& ids, const std::string& holder);
 
+  /// `holder` stops: the wills of `ids` are not to be published.
+  void drop_wills(const std::vector<std::string>& ids,
+                  const std::string& holder);
+
   /// Whether the replica of `id` resumes its session: its holder has left
-  /// the group (or restarted).
+  /// the group (or restarted), and it is not kept for a will only.
   bool resumable(const std::string& id, const router_fn& router_of);
 
   /// A CONNECT of `id` takes its replica, if it is resumable: a snapshot
   /// with its subscriptions (`present`), or with `resume` false an empty
   /// one (the replica goes); a principal other than the session's gets
   /// `refused` with `refuse_foreign` (the replica stays), or an empty
-  /// snapshot (it goes). Nothing if there is no resumable replica.
+  /// snapshot (it goes). Nothing if there is no resumable replica. A will
+  /// of the replica is cancelled by a resume, and due at once otherwise.
   std::optional<session_snapshot> take(const std::string& id, bool resume,
                                        const std::string& principal,
                                        bool refuse_foreign,
@@ -121,11 +144,21 @@ public:
     return kept_.size();
   }
 
+  /// Wills of holders that left whose time has come (by `take` and
+  /// `tick`), with their client ids: the caller publishes them.
+  std::vector<std::pair<std::string, mqtt::will_message>> due_wills() {
+    return std::exchange(due_, {});
+  }
+
 private:
   struct local_entry {
     caf::actor_addr session;
     std::string principal;
     uint32_t expiry = 0;
+    /// The connection or session that holds the will (null: no will).
+    caf::actor_addr will_holder;
+    mqtt::will_message will;
+    uint32_t will_delay = 0;
     /// filter -> the subscription and its identifier.
     std::map<std::string, std::pair<mqtt::subscription, uint32_t>> subs;
     std::string keeper; ///< where its replica went ("" nowhere yet)
@@ -139,11 +172,14 @@ private:
   bool holder_live(kept_entry& k, const router_fn& router_of);
   session_replica whole(const std::string& id, const local_entry& e,
                         const std::string& me) const;
+  bool change_will(const caf::actor_addr& holder, session_replica&& c);
+  void mark_dirty(const std::string& id, local_entry& e);
 
   std::unordered_map<std::string, local_entry> outbox_;
   std::unordered_map<caf::actor_addr, std::string> by_session_;
   std::vector<std::string> dirty_;
   std::unordered_map<std::string, kept_entry> kept_;
+  std::vector<std::pair<std::string, mqtt::will_message>> due_;
 };
 
 } // namespace castor

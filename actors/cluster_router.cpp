@@ -183,6 +183,15 @@ caf::message_handler handlers(caf::event_based_actor* self,
           self->send(claims, replica_atom::value, std::move(ids),
                      std::move(holder));
       },
+      [=](replica_atom, will_atom, std::vector<std::string>& ids,
+          std::string& holder) -> caf::result<bool> {
+        if (!claims || !member())
+          return true;
+        auto rp = self->make_response_promise();
+        rp.delegate(claims, replica_atom::value, will_atom::value,
+                    std::move(ids), std::move(holder));
+        return caf::delegated<bool>{};
+      },
       [=](fence_atom) -> caf::result<bool> {
         if (!claims || !member())
           return true;

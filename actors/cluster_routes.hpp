@@ -141,6 +141,8 @@ public:
   /// (actors/cluster_replicas.hpp).
   std::atomic<uint64_t> sessions_resumed{0};
   std::atomic<uint64_t> session_replicas{0};
+  /// Wills of clients of a member that died or stopped, published here.
+  std::atomic<uint64_t> wills_published{0};
 
 private:
   struct member {

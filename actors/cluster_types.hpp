@@ -140,7 +140,12 @@ using cl_handler_atom = caf::atom_constant<caf::atom("clhandler")>;
 /// specifications and answers the owner's messages with an error (its
 /// publishes to a typed topic are then taken where they were made). And
 /// message handlers shared by the group (an older node drops them).
-inline constexpr uint32_t cluster_protocol_version = 6;
+/// 7: wills in session replicas (a client's will goes to the keeper of its
+/// session's replica, which publishes it if the client's node dies); an
+/// older node cannot read replicas from version 7, nor a version 7 node
+/// those of an older one: CAF drops them (logged), so sessions have no
+/// replica on a member of the other version during a rolling upgrade.
+inline constexpr uint32_t cluster_protocol_version = 7;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 
 /// One node of the group as the others see it.

@@ -90,6 +90,10 @@ struct connection_context {
   /// In a node group, its route table (the API's sessions/list asks its
   /// members); null otherwise.
   cluster_routes_ptr routes;
+  /// In a node group, its client-id registry (actors/cluster_claims.hpp),
+  /// which keeps the connection's will with the session's replica on
+  /// another member; null otherwise.
+  caf::actor claims;
   /// How long a handler has to answer a request (messaging.request_timeout_ms).
   uint32_t request_timeout_ms = 10000;
   mqtt::channel_options opts;

@@ -4,6 +4,8 @@
 // when the session has none yet, and the detach at close. Part of the
 // connection actor (actors/connection.cpp).
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -40,6 +42,30 @@ void record_session(connection_broker* self, bool resumed) {
   st.attachment.recorded = true;
 }
 
+/// In a node group, the client's will goes with its session's replica to
+/// another member, which publishes it if this node dies while the client
+/// is connected (actors/cluster_replicas.hpp). The claims actor monitors
+/// the connection: the will part goes when the connection has ended
+/// (having published the will, handed it to its session, or dropped it).
+namespace {
+
+void replicate_will(connection_broker* self) {
+  auto& st = self->state;
+  auto& req = st.channel->session();
+  if (!st.ctx->claims || !req.will)
+    return;
+  session_replica r;
+  r.client_id = req.client_id;
+  r.principal = st.attachment.principal;
+  r.will_part = true;
+  r.has_will = true;
+  r.will = *req.will;
+  r.will_delay = std::min(req.will_delay, req.session_expiry);
+  self->send(st.ctx->claims, replica_atom::value, std::move(r));
+}
+
+} // namespace
+
 void on_session_opened(connection_broker* self, attach_result& r) {
   auto& st = self->state;
   if (r.refused != mqtt::reason_code::success) {
@@ -55,6 +81,8 @@ void on_session_opened(connection_broker* self, attach_result& r) {
   apply_output(self, st.channel->handle_session_opened(r.session_present, ids));
   if (!st.closing && st.ctx->sessions)
     record_session(self, r.session_present);
+  if (!st.closing)
+    replicate_will(self);
   if (!st.closing) {
     CASTOR_LOG(debug, context_of(self),
                "connected from "

@@ -271,6 +271,7 @@ void start_attach(Self* self, attach_request&& ar, caf::response_promise rp) {
   }
   ++st.epoch; // cancels will delay and expiry timers
   st.will_pending = false;
+  replicate_will(self, false);
   if (st.conn) {
     kick_attached(self);
     st.waiting.emplace_back(
@@ -311,6 +312,8 @@ void connection_gone(Self* self, bool publish_will_flag,
                  will_atom::value, epoch);
     // else: the will goes out when the session ends.
   }
+  if (st.will_pending)
+    replicate_will(self, true); // the group's, should this node die first
   if (expiry_s != 0xFFFFFFFFu)
     send_later(self, io_timers(self), std::chrono::seconds(expiry_s),
                expire_atom::value, epoch);

@@ -104,6 +104,8 @@ struct session_actor_state {
   std::string principal;
   /// Its node's claims actor has been told of it (its replica, in a group).
   bool replicated = false;
+  /// ... and of its will waiting for its delay (replicate_will).
+  bool will_replicated = false;
   /// Credit owed to topics (delivery batches taken): paid in batches of
   /// credit_batch, and all at once when the session stops being congested.
   struct owed_credit {

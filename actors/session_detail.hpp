@@ -4,6 +4,7 @@
 // owed to topics, output to the connection, the will, and how a session
 // releases its subscriptions and ends. Only session.cpp includes it.
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <string>
@@ -78,10 +79,33 @@ void send_out(Self* self, std::vector<mqtt::outbound>& out) {
   pay_owed(self);
 }
 
+/// In a node group, a will that waits for its delay (the connection has
+/// gone) goes with the session's replica, so that the group publishes it
+/// if this node dies first (actors/cluster_replicas.hpp); `pending` false
+/// takes it back (published, or cancelled by a new connection).
+template <class Self>
+void replicate_will(Self* self, bool pending) {
+  auto& st = self->state;
+  if (!st.cfg.claims || pending == st.will_replicated)
+    return;
+  st.will_replicated = pending;
+  session_replica r;
+  r.client_id = st.client_id;
+  r.principal = st.principal;
+  r.will_part = true;
+  if (pending && st.req.has_will()) {
+    r.has_will = true;
+    r.will = *st.req.will;
+    r.will_delay = std::min(st.req.will_delay, st.req.session_expiry);
+  }
+  self->send(st.cfg.claims, replica_atom::value, std::move(r));
+}
+
 template <class Self>
 void publish_will(Self* self) {
   auto& st = self->state;
   st.will_pending = false;
+  replicate_will(self, false);
   if (!st.req.has_will())
     return;
   // At most once per connection.

@@ -239,8 +239,21 @@ struct session_replica {
   std::vector<uint32_t> subscription_ids; ///< one per subscription, 0: none
   std::vector<std::string> remove;        ///< filters no longer subscribed
   /// The holder has left the group (a replica handed to a new owner):
-  /// `expiry` is what is left of it.
+  /// `expiry` (and `will_delay`) is what is left of it.
   bool orphan = false;
+  /// The will of the client id's connection on the holder, or of its
+  /// session once the connection has gone and the will waits for its
+  /// delay (docs/cluster.md, "When a node dies"): the keeper publishes it
+  /// if the holder leaves the group before it went out or was cancelled
+  /// there. A replica with a will and expiry 0 is kept for the will only.
+  bool has_will = false;
+  mqtt::will_message will;
+  /// Seconds after the holder's loss before the will goes out (its delay,
+  /// at most the session's expiry).
+  uint32_t will_delay = 0;
+  /// A change of the will only (`has_will` false: it has gone), from the
+  /// connection or session that holds it. Local: not serialized.
+  bool will_part = false;
 };
 
 /// Connection -> registry -> session: attach this connection.
@@ -479,7 +492,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_replica& x) {
   return f(caf::meta::type_name("session_replica"), x.client_id, x.holder,
            x.principal, x.expiry, x.full, x.subs, x.subscription_ids, x.remove,
-           x.orphan);
+           x.orphan, x.has_will, x.will, x.will_delay);
 }
 
 template <class Inspector>

@@ -496,6 +496,10 @@ void cluster_metrics(exposition& e, const http_context& ctx) {
        "Sessions of a member that died or stopped resumed here from their "
        "replica (with their subscriptions).",
        r.sessions_resumed},
+      {"cluster_wills_published_total",
+       "Wills of clients of a member that died or stopped published here "
+       "(the member held their connection or their will's delay).",
+       r.wills_published},
       {"cluster_claims_failed_total",
        "CONNECTs whose client id the owner node or the node that held the "
        "session did not answer in time: the session started here anew.",

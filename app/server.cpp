@@ -203,7 +203,8 @@ std::optional<std::string> server::start() {
                                                 scfg, std::move(ropts));
   drain_mailbox_on_exit(registry);
   if (cluster_claims_)
-    caf::anon_send(cluster_claims_, claim_atom::value, registry);
+    caf::anon_send(cluster_claims_, claim_atom::value, registry,
+                   caf::actor_cast<caf::actor>(tree_));
   registry_ = caf::actor_cast<registry_interface>(std::move(registry));
   if (cfg_.mqtt.topic_idle_timeout_ms > 0)
     caf::anon_send(tree_, gc_config_atom::value,
@@ -285,6 +286,7 @@ std::optional<std::string> server::start() {
     ctx->missing = missing;
     ctx->sessions = sessions;
     ctx->routes = routes_;
+    ctx->claims = cluster_claims_;
     ctx->opts.handlers = handlers;
     ctx->request_timeout_ms = cfg_.messaging.request_timeout_ms;
     ctx->transport = transports[i];
@@ -348,6 +350,14 @@ void server::stop() {
   for (auto& l : listeners_)
     caf::anon_send(l, shutdown_atom::value);
   listeners_.clear();
+  if (cluster_claims_) {
+    // A server that shuts down publishes no wills: the members that keep
+    // them for this node's clients drop them before it leaves.
+    caf::scoped_actor self{sys_};
+    self->request(cluster_claims_, std::chrono::seconds{2}, replica_atom::value,
+                  will_atom::value)
+        .receive([](bool) {}, [](caf::error&) {});
+  }
   stop_cluster();
   if (cluster_claims_)
     caf::anon_send_exit(cluster_claims_, caf::exit_reason::user_shutdown);

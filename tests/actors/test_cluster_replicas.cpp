@@ -10,6 +10,7 @@
 
 #include "caf/test/dsl.hpp"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -269,6 +270,161 @@ CAF_TEST(replicas of holders that left expire or go to the new owner) {
   orphans = {moved};
   at_n5.keep(std::move(orphans), lookup);
   CAF_CHECK(!at_n5.resumable("long", lookup));
+}
+
+session_replica will_of(const std::string& id, const std::string& topic,
+                        uint32_t delay, bool has = true) {
+  session_replica r;
+  r.client_id = id;
+  r.principal = "alice";
+  r.will_part = true;
+  r.has_will = has;
+  r.will.topic = topic;
+  r.will.payload = "gone";
+  r.will_delay = delay;
+  return r;
+}
+
+std::vector<std::string> due_ids(session_replicas& r) {
+  std::vector<std::string> out;
+  for (auto& [id, will] : r.due_wills())
+    out.push_back(id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+CAF_TEST(a connection will goes with the replica until the connection ends) {
+  session_replicas r;
+  std::vector<std::string> nodes{"n1", "n2", "n3"};
+  auto id = id_kept_by("n2", {"n2", "n3"});
+  actor c1 = sys.spawn(idle);
+  actor c2 = sys.spawn(idle);
+  // A client without a session that outlives it: the replica is kept for
+  // the will only.
+  CAF_CHECK(r.change(c1.address(), will_of(id, "w/1", 0)));
+  auto out = r.flush("n1", nodes, false);
+  CAF_REQUIRE_EQUAL(out.put["n2"].size(), 1u);
+  CAF_CHECK(out.put["n2"][0].has_will);
+  CAF_CHECK_EQUAL(out.put["n2"][0].will.topic, "w/1");
+  CAF_CHECK_EQUAL(out.put["n2"][0].expiry, 0u);
+  // A session with an expiry joins it: one replica with both.
+  CAF_CHECK(r.change(a1, added(id, {"a"}, 300, true)));
+  out = r.flush("n1", nodes, false);
+  CAF_REQUIRE_EQUAL(out.put["n2"].size(), 1u);
+  CAF_CHECK(out.put["n2"][0].has_will);
+  CAF_CHECK_EQUAL(filters_of(out.put["n2"][0]), std::vector<std::string>{"a"});
+  // A new connection of the id takes over (with another will); the old
+  // one ending then changes nothing.
+  CAF_CHECK(r.change(c2.address(), will_of(id, "w/2", 10)));
+  r.flush("n1", nodes, false);
+  CAF_CHECK(!r.gone(c1.address()).has_value());
+  CAF_CHECK(!r.dirty());
+  // The connection ends: its will goes, the session's replica stays.
+  CAF_CHECK(!r.gone(c2.address()).has_value());
+  out = r.flush("n1", nodes, false);
+  CAF_REQUIRE_EQUAL(out.put["n2"].size(), 1u);
+  CAF_CHECK(!out.put["n2"][0].has_will);
+  CAF_CHECK_EQUAL(filters_of(out.put["n2"][0]), std::vector<std::string>{"a"});
+  // The session takes a will waiting for its delay, then publishes it.
+  CAF_CHECK(!r.change(a1, will_of(id, "w/2", 10)));
+  out = r.flush("n1", nodes, false);
+  CAF_CHECK(out.put["n2"].at(0).has_will);
+  CAF_CHECK_EQUAL(out.put["n2"].at(0).will_delay, 10u);
+  r.change(a1, will_of(id, "", 0, false));
+  out = r.flush("n1", nodes, false);
+  CAF_CHECK(!out.put["n2"].at(0).has_will);
+  // The session ends: the keeper drops the replica.
+  auto d = r.gone(a1);
+  CAF_REQUIRE(d.has_value());
+  CAF_CHECK_EQUAL(d->first, "n2");
+  // A will-only replica goes with its connection.
+  actor c3 = sys.spawn(idle);
+  r.change(c3.address(), will_of(id, "w/3", 0));
+  r.flush("n1", nodes, false);
+  d = r.gone(c3.address());
+  CAF_REQUIRE(d.has_value());
+  CAF_CHECK_EQUAL(d->second, id);
+  CAF_CHECK_EQUAL(r.sessions(), 0u);
+}
+
+CAF_TEST(a keeper publishes the wills of a holder that left as they fall due) {
+  session_replicas r;
+  routers["n3"] = router_n3;
+  auto t0 = session_replicas::clock::now();
+  std::vector<session_replica> rs;
+  for (auto& [id, expiry] : std::vector<std::pair<std::string, uint32_t>>{
+           {"plain", 0}, {"delayed", 300}, {"resumed", 300}, {"clean", 300}}) {
+    auto rep = added(
+        id, expiry ? std::vector<std::string>{"a"} : std::vector<std::string>{},
+        expiry, true);
+    rep.holder = "n3";
+    rep.has_will = true;
+    rep.will.topic = "will/" + id;
+    rep.will_delay = expiry ? 5 : 0;
+    rs.push_back(rep);
+  }
+  r.keep(std::move(rs), lookup);
+  auto mine = [](const std::string&) { return std::string{"n1"}; };
+  r.tick("n1", mine, lookup, t0);
+  CAF_CHECK(due_ids(r).empty()); // n3 lives
+  routers.erase("n3");
+  // A will-only replica resumes nothing; its will goes at once.
+  CAF_CHECK(!r.resumable("plain", lookup));
+  CAF_CHECK(!r.take("plain", true, "alice", true, lookup).has_value());
+  r.tick("n1", mine, lookup, t0 + std::chrono::seconds(1));
+  CAF_CHECK_EQUAL(due_ids(r), std::vector<std::string>{"plain"});
+  CAF_CHECK_EQUAL(r.kept(), 3u);
+  // A resume before the delay cancels the will; a clean start publishes it.
+  auto snap = r.take("resumed", true, "alice", true, lookup);
+  CAF_REQUIRE(snap.has_value());
+  CAF_CHECK(snap->present);
+  CAF_CHECK(due_ids(r).empty());
+  snap = r.take("clean", false, "alice", true, lookup);
+  CAF_REQUIRE(snap.has_value());
+  CAF_CHECK_EQUAL(due_ids(r), std::vector<std::string>{"clean"});
+  // The delay counts from when the keeper noticed the holder gone.
+  r.tick("n1", mine, lookup, t0 + std::chrono::seconds(5));
+  CAF_CHECK(due_ids(r).empty());
+  r.tick("n1", mine, lookup, t0 + std::chrono::seconds(6));
+  CAF_CHECK_EQUAL(due_ids(r), std::vector<std::string>{"delayed"});
+  r.tick("n1", mine, lookup, t0 + std::chrono::seconds(7));
+  CAF_CHECK(due_ids(r).empty());             // once
+  CAF_CHECK(r.resumable("delayed", lookup)); // the session is still there
+}
+
+CAF_TEST(a node that stops withdraws the wills of its clients) {
+  session_replicas r;
+  std::vector<std::string> nodes{"n1", "n2", "n3"};
+  auto id = id_kept_by("n2", {"n2", "n3"});
+  auto other = id_kept_by("n3", {"n2", "n3"}, "d");
+  actor c1 = sys.spawn(idle);
+  actor c2 = sys.spawn(idle);
+  r.change(c1.address(), will_of(id, "w/1", 0));
+  r.change(a1, added(other, {"a"}, 300, true));
+  r.change(c2.address(), will_of(other, "w/2", 0));
+  auto out = r.flush("n1", nodes, false);
+  auto withdrawn = r.withdraw_wills();
+  CAF_CHECK_EQUAL(withdrawn["n2"], std::vector<std::string>{id});
+  CAF_CHECK_EQUAL(withdrawn["n3"], std::vector<std::string>{other});
+  CAF_CHECK_EQUAL(r.sessions(), 1u); // the session with an expiry stays
+  CAF_CHECK(!r.gone(c1.address()).has_value());
+  // At a keeper: the session stays without its will, a will-only replica
+  // goes.
+  session_replicas keeper;
+  routers["n1"] = router_n2;
+  auto kept = out.put["n2"];
+  keeper.keep(std::move(kept), lookup);
+  kept = out.put["n3"];
+  keeper.keep(std::move(kept), lookup);
+  CAF_CHECK_EQUAL(keeper.kept(), 2u);
+  keeper.drop_wills({id, other}, "n1");
+  CAF_CHECK_EQUAL(keeper.kept(), 1u);
+  routers.erase("n1");
+  keeper.tick(
+      "n2", [](const std::string&) { return std::string{"n2"}; }, lookup,
+      session_replicas::clock::now());
+  CAF_CHECK(keeper.due_wills().empty());
+  CAF_CHECK(keeper.resumable(other, lookup));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -5,7 +5,9 @@ principal and expiry), and when its node dies (kill -9) or stops, a CONNECT
 of its client id on any other node resumes it there: CONNACK session
 present, and its subscriptions deliver without a new SUBSCRIBE. A clean
 start, a session that ended before, or one whose expiry has passed since
-its node went, does not come back."""
+its node went, does not come back. The wills of the dead node's clients go
+out from the group, as their delays say, unless their session resumes
+first or the client had said DISCONNECT."""
 
 import subprocess
 import time
@@ -194,6 +196,136 @@ def what_ended_or_expired_does_not_come_back():
         check_eq(n1.metric("castor_cluster_sessions_resumed_total")
                  + n2.metric("castor_cluster_sessions_resumed_total"), 0.0,
                  "nothing resumed")
+
+
+def id_kept_by(keeper, prefix):
+    """A client id whose keeper, once n3 has gone, is `keeper`."""
+    i = 0
+    while claim_owner("%s-%d" % (prefix, i), ["n1", "n2"]) != keeper:
+        i += 1
+    return "%s-%d" % (prefix, i)
+
+
+@case(server=False, castor_only=True, timeout=150)
+def wills_of_a_node_killed_go_out_from_the_group():
+    with group() as g:
+        n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
+        watcher = connect(n1.port, unique("w56"))
+        watcher.subscribe("will56/#", qos=1)
+        # A client that said DISCONNECT: its will goes with its replica.
+        bye = connect(n3.port, id_kept_by("n1", "g56-bye"), version=4,
+                      will_topic="will56/bye", will_payload=b"bye gone")
+        settle(lambda: replicas(g) == 1, "the will of bye kept")
+        bye.disconnect()
+        settle(lambda: replicas(g) == 0, "the will of bye dropped")
+        # The wills are published on their keepers, n1 or n2.
+        wait_metric(n2, "castor_cluster_routes", lambda v: v >= 1,
+                    "the watcher's filter reached n2")
+        # A device that publishes with mosquitto_pub (MQTT 3.1.1, clean
+        # session), and one with a raw connection: no session outlives
+        # them, so their wills go as soon as the group has lost n3.
+        device = subprocess.Popen(
+            ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(n3.port),
+             "-i", id_kept_by("n1", "g56-mosq"), "-t", "data56/mosq", "-l",
+             "--will-topic", "will56/mosq", "--will-payload", "mosq gone",
+             "--will-qos", "1"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        plain = connect(n3.port, id_kept_by("n2", "g56-plain"), version=4,
+                        will_topic="will56/plain", will_payload=b"plain gone",
+                        will_qos=1)
+        # Two sessions with an expiry and a will delay of 3 s, both kept by
+        # n2: one does not come back (its will goes 3 s after n3's loss),
+        # the other resumes on n1 before (its will is cancelled).
+        delay = {"will_delay_interval": 3}
+        delayed = connect(n3.port, id_kept_by("n2", "g56-delayed"),
+                          properties=EXPIRY, will_topic="will56/delayed",
+                          will_payload=b"delayed gone", will_qos=1,
+                          will_properties=delay)
+        back_id = id_kept_by("n2", "g56-back")
+        back = connect(n3.port, back_id, properties=EXPIRY,
+                       will_topic="will56/back", will_payload=b"back gone",
+                       will_qos=1, will_properties=delay)
+        # One whose connection broke before n3 died: its session on n3
+        # holds the will for its delay, and hands it to the group.
+        waiting = connect(n3.port, id_kept_by("n2", "g56-waiting"),
+                          properties=EXPIRY, will_topic="will56/waiting",
+                          will_payload=b"waiting gone", will_qos=1,
+                          will_properties=delay)
+        waiting.close()
+        settle(lambda: n3.metric("castor_sessions", state="offline") == 1,
+               "the session of waiting offline on n3")
+        # One replica each, with its will (mosquitto_pub's, plain's, and the
+        # three sessions').
+        replicated(g, 5)
+        n3.kill()
+        wait_members(n1, ["n2"], what="n3 removed from n1")
+        wait_members(n2, ["n1"], what="n3 removed from n2")
+        lost = time.time()
+        for c in (plain, delayed, back):
+            c.close()
+        connect(n1.port, back_id, clean_start=False, properties=EXPIRY,
+                session_present=True)
+        first = sorted((p.topic, p.payload.decode()) for p in
+                       (watcher.expect_publish(ack=True, timeout=10)
+                        for _ in range(2)))
+        check_eq(first, [("will56/mosq", "mosq gone"),
+                         ("will56/plain", "plain gone")],
+                 "the wills of the clients without a session")
+        later = sorted((p.topic, p.payload.decode()) for p in
+                       (watcher.expect_publish(ack=True, timeout=10)
+                        for _ in range(2)))
+        check_eq(later, [("will56/delayed", "delayed gone"),
+                         ("will56/waiting", "waiting gone")],
+                 "the delayed wills")
+        waited = time.time() - lost
+        check(waited >= 2.0, "the delayed will came %.1f s after n3's loss, "
+              "before its delay of 3 s" % waited)
+        # back's will would have gone in the same tick of n2, bye's at once:
+        # neither comes.
+        time.sleep(1)
+        check_eq(watcher.until_marker(via=connect(n2.port, unique("m56")),
+                                      topic="will56/marker"), [],
+                 "nothing else (back resumed, bye disconnected)")
+        check_eq(n1.metric("castor_cluster_wills_published_total")
+                 + n2.metric("castor_cluster_wills_published_total"), 4.0,
+                 "four wills published by the group")
+        device.kill()
+        device.communicate()
+
+
+
+@case(server=False, castor_only=True, timeout=150)
+def a_node_that_stops_publishes_no_wills():
+    # As a server that shuts down publishes no wills (its clients connect
+    # again elsewhere), the group publishes none for a node that stops.
+    with group() as g:
+        n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
+        watcher = connect(n1.port, unique("w56"))
+        watcher.subscribe("will56/#", qos=1)
+        wait_metric(n2, "castor_cluster_routes", lambda v: v >= 1,
+                    "the watcher's filter reached n2")
+        clients = [connect(n3.port, id_kept_by(keeper, "g56-stop-" + keeper),
+                           version=4, will_topic="will56/" + keeper,
+                           will_payload=b"gone")
+                   for keeper in ("n1", "n2")]
+        replicated(g, 2)
+        n3.stop()
+        check_eq(n3.problems, [], "n3 stopped cleanly")
+        wait_members(n1, ["n2"], what="n3 left n1")
+        wait_members(n2, ["n1"], what="n3 left n2")
+        for c in clients:
+            c.close()
+        # A node that died has its clients' wills published at the first
+        # tick after the members change (wills_of_a_node_killed_...).
+        time.sleep(2)
+        check_eq(watcher.until_marker(via=connect(n2.port, unique("m56")),
+                                      topic="will56/marker"), [],
+                 "no will published")
+        check_eq(replicas(g), 0.0, "the will-only replicas are gone")
+        check_eq(n1.metric("castor_cluster_wills_published_total")
+                 + n2.metric("castor_cluster_wills_published_total"), 0.0,
+                 "no will counted")
 
 
 if __name__ == "__main__":
