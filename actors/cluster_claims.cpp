@@ -21,8 +21,11 @@ namespace castor {
 namespace {
 
 /// How often the members are looked at (a change moves client ids to new
-/// owners).
-constexpr std::chrono::seconds member_check{1};
+/// owners, and replicas to new keepers): a list of a few names compared.
+constexpr std::chrono::milliseconds member_check{50};
+/// Every this many member checks, the replicas kept for other members are
+/// looked at (expiries, wills due): once a second.
+constexpr uint32_t replica_ticks = 20;
 /// Client ids per message when a node tells a new owner what it holds.
 constexpr size_t claim_chunk = 1000;
 
@@ -79,6 +82,7 @@ struct claims_state {
   /// (actors/cluster_replicas.hpp).
   session_replicas replicas;
   bool flush_due = false; ///< a flush of the replicas is scheduled
+  uint64_t ticks = 0;     ///< member checks so far
   /// A CONNECT of another principal than a replica's is refused (else the
   /// replica goes and the session starts clean).
   bool refuse_foreign = true;
@@ -147,6 +151,11 @@ void flush_replicas(claims_actor* self, bool moved) {
     if (auto router = router_of(st, node))
       self->send(router, replica_atom::value, std::move(ids),
                  st.routes->self_node);
+  for (auto& [node, ids] : out.drop_wills)
+    if (auto router = router_of(st, node))
+      self->request(router, std::chrono::seconds{1}, replica_atom::value,
+                    will_atom::value, std::move(ids), st.routes->self_node)
+          .then([](bool) {}, [](caf::error&) {});
 }
 
 /// Publishes the wills of sessions whose node left, as their time comes
@@ -668,8 +677,10 @@ caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
       [=](tick_atom) {
         if (!local())
           return;
-        check_members(self);
-        tick_replicas(self);
+        auto& st = self->state;
+        check_members(self); // (which looks at the replicas on a change)
+        if (++st.ticks % replica_ticks == 0)
+          tick_replicas(self);
         self->delayed_send(self, member_check, tick_atom::value);
       },
   };

@@ -13,6 +13,21 @@ void session_replicas::mark_dirty(const std::string& id, local_entry& e) {
   }
 }
 
+bool session_replicas::forget_will(const std::string& id, local_entry& e) {
+  e.will_holder = {};
+  e.will = {};
+  if (e.keeper.empty())
+    return !e.session;
+  if (!e.session) {
+    drops_[e.keeper].push_back(id);
+    return true;
+  }
+  auto& ids = will_drops_[e.keeper];
+  if (std::find(ids.begin(), ids.end(), id) == ids.end())
+    ids.push_back(id);
+  return false;
+}
+
 bool session_replicas::change_will(const caf::actor_addr& holder,
                                    session_replica&& c) {
   auto i = outbox_.find(c.client_id);
@@ -20,11 +35,10 @@ bool session_replicas::change_will(const caf::actor_addr& holder,
     // Published, or cancelled, by the actor that held it.
     if (i != outbox_.end() && i->second.will_holder == holder) {
       auto& e = i->second;
-      e.will_holder = {};
-      e.will = {};
-      mark_dirty(i->first, e);
       if (e.session != holder)
         by_session_.erase(holder);
+      if (forget_will(i->first, e))
+        outbox_.erase(i); // a dirty_ entry for it is skipped at the flush
     }
     return false;
   }
@@ -116,8 +130,14 @@ session_replicas::gone(const caf::actor_addr& session) {
   }
   if (!part)
     return std::nullopt;
-  if (e.session || e.will_holder) {
-    mark_dirty(i->first, e); // what stays goes again
+  if (e.session) {
+    // The connection has gone, its session stays: the keeper forgets the
+    // will only.
+    forget_will(i->first, e);
+    return std::nullopt;
+  }
+  if (e.will_holder) {
+    mark_dirty(i->first, e); // the will stays, without a session
     return std::nullopt;
   }
   auto keeper = std::move(e.keeper);
@@ -154,6 +174,8 @@ session_replicas::sends
 session_replicas::flush(const std::string& me,
                         const std::vector<std::string>& nodes, bool moved) {
   sends out;
+  out.drop_wills = std::exchange(will_drops_, {});
+  out.drop = std::exchange(drops_, {});
   std::vector<std::string> others;
   for (auto& n : nodes)
     if (n != me)

@@ -82,6 +82,10 @@ public:
   struct sends {
     std::map<std::string, std::vector<session_replica>> put;
     std::map<std::string, std::vector<std::string>> drop;
+    /// Wills gone while their session stays (drop_wills at the keeper:
+    /// a whole replica sent instead could overwrite a newer one of the
+    /// client id, from the node its session moves to).
+    std::map<std::string, std::vector<std::string>> drop_wills;
   };
 
   /// The replicas to send now: those that changed, or, with `moved`, every
@@ -97,7 +101,7 @@ public:
   std::map<std::string, std::vector<std::string>> withdraw_wills();
 
   bool dirty() const noexcept {
-    return !dirty_.empty();
+    return !dirty_.empty() || !will_drops_.empty() || !drops_.empty();
   }
   size_t sessions() const noexcept {
     return outbox_.size();
@@ -174,12 +178,17 @@ private:
                         const std::string& me) const;
   bool change_will(const caf::actor_addr& holder, session_replica&& c);
   void mark_dirty(const std::string& id, local_entry& e);
+  /// The will of `e` goes. True if nothing is left of it (the caller
+  /// erases it; its keeper is told at the next flush).
+  bool forget_will(const std::string& id, local_entry& e);
 
   std::unordered_map<std::string, local_entry> outbox_;
   std::unordered_map<caf::actor_addr, std::string> by_session_;
   std::vector<std::string> dirty_;
   std::unordered_map<std::string, kept_entry> kept_;
   std::vector<std::pair<std::string, mqtt::will_message>> due_;
+  std::map<std::string, std::vector<std::string>> will_drops_;
+  std::map<std::string, std::vector<std::string>> drops_;
 };
 
 } // namespace castor
