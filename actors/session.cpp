@@ -89,7 +89,8 @@ void complete_attach(Self* self, attach_request&& ar,
                      caf::response_promise rp) {
   auto& st = self->state;
   st.principal = ar.principal;
-  if (ar.restore && ar.restore->present && st.fresh)
+  bool restored = ar.restore && ar.restore->present && st.fresh;
+  if (restored)
     restore_session(self, *ar.restore, ar);
   bool present = !st.fresh;
   st.fresh = false;
@@ -108,8 +109,22 @@ void complete_attach(Self* self, attach_request&& ar,
   res.session_present = present;
   res.qos2_ids.assign(st.mqtt_state.inbound_qos2.begin(),
                       st.mqtt_state.inbound_qos2.end());
-  rp.deliver(std::move(res));
-  send_out(self, out);
+  auto answer = [self, rp, res = std::move(res), out = std::move(out),
+                 conn = st.conn]() mutable {
+    rp.deliver(std::move(res));
+    if (self->state.conn == conn)
+      send_out(self, out);
+  };
+  if (restored && st.subscribing > 0) {
+    // Restored from another node's state (the session moved, or its node
+    // left): the CONNACK waits until its subscriptions are in force, in
+    // the group too (the tree holds a new route until the members have
+    // it), so that whatever is published anywhere after it reaches the
+    // client. Deliveries wait meanwhile (held, as during any SUBSCRIBE).
+    st.restored_answer = std::move(answer);
+  } else {
+    answer();
+  }
   replicate_all(self);
 }
 
@@ -452,6 +467,8 @@ void handle_subscribe(Self* self, subscribe_request& sr,
     send_out(self, out);
     if (--st.subscribing > 0)
       return;
+    if (st.restored_answer) // the CONNACK first, then what came meanwhile
+      std::exchange(st.restored_answer, nullptr)();
     if (st.held) {
       // What topics sent meanwhile, after the retained messages.
       auto held = std::move(st.held);

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -102,6 +103,9 @@ struct session_actor_state {
   caf::actor moved_to;
   /// Who made the session (its last attach's principal).
   std::string principal;
+  /// The answer to an attach that restored another node's state, sent
+  /// once the restored subscriptions are in force (complete_attach).
+  std::function<void()> restored_answer;
   /// Its node's claims actor has been told of it (its replica, in a group).
   bool replicated = false;
   /// ... and of its will waiting for its delay (replicate_will).

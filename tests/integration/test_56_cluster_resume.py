@@ -95,11 +95,20 @@ def sessions_of_a_node_killed_resume_on_the_others():
         for c in conns.values():
             c.close()
         # Every session resumes on n1, whichever node keeps its replica
-        # (n1 itself, or n2, asked through the claim).
+        # (n1 itself, or n2, asked through the claim). The CONNACK waits
+        # until the group routes to it: a publish on n2 sent the moment it
+        # has come reaches the session.
         resumed = {}
+        early = connect(n2.port, unique("early56"))
         for k, (key, cid) in enumerate(sorted(ids.items())):
             resumed[k] = connect(n1.port, cid, clean_start=False,
                                  properties=EXPIRY, session_present=True)
+            early.publish("resume56/%d/b" % k, b"early%d" % k, qos=1,
+                          packet_id=k + 1)
+            p = resumed[k].expect_publish(ack=True, timeout=10)
+            check_eq((p.topic, p.payload), ("resume56/%d/b" % k,
+                                            b"early%d" % k),
+                     "the publish on n2 right after the CONNACK")
             check_eq(subscriptions(n1, cid),
                      [("resume56/%d/a" % k, 1), ("resume56/%d/b" % k, 2)],
                      "the subscriptions of %s (owner %s, replica on %s)"
@@ -149,8 +158,8 @@ def a_node_that_stops_leaves_its_sessions_to_the_group():
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         settle(lambda: sessions_of(n1, cid) == [(cid, "n2")],
                "mosquitto_sub's session on n2")
-        # n1 routes to it once n2's filters reach it (the CONNACK of a
-        # resumed session does not wait for that, docs/cluster.md).
+        # (mosquitto_sub's session may be listed before its CONNACK, which
+        # waits until the group routes to it.)
         wait_metric(n1, "castor_cluster_routes", lambda v: v >= 1,
                     "the resumed session's filters reached n1")
         mosquitto_pub(n1, "resume56/s/a", 1, ["one"])
