@@ -140,6 +140,24 @@ void send_replicas(claims_actor* self, const std::string& node,
   }
 }
 
+/// Has `node`, the keeper of the replicas of `ids`, drop their wills
+/// (a request: `done` runs once it has, or did not answer within a second,
+/// or is no member).
+template <class F>
+void drop_wills_at(claims_actor* self, const std::string& node,
+                   std::vector<std::string> ids, F done) {
+  auto& st = self->state;
+  auto router = router_of(st, node);
+  if (!router) {
+    done();
+    return;
+  }
+  self->request(router, std::chrono::seconds{1}, replica_atom::value,
+                will_atom::value, std::move(ids), st.routes->self_node)
+      .then([done](bool) mutable { done(); },
+            [done](caf::error&) mutable { done(); });
+}
+
 /// Sends this node's sessions' replicas where they go: those that changed,
 /// or with `moved` every one whose keeper changed.
 void flush_replicas(claims_actor* self, bool moved) {
@@ -152,10 +170,7 @@ void flush_replicas(claims_actor* self, bool moved) {
       self->send(router, replica_atom::value, std::move(ids),
                  st.routes->self_node);
   for (auto& [node, ids] : out.drop_wills)
-    if (auto router = router_of(st, node))
-      self->request(router, std::chrono::seconds{1}, replica_atom::value,
-                    will_atom::value, std::move(ids), st.routes->self_node)
-          .then([](bool) {}, [](caf::error&) {});
+    drop_wills_at(self, node, std::move(ids), [] {});
 }
 
 /// Publishes the wills of sessions whose node left, as their time comes
@@ -194,17 +209,8 @@ caf::result<bool> withdraw_wills(claims_actor* self) {
     if (--*left == 0)
       rp.deliver(true);
   };
-  for (auto& [node, ids] : out) {
-    auto router = router_of(st, node);
-    if (!router) {
-      one_done();
-      continue;
-    }
-    self->request(router, std::chrono::seconds{1}, replica_atom::value,
-                  will_atom::value, std::move(ids), st.routes->self_node)
-        .then([one_done](bool) mutable { one_done(); },
-              [one_done](caf::error&) mutable { one_done(); });
-  }
+  for (auto& [node, ids] : out)
+    drop_wills_at(self, node, std::move(ids), one_done);
   return rp;
 }
 

@@ -116,25 +116,24 @@ session_replicas::gone(const caf::actor_addr& session) {
   if (i == outbox_.end())
     return std::nullopt;
   auto& e = i->second;
-  bool part = false;
-  if (e.session == session) {
+  bool session_went = e.session == session;
+  bool will_went = e.will_holder == session;
+  if (!session_went && !will_went)
+    return std::nullopt;
+  if (session_went) {
     e.session = {};
     e.subs.clear();
     e.expiry = 0;
-    part = true;
   }
-  if (e.will_holder == session) {
-    e.will_holder = {};
-    e.will = {};
-    part = true;
-  }
-  if (!part)
-    return std::nullopt;
   if (e.session) {
-    // The connection has gone, its session stays: the keeper forgets the
+    // Its connection has gone, the session stays: the keeper forgets the
     // will only.
     forget_will(i->first, e);
     return std::nullopt;
+  }
+  if (will_went) {
+    e.will_holder = {};
+    e.will = {};
   }
   if (e.will_holder) {
     mark_dirty(i->first, e); // the will stays, without a session
