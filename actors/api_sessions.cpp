@@ -82,6 +82,9 @@ std::optional<std::string> run_sessions(caf::event_based_actor* self,
     uint64_t offline = 0;
     for (auto& r : targets) {
       if (r.connection) {
+        // From this answer on, no request finds the session connected
+        // (its request streams end with the connection).
+        ctx.sessions->disconnected(r.client_id, r.connection);
         self->send(r.connection, close_atom::value);
         ++closed;
       } else {
