@@ -11,6 +11,7 @@
 #include "actors/topic_deliver.hpp"
 #include "actors/topic_forward.hpp"
 #include "actors/topic_series.hpp"
+#include "actors/topic_subscriptions.hpp"
 #include "actors/topic_values.hpp"
 #include "actors/timers.hpp"
 #include "log/log.hpp"
@@ -20,41 +21,6 @@ namespace castor {
 namespace {
 
 using namespace topic_detail;
-using entry = topic_state::entry;
-
-entry make_entry(const topic_subscription& ts) {
-  return entry{ts.filter, ts.options};
-}
-
-std::string group_key(const std::string& group, const std::string& filter) {
-  std::string k = group;
-  k.push_back('\0');
-  k += filter;
-  return k;
-}
-
-/// The options of `entries`, shared by every batch to their subscriber.
-mqtt::options_list options_of(const std::vector<entry>& entries) {
-  auto v = std::make_shared<std::vector<mqtt::delivery_options>>();
-  v->reserve(entries.size());
-  for (auto& e : entries)
-    v->push_back(e.options);
-  return v;
-}
-
-template <class Self>
-void forget_session(Self* self, const caf::actor& session) {
-  auto& st = self->state;
-  auto i = st.outstanding.find(session);
-  CASTOR_LOG(trace, "topic " << st.name,
-             "forget " << session.id() << " known "
-                       << (i != st.outstanding.end()));
-  if (i == st.outstanding.end())
-    return;
-  if (i->second.exhausted())
-    --st.blocked;
-  st.outstanding.erase(i);
-}
 
 template <class Self>
 void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs,
@@ -86,31 +52,6 @@ void arm_gc(Self* self) {
   st.gc_armed = true;
   send_later(self, st.timers, std::chrono::milliseconds(st.idle_ms),
              gc_check_atom::value, st.published);
-}
-
-/// Whether a session without credit holds the topic's publishes back: a
-/// plain subscriber does; a share group only when none of its members has
-/// credit left (the others take the messages meanwhile).
-inline bool held_back(const topic_state& st) {
-  if (st.blocked == 0)
-    return false;
-  auto exhausted = [&](const caf::actor& session) {
-    auto c = st.outstanding.find(session);
-    return c != st.outstanding.end() && c->second.exhausted();
-  };
-  for (auto& [session, c] : st.outstanding)
-    if (c.exhausted() && st.subs.count(session) > 0)
-      return true;
-  for (auto& [key, g] : st.groups) {
-    if (g.members.empty())
-      continue;
-    bool all = true;
-    for (auto& mb : g.members)
-      all = all && exhausted(mb.session);
-    if (all)
-      return true;
-  }
-  return false;
 }
 
 /// Fans out stashed publishes while no session blocks.
@@ -501,42 +442,6 @@ void take_series(Self* self, series_request&& r,
     return;
   }
   run();
-}
-
-template <class Self>
-void add_subscription(Self* self, const topic_subscription& ts) {
-  auto& st = self->state;
-  if (!ts.group.empty()) {
-    auto& g = st.groups[group_key(ts.group, ts.filter)];
-    for (auto& mb : g.members) {
-      if (mb.session == ts.session) {
-        count_delta(st, mb.e, -1);
-        mb.e = make_entry(ts);
-        count_delta(st, mb.e, +1);
-        mb.options
-            = std::make_shared<const std::vector<mqtt::delivery_options>>(
-                1, ts.options);
-        return;
-      }
-    }
-    count_delta(st, make_entry(ts), +1);
-    g.members.push_back(topic_state::member{
-        ts.session, make_entry(ts),
-        std::make_shared<const std::vector<mqtt::delivery_options>>(
-            1, ts.options)});
-    return;
-  }
-  auto& sub = st.subs[ts.session];
-  auto e = std::find_if(sub.entries.begin(), sub.entries.end(),
-                        [&](const entry& x) { return x.filter == ts.filter; });
-  if (e != sub.entries.end()) {
-    count_delta(st, *e, -1);
-    *e = make_entry(ts);
-  } else {
-    sub.entries.emplace_back(make_entry(ts));
-  }
-  count_delta(st, make_entry(ts), +1);
-  sub.options = options_of(sub.entries);
 }
 
 } // namespace
