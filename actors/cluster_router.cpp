@@ -21,6 +21,38 @@ namespace {
 constexpr size_t sync_chunk = 1000;
 constexpr std::chrono::seconds sync_timeout{60};
 
+/// Hands `req` (a conditional update, or a time series' append or edit,
+/// of another member) to the topic it names, as its owner here; `Answer`
+/// tells why not if the topic cannot be reached.
+template <class Answer, class Request>
+caf::response_promise to_owned_topic(caf::event_based_actor* self,
+                                     const topic_tree_interface& tree,
+                                     Request&& req) {
+  auto rp = self->make_response_promise();
+  auto name = req.msg->topic;
+  auto unavailable = [](std::string why) {
+    Answer a;
+    if constexpr (std::is_same_v<Answer, update_outcome>) {
+      a = update_outcome{"UNAVAILABLE", std::move(why)};
+    } else {
+      a.code = "UNAVAILABLE";
+      a.message = std::move(why);
+    }
+    return a;
+  };
+  self->request(tree, lookup_timeout, lookup_atom::value, name, true)
+      .then(
+          [=, req = std::move(req)](topic_interface& t) mutable {
+            if (!t)
+              return rp.deliver(unavailable("no topic '" + name + "' here"));
+            rp.delegate(t, cl_owner_atom::value, std::move(req));
+          },
+          [=](caf::error&) mutable {
+            rp.deliver(unavailable("the topic tree did not answer in time"));
+          });
+  return rp;
+}
+
 /// Whether the current message comes from a member's node; counts what it
 /// carries if so.
 bool take(caf::event_based_actor* self, cluster_routes& routes,
@@ -218,21 +250,25 @@ caf::message_handler handlers(caf::event_based_actor* self,
           conditional_update& cu) -> caf::result<update_outcome> {
         if (!member() || !cu.msg)
           return update_outcome{"UNAVAILABLE", "not a member of the group"};
-        auto rp = self->make_response_promise();
-        auto name = cu.msg->topic;
-        self->request(tree, lookup_timeout, lookup_atom::value, name, true)
-            .then(
-                [=](topic_interface& t) mutable {
-                  if (!t)
-                    return rp.deliver(update_outcome{
-                        "UNAVAILABLE", "no topic '" + name + "' here"});
-                  rp.delegate(t, cl_owner_atom::value, std::move(cu));
-                },
-                [=](caf::error&) mutable {
-                  rp.deliver(update_outcome{
-                      "UNAVAILABLE", "the topic tree did not answer in time"});
-                });
-        return rp;
+        return to_owned_topic<update_outcome>(self, tree, std::move(cu));
+      },
+      [=](cl_owner_atom, series_request& r) -> caf::result<series_answer> {
+        // A member's append or edit of a time series, for this node to
+        // make as its owner.
+        if (!member() || !r.msg) {
+          series_answer a;
+          a.code = "UNAVAILABLE";
+          a.message = "not a member of the group";
+          return a;
+        }
+        return to_owned_topic<series_answer>(self, tree, std::move(r));
+      },
+      [=](cl_events_atom, publish_batch& b) -> caf::result<bool> {
+        // The events a time series' owner made, kept here as made.
+        if (!take(self, *routes, b))
+          return true;
+        b.events = true;
+        return self->delegate(tree, publish_atom::value, std::move(b));
       },
       [=](cl_topic_atom, std::vector<cluster_topic>& ts) {
         // Topics the API added or removed on a member (from its API, or

@@ -81,6 +81,12 @@
 //
 //   topic -> router: (cl_owner_atom, publish_batch) -> bool
 //   topic -> router: (cl_owner_atom, conditional_update) -> update_outcome
+//   topic -> router: (cl_owner_atom, series_request) -> series_answer
+//
+// A time series' owner makes its events (numbered, timestamped) and sends
+// them to every member, which keeps them as made:
+//
+//   topic -> router: (cl_events_atom, publish_batch) -> bool
 //
 // Message handlers (docs/cluster.md, "Request-response messaging"): each
 // router sends the members all of its node's registrations when they
@@ -122,6 +128,8 @@ using cl_sessions_atom = caf::atom_constant<caf::atom("clsessions")>;
 using cl_topic_atom = caf::atom_constant<caf::atom("cltopic")>;
 /// A typed topic's publishes and conditional updates, to its owner.
 using cl_owner_atom = caf::atom_constant<caf::atom("clowner")>;
+/// A time series' events as its owner made them, to every member.
+using cl_events_atom = caf::atom_constant<caf::atom("clevents")>;
 /// A member's message handlers (and the router's own timer).
 using cl_handler_atom = caf::atom_constant<caf::atom("clhandler")>;
 
@@ -145,7 +153,11 @@ using cl_handler_atom = caf::atom_constant<caf::atom("clhandler")>;
 /// older node cannot read replicas from version 7, nor a version 7 node
 /// those of an older one: CAF drops them (logged), so sessions have no
 /// replica on a member of the other version during a rolling upgrade.
-inline constexpr uint32_t cluster_protocol_version = 7;
+/// 8: time series ordered by their owner, which sends every member the
+/// events it made (cl_events_atom) and takes the members' appends and
+/// edits; an older node answers these with an error (its publishes to a
+/// series are then forwarded as publishes, and numbered where they go).
+inline constexpr uint32_t cluster_protocol_version = 8;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 
 /// One node of the group as the others see it.

@@ -24,7 +24,7 @@ using namespace topic_detail;
 
 template <class Self>
 void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs,
-             const share_filter* shares = nullptr);
+             const share_filter* shares = nullptr, bool events = false);
 
 template <class Self>
 void deliver_updates(Self* self, std::vector<update>&& ups,
@@ -65,7 +65,7 @@ void drain_stash(Self* self) {
       s.run();
       continue;
     }
-    fan_out(self, s.msgs, s.shares.get());
+    fan_out(self, s.msgs, s.shares.get(), s.events);
     if (s.reply)
       s.rp.deliver(true);
   }
@@ -142,18 +142,26 @@ void cut_behind(Self* self) {
 /// Numbers the publishes as updates, keeps the current value, and sends
 /// every subscriber the updates that have not expired: plain subscribers
 /// share one list, each share group's members take turns (of the messages
-/// `shares` gives them, if not null).
+/// `shares` gives them, if not null). With `events`, `msgs` are the events
+/// a time series' owner made (in a node group), kept as it numbered them.
 template <class Self>
-void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs,
-             const share_filter* shares) {
+kept begin_fan_out(Self* self) {
   auto& st = self->state;
-  auto now = std::chrono::steady_clock::now();
-  bool cleared = false;
   st.removed = false;
   auto keep = value_kept(st);
   if (st.spec.get() != st.removal.spec)
     removal_follow(self, removal_action(self));
   removal_updated(self, removal_action(self));
+  return keep;
+}
+
+template <class Self>
+void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs,
+             const share_filter* shares, bool events) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  bool cleared = false;
+  auto keep = begin_fan_out(self);
   bool conflate = conflates(st);
   bool tidy = st.spec && st.spec->tidy_on_unsubscribe;
   std::vector<update> ups;
@@ -162,7 +170,10 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs,
   std::vector<uint32_t> from;
   auto* fromp = shares ? &from : nullptr;
   if (auto ts = series_of(st)) {
-    series_publish(st, *ts, msgs, ups, conflate, fromp);
+    if (events)
+      series_take(st, *ts, msgs, ups, conflate, fromp);
+    else
+      series_publish(st, *ts, msgs, ups, conflate, fromp);
     for (auto& u : ups)
       u.tidy = tidy;
     deliver_updates(self, std::move(ups), shares, fromp);
@@ -225,11 +236,11 @@ void deliver_updates(Self* self, std::vector<update>&& ups,
 /// Fans `msgs` out now, or stashes them while a session blocks the topic;
 /// `rp` (if any) is answered once they are fanned out (and, with `acks`,
 /// once the nodes they went to have taken them). `shares` (if any) says
-/// what the share groups get.
+/// what the share groups get; `events` as for fan_out.
 template <class Self>
 void fan_out_or_stash(Self* self, std::vector<mqtt::message_ptr>&& msgs,
                       caf::response_promise* rp, share_filter_ptr shares,
-                      std::shared_ptr<forward_acks> acks) {
+                      std::shared_ptr<forward_acks> acks, bool events = false) {
   auto& st = self->state;
   if (acks) {
     auto local = [self, msgs = std::move(msgs), acks, shares] {
@@ -251,12 +262,64 @@ void fan_out_or_stash(Self* self, std::vector<mqtt::message_ptr>&& msgs,
     s.rp = rp ? *rp : caf::response_promise{};
     s.reply = rp != nullptr;
     s.shares = std::move(shares);
+    s.events = events;
     st.stash.push_back(std::move(s));
     return;
   }
-  fan_out(self, msgs, shares.get());
+  fan_out(self, msgs, shares.get(), events);
   if (rp)
     rp->deliver(true);
+}
+
+/// A time series' updates, made here as its owner in a node group (or on
+/// its own): delivered here and sent to every member as they were made,
+/// so that every member keeps the same events under the same numbers;
+/// `finish` (if any) once every member has them.
+template <class Self>
+void spread_events(Self* self, std::vector<update>&& ups,
+                   std::function<void()> finish) {
+  auto& st = self->state;
+  for (auto& u : ups)
+    u.tidy = st.spec && st.spec->tidy_on_unsubscribe;
+  forward_result fw;
+  std::vector<uint32_t> from(ups.size());
+  if (st.routes && !ups.empty()) {
+    std::vector<mqtt::message_ptr> made;
+    made.reserve(ups.size());
+    for (uint32_t i = 0; i < ups.size(); ++i) {
+      made.push_back(ups[i].msg);
+      from[i] = i;
+    }
+    fw = forward_publishes(self, made, finish, true, true);
+  }
+  deliver_updates(self, std::move(ups), fw.shares.get(), &from);
+  if (fw.acks)
+    fw.acks->done();
+  else if (finish)
+    finish();
+}
+
+/// A time series' batch, taken here as its owner: its events are made
+/// here (when its turn comes) and spread.
+template <class Self>
+void take_series_as_owner(Self* self, std::vector<mqtt::message_ptr>&& msgs,
+                          std::function<void()> finish) {
+  auto& st = self->state;
+  auto run = [self, msgs = std::move(msgs), finish = std::move(finish)] {
+    auto& st = self->state;
+    begin_fan_out(self);
+    std::vector<update> ups;
+    if (auto ts = series_of(st))
+      series_publish(st, *ts, msgs, ups, conflates(st));
+    spread_events(self, std::move(ups), finish);
+  };
+  if (!st.stash.empty() || held_back(st)) {
+    topic_state::stashed s;
+    s.run = std::move(run);
+    st.stash.push_back(std::move(s));
+    return;
+  }
+  run();
 }
 
 /// A typed topic's batch, taken here as its owner: sent to every member
@@ -266,6 +329,8 @@ template <class Self>
 void take_as_owner(Self* self, std::vector<mqtt::message_ptr>&& msgs,
                    std::function<void()> finish) {
   auto& st = self->state;
+  if (series_of(st))
+    return take_series_as_owner(self, std::move(msgs), std::move(finish));
   auto fw = forward_publishes(self, msgs, finish, true);
   if (fw.acks) {
     fan_out_or_stash(self, std::move(msgs), nullptr, std::move(fw.shares),
@@ -319,7 +384,8 @@ void take_publishes(Self* self, publish_batch&& b, caf::response_promise* rp) {
     shares->picks = std::move(b.picks);
     shares->exclusive = true;
     shares->plain = !b.shares_only;
-    fan_out_or_stash(self, std::move(b.msgs), rp, std::move(shares), nullptr);
+    fan_out_or_stash(self, std::move(b.msgs), rp, std::move(shares), nullptr,
+                     b.events);
     return;
   }
   if (st.routes) {
@@ -331,6 +397,33 @@ void take_publishes(Self* self, publish_batch&& b, caf::response_promise* rp) {
   fan_out_or_stash(self, std::move(b.msgs), rp, nullptr, nullptr);
 }
 
+/// In a node group, hands `req` (a typed topic's conditional update, or a
+/// series' append or edit) to the topic's owner when that is another node,
+/// and answers `rp` with what the owner says; false if it did not. Should
+/// the owner not answer (it has gone, or hangs), `here` takes `req` on this
+/// node, as the owner would.
+template <class Self, class Request, class Answer, class Here>
+bool to_owner(Self* self, Request& req, caf::typed_response_promise<Answer> rp,
+              Here here) {
+  auto& st = self->state;
+  if (!st.routes)
+    return false;
+  value_kept(st); // the specification, up to date
+  caf::actor owner;
+  if (!owner_ordered(st) || !(owner = owner_router(self)))
+    return false;
+  auto copy = req;
+  self->request(owner, cluster_forward_timeout, cl_owner_atom::value,
+                std::move(req))
+      .then([rp](Answer& a) mutable { rp.deliver(std::move(a)); },
+            [self, rp, copy, here](caf::error&) mutable {
+              self->state.routes->forwards_failed.fetch_add(
+                  1, std::memory_order_relaxed);
+              here(std::move(copy), rp);
+            });
+  return true;
+}
+
 /// Decides a conditional update when its turn comes (after what waits in
 /// the stash), against the value at that moment, and answers `rp`. In a
 /// node group, a typed topic's owner decides (`owned`: this node, as the
@@ -340,23 +433,10 @@ void take_conditional(Self* self, conditional_update&& cu,
                       caf::typed_response_promise<update_outcome> rp,
                       bool owned = false) {
   auto& st = self->state;
-  if (st.routes && !owned) {
-    value_kept(st);
-    caf::actor owner;
-    if (owner_ordered(st) && (owner = owner_router(self))) {
-      auto copy = cu;
-      self->request(owner, cluster_forward_timeout, cl_owner_atom::value,
-                    std::move(cu))
-          .then([rp](update_outcome& o) mutable { rp.deliver(std::move(o)); },
-                [self, rp, copy](caf::error&) mutable {
-                  // The owner has gone (or hangs): decided here.
-                  self->state.routes->forwards_failed.fetch_add(
-                      1, std::memory_order_relaxed);
-                  take_conditional(self, std::move(copy), rp, true);
-                });
-      return;
-    }
-  }
+  if (!owned && to_owner(self, cu, rp, [self](auto&& cu, auto rp) {
+        take_conditional(self, std::move(cu), rp, true);
+      }))
+    return;
   auto run = [self, cu = std::move(cu), rp]() mutable {
     auto& st = self->state;
     value_kept(st); // the specification, up to date
@@ -398,10 +478,13 @@ void take_conditional(Self* self, conditional_update&& cu,
 }
 
 /// A time series operation of the API: a range query at once; an append
-/// or edit when its turn comes (after what waits in the stash).
+/// or edit when its turn comes (after what waits in the stash). In a node
+/// group, the series' owner makes appends and edits (`owned`: this node,
+/// as the owner) and spreads them to every member.
 template <class Self>
 void take_series(Self* self, series_request&& r,
-                 caf::typed_response_promise<series_answer> rp) {
+                 caf::typed_response_promise<series_answer> rp,
+                 bool owned = false) {
   auto& st = self->state;
   auto not_series = [self] {
     series_answer a;
@@ -415,6 +498,10 @@ void take_series(Self* self, series_request&& r,
     rp.deliver(ts ? series_range(*ts, r) : not_series());
     return;
   }
+  if (!owned && to_owner(self, r, rp, [self](auto&& r, auto rp) {
+        take_series(self, std::move(r), rp, true);
+      }))
+    return;
   auto run = [self, r = std::move(r), rp, not_series]() mutable {
     auto& st = self->state;
     value_kept(st);
@@ -425,15 +512,14 @@ void take_series(Self* self, series_request&& r,
     }
     std::vector<update> ups;
     auto a = series_change(st, *ts, r, ups, conflates(st));
-    for (auto& u : ups)
-      u.tidy = st.spec->tidy_on_unsubscribe;
-    if (!ups.empty()) {
-      ++st.published;
-      st.removed = false;
-      removal_updated(self, removal_action(self));
+    if (ups.empty()) {
+      rp.deliver(std::move(a));
+      return;
     }
-    deliver_updates(self, std::move(ups));
-    rp.deliver(std::move(a));
+    ++st.published;
+    begin_fan_out(self);
+    spread_events(self, std::move(ups),
+                  [rp, a = std::move(a)]() mutable { rp.deliver(a); });
   };
   if (!st.stash.empty() || held_back(st)) {
     topic_state::stashed s;
@@ -591,17 +677,29 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         st.published_at_ask = st.published;
         self->send(st.tree, retire_atom::value, st.name);
       },
-      [=](cl_sync_atom) -> mqtt::message_ptr {
+      [=](cl_sync_atom) -> publish_batch {
+        // For a member that joins: the retained message, or a series'
+        // events.
         auto& st = self->state;
         value_kept(st);
-        if (!st.current || st.current.expired(std::chrono::steady_clock::now()))
-          return nullptr;
-        return st.current.msg;
+        publish_batch b;
+        if (auto ts = series_of(st))
+          b.msgs = series_sync(st, *ts);
+        else if (st.current
+                 && !st.current.expired(std::chrono::steady_clock::now()))
+          b.msgs.push_back(st.current.msg);
+        return b;
       },
       [=](cl_sync_atom, mqtt::message_ptr& m) {
-        // Another member's retained message: this node's own stays.
+        // Another member's retained message: this node's own stays. A
+        // series keeps its events newer than its own.
         auto& st = self->state;
         value_kept(st);
+        if (auto ts = m ? series_of(st) : nullptr) {
+          std::vector<update> ups;
+          series_take(st, *ts, {m}, ups, false);
+          return;
+        }
         if (!m || !m->retain || m->payload.empty() || st.current)
           return;
         publish_batch b;
@@ -635,6 +733,13 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
       [=](series_atom, series_request& r) -> caf::result<series_answer> {
         auto rp = self->template make_response_promise<series_answer>();
         take_series(self, std::move(r), rp);
+        return rp;
+      },
+      [=](cl_owner_atom, series_request& r) -> caf::result<series_answer> {
+        // Another member's append or edit, for this node to make as the
+        // owner.
+        auto rp = self->template make_response_promise<series_answer>();
+        take_series(self, std::move(r), rp, true);
         return rp;
       },
       [=](remove_atom, uint32_t idle_ms) -> bool {

@@ -85,6 +85,8 @@ struct topic_state {
     bool reply = false;
     /// What the share groups get (null: all of it).
     share_filter_ptr shares;
+    /// The events of a time series' owner (fan_out's `events`).
+    bool events = false;
     /// A conditional update instead (it decides when its turn comes).
     std::function<void()> run;
   };

@@ -178,11 +178,14 @@ inline publish_batch batch_for(forward_target& t,
 /// nodes a share group's messages were picked for, those messages. For a
 /// batch with QoS 1 or 2 messages and `finish`, the result's `acks` call
 /// `finish` once the nodes have answered: the caller calls done() once it
-/// has fanned the batch out here.
+/// has fanned the batch out here. `events`: the batch holds the events a
+/// time series' owner made (cl_events_atom), which the members keep as
+/// made.
 template <class Self>
-forward_result
-forward_publishes(Self* self, const std::vector<mqtt::message_ptr>& msgs,
-                  std::function<void()> finish, bool everywhere = false) {
+forward_result forward_publishes(Self* self,
+                                 const std::vector<mqtt::message_ptr>& msgs,
+                                 std::function<void()> finish,
+                                 bool everywhere = false, bool events = false) {
   auto& st = self->state;
   auto& routes = *st.routes;
   // In a fence's count from before the table is read (a batch sent as of
@@ -247,9 +250,11 @@ forward_publishes(Self* self, const std::vector<mqtt::message_ptr>& msgs,
     // `entered` goes with the handlers: the fences wait for the answers
     // (or the handlers' end, should this actor end first).
     auto router = t.router;
-    self->request(router, cluster_forward_timeout, publish_atom::value,
-                  std::move(b))
-        .then([self, router, acks,
+    auto sent = events ? self->request(router, cluster_forward_timeout,
+                                       cl_events_atom::value, std::move(b))
+                       : self->request(router, cluster_forward_timeout,
+                                       publish_atom::value, std::move(b));
+    sent.then([self, router, acks,
                entered](bool) { forward_answered(self, router, acks, false); },
               [self, router, acks, entered](caf::error&) {
                 forward_answered(self, router, acks, true);
@@ -265,9 +270,10 @@ forward_publishes(Self* self, const std::vector<mqtt::message_ptr>& msgs,
 // -- typed topics: one owner orders their updates ----------------------------
 
 /// Whether the topic is a typed topic whose updates its owner orders in a
-/// node group: an explicit topic other than a time series.
+/// node group: an explicit topic (a time series' owner makes its events,
+/// which every member keeps as made).
 inline bool owner_ordered(const topic_state& st) {
-  return st.routes && st.spec && st.spec->type != topic_type::time_series;
+  return st.routes && st.spec;
 }
 
 /// The router of the typed topic's owner (the member with the highest

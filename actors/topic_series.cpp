@@ -84,6 +84,25 @@ void series_publish(topic_state& st, time_series& ts,
   }
 }
 
+void series_take(topic_state& st, time_series& ts,
+                 const std::vector<mqtt::message_ptr>& msgs,
+                 std::vector<update>& ups, bool conflate,
+                 std::vector<uint32_t>* from) {
+  for (uint32_t i = 0; i < msgs.size(); ++i) {
+    auto e = event_of(*msgs[i], event_type_of(st));
+    if (!e || !ts.take(*e, now_ms()))
+      continue;
+    update u;
+    u.seq = ++st.seq;
+    u.msg = msgs[i]; // as the owner made it
+    u.conflate = conflate;
+    keep_latest(st, ts, *e, u);
+    ups.emplace_back(std::move(u));
+    if (from)
+      from->push_back(i);
+  }
+}
+
 series_answer series_change(topic_state& st, time_series& ts,
                             const series_request& r, std::vector<update>& ups,
                             bool conflate) {
@@ -137,6 +156,16 @@ series_answer series_range(const time_series& ts, const series_request& r) {
     a.events.push_back(to_series_event(e));
   a.more = found.more;
   return a;
+}
+
+std::vector<mqtt::message_ptr> series_sync(const topic_state& st,
+                                           const time_series& ts) {
+  range_query all;
+  all.what = range_query::view::edits;
+  std::vector<mqtt::message_ptr> out;
+  for (auto& e : ts.range(all, now_ms()).events)
+    out.push_back(event_message(st.name, event_type_of(st), e, 1, true));
+  return out;
 }
 
 std::vector<update> series_first(const topic_state& st,

@@ -33,6 +33,15 @@ void series_publish(topic_state& st, time_series& ts,
                     std::vector<update>& ups, bool conflate,
                     std::vector<uint32_t>* from = nullptr);
 
+/// Events the series' owner made, as their messages (in a node group,
+/// every member keeps the owner's events as it numbered them): each one
+/// taken (not older than what the series holds) appends its update to
+/// `ups` (and its position in `msgs` to `from`, if not null).
+void series_take(topic_state& st, time_series& ts,
+                 const std::vector<mqtt::message_ptr>& msgs,
+                 std::vector<update>& ups, bool conflate,
+                 std::vector<uint32_t>* from = nullptr);
+
 /// An append or an edit of the API: the answer, and the update to fan out
 /// appended to `ups` when it is done.
 series_answer series_change(topic_state& st, time_series& ts,
@@ -41,6 +50,12 @@ series_answer series_change(topic_state& st, time_series& ts,
 
 /// A range query of the API.
 series_answer series_range(const time_series& ts, const series_request& r);
+
+/// What a member that joins a node group gets of the series: every event
+/// it keeps, edits included, oldest first (as retained messages, which
+/// series_take takes).
+std::vector<mqtt::message_ptr> series_sync(const topic_state& st,
+                                           const time_series& ts);
 
 /// What a new subscriber gets first (the subscription range).
 std::vector<update> series_first(const topic_state& st,

@@ -538,16 +538,17 @@ caf::behavior topic_tree_impl(Self* self) {
           publish_batch out;
         };
         auto acc = std::make_shared<pending>(pending{ts.size(), {}});
-        auto one = [=](mqtt::message_ptr m) mutable {
-          if (m)
-            acc->out.msgs.push_back(std::move(m));
+        auto one = [=](std::vector<mqtt::message_ptr> ms) mutable {
+          for (auto& m : ms)
+            if (m)
+              acc->out.msgs.push_back(std::move(m));
           if (--acc->left == 0)
             rp.deliver(std::move(acc->out));
         };
         for (auto& t : ts)
           tracked(self->request(t, topic_request_timeout, cl_sync_atom::value))
-              .then([=](mqtt::message_ptr& m) mutable { one(std::move(m)); },
-                    [=](caf::error&) mutable { one(nullptr); });
+              .then([=](publish_batch& b) mutable { one(std::move(b.msgs)); },
+                    [=](caf::error&) mutable { one({}); });
         return rp;
       },
       [=](cl_sync_atom, publish_batch& b) {

@@ -150,6 +150,10 @@ struct publish_batch {
   /// member: taken here, never handed on to another owner. Set by the
   /// router that takes it, not carried across.
   bool owned = false;
+  /// The events a time series' owner made (cl_events_atom), which this
+  /// node keeps as made. Set by the router that takes it, not carried
+  /// across.
+  bool events = false;
   /// Forwarded: the share groups of the receiving node get the messages
   /// picked for them here, and no others; with `shares_only`, its plain
   /// subscribers get none (the batch holds what its share groups get).

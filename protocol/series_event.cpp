@@ -1,5 +1,6 @@
 #include "protocol/series_event.hpp"
 
+#include <charconv>
 #include <chrono>
 
 #include "protocol/topic_mapping.hpp"
@@ -45,6 +46,40 @@ mqtt::message_ptr event_message(const std::string& topic,
                      std::to_string(*e.original));
   return mqtt::make_message(std::move(p), std::move(origin),
                             std::chrono::steady_clock::now());
+}
+
+std::optional<ts_event> event_of(const mqtt::message& m,
+                                 topic_type event_type) {
+  ts_event e;
+  bool seq = false;
+  bool timestamp = false;
+  auto number = [](const std::string& text, auto& out) {
+    auto end = text.data() + text.size();
+    auto r = std::from_chars(text.data(), end, out);
+    return r.ec == std::errc{} && r.ptr == end && !text.empty();
+  };
+  for (auto& [name, text] : mqtt::props_of(m).user_properties) {
+    if (name == series_properties::seq) {
+      seq = number(text, e.seq);
+    } else if (name == series_properties::timestamp) {
+      timestamp = number(text, e.timestamp);
+    } else if (name == series_properties::author) {
+      e.author = text;
+    } else if (name == series_properties::original) {
+      uint64_t original = 0;
+      if (!number(text, original))
+        return std::nullopt;
+      e.original = original;
+    }
+  }
+  if (!seq || !timestamp)
+    return std::nullopt;
+  auto converted = convert_payload(event_type, m.payload);
+  auto v = std::get_if<typed_value>(&converted);
+  if (v == nullptr)
+    return std::nullopt;
+  e.value = std::make_shared<const typed_value>(std::move(*v));
+  return e;
 }
 
 std::string author_of(const mqtt::message& m) {

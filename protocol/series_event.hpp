@@ -64,6 +64,10 @@ mqtt::message_ptr event_message(const std::string& topic,
                                 uint8_t qos, bool retain,
                                 std::string origin = {});
 
+/// The event that event_message made `m` of (of a series of
+/// `event_type`); none if `m` does not carry one.
+std::optional<ts_event> event_of(const mqtt::message& m, topic_type event_type);
+
 /// The author a published event names (its `author` user property, set by
 /// the server); empty if none.
 std::string author_of(const mqtt::message& m);

@@ -31,6 +31,18 @@ std::variant<ts_event, std::string> time_series::edit(uint64_t original,
   return e;
 }
 
+bool time_series::take(ts_event e, int64_t now) {
+  if (e.seq < next_)
+    return false;
+  next_ = e.seq + 1;
+  last_time_ = std::max(last_time_, e.timestamp);
+  if (e.original)
+    edits_[*e.original].push_back(e.seq);
+  events_.emplace(e.seq, std::move(e));
+  drop_old(now);
+  return true;
+}
+
 void time_series::drop_old(int64_t now) {
   // Kept or not is monotonic from the oldest event to the newest.
   while (!events_.empty()) {

@@ -68,6 +68,11 @@ public:
   std::variant<ts_event, std::string> edit(uint64_t original, value_ptr v,
                                            std::string author, int64_t now);
 
+  /// Takes an event another series made (in a node group, the topic
+  /// owner's), with its own seq and timestamp: false, and nothing kept,
+  /// unless its seq is past every event taken so far.
+  bool take(ts_event e, int64_t now);
+
   range_result range(const range_query& q, int64_t now) const;
 
   /// What a new subscriber gets first: the latest original events that

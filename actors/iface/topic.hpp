@@ -28,7 +28,7 @@ using topic_interface = caf::typed_actor<
     caf::reacts_to<publish_atom, mqtt::message_ptr>,
     // Node groups: its retained message (null if none), for a member that
     // joined; and another member's, taken only if it has none.
-    caf::replies_to<cl_sync_atom>::with<mqtt::message_ptr>,
+    caf::replies_to<cl_sync_atom>::with<publish_batch>,
     caf::reacts_to<cl_sync_atom, mqtt::message_ptr>,
     // From the tree: a session's subscription; the current value (retained
     // message), if any, for the session to send as its protocol says.
@@ -59,6 +59,7 @@ using topic_interface = caf::typed_actor<
     // Node groups: the same from another member, decided here as the
     // typed topic's owner.
     caf::replies_to<cl_owner_atom, conditional_update>::with<update_outcome>,
+    caf::replies_to<cl_owner_atom, series_request>::with<series_answer>,
     // The platform API's time series operations (append, edit, range).
     caf::replies_to<series_atom, series_request>::with<series_answer>,
     // Its removal policy's timer (with the epoch it was armed with).

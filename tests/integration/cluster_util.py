@@ -12,7 +12,8 @@ import time
 import urllib.request
 
 from api_util import ok, request
-from mqtt_test import TestError, check, check_eq, connect, free_port, unique
+from mqtt_test import (TestError, check, check_eq, connect, free_port, unique,
+                       wait_until)
 from transport_util import TransportServer
 
 HEARTBEAT_MS = 250
@@ -278,3 +279,25 @@ def claim_owner(client_id, nodes):
         return x ^ (x >> 33)
 
     return max(sorted(nodes), key=h)
+
+
+def topic_owned_by(owner, prefix, nodes):
+    """A topic name whose owner among `nodes` is `owner` (the rendezvous
+    hashing of client ids, which typed topics share)."""
+    i = 0
+    while claim_owner("%s/%d" % (prefix, i), nodes) != owner:
+        i += 1
+    return "%s/%d" % (prefix, i)
+
+
+def api_on(node, operation, body):
+    """The answer to one platform API request made on `node`."""
+    c = connect(node.port, unique("api"))
+    try:
+        return request(c, operation, body)
+    finally:
+        c.disconnect()
+
+
+def settle(pred, what, timeout=10):
+    check(wait_until(pred, timeout=timeout), "in %ds: %s" % (timeout, what))

@@ -24,21 +24,11 @@ NODES = ["n1", "n2", "n3"]
 JSON = {"content_type": "application/json"}
 
 
-def topic_owned_by(owner, prefix, nodes=NODES):
-    """A topic name whose owner among `nodes` is `owner` (the rendezvous
-    hashing of client ids, which typed topics share)."""
-    i = 0
-    while claim_owner("%s/%d" % (prefix, i), nodes) != owner:
-        i += 1
-    return "%s/%d" % (prefix, i)
+def owned_by(owner, prefix):
+    return topic_owned_by(owner, prefix, NODES)
 
 
-def api(node, operation, body):
-    c = connect(node.port, unique("api58"))
-    try:
-        return request(c, operation, body)
-    finally:
-        c.disconnect()
+api = api_on
 
 
 def fetched(node, path):
@@ -77,10 +67,6 @@ def rebuild(conn, n):
         else:
             have = json.loads(p.payload)
     return have, patches
-
-
-def settle(pred, what, timeout=10):
-    check(wait_until(pred, timeout=timeout), "in %ds: %s" % (timeout, what))
 
 
 @case(server=False, castor_only=True, timeout=120)
@@ -150,7 +136,7 @@ def run_publishers(nodes, path, per_node):
 def the_owner_orders_updates_made_on_every_node():
     with group() as g:
         nodes = [g.nodes[n] for n in NODES]
-        path = topic_owned_by("n2", "t58/order")
+        path = owned_by("n2", "t58/order")
         ok(api(nodes[0], "topics/add", {"path": path, "type": "json"}))
         plain, delta = {}, {}
         for n in nodes:
@@ -196,7 +182,7 @@ def the_owner_orders_updates_made_on_every_node():
 def the_owner_decides_constraints_for_the_group():
     with group() as g:
         nodes = [g.nodes[n] for n in NODES]
-        path = topic_owned_by("n1", "t58/cas")
+        path = owned_by("n1", "t58/cas")
         ok(api(nodes[1], "topics/add", {"path": path, "type": "int64"}))
         ok(api(nodes[1], "topics/update", {"path": path, "value": 0}))
         for n in nodes:
@@ -217,7 +203,7 @@ def the_owner_decides_constraints_for_the_group():
         for n in nodes:
             check_eq(fetched(n, path), ("int64", rounds), "value on " + n.name)
         # A patch on a non-owner is decided by the owner too.
-        doc = topic_owned_by("n3", "t58/patch")
+        doc = owned_by("n3", "t58/patch")
         ok(api(nodes[0], "topics/update", {
             "path": doc, "value": {"n": 0},
             "specification": {"type": "json"}}))
@@ -241,7 +227,7 @@ def killing_the_owner_loses_no_acknowledged_update():
     for round_ in range(3):
         with group() as g:
             n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
-            path = topic_owned_by("n3", "t58/kill%d" % round_)
+            path = owned_by("n3", "t58/kill%d" % round_)
             ok(api(n1, "topics/add", {"path": path, "type": "json"}))
             settle(lambda: refuses_text(n2, path), path + " typed on n2")
             d2 = connect(n2.port, unique("d58k"))

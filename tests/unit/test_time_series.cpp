@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/series_event.hpp"
 #include "protocol/time_series.hpp"
 
 using namespace castor;
@@ -155,6 +156,57 @@ TEST_CASE("time series: appends and edits, values and edits views") {
   CHECK(ts.latest()->value->bytes == "b");
   // Time never runs backwards within a series.
   CHECK(ts.append(val("c"), "a", 10).timestamp == 3500);
+}
+
+TEST_CASE("time series: a member keeps the events another series made") {
+  // The owner's series, and the events as their messages carry them.
+  time_series owner;
+  std::vector<mqtt::message_ptr> msgs;
+  auto sent = [&](const ts_event& e) {
+    msgs.push_back(event_message("m", topic_type::string, e, 1, false));
+  };
+  sent(owner.append(val("a"), "alice", 1000));
+  sent(owner.append(val("b"), "", 900)); // the clock went back
+  sent(std::get<ts_event>(owner.edit(0, val("A"), "bob", 2000)));
+  time_series member;
+  for (auto& m : msgs) {
+    auto e = event_of(*m, topic_type::string);
+    REQUIRE(e.has_value());
+    CHECK(member.take(*e, 2000));
+  }
+  range_query q;
+  q.what = range_query::view::edits;
+  auto want = owner.range(q, 2000).events;
+  auto got = member.range(q, 2000).events;
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    CHECK(got[i].seq == want[i].seq);
+    CHECK(got[i].timestamp == want[i].timestamp);
+    CHECK(got[i].author == want[i].author);
+    CHECK(got[i].original == want[i].original);
+    CHECK(got[i].value->bytes == want[i].value->bytes);
+  }
+  CHECK(member.range({}, 2000).events.front().value->bytes == "A");
+  // Taken twice, or older than the newest: not kept again.
+  CHECK_FALSE(member.take(*event_of(*msgs[1], topic_type::string), 2000));
+  CHECK(member.size() == 3);
+  // The member goes on numbering after the owner's events (it is the next
+  // owner); a gap in the numbers is kept as it is.
+  CHECK(member.append(val("c"), "", 2100).seq == 3);
+  auto late = owner.append(val("x"), "", 2200);
+  late.seq = 7;
+  CHECK(member.take(late, 2200));
+  CHECK(member.next_seq() == 8);
+  // A message that is not an event, or whose value is not of the type.
+  mqtt::publish p;
+  p.topic = "m";
+  p.payload = "1";
+  auto plain = mqtt::make_message(std::move(p), "", {});
+  CHECK_FALSE(event_of(*plain, topic_type::string).has_value());
+  ts_event n{0, 5, "", val("not a number"), {}};
+  CHECK_FALSE(event_of(*event_message("m", topic_type::string, n, 0, false),
+                       topic_type::int64)
+                  .has_value());
 }
 
 TEST_CASE("time series: the retained range drops old events and their edits") {
