@@ -8,10 +8,11 @@ node. A member that joins gets the events the others keep; when the owner
 dies, the next owner goes on from the last event."""
 
 import subprocess
+import threading
 
 from mqtt_test import *  # noqa: F401,F403
 from cluster_util import *  # noqa: F401,F403
-from api_util import ok
+from api_util import ok, request
 
 NODES = ["n1", "n2", "n3"]
 
@@ -69,12 +70,30 @@ def every_member_keeps_the_owners_events():
         for n in nodes:
             wait_metric(n, "castor_cluster_routes", lambda v: v >= 2,
                         "the others' filters reached " + n.name)
-        # mosquitto_pub on every node at once, 60 events each.
-        per_node = 60
+        # mosquitto_pub on every node at once, 60 events each, while the
+        # API appends 30 on n1 and 30 on n3 (4000 + i, 5000 + i).
+        per_node, appends = 60, 30
         procs = [subprocess.Popen(
             ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(n.port), "-t", path,
              "-q", "1", "-l"], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
             for n in nodes]
+        errors = []
+
+        def append(node, base):
+            c = connect(node.port, unique("a60" + node.name))
+            try:
+                for i in range(appends):
+                    ok(request(c, "timeseries/append",
+                               {"path": path, "value": base + i}))
+            except Exception as e:  # reported below
+                errors.append(e)
+            finally:
+                c.disconnect()
+
+        threads = [threading.Thread(target=append, args=(nodes[0], 4000)),
+                   threading.Thread(target=append, args=(nodes[2], 5000))]
+        for t in threads:
+            t.start()
         for k, p in enumerate(procs):
             p.stdin.write("".join("%d\n" % (1000 * (k + 1) + i)
                                   for i in range(per_node)).encode())
@@ -82,7 +101,10 @@ def every_member_keeps_the_owners_events():
             p.stdin.close()
         for p in procs:
             check_eq(p.wait(timeout=60), 0, "mosquitto_pub (%r)" % p.stderr.read())
-        total = per_node * len(nodes)
+        for t in threads:
+            t.join(60)
+        check(not errors, "the appends were answered: %r" % errors)
+        total = per_node * len(nodes) + 2 * appends
         # An append on a node that is not the owner, and an edit on another.
         a = ok(api_on(nodes[2], "timeseries/append", {"path": path, "value": 7}))
         check_eq(a["seq"], total, "the append's number (after every publish)")
@@ -99,11 +121,12 @@ def every_member_keeps_the_owners_events():
                   "(first difference at %r)" % (name, next(
                       (i for i, (x, y) in enumerate(zip(first, got[name]))
                        if x != y), None)))
-        # Each publisher's events in its order; the publishers interleaved.
-        for k in range(3):
+        # Each publisher's events in its order, and the appends'.
+        for k in range(5):
             mine = [v for _, v, o, _ in first[:total] if v // 1000 == k + 1]
-            check_eq(mine, [1000 * (k + 1) + i for i in range(per_node)],
-                     "n%d's publishes, in its order" % (k + 1))
+            check_eq(mine, [1000 * (k + 1) + i
+                            for i in range(per_node if k < 3 else appends)],
+                     "the events of publisher %d, in its order" % (k + 1))
         check_eq(first[-1][1:3], (9, 3), "the edit")
         kept = [(s, v, o) for s, v, o, _ in first]
         for n in nodes:
