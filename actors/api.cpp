@@ -732,6 +732,11 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
           run_list_sessions(self, ctx, std::move(*l), rp);
           return rp;
         }
+        if (auto c = std::get_if<api::close_sessions>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_close_sessions(self, ctx, std::move(*c), rp);
+          return rp;
+        }
         if (auto g = std::get_if<api::get_session>(&req)) {
           auto rp = self->make_response_promise<std::string>();
           run_get_session(self, ctx, std::move(*g), rp);

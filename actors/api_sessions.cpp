@@ -54,45 +54,6 @@ std::optional<std::string> run_sessions(caf::event_based_actor* self,
     return api::error_answer(
         {"UNAVAILABLE", "this server keeps no session directory"});
   };
-  if (auto c = std::get_if<api::close_sessions>(&req)) {
-    if (!modify)
-      return api::error_answer(denied("MODIFY_SESSION", "closing sessions"));
-    if (!ctx.sessions)
-      return unavailable();
-    std::vector<session_record> targets;
-    if (!c->session.empty()) {
-      auto r = ctx.sessions->get(c->session);
-      if (!r)
-        return api::error_answer(no_such(c->session));
-      targets.push_back(std::move(*r));
-    } else {
-      // Every session the filter selects (a page at a time).
-      auto f = parsed(c->filter);
-      std::string after;
-      for (;;) {
-        auto page = ctx.sessions->list(f, after, 1000);
-        for (auto& r : page.sessions)
-          targets.push_back(std::move(r));
-        if (!page.more || targets.empty())
-          break;
-        after = targets.back().id;
-      }
-    }
-    uint64_t closed = 0;
-    uint64_t offline = 0;
-    for (auto& r : targets) {
-      if (r.connection) {
-        // From this answer on, no request finds the session connected
-        // (its request streams end with the connection).
-        ctx.sessions->disconnected(r.client_id, r.connection);
-        self->send(r.connection, close_atom::value);
-        ++closed;
-      } else {
-        ++offline;
-      }
-    }
-    return api::ok_answer({{"closed", closed}, {"offline", offline}});
-  }
   if (auto p = std::get_if<api::set_session_properties>(&req)) {
     if (!modify)
       return api::error_answer(
@@ -104,6 +65,103 @@ std::optional<std::string> run_sessions(caf::event_based_actor* self,
     return api::ok_answer();
   }
   return std::nullopt;
+}
+
+cluster_closed close_sessions_here(session_directory& sessions,
+                                   const std::string& session,
+                                   const std::string& filter) {
+  cluster_closed out;
+  std::vector<session_record> targets;
+  if (!session.empty()) {
+    auto r = sessions.get(session);
+    if (!r)
+      return out;
+    targets.push_back(std::move(*r));
+  } else {
+    // Every session the filter selects (a page at a time).
+    auto f = parse_session_filter(filter);
+    auto checked = std::get_if<session_filter>(&f);
+    if (!checked)
+      return out;
+    std::string after;
+    for (;;) {
+      auto page = sessions.list(*checked, after, 1000);
+      for (auto& r : page.sessions)
+        targets.push_back(std::move(r));
+      if (!page.more || targets.empty())
+        break;
+      after = targets.back().id;
+    }
+  }
+  out.found = !targets.empty();
+  for (auto& r : targets) {
+    if (!r.connection) {
+      ++out.offline;
+      continue;
+    }
+    // From now on, no request finds the session connected (its request
+    // streams end with the connection).
+    sessions.disconnected(r.client_id, r.connection);
+    caf::anon_send(r.connection, close_atom::value);
+    ++out.closed;
+  }
+  return out;
+}
+
+void run_close_sessions(caf::event_based_actor* self, const api_context& ctx,
+                        api::close_sessions c,
+                        caf::typed_response_promise<std::string> rp) {
+  auto finish = answer_and_quit(self, rp);
+  if (ctx.access && !ctx.access->may_modify_sessions())
+    return finish(
+        api::error_answer(denied("MODIFY_SESSION", "closing sessions")));
+  if (!ctx.sessions)
+    return finish(api::error_answer(
+        {"UNAVAILABLE", "this server keeps no session directory"}));
+  struct gathered {
+    cluster_closed sum;
+    size_t left = 0;
+    std::vector<std::string> unanswered;
+  };
+  auto g = std::make_shared<gathered>();
+  g->sum = close_sessions_here(*ctx.sessions, c.session, c.filter);
+  auto members = ctx.routes ? ctx.routes->member_routers()
+                            : std::vector<std::pair<std::string, caf::actor>>{};
+  // A session id names one session: found here, it is nowhere else.
+  if (!c.session.empty() && g->sum.found)
+    members.clear();
+  auto done = [g, c, finish]() mutable {
+    if (g->left > 0 && --g->left > 0)
+      return;
+    if (!c.session.empty() && !g->sum.found && g->unanswered.empty())
+      return finish(api::error_answer(no_such(c.session)));
+    nlohmann::json answer{{"closed", g->sum.closed},
+                          {"offline", g->sum.offline}};
+    if (!g->unanswered.empty()) {
+      std::sort(g->unanswered.begin(), g->unanswered.end());
+      answer["unanswered"] = g->unanswered;
+    }
+    finish(api::ok_answer(std::move(answer)));
+  };
+  if (members.empty())
+    return done();
+  g->left = members.size();
+  for (auto& [node, router] : members) {
+    self->request(router, cluster_session_timeout, close_atom::value, c.session,
+                  c.filter)
+        .then(
+            [=](cluster_closed& part) mutable {
+              g->sum.closed += part.closed;
+              g->sum.offline += part.offline;
+              g->sum.found = g->sum.found || part.found;
+              done();
+            },
+            [=, node = node](caf::error&) mutable {
+              // Gone, too slow, or a version that closes its own only.
+              g->unanswered.push_back(node);
+              done();
+            });
+  }
 }
 
 void run_list_sessions(caf::event_based_actor* self, const api_context& ctx,

@@ -15,6 +15,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/api.hpp"
+#include "actors/cluster_types.hpp"
 #include "protocol/api_request.hpp"
 
 namespace castor {
@@ -27,6 +28,21 @@ std::optional<std::string> run_sessions(caf::event_based_actor* self,
 /// How long sessions/list in a node group waits for each member's page;
 /// a member that does not answer in time is named in `unanswered`.
 inline constexpr std::chrono::seconds cluster_session_timeout{2};
+
+/// sessions/close on this node: the connections of the sessions that
+/// `session` names (an id; empty: none) or `filter` selects (a checked
+/// filter) are told to close. From then on, the directory lists them
+/// offline.
+cluster_closed close_sessions_here(session_directory& sessions,
+                                   const std::string& session,
+                                   const std::string& filter);
+
+/// sessions/close: on this node, and in a node group on every member
+/// (which answer within cluster_session_timeout or are named in
+/// `unanswered`).
+void run_close_sessions(caf::event_based_actor* self, const api_context& ctx,
+                        api::close_sessions c,
+                        caf::typed_response_promise<std::string> rp);
 
 /// sessions/list: from the session directory; in a node group, merged
 /// with every member's sessions, each naming its node.

@@ -5,6 +5,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/api_sessions.hpp"
 #include "actors/census.hpp"
 #include "actors/cluster_guard.hpp"
 #include "actors/cluster_handlers.hpp"
@@ -296,6 +297,13 @@ caf::message_handler handlers(caf::event_based_actor* self,
       [=](cl_handler_atom, cluster_handlers& h) {
         if (sync && member())
           sync->take(h, caf::actor_cast<caf::actor>(self->current_sender()));
+      },
+      [=](close_atom, const std::string& session,
+          const std::string& filter) -> cluster_closed {
+        // A member's sessions/close, for this node's sessions.
+        if (!sessions || !member())
+          return {};
+        return close_sessions_here(*sessions, session, filter);
       },
       [=](cl_sessions_atom, const std::string& filter, const std::string& after,
           uint32_t limit) -> cluster_session_page {

@@ -52,6 +52,10 @@
 //   node -> router: (cl_sessions_atom, filter, after, limit)
 //                                              -> cluster_session_page
 //
+// sessions/close closes the sessions it names or selects on every member:
+//
+//   node -> router: (close_atom, session id, filter) -> cluster_closed
+//
 // The group's client-id registry (actors/cluster_claims.hpp) goes through
 // the routers too, to each node's claims actor: (claim_atom, id, node) ->
 // the previous holder, (claimed_atom, id, claimer, holder), (release_atom,
@@ -157,6 +161,8 @@ using cl_handler_atom = caf::atom_constant<caf::atom("clhandler")>;
 /// events it made (cl_events_atom) and takes the members' appends and
 /// edits; an older node answers these with an error (its publishes to a
 /// series are then forwarded as publishes, and numbered where they go).
+/// And sessions/close on every member (close_atom); an older node answers
+/// with an error (named in the answer's `unanswered`).
 inline constexpr uint32_t cluster_protocol_version = 8;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 
@@ -276,6 +282,21 @@ struct cluster_session_page {
   bool more = false;
 };
 
+/// What sessions/close did on one member: the sessions whose connections
+/// it closed, those it found offline, and whether it has the session the
+/// request named by id.
+struct cluster_closed {
+  uint64_t closed = 0;
+  uint64_t offline = 0;
+  bool found = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_closed& x) {
+  return f(caf::meta::type_name("cluster_closed"), x.closed, x.offline,
+           x.found);
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_session& x) {
   return f(caf::meta::type_name("cluster_session"), x.id, x.properties);
@@ -343,5 +364,6 @@ CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_node_stats))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_topic))
 CAF_ADD_TYPE_ID(castor_cluster, (std::vector<castor::cluster_topic>))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_handlers))
+CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_closed))
 
 CAF_END_TYPE_ID_BLOCK(castor_cluster)

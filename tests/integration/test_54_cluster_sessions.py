@@ -4,7 +4,9 @@ on any node lists the sessions of every member, merged by id and paged
 across them, each naming its node; the REST API lists them too; a member
 that does not answer in time is named in `unanswered`, and the others'
 sessions still come. Every node's /metrics shows every member's
-connections, sessions, subscriptions and messages with a `node` label."""
+connections, sessions, subscriptions and messages with a `node` label.
+sessions/close on any node closes the sessions it names or selects on
+every member."""
 
 import json
 import re
@@ -13,7 +15,7 @@ import urllib.parse
 
 from mqtt_test import *  # noqa: F401,F403
 from cluster_util import *  # noqa: F401,F403
-from api_util import ok, request
+from api_util import error_code, ok, request
 
 
 def with_props(node, cid, props):
@@ -119,6 +121,49 @@ def a_member_that_does_not_answer_is_named():
         admin.disconnect()
         for c in held:
             c.close()
+
+
+@case(server=False, castor_only=True, timeout=120)
+def sessions_close_reaches_every_member():
+    with group() as g:
+        n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
+        a = with_props(n1, "g54c-a", [("line", "L1")])
+        b = with_props(n2, "g54c-b", [("line", "L1")])
+        c = with_props(n3, "g54c-c", [("line", "L2")])
+        # An offline session with L1 on n3.
+        off = connect(n3.port, "g54c-off", clean_start=False,
+                      properties={"session_expiry_interval": 300,
+                                  "user_property": [("line", "L1")]})
+        off.disconnect()
+        mine = "$ClientId matches 'g54c-.*'"
+        admin = connect(n1.port, unique("adm54"))
+        settle(lambda: len(ok(request(admin, "sessions/list",
+                                      {"filter": mine}))["sessions"]) == 4,
+               "every session listed on n1")
+        got = ok(request(admin, "sessions/close",
+                         {"filter": mine + " and line is 'L1'"}))
+        check_eq(got, {"ok": True, "closed": 2, "offline": 1},
+                 "closed on n1 and n2, one offline on n3")
+        # From the answer on, the group lists them offline (or ended).
+        listed = ok(request(admin, "sessions/list", {"filter": mine}))
+        connected = sorted(s["properties"]["$ClientId"]
+                           for s in listed["sessions"]
+                           if s["properties"]["$Connected"] == "true")
+        check_eq(connected, ["g54c-c"], "connected right after the close")
+        a.expect_disconnect(reason_code=0x98)
+        b.expect_disconnect(reason_code=0x98)
+        # By id, from another node than the session's.
+        cid = [s["id"] for s in listed["sessions"]
+               if s["properties"]["$ClientId"] == "g54c-c"][0]
+        other = connect(n2.port, unique("adm54"))
+        check_eq(ok(request(other, "sessions/close", {"session": cid})),
+                 {"ok": True, "closed": 1, "offline": 0}, "closed by id")
+        c.expect_disconnect(reason_code=0x98)
+        check_eq(error_code(request(other, "sessions/close",
+                                    {"session": "nobody"})),
+                 "NO_SUCH_SESSION", "an id no member has")
+        admin.disconnect()
+        other.disconnect()
 
 
 def group_figures(node):
