@@ -83,9 +83,10 @@ CAF_TEST(a closed session is offline as soon as the close has answered) {
   self->receive([&](std::string& a) { answer = a; });
   CAF_CHECK(answer.find("\"closed\":1") != std::string::npos);
   CAF_CHECK_EQUAL(*closes, 0);
-  CAF_REQUIRE(record().has_value());
-  CAF_CHECK(record()->connection == nullptr);
-  CAF_CHECK_EQUAL(record()->facts.properties["$Connected"], "false");
+  auto r = record();
+  CAF_REQUIRE(r.has_value());
+  CAF_CHECK(r->connection == nullptr);
+  CAF_CHECK_EQUAL(r->facts.properties["$Connected"], "false");
   run();
   CAF_CHECK_EQUAL(*closes, 1);
   // A second close finds the session offline.
