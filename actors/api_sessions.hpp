@@ -2,10 +2,11 @@
 
 // sessions/list, sessions/get, sessions/close and sessions/set-properties
 // of the platform API (docs/platform.md, "Sessions"): answered from the
-// session directory (actors/session_directory.hpp) at once (sessions/get
-// asks the session actor for its subscriptions too); a session
-// closed is told to its connection, which sends an MQTT 5 client
-// DISCONNECT 0x98 and ends the session.
+// session directory (actors/session_directory.hpp) (sessions/get asks the
+// session actor for its subscriptions too); in a node group, sessions/list
+// and sessions/close ask every member too. A session closed is told to
+// its connection, which sends an MQTT 5 client DISCONNECT 0x98 and ends
+// the session.
 
 #include <chrono>
 #include <optional>
