@@ -271,6 +271,20 @@ void fan_out_or_stash(Self* self, std::vector<mqtt::message_ptr>&& msgs,
     rp->deliver(true);
 }
 
+/// Runs `run` now, or when its turn comes (after what waits in the stash,
+/// while a session blocks the topic).
+template <class Self>
+void in_turn(Self* self, std::function<void()> run) {
+  auto& st = self->state;
+  if (!st.stash.empty() || held_back(st)) {
+    topic_state::stashed s;
+    s.run = std::move(run);
+    st.stash.push_back(std::move(s));
+    return;
+  }
+  run();
+}
+
 /// A time series' updates, made here as its owner in a node group (or on
 /// its own): delivered here and sent to every member as they were made,
 /// so that every member keeps the same events under the same numbers;
@@ -304,7 +318,6 @@ void spread_events(Self* self, std::vector<update>&& ups,
 template <class Self>
 void take_series_as_owner(Self* self, std::vector<mqtt::message_ptr>&& msgs,
                           std::function<void()> finish) {
-  auto& st = self->state;
   auto run = [self, msgs = std::move(msgs), finish = std::move(finish)] {
     auto& st = self->state;
     begin_fan_out(self);
@@ -313,13 +326,7 @@ void take_series_as_owner(Self* self, std::vector<mqtt::message_ptr>&& msgs,
       series_publish(st, *ts, msgs, ups, conflates(st));
     spread_events(self, std::move(ups), finish);
   };
-  if (!st.stash.empty() || held_back(st)) {
-    topic_state::stashed s;
-    s.run = std::move(run);
-    st.stash.push_back(std::move(s));
-    return;
-  }
-  run();
+  in_turn(self, std::move(run));
 }
 
 /// A typed topic's batch, taken here as its owner: sent to every member
@@ -432,7 +439,6 @@ template <class Self>
 void take_conditional(Self* self, conditional_update&& cu,
                       caf::typed_response_promise<update_outcome> rp,
                       bool owned = false) {
-  auto& st = self->state;
   if (!owned && to_owner(self, cu, rp, [self](auto&& cu, auto rp) {
         take_conditional(self, std::move(cu), rp, true);
       }))
@@ -468,13 +474,7 @@ void take_conditional(Self* self, conditional_update&& cu,
     }
     rp.deliver(std::get<update_outcome>(std::move(r)));
   };
-  if (!st.stash.empty() || held_back(st)) {
-    topic_state::stashed s;
-    s.run = std::move(run);
-    st.stash.push_back(std::move(s));
-    return;
-  }
-  run();
+  in_turn(self, std::move(run));
 }
 
 /// A time series operation of the API: a range query at once; an append
@@ -521,13 +521,7 @@ void take_series(Self* self, series_request&& r,
     spread_events(self, std::move(ups),
                   [rp, a = std::move(a)]() mutable { rp.deliver(a); });
   };
-  if (!st.stash.empty() || held_back(st)) {
-    topic_state::stashed s;
-    s.run = std::move(run);
-    st.stash.push_back(std::move(s));
-    return;
-  }
-  run();
+  in_turn(self, std::move(run));
 }
 
 } // namespace
