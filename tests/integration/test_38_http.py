@@ -53,6 +53,19 @@ def read_response(sock, timeout=5.0):
 def health_version_and_metrics_beside_websocket_mqtt():
     with TransportServer([http_listener()]) as srv:
         port = srv.ports["http"]
+
+        def health():
+            h = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                h.request("GET", "/health")
+                return h.getresponse().status
+            finally:
+                h.close()
+
+        # The HTTP port may answer 503 "starting" until every listener is
+        # up; it is ready soon after.
+        check(wait_until(lambda: health() == 200, timeout=10),
+              "/health ready within 10 s")
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         c.request("GET", "/health")
         r = c.getresponse()
