@@ -161,6 +161,7 @@ caf::message_handler handlers(caf::event_based_actor* self,
   auto claims = opts.claims;
   auto mapping = opts.mapping;
   auto topic_idle_ms = opts.topic_idle_ms;
+  auto locks = opts.locks;
   // What this node's own actors send (the agent).
   auto local = [self] {
     auto& sender = self->current_sender();
@@ -297,6 +298,40 @@ caf::message_handler handlers(caf::event_based_actor* self,
       [=](cl_handler_atom, cluster_handlers& h) {
         if (sync && member())
           sync->take(h, caf::actor_cast<caf::actor>(self->current_sender()));
+      },
+      // The group's locks (actors/locks.hpp), for this node as their
+      // keeper.
+      [=](cl_lock_atom, lock_acquire_atom, std::string& lock,
+          std::string& session, caf::actor& connection, uint64_t wait_ms,
+          bool on_disconnect) -> caf::result<std::string, uint64_t> {
+        if (!locks || !member())
+          return caf::make_error(caf::sec::feature_disabled);
+        return self->delegate(locks, cl_lock_atom::value,
+                              lock_acquire_atom::value, std::move(lock),
+                              std::move(session), std::move(connection),
+                              wait_ms, on_disconnect);
+      },
+      [=](cl_lock_atom, lock_release_atom, std::string& lock,
+          std::string& session) -> caf::result<bool> {
+        if (!locks || !member())
+          return caf::make_error(caf::sec::feature_disabled);
+        return self->delegate(locks, cl_lock_atom::value,
+                              lock_release_atom::value, std::move(lock),
+                              std::move(session));
+      },
+      [=](cl_lock_atom, lock_closed_atom, std::string& session) {
+        if (locks && member())
+          self->send(locks, cl_lock_atom::value, lock_closed_atom::value,
+                     std::move(session), self->current_sender()->node());
+      },
+      [=](cl_lock_atom, update_atom, conditional_update& cu,
+          std::string& session,
+          std::vector<std::string>& names) -> caf::result<update_outcome> {
+        if (!locks || !member())
+          return update_outcome{"UNAVAILABLE", "not a member of the group"};
+        return self->delegate(locks, cl_lock_atom::value, update_atom::value,
+                              std::move(cu), std::move(session),
+                              std::move(names));
       },
       [=](close_atom, const std::string& session,
           const std::string& filter) -> cluster_closed {

@@ -25,7 +25,9 @@
 // APIs added or removed into this node's `mapping`, and hands a typed
 // topic's publishes and conditional updates from other members to its
 // topic here, as the topic's owner. And it shares this node's message
-// handlers with the members (actors/cluster_handlers.hpp).
+// handlers with the members (actors/cluster_handlers.hpp), and hands the
+// members' lock requests to this node's lock actor, for it as the group's
+// lock keeper (actors/locks.hpp).
 
 #include <chrono>
 
@@ -33,6 +35,7 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/cluster_routes.hpp"
+#include "actors/iface/locks.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/messaging.hpp"
 #include "actors/session_directory.hpp"
@@ -60,6 +63,9 @@ struct router_options {
   uint32_t topic_idle_ms = 0;
   /// This node's message handlers (actors/cluster_handlers.hpp).
   handlers_ptr handlers;
+  /// This node's lock actor, which keeps the group's locks while this node
+  /// is the keeper (actors/locks.hpp).
+  locks_interface locks;
 };
 
 caf::actor spawn_cluster_router(caf::actor_system& sys,

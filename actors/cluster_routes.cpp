@@ -60,6 +60,21 @@ route_plan cluster_routes::plan(std::string_view topic) const {
   return p;
 }
 
+caf::actor cluster_routes::lock_keeper() const {
+  std::pair<uint64_t, std::string_view> best{self_incarnation.load(),
+                                             self_node};
+  caf::actor keeper;
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& [node, m] : members_) {
+    std::pair<uint64_t, std::string_view> key{m.incarnation, node};
+    if (m.router && key < best) {
+      best = key;
+      keeper = m.router;
+    }
+  }
+  return keeper;
+}
+
 void cluster_routes::forget_routes(const std::string& node, member& m) {
   for (auto& f : m.filters)
     index_.erase(f, node);

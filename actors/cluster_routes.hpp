@@ -56,6 +56,15 @@ public:
 
   /// This node's name in the group (set before the agent starts).
   std::string self_node;
+  /// This node's incarnation (its start time, ms), set before the agent
+  /// starts.
+  std::atomic<uint64_t> self_incarnation{0};
+
+  /// The router of the group's lock keeper (actors/locks.hpp): the member
+  /// that has run longest (the lowest incarnation, then the lowest node
+  /// name), so that a node that joins never takes the locks over. Null
+  /// when this node keeps them.
+  caf::actor lock_keeper() const;
 
   /// Bumped by every change that could change a plan.
   uint64_t version() const noexcept {

@@ -98,6 +98,19 @@
 // requester's connection straight to the handler's on its node:
 //
 //   router -> router: (cl_handler_atom, cluster_handlers)
+//
+// Session locks (docs/cluster.md, "Locks"): the member that has run
+// longest keeps the group's locks; the other members' lock actors hand it
+// their sessions' requests, and tell it when a session ends:
+//
+//   locks -> router: (cl_lock_atom, lock_acquire_atom, lock, session,
+//                     connection, wait_ms, on_disconnect)
+//                    -> (code, token)
+//   locks -> router: (cl_lock_atom, lock_release_atom, lock, session)
+//                    -> bool
+//   locks -> router: (cl_lock_atom, lock_closed_atom, session)
+//   locks -> router: (cl_lock_atom, update_atom, conditional_update,
+//                     session, lock names) -> update_outcome
 
 #include <cstdint>
 #include <string>
@@ -136,6 +149,8 @@ using cl_owner_atom = caf::atom_constant<caf::atom("clowner")>;
 using cl_events_atom = caf::atom_constant<caf::atom("clevents")>;
 /// A member's message handlers (and the router's own timer).
 using cl_handler_atom = caf::atom_constant<caf::atom("clhandler")>;
+/// A member's lock requests, for the group's lock keeper.
+using cl_lock_atom = caf::atom_constant<caf::atom("cllock")>;
 
 /// The version of the group protocol this build speaks, and the oldest it
 /// still accepts (a rolling upgrade runs two versions side by side).
@@ -163,7 +178,10 @@ using cl_handler_atom = caf::atom_constant<caf::atom("clhandler")>;
 /// series are then forwarded as publishes, and numbered where they go).
 /// And sessions/close on every member (close_atom); an older node answers
 /// with an error (named in the answer's `unanswered`).
-inline constexpr uint32_t cluster_protocol_version = 8;
+/// 9: the group's locks, kept by the member that has run longest
+/// (cl_lock_atom); an older keeper answers these with an error, and the
+/// node that asked then keeps the lock itself, as before.
+inline constexpr uint32_t cluster_protocol_version = 9;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 
 /// One node of the group as the others see it.

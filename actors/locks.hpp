@@ -17,13 +17,28 @@
 // passed on while its session held the lock reaches the topic before any
 // update passed on for the lock's next holder.
 //
+// In a node group (docs/cluster.md, "Locks") one member keeps the group's
+// locks: the one that has run longest (cluster_routes::lock_keeper), so
+// that a node that joins never takes them over. The other members' lock
+// actors hand it their requests through its router and tell it when their
+// sessions end; it watches the connections on their nodes as it watches
+// its own. It hands an update whose constraint names locks to its own
+// node's topic of the name, which passes it to the topic's owner: so the
+// order the keeper decided holds across the group. Should the keeper go,
+// the next oldest member keeps the locks from then on, without those the
+// old keeper held (they are released); its tokens start above the clock
+// (microseconds since 1970), above those of any earlier keeper while the
+// members' clocks agree.
+//
 // What it handles: locks_interface (actors/iface/locks.hpp).
 
 #include <cstddef>
 
 #include <caf/fwd.hpp>
 
+#include "actors/cluster_routes.hpp"
 #include "actors/iface/locks.hpp"
+#include "actors/iface/topic_tree.hpp"
 
 namespace castor {
 
@@ -32,6 +47,10 @@ inline constexpr size_t max_lock_waiters = 1000;
 /// Most locks one session holds or waits for (more: TOO_MANY_LOCKS).
 inline constexpr size_t max_session_locks = 1000;
 
-locks_interface spawn_locks(caf::actor_system& sys);
+/// `tree` and `routes` (both may be null outside a node group): this
+/// node's topic tree and the group's route table, which names the keeper.
+locks_interface spawn_locks(caf::actor_system& sys,
+                            topic_tree_interface tree = {},
+                            cluster_routes_ptr routes = {});
 
 } // namespace castor

@@ -33,14 +33,15 @@ session_interface spawn_session(Self* self, const std::string& client_id) {
 /// Told before anything a new session of the client id could ask. Unless
 /// the client id stays claimed (`claimed`: another session of it starts
 /// here, or it moves to another node), the group's client-id registry
-/// forgets that this node holds it.
+/// forgets that this node holds it. A session that moves on to another
+/// node (`moves`) keeps its locks: they are the group's.
 template <class Self>
 void session_ended(Self* self, const std::string& client_id,
-                   bool claimed = false) {
+                   bool claimed = false, bool moves = false) {
   auto& opts = self->state.opts;
   if (opts.sessions)
     opts.sessions->ended(client_id);
-  if (opts.locks)
+  if (opts.locks && !moves)
     self->send(opts.locks, lock_closed_atom::value, client_id);
   if (opts.claims && !claimed)
     self->send(opts.claims, release_atom::value, client_id);
@@ -148,8 +149,9 @@ caf::result<session_snapshot> hand_over(Self* self, const std::string& id,
     return refused;
   }
   CASTOR_LOG(debug, "session " << id, "moves to another node of the group");
-  session_ended(self, id, true);
   auto session = e.session;
+  // Its locks move with it when it goes on there (with its state).
+  session_ended(self, id, true, resume && !foreign && session);
   if (e.connection)
     self->send(e.connection, kick_atom::value,
                mqtt::reason_code::session_taken_over, true);

@@ -190,7 +190,7 @@ std::optional<std::string> server::start() {
   // own wakes no other thread. It spawns sessions where `scfg` says.
   // The session locks of the API (actors/locks.hpp): the registry tells
   // them when a session ends.
-  locks_ = spawn_locks(sys_);
+  locks_ = spawn_locks(sys_, tree_, routes_);
   registry_options ropts;
   ropts.foreign_session = auth_.foreign_session;
   ropts.locks = locks_;

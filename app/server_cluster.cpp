@@ -150,11 +150,12 @@ server::start_cluster(const session_directory_ptr& sessions,
   auto view = std::make_shared<cluster_view>(
       std::get<cluster_settings>(std::move(settings)));
   view->routes = routes_;
+  routes_->self_incarnation = view->settings().self.incarnation;
   view->local_stats = [sessions] { return node_stats(sessions); };
-  cluster_router_
-      = spawn_cluster_router(sys_, tree_, routes_,
-                             {sessions, cluster_claims_, mapping,
-                              cfg_.mqtt.topic_idle_timeout_ms, handlers});
+  cluster_router_ = spawn_cluster_router(sys_, tree_, routes_,
+                                         {sessions, cluster_claims_, mapping,
+                                          cfg_.mqtt.topic_idle_timeout_ms,
+                                          handlers, locks_});
   auto agent = spawn_cluster_agent(sys_, view, routes_, cluster_router_);
   routes_->set_agent(agent);
   auto& c = cfg_.cluster;

@@ -96,6 +96,12 @@ public:
   size_t size() const noexcept {
     return locks_.size();
   }
+  /// The next grant's token is larger than `floor` (a new keeper of the
+  /// locks starts above every token given before it: actors/locks.hpp).
+  void raise_tokens(uint64_t floor) noexcept {
+    if (floor > tokens_)
+      tokens_ = floor;
+  }
 
 private:
   struct entry {

@@ -9,6 +9,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
+#include <caf/node_id.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -47,6 +48,20 @@ using locks_interface = caf::typed_actor<
                     std::string,
                     std::vector<std::string>>::with<update_outcome>,
     // Locks -> itself: the wait with this id ends unless granted.
-    caf::reacts_to<lock_wait_atom, uint64_t>>;
+    caf::reacts_to<lock_wait_atom, uint64_t>,
+    // In a node group, the requests of the other members' lock actors
+    // (through their routers) for this node as the group's lock keeper:
+    // as above. A session that ended on a member (whose node `origin`
+    // is) gives up its waits and the locks it holds through a connection
+    // of that node or through none (that connection has gone).
+    caf::replies_to<cl_lock_atom, lock_acquire_atom, std::string, std::string,
+                    caf::actor, uint64_t, bool>::with<std::string, uint64_t>,
+    caf::replies_to<cl_lock_atom, lock_release_atom, std::string,
+                    std::string>::with<bool>,
+    caf::reacts_to<cl_lock_atom, lock_closed_atom, std::string, caf::node_id>,
+    // An update whose constraint names locks: the keeper hands it to its
+    // own node's topic of the name (in the order it decided them).
+    caf::replies_to<cl_lock_atom, update_atom, conditional_update, std::string,
+                    std::vector<std::string>>::with<update_outcome>>;
 
 } // namespace castor
