@@ -752,9 +752,10 @@ caf::behavior api_request_actor(caf::event_based_actor* self, api_context ctx) {
           run_stream_request(self, ctx, std::move(req), rp);
           return rp;
         }
-        if (auto answer = run_sessions(self, ctx, req)) {
-          self->quit();
-          return std::move(*answer);
+        if (auto p = std::get_if<api::set_session_properties>(&req)) {
+          auto rp = self->make_response_promise<std::string>();
+          run_set_properties(self, ctx, std::move(*p), rp);
+          return rp;
         }
         if (auto r = std::get_if<api::remove_topics>(&req)) {
           auto rp = self->make_response_promise<std::string>();

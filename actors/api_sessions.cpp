@@ -44,28 +44,49 @@ session_filter parsed(const std::string& text) {
   return std::get<session_filter>(parse_session_filter(text));
 }
 
-} // namespace
-
-std::optional<std::string> run_sessions(caf::event_based_actor* self,
-                                        const api_context& ctx,
-                                        const api::request& req) {
-  bool modify = !ctx.access || ctx.access->may_modify_sessions();
-  auto unavailable = [] {
-    return api::error_answer(
-        {"UNAVAILABLE", "this server keeps no session directory"});
+/// Asks every member's router `xs...` (a request for one session, which
+/// only the member that has it answers with anything but
+/// NO_SUCH_SESSION), and calls `done` with the first answer that is not
+/// that, or with NO_SUCH_SESSION once every member has answered or let
+/// cluster_session_timeout pass (gone, too slow, or a version that serves
+/// its own sessions only).
+template <class What, class Done, class... Ts>
+void ask_members(caf::event_based_actor* self, const api_context& ctx,
+                 std::pair<std::string, What> none, Done done, Ts... xs) {
+  using Result = std::pair<std::string, What>;
+  auto members = ctx.routes ? ctx.routes->member_routers()
+                            : std::vector<std::pair<std::string, caf::actor>>{};
+  if (members.empty())
+    return done(std::move(none));
+  struct asked {
+    size_t left;
+    bool answered = false;
   };
-  if (auto p = std::get_if<api::set_session_properties>(&req)) {
-    if (!modify)
-      return api::error_answer(
-          denied("MODIFY_SESSION", "setting session properties"));
-    if (!ctx.sessions)
-      return unavailable();
-    if (!ctx.sessions->set_properties(p->session, p->properties))
-      return api::error_answer(no_such(p->session));
-    return api::ok_answer();
-  }
-  return std::nullopt;
+  auto a = std::make_shared<asked>(asked{members.size()});
+  auto one = [a, done, none](Result* r) mutable {
+    --a->left;
+    if (a->answered)
+      return;
+    if (r && r->first != "NO_SUCH_SESSION") {
+      a->answered = true;
+      return done(std::move(*r));
+    }
+    if (a->left == 0) {
+      a->answered = true;
+      done(std::move(none));
+    }
+  };
+  for (auto& m : members)
+    self->request(m.second, cluster_session_timeout, xs...)
+        .then(
+            [one](std::string& code, What& what) mutable {
+              Result r{std::move(code), std::move(what)};
+              one(&r);
+            },
+            [one](caf::error&) mutable { one(nullptr); });
 }
+
+} // namespace
 
 cluster_closed close_sessions_here(session_directory& sessions,
                                    const std::string& session,
@@ -243,6 +264,56 @@ void run_list_sessions(caf::event_based_actor* self, const api_context& ctx,
   }
 }
 
+void get_session_here(caf::event_based_actor* self,
+                      const session_directory& sessions, const std::string& id,
+                      const std::string& node, session_answer done) {
+  auto r = sessions.get(id);
+  if (!r)
+    return done("NO_SUCH_SESSION", no_such(id).message);
+  auto s = session_json(*r);
+  if (!node.empty())
+    s["node"] = node;
+  if (!r->session) {
+    // The connection keeps the session itself: nothing subscribed yet.
+    s["subscriptions"] = nlohmann::json::array();
+    return done("", s.dump());
+  }
+  // The subscriptions are the session actor's to tell.
+  self->request(r->session, api_session_timeout, subs_atom::value)
+      .then(
+          [=](std::string& text) mutable {
+            auto subs = nlohmann::json::parse(text, nullptr, false);
+            s["subscriptions"] = subs.is_array() ? std::move(subs)
+                                                 : nlohmann::json::array();
+            done("", s.dump());
+          },
+          [=](caf::error& err) mutable {
+            if (err == caf::sec::request_timeout)
+              return done("UNAVAILABLE", "the session did not answer in time");
+            // Otherwise it ended meanwhile.
+            done("NO_SUCH_SESSION", no_such(id).message);
+          });
+}
+
+void change_roles_here(caf::event_based_actor* self,
+                       const session_directory& sessions, const std::string& id,
+                       std::vector<std::string> add,
+                       std::vector<std::string> remove, roles_answer done) {
+  auto r = sessions.get(id);
+  if (!r)
+    return done("NO_SUCH_SESSION", {});
+  if (!r->connection)
+    return done("NOT_CONNECTED", {});
+  tracked(self->request(r->connection, api_connection_timeout,
+                        roles_atom::value, std::move(add), std::move(remove)))
+      .then([=](std::vector<std::string>& roles) mutable { done("", roles); },
+            [=](caf::error& err) mutable {
+              done(err == caf::sec::invalid_argument ? "TOO_MANY_ROLES"
+                                                     : "CLOSED",
+                   {});
+            });
+}
+
 void run_get_session(caf::event_based_actor* self, const api_context& ctx,
                      api::get_session g,
                      caf::typed_response_promise<std::string> rp) {
@@ -253,31 +324,60 @@ void run_get_session(caf::event_based_actor* self, const api_context& ctx,
   if (!ctx.sessions)
     return finish(api::error_answer(
         {"UNAVAILABLE", "this server keeps no session directory"}));
-  auto r = ctx.sessions->get(g.session);
-  if (!r)
-    return finish(api::error_answer(no_such(g.session)));
-  auto s = session_json(*r);
-  if (!r->session) {
-    // The connection keeps the session itself: nothing subscribed yet.
-    s["subscriptions"] = nlohmann::json::array();
-    return finish(api::ok_answer({{"session", std::move(s)}}));
+  auto answer = [finish](std::pair<std::string, std::string> r) mutable {
+    if (!r.first.empty())
+      return finish(api::error_answer({r.first, r.second}));
+    auto s = nlohmann::json::parse(r.second, nullptr, false);
+    finish(api::ok_answer({{"session", std::move(s)}}));
+  };
+  auto node = ctx.routes ? ctx.routes->self_node : std::string{};
+  get_session_here(self, *ctx.sessions, g.session, node,
+                   [=](std::string code, std::string text) mutable {
+                     if (code != "NO_SUCH_SESSION")
+                       return answer({std::move(code), std::move(text)});
+                     // Another member's, if any.
+                     ask_members(self, ctx,
+                                 std::pair<std::string, std::string>{
+                                     std::move(code), std::move(text)},
+                                 answer, cl_sget_atom::value, g.session);
+                   });
+}
+
+void run_set_properties(caf::event_based_actor* self, const api_context& ctx,
+                        api::set_session_properties p,
+                        caf::typed_response_promise<std::string> rp) {
+  auto finish = answer_and_quit(self, rp);
+  if (ctx.access && !ctx.access->may_modify_sessions())
+    return finish(api::error_answer(
+        denied("MODIFY_SESSION", "setting session properties")));
+  if (!ctx.sessions)
+    return finish(api::error_answer(
+        {"UNAVAILABLE", "this server keeps no session directory"}));
+  if (ctx.sessions->set_properties(p.session, p.properties))
+    return finish(api::ok_answer());
+  // Another member's, if any: names and values in turn.
+  std::vector<std::string> kv;
+  for (auto& [k, v] : p.properties) {
+    kv.push_back(k);
+    kv.push_back(v);
   }
-  // The subscriptions are the session actor's to tell.
-  self->request(r->session, api_session_timeout, subs_atom::value)
-      .then(
-          [=](std::string& text) mutable {
-            auto subs = nlohmann::json::parse(text, nullptr, false);
-            s["subscriptions"] = subs.is_array() ? std::move(subs)
-                                                 : nlohmann::json::array();
-            finish(api::ok_answer({{"session", std::move(s)}}));
-          },
-          [=](caf::error& err) mutable {
-            if (err == caf::sec::request_timeout)
-              return finish(api::error_answer(
-                  {"UNAVAILABLE", "the session did not answer in time"}));
-            // Otherwise it ended meanwhile.
-            finish(api::error_answer(no_such(g.session)));
-          });
+  auto id = p.session;
+  ask_members(
+      self, ctx, std::pair<std::string, bool>{"NO_SUCH_SESSION", false},
+      [=](std::pair<std::string, bool> r) mutable {
+        if (r.first.empty())
+          return finish(api::ok_answer());
+        finish(api::error_answer(no_such(id)));
+      },
+      cl_sput_atom::value, p.session, std::move(kv));
+}
+
+bool set_properties_here(session_directory& sessions, const std::string& id,
+                         const std::vector<std::string>& kv) {
+  std::map<std::string, std::string> props;
+  for (size_t i = 0; i + 1 < kv.size(); i += 2)
+    props[kv[i]] = kv[i + 1];
+  return sessions.set_properties(id, props);
 }
 
 void run_change_roles(caf::event_based_actor* self, const api_context& ctx,
@@ -287,28 +387,38 @@ void run_change_roles(caf::event_based_actor* self, const api_context& ctx,
   if (ctx.access && !ctx.access->may_modify_sessions())
     return finish(api::error_answer(
         denied("MODIFY_SESSION", "changing the roles of a session")));
-  auto r = ctx.sessions ? ctx.sessions->get(c.session) : std::nullopt;
-  if (!r)
-    return finish(api::error_answer(no_such(c.session)));
-  if (!r->connection)
+  if (!ctx.sessions)
     return finish(api::error_answer(
-        {"NOT_CONNECTED", "session '" + c.session
-                              + "' is offline: its roles are those its next "
-                                "connection authenticates with"}));
-  tracked(self->request(r->connection, api_connection_timeout,
-                        roles_atom::value, std::move(c.add),
-                        std::move(c.remove)))
-      .then(
-          [=](std::vector<std::string>& roles) mutable {
-            finish(api::ok_answer({{"roles", std::move(roles)}}));
-          },
-          [=](caf::error& err) mutable {
-            if (err == caf::sec::invalid_argument)
-              return finish(api::error_answer(
-                  {"TOO_MANY_ROLES", "a session has at most 256 roles"}));
-            finish(api::error_answer(
+        {"UNAVAILABLE", "this server keeps no session directory"}));
+  auto id = c.session;
+  auto answer
+      = [=](std::pair<std::string, std::vector<std::string>> r) mutable {
+          auto& code = r.first;
+          if (code.empty())
+            return finish(api::ok_answer({{"roles", std::move(r.second)}}));
+          if (code == "NOT_CONNECTED")
+            return finish(api::error_answer(
+                {code, "session '" + id
+                           + "' is offline: its roles are those its next "
+                             "connection authenticates with"}));
+          if (code == "TOO_MANY_ROLES")
+            return finish(
+                api::error_answer({code, "a session has at most 256 roles"}));
+          if (code == "CLOSED")
+            return finish(api::error_answer(
                 {"NOT_CONNECTED", "the session's connection closed"}));
-          });
+          finish(api::error_answer(no_such(id)));
+        };
+  change_roles_here(
+      self, *ctx.sessions, c.session, c.add, c.remove,
+      [=](std::string code, std::vector<std::string> roles) mutable {
+        if (code != "NO_SUCH_SESSION")
+          return answer({std::move(code), std::move(roles)});
+        ask_members(self, ctx,
+                    std::pair<std::string, std::vector<std::string>>{
+                        std::move(code), {}},
+                    answer, cl_sroles_atom::value, c.session, c.add, c.remove);
+      });
 }
 
 } // namespace castor

@@ -1,14 +1,18 @@
 #pragma once
 
-// sessions/list, sessions/get, sessions/close and sessions/set-properties
-// of the platform API (docs/platform.md, "Sessions"): answered from the
-// session directory (actors/session_directory.hpp) (sessions/get asks the
-// session actor for its subscriptions too); in a node group, sessions/list
-// and sessions/close ask every member too. A session closed is told to
+// sessions/list, sessions/get, sessions/close, sessions/set-properties and
+// sessions/change-roles of the platform API (docs/platform.md,
+// "Sessions"): answered from the session directory
+// (actors/session_directory.hpp) (sessions/get asks the session actor for
+// its subscriptions too); in a node group, sessions/list and
+// sessions/close ask every member too, and the others ask every member
+// for a session this node does not have. A session closed is told to
 // its connection, which sends an MQTT 5 client DISCONNECT 0x98 and ends
 // the session.
 
 #include <chrono>
+#include <functional>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -21,10 +25,34 @@
 
 namespace castor {
 
-/// The answer to `req` if it is a sessions/ operation; nothing otherwise.
-std::optional<std::string> run_sessions(caf::event_based_actor* self,
-                                        const api_context& ctx,
-                                        const api::request& req);
+/// What a node answers of one of its sessions: a code ("" when done, else
+/// NO_SUCH_SESSION, NOT_CONNECTED, TOO_MANY_ROLES, CLOSED or UNAVAILABLE)
+/// and, for sessions/get, the session as JSON text (else the message), or
+/// for change-roles the session's roles.
+using session_answer = std::function<void(std::string, std::string)>;
+using roles_answer = std::function<void(std::string, std::vector<std::string>)>;
+
+/// sessions/get on this node (for its API, or a member's): `node` (if
+/// any) is named in the answer.
+void get_session_here(caf::event_based_actor* self,
+                      const session_directory& sessions, const std::string& id,
+                      const std::string& node, session_answer done);
+
+/// sessions/change-roles on this node, through the session's connection.
+void change_roles_here(caf::event_based_actor* self,
+                       const session_directory& sessions, const std::string& id,
+                       std::vector<std::string> add,
+                       std::vector<std::string> remove, roles_answer done);
+
+/// sessions/set-properties on this node; `kv`: names and values in turn.
+bool set_properties_here(session_directory& sessions, const std::string& id,
+                         const std::vector<std::string>& kv);
+
+/// sessions/set-properties: on this node, or on the member that has the
+/// session.
+void run_set_properties(caf::event_based_actor* self, const api_context& ctx,
+                        api::set_session_properties p,
+                        caf::typed_response_promise<std::string> rp);
 
 /// How long sessions/list in a node group waits for each member's page;
 /// a member that does not answer in time is named in `unanswered`.
@@ -52,13 +80,15 @@ void run_list_sessions(caf::event_based_actor* self, const api_context& ctx,
                        caf::typed_response_promise<std::string> rp);
 
 /// sessions/get: the session's properties from the directory, its
-/// subscriptions from its session actor.
+/// subscriptions from its session actor; in a node group, of the member
+/// that has the session if this node does not.
 void run_get_session(caf::event_based_actor* self, const api_context& ctx,
                      api::get_session g,
                      caf::typed_response_promise<std::string> rp);
 
 /// sessions/change-roles: through the session's connection, which changes
-/// the rights of every holder of the session's rights at once.
+/// the rights of every holder of the session's rights at once; in a node
+/// group, on the member that has the session if this node does not.
 void run_change_roles(caf::event_based_actor* self, const api_context& ctx,
                       api::change_session_roles c,
                       caf::typed_response_promise<std::string> rp);

@@ -340,6 +340,39 @@ caf::message_handler handlers(caf::event_based_actor* self,
           return {};
         return close_sessions_here(*sessions, session, filter);
       },
+      // sessions/get, set-properties and change-roles of a member, for a
+      // session it does not have (actors/api_sessions.hpp).
+      [=](cl_sget_atom,
+          std::string& id) -> caf::result<std::string, std::string> {
+        if (!sessions || !member())
+          return {std::string{"NO_SUCH_SESSION"}, std::string{}};
+        auto rp = self->make_response_promise<std::string, std::string>();
+        get_session_here(self, *sessions, id, routes->self_node,
+                         [rp](std::string code, std::string text) mutable {
+                           rp.deliver(std::move(code), std::move(text));
+                         });
+        return rp;
+      },
+      [=](cl_sput_atom, std::string& id,
+          std::vector<std::string>& kv) -> caf::result<std::string, bool> {
+        if (sessions && member() && set_properties_here(*sessions, id, kv))
+          return {std::string{}, true};
+        return {std::string{"NO_SUCH_SESSION"}, false};
+      },
+      [=](cl_sroles_atom, std::string& id, std::vector<std::string>& add,
+          std::vector<std::string>& remove)
+          -> caf::result<std::string, std::vector<std::string>> {
+        if (!sessions || !member())
+          return {std::string{"NO_SUCH_SESSION"}, std::vector<std::string>{}};
+        auto rp = self->make_response_promise<std::string,
+                                              std::vector<std::string>>();
+        change_roles_here(
+            self, *sessions, id, std::move(add), std::move(remove),
+            [rp](std::string code, std::vector<std::string> roles) mutable {
+              rp.deliver(std::move(code), std::move(roles));
+            });
+        return rp;
+      },
       [=](cl_sessions_atom, const std::string& filter, const std::string& after,
           uint32_t limit) -> cluster_session_page {
         if (!sessions || !member())

@@ -56,6 +56,15 @@
 //
 //   node -> router: (close_atom, session id, filter) -> cluster_closed
 //
+// sessions/get, sessions/set-properties and sessions/change-roles of a
+// session that is not on the node asked go to every member; the one that
+// has the session answers (code "" or an error code; the others
+// NO_SUCH_SESSION):
+//
+//   node -> router: (cl_sget_atom, id) -> (code, session JSON or message)
+//   node -> router: (cl_sput_atom, id, names and values) -> (code, bool)
+//   node -> router: (cl_sroles_atom, id, add, remove) -> (code, roles)
+//
 // The group's client-id registry (actors/cluster_claims.hpp) goes through
 // the routers too, to each node's claims actor: (claim_atom, id, node) ->
 // the previous holder, (claimed_atom, id, claimer, holder), (release_atom,
@@ -141,6 +150,10 @@ using cl_sync_atom = caf::atom_constant<caf::atom("clsync")>;
 using cl_stats_atom = caf::atom_constant<caf::atom("clstats")>;
 /// A page of a node's sessions, for sessions/list on another node.
 using cl_sessions_atom = caf::atom_constant<caf::atom("clsessions")>;
+/// sessions/get, set-properties and change-roles of a member's session.
+using cl_sget_atom = caf::atom_constant<caf::atom("clsget")>;
+using cl_sput_atom = caf::atom_constant<caf::atom("clsput")>;
+using cl_sroles_atom = caf::atom_constant<caf::atom("clsroles")>;
 /// Typed topics the API added or removed, for every member.
 using cl_topic_atom = caf::atom_constant<caf::atom("cltopic")>;
 /// A typed topic's publishes and conditional updates, to its owner.
@@ -180,7 +193,10 @@ using cl_lock_atom = caf::atom_constant<caf::atom("cllock")>;
 /// with an error (named in the answer's `unanswered`).
 /// 9: the group's locks, kept by the member that has run longest
 /// (cl_lock_atom); an older keeper answers these with an error, and the
-/// node that asked then keeps the lock itself, as before.
+/// node that asked then keeps the lock itself, as before. And
+/// sessions/get, set-properties and change-roles of members' sessions
+/// (cl_sget_atom, cl_sput_atom, cl_sroles_atom); an older node answers
+/// with an error, as one that does not have the session.
 inline constexpr uint32_t cluster_protocol_version = 9;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 

@@ -166,6 +166,62 @@ def sessions_close_reaches_every_member():
         other.disconnect()
 
 
+@case(server=False, castor_only=True, timeout=120)
+def one_session_from_any_node():
+    """sessions/get, set-properties and change-roles of a session that
+    another member has, as on the session's own node."""
+    with group() as g:
+        n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
+        s = with_props(n2, "g54g-s", [("line", "L1")])
+        s.subscribe("g54g/#", qos=1)
+        off = connect(n3.port, "g54g-off", clean_start=False,
+                      properties={"session_expiry_interval": 300})
+        off.disconnect()
+        admin = connect(n1.port, unique("adm54"))
+        mine = "$ClientId matches 'g54g-.*'"
+        settle(lambda: len(ok(request(admin, "sessions/list",
+                                      {"filter": mine}))["sessions"]) == 2,
+               "both sessions listed on n1")
+        ids = {x["properties"]["$ClientId"]: x for x in ok(request(
+            admin, "sessions/list", {"filter": mine}))["sessions"]}
+        sid, offid = ids["g54g-s"]["id"], ids["g54g-off"]["id"]
+        got = ok(request(admin, "sessions/get", {"session": sid}))["session"]
+        subs = got.pop("subscriptions", None)
+        check_eq([x.get("filter") for x in subs or []], ["g54g/#"],
+                 "the subscriptions of the session on n2: %r" % subs)
+        check_eq(got, ids["g54g-s"], "sessions/get on n1 as listed")
+        check_eq(got["node"], "n2", "the session's node")
+        check_eq(ok(request(admin, "sessions/get", {"session": offid}))
+                 ["session"]["node"], "n3", "the offline session's node")
+        # Properties set on n1 are the session's on n2.
+        ok(request(admin, "sessions/set-properties",
+                   {"session": sid, "properties": {"line": "L7"}}))
+        mine2 = connect(n2.port, unique("adm54"))
+        check_eq(ok(request(mine2, "sessions/get", {"session": sid}))
+                 ["session"]["properties"]["line"], "L7",
+                 "the property on the session's node")
+        # Roles changed on n3 through the connection on n2.
+        other = connect(n3.port, unique("adm54"))
+        check_eq(ok(request(other, "sessions/change-roles",
+                            {"session": sid, "add": ["READER"]}))["roles"],
+                 ["READER"], "the roles of the session on n2")
+        check_eq(ok(request(mine2, "sessions/get", {"session": sid}))
+                 ["session"]["properties"]["$Roles"], "READER",
+                 "the roles on the session's node")
+        check_eq(error_code(request(other, "sessions/change-roles",
+                                    {"session": offid, "add": ["READER"]})),
+                 "NOT_CONNECTED", "roles of an offline session")
+        for op, body in (("sessions/get", {}),
+                         ("sessions/set-properties",
+                          {"properties": {"line": "L2"}}),
+                         ("sessions/change-roles", {"add": ["READER"]})):
+            body["session"] = "nobody"
+            check_eq(error_code(request(admin, op, body)), "NO_SUCH_SESSION",
+                     op + " of an id no member has")
+        for c in (s, admin, mine2, other):
+            c.disconnect()
+
+
 def group_figures(node):
     """{(name, node, state): value} of the castor_group_* samples that
     `node`'s /metrics shows."""
