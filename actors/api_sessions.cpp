@@ -44,48 +44,6 @@ session_filter parsed(const std::string& text) {
   return std::get<session_filter>(parse_session_filter(text));
 }
 
-/// Asks every member's router `xs...` (a request for one session, which
-/// only the member that has it answers with anything but
-/// NO_SUCH_SESSION), and calls `done` with the first answer that is not
-/// that, or with NO_SUCH_SESSION once every member has answered or let
-/// cluster_session_timeout pass (gone, too slow, or a version that serves
-/// its own sessions only).
-template <class What, class Done, class... Ts>
-void ask_members(caf::event_based_actor* self, const api_context& ctx,
-                 std::pair<std::string, What> none, Done done, Ts... xs) {
-  using Result = std::pair<std::string, What>;
-  auto members = ctx.routes ? ctx.routes->member_routers()
-                            : std::vector<std::pair<std::string, caf::actor>>{};
-  if (members.empty())
-    return done(std::move(none));
-  struct asked {
-    size_t left;
-    bool answered = false;
-  };
-  auto a = std::make_shared<asked>(asked{members.size()});
-  auto one = [a, done, none](Result* r) mutable {
-    --a->left;
-    if (a->answered)
-      return;
-    if (r && r->first != "NO_SUCH_SESSION") {
-      a->answered = true;
-      return done(std::move(*r));
-    }
-    if (a->left == 0) {
-      a->answered = true;
-      done(std::move(none));
-    }
-  };
-  for (auto& m : members)
-    self->request(m.second, cluster_session_timeout, xs...)
-        .then(
-            [one](std::string& code, What& what) mutable {
-              Result r{std::move(code), std::move(what)};
-              one(&r);
-            },
-            [one](caf::error&) mutable { one(nullptr); });
-}
-
 } // namespace
 
 cluster_closed close_sessions_here(session_directory& sessions,

@@ -5,18 +5,21 @@
 // "Sessions"): answered from the session directory
 // (actors/session_directory.hpp) (sessions/get asks the session actor for
 // its subscriptions too); in a node group, sessions/list and
-// sessions/close ask every member too, and the others ask every member
-// for a session this node does not have. A session closed is told to
+// sessions/close ask every member too, and the others (sessions/subscribe
+// too, actors/api_subscribe.hpp) ask every member for a session this node
+// does not have (ask_members). A session closed is told to
 // its connection, which sends an MQTT 5 client DISCONNECT 0x98 and ends
 // the session.
 
 #include <chrono>
 #include <functional>
-#include <vector>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include <caf/fwd.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/api.hpp"
@@ -57,6 +60,48 @@ void run_set_properties(caf::event_based_actor* self, const api_context& ctx,
 /// How long sessions/list in a node group waits for each member's page;
 /// a member that does not answer in time is named in `unanswered`.
 inline constexpr std::chrono::seconds cluster_session_timeout{2};
+
+/// Asks every member's router `xs...` (a request for one session, which
+/// only the member that has it answers with anything but
+/// NO_SUCH_SESSION), and calls `done` with the first answer that is not
+/// that, or with NO_SUCH_SESSION once every member has answered or let
+/// cluster_session_timeout pass (gone, too slow, or a version that serves
+/// its own sessions only).
+template <class What, class Done, class... Ts>
+void ask_members(caf::event_based_actor* self, const api_context& ctx,
+                 std::pair<std::string, What> none, Done done, Ts... xs) {
+  using Result = std::pair<std::string, What>;
+  auto members = ctx.routes ? ctx.routes->member_routers()
+                            : std::vector<std::pair<std::string, caf::actor>>{};
+  if (members.empty())
+    return done(std::move(none));
+  struct asked {
+    size_t left;
+    bool answered = false;
+  };
+  auto a = std::make_shared<asked>(asked{members.size()});
+  auto one = [a, done, none](Result* r) mutable {
+    --a->left;
+    if (a->answered)
+      return;
+    if (r && r->first != "NO_SUCH_SESSION") {
+      a->answered = true;
+      return done(std::move(*r));
+    }
+    if (a->left == 0) {
+      a->answered = true;
+      done(std::move(none));
+    }
+  };
+  for (auto& m : members)
+    self->request(m.second, cluster_session_timeout, xs...)
+        .then(
+            [one](std::string& code, What& what) mutable {
+              Result r{std::move(code), std::move(what)};
+              one(&r);
+            },
+            [one](caf::error&) mutable { one(nullptr); });
+}
 
 /// sessions/close on this node: the connections of the sessions that
 /// `session` names (an id; empty: none) or `filter` selects (a checked

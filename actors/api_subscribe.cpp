@@ -3,6 +3,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "actors/api_sessions.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "protocol/reason_code.hpp"
 #include "protocol/topic.hpp"
@@ -105,7 +106,7 @@ void run_unsubscribe(caf::event_based_actor* self, const api_context& ctx,
 void run_session_subscribe(caf::event_based_actor* self,
                            const api_context& ctx, api::subscribe_session s,
                            caf::typed_response_promise<std::string> rp) {
-  auto fail = [&](api::error e) {
+  auto fail = [self, rp](api::error e) {
     answer_and_quit(self, rp)(api::error_answer(e));
   };
   if (ctx.access && !ctx.access->may_modify_sessions())
@@ -114,19 +115,29 @@ void run_session_subscribe(caf::event_based_actor* self,
   auto sub = subscription_for(s.subscription.selector, s.subscription.delta);
   if (mqtt::reserved_topic(sub.covering))
     return fail({"PERMISSION_DENIED", "topics under $castor/ are the server's"});
+  // The session's own rights decide which topics it gets: its connection
+  // (here, or on the member that has it) subscribes it.
+  auto through = [=](std::pair<std::string, caf::actor> r) mutable {
+    if (r.first == "NOT_CONNECTED")
+      return fail({"NOT_CONNECTED", "session '" + s.session
+                                        + "' is offline: it is subscribed "
+                                          "through its connection"});
+    if (!r.second)
+      return fail({"NO_SUCH_SESSION", "no session '" + s.session + "'"});
+    if (s.unsubscribe)
+      unsubscribe_through(self, r.second, s.subscription.selector,
+                          s.subscription.delta, rp);
+    else
+      subscribe_through(self, r.second, s.subscription, rp);
+  };
   auto r = ctx.sessions ? ctx.sessions->get(s.session) : std::nullopt;
-  if (!r)
-    return fail({"NO_SUCH_SESSION", "no session '" + s.session + "'"});
-  if (!r->connection)
-    return fail({"NOT_CONNECTED", "session '" + s.session
-                                      + "' is offline: it is subscribed "
-                                        "through its connection"});
-  // The session's own rights decide which topics it gets.
-  if (s.unsubscribe)
-    unsubscribe_through(self, r->connection, s.subscription.selector,
-                        s.subscription.delta, rp);
-  else
-    subscribe_through(self, r->connection, s.subscription, rp);
+  if (r && !r->connection)
+    return through({"NOT_CONNECTED", nullptr});
+  if (r)
+    return through({std::string{}, r->connection});
+  ask_members(self, ctx,
+              std::pair<std::string, caf::actor>{"NO_SUCH_SESSION", nullptr},
+              through, cl_sconn_atom::value, s.session);
 }
 
 } // namespace castor

@@ -373,6 +373,16 @@ caf::message_handler handlers(caf::event_based_actor* self,
             });
         return rp;
       },
+      [=](cl_sconn_atom,
+          const std::string& id) -> std::tuple<std::string, caf::actor> {
+        // sessions/subscribe of a member: the connection it then asks.
+        auto r = sessions && member() ? sessions->get(id) : std::nullopt;
+        if (!r)
+          return {"NO_SUCH_SESSION", caf::actor{}};
+        if (!r->connection)
+          return {"NOT_CONNECTED", caf::actor{}};
+        return {std::string{}, r->connection};
+      },
       [=](cl_sessions_atom, const std::string& filter, const std::string& after,
           uint32_t limit) -> cluster_session_page {
         if (!sessions || !member())

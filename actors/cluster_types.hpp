@@ -64,6 +64,8 @@
 //   node -> router: (cl_sget_atom, id) -> (code, session JSON or message)
 //   node -> router: (cl_sput_atom, id, names and values) -> (code, bool)
 //   node -> router: (cl_sroles_atom, id, add, remove) -> (code, roles)
+//   node -> router: (cl_sconn_atom, id) -> (code, the session's connection)
+//                    sessions/subscribe then asks the connection itself
 //
 // The group's client-id registry (actors/cluster_claims.hpp) goes through
 // the routers too, to each node's claims actor: (claim_atom, id, node) ->
@@ -154,6 +156,7 @@ using cl_sessions_atom = caf::atom_constant<caf::atom("clsessions")>;
 using cl_sget_atom = caf::atom_constant<caf::atom("clsget")>;
 using cl_sput_atom = caf::atom_constant<caf::atom("clsput")>;
 using cl_sroles_atom = caf::atom_constant<caf::atom("clsroles")>;
+using cl_sconn_atom = caf::atom_constant<caf::atom("clsconn")>;
 /// Typed topics the API added or removed, for every member.
 using cl_topic_atom = caf::atom_constant<caf::atom("cltopic")>;
 /// A typed topic's publishes and conditional updates, to its owner.
@@ -194,9 +197,10 @@ using cl_lock_atom = caf::atom_constant<caf::atom("cllock")>;
 /// 9: the group's locks, kept by the member that has run longest
 /// (cl_lock_atom); an older keeper answers these with an error, and the
 /// node that asked then keeps the lock itself, as before. And
-/// sessions/get, set-properties and change-roles of members' sessions
-/// (cl_sget_atom, cl_sput_atom, cl_sroles_atom); an older node answers
-/// with an error, as one that does not have the session.
+/// sessions/get, set-properties, change-roles and subscribe of members'
+/// sessions (cl_sget_atom, cl_sput_atom, cl_sroles_atom, cl_sconn_atom);
+/// an older node answers with an error, as one that does not have the
+/// session.
 inline constexpr uint32_t cluster_protocol_version = 9;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 

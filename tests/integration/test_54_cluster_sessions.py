@@ -166,6 +166,20 @@ def sessions_close_reaches_every_member():
         other.disconnect()
 
 
+def route_to(pub, sub, topic):
+    """Whether a QoS 1 publish of `pub` to `topic` reaches `sub` (within
+    a second; routes take a moment to reach every member)."""
+    payload = unique("v").encode()
+    pub.publish(topic, payload, qos=1)
+    try:
+        while True:
+            p = sub.expect_publish(timeout=1.0, ack=True)
+            if p.payload == payload:
+                return True
+    except TestError:
+        return False
+
+
 @case(server=False, castor_only=True, timeout=120)
 def one_session_from_any_node():
     """sessions/get, set-properties and change-roles of a session that
@@ -211,7 +225,22 @@ def one_session_from_any_node():
         check_eq(error_code(request(other, "sessions/change-roles",
                                     {"session": offid, "add": ["READER"]})),
                  "NOT_CONNECTED", "roles of an offline session")
+        # Subscribed from n1 through its connection on n2; a publish on
+        # n3 reaches it.
+        check_eq(ok(request(admin, "sessions/subscribe",
+                            {"session": sid, "selector": "t54g/#", "qos": 1})),
+                 {"ok": True, "qos": 1}, "subscribed from n1")
+        pub = connect(n3.port, unique("pub54"))
+        settle(lambda: route_to(pub, s, "t54g/x"), "t54g/x from n3 to n2")
+        check_eq(ok(request(admin, "sessions/unsubscribe",
+                            {"session": sid, "selector": "t54g/#"})),
+                 {"ok": True, "existed": True}, "unsubscribed from n1")
+        check_eq(error_code(request(admin, "sessions/subscribe",
+                                    {"session": offid, "selector": "x"})),
+                 "NOT_CONNECTED", "subscribing an offline session")
+        pub.disconnect()
         for op, body in (("sessions/get", {}),
+                         ("sessions/subscribe", {"selector": "x"}),
                          ("sessions/set-properties",
                           {"properties": {"line": "L2"}}),
                          ("sessions/change-roles", {"add": ["READER"]})):
