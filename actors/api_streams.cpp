@@ -12,6 +12,7 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/api_sessions.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "actors/messaging.hpp"
 
@@ -118,6 +119,11 @@ void run_remove(caf::event_based_actor* self, const api_context& ctx,
           });
 }
 
+void send_to_connection(caf::event_based_actor* self, const api_context& ctx,
+                        const api::send_to_session& s, caf::actor conn,
+                        std::function<void(std::string)> finish,
+                        caf::typed_response_promise<std::string> rp);
+
 void run_to_session(caf::event_based_actor* self, const api_context& ctx,
                     const api::send_to_session& s,
                     caf::typed_response_promise<std::string> rp) {
@@ -125,17 +131,33 @@ void run_to_session(caf::event_based_actor* self, const api_context& ctx,
   if (ctx.access && !ctx.access->may_send_to_session(s.path))
     return finish(api::error_answer(denied(s.path)));
   auto r = ctx.sessions ? ctx.sessions->get(s.session) : std::nullopt;
-  if (!r)
-    return finish(api::error_answer(
-        {"NO_SUCH_SESSION", "no session '" + s.session + "'"}));
-  if (!r->connection)
+  if (r)
+    return send_to_connection(self, ctx, s, r->connection, finish, rp);
+  // A session of another member, if any: its connection there.
+  ask_members(
+      self, ctx, std::pair<std::string, caf::actor>{"NO_SUCH_SESSION", nullptr},
+      [=](std::pair<std::string, caf::actor> found) mutable {
+        if (found.first == "NO_SUCH_SESSION")
+          return finish(api::error_answer(
+              {"NO_SUCH_SESSION", "no session '" + s.session + "'"}));
+        send_to_connection(self, ctx, s, found.second, finish, rp);
+      },
+      cl_sconn_atom::value, s.session);
+}
+
+/// messages/send-to-session, once the session's connection (here or on
+/// another member; null: the session is offline) is known.
+void send_to_connection(caf::event_based_actor* self, const api_context& ctx,
+                        const api::send_to_session& s, caf::actor conn,
+                        std::function<void(std::string)> finish,
+                        caf::typed_response_promise<std::string> rp) {
+  if (!conn)
     return finish(api::error_answer(
         {"NOT_CONNECTED", "session '" + s.session + "' is offline"}));
-  self->send(r->connection, msg_stream_atom::value,
+  self->send(conn, msg_stream_atom::value,
              make_request(self, ctx, s.path, s.value));
   // A connection that has gone (or goes without answering) is HANDLER_GONE.
   // The monitor ends with the request (it would stay with the connection).
-  auto conn = r->connection;
   self->monitor(conn);
   finish = [self, rp, conn](std::string answer) mutable {
     self->demonitor(conn);

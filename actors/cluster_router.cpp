@@ -151,12 +151,37 @@ cluster_session_page list_sessions(const session_directory& sessions,
   return out;
 }
 
+/// The registrations this node shares with the members: message handlers
+/// and missing-topic handlers (either may be null).
+struct handler_syncs {
+  std::shared_ptr<handler_sync> message;
+  std::shared_ptr<handler_sync> missing;
+};
+
+/// Sends the members (`members`, now) this node's registrations of `sync`
+/// as `atom`: all of them if they changed, else to those that joined.
+template <class Atom>
+void share_handlers(
+    caf::event_based_actor* self, const std::shared_ptr<handler_sync>& sync,
+    const std::vector<std::pair<std::string, caf::actor>>& members, Atom atom) {
+  if (!sync)
+    return;
+  auto joined = sync->members(members);
+  if (auto h = sync->changed()) {
+    for (auto& m : members)
+      self->send(m.second, atom, *h);
+  } else if (!joined.empty()) {
+    auto h = sync->local();
+    for (auto& r : joined)
+      self->send(r, atom, h);
+  }
+}
+
 /// The router's handlers; `tree` takes what it hands on.
 caf::message_handler handlers(caf::event_based_actor* self,
                               topic_tree_interface tree,
                               cluster_routes_ptr routes,
-                              const router_options& opts,
-                              std::shared_ptr<handler_sync> sync) {
+                              const router_options& opts, handler_syncs sync) {
   auto sessions = opts.sessions;
   auto claims = opts.claims;
   auto mapping = opts.mapping;
@@ -279,25 +304,25 @@ caf::message_handler handlers(caf::event_based_actor* self,
           take_topics(self, tree, *mapping, ts, topic_idle_ms);
       },
       [=](cl_handler_atom) {
-        // Its own timer: this node's message handlers to the members, if
-        // they changed (all of them to a member that joined); a member
-        // that left takes its own.
-        if (!sync || self->current_sender() != self->ctrl())
+        // Its own timer: this node's message handlers and missing-topic
+        // handlers to the members, if they changed (all of them to a
+        // member that joined); a member that left takes its own.
+        if (self->current_sender() != self->ctrl())
           return;
-        auto joined = sync->members(routes->member_routers());
-        if (auto h = sync->changed()) {
-          for (auto& r : routes->routers())
-            self->send(r, cl_handler_atom::value, *h);
-        } else if (!joined.empty()) {
-          auto h = sync->local();
-          for (auto& r : joined)
-            self->send(r, cl_handler_atom::value, h);
-        }
+        auto members = routes->member_routers();
+        share_handlers(self, sync.message, members, cl_handler_atom::value);
+        share_handlers(self, sync.missing, members, cl_missing_atom::value);
         self->delayed_send(self, handler_sync_period, cl_handler_atom::value);
       },
       [=](cl_handler_atom, cluster_handlers& h) {
-        if (sync && member())
-          sync->take(h, caf::actor_cast<caf::actor>(self->current_sender()));
+        if (sync.message && member())
+          sync.message->take(
+              h, caf::actor_cast<caf::actor>(self->current_sender()));
+      },
+      [=](cl_missing_atom, cluster_handlers& h) {
+        if (sync.missing && member())
+          sync.missing->take(
+              h, caf::actor_cast<caf::actor>(self->current_sender()));
       },
       // The group's locks (actors/locks.hpp), for this node as their
       // keeper.
@@ -417,12 +442,16 @@ caf::message_handler handlers(caf::event_based_actor* self,
 caf::behavior router(caf::event_based_actor* self, topic_tree_interface tree,
                      cluster_routes_ptr routes, router_options opts) {
   drop_unexpected(self, routes, "the router");
-  std::shared_ptr<handler_sync> sync;
-  if (opts.handlers) {
-    sync = std::make_shared<handler_sync>(opts.handlers, routes->self_node,
-                                          self->node());
+  handler_syncs sync;
+  if (opts.handlers)
+    sync.message = std::make_shared<handler_sync>(
+        opts.handlers, routes->self_node, self->node());
+  if (opts.missing)
+    sync.missing = std::make_shared<handler_sync>(
+        handlers_ptr{opts.missing, &opts.missing->handlers}, routes->self_node,
+        self->node());
+  if (sync.message || sync.missing)
     self->send(self, cl_handler_atom::value);
-  }
   return census(self, metrics::actor_kind::cluster_router,
                 handlers(self, std::move(tree), std::move(routes), opts,
                          std::move(sync)));

@@ -25,7 +25,8 @@
 // APIs added or removed into this node's `mapping`, and hands a typed
 // topic's publishes and conditional updates from other members to its
 // topic here, as the topic's owner. And it shares this node's message
-// handlers with the members (actors/cluster_handlers.hpp), and hands the
+// handlers and missing-topic handlers with the members
+// (actors/cluster_handlers.hpp), and hands the
 // members' lock requests to this node's lock actor, for it as the group's
 // lock keeper (actors/locks.hpp).
 
@@ -38,6 +39,7 @@
 #include "actors/iface/locks.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/messaging.hpp"
+#include "actors/missing_topics.hpp"
 #include "actors/session_directory.hpp"
 #include "protocol/topic_mapping.hpp"
 
@@ -61,8 +63,10 @@ struct router_options {
   /// how long a topic members removed waits unused before it retires.
   mapping_ptr mapping;
   uint32_t topic_idle_ms = 0;
-  /// This node's message handlers (actors/cluster_handlers.hpp).
+  /// This node's message handlers and missing-topic handlers
+  /// (actors/cluster_handlers.hpp).
   handlers_ptr handlers;
+  missing_ptr missing;
   /// This node's lock actor, which keeps the group's locks while this node
   /// is the keeper (actors/locks.hpp).
   locks_interface locks;

@@ -110,6 +110,11 @@
 //
 //   router -> router: (cl_handler_atom, cluster_handlers)
 //
+// Missing-topic handlers likewise (docs/cluster.md, "Missing-topic
+// handlers"): a request goes to the handler's connection on its node.
+//
+//   router -> router: (cl_missing_atom, cluster_handlers)
+//
 // Session locks (docs/cluster.md, "Locks"): the member that has run
 // longest keeps the group's locks; the other members' lock actors hand it
 // their sessions' requests, and tell it when a session ends:
@@ -165,6 +170,8 @@ using cl_owner_atom = caf::atom_constant<caf::atom("clowner")>;
 using cl_events_atom = caf::atom_constant<caf::atom("clevents")>;
 /// A member's message handlers (and the router's own timer).
 using cl_handler_atom = caf::atom_constant<caf::atom("clhandler")>;
+/// A member's missing-topic handlers.
+using cl_missing_atom = caf::atom_constant<caf::atom("clmissing")>;
 /// A member's lock requests, for the group's lock keeper.
 using cl_lock_atom = caf::atom_constant<caf::atom("cllock")>;
 
@@ -200,7 +207,8 @@ using cl_lock_atom = caf::atom_constant<caf::atom("cllock")>;
 /// sessions/get, set-properties, change-roles and subscribe of members'
 /// sessions (cl_sget_atom, cl_sput_atom, cl_sroles_atom, cl_sconn_atom);
 /// an older node answers with an error, as one that does not have the
-/// session.
+/// session. And members' missing-topic handlers (cl_missing_atom); an
+/// older node drops them (its requests for missing topics stay its own).
 inline constexpr uint32_t cluster_protocol_version = 9;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 

@@ -285,6 +285,11 @@ void connection_metrics(exposition& e, const metrics::snapshot& s,
            "this node's connections', and in a node group the other "
            "members' too.")
       .sample(static_cast<double>(ctx.handlers ? ctx.handlers->size() : 0));
+  e.family("missing_topic_handlers", "gauge",
+           "Missing-topic handler registrations: this node's "
+           "connections', and in a node group the other members' too.")
+      .sample(
+          static_cast<double>(ctx.missing ? ctx.missing->handlers.size() : 0));
   e.family("keep_alive_timeouts_total", "counter",
            "Connections closed because the client was silent too long.")
       .sample(static_cast<double>(c.keep_alive_timeouts.load()));

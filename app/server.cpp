@@ -250,7 +250,7 @@ std::optional<std::string> server::start() {
   auto handlers = std::make_shared<handlers_table>();
   // The HTTP router answers ordinary HTTP requests of http and https
   // listeners: metrics, health, the REST API and the console.
-  if (auto err = start_cluster(sessions, mapping, handlers)) {
+  if (auto err = start_cluster(sessions, mapping, handlers, missing)) {
     stop();
     return err;
   }

@@ -21,6 +21,7 @@
 #include "actors/iface/registry.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/messaging.hpp"
+#include "actors/missing_topics.hpp"
 #include "actors/session.hpp"
 #include "actors/session_directory.hpp"
 #include "app/config.hpp"
@@ -139,7 +140,8 @@ private:
   /// `sessions`: what the router lists for other members' sessions/list.
   std::optional<std::string>
   start_cluster(const session_directory_ptr& sessions,
-                const mapping_ptr& mapping, const handlers_ptr& handlers);
+                const mapping_ptr& mapping, const handlers_ptr& handlers,
+                const missing_ptr& missing);
   /// Leaves the group and closes the cluster port.
   void stop_cluster();
 };

@@ -140,8 +140,8 @@ make_cluster_settings(const cluster_config& c) {
 
 std::optional<std::string>
 server::start_cluster(const session_directory_ptr& sessions,
-                      const mapping_ptr& mapping,
-                      const handlers_ptr& handlers) {
+                      const mapping_ptr& mapping, const handlers_ptr& handlers,
+                      const missing_ptr& missing) {
   if (!cfg_.cluster.enabled)
     return std::nullopt;
   auto settings = make_cluster_settings(cfg_.cluster);
@@ -155,7 +155,7 @@ server::start_cluster(const session_directory_ptr& sessions,
   cluster_router_ = spawn_cluster_router(sys_, tree_, routes_,
                                          {sessions, cluster_claims_, mapping,
                                           cfg_.mqtt.topic_idle_timeout_ms,
-                                          handlers, locks_});
+                                          handlers, missing, locks_});
   auto agent = spawn_cluster_agent(sys_, view, routes_, cluster_router_);
   routes_->set_agent(agent);
   auto& c = cfg_.cluster;

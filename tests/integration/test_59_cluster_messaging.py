@@ -97,6 +97,47 @@ def a_handler_on_one_node_serves_requests_from_every_node():
 
 
 @case(server=False, castor_only=True, timeout=120)
+def a_request_to_a_session_on_another_node():
+    """messages/send-to-session on n1 of a session on n3: the request goes
+    to its connection there, the answer comes back."""
+    with group() as g:
+        n1, n3 = g.nodes["n1"], g.nodes["n3"]
+        base = unique("svc59")
+        cid = unique("t59")
+        target = connect(n3.port, cid)
+        check_eq(ok(request(target, "streams/add", {"path": base + "/calc"}))
+                 ["added"], True, "streams/add on n3")
+        requester = connect(n1.port, unique("r59"))
+        listed = ok(request(requester, "sessions/list",
+                            {"filter": "$ClientId is '%s'" % cid}))
+        sid = listed["sessions"][0]["id"]
+        answers = []
+
+        def ask():
+            answers.append(request(requester, "messages/send-to-session",
+                                   {"session": sid, "path": base + "/calc/sum",
+                                    "value": {"xs": [1, 2]}}))
+        t = threading.Thread(target=ask, daemon=True)
+        t.start()
+        p = target.expect_publish(timeout=10)
+        check_eq(p.topic, base + "/calc/sum", "the request on n3")
+        target.publish(p.props.get("response_topic"), b'{"sum": 3}', qos=0)
+        t.join(15)
+        check(answers, "an answer on n1")
+        check_eq(ok(answers[0])["answer"], {"sum": 3}, "the answer on n1")
+        check_eq(error_code(request(requester, "messages/send-to-session",
+                                    {"session": sid, "path": base + "/other",
+                                     "value": 1})),
+                 "NO_STREAM", "a path the session has no stream for")
+        check_eq(error_code(request(requester, "messages/send-to-session",
+                                    {"session": "nobody", "path": base,
+                                     "value": 1})),
+                 "NO_SUCH_SESSION", "an id no member has")
+        target.disconnect()
+        requester.disconnect()
+
+
+@case(server=False, castor_only=True, timeout=120)
 def registrations_end_with_their_connection_and_their_node():
     with group() as g:
         n1, n2, n3 = g.nodes["n1"], g.nodes["n2"], g.nodes["n3"]
