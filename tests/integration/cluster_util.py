@@ -55,6 +55,22 @@ class Node(TransportServer):
                 f.write(self.extra.rstrip("\n") + "\n")
         return path
 
+    def start(self):
+        """Starts the node and waits until /health says it is ready: the
+        MQTT port accepts a moment before the server has every listener in
+        its list (/api/v1/listeners) and calls itself ready."""
+        super().start()
+        deadline = time.time() + 10
+        while True:
+            try:
+                self.get("/health")
+                return self
+            except OSError:  # 503 "starting" (HTTPError), or not up yet
+                if time.time() > deadline:
+                    raise TestError("%s: /health not ready within 10 s"
+                                    % self.name)
+                time.sleep(0.02)
+
     def get(self, path):
         with urllib.request.urlopen("http://127.0.0.1:%d%s"
                                     % (self.ports["http"], path), timeout=5) as r:
