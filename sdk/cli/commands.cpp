@@ -275,7 +275,7 @@ int lock(client& c, const options& o) {
   if (o.json)
     print_answer(o, answer);
   else
-    std::cout << answer.value("token", 0) << std::endl;
+    std::cout << answer.value("token", uint64_t{0}) << std::endl;
   if (o.exec.empty())
     return ok;
   int status = run_process(o.exec, nullptr, nullptr);
@@ -436,7 +436,7 @@ int run_command(client& c, const options& o) {
     if (o.json)
       print_answer(o, a);
     else
-      std::cout << a.value("seq", 0) << std::endl;
+      std::cout << a.value("seq", uint64_t{0}) << std::endl;
   } else if (cmd == "ts-range") {
     auto& path = arg(o, 0, "PATH");
     max_args(o, 1);
