@@ -6,6 +6,7 @@ import json
 import queue
 import threading
 
+from api_util import ok
 from mqtt_test import TestError, check, check_eq
 from paho_util import ApiPeer
 
@@ -14,16 +15,6 @@ TIMEOUT = 5.0
 
 class Peer(ApiPeer):
     prefix = "c36"
-
-
-def ok(answer):
-    check(answer.get("ok") is True, "expected an ok answer, got %r" % answer)
-    return answer
-
-
-def error_code(answer):
-    check(answer.get("ok") is False, "expected an error answer, got %r" % answer)
-    return answer["error"]["code"]
 
 
 def register(peer, path):

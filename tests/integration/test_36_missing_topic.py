@@ -14,8 +14,8 @@ import os
 import time
 
 from mqtt_test import *  # noqa: F401,F403
-from missing_util import (Maker, Peer, error_code, fetch, ok, register,
-                          session_id)
+from api_util import error_code, ok
+from missing_util import Maker, Peer, fetch, register, session_id
 
 PASSWORDS = {"maker": "maker-Pw-5e1a9", "plain": "plain-Pw-77c20"}
 
