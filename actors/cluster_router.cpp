@@ -10,6 +10,7 @@
 #include "actors/cluster_guard.hpp"
 #include "actors/cluster_handlers.hpp"
 #include "actors/cluster_topics.hpp"
+#include "actors/http_types.hpp"
 #include "actors/iface/timeouts.hpp"
 #include "log/log.hpp"
 
@@ -187,6 +188,7 @@ caf::message_handler handlers(caf::event_based_actor* self,
   auto mapping = opts.mapping;
   auto topic_idle_ms = opts.topic_idle_ms;
   auto locks = opts.locks;
+  auto store = opts.store;
   // What this node's own actors send (the agent).
   auto local = [self] {
     auto& sender = self->current_sender();
@@ -357,6 +359,29 @@ caf::message_handler handlers(caf::event_based_actor* self,
         return self->delegate(locks, cl_lock_atom::value, update_atom::value,
                               std::move(cu), std::move(session),
                               std::move(names));
+      },
+      // The group's security store (app/store_group.hpp), for this node as
+      // its keeper.
+      [=](cl_store_atom, http::request& req) -> caf::result<caf::message> {
+        if (!store || !member())
+          return caf::make_error(caf::sec::feature_disabled);
+        return self->delegate(store, cl_store_atom::value, std::move(req));
+      },
+      [=](cl_store_atom, update_atom,
+          std::string& text) -> caf::result<caf::message> {
+        if (!store || !member())
+          return caf::make_error(caf::sec::feature_disabled);
+        return self->delegate(store, cl_store_atom::value, update_atom::value,
+                              std::move(text));
+      },
+      [=](cl_store_atom, std::string& digest) -> caf::result<caf::message> {
+        if (!store || !member())
+          return caf::make_error(caf::sec::feature_disabled);
+        return self->delegate(store, cl_store_atom::value, std::move(digest));
+      },
+      [=](cl_store_atom) {
+        if (store && member())
+          self->send(store, cl_store_atom::value);
       },
       [=](close_atom, const std::string& session,
           const std::string& filter) -> cluster_closed {

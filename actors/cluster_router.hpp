@@ -28,7 +28,9 @@
 // handlers and missing-topic handlers with the members
 // (actors/cluster_handlers.hpp), and hands the
 // members' lock requests to this node's lock actor, for it as the group's
-// lock keeper (actors/locks.hpp).
+// lock keeper (actors/locks.hpp), and the members' edits and requests
+// of the security store to this node's store actor, for it as the keeper
+// of the group's store (app/store_group.hpp).
 
 #include <chrono>
 
@@ -70,6 +72,9 @@ struct router_options {
   /// This node's lock actor, which keeps the group's locks while this node
   /// is the keeper (actors/locks.hpp).
   locks_interface locks;
+  /// This node's store actor, which keeps the group's security store
+  /// while this node is the keeper (app/store_group.hpp).
+  caf::actor store;
 };
 
 caf::actor spawn_cluster_router(caf::actor_system& sys,

@@ -127,6 +127,16 @@
 //   locks -> router: (cl_lock_atom, lock_closed_atom, session)
 //   locks -> router: (cl_lock_atom, update_atom, conditional_update,
 //                     session, lock names) -> update_outcome
+//
+// The security store (docs/cluster.md, "The security store"): the same
+// member keeps it; each node's store actor (app/store_group.hpp) passes it
+// the REST API's edits and reloaded store files, and asks it for its store:
+//
+//   store -> router: (cl_store_atom, http::request)
+//                    -> (http::response, store text)
+//   store -> router: (cl_store_atom, update_atom, store text) -> bool
+//   store -> router: (cl_store_atom, digest) -> store text, "" if the same
+//   store -> router: (cl_store_atom)    the keeper's store changed
 
 #include <cstdint>
 #include <string>
@@ -174,6 +184,8 @@ using cl_handler_atom = caf::atom_constant<caf::atom("clhandler")>;
 using cl_missing_atom = caf::atom_constant<caf::atom("clmissing")>;
 /// A member's lock requests, for the group's lock keeper.
 using cl_lock_atom = caf::atom_constant<caf::atom("cllock")>;
+/// The group's security store, kept by the same member as the locks.
+using cl_store_atom = caf::atom_constant<caf::atom("clstore")>;
 
 /// The version of the group protocol this build speaks, and the oldest it
 /// still accepts (a rolling upgrade runs two versions side by side).
@@ -209,7 +221,10 @@ using cl_lock_atom = caf::atom_constant<caf::atom("cllock")>;
 /// an older node answers with an error, as one that does not have the
 /// session. And members' missing-topic handlers (cl_missing_atom); an
 /// older node drops them (its requests for missing topics stay its own).
-inline constexpr uint32_t cluster_protocol_version = 9;
+/// 10: the group's security store, kept by the same member as the locks
+/// (cl_store_atom); an older keeper answers with an error, and each node
+/// then keeps its own store, as before.
+inline constexpr uint32_t cluster_protocol_version = 10;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 
 /// One node of the group as the others see it.

@@ -67,6 +67,9 @@ struct http_context {
   std::shared_ptr<security::rights_registry> rights;
   /// What the node agent knows (null when the server runs alone).
   cluster_view_ptr cluster;
+  /// The editor of the security store in a node group (app/store_group.hpp;
+  /// null otherwise: the router spawns an editor of its own).
+  caf::actor store_editor;
   std::chrono::system_clock::time_point started
       = std::chrono::system_clock::now();
   /// Every listener is open and the server is not shutting down.

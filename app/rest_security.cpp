@@ -115,8 +115,10 @@ void rest_security(http_router_actor* self, const http::request& req,
   }
   auto& st = self->state;
   if (!st.security_editor)
-    st.security_editor = self->spawn<caf::detached + caf::linked>(
-        security_editor, st.ctx);
+    st.security_editor = st.ctx->store_editor
+                             ? st.ctx->store_editor
+                             : self->spawn<caf::detached + caf::linked>(
+                                 security_editor, st.ctx);
   tracked(self->request(st.security_editor, http_answer_timeout,
                         http_atom::value, req))
       .then([rp](http::response& r) mutable { rp.deliver(std::move(r)); },

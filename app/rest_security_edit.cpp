@@ -172,7 +172,9 @@ apply(store_doc& doc, const http_context& ctx, const http::request& req,
   return out;
 }
 
-http::response edit(const http_context& ctx, const http::request& req) {
+} // namespace
+
+http::response edit_store(const http_context& ctx, const http::request& req) {
   // The router sent /api/v1/principals[/name] or /api/v1/roles/name.
   std::string rest = req.path.substr(std::string_view{"/api/v1/"}.size());
   while (!rest.empty() && rest.back() == '/')
@@ -225,11 +227,39 @@ http::response edit(const http_context& ctx, const http::request& req) {
   return rest::json_response(out.status, out.answer);
 }
 
-} // namespace
+std::string store_text(const http_context& ctx) {
+  auto& holder = ctx.auth.store_state;
+  return holder ? security::to_yaml(security::doc_of(*holder->get()))
+                : std::string{};
+}
+
+std::optional<std::string> take_store(const http_context& ctx,
+                                      const std::string& text) {
+  auto& holder = ctx.auth.store_state;
+  if (!holder)
+    return "no security store is configured (security.store_file)";
+  auto& file = ctx.cfg.security.store_file;
+  auto parsed = security::parse_security_store(text, file);
+  if (auto err = std::get_if<security::store_error>(&parsed))
+    return err->key.empty() ? err->message : err->key + ": " + err->message;
+  // Built again over the store in effect, so that its stand-ins (the
+  // secret that answers for unknown names) carry over.
+  auto current = holder->get();
+  auto built = security::build_store(
+      security::doc_of(std::get<security::security_store>(parsed)), *current,
+      file);
+  if (auto err = std::get_if<security::store_error>(&built))
+    return err->key.empty() ? err->message : err->key + ": " + err->message;
+  if (auto why = security::save_file_atomically(file, text))
+    return "the store file could not be saved, nothing changed: " + *why;
+  holder->replace(std::make_shared<const security::security_store>(
+      std::get<security::security_store>(std::move(built))));
+  return std::nullopt;
+}
 
 caf::behavior security_editor(caf::event_based_actor*, http_context_ptr ctx) {
   return {[ctx](http_atom, http::request& req) -> http::response {
-    return edit(*ctx, req);
+    return edit_store(*ctx, req);
   }};
 }
 

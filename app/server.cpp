@@ -250,10 +250,6 @@ std::optional<std::string> server::start() {
   auto handlers = std::make_shared<handlers_table>();
   // The HTTP router answers ordinary HTTP requests of http and https
   // listeners: metrics, health, the REST API and the console.
-  if (auto err = start_cluster(sessions, mapping, handlers, missing)) {
-    stop();
-    return err;
-  }
   http_ctx_ = std::make_shared<http_context>();
   {
     auto& h = *http_ctx_;
@@ -269,8 +265,14 @@ std::optional<std::string> server::start() {
     h.auth = auth_;
     h.auth_chain = auth_chain_;
     h.rights = rights;
-    h.cluster = cluster_view_;
   }
+  // (The group's store actor edits the store through the HTTP context.)
+  if (auto err = start_cluster(sessions, mapping, handlers, missing)) {
+    stop();
+    return err;
+  }
+  http_ctx_->cluster = cluster_view_;
+  http_ctx_->store_editor = store_group_;
   http_ = sys_.spawn(http_router, http_ctx_);
   for (size_t i = 0; i < cfg_.listeners.size(); ++i) {
     auto& l = cfg_.listeners[i];
@@ -371,6 +373,9 @@ void server::stop() {
   caf::anon_send_exit(timers_, caf::exit_reason::user_shutdown);
   if (http_)
     caf::anon_send_exit(http_, caf::exit_reason::user_shutdown);
+  if (store_group_)
+    caf::anon_send_exit(store_group_, caf::exit_reason::user_shutdown);
+  store_group_ = nullptr;
 }
 
 } // namespace castor

@@ -134,6 +134,9 @@ private:
   caf::actor cluster_router_;
   /// This node's part of the group's client-id registry.
   caf::actor cluster_claims_;
+  /// The keeper of the group's security store here (app/store_group.hpp;
+  /// in a group with a store file).
+  caf::actor store_group_;
   bool stopped_ = false;
 
   /// Publishes the node agent on the cluster port (when cluster.enabled).

@@ -20,6 +20,7 @@
 #include "actors/cluster_router.hpp"
 #include "app/http_router.hpp"
 #include "app/server.hpp"
+#include "app/store_group.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -152,10 +153,12 @@ server::start_cluster(const session_directory_ptr& sessions,
   view->routes = routes_;
   routes_->self_incarnation = view->settings().self.incarnation;
   view->local_stats = [sessions] { return node_stats(sessions); };
-  cluster_router_ = spawn_cluster_router(sys_, tree_, routes_,
-                                         {sessions, cluster_claims_, mapping,
-                                          cfg_.mqtt.topic_idle_timeout_ms,
-                                          handlers, missing, locks_});
+  if (auth_.store_state)
+    store_group_ = spawn_store_group(sys_, http_ctx_, routes_);
+  cluster_router_ = spawn_cluster_router(
+      sys_, tree_, routes_,
+      {sessions, cluster_claims_, mapping, cfg_.mqtt.topic_idle_timeout_ms,
+       handlers, missing, locks_, store_group_});
   auto agent = spawn_cluster_agent(sys_, view, routes_, cluster_router_);
   routes_->set_agent(agent);
   auto& c = cfg_.cluster;

@@ -12,6 +12,7 @@
 
 #include "app/cli.hpp"
 #include "app/listener.hpp"
+#include "security/store_edit.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -168,6 +169,11 @@ std::optional<std::string> server::reload(const config& cfg,
     // The holder passes the new store on to the rights of every connected
     // session; new logins use it at once.
     auth_.store_state->replace(auth.store);
+    // In a group, the reloaded file is the group's store from now on
+    // (app/store_group.hpp).
+    if (store_group_)
+      caf::anon_send(store_group_, update_atom::value,
+                     security::to_yaml(security::doc_of(*auth.store)));
     done << ", security store " << cfg_.security.store_file << " ("
          << auth.store->principals().size() << " principals, "
          << auth.store->roles().size() << " roles)";

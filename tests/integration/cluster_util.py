@@ -1,6 +1,7 @@
 """Node groups in tests (docs/cluster.md): castor processes with a cluster
 section on loopback ports, and waits on what they report."""
 
+import base64
 import contextlib
 import json
 import os
@@ -34,6 +35,7 @@ class Node(TransportServer):
         self.seeds = seeds
         self.secret_file = secret_file
         self.failure_timeout_ms = failure_timeout_ms
+        self.auth = None
 
     def _write_castor_config(self, port):
         path = super()._write_castor_config(port)
@@ -72,8 +74,12 @@ class Node(TransportServer):
                 time.sleep(0.02)
 
     def get(self, path):
-        with urllib.request.urlopen("http://127.0.0.1:%d%s"
-                                    % (self.ports["http"], path), timeout=5) as r:
+        req = urllib.request.Request("http://127.0.0.1:%d%s"
+                                     % (self.ports["http"], path))
+        if self.auth:  # (user, password) where the REST API needs a login
+            req.add_header("Authorization", "Basic " + base64.b64encode(
+                ("%s:%s" % self.auth).encode()).decode())
+        with urllib.request.urlopen(req, timeout=5) as r:
             return r.read().decode()
 
     def members(self):

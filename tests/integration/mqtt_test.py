@@ -141,6 +141,20 @@ def run_castor(args, input=None, timeout=60, status=0):
     return r
 
 
+_PASSWORD_HASHES = {}
+
+
+def password_hash(password, iterations=1000):
+    """The store's hash of `password` (`castor passwd`, few iterations so
+    that tests log in fast), made once per password."""
+    key = (password, iterations)
+    if key not in _PASSWORD_HASHES:
+        r = run_castor(["passwd", "--iterations", str(iterations)],
+                       input=(password + "\n").encode())
+        _PASSWORD_HASHES[key] = r.stdout.decode().strip()
+    return _PASSWORD_HASHES[key]
+
+
 class Skip(Exception):
     """Raised by a case that does not apply to the broker under test."""
 
