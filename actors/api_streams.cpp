@@ -2,6 +2,7 @@
 #include "actors/tracked.hpp"
 #include "actors/api_streams.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -194,37 +195,15 @@ struct filter_gather {
   size_t bytes = 0;
 };
 
-void run_to_filter(caf::event_based_actor* self, const api_context& ctx,
-                   const api::send_to_filter& s,
-                   caf::typed_response_promise<std::string> rp) {
+/// Sends the request of `s` to the sessions `g` holds (in id order), and
+/// answers once each has answered or failed; `unanswered`: the members
+/// that did not say which of their sessions the filter selects.
+void send_to_reached(caf::event_based_actor* self, const api_context& ctx,
+                     const api::send_to_filter& s,
+                     std::shared_ptr<filter_gather> g,
+                     std::vector<std::string> unanswered,
+                     caf::typed_response_promise<std::string> rp) {
   auto finish = answer_and_quit(self, rp);
-  if (ctx.access && !ctx.access->may_send_to_session(s.path))
-    return finish(api::error_answer(denied(s.path)));
-  if (!ctx.sessions)
-    return finish(api::error_answer(
-        {"UNAVAILABLE", "this server keeps no session directory"}));
-  // The connected sessions the filter selects, a page at a time.
-  auto f = std::get<session_filter>(parse_session_filter(s.filter));
-  auto g = std::make_shared<filter_gather>();
-  std::string after;
-  for (;;) {
-    auto page = ctx.sessions->list(f, after, 1000);
-    for (auto& r : page.sessions) {
-      after = r.id;
-      if (!r.connection)
-        continue;
-      if (g->ids.size() >= max_filter_sessions)
-        return finish(
-            api::error_answer({"TOO_MANY_SESSIONS",
-                               "the filter selects more than "
-                                   + std::to_string(max_filter_sessions)
-                                   + " connected sessions: nothing was sent"}));
-      g->ids.push_back(r.id);
-      g->connections.push_back(r.connection);
-    }
-    if (!page.more || page.sessions.empty())
-      break;
-  }
   auto n = g->ids.size();
   g->results.resize(n);
   g->done.resize(n, false);
@@ -239,7 +218,10 @@ void run_to_filter(caf::event_based_actor* self, const api_context& ctx,
     // connections).
     for (auto& c : g->connections)
       self->demonitor(c);
-    finish(api::ok_answer({{"sent", sent}, {"answers", std::move(answers)}}));
+    auto doc = json{{"sent", sent}, {"answers", std::move(answers)}};
+    if (!unanswered.empty())
+      doc["unanswered"] = unanswered;
+    finish(api::ok_answer(std::move(doc)));
   };
   if (n == 0)
     return complete();
@@ -307,7 +289,97 @@ void run_to_filter(caf::event_based_actor* self, const api_context& ctx,
           }}));
 }
 
+/// messages/send-to-filter: the connected sessions the filter selects on
+/// this node and, in a node group, on every member (each asked at once,
+/// for cluster_session_timeout), then the request to each.
+void run_to_filter(caf::event_based_actor* self, const api_context& ctx,
+                   const api::send_to_filter& s,
+                   caf::typed_response_promise<std::string> rp) {
+  if (ctx.access && !ctx.access->may_send_to_session(s.path))
+    return answer_and_quit(self, rp)(api::error_answer(denied(s.path)));
+  if (!ctx.sessions)
+    return answer_and_quit(self, rp)(api::error_answer(
+        {"UNAVAILABLE", "this server keeps no session directory"}));
+  struct gathering {
+    std::vector<std::pair<std::string, caf::actor>> found;
+    std::vector<std::string> unanswered;
+    size_t left = 0;
+    bool too_many = false;
+  };
+  auto all = std::make_shared<gathering>();
+  auto take = [all](cluster_reach& r) {
+    all->too_many = all->too_many || r.more;
+    for (size_t i = 0; i < r.ids.size() && i < r.connections.size(); ++i)
+      all->found.emplace_back(std::move(r.ids[i]), std::move(r.connections[i]));
+  };
+  auto here = reach_sessions_here(*ctx.sessions, s.filter,
+                                  static_cast<uint32_t>(max_filter_sessions));
+  take(here);
+  auto done = [=] {
+    if (all->too_many || all->found.size() > max_filter_sessions)
+      return answer_and_quit(self, rp)(api::error_answer(
+          {"TOO_MANY_SESSIONS",
+           "the filter selects more than " + std::to_string(max_filter_sessions)
+               + " connected sessions: nothing was sent"}));
+    std::sort(all->found.begin(), all->found.end(),
+              [](auto& a, auto& b) { return a.first < b.first; });
+    auto g = std::make_shared<filter_gather>();
+    for (auto& [id, c] : all->found) {
+      g->ids.push_back(id);
+      g->connections.push_back(c);
+    }
+    std::sort(all->unanswered.begin(), all->unanswered.end());
+    send_to_reached(self, ctx, s, g, all->unanswered, rp);
+  };
+  auto members = ctx.routes ? ctx.routes->member_routers()
+                            : std::vector<std::pair<std::string, caf::actor>>{};
+  if (members.empty() || all->too_many)
+    return done();
+  all->left = members.size();
+  for (auto& [node, router] : members)
+    self->request(router, cluster_session_timeout, cl_sreach_atom::value,
+                  s.filter, static_cast<uint32_t>(max_filter_sessions))
+        .then(
+            [=](cluster_reach& r) mutable {
+              take(r);
+              if (--all->left == 0)
+                done();
+            },
+            [=](caf::error&) mutable {
+              // Gone, too slow, or a version without it.
+              all->unanswered.push_back(node);
+              if (--all->left == 0)
+                done();
+            });
+}
+
 } // namespace
+
+cluster_reach reach_sessions_here(const session_directory& sessions,
+                                  const std::string& filter, uint32_t limit) {
+  cluster_reach out;
+  auto parsed = parse_session_filter(filter);
+  auto f = std::get_if<session_filter>(&parsed);
+  if (!f)
+    return out;
+  std::string after;
+  for (;;) {
+    auto page = sessions.list(*f, after, 1000);
+    for (auto& r : page.sessions) {
+      after = r.id;
+      if (!r.connection)
+        continue;
+      if (out.ids.size() >= limit) {
+        out.more = true;
+        return out;
+      }
+      out.ids.push_back(r.id);
+      out.connections.push_back(r.connection);
+    }
+    if (!page.more || page.sessions.empty())
+      return out;
+  }
+}
 
 bool is_stream_request(const api::request& req) {
   return std::holds_alternative<api::add_stream>(req)

@@ -6,6 +6,7 @@
 #include <caf/send.hpp>
 
 #include "actors/api_sessions.hpp"
+#include "actors/api_streams.hpp"
 #include "actors/census.hpp"
 #include "actors/cluster_guard.hpp"
 #include "actors/cluster_handlers.hpp"
@@ -432,6 +433,14 @@ caf::message_handler handlers(caf::event_based_actor* self,
         if (!r->connection)
           return {"NOT_CONNECTED", caf::actor{}};
         return {std::string{}, r->connection};
+      },
+      [=](cl_sreach_atom, const std::string& filter,
+          uint32_t limit) -> cluster_reach {
+        // A member's messages/send-to-filter, for this node's sessions.
+        if (!sessions || !member())
+          return {};
+        return reach_sessions_here(
+            *sessions, filter, std::min<uint32_t>(limit, max_filter_sessions));
       },
       [=](cl_sessions_atom, const std::string& filter, const std::string& after,
           uint32_t limit) -> cluster_session_page {

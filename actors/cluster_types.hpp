@@ -66,6 +66,8 @@
 //   node -> router: (cl_sroles_atom, id, add, remove) -> (code, roles)
 //   node -> router: (cl_sconn_atom, id) -> (code, the session's connection)
 //                    sessions/subscribe then asks the connection itself
+//   node -> router: (cl_sreach_atom, filter, limit) -> cluster_reach
+//                    the connected sessions for messages/send-to-filter
 //
 // The group's client-id registry (actors/cluster_claims.hpp) goes through
 // the routers too, to each node's claims actor: (claim_atom, id, node) ->
@@ -172,6 +174,8 @@ using cl_sget_atom = caf::atom_constant<caf::atom("clsget")>;
 using cl_sput_atom = caf::atom_constant<caf::atom("clsput")>;
 using cl_sroles_atom = caf::atom_constant<caf::atom("clsroles")>;
 using cl_sconn_atom = caf::atom_constant<caf::atom("clsconn")>;
+/// A member's connected sessions for messages/send-to-filter.
+using cl_sreach_atom = caf::atom_constant<caf::atom("clsreach")>;
 /// Typed topics the API added or removed, for every member.
 using cl_topic_atom = caf::atom_constant<caf::atom("cltopic")>;
 /// A typed topic's publishes and conditional updates, to its owner.
@@ -223,7 +227,9 @@ using cl_store_atom = caf::atom_constant<caf::atom("clstore")>;
 /// older node drops them (its requests for missing topics stay its own).
 /// 10: the group's security store, kept by the same member as the locks
 /// (cl_store_atom); an older keeper answers with an error, and each node
-/// then keeps its own store, as before.
+/// then keeps its own store, as before. And messages/send-to-filter to
+/// members' sessions (cl_sreach_atom); an older node answers with an error
+/// (named in the answer's `unanswered`).
 inline constexpr uint32_t cluster_protocol_version = 10;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 
@@ -352,6 +358,20 @@ struct cluster_closed {
   bool found = false;
 };
 
+/// A member's connected sessions that a filter selects (at most the limit
+/// asked for), with their connections, for messages/send-to-filter; `more`
+/// when it has more.
+struct cluster_reach {
+  std::vector<std::string> ids;
+  std::vector<caf::actor> connections;
+  bool more = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_reach& x) {
+  return f(caf::meta::type_name("cluster_reach"), x.ids, x.connections, x.more);
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_closed& x) {
   return f(caf::meta::type_name("cluster_closed"), x.closed, x.offline,
@@ -426,5 +446,6 @@ CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_topic))
 CAF_ADD_TYPE_ID(castor_cluster, (std::vector<castor::cluster_topic>))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_handlers))
 CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_closed))
+CAF_ADD_TYPE_ID(castor_cluster, (castor::cluster_reach))
 
 CAF_END_TYPE_ID_BLOCK(castor_cluster)

@@ -4,8 +4,11 @@
 serves requests made on any node (mosquitto_rr over MQTT 5, and the API's
 messages/send), the most specific prefix wins and one prefix's handlers
 take turns wherever they are connected; a handler's registrations end with
-its connection, and with its node when that dies."""
+its connection, and with its node when that dies. Requests to sessions
+(messages/send-to-session, messages/send-to-filter) reach sessions on
+any node."""
 
+import json
 import subprocess
 import threading
 
@@ -135,6 +138,69 @@ def a_request_to_a_session_on_another_node():
                  "NO_SUCH_SESSION", "an id no member has")
         target.disconnect()
         requester.disconnect()
+
+
+@case(server=False, castor_only=True, timeout=120)
+def a_request_to_the_sessions_of_a_filter_on_every_node():
+    """messages/send-to-filter on n2 reaches the sessions the filter selects
+    on every node (MQTT 5 connections on n1, n2 and n3 with a request
+    stream, and one on n3 without, which is not counted); the answers come
+    back in session-id order."""
+    with group() as g:
+        n1, n2, n3 = (g.nodes[n] for n in ("n1", "n2", "n3"))
+        base = unique("f59")
+        prefix = unique("t59f")
+        targets = {}
+        for name, node in (("a", n1), ("b", n2), ("c", n3)):
+            c = connect(node.port, "%s-%s" % (prefix, name))
+            check_eq(ok(request(c, "streams/add", {"path": base}))["added"],
+                     True, "streams/add on " + node.name)
+            targets[name] = c
+        # Selected, but without a stream for the path: not counted.
+        quiet = connect(n3.port, "%s-d" % prefix)
+        requester = connect(n2.port, unique("r59f"))
+        answers = []
+
+        def ask():
+            answers.append(request(
+                requester, "messages/send-to-filter",
+                {"filter": "$ClientId matches '%s-.*'" % prefix,
+                 "path": base + "/ping", "value": {"n": 1}}))
+        t = threading.Thread(target=ask, daemon=True)
+        t.start()
+        for name, c in targets.items():
+            p = c.expect_publish(timeout=10)
+            check_eq((p.topic, json.loads(p.payload)), (base + "/ping", {"n": 1}),
+                     "the request at " + name)
+            c.publish(p.props.get("response_topic"),
+                      json.dumps({"pong": name}).encode(), qos=0)
+        t.join(20)
+        check(answers, "an answer on n2")
+        doc = ok(answers[0])
+        check_eq(doc["sent"], 3, "three sessions answered: %r" % doc)
+        check("unanswered" not in doc, "every member answered: %r" % doc)
+        ids = [a["session"] for a in doc["answers"]]
+        check_eq(ids, sorted(ids), "the answers in session-id order")
+        check_eq(sorted(a["answer"]["pong"] for a in doc["answers"]),
+                 ["a", "b", "c"], "one answer from each node's session")
+        # n3 hangs: its sessions are not reached, the others are, and the
+        # answer names n3.
+        stop_node(n3)
+        answers.clear()
+        t = threading.Thread(target=ask, daemon=True)
+        t.start()
+        for name in ("a", "b"):
+            p = targets[name].expect_publish(timeout=10)
+            targets[name].publish(p.props.get("response_topic"),
+                                  json.dumps({"pong": name}).encode(), qos=0)
+        t.join(20)
+        check(answers, "an answer on n2 while n3 hangs")
+        doc = ok(answers[0])
+        check_eq((doc["sent"], doc.get("unanswered")), (2, ["n3"]),
+                 "n3 named as unanswered: %r" % doc)
+        resume_node(n3)
+        for c in (targets["a"], targets["b"], requester):
+            c.disconnect()
 
 
 @case(server=False, castor_only=True, timeout=120)
