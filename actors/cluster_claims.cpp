@@ -312,10 +312,20 @@ void hold_here(claims_actor* self, const std::vector<std::string>& ids,
         r.holder = node;
       continue;
     }
-    if (r.holder != node)
-      CASTOR_LOG(warning, "cluster",
-                 "client id '" << id << "' is held by " << r.holder << " and "
-                               << node << ": the next CONNECT ends one");
+    if (r.holder == node)
+      continue;
+    // Two nodes took a CONNECT of the id while they could not reach each
+    // other (a partition): the session this owner knew stays, the other
+    // ends (its connection gets DISCONNECT 0x8E).
+    CASTOR_LOG(warning, "cluster",
+               "client id '" << id << "' is held by " << r.holder << " and "
+                             << node << ": the session on " << node << " ends");
+    if (node == self->state.routes->self_node) {
+      if (self->state.registry)
+        self->send(self->state.registry, kick_atom::value, id);
+    } else if (auto router = router_of(self->state, node)) {
+      self->send(router, kick_atom::value, id);
+    }
   }
 }
 
@@ -650,6 +660,12 @@ caf::behavior claims_impl(claims_actor* self, cluster_routes_ptr routes,
       },
       [=](claim_atom, const std::vector<std::string>& ids,
           const std::string& node) { hold_here(self, ids, node); },
+      [=](kick_atom, const std::string& id) {
+        // From the id's owner (through the router): this node's session of
+        // it ends.
+        if (self->state.registry && local())
+          self->send(self->state.registry, kick_atom::value, id);
+      },
       [=](handover_atom, const std::string& id, bool resume,
           const std::string& principal) -> caf::result<session_snapshot> {
         if (auto snap = take_replica(self, id, resume, principal))

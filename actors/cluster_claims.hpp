@@ -28,6 +28,10 @@
 // released: (release_atom, id, node). When the members change, each node
 // tells the new owners of its client ids that it holds them (claim_atom
 // with a list of ids), and an owner forgets what members that left held.
+// An owner told of an id that another node holds (both sides of a
+// partition took a CONNECT of it) keeps the holder it knew and ends the
+// other node's session: (kick_atom, id) to that node, whose connection
+// gets DISCONNECT 0x8E.
 //
 // A persistent session's replica (actors/cluster_replicas.hpp) lives on
 // its keeper, the owner of its client id among the other members; when the

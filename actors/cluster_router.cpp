@@ -434,6 +434,12 @@ caf::message_handler handlers(caf::event_based_actor* self,
           return {"NOT_CONNECTED", caf::actor{}};
         return {std::string{}, r->connection};
       },
+      [=](kick_atom, std::string& id) {
+        // The owner of a client id held on two nodes: this node's session
+        // of it ends (actors/cluster_claims.hpp).
+        if (claims && member())
+          self->send(claims, kick_atom::value, std::move(id));
+      },
       [=](cl_sreach_atom, const std::string& filter,
           uint32_t limit) -> cluster_reach {
         // A member's messages/send-to-filter, for this node's sessions.

@@ -72,8 +72,10 @@
 // The group's client-id registry (actors/cluster_claims.hpp) goes through
 // the routers too, to each node's claims actor: (claim_atom, id, node) ->
 // the previous holder, (claimed_atom, id, claimer, holder), (release_atom,
-// id, node), (claim_atom, ids, node), and (handover_atom, id, resume,
-// principal) -> session_snapshot (actors/types.hpp). The old session and
+// id, node), (claim_atom, ids, node), (kick_atom, id) (the id's session
+// on the node told ends: another node holds it), and (handover_atom, id,
+// resume, principal) -> session_snapshot (actors/types.hpp). The old
+// session and
 // the new one then talk directly: (handover_atom) and (handover_atom,
 // session_snapshot). A version 2 node answers the claims with an error:
 // the claimer then opens the session on its own.
@@ -229,7 +231,9 @@ using cl_store_atom = caf::atom_constant<caf::atom("clstore")>;
 /// (cl_store_atom); an older keeper answers with an error, and each node
 /// then keeps its own store, as before. And messages/send-to-filter to
 /// members' sessions (cl_sreach_atom); an older node answers with an error
-/// (named in the answer's `unanswered`).
+/// (named in the answer's `unanswered`). And the end of one of two
+/// sessions of a client id that both sides of a partition took (kick_atom);
+/// an older node drops it (both sessions stay until the next CONNECT).
 inline constexpr uint32_t cluster_protocol_version = 10;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 

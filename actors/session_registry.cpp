@@ -230,6 +230,17 @@ caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
           const std::string& principal) -> caf::result<session_snapshot> {
         return hand_over(self, id, resume, principal);
       },
+      [=](kick_atom, const std::string& id) {
+        auto& st = self->state;
+        auto i = st.sessions.find(id);
+        if (i == st.sessions.end() || !i->second.held())
+          return;
+        CASTOR_LOG(info, "session " << id,
+                   "ends: the group holds the client id's session on "
+                   "another node (taken while the group was partitioned)");
+        auto principal = i->second.principal;
+        hand_over(self, id, false, principal);
+      },
       [=](promote_atom, attach_request& ar) -> caf::result<attach_result> {
         // A connection without a session actor needs one (it subscribes).
         auto& st = self->state;

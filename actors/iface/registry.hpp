@@ -37,6 +37,10 @@ using registry_interface = caf::typed_actor<
     // another principal is kept and the other CONNECT refused, unless
     // foreign sessions are replaced.
     caf::replies_to<handover_atom, std::string, bool,
-                    std::string>::with<session_snapshot>>;
+                    std::string>::with<session_snapshot>,
+    // From the node's client-id registry: the client id's session on
+    // another node stays (two sides of a partition each took a CONNECT of
+    // it); the connection here gets DISCONNECT 0x8E and the session ends.
+    caf::reacts_to<kick_atom, std::string>>;
 
 } // namespace castor
