@@ -160,6 +160,42 @@ struct handler_syncs {
   std::shared_ptr<handler_sync> missing;
 };
 
+/// How long the members must stay as they are before the owners send
+/// their typed topics' values (a partition heals in steps: one member
+/// after another joins).
+constexpr std::chrono::seconds values_quiet{1};
+
+/// The members as the router last saw them, and whether the values of the
+/// typed topics this node owns are still to be sent to them.
+struct value_sync {
+  std::vector<std::pair<std::string, caf::actor_addr>> members;
+  std::chrono::steady_clock::time_point changed;
+  bool pending = false;
+};
+
+/// A second after the members last changed, has the typed topics this
+/// node owns send their values to every member (the sides of a healed
+/// partition held different values; each topic takes its owner's).
+void send_values(
+    caf::event_based_actor* self, const topic_tree_interface& tree,
+    value_sync& vs,
+    const std::vector<std::pair<std::string, caf::actor>>& members) {
+  std::vector<std::pair<std::string, caf::actor_addr>> now;
+  for (auto& [node, router] : members)
+    now.emplace_back(node, router.address());
+  auto t = std::chrono::steady_clock::now();
+  if (now != vs.members) {
+    vs.members = std::move(now);
+    vs.changed = t;
+    vs.pending = !vs.members.empty();
+    return;
+  }
+  if (!vs.pending || t - vs.changed < values_quiet)
+    return;
+  vs.pending = false;
+  self->send(tree, cl_values_atom::value);
+}
+
 /// Sends the members (`members`, now) this node's registrations of `sync`
 /// as `atom`: all of them if they changed, else to those that joined.
 template <class Atom>
@@ -190,6 +226,7 @@ caf::message_handler handlers(caf::event_based_actor* self,
   auto topic_idle_ms = opts.topic_idle_ms;
   auto locks = opts.locks;
   auto store = opts.store;
+  auto values = std::make_shared<value_sync>();
   // What this node's own actors send (the agent).
   auto local = [self] {
     auto& sender = self->current_sender();
@@ -315,7 +352,15 @@ caf::message_handler handlers(caf::event_based_actor* self,
         auto members = routes->member_routers();
         share_handlers(self, sync.message, members, cl_handler_atom::value);
         share_handlers(self, sync.missing, members, cl_missing_atom::value);
+        send_values(self, tree, *values, members);
         self->delayed_send(self, handler_sync_period, cl_handler_atom::value);
+      },
+      [=](cl_values_atom, publish_batch& b) {
+        // The values of typed topics a member owns: each topic here takes
+        // its owner's.
+        if (member())
+          self->send(tree, cl_values_atom::value, std::move(b),
+                     self->current_sender()->node());
       },
       [=](cl_handler_atom, cluster_handlers& h) {
         if (sync.message && member())
@@ -490,8 +535,8 @@ caf::behavior router(caf::event_based_actor* self, topic_tree_interface tree,
     sync.missing = std::make_shared<handler_sync>(
         handlers_ptr{opts.missing, &opts.missing->handlers}, routes->self_node,
         self->node());
-  if (sync.message || sync.missing)
-    self->send(self, cl_handler_atom::value);
+  // The router's timer: handlers and typed topics' values to the members.
+  self->send(self, cl_handler_atom::value);
   return census(self, metrics::actor_kind::cluster_router,
                 handlers(self, std::move(tree), std::move(routes), opts,
                          std::move(sync)));

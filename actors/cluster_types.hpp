@@ -119,6 +119,14 @@
 //
 //   router -> router: (cl_missing_atom, cluster_handlers)
 //
+// Typed topics' values (docs/cluster.md, "Partitions"): a second after
+// the members last changed, each typed topic this node owns sends its
+// value to every member's router (the way its updates go, so never after
+// a newer one); a topic takes one from its owner only (the sides of a
+// healed partition held different values):
+//
+//   topic -> router: (cl_values_atom, publish_batch)   one value
+//
 // Session locks (docs/cluster.md, "Locks"): the member that has run
 // longest keeps the group's locks; the other members' lock actors hand it
 // their sessions' requests, and tell it when a session ends:
@@ -190,6 +198,9 @@ using cl_handler_atom = caf::atom_constant<caf::atom("clhandler")>;
 using cl_missing_atom = caf::atom_constant<caf::atom("clmissing")>;
 /// A member's lock requests, for the group's lock keeper.
 using cl_lock_atom = caf::atom_constant<caf::atom("cllock")>;
+/// Typed topics' values, from their owners once the members have stopped
+/// changing (a partition healed), for every member.
+using cl_values_atom = caf::atom_constant<caf::atom("clvalues")>;
 /// The group's security store, kept by the same member as the locks.
 using cl_store_atom = caf::atom_constant<caf::atom("clstore")>;
 
@@ -234,6 +245,8 @@ using cl_store_atom = caf::atom_constant<caf::atom("clstore")>;
 /// (named in the answer's `unanswered`). And the end of one of two
 /// sessions of a client id that both sides of a partition took (kick_atom);
 /// an older node drops it (both sessions stay until the next CONNECT).
+/// And typed topics' values from their owners once the members stop
+/// changing (cl_values_atom); an older node drops them.
 inline constexpr uint32_t cluster_protocol_version = 10;
 inline constexpr uint32_t cluster_protocol_min_version = 2;
 

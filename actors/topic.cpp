@@ -701,6 +701,38 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         b.remote = true; // for plain subscribers here, not share groups
         take_publishes(self, std::move(b), nullptr);
       },
+      [=](cl_values_atom) {
+        // Its value to every member, if it is a typed topic this node owns
+        // (not a series: a series' events are synced as events). Sent by
+        // this actor, on the way its updates take to the members, so that
+        // it never reaches a member after a newer update.
+        auto& st = self->state;
+        value_kept(st);
+        if (!owner_ordered(st) || series_of(st) || owner_router(self)
+            || !st.last || st.last.expired(std::chrono::steady_clock::now()))
+          return;
+        publish_batch b;
+        b.msgs.push_back(st.last.msg);
+        for (auto& r : st.routes->routers())
+          self->send(r, cl_values_atom::value, b);
+      },
+      [=](cl_values_atom, mqtt::message_ptr& m, const caf::node_id& from) {
+        // Its owner's value: taken as an update from the owner when it
+        // differs (the sides of a healed partition held two values).
+        auto& st = self->state;
+        value_kept(st);
+        if (!m || !owner_ordered(st) || series_of(st))
+          return;
+        auto owner = owner_router(self);
+        if (!owner || owner.node() != from)
+          return;
+        if (st.last && st.last.msg && st.last.msg->payload == m->payload)
+          return;
+        publish_batch b;
+        b.msgs.push_back(std::move(m));
+        b.remote = true; // for this node's subscribers, as the owner's are
+        take_publishes(self, std::move(b), nullptr);
+      },
       [=](fetch_atom) -> mqtt::message_ptr {
         auto& st = self->state;
         if (st.last && st.last.expired(std::chrono::steady_clock::now())) {

@@ -293,6 +293,35 @@ void unsubscribe_one(Self* self, const caf::actor& session,
   unsubscribe_at(self, subject, session, filter, group, acc);
 }
 
+/// What every topic answers to `atom` (cl_sync_atom: its retained
+/// message), gathered in one batch.
+template <class Self, class Atom>
+caf::result<publish_batch> gather(Self* self, Atom atom) {
+  std::vector<topic_interface> ts;
+  self->state.topics.for_each_match(
+      "#", [&](std::string_view, topic_interface& t) { ts.push_back(t); });
+  if (ts.empty())
+    return publish_batch{};
+  auto rp = self->template make_response_promise<publish_batch>();
+  struct pending {
+    size_t left;
+    publish_batch out;
+  };
+  auto acc = std::make_shared<pending>(pending{ts.size(), {}});
+  auto one = [=](std::vector<mqtt::message_ptr> ms) mutable {
+    for (auto& m : ms)
+      if (m)
+        acc->out.msgs.push_back(std::move(m));
+    if (--acc->left == 0)
+      rp.deliver(std::move(acc->out));
+  };
+  for (auto& t : ts)
+    tracked(self->request(t, topic_request_timeout, atom))
+        .then([=](publish_batch& b) mutable { one(std::move(b.msgs)); },
+              [=](caf::error&) mutable { one({}); });
+  return rp;
+}
+
 } // namespace
 
 /// Whether the watch `w` selects `path` and its watcher may select it.
@@ -526,30 +555,27 @@ caf::behavior topic_tree_impl(Self* self) {
       },
       [=](cl_sync_atom) -> caf::result<publish_batch> {
         // Every topic's retained message ('$' topics are the server's).
-        std::vector<topic_interface> ts;
+        return gather(self, cl_sync_atom::value);
+      },
+      [=](cl_values_atom) {
+        // The typed topics this node owns send their values to the members.
         self->state.topics.for_each_match(
-            "#",
-            [&](std::string_view, topic_interface& t) { ts.push_back(t); });
-        if (ts.empty())
-          return publish_batch{};
-        auto rp = self->template make_response_promise<publish_batch>();
-        struct pending {
-          size_t left;
-          publish_batch out;
-        };
-        auto acc = std::make_shared<pending>(pending{ts.size(), {}});
-        auto one = [=](std::vector<mqtt::message_ptr> ms) mutable {
-          for (auto& m : ms)
-            if (m)
-              acc->out.msgs.push_back(std::move(m));
-          if (--acc->left == 0)
-            rp.deliver(std::move(acc->out));
-        };
-        for (auto& t : ts)
-          tracked(self->request(t, topic_request_timeout, cl_sync_atom::value))
-              .then([=](publish_batch& b) mutable { one(std::move(b.msgs)); },
-                    [=](caf::error&) mutable { one({}); });
-        return rp;
+            "#", [&](std::string_view, topic_interface& t) {
+              self->send(t, cl_values_atom::value);
+            });
+      },
+      [=](cl_values_atom, publish_batch& b, const caf::node_id& from) {
+        for (auto& m : b.msgs) {
+          if (!m)
+            continue;
+          auto name = m->topic;
+          auto go = [=]() mutable {
+            self->send(get_or_create(self, name), cl_values_atom::value, m,
+                       from);
+          };
+          if (!after_retire(self, name, go))
+            go();
+        }
       },
       [=](cl_sync_atom, publish_batch& b) {
         for (auto& m : b.msgs) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include <caf/actor.hpp>
+#include <caf/node_id.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
@@ -30,6 +31,12 @@ using topic_interface = caf::typed_actor<
     // joined; and another member's, taken only if it has none.
     caf::replies_to<cl_sync_atom>::with<publish_batch>,
     caf::reacts_to<cl_sync_atom, mqtt::message_ptr>,
+    // Node groups: if it is a typed topic this node owns, it sends its
+    // value to every member's router (after its own updates, so a member
+    // never gets it after a newer one); and the value its owner (on the
+    // node given) holds, taken if it differs from its own.
+    caf::reacts_to<cl_values_atom>,
+    caf::reacts_to<cl_values_atom, mqtt::message_ptr, caf::node_id>,
     // From the tree: a session's subscription; the current value (retained
     // message), if any, for the session to send as its protocol says.
     caf::replies_to<subscribe_atom, topic_subscription>::with<retained_batch>,

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include <caf/node_id.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -32,6 +33,11 @@ using topic_tree_interface = caf::typed_actor<
     // joined), and another member's retained messages to fill in.
     caf::replies_to<cl_sync_atom>::with<publish_batch>,
     caf::reacts_to<cl_sync_atom, publish_batch>,
+    // Node groups: the typed topics this node owns send their values to
+    // the members; and the values a member (on the node given) sent as
+    // their owner.
+    caf::reacts_to<cl_values_atom>,
+    caf::reacts_to<cl_values_atom, publish_batch, caf::node_id>,
     // A session's subscription (a filter); the retained messages to send.
     caf::replies_to<subscribe_atom, topic_subscription>::with<retained_batch>,
     // Forget a session's filters; true once every topic concerned has.

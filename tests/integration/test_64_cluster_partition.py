@@ -9,8 +9,9 @@ subscribers of their side, typed topics take updates on both sides (each
 side has an owner), a client id may hold a session on each side. After
 it heals the group is whole again: publishes cross again, a retained
 message set on one side only reaches the other, every typed topic has
-one owner again (two compare-and-set updates against one value made on
-two nodes: one holds) and its next update reaches every node, and a
+one owner again, whose value every node takes once the members stop
+changing (two compare-and-set updates against one value made on two
+nodes: one holds), and a
 client id's two sessions become one (the other's connection gets
 DISCONNECT 0x8E). Skipped where network namespaces cannot be made (not
 root, no iproute2)."""
@@ -159,11 +160,15 @@ def a_partition_and_its_healing():
         g.start()
         n1, n2, n3 = (g.nodes[n] for n in NODES)
         base = unique("p64")
-        ok(api_on(n1, "topics/add", {"path": base + "/state", "type": "json"}))
-        ok(api_on(n2, "topics/update", {"path": base + "/state",
-                                        "value": {"v": 0}}))
-        settle(lambda: value_on(n1, base + "/state") == {"v": 0},
-               "the typed topic's value on n1")
+        # Two typed topics: one owned by n1 (alone in the partition), one
+        # by n3 (with n2).
+        owned = {o: topic_owned_by(o, base + "/state-" + o, NODES)
+                 for o in ("n1", "n3")}
+        for path in owned.values():
+            ok(api_on(n1, "topics/add", {"path": path, "type": "json"}))
+            ok(api_on(n2, "topics/update", {"path": path, "value": {"v": 0}}))
+            settle(lambda: value_on(n1, path) == {"v": 0},
+                   "the typed topic's value on n1")
         # The cut: n1 alone, n2 and n3 together.
         g.cut(["n1"], ["n2", "n3"])
         wait_members(n1, [], timeout=15, what="n1 alone")
@@ -178,10 +183,11 @@ def a_partition_and_its_healing():
         check_eq(lines_of(s3), [base + "/data/b from-n2"], "n3's subscriber")
         check_eq(lines_of(s1), [base + "/data/a from-n1"], "n1's subscriber")
         # Typed topics take updates on both sides.
-        ok(api_on(n1, "topics/update", {"path": base + "/state", "value": {"v": "a"}}))
-        ok(api_on(n3, "topics/update", {"path": base + "/state", "value": {"v": "b"}}))
-        check_eq(value_on(n1, base + "/state"), {"v": "a"}, "n1's value")
-        check_eq(value_on(n2, base + "/state"), {"v": "b"}, "n2's value")
+        for path in owned.values():
+            ok(api_on(n1, "topics/update", {"path": path, "value": {"v": "a"}}))
+            ok(api_on(n3, "topics/update", {"path": path, "value": {"v": "b"}}))
+            check_eq(value_on(n1, path), {"v": "a"}, "n1's value")
+            check_eq(value_on(n2, path), {"v": "b"}, "n2's value")
         # A retained message on one side only.
         mosquitto_pub(n1, base + "/ret/one", 1, ["only-n1"], retain=True)
         check_eq(retained(n3, base + "/ret/one"), None, "nothing retained on n3")
@@ -222,17 +228,24 @@ def a_partition_and_its_healing():
         check_eq(lines_of(s3), [base + "/data/c after"], "n3's subscriber after")
         settle(lambda: retained(n3, base + "/ret/one") == "only-n1",
                "n1's retained message on n3")
+        # Each typed topic's owner sends its value once the members stop
+        # changing: every node holds the owner's side's value.
+        for owner, side in (("n1", "a"), ("n3", "b")):
+            for n in (n1, n2, n3):
+                settle(lambda: value_on(n, owned[owner]) == {"v": side},
+                       "%s's value of the topic %s owns" % (n.name, owner))
         # One owner: of two compare-and-set updates made on n1 and n3
         # against the value, one holds.
-        ok(api_on(n2, "topics/update", {"path": base + "/state", "value": {"v": 1}}))
+        state = owned["n3"]
+        ok(api_on(n2, "topics/update", {"path": state, "value": {"v": 1}}))
         for n in (n1, n2, n3):
-            settle(lambda: value_on(n, base + "/state") == {"v": 1},
+            settle(lambda: value_on(n, state) == {"v": 1},
                    "one value on " + n.name)
         answers = []
 
         def cas(node, v):
             answers.append(api_on(node, "topics/update", {
-                "path": base + "/state", "value": {"v": v},
+                "path": state, "value": {"v": v},
                 "constraint": {"value": {"v": 1}}}))
         ts = [threading.Thread(target=cas, args=(n, v))
               for n, v in ((n1, 2), (n3, 3))]
