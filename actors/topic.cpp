@@ -602,48 +602,8 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
       },
       [=](unsub_atom, const caf::actor& session, const std::string& filter,
           const std::string& group) -> bool {
-        auto& st = self->state;
-        if (!group.empty()) {
-          auto i = st.groups.find(group_key(group, filter));
-          if (i == st.groups.end())
-            return true;
-          auto& ms = i->second.members;
-          ms.erase(std::remove_if(ms.begin(), ms.end(),
-                                  [&](const topic_state::member& m) {
-                                    if (m.session != session)
-                                      return false;
-                                    count_delta(st, m.e, -1);
-                                    return true;
-                                  }),
-                   ms.end());
-          if (ms.empty())
-            st.groups.erase(i);
-          if (st.subs.count(session) == 0 && !in_share_group(st, session))
-            forget_session(self, session);
-          drain_stash(self);
-          arm_gc(self);
-          removal_subscriptions(self, removal_action(self));
-          return true;
-        }
-        auto i = st.subs.find(session);
-        if (i == st.subs.end())
-          return true;
-        auto& es = i->second.entries;
-        es.erase(std::remove_if(es.begin(), es.end(),
-                                [&](const entry& e) {
-                                  if (e.filter != filter)
-                                    return false;
-                                  count_delta(st, e, -1);
-                                  return true;
-                                }),
-                 es.end());
-        if (!es.empty()) {
-          // The remaining subscriptions' options alone from now on.
-          i->second.options = options_of(es);
-        } else {
-          st.subs.erase(i);
-          if (!in_share_group(st, session))
-            forget_session(self, session);
+        if (remove_subscription(self, session, filter, group)) {
+          // The share group or the session's last subscription went.
           drain_stash(self);
           arm_gc(self);
           removal_subscriptions(self, removal_action(self));

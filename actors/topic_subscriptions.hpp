@@ -114,4 +114,54 @@ void add_subscription(Self* self, const topic_subscription& ts) {
   sub.options = options_of(sub.entries);
 }
 
+/// Removes the session's subscription `filter` (in share group `group`,
+/// if not empty); the session is forgotten once it has none left here.
+/// Whether a share group's member or a session's last plain subscription
+/// went (the topic may then go on, or idle).
+template <class Self>
+bool remove_subscription(Self* self, const caf::actor& session,
+                         const std::string& filter, const std::string& group) {
+  auto& st = self->state;
+  if (!group.empty()) {
+    auto i = st.groups.find(group_key(group, filter));
+    if (i == st.groups.end())
+      return false;
+    auto& ms = i->second.members;
+    ms.erase(std::remove_if(ms.begin(), ms.end(),
+                            [&](const topic_state::member& m) {
+                              if (m.session != session)
+                                return false;
+                              count_delta(st, m.e, -1);
+                              return true;
+                            }),
+             ms.end());
+    if (ms.empty())
+      st.groups.erase(i);
+    if (st.subs.count(session) == 0 && !in_share_group(st, session))
+      forget_session(self, session);
+    return true;
+  }
+  auto i = st.subs.find(session);
+  if (i == st.subs.end())
+    return false;
+  auto& es = i->second.entries;
+  es.erase(std::remove_if(es.begin(), es.end(),
+                          [&](const entry& e) {
+                            if (e.filter != filter)
+                              return false;
+                            count_delta(st, e, -1);
+                            return true;
+                          }),
+           es.end());
+  if (!es.empty()) {
+    // The remaining subscriptions' options alone from now on.
+    i->second.options = options_of(es);
+    return false;
+  }
+  st.subs.erase(i);
+  if (!in_share_group(st, session))
+    forget_session(self, session);
+  return true;
+}
+
 } // namespace castor::topic_detail
