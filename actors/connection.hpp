@@ -78,6 +78,10 @@ struct connection_context {
   locks_interface locks;
   /// Connect timeouts and keep alive (actors/timer_wheel.hpp).
   caf::actor timers;
+  /// The store writer when changes are acknowledged once on disk
+  /// (storage.durability sync; else null): the API's answers to topics/add,
+  /// topics/update and topics/remove wait for it.
+  caf::actor store_sync;
   /// Subscription changes in progress, shared by every connection of the
   /// server (actors/subscription_gate.hpp).
   std::shared_ptr<subscription_gate> gate;

@@ -11,6 +11,7 @@
 #include "actors/topic_deliver.hpp"
 #include "actors/topic_forward.hpp"
 #include "actors/topic_series.hpp"
+#include "actors/topic_store.hpp"
 #include "actors/topic_subscriptions.hpp"
 #include "actors/topic_values.hpp"
 #include "actors/timers.hpp"
@@ -67,7 +68,7 @@ void drain_stash(Self* self) {
     }
     fan_out(self, s.msgs, s.shares.get(), s.events);
     if (s.reply)
-      s.rp.deliver(true);
+      when_stored(self, [rp = std::move(s.rp)]() mutable { rp.deliver(true); });
   }
 }
 
@@ -78,12 +79,14 @@ template <class Self>
 bool forget_value(Self* self, uint32_t idle_ms) {
   auto& st = self->state;
   bool had = st.last || st.current;
+  auto before = stored_now(st);
   st.last = update{};
   st.basis = delta_basis{};
-  st.current = update{};
+  clear_retained(st);
   st.series.reset();
   st.removed = true;
   st.idle_ms = idle_ms;
+  store_changes(self, before);
   note_value(self);
   arm_gc(self);
   return had;
@@ -161,6 +164,7 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs,
   auto& st = self->state;
   auto now = std::chrono::steady_clock::now();
   bool cleared = false;
+  auto before = stored_now(st);
   auto keep = begin_fan_out(self);
   bool conflate = conflates(st);
   bool tidy = st.spec && st.spec->tidy_on_unsubscribe;
@@ -177,6 +181,7 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs,
     for (auto& u : ups)
       u.tidy = tidy;
     deliver_updates(self, std::move(ups), shares, fromp);
+    store_changes(self, before);
     return;
   }
   for (uint32_t i = 0; i < msgs.size(); ++i) {
@@ -184,9 +189,9 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs,
     update u{++st.seq, value_type::binary, m, nullptr, 0, conflate, tidy};
     if (u.clears_value()) {
       cleared = cleared || static_cast<bool>(st.current);
-      st.current = update{};
+      clear_retained(st);
     } else if (u.keeps_value()) {
-      st.current = u;
+      keep_retained(st, u);
     }
     if (!u.expired(now)) {
       if (keep == kept::with_deltas && st.delta_entries > 0)
@@ -201,6 +206,7 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs,
   if (cleared && !st.current)
     arm_gc(self);
   deliver_updates(self, std::move(ups), shares, fromp);
+  store_changes(self, before);
 }
 
 /// Sends every subscriber `ups`: plain subscribers share one list, each
@@ -245,7 +251,7 @@ void fan_out_or_stash(Self* self, std::vector<mqtt::message_ptr>&& msgs,
   if (acks) {
     auto local = [self, msgs = std::move(msgs), acks, shares] {
       fan_out(self, msgs, shares.get());
-      acks->done();
+      when_stored(self, [acks] { acks->done(); });
     };
     if (!st.stash.empty() || held_back(st)) {
       topic_state::stashed s;
@@ -268,7 +274,7 @@ void fan_out_or_stash(Self* self, std::vector<mqtt::message_ptr>&& msgs,
   }
   fan_out(self, msgs, shares.get(), events);
   if (rp)
-    rp->deliver(true);
+    when_stored(self, [rp = *rp]() mutable { rp.deliver(true); });
 }
 
 /// Runs `run` now, or when its turn comes (after what waits in the stash,
@@ -351,14 +357,14 @@ void take_as_owner(Self* self, std::vector<mqtt::message_ptr>&& msgs,
              finish = std::move(finish)] {
       fan_out(self, msgs, shares.get());
       if (finish)
-        finish();
+        when_stored(self, finish);
     };
     st.stash.push_back(std::move(s));
     return;
   }
   fan_out(self, msgs, fw.shares.get());
   if (finish)
-    finish();
+    when_stored(self, finish);
 }
 
 /// Takes a batch: from a connection of this node (in a node group, it goes
@@ -457,7 +463,7 @@ void take_conditional(Self* self, conditional_update&& cu,
       std::vector<mqtt::message_ptr> msgs{std::move(*m)};
       if (!st.routes) {
         fan_out(self, msgs);
-        rp.deliver(update_outcome{});
+        when_stored(self, [rp]() mutable { rp.deliver(update_outcome{}); });
         return;
       }
       // To the other members too; answered once they have it (a typed
@@ -467,9 +473,9 @@ void take_conditional(Self* self, conditional_update&& cu,
           owner_ordered(st));
       fan_out(self, msgs, fw.shares.get());
       if (fw.acks)
-        fw.acks->done();
+        when_stored(self, [acks = fw.acks] { acks->done(); });
       else
-        rp.deliver(update_outcome{});
+        when_stored(self, [rp]() mutable { rp.deliver(update_outcome{}); });
       return;
     }
     rp.deliver(std::get<update_outcome>(std::move(r)));
@@ -590,7 +596,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         if (!st.current)
           return result;
         if (st.current.expired(std::chrono::steady_clock::now())) {
-          st.current = update{};
+          clear_retained(st);
           return result;
         }
         result.items.push_back(st.current);
@@ -701,6 +707,11 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         }
         return st.last.msg;
       },
+      [=](restore_atom, mqtt::message_ptr& retained, mqtt::message_ptr& value) {
+        // What the store kept before the restart (before any publish).
+        restore_values(self, retained, value);
+        note_value(self);
+      },
       [=](keep_atom) {
         self->state.idle_ms = 0; // a pending idle check finds it kept
       },
@@ -752,7 +763,9 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
           return false;
         }
         CASTOR_LOG(debug, "topic " << st.name, "retiring (idle)");
+        auto before = stored_now(st);
         st.last = update{};
+        store_changes(self, before);
         note_value(self);
         self->quit();
         return true;

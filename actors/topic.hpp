@@ -31,6 +31,8 @@
 #include "actors/cluster_routes.hpp"
 #include "actors/iface/topic.hpp"
 #include "actors/iface/topic_tree.hpp"
+#include "actors/retained_budget.hpp"
+#include "actors/store_writer.hpp"
 #include "actors/topic_removal.hpp"
 #include "actors/types.hpp"
 #include "protocol/time_series.hpp"
@@ -163,6 +165,12 @@ struct topic_state {
   /// fan-out under way (cut once it is done), and how many were cut.
   std::vector<caf::actor> behind;
   uint64_t cut_behind = 0;
+  /// The store (docs/persistence.md; null: nothing is kept), and whether
+  /// records were sent to it that a publisher's answer must wait for.
+  store_link_ptr store;
+  bool unsynced = false;
+  /// The bound on retained messages, shared by every topic (null: none).
+  retained_budget_ptr retained;
 
   bool collectable() const noexcept {
     return subs.empty() && groups.empty() && !current && stash.empty()

@@ -54,12 +54,16 @@ topic_interface get_or_create(Self* self, const std::string& name) {
   caf::actor spawned;
   auto sessions = st.sessions;
   auto routes = st.routes;
+  auto store = st.store;
+  auto retained = st.retained;
   if (st.topics_on_io_thread) {
     spawned = self->home_system().middleman().spawn_broker(
-        [sessions, routes](topic_broker_type* t, std::string n,
-                           caf::actor timers, mapping_ptr m) {
+        [sessions, routes, store, retained](topic_broker_type* t, std::string n,
+                                            caf::actor timers, mapping_ptr m) {
           t->state.removal.directory = sessions;
           t->state.routes = routes;
+          t->state.store = store;
+          t->state.retained = retained;
           return topic_broker(t, std::move(n), std::move(timers),
                               std::move(m));
         },
@@ -68,9 +72,12 @@ topic_interface get_or_create(Self* self, const std::string& name) {
     self->link_to(spawned);
   } else {
     spawned = self->template spawn<caf::linked>(
-        [sessions, routes](topic_actor_type* t, std::string n, mapping_ptr m) {
+        [sessions, routes, store, retained](topic_actor_type* t, std::string n,
+                                            mapping_ptr m) {
           t->state.removal.directory = sessions;
           t->state.routes = routes;
+          t->state.store = store;
+          t->state.retained = retained;
           return topic_actor(t, std::move(n), std::move(m));
         },
         name, st.mapping);
@@ -587,6 +594,17 @@ caf::behavior topic_tree_impl(Self* self) {
             go();
         }
       },
+      [=](restore_atom, const std::string& name, mqtt::message_ptr& retained,
+          mqtt::message_ptr& value) {
+        // Before the listeners open: nothing else asks for this topic yet.
+        auto t = get_or_create(self, name);
+        auto& st = self->state;
+        if (st.mapping && st.mapping->added(name))
+          self->send(t, keep_atom::value);
+        self->send(t, restore_atom::value, std::move(retained),
+                   std::move(value));
+      },
+      [=](restore_atom) { return true; },
       [=](publish_atom, mqtt::message_ptr& m) {
         auto name = m->topic;
         auto send = [=](mqtt::message_ptr msg) {

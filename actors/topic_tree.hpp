@@ -21,6 +21,8 @@
 #include "actors/cluster_types.hpp"
 #include "actors/iface/topic_tree.hpp"
 #include "actors/session_directory.hpp"
+#include "actors/retained_budget.hpp"
+#include "actors/store_writer.hpp"
 #include "actors/missing_topics.hpp"
 #include "actors/types.hpp"
 #include "protocol/topic_index.hpp"
@@ -63,6 +65,10 @@ struct topic_tree_state {
   /// this node's plain subscriptions by subject: (session, filter); and
   /// its share groups ("group\0filter") with their member sessions.
   cluster_routes_ptr routes;
+  /// The store (null: nothing is kept), handed to every topic.
+  store_link_ptr store;
+  /// The bound on retained messages (null: none), handed to every topic.
+  retained_budget_ptr retained;
   std::unordered_map<std::string,
                      std::set<std::pair<caf::actor_addr, std::string>>>
       local_routes;

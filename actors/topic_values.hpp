@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "actors/topic.hpp"
+#include "log/log.hpp"
 
 namespace castor::topic_detail {
 
@@ -29,6 +30,42 @@ inline kept value_kept(topic_state& st) {
   if (st.spec->dont_retain_value)
     return kept::nothing;
   return st.spec->publish_values_only ? kept::value_only : kept::with_deltas;
+}
+
+/// The retained message goes (cleared, expired, removed), and its room in
+/// the bound with it.
+inline void clear_retained(topic_state& st) {
+  if (st.current && st.retained)
+    st.retained->give(retained_budget::size_of(*st.current.msg));
+  st.current = update{};
+}
+
+/// `u` becomes the retained message, if the bound has room for it; if not,
+/// the topic keeps none (never a stale one) and the refusal is counted and
+/// logged (the first, then every thousandth).
+inline void keep_retained(topic_state& st, const update& u) {
+  if (st.retained) {
+    bool had = static_cast<bool>(st.current);
+    auto old = had ? retained_budget::size_of(*st.current.msg) : 0;
+    if (!st.retained->take(retained_budget::size_of(*u.msg), had, old)) {
+      if (had)
+        st.retained->give(old);
+      st.current = update{};
+      auto n = st.retained->refused.load(std::memory_order_relaxed);
+      if (n == 1 || n % 1000 == 0)
+        CASTOR_LOG(warning, "topic " << st.name,
+                   "retained message not kept: the server holds "
+                       << st.retained->messages.load() << " of "
+                       << st.retained->max_messages << " messages, "
+                       << st.retained->bytes.load() << " of "
+                       << st.retained->max_bytes
+                       << " bytes (mqtt.max_retained_messages, "
+                          "mqtt.max_retained_bytes); "
+                       << n << " refused so far");
+      return;
+    }
+  }
+  st.current = u;
 }
 
 /// Whether the topic conflates (CONFLATION conflate or always); its

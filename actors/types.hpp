@@ -120,6 +120,13 @@ using fence_atom = caf::atom_constant<caf::atom("fence")>;
 /// A persistent session's replica on another node of the group, which
 /// resumes the session if its node dies (actors/cluster_claims.hpp).
 using replica_atom = caf::atom_constant<caf::atom("replica")>;
+/// The store writer (actors/store_writer.hpp): a record to keep, a wait
+/// until what was written before is on disk, a backup; and a topic's
+/// values read back at startup.
+using store_atom = caf::atom_constant<caf::atom("store")>;
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
+using backup_atom = caf::atom_constant<caf::atom("backup")>;
+using restore_atom = caf::atom_constant<caf::atom("restore")>;
 
 /// Modes of (flow_atom, uint8_t) from a connection to its session.
 enum class flow_mode : uint8_t {

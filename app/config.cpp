@@ -168,6 +168,8 @@ const table<mqtt_config>& mqtt_table() {
       uint_field("max_subscriptions_per_client",
                  &m::max_subscriptions_per_client, 1),
       uint_field("topic_idle_timeout_ms", &m::topic_idle_timeout_ms, 0),
+      uint_field("max_retained_messages", &m::max_retained_messages, 0),
+      uint_field("max_retained_bytes", &m::max_retained_bytes, 0),
   };
   return rows;
 }
@@ -518,6 +520,25 @@ const table<cluster_config>& cluster_table() {
   return rows;
 }
 
+const table<storage_config>& storage_table() {
+  using c = storage_config;
+  static const table<storage_config> rows{
+      bool_field("enabled", &c::enabled),
+      string_field("data_dir", &c::data_dir,
+                   [](const std::string& text) -> std::string {
+                     return text.empty() ? "a directory is required"
+                                         : std::string{};
+                   }),
+      enum_field("durability", &c::durability,
+                 enum_names<durability_mode>{
+                     {"sync", durability_mode::sync},
+                     {"async", durability_mode::async},
+                 }),
+      uint_field("async_interval_ms", &c::async_interval_ms, 1, 60000),
+  };
+  return rows;
+}
+
 /// The cluster section, and what its keys require of each other.
 field<config> cluster_field() {
   auto plain = section_field("cluster", &config::cluster, cluster_table);
@@ -587,6 +608,7 @@ const table<config>& config_table() {
       section_field("messaging", &config::messaging, messaging_table),
       section_field("security", &config::security, security_table),
       cluster_field(),
+      section_field("storage", &config::storage, storage_table),
   };
   return rows;
 }

@@ -103,6 +103,11 @@ struct mqtt_config {
   /// this long is retired (its actor ends; the name comes back on next
   /// use). 0 = topics live as long as the server.
   uint32_t topic_idle_timeout_ms = 60000;
+  /// Retained messages the server keeps at most, and their bytes (topic
+  /// and payload); beyond them a retained message is delivered but not
+  /// kept. 0 = no bound.
+  uint64_t max_retained_messages = 10000000;
+  uint64_t max_retained_bytes = 4294967296;
 };
 
 enum class actor_placement : uint8_t { io_thread, workers };
@@ -118,6 +123,22 @@ struct topics_config {
 struct messaging_config {
   /// How long a message handler has to answer a request (else TIMEOUT).
   uint32_t request_timeout_ms = 10000;
+};
+
+/// When an acknowledged change is on disk (docs/persistence.md).
+enum class durability_mode : uint8_t {
+  sync, ///< before it is acknowledged (group commit: one fsync for many)
+  async ///< within async_interval_ms after (a crash may lose that much)
+};
+
+/// What survives a restart (docs/persistence.md).
+struct storage_config {
+  bool enabled = true;
+  /// The store's directory; relative to the working directory.
+  std::string data_dir = "data";
+  durability_mode durability = durability_mode::sync;
+  /// With durability async: how often the write-ahead log reaches the disk.
+  uint32_t async_interval_ms = 100;
 };
 
 /// A node group (docs/cluster.md): nodes that join over CAF's distribution
@@ -167,6 +188,7 @@ struct config {
   messaging_config messaging;
   security_config security;
   cluster_config cluster;
+  storage_config storage;
   log_level log = log_level::info;
   log_format log_fmt = log_format::text;
   uint32_t scheduler_threads = 0; ///< 0 = cores - 1, at least 1

@@ -518,6 +518,55 @@ void cluster_metrics(exposition& e, const http_context& ctx) {
 
 } // namespace
 
+void storage_metrics(exposition& e, const http_context& ctx) {
+  if (auto r = ctx.retained.get()) {
+    e.family("retained_messages", "gauge",
+             "Retained messages the server keeps (bound: "
+             "mqtt.max_retained_messages).")
+        .sample(static_cast<double>(r->messages.load()));
+    e.family("retained_bytes", "gauge",
+             "Their bytes, topic and payload (bound: "
+             "mqtt.max_retained_bytes).")
+        .sample(static_cast<double>(r->bytes.load()));
+    e.family("retained_refused_total", "counter",
+             "Retained messages delivered but not kept, for the bound.")
+        .sample(static_cast<double>(r->refused.load()));
+  }
+  if (!ctx.storage)
+    return;
+  auto& c = *ctx.storage;
+  auto get = [](const std::atomic<uint64_t>& v) {
+    return static_cast<double>(v.load(std::memory_order_relaxed));
+  };
+  e.family("storage_records_written_total", "counter",
+           "Records the store writer wrote or erased (retained messages, "
+           "typed topics' values, the API's topics).")
+      .sample(get(c.records));
+  e.family("storage_written_bytes_total", "counter",
+           "Bytes of the records written.")
+      .sample(get(c.bytes));
+  e.family("storage_batches_total", "counter",
+           "Write batches (group commit: every record that arrived while "
+           "the last one was written goes in the next).")
+      .sample(get(c.batches));
+  e.family("storage_syncs_total", "counter", "fsyncs of the write-ahead log.")
+      .sample(get(c.syncs));
+  e.family("storage_sync_seconds_total", "counter",
+           "Time spent writing batches that were synced, and syncing.")
+      .sample(get(c.sync_us) / 1e6);
+  e.family("storage_errors_total", "counter",
+           "Writes or syncs that failed (logged as errors).")
+      .sample(get(c.errors));
+  e.family("storage_pending_records", "gauge",
+           "Records the writer has received and not yet written.")
+      .sample(get(c.waiting));
+  e.family("storage_size_bytes", "gauge",
+           "About the store's size (tables, write-ahead log, memory "
+           "tables), as the writer last saw it (every "
+           "storage.async_interval_ms).")
+      .sample(get(c.size_bytes));
+}
+
 cluster_node_stats node_stats(const session_directory_ptr& sessions) {
   auto s = metrics::gather();
   auto& t = *s.total;
@@ -558,6 +607,7 @@ http::response http_metrics(http_router_actor* self, const http::request&) {
   message_metrics(e, s);
   security_metrics(e, s, ctx);
   cluster_metrics(e, ctx);
+  storage_metrics(e, ctx);
   return r;
 }
 

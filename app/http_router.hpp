@@ -26,6 +26,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/retained_budget.hpp"
+#include "actors/store_writer.hpp"
 #include "actors/authenticator.hpp"
 #include "actors/cluster_agent.hpp"
 #include "actors/counters.hpp"
@@ -67,6 +69,10 @@ struct http_context {
   std::shared_ptr<security::rights_registry> rights;
   /// What the node agent knows (null when the server runs alone).
   cluster_view_ptr cluster;
+  /// What the store writer has done (null: storage off).
+  std::shared_ptr<const store_counters> storage;
+  /// The retained messages kept, against their bound.
+  std::shared_ptr<const retained_budget> retained;
   /// The editor of the security store in a node group (app/store_group.hpp;
   /// null otherwise: the router spawns an editor of its own).
   caf::actor store_editor;

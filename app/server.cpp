@@ -145,6 +145,19 @@ std::optional<std::string> server::start() {
   // The payload mapping (rules, and the topics the API adds), shared by
   // every connection and topic.
   auto mapping = std::make_shared<topic_mapping>(cfg_.topics.mapping);
+  // What survives a restart: read before anything runs (the API's topics
+  // go into the mapping here).
+  if (auto err = open_storage(mapping)) {
+    caf::anon_send_exit(timers_, caf::exit_reason::user_shutdown);
+    return err;
+  }
+  auto retained = std::make_shared<retained_budget>();
+  retained->max_messages = cfg_.mqtt.max_retained_messages;
+  retained->max_bytes = cfg_.mqtt.max_retained_bytes;
+  store_link_ptr store;
+  if (store_writer_)
+    store = std::make_shared<const store_link>(store_link{
+        store_writer_, cfg_.storage.durability == durability_mode::sync});
   // The sessions the API lists and closes (actors/session_directory.hpp),
   // also asked by removal policies (`no session has`).
   auto sessions = std::make_shared<session_directory>();
@@ -166,10 +179,13 @@ std::optional<std::string> server::start() {
   auto routes = routes_;
   if (io) {
     auto tree = sys_.middleman().spawn_broker(
-        [sessions, routes](topic_tree_broker_type* t, caf::actor timers,
-                           mapping_ptr m, missing_ptr mt) {
+        [sessions, routes, store, retained](topic_tree_broker_type* t,
+                                            caf::actor timers, mapping_ptr m,
+                                            missing_ptr mt) {
           t->state.sessions = sessions;
           t->state.routes = routes;
+          t->state.store = store;
+          t->state.retained = retained;
           return topic_tree_broker(t, std::move(timers), std::move(m),
                                    std::move(mt));
         },
@@ -178,9 +194,12 @@ std::optional<std::string> server::start() {
     tree_ = caf::actor_cast<topic_tree_interface>(std::move(tree));
   } else {
     tree_ = caf::actor_cast<topic_tree_interface>(sys_.spawn(
-        [sessions, routes](topic_tree_actor* t, mapping_ptr m, missing_ptr mt) {
+        [sessions, routes, store, retained](topic_tree_actor* t, mapping_ptr m,
+                                            missing_ptr mt) {
           t->state.sessions = sessions;
           t->state.routes = routes;
+          t->state.store = store;
+          t->state.retained = retained;
           return topic_tree(t, std::move(m), std::move(mt));
         },
         mapping, missing));
@@ -190,6 +209,9 @@ std::optional<std::string> server::start() {
   // own wakes no other thread. It spawns sessions where `scfg` says.
   // The session locks of the API (actors/locks.hpp): the registry tells
   // them when a session ends.
+  // The topics' values as the store kept them, in the tree before any
+  // client or member can ask for them.
+  restore_topics();
   locks_ = spawn_locks(sys_, tree_, routes_);
   registry_options ropts;
   ropts.foreign_session = auth_.foreign_session;
@@ -265,6 +287,8 @@ std::optional<std::string> server::start() {
     h.auth = auth_;
     h.auth_chain = auth_chain_;
     h.rights = rights;
+    h.storage = store_counters_;
+    h.retained = retained;
   }
   // (The group's store actor edits the store through the HTTP context.)
   if (auto err = start_cluster(sessions, mapping, handlers, missing)) {
@@ -281,6 +305,8 @@ std::optional<std::string> server::start() {
     ctx->tree = tree_;
     ctx->locks = locks_;
     ctx->timers = timers_;
+    if (store_writer_ && cfg_.storage.durability == durability_mode::sync)
+      ctx->store_sync = store_writer_;
     ctx->gate = gate;
     ctx->opts = make_channel_options(cfg_.mqtt, l.max_packet_size);
     ctx->opts.mapping = mapping;
@@ -376,6 +402,7 @@ void server::stop() {
   if (store_group_)
     caf::anon_send_exit(store_group_, caf::exit_reason::user_shutdown);
   store_group_ = nullptr;
+  stop_storage();
 }
 
 } // namespace castor

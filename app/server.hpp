@@ -14,6 +14,8 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "actors/store_records.hpp"
+#include "actors/store_writer.hpp"
 #include "actors/authenticator.hpp"
 #include "actors/cluster_agent.hpp"
 #include "actors/counters.hpp"
@@ -137,7 +139,24 @@ private:
   /// The keeper of the group's security store here (app/store_group.hpp;
   /// in a group with a store file).
   caf::actor store_group_;
+  /// What survives a restart (app/server_storage.cpp; null when
+  /// storage.enabled is false): the store, its writer, and what it read at
+  /// startup, until the tree has it.
+  std::shared_ptr<storage::store> store_;
+  caf::actor store_writer_;
+  std::shared_ptr<store_counters> store_counters_;
+  std::shared_ptr<records::loaded> loaded_;
   bool stopped_ = false;
+
+  /// Opens the store and reads it (the API's topics go into `mapping`,
+  /// which tells the store of later changes); an error names the
+  /// directory.
+  std::optional<std::string> open_storage(const mapping_ptr& mapping);
+  /// Hands the tree the topics' values read from the store, and waits
+  /// until it has them (before the listeners open).
+  void restore_topics();
+  /// Writes what the writer still holds, and ends it.
+  void stop_storage();
 
   /// Publishes the node agent on the cluster port (when cluster.enabled).
   /// `sessions`: what the router lists for other members' sessions/list.

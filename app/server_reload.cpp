@@ -60,6 +60,8 @@ std::vector<std::string> needs_restart(const config& running,
        [](config& to, const config& from) { to.messaging = from.messaging; }},
       {"cluster",
        [](config& to, const config& from) { to.cluster = from.cluster; }},
+      {"storage",
+       [](config& to, const config& from) { to.storage = from.storage; }},
       {"scheduler_threads",
        [](config& to, const config& from) {
          to.scheduler_threads = from.scheduler_threads;

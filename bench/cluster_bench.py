@@ -69,9 +69,12 @@ class Node:
             f.write("\n".join(lines) + "\n")
         self.log_path = os.path.join(tmp, f"{name}-{mqtt_port}.log")
         self.log = open(self.log_path, "w")
+        # Each node's store (storage.data_dir) in a directory of its own.
+        cwd = os.path.join(tmp, f"{name}-{mqtt_port}.d")
+        os.makedirs(cwd, exist_ok=True)
         self.proc = subprocess.Popen([args.castor, "--config", conf],
                                      stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, cwd=cwd)
         rb.started.append(self.proc)
 
     def members(self):

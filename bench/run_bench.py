@@ -266,9 +266,14 @@ class Server:
         self.port = free_port()
         self.log_path = os.path.join(tmp, f"{kind}-{self.port}.log")
         self.log = open(self.log_path, "w")
+        cwd = None
         if kind == "castor":
-            cmd = [args.castor, "--config", args.config, "--mqtt-port",
-                   str(self.port)]
+            cmd = [args.castor, "--config", os.path.abspath(args.config),
+                   "--mqtt-port", str(self.port)]
+            # Its store (storage.data_dir, relative) in a directory of its
+            # own: every run starts empty.
+            cwd = os.path.join(tmp, f"{kind}-{self.port}.d")
+            os.makedirs(cwd, exist_ok=True)
         else:
             conf = os.path.join(tmp, f"{kind}-{self.port}.conf")
             with open(conf, "w") as f:
@@ -281,7 +286,7 @@ class Server:
             cmd = [args.mosquitto, "-c", conf]
         self.proc = subprocess.Popen(cmd, stdout=self.log,
                                      stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, cwd=cwd)
         started.append(self.proc)
 
     def wait_ready(self, timeout=15):

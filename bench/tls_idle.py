@@ -139,7 +139,7 @@ def start(kind, binary, port, tls_port, d):
                        os.path.join(d, "server.key")))
         cmd = [binary, "-c", conf]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
+                         start_new_session=True, cwd=d)
     import socket
     for _ in range(200):
         try:

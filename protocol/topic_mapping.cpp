@@ -36,6 +36,8 @@ topic_mapping::add_result topic_mapping::add(const std::string& path,
   if (fresh) {
     added_count_.fetch_add(1, std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_release);
+    if (observer_)
+      observer_(path, spec);
     return add_result::added;
   }
   return *i->second == *spec ? add_result::exists : add_result::conflicts;
@@ -55,12 +57,19 @@ std::map<topic_type, size_t> topic_mapping::added_by_type() const {
   return out;
 }
 
+void topic_mapping::observe(observer f) {
+  std::unique_lock<std::shared_mutex> guard{mu_};
+  observer_ = std::move(f);
+}
+
 bool topic_mapping::remove(const std::string& path) {
   std::unique_lock<std::shared_mutex> guard{mu_};
   if (added_.erase(path) == 0)
     return false;
   added_count_.fetch_sub(1, std::memory_order_release);
   generation_.fetch_add(1, std::memory_order_release);
+  if (observer_)
+    observer_(path, nullptr);
   return true;
 }
 

@@ -10,6 +10,7 @@
 // removes topics); thread-safe.
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -63,6 +64,12 @@ public:
   /// Every topic the API added, by path (a member that joins a node group
   /// gets them).
   std::vector<std::pair<std::string, spec_ptr>> added_all() const;
+  /// Told of every topic added (with its specification) or removed (with
+  /// null), in their order, while the mapping is locked: it must not call
+  /// the mapping (the store keeps the API's topics this way).
+  using observer
+      = std::function<void(const std::string& path, const spec_ptr& spec)>;
+  void observe(observer f);
   /// How many topics the API added, by type (the metrics).
   std::map<topic_type, size_t> added_by_type() const;
 
@@ -78,6 +85,7 @@ private:
   std::unordered_map<std::string, spec_ptr> added_;
   std::atomic<size_t> added_count_{0};
   std::atomic<uint64_t> generation_{0};
+  observer observer_;
 };
 
 /// What connections read (the publish path); the API's requests add and

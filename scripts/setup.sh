@@ -6,10 +6,10 @@ set -euo pipefail
 packages=(
   build-essential cmake g++ pkg-config
   libcaf-dev libssl-dev libyaml-cpp-dev doctest-dev
-  libhttp-parser-dev nlohmann-json3-dev libre2-dev libasio-dev
+  libhttp-parser-dev nlohmann-json3-dev libre2-dev libasio-dev librocksdb-dev
   clang libclang-rt-14-dev
   mosquitto mosquitto-clients python3-paho-mqtt python3-jsonpatch python3-yaml
-  openssl
+  openssl strace
   prometheus dpkg-dev
   chromium
 )

@@ -24,6 +24,11 @@ using topic_tree_interface = caf::typed_actor<
     caf::replies_to<lookup_atom, std::string>::with<topic_interface>,
     // The same, created only if the flag says so (else a null handle).
     caf::replies_to<lookup_atom, std::string, bool>::with<topic_interface>,
+    // At startup: a topic's retained message and value as the store kept
+    // them (either may be null); then true once those before are taken.
+    caf::reacts_to<restore_atom, std::string, mqtt::message_ptr,
+                   mqtt::message_ptr>,
+    caf::replies_to<restore_atom>::with<bool>,
     // One message to route (a will), unanswered.
     caf::reacts_to<publish_atom, mqtt::message_ptr>,
     // Publishes another node forwarded (actors/cluster_router.hpp), for the

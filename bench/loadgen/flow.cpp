@@ -460,10 +460,13 @@ void flow_run::pump_one(uint32_t pi, uint64_t now) {
       std::memcpy(payload_.data() + 4, &seq, 8);
       std::memcpy(payload_.data() + 12, &now, 8);
     }
+    auto at = c.out.size();
     encode_publish(c.out, o_.v5, p.topic, o_.qos,
                    o_.qos > 0 ? c.take_packet_id() : 0, payload_.data(),
                    payload_.size(),
                    o_.json_doc > 0 ? json_content_type : std::string_view{});
+    if (o_.retain)
+      c.out[at] |= 0x01; // the fixed header's RETAIN flag
     pub_payload_bytes_ += payload_.size();
     ++p.next_seq;
     if (o_.qos > 0)

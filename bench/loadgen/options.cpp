@@ -63,6 +63,7 @@ const char* usage_text
       "  --subscribers N        subscribers (fan-out 1000; p2p and latency: =\n"
       "                         publishers; fan-in: 1)\n"
       "  --payload BYTES        payload size, >= 20 (64)\n"
+      "  --retain               publishes set RETAIN (off)\n"
       "  --json-doc BYTES       payloads are JSON objects of about BYTES\n"
       "                         (>= 32) with many fields, id and sequence\n"
       "                         number as fields; MQTT 5 publishers send\n"
@@ -247,6 +248,10 @@ std::optional<options> parse_options(int argc, char** argv) {
     }
     if (a == "--delta") {
       o.delta = true;
+      continue;
+    }
+    if (a == "--retain") {
+      o.retain = true;
       continue;
     }
     if (i + 1 >= argc)

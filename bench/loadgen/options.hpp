@@ -46,6 +46,9 @@ struct options {
   uint32_t changed_fields = 1; ///< fields of the JSON document that change
   /// Subscribers subscribe to "$delta/" + the filter (MQTT 5, --json-doc).
   bool delta = false;
+  /// Publishes set RETAIN (every publisher keeps its topic's retained
+  /// message up to date: what a server with persistence writes).
+  bool retain = false;
   double duration_s = 10;
   double warmup_s = 2;  ///< excluded from the measured window
   double rate = 0;      ///< total messages/s over all publishers; 0 = unpaced

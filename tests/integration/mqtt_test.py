@@ -1288,8 +1288,12 @@ def check_packet(p, ptype, **fields):
 
 def expect_ack(conn, ptype, packet_id, reason_code=0, timeout=None):
     """An acknowledgement compared by meaning: in MQTT 5 a success ack may or
-    may not carry its reason code and properties (both forms are valid)."""
-    p = conn.recv(timeout)
+    may not carry its reason code and properties (both forms are valid).
+    PUBLISH packets that come first are kept for later recv() calls: a
+    server may deliver a message to its publisher's own subscription before
+    it acknowledges it (Castor acknowledges a retained message or a typed
+    topic's update once it is on disk, docs/persistence.md)."""
+    p = conn.recv_matching(lambda q: q.type != PUBLISH, timeout)
     if isinstance(reason_code, (tuple, list)):
         check_packet(p, ptype, packet_id=packet_id)
         if p.reason_code not in reason_code:

@@ -472,7 +472,7 @@ listeners:
              "log_format, scheduler_threads, "
              "memory_trim_interval_ms, shutdown_timeout_ms, "
              "actor_placement, listeners, mqtt, topics, messaging, "
-             "security, cluster");
+             "security, cluster, storage");
     err = parse_err("listeners:\n  - name: a\n    prot: 1\n");
     CHECK_EQ(err.line, 3);
     CHECK_EQ(err.key, "listeners[0].prot");

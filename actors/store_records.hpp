@@ -1,0 +1,75 @@
+#pragma once
+
+// What Castor keeps in its store (storage/store.hpp) and how
+// (docs/persistence.md): one record per key, each starting with a record
+// version byte, so that a record this version cannot read is reported and
+// skipped, never misread.
+//
+//   "s:" topic   a topic the API added: its type and properties
+//   "r:" topic   its retained message (MQTT)
+//   "v:" topic   a typed topic's value (its last update), when that is not
+//                its retained message
+//
+// Messages are kept in their MQTT 5.0 PUBLISH encoding with the wall-clock
+// time they were saved, so that a message expiry interval keeps counting
+// while the server is down.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/session_state_message.hpp"
+#include "protocol/topic_mapping.hpp"
+#include "storage/store.hpp"
+
+namespace castor::records {
+
+inline constexpr std::string_view spec_prefix = "s:";
+inline constexpr std::string_view retained_prefix = "r:";
+inline constexpr std::string_view value_prefix = "v:";
+
+inline std::string key(std::string_view prefix, std::string_view topic) {
+  std::string k;
+  k.reserve(prefix.size() + topic.size());
+  k.append(prefix);
+  k.append(topic);
+  return k;
+}
+
+/// A message record, stamped with the wall-clock time now.
+std::string encode_message(const mqtt::message& m);
+
+/// The message of a record, its expiry interval shortened by the time
+/// since it was saved; null if the record is damaged (`damaged` set) or
+/// the message has expired since.
+mqtt::message_ptr decode_message(std::string_view record, bool& damaged);
+
+/// A specification record (as the API took it: type and properties).
+std::string encode_spec(const topic_specification& spec);
+
+/// The specification of a record; null if it is damaged or no longer
+/// valid (`why` says which).
+topic_mapping::spec_ptr decode_spec(std::string_view record, std::string& why);
+
+/// Everything a store holds, read at startup.
+struct loaded {
+  std::vector<std::pair<std::string, topic_mapping::spec_ptr>> specs;
+  /// By topic: its retained message and its value (either may be null).
+  struct topic_values {
+    mqtt::message_ptr retained;
+    mqtt::message_ptr value;
+  };
+  std::map<std::string, topic_values> topics;
+  uint64_t retained = 0;
+  uint64_t values = 0;
+  uint64_t expired = 0;
+  /// Records that could not be read: their keys, and why (reported).
+  std::vector<std::string> damaged;
+};
+
+loaded load_all(storage::store& db);
+
+} // namespace castor::records

@@ -1,0 +1,91 @@
+#pragma once
+
+// What a topic keeps in the store (actors/store_writer.hpp,
+// docs/persistence.md): its retained message, and a typed topic's value
+// (its last update). After each fan-out the topic sends the writer what
+// changed, and goes on; the answer to a publisher that waits (QoS 1 and 2,
+// the API) waits, with durability `sync`, until the writer has it on disk.
+// Part of the topic actor (actors/topic.cpp).
+
+#include <string>
+#include <utility>
+
+#include "actors/store_records.hpp"
+#include "actors/store_writer.hpp"
+#include "actors/topic.hpp"
+#include "actors/topic_values.hpp"
+
+namespace castor::topic_detail {
+
+/// What the store holds of a topic, as of some moment.
+struct stored_mark {
+  const mqtt::message* retained = nullptr;
+  const mqtt::message* value = nullptr;
+};
+
+/// Whether the topic's value is kept: a typed topic's (its specification
+/// read before), not a time series' (its events are its state).
+inline bool value_stored(const topic_state& st) {
+  return st.spec && !st.spec->dont_retain_value && !st.series
+         && st.spec->type != topic_type::time_series;
+}
+
+inline stored_mark stored_now(const topic_state& st) {
+  return {st.current ? st.current.msg.get() : nullptr,
+          st.last && value_stored(st) ? st.last.msg.get() : nullptr};
+}
+
+/// Sends the writer what changed since `before`.
+template <class Self>
+void store_changes(Self* self, stored_mark before) {
+  auto& st = self->state;
+  if (!st.store)
+    return;
+  auto now = stored_now(st);
+  auto put = [&](std::string_view prefix, const mqtt::message* m) {
+    self->send(st.store->writer, store_atom::value,
+               records::key(prefix, st.name),
+               m ? records::encode_message(*m) : std::string{});
+    if (st.store->sync)
+      st.unsynced = true;
+  };
+  if (now.retained != before.retained)
+    put(records::retained_prefix, now.retained);
+  if (now.value != before.value)
+    put(records::value_prefix, now.value);
+}
+
+/// Runs `f` (an answer to a publisher) once what the topic sent the writer
+/// is on disk, with durability `sync`; else at once.
+template <class Self, class F>
+void when_stored(Self* self, F f) {
+  auto& st = self->state;
+  if (!st.unsynced) {
+    f();
+    return;
+  }
+  st.unsynced = false;
+  self->request(st.store->writer, caf::infinite, sync_atom::value)
+      .then([f](bool) mutable { f(); },
+            // The writer has gone (the server stops): answered anyway.
+            [f](caf::error&) mutable { f(); });
+}
+
+/// Takes back what the store kept before the restart (restore_atom):
+/// the retained message and the value.
+template <class Self>
+void restore_values(Self* self, mqtt::message_ptr& retained,
+                    mqtt::message_ptr& value) {
+  auto& st = self->state;
+  if (retained)
+    keep_retained(st, update{++st.seq, value_type::binary, std::move(retained),
+                             nullptr, 0, false, false});
+  if (value)
+    st.last = update{
+        ++st.seq, value_type::binary, std::move(value), nullptr, 0, false,
+        false};
+  else if (st.current)
+    st.last = st.current;
+}
+
+} // namespace castor::topic_detail

@@ -1,0 +1,468 @@
+#!/usr/bin/python3
+"""What survives a restart and kill -9 (docs/persistence.md): retained
+messages, typed topics' values and the topics the API added, kept in the
+store under storage.data_dir (here: the server's own directory, its
+working directory). With durability sync, what was acknowledged is on
+disk: kill -9 at any moment loses none of it."""
+
+import glob
+import os
+import random
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+from mqtt_test import *  # noqa: F401,F403
+from api_util import error_code, ok, request
+
+REAL_BIN = castor_bin()
+
+MAPPING = """
+topics:
+  mapping:
+    - {filter: "plant/#", type: json}
+    - {filter: "count/#", type: int64}
+"""
+
+
+def restart(srv, kill=True):
+    """Ends the server (kill -9, or SIGTERM) and starts it again in the same
+    directory: the same store."""
+    if kill:
+        srv.kill()
+    else:
+        problems = srv.stop()
+        check(not problems, "clean stop: %s" % problems)
+    srv.stopped = False
+    srv.exit_expected = None
+    srv.start()
+
+
+def fetch(srv, selector, cid="c65-fetch"):
+    c = connect(srv.port, cid)
+    try:
+        a = ok(request(c, "topics/fetch", {"selector": selector}))
+        return {t["path"]: t.get("value") for t in a["topics"]}
+    finally:
+        c.disconnect()
+
+
+def retained_of(srv, filt, count, cid="c65-sub"):
+    """The retained messages a new subscription to `filt` gets, by topic
+    (`count` of them, then nothing more within a PINGREQ's round trip)."""
+    c = connect(srv.port, cid)
+    try:
+        c.subscribe(filt, 1)
+        got = {}
+        for _ in range(count):
+            p = c.expect_publish(retain=True, ack=True)
+            got[p.topic] = p
+        # Retained messages go before anything the subscription gets later:
+        # a PINGRESP after them proves no other was on its way.
+        c.send(gen_pingreq())
+        p = c.recv(skip_ping=False)
+        check_eq(p.type, PINGRESP, "after %d retained messages" % count)
+        return got
+    finally:
+        c.disconnect()
+
+
+@case(castor_only=True, server=False)
+def retained_messages_and_typed_values_survive_kill_9():
+    srv = Server(extra_config=MAPPING)
+    srv.start()
+    try:
+        c = connect(srv.port, "c65-pub")
+        c.publish("keep/a", b"A1", qos=1, retain=True)
+        c.publish("keep/b", b"B0", qos=1, retain=True)
+        c.publish("keep/b", b"B1", qos=2, retain=True, packet_id=2)
+        c.publish("keep/gone", b"G", qos=1, retain=True)
+        c.publish("keep/gone", b"", qos=1, retain=True)  # cleared
+        c.publish("keep/plain", b"not retained", qos=1)
+        c.publish("keep/exp", b"E", qos=1, retain=True,
+                  properties={"message_expiry_interval": 600})
+        # A typed topic's value is its last update, retained or not.
+        c.publish("plant/x", b'{"t": 1}', qos=1)
+        c.publish("plant/x", b'{"t": 2}', qos=1)
+        c.publish("count/n", b"41", qos=1)
+        c.publish("count/n", b"42", qos=1)
+        restart(srv, kill=True)
+        got = retained_of(srv, "keep/#", 3)
+        check_eq(sorted(got), ["keep/a", "keep/b", "keep/exp"], "retained topics")
+        check_eq(got["keep/a"].payload, b"A1", "keep/a")
+        check_eq(got["keep/b"].payload, b"B1", "keep/b")
+        left = got["keep/exp"].props.get("message_expiry_interval")
+        check(left is not None and 590 <= left <= 600,
+              "the expiry interval goes on counting: %r" % left)
+        values = fetch(srv, "plant/#")
+        check_eq(values, {"plant/x": {"t": 2}}, "typed value")
+        check_eq(fetch(srv, "count/#"), {"count/n": 42}, "int64 value")
+        # A subscriber of the typed topic's deltas gets the value first.
+        s = connect(srv.port, "c65-delta")
+        s.subscribe("$delta/plant/x", 1)
+        s.expect_publish(topic="$delta/plant/x", payload=b'{"t": 2}', ack=True)
+        # Updates go on from it.
+        c = connect(srv.port, "c65-pub2")
+        c.publish("plant/x", b'{"t": 3}', qos=1)
+        p = s.expect_publish(topic="$delta/plant/x", ack=True)
+        check(p.payload == b'{"t": 3}' or b"replace" in p.payload,
+              "the next update, whole or as a patch: %r" % p.payload)
+        s.disconnect()
+        c.disconnect()
+        # And the log says what was loaded.
+        check("3 retained messages" in srv.log() or "4 retained messages" in srv.log(),
+              "the startup line counts the retained messages:\n" + srv.log_tail())
+    finally:
+        srv.stop()
+
+
+class Publisher(threading.Thread):
+    """Publishes counters with QoS 1 (retained, to `topics`) and QoS 2 (to a
+    typed topic) over one connection, up to `window` in flight, until the
+    connection breaks; records what the server acknowledged."""
+
+    def __init__(self, port, topics, typed, start, window=16):
+        super().__init__(daemon=True)
+        self.port = port
+        self.topics = topics
+        self.typed = typed
+        self.next = start
+        self.window = window
+        self.acked = {}   # topic -> highest counter acknowledged
+        self.acked_count = 0
+        self.sent = {}    # topic -> highest counter sent
+        self.error = None
+
+    def run(self):
+        try:
+            c = connect(self.port, "c65-load")
+        except Exception as e:  # noqa: BLE001
+            self.error = e
+            return
+        in_flight = {}
+        pid = 0
+        try:
+            while True:
+                while len(in_flight) < self.window:
+                    pid = pid % 60000 + 1
+                    n = self.next
+                    self.next += 1
+                    if n % 5 == 4:
+                        topic, qos, retain, payload = self.typed, 2, False, b"%d" % n
+                    else:
+                        topic = self.topics[n % len(self.topics)]
+                        qos, retain, payload = 1, True, b"%d" % n
+                    c.send(gen_publish(topic, qos, payload, retain, False, pid, None, 5))
+                    self.sent[topic] = max(self.sent.get(topic, -1), n)
+                    in_flight[pid] = (topic, n)
+                p = c.recv(timeout=5)
+                if p.type == PUBACK or p.type == PUBREC:
+                    # A QoS 2 publish is acknowledged with PUBREC: from then
+                    # on the server owns it.
+                    topic, n = in_flight.pop(p.packet_id)
+                    check_eq(p.reason_code in (0, 0x10), True, "ack %r" % p)
+                    self.acked[topic] = max(self.acked.get(topic, -1), n)
+                    self.acked_count += 1
+                    if p.type == PUBREC:
+                        c.send(gen_pubrel(p.packet_id))
+                elif p.type == PUBCOMP:
+                    pass
+        except (OSError, Closed, TestError, socket.timeout):
+            return
+
+
+def slow_disk_binary(tmp):
+    """A wrapper that runs the server with every fsync and fdatasync 40 ms
+    slower (strace's fault injection), as on a slow disk: records wait for
+    their sync long enough that a kill -9 often comes while some do, which
+    is what the acknowledgements must wait for. None if strace cannot do
+    it here (not installed, or ptrace not allowed)."""
+    strace = shutil.which("strace")
+    if not strace:
+        return None
+    args = [strace, "-f", "--seccomp-bpf", "-qq", "-o", "/dev/null",
+            "-e", "trace=fsync,fdatasync",
+            "-e", "inject=fsync,fdatasync:delay_enter=40000"]
+    if subprocess.run(args + ["true"], capture_output=True).returncode != 0:
+        return None
+    path = os.path.join(tmp, "castor-slow-disk")
+    with open(path, "w") as f:
+        # LeakSanitizer cannot run under ptrace: leaks are checked by the
+        # other cases.
+        f.write("#!/bin/sh\nASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" exec %s %s \"$@\"\n"
+                % (" ".join(args), castor_bin()))
+    os.chmod(path, 0o755)
+    return path
+
+
+@case(castor_only=True, server=False, timeout=240)
+def kill_9_at_random_moments_loses_nothing_acknowledged():
+    srv = Server(extra_config=MAPPING)
+    slow = slow_disk_binary(srv.dir)
+    if slow:
+        os.environ["CASTOR_BIN"] = slow
+    else:
+        print("  (strace cannot delay fsync here: the disk's own speed)")
+    srv.start()
+    topics = ["load/%d" % i for i in range(4)]
+    typed = "count/load"
+    rng = random.Random(int(os.environ.get("CASTOR_TEST_SEED", "0")) or None)
+    start = 0
+    total_acked = 0
+    try:
+        for rnd in range(20):
+            pub = Publisher(srv.port, topics, typed, start)
+            pub.start()
+            time.sleep(rng.uniform(0.05, 0.6))  # (some rounds see no ack at all)
+            srv.kill()
+            pub.join(10)
+            check(not pub.is_alive(), "the publisher ends with the server")
+            check(pub.error is None, "round %d: %r" % (rnd, pub.error))
+            total_acked += pub.acked_count
+            srv.stopped = False
+            srv.exit_expected = None
+            srv.start()
+            got = fetch(srv, "load/#")
+            got.update(fetch(srv, typed))
+            for topic, n in pub.acked.items():
+                check(topic in got, "round %d: %s lost (acknowledged %d)" % (rnd, topic, n))
+                v = int(got[topic])
+                check(n <= v <= pub.sent[topic],
+                      "round %d: %s holds %d; acknowledged %d, sent up to %d"
+                      % (rnd, topic, v, n, pub.sent[topic]))
+            # Retained messages come back to subscribers too.
+            rt = retained_of(srv, "load/#", len([t for t in topics if t in got]))
+            for topic, p in rt.items():
+                check_eq(int(p.payload), int(got[topic]), "retained %s" % topic)
+            start = pub.next + 1000
+        check(total_acked > 40, "enough was acknowledged: %d" % total_acked)
+    finally:
+        # (strace would take SIGTERM for itself.)
+        srv.kill() if slow else srv.stop()
+        os.environ["CASTOR_BIN"] = REAL_BIN
+
+
+@case(castor_only=True, server=False)
+def topics_added_through_the_api_come_back_and_removed_ones_do_not():
+    srv = Server()
+    srv.start()
+    try:
+        c = connect(srv.port, "c65-api")
+        ok(request(c, "topics/add", {"path": "api/n", "type": "int64"}))
+        ok(request(c, "topics/add", {"path": "api/s", "type": "string",
+                                     "properties": {"PUBLISH_VALUES_ONLY": "true"}}))
+        ok(request(c, "topics/add", {"path": "api/gone", "type": "json"}))
+        c.publish("api/n", b"7", qos=1)
+        ok(request(c, "topics/remove", {"selector": "api/gone"}))
+        c.disconnect()
+        restart(srv, kill=False)
+        c = connect(srv.port, "c65-api2")
+        a = ok(request(c, "topics/fetch", {"selector": "api/#", "values": True}))
+        got = {t["path"]: (t["type"], t.get("value")) for t in a["topics"]}
+        check_eq(got.get("api/n"), ("int64", 7), "api/n")
+        # api/s (no value: not fetched) is there with its specification:
+        # another one is refused.
+        check_eq(error_code(request(c, "topics/add", {"path": "api/s", "type": "json"})),
+                 "TOPIC_EXISTS", "api/s with another type")
+        # api/gone is not: a topic of another type can take its place.
+        ok(request(c, "topics/add", {"path": "api/gone", "type": "int64"}))
+        ok(request(c, "topics/remove", {"selector": "api/gone"}))
+        # The specification is in force: a value that is no int64 is refused.
+        c.send(gen_publish("api/n", 1, b"seven", False, False, 5, None, 5))
+        expect_ack(c, PUBACK, 5, 0x99)
+        ok(request(c, "topics/remove", {"selector": "api/s"}))
+        c.disconnect()
+        restart(srv, kill=True)
+        c = connect(srv.port, "c65-api3")
+        ok(request(c, "topics/add", {"path": "api/s", "type": "json"}))
+        check_eq(error_code(request(c, "topics/add", {"path": "api/n", "type": "json"})),
+                 "TOPIC_EXISTS", "api/n is still there")
+        c.disconnect()
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True, server=False)
+def a_message_that_expires_while_the_server_is_down_is_gone():
+    srv = Server()
+    srv.start()
+    try:
+        c = connect(srv.port, "c65-exp")
+        c.publish("exp/short", b"S", qos=1, retain=True,
+                  properties={"message_expiry_interval": 2})
+        c.publish("exp/long", b"L", qos=1, retain=True,
+                  properties={"message_expiry_interval": 300})
+        c.disconnect()
+        srv.stop()
+        time.sleep(2.5)
+        srv.stopped = False
+        srv.start()
+        got = retained_of(srv, "exp/#", 1)
+        check_eq(sorted(got), ["exp/long"], "what has not expired")
+        left = got["exp/long"].props.get("message_expiry_interval")
+        check(left is not None and left <= 298, "counted while down: %r" % left)
+        check("1 expired since" in srv.log(), "the log counts the expired one")
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True, server=False)
+def async_durability_and_a_clean_stop_keep_everything():
+    srv = Server(extra_config="storage: {durability: async, async_interval_ms: 50}\n")
+    srv.start()
+    try:
+        c = connect(srv.port, "c65-async")
+        for i in range(200):
+            c.publish("async/%d" % (i % 10), b"%d" % i, qos=1, retain=True,
+                      packet_id=i % 100 + 1)
+        c.disconnect()
+        restart(srv, kill=False)
+        got = retained_of(srv, "async/#", 10)
+        check_eq({t: int(p.payload) for t, p in got.items()},
+                 {"async/%d" % k: 190 + k for k in range(10)}, "last values")
+        check("durability async" in srv.log(), "the log names the durability")
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True, server=False)
+def storage_off_keeps_nothing():
+    srv = Server(extra_config="storage: {enabled: false}\n")
+    srv.start()
+    try:
+        c = connect(srv.port, "c65-off")
+        c.publish("off/a", b"A", qos=1, retain=True)
+        c.disconnect()
+        restart(srv, kill=False)
+        c = connect(srv.port, "c65-off2")
+        c.subscribe("off/#", 1)
+        c.send(gen_pingreq())
+        check_eq(c.recv(skip_ping=False).type, PINGRESP, "no retained message")
+        c.disconnect()
+        check(not os.path.exists(os.path.join(srv.dir, "data")), "no data directory")
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True, server=False)
+def a_data_directory_in_use_is_refused_with_its_name():
+    srv = Server()
+    srv.start()
+    try:
+        data = os.path.join(srv.dir, "data")
+        conf = os.path.join(srv.dir, "second.yaml")
+        with open(conf, "w") as f:
+            f.write("listeners:\n  - {name: m, transport: tcp, bind: 127.0.0.1, port: %d}\n"
+                    "storage: {data_dir: %s}\n" % (free_port(), data))
+        r = subprocess.run([castor_bin(), "--config", conf], capture_output=True,
+                           timeout=30, env=broker_env(), stdin=subprocess.DEVNULL)
+        out = (r.stdout + r.stderr).decode("utf-8", "replace")
+        check(r.returncode != 0, "the second server must not start:\n" + out)
+        check("storage.data_dir" in out and data in out and "in use by another process" in out,
+              "the error names the setting, the directory and why:\n" + out)
+        # The first one goes on.
+        c = connect(srv.port, "c65-first")
+        c.disconnect()
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True, server=False)
+def retained_messages_are_bounded_and_the_bound_holds_after_a_restart():
+    srv = Server(overrides={"max_retained_messages": 3, "max_retained_bytes": 200})
+    srv.start()
+    try:
+        c = connect(srv.port, "c65-bound")
+        for i in range(5):
+            c.publish("bound/%d" % i, b"m%d" % i, qos=1, retain=True, packet_id=i + 1)
+        check_eq(sorted(retained_of(srv, "bound/#", 3)), ["bound/0", "bound/1", "bound/2"],
+                 "three kept")
+        check("retained message not kept" in srv.log(), "the refusal is logged")
+        # A new value of a kept one replaces it; a cleared one makes room.
+        c.publish("bound/1", b"m1b", qos=1, retain=True, packet_id=7)
+        c.publish("bound/2", b"", qos=1, retain=True, packet_id=8)
+        c.publish("bound/4", b"m4", qos=1, retain=True, packet_id=9)
+        # Too many bytes (topic and payload, 200 in all): not kept, and
+        # the topic keeps no stale value either.
+        c.publish("bound/0", b"x" * 190, qos=1, retain=True, packet_id=10)
+        got = retained_of(srv, "bound/#", 2)
+        check_eq({t: p.payload for t, p in got.items()},
+                 {"bound/1": b"m1b", "bound/4": b"m4"}, "after the changes")
+        c.disconnect()
+        # The store holds what the server held, and the bound counts it.
+        restart(srv, kill=True)
+        c = connect(srv.port, "c65-bound2")
+        c.publish("bound/5", b"m5", qos=1, retain=True)
+        c.publish("bound/6", b"m6", qos=1, retain=True, packet_id=2)
+        got = retained_of(srv, "bound/#", 3)
+        check_eq(sorted(got), ["bound/1", "bound/4", "bound/5"], "the bound after the restart")
+        c.disconnect()
+    finally:
+        srv.stop()
+
+
+@case(castor_only=True, server=False)
+def a_log_cut_short_and_damaged_tables_are_repaired_and_reported():
+    srv = Server()
+    srv.start()
+    try:
+        data = os.path.join(srv.dir, "data")
+        c = connect(srv.port, "c65-dmg")
+        for i in range(50):
+            c.publish("dmg/%d" % i, b"v%d" % i, qos=1, retain=True, packet_id=i + 1)
+        c.disconnect()
+        # Two clean restarts: the log's records go into a table.
+        restart(srv, kill=False)
+        restart(srv, kill=False)
+        c = connect(srv.port, "c65-dmg2")
+        for i in range(5):
+            c.publish("dmg/new%d" % i, b"n%d" % i, qos=1, retain=True, packet_id=i + 1)
+        c.disconnect()
+        srv.kill()
+        # The log cut in its last record, as a crash in the middle of a
+        # write leaves it.
+        logs = sorted(glob.glob(os.path.join(data, "*.log")), key=os.path.getmtime)
+        check(logs, "a write-ahead log in %s: %s" % (data, os.listdir(data)))
+        size = os.path.getsize(logs[-1])
+        check(size > 10, "the log has records")
+        with open(logs[-1], "r+b") as f:
+            f.truncate(size - 7)
+        srv.stopped = False
+        srv.exit_expected = None
+        srv.start()
+        check("write-ahead log is damaged or cut short" in srv.log(),
+              "the cut is reported:\n" + srv.log_tail())
+        got = fetch(srv, "dmg/#")
+        check_eq(len([k for k in got if not k.startswith("dmg/new")]), 50,
+                 "what came before the cut is whole")
+        check(len([k for k in got if k.startswith("dmg/new")]) >= 4,
+              "only the last record may be lost: %r" % sorted(got))
+        restart(srv, kill=False)
+        srv.stop()
+        # Damaged tables: bytes in the middle of every table overwritten.
+        tables = glob.glob(os.path.join(data, "*.sst"))
+        check(tables, "tables in %s: %s" % (data, os.listdir(data)))
+        for t in tables:
+            size = os.path.getsize(t)
+            with open(t, "r+b") as f:
+                f.seek(size // 3)
+                f.write(b"\xde\xad\xbe\xef" * 8)
+        srv.stopped = False
+        srv.start()
+        log = srv.log()
+        check("tables are damaged" in log, "the damage is reported:\n" + srv.log_tail())
+        check(glob.glob(data + ".damaged-*"), "the damaged directory is kept aside")
+        # The server runs, and takes new retained messages.
+        c = connect(srv.port, "c65-dmg3")
+        c.publish("dmg/after", b"ok", qos=1, retain=True)
+        c.disconnect()
+        restart(srv, kill=True)
+        check_eq(fetch(srv, "dmg/after"), {"dmg/after": "ok"}, "after the repair")
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    run_cases()
