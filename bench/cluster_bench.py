@@ -72,7 +72,7 @@ class Node:
         # Each node's store (storage.data_dir) in a directory of its own.
         cwd = os.path.join(tmp, f"{name}-{mqtt_port}.d")
         os.makedirs(cwd, exist_ok=True)
-        self.proc = subprocess.Popen([args.castor, "--config", conf],
+        self.proc = subprocess.Popen([os.path.abspath(args.castor), "--config", conf],
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=cwd)
         rb.started.append(self.proc)

@@ -52,6 +52,9 @@ class Broker:
         self.kind = kind
         self.args = args
         self.dir = tempfile.mkdtemp(prefix=kind + "-", dir=tmp)
+        # Mosquitto started as root runs as its own user: it must be able
+        # to write its database here.
+        os.chmod(self.dir, 0o777)
         self.proc = None
         self.port = None
 
@@ -230,6 +233,7 @@ def main():
     kinds = [k for k in args.kinds.split(",") if k]
     rb.raise_nofile()
     tmp = tempfile.mkdtemp(prefix="castor-persistence-bench-")
+    os.chmod(tmp, 0o755)  # (Mosquitto's user reaches its directory)
     rates = {k: [] for k in kinds}
     restarts = {k: [] for k in kinds}
     try:

@@ -268,7 +268,8 @@ class Server:
         self.log = open(self.log_path, "w")
         cwd = None
         if kind == "castor":
-            cmd = [args.castor, "--config", os.path.abspath(args.config),
+            cmd = [os.path.abspath(args.castor), "--config",
+                   os.path.abspath(args.config),
                    "--mqtt-port", str(self.port)]
             # Its store (storage.data_dir, relative) in a directory of its
             # own: every run starts empty.

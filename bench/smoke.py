@@ -89,7 +89,8 @@ def main():
     else:
         if not args.castor or not args.config:
             ap.error("--castor and --config are needed (or --mosquitto)")
-        cmd = [args.castor, "--config", os.path.abspath(args.config),
+        cmd = [os.path.abspath(args.castor), "--config",
+               os.path.abspath(args.config),
                "--mqtt-port", str(port)]
     # (Castor's store, storage.data_dir, goes in the temporary directory.)
     server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
