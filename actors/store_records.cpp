@@ -55,6 +55,16 @@ uint64_t wall_ms() {
 
 } // namespace
 
+std::string event_key(std::string_view topic, uint64_t seq) {
+  std::string k;
+  k.reserve(event_prefix.size() + topic.size() + 9);
+  k.append(event_prefix);
+  k.append(topic);
+  k.push_back('\0');
+  put_u64(k, seq);
+  return k;
+}
+
 std::string encode_message(const mqtt::message& m) {
   std::string out;
   out.push_back(record_version);
@@ -163,6 +173,25 @@ loaded load_all(storage::store& db) {
   };
   messages(retained_prefix, true);
   messages(value_prefix, false);
+  db.scan(event_prefix, [&](std::string_view k, std::string_view v) {
+    auto rest = k.substr(event_prefix.size());
+    if (rest.size() < 10 || rest[rest.size() - 9] != '\0') {
+      out.damaged.push_back(std::string{k} + " (not an event key)");
+      return true;
+    }
+    bool damaged = false;
+    auto m = decode_message(v, damaged);
+    if (damaged) {
+      out.damaged.push_back(std::string{k} + " (not a message record)");
+      return true;
+    }
+    if (!m)
+      return true;
+    out.topics[std::string{rest.substr(0, rest.size() - 9)}].events.push_back(
+        std::move(m));
+    ++out.events;
+    return true;
+  });
   return out;
 }
 

@@ -7,8 +7,10 @@
 //
 //   "s:" topic   a topic the API added: its type and properties
 //   "r:" topic   its retained message (MQTT)
-//   "v:" topic   a typed topic's value (its last update), when that is not
-//                its retained message
+//   "v:" topic   a typed topic's value (its last update)
+//   "e:" topic "\0" seq
+//                an event of a time series (seq: 8 bytes, big-endian), as
+//                its subscribers receive it
 //
 // Messages are kept in their MQTT 5.0 PUBLISH encoding with the wall-clock
 // time they were saved, so that a message expiry interval keeps counting
@@ -30,6 +32,7 @@ namespace castor::records {
 inline constexpr std::string_view spec_prefix = "s:";
 inline constexpr std::string_view retained_prefix = "r:";
 inline constexpr std::string_view value_prefix = "v:";
+inline constexpr std::string_view event_prefix = "e:";
 
 inline std::string key(std::string_view prefix, std::string_view topic) {
   std::string k;
@@ -38,6 +41,9 @@ inline std::string key(std::string_view prefix, std::string_view topic) {
   k.append(topic);
   return k;
 }
+
+/// The key of a time series' event.
+std::string event_key(std::string_view topic, uint64_t seq);
 
 /// A message record, stamped with the wall-clock time now.
 std::string encode_message(const mqtt::message& m);
@@ -61,10 +67,13 @@ struct loaded {
   struct topic_values {
     mqtt::message_ptr retained;
     mqtt::message_ptr value;
+    /// A time series' events, oldest first.
+    std::vector<mqtt::message_ptr> events;
   };
   std::map<std::string, topic_values> topics;
   uint64_t retained = 0;
   uint64_t values = 0;
+  uint64_t events = 0;
   uint64_t expired = 0;
   /// Records that could not be read: their keys, and why (reported).
   std::vector<std::string> damaged;

@@ -83,6 +83,7 @@ bool forget_value(Self* self, uint32_t idle_ms) {
   st.last = update{};
   st.basis = delta_basis{};
   clear_retained(st);
+  forget_events(self);
   st.series.reset();
   st.removed = true;
   st.idle_ms = idle_ms;
@@ -180,6 +181,7 @@ void fan_out(Self* self, const std::vector<mqtt::message_ptr>& msgs,
       series_publish(st, *ts, msgs, ups, conflate, fromp);
     for (auto& u : ups)
       u.tidy = tidy;
+    store_events(self, ups);
     deliver_updates(self, std::move(ups), shares, fromp);
     store_changes(self, before);
     return;
@@ -312,11 +314,12 @@ void spread_events(Self* self, std::vector<update>&& ups,
     }
     fw = forward_publishes(self, made, finish, true, true);
   }
+  store_events(self, ups);
   deliver_updates(self, std::move(ups), fw.shares.get(), &from);
   if (fw.acks)
-    fw.acks->done();
+    when_stored(self, [acks = fw.acks] { acks->done(); });
   else if (finish)
-    finish();
+    when_stored(self, finish);
 }
 
 /// A time series' batch, taken here as its owner: its events are made
@@ -658,6 +661,7 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         if (auto ts = m ? series_of(st) : nullptr) {
           std::vector<update> ups;
           series_take(st, *ts, {m}, ups, false);
+          store_events(self, ups);
           return;
         }
         if (!m || !m->retain || m->payload.empty() || st.current)
@@ -707,9 +711,10 @@ caf::behavior topic_actor_impl(Self* self, std::string name,
         }
         return st.last.msg;
       },
-      [=](restore_atom, mqtt::message_ptr& retained, mqtt::message_ptr& value) {
+      [=](restore_atom, mqtt::message_ptr& retained, mqtt::message_ptr& value,
+          publish_batch& events) {
         // What the store kept before the restart (before any publish).
-        restore_values(self, retained, value);
+        restore_values(self, retained, value, events.msgs);
         note_value(self);
       },
       [=](keep_atom) {

@@ -57,6 +57,8 @@ time_series* series_of(topic_state& st) {
     if (!retained.limit && !retained.last)
       retained.limit = default_retained_events;
     st.series = std::make_unique<time_series>(retained);
+    // What the store keeps of it follows what it drops.
+    st.series->track_dropped(st.store != nullptr);
   }
   return st.series.get();
 }

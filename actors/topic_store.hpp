@@ -13,7 +13,9 @@
 #include "actors/store_records.hpp"
 #include "actors/store_writer.hpp"
 #include "actors/topic.hpp"
+#include "actors/topic_series.hpp"
 #include "actors/topic_values.hpp"
+#include "protocol/series_event.hpp"
 
 namespace castor::topic_detail {
 
@@ -35,6 +37,16 @@ inline stored_mark stored_now(const topic_state& st) {
           st.last && value_stored(st) ? st.last.msg.get() : nullptr};
 }
 
+/// Sends the writer a record (empty: the key is erased).
+template <class Self>
+void store_put(Self* self, std::string key, std::string record) {
+  auto& st = self->state;
+  self->send(st.store->writer, store_atom::value, std::move(key),
+             std::move(record));
+  if (st.store->sync)
+    st.unsynced = true;
+}
+
 /// Sends the writer what changed since `before`.
 template <class Self>
 void store_changes(Self* self, stored_mark before) {
@@ -43,16 +55,43 @@ void store_changes(Self* self, stored_mark before) {
     return;
   auto now = stored_now(st);
   auto put = [&](std::string_view prefix, const mqtt::message* m) {
-    self->send(st.store->writer, store_atom::value,
-               records::key(prefix, st.name),
-               m ? records::encode_message(*m) : std::string{});
-    if (st.store->sync)
-      st.unsynced = true;
+    store_put(self, records::key(prefix, st.name),
+              m ? records::encode_message(*m) : std::string{});
   };
   if (now.retained != before.retained)
     put(records::retained_prefix, now.retained);
   if (now.value != before.value)
     put(records::value_prefix, now.value);
+}
+
+/// A time series' events just made or taken (`ups`) to the writer, and
+/// those its retained range has dropped since, erased.
+template <class Self>
+void store_events(Self* self, const std::vector<update>& ups) {
+  auto& st = self->state;
+  if (!st.store || !st.series || !st.spec)
+    return;
+  auto type = st.spec->event_type.value_or(topic_type::binary);
+  for (auto& u : ups)
+    if (auto e = event_of(*u.msg, type))
+      store_put(self, records::event_key(st.name, e->seq),
+                records::encode_message(*u.msg));
+  for (auto seq : st.series->take_dropped())
+    store_put(self, records::event_key(st.name, seq), std::string{});
+}
+
+/// The series goes (topics/remove, a removal policy): its events too.
+template <class Self>
+void forget_events(Self* self) {
+  auto& st = self->state;
+  if (!st.store || !st.series || !st.spec)
+    return;
+  auto type = st.spec->event_type.value_or(topic_type::binary);
+  for (auto& m : series_sync(st, *st.series))
+    if (auto e = event_of(*m, type))
+      store_put(self, records::event_key(st.name, e->seq), std::string{});
+  for (auto seq : st.series->take_dropped())
+    store_put(self, records::event_key(st.name, seq), std::string{});
 }
 
 /// Runs `f` (an answer to a publisher) once what the topic sent the writer
@@ -72,11 +111,23 @@ void when_stored(Self* self, F f) {
 }
 
 /// Takes back what the store kept before the restart (restore_atom):
-/// the retained message and the value.
+/// the retained message and the value, or a time series' events.
 template <class Self>
 void restore_values(Self* self, mqtt::message_ptr& retained,
-                    mqtt::message_ptr& value) {
+                    mqtt::message_ptr& value,
+                    const std::vector<mqtt::message_ptr>& events) {
   auto& st = self->state;
+  if (!events.empty()) {
+    value_kept(st); // the specification (the API's, restored before)
+    if (auto ts = series_of(st)) {
+      std::vector<update> ups;
+      series_take(st, *ts, events, ups, false);
+      // Those the retained range dropped while the server was down.
+      for (auto seq : ts->take_dropped())
+        store_put(self, records::event_key(st.name, seq), std::string{});
+    }
+    return;
+  }
   if (retained)
     keep_retained(st, update{++st.seq, value_type::binary, std::move(retained),
                              nullptr, 0, false, false});

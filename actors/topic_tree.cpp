@@ -595,14 +595,14 @@ caf::behavior topic_tree_impl(Self* self) {
         }
       },
       [=](restore_atom, const std::string& name, mqtt::message_ptr& retained,
-          mqtt::message_ptr& value) {
+          mqtt::message_ptr& value, publish_batch& events) {
         // Before the listeners open: nothing else asks for this topic yet.
         auto t = get_or_create(self, name);
         auto& st = self->state;
         if (st.mapping && st.mapping->added(name))
           self->send(t, keep_atom::value);
         self->send(t, restore_atom::value, std::move(retained),
-                   std::move(value));
+                   std::move(value), std::move(events));
       },
       [=](restore_atom) { return true; },
       [=](publish_atom, mqtt::message_ptr& m) {

@@ -48,7 +48,8 @@ std::optional<std::string> server::open_storage(const mapping_ptr& mapping) {
       info, "storage",
       "opened '" << sc.data_dir << "' in " << ms << " ms: " << l.specs.size()
                  << " topics added through the API, " << l.retained
-                 << " retained messages, " << l.values << " typed topic values"
+                 << " retained messages, " << l.values
+                 << " typed topic values, " << l.events << " time series events"
                  << (l.expired
                          ? ", " + std::to_string(l.expired) + " expired since"
                          : std::string{})
@@ -69,10 +70,10 @@ void server::restore_topics() {
   for (auto& [path, spec] : l->specs)
     if (l->topics.count(path) == 0)
       self->send(tree_, restore_atom::value, path, mqtt::message_ptr{},
-                 mqtt::message_ptr{});
+                 mqtt::message_ptr{}, publish_batch{});
   for (auto& [path, t] : l->topics)
     self->send(tree_, restore_atom::value, path, std::move(t.retained),
-               std::move(t.value));
+               std::move(t.value), publish_batch{std::move(t.events)});
   // Sent after them: answered once the tree has handed them out.
   self->request(tree_, caf::infinite, restore_atom::value)
       .receive([](bool) {},

@@ -59,11 +59,16 @@ void time_series::drop_old(int64_t now) {
         edits_.erase(*oldest.original);
     } else if (auto e = edits_.find(seq); e != edits_.end()) {
       // Its edits go with it.
-      for (auto edit : e->second)
+      for (auto edit : e->second) {
         events_.erase(edit);
+        if (track_dropped_)
+          dropped_.push_back(edit);
+      }
       edits_.erase(e);
     }
     events_.erase(seq);
+    if (track_dropped_)
+      dropped_.push_back(seq);
   }
 }
 

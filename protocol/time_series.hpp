@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -92,6 +93,15 @@ public:
   /// The latest value (of the newest original event, its edits merged).
   std::optional<ts_event> latest() const;
 
+  /// Keeps the seqs of the events the retained range drops, for
+  /// take_dropped() (what keeps the series elsewhere forgets them too).
+  void track_dropped(bool on) noexcept {
+    track_dropped_ = on;
+  }
+  std::vector<uint64_t> take_dropped() {
+    return std::exchange(dropped_, {});
+  }
+
 private:
   void drop_old(int64_t now);
   ts_event merged(const ts_event& original) const;
@@ -102,6 +112,8 @@ private:
   std::map<uint64_t, std::vector<uint64_t>> edits_;
   uint64_t next_ = 0;
   int64_t last_time_ = 0;
+  bool track_dropped_ = false;
+  std::vector<uint64_t> dropped_;
 };
 
 } // namespace castor

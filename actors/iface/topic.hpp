@@ -60,9 +60,10 @@ using topic_interface = caf::typed_actor<
     caf::replies_to<fetch_atom>::with<mqtt::message_ptr>,
     // The platform API added it: never retire (until removed).
     caf::reacts_to<keep_atom>,
-    // At startup, from the tree: its retained message and value as the
-    // store kept them (either may be null; docs/persistence.md).
-    caf::reacts_to<restore_atom, mqtt::message_ptr, mqtt::message_ptr>,
+    // At startup, from the tree: its retained message, value and (a time
+    // series) events as the store kept them (docs/persistence.md).
+    caf::reacts_to<restore_atom, mqtt::message_ptr, mqtt::message_ptr,
+                   publish_batch>,
     // The platform API's update under a constraint, or patch: applied (an
     // empty code) or why not, decided against the value at that moment.
     caf::replies_to<update_atom, conditional_update>::with<update_outcome>,

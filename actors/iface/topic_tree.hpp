@@ -24,10 +24,10 @@ using topic_tree_interface = caf::typed_actor<
     caf::replies_to<lookup_atom, std::string>::with<topic_interface>,
     // The same, created only if the flag says so (else a null handle).
     caf::replies_to<lookup_atom, std::string, bool>::with<topic_interface>,
-    // At startup: a topic's retained message and value as the store kept
-    // them (either may be null); then true once those before are taken.
+    // At startup: a topic's retained message, value and events as the
+    // store kept them; then true once those before are taken.
     caf::reacts_to<restore_atom, std::string, mqtt::message_ptr,
-                   mqtt::message_ptr>,
+                   mqtt::message_ptr, publish_batch>,
     caf::replies_to<restore_atom>::with<bool>,
     // One message to route (a will), unanswered.
     caf::reacts_to<publish_atom, mqtt::message_ptr>,

@@ -369,6 +369,57 @@ def a_data_directory_in_use_is_refused_with_its_name():
         srv.stop()
 
 
+def last_open(srv):
+    """The log line of the server's last start that says what it read."""
+    lines = [l for l in srv.log().splitlines() if "[storage] opened" in l]
+    return lines[-1] if lines else ""
+
+
+def series_values(c, path):
+    a = ok(request(c, "timeseries/range", {"path": path, "view": "edits"}))
+    return [(e["seq"], e["value"], e.get("original")) for e in a["events"]]
+
+
+@case(castor_only=True, server=False)
+def time_series_events_come_back_within_their_retained_range():
+    srv = Server()
+    srv.start()
+    try:
+        c = connect(srv.port, "c65-ts")
+        ok(request(c, "topics/add", {"path": "ts/m", "type": "time_series", "properties": {
+            "TIME_SERIES_EVENT_VALUE_TYPE": "int64",
+            "TIME_SERIES_RETAINED_RANGE": "limit 4"}}))
+        for v in (10, 11, 12):
+            c.publish("ts/m", b"%d" % v, qos=1)
+        ok(request(c, "timeseries/edit", {"path": "ts/m", "original": 1, "value": 99}))
+        before = series_values(c, "ts/m")
+        check_eq(before, [(0, 10, None), (1, 11, None), (2, 12, None), (3, 99, 1)],
+                 "the series")
+        c.disconnect()
+        restart(srv, kill=True)
+        c = connect(srv.port, "c65-ts2")
+        check_eq(series_values(c, "ts/m"), before, "the events after kill -9")
+        # It goes on numbering from where it was, and the events its
+        # retained range drops leave the store too.
+        a = ok(request(c, "timeseries/append", {"path": "ts/m", "value": 13}))
+        check_eq(a["seq"], 4, "the next seq")
+        after = series_values(c, "ts/m")
+        check_eq([s for s, _, _ in after], [1, 2, 3, 4], "four kept")
+        c.disconnect()
+        restart(srv, kill=False)
+        c = connect(srv.port, "c65-ts3")
+        check_eq(series_values(c, "ts/m"), after, "after a clean restart")
+        check(" 4 time series events" in last_open(srv), "only the four kept are stored: "
+              + last_open(srv))
+        # Removed: its events go with it.
+        ok(request(c, "topics/remove", {"selector": "ts/m"}))
+        c.disconnect()
+        restart(srv, kill=True)
+        check(" 0 time series events" in last_open(srv), "nothing left: " + last_open(srv))
+    finally:
+        srv.stop()
+
+
 @case(castor_only=True, server=False)
 def retained_messages_are_bounded_and_the_bound_holds_after_a_restart():
     srv = Server(overrides={"max_retained_messages": 3, "max_retained_bytes": 200})
