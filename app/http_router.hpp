@@ -71,6 +71,8 @@ struct http_context {
   cluster_view_ptr cluster;
   /// What the store writer has done (null: storage off).
   std::shared_ptr<const store_counters> storage;
+  /// The store writer (null: storage off): backups.
+  caf::actor store_writer;
   /// The retained messages kept, against their bound.
   std::shared_ptr<const retained_budget> retained;
   /// The editor of the security store in a node group (app/store_group.hpp;

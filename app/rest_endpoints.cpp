@@ -527,6 +527,44 @@ void cluster(worker_actor* self) {
   answer(self, std::move(r));
 }
 
+// -- backup
+// --------------------------------------------------------------------
+
+/// A consistent copy of the store, taken while the server runs (a RocksDB
+/// checkpoint: hard links where it can); usable as a data_dir as it is.
+void backup(worker_actor* self) {
+  auto& j = *self->state.j;
+  if (j.method != "POST")
+    return answer(self, method_not_allowed(j, "POST"));
+  if (!may(j, security::permission::control_server))
+    return answer(self,
+                  error("PERMISSION_DENIED", "a backup needs CONTROL_SERVER"));
+  auto writer = j.ctx->store_writer;
+  if (!writer)
+    return answer(self, error("CONFLICT", "storage is off (storage.enabled: "
+                                          "false): there is nothing to back "
+                                          "up"));
+  auto body = body_object(self);
+  if (!body)
+    return;
+  auto dir = body->value("dir", std::string{});
+  if (dir.empty() || dir.front() != '/' || body->size() != 1)
+    return answer(self, error("INVALID_REQUEST",
+                              "the body is {\"dir\": an absolute path that "
+                              "does not exist yet}"));
+  tracked(self->request(writer, worker_wait, backup_atom::value, dir))
+      .then(
+          [=](std::string& err) {
+            if (!err.empty())
+              return answer(self, error("BACKUP_FAILED", err));
+            answer(self, json_response(200, {{"ok", true}, {"dir", dir}}));
+          },
+          [=](caf::error& err) {
+            answer(self, error("TIMEOUT", "the store writer did not answer: "
+                                              + caf::to_string(err)));
+          });
+}
+
 void route(worker_actor* self) {
   auto& j = *self->state.j;
   auto slash = j.rest.find('/');
@@ -546,6 +584,8 @@ void route(worker_actor* self) {
       return configuration(self);
     if (area == "cluster")
       return cluster(self);
+    if (area == "backup")
+      return backup(self);
   }
   answer(self, http::error_response(404, "NOT_FOUND",
                                     "no API endpoint at /api/v1/"

@@ -288,6 +288,7 @@ std::optional<std::string> server::start() {
     h.auth_chain = auth_chain_;
     h.rights = rights;
     h.storage = store_counters_;
+    h.store_writer = store_writer_;
     h.retained = retained;
   }
   // (The group's store actor edits the store through the HTTP context.)

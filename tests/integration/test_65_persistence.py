@@ -6,6 +6,7 @@ working directory). With durability sync, what was acknowledged is on
 disk: kill -9 at any moment loses none of it."""
 
 import glob
+import json
 import os
 import random
 import shutil
@@ -13,9 +14,12 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 
 from mqtt_test import *  # noqa: F401,F403
 from api_util import error_code, ok, request
+from transport_util import TransportServer
 
 REAL_BIN = castor_bin()
 
@@ -450,6 +454,60 @@ def retained_messages_are_bounded_and_the_bound_holds_after_a_restart():
         got = retained_of(srv, "bound/#", 3)
         check_eq(sorted(got), ["bound/1", "bound/4", "bound/5"], "the bound after the restart")
         c.disconnect()
+    finally:
+        srv.stop()
+
+
+def post_backup(port, body):
+    req = urllib.request.Request("http://127.0.0.1:%d/api/v1/backup" % port,
+                                 data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@case(castor_only=True, server=False)
+def a_backup_taken_while_running_is_a_data_directory():
+    srv = TransportServer([{"name": "http", "transport": "http"}])
+    srv.start()
+    other = None
+    try:
+        c = connect(srv.port, "c65-bk")
+        c.publish("bk/a", b"before", qos=1, retain=True)
+        backup = os.path.join(srv.dir, "backup-1")
+        status, a = post_backup(srv.ports["http"], {"dir": backup})
+        check_eq((status, a), (200, {"ok": True, "dir": backup}), "the backup")
+        c.publish("bk/a", b"after", qos=1, retain=True)
+        c.publish("bk/b", b"after", qos=1, retain=True)
+        c.disconnect()
+        status, a = post_backup(srv.ports["http"], {"dir": backup})
+        check_eq((status, a["error"]["code"]), (400, "BACKUP_FAILED"), "into an existing one")
+        status, a = post_backup(srv.ports["http"], {"dir": "relative"})
+        check_eq((status, a["error"]["code"]), (400, "INVALID_REQUEST"), "a relative path")
+        # The backup as another server's data directory: what was
+        # acknowledged before it, nothing after.
+        other = Server(extra_config="storage: {data_dir: %s}\n" % backup)
+        other.start()
+        got = retained_of(other, "bk/#", 1, cid="c65-bk2")
+        check_eq({t: p.payload for t, p in got.items()}, {"bk/a": b"before"},
+                 "what the backup holds")
+    finally:
+        srv.stop()
+        if other:
+            other.stop()
+
+
+@case(castor_only=True, server=False)
+def a_backup_without_storage_is_refused():
+    srv = TransportServer([{"name": "http", "transport": "http"}])
+    srv.extra_config = "storage: {enabled: false}\n"
+    srv.start()
+    try:
+        status, a = post_backup(srv.ports["http"], {"dir": os.path.join(srv.dir, "b")})
+        check_eq((status, a["error"]["code"]), (409, "CONFLICT"), "storage off")
     finally:
         srv.stop()
 

@@ -144,6 +144,8 @@ class TransportServer(Server):
                 lines.append("  %s: %s" % (k, json.dumps(v)))
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
+            if self.extra_config:
+                f.write(self.extra_config.rstrip("\n") + "\n")
         return path
 
 
