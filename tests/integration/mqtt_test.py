@@ -119,12 +119,17 @@ def run_castor(args, input=None, timeout=60, status=0):
     report, a death by signal, a run longer than timeout, and an exit status
     other than `status` (None: any non-zero status, for commands that are
     expected to fail)."""
+    # In a directory of its own: a server that gets as far as opening its
+    # store (storage.data_dir, relative) leaves it there.
+    cwd = tempfile.mkdtemp(prefix="castor-run-")
     try:
         r = subprocess.run([castor_bin()] + list(args), input=input, capture_output=True,
-                           timeout=timeout, env=broker_env())
+                           timeout=timeout, env=broker_env(), cwd=cwd)
     except subprocess.TimeoutExpired as e:
         raise TestError("castor %s did not exit within %d s: %r"
                         % (" ".join(args[:1]), timeout, e.stderr))
+    finally:
+        shutil.rmtree(cwd, ignore_errors=True)
     what = "castor " + " ".join(args[:1])
     reports = sanitizer_reports(r.stdout + r.stderr)
     if reports:
