@@ -117,32 +117,6 @@ void follow_removal(Self* self) {
   removal_follow(self, removal_action(self));
 }
 
-/// CONFLATION unsubscribe: the plain subscribers that fell behind (their
-/// credit ran out) lose their subscriptions to this topic instead of
-/// holding it up; their sessions keep their filters (a SUBSCRIBE again
-/// brings them back).
-template <class Self>
-void cut_behind(Self* self) {
-  auto& st = self->state;
-  for (auto& session : st.behind) {
-    auto i = st.subs.find(session);
-    if (i == st.subs.end())
-      continue;
-    for (auto& e : i->second.entries)
-      count_delta(st, e, -1);
-    st.subs.erase(i);
-    if (!in_share_group(st, session))
-      forget_session(self, session);
-    ++st.cut_behind;
-    CASTOR_LOG(info, "topic " << st.name,
-               "unsubscribed session " << session.id()
-                                       << ", which fell behind (CONFLATION "
-                                          "unsubscribe; "
-                                       << st.cut_behind << " so far)");
-  }
-  st.behind.clear();
-}
-
 /// Numbers the publishes as updates, keeps the current value, and sends
 /// every subscriber the updates that have not expired: plain subscribers
 /// share one list, each share group's members take turns (of the messages

@@ -164,4 +164,30 @@ bool remove_subscription(Self* self, const caf::actor& session,
   return true;
 }
 
+/// CONFLATION unsubscribe: the plain subscribers that fell behind (their
+/// credit ran out) lose their subscriptions to this topic instead of
+/// holding it up; their sessions keep their filters (a SUBSCRIBE again
+/// brings them back).
+template <class Self>
+void cut_behind(Self* self) {
+  auto& st = self->state;
+  for (auto& session : st.behind) {
+    auto i = st.subs.find(session);
+    if (i == st.subs.end())
+      continue;
+    for (auto& e : i->second.entries)
+      count_delta(st, e, -1);
+    st.subs.erase(i);
+    if (!in_share_group(st, session))
+      forget_session(self, session);
+    ++st.cut_behind;
+    CASTOR_LOG(info, "topic " << st.name,
+               "unsubscribed session " << session.id()
+                                       << ", which fell behind (CONFLATION "
+                                          "unsubscribe; "
+                                       << st.cut_behind << " so far)");
+  }
+  st.behind.clear();
+}
+
 } // namespace castor::topic_detail
