@@ -781,9 +781,50 @@ tree_query query_of(const std::string& text) {
   return {std::move(filter), std::make_shared<const topic_selector>(*s)};
 }
 
-api_interface spawn_api_request(caf::actor_system& sys, api_context ctx) {
-  return caf::actor_cast<api_interface>(
+/// The request of an operation that may add or remove topics, answered
+/// once the store has what its worker (`inner`) changed: the mapping sent
+/// the writer those records before the worker answered.
+caf::behavior durable_api_request(caf::event_based_actor* self,
+                                  api_interface inner, caf::actor writer) {
+  return {
+      [=](api_atom, std::string& operation,
+          std::string& payload) -> caf::result<std::string> {
+        auto rp = self->make_response_promise<std::string>();
+        self->request(inner, caf::infinite, api_atom::value,
+                      std::move(operation), std::move(payload))
+            .then(
+                [=](std::string& answer) mutable {
+                  self->request(writer, caf::infinite, sync_atom::value)
+                      .then(
+                          [=](bool) mutable {
+                            rp.deliver(answer);
+                            self->quit();
+                          },
+                          [=](caf::error&) mutable {
+                            rp.deliver(answer);
+                            self->quit();
+                          });
+                },
+                [=](caf::error& err) mutable {
+                  rp.deliver(err);
+                  self->quit();
+                });
+        return rp;
+      },
+  };
+}
+
+api_interface spawn_api_request(caf::actor_system& sys, api_context ctx,
+                                const std::string& operation) {
+  auto writer = std::move(ctx.store_sync);
+  auto worker = caf::actor_cast<api_interface>(
       sys.spawn(api_request_actor, std::move(ctx)));
+  if (!writer
+      || (operation != "topics/add" && operation != "topics/update"
+          && operation != "topics/remove"))
+    return worker;
+  return caf::actor_cast<api_interface>(
+      sys.spawn(durable_api_request, worker, writer));
 }
 
 } // namespace castor

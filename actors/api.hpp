@@ -63,6 +63,11 @@ struct api_context {
   /// In a node group, its members (sessions/list asks every one); null
   /// otherwise.
   cluster_routes_ptr routes{};
+  /// The store writer when changes are acknowledged once on disk
+  /// (storage.durability sync; else null): the answers to topics/add,
+  /// topics/update and topics/remove wait until the topics they added or
+  /// removed are (docs/persistence.md).
+  caf::actor store_sync{};
 };
 
 /// What the tree lists for `text` (a checked selector): the filter itself,
@@ -82,7 +87,11 @@ tree_query query_of(const std::string& text);
 /// rights and the limit are applied.
 inline constexpr uint64_t max_fetch_scan = 100000;
 
-api_interface spawn_api_request(caf::actor_system& sys, api_context ctx);
+/// The actor that answers one request of `operation`. With
+/// `ctx.store_sync`, an operation that may add or remove topics is
+/// answered once the store has them.
+api_interface spawn_api_request(caf::actor_system& sys, api_context ctx,
+                                const std::string& operation);
 
 /// What ends a request: delivers its answer (JSON text) and ends the
 /// request's actor.

@@ -79,8 +79,7 @@ struct connection_context {
   /// Connect timeouts and keep alive (actors/timer_wheel.hpp).
   caf::actor timers;
   /// The store writer when changes are acknowledged once on disk
-  /// (storage.durability sync; else null): the API's answers to topics/add,
-  /// topics/update and topics/remove wait for it.
+  /// (storage.durability sync; else null), for the API (api_context).
   caf::actor store_sync;
   /// Subscription changes in progress, shared by every connection of the
   /// server (actors/subscription_gate.hpp).

@@ -71,34 +71,20 @@ void run_api_request(connection_broker* self, mqtt::effect::api_request&& r) {
   actx.sessions = st.ctx->sessions;
   actx.routes = st.ctx->routes;
   actx.request_timeout_ms = st.ctx->request_timeout_ms;
-  auto worker = spawn_api_request(self->system(), std::move(actx));
+  actx.store_sync = st.ctx->store_sync;
+  auto worker = spawn_api_request(self->system(), std::move(actx), r.operation);
   auto req = std::make_shared<mqtt::effect::api_request>(std::move(r));
   tracked(self->request(worker, api_timeout, api_atom::value, req->operation,
                         std::move(req->payload)))
-      .then(
-          [=](std::string& answer) {
-            auto& op = req->operation;
-            auto& writer = self->state.ctx->store_sync;
-            if (!writer
-                || (op != "topics/add" && op != "topics/update"
-                    && op != "topics/remove")) {
-              write_answer(self, *req, answer);
-              return;
-            }
-            // The API's topics it added or removed are on disk first
-            // (sent to the writer before this answer came).
-            tracked(self->request(writer, caf::infinite, sync_atom::value))
-                .then([=](bool) { write_answer(self, *req, answer); },
-                      [=](caf::error&) { write_answer(self, *req, answer); });
-          },
-          [=](caf::error&) {
-            write_answer(
-                self, *req,
-                api::error_answer(
-                    {"UNAVAILABLE", "the request was not answered within "
-                                        + std::to_string(api_timeout.count())
-                                        + " s"}));
-          });
+      .then([=](std::string& answer) { write_answer(self, *req, answer); },
+            [=](caf::error&) {
+              write_answer(
+                  self, *req,
+                  api::error_answer(
+                      {"UNAVAILABLE", "the request was not answered within "
+                                          + std::to_string(api_timeout.count())
+                                          + " s"}));
+            });
 }
 
 caf::result<uint8_t> api_subscribe(connection_broker* self, std::string key,

@@ -71,8 +71,10 @@ struct http_context {
   cluster_view_ptr cluster;
   /// What the store writer has done (null: storage off).
   std::shared_ptr<const store_counters> storage;
-  /// The store writer (null: storage off): backups.
+  /// The store writer (null: storage off): backups; and the same when
+  /// changes wait until they are on disk (durability sync; else null).
   caf::actor store_writer;
+  caf::actor store_sync;
   /// The retained messages kept, against their bound.
   std::shared_ptr<const retained_budget> retained;
   /// The editor of the security store in a node group (app/store_group.hpp;

@@ -81,6 +81,7 @@ api_context context_of(const job& j) {
   if (ctx.cluster)
     a.routes = ctx.cluster->routes;
   a.request_timeout_ms = ctx.cfg.messaging.request_timeout_ms;
+  a.store_sync = ctx.store_sync;
   return a;
 }
 
@@ -90,7 +91,7 @@ template <class F>
 void run_api(worker_actor* self, const std::string& op,
              const nlohmann::json& payload, F then) {
   auto& j = *self->state.j;
-  auto api = spawn_api_request(self->system(), context_of(j));
+  auto api = spawn_api_request(self->system(), context_of(j), op);
   tracked(self->request(api, worker_wait, api_atom::value, op, payload.dump()))
       .then(
           [=](std::string& text) mutable {
@@ -189,7 +190,8 @@ void sessions(worker_actor* self, const std::string& id) {
     // Found by client id (or session id) in the list, then read with
     // sessions/get, which adds its subscriptions.
     auto& jj = *self->state.j;
-    auto api = spawn_api_request(self->system(), context_of(jj));
+    auto api
+        = spawn_api_request(self->system(), context_of(jj), "sessions/list");
     nlohmann::json p{{"filter", filter}, {"limit", 2}};
     self->request(api, worker_wait, api_atom::value,
                   std::string{"sessions/list"}, p.dump())

@@ -289,6 +289,8 @@ std::optional<std::string> server::start() {
     h.rights = rights;
     h.storage = store_counters_;
     h.store_writer = store_writer_;
+    if (cfg_.storage.durability == durability_mode::sync)
+      h.store_sync = store_writer_;
     h.retained = retained;
   }
   // (The group's store actor edits the store through the HTTP context.)
@@ -306,8 +308,7 @@ std::optional<std::string> server::start() {
     ctx->tree = tree_;
     ctx->locks = locks_;
     ctx->timers = timers_;
-    if (store_writer_ && cfg_.storage.durability == durability_mode::sync)
-      ctx->store_sync = store_writer_;
+    ctx->store_sync = http_ctx_->store_sync;
     ctx->gate = gate;
     ctx->opts = make_channel_options(cfg_.mqtt, l.max_packet_size);
     ctx->opts.mapping = mapping;
