@@ -25,27 +25,6 @@ bool get_u64(std::string_view& in, uint64_t& v) {
   return true;
 }
 
-void put_field(std::string& out, std::string_view s) {
-  auto n = static_cast<uint32_t>(s.size());
-  for (int i = 3; i >= 0; --i)
-    out.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
-  out.append(s);
-}
-
-bool get_field(std::string_view& in, std::string& out) {
-  if (in.size() < 4)
-    return false;
-  uint32_t n = 0;
-  for (int i = 0; i < 4; ++i)
-    n = (n << 8) | static_cast<uint8_t>(in[i]);
-  in.remove_prefix(4);
-  if (in.size() < n)
-    return false;
-  out.assign(in.data(), n);
-  in.remove_prefix(n);
-  return true;
-}
-
 uint64_t wall_ms() {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(

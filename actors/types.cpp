@@ -43,10 +43,7 @@ mqtt::message_ptr make_will_message(const mqtt::will_message& w,
                             std::chrono::steady_clock::now());
 }
 
-namespace {
-
-// A little-endian length-prefixed field appended after the PUBLISH bytes.
-void put_field(std::string& out, const std::string& s) {
+void put_field(std::string& out, std::string_view s) {
   auto n = static_cast<uint32_t>(s.size());
   for (int i = 0; i < 4; ++i)
     out.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
@@ -66,6 +63,8 @@ bool get_field(std::string_view& in, std::string& out) {
   in.remove_prefix(n);
   return true;
 }
+
+namespace {
 
 std::optional<mqtt::publish> decode_publish(std::string_view& in) {
   mqtt::parser_options opts;

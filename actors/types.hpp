@@ -395,6 +395,10 @@ struct retained_batch {
 /// The MQTT 5.0 PUBLISH encoding of a message (plus origin and remaining
 /// expiry), and back.
 std::string save_message(const mqtt::message& m);
+/// A field: its length (4 bytes, little-endian), then its bytes; false if
+/// `in` is cut short (what a field was read is taken off `in`).
+void put_field(std::string& out, std::string_view s);
+bool get_field(std::string_view& in, std::string& out);
 mqtt::message_ptr load_message(const std::string& bytes);
 std::string save_properties(const mqtt::properties& p);
 mqtt::properties load_properties(const std::string& bytes);

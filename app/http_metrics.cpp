@@ -4,11 +4,13 @@
 // (actors/counters.hpp), the sessions from the session directory and the
 // process figures from /proc. docs/operations.md lists the metrics.
 
+#include <atomic>
 #include <cctype>
 #include <cinttypes>
 #include <cstdio>
 #include <dirent.h>
 #include <string_view>
+#include <vector>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -518,53 +520,67 @@ void cluster_metrics(exposition& e, const http_context& ctx) {
 
 } // namespace
 
+/// A family of one sample read from an atomic (scaled by `scale`).
+struct atomic_family {
+  const char* name;
+  const char* type;
+  const char* help;
+  const std::atomic<uint64_t>& value;
+  double scale = 1;
+};
+
 void storage_metrics(exposition& e, const http_context& ctx) {
+  std::vector<atomic_family> families;
   if (auto r = ctx.retained.get()) {
-    e.family("retained_messages", "gauge",
-             "Retained messages the server keeps (bound: "
-             "mqtt.max_retained_messages).")
-        .sample(static_cast<double>(r->messages.load()));
-    e.family("retained_bytes", "gauge",
-             "Their bytes, topic and payload (bound: "
-             "mqtt.max_retained_bytes).")
-        .sample(static_cast<double>(r->bytes.load()));
-    e.family("retained_refused_total", "counter",
-             "Retained messages delivered but not kept, for the bound.")
-        .sample(static_cast<double>(r->refused.load()));
+    families.push_back({"retained_messages", "gauge",
+                        "Retained messages the server keeps (bound: "
+                        "mqtt.max_retained_messages).",
+                        r->messages});
+    families.push_back({"retained_bytes", "gauge",
+                        "Their bytes, topic and payload (bound: "
+                        "mqtt.max_retained_bytes).",
+                        r->bytes});
+    families.push_back(
+        {"retained_refused_total", "counter",
+         "Retained messages delivered but not kept, for the bound.",
+         r->refused});
   }
-  if (!ctx.storage)
-    return;
-  auto& c = *ctx.storage;
-  auto get = [](const std::atomic<uint64_t>& v) {
-    return static_cast<double>(v.load(std::memory_order_relaxed));
-  };
-  e.family("storage_records_written_total", "counter",
-           "Records the store writer wrote or erased (retained messages, "
-           "typed topics' values, the API's topics).")
-      .sample(get(c.records));
-  e.family("storage_written_bytes_total", "counter",
-           "Bytes of the records written.")
-      .sample(get(c.bytes));
-  e.family("storage_batches_total", "counter",
-           "Write batches (group commit: every record that arrived while "
-           "the last one was written goes in the next).")
-      .sample(get(c.batches));
-  e.family("storage_syncs_total", "counter", "fsyncs of the write-ahead log.")
-      .sample(get(c.syncs));
-  e.family("storage_sync_seconds_total", "counter",
-           "Time spent writing batches that were synced, and syncing.")
-      .sample(get(c.sync_us) / 1e6);
-  e.family("storage_errors_total", "counter",
-           "Writes or syncs that failed (logged as errors).")
-      .sample(get(c.errors));
-  e.family("storage_pending_records", "gauge",
-           "Records the writer has received and not yet written.")
-      .sample(get(c.waiting));
-  e.family("storage_size_bytes", "gauge",
-           "About the store's size (tables, write-ahead log, memory "
-           "tables), as the writer last saw it (every "
-           "storage.async_interval_ms).")
-      .sample(get(c.size_bytes));
+  if (auto c = ctx.storage.get()) {
+    families.push_back({"storage_records_written_total", "counter",
+                        "Records the store writer wrote or erased (retained "
+                        "messages, typed topics' values, time series' "
+                        "events, the API's topics).",
+                        c->records});
+    families.push_back({"storage_written_bytes_total", "counter",
+                        "Bytes of the records written.", c->bytes});
+    families.push_back({"storage_batches_total", "counter",
+                        "Write batches (group commit: every record that "
+                        "arrived while the last one was written goes in the "
+                        "next).",
+                        c->batches});
+    families.push_back({"storage_syncs_total", "counter",
+                        "fsyncs of the write-ahead log.", c->syncs});
+    families.push_back({"storage_sync_seconds_total", "counter",
+                        "Time spent writing batches that were synced, and "
+                        "syncing.",
+                        c->sync_us, 1e-6});
+    families.push_back({"storage_errors_total", "counter",
+                        "Writes or syncs that failed (logged as errors).",
+                        c->errors});
+    families.push_back({"storage_pending_records", "gauge",
+                        "Records the writer has received and not yet "
+                        "written.",
+                        c->waiting});
+    families.push_back({"storage_size_bytes", "gauge",
+                        "About the store's size (tables, write-ahead log, "
+                        "memory tables), as the writer last saw it (every "
+                        "storage.async_interval_ms).",
+                        c->size_bytes});
+  }
+  for (auto& f : families)
+    e.family(f.name, f.type, f.help)
+        .sample(static_cast<double>(f.value.load(std::memory_order_relaxed))
+                * f.scale);
 }
 
 cluster_node_stats node_stats(const session_directory_ptr& sessions) {
