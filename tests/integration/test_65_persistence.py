@@ -122,6 +122,33 @@ def retained_messages_and_typed_values_survive_kill_9():
         srv.stop()
 
 
+@case(castor_only=True, server=False)
+def mosquitto_and_paho_clients_find_their_retained_messages_after_kill_9():
+    srv = Server()
+    srv.start()
+    try:
+        subprocess.run(["mosquitto_pub", "-V", "5", "-h", "127.0.0.1", "-p", str(srv.port),
+                        "-t", "site/temp", "-m", "21.5", "-r", "-q", "1"],
+                       check=True, timeout=10, env=client_env())
+        import paho.mqtt.client as paho
+        import paho.mqtt.publish as paho_publish
+        paho_publish.single("site/door", b"open", qos=2, retain=True,
+                            hostname="127.0.0.1", port=srv.port,
+                            protocol=paho.MQTTv311)
+        restart(srv, kill=True)
+        r = subprocess.run(["mosquitto_sub", "-V", "5", "-h", "127.0.0.1", "-p", str(srv.port),
+                            "-t", "site/#", "-C", "2", "-W", "10", "-v"],
+                           capture_output=True, timeout=20, env=client_env())
+        check_eq(sorted(r.stdout.decode().splitlines()),
+                 ["site/door open", "site/temp 21.5"], "mosquitto_sub after kill -9")
+        import paho.mqtt.subscribe as paho_subscribe
+        m = paho_subscribe.simple("site/temp", hostname="127.0.0.1", port=srv.port,
+                                  retained=True, protocol=paho.MQTTv311)
+        check_eq((m.topic, m.payload, m.retain), ("site/temp", b"21.5", 1), "paho")
+    finally:
+        srv.stop()
+
+
 class Publisher(threading.Thread):
     """Publishes counters with QoS 1 (retained, to `topics`) and QoS 2 (to a
     typed topic) over one connection, up to `window` in flight, until the
@@ -498,6 +525,47 @@ def a_backup_taken_while_running_is_a_data_directory():
         srv.stop()
         if other:
             other.stop()
+
+
+def rest_post(port, path, body):
+    req = urllib.request.Request("http://127.0.0.1:%d/api/v1/%s" % (port, path),
+                                 data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+@case(castor_only=True, server=False)
+def api_answers_that_add_topics_wait_for_the_disk():
+    """With every fsync 40 ms long, topics/add answers (over MQTT and the
+    REST API) take at least that long: they wait until the topic is on
+    disk; a fetch, which changes nothing, does not wait."""
+    srv = TransportServer([{"name": "http", "transport": "http"}])
+    slow = slow_disk_binary(srv.dir)
+    if not slow:
+        raise Skip("strace cannot delay fsync here")
+    os.environ["CASTOR_BIN"] = slow
+    try:
+        srv.start()
+        c = connect(srv.port, "c65-wait")
+        t0 = time.monotonic()
+        ok(request(c, "topics/add", {"path": "w/mqtt", "type": "int64"}))
+        mqtt_s = time.monotonic() - t0
+        t0 = time.monotonic()
+        rest = rest_post(srv.ports["http"], "topics",
+                         {"path": "w/rest", "type": "int64"})
+        rest_s = time.monotonic() - t0
+        t0 = time.monotonic()
+        ok(request(c, "topics/fetch", {"selector": "w/#"}))
+        fetch_s = time.monotonic() - t0
+        c.disconnect()
+        check(rest.get("ok") is True, "REST topics/add: %r" % rest)
+        check(mqtt_s >= 0.035, "MQTT topics/add answered in %.1f ms" % (mqtt_s * 1000))
+        check(rest_s >= 0.035, "REST topics/add answered in %.1f ms" % (rest_s * 1000))
+        check(fetch_s < 0.035, "topics/fetch waited: %.1f ms" % (fetch_s * 1000))
+    finally:
+        srv.kill()  # (strace would take SIGTERM for itself)
+        os.environ["CASTOR_BIN"] = REAL_BIN
 
 
 @case(castor_only=True, server=False)
