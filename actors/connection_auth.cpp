@@ -167,6 +167,7 @@ void with_session(connection_broker* self, std::function<void()> f) {
   ar.req = st.channel->session();
   ar.connection = caf::actor_cast<caf::actor>(self);
   ar.principal = st.attachment.principal;
+  ar.roles = st.attachment.roles;
   ar.access = st.attachment.access;
   tracked(self->request(st.ctx->registry, registry_request_timeout,
                         promote_atom::value, std::move(ar)))
@@ -219,6 +220,7 @@ void open_registry(connection_broker* self, mqtt::session_request&& req) {
   ar.req = std::move(req);
   ar.connection = caf::actor_cast<caf::actor>(self);
   ar.principal = st.attachment.principal;
+  ar.roles = st.attachment.roles;
   ar.access = st.attachment.access;
   tracked(self->request(st.ctx->registry, registry_request_timeout,
                         open_atom::value, std::move(ar)))

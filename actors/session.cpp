@@ -29,41 +29,6 @@ template <class Self>
 void handle_subscribe(Self* self, subscribe_request& sr,
                       caf::response_promise rp);
 
-/// In a group, a session that outlives its connection tells its node's
-/// claims actor what changed of its subscriptions, principal and expiry,
-/// for its replica on another node (actors/cluster_replicas.hpp).
-template <class Self>
-void replicate(Self* self, session_replica change) {
-  auto& st = self->state;
-  if (!st.cfg.claims || st.ended || st.handing_over || st.handed_over
-      || (st.req.session_expiry == 0 && !st.replicated))
-    return;
-  st.replicated = true;
-  change.client_id = st.client_id;
-  change.principal = st.principal;
-  change.expiry = st.req.session_expiry;
-  self->send(st.cfg.claims, replica_atom::value, std::move(change));
-}
-
-/// The whole of it (an attach: the principal or the expiry may be new).
-template <class Self>
-void replicate_all(Self* self) {
-  if (!self->state.cfg.claims)
-    return;
-  session_replica r;
-  r.full = true;
-  list_subscriptions(self->state.mqtt_state, r.subs, r.subscription_ids);
-  replicate(self, std::move(r));
-}
-
-/// Filters no longer subscribed.
-template <class Self>
-void replicate_removed(Self* self, const std::vector<std::string>& filters) {
-  session_replica r;
-  r.remove = filters;
-  replicate(self, std::move(r));
-}
-
 /// Starts from the state another node of the group handed over
 /// (actors/session_subscriptions.hpp).
 template <class Self>
@@ -89,6 +54,8 @@ void complete_attach(Self* self, attach_request&& ar,
                      caf::response_promise rp) {
   auto& st = self->state;
   st.principal = ar.principal;
+  st.roles = ar.roles;
+  st.store_held.clear(); // for the connection that went
   bool restored = ar.restore && ar.restore->present && st.fresh;
   if (restored)
     restore_session(self, *ar.restore, ar);
@@ -104,6 +71,7 @@ void complete_attach(Self* self, attach_request&& ar,
   self->monitor(st.conn);
   std::vector<mqtt::outbound> out;
   st.mqtt_state.attach(ar.req.receive_maximum, clock_type::now(), out);
+  store_session(self);
   attach_result res;
   res.session = caf::actor_cast<caf::actor>(self);
   res.session_present = present;
@@ -139,6 +107,7 @@ void reset_session(Self* self) {
     u.filters.push_back(filter);
   if (!u.filters.empty())
     unsubscribe_at_tree(self, std::move(u), [] {});
+  forget_stored(self);
   st.mqtt_state = mqtt::session_state{st.cfg.limits};
   st.fresh = true;
 }
@@ -214,6 +183,7 @@ template <class Self>
 void hand_on_rest(Self* self, const caf::actor& to) {
   session_snapshot rest;
   rest.messages = self->state.mqtt_state.take_unacknowledged();
+  forget_stored(self); // kept on the new node, if at all
   self->send(to, handover_atom::value, std::move(rest));
   CASTOR_LOG(debug, "session " << self->state.client_id,
              "moved to another node");
@@ -281,6 +251,7 @@ void start_attach(Self* self, attach_request&& ar, caf::response_promise rp) {
     // this actor has not yet heard back from the registry. The new
     // connection gets a new session.
     release_session(self, [] {});
+    forget_stored(self);
     st.mqtt_state = mqtt::session_state{st.cfg.limits};
     st.fresh = true;
   }
@@ -303,6 +274,7 @@ void connection_gone(Self* self, bool publish_will_flag,
   if (st.conn)
     self->demonitor(st.conn);
   st.conn = nullptr;
+  st.store_held.clear(); // sent again at the next attach
   if (expiry) {
     st.req.session_expiry = *expiry;
     replicate_all(self); // the new expiry (0: the replica goes)
@@ -314,6 +286,7 @@ void connection_gone(Self* self, bool publish_will_flag,
   pay_owed(self);
   auto epoch = ++st.epoch;
   st.will_pending = st.req.has_will() && publish_will_flag;
+  store_session(self);
   auto expiry_s = st.req.session_expiry;
   if (expiry_s == 0) {
     request_end(self);
@@ -332,65 +305,6 @@ void connection_gone(Self* self, bool publish_will_flag,
   if (expiry_s != 0xFFFFFFFFu)
     send_later(self, io_timers(self), std::chrono::seconds(expiry_s),
                expire_atom::value, epoch);
-}
-
-/// Passes a topic's updates on to the client (or the queue), as the MQTT
-/// rules of the subscriptions they came through say, and pays the topic's
-/// credit.
-template <class Self>
-void take_updates(Self* self, const caf::actor& topic, update_batch& batch) {
-  auto& st = self->state;
-  if (st.subscribing > 0) {
-    if (!st.held)
-      st.held = std::make_unique<
-          std::vector<std::pair<caf::actor, update_batch>>>();
-    st.held->emplace_back(topic, std::move(batch));
-    return;
-  }
-  std::vector<mqtt::outbound> out;
-  if (batch.items && !batch.items->empty() && batch.options) {
-    auto& items = *batch.items;
-    // Checked against the rights of the session's principal as they are now.
-    if (may_read_now(st, items.front().msg->topic)) {
-      auto now = clock_type::now();
-      auto& opts = *batch.options;
-      mqtt::delivery d;
-      mqtt::delivery dd;
-      for (auto& u : items) {
-        if (batch.shared) {
-          if (!opts.empty())
-            st.mqtt_state.enqueue(mqtt::share_delivery(u, opts.front()), now,
-                                  out);
-          continue;
-        }
-        auto made = mqtt::deliver_through(u, st.client_id, opts, d, dd);
-        if (made & mqtt::plain_delivery)
-          st.mqtt_state.enqueue(std::move(d), now, out);
-        if (made & mqtt::delta_delivery)
-          st.mqtt_state.enqueue(std::move(dd), now, out);
-      }
-    }
-  }
-  send_out(self, out);
-  // Credit back to the topic, several batches at a time (fewer
-  // messages, and the topic keeps sending meanwhile), unless
-  // congested: then the topic waits for it.
-  if (!topic)
-    return;
-  auto& c = st.owed[topic];
-  ++c.batches;
-  c.bytes += batch.bytes; // as the topic counted them
-  if (st.mqtt_state.congested()) {
-    st.credit_held = true;
-    CASTOR_LOG(trace, "session " << st.client_id,
-               "congested: " << st.mqtt_state.queued_count() << " queued");
-  } else if (c.batches >= credit_batch
-             || c.bytes >= max_outstanding_bytes / 2) {
-    // Half the topic's window (batches or bytes): it never waits for it.
-    send_as<topic_interface>(self, topic, credit_atom::value, c.batches,
-                             c.bytes);
-    st.owed.erase(topic);
-  }
 }
 
 /// Removes the subscriptions of `filters`, which the session state has
@@ -441,6 +355,7 @@ void revoke_unreadable(Self* self) {
   for (auto& f : gone)
     st.mqtt_state.unsubscribe(f);
   replicate_removed(self, gone);
+  store_session(self);
   unsubscribe_filters(self, std::move(gone), [] {});
 }
 
@@ -457,7 +372,7 @@ void handle_subscribe(Self* self, subscribe_request& sr,
   auto acc = std::make_shared<pending>();
   acc->codes = std::move(codes);
   ++st.subscribing;
-  auto finish = [self, acc, rp]() mutable {
+  auto complete = [self, acc, rp]() mutable {
     rp.deliver(std::move(acc->codes));
     auto& st = self->state;
     std::vector<mqtt::outbound> out;
@@ -478,6 +393,20 @@ void handle_subscribe(Self* self, subscribe_request& sr,
     if (st.handover_from) // restored subscriptions in force
       self->send(std::exchange(st.handover_from, nullptr),
                  handover_atom::value);
+  };
+  // A persistent session's SUBACK waits until its record holds the
+  // subscriptions (durability `sync`): acknowledged is kept.
+  auto finish = [self, complete, answers = rp.pending()]() mutable {
+    auto& st = self->state;
+    if (!answers || !durable(st)) {
+      complete();
+      return;
+    }
+    store_session(self);
+    if (st.cfg.store->sync)
+      after_sync(self, complete);
+    else
+      complete();
   };
   // Each subscription to the tree, with what decides which current values
   // (retained messages) it sends.
@@ -501,6 +430,7 @@ void handle_subscribe(Self* self, subscribe_request& sr,
     topic_subscription ts;
     ts.session = caf::actor_cast<caf::actor>(self);
     ts.client_id = st.client_id;
+    ts.durable = durable(st);
     ts.filter = std::string{info.filter};
     ts.group = std::string{info.group};
     bool delta = info.delta;
@@ -551,6 +481,46 @@ void handle_subscribe(Self* self, subscribe_request& sr,
                 finish();
             });
   }
+}
+
+/// Comes back as the store kept it (docs/persistence.md): offline, with
+/// its subscriptions (`done` runs once they are in force), messages,
+/// inbound QoS 2 identifiers and will. Its expiry and will delay count
+/// from now; a will that was due (its connection was there) goes out.
+template <class Self, class F>
+void restore_stored(Self* self, stored_session& x, F done) {
+  auto& st = self->state;
+  st.principal = x.principal;
+  st.roles = x.roles;
+  st.access = x.access;
+  st.fresh = false;
+  st.stored = true;
+  st.req.session_expiry = x.expiry;
+  if (x.has_will) {
+    st.req.will = std::make_shared<const mqtt::will_message>(std::move(x.will));
+    st.req.will_delay = x.will_delay;
+  }
+  st.mqtt_state.inbound_qos2.insert(x.qos2_ids.begin(), x.qos2_ids.end());
+  auto now = clock_type::now();
+  std::vector<mqtt::outbound> out;
+  for (auto& m : x.messages) {
+    if (m.packet_id != 0 && m.d.qos == 2)
+      st.mqtt_state.restore_inflight(m.packet_id, m.released, std::move(m.d));
+    else if (m.d.msg)
+      st.mqtt_state.enqueue(std::move(m.d), now, out);
+  }
+  session_snapshot snap;
+  snap.present = true;
+  snap.subs = std::move(x.subs);
+  snap.subscription_ids = std::move(x.subscription_ids);
+  auto requests
+      = restore_requests(snap, access_ref{x.principal, x.roles, x.access});
+  st.restored_answer = std::move(done);
+  for (auto& sr : requests)
+    handle_subscribe(self, sr, caf::response_promise{});
+  if (st.subscribing == 0 && st.restored_answer)
+    std::exchange(st.restored_answer, nullptr)();
+  connection_gone(self, x.will_due, std::nullopt);
 }
 
 } // namespace
@@ -630,6 +600,7 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         if (gone.empty())
           return std::move(codes);
         replicate_removed(self, gone);
+        store_session(self);
         // No new messages for these filters once UNSUBACK is sent
         // [MQTT-3.10.4-2]: answered once every topic has forgotten them
         // (what they sent before is already in this mailbox).
@@ -754,6 +725,11 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         st.rest_due = false;
         if (st.moved_to) // moved on meanwhile: it goes on with the rest
           hand_on_rest(self, st.moved_to);
+      },
+      [=](restore_atom, stored_session& x) -> caf::result<bool> {
+        auto rp = self->template make_response_promise<bool>();
+        restore_stored(self, x, [rp]() mutable { rp.deliver(true); });
+        return rp;
       },
       [=](will_atom, uint64_t epoch) {
         auto& st = self->state;

@@ -24,6 +24,7 @@
 #include "actors/iface/registry.hpp"
 #include "actors/iface/session.hpp"
 #include "actors/iface/topic_tree.hpp"
+#include "actors/store_writer.hpp"
 #include "actors/topic.hpp"
 #include "actors/types.hpp"
 #include "protocol/session_state.hpp"
@@ -44,6 +45,10 @@ struct session_config {
   /// session that moved to another node asks it for a fence of the group
   /// before it unsubscribes here (actors/cluster_claims.hpp).
   caf::actor claims;
+  /// The store (docs/persistence.md; null: off): a session with an expiry
+  /// keeps its record there, and erases its messages' records (written
+  /// by the topics) once they are delivered or dropped.
+  store_link_ptr store;
 };
 
 struct session_actor_state {
@@ -101,8 +106,17 @@ struct session_actor_state {
   /// Handed over and unsubscribed, waiting for `rest_due` to pass before
   /// it hands on what it queued: the session it goes to.
   caf::actor moved_to;
-  /// Who made the session (its last attach's principal).
+  /// Who made the session (its last attach's principal), and its roles.
   std::string principal;
+  std::vector<std::string> roles;
+  /// The session has a record in the store.
+  bool stored = false;
+  /// Packets to the connection that wait until the store has the state
+  /// of QoS 2 messages on disk (send_out): whether a sync is asked, and
+  /// whether another must follow it (records written since).
+  bool store_waiting = false;
+  bool store_again = false;
+  std::vector<mqtt::outbound> store_held;
   /// The answer to an attach that restored another node's state, sent
   /// once the restored subscriptions are in force (complete_attach).
   std::function<void()> restored_answer;

@@ -15,6 +15,8 @@
 
 #include "actors/iface/timeouts.hpp"
 #include "actors/session.hpp"
+#include "actors/session_subscriptions.hpp"
+#include "actors/store_records.hpp"
 #include "actors/timers.hpp"
 #include "actors/tracked.hpp"
 #include "log/log.hpp"
@@ -70,13 +72,178 @@ void pay_owed(Self* self) {
   st.owed.clear();
 }
 
+// -- the store (persistent sessions, docs/persistence.md) ---------------------
+
+/// Whether the session keeps a record in the store: it has an expiry and
+/// goes on here.
+inline bool durable(const session_actor_state& st) {
+  return st.cfg.store && st.req.session_expiry != 0 && !st.ended
+         && !st.handing_over && !st.handed_over;
+}
+
 template <class Self>
-void send_out(Self* self, std::vector<mqtt::outbound>& out) {
+void store_put(Self* self, std::string key, std::string record) {
+  self->send(self->state.cfg.store->writer, store_atom::value, std::move(key),
+             std::move(record));
+}
+
+/// The records of messages delivered or dropped go; QoS 2 messages sent or
+/// received get their state written. Returns whether packets to the
+/// connection must wait for the disk (durability `sync`).
+template <class Self>
+bool store_messages(Self* self) {
+  auto& st = self->state;
+  if (!st.cfg.store)
+    return false;
+  for (auto& key : st.mqtt_state.take_released())
+    store_put(self, std::move(key), std::string{});
+  bool wrote = false;
+  for (auto& f : st.mqtt_state.take_flights()) {
+    store_put(self, std::move(f.key),
+              records::encode_delivery(f.d, f.packet_id, f.released));
+    wrote = true;
+  }
+  return wrote && st.cfg.store->sync;
+}
+
+/// Writes the session's record as it is now (or erases it, if the session
+/// is no longer kept).
+template <class Self>
+void store_session(Self* self) {
+  auto& st = self->state;
+  if (!st.cfg.store)
+    return;
+  store_messages(self);
+  auto key = records::key(records::session_prefix, st.client_id);
+  if (!durable(st)) {
+    if (st.stored)
+      store_put(self, std::move(key), std::string{});
+    st.stored = false;
+    return;
+  }
+  stored_session x;
+  x.client_id = st.client_id;
+  x.principal = st.principal;
+  x.roles = st.roles;
+  x.expiry = st.req.session_expiry;
+  list_subscriptions(st.mqtt_state, x.subs, x.subscription_ids);
+  if (st.req.has_will()) {
+    x.has_will = true;
+    x.will = *st.req.will;
+    x.will_delay = st.req.will_delay;
+    x.will_due = st.conn != nullptr || st.will_pending;
+  }
+  x.qos2_ids.assign(st.mqtt_state.inbound_qos2.begin(),
+                    st.mqtt_state.inbound_qos2.end());
+  store_put(self, std::move(key), records::encode_session(x));
+  st.stored = true;
+}
+
+/// The session ends: its record and those of its messages go.
+template <class Self>
+void forget_stored(Self* self) {
+  auto& st = self->state;
+  if (!st.cfg.store)
+    return;
+  store_messages(self);
+  for (auto& key : st.mqtt_state.stored_keys())
+    store_put(self, std::move(key), std::string{});
+  if (st.stored)
+    store_put(self, records::key(records::session_prefix, st.client_id),
+              std::string{});
+  st.stored = false;
+}
+
+/// Runs `f` once what the session sent the writer is on disk.
+template <class Self, class F>
+void after_sync(Self* self, F f) {
+  self->request(self->state.cfg.store->writer, caf::infinite, sync_atom::value)
+      .then([f](bool) mutable { f(); },
+            [f](caf::error&) mutable { f(); }); // stopping: at once
+}
+
+template <class Self>
+void send_now(Self* self, std::vector<mqtt::outbound>& out) {
   auto& st = self->state;
   if (!out.empty() && st.conn)
     self->send(st.conn, out_atom::value, outbound_batch{std::move(out)});
   out.clear();
+}
+
+/// Packets held for the disk go once it has what they depend on.
+template <class Self>
+void release_held(Self* self) {
+  auto& st = self->state;
+  if (st.store_again) {
+    st.store_again = false;
+    after_sync(self, [self] { release_held(self); });
+    return;
+  }
+  st.store_waiting = false;
+  auto held = std::move(st.store_held);
+  st.store_held.clear();
+  send_now(self, held);
+}
+
+template <class Self>
+void send_out(Self* self, std::vector<mqtt::outbound>& out) {
+  auto& st = self->state;
+  // A QoS 2 PUBLISH goes only once the store knows its packet identifier,
+  // and a PUBREL once it knows PUBREC came: after a kill -9 the session
+  // sends the same packets again, never one the client would take for a
+  // new message. Packets behind them wait too (their order stays).
+  bool wait = store_messages(self);
+  if (wait || st.store_waiting) {
+    st.store_held.insert(st.store_held.end(),
+                         std::make_move_iterator(out.begin()),
+                         std::make_move_iterator(out.end()));
+    out.clear();
+    if (!st.store_waiting) {
+      st.store_waiting = true;
+      after_sync(self, [self] { release_held(self); });
+    } else if (wait) {
+      st.store_again = true;
+    }
+    pay_owed(self);
+    return;
+  }
+  send_now(self, out);
   pay_owed(self);
+}
+
+/// In a group, a session that outlives its connection tells its node's
+/// claims actor what changed of its subscriptions, principal and expiry,
+/// for its replica on another node (actors/cluster_replicas.hpp).
+template <class Self>
+void replicate(Self* self, session_replica change) {
+  auto& st = self->state;
+  if (!st.cfg.claims || st.ended || st.handing_over || st.handed_over
+      || (st.req.session_expiry == 0 && !st.replicated))
+    return;
+  st.replicated = true;
+  change.client_id = st.client_id;
+  change.principal = st.principal;
+  change.expiry = st.req.session_expiry;
+  self->send(st.cfg.claims, replica_atom::value, std::move(change));
+}
+
+/// The whole of it (an attach: the principal or the expiry may be new).
+template <class Self>
+void replicate_all(Self* self) {
+  if (!self->state.cfg.claims)
+    return;
+  session_replica r;
+  r.full = true;
+  list_subscriptions(self->state.mqtt_state, r.subs, r.subscription_ids);
+  replicate(self, std::move(r));
+}
+
+/// Filters no longer subscribed.
+template <class Self>
+void replicate_removed(Self* self, const std::vector<std::string>& filters) {
+  session_replica r;
+  r.remove = filters;
+  replicate(self, std::move(r));
 }
 
 /// In a node group, a will that waits for its delay (the connection has
@@ -114,6 +281,7 @@ void publish_will(Self* self) {
              "publishing will on " << will->topic);
   auto m = make_will_message(*will, st.client_id);
   self->send(st.tree, publish_atom::value, std::move(m));
+  store_session(self); // the will has gone
 }
 
 /// Gives the shared-subscription messages this session did not get
@@ -186,6 +354,7 @@ void end_session(Self* self) {
   if (st.ended)
     return;
   st.ended = true;
+  forget_stored(self);
   st.mqtt_state.end_pending();
   release_session(self, [self] {
     redistribute_shared(self);
@@ -213,6 +382,77 @@ void request_end(Self* self) {
                 && self->state.attaches == gen)
               request_end(self);
           });
+}
+
+/// Passes a topic's updates on to the client (or the queue), as the MQTT
+/// rules of the subscriptions they came through say, and pays the topic's
+/// credit.
+template <class Self>
+void take_updates(Self* self, const caf::actor& topic, update_batch& batch) {
+  auto& st = self->state;
+  if (st.subscribing > 0) {
+    if (!st.held)
+      st.held = std::make_unique<
+          std::vector<std::pair<caf::actor, update_batch>>>();
+    st.held->emplace_back(topic, std::move(batch));
+    return;
+  }
+  std::vector<mqtt::outbound> out;
+  if (batch.items && !batch.items->empty() && batch.options) {
+    auto& items = *batch.items;
+    // Checked against the rights of the session's principal as they are now.
+    bool readable = may_read_now(st, items.front().msg->topic);
+    auto now = clock_type::now();
+    auto& opts = *batch.options;
+    // The topic kept the QoS 1 and 2 ones in the store, under these keys
+    // (actors/topic_store.hpp): erased once delivered or dropped.
+    auto take = [&](mqtt::delivery&& x) {
+      x.store_key.clear();
+      if (batch.stored != 0 && x.qos > 0)
+        x.store_key = records::message_key(st.client_id, x.msg->topic,
+                                           batch.stored, x.seq, x.delta_form);
+      if (readable)
+        st.mqtt_state.enqueue(std::move(x), now, out);
+      else if (!x.store_key.empty())
+        store_put(self, std::move(x.store_key), std::string{});
+    };
+    if (readable || batch.stored != 0) {
+      mqtt::delivery d;
+      mqtt::delivery dd;
+      for (auto& u : items) {
+        if (batch.shared) {
+          if (!opts.empty())
+            take(mqtt::share_delivery(u, opts.front()));
+          continue;
+        }
+        auto made = mqtt::deliver_through(u, st.client_id, opts, d, dd);
+        if (made & mqtt::plain_delivery)
+          take(std::move(d));
+        if (made & mqtt::delta_delivery)
+          take(std::move(dd));
+      }
+    }
+  }
+  send_out(self, out);
+  // Credit back to the topic, several batches at a time (fewer
+  // messages, and the topic keeps sending meanwhile), unless
+  // congested: then the topic waits for it.
+  if (!topic)
+    return;
+  auto& c = st.owed[topic];
+  ++c.batches;
+  c.bytes += batch.bytes; // as the topic counted them
+  if (st.mqtt_state.congested()) {
+    st.credit_held = true;
+    CASTOR_LOG(trace, "session " << st.client_id,
+               "congested: " << st.mqtt_state.queued_count() << " queued");
+  } else if (c.batches >= credit_batch
+             || c.bytes >= max_outstanding_bytes / 2) {
+    // Half the topic's window (batches or bytes): it never waits for it.
+    send_as<topic_interface>(self, topic, credit_atom::value, c.batches,
+                             c.bytes);
+    st.owed.erase(topic);
+  }
 }
 
 } // namespace castor::session_detail

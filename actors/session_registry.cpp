@@ -294,7 +294,18 @@ caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
           if (e.session && e.principal == principal)
             self->send(e.session, revoke_atom::value);
       },
-      [=](stats_atom) -> uint64_t { return self->state.sessions.size(); });
+      [=](stats_atom) -> uint64_t { return self->state.sessions.size(); },
+      [=](restore_atom, stored_session& x) -> caf::result<bool> {
+        auto& e = self->state.sessions[x.client_id];
+        if (e.held())
+          return false; // one record per client id: cannot happen
+        e.principal = x.principal;
+        e.session = spawn_session(self, x.client_id);
+        e.attaches = 0;
+        auto rp = self->make_response_promise();
+        rp.delegate(e.session, restore_atom::value, std::move(x));
+        return caf::delegated<bool>{};
+      });
 }
 
 caf::behavior session_registry(session_registry_actor* self,

@@ -11,6 +11,15 @@
 //   "e:" topic "\0" seq
 //                an event of a time series (seq: 8 bytes, big-endian), as
 //                its subscribers receive it
+//   "c:" client id
+//                a persistent session: its principal and roles, expiry,
+//                subscriptions, will, inbound QoS 2 identifiers
+//   "q:" client id "\0" topic "\0" incarnation seq form
+//                a QoS 1 or 2 message for a persistent session, written by
+//                its topic before the publisher's acknowledgement, erased
+//                by the session once delivered or dropped (incarnation:
+//                when the topic actor started, in microseconds; seq: its
+//                update; both 8 bytes, big-endian; form: 1 for `$delta/`)
 //
 // Messages are kept in their MQTT 5.0 PUBLISH encoding with the wall-clock
 // time they were saved, so that a message expiry interval keeps counting
@@ -23,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "actors/types.hpp"
 #include "protocol/session_state_message.hpp"
 #include "protocol/topic_mapping.hpp"
 #include "storage/store.hpp"
@@ -33,6 +43,8 @@ inline constexpr std::string_view spec_prefix = "s:";
 inline constexpr std::string_view retained_prefix = "r:";
 inline constexpr std::string_view value_prefix = "v:";
 inline constexpr std::string_view event_prefix = "e:";
+inline constexpr std::string_view session_prefix = "c:";
+inline constexpr std::string_view queued_prefix = "q:";
 
 inline std::string key(std::string_view prefix, std::string_view topic) {
   std::string k;
@@ -44,6 +56,19 @@ inline std::string key(std::string_view prefix, std::string_view topic) {
 
 /// The key of a time series' event.
 std::string event_key(std::string_view topic, uint64_t seq);
+
+/// The key of a persistent session's message (see above).
+std::string message_key(std::string_view client_id, std::string_view topic,
+                        uint64_t incarnation, uint64_t seq, bool delta_form);
+
+/// A persistent session's message record: the delivery (QoS, retain,
+/// subscription identifiers, the message) and, for a QoS 2 message sent
+/// already, its packet identifier and whether PUBREC came.
+std::string encode_delivery(const mqtt::delivery& d, uint16_t packet_id,
+                            bool released);
+
+/// A persistent session's record (its messages are records of their own).
+std::string encode_session(const stored_session& s);
 
 /// A message record, stamped with the wall-clock time now.
 std::string encode_message(const mqtt::message& m);
@@ -75,6 +100,12 @@ struct loaded {
   uint64_t values = 0;
   uint64_t events = 0;
   uint64_t expired = 0;
+  /// Persistent sessions, with their messages.
+  std::vector<stored_session> sessions;
+  uint64_t session_messages = 0;
+  /// Message records of no session (it ended as they were written): they
+  /// are erased.
+  std::vector<std::string> orphans;
   /// Records that could not be read: their keys, and why (reported).
   std::vector<std::string> damaged;
 };

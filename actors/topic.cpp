@@ -210,7 +210,10 @@ void deliver_updates(Self* self, std::vector<update>&& ups,
   auto bytes = footprint_of(ups);
   auto items = std::make_shared<const std::vector<update>>(std::move(ups));
   for (auto& [session, sub] : st.subs)
-    deliver(self, session, update_batch{items, sub.options, false, bytes});
+    deliver(self, session,
+            update_batch{items, sub.options, false, bytes,
+                         store_deliveries(self, sub.durable, *items,
+                                          *sub.options, false)});
   if (!st.behind.empty())
     cut_behind(self);
 }

@@ -66,12 +66,16 @@ struct topic_state {
     /// The entries' options, shared by every batch to this subscriber
     /// (rebuilt when they change).
     mqtt::options_list options;
+    /// A persistent session's client id, whose QoS 1 and 2 messages the
+    /// topic keeps in the store (actors/topic_store.hpp); empty: none.
+    std::string durable;
   };
 
   struct member {
     caf::actor session;
     entry e;
     mqtt::options_list options; ///< e.options alone
+    std::string durable; ///< as subscriber::durable
   };
 
   struct share_group {
@@ -169,6 +173,10 @@ struct topic_state {
   /// records were sent to it that a publisher's answer must wait for.
   store_link_ptr store;
   bool unsynced = false;
+  /// When this topic actor started (microseconds of the wall clock), set
+  /// when it first keeps a persistent session's message: with the
+  /// update's number, the message's key in the store.
+  uint64_t incarnation = 0;
   /// The bound on retained messages, shared by every topic (null: none).
   retained_budget_ptr retained;
 

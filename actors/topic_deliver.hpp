@@ -15,6 +15,7 @@
 #include "actors/iface/implement.hpp"
 #include "actors/iface/session.hpp"
 #include "actors/topic.hpp"
+#include "actors/topic_store.hpp"
 #include "log/log.hpp"
 
 namespace castor::topic_detail {
@@ -79,10 +80,12 @@ void share_out(Self* self, topic_state::share_group& g,
     per[&next_member(st, g)].push_back(u);
   for (auto& [mb, items] : per) {
     auto bytes = footprint_of(items);
+    auto stored = store_deliveries(self, mb->durable, items, *mb->options,
+                                   true);
     deliver(self, mb->session,
             update_batch{
                 std::make_shared<const std::vector<update>>(std::move(items)),
-                mb->options, true, bytes});
+                mb->options, true, bytes, stored});
   }
 }
 

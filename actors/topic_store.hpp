@@ -47,6 +47,50 @@ void store_put(Self* self, std::string key, std::string record) {
     st.unsynced = true;
 }
 
+/// Keeps the QoS 1 and 2 deliveries of `ups` to the persistent session
+/// `client_id` (through its subscriptions' `opts`, or as a share group's
+/// member) in the store, as the session will make them: the publishers'
+/// answers wait for them. Returns the incarnation their keys name (0:
+/// nothing kept). The session erases each once delivered or dropped.
+template <class Self>
+uint64_t store_deliveries(Self* self, const std::string& client_id,
+                          const std::vector<update>& ups,
+                          const std::vector<mqtt::delivery_options>& opts,
+                          bool shared) {
+  auto& st = self->state;
+  if (!st.store || client_id.empty() || opts.empty())
+    return 0;
+  if (st.incarnation == 0)
+    st.incarnation = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
+  bool any = false;
+  auto put = [&](const mqtt::delivery& x) {
+    if (x.qos == 0 || !x.msg)
+      return;
+    store_put(self,
+              records::message_key(client_id, x.msg->topic, st.incarnation,
+                                   x.seq, x.delta_form),
+              records::encode_delivery(x, 0, false));
+    any = true;
+  };
+  mqtt::delivery d;
+  mqtt::delivery dd;
+  for (auto& u : ups) {
+    if (shared) {
+      put(mqtt::share_delivery(u, opts.front()));
+      continue;
+    }
+    auto made = mqtt::deliver_through(u, client_id, opts, d, dd);
+    if (made & mqtt::plain_delivery)
+      put(d);
+    if (made & mqtt::delta_delivery)
+      put(dd);
+  }
+  return any ? st.incarnation : 0;
+}
+
 /// Sends the writer what changed since `before`.
 template <class Self>
 void store_changes(Self* self, stored_mark before) {

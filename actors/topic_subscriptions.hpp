@@ -91,6 +91,7 @@ void add_subscription(Self* self, const topic_subscription& ts) {
         mb.options
             = std::make_shared<const std::vector<mqtt::delivery_options>>(
                 1, ts.options);
+        mb.durable = ts.durable ? ts.client_id : std::string{};
         return;
       }
     }
@@ -98,7 +99,8 @@ void add_subscription(Self* self, const topic_subscription& ts) {
     g.members.push_back(topic_state::member{
         ts.session, make_entry(ts),
         std::make_shared<const std::vector<mqtt::delivery_options>>(
-            1, ts.options)});
+            1, ts.options),
+        ts.durable ? ts.client_id : std::string{}});
     return;
   }
   auto& sub = st.subs[ts.session];
@@ -112,6 +114,7 @@ void add_subscription(Self* self, const topic_subscription& ts) {
   }
   count_delta(st, make_entry(ts), +1);
   sub.options = options_of(sub.entries);
+  sub.durable = ts.durable ? ts.client_id : std::string{};
 }
 
 /// Removes the session's subscription `filter` (in share group `group`,

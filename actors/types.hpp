@@ -181,6 +181,11 @@ struct update_batch {
   /// What the topic counted for the batch's credit (the items' footprint,
   /// computed once per fan-out): the session gives back the same.
   uint64_t bytes = 0;
+  /// The topic kept this session's QoS 1 and 2 deliveries of the batch in
+  /// the store (a persistent session, docs/persistence.md): the topic's
+  /// incarnation their keys name (records::message_key); 0: not kept.
+  /// Local: not serialized.
+  uint64_t stored = 0;
 };
 
 /// Session -> tree -> topic: updates a leaving member of a share group did
@@ -234,6 +239,38 @@ struct session_snapshot {
   caf::actor from;
 };
 
+/// A persistent session as the store keeps it (docs/persistence.md): the
+/// "c:" record of its client id, and its messages (the "q:" records).
+struct stored_session {
+  std::string client_id;
+  std::string principal;
+  std::vector<std::string> roles;
+  uint32_t expiry = 0; ///< seconds (0xFFFFFFFF: none)
+  std::vector<mqtt::subscription> subs;
+  std::vector<uint32_t> subscription_ids; ///< one per subscription, 0: none
+  bool has_will = false;
+  mqtt::will_message will;
+  uint32_t will_delay = 0;
+  /// A connection was attached (or its will waited for its delay) when
+  /// the record was written: after a restart the will goes out, once its
+  /// delay has passed, unless the client connects first.
+  bool will_due = false;
+  /// Inbound QoS 2 packet identifiers not yet released (PUBREL).
+  std::vector<uint16_t> qos2_ids;
+  /// Its QoS 1 and 2 messages, in the order of their keys (per topic, as
+  /// published); `packet_id` set for a QoS 2 message already sent, and
+  /// `released` once the client has received it (PUBREL goes next).
+  struct message {
+    mqtt::delivery d;
+    uint16_t packet_id = 0;
+    bool released = false;
+  };
+  std::vector<message> messages;
+  /// The rights of its principal now, to check its deliveries against.
+  /// Local: not serialized.
+  mqtt::access_ptr access{};
+};
+
 /// What another node of a group keeps of a persistent session, to resume
 /// it with if the session's node dies (actors/cluster_claims.hpp): its
 /// subscriptions, who it belongs to and how long it outlives its node.
@@ -274,6 +311,9 @@ struct attach_request {
   /// Who the client authenticated as ("" = anonymous): a session belongs
   /// to the principal that made it.
   std::string principal{};
+  /// Its roles, as its authentication gave them (kept with a persistent
+  /// session, to check its deliveries after a restart). Local.
+  std::vector<std::string> roles{};
   /// That principal's rights (null = nothing may be read), which the
   /// session checks its deliveries against. Local: not serialized.
   mqtt::access_ptr access{};
@@ -376,6 +416,9 @@ struct topic_subscription {
   /// The subscriber's client identifier: whose subscription a missing-topic
   /// handler is told of (actors/missing_topics.hpp).
   std::string client_id{};
+  /// A persistent session with the store on: the topic keeps its QoS 1
+  /// and 2 messages in the store before it answers their publishers.
+  bool durable = false;
 };
 
 /// Session -> topic tree -> topics: remove subscriptions of one session.
@@ -501,6 +544,20 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_snapshot& x) {
   return f(caf::meta::type_name("session_snapshot"), x.present, x.refused,
            x.subs, x.subscription_ids, x.messages, x.qos2_ids, x.from);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        stored_session::message& x) {
+  return f(caf::meta::type_name("stored_message"), x.d, x.packet_id,
+           x.released);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_session& x) {
+  return f(caf::meta::type_name("stored_session"), x.client_id, x.principal,
+           x.roles, x.expiry, x.subs, x.subscription_ids, x.has_will, x.will,
+           x.will_delay, x.will_due, x.qos2_ids, x.messages);
 }
 
 template <class Inspector>
@@ -692,5 +749,6 @@ CAF_ADD_TYPE_ID(castor, (castor::topic_watch))
 CAF_ADD_TYPE_ID(castor, (castor::session_snapshot))
 CAF_ADD_TYPE_ID(castor, (castor::session_replica))
 CAF_ADD_TYPE_ID(castor, (std::vector<castor::session_replica>))
+CAF_ADD_TYPE_ID(castor, (castor::stored_session))
 
 CAF_END_TYPE_ID_BLOCK(castor)

@@ -158,6 +158,7 @@ std::optional<std::string> server::start() {
   if (store_writer_)
     store = std::make_shared<const store_link>(store_link{
         store_writer_, cfg_.storage.durability == durability_mode::sync});
+  scfg.store = store;
   // The sessions the API lists and closes (actors/session_directory.hpp),
   // also asked by removal policies (`no session has`).
   auto sessions = std::make_shared<session_directory>();
@@ -263,6 +264,9 @@ std::optional<std::string> server::start() {
   // which passes the new store on to the rights of connected sessions.
   if (auth_.store_state)
     auth_.store_state->set_rights(rights);
+  // Persistent sessions as the store kept them, back before any client
+  // connects (docs/persistence.md).
+  restore_sessions(rights, mapping);
   caf::scoped_actor self{sys_};
   // One gate for every listener's connections: they all run on the I/O
   // thread, and a subscription is in force for every publish read after it.

@@ -28,6 +28,7 @@
 #include "actors/session_directory.hpp"
 #include "app/config.hpp"
 #include "protocol/channel.hpp"
+#include "security/rights_registry.hpp"
 #include "security/transport.hpp"
 
 namespace castor {
@@ -155,6 +156,9 @@ private:
   /// Hands the tree the topics' values read from the store, and waits
   /// until it has them (before the listeners open).
   void restore_topics();
+  void restore_sessions(
+      const std::shared_ptr<security::rights_registry>& rights,
+      const mapping_ptr& mapping);
   /// Writes what the writer still holds, and ends it.
   void stop_storage();
 

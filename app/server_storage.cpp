@@ -7,6 +7,8 @@
 #include <caf/all.hpp>
 
 #include "app/server.hpp"
+#include "protocol/owner_access.hpp"
+#include "protocol/session_access.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -50,6 +52,8 @@ std::optional<std::string> server::open_storage(const mapping_ptr& mapping) {
                  << " topics added through the API, " << l.retained
                  << " retained messages, " << l.values
                  << " typed topic values, " << l.events << " time series events"
+                 << ", " << l.sessions.size() << " persistent sessions with "
+                 << l.session_messages << " messages"
                  << (l.expired
                          ? ", " + std::to_string(l.expired) + " expired since"
                          : std::string{})
@@ -64,8 +68,7 @@ void server::restore_topics() {
   if (!loaded_)
     return;
   auto start = std::chrono::steady_clock::now();
-  auto l = std::move(loaded_);
-  loaded_ = nullptr;
+  auto& l = loaded_; // kept for restore_sessions
   caf::scoped_actor self{sys_};
   for (auto& [path, spec] : l->specs)
     if (l->topics.count(path) == 0)
@@ -87,6 +90,51 @@ void server::restore_topics() {
                 .count();
   CASTOR_LOG(info, "storage",
              "restored " << l->topics.size() << " topics' values in " << ms
+                         << " ms");
+}
+
+void server::restore_sessions(
+    const std::shared_ptr<security::rights_registry>& rights,
+    const mapping_ptr& mapping) {
+  if (!loaded_)
+    return;
+  auto l = std::move(loaded_);
+  loaded_ = nullptr;
+  // Records of sessions that ended as their topics wrote them.
+  for (auto& key : l->orphans)
+    caf::anon_send(store_writer_, store_atom::value, key, std::string{});
+  if (l->sessions.empty())
+    return;
+  auto start = std::chrono::steady_clock::now();
+  caf::scoped_actor self{sys_};
+  for (auto& x : l->sessions) {
+    // The rights its principal has now, as a connection of it gets them
+    // (actors/connection_auth.cpp).
+    if (rights) {
+      auto access = mqtt::with_ownership(rights->rights_of(x.principal, x.roles),
+                                         mapping, x.principal);
+      x.access = std::make_shared<mqtt::session_access>(std::move(access));
+    } else {
+      x.access = allow_everything();
+    }
+    // Answered (true) once its subscriptions are in force.
+    self->send(registry_, restore_atom::value, std::move(x));
+  }
+  size_t back = 0;
+  bool late = false;
+  while (back < l->sessions.size() && !late)
+    self->receive([&](bool) { ++back; },
+                  caf::after(std::chrono::seconds{60}) >> [&] { late = true; });
+  if (late)
+    CASTOR_LOG(error, "storage",
+               "only " << back << " of " << l->sessions.size()
+                       << " persistent sessions came back within 60 s");
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - start)
+                .count();
+  CASTOR_LOG(info, "storage",
+             "restored " << l->sessions.size() << " persistent sessions with "
+                         << l->session_messages << " messages in " << ms
                          << " ms");
 }
 

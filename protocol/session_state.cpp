@@ -99,7 +99,7 @@ size_t session_state::tidy(const std::vector<std::string>& filters) {
     return fi.valid && !fi.shared && fi.delta == d.delta_form
            && topic_matches(fi.subject, d.msg->topic);
   };
-  auto gone = [&](const delivery& d) {
+  auto tidied = [&](const delivery& d) {
     if (!d.tidy || d.from_share)
       return false;
     bool matched = false;
@@ -113,7 +113,13 @@ size_t session_state::tidy(const std::vector<std::string>& filters) {
     return true;
   };
   auto before = queue_.size();
-  queue_.erase(std::remove_if(queue_.begin(), queue_.end(), gone),
+  queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
+                              [&](delivery& d) {
+                                if (!tidied(d))
+                                  return false;
+                                gone(d);
+                                return true;
+                              }),
                queue_.end());
   auto dropped = before - queue_.size();
   counters_.tidied += dropped;
@@ -190,20 +196,17 @@ void session_state::detach() {
   if (ending_) {
     // Nobody reads this queue again: shared messages go to other members.
     queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
-                                [](const delivery& d) {
-                                  return !d.from_share || d.qos == 0;
+                                [this](delivery& d) {
+                                  if (d.from_share && d.qos > 0)
+                                    return false;
+                                  gone(d);
+                                  return true;
                                 }),
                  queue_.end());
     return;
   }
-  while (queue_.size() > limits_.max_queued) {
-    ++counters_.dropped_queue_full;
-    metrics::dropped(metrics::drop_reason::queue_full);
-    if (limits_.overflow == overflow_policy::drop_newest)
-      queue_.pop_back();
-    else
-      queue_.pop_front();
-  }
+  while (queue_.size() > limits_.max_queued)
+    drop_one(limits_.overflow == overflow_policy::drop_newest);
   if (!limits_.queue_qos0_offline) {
     auto before = queue_.size();
     queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
@@ -215,11 +218,25 @@ void session_state::detach() {
   }
 }
 
+void session_state::drop_one(bool newest) {
+  ++counters_.dropped_queue_full;
+  metrics::dropped(metrics::drop_reason::queue_full);
+  if (newest) {
+    gone(queue_.back());
+    queue_.pop_back();
+  } else {
+    gone(queue_.front());
+    queue_.pop_front();
+  }
+}
+
 void session_state::enqueue(delivery d, steady_time now,
                             std::vector<outbound>& out) {
   if (ending_ && !connected_) {
     if (d.from_share && d.qos > 0)
       queue_.emplace_back(std::move(d));
+    else
+      gone(d);
     return;
   }
   if (!connected_ && d.qos == 0 && !limits_.queue_qos0_offline) {
@@ -236,12 +253,14 @@ void session_state::enqueue(delivery d, steady_time now,
   if (d.conflate && conflate(d))
     return;
   if (!connected_ && queue_.size() >= limits_.max_queued) {
-    ++counters_.dropped_queue_full;
-    metrics::dropped(metrics::drop_reason::queue_full);
     if (limits_.overflow == overflow_policy::drop_newest
-        || limits_.max_queued == 0)
+        || limits_.max_queued == 0) {
+      ++counters_.dropped_queue_full;
+      metrics::dropped(metrics::drop_reason::queue_full);
+      gone(d);
       return;
-    queue_.pop_front();
+    }
+    drop_one(false);
   }
   queue_.emplace_back(std::move(d));
   if (paused_ && drop_qos0_)
@@ -252,6 +271,7 @@ bool session_state::conflate(delivery& d) {
   for (auto& q : queue_) {
     if (q.conflate && !q.from_share && !d.from_share
         && q.delta_form == d.delta_form && q.msg->topic == d.msg->topic) {
+      gone(q);
       q = std::move(d);
       ++counters_.conflated;
       metrics::add(metrics::local().conflated);
@@ -272,12 +292,7 @@ void session_state::trim_slow() {
       ++counters_.dropped_qos0_slow;
       metrics::dropped(metrics::drop_reason::slow_consumer);
     } else {
-      ++counters_.dropped_queue_full;
-      metrics::dropped(metrics::drop_reason::queue_full);
-      if (limits_.overflow == overflow_policy::drop_newest)
-        queue_.pop_back();
-      else
-        queue_.pop_front();
+      drop_one(limits_.overflow == overflow_policy::drop_newest);
     }
   }
 }
@@ -287,6 +302,7 @@ void session_state::send(delivery&& d, steady_time now,
   if (expired(*d.msg, now)) {
     ++counters_.dropped_expired;
     metrics::dropped(metrics::drop_reason::expired);
+    gone(d);
     return;
   }
   outbound o;
@@ -304,6 +320,8 @@ void session_state::send(delivery&& d, steady_time now,
     auto id = next_packet_id();
     o.packet_id = id;
     auto state = d.qos == 1 ? flight::await_puback : flight::await_pubrec;
+    if (d.qos == 2 && !d.store_key.empty())
+      flights_.push_back(flight_change{d.store_key, id, false, d});
     inflight_.emplace(id, inflight_entry{state, seq_++, std::move(d)});
   }
   handed(o);
@@ -360,7 +378,10 @@ uint16_t session_state::next_packet_id() {
 void session_state::complete(uint16_t id, steady_time now,
                              std::vector<outbound>& out) {
   drop_resend(id);
-  inflight_.erase(id);
+  if (auto i = inflight_.find(id); i != inflight_.end()) {
+    gone(i->second.d);
+    inflight_.erase(i);
+  }
   pump(now, out);
 }
 
@@ -385,6 +406,9 @@ void session_state::on_pubrec(uint16_t id, bool error, steady_time now,
     drop_resend(id); // received after all: PUBREL follows, not the PUBLISH
     i->second.state = flight::await_pubcomp;
     i->second.d.msg.reset(); // the payload is no longer needed
+    if (!i->second.d.store_key.empty())
+      flights_.push_back(
+          flight_change{i->second.d.store_key, id, true, delivery{}});
   }
 }
 
@@ -403,6 +427,27 @@ void session_state::on_dropped(uint16_t id, steady_time now,
     complete(id, now, out);
 }
 
+std::vector<std::string> session_state::stored_keys() const {
+  std::vector<std::string> keys;
+  for (auto& [id, e] : inflight_)
+    if (!e.d.store_key.empty())
+      keys.push_back(e.d.store_key);
+  for (auto& d : queue_)
+    if (!d.store_key.empty())
+      keys.push_back(d.store_key);
+  return keys;
+}
+
+void session_state::restore_inflight(uint16_t id, bool released, delivery d) {
+  if (id == 0 || inflight_.count(id) > 0)
+    return;
+  if (released)
+    d.msg.reset();
+  auto state = released ? flight::await_pubcomp : flight::await_pubrec;
+  inflight_.emplace(id, inflight_entry{state, seq_++, std::move(d)});
+  last_id_ = std::max(last_id_, id);
+}
+
 std::vector<delivery> session_state::take_unacknowledged() {
   std::vector<std::pair<uint64_t, uint16_t>> order;
   for (auto& [id, e] : inflight_)
@@ -419,6 +464,9 @@ std::vector<delivery> session_state::take_unacknowledged() {
     if (d.qos > 0)
       result.emplace_back(std::move(d));
   queue_.clear();
+  // They go elsewhere (not kept there): their records go.
+  for (auto& d : result)
+    gone(d);
   return result;
 }
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "metrics/metrics.hpp"
@@ -206,6 +207,38 @@ public:
     return limits_;
   }
 
+  // -- kept in the store (persistent sessions, docs/persistence.md) -----------
+
+  /// A QoS 2 message kept in the store whose state the store must learn
+  /// before the packet that follows it goes out: sent with `packet_id`
+  /// (the PUBLISH, `released` false; `d` its delivery), or received by
+  /// the client (PUBREL next, `released` true).
+  struct flight_change {
+    std::string key;
+    uint16_t packet_id = 0;
+    bool released = false;
+    delivery d;
+  };
+
+  /// The store keys of kept messages delivered or dropped since the last
+  /// call (their records go).
+  std::vector<std::string> take_released() {
+    return std::exchange(released_, {});
+  }
+
+  /// The flight changes since the last call, in order.
+  std::vector<flight_change> take_flights() {
+    return std::exchange(flights_, {});
+  }
+
+  /// The store keys of every kept message it holds (in flight or queued).
+  std::vector<std::string> stored_keys() const;
+
+  /// A kept QoS 2 message that was in flight with `id` when the store
+  /// last saw it (`released`: PUBREC came, PUBREL goes next): sent again
+  /// at the next attach, with the same identifier, before anything queued.
+  void restore_inflight(uint16_t id, bool released, delivery d);
+
   // -- inbound QoS 2 ----------------------------------------------------------
 
   /// Packet identifiers of QoS 2 PUBLISH packets received and not yet
@@ -224,6 +257,8 @@ private:
   void pump(steady_time now, std::vector<outbound>& out);
   void resend(uint16_t id, const inflight_entry& e, std::vector<outbound>& out);
   void drop_resend(uint16_t id);
+  /// Drops the newest or the oldest queued message (the queue is full).
+  void drop_one(bool newest);
   void trim_slow();
   /// Puts `d` in the place of the waiting message it conflates with; false
   /// if there is none.
@@ -231,6 +266,12 @@ private:
   void send(delivery&& d, steady_time now, std::vector<outbound>& out);
   void complete(uint16_t id, steady_time now, std::vector<outbound>& out);
   uint16_t next_packet_id();
+  /// `d` leaves the session for good (delivered or dropped): a kept
+  /// message's record goes.
+  void gone(delivery& d) {
+    if (!d.store_key.empty())
+      released_.push_back(std::move(d.store_key));
+  }
   /// In flight on this connection (retransmissions still to send are not)
   /// below the client's receive maximum.
   bool window_open() const noexcept {
@@ -263,6 +304,8 @@ private:
   lazy_deque<uint16_t> resend_;
   lazy_deque<delivery> queue_;
   session_counters counters_;
+  std::vector<std::string> released_;
+  std::vector<flight_change> flights_;
 };
 
 } // namespace castor::mqtt

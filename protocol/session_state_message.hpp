@@ -95,6 +95,10 @@ struct delivery {
   /// Its topic is tidied on unsubscribe (TIDY_ON_UNSUBSCRIBE): dropped
   /// from the queue when the subscriptions it came through are gone.
   bool tidy = false;
+  /// The key of its record in the store (a persistent session's QoS 1 or
+  /// 2 message, docs/persistence.md); empty: not kept. The session erases
+  /// the record once the message is delivered or dropped.
+  std::string store_key;
 };
 
 } // namespace castor::mqtt

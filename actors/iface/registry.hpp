@@ -41,6 +41,9 @@ using registry_interface = caf::typed_actor<
     // From the node's client-id registry: the client id's session on
     // another node stays (two sides of a partition each took a CONNECT of
     // it); the connection here gets DISCONNECT 0x8E and the session ends.
-    caf::reacts_to<kick_atom, std::string>>;
+    caf::reacts_to<kick_atom, std::string>,
+    // At startup, before the listeners open: a persistent session as the
+    // store kept it (docs/persistence.md); true once it is back.
+    caf::replies_to<restore_atom, stored_session>::with<bool>>;
 
 } // namespace castor

@@ -53,6 +53,10 @@ using session_interface = caf::typed_actor<
     // From the old session: the messages it got while the new one's
     // subscriptions came into force (only `messages` is set).
     caf::reacts_to<handover_atom, session_snapshot>,
+    // From the registry, at startup: the session as the store kept it
+    // (docs/persistence.md). It comes back offline; true once its
+    // subscriptions are in force.
+    caf::replies_to<restore_atom, stored_session>::with<bool>,
     // Its own timers (with the epoch they were set in): will delay, expiry.
     caf::reacts_to<will_atom, uint64_t>, caf::reacts_to<expire_atom, uint64_t>>;
 
