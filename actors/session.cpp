@@ -267,9 +267,23 @@ void start_attach(Self* self, attach_request&& ar, caf::response_promise rp) {
   complete_attach(self, std::move(ar), std::move(rp));
 }
 
+/// The will waits for its delay (or goes now, or when the session ends).
+template <class Self>
+void arm_will(Self* self, uint64_t epoch) {
+  auto& st = self->state;
+  if (st.req.will_delay == 0)
+    publish_will(self);
+  else if (st.req.will_delay < st.req.session_expiry)
+    send_later(self, io_timers(self), std::chrono::seconds(st.req.will_delay),
+               will_atom::value, epoch);
+  // else: the will goes out when the session ends.
+}
+
+/// The connection has gone (or, restored from the store, there is none).
+/// With `arm` false a due will waits to be armed (restore_atom).
 template <class Self>
 void connection_gone(Self* self, bool publish_will_flag,
-                     std::optional<uint32_t> expiry) {
+                     std::optional<uint32_t> expiry, bool arm = true) {
   auto& st = self->state;
   if (st.conn)
     self->demonitor(st.conn);
@@ -292,14 +306,8 @@ void connection_gone(Self* self, bool publish_will_flag,
     request_end(self);
     return;
   }
-  if (st.will_pending) {
-    if (st.req.will_delay == 0)
-      publish_will(self);
-    else if (st.req.will_delay < expiry_s)
-      send_later(self, io_timers(self), std::chrono::seconds(st.req.will_delay),
-                 will_atom::value, epoch);
-    // else: the will goes out when the session ends.
-  }
+  if (st.will_pending && arm)
+    arm_will(self, epoch);
   if (st.will_pending)
     replicate_will(self, true); // the group's, should this node die first
   if (expiry_s != 0xFFFFFFFFu)
@@ -520,7 +528,8 @@ void restore_stored(Self* self, stored_session& x, F done) {
     handle_subscribe(self, sr, caf::response_promise{});
   if (st.subscribing == 0 && st.restored_answer)
     std::exchange(st.restored_answer, nullptr)();
-  connection_gone(self, x.will_due, std::nullopt);
+  // Its will waits until every session is back (restore_atom).
+  connection_gone(self, x.will_due, std::nullopt, false);
 }
 
 } // namespace
@@ -665,7 +674,10 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
       },
       [=](end_atom) {
         // Replaced by a clean start: the connection (if any) is taken over.
+        // (The registry has erased its record, before the new session
+        // could write one.)
         auto& st = self->state;
+        st.stored = false;
         if (st.conn) {
           self->send(st.conn, kick_atom::value,
                      mqtt::reason_code::session_taken_over, false);
@@ -730,6 +742,13 @@ caf::behavior session_actor_impl(Self* self, std::string client_id,
         auto rp = self->template make_response_promise<bool>();
         restore_stored(self, x, [rp]() mutable { rp.deliver(true); });
         return rp;
+      },
+      [=](restore_atom) {
+        // Every session is back: a will that was due waits for its delay
+        // from now (the subscribers of its topic are back too).
+        auto& st = self->state;
+        if (st.will_pending && !st.conn && !st.ended)
+          arm_will(self, st.epoch);
       },
       [=](will_atom, uint64_t epoch) {
         auto& st = self->state;

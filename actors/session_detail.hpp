@@ -87,16 +87,23 @@ void store_put(Self* self, std::string key, std::string record) {
              std::move(record));
 }
 
+/// The records of messages delivered or dropped go.
+template <class Self>
+void store_released(Self* self) {
+  for (auto& key : self->state.mqtt_state.take_released())
+    store_put(self, std::move(key), std::string{});
+}
+
 /// The records of messages delivered or dropped go; QoS 2 messages sent or
 /// received get their state written. Returns whether packets to the
-/// connection must wait for the disk (durability `sync`).
+/// connection must wait for the disk (durability `sync`): only send_out
+/// may call it, as it holds them.
 template <class Self>
 bool store_messages(Self* self) {
   auto& st = self->state;
   if (!st.cfg.store)
     return false;
-  for (auto& key : st.mqtt_state.take_released())
-    store_put(self, std::move(key), std::string{});
+  store_released(self);
   bool wrote = false;
   for (auto& f : st.mqtt_state.take_flights()) {
     store_put(self, std::move(f.key),
@@ -113,7 +120,7 @@ void store_session(Self* self) {
   auto& st = self->state;
   if (!st.cfg.store)
     return;
-  store_messages(self);
+  store_released(self);
   auto key = records::key(records::session_prefix, st.client_id);
   if (!durable(st)) {
     if (st.stored)
@@ -145,7 +152,8 @@ void forget_stored(Self* self) {
   auto& st = self->state;
   if (!st.cfg.store)
     return;
-  store_messages(self);
+  store_released(self);
+  st.mqtt_state.take_flights(); // (their records go now)
   for (auto& key : st.mqtt_state.stored_keys())
     store_put(self, std::move(key), std::string{});
   if (st.stored)
@@ -372,8 +380,10 @@ void request_end(Self* self) {
                         st.client_id, gen))
       .then(
           [=](bool ok) {
-            if (ok && !self->state.conn && self->state.attaches == gen)
+            if (ok && !self->state.conn && self->state.attaches == gen) {
+              self->state.stored = false; // the registry erased the record
               end_session(self);
+            }
           },
           [=](caf::error& err) {
             // No answer in time: stay, and ask again. Any other error means

@@ -7,6 +7,7 @@
 #include "actors/broker_exit.hpp"
 #include "actors/iface/implement.hpp"
 #include "actors/iface/timeouts.hpp"
+#include "actors/store_records.hpp"
 #include "log/log.hpp"
 
 namespace castor {
@@ -54,6 +55,11 @@ void end_holder(Self* self, session_registry_state::entry& e,
                 const std::string& client_id) {
   if (e.held())
     session_ended(self, client_id, true); // replaced here
+  // Its record in the store goes from here, before the new session can
+  // write one (the old session leaves it, docs/persistence.md).
+  if (e.session && self->state.cfg.store)
+    self->send(self->state.cfg.store->writer, store_atom::value,
+               records::key(records::session_prefix, client_id), std::string{});
   if (e.connection)
     self->send(e.connection, kick_atom::value,
                mqtt::reason_code::session_taken_over, true);
@@ -282,6 +288,11 @@ caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
           return false; // an attach is on its way
         session_ended(self, id);
         m.erase(i);
+        // Its record goes from here, before a new session of the client id
+        // can write one (the session leaves it).
+        if (self->state.cfg.store)
+          self->send(self->state.cfg.store->writer, store_atom::value,
+                     records::key(records::session_prefix, id), std::string{});
         return true;
       },
       [=](revoke_atom) {
@@ -305,6 +316,11 @@ caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
         auto rp = self->make_response_promise();
         rp.delegate(e.session, restore_atom::value, std::move(x));
         return caf::delegated<bool>{};
+      },
+      [=](restore_atom) {
+        for (auto& [id, e] : self->state.sessions)
+          if (e.session)
+            self->send(e.session, restore_atom::value);
       });
 }
 

@@ -125,6 +125,7 @@ void server::restore_sessions(
   while (back < l->sessions.size() && !late)
     self->receive([&](bool) { ++back; },
                   caf::after(std::chrono::seconds{60}) >> [&] { late = true; });
+  caf::anon_send(registry_, restore_atom::value); // their wills may go
   if (late)
     CASTOR_LOG(error, "storage",
                "only " << back << " of " << l->sessions.size()

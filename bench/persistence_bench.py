@@ -17,9 +17,17 @@ machine (docs/persistence.md, docs/performance.md).
     bench/persistence_bench.py --build-dir build
     bench/persistence_bench.py --build-dir build --retained 1000000
 
+3. Restart time with N offline persistent sessions (default 100,000;
+   --sessions 0 skips it): each one (MQTT 3.1.1, clean session 0)
+   subscribes to one of 1,000 topics with QoS 1 and leaves; one QoS 1
+   message to each topic then waits in every session's queue. The server
+   is stopped with SIGTERM, started again, and timed until the first
+   session's client connects, finds its session and gets its message.
+
+    bench/persistence_bench.py --build-dir build --sessions 100000
+
 Every server listens on 127.0.0.1 only and is stopped before the script
-exits. Offline sessions are not stored by Castor yet, so the restart figure
-covers retained messages only.
+exits.
 """
 
 import argparse
@@ -122,10 +130,12 @@ def _packet(first, body):
     return bytes([first]) + _varint(len(body)) + body
 
 
-def _connect(port, cid):
+def _connect(port, cid, clean=True):
     s = socket.create_connection(("127.0.0.1", port), timeout=60)
-    s.sendall(_packet(0x10, _str("MQTT") + bytes([4, 2, 0, 60]) + _str(cid)))
-    _read_packet(s)  # CONNACK
+    s.sendall(_packet(0x10, _str("MQTT") + bytes([4, 2 if clean else 0, 0, 60])
+                      + _str(cid)))
+    _, body = _read_packet(s)  # CONNACK
+    s.session_present = body[0] & 1
     return s
 
 
@@ -185,6 +195,40 @@ def check_retained(port):
     return got == b"done"
 
 
+def load_sessions(port, count, topics=1000):
+    """`count` persistent sessions, each subscribed to one of `topics`
+    topics (QoS 1), offline; then one QoS 1 message to each topic, which
+    waits in every session's queue."""
+    for i in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        s.sendall(_packet(0x10, _str("MQTT") + bytes([4, 0, 0, 60]) + _str(f"pb-s-{i}"))
+                  + _packet(0x82, (1).to_bytes(2, "big") + _str(f"pb/s/{i % topics}")
+                            + b"\x01"))
+        _read_packet(s)  # CONNACK
+        _read_packet(s)  # SUBACK
+        s.sendall(b"\xe0\x00")
+        s.close()
+    s = _connect(port, "pb-s-pub")
+    for t in range(topics):
+        s.sendall(_packet(0x32, _str(f"pb/s/{t}") + (t + 1).to_bytes(2, "big")
+                          + b"queued-%d" % t))
+        _read_packet(s)  # PUBACK
+    s.sendall(b"\xe0\x00")
+    s.close()
+
+
+def check_session(port):
+    """The first session is back with its queued message."""
+    s = _connect(port, "pb-s-0", clean=False)
+    ok = s.session_present == 1
+    first, body = _read_packet(s)
+    ok = ok and first >> 4 == 3 and body.endswith(b"queued-0")
+    s.sendall(_packet(0x40, body[2 + int.from_bytes(body[:2], "big"):][:2]))
+    s.sendall(b"\xe0\x00")
+    s.close()
+    return ok
+
+
 def fan_in(args, kind, tmp):
     b = Broker(kind, args, tmp)
     try:
@@ -196,17 +240,20 @@ def fan_in(args, kind, tmp):
     return r.get("rate") if r.get("ok", True) and r.get("rate") else None
 
 
-def restart_time(args, kind, tmp):
+def restart_time(args, kind, tmp, sessions=False):
     b = Broker(kind, args, tmp)
     try:
         b.start()
         t0 = time.monotonic()
-        load_retained(b.port, args.retained)
+        if sessions:
+            load_sessions(b.port, args.sessions)
+        else:
+            load_retained(b.port, args.retained)
         load_s = time.monotonic() - t0
         b.stop()
         t0 = time.monotonic()
         b.start()
-        ok = check_retained(b.port)
+        ok = check_session(b.port) if sessions else check_retained(b.port)
         total = time.monotonic() - t0
     finally:
         b.stop()
@@ -224,6 +271,7 @@ def main():
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--retained", type=int, default=100000)
+    ap.add_argument("--sessions", type=int, default=100000)
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--skip-restart", action="store_true")
     ap.add_argument("--skip-fan-in", action="store_true")
@@ -237,6 +285,7 @@ def main():
     os.chmod(tmp, 0o755)  # (Mosquitto's user reaches its directory)
     rates = {k: [] for k in kinds}
     restarts = {k: [] for k in kinds}
+    session_restarts = {k: [] for k in kinds}
     try:
         for rnd in range(args.rounds):
             for k in [] if args.skip_fan_in else kinds:
@@ -251,6 +300,11 @@ def main():
                     continue
                 rb.log(f"restart with {args.retained} retained messages, {k}")
                 restarts[k].append(restart_time(args, k, tmp))
+            for k in kinds if args.sessions > 0 else []:
+                if k == "castor-off":
+                    continue
+                rb.log(f"restart with {args.sessions} offline sessions, {k}")
+                session_restarts[k].append(restart_time(args, k, tmp, sessions=True))
     finally:
         rb.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -267,6 +321,14 @@ def main():
                 print(f"  {k:22s} restart {r['restart_s']:7.2f} s   (loading took "
                       f"{r['load_s']:.1f} s; {r['disk_mb']:.0f} MB on disk; "
                       f"{'ok' if r['ok'] else 'RETAINED MESSAGE MISSING'})")
+    if not args.skip_restart and args.sessions > 0:
+        print(f"\nRestart with {args.sessions:,} offline persistent sessions, one queued "
+              "message each (SIGTERM, start, a client gets its session and message):")
+        for k in kinds:
+            for r in session_restarts[k]:
+                print(f"  {k:22s} restart {r['restart_s']:7.2f} s   (loading took "
+                      f"{r['load_s']:.1f} s; {r['disk_mb']:.0f} MB on disk; "
+                      f"{'ok' if r['ok'] else 'SESSION OR MESSAGE MISSING'})")
 
 
 if __name__ == "__main__":

@@ -60,13 +60,10 @@ channel_output channel::dispatch(packet&& p) {
     return out;
   }
   case packet_type::pubrec: {
+    // The session answers with PUBREL (session_state::on_pubrec), once a
+    // persistent session's store knows that PUBREC came.
     channel_output out;
     auto& a = std::get<pubrec>(p);
-    if (!is_error(a.code)) {
-      pubrel rel;
-      rel.packet_id = a.packet_id;
-      out.packets.emplace_back(std::move(rel));
-    }
     out.effects.emplace_back(
         effect::outbound_ack{packet_type::pubrec, a.packet_id, a.code});
     return out;

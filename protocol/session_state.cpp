@@ -396,12 +396,20 @@ void session_state::on_puback(uint16_t id, steady_time now,
 void session_state::on_pubrec(uint16_t id, bool error, steady_time now,
                               std::vector<outbound>& out) {
   auto i = inflight_.find(id);
-  if (i == inflight_.end())
-    return;
   if (error) {
-    complete(id, now, out);
+    if (i != inflight_.end())
+      complete(id, now, out);
     return;
   }
+  if (i != inflight_.end() && i->second.state == flight::await_puback)
+    return; // not a QoS 2 message: ignored
+  outbound rel;
+  rel.type = outbound::kind::pubrel;
+  rel.packet_id = id;
+  handed(rel);
+  out.emplace_back(std::move(rel));
+  if (i == inflight_.end())
+    return;
   if (i->second.state == flight::await_pubrec) {
     drop_resend(id); // received after all: PUBREL follows, not the PUBLISH
     i->second.state = flight::await_pubcomp;

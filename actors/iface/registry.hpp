@@ -44,6 +44,8 @@ using registry_interface = caf::typed_actor<
     caf::reacts_to<kick_atom, std::string>,
     // At startup, before the listeners open: a persistent session as the
     // store kept it (docs/persistence.md); true once it is back.
-    caf::replies_to<restore_atom, stored_session>::with<bool>>;
+    caf::replies_to<restore_atom, stored_session>::with<bool>,
+    // ... and once every one of them is: their due wills start their delay.
+    caf::reacts_to<restore_atom>>;
 
 } // namespace castor

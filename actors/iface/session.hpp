@@ -57,6 +57,9 @@ using session_interface = caf::typed_actor<
     // (docs/persistence.md). It comes back offline; true once its
     // subscriptions are in force.
     caf::replies_to<restore_atom, stored_session>::with<bool>,
+    // From the registry: every stored session is back; a will that was
+    // due starts its delay.
+    caf::reacts_to<restore_atom>,
     // Its own timers (with the epoch they were set in): will delay, expiry.
     caf::reacts_to<will_atom, uint64_t>, caf::reacts_to<expire_atom, uint64_t>>;
 

@@ -101,6 +101,12 @@ TEST_CASE("resume retransmits in-flight messages with DUP, then PUBREL") {
   auto two = out[1].packet_id;
   out.clear();
   s.on_pubrec(two, false, t0, out);
+  REQUIRE(payloads(out) == std::vector<std::string>{"PUBREL"});
+  CHECK(out[0].packet_id == two);
+  out.clear();
+  s.on_pubrec(two, false, t0, out); // again: PUBREL again
+  CHECK(payloads(out) == std::vector<std::string>{"PUBREL"});
+  out.clear();
   s.detach();
   s.enqueue(make("later", 1), t0, out);
   CHECK(out.empty());
@@ -128,6 +134,7 @@ TEST_CASE("resume within a smaller receive maximum resends the rest later") {
   auto e = out[4].packet_id;
   out.clear();
   s.on_pubrec(e, false, t0, out);
+  out.clear();
   s.detach();
   s.enqueue(make("later", 1), t0, out);
   // Receive maximum 2: two PUBLISHes again, and the PUBREL (which sends
@@ -417,4 +424,72 @@ TEST_CASE("unsubscribing drops what is queued of a tidied topic") {
     sent.push_back(out[0].msg->payload);
   }
   CHECK(sent == std::vector<std::string>{"plain", "shared"});
+}
+
+namespace {
+
+delivery kept(const std::string& payload, uint8_t qos) {
+  auto d = make(payload, qos);
+  d.store_key = "q:" + payload;
+  return d;
+}
+
+} // namespace
+
+TEST_CASE("kept messages report their records as they are delivered or "
+          "dropped, and QoS 2 state changes in order") {
+  session_limits limits;
+  limits.max_queued = 2;
+  session_state s{limits};
+  std::vector<outbound> out;
+  s.attach(10, t0, out);
+  s.enqueue(kept("one", 1), t0, out);
+  s.enqueue(kept("two", 2), t0, out);
+  s.enqueue(make("free", 1), t0, out); // not kept: nothing to erase
+  REQUIRE(out.size() == 3);
+  auto one = out[0].packet_id;
+  auto two = out[1].packet_id;
+  out.clear();
+  // The QoS 2 PUBLISH went with `two`: the store must learn it first.
+  auto f = s.take_flights();
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].key == "q:two");
+  CHECK(f[0].packet_id == two);
+  CHECK_FALSE(f[0].released);
+  CHECK(f[0].d.msg->payload == "two");
+  s.on_puback(one, t0, out);
+  CHECK(s.take_released() == std::vector<std::string>{"q:one"});
+  s.on_pubrec(two, false, t0, out);
+  f = s.take_flights();
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].released);
+  CHECK(s.take_released().empty());
+  CHECK(s.stored_keys() == std::vector<std::string>{"q:two"});
+  s.on_pubcomp(two, t0, out);
+  CHECK(s.take_released() == std::vector<std::string>{"q:two"});
+  // Offline, the queue keeps its bound: the oldest kept one goes.
+  s.detach();
+  s.enqueue(kept("a", 1), t0, out);
+  s.enqueue(kept("b", 1), t0, out);
+  s.enqueue(kept("c", 1), t0, out);
+  CHECK(s.take_released() == std::vector<std::string>{"q:a"});
+  CHECK(s.stored_keys() == (std::vector<std::string>{"q:b", "q:c"}));
+}
+
+TEST_CASE("a restored QoS 2 message goes again with its packet identifier") {
+  session_state s;
+  std::vector<outbound> out;
+  s.restore_inflight(41, false, kept("sent", 2));
+  s.restore_inflight(42, true, kept("received", 2));
+  s.enqueue(kept("queued", 2), t0, out);
+  CHECK(out.empty());
+  s.attach(10, t0, out);
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].packet_id == 41);
+  CHECK(out[0].dup);
+  CHECK(out[0].msg->payload == "sent");
+  CHECK(out[1].type == outbound::kind::pubrel);
+  CHECK(out[1].packet_id == 42);
+  CHECK(out[2].packet_id == 43); // a new identifier above those restored
+  CHECK(out[2].msg->payload == "queued");
 }

@@ -195,4 +195,79 @@ TEST_SUITE("storage") {
     CHECK_EQ(l.topics.at("plant/a").retained->payload, "{\"t\":1}");
     CHECK_EQ(l.topics.at("plant/b").value->payload, "{\"t\":2}");
   }
+
+  TEST_CASE("a persistent session comes back with its messages in order") {
+    auto db = storage::make_memory_store();
+    stored_session x;
+    x.client_id = "dev-1";
+    x.principal = "alice";
+    x.roles = {"devices", "readers"};
+    x.expiry = 3600;
+    mqtt::subscription s1;
+    s1.filter = "a/#";
+    s1.max_qos = 2;
+    s1.no_local = true;
+    s1.retain_handling = 1;
+    x.subs = {s1};
+    x.subscription_ids = {7};
+    x.has_will = true;
+    x.will.topic = "wills/dev-1";
+    x.will.payload = "gone";
+    x.will.qos = 1;
+    x.will_delay = 30;
+    x.will_due = true;
+    x.qos2_ids = {5, 9};
+    auto d = [](const char* topic, const char* payload, uint8_t qos) {
+      mqtt::delivery r;
+      r.msg = message(topic, payload);
+      r.qos = qos;
+      r.subscription_ids = {7};
+      return r;
+    };
+    auto k1 = records::message_key("dev-1", "a/x", 100, 2, false);
+    auto k2 = records::message_key("dev-1", "a/x", 100, 1, false);
+    auto k3 = records::message_key("dev-1", "a/y", 100, 1, false);
+    auto k4 = records::message_key("gone", "a/y", 100, 1, false);
+    CHECK(db->write({{records::key(records::session_prefix, "dev-1"),
+                      records::encode_session(x)},
+                     {k1, records::encode_delivery(d("a/x", "2", 1), 0, false)},
+                     {k2, records::encode_delivery(d("a/x", "1", 2), 3, false)},
+                     {k3, records::encode_delivery(mqtt::delivery{}, 4, true)},
+                     {k4, records::encode_delivery(d("a/y", "x", 1), 0, false)},
+                     {records::key(records::session_prefix, "bad"), "junk"}},
+                    true)
+              .empty());
+    auto l = records::load_all(*db);
+    REQUIRE_EQ(l.sessions.size(), 1u);
+    auto& y = l.sessions[0];
+    CHECK_EQ(y.client_id, "dev-1");
+    CHECK_EQ(y.principal, "alice");
+    CHECK_EQ(y.roles, x.roles);
+    CHECK_EQ(y.expiry, 3600u);
+    REQUIRE_EQ(y.subs.size(), 1u);
+    CHECK(y.subs[0] == s1);
+    CHECK_EQ(y.subscription_ids, x.subscription_ids);
+    CHECK(y.has_will);
+    CHECK(y.will == x.will);
+    CHECK_EQ(y.will_delay, 30u);
+    CHECK(y.will_due);
+    CHECK_EQ(y.qos2_ids, x.qos2_ids);
+    // Per topic in the order published (seq 1 before 2), each with its
+    // state: a QoS 2 message sent as packet 3; one whose PUBREC came.
+    REQUIRE_EQ(y.messages.size(), 3u);
+    CHECK_EQ(y.messages[0].d.msg->payload, "1");
+    CHECK_EQ(y.messages[0].d.qos, 2);
+    CHECK_EQ(y.messages[0].packet_id, 3);
+    CHECK_EQ(y.messages[0].d.store_key, k2);
+    CHECK_EQ(y.messages[1].d.msg->payload, "2");
+    CHECK_EQ(y.messages[1].d.subscription_ids, std::vector<uint32_t>{7});
+    CHECK_EQ(y.messages[1].packet_id, 0);
+    CHECK(y.messages[2].released);
+    CHECK_EQ(y.messages[2].packet_id, 4);
+    CHECK_EQ(l.session_messages, 3u);
+    // A message of no session is erased; a damaged session reported.
+    CHECK_EQ(l.orphans, std::vector<std::string>{k4});
+    REQUIRE_EQ(l.damaged.size(), 1u);
+    CHECK_NE(l.damaged[0].find("c:bad"), std::string::npos);
+  }
 }
