@@ -279,11 +279,12 @@ void arm_will(Self* self, uint64_t epoch) {
   // else: the will goes out when the session ends.
 }
 
-/// The connection has gone (or, restored from the store, there is none).
-/// With `arm` false a due will waits to be armed (restore_atom).
+/// The connection has gone (or, `restoring` from the store, there is
+/// none: the record is as the store has it, and a due will waits to be
+/// armed, restore_atom).
 template <class Self>
 void connection_gone(Self* self, bool publish_will_flag,
-                     std::optional<uint32_t> expiry, bool arm = true) {
+                     std::optional<uint32_t> expiry, bool restoring = false) {
   auto& st = self->state;
   if (st.conn)
     self->demonitor(st.conn);
@@ -300,13 +301,14 @@ void connection_gone(Self* self, bool publish_will_flag,
   pay_owed(self);
   auto epoch = ++st.epoch;
   st.will_pending = st.req.has_will() && publish_will_flag;
-  store_session(self);
+  if (!restoring)
+    store_session(self);
   auto expiry_s = st.req.session_expiry;
   if (expiry_s == 0) {
     request_end(self);
     return;
   }
-  if (st.will_pending && arm)
+  if (st.will_pending && !restoring)
     arm_will(self, epoch);
   if (st.will_pending)
     replicate_will(self, true); // the group's, should this node die first
@@ -529,7 +531,7 @@ void restore_stored(Self* self, stored_session& x, F done) {
   if (st.subscribing == 0 && st.restored_answer)
     std::exchange(st.restored_answer, nullptr)();
   // Its will waits until every session is back (restore_atom).
-  connection_gone(self, x.will_due, std::nullopt, false);
+  connection_gone(self, x.will_due, std::nullopt, true);
 }
 
 } // namespace

@@ -169,6 +169,43 @@ caf::result<session_snapshot> hand_over(Self* self, const std::string& id,
   return caf::delegated<session_snapshot>{};
 }
 
+/// The persistent sessions the store kept, back (offline): answered once
+/// all of them are; then their due wills start their delay (so that the
+/// subscribers of a will's topic are back before it goes).
+template <class Self>
+caf::result<bool> restore_sessions(Self* self,
+                                   std::vector<stored_session>& xs) {
+  struct pending {
+    size_t left = 0;
+    caf::response_promise rp;
+    std::vector<session_interface> back;
+  };
+  auto p = std::make_shared<pending>();
+  p->rp = self->make_response_promise();
+  for (auto& x : xs) {
+    auto& e = self->state.sessions[x.client_id];
+    if (e.held())
+      continue; // one record per client id: cannot happen
+    e.principal = x.principal;
+    e.session = spawn_session(self, x.client_id);
+    e.attaches = 0;
+    p->back.push_back(e.session);
+    ++p->left;
+    auto done = [p] {
+      if (--p->left > 0)
+        return;
+      for (auto& s : p->back)
+        caf::anon_send(s, restore_atom::value);
+      p->rp.deliver(true);
+    };
+    self->request(e.session, caf::infinite, restore_atom::value, std::move(x))
+        .then([done](bool) { done(); }, [done](caf::error&) { done(); });
+  }
+  if (p->left == 0)
+    p->rp.deliver(true);
+  return caf::delegated<bool>{};
+}
+
 template <class Self>
 caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
                                     session_config cfg, registry_options opts) {
@@ -306,21 +343,8 @@ caf::behavior session_registry_impl(Self* self, topic_tree_interface tree,
             self->send(e.session, revoke_atom::value);
       },
       [=](stats_atom) -> uint64_t { return self->state.sessions.size(); },
-      [=](restore_atom, stored_session& x) -> caf::result<bool> {
-        auto& e = self->state.sessions[x.client_id];
-        if (e.held())
-          return false; // one record per client id: cannot happen
-        e.principal = x.principal;
-        e.session = spawn_session(self, x.client_id);
-        e.attaches = 0;
-        auto rp = self->make_response_promise();
-        rp.delegate(e.session, restore_atom::value, std::move(x));
-        return caf::delegated<bool>{};
-      },
-      [=](restore_atom) {
-        for (auto& [id, e] : self->state.sessions)
-          if (e.session)
-            self->send(e.session, restore_atom::value);
+      [=](restore_atom, std::vector<stored_session>& xs) -> caf::result<bool> {
+        return restore_sessions(self, xs);
       });
 }
 

@@ -750,5 +750,6 @@ CAF_ADD_TYPE_ID(castor, (castor::session_snapshot))
 CAF_ADD_TYPE_ID(castor, (castor::session_replica))
 CAF_ADD_TYPE_ID(castor, (std::vector<castor::session_replica>))
 CAF_ADD_TYPE_ID(castor, (castor::stored_session))
+CAF_ADD_TYPE_ID(castor, (std::vector<castor::stored_session>))
 
 CAF_END_TYPE_ID_BLOCK(castor)

@@ -106,6 +106,7 @@ void server::restore_sessions(
   if (l->sessions.empty())
     return;
   auto start = std::chrono::steady_clock::now();
+  auto count = l->sessions.size();
   caf::scoped_actor self{sys_};
   for (auto& x : l->sessions) {
     // The rights its principal has now, as a connection of it gets them
@@ -117,24 +118,21 @@ void server::restore_sessions(
     } else {
       x.access = allow_everything();
     }
-    // Answered (true) once its subscriptions are in force.
-    self->send(registry_, restore_atom::value, std::move(x));
   }
-  size_t back = 0;
-  bool late = false;
-  while (back < l->sessions.size() && !late)
-    self->receive([&](bool) { ++back; },
-                  caf::after(std::chrono::seconds{60}) >> [&] { late = true; });
-  caf::anon_send(registry_, restore_atom::value); // their wills may go
-  if (late)
-    CASTOR_LOG(error, "storage",
-               "only " << back << " of " << l->sessions.size()
-                       << " persistent sessions came back within 60 s");
+  // Answered once their subscriptions are in force.
+  self->request(registry_, std::chrono::seconds{300}, restore_atom::value,
+                std::move(l->sessions))
+      .receive([](bool) {},
+               [](caf::error& err) {
+                 CASTOR_LOG(error, "storage",
+                            "the persistent sessions did not all come back: "
+                                << caf::to_string(err));
+               });
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - start)
                 .count();
   CASTOR_LOG(info, "storage",
-             "restored " << l->sessions.size() << " persistent sessions with "
+             "restored " << count << " persistent sessions with "
                          << l->session_messages << " messages in " << ms
                          << " ms");
 }

@@ -131,12 +131,12 @@ def _packet(first, body):
 
 
 def _connect(port, cid, clean=True):
+    """A connected socket, and whether its session was present."""
     s = socket.create_connection(("127.0.0.1", port), timeout=60)
     s.sendall(_packet(0x10, _str("MQTT") + bytes([4, 2 if clean else 0, 0, 60])
                       + _str(cid)))
     _, body = _read_packet(s)  # CONNACK
-    s.session_present = body[0] & 1
-    return s
+    return s, body[0] & 1
 
 
 def _read_exact(s, n):
@@ -164,7 +164,7 @@ def _read_packet(s):
 def load_retained(port, count):
     """Publishes `count` retained messages (QoS 0), then one QoS 1 whose
     PUBACK says the server has read them all."""
-    s = _connect(port, "pb-loader")
+    s, _ = _connect(port, "pb-loader")
     batch = bytearray()
     for i in range(count):
         batch += _packet(0x31, _str(f"pb/r/{i // 1000}/{i}") + b"value-%08d" % i)
@@ -183,7 +183,7 @@ def load_retained(port, count):
 
 def check_retained(port):
     """A new subscriber gets the last message's retained value."""
-    s = _connect(port, "pb-check")
+    s, _ = _connect(port, "pb-check")
     s.sendall(_packet(0x82, (1).to_bytes(2, "big") + _str("pb/last") + b"\x00"))
     got = None
     while got is None:
@@ -208,7 +208,7 @@ def load_sessions(port, count, topics=1000):
         _read_packet(s)  # SUBACK
         s.sendall(b"\xe0\x00")
         s.close()
-    s = _connect(port, "pb-s-pub")
+    s, _ = _connect(port, "pb-s-pub")
     for t in range(topics):
         s.sendall(_packet(0x32, _str(f"pb/s/{t}") + (t + 1).to_bytes(2, "big")
                           + b"queued-%d" % t))
@@ -219,8 +219,8 @@ def load_sessions(port, count, topics=1000):
 
 def check_session(port):
     """The first session is back with its queued message."""
-    s = _connect(port, "pb-s-0", clean=False)
-    ok = s.session_present == 1
+    s, present = _connect(port, "pb-s-0", clean=False)
+    ok = present == 1
     first, body = _read_packet(s)
     ok = ok and first >> 4 == 3 and body.endswith(b"queued-0")
     s.sendall(_packet(0x40, body[2 + int.from_bytes(body[:2], "big"):][:2]))

@@ -42,10 +42,10 @@ using registry_interface = caf::typed_actor<
     // another node stays (two sides of a partition each took a CONNECT of
     // it); the connection here gets DISCONNECT 0x8E and the session ends.
     caf::reacts_to<kick_atom, std::string>,
-    // At startup, before the listeners open: a persistent session as the
-    // store kept it (docs/persistence.md); true once it is back.
-    caf::replies_to<restore_atom, stored_session>::with<bool>,
-    // ... and once every one of them is: their due wills start their delay.
-    caf::reacts_to<restore_atom>>;
+    // At startup, before the listeners open: the persistent sessions as
+    // the store kept them (docs/persistence.md); true once all are back
+    // (their subscriptions in force). Then their due wills start their
+    // delay.
+    caf::replies_to<restore_atom, std::vector<stored_session>>::with<bool>>;
 
 } // namespace castor
