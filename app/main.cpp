@@ -30,6 +30,7 @@
 #include "actors/http_types.hpp"
 #include "actors/messaging.hpp"
 #include "actors/types.hpp"
+#include "app/backup_command.hpp"
 #include "app/cli.hpp"
 #include "app/config.hpp"
 #include "log/log.hpp"
@@ -255,6 +256,8 @@ int main(int argc, char** argv) {
   }
   if (opts.subcommand == "passwd")
     return run_passwd(opts.subcommand_args);
+  if (opts.subcommand == "backup")
+    return castor::run_backup(opts.subcommand_args);
   if (!opts.subcommand.empty()) {
     std::cerr << "castor: unknown command '" << opts.subcommand << "'\n";
     return 2;

@@ -489,6 +489,41 @@ def a_backup_taken_while_running_is_a_data_directory():
             other.stop()
 
 
+@case(castor_only=True, server=False)
+def castor_backup_asks_a_running_server_for_a_backup():
+    srv = TransportServer([{"name": "http", "transport": "http"}])
+    srv.start()
+    try:
+        c = connect(srv.port, "c65-cli")
+        c.publish("cli/a", b"kept", qos=1, retain=True)
+        c.disconnect()
+        url = "http://127.0.0.1:%d" % srv.ports["http"]
+        backup = os.path.join(srv.dir, "backup-cli")
+        r = run_castor(["backup", backup, "--url", url])
+        check_eq(r.stdout.decode().strip(), "backup written to " + backup, "stdout")
+        check(os.path.exists(os.path.join(backup, "CURRENT")),
+              "a RocksDB directory: %r" % os.listdir(backup))
+        r = run_castor(["backup", backup, "--url", url], status=1)
+        check("BACKUP_FAILED" in r.stderr.decode(), "into an existing one: %r" % r.stderr)
+        r = run_castor(["backup", backup, "--url", "https://x"], status=2)
+        check("expected http://HOST:PORT" in r.stderr.decode(), "bad url: %r" % r.stderr)
+        r = run_castor(["backup"], status=2)
+        check("missing" in r.stderr.decode(), "no directory: %r" % r.stderr)
+        r = run_castor(["backup", backup + "-2", "--url", "http://127.0.0.1:%d" % free_port()],
+                       status=1)
+        check("cannot connect" in r.stderr.decode(), "no server: %r" % r.stderr)
+        other = Server(extra_config="storage: {data_dir: %s}\n" % backup)
+        other.start()
+        try:
+            got = retained_of(other, "cli/#", 1, cid="c65-cli2")
+            check_eq({t: p.payload for t, p in got.items()}, {"cli/a": b"kept"},
+                     "what the backup holds")
+        finally:
+            other.stop()
+    finally:
+        srv.stop()
+
+
 def rest_post(port, path, body):
     req = urllib.request.Request("http://127.0.0.1:%d/api/v1/%s" % (port, path),
                                  data=json.dumps(body).encode(), method="POST",
