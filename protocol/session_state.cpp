@@ -401,8 +401,6 @@ void session_state::on_pubrec(uint16_t id, bool error, steady_time now,
       complete(id, now, out);
     return;
   }
-  if (i != inflight_.end() && i->second.state == flight::await_puback)
-    return; // not a QoS 2 message: ignored
   outbound rel;
   rel.type = outbound::kind::pubrel;
   rel.packet_id = id;

@@ -178,9 +178,9 @@ public:
   void on_puback(uint16_t id, steady_time now, std::vector<outbound>& out);
 
   /// PUBREC for QoS 2 `id`. With an error code the message is complete;
-  /// otherwise PUBREL goes (again, for a PUBREC that came before; also for
-  /// an identifier not in flight, which the client holds until PUBREL)
-  /// and the message waits for PUBCOMP.
+  /// otherwise PUBREL goes (for every PUBREC: again for one that came
+  /// before, and for an identifier not in flight as QoS 2, which the
+  /// client holds until PUBREL) and the message waits for PUBCOMP.
   void on_pubrec(uint16_t id, bool error, steady_time now,
                  std::vector<outbound>& out);
 

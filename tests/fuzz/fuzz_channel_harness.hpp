@@ -396,6 +396,9 @@ struct harness {
     if (o.type == outbound::kind::pubrel) {
       auto rel = std::get_if<pubrel>(&r.pkt);
       FUZZ_CHECK(rel != nullptr && rel->packet_id == o.packet_id);
+      // The session answers PUBREC with PUBREL (also resent on attach).
+      if (auto i = want_pubrel.find(o.packet_id); i != want_pubrel.end())
+        want_pubrel.erase(i);
       return;
     }
     auto p = std::get_if<publish>(&r.pkt);
