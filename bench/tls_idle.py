@@ -209,7 +209,7 @@ def main():
         results = {}
         for r in range(args.rounds):
             for kind in args.servers.split(","):
-                binary = args.castor if kind == "castor" else args.mosquitto
+                binary = os.path.abspath(args.castor if kind == "castor" else args.mosquitto)
                 for tls in (False, True):
                     m = measure(kind, binary, args.connections, tls, d)
                     key = "%s %s" % (kind, "tls" if tls else "tcp")

@@ -6,6 +6,7 @@
 #include <limits>
 #include <optional>
 #include <algorithm>
+#include <array>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -216,6 +217,8 @@ std::optional<std::string> principal_from(const peer_identity& peer,
 
 // -- tls_context --------------------------------------------------------------
 
+void enable_handover(SSL_CTX* ctx);
+
 std::variant<tls_context, std::string>
 tls_context::build(const tls_options& opts, bool server) {
   SSL_CTX* raw
@@ -226,6 +229,8 @@ tls_context::build(const tls_options& opts, bool server) {
   ctx.ctx_.reset(raw, SSL_CTX_free);
   if (auto err = configure(raw, opts, server); !err.empty())
     return err;
+  if (server)
+    enable_handover(raw);
   ctx.opts_ = opts;
   ctx.server_ = server;
   return ctx;
@@ -243,22 +248,172 @@ tls_context::make_client(const tls_options& opts) {
 
 // -- tls_session --------------------------------------------------------------
 
+// What a server session catches of its handshake for tls13_records: the
+// application traffic secrets from OpenSSL's key log, and how many records
+// went out under the server's.
+struct tls_session::handover {
+  std::array<uint8_t, 48> client{};
+  std::array<uint8_t, 48> server{};
+  size_t client_len = 0;
+  size_t server_len = 0;
+  uint64_t read_after = 0; ///< bytes OpenSSL read after the client's secret
+  uint64_t records = 0;    ///< whole records written after the server's
+  std::array<uint8_t, 5> header{};
+  size_t header_len = 0;
+  size_t body_left = 0;
+
+  ~handover() {
+    OPENSSL_cleanse(client.data(), client.size());
+    OPENSSL_cleanse(server.data(), server.size());
+  }
+
+  void count(const char* data, size_t n) {
+    while (n > 0) {
+      if (body_left > 0) {
+        size_t k = std::min(n, body_left);
+        body_left -= k;
+        data += k;
+        n -= k;
+        continue;
+      }
+      header[header_len++] = static_cast<uint8_t>(*data++);
+      --n;
+      if (header_len == header.size()) {
+        body_left = (size_t{header[3]} << 8) | header[4];
+        header_len = 0;
+        ++records;
+      }
+    }
+  }
+
+  bool at_boundary() const noexcept {
+    return header_len == 0 && body_left == 0;
+  }
+};
+
+namespace {
+
+// "LABEL <client random> <secret>": the secret's bytes into `out`.
+size_t secret_of(std::string_view line, std::array<uint8_t, 48>& out) {
+  auto sp = line.rfind(' ');
+  if (sp == std::string_view::npos)
+    return 0;
+  auto hex = line.substr(sp + 1);
+  if (hex.size() % 2 != 0 || hex.size() / 2 > out.size())
+    return 0;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+      return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < hex.size() / 2; ++i) {
+    int hi = nibble(hex[2 * i]);
+    int lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return 0;
+    out[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  return hex.size() / 2;
+}
+
+} // namespace
+
+void enable_handover(SSL_CTX* ctx) {
+  SSL_CTX_set_keylog_callback(ctx, tls_session::key_log);
+}
+
+void tls_session::key_log(const SSL* ssl, const char* line) {
+  auto* self = static_cast<tls_session*>(SSL_get_app_data(ssl));
+  if (self == nullptr || !self->server_ || self->handshake_done_)
+    return;
+  std::string_view text = line;
+  bool client = text.rfind("CLIENT_TRAFFIC_SECRET_0 ", 0) == 0;
+  bool server = text.rfind("SERVER_TRAFFIC_SECRET_0 ", 0) == 0;
+  if (!client && !server)
+    return;
+  if (!self->handover_)
+    self->handover_ = std::make_unique<handover>();
+  auto& h = *self->handover_;
+  if (client)
+    h.client_len = secret_of(text, h.client);
+  else
+    h.server_len = secret_of(text, h.server);
+}
+
+int tls_session::bio_read(BIO* bio, char* buf, int len) {
+  auto* self = static_cast<tls_session*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (self == nullptr || len <= 0)
+    return 0;
+  if (self->input_.empty()) {
+    // Nothing more in this call: "wait for more", not end of stream.
+    BIO_set_retry_read(bio);
+    return -1;
+  }
+  size_t n = std::min(self->input_.size(), static_cast<size_t>(len));
+  std::memcpy(buf, self->input_.data(), n);
+  self->input_.remove_prefix(n);
+  if (self->handover_ && self->handover_->client_len > 0)
+    self->handover_->read_after += n;
+  return static_cast<int>(n);
+}
+
+int tls_session::bio_write(BIO* bio, const char* buf, int len) {
+  auto* self = static_cast<tls_session*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (self == nullptr || len <= 0)
+    return 0;
+  self->output_.append(buf, static_cast<size_t>(len));
+  if (self->handover_ && self->handover_->server_len > 0)
+    self->handover_->count(buf, static_cast<size_t>(len));
+  return len;
+}
+
+long tls_session::bio_ctrl(BIO* bio, int cmd, long, void*) {
+  auto* self = static_cast<tls_session*>(BIO_get_data(bio));
+  switch (cmd) {
+  case BIO_CTRL_FLUSH:
+    return 1;
+  case BIO_CTRL_PENDING:
+    return self != nullptr ? static_cast<long>(self->input_.size()) : 0;
+  default:
+    return 0;
+  }
+}
+
+BIO_METHOD* tls_session::bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                                 "castor tls stream");
+    if (m != nullptr) {
+      BIO_meth_set_read(m, bio_read);
+      BIO_meth_set_write(m, bio_write);
+      BIO_meth_set_ctrl(m, bio_ctrl);
+    }
+    return m;
+  }();
+  return method;
+}
+
 tls_session::tls_session(const tls_context& ctx) : server_(ctx.is_server()) {
   ssl_ = SSL_new(ctx.native());
-  rbio_ = BIO_new(BIO_s_mem());
-  wbio_ = BIO_new(BIO_s_mem());
-  if (ssl_ == nullptr || rbio_ == nullptr || wbio_ == nullptr) {
+  BIO_METHOD* method = bio_method();
+  bio_ = method != nullptr ? BIO_new(method) : nullptr;
+  if (ssl_ == nullptr || bio_ == nullptr) {
     error_ = with_detail("cannot create a TLS session");
-    BIO_free(rbio_);
-    BIO_free(wbio_);
-    rbio_ = wbio_ = nullptr;
+    BIO_free(bio_);
+    bio_ = nullptr;
     SSL_free(ssl_);
     ssl_ = nullptr;
     return;
   }
-  // An empty input BIO means "wait for more", not end of stream.
-  BIO_set_mem_eof_return(rbio_, -1);
-  SSL_set_bio(ssl_, rbio_, wbio_);
+  BIO_set_init(bio_, 1);
+  SSL_set_bio(ssl_, bio_, bio_); // one BIO both ways, owned by ssl_
+  attach();
   if (server_) {
     SSL_set_accept_state(ssl_);
   } else {
@@ -276,13 +431,25 @@ tls_session::~tls_session() {
     SSL_free(ssl_);
 }
 
+void tls_session::attach() {
+  if (ssl_ != nullptr)
+    SSL_set_app_data(ssl_, this);
+  if (bio_ != nullptr)
+    BIO_set_data(bio_, this);
+}
+
 tls_session::tls_session(tls_session&& other) noexcept
-    : ssl_(other.ssl_), rbio_(other.rbio_), wbio_(other.wbio_),
-      handshake_done_(other.handshake_done_), server_(other.server_),
+    : ssl_(other.ssl_), bio_(other.bio_), output_(std::move(other.output_)),
+      handover_(std::move(other.handover_)),
+      records_(std::move(other.records_)), version_(other.version_),
+      cipher_(other.cipher_), handshake_done_(other.handshake_done_),
+      server_(other.server_), closed_(other.closed_),
       pending_plaintext_(std::move(other.pending_plaintext_)),
       error_(std::move(other.error_)), peer_(std::move(other.peer_)) {
   other.ssl_ = nullptr;
-  other.rbio_ = other.wbio_ = nullptr;
+  other.bio_ = nullptr;
+  other.records_.reset();
+  attach();
 }
 
 tls_session& tls_session::operator=(tls_session&& other) noexcept {
@@ -290,15 +457,23 @@ tls_session& tls_session::operator=(tls_session&& other) noexcept {
     if (ssl_ != nullptr)
       SSL_free(ssl_);
     ssl_ = other.ssl_;
-    rbio_ = other.rbio_;
-    wbio_ = other.wbio_;
+    bio_ = other.bio_;
+    input_ = {};
+    output_ = std::move(other.output_);
+    handover_ = std::move(other.handover_);
+    records_ = std::move(other.records_);
+    version_ = other.version_;
+    cipher_ = other.cipher_;
     handshake_done_ = other.handshake_done_;
     server_ = other.server_;
+    closed_ = other.closed_;
     pending_plaintext_ = std::move(other.pending_plaintext_);
     error_ = std::move(other.error_);
     peer_ = std::move(other.peer_);
     other.ssl_ = nullptr;
-    other.rbio_ = other.wbio_ = nullptr;
+    other.bio_ = nullptr;
+    other.records_.reset();
+    attach();
   }
   return *this;
 }
@@ -320,30 +495,9 @@ void tls_session::fail(int ssl_error, const char* during) {
 }
 
 std::string tls_session::drain_output() {
-  std::string out;
-  if (wbio_ == nullptr)
-    return out;
-  char* data = nullptr;
-  long n = BIO_get_mem_data(wbio_, &data);
-  if (n > 0) {
-    out.assign(data, static_cast<size_t>(n));
-    (void)BIO_reset(wbio_);
-  }
+  std::string out = std::move(output_);
+  output_.clear();
   return out;
-}
-
-bool tls_session::push_input(std::string_view bytes) {
-  while (!bytes.empty()) {
-    int chunk = static_cast<int>(
-        std::min<size_t>(bytes.size(), std::numeric_limits<int>::max()));
-    int n = BIO_write(rbio_, bytes.data(), chunk);
-    if (n <= 0) {
-      error_ = with_detail("TLS input buffer write failed");
-      return false;
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
 }
 
 void tls_session::on_handshake_done() {
@@ -351,6 +505,57 @@ void tls_session::on_handshake_done() {
   X509* cert = SSL_get1_peer_certificate(ssl_);
   peer_ = identity_of(cert);
   X509_free(cert);
+}
+
+// At the end of a server's TLS 1.3 handshake OpenSSL has read exactly up to
+// the client's Finished (no read-ahead) and written its session tickets:
+// the records that follow either way are application traffic, which
+// tls13_records carries from here. Anything else keeps OpenSSL.
+void tls_session::try_handover() {
+  auto h = std::move(handover_);
+  if (!server_ || !h || SSL_version(ssl_) != TLS1_3_VERSION)
+    return;
+  const SSL_CIPHER* c = SSL_get_current_cipher(ssl_);
+  auto suite
+      = tls13_records::suite_of(c != nullptr ? SSL_CIPHER_get_name(c) : "");
+  if (!suite)
+    return;
+  size_t n = tls13_records::secret_size(*suite);
+  if (h->client_len != n || h->server_len != n || h->read_after != 0
+      || !h->at_boundary() || SSL_has_pending(ssl_) != 0)
+    return;
+  auto records = tls13_records::make(
+      *suite,
+      std::string_view(reinterpret_cast<const char*>(h->client.data()), n),
+      std::string_view(reinterpret_cast<const char*>(h->server.data()), n),
+      h->records);
+  if (!records)
+    return;
+  records_ = std::move(records);
+  version_ = SSL_get_version(ssl_);
+  cipher_ = SSL_CIPHER_get_name(c);
+  SSL_free(ssl_);
+  ssl_ = nullptr;
+  bio_ = nullptr;
+}
+
+tls_result tls_session::feed_records(std::string_view bytes) {
+  tls_result res;
+  if (failed()) {
+    res.error = error_;
+    return res;
+  }
+  if (!pending_plaintext_.empty()) {
+    records_->write(pending_plaintext_, res.ciphertext);
+    std::string().swap(pending_plaintext_);
+  }
+  auto in = records_->read(bytes, res.plaintext, res.ciphertext);
+  if (!in.error.empty()) {
+    error_ = std::move(in.error);
+    res.error = error_;
+  }
+  res.peer_closed = in.peer_closed;
+  return res;
 }
 
 std::string tls_session::start() {
@@ -367,29 +572,39 @@ std::string tls_session::start() {
 }
 
 tls_result tls_session::feed_ciphertext(std::string_view bytes) {
+  if (records_)
+    return feed_records(bytes);
   tls_result res;
   if (ssl_ == nullptr || failed()) {
     res.error = error_.empty() ? "TLS session unusable" : error_;
     return res;
   }
   ERR_clear_error();
-  if (!push_input(bytes)) {
-    res.error = error_;
-    return res;
-  }
+  input_ = bytes;
   if (!handshake_done_) {
     int r = SSL_do_handshake(ssl_);
     if (r == 1) {
       on_handshake_done();
+      try_handover();
     } else {
       int e = SSL_get_error(ssl_, r);
       if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
         fail(e, "handshake");
+        input_ = {};
         res.ciphertext = drain_output(); // the alert, if any
         res.error = error_;
         return res;
       }
     }
+  }
+  if (records_) {
+    // The rest of this read is application traffic.
+    auto rest = input_;
+    input_ = {};
+    auto tickets = drain_output();
+    res = feed_records(rest);
+    res.ciphertext.insert(0, tickets);
+    return res;
   }
   if (handshake_done_) {
     if (!pending_plaintext_.empty()) {
@@ -416,17 +631,26 @@ tls_result tls_session::feed_ciphertext(std::string_view bytes) {
         break;
       }
       fail(e, "read");
+      input_ = {};
       res.ciphertext += drain_output();
       res.error = error_;
       return res;
     }
   }
+  input_ = {};
   res.ciphertext += drain_output();
   return res;
 }
 
 std::string tls_session::write_plaintext(std::string_view bytes) {
-  if (ssl_ == nullptr || failed())
+  if (failed())
+    return {};
+  if (records_) {
+    std::string out;
+    records_->write(bytes, out);
+    return out;
+  }
+  if (ssl_ == nullptr)
     return {};
   if (!handshake_done_) {
     pending_plaintext_.append(bytes.data(), bytes.size());
@@ -446,7 +670,16 @@ std::string tls_session::write_plaintext(std::string_view bytes) {
 }
 
 std::string tls_session::close() {
-  if (ssl_ == nullptr || failed())
+  if (failed())
+    return {};
+  if (records_) {
+    std::string out;
+    if (!closed_)
+      records_->alert(1, 0, out); // close_notify
+    closed_ = true;
+    return out;
+  }
+  if (ssl_ == nullptr)
     return {};
   if (handshake_done_) {
     ERR_clear_error();
@@ -456,10 +689,14 @@ std::string tls_session::close() {
 }
 
 std::string tls_session::protocol_version() const {
+  if (records_)
+    return version_;
   return ssl_ != nullptr && handshake_done_ ? SSL_get_version(ssl_) : "";
 }
 
 std::string tls_session::cipher() const {
+  if (records_)
+    return cipher_;
   if (ssl_ == nullptr || !handshake_done_)
     return {};
   const char* name = SSL_get_cipher_name(ssl_);

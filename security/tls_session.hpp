@@ -1,9 +1,14 @@
 #pragma once
 
-// TLS over memory BIOs (OpenSSL 3, TLS 1.2 and 1.3), for a connection actor
-// that owns the socket: feed the bytes read from the socket, send the bytes
-// it returns, and hand the plaintext to the MQTT or WebSocket layer. No I/O
-// happens here.
+// TLS for a connection actor that owns the socket (OpenSSL 3, TLS 1.2 and
+// 1.3): feed the bytes read from the socket, send the bytes it returns, and
+// hand the plaintext to the MQTT or WebSocket layer. No I/O happens here.
+//
+// OpenSSL reads from and writes to a BIO without storage of its own: it
+// reads the bytes being fed and writes into the string being returned. Once
+// a server's TLS 1.3 handshake is done, its SSL object is freed and
+// tls13_records carries the connection (security/tls_record.hpp): an idle
+// TLS connection then holds a few hundred bytes instead of OpenSSL's 11 kB.
 
 #include <cstdint>
 #include <memory>
@@ -13,10 +18,13 @@
 #include <variant>
 #include <vector>
 
+#include "security/tls_record.hpp"
+
 // Forward declarations of OpenSSL's opaque types.
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
 typedef struct bio_st BIO;
+typedef struct bio_method_st BIO_METHOD;
 
 namespace castor::security {
 
@@ -161,17 +169,40 @@ public:
   /// The negotiated cipher suite after the handshake.
   std::string cipher() const;
 
+  /// Whether the connection runs on tls13_records (its SSL object freed).
+  bool lean() const noexcept {
+    return records_.has_value();
+  }
+
 private:
+  struct handover; // the traffic secrets, caught during the handshake
+
   void fail(int ssl_error, const char* during);
   std::string drain_output();
   void on_handshake_done();
-  bool push_input(std::string_view bytes);
+  void try_handover();
+  void attach();
+  tls_result feed_records(std::string_view bytes);
+
+  // The BIO's and the key log's callbacks (OpenSSL's C interface).
+  static int bio_read(BIO* bio, char* buf, int len);
+  static int bio_write(BIO* bio, const char* buf, int len);
+  static long bio_ctrl(BIO* bio, int cmd, long num, void* ptr);
+  static void key_log(const SSL* ssl, const char* line);
+  static BIO_METHOD* bio_method();
+  friend void enable_handover(SSL_CTX* ctx);
 
   SSL* ssl_ = nullptr;
-  BIO* rbio_ = nullptr; // owned by ssl_
-  BIO* wbio_ = nullptr; // owned by ssl_
+  BIO* bio_ = nullptr;     // owned by ssl_
+  std::string_view input_; // what the BIO reads during a call
+  std::string output_;     // what the BIO has written during a call
+  std::unique_ptr<handover> handover_;
+  std::optional<tls13_records> records_;
+  const char* version_ = ""; // static strings of OpenSSL's
+  const char* cipher_ = "";
   bool handshake_done_ = false;
   bool server_ = true;
+  bool closed_ = false; // close_notify sent (tls13_records)
   std::string pending_plaintext_;
   std::string error_;
   peer_identity peer_;
