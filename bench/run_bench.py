@@ -14,6 +14,7 @@ for that figure).
     bench/run_bench.py --rounds 5 --json results.json
     bench/run_bench.py --scenarios json   # JSON topics and $delta/ only
     bench/run_bench.py --scenarios request  # request/response round trips
+    bench/run_bench.py --scenarios tls      # fan-in and fan-out over TLS
 
 Only the standard library is used. Every server it starts listens on
 127.0.0.1 only and is killed before the script exits; the whole run stops by
@@ -33,6 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from tls_idle import (make_certs, mosquitto_tls_listener, readable_by_all,
+                      with_tls_listener)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -92,16 +96,27 @@ FLOWS.update({
     "request-100": ["--scenario", "request", "--requesters", "100"],
 })
 REQUEST_SCENARIOS = ["request-1", "request-100"]
+# Over TLS (opt-in: `--scenarios tls`): the same runs through each server's
+# TLS listener (an ECDSA P-256 certificate made for the run), every client
+# TLS 1.3 with OpenSSL's defaults.
+FLOWS.update({
+    "tls-fan-in-q0": FLOWS["fan-in-q0"],
+    "tls-fan-in-q1": FLOWS["fan-in-q1"],
+    "tls-fan-out": FLOWS["fan-out"],
+})
+TLS_SCENARIOS = ["tls-fan-in-q0", "tls-fan-in-q1", "tls-fan-out"]
 # Extra seconds the load generator may need after publishing (its drain).
 DRAIN_S = {"overload-q1": 35, "overload-q0": 35}
 # The default list (unchanged by the JSON and request scenarios, which are
 # opt-in).
 SCENARIOS = ["connections"] + [f for f in FLOWS
-                               if not f.startswith(("json-", "request-"))]
+                               if not f.startswith(("json-", "request-",
+                                                    "tls-"))]
 ALL_SCENARIOS = (SCENARIOS + [s for s in JSON_SCENARIOS if s not in SCENARIOS]
-                 + REQUEST_SCENARIOS)
+                 + REQUEST_SCENARIOS + TLS_SCENARIOS)
 GROUPS = {"default": SCENARIOS, "json": JSON_SCENARIOS,
-          "request": REQUEST_SCENARIOS, "all": ALL_SCENARIOS}
+          "request": REQUEST_SCENARIOS, "tls": TLS_SCENARIOS,
+          "all": ALL_SCENARIOS}
 
 # Table rows: (label, run name, JSON key, higher is better, target)
 # higher is better: True, False, or None for figures where neither is (the
@@ -133,6 +148,16 @@ ROWS = [
     ("CPU s / M msgs, p2p QoS 1", "p2p-q1", "cpu_s_per_million", False, None),
     ("CPU s / M msgs, closed loop", "closed-loop", "cpu_s_per_million", False,
      None),
+    # Over TLS 1.3 (opt-in: --scenarios tls).
+    ("TLS fan-in QoS 0 (msg/s)", "tls-fan-in-q0", "rate", True, None),
+    ("TLS fan-in QoS 1 (msg/s)", "tls-fan-in-q1", "rate", True, None),
+    ("TLS fan-out QoS 0 (deliveries/s)", "tls-fan-out", "rate", True, None),
+    ("CPU s / M msgs, TLS fan-in QoS 0", "tls-fan-in-q0",
+     "cpu_s_per_million", False, None),
+    ("CPU s / M msgs, TLS fan-in QoS 1", "tls-fan-in-q1",
+     "cpu_s_per_million", False, None),
+    ("CPU s / M msgs, TLS fan-out", "tls-fan-out", "cpu_s_per_million",
+     False, None),
     # Overload: no pacing by the generator; the subscriber reads 2,000 msg/s.
     ("overload QoS 1: publishers' rate (PUBACK/s)", "overload-q1", "pub_rate",
      None, None),
@@ -266,10 +291,19 @@ class Server:
         self.port = free_port()
         self.log_path = os.path.join(tmp, f"{kind}-{self.port}.log")
         self.log = open(self.log_path, "w")
+        # With TLS runs selected, every server has a TLS listener too.
+        self.tls_port = free_port() if args.tls_dir else None
         cwd = None
         if kind == "castor":
-            cmd = [os.path.abspath(args.castor), "--config",
-                   os.path.abspath(args.config),
+            config = os.path.abspath(args.config)
+            if self.tls_port:
+                config = os.path.join(tmp, f"{kind}-{self.port}.yaml")
+                with open(args.config) as f:
+                    text = f.read()
+                with open(config, "w") as f:
+                    f.write(with_tls_listener(text, self.tls_port,
+                                              args.tls_dir))
+            cmd = [os.path.abspath(args.castor), "--config", config,
                    "--mqtt-port", str(self.port)]
             # Its store (storage.data_dir, relative) in a directory of its
             # own: every run starts empty.
@@ -284,6 +318,9 @@ class Server:
                         "log_type warning\n")
                 if kind == "mosquitto-nodelay":
                     f.write("set_tcp_nodelay true\n")
+                if self.tls_port:
+                    f.write(mosquitto_tls_listener(self.tls_port,
+                                                   args.tls_dir))
             cmd = [args.mosquitto, "-c", conf]
         self.proc = subprocess.Popen(cmd, stdout=self.log,
                                      stderr=subprocess.STDOUT,
@@ -296,10 +333,12 @@ class Server:
             if self.proc.poll() is not None:
                 return False
             try:
-                with socket.create_connection(("127.0.0.1", self.port),
-                                              timeout=0.5):
-                    time.sleep(0.2)  # let it finish starting up
-                    return True
+                for port in (self.port, self.tls_port):
+                    if port:
+                        socket.create_connection(("127.0.0.1", port),
+                                                 timeout=0.5).close()
+                time.sleep(0.2)  # let it finish starting up
+                return True
             except OSError:
                 time.sleep(0.1)
         return False
@@ -346,15 +385,20 @@ def run_flow(args, server, name, flow=None, duration=None):
     warmup = args.warmup if duration is None else min(args.warmup,
                                                        duration / 4)
     duration = duration or args.duration
-    cmd = [args.loadgen, "--port", str(server.port), "--server-pid",
+    port = server.port
+    if name in TLS_SCENARIOS:
+        port = server.tls_port
+    cmd = [args.loadgen, "--port", str(port), "--server-pid",
            str(server.proc.pid), "--label", server.kind,
            "--duration", str(duration), "--warmup", str(warmup)]
     cmd += flow or FLOWS[name]
+    if name in TLS_SCENARIOS:
+        cmd += ["--tls-ca", os.path.join(args.tls_dir, "ca.pem")]
     if name in REQUEST_SCENARIOS:
         cmd += ["--handler-mode",
                 "castor" if server.kind == "castor" else "mqtt"]
     if args.coalesce_us and name in ("fan-in-q0", "fan-in-q1", "fan-out",
-                                     "p2p-q1"):
+                                     "p2p-q1") + tuple(TLS_SCENARIOS):
         cmd += ["--coalesce-us", str(args.coalesce_us)]
     limit = args.duration + 60 + 15 + DRAIN_S.get(name, 0)
     try:
@@ -610,7 +654,7 @@ def main():
                     help="comma-separated subset of " + ",".join(SERVERS))
     ap.add_argument("--scenarios", default="default",
                     help="comma-separated list of scenarios and groups "
-                         "(default, json, request, all): " + ",".join(ALL_SCENARIOS))
+                         "(default, json, request, tls, all): " + ",".join(ALL_SCENARIOS))
     ap.add_argument("--coalesce-us", type=int, default=0,
                     help="generator pause per loop turn in the throughput "
                          "scenarios (fewer, larger reads; see README)")
@@ -662,6 +706,13 @@ def main():
     # pull the binary away under it.
     shutil.copy2(args.loadgen, os.path.join(tmp, "castor-loadgen"))
     args.loadgen = os.path.join(tmp, "castor-loadgen")
+    args.tls_dir = None
+    if any(n in TLS_SCENARIOS for n in scenarios):
+        args.tls_dir = os.path.join(tmp, "tls")
+        os.makedirs(args.tls_dir)
+        make_certs(args.tls_dir)
+        os.chmod(tmp, 0o755)
+        readable_by_all(args.tls_dir)
     results = {s: {} for s in servers}
     t_start = time.monotonic()
     stopped_early = False

@@ -56,6 +56,36 @@ def make_certs(d):
             "-out", "server.pem", cwd=d)
 
 
+def with_tls_listener(config_text, port, d):
+    """A Castor configuration (YAML text with a `listeners:` list) with a
+    TLS listener on 127.0.0.1:`port` first, using the certificate that
+    make_certs(d) made."""
+    listener = ("listeners:\n  - name: mqtts\n    transport: tls\n"
+                "    bind: 127.0.0.1\n    port: %d\n"
+                "    tls: {cert_file: %s, key_file: %s}\n"
+                % (port, os.path.join(d, "server.pem"),
+                   os.path.join(d, "server.key")))
+    if "\nlisteners:\n" not in config_text:
+        raise ValueError("the configuration has no listeners list")
+    return config_text.replace("\nlisteners:\n", "\n" + listener, 1)
+
+
+def mosquitto_tls_listener(port, d):
+    """mosquitto.conf lines for a TLS listener with make_certs(d)'s files."""
+    return ("listener %d 127.0.0.1\ncertfile %s\nkeyfile %s\n"
+            % (port, os.path.join(d, "server.pem"), os.path.join(d, "server.key")))
+
+
+def readable_by_all(*dirs):
+    """Mosquitto started as root reads its files as user mosquitto."""
+    for d in dirs:
+        os.chmod(d, 0o755)
+        for name in os.listdir(d):
+            p = os.path.join(d, name)
+            if os.path.isfile(p):
+                os.chmod(p, 0o644)
+
+
 def free_port():
     import socket
     s = socket.socket()

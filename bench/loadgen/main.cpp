@@ -6,6 +6,7 @@
 #include <string_view>
 #include <sys/resource.h>
 
+#include "net.hpp"
 #include "options.hpp"
 #include "report.hpp"
 #include "scenarios.hpp"
@@ -42,6 +43,13 @@ int main(int argc, char** argv) {
   const options& o = *parsed;
   std::signal(SIGPIPE, SIG_IGN);
   raise_nofile();
+  if (!o.tls_ca.empty()) {
+    std::string err;
+    if (!enable_tls(o.tls_ca, err)) {
+      std::fprintf(stderr, "castor-loadgen: %s\n", err.c_str());
+      return 2;
+    }
+  }
   run_result r;
   if (o.scenario == scenario_kind::connections) {
     bool printed = false;

@@ -15,6 +15,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "options.hpp"
 
 namespace castor::bench {
@@ -24,7 +27,43 @@ namespace {
 constexpr size_t scratch_size = 256 * 1024;
 constexpr int max_events = 1024;
 
+SSL_CTX* tls_ctx = nullptr;
+
+std::string tls_errors() {
+  std::string s;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof(buf));
+    if (!s.empty())
+      s += "; ";
+    s += buf;
+  }
+  return s.empty() ? "unknown TLS error" : s;
+}
+
 } // namespace
+
+bool enable_tls(const std::string& ca_file, std::string& err) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) {
+    err = "cannot create a TLS context: " + tls_errors();
+    return false;
+  }
+  if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1) {
+    err = "TLS CA file '" + ca_file + "': " + tls_errors();
+    SSL_CTX_free(ctx);
+    return false;
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  // The output buffer may grow (and move) between a short write and its
+  // retry; idle connections give their record buffers back.
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
+                            | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                            | SSL_MODE_RELEASE_BUFFERS);
+  tls_ctx = ctx;
+  return true;
+}
 
 event_loop::event_loop(frame_handler& h)
     : handler_(h), scratch_(scratch_size),
@@ -121,6 +160,19 @@ bool event_loop::open(uint32_t index, std::string& err) {
     ::close(fd);
     return false;
   }
+  if (tls_ctx != nullptr) {
+    c.ssl = SSL_new(tls_ctx);
+    if (c.ssl == nullptr || SSL_set_fd(c.ssl, fd) != 1) {
+      err = "cannot create a TLS connection: " + tls_errors();
+      SSL_free(c.ssl);
+      c.ssl = nullptr;
+      ::close(fd);
+      return false;
+    }
+    SSL_set_connect_state(c.ssl);
+    SSL_set_tlsext_host_name(c.ssl, "localhost");
+    SSL_set1_host(c.ssl, "localhost");
+  }
   c.fd = fd;
   c.state = conn_state::wait_connack;
   c.want_out = true; // the connect completes when the socket is writable
@@ -169,6 +221,10 @@ void event_loop::set_read_budget(uint32_t index, size_t bytes) {
 
 void event_loop::close(uint32_t index) {
   auto& c = clients_[index];
+  if (c.ssl != nullptr) {
+    SSL_free(c.ssl);
+    c.ssl = nullptr;
+  }
   if (c.fd >= 0) {
     ::close(c.fd); // also leaves the epoll set
     c.fd = -1;
@@ -192,10 +248,85 @@ void event_loop::fail(uint32_t index, const char* why) {
     handler_.on_closed(index, c, why);
 }
 
+bool event_loop::tls_handshake(uint32_t index) {
+  auto& c = clients_[index];
+  ERR_clear_error();
+  int r = SSL_do_handshake(c.ssl);
+  if (r == 1)
+    return true;
+  int e = SSL_get_error(c.ssl, r);
+  if (e == SSL_ERROR_WANT_READ) {
+    set_want_out(index, false);
+    return false;
+  }
+  if (e == SSL_ERROR_WANT_WRITE) {
+    set_want_out(index, true);
+    return false;
+  }
+  auto why = "TLS handshake failed: " + tls_errors();
+  fail(index, why.c_str());
+  return false;
+}
+
+long event_loop::tls_read(uint32_t index, size_t cap) {
+  auto& c = clients_[index];
+  size_t total = 0;
+  while (total < cap) {
+    ++counts_.reads;
+    ERR_clear_error();
+    int want = static_cast<int>(std::min<size_t>(cap - total, 1 << 30));
+    int n = SSL_read(c.ssl, scratch_.data() + total, want);
+    if (n > 0) {
+      total += static_cast<size_t>(n);
+      continue;
+    }
+    int e = SSL_get_error(c.ssl, n);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+      break;
+    if (total > 0)
+      break; // hand over what came; the failure shows on the next read
+    if (e == SSL_ERROR_ZERO_RETURN) {
+      fail(index, "connection closed by the server (close_notify)");
+    } else {
+      auto why = "TLS read failed: " + tls_errors();
+      fail(index, why.c_str());
+    }
+    return -1;
+  }
+  return static_cast<long>(total);
+}
+
 bool event_loop::flush(uint32_t index) {
   auto& c = clients_[index];
   if (c.fd < 0)
     return false;
+  if (c.ssl != nullptr) {
+    if (!SSL_is_init_finished(c.ssl) && !tls_handshake(index))
+      return c.fd >= 0;
+    while (c.out_off < c.out.size()) {
+      ++counts_.writes;
+      ERR_clear_error();
+      int want = static_cast<int>(
+          std::min<size_t>(c.out.size() - c.out_off, 1 << 30));
+      int n = SSL_write(c.ssl, c.out.data() + c.out_off, want);
+      if (n > 0) {
+        c.out_off += static_cast<size_t>(n);
+        continue;
+      }
+      int e = SSL_get_error(c.ssl, n);
+      if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+        set_want_out(index, true);
+        return true;
+      }
+      auto why = "TLS write failed: " + tls_errors();
+      fail(index, why.c_str());
+      return false;
+    }
+    c.out.clear();
+    c.out_off = 0;
+    set_want_out(index, false);
+    return true;
+  }
   while (c.out_off < c.out.size()) {
     ++counts_.writes;
     ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off,
@@ -235,9 +366,23 @@ void event_loop::handle_readable(uint32_t index) {
   auto& c = clients_[index];
   if (c.read_budget == 0)
     return;
-  ++counts_.reads;
-  ssize_t n
-      = ::read(c.fd, scratch_.data(), std::min(scratch_.size(), c.read_budget));
+  ssize_t n = 0;
+  if (c.ssl != nullptr) {
+    if (!SSL_is_init_finished(c.ssl)) {
+      flush(index); // the handshake goes on, then the queued CONNECT
+      return;
+    }
+    n = tls_read(index, std::min(scratch_.size(), c.read_budget));
+    if (n < 0)
+      return;
+    if (n == 0) {
+      ++counts_.empty_reads;
+      return;
+    }
+  } else {
+    ++counts_.reads;
+    n = ::read(c.fd, scratch_.data(), std::min(scratch_.size(), c.read_budget));
+  }
   if (n == 0) {
     fail(index, "connection closed by the server");
     return;

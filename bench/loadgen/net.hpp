@@ -13,8 +13,14 @@
 #include "wire.hpp"
 
 struct epoll_event;
+typedef struct ssl_st SSL;
 
 namespace castor::bench {
+
+/// Makes every connection opened from now on use TLS (TLS 1.2 or 1.3),
+/// verifying the server with the CA in `ca_file` under the name
+/// "localhost"; false (with a message) when the file is unusable.
+bool enable_tls(const std::string& ca_file, std::string& err);
 
 enum class conn_state : uint8_t {
   idle,         ///< not opened yet
@@ -26,6 +32,7 @@ enum class conn_state : uint8_t {
 /// One MQTT connection. `role` and `peer` belong to the scenario.
 struct client {
   int fd = -1;
+  SSL* ssl = nullptr; ///< with enable_tls
   conn_state state = conn_state::idle;
   bool want_out = false;  ///< EPOLLOUT registered
   bool dirty = false;     ///< on the flush list
@@ -138,6 +145,12 @@ public:
 
 private:
   void handle_readable(uint32_t index);
+  /// TLS: reads plaintext into scratch_ (at most `cap` bytes); returns the
+  /// count, 0 when nothing came, -1 when the connection failed.
+  long tls_read(uint32_t index, size_t cap);
+  /// TLS: advances the handshake; false when it failed (connection closed)
+  /// or is waiting for the socket.
+  bool tls_handshake(uint32_t index);
   bool flush(uint32_t index);
   void set_want_out(uint32_t index, bool on);
   void set_events(uint32_t index);

@@ -53,6 +53,8 @@ const char* usage_text
       "  --port N               broker port (1883)\n"
       "  --sub-port N           subscribers connect here instead (another\n"
       "                         node of a group; 0 = --port)\n"
+      "  --tls-ca FILE          connect over TLS, verifying the server with\n"
+      "                         this CA (PEM) as \"localhost\"\n"
       "  --settle-ms N          wait N ms after the last SUBACK before the\n"
       "                         publishers connect (a subscription reaches\n"
       "                         the other nodes of a group a little later)\n"
@@ -267,6 +269,8 @@ std::optional<options> parse_options(int argc, char** argv) {
       ok = parse_int(v, o.port, 1, 65535);
     else if (a == "--sub-port")
       ok = parse_int(v, o.sub_port, 0, 65535);
+    else if (a == "--tls-ca")
+      o.tls_ca = v;
     else if (a == "--settle-ms")
       ok = parse_int(v, o.settle_ms, 0, 60000);
     else if (a == "--protocol") {

@@ -31,6 +31,9 @@ struct options {
   /// Subscribers connect to this port instead (another node of a group);
   /// 0 = `port`.
   uint16_t sub_port = 0;
+  /// Non-empty: every connection uses TLS, verifying the server against
+  /// this CA file (PEM) under the name "localhost".
+  std::string tls_ca;
   /// Pause between the last SUBACK and the publishers' connects.
   uint32_t settle_ms = 0;
   scenario_kind scenario = scenario_kind::fan_in;
