@@ -27,7 +27,7 @@ nlohmann::json session_json(const std::string& id, const Properties& ps) {
 }
 
 nlohmann::json session_json(const session_record& r) {
-  return session_json(r.id, r.facts.properties);
+  return session_json(r.id, r.facts.all());
 }
 
 api::error denied(const char* permission, const char* what) {

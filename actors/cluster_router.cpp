@@ -147,9 +147,10 @@ cluster_session_page list_sessions(const session_directory& sessions,
                             std::min(limit, cluster_session_page_max));
   out.more = page.more;
   out.sessions.reserve(page.sessions.size());
-  for (auto& r : page.sessions)
-    out.sessions.push_back(
-        {r.id, {r.facts.properties.begin(), r.facts.properties.end()}});
+  for (auto& r : page.sessions) {
+    auto all = r.facts.all();
+    out.sessions.push_back({r.id, {all.begin(), all.end()}});
+  }
   return out;
 }
 

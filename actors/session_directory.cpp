@@ -8,13 +8,6 @@ namespace castor {
 
 namespace {
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (auto& s : v)
-    out += (out.empty() ? "" : ",") + s;
-  return out;
-}
-
 std::string now_ms() {
   using namespace std::chrono;
   return std::to_string(
@@ -53,22 +46,24 @@ void session_directory::opened(const opening& o,
     rec = &by_id_[id];
     rec->id = id;
     rec->client_id = o.client_id;
-    rec->facts.properties["$SessionId"] = id;
-    rec->facts.properties["$StartTime"] = now_ms();
+    auto& f = rec->facts.fixed.emplace();
+    f.session_id = id;
+    f.start_time = now_ms();
     id_of_client_[o.client_id] = id;
   }
-  auto& p = rec->facts.properties;
   // What this connection brings: its CONNECT's user properties replace
-  // those of the last one (properties set through the API stay).
+  // those of the last one (properties set through the API stay); the
+  // fixed ones are the server's.
   for (auto& [k, v] : o.user_properties)
-    p[k] = v;
-  p["$ClientId"] = o.client_id;
-  p["$Principal"] = o.principal;
-  p["$ClientIP"] = o.client_ip;
-  p["$Transport"] = o.transport;
-  p["$Listener"] = o.listener;
-  p["$Roles"] = join(o.roles);
-  p["$Connected"] = "true";
+    if (k.empty() || k.front() != '$')
+      rec->facts.properties[k] = v;
+  auto& f = *rec->facts.fixed;
+  f.client_id = o.client_id;
+  f.principal = o.principal;
+  f.client_ip = o.client_ip;
+  f.transport = o.transport;
+  f.listener = o.listener;
+  f.connected = true;
   rec->facts.roles = {o.roles.begin(), o.roles.end()};
   rec->connection = connection;
   rec->session = o.session;
@@ -97,7 +92,7 @@ void session_directory::disconnected(const std::string& client_id,
   if (i == by_id_.end() || i->second.connection != connection)
     return;
   i->second.connection = nullptr;
-  i->second.facts.properties["$Connected"] = "false";
+  i->second.facts.fixed->connected = false;
   changed();
 }
 
@@ -165,7 +160,6 @@ void session_directory::set_roles(const std::string& client_id,
   auto i = by_id_.find(known->second);
   if (i == by_id_.end() || i->second.connection != connection)
     return;
-  i->second.facts.properties["$Roles"] = join(roles);
   i->second.facts.roles = {roles.begin(), roles.end()};
   changed();
 }

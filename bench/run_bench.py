@@ -292,7 +292,7 @@ class Server:
         self.log_path = os.path.join(tmp, f"{kind}-{self.port}.log")
         self.log = open(self.log_path, "w")
         # With TLS runs selected, every server has a TLS listener too.
-        self.tls_port = free_port() if args.tls_dir else None
+        self.tls_port = free_port() if getattr(args, "tls_dir", None) else None
         cwd = None
         if kind == "castor":
             config = os.path.abspath(args.config)

@@ -31,30 +31,33 @@ using node = session_filter::node;
 using node_ptr = std::shared_ptr<const node>;
 
 bool eval(const node& n, const session_facts& s) {
+  std::string scratch;
   switch (n.what) {
   case node::kind::all:
     return true;
   case node::kind::is:
   case node::kind::ne: {
-    auto i = s.properties.find(n.key);
-    bool equal = i != s.properties.end() && i->second == n.texts.front();
+    auto v = s.find(n.key, scratch);
+    bool equal = v && *v == n.texts.front();
     return n.what == node::kind::is ? equal : !equal;
   }
   case node::kind::matches: {
-    auto i = s.properties.find(n.key);
-    return i != s.properties.end() && RE2::FullMatch(i->second, *n.pattern);
+    auto v = s.find(n.key, scratch);
+    return v
+           && RE2::FullMatch(re2::StringPiece(v->data(), v->size()),
+                             *n.pattern);
   }
   case node::kind::in: {
-    auto i = s.properties.find(n.key);
-    if (i == s.properties.end())
+    auto v = s.find(n.key, scratch);
+    if (!v)
       return false;
     for (auto& t : n.texts)
-      if (t == i->second)
+      if (t == *v)
         return true;
     return false;
   }
   case node::kind::has:
-    return s.properties.count(n.key) > 0;
+    return s.find(n.key, scratch).has_value();
   case node::kind::has_roles:
     for (auto& r : n.texts)
       if (s.roles.count(r) == 0)
@@ -77,6 +80,51 @@ bool eval(const node& n, const session_facts& s) {
 }
 
 } // namespace
+
+std::optional<std::string_view>
+session_facts::find(std::string_view key, std::string& scratch) const {
+  if (fixed && !key.empty() && key.front() == '$') {
+    const session_fixed& f = *fixed;
+    if (key == "$SessionId")
+      return std::string_view{f.session_id};
+    if (key == "$ClientId")
+      return std::string_view{f.client_id};
+    if (key == "$Principal")
+      return std::string_view{f.principal};
+    if (key == "$ClientIP")
+      return std::string_view{f.client_ip};
+    if (key == "$Transport")
+      return std::string_view{f.transport};
+    if (key == "$Listener")
+      return std::string_view{f.listener};
+    if (key == "$StartTime")
+      return std::string_view{f.start_time};
+    if (key == "$Connected")
+      return std::string_view{f.connected ? "true" : "false"};
+    if (key == "$Roles") {
+      scratch.clear();
+      for (auto& r : roles)
+        scratch += (scratch.empty() ? "" : ",") + r;
+      return std::string_view{scratch};
+    }
+  }
+  auto i = properties.find(key);
+  if (i == properties.end())
+    return std::nullopt;
+  return std::string_view{i->second};
+}
+
+std::map<std::string, std::string, std::less<>> session_facts::all() const {
+  auto out = properties;
+  if (fixed) {
+    std::string scratch;
+    for (const char* k :
+         {"$SessionId", "$ClientId", "$Principal", "$ClientIP", "$Transport",
+          "$Listener", "$Roles", "$Connected", "$StartTime"})
+      out[k] = std::string{*find(k, scratch)};
+  }
+  return out;
+}
 
 bool session_filter::selects(const session_facts& s) const {
   return root_ && eval(*root_, s);

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -32,10 +33,35 @@ class RE2;
 
 namespace castor {
 
+/// The fixed properties of a server's session (`$SessionId` ... `$StartTime`;
+/// `$Roles` comes from the roles), kept as fields: a map entry each would
+/// cost every connected client about a kilobyte.
+struct session_fixed {
+  std::string session_id;
+  std::string client_id;
+  std::string principal;
+  std::string client_ip;
+  std::string transport;
+  std::string listener;
+  std::string start_time;
+  bool connected = false;
+};
+
 /// What a filter is evaluated against.
 struct session_facts {
+  /// Properties by name: with `fixed` unset, every one; with it set, the
+  /// others (a CONNECT's user properties, those set through the API).
   std::map<std::string, std::string, std::less<>> properties;
   std::set<std::string, std::less<>> roles;
+  std::optional<session_fixed> fixed;
+
+  /// The value of property `key` (`scratch` holds it when it is made here,
+  /// as `$Roles`); nothing when the session has no such property.
+  std::optional<std::string_view> find(std::string_view key,
+                                       std::string& scratch) const;
+
+  /// Every property by name, the fixed ones included.
+  std::map<std::string, std::string, std::less<>> all() const;
 };
 
 struct session_filter_error;

@@ -269,3 +269,36 @@ TEST_SUITE("session filters") {
     CHECK(selected < runs * 4 / 5);
   }
 }
+
+TEST_CASE("session filter: a server session's fixed properties are fields") {
+  // As the session directory keeps them: the fixed properties as fields,
+  // only the others in the map.
+  session_facts s;
+  auto& f = s.fixed.emplace();
+  f.session_id = "0badcafe-000000000001";
+  f.client_id = "dev-17";
+  f.principal = "alice";
+  f.client_ip = "127.0.0.1";
+  f.transport = "tls";
+  f.listener = "mqtts";
+  f.start_time = "1700000000000";
+  f.connected = false;
+  s.properties = {{"region", "eu"}};
+  s.roles = {"DEVICE", "OPS"};
+  auto on = [&](const std::string& text) { return filter(text).selects(s); };
+  CHECK(on("$Principal is 'alice'"));
+  CHECK(on("$ClientId matches 'dev-.*' and $Transport in ['tls', 'wss']"));
+  CHECK(on("$Connected is 'false'"));
+  CHECK_FALSE(on("$Connected is 'true'"));
+  CHECK(on("$Roles is 'DEVICE,OPS'"));
+  CHECK(on("has $ClientIP and has region and not has $Other"));
+  CHECK(on("$Listener is 'mqtts' and $SessionId matches '0badcafe-.*'"));
+  CHECK(on("region is 'eu'"));
+  CHECK(on("$StartTime is '1700000000000'"));
+  auto all = s.all();
+  CHECK(all.size() == 10);
+  CHECK(all.at("$Roles") == "DEVICE,OPS");
+  CHECK(all.at("$Connected") == "false");
+  CHECK(all.at("$Principal") == "alice");
+  CHECK(all.at("region") == "eu");
+}
