@@ -226,6 +226,8 @@ bool tls13_records::update(direction& d) const {
 
 void tls13_records::seal(uint8_t type, std::string_view content,
                          std::string& out) {
+  if (write_failed_)
+    return;
   size_t len = content.size() + 1 + tag_size;
   uint8_t header[header_size]
       = {type_application_data, 3, 3, static_cast<uint8_t>(len >> 8),
@@ -253,9 +255,10 @@ void tls13_records::seal(uint8_t type, std::string_view content,
                                dst + content.size() + 1)
                == 1;
   if (!ok) {
-    // Never send what was not encrypted.
+    // Never send what was not encrypted, nor anything after it.
     thread_aead().forget();
     out.resize(at);
+    write_failed_ = true;
     return;
   }
   ++write_.seq;
@@ -265,7 +268,7 @@ void tls13_records::write(std::string_view plaintext, std::string& out) {
   out.reserve(out.size() + plaintext.size()
               + (plaintext.size() / max_plaintext + 1)
                     * (header_size + 1 + tag_size));
-  while (!plaintext.empty()) {
+  while (!plaintext.empty() && !write_failed_) {
     if (write_.seq >= records_per_key_) {
       uint8_t msg[5] = {key_update, 0, 0, 1, 0}; // update_not_requested
       seal(type_handshake,

@@ -68,6 +68,12 @@ public:
   /// Appends the encrypted alert `level`, `description` (close_notify: 1, 0).
   void alert(uint8_t level, uint8_t description, std::string& out);
 
+  /// Encryption failed (OpenSSL refused): nothing more is written, and the
+  /// connection must end.
+  bool write_failed() const noexcept {
+    return write_failed_;
+  }
+
   /// After this many records under one key, write() sends a KeyUpdate and
   /// goes on under the next key (2^24 unless a test sets it lower).
   void set_records_per_key(uint64_t n) noexcept {
@@ -101,6 +107,7 @@ private:
   uint64_t records_per_key_ = uint64_t{1} << 24;
   std::string partial_;      ///< an incomplete record, empty otherwise
   bool peer_closed_ = false; ///< close_notify came: nothing more is read
+  bool write_failed_ = false;
 };
 
 } // namespace castor::security

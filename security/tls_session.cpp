@@ -550,6 +550,8 @@ tls_result tls_session::feed_records(std::string_view bytes) {
     std::string().swap(pending_plaintext_);
   }
   auto in = records_->read(bytes, res.plaintext, res.ciphertext);
+  if (in.error.empty() && records_->write_failed())
+    in.error = "TLS write failed: a record could not be encrypted";
   if (!in.error.empty()) {
     error_ = std::move(in.error);
     res.error = error_;
@@ -648,6 +650,8 @@ std::string tls_session::write_plaintext(std::string_view bytes) {
   if (records_) {
     std::string out;
     records_->write(bytes, out);
+    if (records_->write_failed())
+      error_ = "TLS write failed: a record could not be encrypted";
     return out;
   }
   if (ssl_ == nullptr)
