@@ -753,6 +753,11 @@ caf::behavior connection_actor(connection_broker* self,
     st.net.transport = std::make_unique<security::transport>(*ctx->transport);
   st.reading.last_rx = clock_type::now();
   set_read_size(self, min_read_size);
+  // The first configure_read() switches reading on: until the round is
+  // over, a close (a kick at shutdown in the same round as the accept)
+  // waits, as after arm_read().
+  st.reading.armed = true;
+  post_round_check(self);
   self->ack_writes(st.net.hdl, true);
   schedule_tick(self, std::chrono::milliseconds(ctx->connect_timeout_ms));
   st.share.open(ctx->listener_index);

@@ -19,6 +19,9 @@ namespace castor {
 
 namespace {
 
+/// The listener's end, a multiplexer round after its shutdown.
+using lstop_atom = caf::atom_constant<caf::atom("lstop")>;
+
 /// A listening socket with SO_REUSEPORT (and SO_REUSEADDR), non-blocking:
 /// several processes may listen on the same address and port, and the
 /// kernel spreads the connections over them.
@@ -109,6 +112,10 @@ caf::behavior listener_actor(listener_broker* self, listener_config cfg,
           },
           [=](const caf::io::new_connection_msg& msg) {
             auto& st = self->state;
+            if (st.stopping) {
+              self->close(msg.handle);
+              return;
+            }
             if (st.connections.size() >= st.cfg.max_connections) {
               broker_counters::add(st.ctx->counters->connections_refused);
               CASTOR_LOG(warning, "listener " << st.cfg.name,
@@ -137,8 +144,19 @@ caf::behavior listener_actor(listener_broker* self, listener_config cfg,
               self->send(c, kick_atom::value,
                          mqtt::reason_code::server_shutting_down, false);
             st.connections.clear();
-            self->quit();
+            if (st.stopping)
+              return;
+            st.stopping = true;
+            // Ending closes the doorman. CAF 0.17 registers a doorman with
+            // epoll at the end of the multiplexer's round that launched
+            // it; a close in that round (a shutdown right after the start)
+            // cancels the registration but keeps the doorman's reference
+            // to itself, and it leaks. So the listener ends a round later.
+            auto me = caf::actor_cast<caf::actor>(self);
+            self->backend().post(
+                [me] { caf::anon_send(me, lstop_atom::value); });
           },
+          [=](lstop_atom) { self->quit(); },
       });
 }
 

@@ -64,6 +64,8 @@ struct listener_state {
   uint16_t port = 0;
   caf::error failure;
   std::unordered_set<caf::actor> connections;
+  /// Shut down: it ends in the multiplexer's next round (listener.cpp).
+  bool stopping = false;
 
   static inline const char* name = "listener";
 };
