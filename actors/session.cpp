@@ -513,12 +513,8 @@ void restore_stored(Self* self, stored_session& x, F done) {
   st.mqtt_state.inbound_qos2.insert(x.qos2_ids.begin(), x.qos2_ids.end());
   auto now = clock_type::now();
   std::vector<mqtt::outbound> out;
-  for (auto& m : x.messages) {
-    if (m.packet_id != 0 && m.d.qos == 2)
-      st.mqtt_state.restore_inflight(m.packet_id, m.released, std::move(m.d));
-    else if (m.d.msg)
-      st.mqtt_state.enqueue(std::move(m.d), now, out);
-  }
+  for (auto& m : x.messages)
+    st.mqtt_state.restore(m.packet_id, m.released, std::move(m.d), now, out);
   session_snapshot snap;
   snap.present = true;
   snap.subs = std::move(x.subs);

@@ -10,6 +10,18 @@
 
 namespace castor::mqtt {
 
+namespace {
+
+/// What the store keeps of a QoS 2 message once PUBREC came: its QoS, not
+/// the message.
+delivery released_delivery() {
+  delivery d;
+  d.qos = 2;
+  return d;
+}
+
+} // namespace
+
 message_ptr make_message(publish&& p, std::string origin, steady_time now,
                          properties_ptr* last_props) {
   auto m = std::make_shared<message>();
@@ -414,7 +426,7 @@ void session_state::on_pubrec(uint16_t id, bool error, steady_time now,
     i->second.d.msg.reset(); // the payload is no longer needed
     if (!i->second.d.store_key.empty())
       flights_.push_back(
-          flight_change{i->second.d.store_key, id, true, delivery{}});
+          flight_change{i->second.d.store_key, id, true, released_delivery()});
   }
 }
 
@@ -442,6 +454,23 @@ std::vector<std::string> session_state::stored_keys() const {
     if (!d.store_key.empty())
       keys.push_back(d.store_key);
   return keys;
+}
+
+bool session_state::restore(uint16_t id, bool released, delivery d,
+                            steady_time now, std::vector<outbound>& out) {
+  // A released record (PUBREL next) holds no message and, from older
+  // stores, not even its QoS: its identifier is all that counts. Left out,
+  // the client would keep the identifier taken for ever and take the next
+  // message sent with it for this one again.
+  if (id != 0 && (released || d.qos == 2)) {
+    d.qos = 2;
+    restore_inflight(id, released, std::move(d));
+    return true;
+  }
+  if (!d.msg)
+    return false;
+  enqueue(std::move(d), now, out);
+  return true;
 }
 
 void session_state::restore_inflight(uint16_t id, bool released, delivery d) {

@@ -241,6 +241,13 @@ public:
   /// at the next attach, with the same identifier, before anything queued.
   void restore_inflight(uint16_t id, bool released, delivery d);
 
+  /// A kept message as the store had it: a QoS 2 message in flight with
+  /// `id` (`released`: PUBREC came; such a record says nothing else of the
+  /// message) goes to restore_inflight(), any other is queued (enqueue;
+  /// nothing is sent while detached). False if there was nothing to keep.
+  bool restore(uint16_t id, bool released, delivery d, steady_time now,
+               std::vector<outbound>& out);
+
   // -- inbound QoS 2 ----------------------------------------------------------
 
   /// Packet identifiers of QoS 2 PUBLISH packets received and not yet

@@ -463,6 +463,8 @@ TEST_CASE("kept messages report their records as they are delivered or "
   f = s.take_flights();
   REQUIRE(f.size() == 1);
   CHECK(f[0].released);
+  CHECK(f[0].d.qos == 2); // the record says what it is, without the message
+  CHECK_FALSE(static_cast<bool>(f[0].d.msg));
   CHECK(s.take_released().empty());
   CHECK(s.stored_keys() == std::vector<std::string>{"q:two"});
   s.on_pubcomp(two, t0, out);
@@ -492,4 +494,34 @@ TEST_CASE("a restored QoS 2 message goes again with its packet identifier") {
   CHECK(out[1].packet_id == 42);
   CHECK(out[2].packet_id == 43); // a new identifier above those restored
   CHECK(out[2].msg->payload == "queued");
+}
+
+TEST_CASE("a restored record of a QoS 2 message whose PUBREC came brings its "
+          "PUBREL back, whatever QoS the record names") {
+  // Records of released messages hold no message; older stores wrote them
+  // with QoS 0. Either way the identifier stays taken until PUBCOMP: the
+  // client holds it, and a new message sent with it would be taken for
+  // the old one and lost.
+  for (uint8_t qos : {uint8_t{0}, uint8_t{2}}) {
+    CAPTURE(int{qos});
+    session_state s;
+    std::vector<outbound> out;
+    delivery rel;
+    rel.qos = qos;
+    rel.store_key = "q:rel";
+    CHECK(s.restore(7, true, rel, t0, out));
+    CHECK(s.restore(0, false, kept("queued", 2), t0, out));
+    CHECK_FALSE(s.restore(0, false, delivery{}, t0, out)); // nothing to keep
+    CHECK(out.empty());
+    s.attach(10, t0, out);
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].type == outbound::kind::pubrel);
+    CHECK(out[0].packet_id == 7);
+    CHECK(out[1].type == outbound::kind::publish);
+    CHECK(out[1].packet_id == 8);
+    CHECK(out[1].msg->payload == "queued");
+    out.clear();
+    s.on_pubcomp(7, t0, out);
+    CHECK(s.take_released() == std::vector<std::string>{"q:rel"});
+  }
 }
