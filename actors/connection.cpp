@@ -181,14 +181,21 @@ void flush_out(connection_broker* self, bool now) {
 /// multiplexer, which runs in its next round, says the round is over.
 void post_round_check(connection_broker* self);
 
-void arm_read(connection_broker* self) {
+/// Reading was switched on in this round (a trigger, or the first
+/// configure_read): a halt or close waits for the round check.
+void note_armed(connection_broker* self) {
   auto& st = self->state;
-  self->trigger(st.net.hdl);
-  ++st.reading.arm_seq;
   if (st.reading.armed)
     return;
   st.reading.armed = true;
   post_round_check(self);
+}
+
+void arm_read(connection_broker* self) {
+  auto& st = self->state;
+  self->trigger(st.net.hdl);
+  ++st.reading.arm_seq;
+  note_armed(self);
 }
 
 /// Asks the multiplexer to tell this connection when its next round has
@@ -753,11 +760,9 @@ caf::behavior connection_actor(connection_broker* self,
     st.net.transport = std::make_unique<security::transport>(*ctx->transport);
   st.reading.last_rx = clock_type::now();
   set_read_size(self, min_read_size);
-  // The first configure_read() switches reading on: until the round is
-  // over, a close (a kick at shutdown in the same round as the accept)
-  // waits, as after arm_read().
-  st.reading.armed = true;
-  post_round_check(self);
+  // The first configure_read() switches reading on: a kick at shutdown in
+  // the round of the accept waits, as after arm_read().
+  note_armed(self);
   self->ack_writes(st.net.hdl, true);
   schedule_tick(self, std::chrono::milliseconds(ctx->connect_timeout_ms));
   st.share.open(ctx->listener_index);
